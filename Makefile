@@ -1,0 +1,27 @@
+# Quick start: `make demo` and `make test` need only python3 and make.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test,dask]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/busyhour demo
+
+test: $(STAMP)
+	$(PY) -m pytest -q -p no:cacheprovider
+	NUMBA_DISABLE_JIT=1 $(PY) -m pytest -q -p no:cacheprovider tests/kernels
+
+bench: $(STAMP)
+	$(PY) -m pip install --quiet -e ".[test,dask,peers]"
+	$(PY) -m pytest -q -p no:cacheprovider -m benchmark --benchmark-enable bench
+
+clean:
+	rm -rf $(VENV) build *.egg-info
