@@ -1,0 +1,124 @@
+"""Agent operations of the Router facade: login, logout, ready, not ready.
+
+State machine (display states, see docs/routing.md):
+LOGGED_OUT → NOT_READY(reason) or AVAILABLE on login; AVAILABLE ⇄ NOT_READY;
+AVAILABLE → RESERVED (ringing) → BUSY → WRAP_UP (timer) → AVAILABLE.
+Not-ready while busy takes effect when the calls end; logout while a call is
+connected is refused; ringing offers are withdrawn and their calls return to
+their place.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Hashable
+
+from .codes import LOCK_NONE, PRESENCE_LOGGED_OUT, PRESENCE_NOT_READY, PRESENCE_READY, CallState, EventKind
+from .errors import StateError
+from .events import Event
+
+
+class AgentOpsMixin:
+    def agent_login(self, now: float, agent_id: Hashable, *, ready: bool = False) -> list[Event]:
+        """Log the agent in: NOT_READY('login'), or AVAILABLE with ``ready=True``."""
+        now = self._clock(now)
+        a = self._agent(agent_id)
+        self._advance(now)
+        A = self._agents
+        if A.presence[a] != PRESENCE_LOGGED_OUT:
+            raise StateError(f"agent {agent_id!r} is already logged in ({A.display[a]})")
+        A.presence[a] = PRESENCE_READY if ready else PRESENCE_NOT_READY
+        A.not_ready_reason[a] = "login"
+        A.no_answer_run[a] = 0
+        for qi, mi in A.queues[a]:
+            q = self._queues[qi]
+            if q.m_from_step[mi] == 0:
+                q.logged_in += 1
+        self._touch(a, now)
+        if ready:
+            self._agent_freed(a, now)
+        return self._flush()
+
+    def agent_logout(self, now: float, agent_id: Hashable) -> list[Event]:
+        """Log the agent out; refused while it has a connected call."""
+        now = self._clock(now)
+        a = self._agent(agent_id)
+        self._advance(now)
+        A = self._agents
+        if A.presence[a] == PRESENCE_LOGGED_OUT:
+            raise StateError(f"agent {agent_id!r} is not logged in")
+        if A.connected[a]:
+            raise StateError(f"agent {agent_id!r} has {int(A.connected[a])} connected call(s); "
+                             "release or transfer them before logging out")
+        calls = self._withdraw_offers_of(a, now, "agent-logged-out")
+        A.presence[a] = PRESENCE_LOGGED_OUT
+        A.lock_kind[a] = LOCK_NONE
+        A.lock_until[a] = 0.0
+        A.lock_token[a] += 1
+        emptied = []
+        for qi, mi in A.queues[a]:
+            q = self._queues[qi]
+            if q.m_from_step[mi] == 0:
+                q.logged_in -= 1
+                if q.logged_in == 0:
+                    emptied.append(q)
+        self._touch(a, now)
+        for call in calls:
+            self._back_to_queue(call, now)
+        for q in emptied:
+            self._queue_emptied(q, now)
+        return self._flush()
+
+    def _queue_emptied(self, q, now: float) -> None:
+        """The last agent of ``q`` logged out: start the no-agents wait of its waiting calls."""
+        d = q.cfg.max_wait_no_agents_s
+        if d == math.inf:
+            return
+        from .dispatch import T_NO_AGENTS
+        for key in list(q.waiting):
+            call = self._by_order[key[2]]
+            if call.preferred < 0 and call.callback is None:
+                self._push_timer(now + d, T_NO_AGENTS, call.sid, call.qgen)
+        if d == 0:
+            self._advance(now)
+
+    def agent_ready(self, now: float, agent_id: Hashable) -> list[Event]:
+        """The agent is ready for calls (no-op when already ready)."""
+        now = self._clock(now)
+        a = self._agent(agent_id)
+        self._advance(now)
+        A = self._agents
+        if A.presence[a] == PRESENCE_LOGGED_OUT:
+            raise StateError(f"agent {agent_id!r} is logged out; log in first")
+        if A.presence[a] != PRESENCE_READY:
+            A.presence[a] = PRESENCE_READY
+            A.no_answer_run[a] = 0
+            self._touch(a, now)
+            self._agent_freed(a, now)
+        return self._flush()
+
+    def agent_not_ready(self, now: float, agent_id: Hashable, reason: str = "break") -> list[Event]:
+        """The agent goes NOT_READY(reason); ringing offers are withdrawn, connected calls go on."""
+        now = self._clock(now)
+        a = self._agent(agent_id)
+        if not isinstance(reason, str) or not reason or ":" in reason:
+            raise StateError(f"not-ready reason must be a non-empty string without ':', got {reason!r}")
+        self._advance(now)
+        A = self._agents
+        if A.presence[a] == PRESENCE_LOGGED_OUT:
+            raise StateError(f"agent {agent_id!r} is logged out; log in first")
+        calls = self._withdraw_offers_of(a, now, "agent-not-ready")
+        self._set_not_ready(a, now, reason)
+        self._touch(a, now)
+        for call in calls:
+            self._back_to_queue(call, now)
+        return self._flush()
+
+    def _withdraw_offers_of(self, a: int, t: float, reason: str) -> list:
+        """Withdraw every offer ringing agent ``a``; return the calls (to re-queue afterwards)."""
+        if not self._agents.offers[a]:
+            return []
+        calls = [c for c in self._calls.values() if c.state == CallState.OFFERED and a in c.offers]
+        for c in calls:
+            self._drop_offer(c, a, t, EventKind.OFFER_WITHDRAWN, reason)
+        return calls

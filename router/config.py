@@ -1,0 +1,326 @@
+"""Router configuration: parsed from a dict or TOML file and validated.
+
+Every problem raises :class:`ConfigError` whose message names the key path,
+e.g. ``queues[1].ring_timeout_s: must be > 0, got -3``. The schema is
+documented in docs/routing.md.
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Hashable
+
+from .codes import STRATEGY_NAMES
+from .errors import ConfigError
+
+MAX_LEVEL = 5
+
+
+@dataclass(frozen=True)
+class EscalationStep:
+    after_s: float
+    min_level_drop: int = 0
+    add_groups: tuple[str, ...] = ()
+    max_penalty: int | None = None
+    overflow: str | None = None
+
+
+@dataclass(frozen=True)
+class MemberConfig:
+    agent: Hashable
+    tier: int = 1
+    position: int = 0
+    penalty: int = 0
+    weight: float = 1.0
+    from_step: int = 0  # escalation step from which this member serves the queue
+
+
+@dataclass(frozen=True)
+class QueueConfig:
+    name: str
+    strategy: str = "longest-idle-agent"
+    skills: tuple[tuple[str, int], ...] = ()
+    members: tuple[MemberConfig, ...] = ()
+    sl_threshold_s: float = 20.0
+    max_wait_s: float = math.inf
+    max_wait_no_agents_s: float = math.inf
+    max_length: int = 0  # 0 = unlimited
+    overflow: str | None = None
+    wrap_up_s: float = 0.0
+    ring_timeout_s: float = 15.0
+    reject_delay_s: float = 0.0
+    busy_delay_s: float = 0.0
+    no_answer_delay_s: float = 0.0
+    max_no_answer: int = 0  # 0 = never put the agent in NOT_READY
+    ring_step_s: float = 5.0  # ring-progressively: add one agent every step
+    preferred_fallback_s: float = 30.0
+    dedicated_agent: Hashable | None = None
+    escalation: tuple[EscalationStep, ...] = ()
+    max_penalty: int | None = None
+    weight: float = 1.0
+    expected_aht_s: float = 180.0
+
+
+@dataclass(frozen=True)
+class AgentConfig:
+    id: Hashable
+    skills: tuple[tuple[str, int], ...] = ()
+    capacity: tuple[tuple[str, int], ...] = (("voice", 1),)
+    groups: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RouterConfig:
+    queues: tuple[QueueConfig, ...]
+    agents: tuple[AgentConfig, ...]
+    skills: tuple[str, ...]
+    channels: tuple[str, ...] = ("voice", "chat")
+    seed: int = 0
+    interval_s: float = 900.0
+    short_abandon_s: float = 5.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _err(path: str, msg: str) -> ConfigError:
+    return ConfigError(f"{path}: {msg}")
+
+
+def _num(d: dict, key: str, path: str, default: float, *, lo: float = 0.0, strict: bool = False,
+         allow_inf: bool = True) -> float:
+    v = d.get(key, default)
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise _err(f"{path}.{key}", f"must be a number, got {v!r}")
+    v = float(v)
+    if math.isnan(v) or (not allow_inf and math.isinf(v)):
+        raise _err(f"{path}.{key}", f"must be a finite number, got {v!r}")
+    if v < lo or (strict and v == lo):
+        raise _err(f"{path}.{key}", f"must be {'>' if strict else '>='} {lo:g}, got {v:g}")
+    return v
+
+
+def _int(d: dict, key: str, path: str, default: int | None, *, lo: int = 0, hi: int | None = None) -> int | None:
+    v = d.get(key, default)
+    if v is None:
+        return None
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise _err(f"{path}.{key}", f"must be an integer, got {v!r}")
+    if v < lo or (hi is not None and v > hi):
+        raise _err(f"{path}.{key}", f"must be in [{lo}, {hi if hi is not None else '∞'}], got {v}")
+    return v
+
+
+def _check_keys(d: Any, allowed: set[str], path: str) -> None:
+    if not isinstance(d, dict):
+        raise _err(path, f"must be a table/dict, got {type(d).__name__}")
+    unknown = sorted(set(d) - allowed)
+    if unknown:
+        raise _err(f"{path}.{unknown[0]}", f"unknown key (allowed: {', '.join(sorted(allowed))})")
+
+
+def _skills(v: Any, path: str, known: set[str] | None) -> tuple[tuple[str, int], ...]:
+    if v is None:
+        return ()
+    if not isinstance(v, dict):
+        raise _err(path, f"must map skill name to level 1-{MAX_LEVEL}, got {v!r}")
+    out = []
+    for name, level in v.items():
+        if isinstance(level, bool) or not isinstance(level, int) or not 1 <= level <= MAX_LEVEL:
+            raise _err(f"{path}.{name}", f"level must be an integer 1-{MAX_LEVEL}, got {level!r}")
+        if known is not None and name not in known:
+            raise _err(f"{path}.{name}", "unknown skill (not held by any agent nor listed in 'skills')")
+        out.append((str(name), level))
+    return tuple(out)
+
+
+_QUEUE_KEYS = {f for f in QueueConfig.__dataclass_fields__} | {"groups"}
+_AGENT_KEYS = {"id", "skills", "capacity", "groups"}
+_TOP_KEYS = {"queues", "agents", "skills", "channels", "seed", "interval_s", "short_abandon_s", "groups"}
+_STEP_KEYS = {"after_s", "min_level_drop", "add_groups", "max_penalty", "overflow"}
+_MEMBER_KEYS = {"agent", "tier", "position", "penalty", "weight"}
+
+
+def parse_config(raw: dict[str, Any]) -> RouterConfig:
+    """Validate ``raw`` and return a :class:`RouterConfig`."""
+    _check_keys(raw, _TOP_KEYS, "config")
+    channels = raw.get("channels", ["voice", "chat"])
+    if not isinstance(channels, list) or not channels or not all(isinstance(c, str) for c in channels):
+        raise _err("channels", "must be a non-empty list of channel names")
+    if len(set(channels)) != len(channels):
+        raise _err("channels", "duplicate channel name")
+
+    agents_raw = raw.get("agents", [])
+    if not isinstance(agents_raw, list):
+        raise _err("agents", "must be a list")
+    agents: list[AgentConfig] = []
+    seen: set = set()
+    skill_names: list[str] = list(raw.get("skills", []))
+    if not all(isinstance(s, str) for s in skill_names):
+        raise _err("skills", "must be a list of skill names")
+    for i, a in enumerate(agents_raw):
+        p = f"agents[{i}]"
+        _check_keys(a, _AGENT_KEYS, p)
+        if "id" not in a:
+            raise _err(f"{p}.id", "missing")
+        aid = a["id"]
+        if not isinstance(aid, (str, int)) or isinstance(aid, bool):
+            raise _err(f"{p}.id", f"must be a string or integer, got {aid!r}")
+        if aid in seen:
+            raise _err(f"{p}.id", f"duplicate agent id {aid!r}")
+        seen.add(aid)
+        sk = _skills(a.get("skills"), f"{p}.skills", None)
+        for s, _ in sk:
+            if s not in skill_names:
+                skill_names.append(s)
+        cap_raw = a.get("capacity", {"voice": 1})
+        if not isinstance(cap_raw, dict):
+            raise _err(f"{p}.capacity", "must map channel to a count")
+        for ch, n in cap_raw.items():
+            if ch not in channels:
+                raise _err(f"{p}.capacity.{ch}", f"unknown channel (channels: {', '.join(channels)})")
+            if isinstance(n, bool) or not isinstance(n, int) or n < 0 or n > 1000:
+                raise _err(f"{p}.capacity.{ch}", f"must be an integer 0-1000, got {n!r}")
+        groups = a.get("groups", [])
+        if not isinstance(groups, list) or not all(isinstance(g, str) for g in groups):
+            raise _err(f"{p}.groups", "must be a list of group names")
+        agents.append(AgentConfig(aid, sk, tuple(cap_raw.items()), tuple(groups)))
+
+    by_group: dict[str, list[Hashable]] = {}
+    for a in agents:
+        for g in a.groups:
+            by_group.setdefault(g, []).append(a.id)
+
+    queues_raw = raw.get("queues")
+    if not isinstance(queues_raw, list) or not queues_raw:
+        raise _err("queues", "must be a non-empty list of queues")
+    names = []
+    for i, q in enumerate(queues_raw):
+        _check_keys(q, _QUEUE_KEYS, f"queues[{i}]")
+        n = q.get("name")
+        if not isinstance(n, str) or not n:
+            raise _err(f"queues[{i}].name", f"must be a non-empty string, got {n!r}")
+        if n in names:
+            raise _err(f"queues[{i}].name", f"duplicate queue name {n!r}")
+        names.append(n)
+    known_skills = set(skill_names)
+    queues = tuple(_parse_queue(q, i, names, seen, by_group, known_skills) for i, q in enumerate(queues_raw))
+    seed = _int(raw, "seed", "config", 0, lo=0, hi=2**63 - 1)
+    return RouterConfig(
+        queues=queues, agents=tuple(agents), skills=tuple(skill_names), channels=tuple(channels),
+        seed=seed or 0,
+        interval_s=_num(raw, "interval_s", "config", 900.0, strict=True, allow_inf=False),
+        short_abandon_s=_num(raw, "short_abandon_s", "config", 5.0, allow_inf=False),
+    )
+
+
+def _parse_queue(q: dict, i: int, names: list[str], agent_ids: set, by_group: dict,
+                 known_skills: set[str]) -> QueueConfig:
+    p = f"queues[{i}]"
+    strategy = q.get("strategy", "longest-idle-agent")
+    if strategy not in STRATEGY_NAMES:
+        raise _err(f"{p}.strategy", f"unknown strategy {strategy!r} (one of: {', '.join(STRATEGY_NAMES)})")
+    for key in ("overflow",):
+        t = q.get(key)
+        if t is not None and t not in names:
+            raise _err(f"{p}.{key}", f"unknown queue {t!r}")
+        if t == q["name"]:
+            raise _err(f"{p}.{key}", "a queue cannot overflow to itself")
+    members: list[MemberConfig] = []
+    listed: set = set()
+
+    def add(agent: Hashable, path: str, m: dict | None, from_step: int) -> None:
+        if agent not in agent_ids:
+            raise _err(path, f"unknown agent {agent!r}")
+        if agent in listed:
+            return  # first listing wins (explicit member or earlier group)
+        listed.add(agent)
+        m = m or {}
+        members.append(MemberConfig(
+            agent=agent, tier=_int(m, "tier", path, 1, lo=0) or 0,
+            position=_int(m, "position", path, len(members), lo=0) or 0,
+            penalty=_int(m, "penalty", path, 0, lo=0) or 0,
+            weight=_num(m, "weight", path, 1.0, strict=True, allow_inf=False), from_step=from_step))
+
+    raw_members = q.get("members", [])
+    if not isinstance(raw_members, list):
+        raise _err(f"{p}.members", "must be a list of agent ids or {agent = ..., tier = ...} tables")
+    for j, m in enumerate(raw_members):
+        mp = f"{p}.members[{j}]"
+        if isinstance(m, dict):
+            _check_keys(m, _MEMBER_KEYS, mp)
+            if "agent" not in m:
+                raise _err(f"{mp}.agent", "missing")
+            add(m["agent"], mp, m, 0)
+        else:
+            add(m, mp, None, 0)
+    for g in q.get("groups", []):
+        if g not in by_group:
+            raise _err(f"{p}.groups", f"no agent is in group {g!r}")
+        for a in by_group[g]:
+            add(a, f"{p}.groups.{g}", None, 0)
+
+    steps: list[EscalationStep] = []
+    last = 0.0
+    esc = q.get("escalation", [])
+    if not isinstance(esc, list):
+        raise _err(f"{p}.escalation", "must be a list of steps")
+    for k, s in enumerate(esc):
+        sp = f"{p}.escalation[{k}]"
+        _check_keys(s, _STEP_KEYS, sp)
+        if "after_s" not in s:
+            raise _err(f"{sp}.after_s", "missing")
+        after = _num(s, "after_s", sp, 0.0, strict=True, allow_inf=False)
+        if after <= last:
+            raise _err(f"{sp}.after_s", f"steps must have increasing after_s, got {after:g} after {last:g}")
+        last = after
+        ov = s.get("overflow")
+        if ov is not None and (ov not in names or ov == q["name"]):
+            raise _err(f"{sp}.overflow", f"unknown or same queue {ov!r}")
+        groups = s.get("add_groups", [])
+        for g in groups:
+            if g not in by_group:
+                raise _err(f"{sp}.add_groups", f"no agent is in group {g!r}")
+            for a in by_group[g]:
+                add(a, f"{sp}.add_groups.{g}", None, k + 1)
+        steps.append(EscalationStep(after, _int(s, "min_level_drop", sp, 0, lo=0, hi=4) or 0, tuple(groups),
+                                    _int(s, "max_penalty", sp, None, lo=0), ov))
+
+    dedicated = q.get("dedicated_agent")
+    if dedicated is not None and dedicated not in agent_ids:
+        raise _err(f"{p}.dedicated_agent", f"unknown agent {dedicated!r}")
+    return QueueConfig(
+        name=q["name"], strategy=strategy, skills=_skills(q.get("skills"), f"{p}.skills", known_skills),
+        members=tuple(members),
+        sl_threshold_s=_num(q, "sl_threshold_s", p, 20.0, allow_inf=False),
+        max_wait_s=_num(q, "max_wait_s", p, math.inf, strict=True),
+        max_wait_no_agents_s=_num(q, "max_wait_no_agents_s", p, math.inf),
+        max_length=_int(q, "max_length", p, 0, lo=0) or 0,
+        overflow=q.get("overflow"),
+        wrap_up_s=_num(q, "wrap_up_s", p, 0.0, allow_inf=False),
+        ring_timeout_s=_num(q, "ring_timeout_s", p, 15.0, strict=True, allow_inf=False),
+        reject_delay_s=_num(q, "reject_delay_s", p, 0.0, allow_inf=False),
+        busy_delay_s=_num(q, "busy_delay_s", p, 0.0, allow_inf=False),
+        no_answer_delay_s=_num(q, "no_answer_delay_s", p, 0.0, allow_inf=False),
+        max_no_answer=_int(q, "max_no_answer", p, 0, lo=0) or 0,
+        ring_step_s=_num(q, "ring_step_s", p, 5.0, strict=True, allow_inf=False),
+        preferred_fallback_s=_num(q, "preferred_fallback_s", p, 30.0),
+        dedicated_agent=dedicated,
+        escalation=tuple(steps),
+        max_penalty=_int(q, "max_penalty", p, None, lo=0),
+        weight=_num(q, "weight", p, 1.0, strict=True, allow_inf=False),
+        expected_aht_s=_num(q, "expected_aht_s", p, 180.0, strict=True, allow_inf=False),
+    )
+
+
+def load_toml(path: str | Path) -> RouterConfig:
+    """Read and validate a TOML router configuration."""
+    try:
+        with open(path, "rb") as fh:
+            raw = tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    return parse_config(raw)

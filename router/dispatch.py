@@ -1,0 +1,282 @@
+"""Routing decisions: which agent gets a call, which call a freed agent takes.
+
+Rules (docs/routing.md has the full text):
+
+* A call entering a queue is routed at once by the queue's strategy over its
+  candidates (:func:`kernels.collect_candidates`); if there is none it waits.
+* An agent that becomes free takes, among every queue it serves and the calls
+  transferred to it by name, the call with the least key
+  ``(-queue weight, -priority, arrival time, arrival order)`` that it is
+  eligible for: queue weight first, then priority, then longest waiting; the
+  arrival order makes equal times FIFO.
+* A call is offered to one agent at a time, except ring-all and
+  ring-progressively, whose first accept wins and withdraws the rest.
+* A call that comes back from an offer (reject, no answer, withdrawal) keeps
+  its key, so it returns to its original place.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+
+import numpy as np
+
+from . import kernels as K
+from .codes import (
+    LOCK_DELAY, LOCK_NONE, PRESENCE_NOT_READY, PRESENCE_READY, STRAT_PREFERRED, STRAT_RING_ALL,
+    STRAT_RING_PROGRESSIVELY, STRAT_ROUND_ROBIN, STRAT_TOP_DOWN, CallState, EventKind,
+)
+from .state import Call, QueueState
+
+# Timer kinds (ordered by (time, sequence) in one heap; see engine.py).
+T_RING = 1
+T_LOCK_END = 2
+T_MAX_WAIT = 3
+T_NO_AGENTS = 4
+T_ESCALATE = 5
+T_PREF_FALLBACK = 6
+T_RING_STEP = 7
+
+
+class DispatchMixin:
+    """Routing half of :class:`busyhour.router.Router` (state lives on the Router)."""
+
+    # ----------------------------------------------------------------- queues
+    def _enter_queue(self, call: Call, q: QueueState, t: float, how: str) -> None:
+        """Put ``call`` in ``q`` (arrival, overflow or transfer) and route it."""
+        call.queue = q.idx
+        call.qgen += 1
+        call.step = 0
+        call.entered_s = t
+        call.state = CallState.WAITING
+        call.ring_order = []
+        call.cursor = -1
+        if call.own_ids.size:
+            call.req_ids = np.concatenate([q.req_ids, call.own_ids])
+            call.req_min = np.concatenate([q.req_min, call.own_min])
+        else:
+            call.req_ids, call.req_min = q.req_ids, q.req_min
+        self._emit(t, EventKind.CALL_ARRIVED, call, -1, q.name, how)
+        if q.cfg.max_length and len(q.waiting) >= q.cfg.max_length:
+            self._overflow_or_end(call, q, q.overflow_idx, t, "queue-full", entry=True)
+            return
+        if q.logged_in == 0 and call.preferred < 0:
+            d = q.cfg.max_wait_no_agents_s
+            if d == 0:
+                self._overflow_or_end(call, q, q.overflow_idx, t, "no-agents", entry=True)
+                return
+            if d < math.inf:
+                self._push_timer(t + d, T_NO_AGENTS, call.sid, call.qgen)
+        if q.cfg.max_wait_s < math.inf:
+            self._push_timer(t + q.cfg.max_wait_s, T_MAX_WAIT, call.sid, call.qgen)
+        for k, step in enumerate(q.cfg.escalation):
+            self._push_timer(t + step.after_s, T_ESCALATE, call.sid, call.qgen, k + 1)
+        if call.preferred >= 0 and call.preferred_until > t and call.preferred_until < math.inf:
+            self._push_timer(call.preferred_until, T_PREF_FALLBACK, call.sid, call.qgen)
+        self._wait(call, q, t)
+        self._try_route(call, t)
+
+    def _wait(self, call: Call, q: QueueState, t: float) -> None:
+        key = call.key()
+        bisect.insort(q.waiting, key)
+        if call.preferred >= 0 and call.preferred_until > t:
+            bisect.insort(self._agents.directed[call.preferred], key)
+        call.state = CallState.WAITING
+        self._emit(t, EventKind.CALL_QUEUED, call, -1, q.name, "", float(bisect.bisect_left(q.waiting, key) + 1))
+
+    def _unwait(self, call: Call) -> None:
+        key = call.key()
+        q = self._queues[call.queue]
+        del q.waiting[bisect.bisect_left(q.waiting, key)]
+        if call.preferred >= 0:
+            lst = self._agents.directed[call.preferred]
+            i = bisect.bisect_left(lst, key)
+            if i < len(lst) and lst[i] == key:
+                del lst[i]
+
+    def _overflow_or_end(self, call: Call, q: QueueState, target: int, t: float, reason: str,
+                         entry: bool = False) -> None:
+        """Send ``call`` (not waiting, not ringing) to ``target`` or end it with ``reason``."""
+        if target >= 0 and call.hops < len(self._queues):
+            call.hops += 1
+            dest = self._queues[target]
+            self._emit(t, EventKind.CALL_OVERFLOWED, call, -1, q.name, dest.name)
+            self._enter_queue(call, dest, t, "overflow")
+        else:
+            self._end_call(call, t, ("rejected:" if entry else "exited:") + reason)
+
+    # ---------------------------------------------------------------- routing
+    def _eligible(self, a: int, call: Call, t: float) -> bool:
+        """Can agent ``a`` be offered ``call`` now (presence, locks, room, skills, membership)?"""
+        A = self._agents
+        if A.presence[a] != PRESENCE_READY or A.lock_until[a] > t or A.load[a, call.channel] >= A.cap[a, call.channel]:
+            return False
+        q = self._queues[call.queue]
+        drop = q.drop_by_step[call.step]
+        if call.preferred >= 0 and call.preferred_until > t:
+            return a == call.preferred and K.agent_has_skills(A.skills, a, call.req_ids, call.req_min, drop)
+        i = q.member_of.get(a, -1)
+        if i < 0 or q.m_from_step[i] > call.step or q.m_penalty[i] > q.max_penalty_by_step[call.step]:
+            return False
+        return K.agent_has_skills(A.skills, a, call.req_ids, call.req_min, drop)
+
+    def _candidates(self, call: Call, t: float) -> tuple[QueueState, np.ndarray, int]:
+        q = self._queues[call.queue]
+        A = self._agents
+        n = K.collect_candidates(q.members, q.m_from_step, q.m_penalty, call.step,
+                                 q.max_penalty_by_step[call.step], A.presence, A.lock_until, A.load, A.cap,
+                                 call.channel, A.skills, call.req_ids, call.req_min, q.drop_by_step[call.step],
+                                 t, self._cand_buf)
+        return q, self._cand_buf, n
+
+    def _try_route(self, call: Call, t: float) -> bool:
+        """Offer a waiting ``call`` to the agent(s) its strategy picks; False if it must wait."""
+        if call.preferred >= 0 and call.preferred_until > t:
+            if self._eligible(call.preferred, call, t):
+                self._unwait(call)
+                self._offer(call, call.preferred, t)
+                return True
+            return False
+        q, cand, n = self._candidates(call, t)
+        if n == 0:
+            return False
+        A = self._agents
+        s = q.strategy
+        self._unwait(call)
+        if s == STRAT_RING_ALL or s == STRAT_RING_PROGRESSIVELY:
+            order = K.order_candidates(cand, n, q.m_tier, q.m_penalty, q.m_pos, s == STRAT_RING_ALL)
+            if s == STRAT_RING_ALL:
+                for i in order:
+                    self._offer(call, int(q.members[i]), t)
+            else:
+                self._offer(call, int(q.members[order[0]]), t)
+                call.ring_order = [int(i) for i in order[1:]]
+                if call.ring_order:
+                    self._push_timer(t + q.cfg.ring_step_s, T_RING_STEP, call.sid, call.qgen)
+            return True
+        cursor = call.cursor if s == STRAT_TOP_DOWN else q.rr_cursor
+        i = K.pick_candidate(s if s != STRAT_PREFERRED else 2, cand, n, q.members, q.m_tier, q.m_penalty,
+                             q.m_pos, q.m_weight, A.idle_since, A.answered, A.talk_s, A.skills, call.req_ids,
+                             cursor, self._rng)
+        if s == STRAT_ROUND_ROBIN:
+            q.rr_cursor = int(q.m_pos[i])
+        elif s == STRAT_TOP_DOWN:
+            call.cursor = int(q.m_pos[i])
+        self._offer(call, int(q.members[i]), t)
+        return True
+
+    def _offer(self, call: Call, a: int, t: float) -> None:
+        A = self._agents
+        q = self._queues[call.queue]
+        self._token += 1
+        call.offers[a] = self._token
+        call.state = CallState.OFFERED
+        A.load[a, call.channel] += 1
+        A.offers[a] += 1
+        A.last_offered_s[a] = t
+        expiry = t + q.cfg.ring_timeout_s
+        self._push_timer(expiry, T_RING, call.sid, self._token, a)
+        kind = EventKind.CALLBACK_OFFERED if call.callback is not None else EventKind.CALL_OFFERED
+        self._emit(t, kind, call, a, q.name, call.callback or "", expiry)
+        self._touch(a, t)
+
+    def _drop_offer(self, call: Call, a: int, t: float, kind: EventKind, detail: str) -> None:
+        """End one ringing offer (the agent's reservation is released)."""
+        A = self._agents
+        del call.offers[a]
+        A.load[a, call.channel] -= 1
+        A.offers[a] -= 1
+        self._emit(t, kind, call, a, self._queues[call.queue].name, detail)
+
+    def _back_to_queue(self, call: Call, t: float) -> None:
+        """A call whose offers all ended returns to its original place and is routed again."""
+        if call.offers or call.state != CallState.OFFERED:
+            return
+        q = self._queues[call.queue]
+        if call.ring_order:  # ring-progressively: keep going down the list first
+            self._ring_next(call, t)
+            if call.offers:
+                return
+        self._wait(call, q, t)
+        self._try_route(call, t)
+
+    def _ring_next(self, call: Call, t: float) -> None:
+        q = self._queues[call.queue]
+        while call.ring_order:
+            a = int(q.members[call.ring_order.pop(0)])
+            if a not in call.offers and self._eligible(a, call, t):
+                self._offer(call, a, t)
+                break
+        if call.ring_order:
+            self._push_timer(t + q.cfg.ring_step_s, T_RING_STEP, call.sid, call.qgen)
+
+    def _withdraw_all(self, call: Call, t: float, reason: str, keep: int = -1) -> None:
+        for a in list(call.offers):
+            if a != keep:
+                self._drop_offer(call, a, t, EventKind.OFFER_WITHDRAWN, reason)
+                self._lock_or_free(a, t, 0.0, LOCK_NONE)
+
+    # ----------------------------------------------------------------- agents
+    def _lock_or_free(self, a: int, t: float, lock_s: float, kind: int) -> None:
+        """Put agent ``a`` in wrap-up/delay for ``lock_s``, or offer it work now."""
+        A = self._agents
+        if lock_s > 0 and A.presence[a] != 0:
+            until = max(t + lock_s, A.lock_until[a])
+            A.lock_until[a] = until
+            if kind > A.lock_kind[a]:
+                A.lock_kind[a] = kind
+            A.lock_token[a] += 1
+            self._push_timer(until, T_LOCK_END, a, int(A.lock_token[a]))
+            self._touch(a, t)
+        else:
+            self._touch(a, t)
+            self._agent_freed(a, t)
+
+    def _agent_freed(self, a: int, t: float) -> None:
+        """Agent ``a`` may have room: give it the best waiting call(s) it is eligible for."""
+        A = self._agents
+        while A.presence[a] == PRESENCE_READY and A.lock_until[a] <= t:
+            best_key = None
+            best_call = None
+            for key in A.directed[a]:
+                c = self._by_order[key[2]]
+                if self._eligible(a, c, t):
+                    best_key, best_call = (-math.inf,) + key, c
+                    break
+            for qi, _mi in A.queues[a]:
+                q = self._queues[qi]
+                for key in q.waiting:
+                    if best_key is not None and (-q.cfg.weight,) + key >= best_key:
+                        break
+                    c = self._by_order[key[2]]
+                    if self._eligible(a, c, t):
+                        best_key, best_call = (-q.cfg.weight,) + key, c
+                        break
+            if best_call is None:
+                return
+            self._unwait(best_call)
+            q = self._queues[best_call.queue]
+            if q.strategy == STRAT_ROUND_ROBIN and a in q.member_of:
+                q.rr_cursor = int(q.m_pos[q.member_of[a]])
+            self._offer(best_call, a, t)
+
+    def _set_not_ready(self, a: int, t: float, reason: str) -> None:
+        A = self._agents
+        A.presence[a] = PRESENCE_NOT_READY
+        A.not_ready_reason[a] = reason
+        if A.lock_kind[a] == LOCK_DELAY:
+            A.lock_kind[a] = LOCK_NONE
+            A.lock_until[a] = 0.0
+            A.lock_token[a] += 1
+
+    # ------------------------------------------------------------------ calls
+    def _end_call(self, call: Call, t: float, disposition: str) -> None:
+        call.state = CallState.ENDED
+        q = self._queues[call.queue] if call.queue >= 0 else None
+        self._emit(t, EventKind.CALL_ENDED, call, call.agent, q.name if q else None, disposition,
+                   t - call.arrival_s)
+        del self._calls[call.id]
+        del self._by_sid[call.sid]
+        self._by_order.pop(call.order, None)
+        self._ended += 1

@@ -1,0 +1,285 @@
+"""The Router facade: a pure, deterministic ACD engine.
+
+Specification
+-------------
+* **Time is an argument.** Every state-changing method takes ``now`` (seconds,
+  finite, never decreasing; :class:`TimeError` otherwise). Nothing here reads
+  a clock, a socket or a global RNG; the random strategies use the router's
+  own splitmix64 stream seeded from the configuration.
+* **Peek / step.** ``next_deadline()`` is the earliest pending timer (ring
+  timeout, wrap-up or delay end, max wait, no-agents wait, escalation step,
+  preferred-agent fallback, ring-progressively step); ``advance(now)`` fires
+  every timer due at or before ``now``, each at its own deadline.
+* **Ordering invariant.** Timers fire in ``(deadline, sequence)`` order, the
+  sequence being the order in which they were set: equal deadlines are FIFO.
+  Every state-changing method first fires the timers due at or before
+  ``now``, then applies its operation. Same configuration and same calls give
+  the same events, byte for byte.
+* **Errors.** Bad input raises a :class:`RouterError` subclass naming the
+  problem and leaves the state as ``advance(now)`` would have left it; events
+  that such an implicit advance produced are returned by the next call.
+* **Cost.** Routing a new call is O(queue members) in a numba kernel; a freed
+  agent scans the waiting calls of its queues in order and stops at the first
+  it is eligible for (O(1) when skills match); timers are a binary heap.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from pathlib import Path
+from typing import Any, Hashable
+
+import numpy as np
+
+from .agents import AgentOpsMixin
+from .calls import CallOpsMixin
+from .codes import (
+    LOCK_DELAY, LOCK_NONE, LOCK_WRAP_UP, PRESENCE_LOGGED_OUT, PRESENCE_NOT_READY, CallState, EventKind,
+)
+from .config import RouterConfig, load_toml, parse_config
+from .dispatch import (
+    T_ESCALATE, T_LOCK_END, T_MAX_WAIT, T_NO_AGENTS, T_PREF_FALLBACK, T_RING, T_RING_STEP, DispatchMixin,
+)
+from .errors import ConfigError, TimeError, UnknownIdError
+from .events import Event
+from .state import AgentArrays, Call, QueueState
+from .stats import Position, StatsCollector
+
+
+class Router(CallOpsMixin, AgentOpsMixin, DispatchMixin):
+    """The ACD engine. Build with :meth:`from_config` or :meth:`from_toml`."""
+
+    def __init__(self, config: RouterConfig, *, collect_stats: bool = True):
+        if not isinstance(config, RouterConfig):
+            raise ConfigError("config: expected a RouterConfig; use Router.from_config(dict)")
+        self.config = config
+        self._agents = AgentArrays(config)
+        self._skill_index = {s: i for i, s in enumerate(config.skills)}
+        self._channel_index = {c: i for i, c in enumerate(config.channels)}
+        qindex = {q.name: i for i, q in enumerate(config.queues)}
+        self._queue_index = qindex
+        self._queues = [QueueState(i, q, self._agents.index, self._skill_index, qindex)
+                        for i, q in enumerate(config.queues)]
+        for q in self._queues:
+            for mi, a in enumerate(q.members):
+                self._agents.queues[int(a)].append((q.idx, mi))
+        for q in self._queues:
+            if q.cfg.dedicated_agent is not None and q.strategy != 11:
+                raise ConfigError(f"queues[{q.idx}].dedicated_agent: only with strategy 'preferred-agent'")
+        self._cand_buf = np.empty(max(1, len(self._agents.ids)), dtype=np.int64)
+        self._rng = np.array([config.seed], dtype=np.uint64)
+        self._calls: dict[Hashable, Call] = {}
+        self._by_sid: dict[int, Call] = {}
+        self._by_order: dict[int, Call] = {}
+        self._timers: list[tuple] = []
+        self._tseq = 0
+        self._token = 0
+        self._sid = 0
+        self._order = 0
+        self._seq = 0
+        self._now = -math.inf
+        self._out: list[Event] = []
+        self._arrived = 0
+        self._ended = 0
+        self._stats = StatsCollector(config) if collect_stats else None
+
+    @classmethod
+    def from_config(cls, raw: dict[str, Any], **kw: Any) -> "Router":
+        return cls(parse_config(raw), **kw)
+
+    @classmethod
+    def from_toml(cls, path: str | Path, **kw: Any) -> "Router":
+        return cls(load_toml(path), **kw)
+
+    # ------------------------------------------------------------ plumbing
+    def _emit(self, t: float, kind: EventKind, call: Call | None, a: int, queue: str | None,
+              detail: str = "", value: float = 0.0) -> None:
+        self._seq += 1
+        ev = Event(self._seq, t, kind, call.id if call is not None else None,
+                   self._agents.ids[a] if a >= 0 else None, queue, detail, float(value))
+        self._out.append(ev)
+        if self._stats is not None:
+            self._stats.apply(ev)
+
+    def _flush(self) -> list[Event]:
+        out, self._out = self._out, []
+        return out
+
+    def _display(self, a: int) -> str:
+        A = self._agents
+        if A.presence[a] == PRESENCE_LOGGED_OUT:
+            return "LOGGED_OUT"
+        if A.connected[a]:
+            return "BUSY"
+        if A.offers[a]:
+            return "RESERVED"
+        if A.lock_kind[a] == LOCK_WRAP_UP:
+            return "WRAP_UP"
+        if A.presence[a] == PRESENCE_NOT_READY:
+            return "NOT_READY:" + A.not_ready_reason[a]
+        return "AVAILABLE"
+
+    def _touch(self, a: int, t: float) -> None:
+        """Emit AGENT_STATE when agent ``a``'s display state changed."""
+        d = self._display(a)
+        if d != self._agents.display[a]:
+            self._agents.display[a] = d
+            if d == "AVAILABLE":
+                self._agents.idle_since[a] = t
+            self._emit(t, EventKind.AGENT_STATE, None, a, None, d)
+
+    def _push_timer(self, t: float, kind: int, target: int, token: int, arg: int = 0) -> None:
+        self._tseq += 1
+        heapq.heappush(self._timers, (t, self._tseq, kind, target, token, arg))
+
+    def _clock(self, now: float) -> float:
+        """Validate ``now`` (finite, not before the last call) without changing anything."""
+        if isinstance(now, bool) or not isinstance(now, (int, float)) or not math.isfinite(now):
+            raise TimeError(f"now must be a finite number of seconds, got {now!r}")
+        if now < self._now:
+            raise TimeError(f"time went backwards: now={now!r} is before the last time {self._now!r}")
+        return float(now)
+
+    def _call(self, call_id: Hashable) -> Call:
+        try:
+            return self._calls[call_id]
+        except (KeyError, TypeError):
+            raise UnknownIdError(f"unknown call {call_id!r} (never arrived, or already ended)") from None
+
+    def _agent(self, agent_id: Hashable) -> int:
+        try:
+            return self._agents.index[agent_id]
+        except (KeyError, TypeError):
+            raise UnknownIdError(f"unknown agent {agent_id!r}") from None
+
+    def _queue(self, name: str) -> QueueState:
+        try:
+            return self._queues[self._queue_index[name]]
+        except (KeyError, TypeError):
+            raise UnknownIdError(f"unknown queue {name!r}") from None
+
+    # -------------------------------------------------------------- timers
+    def next_deadline(self) -> float:
+        """Time of the earliest pending timer, or ``math.inf``."""
+        while self._timers and not self._timer_live(self._timers[0]):
+            heapq.heappop(self._timers)
+        return self._timers[0][0] if self._timers else math.inf
+
+    def advance(self, now: float) -> list[Event]:
+        """Fire every timer due at or before ``now``; return the events."""
+        self._advance(self._clock(now))
+        return self._flush()
+
+    def _advance(self, now: float) -> None:
+        while self._timers and self._timers[0][0] <= now:
+            entry = heapq.heappop(self._timers)
+            if self._timer_live(entry):
+                self._now = max(self._now, entry[0])
+                self._fire(entry)
+        self._now = now
+
+    def _timer_live(self, entry: tuple) -> bool:
+        _, _, kind, target, token, arg = entry
+        if kind == T_LOCK_END:
+            return self._agents.lock_token[target] == token
+        call = self._by_sid.get(target)
+        if call is None:
+            return False
+        if kind == T_RING:
+            return call.offers.get(arg) == token
+        return call.qgen == token
+
+    def _fire(self, entry: tuple) -> None:
+        t, _, kind, target, token, arg = entry
+        A = self._agents
+        if kind == T_LOCK_END:
+            A.lock_kind[target] = LOCK_NONE
+            A.lock_token[target] += 1
+            self._lock_or_free(target, t, 0.0, LOCK_NONE)
+            return
+        call = self._by_sid[target]
+        q = self._queues[call.queue]
+        if kind == T_RING:
+            self._drop_offer(call, arg, t, EventKind.OFFER_EXPIRED, "")
+            A.no_answer_run[arg] += 1
+            if q.cfg.max_no_answer and A.no_answer_run[arg] >= q.cfg.max_no_answer:
+                self._set_not_ready(arg, t, "no-answer")
+                self._touch(arg, t)
+            else:
+                self._lock_or_free(arg, t, q.cfg.no_answer_delay_s, LOCK_DELAY)
+            self._back_to_queue(call, t)
+        elif kind == T_RING_STEP:
+            if call.state == CallState.OFFERED:
+                self._ring_next(call, t)
+        elif kind in (T_MAX_WAIT, T_NO_AGENTS):
+            if call.callback is not None or call.state not in (CallState.WAITING, CallState.OFFERED):
+                return
+            if kind == T_NO_AGENTS and q.logged_in > 0:
+                return
+            self._leave_queue(call, t, "exit")
+            self._overflow_or_end(call, q, q.overflow_idx, t, "timeout" if kind == T_MAX_WAIT else "no-agents")
+        elif kind == T_ESCALATE:
+            if call.state not in (CallState.WAITING, CallState.OFFERED) or arg <= call.step:
+                return
+            call.step = arg
+            self._emit(t, EventKind.CALL_ESCALATED, call, -1, q.name, str(arg))
+            target_q = q.step_overflow_idx[arg - 1]
+            if target_q >= 0:
+                self._leave_queue(call, t, "escalation")
+                self._overflow_or_end(call, q, target_q, t, "escalation")
+            elif call.state == CallState.WAITING:
+                self._try_route(call, t)
+        elif kind == T_PREF_FALLBACK:
+            if call.preferred >= 0 and call.state == CallState.WAITING:
+                self._unwait(call)
+                call.preferred_until = t
+                self._wait(call, q, t)
+                self._try_route(call, t)
+            elif call.preferred >= 0:
+                call.preferred_until = t
+
+    def _leave_queue(self, call: Call, t: float, reason: str) -> None:
+        """Take a waiting or ringing call out of its queue (offers withdrawn)."""
+        if call.state == CallState.WAITING:
+            self._unwait(call)
+        else:
+            self._withdraw_all(call, t, reason)
+        call.ring_order = []
+
+    # ------------------------------------------------------------ queries
+    def position(self, call_id: Hashable) -> Position:
+        """Place of a waiting call in its queue and its estimated wait (docs/routing.md)."""
+        call = self._call(call_id)
+        q = self._queues[call.queue]
+        if call.state != CallState.WAITING:
+            from .errors import StateError
+            raise StateError(f"call {call_id!r} is not waiting (state {call.state.name})")
+        import bisect
+        pos = bisect.bisect_left(q.waiting, call.key()) + 1
+        A = self._agents
+        serving = int(np.count_nonzero(A.presence[q.members[q.m_from_step == 0]] != PRESENCE_LOGGED_OUT))
+        ewt = pos * q.aht_est_s / serving if serving else math.inf
+        return Position(position=pos, waiting=len(q.waiting), ewt_s=ewt)
+
+    def stats(self):
+        """A :class:`RouterStats` record: live queue/agent state plus interval and agent totals."""
+        if self._stats is None:
+            from .errors import StateError
+            raise StateError("this router was created with collect_stats=False")
+        return self._stats.snapshot(self)
+
+    def call_state(self, call_id: Hashable) -> CallState:
+        return self._call(call_id).state
+
+    def agent_state(self, agent_id: Hashable) -> str:
+        return self._agents.display[self._agent(agent_id)]
+
+    @property
+    def now(self) -> float:
+        return self._now
+
+    @property
+    def counts(self) -> tuple[int, int]:
+        """(calls arrived, calls ended) so far."""
+        return self._arrived, self._ended

@@ -1,0 +1,133 @@
+"""Mutable runtime state of the router: agent arrays, queues and calls.
+
+Agents live in structure-of-arrays form (numpy), indexed by an internal
+integer; the kernels read these arrays directly. Queues and calls are small
+``__slots__`` objects: their hot data (member arrays, required skills) are
+numpy arrays too.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Hashable
+
+import numpy as np
+
+from .codes import LOCK_NONE, PRESENCE_LOGGED_OUT, STRATEGY_NAMES, CallState
+from .config import QueueConfig, RouterConfig
+
+
+class AgentArrays:
+    """Per-agent state, one row per agent (index = configuration order)."""
+
+    def __init__(self, cfg: RouterConfig):
+        n = len(cfg.agents)
+        n_ch = len(cfg.channels)
+        skill_index = {s: i for i, s in enumerate(cfg.skills)}
+        ch_index = {c: i for i, c in enumerate(cfg.channels)}
+        self.ids: list[Hashable] = [a.id for a in cfg.agents]
+        self.index: dict[Hashable, int] = {a: i for i, a in enumerate(self.ids)}
+        self.presence = np.full(n, PRESENCE_LOGGED_OUT, dtype=np.int8)
+        self.not_ready_reason: list[str] = [""] * n
+        self.lock_kind = np.full(n, LOCK_NONE, dtype=np.int8)
+        self.lock_until = np.zeros(n, dtype=np.float64)
+        self.lock_token = np.zeros(n, dtype=np.int64)
+        self.load = np.zeros((n, n_ch), dtype=np.int32)  # ringing + connected, per channel
+        self.cap = np.zeros((n, n_ch), dtype=np.int32)
+        self.skills = np.zeros((n, max(1, len(cfg.skills))), dtype=np.uint8)
+        self.offers = np.zeros(n, dtype=np.int32)  # ringing offers
+        self.connected = np.zeros(n, dtype=np.int32)
+        self.idle_since = np.zeros(n, dtype=np.float64)
+        self.answered = np.zeros(n, dtype=np.int64)
+        self.talk_s = np.zeros(n, dtype=np.float64)
+        self.last_end_s = np.full(n, -math.inf)
+        self.last_offered_s = np.full(n, -math.inf)
+        self.no_answer_run = np.zeros(n, dtype=np.int64)  # consecutive no-answers
+        self.display: list[str] = ["LOGGED_OUT"] * n
+        self.queues: list[list[tuple[int, int]]] = [[] for _ in range(n)]  # (queue idx, member idx)
+        self.directed: list[list[tuple]] = [[] for _ in range(n)]  # sorted wait keys of calls for this agent
+        for i, a in enumerate(cfg.agents):
+            for s, lvl in a.skills:
+                self.skills[i, skill_index[s]] = lvl
+            for ch, c in a.capacity:
+                self.cap[i, ch_index[ch]] = c
+
+
+class QueueState:
+    """A queue: its configuration as arrays, its waiting list and counters."""
+
+    __slots__ = ("idx", "cfg", "name", "strategy", "members", "m_tier", "m_penalty", "m_pos", "m_weight",
+                 "m_from_step", "member_of", "waiting", "logged_in", "rr_cursor", "req_ids", "req_min",
+                 "max_penalty_by_step", "drop_by_step", "aht_est_s", "overflow_idx", "step_overflow_idx")
+
+    def __init__(self, idx: int, cfg: QueueConfig, agent_index: dict, skill_index: dict, queue_index: dict):
+        self.idx = idx
+        self.cfg = cfg
+        self.name = cfg.name
+        self.strategy = STRATEGY_NAMES[cfg.strategy]
+        ms = cfg.members
+        self.members = np.array([agent_index[m.agent] for m in ms], dtype=np.int64)
+        self.m_tier = np.array([m.tier for m in ms], dtype=np.int64)
+        self.m_penalty = np.array([m.penalty for m in ms], dtype=np.int64)
+        self.m_pos = np.array([m.position for m in ms], dtype=np.int64)
+        self.m_weight = np.array([m.weight for m in ms], dtype=np.float64)
+        self.m_from_step = np.array([m.from_step for m in ms], dtype=np.int64)
+        self.member_of = {int(a): i for i, a in enumerate(self.members)}
+        self.waiting: list[tuple] = []  # sorted keys (-priority, arrival_s, order)
+        self.logged_in = 0  # logged-in members that serve from step 0
+        self.rr_cursor = -1
+        self.req_ids = np.array([skill_index[s] for s, _ in cfg.skills], dtype=np.int64)
+        self.req_min = np.array([lvl for _, lvl in cfg.skills], dtype=np.int64)
+        big = 1 << 62
+        pen = cfg.max_penalty if cfg.max_penalty is not None else big
+        drop = 0
+        self.max_penalty_by_step = [pen]
+        self.drop_by_step = [0]
+        for s in cfg.escalation:
+            pen = s.max_penalty if s.max_penalty is not None else pen
+            drop = max(drop, s.min_level_drop)
+            self.max_penalty_by_step.append(pen)
+            self.drop_by_step.append(drop)
+        self.aht_est_s = cfg.expected_aht_s
+        self.overflow_idx = queue_index[cfg.overflow] if cfg.overflow else -1
+        self.step_overflow_idx = [queue_index[s.overflow] if s.overflow else -1 for s in cfg.escalation]
+
+
+class Call:
+    """One call (or callback). Lives from arrival to its single terminal disposition."""
+
+    __slots__ = ("id", "sid", "order", "queue", "priority", "req_ids", "req_min", "channel", "arrival_s",
+                 "entered_s", "step", "own_ids", "own_min", "state", "offers", "agent", "preferred", "preferred_until", "context",
+                 "callback", "cursor", "ring_order", "qgen", "connected_s", "hops")
+
+    def __init__(self, call_id: Hashable, sid: int, order: int, priority: int, arrival_s: float,
+                 channel: int, context: dict[str, Any]):
+        self.id = call_id
+        self.sid = sid  # internal id, used by timers
+        self.order = order  # global arrival order: the FIFO tie-break, kept across re-queue/transfer
+        self.queue = -1
+        self.priority = priority
+        self.req_ids = np.empty(0, dtype=np.int64)
+        self.req_min = np.empty(0, dtype=np.int64)
+        self.own_ids = self.req_ids  # the call's own requirements; req_* adds the queue's
+        self.own_min = self.req_min
+        self.channel = channel
+        self.arrival_s = arrival_s
+        self.entered_s = arrival_s
+        self.step = 0
+        self.state = CallState.WAITING
+        self.offers: dict[int, int] = {}  # agent idx -> offer token
+        self.agent = -1
+        self.preferred = -1
+        self.preferred_until = -math.inf
+        self.context = context
+        self.callback: str | None = None
+        self.cursor = -1  # top-down: position of the last member offered
+        self.ring_order: list[int] = []  # ring-progressively: member indices still to ring
+        self.qgen = 0  # bumps on every queue entry; stale timers compare it
+        self.connected_s = math.nan
+        self.hops = 0  # overflow hops, to stop overflow loops
+
+    def key(self) -> tuple:
+        """Waiting-list key: higher priority first, then earlier arrival, then arrival order."""
+        return (-self.priority, self.arrival_s, self.order)

@@ -1,0 +1,220 @@
+"""Statistics derived from the event stream alone.
+
+:class:`StatsCollector` consumes :class:`Event` records; feeding the same
+events to a fresh collector reproduces the same figures exactly (the router
+feeds its own). Definitions (also in docs/routing.md):
+
+* A call counts in the (queue, interval) in which it entered the queue
+  (``CALL_ARRIVED``); its outcome is attributed there.
+* ``service_level`` = answered within the queue's threshold ÷ (offered −
+  short abandons), waits measured from the call's first arrival.
+* ``asa_s`` = mean wait of answered calls; ``aht_s`` = (talk + after-call
+  work) ÷ handled; occupancy = (reserved + busy + wrap-up) ÷ (that + available)
+  agent-seconds, per interval.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass, field, replace
+from typing import Hashable, NamedTuple
+
+from .codes import EventKind
+from .config import RouterConfig
+
+
+class Position(NamedTuple):
+    position: int  # 1 = next to be served in its queue
+    waiting: int  # calls waiting in the queue
+    ewt_s: float  # estimated wait: position × handle-time estimate ÷ serving agents
+
+
+@dataclass
+class QueueInterval:
+    queue: str
+    start_s: float
+    offered: int = 0
+    answered: int = 0
+    answered_within: int = 0
+    abandoned: int = 0
+    short_abandoned: int = 0
+    exited: int = 0
+    wait_answered_s: float = 0.0
+    handled: int = 0
+    talk_s: float = 0.0
+    acw_s: float = 0.0
+
+    @property
+    def service_level(self) -> float:
+        base = self.offered - self.short_abandoned
+        return self.answered_within / base if base > 0 else math.nan
+
+    @property
+    def asa_s(self) -> float:
+        return self.wait_answered_s / self.answered if self.answered else math.nan
+
+    @property
+    def aht_s(self) -> float:
+        return (self.talk_s + self.acw_s) / self.handled if self.handled else math.nan
+
+    @property
+    def acw_avg_s(self) -> float:
+        return self.acw_s / self.handled if self.handled else math.nan
+
+
+@dataclass
+class AgentInterval:
+    start_s: float
+    seconds_by_state: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def occupancy(self) -> float:
+        s = self.seconds_by_state
+        work = s.get("BUSY", 0.0) + s.get("RESERVED", 0.0) + s.get("WRAP_UP", 0.0)
+        staffed = work + s.get("AVAILABLE", 0.0)
+        return work / staffed if staffed > 0 else math.nan
+
+
+@dataclass
+class AgentTotals:
+    agent: Hashable
+    handled: int = 0
+    talk_s: float = 0.0
+    acw_s: float = 0.0
+    idle_s: float = 0.0
+    not_ready_s: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class QueueLive:
+    queue: str
+    waiting: int
+    longest_wait_s: float
+    agents_by_state: dict[str, int]
+
+
+@dataclass(frozen=True)
+class RouterStats:
+    now_s: float
+    queues: list[QueueLive]
+    intervals: list[QueueInterval]
+    agent_intervals: list[AgentInterval]
+    agents: list[AgentTotals]
+
+
+class StatsCollector:
+    def __init__(self, cfg: RouterConfig):
+        self.interval_s = cfg.interval_s
+        self.short_s = cfg.short_abandon_s
+        self.threshold = {q.name: q.sl_threshold_s for q in cfg.queues}
+        self.buckets: dict[tuple[str, int], QueueInterval] = {}
+        self.call_bucket: dict[Hashable, QueueInterval] = {}
+        self.connected_at: dict[Hashable, float] = {}
+        self.agent_state: dict[Hashable, tuple[str, float]] = {}
+        self.agent_bucket: dict[Hashable, QueueInterval] = {}  # bucket of the last call (for ACW)
+        self.agent_intervals: dict[int, AgentInterval] = {}
+        self.agents: dict[Hashable, AgentTotals] = {a.id: AgentTotals(a.id) for a in cfg.agents}
+
+    def _bucket(self, queue: str, t: float) -> QueueInterval:
+        k = int(t // self.interval_s)
+        b = self.buckets.get((queue, k))
+        if b is None:
+            b = self.buckets[(queue, k)] = QueueInterval(queue, k * self.interval_s)
+        return b
+
+    def apply(self, ev) -> None:
+        kind = ev.kind
+        if kind == EventKind.AGENT_STATE:
+            self._agent_state(ev.agent_id, ev.detail, ev.time_s)
+        elif kind == EventKind.CALL_ARRIVED:
+            b = self._bucket(ev.queue, ev.time_s)
+            b.offered += 1
+            self.call_bucket[ev.call_id] = b
+        elif kind == EventKind.CALL_CONNECTED:
+            b = self.call_bucket[ev.call_id]
+            b.answered += 1
+            b.wait_answered_s += ev.value
+            if ev.value <= self.threshold[b.queue]:
+                b.answered_within += 1
+            self.connected_at[ev.call_id] = ev.time_s
+        elif kind == EventKind.CALL_TRANSFERRED:
+            self._handled(ev)
+        elif kind == EventKind.CALL_OVERFLOWED:
+            self.call_bucket[ev.call_id].exited += 1
+        elif kind == EventKind.CALL_ENDED:
+            b = self.call_bucket[ev.call_id]
+            d = ev.detail
+            if d == "completed":
+                self._handled(ev)
+            elif d.startswith("abandoned"):
+                b.abandoned += 1
+                if ev.value < self.short_s:
+                    b.short_abandoned += 1
+            else:
+                b.exited += 1
+            del self.call_bucket[ev.call_id]
+            self.connected_at.pop(ev.call_id, None)
+
+    def _handled(self, ev) -> None:
+        b = self.call_bucket[ev.call_id]
+        talk = ev.time_s - self.connected_at.pop(ev.call_id)
+        b.handled += 1
+        b.talk_s += talk
+        tot = self.agents[ev.agent_id]
+        tot.handled += 1
+        tot.talk_s += talk
+        self.agent_bucket[ev.agent_id] = b
+
+    def _agent_state(self, agent: Hashable, state: str, t: float) -> None:
+        prev = self.agent_state.get(agent)
+        if prev is not None:
+            self._account(agent, prev[0], prev[1], t, self.agent_intervals, self.agents[agent], True)
+        self.agent_state[agent] = (state, t)
+
+    def _account(self, agent, state: str, t0: float, t1: float, intervals: dict, tot: AgentTotals,
+                 acw_to_queue: bool) -> None:
+        """Add ``state`` from t0 to t1 to the interval totals (split at boundaries) and agent totals."""
+        if t1 <= t0:
+            return
+        name = state.split(":", 1)[0]
+        t = t0
+        while t < t1:
+            k = int(t // self.interval_s)
+            end = min(t1, (k + 1) * self.interval_s)
+            iv = intervals.get(k)
+            if iv is None:
+                iv = intervals[k] = AgentInterval(k * self.interval_s)
+            iv.seconds_by_state[name] = iv.seconds_by_state.get(name, 0.0) + (end - t)
+            t = end
+        d = t1 - t0
+        if name == "WRAP_UP":
+            tot.acw_s += d
+            b = self.agent_bucket.get(agent)
+            if acw_to_queue and b is not None:
+                b.acw_s += d
+        elif name == "AVAILABLE":
+            tot.idle_s += d
+        elif name == "NOT_READY":
+            reason = state.split(":", 1)[1] if ":" in state else ""
+            tot.not_ready_s[reason] = tot.not_ready_s.get(reason, 0.0) + d
+
+    def snapshot(self, router) -> RouterStats:
+        """Figures up to ``router.now``, open agent states included (nothing is mutated)."""
+        now = router.now
+        intervals = {k: AgentInterval(v.start_s, dict(v.seconds_by_state)) for k, v in self.agent_intervals.items()}
+        agents = {a: AgentTotals(t.agent, t.handled, t.talk_s, t.acw_s, t.idle_s, dict(t.not_ready_s))
+                  for a, t in self.agents.items()}
+        for a, (state, t0) in self.agent_state.items():
+            if math.isfinite(now):
+                self._account(a, state, t0, now, intervals, agents[a], False)
+        live = []
+        A = router._agents
+        for q in router._queues:
+            by_state: dict[str, int] = defaultdict(int)
+            for m in q.members:
+                by_state[A.display[int(m)].split(":", 1)[0]] += 1
+            oldest = min((k[1] for k in q.waiting), default=math.nan)
+            live.append(QueueLive(q.name, len(q.waiting), now - oldest if q.waiting else 0.0, dict(by_state)))
+        return RouterStats(now, live, [replace(self.buckets[k]) for k in sorted(self.buckets, key=lambda k: (k[1], k[0]))],
+                           [intervals[k] for k in sorted(intervals)], list(agents.values()))
