@@ -34,6 +34,8 @@ class AgentOpsMixin:
             q = self._queues[qi]
             if q.m_from_step[mi] == 0:
                 q.logged_in += 1
+                if q.logged_in == 1:
+                    q.empty_epoch += 1  # no-agents timers set while it was empty are void
         self._touch(a, now)
         if ready:
             self._agent_freed(a, now)
@@ -78,7 +80,7 @@ class AgentOpsMixin:
         for key in list(q.waiting):
             call = self._by_order[key[2]]
             if call.preferred < 0 and call.callback is None:
-                self._push_timer(now + d, T_NO_AGENTS, call.sid, call.qgen)
+                self._push_timer(now + d, T_NO_AGENTS, call.sid, call.qgen, q.empty_epoch)
         if d == 0:
             self._advance(now)
 

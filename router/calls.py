@@ -84,7 +84,10 @@ class CallOpsMixin:
         """Validate an accept/reject, firing due timers first; return (call, agent index)."""
         now = self._clock(now)
         a = self._agent(agent_id)
-        self._call(call_id)
+        try:
+            self._call(call_id)
+        except StateError as exc:  # it ended already: the offer is gone with it
+            raise OfferError(f"{exc}; agent {agent_id!r} answered too late") from None
         self._advance(now)
         call = self._calls.get(call_id)
         if call is None:
@@ -114,7 +117,7 @@ class CallOpsMixin:
         call.state = CallState.CONNECTED
         call.connected_s = t
         call.ring_order = []
-        self._emit(t, EventKind.CALL_CONNECTED, call, a, self._queues[call.queue].name, "", t - call.arrival_s)
+        self._emit(t, EventKind.CALL_CONNECTED, call, a, self._queues[call.queue].name, "", t - call.wait_origin_s)
         self._touch(a, t)
         for b in others:
             self._lock_or_free(b, t, 0.0, LOCK_NONE)
@@ -126,8 +129,12 @@ class CallOpsMixin:
         t = self._now
         q = self._queues[call.queue]
         self._drop_offer(call, a, t, EventKind.OFFER_REJECTED, "busy" if busy else "reject")
-        self._lock_or_free(a, t, q.cfg.busy_delay_s if busy else q.cfg.reject_delay_s, LOCK_DELAY)
-        self._back_to_queue(call, t)
+        locked = self._lock(a, t, q.cfg.busy_delay_s if busy else q.cfg.reject_delay_s, LOCK_DELAY)
+        if not locked:
+            self._touch(a, t)
+        self._back_to_queue(call, t)  # the call keeps its turn before a delay-free agent takes another
+        if not locked:
+            self._agent_freed(a, t)
         return self._flush()
 
     def call_release(self, now: float, call_id: Hashable, *, wrap_up_s: float | None = None) -> list[Event]:
@@ -208,6 +215,8 @@ class CallOpsMixin:
         target_a = self._agent(agent) if agent is not None else -1
         if context is not None and not isinstance(context, dict):
             raise StateError(f"context must be a dict, got {type(context).__name__}")
+        if isinstance(fallback_s, bool) or not isinstance(fallback_s, (int, float)) or not fallback_s >= 0:
+            raise StateError(f"fallback_s must be >= 0 seconds (math.inf for never), got {fallback_s!r}")
         self._advance(now)
         call = self._connected(call_id, "transferred")
         t = self._now
@@ -224,6 +233,7 @@ class CallOpsMixin:
         call.preferred = target_a
         call.preferred_until = t + fallback_s if target_a >= 0 else -math.inf
         call.hops = 0
+        call.wait_origin_s = t  # the second leg's wait starts now; arrival time (its place) is kept
         self._enter_queue(call, target_q, t, "transfer")  # old agent still holds the line here
         self._free_agent_of(call, t)
         self._lock_or_free(old, t, old_q.cfg.wrap_up_s, LOCK_WRAP_UP)

@@ -137,7 +137,7 @@ def _skills(v: Any, path: str, known: set[str] | None) -> tuple[tuple[str, int],
 
 _QUEUE_KEYS = {f for f in QueueConfig.__dataclass_fields__} | {"groups"}
 _AGENT_KEYS = {"id", "skills", "capacity", "groups"}
-_TOP_KEYS = {"queues", "agents", "skills", "channels", "seed", "interval_s", "short_abandon_s", "groups"}
+_TOP_KEYS = {"queues", "agents", "skills", "channels", "seed", "interval_s", "short_abandon_s"}
 _STEP_KEYS = {"after_s", "min_level_drop", "add_groups", "max_penalty", "overflow"}
 _MEMBER_KEYS = {"agent", "tier", "position", "penalty", "weight"}
 

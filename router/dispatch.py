@@ -67,7 +67,7 @@ class DispatchMixin:
                 self._overflow_or_end(call, q, q.overflow_idx, t, "no-agents", entry=True)
                 return
             if d < math.inf:
-                self._push_timer(t + d, T_NO_AGENTS, call.sid, call.qgen)
+                self._push_timer(t + d, T_NO_AGENTS, call.sid, call.qgen, q.empty_epoch)
         if q.cfg.max_wait_s < math.inf:
             self._push_timer(t + q.cfg.max_wait_s, T_MAX_WAIT, call.sid, call.qgen)
         for k, step in enumerate(q.cfg.escalation):
@@ -153,7 +153,8 @@ class DispatchMixin:
                 self._offer(call, int(q.members[order[0]]), t)
                 call.ring_order = [int(i) for i in order[1:]]
                 if call.ring_order:
-                    self._push_timer(t + q.cfg.ring_step_s, T_RING_STEP, call.sid, call.qgen)
+                    call.ring_gen += 1
+                    self._push_timer(t + q.cfg.ring_step_s, T_RING_STEP, call.sid, call.ring_gen)
             return True
         cursor = call.cursor if s == STRAT_TOP_DOWN else q.rr_cursor
         i = K.pick_candidate(s if s != STRAT_PREFERRED else 2, cand, n, q.members, q.m_tier, q.m_penalty,
@@ -208,8 +209,9 @@ class DispatchMixin:
             if a not in call.offers and self._eligible(a, call, t):
                 self._offer(call, a, t)
                 break
+        call.ring_gen += 1  # a step timer set earlier is stale from now on
         if call.ring_order:
-            self._push_timer(t + q.cfg.ring_step_s, T_RING_STEP, call.sid, call.qgen)
+            self._push_timer(t + q.cfg.ring_step_s, T_RING_STEP, call.sid, call.ring_gen)
 
     def _withdraw_all(self, call: Call, t: float, reason: str, keep: int = -1) -> None:
         for a in list(call.offers):
@@ -220,18 +222,26 @@ class DispatchMixin:
     # ----------------------------------------------------------------- agents
     def _lock_or_free(self, a: int, t: float, lock_s: float, kind: int) -> None:
         """Put agent ``a`` in wrap-up/delay for ``lock_s``, or offer it work now."""
+        if not self._lock(a, t, lock_s, kind):
+            self._free(a, t)
+
+    def _lock(self, a: int, t: float, lock_s: float, kind: int) -> bool:
+        """Start a wrap-up/delay lock of ``lock_s`` (extending any longer one); False if none."""
         A = self._agents
-        if lock_s > 0 and A.presence[a] != 0:
-            until = max(t + lock_s, A.lock_until[a])
-            A.lock_until[a] = until
-            if kind > A.lock_kind[a]:
-                A.lock_kind[a] = kind
-            A.lock_token[a] += 1
-            self._push_timer(until, T_LOCK_END, a, int(A.lock_token[a]))
-            self._touch(a, t)
-        else:
-            self._touch(a, t)
-            self._agent_freed(a, t)
+        if lock_s <= 0 or A.presence[a] == 0:
+            return False
+        until = max(t + lock_s, A.lock_until[a])
+        A.lock_until[a] = until
+        if kind > A.lock_kind[a]:
+            A.lock_kind[a] = kind
+        A.lock_token[a] += 1
+        self._push_timer(until, T_LOCK_END, a, int(A.lock_token[a]))
+        self._touch(a, t)
+        return True
+
+    def _free(self, a: int, t: float) -> None:
+        self._touch(a, t)
+        self._agent_freed(a, t)
 
     def _agent_freed(self, a: int, t: float) -> None:
         """Agent ``a`` may have room: give it the best waiting call(s) it is eligible for."""
@@ -273,6 +283,9 @@ class DispatchMixin:
     # ------------------------------------------------------------------ calls
     def _end_call(self, call: Call, t: float, disposition: str) -> None:
         call.state = CallState.ENDED
+        self._recently_ended[call.id] = disposition
+        if len(self._recently_ended) > 65536:  # bounded memory of ended ids, for clear late-accept errors
+            self._recently_ended.pop(next(iter(self._recently_ended)))
         q = self._queues[call.queue] if call.queue >= 0 else None
         self._emit(t, EventKind.CALL_ENDED, call, call.agent, q.name if q else None, disposition,
                    t - call.arrival_s)

@@ -41,7 +41,7 @@ from .config import RouterConfig, load_toml, parse_config
 from .dispatch import (
     T_ESCALATE, T_LOCK_END, T_MAX_WAIT, T_NO_AGENTS, T_PREF_FALLBACK, T_RING, T_RING_STEP, DispatchMixin,
 )
-from .errors import ConfigError, TimeError, UnknownIdError
+from .errors import ConfigError, StateError, TimeError, UnknownIdError
 from .events import Event
 from .state import AgentArrays, Call, QueueState
 from .stats import Position, StatsCollector
@@ -70,6 +70,7 @@ class Router(CallOpsMixin, AgentOpsMixin, DispatchMixin):
         self._cand_buf = np.empty(max(1, len(self._agents.ids)), dtype=np.int64)
         self._rng = np.array([config.seed], dtype=np.uint64)
         self._calls: dict[Hashable, Call] = {}
+        self._recently_ended: dict[Hashable, str] = {}
         self._by_sid: dict[int, Call] = {}
         self._by_order: dict[int, Call] = {}
         self._timers: list[tuple] = []
@@ -145,7 +146,14 @@ class Router(CallOpsMixin, AgentOpsMixin, DispatchMixin):
         try:
             return self._calls[call_id]
         except (KeyError, TypeError):
-            raise UnknownIdError(f"unknown call {call_id!r} (never arrived, or already ended)") from None
+            pass
+        try:
+            ended = self._recently_ended.get(call_id)
+        except TypeError:
+            ended = None
+        if ended is not None:
+            raise StateError(f"call {call_id!r} has already ended ({ended})")
+        raise UnknownIdError(f"unknown call {call_id!r} (never arrived, or ended long ago)")
 
     def _agent(self, agent_id: Hashable) -> int:
         try:
@@ -188,6 +196,13 @@ class Router(CallOpsMixin, AgentOpsMixin, DispatchMixin):
             return False
         if kind == T_RING:
             return call.offers.get(arg) == token
+        if call.state not in (CallState.WAITING, CallState.OFFERED):
+            return False  # a connected call's waiting timers are void (a transfer re-arms them)
+        if kind == T_RING_STEP:
+            return call.ring_gen == token
+        if kind == T_NO_AGENTS:
+            q = self._queues[call.queue]
+            return call.qgen == token and q.empty_epoch == arg and q.logged_in == 0
         return call.qgen == token
 
     def _fire(self, entry: tuple) -> None:
@@ -203,12 +218,19 @@ class Router(CallOpsMixin, AgentOpsMixin, DispatchMixin):
         if kind == T_RING:
             self._drop_offer(call, arg, t, EventKind.OFFER_EXPIRED, "")
             A.no_answer_run[arg] += 1
+            # The agent's delay starts first, then the call goes back to its place (and may be routed),
+            # and only then is an agent without a delay free for work: the call keeps its FIFO turn.
             if q.cfg.max_no_answer and A.no_answer_run[arg] >= q.cfg.max_no_answer:
                 self._set_not_ready(arg, t, "no-answer")
                 self._touch(arg, t)
+                self._back_to_queue(call, t)
             else:
-                self._lock_or_free(arg, t, q.cfg.no_answer_delay_s, LOCK_DELAY)
-            self._back_to_queue(call, t)
+                locked = self._lock(arg, t, q.cfg.no_answer_delay_s, LOCK_DELAY)
+                if not locked:
+                    self._touch(arg, t)
+                self._back_to_queue(call, t)
+                if not locked:
+                    self._agent_freed(arg, t)
         elif kind == T_RING_STEP:
             if call.state == CallState.OFFERED:
                 self._ring_next(call, t)
@@ -271,6 +293,10 @@ class Router(CallOpsMixin, AgentOpsMixin, DispatchMixin):
 
     def call_state(self, call_id: Hashable) -> CallState:
         return self._call(call_id).state
+
+    def call_context(self, call_id: Hashable) -> dict[str, Any]:
+        """The data gathered so far for a live call (a copy); carried on transfer and overflow."""
+        return dict(self._call(call_id).context)
 
     def agent_state(self, agent_id: Hashable) -> str:
         return self._agents.display[self._agent(agent_id)]

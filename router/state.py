@@ -58,7 +58,8 @@ class QueueState:
 
     __slots__ = ("idx", "cfg", "name", "strategy", "members", "m_tier", "m_penalty", "m_pos", "m_weight",
                  "m_from_step", "member_of", "waiting", "logged_in", "rr_cursor", "req_ids", "req_min",
-                 "max_penalty_by_step", "drop_by_step", "aht_est_s", "overflow_idx", "step_overflow_idx")
+                 "max_penalty_by_step", "drop_by_step", "aht_est_s", "overflow_idx", "step_overflow_idx",
+                 "empty_epoch")
 
     def __init__(self, idx: int, cfg: QueueConfig, agent_index: dict, skill_index: dict, queue_index: dict):
         self.idx = idx
@@ -75,6 +76,7 @@ class QueueState:
         self.member_of = {int(a): i for i, a in enumerate(self.members)}
         self.waiting: list[tuple] = []  # sorted keys (-priority, arrival_s, order)
         self.logged_in = 0  # logged-in members that serve from step 0
+        self.empty_epoch = 0  # bumps when the queue gains its first logged-in agent
         self.rr_cursor = -1
         self.req_ids = np.array([skill_index[s] for s, _ in cfg.skills], dtype=np.int64)
         self.req_min = np.array([lvl for _, lvl in cfg.skills], dtype=np.int64)
@@ -98,7 +100,7 @@ class Call:
 
     __slots__ = ("id", "sid", "order", "queue", "priority", "req_ids", "req_min", "channel", "arrival_s",
                  "entered_s", "step", "own_ids", "own_min", "state", "offers", "agent", "preferred", "preferred_until", "context",
-                 "callback", "cursor", "ring_order", "qgen", "connected_s", "hops")
+                 "callback", "cursor", "ring_order", "ring_gen", "qgen", "connected_s", "hops", "wait_origin_s")
 
     def __init__(self, call_id: Hashable, sid: int, order: int, priority: int, arrival_s: float,
                  channel: int, context: dict[str, Any]):
@@ -124,6 +126,8 @@ class Call:
         self.callback: str | None = None
         self.cursor = -1  # top-down: position of the last member offered
         self.ring_order: list[int] = []  # ring-progressively: member indices still to ring
+        self.ring_gen = 0  # bumps whenever a ring-progressively step timer is set
+        self.wait_origin_s = arrival_s  # waits are measured from here: arrival, or the last transfer
         self.qgen = 0  # bumps on every queue entry; stale timers compare it
         self.connected_s = math.nan
         self.hops = 0  # overflow hops, to stop overflow loops
