@@ -1,0 +1,47 @@
+"""``busyhour bench router``: routing-core throughput (see bench/router_bench.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+SIZES = ("100", "1k", "10k", "100k")
+
+
+def register(app: typer.Typer, bench_app: typer.Typer) -> None:
+    @bench_app.command("router")
+    def bench_router(
+        workload: str = typer.Option("10k", help=f"agents: one of {', '.join(SIZES)}, or 'all'"),
+        lifecycles: int = typer.Option(200_000, min=1_000, help="lifecycles to time (bounded by --max-seconds)"),
+        max_seconds: float = typer.Option(20.0, min=1.0, help="time limit per workload"),
+        stats: bool = typer.Option(False, "--stats/--no-stats", help="also derive interval statistics"),
+        json_path: Optional[Path] = typer.Option(None, "--json", help="write the figures as JSON here"),
+    ) -> None:
+        """Full call lifecycles per second through the router at ~90 % occupancy."""
+        if workload != "all" and workload not in SIZES:
+            typer.echo(f"error: --workload must be one of {', '.join(SIZES)} or 'all', got {workload!r}", err=True)
+            raise typer.Exit(2)
+        from rich.console import Console
+        from rich.table import Table
+
+        from busyhour.bench.router_bench import run, write_json
+
+        console = Console()
+        results = []
+        for w in (SIZES if workload == "all" else (workload,)):
+            with console.status(f"routing workload {w} (JIT warm-up, correctness check, timing)"):
+                results.append(run(w, lifecycles=lifecycles, max_seconds=max_seconds, stats=stats))
+        table = Table(title="router lifecycles (arrive → offer → accept → release → wrap-up end)")
+        for col in ("agents", "skills", "queues", "lifecycles/s", "BHCA", "decision p50 µs", "decision p99 µs",
+                    "occupancy"):
+            table.add_column(col, justify="right")
+        for r in results:
+            table.add_row(f"{r.agents:,}", str(r.skills), str(r.queues), f"{r.lifecycles_per_s:,.0f}",
+                          f"{r.bhca:,.0f}", f"{r.decision_ns_p50 / 1e3:.1f}", f"{r.decision_ns_p99 / 1e3:.1f}",
+                          f"{r.occupancy:.1%}")
+        console.print(table)
+        if json_path is not None:
+            write_json(results, json_path)
+            console.print(f"wrote {json_path}")
