@@ -74,8 +74,8 @@ class DispatchMixin:
             self._push_timer(t + step.after_s, T_ESCALATE, call.sid, call.qgen, k + 1)
         if call.preferred >= 0 and call.preferred_until > t and call.preferred_until < math.inf:
             self._push_timer(call.preferred_until, T_PREF_FALLBACK, call.sid, call.qgen)
-        self._wait(call, q, t)
-        self._try_route(call, t)
+        if not self._try_route(call, t, waiting=False):
+            self._wait(call, q, t)
 
     def _wait(self, call: Call, q: QueueState, t: float) -> None:
         key = call.key()
@@ -130,20 +130,34 @@ class DispatchMixin:
                                  t, self._cand_buf)
         return q, self._cand_buf, n
 
-    def _try_route(self, call: Call, t: float) -> bool:
-        """Offer a waiting ``call`` to the agent(s) its strategy picks; False if it must wait."""
+    def _try_route(self, call: Call, t: float, waiting: bool = True) -> bool:
+        """Offer ``call`` to the agent(s) its strategy picks; False if it must wait.
+
+        ``waiting``: the call is in its waiting list (and leaves it when offered).
+        """
         if call.preferred >= 0 and call.preferred_until > t:
             if self._eligible(call.preferred, call, t):
-                self._unwait(call)
+                if waiting:
+                    self._unwait(call)
                 self._offer(call, call.preferred, t)
                 return True
             return False
+        q = self._queues[call.queue]
+        if q.idle_fifo is not None:  # longest-idle on a simple queue: O(1) typical, no member scan
+            a = self._longest_idle(q, call, t)
+            if a < 0:
+                return False
+            if waiting:
+                self._unwait(call)
+            self._offer(call, a, t)
+            return True
         q, cand, n = self._candidates(call, t)
         if n == 0:
             return False
         A = self._agents
         s = q.strategy
-        self._unwait(call)
+        if waiting:
+            self._unwait(call)
         if s == STRAT_RING_ALL or s == STRAT_RING_PROGRESSIVELY:
             order = K.order_candidates(cand, n, q.m_tier, q.m_penalty, q.m_pos, s == STRAT_RING_ALL)
             if s == STRAT_RING_ALL:
@@ -158,7 +172,7 @@ class DispatchMixin:
             return True
         cursor = call.cursor if s == STRAT_TOP_DOWN else q.rr_cursor
         i = K.pick_candidate(s if s != STRAT_PREFERRED else 2, cand, n, q.members, q.m_tier, q.m_penalty,
-                             q.m_pos, q.m_weight, A.idle_since, A.answered, A.talk_s, A.skills, call.req_ids,
+                             q.m_pos, q.m_weight, A.idle_rank, A.answered, A.talk_s, A.skills, call.req_ids,
                              cursor, self._rng)
         if s == STRAT_ROUND_ROBIN:
             q.rr_cursor = int(q.m_pos[i])
@@ -166,6 +180,30 @@ class DispatchMixin:
             call.cursor = int(q.m_pos[i])
         self._offer(call, int(q.members[i]), t)
         return True
+
+    def _longest_idle(self, q: QueueState, call: Call, t: float) -> int:
+        """The first eligible agent in ``q``'s idle FIFO, or -1 (same answer as the kernel's rule).
+
+        The FIFO holds ``(rank, agent)`` for each time a member became AVAILABLE,
+        in rank order; an entry is current while the agent's ``idle_rank`` still
+        equals ``rank`` and it is still AVAILABLE. Stale heads are dropped;
+        current entries that cannot take this call (delay lock, channel, skills)
+        are skipped but kept.
+        """
+        A = self._agents
+        fifo = q.idle_fifo
+        rank, disp = A.idle_rank, A.display
+        while fifo and (rank[fifo[0][1]] != fifo[0][0] or disp[fifo[0][1]] != "AVAILABLE"):
+            fifo.popleft()
+        if q.m_penalty[0] > q.max_penalty_by_step[call.step]:
+            return -1
+        drop = q.drop_by_step[call.step]
+        ch = call.channel
+        for r, a in fifo:
+            if (rank[a] == r and disp[a] == "AVAILABLE" and A.lock_until[a] <= t and A.cap[a, ch] > 0
+                    and K.agent_has_skills(A.skills, a, call.req_ids, call.req_min, drop)):
+                return a
+        return -1
 
     def _offer(self, call: Call, a: int, t: float) -> None:
         A = self._agents
@@ -199,8 +237,8 @@ class DispatchMixin:
             self._ring_next(call, t)
             if call.offers:
                 return
-        self._wait(call, q, t)
-        self._try_route(call, t)
+        if not self._try_route(call, t, waiting=False):
+            self._wait(call, q, t)
 
     def _ring_next(self, call: Call, t: float) -> None:
         q = self._queues[call.queue]

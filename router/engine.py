@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import heapq
 import math
+from collections import deque
 from pathlib import Path
 from typing import Any, Hashable
 
@@ -35,7 +36,7 @@ import numpy as np
 from .agents import AgentOpsMixin
 from .calls import CallOpsMixin
 from .codes import (
-    LOCK_DELAY, LOCK_NONE, LOCK_WRAP_UP, PRESENCE_LOGGED_OUT, PRESENCE_NOT_READY, CallState, EventKind,
+    LOCK_DELAY, LOCK_NONE, STRAT_LONGEST_IDLE, STRAT_PREFERRED, LOCK_WRAP_UP, PRESENCE_LOGGED_OUT, PRESENCE_NOT_READY, CallState, EventKind,
 )
 from .config import RouterConfig, load_toml, parse_config
 from .dispatch import (
@@ -50,7 +51,7 @@ from .stats import Position, StatsCollector
 class Router(CallOpsMixin, AgentOpsMixin, DispatchMixin):
     """The ACD engine. Build with :meth:`from_config` or :meth:`from_toml`."""
 
-    def __init__(self, config: RouterConfig, *, collect_stats: bool = True):
+    def __init__(self, config: RouterConfig, *, collect_stats: bool = True, fast_paths: bool = True):
         if not isinstance(config, RouterConfig):
             raise ConfigError("config: expected a RouterConfig; use Router.from_config(dict)")
         self.config = config
@@ -67,6 +68,9 @@ class Router(CallOpsMixin, AgentOpsMixin, DispatchMixin):
         for q in self._queues:
             if q.cfg.dedicated_agent is not None and q.strategy != 11:
                 raise ConfigError(f"queues[{q.idx}].dedicated_agent: only with strategy 'preferred-agent'")
+        self._rank = 0
+        if fast_paths:
+            self._enable_idle_fifos()
         self._cand_buf = np.empty(max(1, len(self._agents.ids)), dtype=np.int64)
         self._rng = np.array([config.seed], dtype=np.uint64)
         self._calls: dict[Hashable, Call] = {}
@@ -84,6 +88,21 @@ class Router(CallOpsMixin, AgentOpsMixin, DispatchMixin):
         self._arrived = 0
         self._ended = 0
         self._stats = StatsCollector(config) if collect_stats else None
+
+    def _enable_idle_fifos(self) -> None:
+        """Give an idle FIFO to each longest-idle queue whose members all share one tier and
+        penalty, serve from step 0 and take one call at a time (total capacity <= 1): there the
+        kernel's rule reduces to "first current entry of the FIFO that can take the call"."""
+        A = self._agents
+        for q in self._queues:
+            if q.strategy not in (STRAT_LONGEST_IDLE, STRAT_PREFERRED) or q.members.size == 0:
+                continue
+            if (np.unique(q.m_tier).size != 1 or np.unique(q.m_penalty).size != 1 or q.m_from_step.any()
+                    or (A.cap[q.members].sum(axis=1) > 1).any()):
+                continue
+            q.idle_fifo = deque()
+            for a in q.members:
+                A.fast_queues[int(a)].append(q)
 
     @classmethod
     def from_config(cls, raw: dict[str, Any], **kw: Any) -> "Router":
@@ -127,7 +146,14 @@ class Router(CallOpsMixin, AgentOpsMixin, DispatchMixin):
         if d != self._agents.display[a]:
             self._agents.display[a] = d
             if d == "AVAILABLE":
-                self._agents.idle_since[a] = t
+                A = self._agents
+                A.idle_since[a] = t
+                self._rank += 1
+                A.idle_rank[a] = self._rank  # ranks follow time: the longest-idle order, ties FIFO
+                for q in A.fast_queues[a]:
+                    q.idle_fifo.append((self._rank, a))
+                    if len(q.idle_fifo) > 2 * len(q.members) + 64:  # drop stale entries now and then
+                        q.idle_fifo = deque(e for e in q.idle_fifo if A.idle_rank[e[1]] == e[0])
             self._emit(t, EventKind.AGENT_STATE, None, a, None, d)
 
     def _push_timer(self, t: float, kind: int, target: int, token: int, arg: int = 0) -> None:

@@ -15,6 +15,9 @@ Ordering rules (the spec, see docs/routing.md):
   (FreeSWITCH tiers, Asterisk penalties), then applies its own rule; any tie
   left is broken by the lower member index (configuration order). Equal keys
   therefore always give the same answer.
+* "Idle" order uses ``idle_rank``: the order in which agents last became
+  AVAILABLE (a counter, so it follows time, and agents who became available at
+  the same instant rank in the order they did). Lower rank = idle longer.
 
 Cost: ``collect_candidates`` is O(members × required skills); ``pick_candidate``
 O(candidates); ``order_candidates`` O(c log c).
@@ -94,7 +97,7 @@ def _lowest_group(cand, n, m_tier, m_penalty, out):
 
 
 @njit(cache=True)
-def pick_candidate(strategy, cand, n, members, m_tier, m_penalty, m_pos, m_weight, idle_since,
+def pick_candidate(strategy, cand, n, members, m_tier, m_penalty, m_pos, m_weight, idle_rank,
                    answered, talk_s, skills, req_ids, cursor, rng_state):
     """Choose one candidate (a member index) by ``strategy``; -1 when ``n == 0``.
 
@@ -134,18 +137,18 @@ def pick_candidate(strategy, cand, n, members, m_tier, m_penalty, m_pos, m_weigh
             c2 = 0.0
         elif strategy == STRAT_FEWEST_CALLS:
             c1 = float(answered[a])
-            c2 = idle_since[a]
+            c2 = idle_rank[a]
         elif strategy == STRAT_LEAST_TALK:
             c1 = talk_s[a]
-            c2 = idle_since[a]
+            c2 = idle_rank[a]
         elif strategy == STRAT_MOST_SKILLED:
             s = 0
             for k in range(req_ids.shape[0]):
                 s += skills[a, req_ids[k]]
             c1 = -float(s)
-            c2 = idle_since[a]
+            c2 = idle_rank[a]
         else:  # longest idle, preferred-agent fallback, and the ring strategies' first pick
-            c1 = idle_since[a]
+            c1 = idle_rank[a]
             c2 = 0.0
         if best < 0 or c1 < k1 or (c1 == k1 and c2 < k2):
             best = i

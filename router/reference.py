@@ -48,7 +48,7 @@ def _lowest(cand, n, m_tier, m_penalty) -> list[int]:
     return [i for i in pool if (int(m_tier[i]), int(m_penalty[i])) == best]
 
 
-def pick_candidate(strategy, cand, n, members, m_tier, m_penalty, m_pos, m_weight, idle_since,
+def pick_candidate(strategy, cand, n, members, m_tier, m_penalty, m_pos, m_weight, idle_rank,
                    answered, talk_s, skills, req_ids, cursor, rng_state) -> int:
     if n == 0:
         return -1
@@ -73,12 +73,12 @@ def pick_candidate(strategy, cand, n, members, m_tier, m_penalty, m_pos, m_weigh
         if strategy == STRAT_SEQUENTIAL:
             return (int(m_pos[i]), 0.0, i)
         if strategy == STRAT_FEWEST_CALLS:
-            return (int(answered[a]), float(idle_since[a]), i)
+            return (int(answered[a]), float(idle_rank[a]), i)
         if strategy == STRAT_LEAST_TALK:
-            return (float(talk_s[a]), float(idle_since[a]), i)
+            return (float(talk_s[a]), float(idle_rank[a]), i)
         if strategy == STRAT_MOST_SKILLED:
-            return (-sum(int(skills[a, s]) for s in req_ids), float(idle_since[a]), i)
-        return (float(idle_since[a]), 0.0, i)
+            return (-sum(int(skills[a, s]) for s in req_ids), float(idle_rank[a]), i)
+        return (float(idle_rank[a]), 0.0, i)
 
     return min(grp, key=key)
 

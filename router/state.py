@@ -38,6 +38,8 @@ class AgentArrays:
         self.offers = np.zeros(n, dtype=np.int32)  # ringing offers
         self.connected = np.zeros(n, dtype=np.int32)
         self.idle_since = np.zeros(n, dtype=np.float64)
+        self.idle_rank = np.zeros(n, dtype=np.float64)  # order of becoming AVAILABLE (monotone in time)
+        self.fast_queues: list[list] = [[] for _ in range(n)]  # queues keeping an idle FIFO of this agent
         self.answered = np.zeros(n, dtype=np.int64)
         self.talk_s = np.zeros(n, dtype=np.float64)
         self.last_end_s = np.full(n, -math.inf)
@@ -59,7 +61,7 @@ class QueueState:
     __slots__ = ("idx", "cfg", "name", "strategy", "members", "m_tier", "m_penalty", "m_pos", "m_weight",
                  "m_from_step", "member_of", "waiting", "logged_in", "rr_cursor", "req_ids", "req_min",
                  "max_penalty_by_step", "drop_by_step", "aht_est_s", "overflow_idx", "step_overflow_idx",
-                 "empty_epoch")
+                 "empty_epoch", "idle_fifo")
 
     def __init__(self, idx: int, cfg: QueueConfig, agent_index: dict, skill_index: dict, queue_index: dict):
         self.idx = idx
@@ -77,6 +79,7 @@ class QueueState:
         self.waiting: list[tuple] = []  # sorted keys (-priority, arrival_s, order)
         self.logged_in = 0  # logged-in members that serve from step 0
         self.empty_epoch = 0  # bumps when the queue gains its first logged-in agent
+        self.idle_fifo = None  # collections.deque of (idle rank, agent) when the fast path applies
         self.rr_cursor = -1
         self.req_ids = np.array([skill_index[s] for s, _ in cfg.skills], dtype=np.int64)
         self.req_min = np.array([lvl for _, lvl in cfg.skills], dtype=np.int64)

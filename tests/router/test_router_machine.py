@@ -17,7 +17,8 @@ Invariants, checked after every step:
    requirements, escalation step and preferred agent, the calls a step routed
    are the earliest of those that were waiting.
 6. Determinism: replaying the same operations into a fresh router gives the
-   identical event stream (checked at teardown).
+   identical event stream (checked at teardown) — also with the idle-FIFO
+   fast path switched off, so the fast path and the kernel rule agree.
 7. Time never goes backwards: event times never decrease and ``seq`` is
    gap-free from 1.
 8. Every call ends in exactly one terminal disposition.
@@ -31,7 +32,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from busyhour.router import STRATEGIES, CallState, EventKind, Router, RouterError
+from busyhour.router import STRATEGIES, CallState, EventKind, Router, RouterError, parse_config
 
 AGENTS = ["a0", "a1", "a2", "a3", "a4"]
 
@@ -57,6 +58,10 @@ def make_config(strategies: list[str], wrap_up_s: float, delay_s: float) -> dict
              "weight": 2.0, "dedicated_agent": "a2" if strategies[1] == "preferred-agent" else None},
             {"name": "q2", "strategy": strategies[2], "members": ["a3", "a4"], "max_wait_no_agents_s": 0.0,
              "dedicated_agent": "a3" if strategies[2] == "preferred-agent" else None},
+            # one tier, one penalty, one call at a time: longest-idle here uses the idle FIFO fast path
+            {"name": "q3", "strategy": strategies[3], "members": ["a3", "a0", "a1"], "wrap_up_s": wrap_up_s,
+             "ring_timeout_s": 6.0, "no_answer_delay_s": delay_s, "reject_delay_s": delay_s, "skills": {"en": 1},
+             "dedicated_agent": "a1" if strategies[3] == "preferred-agent" else None},
         ],
         "seed": 7,
     }
@@ -70,7 +75,9 @@ def _strip_none(cfg: dict) -> dict:
 
 
 class RouterMachine(RuleBasedStateMachine):
-    @initialize(strategies=st.lists(st.sampled_from(STRATEGIES), min_size=3, max_size=3),
+    @initialize(strategies=st.lists(st.sampled_from(STRATEGIES), min_size=3, max_size=3).flatmap(
+                    lambda s: st.sampled_from(["longest-idle-agent", "preferred-agent", *STRATEGIES]).map(
+                        lambda x: [*s, x])),
                 wrap_up_s=st.sampled_from([0.0, 3.0]), delay_s=st.sampled_from([0.0, 4.0]))
     def setup(self, strategies, wrap_up_s, delay_s):
         self.cfg = _strip_none(make_config(strategies, wrap_up_s, delay_s))
@@ -107,7 +114,7 @@ class RouterMachine(RuleBasedStateMachine):
         return self.now
 
     # ------------------------------------------------------------ rules
-    @rule(dt=st.sampled_from([0.0, 0.5, 1.0, 3.0]), q=st.sampled_from(["q0", "q1", "q2"]),
+    @rule(dt=st.sampled_from([0.0, 0.5, 1.0, 3.0]), q=st.sampled_from(["q0", "q1", "q2", "q3"]),
           prio=st.integers(0, 2), es=st.sampled_from([None, 1, 3]), chat=st.booleans(),
           pref=st.sampled_from([None, None, "a1", "a3"]))
     def arrive(self, dt, q, prio, es, chat, pref):
@@ -120,7 +127,7 @@ class RouterMachine(RuleBasedStateMachine):
     def arrive_plain(self):
         """Identical plain calls, so that FIFO (invariant 5) has groups to check."""
         self.n_calls += 1
-        self.do("call_arrive", self._tick(0.25), f"c{self.n_calls}", "q1" if self.n_calls % 3 else "q0")
+        self.do("call_arrive", self._tick(0.25), f"c{self.n_calls}", ("q0", "q1", "q3")[self.n_calls % 3])
 
     @precondition(lambda self: self._any(CallState.OFFERED))
     @rule()
@@ -254,7 +261,7 @@ class RouterMachine(RuleBasedStateMachine):
     def inv4_work_conservation(self):
         r = self.router
         for c in self._live(CallState.WAITING):
-            for a in range(len(AGENTS)):
+            for a in range(len(AGENTS)):  # every agent, so the fast path's answer is checked too
                 assert not r._eligible(a, c, r.now), f"call {c.id} waits while agent {AGENTS[a]} is eligible"
 
     @invariant()
@@ -285,16 +292,24 @@ class RouterMachine(RuleBasedStateMachine):
         ended = {e.call_id for e in out if e.kind == EventKind.CALL_ENDED}
         moved = {e.call_id for e in out if e.kind in (EventKind.CALL_OVERFLOWED, EventKind.CALL_ESCALATED,
                                                       EventKind.CALLBACK_REQUESTED)}
+        now = self.router.now
         for sig, calls in self._pre.items():
             if any(c.id in ended or c.id in moved for c in calls):
                 continue
+            if sig[5] >= 0 and any(c.preferred_until <= now for c in calls):
+                continue  # a preference ran out during the step: directed calls rightly go first
             routed = [c.state != CallState.WAITING for c in calls]
             assert routed == sorted(routed, reverse=True), f"FIFO broken in group {sig}: {[c.id for c in calls]}"
 
     def teardown(self):
         if not hasattr(self, "cfg"):
             return
-        replay = Router.from_config(self.cfg)
+        mine = [e.as_tuple() for e in self.events + self.router._flush()]
+        assert self._replay(fast_paths=True) == mine  # 6: determinism
+        assert self._replay(fast_paths=False) == mine  # the idle-FIFO fast path = the kernel rule
+
+    def _replay(self, fast_paths: bool) -> list[tuple]:
+        replay = Router(parse_config(self.cfg), fast_paths=fast_paths)
         events = []
         for op in self.ops:
             name, args, kw = op[:3]
@@ -303,7 +318,7 @@ class RouterMachine(RuleBasedStateMachine):
             except RouterError:
                 assert len(op) == 4, f"replay raised where the original run did not: {op}"
         events.extend(replay._flush())
-        assert [e.as_tuple() for e in events] == [e.as_tuple() for e in self.events + self.router._flush()]
+        return [e.as_tuple() for e in events]
 
 
 TestRouterMachine = RouterMachine.TestCase

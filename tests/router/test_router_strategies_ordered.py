@@ -107,11 +107,25 @@ def test_router_longest_idle_agent_idle_longest_gets_the_call():
     assert offered(r.call_arrive(11.0, "c2", "q")) == ["a3"]
 
 
-def test_router_longest_idle_agent_equal_idle_times_go_by_configuration_order():
+def test_router_longest_idle_agent_equal_idle_times_go_by_order_of_becoming_available():
+    # All ready at 0.0, in the order a1, a2, a3 (router_helpers logs them in in that order);
+    # the member list order is deliberately different and must not matter.
     r = router("longest-idle-agent", members=["a3", "a1", "a2"])
-    assert offered(r.call_arrive(1.0, "c1", "q")) == ["a3"]
-    r.offer_accept(1.0, "c1", "a3")
-    assert offered(r.call_arrive(2.0, "c2", "q")) == ["a1"]
+    assert offered(r.call_arrive(1.0, "c1", "q")) == ["a1"]
+    r.offer_accept(1.0, "c1", "a1")
+    assert offered(r.call_arrive(2.0, "c2", "q")) == ["a2"]
+
+
+def test_router_longest_idle_agent_same_instant_follows_ready_order_not_config_order():
+    r = router("longest-idle-agent", ready_at={})
+    for a in ("a3", "a1", "a2"):  # all at t=5, in this order
+        r.agent_login(5.0, a, ready=True)
+    got = []
+    for k in range(3):
+        ev = r.call_arrive(6.0 + k, f"c{k}", "q")
+        got += offered(ev)
+        r.offer_accept(6.0 + k, f"c{k}", got[-1])
+    assert got == ["a3", "a1", "a2"]
 
 
 def test_router_longest_idle_agent_out_of_wrap_up_is_idle_from_the_wrap_up_end():
