@@ -54,6 +54,7 @@ class RouterBenchResult:
     decision_ns_p99: float
     occupancy: float
     stats: bool
+    fast_paths: bool
 
 
 def build_config(w: Workload, seed: int = 1, wrap_up_s: float = 2.0) -> dict:
@@ -84,9 +85,10 @@ def build_config(w: Workload, seed: int = 1, wrap_up_s: float = 2.0) -> dict:
 class LifecycleDriver:
     """Keeps the floor at the target occupancy and runs lifecycles."""
 
-    def __init__(self, w: Workload, *, stats: bool = False, seed: int = 1, occupancy: float = 0.9):
+    def __init__(self, w: Workload, *, stats: bool = False, seed: int = 1, occupancy: float = 0.9,
+                 fast_paths: bool = True):
         self.w = w
-        self.router = Router.from_config(build_config(w, seed), collect_stats=stats)
+        self.router = Router.from_config(build_config(w, seed), collect_stats=stats, fast_paths=fast_paths)
         self.rng = np.random.default_rng(seed + 1)
         self.now = 0.0
         # Steady state: about 5 % of the floor is in wrap-up (2 s), 5 % available, 90 % talking.
@@ -137,11 +139,20 @@ class LifecycleDriver:
         assert 0.85 <= occ <= 0.95, f"occupancy {occ:.3f} outside 0.85-0.95"
 
 
-def run(workload: str = "10k", *, lifecycles: int = 200_000, max_seconds: float = 30.0, stats: bool = False,
-        warmup: int = 2_000) -> RouterBenchResult:
+def workload(name: str, *, skills: int | None = None, queues: int | None = None) -> Workload:
+    """A named workload, optionally with another number of skills or queues."""
+    w = WORKLOADS[name]
+    if skills is None and queues is None:
+        return w
+    s, q = skills or w.skills, queues or w.queues
+    return Workload(f"{name}-{s}s-{q}q", w.agents, s, q)
+
+
+def run(w: Workload | str = "10k", *, lifecycles: int = 200_000, max_seconds: float = 30.0, stats: bool = False,
+        warmup: int = 2_000, fast_paths: bool = True) -> RouterBenchResult:
     """Time ``lifecycles`` (bounded by ``max_seconds``) after an untimed warm-up and a correctness check."""
-    w = WORKLOADS[workload]
-    d = LifecycleDriver(w, stats=stats)
+    w = WORKLOADS[w] if isinstance(w, str) else w
+    d = LifecycleDriver(w, stats=stats, fast_paths=fast_paths)
     for _ in range(warmup):
         d.step(None)
     d.check()
@@ -160,7 +171,7 @@ def run(workload: str = "10k", *, lifecycles: int = 200_000, max_seconds: float 
     rate = done / secs
     return RouterBenchResult(w.name, w.agents, w.skills, w.queues, done, secs, rate, rate * 3600.0,
                              float(np.percentile(ns, 50)), float(np.percentile(ns, 99)),
-                             len(d.connected) / w.agents, stats)
+                             len(d.connected) / w.agents, stats, fast_paths)
 
 
 def write_json(results: list[RouterBenchResult], path: Path) -> None:

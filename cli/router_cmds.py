@@ -17,6 +17,10 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
         lifecycles: int = typer.Option(200_000, min=1_000, help="lifecycles to time (bounded by --max-seconds)"),
         max_seconds: float = typer.Option(20.0, min=1.0, help="time limit per workload"),
         stats: bool = typer.Option(False, "--stats/--no-stats", help="also derive interval statistics"),
+        skills: Optional[int] = typer.Option(None, min=1, max=4096, help="override the workload's skill count"),
+        queues: Optional[int] = typer.Option(None, min=1, max=10_000, help="override the workload's queue count"),
+        fast_paths: bool = typer.Option(True, "--fast-paths/--no-fast-paths",
+                                        help="idle-FIFO fast path for longest-idle (off: kernel scan only)"),
         json_path: Optional[Path] = typer.Option(None, "--json", help="write the figures as JSON here"),
     ) -> None:
         """Full call lifecycles per second through the router at ~90 % occupancy."""
@@ -26,19 +30,20 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
         from rich.console import Console
         from rich.table import Table
 
-        from busyhour.bench.router_bench import run, write_json
+        from busyhour.bench.router_bench import run, workload as make_workload, write_json
 
-        console = Console()
+        console = Console(width=max(120, Console().width))
         results = []
         for w in (SIZES if workload == "all" else (workload,)):
             with console.status(f"routing workload {w} (JIT warm-up, correctness check, timing)"):
-                results.append(run(w, lifecycles=lifecycles, max_seconds=max_seconds, stats=stats))
+                results.append(run(make_workload(w, skills=skills, queues=queues), lifecycles=lifecycles,
+                                   max_seconds=max_seconds, stats=stats, fast_paths=fast_paths))
         table = Table(title="router lifecycles (arrive → offer → accept → release → wrap-up end)")
-        for col in ("agents", "skills", "queues", "lifecycles/s", "BHCA", "decision p50 µs", "decision p99 µs",
+        for col in ("workload", "agents", "skills", "queues", "lifecycles/s", "BHCA", "decision p50 µs", "decision p99 µs",
                     "occupancy"):
             table.add_column(col, justify="right")
         for r in results:
-            table.add_row(f"{r.agents:,}", str(r.skills), str(r.queues), f"{r.lifecycles_per_s:,.0f}",
+            table.add_row(r.workload, f"{r.agents:,}", str(r.skills), str(r.queues), f"{r.lifecycles_per_s:,.0f}",
                           f"{r.bhca:,.0f}", f"{r.decision_ns_p50 / 1e3:.1f}", f"{r.decision_ns_p99 / 1e3:.1f}",
                           f"{r.occupancy:.1%}")
         console.print(table)
