@@ -1,0 +1,221 @@
+"""``busyhour erlang b|c|a``, ``busyhour staff``, ``busyhour trunks``, ``busyhour bench erlang``.
+
+A thin shell: parse options, call :mod:`busyhour.erlang`, print a record
+table (``--format table|csv|json``).  numpy/numba/matplotlib are imported
+inside the command functions so that the CLI starts fast.  Bad input exits
+with code 2 and a message naming the option (or file line and column).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple, Optional
+
+import typer
+
+from .erlang_output import Column, Format, emit, fail, option_error, parse_counts, parse_sl
+
+FORMAT = typer.Option(Format.table, "--format", "-f", help="table (people), csv or json (scripts).")
+LOAD = typer.Option(None, "--load", help="Offered load in Erlangs (or give --calls and --aht-s).")
+CALLS = typer.Option(None, "--calls", help="Calls offered per interval (with --aht-s and --interval-min).")
+INTERVAL = typer.Option(30.0, "--interval-min", help="Interval length in minutes, for --calls.")
+
+
+class BRow(NamedTuple):
+    servers: int
+    load_erl: float
+    blocking: float
+    carried_erl: float
+
+
+class CRow(NamedTuple):
+    agents: int
+    load_erl: float
+    p_wait: float
+    service_level: float
+    asa_s: float
+    occupancy: float
+
+
+class ARow(NamedTuple):
+    agents: int
+    load_erl: float
+    p_wait: float
+    p_abandon: float
+    service_level: float
+    service_level_of_answered: float
+    asa_s: float
+    mean_wait_s: float
+    occupancy: float
+
+
+class TrunkRow(NamedTuple):
+    lines: int
+    offered_erl: float
+    carried_erl: float
+    blocking: float
+
+
+PCT = "{:.2%}"
+B_COLS = [Column("servers", "servers", "{:d}"), Column("load_erl", "load (Erl)", "{:.3f}"),
+          Column("blocking", "blocking", "{:.6f}"), Column("carried_erl", "carried (Erl)", "{:.3f}")]
+C_COLS = [Column("agents", "agents", "{:d}"), Column("load_erl", "load (Erl)", "{:.3f}"),
+          Column("p_wait", "P(wait)", "{:.4f}"), Column("service_level", "SL", PCT),
+          Column("asa_s", "ASA (s)", "{:.1f}"), Column("occupancy", "occupancy", PCT)]
+A_COLS = [Column("agents", "agents", "{:d}"), Column("load_erl", "load (Erl)", "{:.3f}"),
+          Column("p_wait", "P(wait)", "{:.4f}"), Column("p_abandon", "abandon", PCT),
+          Column("service_level", "SL", PCT), Column("service_level_of_answered", "SL answered", PCT),
+          Column("asa_s", "ASA (s)", "{:.1f}"), Column("mean_wait_s", "mean wait (s)", "{:.1f}"),
+          Column("occupancy", "occupancy", PCT)]
+T_COLS = [Column("lines", "lines", "{:d}"), Column("offered_erl", "offered (Erl)", "{:.3f}"),
+          Column("carried_erl", "carried (Erl)", "{:.3f}"), Column("blocking", "blocking", "{:.6f}")]
+
+
+def _load(load: Optional[float], calls: Optional[float], aht_s: Optional[float], interval_min: float) -> float:
+    from busyhour.erlang import load_erlangs
+
+    if (load is None) == (calls is None):
+        raise fail("give exactly one of --load (Erlangs) or --calls (per interval, with --aht-s)")
+    if load is not None:
+        return load
+    if aht_s is None:
+        raise fail("--calls needs --aht-s to turn calls into Erlangs")
+    try:
+        return load_erlangs(calls, interval_min * 60.0, aht_s)
+    except ValueError as exc:
+        raise option_error(exc) from None
+
+
+def cmd_b(servers: str = typer.Option(..., "--servers", "-n", help="N, FIRST:LAST[:STEP] or N,N,..."),
+          load: Optional[float] = LOAD, calls: Optional[float] = CALLS,
+          aht_s: Optional[float] = typer.Option(None, "--aht-s", help="Average handling time, s (with --calls)."),
+          interval_min: float = INTERVAL,
+          recall: float = typer.Option(0.0, "--recall", help="Fraction of blocked callers who retry (extended Erlang B)."),
+          fmt: Format = FORMAT) -> None:
+    """Erlang B: blocking of a group of servers (lines), optionally with retries."""
+    from busyhour.erlang import erlang_b, extended_erlang_b
+
+    ns = parse_counts(servers, "'--servers'")
+    a = _load(load, calls, aht_s, interval_min)
+    try:
+        if recall > 0.0:
+            res = extended_erlang_b(ns, a, recall)
+            rows = [BRow(n, float(x), float(b), float(c)) for n, x, b, c in
+                    zip(ns, res.offered_load_erl, res.blocking, res.carried_load_erl)]
+            title = f"Extended Erlang B: {a:g} Erl fresh, recall {recall:g} (load = fresh + retries)"
+        else:
+            bs = erlang_b(ns, a)
+            rows = [BRow(n, a, float(b), a * (1.0 - float(b))) for n, b in zip(ns, bs)]
+            title = f"Erlang B at {a:g} Erl"
+    except ValueError as exc:
+        raise option_error(exc) from None
+    emit(rows, B_COLS, fmt, title=title)
+
+
+def cmd_c(load: Optional[float] = LOAD, calls: Optional[float] = CALLS,
+          aht_s: float = typer.Option(180.0, "--aht-s", help="Average handling time, seconds."),
+          interval_min: float = INTERVAL,
+          agents: Optional[str] = typer.Option(None, "--agents", "-n", help="N, FIRST:LAST[:STEP] or N,N,..."),
+          sl: Optional[str] = typer.Option(None, "--sl", help="Target such as 80/20: find the least agents."),
+          threshold_s: float = typer.Option(20.0, "--threshold-s", help="SL threshold, s (unless --sl)."),
+          asa_s: Optional[float] = typer.Option(None, "--asa-s", help="Target ASA, s: find the least agents."),
+          max_occupancy: Optional[float] = typer.Option(None, "--max-occupancy", help="Occupancy cap, e.g. 0.9."),
+          fmt: Format = FORMAT) -> None:
+    """Erlang C: P(wait), service level, ASA and occupancy; required agents with --sl / --asa-s."""
+    from busyhour.erlang import agents_for_asa, agents_for_service_level, asa, erlang_c, occupancy, service_level
+
+    a = _load(load, calls, aht_s, interval_min)
+    target = None
+    if sl is not None:
+        target, threshold_s = parse_sl(sl)
+    try:
+        summary = None
+        if target is not None or asa_s is not None:
+            need = [agents_for_service_level(a, aht_s, threshold_s, target, max_occupancy)] if target else []
+            need += [agents_for_asa(a, aht_s, asa_s, max_occupancy)] if asa_s is not None else []
+            n_req = max(need)
+            summary = {"required agents": n_req}
+            ns = parse_counts(agents, "'--agents'") if agents else list(range(max(0, n_req - 3), n_req + 4))
+        elif agents is not None:
+            ns = parse_counts(agents, "'--agents'")
+        else:
+            raise fail("give --agents, or a target with --sl (e.g. 80/20) or --asa-s")
+        rows = [CRow(n, a, float(p), float(s), float(q), float(o)) for n, p, s, q, o in
+                zip(ns, erlang_c(ns, a), service_level(ns, a, aht_s, threshold_s), asa(ns, a, aht_s),
+                    occupancy(ns, a))]
+    except ValueError as exc:
+        raise option_error(exc) from None
+    emit(rows, C_COLS, fmt, title=f"Erlang C at {a:g} Erl, AHT {aht_s:g} s, SL threshold {threshold_s:g} s",
+         summary=summary)
+
+
+def cmd_a(load: Optional[float] = LOAD, calls: Optional[float] = CALLS,
+          aht_s: float = typer.Option(180.0, "--aht-s", help="Average handling time, seconds."),
+          patience_s: float = typer.Option(..., "--patience-s", help="Mean caller patience, s (inf = Erlang C)."),
+          interval_min: float = INTERVAL,
+          agents: Optional[str] = typer.Option(None, "--agents", "-n", help="N, FIRST:LAST[:STEP] or N,N,..."),
+          sl: Optional[str] = typer.Option(None, "--sl", help="Target such as 80/20: find the least agents."),
+          threshold_s: float = typer.Option(20.0, "--threshold-s", help="SL threshold, s (unless --sl)."),
+          max_abandon: Optional[float] = typer.Option(None, "--max-abandon", help="Abandonment cap, e.g. 0.05."),
+          fmt: Format = FORMAT) -> None:
+    """Erlang A (callers abandon): SL, ASA, abandonment, occupancy; required agents with --sl."""
+    from busyhour.erlang import agents_for_erlang_a, erlang_a
+
+    a = _load(load, calls, aht_s, interval_min)
+    target = None
+    if sl is not None:
+        target, threshold_s = parse_sl(sl)
+    try:
+        summary = None
+        if target is not None or max_abandon is not None:
+            n_req = agents_for_erlang_a(a, aht_s, patience_s, threshold_s, target_sl=target, max_abandon=max_abandon)
+            summary = {"required agents": n_req}
+            ns = parse_counts(agents, "'--agents'") if agents else list(range(max(0, n_req - 3), n_req + 4))
+        elif agents is not None:
+            ns = parse_counts(agents, "'--agents'")
+        else:
+            raise fail("give --agents, or a target with --sl (e.g. 80/20) or --max-abandon")
+        r = erlang_a(ns, a, aht_s, patience_s, threshold_s)
+        rows = [ARow(n, a, *(float(getattr(r, f)[i]) for f in ARow._fields[2:])) for i, n in enumerate(ns)]
+    except ValueError as exc:
+        raise option_error(exc) from None
+    emit(rows, A_COLS, fmt, summary=summary,
+         title=f"Erlang A at {a:g} Erl, AHT {aht_s:g} s, patience {patience_s:g} s, SL threshold {threshold_s:g} s")
+
+
+def cmd_trunks(load: Optional[float] = typer.Option(None, "--load", help="Offered load, Erlangs: find the lines."),
+               lines: Optional[str] = typer.Option(None, "--lines", help="Lines (N, FIRST:LAST or N,N): find the load."),
+               blocking: float = typer.Option(0.01, "--blocking", help="Target blocking probability (grade of service)."),
+               fmt: Format = FORMAT) -> None:
+    """Trunk sizing by Erlang B: lines for a load, or the load that lines carry, at a blocking target."""
+    from busyhour.erlang import erlang_b, load_for_blocking, trunks_for_blocking
+
+    if (load is None) == (lines is None):
+        raise fail("give exactly one of --load (find the lines) or --lines (find the load)")
+    try:
+        if load is not None:
+            n = trunks_for_blocking(load, blocking)
+            rows = [TrunkRow(n, load, load * (1 - erlang_b(n, load)), erlang_b(n, load))]
+            title = f"Least lines for {load:g} Erl at blocking <= {blocking:g}"
+        else:
+            ns = parse_counts(lines, "'--lines'")
+            offered = load_for_blocking(ns, blocking)
+            rows = [TrunkRow(n, float(x), float(x) * (1 - blocking), blocking) for n, x in zip(ns, offered)]
+            title = f"Load carried at blocking {blocking:g}"
+    except ValueError as exc:
+        raise option_error(exc) from None
+    emit(rows, T_COLS, fmt, title=title)
+
+
+def register(app: typer.Typer, bench_app: typer.Typer) -> None:
+    """Add ``erlang b|c|a``, ``staff``, ``trunks`` to ``app`` and ``erlang`` to ``bench_app``."""
+    from .erlang_staff_cmd import cmd_bench_erlang, cmd_staff
+
+    erlang_app = typer.Typer(help="Erlang B, C and A: single answers and what-if tables.", no_args_is_help=True)
+    erlang_app.command("b")(cmd_b)
+    erlang_app.command("c")(cmd_c)
+    erlang_app.command("a")(cmd_a)
+    app.add_typer(erlang_app, name="erlang")
+    app.command("staff")(cmd_staff)
+    app.command("trunks")(cmd_trunks)
+    bench_app.command("erlang")(cmd_bench_erlang)
+

@@ -1,0 +1,160 @@
+"""Differential tests: each busyhour.erlang kernel against a slow pure-Python reference.
+
+Runs with the JIT on and again with NUMBA_DISABLE_JIT=1 (Makefile), so the
+inputs stay small.  Invariants:
+1. erlang_b_kernel == the full recursion from n = 0 (no truncated start, no scaling).
+2. erlang_c_kernel == C, SL, ASA from that reference B by their textbook formulas.
+3. staff_kernel == the first n > a found by a plain linear scan.
+4. trunks_kernel == the first n with B(n) <= target by a plain linear scan.
+5. load_for_blocking_kernel returns a with B(n, a) == target.
+6. extended_erlang_b_kernel == plain fixed-point iteration.
+7. erlang_a_kernel == the truncated chain summed directly, with P(served within
+   t | j waiting) = c/(c+j+1) * P(NegBin(c+1, p) > j) from pmf sums.
+8. staff_a_kernel == the first n by a linear scan over erlang_a_kernel.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from busyhour.erlang import kernels as k
+
+
+SMALL_A = st.floats(0.05, 40.0)
+SET = settings(max_examples=25, deadline=None)
+
+
+def ref_b(n: int, a: float) -> float:
+    inv = 1.0
+    for i in range(1, n + 1):
+        inv = 1.0 + i / a * inv
+    return 1.0 / inv
+
+
+def ref_c(n, a, aht, t):
+    if n <= a:
+        return 1.0, 0.0, math.inf
+    b = ref_b(n, a)
+    c = n * b / (n - a * (1 - b))
+    return c, 1 - c * math.exp(-(n - a) * t / aht), c * aht / (n - a)
+
+
+def arr(*xs, dtype=float):
+    return np.array(xs, dtype=dtype)
+
+
+@SET
+@given(n=st.integers(0, 80), a=SMALL_A)
+def test_erlang_b_kernel(n, a):
+    out = np.empty(1)
+    k.erlang_b_kernel(arr(n, dtype=np.int64), arr(a), out)
+    assert out[0] == pytest.approx(ref_b(n, a), rel=1e-13)
+
+
+@SET
+@given(n=st.integers(1, 80), a=SMALL_A, aht=st.floats(10, 900), t=st.floats(0, 120))
+def test_erlang_c_kernel(n, a, aht, t):
+    p, sl, q = np.empty(1), np.empty(1), np.empty(1)
+    k.erlang_c_kernel(arr(n, dtype=np.int64), arr(a), arr(t / aht), p, sl, q)
+    c_ref, sl_ref, q_ref = ref_c(n, a, aht, t)
+    assert p[0] == pytest.approx(c_ref, rel=1e-12)
+    assert sl[0] == pytest.approx(sl_ref, rel=1e-12, abs=1e-14)
+    assert q[0] * aht == pytest.approx(q_ref, rel=1e-12)
+
+
+@SET
+@given(a=SMALL_A, aht=st.floats(10, 900), t=st.floats(0, 120), tgt=st.floats(0.05, 0.99),
+       occ=st.floats(0.6, 1.0))
+def test_staff_kernel(a, aht, t, tgt, occ):
+    out = np.empty(1, dtype=np.int64)
+    k.staff_kernel(arr(a), arr(aht), arr(t / aht), arr(tgt), 0, arr(occ), out)
+    n = 1
+    while not (ref_c(n, a, aht, t)[1] >= tgt and a / n <= occ):
+        n += 1
+    assert out[0] == n
+    k.staff_kernel(arr(a), arr(aht), arr(0.0), arr(t + 1.0), 1, arr(1.0), out)
+    n = 1
+    while not ref_c(n, a, aht, 0)[2] <= t + 1.0:
+        n += 1
+    assert out[0] == n
+
+
+@SET
+@given(a=SMALL_A, tgt=st.floats(1e-6, 0.9))
+def test_trunks_kernel(a, tgt):
+    out = np.empty(1, dtype=np.int64)
+    k.trunks_kernel(arr(a), arr(tgt), out)
+    n = 0
+    while ref_b(n, a) > tgt:
+        n += 1
+    assert out[0] == n
+
+
+@SET
+@given(n=st.integers(1, 60), tgt=st.floats(1e-5, 0.9))
+def test_load_for_blocking_kernel(n, tgt):
+    out = np.empty(1)
+    k.load_for_blocking_kernel(arr(n, dtype=np.int64), arr(tgt), out)
+    assert ref_b(n, out[0]) == pytest.approx(tgt, rel=1e-12)
+
+
+@SET
+@given(n=st.integers(1, 60), a=SMALL_A, r=st.floats(0.0, 0.8))
+def test_extended_erlang_b_kernel(n, a, r):
+    x, b, it = np.empty(1), np.empty(1), np.empty(1, dtype=np.int64)
+    k.extended_erlang_b_kernel(arr(n, dtype=np.int64), arr(a), arr(r), x, b, it)
+    y = a
+    for _ in range(2000):
+        y = a + r * y * ref_b(n, y)
+    assert x[0] == pytest.approx(y, rel=1e-11)
+    assert b[0] == pytest.approx(ref_b(n, y), rel=1e-11)
+
+
+def ref_erlang_a(n, a, aht, pat, t):
+    c, ap = n * pat / aht, a * pat / aht
+    p = 1 - math.exp(-t / pat)
+    low = [1.0]
+    for i in range(1, n + 1):
+        low.append(low[-1] * a / i)
+    rho = [low[-1]]
+    j = 0
+    while not (ap < c + j + 1 and rho[-1] < 1e-20 * sum(rho)):
+        rho.append(rho[-1] * ap / (c + j + 1))
+        j += 1
+    z = sum(low[:-1]) + sum(rho)
+    nb = [(1 - p) ** (c + 1)]
+    for m in range(len(rho) + 1):
+        nb.append(nb[-1] * p * (m + c + 1) / (m + 1))
+    p_wait = sum(rho) / z
+    p_ab = sum(r * (i + 1) / (c + i + 1) for i, r in enumerate(rho)) / z
+    served = (sum(low[:-1]) + sum(r * c / (c + i + 1) for i, r in enumerate(rho))) / z
+    sl = (sum(low[:-1]) + sum(r * c / (c + i + 1) * (1 - sum(nb[: i + 1])) for i, r in enumerate(rho))) / z
+    wait = sum(r * c / (c + i + 1) * sum(pat / (c + m + 1) for m in range(i + 1)) for i, r in enumerate(rho)) / z
+    return p_wait, p_ab, wait / served, p_ab * pat, sl, sl / served, a * served / n
+
+
+@settings(max_examples=25, deadline=None)
+@given(n=st.integers(1, 30), a=st.floats(0.1, 30.0), aht=st.floats(60, 600), pat=st.floats(10, 600),
+       t=st.floats(0, 60))
+def test_erlang_a_kernel(n, a, aht, pat, t):
+    out = np.empty((7, 1))
+    k.erlang_a_kernel(arr(n, dtype=np.int64), arr(a), arr(aht), arr(pat), arr(t), out)
+    ref = ref_erlang_a(n, a, aht, pat, t)
+    for got, want in zip(out[:, 0], ref):
+        assert got == pytest.approx(want, rel=1e-9, abs=1e-13)
+
+
+@settings(max_examples=15, deadline=None)
+@given(a=st.floats(0.1, 20.0), pat=st.floats(10, 600), tgt=st.floats(0.3, 0.95))
+def test_staff_a_kernel(a, pat, tgt):
+    out = np.empty(1, dtype=np.int64)
+    k.staff_a_kernel(arr(a), arr(240.0), arr(pat), arr(20.0), arr(tgt), arr(math.nan), arr(1.0), out)
+    n = 0
+    while not k._a_measures(n, a, 240.0, pat, 20.0)[4] >= tgt:
+        n += 1
+    assert out[0] == n
