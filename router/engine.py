@@ -45,7 +45,7 @@ from .dispatch import (
 from .errors import ConfigError, StateError, TimeError, UnknownIdError
 from .events import Event
 from .state import AgentArrays, Call, QueueState
-from .stats import Position, StatsCollector
+from .stats import AgentCounters, Position, StatsCollector
 
 
 class Router(CallOpsMixin, AgentOpsMixin, DispatchMixin):
@@ -326,6 +326,13 @@ class Router(CallOpsMixin, AgentOpsMixin, DispatchMixin):
 
     def agent_state(self, agent_id: Hashable) -> str:
         return self._agents.display[self._agent(agent_id)]
+
+    def agent_counters(self, agent_id: Hashable) -> AgentCounters:
+        """The agent's counters: answered, talk time, last call end, last offer, no-answer run."""
+        a = self._agent(agent_id)
+        A = self._agents
+        return AgentCounters(int(A.answered[a]), float(A.talk_s[a]), float(A.last_end_s[a]),
+                             float(A.last_offered_s[a]), int(A.no_answer_run[a]), float(A.idle_since[a]))
 
     @property
     def now(self) -> float:

@@ -30,6 +30,15 @@ class Position(NamedTuple):
     ewt_s: float  # estimated wait: position × handle-time estimate ÷ serving agents
 
 
+class AgentCounters(NamedTuple):
+    answered: int
+    talk_s: float
+    last_call_end_s: float  # -inf before the first call
+    last_offered_s: float  # -inf before the first offer
+    consecutive_no_answers: int
+    idle_since_s: float
+
+
 @dataclass
 class QueueInterval:
     queue: str
