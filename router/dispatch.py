@@ -323,7 +323,7 @@ class DispatchMixin:
         call.state = CallState.ENDED
         self._recently_ended[call.id] = disposition
         if len(self._recently_ended) > 65536:  # bounded memory of ended ids, for clear late-accept errors
-            self._recently_ended.pop(next(iter(self._recently_ended)))
+            self._recently_ended.popitem(last=False)  # OrderedDict: O(1), unlike dict's next(iter())
         q = self._queues[call.queue] if call.queue >= 0 else None
         self._emit(t, EventKind.CALL_ENDED, call, call.agent, q.name if q else None, disposition,
                    t - call.arrival_s)

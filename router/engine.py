@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import heapq
 import math
-from collections import deque
+from collections import OrderedDict, deque
 from pathlib import Path
 from typing import Any, Hashable
 
@@ -74,7 +74,7 @@ class Router(CallOpsMixin, AgentOpsMixin, DispatchMixin):
         self._cand_buf = np.empty(max(1, len(self._agents.ids)), dtype=np.int64)
         self._rng = np.array([config.seed], dtype=np.uint64)
         self._calls: dict[Hashable, Call] = {}
-        self._recently_ended: dict[Hashable, str] = {}
+        self._recently_ended: OrderedDict[Hashable, str] = OrderedDict()
         self._by_sid: dict[int, Call] = {}
         self._by_order: dict[int, Call] = {}
         self._timers: list[tuple] = []

@@ -1,0 +1,148 @@
+"""Simulator throughput: M/M/100 at 90 Erlangs, calls through the real routing engine.
+
+Workload: one queue, 100 identical agents, Poisson arrivals at 0.5/s,
+exponential talk times of mean 180 s (A = 90 Erlangs, ρ = 0.9), no
+abandonment, no wrap-up; ``calls`` simulated calls per timed run.
+
+Protocol (bench/README habits): fixed seeds; an untimed warm-up run (JIT,
+imports, caches) that doubles as the correctness check — its p_wait must be
+within 4 batch-means standard errors + 0.01 of Erlang C(100, 90) — then
+``repeats`` timed rounds, reporting medians. Each round runs, in the same
+process and on the same workload (interleaved, so background load hits all
+three alike):
+
+* ``engine_only_calls_per_s``: the router driven by a bare heapq loop (no
+  SimPy, no measurement) — the ceiling any driver of this engine can reach;
+* ``ciw_calls_per_s``: the same M/M/100 in Ciw, when Ciw is installed
+  (``pip install -e '.[peers]'``).
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+import platform
+import statistics
+import time
+
+import numpy as np
+
+AGENTS, LOAD, AHT_S = 100, 90.0, 180.0
+RATE_PER_S = LOAD / AHT_S
+SEED = 20240611
+
+
+def scenario(calls: int):
+    from busyhour.sim.scenario import parse_scenario
+
+    horizon = calls / RATE_PER_S
+    return parse_scenario({
+        "name": "mm100", "horizon_s": horizon, "interval_s": horizon / 10, "seed": SEED,
+        "queues": [{"name": "q", "calls_per_hour": RATE_PER_S * 3600,
+                    "handle_time": {"dist": "exponential", "mean_s": AHT_S}}],
+        "teams": [{"name": "t", "agents": AGENTS, "skills": {"q": 1}}],
+    })
+
+
+def erlang_c(c: int, a: float) -> float:
+    b = 1.0
+    for k in range(1, c + 1):
+        b = a * b / (k + a * b)
+    return b / (1.0 - (a / c) * (1.0 - b))
+
+
+def check_correct(run) -> None:
+    """p_wait of the run against Erlang C, SE from the 10 intervals (batch means)."""
+    pw = np.array([i.p_wait for i in run.intervals])
+    se = pw.std(ddof=1) / math.sqrt(pw.size)
+    theory = erlang_c(AGENTS, LOAD)
+    assert abs(run.overall.p_wait - theory) <= 4 * se + 0.01, (
+        f"p_wait {run.overall.p_wait:.4f} vs Erlang C {theory:.4f} (SE {se:.4f})")
+    assert run.little.identity_gap < 1e-9, "Little's identity broken"
+
+
+def engine_only(calls: int) -> float:
+    """Calls per second of the router under a bare heapq loop (the engine's ceiling)."""
+    from busyhour.router import EventKind, Router
+
+    from busyhour.sim.routing import router_config
+
+    r = Router.from_config(router_config(scenario(calls)), collect_stats=False)
+    ids = [f"t-{k + 1:03d}" for k in range(AGENTS)]
+    for a in ids:
+        r.agent_login(0.0, a, ready=True)
+    rng = np.random.default_rng(SEED)
+    arr = np.cumsum(rng.exponential(1 / RATE_PER_S, calls)).tolist()
+    hold = rng.exponential(AHT_S, calls).tolist()
+    offered, connected = EventKind.CALL_OFFERED, EventKind.CALL_CONNECTED
+    heap: list = []
+
+    def react(evs, t):
+        for ev in evs:
+            if ev.kind is offered:
+                react(r.offer_accept(t, ev.call_id, ev.agent_id), t)
+            elif ev.kind is connected:
+                heapq.heappush(heap, (t + hold[ev.call_id], ev.call_id))
+
+    t0 = time.perf_counter()
+    i = 0
+    for _ in range(4 * calls + 10):
+        ta = arr[i] if i < calls else math.inf
+        th = heap[0][0] if heap else math.inf
+        td = r.next_deadline()
+        t = min(ta, th, td)
+        if t == math.inf:
+            break
+        if td == t:
+            react(r.advance(t), t)
+        elif th == t:
+            react(r.call_release(t, heapq.heappop(heap)[1]), t)
+        else:
+            react(r.call_arrive(t, i, "q"), t)
+            i += 1
+    return calls / (time.perf_counter() - t0)
+
+
+def ciw_once(calls: int) -> float | None:
+    try:
+        import ciw
+    except ImportError:
+        return None
+    net = ciw.create_network(arrival_distributions=[ciw.dists.Exponential(rate=RATE_PER_S)],
+                             service_distributions=[ciw.dists.Exponential(rate=1 / AHT_S)],
+                             number_of_servers=[AGENTS])
+    ciw.seed(SEED)
+    t0 = time.perf_counter()
+    q = ciw.Simulation(net)
+    q.simulate_until_max_time(calls / RATE_PER_S)
+    done = len(q.get_all_records())
+    return done / (time.perf_counter() - t0)
+
+
+def run_benchmark(calls: int = 1_000_000, repeats: int = 3, with_ciw: bool = True) -> dict:
+    """Warm up, check correctness, time; return the JSON-able report."""
+    from busyhour.sim.driver import simulate
+
+    warm = simulate(scenario(min(calls, 100_000)), 0)  # untimed: JIT, imports; and the correctness check
+    check_correct(warm)
+    scn = scenario(calls)
+    rates, p_wait, engine, ciw_rates = [], [], [], []
+    for rep in range(repeats):  # interleaved, so a busy machine slows all three alike
+        run = simulate(scn, rep)
+        rates.append(run.calls_simulated / run.wall_s)
+        p_wait.append(run.overall.p_wait)
+        engine.append(engine_only(calls))
+        ciw_rates.append(ciw_once(calls) if with_ciw else None)
+    report = {
+        "workload": f"M/M/{AGENTS} at {LOAD:g} Erlangs, aht {AHT_S:g} s, {calls} calls per run",
+        "calls": calls, "repeats": repeats, "seed": SEED,
+        "calls_per_s": statistics.median(rates), "calls_per_s_runs": rates,
+        "engine_only_calls_per_s": statistics.median(engine),
+        "p_wait": statistics.mean(p_wait), "p_wait_erlang_c": erlang_c(AGENTS, LOAD),
+        "python": platform.python_version(), "machine": platform.machine(),
+    }
+    if ciw_rates[0] is not None:
+        report["ciw_calls_per_s"] = statistics.median(ciw_rates)
+        report["ciw_calls_per_s_runs"] = ciw_rates
+        report["ratio_vs_ciw"] = report["calls_per_s"] / report["ciw_calls_per_s"]
+    return report

@@ -1,0 +1,109 @@
+"""From a finished run's call rows and queue-length changes to a ``RunResult``.
+
+All vectorised numpy; definitions in results.py. The window is
+``[warmup_s, horizon_s)``: attempts are selected by arrival time, busy and
+staffed time and the queue-length integral are clipped to it.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from busyhour.sim.results import AgentStats, CallLog, LittleCheck, RunResult, busy_in_bins, compute_stats
+
+__all__ = ["call_log", "queue_profile", "summarise_run"]
+
+
+def call_log(run) -> CallLog:
+    n_first = run.n_first
+    n = len(run.arrival)
+    return CallLog(
+        arrival_s=np.asarray(run.arrival, dtype=np.float64), queue=np.asarray(run.queue, dtype=np.int64),
+        wait_s=np.asarray(run.wait, dtype=np.float64), answered=~np.isnan(np.asarray(run.connect, dtype=np.float64)),
+        disposition=np.asarray(run.disp, dtype=np.int8), busy_start_s=np.asarray(run.connect, dtype=np.float64),
+        busy_end_s=np.asarray(run.busy_end, dtype=np.float64), agent=np.asarray(run.agent, dtype=np.int64),
+        redial=np.arange(n) >= n_first, callback=np.asarray(run.callback, dtype=bool),
+    )
+
+
+def queue_profile(q_t: list[float], q_d: list[int], edges_s: np.ndarray) -> tuple[np.ndarray, float]:
+    """Max number waiting in each bin, and the integral of the number waiting over [edges[0], edges[-1])."""
+    t = np.asarray(q_t, dtype=np.float64)
+    n = np.cumsum(np.asarray(q_d, dtype=np.int64))
+    lo, hi = edges_s[0], edges_s[-1]
+    if t.size == 0:
+        return np.zeros(edges_s.size - 1, dtype=np.int64), 0.0
+    last = np.append(np.nonzero(np.diff(t))[0], t.size - 1)  # the count after all changes at one instant
+    t, n = t[last], n[last]
+    seg_end = np.append(t[1:], max(hi, t[-1]))
+    area = float((n * np.clip(np.minimum(seg_end, hi) - np.maximum(t, lo), 0.0, None)).sum())
+    out = np.zeros(edges_s.size - 1, dtype=np.int64)
+    bins = np.searchsorted(edges_s, t, side="right") - 1
+    ok = (bins >= 0) & (bins < out.size)
+    np.maximum.at(out, bins[ok], n[ok])
+    before = np.searchsorted(t, edges_s[:-1], side="left") - 1  # last change before each bin opens
+    carried = np.where(before >= 0, n[np.maximum(before, 0)], 0)
+    return np.maximum(out, carried), area
+
+
+def summarise_run(run, wall_s: float) -> RunResult:
+    scn = run.scn
+    log = call_log(run)
+    w0, w1 = scn.warmup_s, scn.horizon_s
+    k0 = int(w0 // scn.interval_s)
+    edges = np.minimum(np.arange(k0, scn.n_intervals + 1) * scn.interval_s, w1)
+    edges[0] = w0
+    in_win = (log.arrival_s >= w0) & (log.arrival_s < w1)
+    bin_of = np.searchsorted(edges, log.arrival_s, side="right") - 1
+
+    end_s = run.end_s
+    spans = list(run.staffed_spans) + [(a, s, end_s) for a, s in enumerate(run.staffed_from) if s == s]
+    sp_a = np.array([s[0] for s in spans], dtype=np.int64)
+    sp_s = np.array([s[1] for s in spans], dtype=np.float64)
+    sp_e = np.array([s[2] for s in spans], dtype=np.float64)
+    # a call still talking when the run stopped (drain limit) is busy until the stop
+    busy_end = np.where(log.answered & np.isnan(log.busy_end_s), end_s, log.busy_end_s)
+    busy_bins = busy_in_bins(log.busy_start_s, busy_end, edges)
+    staffed_bins = busy_in_bins(sp_s, sp_e, edges)
+    maxq, area = queue_profile(run.q_t, run.q_d, edges)
+
+    thr = scn.sl_threshold_s
+    intervals = tuple(
+        compute_stats(log, in_win & (bin_of == k), float(edges[k]), float(edges[k + 1]), thr,
+                      float(busy_bins[k]), float(staffed_bins[k]), int(maxq[k]))
+        for k in range(edges.size - 1))
+    overall = compute_stats(log, in_win, w0, w1, thr, float(busy_bins.sum()), float(staffed_bins.sum()),
+                            int(maxq.max()) if maxq.size else 0)
+    queues = tuple((q.name, compute_stats(log, in_win & (log.queue == qi), w0, w1, thr, math.nan, 0.0,
+                                          0)) for qi, q in enumerate(scn.queues))
+
+    n_agents = len(run.agent_ids)
+    busy_a = _per_agent(log.agent, log.busy_start_s, busy_end, w0, w1, n_agents)
+    staffed_a = _per_agent(sp_a, sp_s, sp_e, w0, w1, n_agents)
+    calls_a = np.bincount(log.agent[in_win & (log.agent >= 0)], minlength=n_agents)
+    agents = tuple(AgentStats(aid, scn.teams[run.agent_team[a]].name, int(calls_a[a]), float(staffed_a[a]),
+                              float(busy_a[a]), float(busy_a[a] / staffed_a[a]) if staffed_a[a] > 0 else math.nan)
+                   for a, aid in enumerate(run.agent_ids))
+
+    waits = log.wait_s[in_win]
+    done = ~np.isnan(waits)
+    _, area_all = queue_profile(run.q_t, run.q_d, np.array([0.0, max(end_s, w1)]))
+    waiting_at_end = np.isnan(log.wait_s)
+    wait_all = float(np.nansum(log.wait_s) + (max(end_s, w1) - log.arrival_s[waiting_at_end]).sum())
+    little = LittleCheck(mean_in_queue=area / (w1 - w0), arrival_rate_per_s=float(in_win.sum()) / (w1 - w0),
+                         mean_time_in_queue_s=float(waits[done].mean()) if done.any() else 0.0, window_s=w1 - w0,
+                         queue_area_all_s=area_all, wait_sum_all_s=wait_all)
+    return RunResult(
+        scenario=scn.name, replication=run.replication, seed=run.seed, overall=overall, intervals=intervals,
+        queues=queues, agents=agents, little=little, calls_simulated=len(run.arrival),
+        router_events=run.events, sim_end_s=end_s, wall_s=wall_s,
+    )
+
+
+def _per_agent(agent: np.ndarray, start_s: np.ndarray, end_s: np.ndarray, w0: float, w1: float, n: int) -> np.ndarray:
+    """Total length of each agent's spans inside [w0, w1)."""
+    ok = (agent >= 0) & np.isfinite(start_s) & np.isfinite(end_s)
+    length = np.clip(np.minimum(end_s[ok], w1) - np.maximum(start_s[ok], w0), 0.0, None)
+    return np.bincount(agent[ok], weights=length, minlength=n)

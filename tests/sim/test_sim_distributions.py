@@ -1,0 +1,48 @@
+"""Distributions: moments against their definitions (tolerance 4 standard errors)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from busyhour.sim import distributions as d
+from busyhour.sim.streams import stream
+
+N = 200_000
+
+
+def _rng():
+    return stream(5, 0, "handle", "test")
+
+
+@pytest.mark.parametrize("dist", [d.Exponential(180.0), d.LogNormal(240.0, 0.8), d.Gamma(200.0, 0.5),
+                                  d.Weibull(120.0, 0.7), d.Weibull(120.0, 2.0), d.Constant(30.0)])
+def test_mean_and_cv(dist):
+    x = dist.sample(_rng(), N)
+    assert x.shape == (N,) and (x >= 0).all()
+    sd = x.std()
+    assert abs(x.mean() - dist.mean_s) <= 4 * sd / math.sqrt(N) + 1e-9
+    cv = getattr(dist, "cv", None)
+    if cv is not None:  # sd of the sd estimate is larger for skewed laws; 5% is ~ 10 SE here
+        assert sd / x.mean() == pytest.approx(cv, rel=0.05)
+
+
+def test_never_and_empirical():
+    assert np.isinf(d.Never().sample(_rng(), 3)).all()
+    e = d.Empirical(np.array([10.0, 20.0, 60.0]))
+    x = e.sample(_rng(), N)
+    assert set(np.unique(x)) == {10.0, 20.0, 60.0}
+    assert abs(x.mean() - e.mean_s) <= 4 * x.std() / math.sqrt(N)
+
+
+def test_load_durations_csv(tmp_path):
+    p = tmp_path / "x.csv"
+    p.write_text("id,handle_s\n1,100\n2,200.5\n\n")
+    assert d.load_durations_csv(p, "handle_s").tolist() == [100.0, 200.5]
+    with pytest.raises(ValueError, match="no column 'talk'"):
+        d.load_durations_csv(p, "talk")
+    p.write_text("5\n-1\n")
+    with pytest.raises(ValueError, match="x.csv:2: durations must be finite and >= 0"):
+        d.load_durations_csv(p)
