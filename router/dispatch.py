@@ -110,7 +110,7 @@ class DispatchMixin:
     def _eligible(self, a: int, call: Call, t: float) -> bool:
         """Can agent ``a`` be offered ``call`` now (presence, locks, room, skills, membership)?"""
         A = self._agents
-        if A.presence[a] != PRESENCE_READY or A.lock_until[a] > t or A.load[a, call.channel] >= A.cap[a, call.channel]:
+        if A.presence[a] != PRESENCE_READY or A.lock_kind[a] != LOCK_NONE or A.load[a, call.channel] >= A.cap[a, call.channel]:
             return False
         q = self._queues[call.queue]
         drop = q.drop_by_step[call.step]
@@ -125,9 +125,9 @@ class DispatchMixin:
         q = self._queues[call.queue]
         A = self._agents
         n = K.collect_candidates(q.members, q.m_from_step, q.m_penalty, call.step,
-                                 q.max_penalty_by_step[call.step], A.presence, A.lock_until, A.load, A.cap,
+                                 q.max_penalty_by_step[call.step], A.presence, A.lock_kind, A.load, A.cap,
                                  call.channel, A.skills, call.req_ids, call.req_min, q.drop_by_step[call.step],
-                                 t, self._cand_buf)
+                                 self._cand_buf)
         return q, self._cand_buf, n
 
     def _try_route(self, call: Call, t: float, waiting: bool = True) -> bool:
@@ -200,7 +200,7 @@ class DispatchMixin:
         drop = q.drop_by_step[call.step]
         ch = call.channel
         for r, a in fifo:
-            if (rank[a] == r and disp[a] == "AVAILABLE" and A.lock_until[a] <= t and A.cap[a, ch] > 0
+            if (rank[a] == r and disp[a] == "AVAILABLE" and A.lock_kind[a] == LOCK_NONE and A.cap[a, ch] > 0
                     and K.agent_has_skills(A.skills, a, call.req_ids, call.req_min, drop)):
                 return a
         return -1
@@ -284,7 +284,7 @@ class DispatchMixin:
     def _agent_freed(self, a: int, t: float) -> None:
         """Agent ``a`` may have room: give it the best waiting call(s) it is eligible for."""
         A = self._agents
-        while A.presence[a] == PRESENCE_READY and A.lock_until[a] <= t:
+        while A.presence[a] == PRESENCE_READY and A.lock_kind[a] == LOCK_NONE:
             best_key = None
             best_call = None
             for key in A.directed[a]:

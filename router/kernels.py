@@ -9,7 +9,9 @@ Ordering rules (the spec, see docs/routing.md):
 
 * A candidate is a queue member that serves the call's escalation step
   (``m_from_step <= step``), is within the step's penalty cap, is READY, not
-  locked (wrap-up or a delay) at ``now``, has room on the call's channel, and
+  locked (``lock_kind`` 0: a wrap-up or delay lock lasts until its end timer
+  has fired, so at an instant where several timers are due, the order in
+  which they fire decides), has room on the call's channel, and
   holds every required skill at ``min_level - drop`` (never below 1).
 * Every strategy first keeps the candidates of the lowest ``(tier, penalty)``
   (FreeSWITCH tiers, Asterisk penalties), then applies its own rule; any tie
@@ -59,15 +61,15 @@ def agent_has_skills(skills, a, req_ids, req_min, drop):
 
 
 @njit(cache=True)
-def collect_candidates(members, m_from_step, m_penalty, step, max_penalty, presence, lock_until,
-                       load, cap, channel, skills, req_ids, req_min, drop, now, out):
+def collect_candidates(members, m_from_step, m_penalty, step, max_penalty, presence, lock_kind,
+                       load, cap, channel, skills, req_ids, req_min, drop, out):
     """Write the member indices of every candidate into ``out``; return how many."""
     n = 0
     for i in range(members.shape[0]):
         if m_from_step[i] > step or m_penalty[i] > max_penalty:
             continue
         a = members[i]
-        if presence[a] != PRESENCE_READY or lock_until[a] > now:
+        if presence[a] != PRESENCE_READY or lock_kind[a] != 0:
             continue
         if load[a, channel] >= cap[a, channel]:
             continue

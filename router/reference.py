@@ -28,12 +28,12 @@ def agent_has_skills(skills, a, req_ids, req_min, drop) -> bool:
     return all(int(skills[a, s]) >= max(1, int(m) - drop) for s, m in zip(req_ids, req_min))
 
 
-def collect_candidates(members, m_from_step, m_penalty, step, max_penalty, presence, lock_until,
-                       load, cap, channel, skills, req_ids, req_min, drop, now, out) -> int:
+def collect_candidates(members, m_from_step, m_penalty, step, max_penalty, presence, lock_kind,
+                       load, cap, channel, skills, req_ids, req_min, drop, out) -> int:
     found = [
         i for i, a in enumerate(members)
         if m_from_step[i] <= step and m_penalty[i] <= max_penalty
-        and presence[a] == PRESENCE_READY and not lock_until[a] > now
+        and presence[a] == PRESENCE_READY and lock_kind[a] == 0
         and load[a, channel] < cap[a, channel]
         and agent_has_skills(skills, a, req_ids, req_min, drop)
     ]

@@ -42,7 +42,7 @@ def worlds(draw):
         m_pos=rng.integers(0, 6, n_members).astype(np.int64),  # duplicates on purpose: ties
         m_weight=rng.uniform(0.1, 5.0, n_members),
         presence=rng.integers(0, 3, n_agents).astype(np.int8),
-        lock_until=np.where(rng.random(n_agents) < 0.3, rng.integers(0, 20, n_agents), 0).astype(np.float64),
+        lock_kind=np.where(rng.random(n_agents) < 0.3, rng.integers(1, 3, n_agents), 0).astype(np.int8),
         load=rng.integers(0, 3, (n_agents, n_ch)).astype(np.int32),
         cap=rng.integers(0, 4, (n_agents, n_ch)).astype(np.int32),
         skills=rng.integers(0, 6, (n_agents, n_skills)).astype(np.uint8),
@@ -57,7 +57,6 @@ def worlds(draw):
     world["max_penalty"] = draw(st.integers(0, 3))
     world["drop"] = draw(st.integers(0, 4))
     world["channel"] = draw(st.integers(0, n_ch - 1))
-    world["now"] = float(draw(st.integers(0, 20)))
     world["cursor"] = draw(st.integers(-1, 6))
     world["rng_seed"] = draw(st.integers(0, 2**64 - 1))
     return world
@@ -66,8 +65,8 @@ def worlds(draw):
 def _collect(mod, w):
     out = np.full(max(1, w["members"].shape[0]), -7, dtype=np.int64)
     n = mod.collect_candidates(w["members"], w["m_from_step"], w["m_penalty"], w["step"], w["max_penalty"],
-                               w["presence"], w["lock_until"], w["load"], w["cap"], w["channel"], w["skills"],
-                               w["req_ids"], w["req_min"], w["drop"], w["now"], out)
+                               w["presence"], w["lock_kind"], w["load"], w["cap"], w["channel"], w["skills"],
+                               w["req_ids"], w["req_min"], w["drop"], out)
     return out, n
 
 
