@@ -15,7 +15,7 @@ from .codes import LOCK_DELAY, LOCK_NONE, LOCK_WRAP_UP, STRAT_PREFERRED, CallSta
 from .config import MAX_LEVEL
 from .errors import OfferError, StateError, UnknownIdError
 from .events import Event
-from .state import Call
+from .state import NO_SKILLS, Call
 
 
 class CallOpsMixin:
@@ -67,7 +67,7 @@ class CallOpsMixin:
 
     def _parse_skills(self, skills: dict[str, int] | None) -> tuple[np.ndarray, np.ndarray]:
         if not skills:
-            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
+            return NO_SKILLS, NO_SKILLS
         if not isinstance(skills, dict):
             raise StateError(f"skills must map skill name to minimum level, got {type(skills).__name__}")
         ids, mins = [], []

@@ -199,9 +199,12 @@ class DispatchMixin:
             return -1
         drop = q.drop_by_step[call.step]
         ch = call.channel
+        own = call.own_ids.size > 0
+        base_ok = q.base_ok[call.step]  # queue skills met, per member (skills never change)
         for r, a in fifo:
             if (rank[a] == r and disp[a] == "AVAILABLE" and A.lock_kind[a] == LOCK_NONE and A.cap[a, ch] > 0
-                    and K.agent_has_skills(A.skills, a, call.req_ids, call.req_min, drop)):
+                    and (K.agent_has_skills(A.skills, a, call.req_ids, call.req_min, drop) if own
+                         else base_ok[q.member_of[a]])):
                 return a
         return -1
 

@@ -33,6 +33,7 @@ from typing import Any, Hashable
 
 import numpy as np
 
+from . import kernels as K
 from .agents import AgentOpsMixin
 from .calls import CallOpsMixin
 from .codes import (
@@ -46,6 +47,9 @@ from .errors import ConfigError, StateError, TimeError, UnknownIdError
 from .events import Event
 from .state import AgentArrays, Call, QueueState
 from .stats import AgentCounters, Position, StatsCollector
+
+
+_new_event = tuple.__new__  # builds an Event without NamedTuple's Python-level __new__ (hot path)
 
 
 class Router(CallOpsMixin, AgentOpsMixin, DispatchMixin):
@@ -101,6 +105,8 @@ class Router(CallOpsMixin, AgentOpsMixin, DispatchMixin):
                     or (A.cap[q.members].sum(axis=1) > 1).any()):
                 continue
             q.idle_fifo = deque()
+            q.base_ok = [[bool(K.agent_has_skills(A.skills, int(a), q.req_ids, q.req_min, drop)) for a in q.members]
+                         for drop in q.drop_by_step]
             for a in q.members:
                 A.fast_queues[int(a)].append(q)
 
@@ -116,8 +122,8 @@ class Router(CallOpsMixin, AgentOpsMixin, DispatchMixin):
     def _emit(self, t: float, kind: EventKind, call: Call | None, a: int, queue: str | None,
               detail: str = "", value: float = 0.0) -> None:
         self._seq += 1
-        ev = Event(self._seq, t, kind, call.id if call is not None else None,
-                   self._agents.ids[a] if a >= 0 else None, queue, detail, float(value))
+        ev = _new_event(Event, (self._seq, t, kind, call.id if call is not None else None,
+                                self._agents.ids[a] if a >= 0 else None, queue, detail, float(value)))
         self._out.append(ev)
         if self._stats is not None:
             self._stats.apply(ev)

@@ -61,7 +61,7 @@ class QueueState:
     __slots__ = ("idx", "cfg", "name", "strategy", "members", "m_tier", "m_penalty", "m_pos", "m_weight",
                  "m_from_step", "member_of", "waiting", "logged_in", "rr_cursor", "req_ids", "req_min",
                  "max_penalty_by_step", "drop_by_step", "aht_est_s", "overflow_idx", "step_overflow_idx",
-                 "empty_epoch", "idle_fifo")
+                 "empty_epoch", "idle_fifo", "base_ok")
 
     def __init__(self, idx: int, cfg: QueueConfig, agent_index: dict, skill_index: dict, queue_index: dict):
         self.idx = idx
@@ -80,6 +80,7 @@ class QueueState:
         self.logged_in = 0  # logged-in members that serve from step 0
         self.empty_epoch = 0  # bumps when the queue gains its first logged-in agent
         self.idle_fifo = None  # collections.deque of (idle rank, agent) when the fast path applies
+        self.base_ok: list[list[bool]] = []  # fast path: member meets the queue's skills, per escalation step
         self.rr_cursor = -1
         self.req_ids = np.array([skill_index[s] for s, _ in cfg.skills], dtype=np.int64)
         self.req_min = np.array([lvl for _, lvl in cfg.skills], dtype=np.int64)
@@ -98,6 +99,10 @@ class QueueState:
         self.step_overflow_idx = [queue_index[s.overflow] if s.overflow else -1 for s in cfg.escalation]
 
 
+NO_SKILLS = np.empty(0, dtype=np.int64)
+NO_SKILLS.flags.writeable = False
+
+
 class Call:
     """One call (or callback). Lives from arrival to its single terminal disposition."""
 
@@ -112,8 +117,8 @@ class Call:
         self.order = order  # global arrival order: the FIFO tie-break, kept across re-queue/transfer
         self.queue = -1
         self.priority = priority
-        self.req_ids = np.empty(0, dtype=np.int64)
-        self.req_min = np.empty(0, dtype=np.int64)
+        self.req_ids = NO_SKILLS  # shared read-only empties: no allocation per call
+        self.req_min = NO_SKILLS
         self.own_ids = self.req_ids  # the call's own requirements; req_* adds the queue's
         self.own_min = self.req_min
         self.channel = channel
