@@ -202,7 +202,7 @@ def cmd_trunks(load: Optional[float] = typer.Option(None, "--load", help="Offere
             rows = [TrunkRow(n, float(x), float(x) * (1 - blocking), blocking) for n, x in zip(ns, offered)]
             title = f"Load carried at blocking {blocking:g}"
     except ValueError as exc:
-        raise option_error(exc) from None
+        raise option_error(exc, {"target": "--blocking", "servers": "--lines"}) from None
     emit(rows, T_COLS, fmt, title=title)
 
 

@@ -45,12 +45,16 @@ _OPTION_NAMES = {
 }
 
 
-def option_error(exc: ValueError) -> typer.Exit:
-    """Turn a library ValueError ("aht_s must be ...") into a CLI error naming the option."""
+def option_error(exc: ValueError, names: dict[str, str] | None = None) -> typer.Exit:
+    """Turn a library ValueError ("aht_s must be ...") into a CLI error naming the option.
+
+    ``names`` maps library argument names to this command's options where the
+    general mapping is ambiguous (``target`` is ``--blocking`` for trunks)."""
     msg = str(exc)
     name = msg.split(" ", 1)[0]
-    if name in _OPTION_NAMES:
-        msg = _OPTION_NAMES[name] + msg[len(name):]
+    mapping = {**_OPTION_NAMES, **(names or {})}
+    if name in mapping:
+        msg = mapping[name] + msg[len(name):]
     return fail(msg)
 
 

@@ -99,7 +99,7 @@ def test_staff_table_csv_json_and_plot(tmp_path):
         (["erlang", "c", "--load", "3"], "give --agents"),
         (["erlang", "c", "--load", "3", "--calls", "9", "--agents", "4"], "exactly one of --load"),
         (["erlang", "a", "--load", "3", "--patience-s", "-1", "--agents", "4"], "--patience-s must be"),
-        (["trunks", "--load", "5", "--blocking", "1.5"], "target must be"),
+        (["trunks", "--load", "5", "--blocking", "1.5"], "--blocking must be"),
         (["staff", "missing.csv", "--sl", "80/20"], "missing.csv: cannot read"),
         (["staff", "EXAMPLE", "--sl", "80/20", "--shrinkage", "1"], "--shrinkage must be"),
     ],
@@ -138,3 +138,4 @@ def test_subprocess_smoke():
     assert p.returncode == 0, p.stderr
     row = next(csv.DictReader(io.StringIO(p.stdout)))
     assert float(row["service_level"]) == service_level(14, 10.0, 180, 20)
+
