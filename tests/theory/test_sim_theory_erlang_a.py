@@ -22,6 +22,7 @@ import numpy as np
 import pytest
 
 from busyhour.sim.replicate import replicate
+from theory_checks import assert_littles_law
 from busyhour.sim.scenario import parse_scenario
 
 pytestmark = pytest.mark.slow
@@ -93,11 +94,4 @@ def test_service_level_is_erlang_a(summary):
 
 
 def test_littles_law_every_replication(summary):
-    for run in summary.runs:  # the queue-length integral from events equals the sum of waits
-        assert run.little.identity_gap < 1e-9
-    # over the window, L = λW up to edge effects that average out across replications
-    from busyhour.sim.replicate import estimate
-
-    gap = estimate([r.little.mean_in_queue - r.little.arrival_rate_per_s * r.little.mean_time_in_queue_s
-                    for r in summary.runs])
-    assert abs(gap.mean) <= 4 * gap.se + 1e-3, gap
+    assert_littles_law(summary)
