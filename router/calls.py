@@ -114,7 +114,7 @@ class CallOpsMixin:
         A.answered[a] += 1
         A.no_answer_run[a] = 0
         call.agent = a
-        call.state = CallState.CONNECTED
+        self._set_state(call, CallState.CONNECTED)
         call.connected_s = t
         call.ring_order = []
         self._emit(t, EventKind.CALL_CONNECTED, call, a, self._queues[call.queue].name, "", t - call.wait_origin_s)

@@ -45,11 +45,11 @@ class DispatchMixin:
     # ----------------------------------------------------------------- queues
     def _enter_queue(self, call: Call, q: QueueState, t: float, how: str) -> None:
         """Put ``call`` in ``q`` (arrival, overflow or transfer) and route it."""
+        self._set_state(call, CallState.WAITING)  # before the queue changes: ring counts are per queue
         call.queue = q.idx
         call.qgen += 1
         call.step = 0
         call.entered_s = t
-        call.state = CallState.WAITING
         call.ring_order = []
         call.cursor = -1
         if call.own_ids.size:
@@ -58,7 +58,7 @@ class DispatchMixin:
         else:
             call.req_ids, call.req_min = q.req_ids, q.req_min
         self._emit(t, EventKind.CALL_ARRIVED, call, -1, q.name, how)
-        if q.cfg.max_length and len(q.waiting) >= q.cfg.max_length:
+        if q.cfg.max_length and len(q.waiting) + q.ringing >= q.cfg.max_length:  # callers rung count too
             self._overflow_or_end(call, q, q.overflow_idx, t, "queue-full", entry=True)
             return
         if q.logged_in == 0 and call.preferred < 0:
@@ -82,7 +82,7 @@ class DispatchMixin:
         bisect.insort(q.waiting, key)
         if call.preferred >= 0 and call.preferred_until > t:
             bisect.insort(self._agents.directed[call.preferred], key)
-        call.state = CallState.WAITING
+        self._set_state(call, CallState.WAITING)
         self._emit(t, EventKind.CALL_QUEUED, call, -1, q.name, "", float(bisect.bisect_left(q.waiting, key) + 1))
 
     def _unwait(self, call: Call) -> None:
@@ -213,7 +213,7 @@ class DispatchMixin:
         q = self._queues[call.queue]
         self._token += 1
         call.offers[a] = self._token
-        call.state = CallState.OFFERED
+        self._set_state(call, CallState.OFFERED)
         A.load[a, call.channel] += 1
         A.offers[a] += 1
         A.last_offered_s[a] = t
@@ -322,8 +322,17 @@ class DispatchMixin:
             A.lock_token[a] += 1
 
     # ------------------------------------------------------------------ calls
+    def _set_state(self, call: Call, new: CallState) -> None:
+        """The one place a call's state changes, so each queue's count of ringing calls stays exact."""
+        old = call.state
+        if old == CallState.OFFERED and new != CallState.OFFERED:
+            self._queues[call.queue].ringing -= 1
+        elif new == CallState.OFFERED and old != CallState.OFFERED:
+            self._queues[call.queue].ringing += 1
+        call.state = new
+
     def _end_call(self, call: Call, t: float, disposition: str) -> None:
-        call.state = CallState.ENDED
+        self._set_state(call, CallState.ENDED)
         self._recently_ended[call.id] = disposition
         if len(self._recently_ended) > 65536:  # bounded memory of ended ids, for clear late-accept errors
             self._recently_ended.popitem(last=False)  # OrderedDict: O(1), unlike dict's next(iter())

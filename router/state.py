@@ -61,7 +61,7 @@ class QueueState:
     __slots__ = ("idx", "cfg", "name", "strategy", "members", "m_tier", "m_penalty", "m_pos", "m_weight",
                  "m_from_step", "member_of", "waiting", "logged_in", "rr_cursor", "req_ids", "req_min",
                  "max_penalty_by_step", "drop_by_step", "aht_est_s", "overflow_idx", "step_overflow_idx",
-                 "empty_epoch", "idle_fifo", "base_ok")
+                 "empty_epoch", "idle_fifo", "base_ok", "ringing")
 
     def __init__(self, idx: int, cfg: QueueConfig, agent_index: dict, skill_index: dict, queue_index: dict):
         self.idx = idx
@@ -78,6 +78,7 @@ class QueueState:
         self.member_of = {int(a): i for i, a in enumerate(self.members)}
         self.waiting: list[tuple] = []  # sorted keys (-priority, arrival_s, order)
         self.logged_in = 0  # logged-in members that serve from step 0
+        self.ringing = 0  # calls of this queue in state OFFERED (max_length counts them, as Asterisk's maxlen)
         self.empty_epoch = 0  # bumps when the queue gains its first logged-in agent
         self.idle_fifo = None  # collections.deque of (idle rank, agent) when the fast path applies
         self.base_ok: list[list[bool]] = []  # fast path: member meets the queue's skills, per escalation step

@@ -82,6 +82,17 @@ def test_router_max_length_rejects_queue_full_or_overflows():
     assert r2.position("c2") == Position(1, 1, r2.position("c2").ewt_s)
 
 
+
+def test_router_max_length_counts_callers_being_rung_like_asterisk_maxlen():
+    cfg = {"agents": [{"id": "a1"}], "queues": [{"name": "q", "members": ["a1"], "max_length": 2}]}
+    r = Router.from_config(cfg)
+    r.agent_login(0.0, "a1", ready=True)
+    assert [e.agent_id for e in of(r.call_arrive(1.0, "c1", "q"), EventKind.CALL_OFFERED)] == ["a1"]
+    r.call_arrive(2.0, "c2", "q")  # waits: 1 ringing + 1 waiting = 2 in the queue
+    assert ended(r.call_arrive(3.0, "c3", "q")) == [(3.0, "c3", "rejected:queue-full")]
+    r.offer_accept(4.0, "c1", "a1")  # connected calls are no longer in the queue
+    assert ended(r.call_arrive(5.0, "c4", "q")) == []
+
 # -------------------------------------------------------------- no agents
 
 

@@ -13,7 +13,7 @@ from busyhour.router.stats import StatsCollector
 
 STATS_CFG = {"agents": [{"id": "a1"}], "interval_s": 900.0, "short_abandon_s": 5.0,
              "queues": [{"name": "q", "members": ["a1"], "sl_threshold_s": 20.0, "wrap_up_s": 10.0,
-                         "max_length": 3}]}
+                         "max_length": 4}]}
 
 
 def stats_scenario() -> tuple[Router, list]:
@@ -24,7 +24,7 @@ def stats_scenario() -> tuple[Router, list]:
     ev += r.call_arrive(1.0, "c2", "q")
     ev += r.call_arrive(2.0, "c3", "q")
     ev += r.call_arrive(3.0, "c4", "q")
-    ev += r.call_arrive(3.5, "c5", "q")  # 4th waiting: rejected:queue-full
+    ev += r.call_arrive(3.5, "c5", "q")  # c1 ringing + 3 waiting = 4 in queue: rejected:queue-full
     ev += r.call_abandon(4.0, "c3")  # 2 s in system: short abandon
     ev += r.offer_accept(10.0, "c1", "a1")  # wait 10 <= 20
     ev += r.call_abandon(50.0, "c4")  # 47 s

@@ -251,6 +251,8 @@ class RouterMachine(RuleBasedStateMachine):
             else:
                 assert c.state == CallState.CONNECTED and c.agent >= 0 and not c.offers and c.key() not in seen
         assert not seen  # nothing waits that is not a live waiting call
+        for q in self.router._queues:  # the per-queue ringing count (max_length uses it) is exact
+            assert q.ringing == sum(c.state == CallState.OFFERED and c.queue == q.idx for c in self._live())
 
     @invariant()
     def inv3_conservation(self):
