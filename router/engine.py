@@ -134,25 +134,26 @@ class Router(CallOpsMixin, AgentOpsMixin, DispatchMixin):
 
     def _display(self, a: int) -> str:
         A = self._agents
-        if A.presence[a] == PRESENCE_LOGGED_OUT:
-            return "LOGGED_OUT"
-        if A.connected[a]:
+        if A.connected[a]:  # only a logged-in agent can hold calls
             return "BUSY"
         if A.offers[a]:
             return "RESERVED"
+        p = A.presence[a]
+        if p == PRESENCE_LOGGED_OUT:
+            return "LOGGED_OUT"
         if A.lock_kind[a] == LOCK_WRAP_UP:
             return "WRAP_UP"
-        if A.presence[a] == PRESENCE_NOT_READY:
+        if p == PRESENCE_NOT_READY:
             return "NOT_READY:" + A.not_ready_reason[a]
         return "AVAILABLE"
 
     def _touch(self, a: int, t: float) -> None:
         """Emit AGENT_STATE when agent ``a``'s display state changed."""
         d = self._display(a)
-        if d != self._agents.display[a]:
-            self._agents.display[a] = d
+        A = self._agents
+        if d != A.display[a]:
+            A.display[a] = d
             if d == "AVAILABLE":
-                A = self._agents
                 A.idle_since[a] = t
                 self._rank += 1
                 A.idle_rank[a] = self._rank  # ranks follow time: the longest-idle order, ties FIFO
@@ -168,6 +169,8 @@ class Router(CallOpsMixin, AgentOpsMixin, DispatchMixin):
 
     def _clock(self, now: float) -> float:
         """Validate ``now`` (finite, not before the last call) without changing anything."""
+        if type(now) is float and self._now <= now < math.inf:  # the common case, cheaply (NaN fails it)
+            return now
         if isinstance(now, bool) or not isinstance(now, (int, float)) or not math.isfinite(now):
             raise TimeError(f"now must be a finite number of seconds, got {now!r}")
         if now < self._now:

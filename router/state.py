@@ -35,16 +35,18 @@ class AgentArrays:
         self.load = np.zeros((n, n_ch), dtype=np.int32)  # ringing + connected, per channel
         self.cap = np.zeros((n, n_ch), dtype=np.int32)
         self.skills = np.zeros((n, max(1, len(cfg.skills))), dtype=np.uint8)
-        self.offers = np.zeros(n, dtype=np.int32)  # ringing offers
-        self.connected = np.zeros(n, dtype=np.int32)
+        # Counters only Python reads are plain lists (element access is several times cheaper than
+        # on numpy arrays); what the kernels read stays in numpy arrays.
+        self.offers: list[int] = [0] * n  # ringing offers
+        self.connected: list[int] = [0] * n
         self.idle_since = np.zeros(n, dtype=np.float64)
         self.idle_rank = np.zeros(n, dtype=np.float64)  # order of becoming AVAILABLE (monotone in time)
         self.fast_queues: list[list] = [[] for _ in range(n)]  # queues keeping an idle FIFO of this agent
         self.answered = np.zeros(n, dtype=np.int64)
         self.talk_s = np.zeros(n, dtype=np.float64)
-        self.last_end_s = np.full(n, -math.inf)
-        self.last_offered_s = np.full(n, -math.inf)
-        self.no_answer_run = np.zeros(n, dtype=np.int64)  # consecutive no-answers
+        self.last_end_s: list[float] = [-math.inf] * n
+        self.last_offered_s: list[float] = [-math.inf] * n
+        self.no_answer_run: list[int] = [0] * n  # consecutive no-answers
         self.display: list[str] = ["LOGGED_OUT"] * n
         self.queues: list[list[tuple[int, int]]] = [[] for _ in range(n)]  # (queue idx, member idx)
         self.directed: list[list[tuple]] = [[] for _ in range(n)]  # sorted wait keys of calls for this agent
