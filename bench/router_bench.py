@@ -55,9 +55,10 @@ class RouterBenchResult:
     occupancy: float
     stats: bool
     fast_paths: bool
+    strategy: str
 
 
-def build_config(w: Workload, seed: int = 1, wrap_up_s: float = 2.0) -> dict:
+def build_config(w: Workload, seed: int = 1, wrap_up_s: float = 2.0, strategy: str = "longest-idle-agent") -> dict:
     """Agents hold 3 random skills (levels 1-5); queue k needs skill k % skills at level 1."""
     rng = np.random.default_rng(seed)
     skills = [f"s{i}" for i in range(w.skills)]
@@ -77,7 +78,8 @@ def build_config(w: Workload, seed: int = 1, wrap_up_s: float = 2.0) -> dict:
         for s in set(int(x) for x in held):
             for k in by_skill.get(s, []):
                 members[k].append(aid)
-    queues = [{"name": f"q{k}", "skills": {skills[need[k]]: 1}, "members": members[k], "wrap_up_s": wrap_up_s,
+    queues = [{"name": f"q{k}", "strategy": strategy, "skills": {skills[need[k]]: 1}, "members": members[k],
+               "wrap_up_s": wrap_up_s,
                "ring_timeout_s": 30.0} for k in range(w.queues)]
     return {"skills": skills, "agents": agents, "queues": queues, "seed": seed}
 
@@ -86,9 +88,10 @@ class LifecycleDriver:
     """Keeps the floor at the target occupancy and runs lifecycles."""
 
     def __init__(self, w: Workload, *, stats: bool = False, seed: int = 1, occupancy: float = 0.9,
-                 fast_paths: bool = True):
+                 fast_paths: bool = True, strategy: str = "longest-idle-agent"):
         self.w = w
-        self.router = Router.from_config(build_config(w, seed), collect_stats=stats, fast_paths=fast_paths)
+        self.router = Router.from_config(build_config(w, seed, strategy=strategy), collect_stats=stats,
+                                         fast_paths=fast_paths)
         self.rng = np.random.default_rng(seed + 1)
         self.now = 0.0
         # Steady state: about 5 % of the floor is in wrap-up (2 s), 5 % available, 90 % talking.
@@ -149,10 +152,10 @@ def workload(name: str, *, skills: int | None = None, queues: int | None = None)
 
 
 def run(w: Workload | str = "10k", *, lifecycles: int = 200_000, max_seconds: float = 30.0, stats: bool = False,
-        warmup: int = 2_000, fast_paths: bool = True) -> RouterBenchResult:
+        warmup: int = 2_000, fast_paths: bool = True, strategy: str = "longest-idle-agent") -> RouterBenchResult:
     """Time ``lifecycles`` (bounded by ``max_seconds``) after an untimed warm-up and a correctness check."""
     w = WORKLOADS[w] if isinstance(w, str) else w
-    d = LifecycleDriver(w, stats=stats, fast_paths=fast_paths)
+    d = LifecycleDriver(w, stats=stats, fast_paths=fast_paths, strategy=strategy)
     for _ in range(warmup):
         d.step(None)
     d.check()
@@ -171,7 +174,7 @@ def run(w: Workload | str = "10k", *, lifecycles: int = 200_000, max_seconds: fl
     rate = done / secs
     return RouterBenchResult(w.name, w.agents, w.skills, w.queues, done, secs, rate, rate * 3600.0,
                              float(np.percentile(ns, 50)), float(np.percentile(ns, 99)),
-                             len(d.connected) / w.agents, stats, fast_paths)
+                             len(d.connected) / w.agents, stats, fast_paths, strategy)
 
 
 def write_json(results: list[RouterBenchResult], path: Path) -> None:

@@ -20,7 +20,8 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
         skills: Optional[int] = typer.Option(None, min=1, max=4096, help="override the workload's skill count"),
         queues: Optional[int] = typer.Option(None, min=1, max=10_000, help="override the workload's queue count"),
         fast_paths: bool = typer.Option(True, "--fast-paths/--no-fast-paths",
-                                        help="idle-FIFO fast path for longest-idle (off: kernel scan only)"),
+                                        help="available-member index where the strategy allows (off: kernel scan)"),
+        strategy: str = typer.Option("longest-idle-agent", help="routing strategy of every queue"),
         json_path: Optional[Path] = typer.Option(None, "--json", help="write the figures as JSON here"),
     ) -> None:
         """Full call lifecycles per second through the router at ~90 % occupancy."""
@@ -31,13 +32,18 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
         from rich.table import Table
 
         from busyhour.bench.router_bench import run, workload as make_workload, write_json
+        from busyhour.router import STRATEGIES
+
+        if strategy not in STRATEGIES:
+            typer.echo(f"error: --strategy must be one of {', '.join(STRATEGIES)}, got {strategy!r}", err=True)
+            raise typer.Exit(2)
 
         console = Console(width=max(120, Console().width))
         results = []
         for w in (SIZES if workload == "all" else (workload,)):
             with console.status(f"routing workload {w} (JIT warm-up, correctness check, timing)"):
                 results.append(run(make_workload(w, skills=skills, queues=queues), lifecycles=lifecycles,
-                                   max_seconds=max_seconds, stats=stats, fast_paths=fast_paths))
+                                   max_seconds=max_seconds, stats=stats, fast_paths=fast_paths, strategy=strategy))
         table = Table(title="router lifecycles (arrive → offer → accept → release → wrap-up end)")
         for col in ("workload", "agents", "skills", "queues", "lifecycles/s", "BHCA", "decision p50 µs", "decision p99 µs",
                     "occupancy"):

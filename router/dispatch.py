@@ -18,6 +18,7 @@ Rules (docs/routing.md has the full text):
 from __future__ import annotations
 
 import bisect
+import heapq
 import math
 
 import numpy as np
@@ -143,8 +144,8 @@ class DispatchMixin:
                 return True
             return False
         q = self._queues[call.queue]
-        if q.idle_fifo is not None:  # longest-idle on a simple queue: O(1) typical, no member scan
-            a = self._longest_idle(q, call, t)
+        if q.avail is not None and (q.avail_key != 3 or not call.own_ids.size):  # no member scan
+            a = self._pick_available(q, call, t)
             if a < 0:
                 return False
             if waiting:
@@ -181,32 +182,42 @@ class DispatchMixin:
         self._offer(call, int(q.members[i]), t)
         return True
 
-    def _longest_idle(self, q: QueueState, call: Call, t: float) -> int:
-        """The first eligible agent in ``q``'s idle FIFO, or -1 (same answer as the kernel's rule).
+    def _pick_available(self, q: QueueState, call: Call, t: float) -> int:
+        """The first agent in ``q``'s available-member heap that can take ``call``, or -1.
 
-        The FIFO holds ``(rank, agent)`` for each time a member became AVAILABLE,
-        in rank order; an entry is current while the agent's ``idle_rank`` still
-        equals ``rank`` and it is still AVAILABLE. Stale heads are dropped;
-        current entries that cannot take this call (delay lock, channel, skills)
-        are skipped but kept.
+        The heap holds ``(key, rank, agent)`` for each time a member became
+        AVAILABLE; an entry is current while the agent's ``idle_rank`` still
+        equals ``rank`` and it is still AVAILABLE, and then its key is the
+        kernel's key for that agent (ties: rank, i.e. longest idle). Stale
+        entries are dropped; current ones that cannot take this call (a delay
+        lock, the channel, skills) are set aside and pushed back. Same answer
+        as ``kernels.pick_candidate`` over ``collect_candidates`` (tested).
         """
-        A = self._agents
-        fifo = q.idle_fifo
-        rank, disp = A.idle_rank, A.display
-        while fifo and (rank[fifo[0][1]] != fifo[0][0] or disp[fifo[0][1]] != "AVAILABLE"):
-            fifo.popleft()
         if q.m_penalty[0] > q.max_penalty_by_step[call.step]:
             return -1
+        A = self._agents
+        heap = q.avail
+        rank, disp = A.idle_rank, A.display
         drop = q.drop_by_step[call.step]
         ch = call.channel
         own = call.own_ids.size > 0
         base_ok = q.base_ok[call.step]  # queue skills met, per member (skills never change)
-        for r, a in fifo:
-            if (rank[a] == r and disp[a] == "AVAILABLE" and A.lock_kind[a] == LOCK_NONE and A.cap[a, ch] > 0
-                    and (K.agent_has_skills(A.skills, a, call.req_ids, call.req_min, drop) if own
-                         else base_ok[q.member_of[a]])):
-                return a
-        return -1
+        skipped = []
+        found = -1
+        while heap:
+            _, r, a = heap[0]
+            if rank[a] != r or disp[a] != "AVAILABLE":
+                heapq.heappop(heap)
+            elif (A.lock_kind[a] == LOCK_NONE and A.cap[a, ch] > 0
+                  and (K.agent_has_skills(A.skills, a, call.req_ids, call.req_min, drop) if own
+                       else base_ok[q.member_of[a]])):
+                found = a
+                break
+            else:
+                skipped.append(heapq.heappop(heap))
+        for e in skipped:
+            heapq.heappush(heap, e)
+        return found
 
     def _offer(self, call: Call, a: int, t: float) -> None:
         A = self._agents

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import heapq
 import math
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any, Hashable
 
@@ -37,7 +37,8 @@ from . import kernels as K
 from .agents import AgentOpsMixin
 from .calls import CallOpsMixin
 from .codes import (
-    LOCK_DELAY, LOCK_NONE, STRAT_LONGEST_IDLE, STRAT_PREFERRED, LOCK_WRAP_UP, PRESENCE_LOGGED_OUT, PRESENCE_NOT_READY, CallState, EventKind,
+    LOCK_DELAY, LOCK_NONE, STRAT_FEWEST_CALLS, STRAT_LEAST_TALK, STRAT_LONGEST_IDLE, STRAT_MOST_SKILLED,
+    STRAT_PREFERRED, LOCK_WRAP_UP, PRESENCE_LOGGED_OUT, PRESENCE_NOT_READY, CallState, EventKind,
 )
 from .config import RouterConfig, load_toml, parse_config
 from .dispatch import (
@@ -48,6 +49,11 @@ from .events import Event
 from .state import AgentArrays, Call, QueueState
 from .stats import AgentCounters, Position, StatsCollector
 
+
+# Strategies whose choice an available-member index can make, and the key it orders by:
+# 0 idle rank only, 1 answered calls, 2 talk time, 3 minus the skill sum on the queue's skills.
+_INDEXED_KEY = {STRAT_LONGEST_IDLE: 0, STRAT_PREFERRED: 0, STRAT_FEWEST_CALLS: 1, STRAT_LEAST_TALK: 2,
+                STRAT_MOST_SKILLED: 3}
 
 _new_event = tuple.__new__  # builds an Event without NamedTuple's Python-level __new__ (hot path)
 
@@ -94,19 +100,26 @@ class Router(CallOpsMixin, AgentOpsMixin, DispatchMixin):
         self._stats = StatsCollector(config) if collect_stats else None
 
     def _enable_idle_fifos(self) -> None:
-        """Give an idle FIFO to each longest-idle queue whose members all share one tier and
-        penalty, serve from step 0 and take one call at a time (total capacity <= 1): there the
-        kernel's rule reduces to "first current entry of the FIFO that can take the call"."""
+        """Give an index of available members to each queue where the kernel's rule allows it.
+
+        Where every member shares one tier and penalty, serves from step 0 and
+        takes one call at a time (total capacity <= 1), and the strategy's key
+        cannot change while an agent is AVAILABLE (longest idle, preferred-agent
+        fallback, fewest calls, least talk time, most skilled on the queue's
+        skills), the kernel's choice is "the first current entry, in key order,
+        that can take the call": a heap of ``(key, idle rank, agent)``."""
         A = self._agents
         for q in self._queues:
-            if q.strategy not in (STRAT_LONGEST_IDLE, STRAT_PREFERRED) or q.members.size == 0:
+            if q.strategy not in _INDEXED_KEY or q.members.size == 0:
                 continue
             if (np.unique(q.m_tier).size != 1 or np.unique(q.m_penalty).size != 1 or q.m_from_step.any()
                     or (A.cap[q.members].sum(axis=1) > 1).any()):
                 continue
-            q.idle_fifo = deque()
+            q.avail = []
+            q.avail_key = _INDEXED_KEY[q.strategy]
             q.base_ok = [[bool(K.agent_has_skills(A.skills, int(a), q.req_ids, q.req_min, drop)) for a in q.members]
                          for drop in q.drop_by_step]
+            q.skill_sum = [float(A.skills[int(a), q.req_ids].astype(np.int64).sum()) for a in q.members]
             for a in q.members:
                 A.fast_queues[int(a)].append(q)
 
@@ -158,9 +171,13 @@ class Router(CallOpsMixin, AgentOpsMixin, DispatchMixin):
                 self._rank += 1
                 A.idle_rank[a] = self._rank  # ranks follow time: the longest-idle order, ties FIFO
                 for q in A.fast_queues[a]:
-                    q.idle_fifo.append((self._rank, a))
-                    if len(q.idle_fifo) > 2 * len(q.members) + 64:  # drop stale entries now and then
-                        q.idle_fifo = deque(e for e in q.idle_fifo if A.idle_rank[e[1]] == e[0])
+                    kind = q.avail_key  # the strategy's key, fixed while the agent stays AVAILABLE
+                    key = (0.0 if kind == 0 else float(A.answered[a]) if kind == 1 else float(A.talk_s[a])
+                           if kind == 2 else -q.skill_sum[q.member_of[a]])
+                    heapq.heappush(q.avail, (key, self._rank, a))
+                    if len(q.avail) > 2 * len(q.members) + 64:  # drop stale entries now and then
+                        q.avail = [e for e in q.avail if A.idle_rank[e[2]] == e[1] and A.display[e[2]] == "AVAILABLE"]
+                        heapq.heapify(q.avail)
             self._emit(t, EventKind.AGENT_STATE, None, a, None, d)
 
     def _push_timer(self, t: float, kind: int, target: int, token: int, arg: int = 0) -> None:

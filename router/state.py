@@ -41,7 +41,7 @@ class AgentArrays:
         self.connected: list[int] = [0] * n
         self.idle_since = np.zeros(n, dtype=np.float64)
         self.idle_rank = np.zeros(n, dtype=np.float64)  # order of becoming AVAILABLE (monotone in time)
-        self.fast_queues: list[list] = [[] for _ in range(n)]  # queues keeping an idle FIFO of this agent
+        self.fast_queues: list[list] = [[] for _ in range(n)]  # queues indexing this agent while available
         self.answered = np.zeros(n, dtype=np.int64)
         self.talk_s = np.zeros(n, dtype=np.float64)
         self.last_end_s: list[float] = [-math.inf] * n
@@ -63,7 +63,7 @@ class QueueState:
     __slots__ = ("idx", "cfg", "name", "strategy", "members", "m_tier", "m_penalty", "m_pos", "m_weight",
                  "m_from_step", "member_of", "waiting", "logged_in", "rr_cursor", "req_ids", "req_min",
                  "max_penalty_by_step", "drop_by_step", "aht_est_s", "overflow_idx", "step_overflow_idx",
-                 "empty_epoch", "idle_fifo", "base_ok", "ringing")
+                 "empty_epoch", "avail", "avail_key", "base_ok", "skill_sum", "ringing")
 
     def __init__(self, idx: int, cfg: QueueConfig, agent_index: dict, skill_index: dict, queue_index: dict):
         self.idx = idx
@@ -82,7 +82,9 @@ class QueueState:
         self.logged_in = 0  # logged-in members that serve from step 0
         self.ringing = 0  # calls of this queue in state OFFERED (max_length counts them, as Asterisk's maxlen)
         self.empty_epoch = 0  # bumps when the queue gains its first logged-in agent
-        self.idle_fifo = None  # collections.deque of (idle rank, agent) when the fast path applies
+        self.avail = None  # heap of (strategy key, idle rank, agent) when the fast path applies
+        self.avail_key = 0  # which key (engine._INDEXED_KEY)
+        self.skill_sum: list[float] = []  # most-skilled: each member's levels summed over the queue's skills
         self.base_ok: list[list[bool]] = []  # fast path: member meets the queue's skills, per escalation step
         self.rr_cursor = -1
         self.req_ids = np.array([skill_index[s] for s, _ in cfg.skills], dtype=np.int64)
