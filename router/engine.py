@@ -18,9 +18,12 @@ Specification
 * **Errors.** Bad input raises a :class:`RouterError` subclass naming the
   problem and leaves the state as ``advance(now)`` would have left it; events
   that such an implicit advance produced are returned by the next call.
-* **Cost.** Routing a new call is O(queue members) in a numba kernel; a freed
-  agent scans the waiting calls of its queues in order and stops at the first
-  it is eligible for (O(1) when skills match); timers are a binary heap.
+* **Cost.** Routing a new call is O(log n) typical where the queue keeps an
+  available-member index (longest idle, fewest calls, least talk, most
+  skilled on simple queues; docs/routing.md §2), otherwise O(queue members)
+  in a numba kernel; a freed agent scans the waiting calls of its queues in
+  order and stops at the first it is eligible for (O(1) when skills match);
+  timers are a binary heap.
 """
 
 from __future__ import annotations
@@ -80,7 +83,7 @@ class Router(CallOpsMixin, AgentOpsMixin, DispatchMixin):
                 raise ConfigError(f"queues[{q.idx}].dedicated_agent: only with strategy 'preferred-agent'")
         self._rank = 0
         if fast_paths:
-            self._enable_idle_fifos()
+            self._enable_available_index()
         self._cand_buf = np.empty(max(1, len(self._agents.ids)), dtype=np.int64)
         self._rng = np.array([config.seed], dtype=np.uint64)
         self._calls: dict[Hashable, Call] = {}
@@ -99,7 +102,7 @@ class Router(CallOpsMixin, AgentOpsMixin, DispatchMixin):
         self._ended = 0
         self._stats = StatsCollector(config) if collect_stats else None
 
-    def _enable_idle_fifos(self) -> None:
+    def _enable_available_index(self) -> None:
         """Give an index of available members to each queue where the kernel's rule allows it.
 
         Where every member shares one tier and penalty, serves from step 0 and

@@ -17,7 +17,7 @@ Invariants, checked after every step:
    requirements, escalation step and preferred agent, the calls a step routed
    are the earliest of those that were waiting.
 6. Determinism: replaying the same operations into a fresh router gives the
-   identical event stream (checked at teardown) — also with the idle-FIFO
+   identical event stream (checked at teardown) — also with the available-member
    fast path switched off, so the fast path and the kernel rule agree.
 7. Time never goes backwards: event times never decrease and ``seq`` is
    gap-free from 1.
@@ -58,7 +58,7 @@ def make_config(strategies: list[str], wrap_up_s: float, delay_s: float) -> dict
              "weight": 2.0, "dedicated_agent": "a2" if strategies[1] == "preferred-agent" else None},
             {"name": "q2", "strategy": strategies[2], "members": ["a3", "a4"], "max_wait_no_agents_s": 0.0,
              "dedicated_agent": "a3" if strategies[2] == "preferred-agent" else None},
-            # one tier, one penalty, one call at a time: longest-idle here uses the idle FIFO fast path
+            # one tier, one penalty, one call at a time: the available-member index applies here
             {"name": "q3", "strategy": strategies[3], "members": ["a3", "a0", "a1"], "wrap_up_s": wrap_up_s,
              "ring_timeout_s": 6.0, "no_answer_delay_s": delay_s, "reject_delay_s": delay_s, "skills": {"en": 1},
              "dedicated_agent": "a1" if strategies[3] == "preferred-agent" else None},
@@ -308,7 +308,7 @@ class RouterMachine(RuleBasedStateMachine):
             return
         mine = [e.as_tuple() for e in self.events + self.router._flush()]
         assert self._replay(fast_paths=True) == mine  # 6: determinism
-        assert self._replay(fast_paths=False) == mine  # the idle-FIFO fast path = the kernel rule
+        assert self._replay(fast_paths=False) == mine  # the available-member index = the kernel rule
 
     def _replay(self, fast_paths: bool) -> list[tuple]:
         replay = Router(parse_config(self.cfg), fast_paths=fast_paths)
