@@ -39,6 +39,8 @@ T_ESCALATE = 5
 T_PREF_FALLBACK = 6
 T_RING_STEP = 7
 
+_RING_WALK = 64  # round-robin: members looked at before handing over to the kernel scan
+
 
 class DispatchMixin:
     """Routing half of :class:`busyhour.router.Router` (state lives on the Router)."""
@@ -152,6 +154,14 @@ class DispatchMixin:
                 self._unwait(call)
             self._offer(call, a, t)
             return True
+        if q.pos_order is not None:  # round-robin: walk the ring from the cursor, a few steps at most
+            i = self._next_in_ring(q, call, t)
+            if i >= 0:
+                if waiting:
+                    self._unwait(call)
+                q.rr_cursor = int(q.m_pos[i])
+                self._offer(call, int(q.members[i]), t)
+                return True  # (not found within the walk: the kernel below decides, by the same rule)
         q, cand, n = self._candidates(call, t)
         if n == 0:
             return False
@@ -218,6 +228,31 @@ class DispatchMixin:
         for e in skipped:
             heapq.heappush(heap, e)
         return found
+
+    def _next_in_ring(self, q: QueueState, call: Call, t: float) -> int:
+        """Round-robin without a member scan: the member index the kernel would pick, or -1.
+
+        Members are kept in static (position, index) order; the kernel's rule
+        "smallest position after the cursor, wrapping; the cursor's own
+        position last" is that order read from just after the cursor, round the
+        ring. At most ``_RING_WALK`` members are looked at; -1 then means "not
+        found yet", and the caller falls back to the kernel scan.
+        """
+        if q.m_penalty[0] > q.max_penalty_by_step[call.step]:
+            return -1
+        order = q.pos_order
+        n = len(order)
+        start = bisect.bisect_right(q.pos_sorted, q.rr_cursor)
+        A = self._agents
+        drop = q.drop_by_step[call.step]
+        ch = call.channel
+        for k in range(min(n, _RING_WALK)):
+            i = order[(start + k) % n]
+            a = q.members_list[i]
+            if (A.presence[a] == PRESENCE_READY and A.lock_kind[a] == LOCK_NONE and A.load[a, ch] < A.cap[a, ch]
+                    and K.agent_has_skills(A.skills, a, call.req_ids, call.req_min, drop)):
+                return i
+        return -1
 
     def _offer(self, call: Call, a: int, t: float) -> None:
         A = self._agents

@@ -40,7 +40,7 @@ from . import kernels as K
 from .agents import AgentOpsMixin
 from .calls import CallOpsMixin
 from .codes import (
-    LOCK_DELAY, LOCK_NONE, STRAT_FEWEST_CALLS, STRAT_LEAST_TALK, STRAT_LONGEST_IDLE, STRAT_MOST_SKILLED,
+    LOCK_DELAY, LOCK_NONE, STRAT_FEWEST_CALLS, STRAT_ROUND_ROBIN, STRAT_LEAST_TALK, STRAT_LONGEST_IDLE, STRAT_MOST_SKILLED,
     STRAT_PREFERRED, LOCK_WRAP_UP, PRESENCE_LOGGED_OUT, PRESENCE_NOT_READY, CallState, EventKind,
 )
 from .config import RouterConfig, load_toml, parse_config
@@ -113,6 +113,10 @@ class Router(CallOpsMixin, AgentOpsMixin, DispatchMixin):
         that can take the call": a heap of ``(key, idle rank, agent)``."""
         A = self._agents
         for q in self._queues:
+            if (q.strategy == STRAT_ROUND_ROBIN and q.members.size and np.unique(q.m_tier).size == 1
+                    and np.unique(q.m_penalty).size == 1 and not q.m_from_step.any()):
+                q.pos_order = sorted(range(q.members.size), key=lambda i, q=q: (int(q.m_pos[i]), i))
+                q.pos_sorted = [int(q.m_pos[i]) for i in q.pos_order]
             if q.strategy not in _INDEXED_KEY or q.members.size == 0:
                 continue
             if (np.unique(q.m_tier).size != 1 or np.unique(q.m_penalty).size != 1 or q.m_from_step.any()

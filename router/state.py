@@ -63,7 +63,8 @@ class QueueState:
     __slots__ = ("idx", "cfg", "name", "strategy", "members", "m_tier", "m_penalty", "m_pos", "m_weight",
                  "m_from_step", "member_of", "waiting", "logged_in", "rr_cursor", "req_ids", "req_min",
                  "max_penalty_by_step", "drop_by_step", "aht_est_s", "overflow_idx", "step_overflow_idx",
-                 "empty_epoch", "avail", "avail_key", "base_ok", "skill_sum", "ringing")
+                 "empty_epoch", "avail", "avail_key", "base_ok", "skill_sum", "ringing", "pos_order", "pos_sorted",
+                 "members_list")
 
     def __init__(self, idx: int, cfg: QueueConfig, agent_index: dict, skill_index: dict, queue_index: dict):
         self.idx = idx
@@ -83,6 +84,9 @@ class QueueState:
         self.ringing = 0  # calls of this queue in state OFFERED (max_length counts them, as Asterisk's maxlen)
         self.empty_epoch = 0  # bumps when the queue gains its first logged-in agent
         self.avail = None  # heap of (strategy key, idle rank, agent) when the fast path applies
+        self.pos_order = None  # round-robin fast path: member indices in (position, index) order
+        self.pos_sorted: list[int] = []  # their positions, for bisect
+        self.members_list = [int(a) for a in self.members]
         self.avail_key = 0  # which key (engine._INDEXED_KEY)
         self.skill_sum: list[float] = []  # most-skilled: each member's levels summed over the queue's skills
         self.base_ok: list[list[bool]] = []  # fast path: member meets the queue's skills, per escalation step
