@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 from numba import njit
 
 #: Rescaling factor for values that would overflow, and its natural log.

@@ -25,7 +25,7 @@ import numpy as np
 
 from . import kernels as K
 from .codes import (
-    LOCK_DELAY, LOCK_NONE, PRESENCE_NOT_READY, PRESENCE_READY, STRAT_PREFERRED, STRAT_RING_ALL,
+    LOCK_DELAY, LOCK_NONE, PRESENCE_NOT_READY, PRESENCE_READY, STRAT_LONGEST_IDLE, STRAT_PREFERRED, STRAT_RING_ALL,
     STRAT_RING_PROGRESSIVELY, STRAT_ROUND_ROBIN, STRAT_TOP_DOWN, CallState, EventKind,
 )
 from .state import Call, QueueState
@@ -182,7 +182,7 @@ class DispatchMixin:
                     self._push_timer(t + q.cfg.ring_step_s, T_RING_STEP, call.sid, call.ring_gen)
             return True
         cursor = call.cursor if s == STRAT_TOP_DOWN else q.rr_cursor
-        i = K.pick_candidate(s if s != STRAT_PREFERRED else 2, cand, n, q.members, q.m_tier, q.m_penalty,
+        i = K.pick_candidate(s if s != STRAT_PREFERRED else STRAT_LONGEST_IDLE, cand, n, q.members, q.m_tier, q.m_penalty,
                              q.m_pos, q.m_weight, A.idle_rank, A.answered, A.talk_s, A.skills, call.req_ids,
                              cursor, self._rng)
         if s == STRAT_ROUND_ROBIN:
@@ -300,11 +300,10 @@ class DispatchMixin:
         if call.ring_order:
             self._push_timer(t + q.cfg.ring_step_s, T_RING_STEP, call.sid, call.ring_gen)
 
-    def _withdraw_all(self, call: Call, t: float, reason: str, keep: int = -1) -> None:
+    def _withdraw_all(self, call: Call, t: float, reason: str) -> None:
         for a in list(call.offers):
-            if a != keep:
-                self._drop_offer(call, a, t, EventKind.OFFER_WITHDRAWN, reason)
-                self._lock_or_free(a, t, 0.0, LOCK_NONE)
+            self._drop_offer(call, a, t, EventKind.OFFER_WITHDRAWN, reason)
+            self._lock_or_free(a, t, 0.0, LOCK_NONE)
 
     # ----------------------------------------------------------------- agents
     def _lock_or_free(self, a: int, t: float, lock_s: float, kind: int) -> None:

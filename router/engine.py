@@ -79,7 +79,7 @@ class Router(CallOpsMixin, AgentOpsMixin, DispatchMixin):
             for mi, a in enumerate(q.members):
                 self._agents.queues[int(a)].append((q.idx, mi))
         for q in self._queues:
-            if q.cfg.dedicated_agent is not None and q.strategy != 11:
+            if q.cfg.dedicated_agent is not None and q.strategy != STRAT_PREFERRED:
                 raise ConfigError(f"queues[{q.idx}].dedicated_agent: only with strategy 'preferred-agent'")
         self._rank = 0
         if fast_paths:

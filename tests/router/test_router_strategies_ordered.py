@@ -8,7 +8,6 @@ configuration order.
 
 from __future__ import annotations
 
-import pytest
 from router_helpers import of, offered, offers, router, serve, states
 
 from busyhour.router import EventKind
