@@ -14,6 +14,7 @@ import math
 from typing import Hashable
 
 from .codes import LOCK_NONE, PRESENCE_LOGGED_OUT, PRESENCE_NOT_READY, PRESENCE_READY, CallState, EventKind
+from .dispatch import T_NO_AGENTS
 from .errors import StateError
 from .events import Event
 
@@ -76,7 +77,6 @@ class AgentOpsMixin:
         d = q.cfg.max_wait_no_agents_s
         if d == math.inf:
             return
-        from .dispatch import T_NO_AGENTS
         for key in list(q.waiting):
             call = self._by_order[key[2]]
             if call.preferred < 0 and call.callback is None:

@@ -28,6 +28,7 @@ Specification
 
 from __future__ import annotations
 
+import bisect
 import heapq
 import math
 from collections import OrderedDict
@@ -334,9 +335,7 @@ class Router(CallOpsMixin, AgentOpsMixin, DispatchMixin):
         call = self._call(call_id)
         q = self._queues[call.queue]
         if call.state != CallState.WAITING:
-            from .errors import StateError
             raise StateError(f"call {call_id!r} is not waiting (state {call.state.name})")
-        import bisect
         pos = bisect.bisect_left(q.waiting, call.key()) + 1
         A = self._agents
         serving = int(np.count_nonzero(A.presence[q.members[q.m_from_step == 0]] != PRESENCE_LOGGED_OUT))
@@ -346,7 +345,6 @@ class Router(CallOpsMixin, AgentOpsMixin, DispatchMixin):
     def stats(self):
         """A :class:`RouterStats` record: live queue/agent state plus interval and agent totals."""
         if self._stats is None:
-            from .errors import StateError
             raise StateError("this router was created with collect_stats=False")
         return self._stats.snapshot(self)
 
