@@ -128,17 +128,12 @@ def cmd_c(load: Optional[float] = LOAD, calls: Optional[float] = CALLS,
     if sl is not None:
         target, threshold_s = parse_sl(sl)
     try:
-        summary = None
+        n_req = None
         if target is not None or asa_s is not None:
             need = [agents_for_service_level(a, aht_s, threshold_s, target, max_occupancy)] if target else []
             need += [agents_for_asa(a, aht_s, asa_s, max_occupancy)] if asa_s is not None else []
             n_req = max(need)
-            summary = {"required agents": n_req}
-            ns = parse_counts(agents, "'--agents'") if agents else list(range(max(0, n_req - 3), n_req + 4))
-        elif agents is not None:
-            ns = parse_counts(agents, "'--agents'")
-        else:
-            raise fail("give --agents, or a target with --sl (e.g. 80/20) or --asa-s")
+        ns, summary = _agent_counts(agents, n_req, "--asa-s")
         rows = [CRow(n, a, float(p), float(s), float(q), float(o)) for n, p, s, q, o in
                 zip(ns, erlang_c(ns, a), service_level(ns, a, aht_s, threshold_s), asa(ns, a, aht_s),
                     occupancy(ns, a))]
@@ -146,6 +141,15 @@ def cmd_c(load: Optional[float] = LOAD, calls: Optional[float] = CALLS,
         raise option_error(exc) from None
     emit(rows, C_COLS, fmt, title=f"Erlang C at {a:g} Erl, AHT {aht_s:g} s, SL threshold {threshold_s:g} s",
          summary=summary)
+
+
+def _agent_counts(agents: Optional[str], n_req: Optional[int], other_target: str) -> tuple[list[int], Optional[dict]]:
+    """Agent counts to tabulate: ``--agents`` if given, else n_req - 3 .. n_req + 3 around the
+    required count; plus the summary line. Neither given: an error naming the options."""
+    if n_req is None and agents is None:
+        raise fail(f"give --agents, or a target with --sl (e.g. 80/20) or {other_target}")
+    ns = parse_counts(agents, "'--agents'") if agents else list(range(max(0, n_req - 3), n_req + 4))
+    return ns, ({"required agents": n_req} if n_req is not None else None)
 
 
 def cmd_a(load: Optional[float] = LOAD, calls: Optional[float] = CALLS,
@@ -165,15 +169,10 @@ def cmd_a(load: Optional[float] = LOAD, calls: Optional[float] = CALLS,
     if sl is not None:
         target, threshold_s = parse_sl(sl)
     try:
-        summary = None
+        n_req = None
         if target is not None or max_abandon is not None:
             n_req = agents_for_erlang_a(a, aht_s, patience_s, threshold_s, target_sl=target, max_abandon=max_abandon)
-            summary = {"required agents": n_req}
-            ns = parse_counts(agents, "'--agents'") if agents else list(range(max(0, n_req - 3), n_req + 4))
-        elif agents is not None:
-            ns = parse_counts(agents, "'--agents'")
-        else:
-            raise fail("give --agents, or a target with --sl (e.g. 80/20) or --max-abandon")
+        ns, summary = _agent_counts(agents, n_req, "--max-abandon")
         r = erlang_a(ns, a, aht_s, patience_s, threshold_s)
         rows = [ARow(n, a, *(float(getattr(r, f)[i]) for f in ARow._fields[2:])) for i, n in enumerate(ns)]
     except ValueError as exc:
