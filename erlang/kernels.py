@@ -89,15 +89,20 @@ def inv_erlang_b(n, a):
         i += 1
         prev = mant
         mant, pm = _step(i, a, mant, one)
-        if mant > BIG:
-            mant /= BIG
-            prev /= BIG
-            one /= BIG
-            scale += LOG_BIG
-            if scale > 2.0 * LOG_BIG:  # 1/B > 1e560: B, C are 0.0 and 1 - C is 1.0 in doubles
-                return mant, mant, one, scale
+        mant, prev, one, scale = _rescale(mant, prev, one, scale)
+        if scale > 2.0 * LOG_BIG:  # 1/B > 1e560: B, C are 0.0 and 1 - C is 1.0 in doubles
+            return mant, mant, one, scale
     pm = (n / a) * prev if n > 0 else 0.0
     return mant, pm, one, scale
+
+
+@njit(cache=True)
+def _rescale(mant, other, one, scale):
+    """Divide the recursion's running values by BIG once the mantissa passes it; ``scale``
+    keeps the natural log of what was divided out."""
+    if mant > BIG:
+        return mant / BIG, other / BIG, one / BIG, scale + LOG_BIG
+    return mant, other, one, scale
 
 
 @njit(cache=True)
@@ -220,11 +225,7 @@ def staff_kernel(a, aht, x_sl, target, kind, max_occ, out):
                 break
             n += 1
             mant, pm = _step(n, ak, mant, one)
-            if mant > BIG:
-                mant /= BIG
-                pm /= BIG
-                one /= BIG
-                scale += LOG_BIG
+            mant, pm, one, scale = _rescale(mant, pm, one, scale)
         out[k] = n
 
 
@@ -248,11 +249,7 @@ def trunks_kernel(a, target, out):
         while _blocking(mant, scale) > target[k]:
             n += 1
             mant, pm = _step(n, ak, mant, one)
-            if mant > BIG:
-                mant /= BIG
-                pm /= BIG
-                one /= BIG
-                scale += LOG_BIG
+            mant, pm, one, scale = _rescale(mant, pm, one, scale)
         # exact agreement with erlang_b_kernel (its start point depends on n)
         while _blocking_exact(n, ak) > target[k]:
             n += 1
