@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from typing import Hashable
 
-from .codes import LOCK_NONE, PRESENCE_LOGGED_OUT, PRESENCE_NOT_READY, PRESENCE_READY, CallState, EventKind
+from .codes import PRESENCE_LOGGED_OUT, PRESENCE_NOT_READY, PRESENCE_READY, CallState, EventKind
 from .dispatch import T_NO_AGENTS
 from .errors import StateError
 from .events import Event
@@ -55,9 +55,7 @@ class AgentOpsMixin:
                              "release or transfer them before logging out")
         calls = self._withdraw_offers_of(a, now, "agent-logged-out")
         A.presence[a] = PRESENCE_LOGGED_OUT
-        A.lock_kind[a] = LOCK_NONE
-        A.lock_until[a] = 0.0
-        A.lock_token[a] += 1
+        self._unlock(a)
         emptied = []
         for qi, mi in A.queues[a]:
             q = self._queues[qi]

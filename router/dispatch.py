@@ -25,7 +25,7 @@ import numpy as np
 
 from . import kernels as K
 from .codes import (
-    LOCK_DELAY, LOCK_NONE, PRESENCE_NOT_READY, PRESENCE_READY, STRAT_LONGEST_IDLE, STRAT_PREFERRED, STRAT_RING_ALL,
+    LOCK_DELAY, LOCK_NONE, PRESENCE_LOGGED_OUT, PRESENCE_NOT_READY, PRESENCE_READY, STRAT_LONGEST_IDLE, STRAT_PREFERRED, STRAT_RING_ALL,
     STRAT_RING_PROGRESSIVELY, STRAT_ROUND_ROBIN, STRAT_TOP_DOWN, CallState, EventKind,
 )
 from .state import Call, QueueState
@@ -314,7 +314,7 @@ class DispatchMixin:
     def _lock(self, a: int, t: float, lock_s: float, kind: int) -> bool:
         """Start a wrap-up/delay lock of ``lock_s`` (extending any longer one); False if none."""
         A = self._agents
-        if lock_s <= 0 or A.presence[a] == 0:
+        if lock_s <= 0 or A.presence[a] == PRESENCE_LOGGED_OUT:
             return False
         until = max(t + lock_s, A.lock_until[a])
         A.lock_until[a] = until
@@ -324,6 +324,13 @@ class DispatchMixin:
         self._push_timer(until, T_LOCK_END, a, int(A.lock_token[a]))
         self._touch(a, t)
         return True
+
+    def _unlock(self, a: int) -> None:
+        """End agent ``a``'s wrap-up or delay lock now; its pending end timer becomes stale."""
+        A = self._agents
+        A.lock_kind[a] = LOCK_NONE
+        A.lock_until[a] = 0.0
+        A.lock_token[a] += 1
 
     def _free(self, a: int, t: float) -> None:
         self._touch(a, t)
@@ -362,9 +369,7 @@ class DispatchMixin:
         A.presence[a] = PRESENCE_NOT_READY
         A.not_ready_reason[a] = reason
         if A.lock_kind[a] == LOCK_DELAY:
-            A.lock_kind[a] = LOCK_NONE
-            A.lock_until[a] = 0.0
-            A.lock_token[a] += 1
+            self._unlock(a)
 
     # ------------------------------------------------------------------ calls
     def _set_state(self, call: Call, new: CallState) -> None:

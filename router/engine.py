@@ -269,8 +269,7 @@ class Router(CallOpsMixin, AgentOpsMixin, DispatchMixin):
         t, _, kind, target, token, arg = entry
         A = self._agents
         if kind == T_LOCK_END:
-            A.lock_kind[target] = LOCK_NONE
-            A.lock_token[target] += 1
+            self._unlock(target)
             self._lock_or_free(target, t, 0.0, LOCK_NONE)
             return
         call = self._by_sid[target]
