@@ -55,6 +55,8 @@ class RouterBenchResult:
     stats: bool
     fast_paths: bool
     strategy: str
+    engine: str = "python"  # "python": Router, one call per command; "compiled": FastRouter.submit batches
+    batch: int = 1  # lifecycles per submitted batch
 
 
 def build_config(w: Workload, seed: int = 1, wrap_up_s: float = 2.0, strategy: str = "longest-idle-agent") -> dict:

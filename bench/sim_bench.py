@@ -11,8 +11,13 @@ within 4 batch-means standard errors + 0.01 of Erlang C(100, 90) — then
 process and on the same workload (interleaved, so background load hits all
 three alike):
 
-* ``engine_only_calls_per_s``: the router driven by a bare heapq loop (no
-  SimPy, no measurement) — the ceiling any driver of this engine can reach;
+* ``calls_per_s``: ``simulate`` as planners run it — the compiled path
+  (sim/fast.py: driver.py's loop on the compiled router core, SimPy stepping
+  interval to interval), which this scenario qualifies for;
+* ``simpy_driver_calls_per_s``: the SimPy driver on the Python ``Router``
+  (``engine="python"``), on a fifth of the calls to bound the time;
+* ``engine_only_calls_per_s``: the Python ``Router`` driven by a bare heapq
+  loop (no SimPy, no measurement);
 * ``ciw_calls_per_s``: the same M/M/100 in Ciw, when Ciw is installed
   (``pip install -e '.[peers]'``).
 """
@@ -126,11 +131,14 @@ def run_benchmark(calls: int = 1_000_000, repeats: int = 3, with_ciw: bool = Tru
     warm = simulate(scenario(min(calls, 100_000)), 0)  # untimed: JIT, imports; and the correctness check
     check_correct(warm)
     scn = scenario(calls)
-    rates, p_wait, engine, ciw_rates = [], [], [], []
-    for rep in range(repeats):  # interleaved, so a busy machine slows all three alike
+    small = scenario(max(1000, calls // 5))
+    rates, p_wait, engine, ciw_rates, simpy_rates = [], [], [], [], []
+    for rep in range(repeats):  # interleaved, so a busy machine slows all four alike
         run = simulate(scn, rep)
         rates.append(run.calls_simulated / run.wall_s)
         p_wait.append(run.overall.p_wait)
+        slow = simulate(small, rep, engine="python")
+        simpy_rates.append(slow.calls_simulated / slow.wall_s)
         engine.append(engine_only(calls))
         ciw_rates.append(ciw_once(calls) if with_ciw else None)
     report = {
@@ -138,6 +146,7 @@ def run_benchmark(calls: int = 1_000_000, repeats: int = 3, with_ciw: bool = Tru
         "calls": calls, "repeats": repeats, "seed": SEED,
         "calls_per_s": statistics.median(rates), "calls_per_s_runs": rates,
         "engine_only_calls_per_s": statistics.median(engine),
+        "simpy_driver_calls_per_s": statistics.median(simpy_rates),
         "p_wait": statistics.mean(p_wait), "p_wait_erlang_c": erlang_c(AGENTS, LOAD),
         "python": platform.python_version(), "machine": platform.machine(),
     }

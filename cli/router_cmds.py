@@ -22,6 +22,8 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
         fast_paths: bool = typer.Option(True, "--fast-paths/--no-fast-paths",
                                         help="available-member index where the strategy allows (off: kernel scan)"),
         strategy: str = typer.Option("longest-idle-agent", help="routing strategy of every queue"),
+        engine: str = typer.Option("compiled", help="compiled (FastRouter batches), python (Router calls) or both"),
+        batch: int = typer.Option(256, min=1, max=100_000, help="compiled: lifecycles per submitted batch"),
         json_path: Optional[Path] = typer.Option(None, "--json", help="write the figures as JSON here"),
     ) -> None:
         """Full call lifecycles per second through the router at ~90 % occupancy."""
@@ -31,25 +33,40 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
         from rich.console import Console
         from rich.table import Table
 
+        from busyhour.bench.router_batch import run as run_compiled
         from busyhour.bench.router_bench import run, workload as make_workload, write_json
-        from busyhour.router import STRATEGIES
+        from busyhour.router import STRATEGIES, ConfigError
 
+        if engine not in ("compiled", "python", "both"):
+            typer.echo(f"error: --engine must be compiled, python or both, got {engine!r}", err=True)
+            raise typer.Exit(2)
         if strategy not in STRATEGIES:
             typer.echo(f"error: --strategy must be one of {', '.join(STRATEGIES)}, got {strategy!r}", err=True)
             raise typer.Exit(2)
 
         console = Console(width=max(120, Console().width))
         results = []
+        engines = ("python", "compiled") if engine == "both" else (engine,)
         for w in (SIZES if workload == "all" else (workload,)):
-            with console.status(f"routing workload {w} (JIT warm-up, correctness check, timing)"):
-                results.append(run(make_workload(w, skills=skills, queues=queues), lifecycles=lifecycles,
-                                   max_seconds=max_seconds, stats=stats, fast_paths=fast_paths, strategy=strategy))
+            wl = make_workload(w, skills=skills, queues=queues)
+            for e in engines:
+                with console.status(f"routing workload {w} on the {e} engine (warm-up, correctness check, timing)"):
+                    try:
+                        if e == "python":
+                            results.append(run(wl, lifecycles=lifecycles, max_seconds=max_seconds, stats=stats,
+                                               fast_paths=fast_paths, strategy=strategy))
+                        else:
+                            results.append(run_compiled(wl, lifecycles=lifecycles, max_seconds=max_seconds,
+                                                        batch=batch, strategy=strategy))
+                    except ConfigError as exc:
+                        typer.echo(f"error: {exc}", err=True)
+                        raise typer.Exit(2) from None
         table = Table(title="router lifecycles (arrive → offer → accept → release → wrap-up end)")
-        for col in ("workload", "agents", "skills", "queues", "lifecycles/s", "BHCA", "decision p50 µs", "decision p99 µs",
+        for col in ("workload", "engine", "agents", "skills", "queues", "lifecycles/s", "BHCA", "decision p50 µs", "decision p99 µs",
                     "occupancy"):
             table.add_column(col, justify="right")
         for r in results:
-            table.add_row(r.workload, f"{r.agents:,}", str(r.skills), str(r.queues), f"{r.lifecycles_per_s:,.0f}",
+            table.add_row(r.workload, r.engine, f"{r.agents:,}", str(r.skills), str(r.queues), f"{r.lifecycles_per_s:,.0f}",
                           f"{r.bhca:,.0f}", f"{r.decision_ns_p50 / 1e3:.1f}", f"{r.decision_ns_p99 / 1e3:.1f}",
                           f"{r.occupancy:.1%}")
         console.print(table)

@@ -69,11 +69,32 @@ class SimulationError(RuntimeError):
     """The run broke an invariant (e.g. more loop turns than its bound)."""
 
 
+ENGINES = ("auto", "compiled", "python")
+
+
 def simulate(scn: Scenario, replication: int = 0, *, seed: int | None = None,
-             event_log: str | Path | None = None, collect_router_stats: bool = False) -> RunResult:
-    """Run one replication of ``scn`` and return its ``RunResult``."""
+             event_log: str | Path | None = None, collect_router_stats: bool = False,
+             engine: str = "auto") -> RunResult:
+    """Run one replication of ``scn`` and return its ``RunResult``.
+
+    ``engine``: ``"python"`` runs this SimPy driver on :class:`Router`;
+    ``"compiled"`` runs sim/fast.py's loop on the compiled core (refused, naming
+    the keys, for scenarios it cannot run); ``"auto"`` takes the compiled path
+    whenever it can (and no event log or router stats are asked for)."""
     from busyhour.router import Router
 
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
+    if engine != "python":
+        from busyhour.sim.fast import simulate_compiled, unsupported
+
+        why = unsupported(scn)
+        if event_log is not None or collect_router_stats:
+            why.append("event_log / collect_router_stats: only the SimPy driver records them")
+        if not why:
+            return simulate_compiled(scn, replication, seed=seed)
+        if engine == "compiled":
+            raise SimulationError("the compiled path cannot run this scenario: " + "; ".join(why[:3]))
     seed = scn.seed if seed is None else int(seed)
     wall0 = time.perf_counter()
     arr = build_arrivals(scn, replication, seed)

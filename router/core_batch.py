@@ -1,0 +1,260 @@
+"""Compiled core, part 3: the operations and the batch loop (numba).
+
+Each operation checks its arguments (status codes in core_layout), fires the
+timers due at or before its time, checks the state, and only then changes
+anything — the order of the Python facade's methods (calls.py, agents.py),
+so errors leave the same state and the same events behind.
+"""
+
+from __future__ import annotations
+
+import math
+
+from numba import njit
+
+from .core_kernels import (
+    K_CONNECTED, K_REJECTED, K_WITHDRAWN, L_DELAY, L_NONE, P_LOGGED_OUT, P_NOT_READY, P_READY, emit, lock,
+    next_deadline, set_not_ready, set_state, touch, unlock,
+)
+from .core_layout import (
+    AGENT, ANSWERED, ARRIVAL, BUSY_DELAY, CONN, CONNECTED_S, D_ABANDONED, D_ABANDONED_RINGING, D_BUSY,
+    D_CALLER_ABANDONED, D_LOGGED_OUT, D_NONE, D_NOT_READY, D_REJECT, ENTERED, ERR_BAD_ARG, ERR_BAD_OP,
+    ERR_CALL_GONE, ERR_CONNECTED_ELSEWHERE, ERR_DUPLICATE_CALL, ERR_HAS_CALLS, ERR_LOGGED_IN, ERR_LOGGED_OUT,
+    ERR_NO_OFFER, ERR_NOT_CONNECTED, ERR_TIME, ERR_UNKNOWN_AGENT, ERR_UNKNOWN_CALL, ERR_UNKNOWN_QUEUE, EXT, HOPS,
+    LOGGED_IN, NA_RUN, NO_ID, OFFER_AGENT, OFFER_SLOT, OFFER_TOKEN, OFFERS, OK, OP_ABANDON, OP_ACCEPT,
+    OP_ADVANCE, OP_ARRIVE, OP_LOGIN, OP_LOGOUT, OP_NOT_READY, OP_READY, OP_REJECT, OP_RELEASE, ORDER, PRES, PRIO,
+    QGEN, QUEUE, REASON, REASON_LOGIN, REJ_DELAY, S_ARRIVED, S_NFREE, S_NOW, S_ORDER, S_RESUME, STATE,
+    ST_CONNECTED, ST_WAITING, WAIT_ORIGIN, WGEN,
+)
+from .core_ops import (
+    h_get, h_put,
+    PAUSED, advance_to, agent_freed, back_to_queue, drop_offer, end_call, enter_queue, lock_or_free,
+    release, room_short, unwait,
+)
+
+
+@njit(cache=True, _nrt=False)
+def _check(S, op, t, call, a, q, arg):
+    """Argument checks made before the implicit advance (the facade's order)."""
+    if not (t >= S.S_f[S_NOW] and t < math.inf):
+        return ERR_TIME
+    n_agents = S.A_i.shape[0]
+    if op == OP_ARRIVE:
+        if call == NO_ID or call == NO_ID + 1:
+            return ERR_BAD_ARG
+        if h_get(S, call) >= 0:
+            return ERR_DUPLICATE_CALL
+        if q < 0 or q >= S.Q_i.shape[0]:
+            return ERR_UNKNOWN_QUEUE
+    elif op == OP_ACCEPT or op == OP_REJECT:
+        if a < 0 or a >= n_agents:
+            return ERR_UNKNOWN_AGENT
+        if h_get(S, call) < 0:
+            return ERR_UNKNOWN_CALL
+    elif op == OP_RELEASE or op == OP_ABANDON:
+        if h_get(S, call) < 0:
+            return ERR_UNKNOWN_CALL
+        if op == OP_RELEASE and not math.isnan(arg) and not (arg >= 0 and arg < math.inf):
+            return ERR_BAD_ARG
+    elif op == OP_LOGIN or op == OP_LOGOUT or op == OP_READY or op == OP_NOT_READY:
+        if a < 0 or a >= n_agents:
+            return ERR_UNKNOWN_AGENT
+        if op == OP_NOT_READY and not (arg >= 2 and arg < 1 << 20 and arg == math.floor(arg)):
+            return ERR_BAD_ARG
+    elif op != OP_ADVANCE:
+        return ERR_BAD_OP
+    return OK
+
+
+@njit(cache=True, _nrt=False)
+def _arrive(S, t, call, q, prio):
+    n = S.S_i[S_NFREE] - 1
+    S.S_i[S_NFREE] = n
+    slot = S.FREE[n]
+    S.S_i[S_ORDER] += 1
+    S.C_i[slot, :] = 0
+    S.C_i[slot, EXT] = call
+    S.C_i[slot, ORDER] = S.S_i[S_ORDER]
+    S.C_i[slot, QUEUE] = -1
+    S.C_i[slot, PRIO] = prio
+    S.C_i[slot, STATE] = ST_WAITING
+    S.C_i[slot, AGENT] = -1
+    S.C_i[slot, OFFER_AGENT] = -1
+    S.C_i[slot, QGEN] = 0
+    S.C_i[slot, WGEN] = 0
+    S.C_i[slot, HOPS] = 0
+    S.C_f[slot, ARRIVAL] = t
+    S.C_f[slot, ENTERED] = t
+    S.C_f[slot, CONNECTED_S] = math.nan
+    S.C_f[slot, WAIT_ORIGIN] = t
+    h_put(S, call, slot)
+    S.S_i[S_ARRIVED] += 1
+    enter_queue(S, slot, q, t, D_NONE)
+    return OK
+
+
+@njit(cache=True, _nrt=False)
+def _ringing(S, call, a):
+    """The slot of ``call`` ringing agent ``a``, or a negative status."""
+    slot = h_get(S, call)
+    if slot < 0:
+        return -ERR_CALL_GONE
+    if S.C_i[slot, OFFER_AGENT] != a:
+        if S.C_i[slot, STATE] == ST_CONNECTED:
+            return -ERR_CONNECTED_ELSEWHERE
+        return -ERR_NO_OFFER
+    return slot
+
+
+@njit(cache=True, _nrt=False)
+def _accept(S, t, call, a):
+    slot = _ringing(S, call, a)
+    if slot < 0:
+        return -slot
+    S.C_i[slot, OFFER_AGENT] = -1
+    S.A_i[a, OFFER_SLOT] = -1
+    S.A_i[a, OFFER_TOKEN] = 0
+    S.A_i[a, OFFERS] -= 1
+    S.A_i[a, CONN] += 1
+    S.A_i[a, ANSWERED] += 1
+    S.A_i[a, NA_RUN] = 0
+    S.C_i[slot, AGENT] = a
+    set_state(S, slot, ST_CONNECTED)
+    S.C_f[slot, CONNECTED_S] = t
+    emit(S, t, K_CONNECTED, slot, a, S.C_i[slot, QUEUE], D_NONE, t - S.C_f[slot, WAIT_ORIGIN])
+    touch(S, a, t)
+    return OK
+
+
+@njit(cache=True, _nrt=False)
+def _reject(S, t, call, a, busy):
+    slot = _ringing(S, call, a)
+    if slot < 0:
+        return -slot
+    q = S.C_i[slot, QUEUE]
+    drop_offer(S, slot, a, t, K_REJECTED, D_BUSY if busy else D_REJECT)
+    locked = lock(S, a, t, S.Q_f[q, BUSY_DELAY] if busy else S.Q_f[q, REJ_DELAY], L_DELAY)
+    if not locked:
+        touch(S, a, t)
+    back_to_queue(S, slot, t)
+    if not locked:
+        agent_freed(S, a, t)
+    return OK
+
+
+@njit(cache=True, _nrt=False)
+def _abandon(S, t, call):
+    slot = h_get(S, call)
+    if slot < 0:
+        return OK  # a timer ended it first: nothing more to do
+    st = S.C_i[slot, STATE]
+    if st == ST_CONNECTED:
+        release(S, slot, t, math.nan)
+    elif st == ST_WAITING:
+        unwait(S, slot)
+        end_call(S, slot, t, D_ABANDONED)
+    else:
+        b = S.C_i[slot, OFFER_AGENT]
+        if b >= 0:
+            drop_offer(S, slot, b, t, K_WITHDRAWN, D_CALLER_ABANDONED)
+        end_call(S, slot, t, D_ABANDONED_RINGING)
+        if b >= 0:
+            lock_or_free(S, b, t, 0.0, L_NONE)
+    return OK
+
+
+@njit(cache=True, _nrt=False)
+def _presence(S, op, t, a, arg):
+    """login / logout / ready / not_ready."""
+    pres = S.A_i[a, PRES]
+    if op == OP_LOGIN:
+        if pres != P_LOGGED_OUT:
+            return ERR_LOGGED_IN
+        ready = arg != 0
+        S.A_i[a, PRES] = P_READY if ready else P_NOT_READY
+        S.A_i[a, REASON] = REASON_LOGIN
+        S.A_i[a, NA_RUN] = 0
+        for k in range(S.AQ_ptr[a], S.AQ_ptr[a + 1]):
+            S.Q_i[S.AQ[k, 0], LOGGED_IN] += 1
+        touch(S, a, t)
+        if ready:
+            agent_freed(S, a, t)
+        return OK
+    if pres == P_LOGGED_OUT:
+        return ERR_LOGGED_OUT
+    if op == OP_READY:
+        if pres != P_READY:
+            S.A_i[a, PRES] = P_READY
+            S.A_i[a, NA_RUN] = 0
+            touch(S, a, t)
+            agent_freed(S, a, t)
+        return OK
+    if op == OP_LOGOUT and S.A_i[a, CONN] > 0:
+        return ERR_HAS_CALLS
+    slot = -1
+    if S.A_i[a, OFFERS] > 0:  # the agent's ringing offer (one at most) is withdrawn
+        slot = S.A_i[a, OFFER_SLOT]
+        drop_offer(S, slot, a, t, K_WITHDRAWN, D_LOGGED_OUT if op == OP_LOGOUT else D_NOT_READY)
+    if op == OP_LOGOUT:
+        S.A_i[a, PRES] = P_LOGGED_OUT
+        unlock(S, a)
+        for k in range(S.AQ_ptr[a], S.AQ_ptr[a + 1]):
+            S.Q_i[S.AQ[k, 0], LOGGED_IN] -= 1
+    else:
+        set_not_ready(S, a, int(arg))
+    touch(S, a, t)
+    if slot >= 0:
+        back_to_queue(S, slot, t)
+    return OK
+
+
+@njit(cache=True, _nrt=False)
+def apply_op(S, op, t, call, a, q, prio, arg):
+    """One operation: checks, implicit advance (may pause: PAUSED), state checks, the change."""
+    if S.S_i[S_RESUME] == 0:
+        st = _check(S, op, t, call, a, q, arg)
+        if st != OK:
+            return st
+    if not advance_to(S, t):
+        S.S_i[S_RESUME] = 1
+        return PAUSED
+    S.S_i[S_RESUME] = 0
+    if op == OP_ARRIVE:
+        return _arrive(S, t, call, q, prio)
+    if op == OP_ACCEPT:
+        return _accept(S, t, call, a)
+    if op == OP_REJECT:
+        return _reject(S, t, call, a, arg != 0)
+    if op == OP_RELEASE:
+        slot = h_get(S, call)
+        if slot < 0:
+            return ERR_CALL_GONE
+        if S.C_i[slot, STATE] != ST_CONNECTED:
+            return ERR_NOT_CONNECTED
+        release(S, slot, t, arg)
+        return OK
+    if op == OP_ABANDON:
+        return _abandon(S, t, call)
+    if op == OP_ADVANCE:
+        return OK
+    return _presence(S, op, t, a, arg)
+
+
+@njit(cache=True, _nrt=False)
+def run_batch(S, ops, start, status):
+    """Apply ``ops[start:]``; return the index of the first operation not done (``len(ops)`` when all are)."""
+    for i in range(start, ops.shape[0]):
+        if room_short(S):
+            return i
+        o = ops[i]
+        st = apply_op(S, o['op'], o['time_s'], o['call'], o['agent'], o['queue'], o['priority'], o['arg'])
+        if st == PAUSED:
+            return i
+        status[i] = st
+    return ops.shape[0]
+
+
+@njit(cache=True, _nrt=False)
+def deadline(S):
+    return next_deadline(S)
+

@@ -1,0 +1,192 @@
+"""Compiled core, part 4: which configurations it runs, building its arrays, growing them.
+
+:func:`unsupported` lists what a configuration uses that the compiled core
+does not implement (docs/routing.md §15), each naming the key; the facade
+refuses such a configuration with a :class:`ConfigError` that says so, and
+:class:`busyhour.router.Router` runs it instead.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .config import RouterConfig
+from .core_layout import (
+    AH_CAP, AH_OFF, AHT, BLOCKED, BUSY_DELAY, CAP, CoreState, DISP_LOGGED_OUT, DISPLAY, KEYKIND, LAST_END,
+    LAST_OFFERED, MAX_LEN, MAX_NA, MAX_WAIT, N_A_F, N_A_I, N_C_F, N_C_I, N_EV_I, N_Q_F, N_Q_I, N_S_F, N_S_I,
+    N_TM_I, NA_DELAY, OFFER_SLOT, OVERFLOW, REJ_DELAY, RING_TO, S_EV_ROOM, S_GROW, S_NFREE, S_NOW,
+    S_TM_ROOM, ST_FREE, STATE, WEIGHT, WH_CAP, WH_LEN, WH_OFF, WRAP, H_EMPTY, H_TOMB, S_HUSED, S_NT,
+)
+from .core_ops import h_rebuild
+from .kernels import agent_has_skills
+
+#: Strategies the compiled core runs, and the key of its available-member heap
+#: (0 idle rank only, 1 answered calls, 2 talk time, 3 minus the skill sum).
+CORE_STRATEGIES = {"longest-idle-agent": 0, "agent-with-fewest-calls": 1, "agent-with-least-talk-time": 2,
+                   "most-skilled-first": 3}
+
+
+def unsupported(cfg: RouterConfig) -> list[str]:
+    """What ``cfg`` uses that the compiled core does not run, as ``key: reason`` lines (empty: all runs)."""
+    out = []
+    if "voice" not in cfg.channels:
+        out.append("channels: the compiled core routes the 'voice' channel, which is not configured")
+    ch = cfg.channels
+    for i, a in enumerate(cfg.agents):
+        if sum(n for _, n in a.capacity) > 1:
+            out.append(f"agents[{i}].capacity: more than one call at a time (multi-channel agents)")
+        elif any(c != "voice" and n > 0 for c, n in a.capacity) and "voice" in ch:
+            out.append(f"agents[{i}].capacity: a channel other than voice")
+    for i, q in enumerate(cfg.queues):
+        p = f"queues[{i}]"
+        if q.strategy not in CORE_STRATEGIES:
+            out.append(f"{p}.strategy: {q.strategy!r} (the compiled core runs {', '.join(CORE_STRATEGIES)})")
+        if q.members and (len({m.tier for m in q.members}) > 1 or len({m.penalty for m in q.members}) > 1):
+            out.append(f"{p}.members: tiers or penalties that differ between members")
+        if q.escalation:
+            out.append(f"{p}.escalation: escalation steps")
+        if q.dedicated_agent is not None:
+            out.append(f"{p}.dedicated_agent: a dedicated agent")
+        if q.max_wait_no_agents_s != math.inf:
+            out.append(f"{p}.max_wait_no_agents_s: a limit on waiting with no agents logged in")
+    return out
+
+
+def _pow2(n: int) -> int:
+    return 1 << max(4, int(n - 1).bit_length())
+
+
+def build(cfg: RouterConfig, calls: int = 1024, timers: int = 4096, events: int = 8192) -> CoreState:
+    """A fresh :class:`CoreState` for ``cfg``: everyone logged out, nothing waiting."""
+    n, nq = len(cfg.agents), len(cfg.queues)
+    agent_index = {a.id: i for i, a in enumerate(cfg.agents)}
+    skill_index = {s: i for i, s in enumerate(cfg.skills)}
+    qindex = {q.name: i for i, q in enumerate(cfg.queues)}
+    skills = np.zeros((n, max(1, len(cfg.skills))), dtype=np.uint8)
+    A_i = np.zeros((n, N_A_I), dtype=np.int64)
+    A_f = np.zeros((n, N_A_F), dtype=np.float64)
+    for i, a in enumerate(cfg.agents):
+        for s, lvl in a.skills:
+            skills[i, skill_index[s]] = lvl
+        A_i[i, CAP] = dict(a.capacity).get("voice", 0)
+    A_i[:, DISPLAY] = DISP_LOGGED_OUT
+    A_i[:, OFFER_SLOT] = -1
+    A_f[:, LAST_END] = -math.inf
+    A_f[:, LAST_OFFERED] = -math.inf
+    Q_i = np.zeros((nq, N_Q_I), dtype=np.int64)
+    Q_f = np.zeros((nq, N_Q_F), dtype=np.float64)
+    qm_ptr = np.zeros(nq + 1, dtype=np.int64)
+    qm_rows, qm_sum, aq_rows = [], [], [[] for _ in range(n)]
+    for qi, q in enumerate(cfg.queues):
+        req_ids = np.array([skill_index[s] for s, _ in q.skills], dtype=np.int64)
+        req_min = np.array([lvl for _, lvl in q.skills], dtype=np.int64)
+        pen = q.max_penalty if q.max_penalty is not None else 1 << 62
+        blocked = bool(q.members) and q.members[0].penalty > pen
+        Q_i[qi, KEYKIND] = CORE_STRATEGIES.get(q.strategy, 0)
+        Q_i[qi, MAX_NA] = q.max_no_answer
+        Q_i[qi, MAX_LEN] = q.max_length
+        Q_i[qi, OVERFLOW] = qindex[q.overflow] if q.overflow else -1
+        Q_i[qi, BLOCKED] = blocked
+        Q_f[qi, [WEIGHT, RING_TO, WRAP, REJ_DELAY, BUSY_DELAY, NA_DELAY, MAX_WAIT, AHT]] = (
+            q.weight, q.ring_timeout_s, q.wrap_up_s, q.reject_delay_s, q.busy_delay_s, q.no_answer_delay_s,
+            q.max_wait_s, q.expected_aht_s)
+        for mi, m in enumerate(q.members):
+            a = agent_index[m.agent]
+            ok = bool(agent_has_skills(skills, a, req_ids, req_min, 0))
+            qm_rows.append((a, ok))
+            qm_sum.append(float(skills[a, req_ids].astype(np.int64).sum()))
+            aq_rows[a].append((qi, mi, int(ok and not blocked)))
+        qm_ptr[qi + 1] = len(qm_rows)
+    aq_ptr = np.zeros(n + 1, dtype=np.int64)
+    aq_ptr[1:] = np.cumsum([len(r) for r in aq_rows])
+    AQ = np.array([r for rows in aq_rows for r in rows], dtype=np.int64).reshape(-1, 3)
+    QM = np.array(qm_rows, dtype=np.int64).reshape(-1, 2)
+    sizes = np.diff(qm_ptr)
+    ah_cap = 2 * sizes + 66  # compacted when full: at most one current entry per member
+    Q_i[:, AH_OFF] = np.concatenate([[0], np.cumsum(ah_cap)[:-1]])
+    Q_i[:, AH_CAP] = ah_cap
+    wh_cap = np.full(nq, 64, dtype=np.int64)
+    Q_i[:, WH_OFF] = np.arange(nq) * 64
+    Q_i[:, WH_CAP] = wh_cap
+    C_i = np.zeros((calls, N_C_I), dtype=np.int64)
+    C_i[:, STATE] = ST_FREE
+    S_i = np.zeros(N_S_I, dtype=np.int64)
+    S_i[S_NFREE] = calls
+    step_events = 4 * nq + 32  # one step: an overflow chain visits each queue at most once
+    S_i[S_EV_ROOM] = 2 * step_events
+    S_i[S_TM_ROOM] = 2 * (nq + 8)
+    S_f = np.zeros(N_S_F, dtype=np.float64)
+    S_f[S_NOW] = -math.inf
+    state = CoreState(
+        A_i=A_i, A_f=A_f, AQ_ptr=aq_ptr, AQ=AQ, Q_i=Q_i, Q_f=Q_f, QM_ptr=qm_ptr, QM=QM,
+        QM_f=np.array(qm_sum, dtype=np.float64), AH_f=np.zeros((int(ah_cap.sum()), 2)),
+        AH_i=np.zeros((int(ah_cap.sum()), 2), dtype=np.int64), WH_f=np.zeros(int(wh_cap.sum())),
+        WH_i=np.zeros((int(wh_cap.sum()), 4), dtype=np.int64), C_i=C_i, C_f=np.zeros((calls, N_C_F)),
+        FREE=np.arange(calls - 1, -1, -1, dtype=np.int64), TM_t=np.zeros(timers), TM_i=np.zeros((timers, N_TM_I), dtype=np.int64),
+        EV_i=np.zeros((max(events, 4 * S_i[S_EV_ROOM]), N_EV_I), dtype=np.int64),
+        EV_f=np.zeros((max(events, 4 * S_i[S_EV_ROOM]), 2)), S_i=S_i, S_f=S_f,
+        HK=np.full(_pow2(4 * calls), H_EMPTY, dtype=np.int64), HV=np.zeros(_pow2(4 * calls), dtype=np.int64))
+    return state
+
+
+def grow(S: CoreState) -> CoreState:
+    """A copy of ``S`` with room again: calls and timers double when short, full waiting segments double.
+
+    Events are not grown here: the facade drains them (``S_NEV`` back to 0)."""
+    rep = {}
+    if S.S_i[S_NFREE] < 1:
+        old = S.C_i.shape[0]
+        new = 2 * old
+        C_i = np.zeros((new, S.C_i.shape[1]), dtype=np.int64)
+        C_i[:old] = S.C_i
+        C_i[old:, STATE] = ST_FREE
+        C_f = np.zeros((new, S.C_f.shape[1]))
+        C_f[:old] = S.C_f
+        free = np.empty(new, dtype=np.int64)
+        nfree = int(S.S_i[S_NFREE])
+        free[:nfree] = S.FREE[:nfree]
+        free[nfree:nfree + new - old] = np.arange(new - 1, old - 1, -1)
+        S.S_i[S_NFREE] = nfree + new - old
+        rep.update(C_i=C_i, C_f=C_f, FREE=free)
+    if S.S_i[S_NT] + S.S_i[S_TM_ROOM] > S.TM_t.shape[0]:
+        new = 2 * S.TM_t.shape[0] + int(S.S_i[S_TM_ROOM])
+        TM_t = np.zeros(new)
+        TM_t[:S.TM_t.shape[0]] = S.TM_t
+        TM_i = np.zeros((new, S.TM_i.shape[1]), dtype=np.int64)
+        TM_i[:S.TM_i.shape[0]] = S.TM_i
+        rep.update(TM_t=TM_t, TM_i=TM_i)
+    if S.S_i[S_GROW]:
+        rep.update(_grow_waiting(S))
+        S.S_i[S_GROW] = 0
+    S = S._replace(**rep) if rep else S
+    if 2 * (S.S_i[S_HUSED] + 1) > S.HK.shape[0]:  # rehash: live ids at most a quarter of the rows
+        live = int(((S.HK != H_EMPTY) & (S.HK != H_TOMB)).sum())
+        size = _pow2(4 * (live + 1))
+        old_k, old_v = S.HK, S.HV
+        S = S._replace(HK=np.full(size, H_EMPTY, dtype=np.int64), HV=np.zeros(size, dtype=np.int64))
+        h_rebuild(old_k, old_v, S)
+    return S
+
+
+def _grow_waiting(S: CoreState) -> dict:
+    """New waiting-heap arrays: each queue's segment keeps its entries; a segment more than half
+    full doubles."""
+    Q = S.Q_i
+    nq = Q.shape[0]
+    caps = Q[:, WH_CAP].copy()
+    caps[Q[:, WH_LEN] * 2 > caps] *= 2
+    offs = np.concatenate([[0], np.cumsum(caps)[:-1]]).astype(np.int64)
+    WH_f = np.zeros(int(caps.sum()))
+    WH_i = np.zeros((int(caps.sum()), 4), dtype=np.int64)
+    for q in range(nq):
+        o, n = int(Q[q, WH_OFF]), int(Q[q, WH_LEN])
+        WH_f[offs[q]:offs[q] + n] = S.WH_f[o:o + n]
+        WH_i[offs[q]:offs[q] + n] = S.WH_i[o:o + n]
+    Q[:, WH_OFF] = offs
+    Q[:, WH_CAP] = caps
+    return {"WH_f": WH_f, "WH_i": WH_i}
+
+
+

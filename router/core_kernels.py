@@ -1,0 +1,401 @@
+"""Compiled core, part 1: heaps, timers, events and agent bookkeeping (numba).
+
+Each function mirrors the method of the Python engine with the same name
+(engine.py / dispatch.py), step for step, so both produce the same events;
+tests/router/test_core_parity.py replays random operation streams through
+both and compares the streams event by event. ``S`` is a :class:`CoreState`.
+
+Heaps are binary heaps in flat arrays: the timer heap (deadline, sequence);
+per queue, a segment of the available-member heap (strategy key, idle rank)
+and of the waiting heap (-priority, arrival time, arrival order). Entries are
+deleted lazily: each carries the generation or rank it was pushed with.
+"""
+
+from __future__ import annotations
+
+import math
+
+from numba import njit
+
+from .core_layout import (
+    AH_CAP, AH_LEN, AH_OFF, ANSWERED, ARRIVAL, BLOCKED, CAP, CONN, DETAIL_DISPLAY, DISP_AVAILABLE, DISP_BUSY,
+    DISP_LOGGED_OUT, DISP_NOT_READY, DISP_RESERVED, DISP_WRAP_UP, DISPLAY, E_AGENT, E_CALL, E_DETAIL, E_KIND,
+    E_QUEUE, E_SEQ, E_TIME, E_VALUE, EXT, IDLE_RANK, IDLE_SINCE, KEYKIND, LOCK_KIND, LOCK_TOKEN, LOCK_UNTIL,
+    NO_ID, NWAIT, OFFERS, ORDER, PRES, PRIO, QGEN, QUEUE, REASON, RINGING, S_GEN, S_GROW, S_NEV, S_NT, S_RANK,
+    S_SEQ, S_TSEQ, STATE, T_LOCK_END, T_MAX_WAIT, T_RING, TALK, TARG, TKIND, TSEQ, TTARGET, TTOKEN, WGEN, WH_CAP,
+    WH_LEN, WH_OFF, ST_OFFERED, ST_WAITING, OFFER_SLOT, OFFER_TOKEN,
+)
+
+# Presence and lock codes (codes.py) and event kinds (EventKind), as plain ints for numba.
+P_LOGGED_OUT, P_NOT_READY, P_READY = 0, 1, 2
+L_NONE, L_WRAP_UP, L_DELAY = 0, 1, 2
+K_ARRIVED, K_QUEUED, K_OFFERED, K_WITHDRAWN, K_EXPIRED, K_REJECTED, K_CONNECTED = 1, 2, 3, 5, 6, 7, 8
+K_OVERFLOWED, K_ENDED, K_AGENT_STATE = 10, 13, 14
+
+
+# ------------------------------------------------------------------ events
+@njit(cache=True, _nrt=False)
+def emit(S, t, kind, slot, a, q, detail, value):
+    n = S.S_i[S_NEV]
+    S.S_i[S_SEQ] += 1
+    S.EV_i[n, E_SEQ] = S.S_i[S_SEQ]
+    S.EV_i[n, E_KIND] = kind
+    S.EV_i[n, E_CALL] = S.C_i[slot, EXT] if slot >= 0 else NO_ID
+    S.EV_i[n, E_AGENT] = a
+    S.EV_i[n, E_QUEUE] = q
+    S.EV_i[n, E_DETAIL] = detail
+    S.EV_f[n, E_TIME] = t
+    S.EV_f[n, E_VALUE] = value
+    S.S_i[S_NEV] = n + 1
+
+
+# ------------------------------------------------------------------ timer heap: (deadline, sequence)
+@njit(cache=True, _nrt=False)
+def _tm_less(S, i, j):
+    ti, tj = S.TM_t[i], S.TM_t[j]
+    return ti < tj or (ti == tj and S.TM_i[i, TSEQ] < S.TM_i[j, TSEQ])
+
+
+@njit(cache=True, _nrt=False)
+def _tm_swap(S, i, j):
+    S.TM_t[i], S.TM_t[j] = S.TM_t[j], S.TM_t[i]
+    for c in range(S.TM_i.shape[1]):
+        S.TM_i[i, c], S.TM_i[j, c] = S.TM_i[j, c], S.TM_i[i, c]
+
+
+@njit(cache=True, _nrt=False)
+def push_timer(S, t, kind, target, token, arg):
+    i = S.S_i[S_NT]
+    S.S_i[S_NT] = i + 1
+    S.S_i[S_TSEQ] += 1
+    S.TM_t[i] = t
+    S.TM_i[i, TSEQ] = S.S_i[S_TSEQ]
+    S.TM_i[i, TKIND] = kind
+    S.TM_i[i, TTARGET] = target
+    S.TM_i[i, TTOKEN] = token
+    S.TM_i[i, TARG] = arg
+    sift_up(S, HEAP_TIMERS, 0, i)
+
+
+@njit(cache=True, _nrt=False)
+def pop_timer(S):
+    """Remove the root; its fields are left at index n-1 (the old last slot) for the caller to read."""
+    n = S.S_i[S_NT] - 1
+    S.S_i[S_NT] = n
+    _tm_swap(S, 0, n)
+    sift_down(S, HEAP_TIMERS, 0, n, 0)
+    return n
+
+
+@njit(cache=True, _nrt=False)
+def timer_live(S, k):
+    kind = S.TM_i[k, TKIND]
+    target = S.TM_i[k, TTARGET]
+    token = S.TM_i[k, TTOKEN]
+    if kind == T_LOCK_END:
+        return S.A_i[target, LOCK_TOKEN] == token
+    if kind == T_RING:
+        a = S.TM_i[k, TARG]
+        return S.A_i[a, OFFER_TOKEN] == token and S.A_i[a, OFFER_SLOT] == target
+    if kind == T_MAX_WAIT:
+        st = S.C_i[target, STATE]
+        return S.C_i[target, QGEN] == token and (st == ST_WAITING or st == ST_OFFERED)
+    return False
+
+
+@njit(cache=True, _nrt=False)
+def next_deadline(S):
+    while S.S_i[S_NT] > 0 and not timer_live(S, 0):
+        pop_timer(S)
+    return S.TM_t[0] if S.S_i[S_NT] > 0 else math.inf
+
+
+# ------------------------------------------------------------------ available-member heaps: (key, rank)
+@njit(cache=True, _nrt=False)
+def _ah_less(S, i, j):
+    ki, kj = S.AH_f[i, 0], S.AH_f[j, 0]
+    return ki < kj or (ki == kj and S.AH_f[i, 1] < S.AH_f[j, 1])
+
+
+@njit(cache=True, _nrt=False)
+def _ah_swap(S, i, j):
+    for c in range(2):
+        S.AH_f[i, c], S.AH_f[j, c] = S.AH_f[j, c], S.AH_f[i, c]
+        S.AH_i[i, c], S.AH_i[j, c] = S.AH_i[j, c], S.AH_i[i, c]
+
+
+@njit(cache=True, _nrt=False)
+def _ah_current(S, k):
+    a = S.AH_i[k, 0]
+    return S.A_f[a, IDLE_RANK] == S.AH_f[k, 1] and S.A_i[a, DISPLAY] == DISP_AVAILABLE
+
+
+@njit(cache=True, _nrt=False)
+def _ah_pop(S, q):
+    """Move the root to the end of the heap (outside it); return its index."""
+    off = S.Q_i[q, AH_OFF]
+    n = S.Q_i[q, AH_LEN] - 1
+    S.Q_i[q, AH_LEN] = n
+    _ah_swap(S, off, off + n)
+    sift_down(S, HEAP_AVAIL, off, n, off)
+    return off + n
+
+
+@njit(cache=True, _nrt=False)
+def ah_push(S, q, key, rank, a, m):
+    off = S.Q_i[q, AH_OFF]
+    n = S.Q_i[q, AH_LEN]
+    if n == S.Q_i[q, AH_CAP]:  # full: keep only current entries (at most one per member), then re-heap
+        w = off
+        for k in range(off, off + n):
+            if _ah_current(S, k):
+                if k != w:
+                    _ah_swap(S, w, k)
+                w += 1
+        n = w - off
+        for k in range(off + n // 2, off - 1, -1):
+            sift_down(S, HEAP_AVAIL, off, n, k)
+    i = off + n
+    S.AH_f[i, 0] = key
+    S.AH_f[i, 1] = rank
+    S.AH_i[i, 0] = a
+    S.AH_i[i, 1] = m
+    S.Q_i[q, AH_LEN] = n + 1
+    sift_up(S, HEAP_AVAIL, off, i)
+
+
+@njit(cache=True, _nrt=False)
+def pick_available(S, q):
+    """First current entry of ``q``'s heap that can take a call now, or -1 (engine._pick_available)."""
+    if S.Q_i[q, BLOCKED]:
+        return -1
+    off = S.Q_i[q, AH_OFF]
+    n0 = S.Q_i[q, AH_LEN]
+    found = -1
+    while S.Q_i[q, AH_LEN] > 0:
+        if not _ah_current(S, off):
+            _ah_pop(S, q)
+        else:
+            a = S.AH_i[off, 0]
+            if S.A_i[a, LOCK_KIND] == L_NONE and S.A_i[a, CAP] > 0 and S.QM[S.QM_ptr[q] + S.AH_i[off, 1], 1]:
+                found = a
+                break
+            _ah_pop(S, q)
+    # Popped entries sit just past the heap: put back the current ones (set aside), drop the stale.
+    i = off + S.Q_i[q, AH_LEN]
+    end = off + n0
+    while i < end:
+        if _ah_current(S, i):
+            S.Q_i[q, AH_LEN] += 1
+            sift_up(S, HEAP_AVAIL, off, i)
+            i += 1
+        else:
+            end -= 1
+            _ah_swap(S, i, end)
+    return found
+
+
+# ------------------------------------------------------------------ waiting heaps: (-priority, arrival, order)
+@njit(cache=True, _nrt=False)
+def _wh_less(S, i, j):
+    pi, pj = S.WH_i[i, 0], S.WH_i[j, 0]
+    if pi != pj:
+        return pi < pj
+    ai, aj = S.WH_f[i], S.WH_f[j]
+    if ai != aj:
+        return ai < aj
+    return S.WH_i[i, 1] < S.WH_i[j, 1]
+
+
+@njit(cache=True, _nrt=False)
+def _wh_swap(S, i, j):
+    S.WH_f[i], S.WH_f[j] = S.WH_f[j], S.WH_f[i]
+    for c in range(4):
+        S.WH_i[i, c], S.WH_i[j, c] = S.WH_i[j, c], S.WH_i[i, c]
+
+
+# ------------------------------------------------------------------ one sift for the three heaps
+HEAP_TIMERS, HEAP_AVAIL, HEAP_WAITING = 0, 1, 2
+
+
+@njit(cache=True, _nrt=False)
+def _less(S, h, i, j):
+    if h == HEAP_TIMERS:
+        return _tm_less(S, i, j)
+    if h == HEAP_AVAIL:
+        return _ah_less(S, i, j)
+    return _wh_less(S, i, j)
+
+
+@njit(cache=True, _nrt=False)
+def _swap(S, h, i, j):
+    if h == HEAP_TIMERS:
+        _tm_swap(S, i, j)
+    elif h == HEAP_AVAIL:
+        _ah_swap(S, i, j)
+    else:
+        _wh_swap(S, i, j)
+
+
+@njit(cache=True, _nrt=False)
+def sift_up(S, h, off, i):
+    """Move entry ``i`` of the heap starting at ``off`` up to its place."""
+    while i > off:
+        p = off + ((i - off - 1) >> 1)
+        if not _less(S, h, i, p):
+            break
+        _swap(S, h, i, p)
+        i = p
+
+
+@njit(cache=True, _nrt=False)
+def sift_down(S, h, off, n, i):
+    """Move entry ``i`` of the ``n``-entry heap starting at ``off`` down to its place."""
+    while True:
+        c = off + 2 * (i - off) + 1
+        if c >= off + n:
+            break
+        if c + 1 < off + n and _less(S, h, c + 1, c):
+            c += 1
+        if not _less(S, h, c, i):
+            break
+        _swap(S, h, i, c)
+        i = c
+
+
+@njit(cache=True, _nrt=False)
+def _wh_live(S, q, k):
+    slot = S.WH_i[k, 2]
+    return S.C_i[slot, WGEN] == S.WH_i[k, 3] and S.C_i[slot, STATE] == ST_WAITING and S.C_i[slot, QUEUE] == q
+
+
+@njit(cache=True, _nrt=False)
+def wh_push(S, q, slot):
+    """Add ``slot`` to ``q``'s waiting heap; return its position (1-based) among the live entries."""
+    S.S_i[S_GEN] += 1
+    gen = S.S_i[S_GEN]
+    S.C_i[slot, WGEN] = gen
+    off = S.Q_i[q, WH_OFF]
+    n = S.Q_i[q, WH_LEN]
+    i = off + n
+    S.WH_f[i] = S.C_f[slot, ARRIVAL]
+    S.WH_i[i, 0] = -S.C_i[slot, PRIO]
+    S.WH_i[i, 1] = S.C_i[slot, ORDER]
+    S.WH_i[i, 2] = slot
+    S.WH_i[i, 3] = gen
+    S.Q_i[q, WH_LEN] = n + 1
+    S.Q_i[q, NWAIT] += 1
+    if n + 1 > S.Q_i[q, WH_CAP] - 8:
+        S.S_i[S_GROW] = 1  # the facade grows the segment before the next step
+    while i > off:  # sift_up, keeping track of where the new entry lands
+        p = off + ((i - off - 1) >> 1)
+        if not _wh_less(S, i, p):
+            break
+        _wh_swap(S, i, p)
+        i = p
+    pos = 1
+    for k in range(off, off + n + 1):
+        if k != i and _wh_less(S, k, i) and _wh_live(S, q, k):
+            pos += 1
+    return pos
+
+
+@njit(cache=True, _nrt=False)
+def wh_head(S, q):
+    """Slot of the first live waiting call of ``q`` (stale roots are dropped), or -1."""
+    off = S.Q_i[q, WH_OFF]
+    while S.Q_i[q, WH_LEN] > 0:
+        if _wh_live(S, q, off):
+            return S.WH_i[off, 2]
+        n = S.Q_i[q, WH_LEN] - 1
+        S.Q_i[q, WH_LEN] = n
+        _wh_swap(S, off, off + n)
+        sift_down(S, HEAP_WAITING, off, n, off)
+    return -1
+
+
+# ------------------------------------------------------------------ agents
+@njit(cache=True, _nrt=False)
+def display(S, a):
+    """engine._display: BUSY > RESERVED > LOGGED_OUT > WRAP_UP > NOT_READY(reason) > AVAILABLE."""
+    if S.A_i[a, CONN] > 0:
+        return DISP_BUSY
+    if S.A_i[a, OFFERS] > 0:
+        return DISP_RESERVED
+    p = S.A_i[a, PRES]
+    if p == P_LOGGED_OUT:
+        return DISP_LOGGED_OUT
+    if S.A_i[a, LOCK_KIND] == L_WRAP_UP:
+        return DISP_WRAP_UP
+    if p == P_NOT_READY:
+        return DISP_NOT_READY + S.A_i[a, REASON]
+    return DISP_AVAILABLE
+
+
+@njit(cache=True, _nrt=False)
+def touch(S, a, t):
+    """engine._touch: emit AGENT_STATE when the display state changed; index a newly AVAILABLE agent."""
+    d = display(S, a)
+    if d == S.A_i[a, DISPLAY]:
+        return
+    S.A_i[a, DISPLAY] = d
+    if d == DISP_AVAILABLE:
+        S.A_f[a, IDLE_SINCE] = t
+        S.S_i[S_RANK] += 1
+        rank = float(S.S_i[S_RANK])
+        S.A_f[a, IDLE_RANK] = rank
+        for k in range(S.AQ_ptr[a], S.AQ_ptr[a + 1]):
+            q = S.AQ[k, 0]
+            m = S.AQ[k, 1]
+            kind = S.Q_i[q, KEYKIND]
+            if kind == 0:
+                key = 0.0
+            elif kind == 1:
+                key = float(S.A_i[a, ANSWERED])
+            elif kind == 2:
+                key = S.A_f[a, TALK]
+            else:
+                key = -S.QM_f[S.QM_ptr[q] + m]
+            ah_push(S, q, key, rank, a, m)
+    emit(S, t, K_AGENT_STATE, -1, a, -1, DETAIL_DISPLAY + d, 0.0)
+
+
+@njit(cache=True, _nrt=False)
+def unlock(S, a):
+    S.A_i[a, LOCK_KIND] = L_NONE
+    S.A_f[a, LOCK_UNTIL] = 0.0
+    S.A_i[a, LOCK_TOKEN] += 1
+
+
+@njit(cache=True, _nrt=False)
+def lock(S, a, t, lock_s, kind):
+    """Start a wrap-up/delay lock (extending a longer one); False if there is none to start."""
+    if lock_s <= 0 or S.A_i[a, PRES] == P_LOGGED_OUT:
+        return False
+    until = max(t + lock_s, S.A_f[a, LOCK_UNTIL])
+    S.A_f[a, LOCK_UNTIL] = until
+    if kind > S.A_i[a, LOCK_KIND]:
+        S.A_i[a, LOCK_KIND] = kind
+    S.A_i[a, LOCK_TOKEN] += 1
+    push_timer(S, until, T_LOCK_END, a, S.A_i[a, LOCK_TOKEN], 0)
+    touch(S, a, t)
+    return True
+
+
+@njit(cache=True, _nrt=False)
+def set_not_ready(S, a, reason):
+    S.A_i[a, PRES] = P_NOT_READY
+    S.A_i[a, REASON] = reason
+    if S.A_i[a, LOCK_KIND] == L_DELAY:
+        unlock(S, a)
+
+
+@njit(cache=True, _nrt=False)
+def set_state(S, slot, new):
+    """dispatch._set_state: the one place a call's state changes (keeps each queue's ringing count)."""
+    old = S.C_i[slot, STATE]
+    if old == ST_OFFERED and new != ST_OFFERED:
+        S.Q_i[S.C_i[slot, QUEUE], RINGING] -= 1
+    elif new == ST_OFFERED and old != ST_OFFERED:
+        S.Q_i[S.C_i[slot, QUEUE], RINGING] += 1
+    S.C_i[slot, STATE] = new

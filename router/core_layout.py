@@ -1,0 +1,136 @@
+"""Array layout of the compiled core (docs/routing.md §15).
+
+The compiled core keeps the whole router state in a handful of numpy arrays
+grouped in :class:`CoreState`, so one numba call can run a whole batch of
+operations. Per-entity data are 2-D arrays whose columns are named by the
+integer constants below (numba freezes module constants, so ``A_i[a, PRES]``
+costs the same as a field access).
+
+Never renumber op, status or detail codes: they are part of the batch API.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+# ---------------------------------------------------------------- agents (A_i int64, A_f float64)
+PRES, REASON, LOCK_KIND, LOCK_TOKEN, LOAD, CAP, OFFERS, CONN, ANSWERED, NA_RUN, DISPLAY, OFFER_SLOT, OFFER_TOKEN = range(13)
+N_A_I = 13
+LOCK_UNTIL, IDLE_SINCE, IDLE_RANK, TALK, LAST_END, LAST_OFFERED = range(6)
+N_A_F = 6
+
+# Display codes (A_i[:, DISPLAY]); NOT_READY is DISP_NOT_READY + reason code.
+DISP_LOGGED_OUT, DISP_AVAILABLE, DISP_RESERVED, DISP_BUSY, DISP_WRAP_UP = 0, 2, 3, 4, 5
+DISP_NOT_READY = 16
+
+# ---------------------------------------------------------------- queues (Q_i int64, Q_f float64)
+KEYKIND, MAX_NA, MAX_LEN, OVERFLOW, BLOCKED, LOGGED_IN, RINGING, NWAIT = range(8)
+AH_OFF, AH_CAP, AH_LEN, WH_OFF, WH_CAP, WH_LEN = range(8, 14)
+N_Q_I = 14
+WEIGHT, RING_TO, WRAP, REJ_DELAY, BUSY_DELAY, NA_DELAY, MAX_WAIT, AHT = range(8)
+N_Q_F = 8
+
+# ---------------------------------------------------------------- calls (C_i int64, C_f float64), by slot
+EXT, ORDER, QUEUE, PRIO, STATE, AGENT, OFFER_AGENT, QGEN, WGEN, HOPS = range(10)
+N_C_I = 10
+ARRIVAL, ENTERED, CONNECTED_S, WAIT_ORIGIN = range(4)
+N_C_F = 4
+ST_WAITING, ST_OFFERED, ST_CONNECTED, ST_ENDED, ST_FREE = 0, 1, 2, 3, 4
+
+# ---------------------------------------------------------------- timers (TM_t float64, TM_i int64)
+TSEQ, TKIND, TTARGET, TTOKEN, TARG = range(5)
+N_TM_I = 5
+T_RING, T_LOCK_END, T_MAX_WAIT = 1, 2, 3  # same numbers as dispatch.py
+
+# ---------------------------------------------------------------- events (EV_i int64, EV_f float64)
+E_SEQ, E_KIND, E_CALL, E_AGENT, E_QUEUE, E_DETAIL = range(6)
+N_EV_I = 6
+E_TIME, E_VALUE = 0, 1
+NO_ID = -(1 << 62)  # "no call" in E_CALL; it and NO_ID + 1 are reserved, every other int64 is a call id
+H_EMPTY, H_TOMB = NO_ID, NO_ID + 1  # call-id table: a free row, a deleted row
+
+# Detail codes (EV_i[:, E_DETAIL]). Overflow targets are DETAIL_QUEUE + queue index; agent
+# display states are DETAIL_DISPLAY + display code (NOT_READY reasons included).
+DETAILS = ("", "overflow", "busy", "reject", "caller-abandoned", "agent-logged-out", "agent-not-ready", "exit",
+           "completed", "abandoned", "abandoned-ringing", "exited:timeout", "rejected:queue-full",
+           "exited:queue-full")
+D_NONE, D_OVERFLOW, D_BUSY, D_REJECT, D_CALLER_ABANDONED, D_LOGGED_OUT, D_NOT_READY, D_EXIT = range(8)
+D_COMPLETED, D_ABANDONED, D_ABANDONED_RINGING, D_EXIT_TIMEOUT, D_REJ_FULL, D_EXIT_FULL = range(8, 14)
+DETAIL_QUEUE = 1 << 20
+DETAIL_DISPLAY = 1 << 21
+
+# ---------------------------------------------------------------- scalars (S_i int64, S_f float64)
+S_SEQ, S_RANK, S_TSEQ, S_TOKEN, S_ORDER, S_GEN, S_NT, S_NEV, S_NFREE, S_ARRIVED, S_ENDED, S_GROW = range(12)
+S_EV_ROOM, S_TM_ROOM, S_RESUME = 12, 13, 14  # room one step may need (events, timers); op resumed after a pause
+S_HUSED = 15  # call-id table rows in use (live ids and tombstones)
+N_S_I = 16
+S_NOW = 0
+N_S_F = 1
+
+# Reason codes: 0 is "login", 1 "no-answer"; the facade registers the others as they are used.
+REASON_LOGIN, REASON_NO_ANSWER = 0, 1
+
+# ---------------------------------------------------------------- batch operations
+OP_ARRIVE, OP_ACCEPT, OP_REJECT, OP_RELEASE, OP_ABANDON = 1, 2, 3, 4, 5
+OP_LOGIN, OP_LOGOUT, OP_READY, OP_NOT_READY, OP_ADVANCE = 6, 7, 8, 9, 10
+OP_NAMES = {OP_ARRIVE: "arrive", OP_ACCEPT: "accept", OP_REJECT: "reject", OP_RELEASE: "release",
+            OP_ABANDON: "abandon", OP_LOGIN: "login", OP_LOGOUT: "logout", OP_READY: "ready",
+            OP_NOT_READY: "not_ready", OP_ADVANCE: "advance"}
+
+#: One operation per row. ``arg``: release → wrap-up seconds (NaN: the queue's); reject → 1 if busy;
+#: login → 1 if ready; not_ready → reason code (:meth:`FastRouter.reason_code`).
+OP_DTYPE = np.dtype([("op", np.int8), ("time_s", np.float64), ("call", np.int64), ("agent", np.int32),
+                     ("queue", np.int32), ("priority", np.int32), ("arg", np.float64)])
+
+#: One event per row; ``call`` is NO_ID when the event has no call, ``agent``/``queue`` -1 when none.
+EVENT_DTYPE = np.dtype([("seq", np.int64), ("time_s", np.float64), ("kind", np.int8), ("call", np.int64),
+                        ("agent", np.int32), ("queue", np.int32), ("detail", np.int32), ("value", np.float64)])
+
+# Status of each operation (0 = done). The facade turns them into RouterError subclasses.
+OK = 0
+ERR_TIME = 1  # now not finite or before the last time
+ERR_UNKNOWN_CALL = 2
+ERR_UNKNOWN_AGENT = 3
+ERR_UNKNOWN_QUEUE = 4
+ERR_DUPLICATE_CALL = 5
+ERR_NO_OFFER = 6  # accept/reject with no ringing offer to that agent
+ERR_CALL_GONE = 7  # the call ended during this operation's implicit advance
+ERR_NOT_CONNECTED = 8
+ERR_LOGGED_IN = 9
+ERR_LOGGED_OUT = 10
+ERR_HAS_CALLS = 11
+ERR_BAD_OP = 12
+ERR_BAD_ARG = 13
+ERR_CONNECTED_ELSEWHERE = 14
+NOT_RUN = -1  # the batch stopped before this operation (room must grow first)
+
+
+class CoreState(NamedTuple):
+    """Every array of the compiled core's state (see the column constants above)."""
+
+    A_i: np.ndarray
+    A_f: np.ndarray
+    AQ_ptr: np.ndarray  # agent -> its (queue, member, statically eligible) rows in AQ
+    AQ: np.ndarray
+    Q_i: np.ndarray
+    Q_f: np.ndarray
+    QM_ptr: np.ndarray  # queue -> its (agent, base skills met) rows in QM
+    QM: np.ndarray
+    QM_f: np.ndarray  # member's skill sum over the queue's skills
+    AH_f: np.ndarray  # available-member heaps: (key, rank)
+    AH_i: np.ndarray  # (agent, member)
+    WH_f: np.ndarray  # waiting heaps: arrival time
+    WH_i: np.ndarray  # (-priority, order, slot, wait generation)
+    C_i: np.ndarray
+    C_f: np.ndarray
+    FREE: np.ndarray  # stack of free call slots
+    TM_t: np.ndarray
+    TM_i: np.ndarray
+    EV_i: np.ndarray
+    EV_f: np.ndarray
+    S_i: np.ndarray
+    S_f: np.ndarray
+    HK: np.ndarray  # call-id table (open addressing, linear probing): external id, or H_EMPTY / H_TOMB
+    HV: np.ndarray  # its call slot

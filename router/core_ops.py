@@ -1,0 +1,315 @@
+"""Compiled core, part 2: routing, timers and the operations, and the batch loop (numba).
+
+Functions mirror the Python engine's methods of the same name (dispatch.py,
+calls.py, agents.py, engine.py); the rules are docs/routing.md's. One call of
+:func:`run_batch` applies a whole array of operations (``OP_DTYPE``) and
+writes their events into the state's event buffer.
+
+Room: a step (one timer fired, or one operation's own work) needs at most
+``S_EV_ROOM / 2`` event rows and ``S_TM_ROOM / 2`` timer rows, one free call
+slot, and two rows of a queue's waiting heap. :func:`run_batch` stops *before*
+a step when room is short (it returns the index of the operation to run
+next, marking it resumed if its implicit advance had started); the facade
+grows the arrays or drains the events and calls it again. So no step ever
+writes past an array, and a batch's result does not depend on where it
+paused.
+"""
+
+from __future__ import annotations
+
+import math
+
+from numba import njit
+
+from .core_kernels import (
+    K_ARRIVED, K_ENDED, K_EXPIRED, K_OFFERED, K_OVERFLOWED, K_QUEUED, K_WITHDRAWN,
+    L_DELAY, L_NONE, L_WRAP_UP, P_READY, emit, lock, pick_available, pop_timer,
+    push_timer, set_not_ready, set_state, timer_live, touch, unlock, wh_head, wh_push,
+)
+from .core_layout import (
+    H_EMPTY, H_TOMB,
+    AGENT, AHT, ARRIVAL, CAP, CONN, CONNECTED_S, D_COMPLETED, D_EXIT, D_EXIT_TIMEOUT, D_NONE, D_OVERFLOW,
+    D_REJ_FULL, DETAIL_QUEUE, ENTERED, EXT, HOPS, LAST_END, LAST_OFFERED, LOAD, LOCK_KIND,
+    MAX_LEN, MAX_NA, MAX_WAIT, NA_DELAY, NA_RUN, NWAIT, OFFER_AGENT, OFFER_SLOT, OFFER_TOKEN, OFFERS,
+    ORDER, OVERFLOW, PRES, RINGING, PRIO, QGEN, QUEUE, REASON_NO_ANSWER, RING_TO,
+    S_ENDED, S_EV_ROOM, S_GEN, S_GROW, S_NEV, S_NFREE, S_NOW, S_NT, S_TM_ROOM,
+    S_TOKEN, S_HUSED, ST_ENDED, ST_OFFERED, ST_WAITING, STATE, T_LOCK_END, T_MAX_WAIT, T_RING, TALK, TARG,
+    TKIND, TTARGET, WEIGHT, WGEN, WRAP,
+)
+
+PAUSED = -2
+
+
+# ------------------------------------------------------------------ call-id table
+@njit(cache=True, _nrt=False)
+def _h_home(key, mask):
+    return (key ^ (key >> 17) ^ (key >> 37)) & mask  # consecutive ids land in consecutive rows
+
+
+@njit(cache=True, _nrt=False)
+def h_get(S, key):
+    """The slot of call ``key``, or -1."""
+    mask = S.HK.shape[0] - 1
+    i = _h_home(key, mask)
+    while True:
+        k = S.HK[i]
+        if k == key:
+            return S.HV[i]
+        if k == H_EMPTY:
+            return -1
+        i = (i + 1) & mask
+
+
+@njit(cache=True, _nrt=False)
+def h_put(S, key, slot):
+    """Add ``key`` (not present). The facade keeps the table at most half full."""
+    mask = S.HK.shape[0] - 1
+    i = _h_home(key, mask)
+    while S.HK[i] != H_EMPTY and S.HK[i] != H_TOMB:
+        i = (i + 1) & mask
+    if S.HK[i] == H_EMPTY:
+        S.S_i[S_HUSED] += 1
+    S.HK[i] = key
+    S.HV[i] = slot
+
+
+@njit(cache=True, _nrt=False)
+def h_del(S, key):
+    mask = S.HK.shape[0] - 1
+    i = _h_home(key, mask)
+    while S.HK[i] != key:
+        if S.HK[i] == H_EMPTY:
+            return
+        i = (i + 1) & mask
+    S.HK[i] = H_TOMB
+
+
+@njit(cache=True, _nrt=False)
+def h_rebuild(old_k, old_v, S):
+    """Insert every live row of an old table into ``S``'s (empty) table."""
+    S.S_i[S_HUSED] = 0
+    for i in range(old_k.shape[0]):
+        k = old_k[i]
+        if k != H_EMPTY and k != H_TOMB:
+            h_put(S, k, old_v[i])
+
+
+# ------------------------------------------------------------------ calls in queues
+@njit(cache=True, _nrt=False)
+def end_call(S, slot, t, disp):
+    set_state(S, slot, ST_ENDED)
+    emit(S, t, K_ENDED, slot, S.C_i[slot, AGENT], S.C_i[slot, QUEUE], disp, t - S.C_f[slot, ARRIVAL])
+    h_del(S, S.C_i[slot, EXT])
+    n = S.S_i[S_NFREE]
+    S.FREE[n] = slot  # the slot's data stay readable until the next arrival takes it
+    S.S_i[S_NFREE] = n + 1
+    S.S_i[S_ENDED] += 1
+
+
+@njit(cache=True, _nrt=False)
+def unwait(S, slot):
+    S.Q_i[S.C_i[slot, QUEUE], NWAIT] -= 1
+    S.C_i[slot, WGEN] = 0  # its heap entry is stale from now on
+
+
+@njit(cache=True, _nrt=False)
+def wait(S, slot, q, t):
+    pos = wh_push(S, q, slot)
+    set_state(S, slot, ST_WAITING)
+    emit(S, t, K_QUEUED, slot, -1, q, D_NONE, float(pos))
+
+
+@njit(cache=True, _nrt=False)
+def offer(S, slot, a, t):
+    q = S.C_i[slot, QUEUE]
+    S.S_i[S_TOKEN] += 1
+    tok = S.S_i[S_TOKEN]
+    S.C_i[slot, OFFER_AGENT] = a
+    S.A_i[a, OFFER_SLOT] = slot
+    S.A_i[a, OFFER_TOKEN] = tok
+    set_state(S, slot, ST_OFFERED)
+    S.A_i[a, LOAD] += 1
+    S.A_i[a, OFFERS] += 1
+    S.A_f[a, LAST_OFFERED] = t
+    expiry = t + S.Q_f[q, RING_TO]
+    push_timer(S, expiry, T_RING, slot, tok, a)
+    emit(S, t, K_OFFERED, slot, a, q, D_NONE, expiry)
+    touch(S, a, t)
+
+
+@njit(cache=True, _nrt=False)
+def drop_offer(S, slot, a, t, kind, detail):
+    S.C_i[slot, OFFER_AGENT] = -1
+    S.A_i[a, OFFER_SLOT] = -1
+    S.A_i[a, OFFER_TOKEN] = 0
+    S.A_i[a, LOAD] -= 1
+    S.A_i[a, OFFERS] -= 1
+    emit(S, t, kind, slot, a, S.C_i[slot, QUEUE], detail, 0.0)
+
+
+@njit(cache=True, _nrt=False)
+def try_route(S, slot, t):
+    a = pick_available(S, S.C_i[slot, QUEUE])
+    if a < 0:
+        return False
+    offer(S, slot, a, t)
+    return True
+
+
+@njit(cache=True, _nrt=False)
+def enter_queue(S, slot, q, t, how):
+    """Put the call in ``q`` and route it; a full queue overflows (a loop, not recursion) or rejects."""
+    while True:
+        set_state(S, slot, ST_WAITING)
+        S.C_i[slot, QUEUE] = q
+        S.S_i[S_GEN] += 1
+        S.C_i[slot, QGEN] = S.S_i[S_GEN]
+        S.C_f[slot, ENTERED] = t
+        emit(S, t, K_ARRIVED, slot, -1, q, how, 0.0)
+        ml = S.Q_i[q, MAX_LEN]
+        if ml > 0 and S.Q_i[q, NWAIT] + S.Q_i[q, RINGING] >= ml:  # callers being rung count too
+            target = S.Q_i[q, OVERFLOW]
+            if target >= 0 and S.C_i[slot, HOPS] < S.Q_i.shape[0]:
+                S.C_i[slot, HOPS] += 1
+                emit(S, t, K_OVERFLOWED, slot, -1, q, DETAIL_QUEUE + target, 0.0)
+                q = target
+                how = D_OVERFLOW
+                continue
+            end_call(S, slot, t, D_REJ_FULL)
+            return
+        if S.Q_f[q, MAX_WAIT] < math.inf:
+            push_timer(S, t + S.Q_f[q, MAX_WAIT], T_MAX_WAIT, slot, S.C_i[slot, QGEN], 0)
+        if not try_route(S, slot, t):
+            wait(S, slot, q, t)
+        return
+
+
+@njit(cache=True, _nrt=False)
+def overflow_or_end(S, slot, q, target, t, disp):
+    if target >= 0 and S.C_i[slot, HOPS] < S.Q_i.shape[0]:
+        S.C_i[slot, HOPS] += 1
+        emit(S, t, K_OVERFLOWED, slot, -1, q, DETAIL_QUEUE + target, 0.0)
+        enter_queue(S, slot, target, t, D_OVERFLOW)
+    else:
+        end_call(S, slot, t, disp)
+
+
+@njit(cache=True, _nrt=False)
+def back_to_queue(S, slot, t):
+    if S.C_i[slot, OFFER_AGENT] >= 0 or S.C_i[slot, STATE] != ST_OFFERED:
+        return
+    if not try_route(S, slot, t):
+        wait(S, slot, S.C_i[slot, QUEUE], t)
+
+
+# ------------------------------------------------------------------ agents
+@njit(cache=True, _nrt=False)
+def agent_freed(S, a, t):
+    """The best waiting call the agent serves: least (-queue weight, -priority, arrival, order)."""
+    while S.A_i[a, PRES] == P_READY and S.A_i[a, LOCK_KIND] == L_NONE:
+        if S.A_i[a, LOAD] >= S.A_i[a, CAP]:
+            return
+        best = -1
+        bw = bp = ba = bo = 0.0
+        for k in range(S.AQ_ptr[a], S.AQ_ptr[a + 1]):
+            if not S.AQ[k, 2]:
+                continue
+            q = S.AQ[k, 0]
+            s = wh_head(S, q)
+            if s < 0:
+                continue
+            w = -S.Q_f[q, WEIGHT]
+            p = float(-S.C_i[s, PRIO])
+            ar = S.C_f[s, ARRIVAL]
+            o = float(S.C_i[s, ORDER])
+            if best < 0 or (w, p, ar, o) < (bw, bp, ba, bo):
+                best, bw, bp, ba, bo = s, w, p, ar, o
+        if best < 0:
+            return
+        unwait(S, best)
+        offer(S, best, a, t)
+
+
+@njit(cache=True, _nrt=False)
+def free(S, a, t):
+    touch(S, a, t)
+    agent_freed(S, a, t)
+
+
+@njit(cache=True, _nrt=False)
+def lock_or_free(S, a, t, lock_s, kind):
+    if not lock(S, a, t, lock_s, kind):
+        free(S, a, t)
+
+
+@njit(cache=True, _nrt=False)
+def release(S, slot, t, wrap_s):
+    q = S.C_i[slot, QUEUE]
+    w = S.Q_f[q, WRAP] if math.isnan(wrap_s) else wrap_s
+    S.Q_f[q, AHT] += 0.1 * ((t - S.C_f[slot, CONNECTED_S] + w) - S.Q_f[q, AHT])
+    a = S.C_i[slot, AGENT]
+    end_call(S, slot, t, D_COMPLETED)
+    S.A_i[a, LOAD] -= 1
+    S.A_i[a, CONN] -= 1
+    S.A_f[a, TALK] += t - S.C_f[slot, CONNECTED_S]
+    S.A_f[a, LAST_END] = t
+    S.C_i[slot, AGENT] = -1
+    lock_or_free(S, a, t, w, L_WRAP_UP)
+
+
+# ------------------------------------------------------------------ timers
+@njit(cache=True, _nrt=False)
+def fire(S, t, kind, target, arg):
+    if kind == T_LOCK_END:
+        unlock(S, target)
+        free(S, target, t)
+        return
+    slot = target
+    q = S.C_i[slot, QUEUE]
+    if kind == T_RING:
+        a = arg
+        drop_offer(S, slot, a, t, K_EXPIRED, D_NONE)
+        S.A_i[a, NA_RUN] += 1
+        mna = S.Q_i[q, MAX_NA]
+        if mna > 0 and S.A_i[a, NA_RUN] >= mna:
+            set_not_ready(S, a, REASON_NO_ANSWER)
+            touch(S, a, t)
+            back_to_queue(S, slot, t)
+        else:
+            locked = lock(S, a, t, S.Q_f[q, NA_DELAY], L_DELAY)
+            if not locked:
+                touch(S, a, t)
+            back_to_queue(S, slot, t)
+            if not locked:
+                agent_freed(S, a, t)
+    elif kind == T_MAX_WAIT:
+        if S.C_i[slot, STATE] == ST_WAITING:
+            unwait(S, slot)
+        else:
+            b = S.C_i[slot, OFFER_AGENT]
+            if b >= 0:
+                drop_offer(S, slot, b, t, K_WITHDRAWN, D_EXIT)
+                free(S, b, t)
+        overflow_or_end(S, slot, q, S.Q_i[q, OVERFLOW], t, D_EXIT_TIMEOUT)
+
+
+@njit(cache=True, _nrt=False)
+def room_short(S):
+    return (S.S_i[S_NEV] + S.S_i[S_EV_ROOM] > S.EV_i.shape[0] or S.S_i[S_NT] + S.S_i[S_TM_ROOM] > S.TM_t.shape[0]
+            or S.S_i[S_GROW] != 0 or S.S_i[S_NFREE] < 1 or 2 * (S.S_i[S_HUSED] + 1) > S.HK.shape[0])
+
+
+@njit(cache=True, _nrt=False)
+def advance_to(S, now):
+    """Fire every live timer due at or before ``now``, in (deadline, sequence) order; False if paused."""
+    while S.S_i[S_NT] > 0 and S.TM_t[0] <= now:
+        if room_short(S):
+            return False
+        k = pop_timer(S)
+        t = S.TM_t[k]
+        kind, target, arg = S.TM_i[k, TKIND], S.TM_i[k, TTARGET], S.TM_i[k, TARG]
+        if timer_live(S, k):
+            S.S_f[S_NOW] = max(S.S_f[S_NOW], t)
+            fire(S, t, kind, target, arg)
+    S.S_f[S_NOW] = now
+    return True

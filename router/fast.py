@@ -1,0 +1,317 @@
+"""FastRouter: the compiled core behind a batch API and the Router's per-call methods.
+
+``FastRouter.submit(ops)`` applies a whole array of operations (``OP_DTYPE``)
+in one numba call and returns their events as a structured array
+(``EVENT_DTYPE``) with one status per operation — the path for high call
+rates (a PBX adapter or the ZeroMQ server hands over every command that
+arrived since the last poll). The per-call methods (``call_arrive``,
+``offer_accept``, …) take and return exactly what :class:`Router`'s do, so
+code can switch between the two; the parity tests run both on random
+operation streams and require identical events, errors and states.
+
+The compiled core runs the configurations :func:`core_build.unsupported`
+accepts (docs/routing.md §15). Call ids are integers.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any, Hashable, NamedTuple
+
+import numpy as np
+
+from .codes import CallState, EventKind
+from .config import RouterConfig, load_toml, parse_config
+from .core_batch import deadline, run_batch
+from .core_ops import h_get
+from .core_build import build, grow, unsupported
+from .core_layout import (
+    DETAIL_DISPLAY, DETAIL_QUEUE, DETAILS, DISP_NOT_READY, E_AGENT, E_CALL, E_DETAIL, E_KIND, E_QUEUE, E_SEQ,
+    E_TIME, E_VALUE, ERR_BAD_ARG, ERR_CALL_GONE, ERR_CONNECTED_ELSEWHERE, ERR_DUPLICATE_CALL, ERR_HAS_CALLS,
+    ERR_LOGGED_IN, ERR_LOGGED_OUT, ERR_NO_OFFER, ERR_NOT_CONNECTED, ERR_TIME, ERR_UNKNOWN_AGENT, ERR_UNKNOWN_CALL,
+    ERR_UNKNOWN_QUEUE, EVENT_DTYPE, NO_ID, NOT_RUN, OK, OP_ABANDON, OP_ACCEPT, OP_ADVANCE, OP_ARRIVE, OP_DTYPE,
+    OP_LOGIN, OP_LOGOUT, OP_NAMES, OP_NOT_READY, OP_READY, OP_REJECT, OP_RELEASE, S_ARRIVED, S_ENDED, S_NEV,
+    S_NOW, STATE, DISPLAY,
+)
+from .errors import ConfigError, OfferError, StateError, TimeError, UnknownIdError
+from .events import Event
+
+_DISPLAY_NAMES = {0: "LOGGED_OUT", 2: "AVAILABLE", 3: "RESERVED", 4: "BUSY", 5: "WRAP_UP"}
+_INT64 = (-(1 << 63), (1 << 63) - 1)
+
+
+class BatchResult(NamedTuple):
+    """``events``: EVENT_DTYPE rows in sequence order; ``status``: one code per operation (0 = done)."""
+
+    events: np.ndarray
+    status: np.ndarray
+
+
+class FastRouter:
+    """The compiled routing core. Build with :meth:`from_config` or :meth:`from_toml`."""
+
+    def __init__(self, config: RouterConfig, *, calls: int = 1024):
+        if not isinstance(config, RouterConfig):
+            raise ConfigError("config: expected a RouterConfig; use FastRouter.from_config(dict)")
+        problems = unsupported(config)
+        if problems:
+            more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
+            raise ConfigError("the compiled core does not run this configuration; use busyhour.router.Router: "
+                              + "; ".join(problems[:3]) + more)
+        self.config = config
+        self._S = build(config, calls=max(16, int(calls)))
+        self.agent_ids: list[Hashable] = [a.id for a in config.agents]
+        self.queue_names: list[str] = [q.name for q in config.queues]
+        self._agent_index = {a: i for i, a in enumerate(self.agent_ids)}
+        self._queue_index = {q: i for i, q in enumerate(self.queue_names)}
+        self._reasons = ["login", "no-answer"]
+        self._reason_code = {r: i for i, r in enumerate(self._reasons)}
+        self._ended: OrderedDict[int, str] = OrderedDict()  # per-call API: recently ended, for clear errors
+        self._context: dict[int, dict] = {}
+        self._pending: list[Event] = []
+
+    @classmethod
+    def from_config(cls, raw: dict[str, Any], **kw: Any) -> "FastRouter":
+        return cls(parse_config(raw), **kw)
+
+    @classmethod
+    def from_toml(cls, path: str | Path, **kw: Any) -> "FastRouter":
+        return cls(load_toml(path), **kw)
+
+    # ------------------------------------------------------------------ batch API
+    def agent_index(self, agent_id: Hashable) -> int:
+        try:
+            return self._agent_index[agent_id]
+        except (KeyError, TypeError):
+            raise UnknownIdError(f"unknown agent {agent_id!r}") from None
+
+    def queue_index(self, name: str) -> int:
+        try:
+            return self._queue_index[name]
+        except (KeyError, TypeError):
+            raise UnknownIdError(f"unknown queue {name!r}") from None
+
+    def reason_code(self, reason: str) -> int:
+        """The code of a not-ready reason for ``OP_NOT_READY`` rows (registered on first use)."""
+        if not isinstance(reason, str) or not reason or ":" in reason:
+            raise StateError(f"not-ready reason must be a non-empty string without ':', got {reason!r}")
+        code = self._reason_code.get(reason)
+        if code is None:
+            code = self._reason_code[reason] = len(self._reasons)
+            self._reasons.append(reason)
+        return code
+
+    def submit(self, ops: np.ndarray) -> BatchResult:
+        """Apply every row of ``ops`` in order; a row that fails leaves the state as its implicit
+        advance left it and the batch goes on (see ``status`` and :meth:`describe`)."""
+        if not isinstance(ops, np.ndarray) or ops.dtype != OP_DTYPE or ops.ndim != 1:
+            raise StateError("ops must be a 1-D numpy array of busyhour.router.OP_DTYPE")
+        status = np.full(ops.shape[0], NOT_RUN, dtype=np.int8)
+        chunks = []
+        i = 0
+        while True:
+            i = run_batch(self._S, ops, i, status)
+            if self._S.S_i[S_NEV]:
+                chunks.append(self._drain())
+            if i >= ops.shape[0]:
+                break
+            self._S = grow(self._S)
+        events = chunks[0] if len(chunks) == 1 else (np.concatenate(chunks) if chunks else np.empty(0, EVENT_DTYPE))
+        return BatchResult(events, status)
+
+    def _drain(self) -> np.ndarray:
+        S = self._S
+        n = int(S.S_i[S_NEV])
+        out = np.empty(n, dtype=EVENT_DTYPE)
+        ev_i, ev_f = S.EV_i[:n], S.EV_f[:n]
+        out["seq"] = ev_i[:, E_SEQ]
+        out["kind"] = ev_i[:, E_KIND]
+        out["call"] = ev_i[:, E_CALL]
+        out["agent"] = ev_i[:, E_AGENT]
+        out["queue"] = ev_i[:, E_QUEUE]
+        out["detail"] = ev_i[:, E_DETAIL]
+        out["time_s"] = ev_f[:, E_TIME]
+        out["value"] = ev_f[:, E_VALUE]
+        S.S_i[S_NEV] = 0
+        return out
+
+    def detail_text(self, code: int) -> str:
+        """The ``detail`` string of an event row (the same text Router's events carry)."""
+        code = int(code)
+        if code >= DETAIL_DISPLAY:
+            d = code - DETAIL_DISPLAY
+            return "NOT_READY:" + self._reasons[d - DISP_NOT_READY] if d >= DISP_NOT_READY else _DISPLAY_NAMES[d]
+        if code >= DETAIL_QUEUE:
+            return self.queue_names[code - DETAIL_QUEUE]
+        return DETAILS[code]
+
+    def to_events(self, rows: np.ndarray) -> list[Event]:
+        """Event records (external ids, names, detail text) for EVENT_DTYPE rows."""
+        ids, qn, text = self.agent_ids, self.queue_names, self.detail_text
+        return [tuple.__new__(Event, (int(r["seq"]), float(r["time_s"]), EventKind(int(r["kind"])),
+                                      None if r["call"] == NO_ID else int(r["call"]),
+                                      ids[r["agent"]] if r["agent"] >= 0 else None,
+                                      qn[r["queue"]] if r["queue"] >= 0 else None, text(r["detail"]),
+                                      float(r["value"]))) for r in rows]
+
+    def describe(self, ops: np.ndarray, status: np.ndarray) -> list[str]:
+        """One line per failed row: its index, operation and what was wrong."""
+        return [f"ops[{i}] {OP_NAMES.get(int(ops[i]['op']), 'op ' + str(int(ops[i]['op'])))}: "
+                f"{_MESSAGES.get(int(status[i]), 'error ' + str(int(status[i])))}"
+                for i in np.flatnonzero(status != OK)]
+
+    # ------------------------------------------------------------------ per-call API (Router's)
+    def _one(self, op: int, now: float, call: int = NO_ID, agent: int = -1, queue: int = -1, priority: int = 0,
+             arg: float = 0.0) -> list[Event]:
+        if isinstance(now, bool) or not isinstance(now, (int, float)) or not math.isfinite(now):
+            raise TimeError(f"now must be a finite number of seconds, got {now!r}")
+        row = np.zeros(1, dtype=OP_DTYPE)
+        row[0] = (op, float(now), call, agent, queue, priority, arg)
+        res = self.submit(row)
+        events = self.to_events(res.events)
+        for e in events:
+            if e.kind == EventKind.CALL_ENDED:
+                self._context.pop(e.call_id, None)
+                self._ended[e.call_id] = e.detail
+                if len(self._ended) > 65536:
+                    self._ended.popitem(last=False)
+        if self._pending:
+            events = self._pending + events
+            self._pending = []
+        st = int(res.status[0])
+        if st != OK:
+            self._pending = events
+            raise self._error(st, op, now, call, agent)
+        return events
+
+    def _error(self, st: int, op: int, now: float, call: int, agent: int) -> Exception:
+        aid = self.agent_ids[agent] if agent >= 0 else None
+        if st == ERR_TIME:
+            return TimeError(f"time went backwards: now={now!r} is before the last time {self.now!r}")
+        if st == ERR_UNKNOWN_CALL:
+            ended = self._ended.get(call)
+            if ended is None:
+                return UnknownIdError(f"unknown call {call!r} (never arrived, or ended long ago)")
+            if op in (OP_ACCEPT, OP_REJECT):
+                return OfferError(f"call {call!r} has already ended ({ended}); agent {aid!r} answered too late")
+            return StateError(f"call {call!r} has already ended ({ended})")
+        if st == ERR_CALL_GONE and op in (OP_ACCEPT, OP_REJECT):
+            return OfferError(f"call {call!r} ended before agent {aid!r} answered")
+        if st in (ERR_NO_OFFER, ERR_CONNECTED_ELSEWHERE):
+            return OfferError(f"call {call!r}, agent {aid!r}: {_MESSAGES[st]}")
+        if st in (ERR_UNKNOWN_AGENT, ERR_UNKNOWN_QUEUE):
+            return UnknownIdError(_MESSAGES[st])
+        return StateError(f"call {call!r} / agent {aid!r}: {_MESSAGES.get(st, 'error ' + str(st))}")
+
+    def _call_id(self, call_id: Any) -> int:
+        if isinstance(call_id, bool) or not isinstance(call_id, int) or not _INT64[0] <= call_id <= _INT64[1]:
+            raise UnknownIdError(f"the compiled core's call ids are 64-bit integers, got {call_id!r}")
+        if call_id in (NO_ID, NO_ID + 1):
+            raise UnknownIdError(f"call id {call_id} is reserved by the compiled core")
+        return call_id
+
+    def call_arrive(self, now: float, call_id: int, queue: str, *, priority: int = 0,
+                    skills: dict[str, int] | None = None, channel: str = "voice", preferred_agent: Hashable = None,
+                    preferred_fallback_s: float | None = None, context: dict[str, Any] | None = None) -> list[Event]:
+        cid = self._call_id(call_id)
+        q = self.queue_index(queue)
+        if isinstance(priority, bool) or not isinstance(priority, int) or abs(priority) >= 1 << 31:
+            raise StateError(f"priority must be a 32-bit integer, got {priority!r}")
+        if skills or channel != "voice" or preferred_agent is not None or preferred_fallback_s is not None:
+            raise StateError("per-call skills, other channels and preferred agents need busyhour.router.Router; "
+                             "the compiled core routes on the queue's skills (docs/routing.md §15)")
+        if context is not None and not isinstance(context, dict):
+            raise StateError(f"context must be a dict, got {type(context).__name__}")
+        events = self._one(OP_ARRIVE, now, cid, -1, q, priority)
+        if context and self._slot(cid) >= 0:
+            self._context[cid] = dict(context)
+        return events
+
+    def offer_accept(self, now: float, call_id: int, agent_id: Hashable) -> list[Event]:
+        return self._one(OP_ACCEPT, now, self._call_id(call_id), self.agent_index(agent_id))
+
+    def offer_reject(self, now: float, call_id: int, agent_id: Hashable, *, busy: bool = False) -> list[Event]:
+        return self._one(OP_REJECT, now, self._call_id(call_id), self.agent_index(agent_id), arg=float(bool(busy)))
+
+    def call_release(self, now: float, call_id: int, *, wrap_up_s: float | None = None) -> list[Event]:
+        cid = self._call_id(call_id)
+        if wrap_up_s is not None and (isinstance(wrap_up_s, bool) or not isinstance(wrap_up_s, (int, float))
+                                      or not math.isfinite(wrap_up_s) or wrap_up_s < 0):
+            if self._slot(cid) >= 0:
+                raise StateError(f"wrap_up_s must be a finite number >= 0, got {wrap_up_s!r}")
+            wrap_up_s = None  # the unknown call is the error to report
+        return self._one(OP_RELEASE, now, cid, arg=math.nan if wrap_up_s is None else float(wrap_up_s))
+
+    def call_abandon(self, now: float, call_id: int) -> list[Event]:
+        return self._one(OP_ABANDON, now, self._call_id(call_id))
+
+    def agent_login(self, now: float, agent_id: Hashable, *, ready: bool = False) -> list[Event]:
+        return self._one(OP_LOGIN, now, agent=self.agent_index(agent_id), arg=float(bool(ready)))
+
+    def agent_logout(self, now: float, agent_id: Hashable) -> list[Event]:
+        return self._one(OP_LOGOUT, now, agent=self.agent_index(agent_id))
+
+    def agent_ready(self, now: float, agent_id: Hashable) -> list[Event]:
+        return self._one(OP_READY, now, agent=self.agent_index(agent_id))
+
+    def agent_not_ready(self, now: float, agent_id: Hashable, reason: str = "break") -> list[Event]:
+        a = self.agent_index(agent_id)
+        return self._one(OP_NOT_READY, now, agent=a, arg=float(self.reason_code(reason)))
+
+    def advance(self, now: float) -> list[Event]:
+        return self._one(OP_ADVANCE, now)
+
+    def next_deadline(self) -> float:
+        return float(deadline(self._S))
+
+    # ------------------------------------------------------------------ queries
+    def _slot(self, call_id: int) -> int:
+        return int(h_get(self._S, call_id))
+
+    def call_state(self, call_id: int) -> CallState:
+        slot = self._slot(self._call_id(call_id))
+        if slot < 0:
+            raise self._error(ERR_UNKNOWN_CALL, OP_RELEASE, self.now, call_id, -1)
+        return CallState(int(self._S.C_i[slot, STATE]))
+
+    def call_context(self, call_id: int) -> dict[str, Any]:
+        self.call_state(call_id)
+        return dict(self._context.get(call_id, {}))
+
+    def agent_state(self, agent_id: Hashable) -> str:
+        return self.detail_text(DETAIL_DISPLAY + int(self._S.A_i[self.agent_index(agent_id), DISPLAY]))
+
+    @property
+    def now(self) -> float:
+        return float(self._S.S_f[S_NOW])
+
+    @property
+    def counts(self) -> tuple[int, int]:
+        """(calls arrived, calls ended) so far."""
+        return int(self._S.S_i[S_ARRIVED]), int(self._S.S_i[S_ENDED])
+
+    def _unsupported(self, *_a: Any, **_k: Any) -> Any:
+        raise StateError("transfers, callbacks, position/EWT and stats need busyhour.router.Router "
+                         "(docs/routing.md §15)")
+
+    transfer = request_callback = position = stats = _unsupported
+
+
+_MESSAGES = {
+    ERR_TIME: "time is not finite or is before the router's last time",
+    ERR_UNKNOWN_CALL: "unknown call (never arrived, or already ended)",
+    ERR_UNKNOWN_AGENT: "unknown agent index",
+    ERR_UNKNOWN_QUEUE: "unknown queue index",
+    ERR_DUPLICATE_CALL: "a call with this id is already in the system",
+    ERR_NO_OFFER: "no offer of this call to this agent is ringing (never made, expired, withdrawn or answered)",
+    ERR_CONNECTED_ELSEWHERE: "the call is already connected to another agent",
+    ERR_CALL_GONE: "the call ended before this operation (a timer due by then ended it)",
+    ERR_NOT_CONNECTED: "the call is not CONNECTED",
+    ERR_LOGGED_IN: "the agent is already logged in",
+    ERR_LOGGED_OUT: "the agent is logged out; log in first",
+    ERR_HAS_CALLS: "the agent has a connected call; release or transfer it before logging out",
+    ERR_BAD_ARG: "bad argument (call id reserved, wrap-up not finite >= 0, or unknown reason code)",
+    NOT_RUN: "not run",
+}

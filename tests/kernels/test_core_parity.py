@@ -1,0 +1,236 @@
+"""The compiled core (FastRouter) against the Python engine (Router): same events, errors and states.
+
+Random configurations within the compiled core's scope (docs/routing.md §15)
+and random operation streams — arrivals with priorities, answers, rejects,
+no-answers, releases with wrap-up, abandons, logins, logouts, breaks, max
+wait, max length with overflow — are applied to both, one operation at a
+time. After every operation both must have returned the same events (every
+field), raised the same exception class, and agree on every agent's state,
+every live call's state, the counts and the next deadline. Then the whole
+stream is replayed through ``FastRouter.submit`` as one batch, with room so
+small that the batch pauses and grows many times: it must give the same
+events and fail exactly the operations that failed.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from busyhour.router import EventKind, Router, RouterError
+from busyhour.router.core_build import CORE_STRATEGIES
+from busyhour.router.core_layout import (
+    OK, OP_ABANDON, OP_ACCEPT, OP_ADVANCE, OP_ARRIVE, OP_DTYPE, OP_LOGIN, OP_LOGOUT, OP_NOT_READY, OP_READY,
+    OP_REJECT, OP_RELEASE,
+)
+from busyhour.router.errors import ConfigError
+from busyhour.router.fast import FastRouter
+
+
+@st.composite
+def configs(draw):
+    n_agents = draw(st.integers(1, 5))
+    n_queues = draw(st.integers(1, 3))
+    agents = [{"id": f"a{i}", "skills": {"s1": draw(st.integers(1, 5)), "s2": draw(st.integers(1, 5))}}
+              for i in range(n_agents)]
+    queues = []
+    for k in range(n_queues):
+        ids = [a["id"] for a in agents]
+        members = ids if draw(st.booleans()) else draw(st.lists(st.sampled_from(ids), unique=True, max_size=n_agents))
+        q = {"name": f"q{k}", "strategy": draw(st.sampled_from(sorted(CORE_STRATEGIES))), "members": members,
+             "skills": draw(st.sampled_from([{}, {}, {"s1": 1}, {"s1": 3}, {"s1": 2, "s2": 2}])),
+             "wrap_up_s": draw(st.sampled_from([0.0, 0.0, 3.0])),
+             "ring_timeout_s": draw(st.sampled_from([4.0, 15.0])),
+             "reject_delay_s": draw(st.sampled_from([0.0, 2.0])),
+             "busy_delay_s": draw(st.sampled_from([0.0, 5.0])),
+             "no_answer_delay_s": draw(st.sampled_from([0.0, 3.0])),
+             "max_no_answer": draw(st.sampled_from([0, 0, 2])),
+             "max_wait_s": draw(st.sampled_from([math.inf, math.inf, 12.0])),
+             "max_length": draw(st.sampled_from([0, 0, 1, 2])),
+             "weight": draw(st.sampled_from([1.0, 1.0, 2.0]))}
+        if n_queues > 1 and draw(st.booleans()):
+            q["overflow"] = f"q{(k + 1) % n_queues}"
+        if draw(st.integers(0, 9)) == 0:  # every member above the queue's max penalty: never routed
+            q["members"] = [{"agent": m, "penalty": 1} for m in members]
+            q["max_penalty"] = 0
+        queues.append(q)
+    return {"skills": ["s1", "s2"], "agents": agents, "queues": queues, "seed": 3}
+
+
+OPS = st.lists(st.tuples(st.sampled_from(["arrive", "arrive", "arrive", "accept", "accept", "accept", "accept",
+                                          "reject", "release", "release", "release", "abandon", "login", "login",
+                                          "logout", "ready", "ready", "not_ready", "advance"]),
+                         st.sampled_from([0.0, 0.0, 0.5, 1.0, 2.0, 4.0, 9.0, 20.0]),
+                         st.integers(0, 1 << 16), st.booleans()), min_size=15, max_size=120)
+
+
+def _outcome(fn, *args):
+    try:
+        return fn(*args)
+    except RouterError as exc:
+        return type(exc)
+
+
+def _pick(seq, k):
+    return seq[k % len(seq)] if seq else None
+
+
+class Twin:
+    """Applies one generated operation to a router and records what came back."""
+
+    def __init__(self, cfg: dict):
+        self.cfg = cfg
+        self.agents = [a["id"] for a in cfg["agents"]]
+        self.queues = [q["name"] for q in cfg["queues"]]
+
+
+def _step(r, op: str, now: float, k: int, flag: bool, twin: Twin, ringing: dict, live: list, next_id: list,
+          connected: dict):
+    """Apply to ``r``; returns (outcome, OP_DTYPE row). ``ringing``/``live``/``connected`` are only read."""
+    agents, queues = twin.agents, twin.queues
+    a = _pick(agents, k)
+    if op == "arrive":
+        cid = next_id[0]
+        q = _pick(queues, k)
+        row = (OP_ARRIVE, now, cid, -1, queues.index(q), k % 3, 0.0)
+        fn = lambda: r.call_arrive(now, cid, q, priority=k % 3)  # noqa: E731
+    elif op in ("accept", "reject"):
+        pairs = sorted(ringing.items())
+        if pairs and not (flag and k % 5 == 0):
+            cid, a = _pick(pairs, k)
+        else:
+            cid = _pick(live, k) if live else 999_999
+        busy = flag
+        row = (OP_ACCEPT if op == "accept" else OP_REJECT, now, cid, agents.index(a), -1, 0, float(busy))
+        fn = (lambda: r.offer_accept(now, cid, a)) if op == "accept" else (lambda: r.offer_reject(now, cid, a, busy=busy))
+    elif op in ("release", "abandon"):
+        pool = sorted(connected) if op == "release" and connected and k % 4 else live
+        cid = _pick(pool, k) if pool else 999_999
+        wrap = 1.5 if flag else None
+        row = (OP_RELEASE if op == "release" else OP_ABANDON, now, cid, -1, -1, 0,
+               (math.nan if wrap is None else wrap))
+        fn = (lambda: r.call_release(now, cid, wrap_up_s=wrap)) if op == "release" else (lambda: r.call_abandon(now, cid))
+    elif op == "login":
+        flag = flag or k % 3 > 0  # mostly ready at once
+        row = (OP_LOGIN, now, 0, agents.index(a), -1, 0, float(flag))
+        ready = flag
+        fn = lambda: r.agent_login(now, a, ready=ready)  # noqa: E731
+    elif op == "logout":
+        row = (OP_LOGOUT, now, 0, agents.index(a), -1, 0, 0.0)
+        fn = lambda: r.agent_logout(now, a)  # noqa: E731
+    elif op == "ready":
+        row = (OP_READY, now, 0, agents.index(a), -1, 0, 0.0)
+        fn = lambda: r.agent_ready(now, a)  # noqa: E731
+    elif op == "not_ready":
+        reason = "lunch" if flag else "break"
+        row = (OP_NOT_READY, now, 0, agents.index(a), -1, 0, reason)
+        fn = lambda: r.agent_not_ready(now, a, reason)  # noqa: E731
+    else:
+        row = (OP_ADVANCE, now, 0, -1, -1, 0, 0.0)
+        fn = lambda: r.advance(now)  # noqa: E731
+    try:
+        return fn(), row
+    except RouterError as exc:
+        return type(exc), row
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(cfg=configs(), ops=OPS)
+def test_fast_router_matches_router(cfg, ops):
+    twin = Twin(cfg)
+    py = Router.from_config(cfg, collect_stats=False)
+    fast = FastRouter.from_config(cfg, calls=16)
+    now, ringing, live, next_id, connected = 0.0, {}, [], [1], {}
+    py_events, rows, failed = [], [], []
+    for op, dt, k, flag in ops:
+        now += dt
+        out_py, row = _step(py, op, now, k, flag, twin, ringing, live, next_id, connected)
+        out_fast, _ = _step(fast, op, now, k, flag, twin, ringing, live, next_id, connected)
+        assert out_fast == out_py, (op, now, row)
+        if op == "arrive":
+            next_id[0] += 1
+        rows.append(row)
+        failed.append(isinstance(out_py, type))
+        if not isinstance(out_py, type):
+            py_events.extend(out_py)
+            for e in out_py:
+                if e.kind == EventKind.CALL_OFFERED:
+                    ringing[e.call_id] = e.agent_id
+                elif e.kind in (EventKind.OFFER_EXPIRED, EventKind.OFFER_REJECTED, EventKind.OFFER_WITHDRAWN,
+                                EventKind.CALL_CONNECTED):
+                    ringing.pop(e.call_id, None)
+                    if e.kind == EventKind.CALL_CONNECTED:
+                        connected[e.call_id] = True
+                if e.kind == EventKind.CALL_ARRIVED and e.call_id not in live:
+                    live.append(e.call_id)
+                elif e.kind == EventKind.CALL_ENDED and e.call_id in live:
+                    live.remove(e.call_id)
+                    connected.pop(e.call_id, None)
+        for aid in twin.agents:
+            assert fast.agent_state(aid) == py.agent_state(aid), aid
+        for cid in live:
+            assert _outcome(fast.call_state, cid) == _outcome(py.call_state, cid), cid
+        assert fast.counts == py.counts
+        assert fast.next_deadline() == py.next_deadline()
+    py_events.extend(py._flush())  # events of a failed last operation's implicit advance
+
+    batch = FastRouter.from_config(cfg, calls=16)
+    ops_arr = np.zeros(len(rows), dtype=OP_DTYPE)
+    for i, row in enumerate(rows):
+        if row[0] == OP_NOT_READY:
+            row = row[:6] + (float(batch.reason_code(row[6])),)
+        ops_arr[i] = row
+    res = batch.submit(ops_arr)
+    assert batch.to_events(res.events) == py_events
+    assert [bool(s != OK) for s in res.status] == failed
+
+
+def test_batch_grows_and_pauses_without_changing_results():
+    """A long stream through tiny arrays: calls, timers, waiting heaps and the event buffer all grow."""
+    cfg = {"skills": ["s"], "agents": [{"id": f"a{i}", "skills": {"s": 1}} for i in range(3)],
+           "queues": [{"name": "q", "members": ["a0", "a1", "a2"], "wrap_up_s": 1.0, "max_wait_s": 300.0}]}
+    n = 3000
+    ops = np.zeros(n + 3, dtype=OP_DTYPE)
+    for i in range(3):
+        ops[i] = (OP_LOGIN, 0.0, 0, i, -1, 0, 1.0)
+    ops[3:]["op"] = OP_ARRIVE
+    ops[3:]["time_s"] = np.arange(n) * 0.01
+    ops[3:]["call"] = np.arange(n) + 1
+    fast = FastRouter.from_config(cfg, calls=16)
+    res = fast.submit(ops)
+    assert (res.status == OK).all()
+    kinds = res.events["kind"]
+    assert (kinds == EventKind.CALL_QUEUED).sum() == n - 3  # three were offered at once, the rest wait
+    queued = res.events[kinds == EventKind.CALL_QUEUED]
+    assert (queued["value"] == np.arange(1, n - 2)).all()  # positions 1, 2, 3, ...
+    assert np.all(np.diff(res.events["seq"]) == 1)
+    again = fast.submit(np.array([(OP_ADVANCE, 400.0, 0, -1, -1, 0, 0.0)], dtype=OP_DTYPE))
+    ended = again.events[again.events["kind"] == EventKind.CALL_ENDED]
+    # nobody answers: every call rings out now and then, and all reach max wait
+    assert len(ended) == n and all(fast.detail_text(d) == "exited:timeout" for d in ended["detail"])
+    assert fast.counts == (n, n)
+
+
+def test_unsupported_configuration_is_refused_with_the_key():
+    cfg = {"skills": ["s"], "agents": [{"id": "a", "skills": {"s": 1}}],
+           "queues": [{"name": "q", "strategy": "ring-all", "members": ["a"]}]}
+    with pytest.raises(ConfigError, match=r"queues\[0\]\.strategy"):
+        FastRouter.from_config(cfg)
+
+
+def test_bad_rows_fail_alone_with_a_message():
+    cfg = {"skills": ["s"], "agents": [{"id": "a", "skills": {"s": 1}}], "queues": [{"name": "q", "members": ["a"]}]}
+    fast = FastRouter.from_config(cfg)
+    ops = np.array([(OP_LOGIN, 1.0, 0, 0, -1, 0, 1.0), (OP_ARRIVE, 1.0, 5, -1, 7, 0, 0.0),
+                    (OP_ACCEPT, 1.0, 5, 0, -1, 0, 0.0), (OP_ARRIVE, 0.5, 6, -1, 0, 0, 0.0),
+                    (OP_ARRIVE, 2.0, 6, -1, 0, 0, 0.0), (42, 2.0, 0, -1, -1, 0, 0.0)], dtype=OP_DTYPE)
+    res = fast.submit(ops)
+    assert [int(s) != OK for s in res.status] == [False, True, True, True, False, True]
+    lines = fast.describe(ops, res.status)
+    assert lines[0].startswith("ops[1] arrive: unknown queue")
+    assert "unknown call" in lines[1] and "time" in lines[2] and "op 42" in lines[3]
+    assert fast.agent_state("a") == "RESERVED"  # the good rows went through
