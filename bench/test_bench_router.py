@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from busyhour.bench.router_batch import BatchDriver, run as run_compiled
 from busyhour.bench.router_bench import WORKLOADS, LifecycleDriver, run, write_json
 
 pytestmark = pytest.mark.benchmark
@@ -27,8 +28,20 @@ def test_bench_router_lifecycles(benchmark, size):
     d.check()
 
 
+@pytest.mark.parametrize("size", ["1k", "10k"])
+def test_bench_router_compiled_lifecycles(benchmark, size):
+    """The compiled core through FastRouter.submit, 256 lifecycles per batch (bench/router_batch.py)."""
+    d = BatchDriver(WORKLOADS[size])
+    for _ in range(20):  # untimed warm-up
+        d.step()
+    d.check()
+    benchmark.pedantic(lambda: [d.step() for _ in range(20)], rounds=20, warmup_rounds=1)
+    d.check()
+
+
 def test_bench_router_report():
     results = [run(size, lifecycles=100_000, max_seconds=15) for size in ("100", "1k", "10k")]
+    results += [run_compiled(size, lifecycles=1_000_000, max_seconds=15) for size in ("100", "1k", "10k")]
     out = Path(os.environ.get("BUSYHOUR_BENCH_DIR", "out"))
     out.mkdir(parents=True, exist_ok=True)
     write_json(results, out / "bench_router.json")

@@ -8,12 +8,13 @@ from .config import RouterConfig, load_toml, parse_config
 from .engine import Router
 from .errors import ConfigError, OfferError, RouterError, StateError, TimeError, UnknownIdError
 from .events import Event
+from .fast import BatchResult, FastRouter
 from .stats import Position, RouterStats
 
 STRATEGIES = tuple(STRATEGY_NAMES)
 
 __all__ = [
-    "Router", "RouterConfig", "parse_config", "load_toml", "Event", "EventKind", "AgentState", "CallState",
+    "Router", "FastRouter", "BatchResult", "RouterConfig", "parse_config", "load_toml", "Event", "EventKind", "AgentState", "CallState",
     "Position", "RouterStats", "RouterError", "ConfigError", "UnknownIdError", "StateError", "OfferError",
     "TimeError", "STRATEGIES",
 ]
