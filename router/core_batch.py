@@ -23,7 +23,7 @@ from .core_layout import (
     ERR_NO_OFFER, ERR_NOT_CONNECTED, ERR_TIME, ERR_UNKNOWN_AGENT, ERR_UNKNOWN_CALL, ERR_UNKNOWN_QUEUE, EXT, HOPS,
     LOGGED_IN, NA_RUN, NO_ID, OFFER_AGENT, OFFER_SLOT, OFFER_TOKEN, OFFERS, OK, OP_ABANDON, OP_ACCEPT,
     OP_ADVANCE, OP_ARRIVE, OP_LOGIN, OP_LOGOUT, OP_NOT_READY, OP_READY, OP_REJECT, OP_RELEASE, ORDER, PRES, PRIO,
-    QGEN, QUEUE, REASON, REASON_LOGIN, REJ_DELAY, S_ARRIVED, S_NFREE, S_NOW, S_ORDER, S_RESUME, STATE,
+    QGEN, QUEUE, REASON, REASON_LOGIN, REJ_DELAY, S_ARRIVED, S_NFREE, S_NREASONS, S_NOW, S_ORDER, S_RESUME, STATE,
     ST_CONNECTED, ST_WAITING, WAIT_ORIGIN, WGEN,
 )
 from .core_ops import (
@@ -59,7 +59,7 @@ def _check(S, op, t, call, a, q, arg):
     elif op == OP_LOGIN or op == OP_LOGOUT or op == OP_READY or op == OP_NOT_READY:
         if a < 0 or a >= n_agents:
             return ERR_UNKNOWN_AGENT
-        if op == OP_NOT_READY and not (arg >= 2 and arg < 1 << 20 and arg == math.floor(arg)):
+        if op == OP_NOT_READY and not (arg >= 2 and arg < S.S_i[S_NREASONS] and arg == math.floor(arg)):
             return ERR_BAD_ARG
     elif op != OP_ADVANCE:
         return ERR_BAD_OP

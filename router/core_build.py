@@ -17,7 +17,7 @@ from .core_layout import (
     AH_CAP, AH_OFF, AHT, BLOCKED, BUSY_DELAY, CAP, CoreState, DISP_LOGGED_OUT, DISPLAY, KEYKIND, LAST_END,
     LAST_OFFERED, MAX_LEN, MAX_NA, MAX_WAIT, N_A_F, N_A_I, N_C_F, N_C_I, N_EV_I, N_Q_F, N_Q_I, N_S_F, N_S_I,
     N_TM_I, NA_DELAY, OFFER_SLOT, OVERFLOW, REJ_DELAY, RING_TO, S_EV_ROOM, S_GROW, S_NFREE, S_NOW,
-    S_TM_ROOM, ST_FREE, STATE, WEIGHT, WH_CAP, WH_LEN, WH_OFF, WRAP, H_EMPTY, H_TOMB, S_HUSED, S_NT,
+    S_TM_ROOM, ST_FREE, STATE, WEIGHT, WH_CAP, WH_LEN, WH_OFF, WRAP, H_EMPTY, H_TOMB, S_HUSED, S_NT, S_NREASONS,
 )
 from .core_ops import h_rebuild
 from .kernels import agent_has_skills
@@ -114,6 +114,7 @@ def build(cfg: RouterConfig, calls: int = 1024, timers: int = 4096, events: int 
     C_i[:, STATE] = ST_FREE
     S_i = np.zeros(N_S_I, dtype=np.int64)
     S_i[S_NFREE] = calls
+    S_i[S_NREASONS] = 2  # login, no-answer
     step_events = 4 * nq + 32  # one step: an overflow chain visits each queue at most once
     S_i[S_EV_ROOM] = 2 * step_events
     S_i[S_TM_ROOM] = 2 * (nq + 8)

@@ -65,7 +65,8 @@ DETAIL_DISPLAY = 1 << 21
 S_SEQ, S_RANK, S_TSEQ, S_TOKEN, S_ORDER, S_GEN, S_NT, S_NEV, S_NFREE, S_ARRIVED, S_ENDED, S_GROW = range(12)
 S_EV_ROOM, S_TM_ROOM, S_RESUME = 12, 13, 14  # room one step may need (events, timers); op resumed after a pause
 S_HUSED = 15  # call-id table rows in use (live ids and tombstones)
-N_S_I = 16
+S_NREASONS = 16  # not-ready reason codes registered by the facade
+N_S_I = 17
 S_NOW = 0
 N_S_F = 1
 

@@ -33,7 +33,7 @@ from .core_layout import (
     ERR_LOGGED_IN, ERR_LOGGED_OUT, ERR_NO_OFFER, ERR_NOT_CONNECTED, ERR_TIME, ERR_UNKNOWN_AGENT, ERR_UNKNOWN_CALL,
     ERR_UNKNOWN_QUEUE, EVENT_DTYPE, NO_ID, NOT_RUN, OK, OP_ABANDON, OP_ACCEPT, OP_ADVANCE, OP_ARRIVE, OP_DTYPE,
     OP_LOGIN, OP_LOGOUT, OP_NAMES, OP_NOT_READY, OP_READY, OP_REJECT, OP_RELEASE, S_ARRIVED, S_ENDED, S_NEV,
-    S_NOW, STATE, DISPLAY,
+    S_NOW, S_NREASONS, STATE, DISPLAY,
 )
 from .errors import ConfigError, OfferError, StateError, TimeError, UnknownIdError
 from .events import Event
@@ -101,6 +101,7 @@ class FastRouter:
         if code is None:
             code = self._reason_code[reason] = len(self._reasons)
             self._reasons.append(reason)
+            self._S.S_i[S_NREASONS] = len(self._reasons)
         return code
 
     def submit(self, ops: np.ndarray) -> BatchResult:
@@ -312,6 +313,6 @@ _MESSAGES = {
     ERR_LOGGED_IN: "the agent is already logged in",
     ERR_LOGGED_OUT: "the agent is logged out; log in first",
     ERR_HAS_CALLS: "the agent has a connected call; release or transfer it before logging out",
-    ERR_BAD_ARG: "bad argument (call id reserved, wrap-up not finite >= 0, or unknown reason code)",
+    ERR_BAD_ARG: "bad argument (call id reserved, wrap-up not finite >= 0, or a reason code reason_code() did not give)",
     NOT_RUN: "not run",
 }

@@ -234,3 +234,8 @@ def test_bad_rows_fail_alone_with_a_message():
     assert lines[0].startswith("ops[1] arrive: unknown queue")
     assert "unknown call" in lines[1] and "time" in lines[2] and "op 42" in lines[3]
     assert fast.agent_state("a") == "RESERVED"  # the good rows went through
+    bad = np.array([(OP_NOT_READY, 3.0, 0, 0, -1, 0, 7.0)], dtype=OP_DTYPE)  # code 7 was never registered
+    res = fast.submit(bad)
+    assert res.status[0] != OK and "reason code" in fast.describe(bad, res.status)[0]
+    ok = np.array([(OP_NOT_READY, 3.0, 0, 0, -1, 0, float(fast.reason_code("lunch")))], dtype=OP_DTYPE)
+    assert fast.submit(ok).status[0] == OK and fast.agent_state("a") == "NOT_READY:lunch"  # the offer withdrawn
