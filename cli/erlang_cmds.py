@@ -124,9 +124,7 @@ def cmd_c(load: Optional[float] = LOAD, calls: Optional[float] = CALLS,
     from busyhour.erlang import agents_for_asa, agents_for_service_level, asa, erlang_c, occupancy, service_level
 
     a = _load(load, calls, aht_s, interval_min)
-    target = None
-    if sl is not None:
-        target, threshold_s = parse_sl(sl)
+    target, threshold_s = _target(sl, threshold_s)
     try:
         n_req = None
         if target is not None or asa_s is not None:
@@ -141,6 +139,11 @@ def cmd_c(load: Optional[float] = LOAD, calls: Optional[float] = CALLS,
         raise option_error(exc) from None
     emit(rows, C_COLS, fmt, title=f"Erlang C at {a:g} Erl, AHT {aht_s:g} s, SL threshold {threshold_s:g} s",
          summary=summary)
+
+
+def _target(sl: Optional[str], threshold_s: float) -> tuple[Optional[float], float]:
+    """(target SL, threshold) from ``--sl 80/20``, or (None, ``--threshold-s``) without it."""
+    return parse_sl(sl) if sl is not None else (None, threshold_s)
 
 
 def _agent_counts(agents: Optional[str], n_req: Optional[int], other_target: str) -> tuple[list[int], Optional[dict]]:
@@ -165,9 +168,7 @@ def cmd_a(load: Optional[float] = LOAD, calls: Optional[float] = CALLS,
     from busyhour.erlang import agents_for_erlang_a, erlang_a
 
     a = _load(load, calls, aht_s, interval_min)
-    target = None
-    if sl is not None:
-        target, threshold_s = parse_sl(sl)
+    target, threshold_s = _target(sl, threshold_s)
     try:
         n_req = None
         if target is not None or max_abandon is not None:

@@ -283,20 +283,15 @@ def wh_push(S, q, slot):
     S.WH_i[i, 1] = S.C_i[slot, ORDER]
     S.WH_i[i, 2] = slot
     S.WH_i[i, 3] = gen
+    pos = 1
+    for k in range(off, i):  # live entries ahead of the new one (keys are compared, not places)
+        if _wh_less(S, k, i) and _wh_live(S, q, k):
+            pos += 1
     S.Q_i[q, WH_LEN] = n + 1
     S.Q_i[q, NWAIT] += 1
     if n + 1 > S.Q_i[q, WH_CAP] - 8:
         S.S_i[S_GROW] = 1  # the facade grows the segment before the next step
-    while i > off:  # sift_up, keeping track of where the new entry lands
-        p = off + ((i - off - 1) >> 1)
-        if not _wh_less(S, i, p):
-            break
-        _wh_swap(S, i, p)
-        i = p
-    pos = 1
-    for k in range(off, off + n + 1):
-        if k != i and _wh_less(S, k, i) and _wh_live(S, q, k):
-            pos += 1
+    sift_up(S, HEAP_WAITING, off, i)
     return pos
 
 

@@ -20,11 +20,18 @@ def _keys(t: Any, allowed: set[str], p: str) -> None:
             raise ScenarioError(f"{p + '.' if p else ''}{k}: unknown key (allowed: {', '.join(sorted(allowed))})")
 
 
+def _absent(t: dict, key: str, kp: str, required: bool) -> bool:
+    """True when ``key`` is not in ``t`` (an error naming ``kp`` when it is required)."""
+    if key in t:
+        return False
+    if required:
+        raise ScenarioError(f"{kp}: missing")
+    return True
+
+
 def _get(t: dict, key: str, p: str, typ: type, *, required: bool = False, default: Any = None) -> Any:
     kp = f"{p}.{key}" if p else key
-    if key not in t:
-        if required:
-            raise ScenarioError(f"{kp}: missing")
+    if _absent(t, key, kp, required):
         return default
     v = t[key]
     if isinstance(v, bool) and typ is not bool or not isinstance(v, typ):
@@ -34,9 +41,7 @@ def _get(t: dict, key: str, p: str, typ: type, *, required: bool = False, defaul
 
 def _num(t: dict, key: str, p: str, *, lo: float | None = None, hi: float | None = None, required: bool = False, default: Any = None) -> Any:
     kp = f"{p}.{key}" if p else key
-    if key not in t:
-        if required:
-            raise ScenarioError(f"{kp}: missing")
+    if _absent(t, key, kp, required):
         return default
     v = t[key]
     if isinstance(v, bool) or not isinstance(v, int | float) or math.isnan(v):

@@ -9,13 +9,13 @@ router's event count and the end time. Only the wall time differs.
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 
 import pytest
 
 from busyhour.sim.driver import SimulationError, simulate
 from busyhour.sim.fast import unsupported
+from sim_helpers import scenario_from
 from busyhour.sim.scenario import parse_scenario
 
 BASE = {
@@ -38,13 +38,7 @@ VARIANTS = {
 
 
 def scenario(changes: dict):
-    raw = copy.deepcopy(BASE)
-    for key, value in changes.items():
-        if key in ("queue", "team"):
-            raw[key + "s"][0].update(value)
-        else:
-            raw[key] = value
-    return parse_scenario(raw)
+    return scenario_from(BASE, changes)
 
 
 TWO_QUEUES = {

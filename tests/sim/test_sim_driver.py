@@ -20,6 +20,7 @@ import pytest
 
 from busyhour.sim.driver import simulate
 from busyhour.sim.scenario import parse_scenario
+from sim_helpers import scenario_from
 
 BASE = {
     "horizon_s": 3600, "interval_s": 900, "seed": 3,
@@ -29,13 +30,7 @@ BASE = {
 
 
 def scenario(**changes):
-    raw = copy.deepcopy(BASE)
-    for key, value in changes.items():
-        if key in ("queue", "team"):
-            raw[key + "s"][0].update(value)
-        else:
-            raw[key] = value
-    return parse_scenario(raw)
+    return scenario_from(BASE, changes)
 
 
 def check(run):
