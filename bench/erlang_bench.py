@@ -13,6 +13,11 @@ Workloads (fixed seed, built once, identical for both libraries):
   ``ErlangC(...).required_positions(0.8)`` per interval.
 * ``staffing_plan_96`` (busyhour only): the full ``plan_staffing`` records
   (agents, SL, ASA, occupancy, trunks) for the same day.
+* ``limits_*`` (busyhour only, one untimed-warm-up run each): the slowest
+  inputs inside the documented limits and the refusal of one beyond them --
+  least agents at 999 million Erlangs, the load 10**9 lines carry at
+  blocking 1e-300, Erlang B for 10**9 lines under 1e300 Erlangs, and the
+  refusal of a staffing search at 1e300 Erlangs.
 
 Order: untimed warm-up (JIT compile), then the correctness check (the two
 libraries agree where pyworkforce is valid; where it is not, what it returns
@@ -71,6 +76,23 @@ def _busyhour_calls():
     return (lambda: service_level(agents, load, aht, thr),
             lambda: agents_for_service_level(day_load, day_aht, 20.0, 0.8),
             lambda: plan_staffing(rows, target_sl=0.8, threshold_s=20.0))
+
+
+def limit_calls() -> dict[str, Callable[[], Any]]:
+    """The slowest accepted inputs, and one refusal, keyed by their result name (see the module doc)."""
+    from busyhour.erlang import agents_for_service_level, erlang_b, load_for_blocking
+
+    def refuse():
+        try:
+            agents_for_service_level(1e300, 180.0, 20.0, 0.8)
+        except ValueError:
+            return True
+        raise AssertionError("a load of 1e300 Erlangs was not refused")
+
+    return {"limits_staffing_999m_erl_ms": lambda: agents_for_service_level(9.99e8, 180.0, 20.0, 0.8),
+            "limits_load_for_blocking_1e9_lines_ms": lambda: load_for_blocking(10**9, 1e-300),
+            "limits_erlang_b_1e9_lines_1e300_erl_ms": lambda: erlang_b(10**9, 1e300),
+            "limits_refuse_search_1e300_erl_ms": refuse}
 
 
 def _pyworkforce_calls():
@@ -156,6 +178,9 @@ def run(repeats: int = 15, peers: bool = True) -> dict[str, Any]:
     result["sl_evals_10k_ms"] = _median_ms(bh_sl, repeats)
     result["staffing_day_96_ms"] = _median_ms(bh_day, repeats)
     result["staffing_plan_96_ms"] = _median_ms(bh_plan, repeats)
+    for key, fn in limit_calls().items():
+        fn()  # warm-up
+        result[key] = _median_ms(fn, 1)
     if pw is not None:
         slow = max(3, repeats // 3)
         result["pyworkforce_sl_evals_10k_ms"] = _median_ms(pw[0], slow)

@@ -1,23 +1,29 @@
 """``busyhour erlang b|c|a``, ``busyhour staff``, ``busyhour trunks``, ``busyhour bench erlang``.
 
 A thin shell: parse options, call :mod:`busyhour.erlang`, print a record
-table (``--format table|csv|json``).  numpy/numba/matplotlib are imported
-inside the command functions so that the CLI starts fast.  Bad input exits
-with code 2 and a message naming the option (or file line and column).
+table (``--format table|csv|json``, ``--out FILE``; see docs/cli.md).
+numpy/numba/matplotlib are imported inside the command functions so that the
+CLI starts fast.  Bad input exits with code 2 and one line naming the option
+(or file line and column).
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import NamedTuple, Optional
 
 import typer
 
-from .erlang_output import Column, Format, emit, fail, option_error, parse_counts, parse_sl
+from .common import format_option, out_option
+from .erlang_output import (
+    MAX_COUNT, Column, Format, emit, erl_cell, option_error, parse_counts, parse_sl, prob_cell, usage,
+)
 
-FORMAT = typer.Option(Format.table, "--format", "-f", help="table (people), csv or json (scripts).")
+FORMAT = format_option()
+OUT = out_option()
 LOAD = typer.Option(None, "--load", help="Offered load in Erlangs (or give --calls and --aht-s).")
 CALLS = typer.Option(None, "--calls", help="Calls offered per interval (with --aht-s and --interval-min).")
-INTERVAL = typer.Option(30.0, "--interval-min", help="Interval length in minutes, for --calls.")
+INTERVAL = typer.Option(30.0, "--interval-min", help="Interval length in minutes (1 to 10080), for --calls.")
 
 
 class BRow(NamedTuple):
@@ -56,59 +62,68 @@ class TrunkRow(NamedTuple):
 
 
 PCT = "{:.2%}"
-B_COLS = [Column("servers", "servers", "{:d}"), Column("load_erl", "load (Erl)", "{:.3f}"),
-          Column("blocking", "blocking", "{:.6f}"), Column("carried_erl", "carried (Erl)", "{:.3f}")]
-C_COLS = [Column("agents", "agents", "{:d}"), Column("load_erl", "load (Erl)", "{:.3f}"),
+B_COLS = [Column("servers", "servers", "{:d}"), Column("load_erl", "load (Erl)", erl_cell),
+          Column("blocking", "blocking", prob_cell), Column("carried_erl", "carried (Erl)", erl_cell)]
+C_COLS = [Column("agents", "agents", "{:d}"), Column("load_erl", "load (Erl)", erl_cell),
           Column("p_wait", "P(wait)", "{:.4f}"), Column("service_level", "SL", PCT),
           Column("asa_s", "ASA (s)", "{:.1f}"), Column("occupancy", "occupancy", PCT)]
-A_COLS = [Column("agents", "agents", "{:d}"), Column("load_erl", "load (Erl)", "{:.3f}"),
+A_COLS = [Column("agents", "agents", "{:d}"), Column("load_erl", "load (Erl)", erl_cell),
           Column("p_wait", "P(wait)", "{:.4f}"), Column("p_abandon", "abandon", PCT),
           Column("service_level", "SL", PCT), Column("service_level_of_answered", "SL answered", PCT),
           Column("asa_s", "ASA (s)", "{:.1f}"), Column("mean_wait_s", "mean wait (s)", "{:.1f}"),
           Column("occupancy", "occupancy", PCT)]
-T_COLS = [Column("lines", "lines", "{:d}"), Column("offered_erl", "offered (Erl)", "{:.3f}"),
-          Column("carried_erl", "carried (Erl)", "{:.3f}"), Column("blocking", "blocking", "{:.6f}")]
+T_COLS = [Column("lines", "lines", "{:d}"), Column("offered_erl", "offered (Erl)", erl_cell),
+          Column("carried_erl", "carried (Erl)", erl_cell), Column("blocking", "blocking", prob_cell)]
 
 
 def _load(load: Optional[float], calls: Optional[float], aht_s: Optional[float], interval_min: float) -> float:
     from busyhour.erlang import load_erlangs
+    from busyhour.erlang.forecast import MAX_INTERVAL_MIN, MIN_INTERVAL_MIN
 
     if (load is None) == (calls is None):
-        raise fail("give exactly one of --load (Erlangs) or --calls (per interval, with --aht-s)")
+        usage("give exactly one of --load (Erlangs) or --calls (per interval, with --aht-s)")
     if load is not None:
         return load
     if aht_s is None:
-        raise fail("--calls needs --aht-s to turn calls into Erlangs")
+        usage("--calls needs --aht-s to turn calls into Erlangs")
+    if not MIN_INTERVAL_MIN <= interval_min <= MAX_INTERVAL_MIN:
+        usage(f"--interval-min must be between {MIN_INTERVAL_MIN:g} and {MAX_INTERVAL_MIN:g} minutes "
+              f"(got {interval_min:g})")
     try:
         return load_erlangs(calls, interval_min * 60.0, aht_s)
     except ValueError as exc:
-        raise option_error(exc) from None
+        option_error(exc)
+
+
+def _names(load: Optional[float]) -> dict[str, str]:
+    """Blame ``--load`` only when it was given; a load computed from --calls is named as such."""
+    return {} if load is not None else {"load": "the load (--calls x --aht-s / --interval-min)"}
 
 
 def cmd_b(servers: str = typer.Option(..., "--servers", "-n", help="N, FIRST:LAST[:STEP] or N,N,..."),
           load: Optional[float] = LOAD, calls: Optional[float] = CALLS,
           aht_s: Optional[float] = typer.Option(None, "--aht-s", help="Average handling time, s (with --calls)."),
           interval_min: float = INTERVAL,
-          recall: float = typer.Option(0.0, "--recall", help="Fraction of blocked callers who retry (extended Erlang B)."),
-          fmt: Format = FORMAT) -> None:
+          recall: float = typer.Option(0.0, "--recall", help="Fraction of blocked callers who retry, 0 to <1 "
+                                                             "(extended Erlang B)."),
+          fmt: Format = FORMAT, out: Optional[Path] = OUT) -> None:
     """Erlang B: blocking of a group of servers (lines), optionally with retries."""
-    from busyhour.erlang import erlang_b, extended_erlang_b
+    from busyhour.erlang import carried_load, erlang_b, extended_erlang_b
 
     ns = parse_counts(servers, "'--servers'")
     a = _load(load, calls, aht_s, interval_min)
     try:
-        if recall > 0.0:
+        if recall != 0.0:  # nan, negatives and >= 1 are refused by extended_erlang_b
             res = extended_erlang_b(ns, a, recall)
             rows = [BRow(n, float(x), float(b), float(c)) for n, x, b, c in
                     zip(ns, res.offered_load_erl, res.blocking, res.carried_load_erl)]
             title = f"Extended Erlang B: {a:g} Erl fresh, recall {recall:g} (load = fresh + retries)"
         else:
-            bs = erlang_b(ns, a)
-            rows = [BRow(n, a, float(b), a * (1.0 - float(b))) for n, b in zip(ns, bs)]
+            rows = [BRow(n, a, float(b), float(c)) for n, b, c in zip(ns, erlang_b(ns, a), carried_load(ns, a))]
             title = f"Erlang B at {a:g} Erl"
     except ValueError as exc:
-        raise option_error(exc) from None
-    emit(rows, B_COLS, fmt, title=title)
+        option_error(exc, _names(load))
+    emit(rows, B_COLS, fmt, title=title, out=out)
 
 
 def cmd_c(load: Optional[float] = LOAD, calls: Optional[float] = CALLS,
@@ -119,7 +134,7 @@ def cmd_c(load: Optional[float] = LOAD, calls: Optional[float] = CALLS,
           threshold_s: float = typer.Option(20.0, "--threshold-s", help="SL threshold, s (unless --sl)."),
           asa_s: Optional[float] = typer.Option(None, "--asa-s", help="Target ASA, s: find the least agents."),
           max_occupancy: Optional[float] = typer.Option(None, "--max-occupancy", help="Occupancy cap, e.g. 0.9."),
-          fmt: Format = FORMAT) -> None:
+          fmt: Format = FORMAT, out: Optional[Path] = OUT) -> None:
     """Erlang C: P(wait), service level, ASA and occupancy; required agents with --sl / --asa-s."""
     from busyhour.erlang import agents_for_asa, agents_for_service_level, asa, erlang_c, occupancy, service_level
 
@@ -131,14 +146,14 @@ def cmd_c(load: Optional[float] = LOAD, calls: Optional[float] = CALLS,
             need = [agents_for_service_level(a, aht_s, threshold_s, target, max_occupancy)] if target else []
             need += [agents_for_asa(a, aht_s, asa_s, max_occupancy)] if asa_s is not None else []
             n_req = max(need)
-        ns, summary = _agent_counts(agents, n_req, "--asa-s")
+        ns, answer = _agent_counts(agents, n_req, "--asa-s")
         rows = [CRow(n, a, float(p), float(s), float(q), float(o)) for n, p, s, q, o in
                 zip(ns, erlang_c(ns, a), service_level(ns, a, aht_s, threshold_s), asa(ns, a, aht_s),
                     occupancy(ns, a))]
     except ValueError as exc:
-        raise option_error(exc) from None
+        option_error(exc, _names(load))
     emit(rows, C_COLS, fmt, title=f"Erlang C at {a:g} Erl, AHT {aht_s:g} s, SL threshold {threshold_s:g} s",
-         summary=summary)
+         answer=answer, out=out)
 
 
 def _target(sl: Optional[str], threshold_s: float) -> tuple[Optional[float], float]:
@@ -150,9 +165,11 @@ def _agent_counts(agents: Optional[str], n_req: Optional[int], other_target: str
     """Agent counts to tabulate: ``--agents`` if given, else n_req - 3 .. n_req + 3 around the
     required count; plus the summary line. Neither given: an error naming the options."""
     if n_req is None and agents is None:
-        raise fail(f"give --agents, or a target with --sl (e.g. 80/20) or {other_target}")
-    ns = parse_counts(agents, "'--agents'") if agents else list(range(max(0, n_req - 3), n_req + 4))
-    return ns, ({"required agents": n_req} if n_req is not None else None)
+        usage(f"give --agents, or a target with --sl (e.g. 80/20) or {other_target}")
+    answer = {"required_agents": n_req} if n_req is not None else None
+    if agents is not None:  # "" too: parse_counts refuses it
+        return parse_counts(agents, "'--agents'"), answer
+    return list(range(max(0, n_req - 3), min(n_req + 3, MAX_COUNT) + 1)), answer
 
 
 def cmd_a(load: Optional[float] = LOAD, calls: Optional[float] = CALLS,
@@ -163,7 +180,7 @@ def cmd_a(load: Optional[float] = LOAD, calls: Optional[float] = CALLS,
           sl: Optional[str] = typer.Option(None, "--sl", help="Target such as 80/20: find the least agents."),
           threshold_s: float = typer.Option(20.0, "--threshold-s", help="SL threshold, s (unless --sl)."),
           max_abandon: Optional[float] = typer.Option(None, "--max-abandon", help="Abandonment cap, e.g. 0.05."),
-          fmt: Format = FORMAT) -> None:
+          fmt: Format = FORMAT, out: Optional[Path] = OUT) -> None:
     """Erlang A (callers abandon): SL, ASA, abandonment, occupancy; required agents with --sl."""
     from busyhour.erlang import agents_for_erlang_a, erlang_a
 
@@ -173,28 +190,28 @@ def cmd_a(load: Optional[float] = LOAD, calls: Optional[float] = CALLS,
         n_req = None
         if target is not None or max_abandon is not None:
             n_req = agents_for_erlang_a(a, aht_s, patience_s, threshold_s, target_sl=target, max_abandon=max_abandon)
-        ns, summary = _agent_counts(agents, n_req, "--max-abandon")
+        ns, answer = _agent_counts(agents, n_req, "--max-abandon")
         r = erlang_a(ns, a, aht_s, patience_s, threshold_s)
         rows = [ARow(n, a, *(float(getattr(r, f)[i]) for f in ARow._fields[2:])) for i, n in enumerate(ns)]
     except ValueError as exc:
-        raise option_error(exc) from None
-    emit(rows, A_COLS, fmt, summary=summary,
+        option_error(exc, _names(load))
+    emit(rows, A_COLS, fmt, answer=answer, out=out,
          title=f"Erlang A at {a:g} Erl, AHT {aht_s:g} s, patience {patience_s:g} s, SL threshold {threshold_s:g} s")
 
 
 def cmd_trunks(load: Optional[float] = typer.Option(None, "--load", help="Offered load, Erlangs: find the lines."),
                lines: Optional[str] = typer.Option(None, "--lines", help="Lines (N, FIRST:LAST or N,N): find the load."),
                blocking: float = typer.Option(0.01, "--blocking", help="Target blocking probability (grade of service)."),
-               fmt: Format = FORMAT) -> None:
+               fmt: Format = FORMAT, out: Optional[Path] = OUT) -> None:
     """Trunk sizing by Erlang B: lines for a load, or the load that lines carry, at a blocking target."""
-    from busyhour.erlang import erlang_b, load_for_blocking, trunks_for_blocking
+    from busyhour.erlang import carried_load, erlang_b, load_for_blocking, trunks_for_blocking
 
     if (load is None) == (lines is None):
-        raise fail("give exactly one of --load (find the lines) or --lines (find the load)")
+        usage("give exactly one of --load (find the lines) or --lines (find the load)")
     try:
         if load is not None:
             n = trunks_for_blocking(load, blocking)
-            rows = [TrunkRow(n, load, load * (1 - erlang_b(n, load)), erlang_b(n, load))]
+            rows = [TrunkRow(n, load, carried_load(n, load), erlang_b(n, load))]
             title = f"Least lines for {load:g} Erl at blocking <= {blocking:g}"
         else:
             ns = parse_counts(lines, "'--lines'")
@@ -202,8 +219,8 @@ def cmd_trunks(load: Optional[float] = typer.Option(None, "--load", help="Offere
             rows = [TrunkRow(n, float(x), float(x) * (1 - blocking), blocking) for n, x in zip(ns, offered)]
             title = f"Load carried at blocking {blocking:g}"
     except ValueError as exc:
-        raise option_error(exc, {"target": "--blocking", "servers": "--lines"}) from None
-    emit(rows, T_COLS, fmt, title=title)
+        option_error(exc, {"target": "--blocking", "servers": "--lines"})
+    emit(rows, T_COLS, fmt, title=title, out=out)
 
 
 def register(app: typer.Typer, bench_app: typer.Typer) -> None:

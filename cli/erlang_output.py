@@ -1,40 +1,54 @@
 """Printing for the Erlang commands: rich tables for people, CSV/JSON for scripts.
 
-A closed set of formats (``table``, ``csv``, ``json``).  Rows are typed
-records (NamedTuples); ``Column`` says which field to show, its heading and
-how to format it in a table.  CSV and JSON print raw values (full precision;
-infinity is ``inf`` in CSV and ``null`` in JSON).
+A closed set of formats (``table``, ``csv``, ``json``; see :mod:`.common`).
+Rows are typed records (NamedTuples); ``Column`` says which field to show,
+its heading and how to format it in a table.  CSV and JSON print raw values
+(full precision; infinity is ``inf`` in CSV and ``null`` in JSON) under
+snake_case keys.  The ``answer`` of a search (``required_agents``) is a
+summary line in the table, a ``summary`` key in JSON and a column in CSV.
 """
 
 from __future__ import annotations
 
 import csv
-import enum
 import io
 import json
 import math
-import sys
-from typing import Any, NamedTuple
+from pathlib import Path
+from typing import Any, Callable, NamedTuple, NoReturn, Optional
 
 import typer
 
+from .common import EXIT_USAGE, OutputFormat, fail, write_output
 
-class Format(str, enum.Enum):
-    table = "table"
-    csv = "csv"
-    json = "json"
+Format = OutputFormat  # the name the Erlang commands use
+
+#: Most counts a --agents / --servers / --lines list or range may hold.
+MAX_COUNTS = 100_000
+#: Largest count accepted (the Erlang functions' limit).
+MAX_COUNT = 10**9
 
 
 class Column(NamedTuple):
     field: str
     heading: str
-    fmt: str = "{}"
+    fmt: str | Callable[[Any], str] = "{}"
+    """A format string, or a function of the value, for the table cell."""
 
 
-def fail(message: str, *, code: int = 2) -> typer.Exit:
-    """Print ``Error: message`` to stderr and return the Exit to raise."""
-    typer.echo(f"Error: {message}", err=True)
-    return typer.Exit(code)
+def erl_cell(x: float) -> str:
+    """Erlangs for a table: 3 decimals, or 4 significant digits beyond 10 million (1e+300, not 300 digits)."""
+    return f"{x:.3f}" if abs(x) < 1e7 else f"{x:.4g}"
+
+
+def prob_cell(x: float) -> str:
+    """A probability for a table: 6 decimals, or 3 significant digits below 0.001."""
+    return f"{x:.6f}" if x == 0 or x >= 1e-3 else f"{x:.3g}"
+
+
+def usage(message: str) -> NoReturn:
+    """A one-line usage error (exit 2): bad or missing options, unreadable input files."""
+    fail(message, EXIT_USAGE)
 
 
 _OPTION_NAMES = {
@@ -45,8 +59,8 @@ _OPTION_NAMES = {
 }
 
 
-def option_error(exc: ValueError, names: dict[str, str] | None = None) -> typer.Exit:
-    """Turn a library ValueError ("aht_s must be ...") into a CLI error naming the option.
+def option_error(exc: ValueError, names: dict[str, str] | None = None) -> NoReturn:
+    """Exit with a library ValueError ("aht_s must be ...") as a usage error naming the option.
 
     ``names`` maps library argument names to this command's options where the
     general mapping is ambiguous (``target`` is ``--blocking`` for trunks)."""
@@ -55,7 +69,7 @@ def option_error(exc: ValueError, names: dict[str, str] | None = None) -> typer.
     mapping = {**_OPTION_NAMES, **(names or {})}
     if name in mapping:
         msg = mapping[name] + msg[len(name):]
-    return fail(msg)
+    usage(msg)
 
 
 def _plain(value: Any) -> Any:
@@ -70,27 +84,31 @@ def _cell(col: Column, value: Any) -> str:
     value = _plain(value)
     if value is None:
         return "∞"
-    return col.fmt.format(value)
+    return col.fmt(value) if callable(col.fmt) else col.fmt.format(value)
 
 
-def emit(rows: list, columns: list[Column], fmt: Format, *, title: str = "",
-         summary: dict[str, Any] | None = None) -> None:
-    """Print ``rows`` (records) in ``fmt``; ``summary`` is extra key/value lines (table, JSON)."""
+def render(rows: list, columns: list[Column], fmt: Format, *, title: str = "",
+           summary: dict[str, Any] | None = None, answer: dict[str, Any] | None = None,
+           width: Optional[int] = None) -> Optional[str]:
+    """``rows`` (records) as text in ``fmt``; ``summary``: extra key/value pairs (table, JSON);
+    ``answer``: the result of a search (table and JSON summary, and a CSV column).
+
+    A table for the terminal (``width`` None) is printed directly (rich colours) and None returned."""
+    summary = {**(answer or {}), **(summary or {})}
     if fmt is Format.json:
         doc: dict[str, Any] = {"rows": [{c.field: _plain(getattr(r, c.field)) for c in columns} for r in rows]}
         if summary:
             doc["summary"] = {k: _plain(v) for k, v in summary.items()}
-        typer.echo(json.dumps(doc, indent=2, allow_nan=False))
-        return
+        return json.dumps(doc, indent=2, allow_nan=False) + "\n"
     if fmt is Format.csv:
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")
-        w.writerow([c.field for c in columns])
+        extra = list((answer or {}).items())
+        w.writerow([c.field for c in columns] + [k for k, _ in extra])
         for r in rows:
-            w.writerow(["inf" if _plain(getattr(r, c.field)) is None else _plain(getattr(r, c.field))
-                        for c in columns])
-        sys.stdout.write(buf.getvalue())
-        return
+            values = [_plain(getattr(r, c.field)) for c in columns] + [_plain(v) for _, v in extra]
+            w.writerow(["inf" if v is None else v for v in values])
+        return buf.getvalue()
     from rich.console import Console
     from rich.table import Table
 
@@ -102,14 +120,27 @@ def emit(rows: list, columns: list[Column], fmt: Format, *, title: str = "",
         table.add_row(*row)
     widths = [max([len(c.heading)] + [len(row[i]) for row in cells]) for i, c in enumerate(columns)]
     needed = sum(widths) + 3 * len(columns) + 1
-    console = Console()
+    buf = io.StringIO() if width is not None else None
+    console = Console(file=buf, width=max(needed, width or 0), color_system=None) if buf else Console()
     if console.width < needed:  # never truncate numbers: a wide table beats a wrong-looking one
         console = Console(width=needed)
     console.print(table)
     if summary:
-        width = max(len(k) for k in summary)
+        labels = {k: k.replace("_", " ") for k in summary}
+        pad = max(len(v) for v in labels.values())
         for k, v in summary.items():
-            console.print(f"{k:<{width}}  {v}", highlight=False)
+            console.print(f"{labels[k]:<{pad}}  {v}", highlight=False)
+    return buf.getvalue() if buf is not None else None
+
+
+def emit(rows: list, columns: list[Column], fmt: Format, *, title: str = "",
+         summary: dict[str, Any] | None = None, answer: dict[str, Any] | None = None,
+         out: Optional[Path] = None) -> None:
+    """Print ``rows`` in ``fmt`` (see :func:`render`) on stdout, or write them to ``out``."""
+    text = render(rows, columns, fmt, title=title, summary=summary, answer=answer,
+                  width=100 if out is not None else None)
+    if text is not None:
+        write_output(text, out)
 
 
 def parse_sl(text: str) -> tuple[float, float]:
@@ -129,20 +160,26 @@ def parse_sl(text: str) -> tuple[float, float]:
 
 
 def parse_counts(text: str, hint: str) -> list[int]:
-    """``14`` / ``10:20`` / ``10:20:2`` (inclusive) / ``10,12,15`` -> a list of counts."""
+    """``14`` / ``10:20`` / ``10:20:2`` (inclusive) / ``10,12,15`` -> a list of counts.
+
+    At most MAX_COUNTS counts, each 0 to MAX_COUNT; sizes are checked before
+    any list is built (``0:1000000000`` is refused at once)."""
+    limits = f"counts must be whole numbers 0 to {MAX_COUNT:,}, at most {MAX_COUNTS:,} of them"
+    if text.count(",") >= MAX_COUNTS:
+        raise typer.BadParameter(f"{text[:40]!r}...: {limits}", param_hint=hint)
     try:
-        if "," in text:
-            out = [int(x) for x in text.split(",")]
-        elif ":" in text:
+        if ":" in text and "," not in text:
             parts = [int(x) for x in text.split(":")]
             if len(parts) not in (2, 3) or (len(parts) == 3 and parts[2] <= 0):
                 raise ValueError
-            out = list(range(parts[0], parts[1] + 1, parts[2] if len(parts) == 3 else 1))
+            values: range | list[int] = range(parts[0], parts[1] + 1, parts[2] if len(parts) == 3 else 1)
         else:
-            out = [int(text)]
+            values = [int(x) for x in text.split(",")]
     except ValueError:
         raise typer.BadParameter(f"{text!r}: expected N, FIRST:LAST[:STEP] or N,N,...",
                                  param_hint=hint) from None
-    if not out or min(out) < 0 or len(out) > 100_000:
-        raise typer.BadParameter(f"{text!r}: counts must be >= 0 (at most 100,000 of them)", param_hint=hint)
-    return out
+    if len(values) > MAX_COUNTS:  # a range's length is known before it is built
+        raise typer.BadParameter(f"{text!r} holds {len(values):,} counts: {limits}", param_hint=hint)
+    if not values or min(values) < 0 or max(values) > MAX_COUNT:
+        raise typer.BadParameter(f"{text!r}: {limits}", param_hint=hint)
+    return list(values)

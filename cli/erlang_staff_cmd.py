@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import math
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 
-from .erlang_output import Column, Format, emit, fail, option_error, parse_sl
+from .common import format_option, info, out_option, plot_option, write_output
+from .erlang_output import Column, Format, emit, option_error, parse_sl, usage
 
 STAFF_COLS = [
     Column("interval_start", "interval"), Column("calls", "calls", "{:.0f}"), Column("aht_s", "AHT (s)", "{:.0f}"),
@@ -21,7 +24,7 @@ STAFF_COLS = [
 
 
 def plot_plan(plan, path: Path) -> None:
-    """Two panels: required and scheduled agents, and service level, per interval (PNG)."""
+    """Two panels: required and scheduled agents, and service level, per interval (format from the suffix)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -37,7 +40,8 @@ def plot_plan(plan, path: Path) -> None:
     ax1.set_title(f"Staffing plan ({plan.model.replace('_', ' ').title()}): "
                   f"{plan.target_sl:.0%} within {plan.threshold_s:g} s, peak {plan.peak_agents} agents at {plan.peak_interval}")
     ax2.plot(x, [100 * r.service_level for r in plan.intervals], marker="o", color="#55A868", label="service level")
-    ax2.axhline(100 * plan.target_sl, color="grey", linestyle="--", label="target")
+    ax2.axhline(100 * plan.target_sl, color="grey", linestyle="--",
+                label=f"target {plan.target_sl:.0%} within {plan.threshold_s:g} s")
     ax2.set_ylabel("service level (%)")
     ax2.set_ylim(min(100 * plan.target_sl - 5, min(100 * r.service_level for r in plan.intervals) - 2), 100.5)
     ax2.legend(loc="lower right")
@@ -55,21 +59,23 @@ def cmd_staff(forecast: Path = typer.Argument(..., help="CSV: interval_start,cal
               max_occupancy: Optional[float] = typer.Option(None, "--max-occupancy", help="Occupancy cap, e.g. 0.9."),
               patience_s: Optional[float] = typer.Option(None, "--patience-s", help="Mean patience, s: use Erlang A."),
               trunk_blocking: float = typer.Option(0.01, "--trunk-blocking", help="Blocking target for trunks."),
-              plot: Optional[Path] = typer.Option(None, "--plot", help="Write a PNG of agents and SL per interval."),
-              fmt: Format = typer.Option(Format.table, "--format", "-f", help="table, csv or json.")) -> None:
-    """Agents, scheduled staff, SL, ASA, occupancy, abandonment and trunks for every forecast interval."""
+              plot: Optional[Path] = plot_option("Save a plot of agents and SL per interval (png, pdf, svg, …)."),
+              fmt: Format = format_option(), out: Optional[Path] = out_option()) -> None:
+    """Agents, scheduled staff, SL, ASA, occupancy, abandonment and trunks for every forecast interval.
+
+    The forecast file is at most 50 MB and 200,000 intervals (see docs/erlang.md)."""
     from busyhour.erlang import ForecastError, plan_staffing, read_forecast
 
     target, threshold_s = parse_sl(sl)
     try:
         fc = read_forecast(forecast)
     except ForecastError as exc:
-        raise fail(str(exc)) from None
+        usage(str(exc))
     try:
         plan = plan_staffing(fc, target_sl=target, threshold_s=threshold_s, aht_s=aht_s, shrinkage=shrinkage,
                              max_occupancy=max_occupancy, patience_s=patience_s, trunk_blocking=trunk_blocking)
     except ValueError as exc:
-        raise option_error(exc) from None
+        option_error(exc)
     summary = {
         "model": plan.model, "total calls": f"{plan.total_calls:.0f}",
         "agent hours": f"{plan.agent_hours:.1f}", "scheduled hours": f"{plan.scheduled_hours:.1f}",
@@ -84,31 +90,47 @@ def cmd_staff(forecast: Path = typer.Argument(..., help="CSV: interval_start,cal
     cols = STAFF_COLS if plan.model == "erlang_a" or fmt is not Format.table else \
         [c for c in STAFF_COLS if c.field != "p_abandon"]
     emit(list(plan.intervals), cols, fmt, summary=None if fmt is Format.csv else summary,
-         title=f"{fc.source}: {target:.0%} within {threshold_s:g} s, shrinkage {shrinkage:.0%}")
+         title=f"{fc.source}: {target:.0%} within {threshold_s:g} s, shrinkage {shrinkage:.0%}", out=out)
     if plot is not None:
         try:
             plot_plan(plan, plot)
         except OSError as exc:
-            raise fail(f"--plot: cannot write {plot}: {exc.strerror}") from None
-        typer.echo(f"plot written to {plot}", err=True)
+            usage(f"--plot: cannot write {plot}: {exc.strerror}")
+        info(f"plot written: {plot}")
 
 
-def cmd_bench_erlang(json_path: Optional[Path] = typer.Option(None, "--json", help="Write the results here."),
-                     repeats: int = typer.Option(15, "--repeats", min=3, help="Timed repeats (median reported)."),
-                     peers: bool = typer.Option(True, "--peers/--no-peers", help="Also time pyworkforce if installed.")) -> None:
+def render_figures(result: dict[str, Any], fmt: Format) -> str:
+    """A flat dict of figures as ``key value`` lines (table), ``key,value`` rows (csv) or a JSON object."""
+    if fmt is Format.json:
+        return json.dumps(result, indent=2) + "\n"
+    if fmt is Format.csv:
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow(["key", "value"])
+        for key, value in result.items():
+            w.writerow([key, "; ".join(map(str, value)) if isinstance(value, list) else value])
+        return buf.getvalue()
+    lines = []
+    pad = max((len(k) for k in result), default=0)
+    for key, value in result.items():
+        if isinstance(value, list):
+            lines += [f"{key}:"] + [f"  - {item}" for item in value]
+            continue
+        if isinstance(value, float) and math.isfinite(value):
+            value = f"{value:.4g}"
+        lines.append(f"{key:<{pad}}  {value}")
+    return "\n".join(lines) + "\n"
+
+
+def cmd_bench_erlang(json_path: Optional[Path] = out_option("Also write the figures as JSON to FILE.", flag="--json"),
+                     repeats: int = typer.Option(15, "--repeats", min=3, max=1000,
+                                                 help="Timed repeats (median reported)."),
+                     peers: bool = typer.Option(True, "--peers/--no-peers", help="Also time pyworkforce if installed."),
+                     fmt: Format = format_option(), out: Optional[Path] = out_option()) -> None:
     """Time 10,000 service-level evaluations and a 96-interval staffing day (vs pyworkforce)."""
     from busyhour.bench.erlang_bench import run
 
     result = run(repeats=repeats, peers=peers)
-    for key, value in result.items():
-        if isinstance(value, list):
-            typer.echo(f"{key}:")
-            for item in value:
-                typer.echo(f"  - {item}")
-            continue
-        if isinstance(value, float) and math.isfinite(value):
-            value = f"{value:.4g}"
-        typer.echo(f"{key:34} {value}")
+    write_output(render_figures(result, fmt), out)
     if json_path is not None:
-        json_path.write_text(json.dumps(result, indent=2) + "\n")
-        typer.echo(f"written to {json_path}", err=True)
+        write_output(render_figures(result, Format.json), json_path)

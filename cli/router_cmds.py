@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import csv
+import io
+import json
+from dataclasses import asdict
 from pathlib import Path
 from typing import Optional
 
 import typer
+
+from .common import EXIT_USAGE, OutputFormat, fail, format_option, info, out_option, write_output
 
 SIZES = ("100", "1k", "10k", "100k")
 
@@ -24,12 +30,13 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
         strategy: str = typer.Option("longest-idle-agent", help="routing strategy of every queue"),
         engine: str = typer.Option("compiled", help="compiled (FastRouter batches), python (Router calls) or both"),
         batch: int = typer.Option(256, min=1, max=100_000, help="compiled: lifecycles per submitted batch"),
-        json_path: Optional[Path] = typer.Option(None, "--json", help="write the figures as JSON here"),
+        json_path: Optional[Path] = out_option("also write the figures as JSON to FILE", flag="--json"),
+        fmt: OutputFormat = format_option(),
+        out: Optional[Path] = out_option(),
     ) -> None:
         """Full call lifecycles per second through the router at ~90 % occupancy."""
         if workload != "all" and workload not in SIZES:
-            typer.echo(f"error: --workload must be one of {', '.join(SIZES)} or 'all', got {workload!r}", err=True)
-            raise typer.Exit(2)
+            fail(f"--workload must be one of {', '.join(SIZES)} or 'all', got {workload!r}", EXIT_USAGE)
         from rich.console import Console
         from rich.table import Table
 
@@ -38,13 +45,11 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
         from busyhour.router import STRATEGIES, ConfigError
 
         if engine not in ("compiled", "python", "both"):
-            typer.echo(f"error: --engine must be compiled, python or both, got {engine!r}", err=True)
-            raise typer.Exit(2)
+            fail(f"--engine must be compiled, python or both, got {engine!r}", EXIT_USAGE)
         if strategy not in STRATEGIES:
-            typer.echo(f"error: --strategy must be one of {', '.join(STRATEGIES)}, got {strategy!r}", err=True)
-            raise typer.Exit(2)
+            fail(f"--strategy must be one of {', '.join(STRATEGIES)}, got {strategy!r}", EXIT_USAGE)
 
-        console = Console(width=max(120, Console().width))
+        console = Console(width=max(120, Console().width), stderr=True)  # the status spinner
         results = []
         engines = ("python", "compiled") if engine == "both" else (engine,)
         for w in (SIZES if workload == "all" else (workload,)):
@@ -59,8 +64,22 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
                             results.append(run_compiled(wl, lifecycles=lifecycles, max_seconds=max_seconds,
                                                         batch=batch, strategy=strategy))
                     except ConfigError as exc:
-                        typer.echo(f"error: {exc}", err=True)
-                        raise typer.Exit(2) from None
+                        fail(str(exc), EXIT_USAGE)
+        if fmt is not OutputFormat.table:
+            rows = [asdict(r) for r in results]
+            if fmt is OutputFormat.json:
+                text = json.dumps(rows[0] if len(rows) == 1 else {"runs": rows, **rows[-1]}, indent=2) + "\n"
+            else:
+                buf = io.StringIO()
+                w = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
+                w.writeheader()
+                w.writerows(rows)
+                text = buf.getvalue()
+            write_output(text, out)
+            if json_path is not None:
+                write_json(results, json_path)
+                info(f"written: {json_path}")
+            return
         table = Table(title="router lifecycles (arrive → offer → accept → release → wrap-up end)")
         for col in ("workload", "engine", "agents", "skills", "queues", "lifecycles/s", "BHCA", "decision p50 µs", "decision p99 µs",
                     "occupancy"):
@@ -69,7 +88,12 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
             table.add_row(r.workload, r.engine, f"{r.agents:,}", str(r.skills), str(r.queues), f"{r.lifecycles_per_s:,.0f}",
                           f"{r.bhca:,.0f}", f"{r.decision_ns_p50 / 1e3:.1f}", f"{r.decision_ns_p99 / 1e3:.1f}",
                           f"{r.occupancy:.1%}")
-        console.print(table)
+        if out is None:
+            Console(width=console.width).print(table)
+        else:
+            buf = io.StringIO()
+            Console(file=buf, width=console.width, color_system=None).print(table)
+            write_output(buf.getvalue(), out)
         if json_path is not None:
             write_json(results, json_path)
-            console.print(f"wrote {json_path}")
+            info(f"written: {json_path}")

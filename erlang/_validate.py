@@ -2,7 +2,15 @@
 
 Every check raises ``ValueError`` whose message starts with the argument's
 name, e.g. ``"load must be finite and >= 0 (got -1.0)"``.  Arrays are checked
-element-wise and the first offending value is quoted.
+element-wise and the first offending value is quoted (as a plain Python
+number).  A value of the wrong type (a string, ``None``, a bool) raises
+:class:`ArgumentTypeError`, which is both a ``TypeError`` and a ``ValueError``.
+Python and numpy numbers (``np.int64``, ``np.float32``, arrays) are accepted.
+
+Limits (docs/erlang.md): counts 0 to ``MAX_COUNT``; a positive load at least
+``MIN_LOAD_ERL`` (smaller ones overflow the recursion's ratios); searches
+(agents, lines) only for loads below ``MAX_COUNT``, since their answer
+exceeds the load.
 """
 
 from __future__ import annotations
@@ -11,21 +19,43 @@ import math
 
 import numpy as np
 
-#: Largest server / agent count accepted (int64 arithmetic stays exact far beyond).
-MAX_COUNT = 10**9
+from .kernels import MAX_COUNT, MIN_LOAD_ERL
+
+#: Loads at or above this have no staffing / trunk answer within MAX_COUNT.
+MAX_SEARCH_LOAD_ERL = float(MAX_COUNT)
+
+
+class ArgumentTypeError(TypeError, ValueError):
+    """An argument of the wrong type (``erlang_b('10', 5)``, ``erlang_b(True, 1.0)``, ``None``)."""
 
 
 def _first_bad(arr: np.ndarray, bad: np.ndarray) -> object:
-    return arr[bad].flat[0] if arr.ndim else arr.item()
+    x = arr[bad].flat[0] if arr.ndim else arr
+    return x.item() if hasattr(x, "item") else x
+
+
+def _numeric(name: str, value, what: str) -> np.ndarray:
+    """``value`` as an array of a real numeric dtype; wrong types raise ArgumentTypeError."""
+    if isinstance(value, (str, bytes)) or value is None:
+        raise ArgumentTypeError(f"{name} must be {what} (got {value!r})")
+    if type(value) is int and not -2**63 <= value < 2**63:  # beyond int64: compare it as a float
+        value = math.copysign(math.inf, value) if abs(value) > 2**1023 else float(value)
+    try:
+        arr = np.asarray(value)
+    except (TypeError, ValueError):
+        raise ArgumentTypeError(f"{name} must be {what} (got {value!r})") from None
+    if arr.dtype.kind == "b":
+        raise ArgumentTypeError(f"{name} must be {what}, not a bool (got {value!r})")
+    if arr.dtype.kind not in "iuf":
+        shown = value if arr.ndim == 0 else f"an array of {arr.dtype}"
+        raise ArgumentTypeError(f"{name} must be {what} (got {shown!r})")
+    return arr
 
 
 def real(name: str, value, *, low: float = 0.0, low_open: bool = False,
          allow_inf: bool = False, high: float | None = None, high_open: bool = False) -> np.ndarray:
     """Return ``value`` as a float64 array after checking ``low <= value (<= high)``."""
-    try:
-        arr = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number (got {value!r})") from None
+    arr = _numeric(name, value, "a number").astype(np.float64)
     # NaN fails every comparison, so it is caught by the same tests
     if arr.ndim == 0:
         x = float(arr)
@@ -49,23 +79,40 @@ def real(name: str, value, *, low: float = 0.0, low_open: bool = False,
 
 def count(name: str, value) -> np.ndarray:
     """Return ``value`` as an int64 array of whole numbers in [0, MAX_COUNT]."""
-    try:
-        arr = np.asarray(value)
-    except (TypeError, ValueError):  # pragma: no cover - numpy accepts almost anything
-        raise ValueError(f"{name} must be a whole number (got {value!r})") from None
-    if arr.dtype.kind in "iub":
-        ints = arr.astype(np.int64)
-        bad = (ints < 0) | (ints > MAX_COUNT)
-    elif arr.dtype.kind == "f":
+    arr = _numeric(name, value, "a whole number")
+    if arr.dtype.kind in "iu":
+        bad = (arr < 0) | (arr > MAX_COUNT)  # compared before the cast: uint64 > int64 max stays bad
+        ints = np.where(bad, 0, arr).astype(np.int64)
+    else:
         bad = ~np.isfinite(arr) | (arr < 0) | (arr > MAX_COUNT)
         bad |= ~bad & (arr != np.floor(np.where(bad, 0.0, arr)))
         ints = np.where(bad, 0, arr).astype(np.int64)
-    else:
-        raise ValueError(f"{name} must be a whole number (got {value!r})")
     if np.any(bad):
-        raise ValueError(f"{name} must be a whole number between 0 and {MAX_COUNT} "
+        raise ValueError(f"{name} must be a whole number between 0 and {MAX_COUNT:,} "
                          f"(got {_first_bad(arr, bad)!r})")
     return ints
+
+
+def load(name: str, value, *, search: bool = False) -> np.ndarray:
+    """An offered load in Erlangs: 0, or finite and >= MIN_LOAD_ERL; below MAX_SEARCH_LOAD_ERL
+    when a count is searched for (``search=True``)."""
+    arr = real(name, value)
+    bad = (arr > 0.0) & (arr < MIN_LOAD_ERL)
+    if np.any(bad):
+        raise ValueError(f"{name} must be 0 or at least {MIN_LOAD_ERL:g} Erlangs (got {_first_bad(arr, bad)!r})")
+    if search:
+        bad = arr >= MAX_SEARCH_LOAD_ERL
+        if np.any(bad):
+            raise ValueError(f"{name} must be below {MAX_SEARCH_LOAD_ERL:.0e} Erlangs to search for a count: "
+                             f"the answer would exceed {MAX_COUNT:,} (got {_first_bad(arr, bad)!r})")
+    return arr
+
+
+def found(out: np.ndarray, what: str) -> np.ndarray:
+    """Check a search kernel's output: -1 means no count up to MAX_COUNT meets the target."""
+    if np.any(out < 0):
+        raise ValueError(f"no {what} count up to {MAX_COUNT:,} meets the target")
+    return out
 
 
 def probability(name: str, value) -> np.ndarray:

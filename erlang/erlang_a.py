@@ -6,8 +6,11 @@ service level counts calls answered within the threshold among all offered
 calls (abandoned calls count against it), as in Mandelbaum & Zeltyn,
 "The M/M/n+G queue: summary of performance measures".
 
-Limits: ``patience_s = inf`` is Erlang C (identical results for N > A);
-``patience_s = 0`` is the Erlang B loss system.  Zero agents and agents below
+Limits: loads as in :mod:`.formulas` (the search below 1e9 Erlangs, answers up
+to 10**9 agents); an evaluation whose queue would hold more than 5,000,000
+callers ((load - agents) x patience_s / aht_s) is refused.  ``patience_s = inf``
+is Erlang C (identical results for N > A); ``patience_s = 0`` is the Erlang B
+loss system.  Zero agents and agents below
 the load are valid (the queue is stable with abandonment).
 """
 
@@ -41,14 +44,15 @@ class ErlangAResult(NamedTuple):
 
 
 def _args(agents, load, aht_s, patience_s, threshold_s):
-    return (v.count("agents", agents), v.real("load", load),
+    return (v.count("agents", agents), v.load("load", load),
             v.real("aht_s", aht_s, low_open=True),
             v.real("patience_s", patience_s, allow_inf=True), v.real("threshold_s", threshold_s))
 
 
 def _check_queue_length(n, a, aht, patience):
     finite = np.isfinite(patience) & (patience > 0)
-    queue = np.where(finite, (a - n) * np.where(finite, patience, 0.0) / aht, 0.0)
+    with np.errstate(over="ignore", invalid="ignore"):
+        queue = np.where(finite, (a - n) * np.where(finite, patience, 0.0) / aht, 0.0)
     if np.any(queue > k.MAX_QUEUE_TERMS / 2):
         raise ValueError("patience_s is too long for this overload: the queue would hold more than "
                          f"{k.MAX_QUEUE_TERMS // 2:,} callers ((load - agents) x patience_s / aht_s); "
@@ -74,7 +78,7 @@ def agents_for_erlang_a(load, aht_s, patience_s, threshold_s=20.0, *, target_sl=
     """
     if target_sl is None and max_abandon is None:
         raise ValueError("target_sl or max_abandon must be given")
-    a = v.real("load", load)
+    a = v.load("load", load, search=True)
     aht = v.real("aht_s", aht_s, low_open=True)
     pat = v.real("patience_s", patience_s, allow_inf=True)
     thr = v.real("threshold_s", threshold_s)
@@ -85,9 +89,14 @@ def agents_for_erlang_a(load, aht_s, patience_s, threshold_s=20.0, *, target_sl=
     shape, (a, aht, pat, thr, tsl, mab, occ) = v.flat(a, aht, pat, thr,
                                                        np.asarray(tsl, float), np.asarray(mab, float),
                                                        np.asarray(occ, float))
-    out = np.empty(a.shape[0], dtype=np.int64)  # the kernel refuses absurdly long queues itself
-    k.staff_a_kernel(a, aht, pat, thr, tsl, mab, occ, out)
-    return v.shaped(out, shape)
+    out = np.empty(a.shape[0], dtype=np.int64)
+    try:
+        k.staff_a_kernel(a, aht, pat, thr, tsl, mab, occ, out)
+    except ValueError:  # the kernel refuses queues beyond MAX_QUEUE_TERMS callers
+        raise ValueError("patience_s is too long for this load: the search meets queues of more than "
+                         f"{k.MAX_QUEUE_TERMS:,} callers ((load - agents) x patience_s / aht_s); use "
+                         "patience_s=inf (Erlang C) or a shorter patience") from None
+    return v.shaped(v.found(out, "agent"), shape)
 
 
 __all__ = ["ErlangAResult", "agents_for_erlang_a", "erlang_a"]

@@ -13,10 +13,18 @@ below 1e-20 relative, with exponent scaling; no factorials, no cancellation.
 Relative error <= 1e-12 in practice (<= 1e-10 guaranteed by the tests against
 mpmath) for loads 0.01 to 50,000 Erlangs and up to 100,000 servers; values
 below ~1e-300 are returned as the nearest tiny double or 0.0.
+
+Limits (checked before any work; see ``_validate``): counts 0 to 10**9; a
+load is 0 or a finite number >= 1e-18 Erlangs; the searches
+(:func:`trunks_for_blocking`, the staffing functions) need a load below 1e9
+Erlangs and raise ``ValueError`` when no count up to 10**9 meets the target.
+Every function answers in bounded time for any accepted input (at most
+about 3 x 10**5 recursion steps per value, plus a capped Newton iteration).
 """
 
 from __future__ import annotations
 
+from fractions import Fraction
 from typing import NamedTuple
 
 import numpy as np
@@ -30,9 +38,20 @@ def erlang_b(servers, load):
 
     ``servers = 0`` gives 1; ``load = 0`` (with servers >= 1) gives 0.
     """
-    shape, (n, a) = v.flat(v.count("servers", servers), v.real("load", load))
+    shape, (n, a) = v.flat(v.count("servers", servers), v.load("load", load))
     out = np.empty(n.shape[0])
     k.erlang_b_kernel(n, a, out)
+    return v.shaped(out, shape)
+
+
+def carried_load(servers, load):
+    """Load carried by ``servers`` lines, ``load (1 - B(servers, load))`` Erlangs, without cancellation.
+
+    Stays right when blocking rounds to 1: 10 lines under 1e300 Erlangs carry
+    10 Erlangs (``load * (1 - erlang_b(...))`` would give 0)."""
+    shape, (n, a) = v.flat(v.count("servers", servers), v.load("load", load))
+    out = np.empty(n.shape[0])
+    k.carried_load_kernel(n, a, out)
     return v.shaped(out, shape)
 
 
@@ -63,24 +82,29 @@ def extended_erlang_b(servers, load, recall) -> ExtendedErlangB:
     is solved to full double precision by Newton steps kept inside that
     bracket.  ``recall`` must be in [0, 1).
     """
-    shape, (n, a, r) = v.flat(v.count("servers", servers), v.real("load", load),
+    shape, (n, a, r) = v.flat(v.count("servers", servers), v.load("load", load),
                               v.real("recall", recall, high=1.0, high_open=True))
+    with np.errstate(over="ignore"):
+        ceiling = a / (1.0 - r)
+    if not np.all(np.isfinite(ceiling)):
+        raise ValueError("load / (1 - recall) must be finite: the retries would offer infinite load")
     x = np.empty(n.shape[0])
     b = np.empty(n.shape[0])
     it = np.empty(n.shape[0], dtype=np.int64)
     k.extended_erlang_b_kernel(n, a, r, x, b, it)
-    carried = x * (1.0 - b)
+    carried = np.empty(n.shape[0])
+    k.carried_load_kernel(n, x, carried)
     lost = (1.0 - r) * x * b
     return ExtendedErlangB(v.shaped(b, shape), v.shaped(x, shape), v.shaped(a.copy(), shape),
                            v.shaped(carried, shape), v.shaped(lost, shape), v.shaped(it, shape))
 
 
 def trunks_for_blocking(load, target):
-    """Least number of lines N with B(N, load) <= target (target in (0, 1))."""
-    shape, (a, t) = v.flat(v.real("load", load), v.probability("target", target))
+    """Least number of lines N with B(N, load) <= target (target in (0, 1)); load below 1e9 Erlangs."""
+    shape, (a, t) = v.flat(v.load("load", load, search=True), v.probability("target", target))
     out = np.empty(a.shape[0], dtype=np.int64)
     k.trunks_kernel(a, t, out)
-    return v.shaped(out, shape)
+    return v.shaped(v.found(out, "line"), shape)
 
 
 def load_for_blocking(servers, target):
@@ -88,25 +112,32 @@ def load_for_blocking(servers, target):
 
     The load carried at that point is ``offered x (1 - target)``.  Zero servers
     carry nothing: the result is 0.0.  Solved by safeguarded Newton on log B to
-    relative precision ~1e-15.
+    relative precision ~1e-15.  A target so small that the load would be
+    below 1e-18 Erlangs raises ``ValueError``.
     """
     shape, (n, t) = v.flat(v.count("servers", servers), v.probability("target", target))
     out = np.empty(n.shape[0])
     k.load_for_blocking_kernel(n, t, out)
+    if np.any(out < 0):
+        raise ValueError(f"target is too small: the load would be below {v.MIN_LOAD_ERL:g} Erlangs")
     return v.shaped(out, shape)
 
 
 def _c_family(agents, load, aht_s=1.0, threshold_s=0.0):
     n = v.count("agents", agents)
-    a = v.real("load", load)
+    a = v.load("load", load)
     aht = v.real("aht_s", aht_s, low_open=True)
     thr = v.real("threshold_s", threshold_s)
     shape, (n, a, aht, thr) = v.flat(n, a, aht, thr)
     p_wait = np.empty(n.shape[0])
     sl = np.empty(n.shape[0])
     asa_aht = np.empty(n.shape[0])
-    k.erlang_c_kernel(n, a, thr / aht, p_wait, sl, asa_aht)
-    return shape, p_wait, sl, asa_aht * aht
+    with np.errstate(over="ignore"):
+        x_sl = thr / aht  # inf (a huge threshold over a tiny AHT) is a valid limit
+    k.erlang_c_kernel(n, a, x_sl, p_wait, sl, asa_aht)
+    with np.errstate(over="ignore", invalid="ignore"):
+        asa_s = asa_aht * aht  # an absurd AHT near 1e308 overflows to inf seconds
+    return shape, p_wait, sl, asa_s
 
 
 def erlang_c(agents, load):
@@ -137,7 +168,7 @@ def occupancy(agents, load):
     With agents <= load the queue grows without bound and every agent is busy
     (1.0); zero agents with zero load give 0.0.
     """
-    shape, (n, a) = v.flat(v.count("agents", agents), v.real("load", load))
+    shape, (n, a) = v.flat(v.count("agents", agents), v.load("load", load))
     nf = n.astype(np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
         out = np.where(n > a, a / np.where(n > 0, nf, 1.0), np.where(a > 0, 1.0, 0.0))
@@ -147,15 +178,19 @@ def occupancy(agents, load):
 def scheduled_staff(agents, shrinkage):
     """Agents to schedule so that ``agents`` remain after ``shrinkage`` (in [0, 1)).
 
-    ``ceil(agents / (1 - shrinkage))``, where a quotient within 1e-9 of a whole
-    number counts as that number (80 / (1 - 0.2) is 100, not 101).
+    The exact ceiling of ``agents / (1 - shrinkage)``, with the shrinkage
+    read as the decimal it prints as (``0.2`` is 1/5, so 80 / (1 - 0.2) is
+    exactly 100, not 101; ``scheduled_staff(10**9, 0.999999)`` is 10**15).
+    Integer arithmetic throughout, no rounding tolerance.
     """
     shape, (n, s) = v.flat(v.count("agents", agents),
                            v.real("shrinkage", shrinkage, high=1.0, high_open=True))
-    x = n / (1.0 - s)
-    r = np.round(x)
-    out = np.where(np.abs(x - r) <= 1e-9 * np.maximum(1.0, x), r, np.ceil(x)).astype(np.int64)
-    return v.shaped(out, shape)
+    kept = {x: 1 - Fraction(repr(x)) for x in set(s.tolist())}  # 1 - shrinkage, exact
+    out = np.array([-((-ni * f.denominator) // f.numerator) for ni, f in
+                    zip(n.tolist(), (kept[x] for x in s.tolist()))], dtype=object)
+    if out.size and max(out) > np.iinfo(np.int64).max:
+        raise ValueError("agents / (1 - shrinkage) is too large to schedule (shrinkage too close to 1)")
+    return v.shaped(out.astype(np.int64), shape)
 
 
 def load_erlangs(calls, interval_s, aht_s):
@@ -163,10 +198,13 @@ def load_erlangs(calls, interval_s, aht_s):
     c = v.real("calls", calls)
     i = v.real("interval_s", interval_s, low_open=True)
     h = v.real("aht_s", aht_s, low_open=True)
-    out = c * h / i
+    with np.errstate(over="ignore"):
+        out = c * h / i
+    if not np.all(np.isfinite(out)):
+        raise ValueError("calls x aht_s / interval is not a finite load")
     return out.item() if out.ndim == 0 else out
 
 
-__all__ = ["ExtendedErlangB", "asa", "erlang_b", "erlang_c", "extended_erlang_b", "load_erlangs",
+__all__ = ["ExtendedErlangB", "asa", "carried_load", "erlang_b", "erlang_c", "extended_erlang_b", "load_erlangs",
            "load_for_blocking", "occupancy", "scheduled_staff", "service_level",
            "trunks_for_blocking"]

@@ -13,7 +13,10 @@ O(sqrt(A)) instead of O(n) and free of overflow:
 * **Truncated start.**  ``1/B(n) = sum_{k<=n} prod_{i=k+1..n} (i/A)``.  The
   terms with ``k <= n0 = floor(min(n, A) - 10 sqrt(A) - 45)`` are smaller than
   ``exp(-50)`` relative to the sum, so the recursion starts at ``n0`` with
-  ``1/B(n0) := 1``; the relative error this introduces is below 1e-20.
+  ``1/B(n0) := 1``; the relative error this introduces is below 1e-20.  When
+  ``A > n`` the term ``n - j`` is below ``r^j`` with ``r = n/A``, so only the
+  last ``(50 - ln(1 - r)) / ln(1/r) + 2`` terms count (their tail is below
+  ``exp(-50)`` of the sum): ``B(10**9, 1e300)`` costs three steps, not 10**9.
 * **Scaling.**  When ``1/B`` exceeds 1e280 it is divided by 1e280 and the
   exponent is carried in ``log_scale``; the value is
   ``mant * exp(log_scale)``.  ``B`` below ~1e-300 therefore comes out as the
@@ -47,6 +50,11 @@ BIG = 1e280
 LOG_BIG = math.log(1e280)
 #: Relative size below which a tail is dropped from an infinite sum.
 TAIL_EPS = 1e-18
+#: Largest server / agent / line count; searches return -1 rather than go beyond it.
+MAX_COUNT = 10**9
+#: Smallest positive load (Erlangs; 0 itself is allowed): n / load stays below 1e27, so the
+#: scaled recursion (values up to BIG) never overflows.
+MIN_LOAD_ERL = 1e-18
 
 
 @njit(cache=True)
@@ -54,6 +62,9 @@ def recursion_start(n, a):
     """First server count of the truncated Erlang B recursion (see module doc)."""
     m = min(float(n), a)
     s = math.floor(m - 10.0 * math.sqrt(a) - 45.0)
+    r = n / a if n > 0 else 1.0
+    if r < 1.0:  # overloaded: term n - j is below r^j; the tail past J is below e^-50 of the sum
+        s = max(s, n - math.ceil((50.0 - math.log1p(-r)) / -math.log(r)) - 2.0)
     if s < 0.0:
         return 0
     return int(s)
@@ -74,7 +85,7 @@ def inv_erlang_b(n, a):
     product ``(n/a) x(n-1)`` is returned as ``1/B - 1``.
     """
     i = recursion_start(n, a)
-    m = min(n, int(math.floor(a)) + 1)
+    m = n if a >= n else min(n, int(math.floor(a)) + 1)  # no int(a) for a beyond int64
     mant = 1.0
     prev = 0.0
     one = 1.0
@@ -130,6 +141,19 @@ def erlang_b_kernel(n, a, out):
         else:
             mant, pm, one, scale = inv_erlang_b(n[k], a[k])
             out[k] = _blocking(mant, scale)
+
+
+@njit(cache=True)
+def carried_load_kernel(n, a, out):
+    """``out[i] = a (1 - B(n, a))`` without cancellation: ``a (1/B - 1) / (1/B)``.
+
+    Right when B rounds to 1 (``B(10, 1e300)``: carried ~ 10, not 0)."""
+    for k in range(n.shape[0]):
+        if n[k] == 0 or a[k] == 0.0:
+            out[k] = 0.0
+        else:
+            mant, pm, one, scale = inv_erlang_b(n[k], a[k])
+            out[k] = a[k] * (pm / mant)
 
 
 @njit(cache=True)
@@ -210,6 +234,9 @@ def staff_kernel(a, aht, x_sl, target, kind, max_occ, out):
     """
     for k in range(a.shape[0]):
         ak = a[k]
+        if not ak < MAX_COUNT or ak / max_occ[k] > MAX_COUNT:
+            out[k] = -1  # the answer would exceed MAX_COUNT agents
+            continue
         n0 = int(math.floor(ak)) + 1
         n_occ = occupancy_floor(ak, max_occ[k])
         if n_occ > n0:
@@ -223,6 +250,9 @@ def staff_kernel(a, aht, x_sl, target, kind, max_occ, out):
             c, s, q = _sl_asa(n, ak, x_sl[k], mant, pm, one, scale)
             if (kind == 0 and s >= target[k]) or (kind == 1 and q * aht[k] <= target[k]):
                 break
+            if n >= MAX_COUNT:
+                n = -1
+                break
             n += 1
             mant, pm = _step(n, ak, mant, one)
             mant, pm, one, scale = _rescale(mant, pm, one, scale)
@@ -235,27 +265,34 @@ def trunks_kernel(a, target, out):
 
     Scans from ``floor(a (1 - target)) - 1`` (below it B > target since
     B >= 1 - n/a), then re-checks n and n - 1 with :func:`inv_erlang_b`.
+    -1 when the answer would exceed MAX_COUNT lines.
     """
     for k in range(a.shape[0]):
         ak = a[k]
         if ak == 0.0:
             out[k] = 1
             continue
+        if not ak < MAX_COUNT:
+            out[k] = -1
+            continue
         lo = int(math.floor(ak * (1.0 - target[k]))) - 1
         if lo < 0:
             lo = 0
         mant, pm, one, scale = inv_erlang_b(lo, ak)
         n = lo
-        while _blocking(mant, scale) > target[k]:
+        while _blocking(mant, scale) > target[k] and n <= MAX_COUNT:
             n += 1
             mant, pm = _step(n, ak, mant, one)
             mant, pm, one, scale = _rescale(mant, pm, one, scale)
+        if n > MAX_COUNT:
+            out[k] = -1
+            continue
         # exact agreement with erlang_b_kernel (its start point depends on n)
-        while _blocking_exact(n, ak) > target[k]:
+        while _blocking_exact(n, ak) > target[k] and n <= MAX_COUNT:
             n += 1
         while n > 1 and _blocking_exact(n - 1, ak) <= target[k]:
             n -= 1
-        out[k] = n
+        out[k] = n if n <= MAX_COUNT else -1
 
 
 @njit(cache=True)
@@ -276,8 +313,11 @@ def _log_blocking(n, a):
 def load_for_blocking_kernel(n, target, out):
     """Offered load a with B(n, a) = target: safeguarded Newton on log B.
 
-    d log B / d a = n/a - 1 + B.  Bracket: B(n, 0) = 0 and
-    B(n, n / (1 - target)) >= target because carried load a(1 - B) <= n.
+    d log B / d a = n/a - 1 + B.  Bracket: B(n, MIN_LOAD_ERL) <= target (else
+    the answer is below it: -1) and B(n, n / (1 - target)) >= target because
+    carried load a(1 - B) <= n.  Newton steps that fail to halve the bracket
+    every two steps give way to bisection (geometric while hi > 4 lo), so
+    300 steps always suffice.
     """
     for k in range(n.shape[0]):
         nk = n[k]
@@ -286,11 +326,14 @@ def load_for_blocking_kernel(n, target, out):
             out[k] = 0.0
             continue
         log_t = math.log(tk)
-        lo = 0.0
+        if _blocking_exact(nk, MIN_LOAD_ERL) > tk:
+            out[k] = -1.0  # the answer is below the smallest load the recursion takes
+            continue
+        lo = MIN_LOAD_ERL
         hi = nk / (1.0 - tk)
-        x = nk * 0.5 if nk * 0.5 > 0.0 else hi * 0.5
-        x = max(x, 1e-300)
-        for _ in range(300):
+        x = nk * 0.5
+        w_check = hi - lo
+        for it in range(300):
             lb, b = _log_blocking(nk, x)
             f = lb - log_t
             if f > 0.0:
@@ -299,8 +342,12 @@ def load_for_blocking_kernel(n, target, out):
                 lo = x
             slope = nk / x - 1.0 + b
             x_new = x - f / slope if slope > 0.0 else -1.0
-            if not (lo < x_new < hi):
-                x_new = 0.5 * (lo + hi)
+            slow = False
+            if it % 2 == 1:  # Newton must halve the bracket every two steps, else bisect
+                slow = hi - lo > 0.5 * w_check
+                w_check = hi - lo
+            if slow or not (lo < x_new < hi):
+                x_new = math.sqrt(lo * hi) if hi > 4.0 * lo else 0.5 * (lo + hi)
             if abs(x_new - x) <= 4e-16 * x or hi - lo <= 4e-16 * hi:
                 x = x_new
                 break
@@ -436,12 +483,17 @@ def erlang_a_point(n, a, aht, patience, t):
             raise ValueError("patience_s is too long for this overload: the queue would hold more than "
                              "10,000,000 callers ((load - agents) x patience_s / aht_s)")
     # P(M > J) where J = j - 1 was the last state summed; nb_mant holds nb(j).
+    if not cdf >= 0.0:  # inf x 0 from absurd patience / AHT ratios
+        raise ValueError("patience_s / aht_s is too extreme for the exact Erlang A sums")
     if cdf <= 0.5:
         tail = 1.0 - cdf
     else:
         tail = 0.0
         m = j
         while True:
+            if m - j > MAX_QUEUE_TERMS:
+                raise ValueError("patience_s / aht_s is too large: the Erlang A service-level sum would need "
+                                 "more than 10,000,000 terms")
             tail += nb_mant * nb_sf
             ratio = p * (m + c + 1.0) / (m + 1.0)
             nb_mant *= ratio
@@ -536,14 +588,26 @@ def staff_a_kernel(a, aht, patience, t, target_sl, max_ab, max_occ, out):
     NaN means no such target.  Occupancy is the Erlang A one, carried load / n.
     Galloping search for a feasible n, then integer bisection; the measures
     are monotone in n, so the bisection answer is the least feasible n.
+    -1 when not even MAX_COUNT agents meet the targets.
     """
     for k in range(a.shape[0]):
         args = (a[k], aht[k], patience[k], t[k], target_sl[k], max_ab[k], max_occ[k])
-        lo = -1
+        if not a[k] < MAX_COUNT:
+            out[k] = -1
+            continue
+        # carried load a P(served) <= n, and SL <= P(served), P(abandon) = 1 - P(served):
+        # every n < a max(target_sl, 1 - max_ab) fails, so the search starts there
+        need = max(0.0 if math.isnan(target_sl[k]) else target_sl[k], 0.0 if math.isnan(max_ab[k]) else 1.0 - max_ab[k])
+        lo = max(int(math.ceil(a[k] * need)) - 2, -1)
         hi = max(int(math.ceil(a[k])), 1)
         while not _a_ok(hi, *args):
             lo = hi
-            hi = 2 * hi + 1
+            if hi >= MAX_COUNT:
+                break
+            hi = min(2 * hi + 1, MAX_COUNT)
+        if lo == hi:
+            out[k] = -1  # not even MAX_COUNT agents meet the targets
+            continue
         while hi - lo > 1:
             mid = (lo + hi) // 2
             if _a_ok(mid, *args):

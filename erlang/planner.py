@@ -71,6 +71,16 @@ class StaffingPlan(NamedTuple):
     peak_trunks: int
 
 
+def _check_loads(rows, load: np.ndarray) -> None:
+    """Refuse, naming the interval, a load the searches cannot staff (see ``_validate.load``)."""
+    bad = ~(load < v.MAX_SEARCH_LOAD_ERL) | ((load > 0) & (load < v.MIN_LOAD_ERL))
+    if np.any(bad):
+        i = int(np.flatnonzero(bad)[0])
+        raise ValueError(f"load of interval {rows[i].interval_start} is {load[i]:.6g} Erlangs (calls x aht_s / "
+                         f"interval); it must be 0 or between {v.MIN_LOAD_ERL:g} and "
+                         f"{v.MAX_SEARCH_LOAD_ERL:.0e} Erlangs")
+
+
 def plan_staffing(forecast: Forecast | list[ForecastInterval], *, target_sl: float, threshold_s: float,
                   aht_s: float | None = None, shrinkage: float = 0.0, max_occupancy: float | None = None,
                   patience_s: float | None = None, trunk_blocking: float = 0.01) -> StaffingPlan:
@@ -94,7 +104,9 @@ def plan_staffing(forecast: Forecast | list[ForecastInterval], *, target_sl: flo
     calls = np.array([r.calls for r in rows], dtype=float)
     aht = np.array([aht_s if r.aht_s is None else r.aht_s for r in rows], dtype=float)
     minutes = np.array([r.interval_min for r in rows], dtype=float)
-    load = calls * aht / (minutes * 60.0)
+    with np.errstate(over="ignore"):
+        load = calls * aht / (minutes * 60.0)
+    _check_loads(rows, load)
     busy = calls > 0
     a, h = load[busy], aht[busy]
     agents = np.zeros(len(rows), dtype=np.int64)

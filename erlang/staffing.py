@@ -3,7 +3,8 @@
 Both searches start at the first agent count above the load (and at the
 occupancy floor ceil(load / max_occupancy)) and step upwards one agent at a
 time, advancing the Erlang B recursion by one term per step: O(sqrt(A)) work
-per value even at 50,000 Erlangs.  The scan evaluates exactly the arithmetic
+per value even at 50,000 Erlangs.  Loads must be below 1e9 Erlangs and the
+answer at most 10**9 agents (else ``ValueError``).  The scan evaluates exactly the arithmetic
 of :func:`~busyhour.erlang.service_level` / :func:`~busyhour.erlang.asa`, so
 the answer N meets the target and N - 1 does not, bit for bit.
 """
@@ -28,25 +29,27 @@ def agents_for_service_level(load, aht_s, threshold_s, target, max_occupancy=Non
     With ``max_occupancy`` also load / N <= max_occupancy.  Zero load needs
     one agent (zero agents answer nobody).
     """
-    a = v.real("load", load)
+    a = v.load("load", load, search=True)
     aht = v.real("aht_s", aht_s, low_open=True)
     thr = v.real("threshold_s", threshold_s)
     tgt = v.probability("target", target)
     shape, (a, aht, thr, tgt, occ) = v.flat(a, aht, thr, tgt, _occ(max_occupancy))
     out = np.empty(a.shape[0], dtype=np.int64)
-    k.staff_kernel(a, aht, thr / aht, tgt, 0, occ, out)
-    return v.shaped(out, shape)
+    with np.errstate(over="ignore"):
+        x_sl = thr / aht  # inf (a huge threshold over a tiny AHT) is a valid limit
+    k.staff_kernel(a, aht, x_sl, tgt, 0, occ, out)
+    return v.shaped(v.found(out, "agent"), shape)
 
 
 def agents_for_asa(load, aht_s, target_s, max_occupancy=None):
     """Least agents N with asa(N, load, aht_s) <= target_s (seconds, > 0)."""
-    a = v.real("load", load)
+    a = v.load("load", load, search=True)
     aht = v.real("aht_s", aht_s, low_open=True)
     tgt = v.real("target_s", target_s, low_open=True)
     shape, (a, aht, tgt, occ) = v.flat(a, aht, tgt, _occ(max_occupancy))
     out = np.empty(a.shape[0], dtype=np.int64)
     k.staff_kernel(a, aht, np.zeros_like(a), tgt, 1, occ, out)
-    return v.shaped(out, shape)
+    return v.shaped(v.found(out, "agent"), shape)
 
 
 __all__ = ["agents_for_asa", "agents_for_service_level"]

@@ -11,6 +11,10 @@ inputs stay small.  Invariants:
 7. erlang_a_kernel == the truncated chain summed directly, with P(served within
    t | j waiting) = c/(c+j+1) * P(NegBin(c+1, p) > j) from pmf sums.
 8. staff_a_kernel == the first n by a linear scan over erlang_a_kernel.
+9. Overloaded Erlang B (a > n, the geometric truncated start) == the full recursion, up to a = 1e300.
+10. carried_load_kernel == a (1 - B) from the reference where that has no cancellation, and ~n when B ~ 1.
+11. Beyond the limits the search kernels return -1 at once: loads >= MAX_COUNT, an occupancy cap
+    needing more than MAX_COUNT agents, a blocking target whose load is below MIN_LOAD_ERL.
 """
 
 from __future__ import annotations
@@ -158,3 +162,44 @@ def test_staff_a_kernel(a, pat, tgt):
     while not k._a_measures(n, a, 240.0, pat, 20.0)[4] >= tgt:
         n += 1
     assert out[0] == n
+
+
+@SET
+@given(n=st.integers(1, 80), ratio=st.floats(1.0, 1e6), big=st.booleans())
+def test_erlang_b_kernel_overloaded(n, ratio, big):
+    a = n * ratio * (1e290 if big else 1.0)
+    out = np.empty(1)
+    k.erlang_b_kernel(arr(n, dtype=np.int64), arr(a), out)
+    assert out[0] == pytest.approx(ref_b(n, a), rel=1e-13)
+
+
+@SET
+@given(n=st.integers(1, 80), a=st.floats(0.05, 1e6))
+def test_carried_load_kernel(n, a):
+    out = np.empty(1)
+    k.carried_load_kernel(arr(n, dtype=np.int64), arr(a), out)
+    b = ref_b(n, a)
+    if b < 0.5:  # 1 - B computed directly is exact enough here
+        assert out[0] == pytest.approx(a * (1.0 - b), rel=1e-12)
+    assert out[0] <= n * (1 + 1e-12)
+
+
+def test_carried_load_kernel_when_blocking_rounds_to_one():
+    out = np.empty(1)
+    k.carried_load_kernel(arr(10, dtype=np.int64), arr(1e300), out)
+    assert out[0] == pytest.approx(10.0 * (1 - 45 / 1e300), rel=1e-14)
+
+
+def test_search_kernels_refuse_beyond_the_limits():
+    out = np.empty(1, dtype=np.int64)
+    k.staff_kernel(arr(float(k.MAX_COUNT)), arr(180.0), arr(0.1), arr(0.8), 0, arr(1.0), out)
+    assert out[0] == -1
+    k.staff_kernel(arr(1000.0), arr(180.0), arr(0.1), arr(0.8), 0, arr(1e-300), out)
+    assert out[0] == -1
+    k.trunks_kernel(arr(1e20), arr(0.01), out)
+    assert out[0] == -1
+    k.staff_a_kernel(arr(1e20), arr(180.0), arr(60.0), arr(20.0), arr(0.8), arr(math.nan), arr(1.0), out)
+    assert out[0] == -1
+    lo = np.empty(1)
+    k.load_for_blocking_kernel(arr(2, dtype=np.int64), arr(1e-300), lo)
+    assert lo[0] == -1.0
