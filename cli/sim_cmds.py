@@ -1,170 +1,124 @@
 """``busyhour simulate``, ``busyhour sweep`` and ``busyhour bench sim``: parse, call busyhour.sim, print.
 
-Bad input (a scenario mistake, an unknown strategy, a bad range) prints one
-line naming the problem and exits with code 2; never a traceback.
+Bad input (a scenario mistake, an unknown strategy, a bad range, a path that
+cannot be written) prints one line naming the problem and exits with code 2
+before any work; a failing run exits 1; Ctrl-C stops the run within a couple
+of seconds, prints what finished (marked partial) and exits 130.
 """
 
 from __future__ import annotations
 
 import json
-import math
-import sys
 from pathlib import Path
 from typing import Optional
 
 import typer
 
-FORMATS = ("table", "json", "csv")
+from busyhour.cli.common import EXIT_USAGE, OutputFormat, fail, format_option, info, out_option, plot_option
+from busyhour.cli.sim_output import (FORCE_HELP, Bar, emit, exit_interrupted, interrupted, load, preflight, short,
+                                     summary_tables)
 
-
-def _fail(msg: str) -> None:
-    typer.echo(f"error: {msg}", err=True)
-    raise typer.Exit(2)
-
-
-def _load(path: Path, seed: Optional[int]):
-    from busyhour.sim.routing import check_router_config
-    from busyhour.sim.scenario import ScenarioError, load_scenario
-
-    try:
-        scn = load_scenario(path)
-        check_router_config(scn)
-    except ScenarioError as exc:
-        _fail(str(exc))
-    return scn, (scn.seed if seed is None else seed)
-
-
-def _progress(total: int, label: str):
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-    from rich.console import Console
-
-    return Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                    console=Console(stderr=True), transient=True, disable=not sys.stderr.isatty())
-
-
-def _console():
-    from rich.console import Console
-
-    return Console(width=None if sys.stdout.isatty() else 120)
-
-
-def _fmt(e, pct: bool = False) -> str:
-    if e.mean != e.mean:
-        return "–"
-    if pct:
-        return f"{100 * e.mean:5.1f}% [{100 * e.ci95[0]:5.1f}, {100 * e.ci95[1]:5.1f}]" if e.n > 1 else f"{100 * e.mean:5.1f}%"
-    return f"{e.mean:7.1f} [{e.ci95[0]:.1f}, {e.ci95[1]:.1f}]" if e.n > 1 else f"{e.mean:7.1f}"
-
-
-def _short(e, pct: bool = False) -> str:
-    if e.mean != e.mean:
-        return "–"
-    half = (e.ci95[1] - e.ci95[0]) / 2 if e.n > 1 else math.nan
-    if pct:
-        return f"{100 * e.mean:.1f}%" + (f" ±{100 * half:.1f}" if half == half else "")
-    return f"{e.mean:.1f}" + (f" ±{half:.1f}" if half == half else "")
-
-
-def print_summary(s, threshold_s: float, clock=lambda t: f"{int(t // 3600):02d}:{int(t % 3600 // 60):02d}") -> None:
-    from rich.table import Table
-
-    con = _console()
-    t = Table(title=f"{s.scenario}: {s.replications} replications, seed {s.seed} (mean [95% CI])")
-    for col in ("measure", "value"):
-        t.add_column(col, no_wrap=True)
-    t.add_row(f"service level ({threshold_s:g} s)", _fmt(s.service_level, True))
-    t.add_row("p(wait)", _fmt(s.p_wait, True))
-    t.add_row("abandonment", _fmt(s.p_abandon, True))
-    t.add_row("ASA (s)", _fmt(s.asa_s))
-    t.add_row("occupancy", _fmt(s.occupancy, True))
-    t.add_row("calls offered", _fmt(s.offered))
-    con.print(t)
-    it = Table(title="per interval, by arrival time (mean ± 95% CI half-width)")
-    for col in ("start", "offered", "SL", "abandon", "ASA s", "occupancy", "max queue"):
-        it.add_column(col, justify="right", no_wrap=True)
-    for i in s.intervals:
-        it.add_row(clock(i.start_s), f"{i.offered.mean:.0f}",
-                   _short(i.service_level, True), _short(i.p_abandon, True), _short(i.asa_s),
-                   _short(i.occupancy, True), f"{i.max_queue.mean:.1f}")
-    con.print(it)
-
-
-def _interval_csv(s) -> str:
-    import csv
-    import io
-
-    buf = io.StringIO()
-    w = csv.writer(buf)
-    cols = ("offered", "service_level", "p_wait", "p_abandon", "asa_s", "occupancy", "max_queue")
-    w.writerow(["start_s", "end_s"] + [f"{c}{suf}" for c in cols for suf in ("", "_lo", "_hi")])
-    for i in s.intervals:
-        w.writerow([i.start_s, i.end_s] + [v for c in cols for v in (getattr(i, c).mean, *getattr(i, c).ci95)])
-    return buf.getvalue()
+MAX_REPLICATIONS = 10_000
+SL_HELP = "service-level target and threshold, PERCENT/SECONDS such as 80/20 (default: 80 % within the scenario's sl_threshold_s)"
 
 
 def simulate_cmd(
     scenario: Path = typer.Argument(..., help="scenario TOML (docs/scenarios.md)"),
-    replications: int = typer.Option(20, "--replications", "-r", min=1, max=100_000, help="independent runs"),
-    seed: Optional[int] = typer.Option(None, "--seed", help="overrides the scenario's seed"),
-    fmt: str = typer.Option("table", "--format", help="table | json | csv (per interval)"),
-    plot: Optional[Path] = typer.Option(None, "--plot", help="write a PNG of SL and abandonment per interval"),
-    workers: Optional[int] = typer.Option(None, "--workers", min=1, help="local processes (default: CPU count)"),
+    replications: int = typer.Option(20, "--replications", "-r", min=1, max=MAX_REPLICATIONS, help="independent runs"),
+    seed: Optional[int] = typer.Option(None, "--seed", help="overrides the scenario's seed (0 to 2**63-1)"),
+    fmt: OutputFormat = format_option(help="table, csv (overall, per queue, per interval) or json (docs/outputs.md)"),
+    out: Optional[Path] = out_option(),
+    sl: Optional[str] = typer.Option(None, "--sl", help=SL_HELP),
+    plot: Optional[Path] = plot_option("Save SL and abandonment per interval to FILE (png, pdf, svg, …)."),
+    workers: Optional[int] = typer.Option(None, "--workers", min=1, max=256, help="local processes (default: CPU count)"),
     dask: Optional[str] = typer.Option(None, "--dask", help="run on a Dask cluster, e.g. tcp://host:8786"),
-    event_log: Optional[Path] = typer.Option(None, "--event-log", help="CSV of every router event of replication 0"),
+    event_log: Optional[Path] = out_option("CSV of every router event of replication 0.", flag="--event-log"),
+    force: bool = typer.Option(False, "--force", help=FORCE_HELP),
 ) -> None:
     """Simulate a scenario through the real routing engine, with replications and 95% CIs."""
-    if fmt not in FORMATS:
-        _fail(f"--format: must be one of {', '.join(FORMATS)} (got {fmt!r})")
-    scn, seed = _load(scenario, seed)
+    scn, seed, target = load(scenario, seed, sl)
+    preflight(scn, replications, force, dask)
     from busyhour.sim.driver import SimulationError, simulate
-    from busyhour.sim.replicate import replicate, run_jobs, summarise
+    from busyhour.sim.export import simulate_csv, simulate_document
+    from busyhour.sim.jobs import DaskError, Interrupted
+    from busyhour.sim.replicate import run_jobs, summarise
 
-    with _progress(replications, "replications") as prog:
-        task = prog.add_task("sim", total=replications)
-        try:
-            if event_log is not None:
-                first = simulate(scn, 0, seed=seed, event_log=event_log)  # the logged replication
-                prog.advance(task, 1)
-                rest = run_jobs([(scn, r, seed) for r in range(1, replications)], workers=workers,
-                                dask_address=dask, progress=lambda k: prog.advance(task, k)) if replications > 1 else []
-                summary = summarise([first, *rest])
-            else:
-                summary = replicate(scn, replications, seed=seed, workers=workers, dask_address=dask,
-                                    progress=lambda k: prog.advance(task, k))
-        except OSError as exc:
-            _fail(f"cannot run{' on the Dask cluster ' + dask if dask else ''}: {exc}")
-        except SimulationError as exc:
-            _fail(f"{scenario}: {exc}")
+    runs: list = [None] * replications
+    first = 1 if event_log is not None else 0  # replication 0 runs here when its events are logged
+    partial = False
+    try:
+        with Bar(replications, "replications", " (starting workers…)" if workers != 1 and replications > 1 else "") as bar:
+            if first:
+                runs[0] = simulate(scn, 0, seed=seed, event_log=event_log, progress=bar)
+                bar(1)
+            if replications > first:
+                try:
+                    runs[first:] = run_jobs([(scn, r, seed) for r in range(first, replications)], workers=workers,
+                                            dask_address=dask, progress=lambda k: bar(first + k))
+                except Interrupted as exc:
+                    runs[first:], partial = exc.results, True
+    except KeyboardInterrupt:  # during the logged replication
+        partial = True
+    except DaskError as exc:
+        fail(f"--dask: {exc}")
+    except SimulationError as exc:
+        fail(f"{scenario}: {exc}")
+    finished = [r for r in runs if r is not None]
+    if partial:
+        interrupted(len(finished), replications)
+        if not finished:
+            exit_interrupted()
+    summary = summarise(finished)
     if plot is not None:
         from busyhour.sim.plot import plot_summary
 
-        plot_summary(summary, plot)
-    if fmt == "json":
-        typer.echo(json.dumps(summary.to_json(), indent=2, allow_nan=False))
-    elif fmt == "csv":
-        typer.echo(_interval_csv(summary), nl=False)
+        plot_summary(summary, plot, scn, target=target, partial=partial)
+        info(f"plot written: {plot}")
+    if fmt is OutputFormat.json:
+        doc = simulate_document(summary, scn, target=target, partial=partial, planned_replications=replications)
+        emit(fmt, out, text=json.dumps(doc, indent=2, allow_nan=False) + "\n")
+    elif fmt is OutputFormat.csv:
+        emit(fmt, out, text=simulate_csv(summary, scn, partial=partial))
     else:
-        print_summary(summary, scn.sl_threshold_s, scn.clock)
+        emit(fmt, out, table=summary_tables(summary, scn, target, partial, replications))
+    if partial:
+        exit_interrupted()
+
+
+def _deprecated_out(flag: str, value: Optional[Path], fmt: OutputFormat, out: Optional[Path]):
+    if value is None:
+        return fmt, out
+    if out is not None:
+        fail(f"{flag}: give --out FILE with --format instead ({flag} is a deprecated alias)", EXIT_USAGE)
+    info(f"{flag} FILE is deprecated: use --format {flag[2:]} --out FILE")
+    return OutputFormat(flag[2:]), value
 
 
 def sweep_cmd(
     scenario: Path = typer.Argument(..., help="scenario TOML (docs/scenarios.md)"),
     agents: str = typer.Option(..., "--agents", help="seat counts FROM:TO[:STEP] (TO included) or a comma list"),
     strategies: Optional[str] = typer.Option(None, "--strategies", help="comma list of router strategies"),
-    replications: int = typer.Option(10, "--replications", "-r", min=1, max=100_000),
-    seed: Optional[int] = typer.Option(None, "--seed"),
-    plot: Optional[Path] = typer.Option(None, "--plot", help="PNG of SL and abandonment against agents"),
-    csv_out: Optional[Path] = typer.Option(None, "--csv", help="write the points as CSV"),
-    json_out: Optional[Path] = typer.Option(None, "--json", help="write the points as JSON"),
-    workers: Optional[int] = typer.Option(None, "--workers", min=1),
+    replications: int = typer.Option(10, "--replications", "-r", min=1, max=MAX_REPLICATIONS),
+    seed: Optional[int] = typer.Option(None, "--seed", help="overrides the scenario's seed (0 to 2**63-1)"),
+    fmt: OutputFormat = format_option(help="table, csv or json: one row per point, with the paired ΔSL"),
+    out: Optional[Path] = out_option(),
+    sl: Optional[str] = typer.Option(None, "--sl", help=SL_HELP),
+    plot: Optional[Path] = plot_option("Save SL, abandonment and ΔSL against agents to FILE (png, pdf, svg, …)."),
+    csv_out: Optional[Path] = out_option("Deprecated: same as --format csv --out FILE.", flag="--csv"),
+    json_out: Optional[Path] = out_option("Deprecated: same as --format json --out FILE.", flag="--json"),
+    workers: Optional[int] = typer.Option(None, "--workers", min=1, max=256),
     dask: Optional[str] = typer.Option(None, "--dask", help="run on a Dask cluster, e.g. tcp://host:8786"),
+    force: bool = typer.Option(False, "--force", help=FORCE_HELP),
 ) -> None:
     """Service level and abandonment against seat count, per routing strategy (same callers everywhere)."""
-    scn, seed = _load(scenario, seed)
-    from busyhour.sim.driver import SimulationError
+    if csv_out is not None and json_out is not None:
+        fail("--csv and --json: give one (or --format with --out)", EXIT_USAGE)
+    fmt, out = _deprecated_out("--csv", csv_out, fmt, out)
+    fmt, out = _deprecated_out("--json", json_out, fmt, out)
+    scn, seed, target = load(scenario, seed, sl)
     from busyhour.sim.routing import check_router_config
     from busyhour.sim.scenario import ScenarioError
-    from busyhour.sim.sweep import parse_agent_range, sweep
+    from busyhour.sim.sweep import SweepInterrupted, parse_agent_range, sweep
 
     try:
         counts = parse_agent_range(agents)
@@ -173,57 +127,78 @@ def sweep_cmd(
             try:
                 check_router_config(scn.with_strategy(s))
             except ScenarioError:
-                _fail(f"--strategies: unknown strategy {s!r}")
+                fail(f"--strategies: unknown strategy {s!r}", EXIT_USAGE)
     except ScenarioError as exc:
-        _fail(str(exc))
+        fail(str(exc), EXIT_USAGE)
     total = len(counts) * len(strats or [None]) * replications
-    with _progress(total, "sweep") as prog:
-        task = prog.add_task("sweep", total=total)
-        try:
-            result = sweep(scn, counts, strats, replications, seed=seed, workers=workers, dask_address=dask,
-                           progress=lambda k: prog.advance(task, k))
-        except OSError as exc:
-            _fail(f"cannot run{' on the Dask cluster ' + dask if dask else ''}: {exc}")
-        except SimulationError as exc:
-            _fail(f"{scenario}: {exc}")
-    rows = result.rows()
-    if csv_out is not None:
-        import csv
+    preflight(scn, total, force, dask)
+    from busyhour.sim.driver import SimulationError
+    from busyhour.sim.jobs import DaskError
 
-        with open(csv_out, "w", newline="", encoding="utf-8") as fh:
-            w = csv.DictWriter(fh, fieldnames=list(rows[0]))
-            w.writeheader()
-            w.writerows(rows)
-    if json_out is not None:
-        clean = [{k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in r.items()} for r in rows]
-        Path(json_out).write_text(json.dumps({"scenario": result.scenario, "seed": seed, "points": clean}, indent=2))
+    try:
+        with Bar(total, "sweep", " (starting workers…)" if workers != 1 and total > 1 else "") as bar:
+            result = sweep(scn, counts, strats, replications, seed=seed, workers=workers, dask_address=dask,
+                           progress=bar, force=force)
+    except SweepInterrupted as exc:
+        result = exc.result
+        interrupted(sum(p.summary.replications for p in result.points), total, "runs")
+        if not result.points:
+            exit_interrupted()
+    except ScenarioError as exc:
+        fail(str(exc), EXIT_USAGE)
+    except DaskError as exc:
+        fail(f"--dask: {exc}")
+    except SimulationError as exc:
+        fail(f"{scenario}: {exc}")
+    _sweep_output(result, scn, fmt, out, plot, target, replications)
+    if result.partial:
+        exit_interrupted()
+
+
+def _sweep_output(result, scn, fmt, out, plot, target: float, replications: int) -> None:
+    from busyhour.sim.export import sweep_csv, sweep_document
+
     if plot is not None:
         from busyhour.sim.plot import plot_sweep
 
-        plot_sweep(result, plot)
+        plot_sweep(result, plot, target=target, threshold_s=scn.sl_threshold_s)
+        info(f"plot written: {plot}")
+    if fmt is OutputFormat.json:
+        doc = sweep_document(result, target=target, threshold_s=scn.sl_threshold_s, planned_replications=replications)
+        emit(fmt, out, text=json.dumps(doc, indent=2, allow_nan=False) + "\n")
+        return
+    if fmt is OutputFormat.csv:
+        emit(fmt, out, text=sweep_csv(result, target=target))
+        return
     from rich.table import Table
 
-    t = Table(title=f"{result.scenario}: sweep, {replications} replications per point, seed {seed} (mean ± 95% CI)")
+    mark = " — PARTIAL (interrupted)" if result.partial else ""
+    t = Table(title=f"{result.scenario}: sweep, {replications} replications per point, seed {result.seed} "
+                    f"(mean ± 95% CI; target {100 * target:g}% in {scn.sl_threshold_s:g} s){mark}")
     paired = len(result.strategies()) > 1
-    cols = ["strategy", "agents", "SL", "abandon", "ASA s", "occupancy"]
+    cols = ["strategy", "agents", "SL", "abandon", "ASA s", "occupancy", "meets target"]
     if paired:
         cols.append(f"ΔSL vs {result.strategies()[0]} (paired)")
     for col in cols:
         t.add_column(col, justify="right", no_wrap=True)
+    from busyhour.sim.export import meets_target
+
     for p in result.points:
         s = p.summary
-        cells = [p.strategy, str(p.agents), _short(s.service_level, True), _short(s.p_abandon, True), _short(s.asa_s),
-                 _short(s.occupancy, True)]
+        cells = [p.strategy, str(p.agents), short(s.service_level, True), short(s.p_abandon, True), short(s.asa_s),
+                 short(s.occupancy, True), "yes" if meets_target(p, target) else "no"]
         if paired:
             diff = result.paired_difference(p)
-            cells.append("" if diff is None else _short(diff, True))
+            cells.append("" if diff is None else short(diff, True))
         t.add_row(*cells)
-    _console().print(t)
+    emit(fmt, out, table=lambda con: con.print(t))
 
 
 def bench_sim_cmd(
-    json_out: Optional[Path] = typer.Option(None, "--json", help="write the figures as JSON"),
-    calls: int = typer.Option(1_000_000, "--calls", min=1000, help="simulated calls per timed run"),
+    fmt: OutputFormat = format_option(help="table, csv or json (the figures)"),
+    out: Optional[Path] = out_option(),
+    json_out: Optional[Path] = out_option("Also write the figures as JSON to FILE.", flag="--json"),
+    calls: int = typer.Option(1_000_000, "--calls", min=1000, max=5_000_000, help="simulated calls per timed run"),
     repeats: int = typer.Option(3, "--repeats", min=1, max=50, help="timed runs (the median is reported)"),
     ciw: bool = typer.Option(True, "--ciw/--no-ciw", help="run the same workload in Ciw when installed"),
 ) -> None:
@@ -233,10 +208,27 @@ def bench_sim_cmd(
     try:
         report = run_benchmark(calls=calls, repeats=repeats, with_ciw=ciw)
     except AssertionError as exc:
-        _fail(f"correctness check failed before timing: {exc}")
-    typer.echo(json.dumps(report, indent=2))
+        fail(f"correctness check failed before timing: {exc}")
     if json_out is not None:
-        Path(json_out).write_text(json.dumps(report, indent=2))
+        try:
+            json_out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+        except OSError as exc:
+            fail(f"{json_out}: cannot write: {exc.strerror or exc}")
+        info(f"written: {json_out}")
+    scalars = {k: v for k, v in report.items() if not isinstance(v, list)}
+    if fmt is OutputFormat.json:
+        emit(fmt, out, text=json.dumps(report, indent=2) + "\n")
+    elif fmt is OutputFormat.csv:
+        emit(fmt, out, text=",".join(scalars) + "\n" + ",".join(str(v) for v in scalars.values()) + "\n")
+    else:
+        from rich.table import Table
+
+        t = Table(title="bench sim")
+        t.add_column("figure")
+        t.add_column("value", justify="right")
+        for k, v in scalars.items():
+            t.add_row(k, f"{v:,.4g}" if isinstance(v, float) else str(v))
+        emit(fmt, out, table=lambda con: con.print(t))
 
 
 def register(app: typer.Typer, bench_app: typer.Typer) -> None:

@@ -8,10 +8,12 @@ typed ``RunResult``; ``replicate(scn, R)`` runs R independent replications
 strategies on the same callers. How it works and how it is validated against
 Erlang C / Erlang A: docs/simulation.md.
 
-Modules: scenario/validate (schema), distributions, streams (one RNG stream
-per source), arrivals, routing (scenario → router config), driver (the SimPy
-loop), measure/results (records), replicate, sweep, planning (Erlang view,
-staffing suggestion), plot.
+Modules: scenario/validate (schema), limits (every bound, checked before a
+run), distributions, streams (one RNG stream per source), arrivals, routing
+(scenario → router config), driver (the SimPy loop) and fast/fast_loop (its
+compiled path), measure/results (records), jobs (process pool, Dask, Ctrl-C),
+replicate, tdist (exact t quantiles), sweep, planning (Erlang view, staffing
+suggestion), export (JSON and CSV; schemas/ holds their JSON Schemas), plot.
 """
 
 from __future__ import annotations

@@ -74,13 +74,14 @@ ENGINES = ("auto", "compiled", "python")
 
 def simulate(scn: Scenario, replication: int = 0, *, seed: int | None = None,
              event_log: str | Path | None = None, collect_router_stats: bool = False,
-             engine: str = "auto") -> RunResult:
+             engine: str = "auto", progress=None) -> RunResult:
     """Run one replication of ``scn`` and return its ``RunResult``.
 
     ``engine``: ``"python"`` runs this SimPy driver on :class:`Router`;
     ``"compiled"`` runs sim/fast.py's loop on the compiled core (refused, naming
     the keys, for scenarios it cannot run); ``"auto"`` takes the compiled path
-    whenever it can (and no event log or router stats are asked for)."""
+    whenever it can (and no event log or router stats are asked for). ``progress(fraction)``, when given,
+    is called as simulated time passes (fraction of the horizon, at most ~50 calls; it cannot change the run)."""
     from busyhour.router import Router
 
     if engine not in ENGINES:
@@ -92,7 +93,7 @@ def simulate(scn: Scenario, replication: int = 0, *, seed: int | None = None,
         if event_log is not None or collect_router_stats:
             why.append("event_log / collect_router_stats: only the SimPy driver records them")
         if not why:
-            return simulate_compiled(scn, replication, seed=seed)
+            return simulate_compiled(scn, replication, seed=seed, progress=progress)
         if engine == "compiled":
             raise SimulationError("the compiled path cannot run this scenario: " + "; ".join(why[:3]))
     seed = scn.seed if seed is None else int(seed)
@@ -100,6 +101,7 @@ def simulate(scn: Scenario, replication: int = 0, *, seed: int | None = None,
     arr = build_arrivals(scn, replication, seed)
     router = Router.from_config(router_config(scn, seed), collect_stats=collect_router_stats)
     run = _Run(scn, replication, seed, arr, router)
+    run.progress = progress
     env = simpy.Environment()
     log_fh = open(event_log, "w", newline="", encoding="utf-8") if event_log else None
     try:
@@ -124,6 +126,7 @@ class _Run:
         self.offer_error = OfferError
         self.scn, self.replication, self.seed, self.router = scn, replication, seed, router
         self.writer = None
+        self.progress = None
         self.n_first = n = arr.time_s.size
         # Per-attempt rows (lists: fast scalar access); redials are appended.
         self.arrival = arr.time_s.tolist()
@@ -201,6 +204,7 @@ class _Run:
         stop = self.scn.horizon_s + self.scn.drain_s
         max_steps = 40 * (n_first + 1000) + 20 * len(heap)
         i, now, timeout = 0, 0.0, env.timeout
+        tick, mark_s, step_s = self.progress, self.scn.horizon_s / 50, self.scn.horizon_s / 50
         for _ in range(max_steps):
             ta = arr_t[i] if i < n_first else INF
             th = heap[0][0] if heap else INF
@@ -211,6 +215,9 @@ class _Run:
             if t > now:
                 yield timeout(t - now)
                 now = t
+                if now >= mark_s and tick is not None:
+                    tick(min(now / self.scn.horizon_s, 1.0))
+                    mark_s = (now // step_s + 1) * step_s
             if td == t:
                 react(advance(t), t)
             elif th == t:

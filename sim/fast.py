@@ -68,8 +68,9 @@ def _room(S):
     return S
 
 
-def simulate_compiled(scn: Scenario, replication: int = 0, *, seed: int | None = None) -> RunResult:
-    """One replication on the compiled path (the caller has checked :func:`unsupported`)."""
+def simulate_compiled(scn: Scenario, replication: int = 0, *, seed: int | None = None, progress=None) -> RunResult:
+    """One replication on the compiled path (the caller has checked :func:`unsupported`);
+    ``progress(fraction of the horizon)`` is called at every interval boundary."""
     from .driver import SimulationError
 
     seed = scn.seed if seed is None else int(seed)
@@ -110,6 +111,8 @@ def simulate_compiled(scn: Scenario, replication: int = 0, *, seed: int | None =
                     raise SimulationError(f"more than {max_steps} loop turns; the router or driver is not "
                                           "making progress")
                 fr._S = _room(fr._S)
+            if progress is not None:
+                progress(min(b / scn.horizon_s, 1.0))
 
     env = simpy.Environment()
     env.process(clock(env))

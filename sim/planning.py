@@ -26,7 +26,7 @@ from busyhour.sim.routing import after_call_work
 from busyhour.sim.scenario import Scenario
 from busyhour.sim.sweep import SweepResult, sweep
 
-__all__ = ["IntervalLoad", "erlang_service_level", "interval_loads", "suggest_agents"]
+__all__ = ["IntervalLoad", "erlang_service_level", "interval_loads", "meets_target", "suggest_agents"]
 
 
 @dataclass(frozen=True)
@@ -94,11 +94,18 @@ class StaffingSuggestion:
 
 def suggest_agents(scn: Scenario, candidates: Sequence[int], replications: int, *, target: float = 0.8,
                    seed: int | None = None, workers: int | None = None, dask_address: str | None = None,
-                   progress: Callable[[int], None] | None = None) -> StaffingSuggestion:
+                   progress: Callable[[float], None] | None = None, force: bool = False) -> StaffingSuggestion:
+    """``target`` is the share answered within the scenario's ``sl_threshold_s``."""
     res = sweep(scn, sorted(candidates), None, replications, seed=seed, workers=workers, dask_address=dask_address,
-                progress=progress)
+                progress=progress, force=force)
     for p in res.points:
-        sl = [i.service_level.mean for i in p.summary.intervals if i.offered.mean > 0]
-        if sl and min(sl) >= target:
+        if meets_target(p, target):
             return StaffingSuggestion(p.agents, target, res)
     return StaffingSuggestion(None, target, res)
+
+
+def meets_target(point, target: float) -> bool:
+    """A sweep point's mean service level reaches ``target`` in every interval that had calls."""
+    sl = [i.service_level.mean for i in point.summary.intervals
+          if i.offered.mean > 0 and i.service_level.mean == i.service_level.mean]
+    return bool(sl) and min(sl) >= target

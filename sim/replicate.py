@@ -4,32 +4,30 @@ Replication r of a scenario uses spawn key ``(r, …)`` in every stream, so
 replications are independent and the same ``(seed, r)`` always gives the
 same run wherever it executes (in-process, a local process pool or a Dask
 cluster). Confidence intervals are Student-t on the replication means:
-``mean ± t(0.975, R−1) · sd / √R``.
+``mean ± t(0.975, R−1) · sd / √R``, with the exact t quantile for any R
+(tdist.py).
 
-``run_jobs`` is the one place that fans work out: ``workers=1`` runs in this
-process, otherwise a ``ProcessPoolExecutor`` (forkserver context), or a Dask
-``distributed.Client`` when ``dask_address`` is given. Results come back in
-job order whatever the completion order.
+``run_jobs`` (jobs.py) is the one place that fans work out: in this process,
+a local process pool, or a Dask cluster; results come back in job order, and
+Ctrl-C raises ``Interrupted`` with the runs that finished.
 """
 
 from __future__ import annotations
 
 import math
-import os
-import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
+from busyhour.sim.jobs import Interrupted, run_jobs
+from busyhour.sim.limits import MAX_REPLICATIONS, check_seed, check_size
 from busyhour.sim.results import RunResult, Stats
 from busyhour.sim.scenario import Scenario
+from busyhour.sim.tdist import t_quantile
 
-__all__ = ["Estimate", "IntervalSummary", "Summary", "estimate", "replicate", "run_jobs", "summarise"]
+__all__ = ["INTERVAL_MEASURES", "QUEUE_MEASURES", "WAIT_MEASURES", "Estimate", "Interrupted", "IntervalSummary", "Summary", "estimate", "replicate", "run_jobs", "summarise"]
 
-# t(0.975, df) for df = 1..30; beyond, the normal 1.96 is within 1.5%.
-_T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131,
-         2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042)
 
 
 @dataclass(frozen=True)
@@ -41,6 +39,10 @@ class Estimate:
 
     def as_json(self) -> dict:
         return {"mean": _j(self.mean), "ci95": [_j(self.ci95[0]), _j(self.ci95[1])]}
+
+
+def _j(x: float) -> float | None:
+    return None if x != x else float(x)
 
 
 def estimate(values: Sequence[float], lo: float = -math.inf, hi: float = math.inf) -> Estimate:
@@ -55,11 +57,16 @@ def estimate(values: Sequence[float], lo: float = -math.inf, hi: float = math.in
     if n == 1:
         return Estimate(mean, (math.nan, math.nan), math.nan, 1)
     se = float(v.std(ddof=1) / math.sqrt(n))
-    t = _T975[n - 2] if n - 1 <= len(_T975) else 1.96
+    t = t_quantile(0.975, n - 1)
     return Estimate(mean, (max(lo, mean - t * se), min(hi, mean + t * se)), se, n)
 
 
 _MEASURES = ("service_level", "p_wait", "p_abandon", "asa_s", "occupancy")
+#: Also estimated per interval, per queue and overall: answered-wait percentiles, callbacks and redials.
+WAIT_MEASURES = ("wait_p50_s", "wait_p90_s", "wait_p95_s", "wait_p99_s", "callbacks", "redials")
+#: Per queue (occupancy belongs to agents, not queues).
+QUEUE_MEASURES = ("offered", "service_level", "p_wait", "p_abandon", "asa_s", *WAIT_MEASURES)
+INTERVAL_MEASURES = ("offered", *_MEASURES, "max_queue", *WAIT_MEASURES)
 
 
 @dataclass(frozen=True)
@@ -73,46 +80,36 @@ class IntervalSummary:
     asa_s: Estimate
     occupancy: Estimate
     max_queue: Estimate
+    wait_p50_s: Estimate
+    wait_p90_s: Estimate
+    wait_p95_s: Estimate
+    wait_p99_s: Estimate
+    callbacks: Estimate
+    redials: Estimate
 
 
 @dataclass(frozen=True)
 class Summary:
+    """Replications of one scenario: ``overall`` holds every measure of ``INTERVAL_MEASURES`` for the whole
+    window, ``intervals`` per interval, ``queues`` per queue (``QUEUE_MEASURES``); the common ones are also
+    attributes (``summary.service_level``)."""
+
     scenario: str
     seed: int
     replications: int
-    service_level: Estimate
-    p_wait: Estimate
-    p_abandon: Estimate
-    asa_s: Estimate
-    occupancy: Estimate
-    offered: Estimate
+    overall: IntervalSummary
     intervals: tuple[IntervalSummary, ...]
     queues: tuple[tuple[str, dict[str, Estimate]], ...]
     runs: tuple[RunResult, ...]
 
+    def __getattr__(self, name: str) -> Estimate:
+        if name in INTERVAL_MEASURES:
+            return getattr(self.overall, name)
+        raise AttributeError(name)
+
     @property
     def calls_simulated(self) -> int:
         return sum(r.calls_simulated for r in self.runs)
-
-    def to_json(self) -> dict:
-        out: dict = {"scenario": self.scenario, "seed": self.seed, "replications": self.replications}
-        out.update({m: getattr(self, m).as_json() for m in (*_MEASURES, "offered")})
-        out["intervals"] = [{"start_s": i.start_s, "end_s": i.end_s,
-                             **{m: getattr(i, m).as_json() for m in ("offered", *_MEASURES, "max_queue")}}
-                            for i in self.intervals]
-        out["queues"] = {name: {m: e.as_json() for m, e in est.items()} for name, est in self.queues}
-        out["agents"] = [{"agent_id": a.agent_id, "team": a.team,
-                          "utilisation": _j(estimate([r.agents[k].utilisation for r in self.runs]).mean),
-                          "calls": _j(estimate([r.agents[k].calls for r in self.runs]).mean)}
-                         for k, a in enumerate(self.runs[0].agents)]
-        out["little"] = [{"mean_in_queue": r.little.mean_in_queue, "arrival_rate_per_s": r.little.arrival_rate_per_s,
-                          "mean_time_in_queue_s": r.little.mean_time_in_queue_s} for r in self.runs]
-        out["calls_simulated"] = self.calls_simulated
-        return out
-
-
-def _j(x: float) -> float | None:
-    return None if x != x else float(x)
 
 
 _BOUNDS = {"service_level": (0.0, 1.0), "p_wait": (0.0, 1.0), "p_abandon": (0.0, 1.0), "occupancy": (0.0, 1.0)}
@@ -122,72 +119,31 @@ def _est(stats: Sequence[Stats], name: str) -> Estimate:
     return estimate([getattr(s, name) for s in stats], *_BOUNDS.get(name, (0.0, math.inf)))
 
 
+def _interval(stats: Sequence[Stats]) -> IntervalSummary:
+    return IntervalSummary(stats[0].start_s, stats[0].end_s, *(_est(stats, m) for m in INTERVAL_MEASURES))
+
+
 def summarise(runs: Sequence[RunResult]) -> Summary:
     """Combine replications of one scenario (all with the same intervals)."""
     first = runs[0]
-    overall = [r.overall for r in runs]
-    intervals = tuple(
-        IntervalSummary(first.intervals[k].start_s, first.intervals[k].end_s,
-                        *(_est([r.intervals[k] for r in runs], m) for m in ("offered", *_MEASURES, "max_queue")))
-        for k in range(len(first.intervals)))
-    queues = tuple((name, {m: _est([r.queues[qi][1] for r in runs], m) for m in ("offered", "service_level", "p_wait", "p_abandon", "asa_s")})
+    intervals = tuple(_interval([r.intervals[k] for r in runs]) for k in range(len(first.intervals)))
+    queues = tuple((name, {m: _est([r.queues[qi][1] for r in runs], m) for m in QUEUE_MEASURES})
                    for qi, (name, _) in enumerate(first.queues))
-    return Summary(first.scenario, first.seed, len(runs), *(_est(overall, m) for m in _MEASURES),
-                   _est(overall, "offered"), intervals, queues, tuple(runs))
-
-
-def _job(args: tuple) -> RunResult:
-    from busyhour.sim.driver import simulate
-
-    scn, rep, seed = args
-    return simulate(scn, rep, seed=seed)
-
-
-def run_jobs(jobs: Sequence[tuple[Scenario, int, int]], *, workers: int | None = None, dask_address: str | None = None,
-             progress: Callable[[int], None] | None = None) -> list[RunResult]:
-    """Run ``(scenario, replication, seed)`` jobs; results in job order."""
-    results: list[RunResult | None] = [None] * len(jobs)
-    tick = progress or (lambda k: None)
-    if dask_address:
-        from distributed import Client
-
-        with Client(dask_address, set_as_default=False) as client:
-            futures = client.map(_job, list(jobs), pure=False)
-            for i, fut in enumerate(futures):  # in job order; the cluster runs them all meanwhile
-                results[i] = fut.result()
-                tick(1)
-        return results  # type: ignore[return-value]
-    workers = min(workers or os.cpu_count() or 1, len(jobs))
-    if workers <= 1:
-        for i, job in enumerate(jobs):
-            results[i] = _job(job)
-            tick(1)
-        return results  # type: ignore[return-value]
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor, as_completed as done
-
-    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context(_start_method())) as pool:
-        futs = {pool.submit(_job, job): i for i, job in enumerate(jobs)}
-        for f in done(futs):
-            results[futs[f]] = f.result()
-            tick(1)
-    return results  # type: ignore[return-value]
-
-
-def _start_method() -> str:
-    """forkserver (safe beside threads), unless ``__main__`` is not a file it could re-import (``python -``)."""
-    main_file = getattr(sys.modules.get("__main__"), "__file__", None)
-    if main_file and not os.path.exists(main_file):
-        return "fork"
-    return "forkserver"
+    return Summary(first.scenario, first.seed, len(runs), _interval([r.overall for r in runs]), intervals, queues,
+                   tuple(runs))
 
 
 def replicate(scn: Scenario, replications: int, *, seed: int | None = None, workers: int | None = None,
-              dask_address: str | None = None, progress: Callable[[int], None] | None = None) -> Summary:
-    """``replications`` independent runs of ``scn`` summarised with 95% CIs."""
-    if replications < 1:
-        raise ValueError(f"replications must be >= 1 (got {replications})")
-    seed = scn.seed if seed is None else seed
+              dask_address: str | None = None, progress: Callable[[float], None] | None = None,
+              force: bool = False) -> Summary:
+    """``replications`` independent runs of ``scn`` summarised with 95% CIs.
+
+    The run's size is checked first (``limits.check_size``; ``force`` lifts the total-calls limit). On
+    Ctrl-C, ``Interrupted`` carries the finished runs (``summarise`` them for a partial summary)."""
+    if not 1 <= replications <= MAX_REPLICATIONS:
+        raise ValueError(f"replications must be >= 1 and <= {MAX_REPLICATIONS} (got {replications})")
+    check_size(scn, replications, force=force)
+    seed = scn.seed if seed is None else check_seed(seed)
     runs = run_jobs([(scn, r, seed) for r in range(replications)], workers=workers, dask_address=dask_address,
                     progress=progress)
     return summarise(runs)

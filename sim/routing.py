@@ -38,7 +38,7 @@ def agent_ids(scn: Scenario) -> list[tuple[str, int]]:
     return [(f"{t.name}-{k + 1:03d}", ti) for ti, t in enumerate(scn.teams) for k in range(t.agents)]
 
 
-def _serves(team: TeamSpec, queue_name: str, queue_skills: dict[str, int]) -> bool:
+def serves(team: TeamSpec, queue_name: str, queue_skills: dict[str, int]) -> bool:
     if team.queues is not None:
         return queue_name in team.queues
     return all(s in team.skills for s in queue_skills)
@@ -50,7 +50,7 @@ def router_config(scn: Scenario, seed: int | None = None) -> dict[str, Any]:
     staffed = {t.name for t in scn.teams if t.agents > 0}
     queues = []
     for q in scn.queues:
-        groups = [t.name for t in scn.teams if t.name in staffed and _serves(t, q.name, q.skills)]
+        groups = [t.name for t in scn.teams if t.name in staffed and serves(t, q.name, q.skills)]
         queues.append({"name": q.name, "skills": dict(q.skills), "groups": groups,
                        "sl_threshold_s": scn.sl_threshold_s, **scn.router, **q.router})
     skills = sorted({s for t in scn.teams for s in t.skills} | {s for q in scn.queues for s in q.skills})

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from busyhour.sim import distributions as d
+from busyhour.sim import limits
 from busyhour.sim.validate import ScenarioError, _get, _keys, _list, _num, _time, _unique
 
 __all__ = ["Burst", "CallbackOffer", "Period", "QueueSpec", "Redial", "Scenario", "ScenarioError", "TeamSpec", "load_scenario", "parse_scenario"]
@@ -110,8 +111,7 @@ class Scenario:
     def with_agents(self, total: int) -> Scenario:
         """The same scenario with ``total`` agents, split over teams in proportion
         (largest remainder; a team never drops below 0)."""
-        if total < 0:
-            raise ScenarioError(f"agents: must be >= 0 (got {total})")
+        limits.check_agents(total, "agents")
         base = self.n_agents
         if base == 0:
             raise ScenarioError("teams: no agents to scale")
@@ -130,6 +130,7 @@ class Scenario:
 
 def load_scenario(path: str | Path) -> Scenario:
     path = Path(path)
+    limits.check_file(path, "scenario TOML file")
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -155,6 +156,7 @@ def parse_scenario(raw: dict[str, Any], *, base_dir: Path = Path("."), source: s
     interval = _time(raw, "interval", "", default=1800.0)
     if horizon <= 0 or interval <= 0:
         raise ScenarioError("horizon_s/interval_s: must be > 0")
+    limits.check_times(horizon, interval)
     warmup = _time(raw, "warmup", "", default=0.0)
     if not 0 <= warmup < horizon:
         raise ScenarioError(f"warmup_s: must be >= 0 and < horizon_s ({horizon:g}) (got {warmup:g})")
@@ -177,8 +179,9 @@ def parse_scenario(raw: dict[str, Any], *, base_dir: Path = Path("."), source: s
         if qn not in names:
             raise ScenarioError(f"{p}.queue: no queue named {qn!r} (queues: {', '.join(sorted(names))})")
         start, dur = _time(b, "start", p, required=True), _time(b, "duration", p, required=True)
-        if start < 0 or dur <= 0:
-            raise ScenarioError(f"{p}.start_s/duration_s: need start >= 0 and duration > 0")
+        if not (0 <= start < horizon and 0 < dur <= limits.MAX_HORIZON_S):
+            raise ScenarioError(f"{p}.start_s/duration_s: need 0 <= start < horizon_s ({horizon:g}) and "
+                                f"0 < duration <= {limits.MAX_HORIZON_S:g} (got {start:g}, {dur:g})")
         extra = _num(b, "extra_calls_per_h", p, lo=0.0)
         mult = _num(b, "multiplier", p, lo=1.0)
         if (extra is None) == (mult is None):
@@ -190,13 +193,27 @@ def parse_scenario(raw: dict[str, Any], *, base_dir: Path = Path("."), source: s
             extra = (mult - 1.0) * sum(rates) / len(rates) * 3600.0 / interval
         bursts.append(Burst(qn, start, dur, float(extra)))
     router = _get(raw, "router", "", dict, default={})
-    return Scenario(
+    _check_served(queues, teams)
+    scn = Scenario(
         name=_get(raw, "name", "", str, default=Path(source).stem or "scenario"),
         horizon_s=horizon, interval_s=interval, queues=queues, teams=teams, warmup_s=warmup,
-        sl_threshold_s=_num(raw, "sl_threshold_s", "", lo=0.0, default=20.0),
-        seed=_get(raw, "seed", "", int, default=1), drain_s=_time(raw, "drain", "", default=4 * 3600.0),
+        sl_threshold_s=_num(raw, "sl_threshold_s", "", lo=0.0, hi=limits.MAX_DURATION_S, default=20.0),
+        seed=limits.check_seed(_get(raw, "seed", "", int, default=1)), drain_s=_time(raw, "drain", "", default=4 * 3600.0),
         bursts=tuple(bursts), router=dict(router), source=source, start_clock_s=_clock(raw),
     )
+    limits.check_scenario(scn)
+    return scn
+
+
+def _check_served(queues: tuple[QueueSpec, ...], teams: tuple[TeamSpec, ...]) -> None:
+    """A queue no team serves (none holds its skills or lists it) would lose every call: an error."""
+    from busyhour.sim.routing import serves
+
+    for i, q in enumerate(queues):
+        if not any(serves(t, q.name, q.skills) for t in teams):
+            need = ", ".join(sorted(q.skills)) or "none"
+            raise ScenarioError(f"queues[{i}]: no team serves {q.name!r} (skills needed: {need}; give a team "
+                                f"those skills or list the queue in its queues)")
 
 
 def _clock(raw: dict) -> float:
@@ -241,8 +258,8 @@ def _queue(q: Any, p: str, n_int: int, interval: float, base_dir: Path) -> Queue
         handle_time=_dist(q, "handle_time", p, base_dir, required=True),
         after_call_work=_dist(q, "after_call_work", p, base_dir, default=None, none=d.Constant(0.0)),
         patience=_dist(q, "patience", p, base_dir, default=d.Never()),
-        overdispersion_cv=_num(q, "overdispersion_cv", p, lo=0.0, default=0.0),
-        priority=_get(q, "priority", p, int, default=0), skills=_skills(q, "skills", p),
+        overdispersion_cv=_overdispersion(q, p),
+        priority=_priority(q, p), skills=_skills(q, "skills", p),
         redial=redial, callback=callback, router=dict(_get(q, "router", p, dict, default={})),
     )
 
@@ -259,10 +276,10 @@ def _team(t: Any, p: str, horizon: float, base_dir: Path) -> TeamSpec:
         raise ScenarioError(f"{p}.skills: a team needs at least one skill")
     return TeamSpec(
         name=_get(t, "name", p, str, required=True), agents=agents, skills=skills,
-        shifts=_periods(t, "shifts", p), breaks=_periods(t, "breaks", p),
-        break_spread_s=_num(t, "break_spread_s", p, lo=0.0, default=0.0),
+        shifts=_periods(t, "shifts", p, horizon), breaks=_periods(t, "breaks", p, horizon),
+        break_spread_s=_num(t, "break_spread_s", p, lo=0.0, hi=limits.MAX_DURATION_S, default=0.0),
         answer_delay=_dist(t, "answer_delay", p, base_dir, default=d.Constant(0.0)),
-        aht_factor=_num(t, "aht_factor", p, lo=1e-6, default=1.0),
+        aht_factor=_num(t, "aht_factor", p, lo=1e-3, hi=1e3, default=1.0),
         queues=_queue_names(t, p),
     )
 
@@ -276,7 +293,7 @@ def _queue_names(t: dict, p: str) -> tuple[str, ...] | None:
     return tuple(v)
 
 
-def _periods(t: dict, key: str, p: str) -> tuple[Period, ...]:
+def _periods(t: dict, key: str, p: str, horizon: float) -> tuple[Period, ...]:
     out = []
     for i, per in enumerate(_list(t, key, p)):
         pp = f"{p}.{key}[{i}]"
@@ -288,6 +305,8 @@ def _periods(t: dict, key: str, p: str) -> tuple[Period, ...]:
         end = _time(per, "end", pp) if has_end else start + _time(per, "duration", pp)
         if not 0 <= start < end:
             raise ScenarioError(f"{pp}: need 0 <= start < end (got {start:g}..{end:g})")
+        if start >= horizon:
+            raise ScenarioError(f"{pp}: starts at {start:g} s, after the run ends (horizon_s {horizon:g})")
         out.append(Period(start, end))
     out.sort(key=lambda x: x.start_s)
     for a, b in zip(out, out[1:]):
@@ -309,12 +328,13 @@ def _dist(t: dict, key: str, p: str, base_dir: Path, *, required: bool = False, 
     if not isinstance(spec, dict):
         raise ScenarioError(f"{dp}: must be a table like {{ dist = \"exponential\", mean_s = 180 }}")
     kind = spec.get("dist")
-    if kind not in _DIST_KEYS:
+    if not isinstance(kind, str) or kind not in _DIST_KEYS:
         raise ScenarioError(f"{dp}.dist: must be one of {', '.join(_DIST_KEYS)} (got {kind!r})")
     _keys(spec, _DIST_KEYS[kind] | {"dist"}, dp)
     if kind == "empirical":
         csv_path = base_dir / _get(spec, "csv", dp, str, required=True)
         try:
+            limits.check_file(csv_path, "durations CSV")
             values = d.load_durations_csv(csv_path, _get(spec, "column", dp, str))
         except (OSError, ValueError) as exc:
             raise ScenarioError(f"{dp}.csv: {exc}") from None
@@ -322,21 +342,37 @@ def _dist(t: dict, key: str, p: str, base_dir: Path, *, required: bool = False, 
     if kind == "none":
         return none if none is not None else d.Never()
     if kind == "constant":
-        return d.Constant(_num(spec, "value_s", dp, lo=0.0, required=True))
-    mean = _num(spec, "mean_s", dp, lo=0.0, required=True)
+        return d.Constant(_num(spec, "value_s", dp, lo=0.0, hi=limits.MAX_DURATION_S, required=True))
+    mean = _num(spec, "mean_s", dp, lo=0.0, hi=limits.MAX_DURATION_S, required=True)
     if mean <= 0:
         raise ScenarioError(f"{dp}.mean_s: must be > 0 (got {mean:g})")
     if kind == "exponential":
         return d.Exponential(mean)
     if kind == "weibull":
-        return d.Weibull(mean, _pos(spec, "shape", dp))
-    return (d.LogNormal if kind == "lognormal" else d.Gamma)(mean, _pos(spec, "cv", dp))
+        return d.Weibull(mean, _pos(spec, "shape", dp, 0.1, 20.0))
+    return (d.LogNormal if kind == "lognormal" else d.Gamma)(mean, _pos(spec, "cv", dp, 0.01, 10.0))
 
 
-def _pos(t: dict, key: str, p: str) -> float:
+def _pos(t: dict, key: str, p: str, lo: float, hi: float) -> float:
     v = _num(t, key, p, required=True)
     if v <= 0:
         raise ScenarioError(f"{p}.{key}: must be > 0 (got {v:g})")
+    if not lo <= v <= hi:
+        raise ScenarioError(f"{p}.{key}: must be in [{lo:g}, {hi:g}] (got {v:g})")
+    return v
+
+
+def _overdispersion(q: dict, p: str) -> float:
+    v = _num(q, "overdispersion_cv", p, lo=0.0, hi=10.0, default=0.0)
+    if 0 < v < 0.01:
+        raise ScenarioError(f"{p}.overdispersion_cv: must be 0 or in [0.01, 10] (got {v:g})")
+    return v
+
+
+def _priority(q: dict, p: str) -> int:
+    v = _get(q, "priority", p, int, default=0)
+    if not -limits.MAX_PRIORITY <= v <= limits.MAX_PRIORITY:
+        raise ScenarioError(f"{p}.priority: must be in [-{limits.MAX_PRIORITY}, {limits.MAX_PRIORITY}] (got {v})")
     return v
 
 
