@@ -1,0 +1,20 @@
+"""busyhour.client — talk to ``busyhour serve`` over protocol v1 (docs/protocol.md).
+
+``RouterClient`` blocks; ``AsyncRouterClient`` runs on asyncio. Both pipeline
+requests (replies matched by id), resend after a timeout with the same ids
+(the server's idempotency makes that exactly-once), reconnect with back-off,
+and follow the event stream with gaps filled. See docs/server.md, "Client
+library".
+"""
+
+from .aio import AsyncRouterClient
+from .records import (Event, EventsPage, Ping, ProtocolMismatch, Reply, RouterClientError, RouterRequestError,
+                      RouterUnavailable)
+from .sync import Pending, RouterClient, Subscription
+from .wire import CurveKeys, default_identity, load_curve
+
+__all__ = [
+    "RouterClient", "AsyncRouterClient", "Subscription", "Pending", "Reply", "Event", "Ping", "EventsPage",
+    "RouterClientError", "RouterRequestError", "RouterUnavailable", "ProtocolMismatch", "CurveKeys",
+    "default_identity", "load_curve",
+]

@@ -1,0 +1,302 @@
+"""What the blocking and the asyncio clients share: identity, CurveZMQ keys, framing, back-off, the op table.
+
+Nothing here blocks. ``Operations`` holds one method per protocol operation;
+each calls ``self._op(op, post, fields)``, which the blocking client
+implements as a blocking call and the asyncio client as a coroutine, so the
+same method returns a value in one and an awaitable in the other.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import socket
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterable, NamedTuple
+
+import msgpack
+import zmq
+
+from .records import EventsPage, Ping, ProtocolMismatch, Reply, events_from_wire
+
+DEFAULT_COMMANDS = "tcp://127.0.0.1:5570"
+VERSION = 1
+MAX_BATCH = 10_000  # requests per frame (docs/protocol.md, Limits)
+MAX_IDENTITY_BYTES = 255
+MAX_TIMEOUT_S = 3600.0
+MAX_RETRIES = 1000
+HWM = 1_000_000  # messages queued per socket and direction (ZeroMQ's default, 1,000, would block a big pipeline)
+BACKOFF_BASE_S = 0.05
+BACKOFF_CAP_S = 1.0
+
+_packer = msgpack.Packer(use_bin_type=True)
+
+
+def pack(obj: Any) -> bytes:
+    return _packer.pack(obj)
+
+
+def unpack(frame: bytes) -> Any:
+    return msgpack.unpackb(frame, raw=False, strict_map_key=False)
+
+
+def default_identity() -> bytes:
+    """``<hostname>-<pid>-<random>``: unique per client process, stable across its reconnects."""
+    host = socket.gethostname().encode("utf-8", "replace")[:200] or b"client"
+    return host + f"-{os.getpid()}-{random.SystemRandom().getrandbits(32):08x}".encode()
+
+
+def routing_id(identity: str | bytes | None) -> bytes:
+    """The ZeroMQ routing id for ``identity`` (1–255 bytes, not starting with a zero byte)."""
+    if identity is None:
+        return default_identity()
+    rid = identity.encode("utf-8") if isinstance(identity, str) else bytes(identity)
+    if not 1 <= len(rid) <= MAX_IDENTITY_BYTES:
+        raise ValueError(f"identity must be 1–{MAX_IDENTITY_BYTES} bytes, got {len(rid)}")
+    if rid[0] == 0:
+        raise ValueError("identity must not start with a zero byte (ZeroMQ reserves those)")
+    return rid
+
+
+def check_settings(timeout_s: float, retries: int) -> None:
+    if not (isinstance(timeout_s, (int, float)) and 0 < timeout_s <= MAX_TIMEOUT_S):
+        raise ValueError(f"timeout_s must be in (0, {MAX_TIMEOUT_S:g}] seconds, got {timeout_s!r}")
+    if isinstance(retries, bool) or not isinstance(retries, int) or not 0 <= retries <= MAX_RETRIES:
+        raise ValueError(f"retries must be an integer in 0–{MAX_RETRIES}, got {retries!r}")
+
+
+def backoff_s(attempt: int) -> float:
+    """Pause before reconnect number ``attempt`` (1, 2, …): 50 ms doubling, capped at 1 s, with ±20 % jitter."""
+    base = min(BACKOFF_CAP_S, BACKOFF_BASE_S * (2 ** min(attempt - 1, 16)))
+    return base * random.uniform(0.8, 1.2)
+
+
+# ----------------------------------------------------------------- CurveZMQ
+class CurveKeys(NamedTuple):
+    """z85-encoded keys (40 bytes each) of a CurveZMQ client."""
+
+    public: bytes
+    secret: bytes
+    server_public: bytes
+
+
+def _z85(name: str, key: str | bytes) -> bytes:
+    k = key.encode("ascii") if isinstance(key, str) else bytes(key)
+    if len(k) != 40:
+        raise ValueError(f"curve {name} key must be 40 z85 characters, got {len(k)}")
+    return k
+
+
+def load_curve(curve: Any, client_name: str | None = None) -> CurveKeys | None:
+    """Curve keys from a ``(client_public, client_secret, server_public)`` triple or a keys folder.
+
+    A folder is one made by ``busyhour keys generate DIR``: the server's public
+    key ``server.key`` and a client key pair ``<name>.key`` /
+    ``<name>.key_secret`` (``zmq.auth`` certificate files; ``client_name``
+    picks one, else the folder must hold exactly one client secret key). The
+    ``clients/`` subfolder is searched too."""
+    if curve is None:
+        return None
+    if isinstance(curve, (str, os.PathLike)) and Path(curve).is_dir():
+        return _load_curve_dir(Path(curve), client_name)
+    if isinstance(curve, (tuple, list)) and len(curve) == 3:
+        return CurveKeys(_z85("client public", curve[0]), _z85("client secret", curve[1]),
+                         _z85("server public", curve[2]))
+    raise ValueError("curve must be (client_public, client_secret, server_public) or a keys folder")
+
+
+def _load_curve_dir(folder: Path, client_name: str | None) -> CurveKeys:
+    import zmq.auth
+
+    server = next((p for p in (folder / "server.key", folder / "public_keys" / "server.key") if p.is_file()), None)
+    if server is None:
+        raise ValueError(f"{folder}: no server.key (the server's public key) in this keys folder")
+    secrets = [p for d in (folder, folder / "clients", folder / "private_keys") if d.is_dir()
+               for p in sorted(d.glob("*.key_secret")) if p.stem != "server"]
+    if client_name is not None:
+        secrets = [p for p in secrets if p.stem == client_name]
+    if len(secrets) != 1:
+        what = f"client '{client_name}'" if client_name else "exactly one client"
+        raise ValueError(f"{folder}: need the secret key of {what}, found {len(secrets)} *.key_secret files")
+    public, secret = zmq.auth.load_certificate(secrets[0])
+    server_public, _ = zmq.auth.load_certificate(server)
+    if secret is None:
+        raise ValueError(f"{secrets[0]}: holds no secret key")
+    return CurveKeys(public, secret, server_public)
+
+
+def configure(sock: zmq.Socket, identity: bytes | None, curve: CurveKeys | None) -> None:
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.setsockopt(zmq.SNDHWM, HWM)  # a long pipeline queues instead of blocking the sender
+    sock.setsockopt(zmq.RCVHWM, HWM)
+    if identity is not None:
+        sock.setsockopt(zmq.ROUTING_ID, identity)
+    if curve is not None:
+        sock.curve_publickey = curve.public
+        sock.curve_secretkey = curve.secret
+        sock.curve_serverkey = curve.server_public
+
+
+# ----------------------------------------------------------------- framing
+def request_map(rid: int, op: str, fields: dict[str, Any]) -> dict[str, Any]:
+    if not isinstance(op, str):
+        raise TypeError(f"op must be a str, got {type(op).__name__}")
+    m = {"v": VERSION, "id": rid, "op": op}
+    m.update(fields)
+    return m
+
+
+def frames_for(maps: list[dict], batched: bool) -> list[tuple[bytes, tuple[int, ...]]]:
+    """(frame bytes, request ids it carries): one frame per request, or arrays of up to MAX_BATCH."""
+    if not batched:
+        return [(pack(m), (m["id"],)) for m in maps]
+    out = []
+    for i in range(0, len(maps), MAX_BATCH):
+        chunk = maps[i:i + MAX_BATCH]
+        out.append((pack(chunk), tuple(m["id"] for m in chunk)))
+    return out
+
+
+def reply_maps(frame: bytes) -> list[dict]:
+    """The reply maps a frame holds (a map or an array of maps); anything else is dropped."""
+    try:
+        obj = unpack(frame)
+    except Exception:  # msgpack raises several unrelated types on garbage
+        return []
+    if isinstance(obj, dict):
+        return [obj]
+    if isinstance(obj, list):
+        return [m for m in obj if isinstance(m, dict)]
+    return []
+
+
+# ----------------------------------------------------------------- results
+def _reply(op: str, reply: Reply) -> Reply:
+    return reply
+
+
+def _result(op: str, reply: Reply) -> Any:
+    return reply.result
+
+
+def _ping(op: str, reply: Reply) -> Ping:
+    r = reply.result
+    if not isinstance(r, dict):
+        raise ProtocolMismatch(f"ping: result must be a map, got {type(r).__name__}")
+    return Ping(float(r.get("time_s", 0.0)), float(r.get("epoch_unix_s", 0.0)), int(r.get("seq", 0)), r.get("boot"))
+
+
+def _page(op: str, reply: Reply) -> EventsPage:
+    r = reply.result
+    if not isinstance(r, dict):
+        raise ProtocolMismatch(f"events_since: result must be a map, got {type(r).__name__}")
+    return EventsPage(events_from_wire(r.get("events")), int(r.get("last_seq", 0)), bool(r.get("more", False)))
+
+
+Post = Callable[[str, Reply], Any]
+
+
+def _opt(**kw: Any) -> dict[str, Any]:
+    return {k: v for k, v in kw.items() if v is not None}
+
+
+class Operations:
+    """One method per protocol operation; an error reply raises :class:`RouterRequestError`.
+
+    Engine operations return the :class:`Reply` (``reply.events``: the events
+    the request caused); ``ping`` a :class:`Ping`, ``events_since`` an
+    :class:`EventsPage`, the other queries the result map. In :class:`AsyncRouterClient` each returns an awaitable."""
+
+    def _settings(self, commands: str, events: str | None, identity: str | bytes | None, timeout_s: float,
+                  retries: int, curve: Any, curve_client: str | None) -> None:
+        """Check and keep the settings both clients share (their ``__init__`` arguments)."""
+        check_settings(timeout_s, retries)
+        self.commands = commands
+        self.events_address = events
+        self.identity = routing_id(identity)
+        self.timeout_s = float(timeout_s)
+        self.retries = retries
+        self.curve = load_curve(curve, curve_client)
+        self.reconnects = 0
+        self.resends = 0
+        self._next_id = time.time_ns()  # ids never repeat across restarts of a client with a stable identity
+
+    def _connect(self) -> Any:
+        """A new DEALER on the client's context, with its identity and keys, connected."""
+        sock = self._ctx.socket(zmq.DEALER)
+        configure(sock, self.identity, self.curve)
+        sock.connect(self.commands)
+        return sock
+
+    def _op(self, op: str, post: Post, fields: dict[str, Any]) -> Any:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    # engine operations
+    def arrive(self, call: Any, queue: str, **kw: Any) -> Any:
+        return self._op("arrive", _reply, {"call": call, "queue": queue, **kw})
+
+    def accept(self, call: Any, agent: Any) -> Any:
+        return self._op("accept", _reply, {"call": call, "agent": agent})
+
+    def reject(self, call: Any, agent: Any, *, busy: bool | None = None) -> Any:
+        return self._op("reject", _reply, {"call": call, "agent": agent, **_opt(busy=busy)})
+
+    def release(self, call: Any, *, wrap_up_s: float | None = None) -> Any:
+        return self._op("release", _reply, {"call": call, **_opt(wrap_up_s=wrap_up_s)})
+
+    def abandon(self, call: Any) -> Any:
+        return self._op("abandon", _reply, {"call": call})
+
+    def transfer(self, call: Any, *, queue: str | None = None, agent: Any = None,
+                 context: dict | None = None) -> Any:
+        return self._op("transfer", _reply, {"call": call, **_opt(queue=queue, agent=agent, context=context)})
+
+    def callback(self, call: Any, number: str) -> Any:
+        return self._op("callback", _reply, {"call": call, "number": number})
+
+    def login(self, agent: Any, *, ready: bool | None = None) -> Any:
+        return self._op("login", _reply, {"agent": agent, **_opt(ready=ready)})
+
+    def logout(self, agent: Any) -> Any:
+        return self._op("logout", _reply, {"agent": agent})
+
+    def ready(self, agent: Any) -> Any:
+        return self._op("ready", _reply, {"agent": agent})
+
+    def not_ready(self, agent: Any, reason: str | None = None) -> Any:
+        return self._op("not_ready", _reply, {"agent": agent, **_opt(reason=reason)})
+
+    # queries
+    def ping(self) -> Any:
+        return self._op("ping", _ping, {})
+
+    def snapshot(self) -> Any:
+        return self._op("snapshot", _result, {})
+
+    def events_since(self, seq: int, limit: int | None = None) -> Any:
+        return self._op("events_since", _page, {"seq": seq, **_opt(limit=limit)})
+
+    def agent(self, agent: Any) -> Any:
+        return self._op("agent", _result, {"agent": agent})
+
+    def call(self, call: Any) -> Any:
+        return self._op("call", _result, {"call": call})
+
+    def queue(self, queue: str) -> Any:
+        return self._op("queue", _result, {"queue": queue})
+
+    def position(self, call: Any) -> Any:
+        return self._op("position", _result, {"call": call})
+
+    def stats(self) -> Any:
+        return self._op("stats", _result, {})
+
+
+def as_pairs(requests: Iterable[tuple[str, dict[str, Any]]]) -> list[tuple[str, dict[str, Any]]]:
+    out = []
+    for item in requests:
+        if not (isinstance(item, tuple) and len(item) == 2 and isinstance(item[1], dict)):
+            raise TypeError("pipeline takes (op, fields) pairs, e.g. ('arrive', {'call': 1, 'queue': 'sales'})")
+        out.append(item)
+    return out

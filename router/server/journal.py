@@ -1,0 +1,417 @@
+"""The server's journal: accepted commands on disk, snapshots, and recovery after a crash.
+
+Specification
+-------------
+A journal is a folder:
+
+- ``LOCK``: ``fcntl.flock``-ed exclusively by the one :class:`Journal` open on the folder (it holds that pid).
+- ``header.bin``: ``b"BHJH"`` + one record frame (below) holding the header, a msgpack map. Written once,
+  atomically (temporary file, fsync, rename, folder fsync).
+- ``journal-<N>.log`` (segments): record frames back to back; ``N`` (12 digits) is the index of the segment's
+  first record. Record indexes are global and gap-free from 0.
+- ``snapshot-<N>.bin``: the state after the first ``N`` records: ``b"BHJS"``, u32 meta length, u64 blob length,
+  u32 CRC32 of meta + blob, the meta (a msgpack map with ``record = N``), the blob (opaque). Written atomically.
+
+A record frame is ``[u32 payload length][u32 zlib.crc32(payload)][payload]`` (little-endian); a payload holds
+1 byte to 64 MiB.
+
+Writing: :meth:`Journal.append` only buffers; :meth:`Journal.commit` writes the buffered records with one
+``os.write`` on an ``O_APPEND`` descriptor, then fsyncs per the policy (:func:`parse_fsync`): ``always`` (a write
+and an fsync per record), ``batch`` (one fsync per commit: group commit), ``interval:MS`` (a commit fsyncs when MS ms
+have passed since the last fsync; :meth:`Journal.sync` forces one), ``never`` (the OS decides). A failed write or
+fsync truncates the segment back to where the commit started (when it can) and fails the journal: every later call
+raises :class:`JournalError` (after a failed fsync the page cache cannot be trusted).
+
+Reading (:meth:`Journal.open`): the newest snapshot whose CRC checks out (an unreadable one is logged and the next
+older one used), then every record after it. A bad record (short header, length 0 or over the limit, running past the
+end of the file, wrong CRC) at the end of the LAST segment, with no valid record anywhere after it, is a torn write:
+the file is truncated at its offset, a warning is logged and :attr:`Recovery.torn` describes it. A bad record with
+any valid record after it, or a bad record in an earlier segment, is corruption in the middle: :class:`JournalError`
+naming the file and offset. Nothing is skipped silently.
+
+Snapshots (:meth:`Journal.snapshot`) fsync the segment, write the snapshot, start a new segment, keep the newest
+``keep_snapshots`` and delete the segments wholly before the oldest one kept (old snapshots first, then segments,
+oldest first, so a crash while pruning leaves a contiguous history).
+
+Cost: open reads the last segment and the segments after the snapshot once (O(bytes)); a commit is one write
+syscall and at most one fsync (``always``: one of each per record); :func:`inspect` reads every retained segment.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import time
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, NamedTuple
+
+from .journal_format import (HEADER, HEADER_MAGIC, LOCK, MAX_META_BYTES, MAX_PAYLOAD_BYTES, SEGMENT, SNAP,
+                             SNAP_MAGIC, SNAPSHOT, JournalError, JournalInfo, check_folder, frame, fsync_dir,
+                             inspect, numbered, pack, read_file, read_header, read_snapshot, scan, write_atomic)
+
+__all__ = ["FSYNC_POLICIES", "MAX_PAYLOAD_BYTES", "CommitTiming", "FsyncPolicy", "Journal", "JournalError",
+           "JournalInfo", "Recovery", "inspect", "parse_fsync"]
+
+log = logging.getLogger("busyhour.journal")
+
+FSYNC_POLICIES = ("always", "batch", "interval:MS", "never")
+MAX_INTERVAL_MS = 60_000
+
+
+@dataclass(frozen=True)
+class FsyncPolicy:
+    """When a commit calls fsync: ``mode`` in always | batch | interval | never; ``interval_ms`` for interval."""
+
+    mode: str
+    interval_ms: int = 0
+
+    def __str__(self) -> str:
+        return f"interval:{self.interval_ms}" if self.mode == "interval" else self.mode
+
+
+def parse_fsync(text: str) -> FsyncPolicy:
+    """``always``, ``batch``, ``interval:MS`` (MS an integer 1..60000) or ``never``; ValueError otherwise."""
+    if isinstance(text, FsyncPolicy):
+        return text
+    t = str(text).strip().lower()
+    if t in ("always", "batch", "never"):
+        return FsyncPolicy(t)
+    if t.startswith("interval:"):
+        ms = t.split(":", 1)[1]
+        if ms.isdigit() and 1 <= int(ms) <= MAX_INTERVAL_MS:
+            return FsyncPolicy("interval", int(ms))
+    raise ValueError(f"fsync policy must be always, batch, interval:MS (MS an integer 1..{MAX_INTERVAL_MS}) "
+                     f"or never, got {text!r}")
+
+
+class CommitTiming(NamedTuple):
+    """One commit: records and bytes written, seconds in write() and in fsync() (0 when none ran)."""
+
+    records: int
+    bytes: int
+    write_s: float
+    fsync_s: float
+
+
+class Recovery(NamedTuple):
+    """What :meth:`Journal.open` found. ``header`` None: a new journal (nothing to replay)."""
+
+    header: dict | None
+    snapshot_meta: dict | None
+    snapshot_blob: bytes | None
+    records: list[bytes]
+    torn: str | None
+
+
+class Journal:
+    """An open journal (one per folder, enforced by the lock). Build it with :meth:`open`."""
+
+    def __init__(self, directory: Path, policy: FsyncPolicy, segment_bytes: int, keep_snapshots: int) -> None:
+        self.directory, self.policy = directory, policy
+        self.segment_bytes, self.keep_snapshots = segment_bytes, keep_snapshots
+        self.first_retained_record = 0
+        self.records_total = 0
+        self.bytes_total = 0
+        self.last_commit: CommitTiming | None = None
+        self._lock_fd: int | None = None
+        self._fd: int | None = None
+        self._segment_first = 0
+        self._segment_size = 0
+        self._segments: list[int] = []
+        self._buffer: list[bytes] = []
+        self._header = False
+        self._unsynced = False
+        self._last_fsync = time.monotonic()
+        self._failed: str | None = None
+        self._closed = False
+
+    @classmethod
+    def open(cls, directory: str | os.PathLike[str], *, fsync: str | FsyncPolicy = "batch",
+             segment_bytes: int = 64 << 20, keep_snapshots: int = 2) -> tuple["Journal", Recovery]:
+        """Open (or create) the journal in ``directory``, lock it and recover what it holds."""
+        policy = parse_fsync(fsync)
+        if not 1024 <= segment_bytes <= 1 << 32:
+            raise ValueError(f"segment_bytes must be 1 KiB .. 4 GiB, got {segment_bytes}")
+        if not 1 <= keep_snapshots <= 1000:
+            raise ValueError(f"keep_snapshots must be 1 .. 1000, got {keep_snapshots}")
+        directory = check_folder(Path(directory), create=True)
+        self = cls(directory, policy, segment_bytes, keep_snapshots)
+        self._lock()
+        try:
+            return self, self._recover()
+        except BaseException:
+            self._release()
+            raise
+
+    def _lock(self) -> None:
+        path = self.directory / LOCK
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        except OSError as exc:
+            raise JournalError(f"{path}: cannot open the lock file: {exc.strerror or exc}") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "?"
+            os.close(fd)
+            raise JournalError(f"{self.directory}: journal is locked by another process (pid {holder}); "
+                               "is a server already running on it?") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        self._lock_fd = fd
+
+    def _recover(self) -> Recovery:
+        d = self.directory
+        for p in d.iterdir():  # leftovers of an atomic write cut short
+            if p.name.endswith(".tmp") and (p.name[:-4] == HEADER or SNAPSHOT.fullmatch(p.name[:-4])):
+                p.unlink()
+        header = read_header(d)
+        self._header = header is not None
+        segments = numbered(d, SEGMENT)
+        self._segments = [n for n, _ in segments]
+        torn = None
+        if segments:
+            last_first, last_path = segments[-1]
+            tail_records, good, torn = scan(read_file(last_path), last_path, last_first, last=True)
+            if torn:
+                log.warning("journal: torn tail dropped: %s", torn)
+                with open(last_path, "r+b") as f:
+                    f.truncate(good)
+                    os.fsync(f.fileno())
+            self.records_total = last_first + len(tail_records)
+            self._segment_first, self._segment_size = last_first, good
+            self.first_retained_record = segments[0][0]
+            self.bytes_total = sum(p.stat().st_size for _, p in segments)
+        if self.records_total and header is None:
+            raise JournalError(f"{d}: holds {self.records_total} records but no {HEADER}")
+        meta, blob = self._newest_snapshot()
+        start = meta["record"] if meta is not None else 0
+        if start < self.first_retained_record:
+            raise JournalError(f"{d}: records before {self.first_retained_record} were pruned and no usable "
+                               f"snapshot covers them")
+        if segments:
+            last_first = segments[-1][0]
+            records = [p for _, p in self.read_all_records(start, stop=last_first)]
+            records += tail_records[max(0, start - last_first):]
+            self._open_segment(segments[-1][1])
+        else:
+            records = []
+            if header is not None:  # a crash between the header and the first segment
+                self._new_segment()
+        return Recovery(header, meta, blob, records, torn)
+
+    def _newest_snapshot(self) -> tuple[dict | None, bytes | None]:
+        for n, path in reversed(numbered(self.directory, SNAPSHOT)):
+            try:
+                meta, blob = read_snapshot(path)
+            except JournalError as exc:
+                log.warning("journal: unreadable snapshot skipped: %s", exc)
+                continue
+            if meta.get("record") != n or n > self.records_total:
+                log.warning("journal: snapshot %s skipped: record %s, journal has %d records",
+                            path, meta.get("record"), self.records_total)
+                continue
+            return meta, blob
+        return None, None
+
+    def _open_segment(self, path: Path) -> None:
+        self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+
+    def _new_segment(self) -> None:
+        """Start ``journal-<records_total>.log`` (the old one fsynced first) unless the current one is empty."""
+        if self._fd is not None and self._segment_first == self.records_total:
+            return
+        if self._fd is not None:
+            if self._unsynced:
+                self._fsync()
+            os.close(self._fd)
+            self._fd = None
+        path = self.directory / f"journal-{self.records_total:012d}.log"
+        self._open_segment(path)
+        fsync_dir(self.directory)
+        self._segment_first, self._segment_size = self.records_total, 0
+        self._segments.append(self.records_total)
+
+    def _usable(self) -> None:
+        if self._closed:
+            raise JournalError(f"{self.directory}: journal is closed")
+        if self._failed:
+            raise JournalError(f"{self.directory}: journal failed earlier ({self._failed}); restart the server")
+
+    def write_header(self, header: dict) -> None:
+        """Write the header of a new journal (once; atomically) and start its first segment."""
+        self._usable()
+        if self._header:
+            raise JournalError(f"{self.directory}: the journal already has a header")
+        payload = pack(dict(header))
+        if len(payload) > MAX_META_BYTES:
+            raise JournalError(f"{self.directory}: header of {len(payload)} bytes, over {MAX_META_BYTES}")
+        write_atomic(self.directory / HEADER, HEADER_MAGIC + frame(payload))
+        self._header = True
+        self._new_segment()
+
+    def append(self, payload: bytes) -> None:
+        """Buffer one record (1 byte .. 64 MiB); nothing is written until :meth:`commit`."""
+        self._usable()
+        if not self._header:
+            raise JournalError(f"{self.directory}: write_header() before the first record")
+        size = len(payload)
+        if not 1 <= size <= MAX_PAYLOAD_BYTES:
+            raise JournalError(f"{self.directory}: record of {size} bytes; records hold 1 .. {MAX_PAYLOAD_BYTES}")
+        self._buffer.append(frame(bytes(payload)))
+
+    def _write(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(self._fd, view):]
+
+    def _fsync(self) -> float:
+        t0 = time.perf_counter()
+        os.fsync(self._fd)
+        self._unsynced = False
+        self._last_fsync = time.monotonic()
+        return time.perf_counter() - t0
+
+    def commit(self) -> CommitTiming:
+        """Write the buffered records (one write; ``always``: one per record) and fsync per the policy."""
+        self._usable()
+        frames, self._buffer = self._buffer, []
+        size = sum(len(f) for f in frames)
+        write_s = fsync_s = 0.0
+        start = self._segment_size
+        mode = self.policy.mode
+        try:
+            if frames and self._segment_size >= self.segment_bytes:
+                self._new_segment()
+                start = 0
+            if mode == "always":
+                for f in frames:
+                    t0 = time.perf_counter()
+                    self._write(f)
+                    write_s += time.perf_counter() - t0
+                    fsync_s += self._fsync()
+            elif frames:
+                t0 = time.perf_counter()
+                self._write(b"".join(frames))
+                write_s = time.perf_counter() - t0
+                self._unsynced = True
+            if self._unsynced and (mode == "batch" or (mode == "interval" and (time.monotonic() - self._last_fsync)
+                                                      * 1000.0 >= self.policy.interval_ms)):
+                fsync_s = self._fsync()
+        except OSError as exc:
+            self._failed = f"{self.directory / f'journal-{self._segment_first:012d}.log'}: {exc.strerror or exc}"
+            try:
+                if self._fd is not None:
+                    os.ftruncate(self._fd, start)
+            except OSError:
+                pass
+            raise JournalError(f"journal write failed: {self._failed}") from None
+        self.records_total += len(frames)
+        self.bytes_total += size
+        self._segment_size += size
+        self.last_commit = CommitTiming(len(frames), size, write_s, fsync_s)
+        return self.last_commit
+
+    def sync(self) -> float:
+        """fsync now if committed records are not yet on disk (``interval`` and ``never``); the seconds it took."""
+        self._usable()
+        if not self._unsynced:
+            return 0.0
+        try:
+            return self._fsync()
+        except OSError as exc:
+            self._failed = f"fsync: {exc.strerror or exc}"
+            raise JournalError(f"{self.directory}: {self._failed}") from None
+
+    def snapshot(self, meta: dict, blob: bytes) -> None:
+        """Commit, write ``snapshot-<records_total>.bin`` atomically, start a new segment, prune old history.
+
+        ``blob`` must be the state after every record appended so far (committed or still buffered); the journal
+        sets ``meta["record"]`` to that count (records appended but not committed are committed first)."""
+        if not self._header:
+            raise JournalError(f"{self.directory}: write_header() before the first snapshot")
+        self.commit()
+        self.sync()
+        n = self.records_total
+        meta_bytes = pack({**meta, "record": n})
+        if len(meta_bytes) > MAX_META_BYTES:
+            raise JournalError(f"snapshot meta of {len(meta_bytes)} bytes, over {MAX_META_BYTES}")
+        body = meta_bytes + bytes(blob)
+        write_atomic(self.directory / f"snapshot-{n:012d}.bin",
+                     SNAP.pack(SNAP_MAGIC, len(meta_bytes), len(blob), zlib.crc32(body)) + body)
+        self._new_segment()
+        self._prune()
+
+    def _prune(self) -> None:
+        snaps = numbered(self.directory, SNAPSHOT)
+        if len(snaps) <= self.keep_snapshots:
+            return
+        for _, path in snaps[:-self.keep_snapshots]:
+            path.unlink()
+        oldest = snaps[-self.keep_snapshots][0]
+        while len(self._segments) > 1 and self._segments[1] <= oldest:
+            path = self.directory / f"journal-{self._segments[0]:012d}.log"
+            self.bytes_total -= path.stat().st_size
+            path.unlink()
+            self._segments.pop(0)
+        self.first_retained_record = self._segments[0]
+        fsync_dir(self.directory)
+
+    def list_snapshots(self) -> list[int]:
+        """The record numbers of the snapshots on disk, oldest first."""
+        return [n for n, _ in numbered(self.directory, SNAPSHOT)]
+
+    def load_snapshot(self, record: int) -> tuple[dict, bytes]:
+        """(meta, blob) of ``snapshot-<record>.bin``; JournalError if it is missing or damaged."""
+        path = self.directory / f"snapshot-{record:012d}.bin"
+        if not path.exists():
+            raise JournalError(f"{path}: no such snapshot")
+        return read_snapshot(path)
+
+    def read_all_records(self, start: int = 0, stop: int | None = None) -> Iterator[tuple[int, bytes]]:
+        """Every committed, retained record with ``start <= index`` (``< stop`` at segment granularity) as
+        (index, payload), oldest first. Do not call :meth:`snapshot` while iterating (it prunes segments)."""
+        bounds = self._segments[1:] + [self.records_total]
+        for first, end in zip(self._segments, bounds):
+            if end <= start:
+                continue
+            if stop is not None and first >= stop:
+                return
+            path = self.directory / f"journal-{first:012d}.log"
+            data = read_file(path)
+            if first == self._segment_first:  # the segment being written: only what was committed
+                data = data[:self._segment_size]
+            payloads, _, _ = scan(data, path, first, last=False)
+            if len(payloads) != end - first:
+                raise JournalError(f"{path}: holds {len(payloads)} records, expected {end - first} "
+                                   "(a segment is missing or damaged)")
+            for i, payload in enumerate(payloads[max(0, start - first):], start=max(first, start)):
+                yield i, payload
+
+    def close(self) -> None:
+        """Commit what is buffered, fsync, close and unlock. Safe to call twice."""
+        if self._closed:
+            return
+        try:
+            if self._fd is not None and not self._failed:
+                self.commit()
+                self.sync()
+        finally:
+            self._release()
+
+    def _release(self) -> None:
+        self._closed = True
+        for fd in (self._fd, self._lock_fd):
+            if fd is not None:
+                os.close(fd)  # closing the lock file releases the flock
+        self._fd = self._lock_fd = None
+
+    def __enter__(self) -> "Journal":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+

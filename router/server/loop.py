@@ -1,0 +1,284 @@
+"""``busyhour serve``: the ZeroMQ event loop around one engine (one "module").
+
+The loop is thin (zguide's broker shape): poll → drain every waiting frame →
+stamp one server time → :meth:`Host.step` → journal append + one commit →
+replies → event stream. The poll timeout comes from the engine's
+``next_deadline()``. Only this module, ``security.py`` and the client library
+import zmq; the engine never sees a socket or a clock.
+
+Time: seconds since the journal's epoch (the wall clock of its first start),
+advanced by ``time.monotonic()`` within a run and never backwards across
+restarts; a restart counts the downtime, so timers that fell due while the
+server was down fire at once, at their own deadlines.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import signal
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import zmq
+
+from ..config import load_toml
+from ..events import Event
+from . import protocol as P
+from .host import Host, Work
+from .journal import Journal
+from .metrics import Metrics
+from .security import check_binds, start_server_auth
+
+log = logging.getLogger("busyhour.server")
+
+MAX_DRAIN = 10_000  # frames taken per wake-up, so one burst cannot starve the replies
+POLL_CAP_MS = 200  # the loop wakes at least this often (signals, periodic work)
+
+
+class ServerError(Exception):
+    """The server cannot start; the message says why."""
+
+
+@dataclass
+class ServerOptions:
+    config: Path
+    bind: str = "tcp://127.0.0.1:5570"
+    pub: str = "tcp://127.0.0.1:5571"
+    journal: Path | None = None
+    fsync: str = "batch"
+    metrics: tuple[str, int] | None = None
+    curve_keys: Path | None = None
+    insecure: bool = False
+    max_frame_bytes: int = 1 << 20
+    idem_capacity: int = 1_000_000
+    ring_capacity: int = 1_000_000
+    snapshot_every: int = 200_000  # engine requests between snapshots
+    snapshot_interval_s: float = 300.0  # ... or this long, if any engine request came in
+    hwm: int = 100_000
+
+
+class Clock:
+    """Server time: seconds since the epoch, monotonic within a run, never before ``floor_s``."""
+
+    def __init__(self, epoch_unix_s: float, floor_s: float):
+        self._t0 = max(floor_s, time.time() - epoch_unix_s)
+        self._m0 = time.monotonic()
+
+    def now(self) -> float:
+        return self._t0 + (time.monotonic() - self._m0)
+
+
+class Server:
+    """One engine served on a ROUTER (commands) and a PUB (events) socket."""
+
+    def __init__(self, opts: ServerOptions):
+        self.opts = opts
+        self.warnings = check_binds([opts.bind, opts.pub], curve=opts.curve_keys is not None,
+                                    insecure=opts.insecure)
+        raw = Path(opts.config).read_bytes() if Path(opts.config).is_file() else b""
+        self.config = load_toml(opts.config)
+        self.config_sha256 = hashlib.sha256(raw).hexdigest()
+        self.host = Host(self.config, idem_capacity=opts.idem_capacity, ring_capacity=opts.ring_capacity)
+        self.host.boot = uuid.uuid4().hex
+        self.journal: Journal | None = None
+        self.replayed = 0
+        self.torn: str | None = None
+        self._stop = False
+        self._tseq: dict[bytes, int] = {}
+        self._last_commit = time.monotonic()
+        self._since_snapshot = 0
+        self._last_snapshot = time.monotonic()
+        self.metrics = Metrics()
+        self.ctx: zmq.Context | None = None
+        self.endpoints: tuple[str, str] = ("", "")
+
+    # ------------------------------------------------------------ start-up
+    def recover(self) -> None:
+        """Open the journal (if any), load its snapshot and replay its tail."""
+        epoch = time.time()
+        if self.opts.journal is not None:
+            self.journal, rec = Journal.open(self.opts.journal, fsync=self.opts.fsync)
+            if rec.header is None:
+                self.journal.write_header({"format": 1, "epoch_unix_s": epoch, "config_sha256": self.config_sha256,
+                                           "created_unix_s": epoch})
+            else:
+                if rec.header.get("config_sha256") != self.config_sha256:
+                    self.journal.close()
+                    raise ServerError(f"{self.opts.journal}: this journal was written with another configuration "
+                                      "file; start with that file, or use a new journal folder")
+                epoch = float(rec.header["epoch_unix_s"])
+            if rec.snapshot_blob is not None:
+                self.host.load_blob(rec.snapshot_blob)
+            for payload in rec.records:
+                self.host.replay(payload)
+            self.replayed, self.torn = len(rec.records), rec.torn
+            self.host.history = self._history
+        self.host.epoch_unix_s = epoch
+        self.clock = Clock(epoch, self.host.time_s)
+        self.metrics.replayed.set(self.replayed)
+
+    def _history(self, seq: int, limit: int) -> list[Event]:
+        """Events after ``seq`` rebuilt by replaying the journal from the snapshot before them."""
+        assert self.journal is not None
+        scratch = Host(self.config, idem_capacity=1, ring_capacity=limit + 1)
+        start = 0
+        for record in reversed(self.journal.list_snapshots()):
+            meta, blob = self.journal.load_snapshot(record)
+            if meta["seq"] <= seq:
+                scratch.load_blob(blob)
+                start = record
+                break
+        else:
+            if self.journal.first_retained_record > 0:
+                raise P.ProtocolError(P.GONE, f"events after seq {seq} are older than the journal keeps; "
+                                              "resynchronise with 'snapshot'")
+        out: list[Event] = []
+        for _, payload in self.journal.read_all_records(start):
+            out.extend(e for e in scratch.replay(payload) if e.seq > seq)
+            if len(out) >= limit:
+                break
+        return out[:limit]
+
+    def bind(self) -> None:
+        o = self.opts
+        self.ctx = ctx = zmq.Context()
+        self.cmd = ctx.socket(zmq.ROUTER)
+        self.pub = ctx.socket(zmq.PUB)
+        for s in (self.cmd, self.pub):
+            s.linger = 1000
+            s.sndhwm = o.hwm
+            s.rcvhwm = o.hwm
+        self.cmd.maxmsgsize = o.max_frame_bytes
+        self.cmd.router_handover = 1
+        self.auth = start_server_auth(ctx, [self.cmd, self.pub], o.curve_keys) if o.curve_keys else None
+        try:
+            self.cmd.bind(o.bind)
+            self.pub.bind(o.pub)
+        except zmq.ZMQError as exc:
+            self.close()
+            raise ServerError(f"cannot bind {o.bind} / {o.pub}: {exc}") from None
+        self.endpoints = (self.cmd.last_endpoint.decode(), self.pub.last_endpoint.decode())
+        if o.metrics is not None:
+            try:
+                self.metrics.serve(*o.metrics)
+            except OSError as exc:
+                self.close()
+                raise ServerError(f"cannot serve metrics on {o.metrics[0]}:{o.metrics[1]}: {exc.strerror}") from None
+
+    # ------------------------------------------------------------ the loop
+    def _receive(self, works: list[Work]) -> None:
+        cmd = self.cmd
+        for _ in range(MAX_DRAIN):
+            try:
+                parts = cmd.recv_multipart(zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            if len(parts) < 2:
+                continue  # no payload: nothing to answer
+            envelope, payload = parts[:-1], parts[-1]
+            try:
+                items, batch = P.decode_frame(payload)
+            except P.ProtocolError as exc:
+                self.metrics.bad_frames.inc()
+                log.warning("dropped a bad frame from %r: %s", envelope[0][:32], exc.message)
+                items, batch = [P.Refused(None, exc.code, exc.message)], False
+            works.append(Work(envelope, envelope[0], items, batch))
+
+    def _tick(self, works: list[Work]) -> None:
+        t0 = time.perf_counter()
+        out = self.host.step(self.clock.now(), works)
+        step_s = time.perf_counter() - t0
+        if out.record is not None and self.journal is not None:
+            self.journal.append(out.record)
+            self._since_snapshot += sum(1 for op, status in out.ops if status not in ("query", "repeat")
+                                        and op in P.ENGINE_OPS)
+            now_m = time.monotonic()
+            if works or now_m - self._last_commit > 1.0:  # timer-only records need no fsync of their own
+                timing = self.journal.commit()
+                self._last_commit = now_m
+                self.metrics.append.observe(timing.write_s)
+                self.metrics.fsync.observe(timing.fsync_s)
+        send = self.cmd.send_multipart
+        for envelope, frame in out.replies:
+            envelope.append(frame)
+            send(envelope)
+        for topic, payload in P.stream_frames(out.events, self._tseq, self.host.boot):
+            self.pub.send_multipart((topic, payload))
+        self.metrics.count(out.ops, len(out.events), step_s)
+        if self.journal is not None and self._since_snapshot and (
+                self._since_snapshot >= self.opts.snapshot_every
+                or time.monotonic() - self._last_snapshot >= self.opts.snapshot_interval_s):
+            self.snapshot()
+
+    def snapshot(self) -> None:
+        if self.journal is None:
+            return
+        self.journal.snapshot(self.host.snapshot_meta(self.journal.records_total), self.host.to_blob())
+        log.info("snapshot after %d journal records, seq %d", self.journal.records_total, self.host.last_seq)
+        self._since_snapshot = 0
+        self._last_snapshot = time.monotonic()
+
+    def serve_forever(self) -> None:
+        """Run until :meth:`stop` (SIGTERM/SIGINT): then drain what was received, snapshot, close."""
+        poller = zmq.Poller()
+        poller.register(self.cmd, zmq.POLLIN)
+        self._tick([])  # the present: timers that fell due while the server was down
+        while not self._stop:
+            wait_ms = (self.host.router.next_deadline() - self.clock.now()) * 1000.0
+            timeout = 0 if wait_ms <= 0 else int(min(POLL_CAP_MS, wait_ms + 1))
+            works: list[Work] = []
+            if poller.poll(timeout):
+                self._receive(works)
+            if works or self.host.router.next_deadline() <= self.clock.now():
+                self._tick(works)
+            elif self.journal is not None and time.monotonic() - self._last_commit > 1.0:
+                self.journal.commit()  # an idle server still writes out timer records and interval fsyncs
+                if self.journal.policy.mode == "interval":
+                    self.journal.sync()
+                self._last_commit = time.monotonic()
+            self.metrics.live(self.host.router, time.monotonic(), self.host.last_seq)
+        works = []
+        self._receive(works)
+        if works:
+            self._tick(works)
+
+    def stop(self, *_args: Any) -> None:
+        self._stop = True
+
+    def close(self) -> None:
+        if self.journal is not None:
+            self.journal.close()
+            self.journal = None
+        if getattr(self, "auth", None) is not None:
+            self.auth.stop()
+            self.auth = None
+        if self.ctx is not None:
+            self.ctx.destroy(linger=1000)
+            self.ctx = None
+
+
+def run(opts: ServerOptions) -> int:
+    """Start, serve until SIGTERM/SIGINT, snapshot and exit 0 (used by ``busyhour serve``)."""
+    logging.basicConfig(level=logging.INFO, format="busyhour serve: %(message)s", stream=sys.stderr)
+    server = Server(opts)
+    for w in server.warnings:
+        log.warning(w)
+    server.recover()
+    server.bind()
+    signal.signal(signal.SIGTERM, server.stop)
+    signal.signal(signal.SIGINT, server.stop)
+    signal.signal(signal.SIGHUP, lambda *_: log.info("SIGHUP: nothing to reload; runtime changes come as ops"))
+    try:
+        log.info("replayed %d journal records; last seq %d", server.replayed, server.host.last_seq)
+        print(f"busyhour serve: ready commands={server.endpoints[0]} events={server.endpoints[1]}", flush=True)
+        server.serve_forever()
+        server.snapshot()
+    finally:
+        server.close()
+    log.info("stopped")
+    return 0

@@ -1,0 +1,323 @@
+"""Protocol v1: decode and validate request frames, encode replies and events.
+
+docs/protocol.md is the contract; this module is its only implementation on
+the server side. It is pure (no sockets): bytes in, typed commands out, and
+bytes back. Validation happens here, before anything reaches the engine, so a
+malformed request can never change engine state.
+
+Cost: one ``msgpack.unpackb`` per frame and O(fields) checks per request;
+replies are packed once and kept as bytes (a batch reply is an array header
+followed by the packed replies, so remembered replies are reused byte for
+byte).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Hashable, NamedTuple
+
+import msgpack
+
+from ..codes import EventKind
+from ..events import Event
+
+VERSION = 1
+MAX_BATCH = 10_000
+MAX_REQUEST_ID_BYTES = 64
+MAX_CALL_ID_BYTES = 128
+MAX_NAME_BYTES = 128
+MAX_MAP_ENTRIES = 64
+MAX_CONTEXT_BYTES = 16 * 1024
+MAX_PRIORITY = 1_000_000
+MAX_EVENTS_PER_REPLY = 10_000
+_INT64 = (-(1 << 63), (1 << 63) - 1)
+
+#: Error codes (docs/protocol.md). Never renamed: adapters branch on them.
+BAD_FRAME, BAD_VERSION, BAD_REQUEST, UNKNOWN_OP, TOO_LARGE = "bad_frame", "bad_version", "bad_request", "unknown_op", "too_large"
+UNKNOWN_ID, STATE, OFFER, GONE, INTERNAL = "unknown_id", "state", "offer", "gone", "internal"
+
+KIND_NAMES = {int(k): k.name for k in EventKind}
+
+
+class ProtocolError(Exception):
+    """A request the protocol refuses; ``code`` is one of the error codes above."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class Command(NamedTuple):
+    """One validated request: its id, operation and fields (only the documented ones)."""
+
+    rid: int | str
+    op: str
+    fields: dict[str, Any]
+
+
+class Refused(NamedTuple):
+    """A request refused by the protocol, with the id to answer (None when it had none)."""
+
+    rid: Any
+    code: str
+    message: str
+
+
+# ----------------------------------------------------------------- field checks
+def _text(name: str, v: Any, limit: int = MAX_NAME_BYTES) -> str:
+    if not isinstance(v, str) or not v:
+        raise ProtocolError(BAD_REQUEST, f"field '{name}' must be a non-empty string, got {_show(v)}")
+    if 4 * len(v) > limit and len(v.encode("utf-8", "surrogatepass")) > limit:  # utf-8: <= 4 bytes a char
+        raise ProtocolError(BAD_REQUEST, f"field '{name}' is longer than {limit} bytes")
+    return v
+
+
+def _id(name: str, v: Any, limit: int = MAX_CALL_ID_BYTES) -> int | str:
+    t = type(v)
+    if t is str and v and 4 * len(v) <= limit:  # the common case, cheaply
+        return v
+    if t is int and _INT64[0] <= v <= _INT64[1]:
+        return v
+    if isinstance(v, bool) or not isinstance(v, (int, str)):
+        raise ProtocolError(BAD_REQUEST, f"field '{name}' must be a string or an integer, got {_show(v)}")
+    if isinstance(v, int):
+        if not _INT64[0] <= v <= _INT64[1]:
+            raise ProtocolError(BAD_REQUEST, f"field '{name}' must fit in int64")
+        return v
+    return _text(name, v, limit)
+
+
+def _number(name: str, v: Any, *, low: float = 0.0, high: float = 1e9) -> float:
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or not low <= v <= high:
+        raise ProtocolError(BAD_REQUEST, f"field '{name}' must be a number from {low:g} to {high:g}, got {_show(v)}")
+    return float(v)
+
+
+def _int(name: str, v: Any, low: int, high: int) -> int:
+    if isinstance(v, bool) or not isinstance(v, int) or not low <= v <= high:
+        raise ProtocolError(BAD_REQUEST, f"field '{name}' must be an integer from {low} to {high}, got {_show(v)}")
+    return v
+
+
+def _bool(name: str, v: Any) -> bool:
+    if not isinstance(v, bool):
+        raise ProtocolError(BAD_REQUEST, f"field '{name}' must be true or false, got {_show(v)}")
+    return v
+
+
+def _skills(name: str, v: Any) -> dict[str, int]:
+    if not isinstance(v, dict) or len(v) > MAX_MAP_ENTRIES:
+        raise ProtocolError(BAD_REQUEST, f"field '{name}' must be a map of at most {MAX_MAP_ENTRIES} skills")
+    return {_text(f"{name} key", k): _int(f"{name}.{k}", lvl, 1, 5) for k, lvl in v.items()}
+
+
+def _context(name: str, v: Any) -> dict[str, Any]:
+    if not isinstance(v, dict) or len(v) > MAX_MAP_ENTRIES:
+        raise ProtocolError(BAD_REQUEST, f"field '{name}' must be a map of at most {MAX_MAP_ENTRIES} keys")
+    for k in v:
+        _text(f"{name} key", k)
+    if len(msgpack.packb(v)) > MAX_CONTEXT_BYTES:
+        raise ProtocolError(TOO_LARGE, f"field '{name}' encodes to more than {MAX_CONTEXT_BYTES} bytes")
+    return v
+
+
+def _reason(name: str, v: Any) -> str:
+    v = _text(name, v, 64)
+    if ":" in v:
+        raise ProtocolError(BAD_REQUEST, f"field '{name}' must not contain ':'")
+    return v
+
+
+_CHECKS = {
+    "call": _id, "agent": _id, "preferred_agent": _id, "queue": _text, "channel": _text,
+    "priority": lambda n, v: _int(n, v, 0, MAX_PRIORITY), "skills": _skills, "context": _context,
+    "preferred_fallback_s": _number, "wrap_up_s": _number, "busy": _bool, "ready": _bool,
+    "number": lambda n, v: _text(n, v, 64), "reason": _reason,
+    "seq": lambda n, v: _int(n, v, 0, _INT64[1]), "limit": lambda n, v: _int(n, v, 1, MAX_EVENTS_PER_REPLY),
+}
+
+#: op -> (required fields, optional fields). Engine ops change state and are journaled.
+ENGINE_OPS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "arrive": (("call", "queue"), ("priority", "skills", "channel", "preferred_agent", "preferred_fallback_s", "context")),
+    "accept": (("call", "agent"), ()),
+    "reject": (("call", "agent"), ("busy",)),
+    "release": (("call",), ("wrap_up_s",)),
+    "abandon": (("call",), ()),
+    "transfer": (("call",), ("queue", "agent", "context")),
+    "callback": (("call", "number"), ()),
+    "login": (("agent",), ("ready",)),
+    "logout": (("agent",), ()),
+    "ready": (("agent",), ()),
+    "not_ready": (("agent",), ("reason",)),
+}
+QUERY_OPS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "ping": ((), ()), "agent": (("agent",), ()), "call": (("call",), ()), "queue": (("queue",), ()),
+    "position": (("call",), ()), "stats": ((), ()), "snapshot": ((), ()), "events_since": (("seq",), ("limit",)),
+}
+_ALL_OPS = {**ENGINE_OPS, **QUERY_OPS}
+
+
+def _show(v: Any) -> str:
+    """A short, safe description of a wire value for error messages."""
+    if v is None:
+        return "nil"
+    text = repr(v)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def validate(req: Any) -> Command:
+    """Check one decoded request map; raise :class:`ProtocolError` naming what is wrong.
+
+    Checks run in a fixed order (id, v, op, required fields, other fields), so
+    the first problem found is always the one named."""
+    if type(req) is not dict:
+        raise ProtocolError(BAD_REQUEST, f"a request must be a map, got {type(req).__name__}")
+    rid = req.get("id")
+    if rid is None or isinstance(rid, bool) or not isinstance(rid, (int, str)):
+        raise ProtocolError(BAD_REQUEST, f"field 'id' must be a string or an integer, got {_show(rid)}")
+    _id("id", rid, MAX_REQUEST_ID_BYTES)
+    v = req.get("v")
+    if v != VERSION or type(v) is not int:
+        raise ProtocolError(BAD_VERSION, f"field 'v' must be {VERSION}, got {_show(v)}")
+    op = req.get("op")
+    spec = _SPECS.get(op) if type(op) is str else None
+    if spec is None:
+        if not isinstance(op, str):
+            raise ProtocolError(BAD_REQUEST, f"field 'op' must be a string, got {_show(op)}")
+        raise ProtocolError(UNKNOWN_OP, f"unknown op {_show(op)}")
+    required, optional, checks = spec
+    fields: dict[str, Any] = {}
+    for name, check in checks:
+        if name not in req:
+            raise ProtocolError(BAD_REQUEST, f"op '{op}' needs field '{name}'")
+        fields[name] = check(name, req[name])
+    if len(req) > 3 + len(required):  # optional (or unknown) fields present
+        for name, value in req.items():
+            if name in _HEAD or name in required:
+                continue
+            if name not in optional:
+                raise ProtocolError(BAD_REQUEST, f"op '{op}' has no field {_show(name)}")
+            if value is not None:
+                fields[name] = _CHECKS[name](name, value)
+    if op == "transfer" and ("queue" in fields) == ("agent" in fields):
+        raise ProtocolError(BAD_REQUEST, "op 'transfer' needs exactly one of 'queue' and 'agent'")
+    return Command(rid, op, fields)
+
+
+_HEAD = frozenset(("v", "id", "op"))
+_SPECS = {op: (frozenset(req), frozenset(opt), tuple((n, _CHECKS[n]) for n in req)) for op, (req, opt) in
+          _ALL_OPS.items()}
+
+
+def decode_frame(frame: bytes) -> tuple[list[Command | Refused], bool]:
+    """Decode one frame into commands (or refusals, one per bad request) and whether it was a batch.
+
+    Raises :class:`ProtocolError` (``bad_frame`` / ``too_large``) when the frame as a whole is unusable."""
+    try:
+        obj = msgpack.unpackb(frame, raw=False, strict_map_key=False, use_list=True)
+    except Exception as exc:  # msgpack raises several unrelated types on garbage
+        raise ProtocolError(BAD_FRAME, f"frame is not valid msgpack ({type(exc).__name__})") from None
+    if isinstance(obj, dict):
+        items, batch = [obj], False
+    elif isinstance(obj, list):
+        if not obj:
+            raise ProtocolError(BAD_FRAME, "a batch must hold at least one request")
+        if len(obj) > MAX_BATCH:
+            raise ProtocolError(TOO_LARGE, f"a batch holds at most {MAX_BATCH} requests, got {len(obj)}")
+        items, batch = obj, True
+    else:
+        raise ProtocolError(BAD_FRAME, f"a frame must hold a map or an array of maps, got {type(obj).__name__}")
+    out: list[Command | Refused] = []
+    for req in items:
+        try:
+            out.append(validate(req))
+        except ProtocolError as exc:
+            rid = req.get("id") if isinstance(req, dict) else None
+            if isinstance(rid, bool) or not isinstance(rid, (int, str)):
+                rid = None
+            out.append(Refused(rid, exc.code, exc.message))
+    return out, batch
+
+
+# ----------------------------------------------------------------- encoding
+def event_row(e: Event) -> list:
+    """An event as the eight-value wire array."""
+    return [e.seq, e.time_s, KIND_NAMES[e.kind], e.call_id, e.agent_id, e.queue, e.detail, e.value]
+
+
+_packer = msgpack.Packer(use_bin_type=True)
+
+
+def pack(obj: Any) -> bytes:
+    """msgpack bytes of ``obj`` (str as str, bytes as bin)."""
+    return _packer.pack(obj)
+
+
+def ok_reply(rid: Any, events: list[Event], result: Any = None) -> bytes:
+    body = {"id": rid, "ok": True, "events": [event_row(e) for e in events]}
+    if result is not None:
+        body["result"] = result
+    return pack(body)
+
+
+def error_reply(rid: Any, code: str, message: str) -> bytes:
+    return pack({"id": rid, "ok": False, "error": {"code": code, "message": message}})
+
+
+def join_replies(parts: list[bytes], batch: bool) -> bytes:
+    """One reply frame: the single packed reply, or an array of them (no re-encoding)."""
+    if not batch:
+        return parts[0]
+    n = len(parts)
+    head = bytes([0x90 | n]) if n < 16 else (b"\xdc" + n.to_bytes(2, "big") if n < 65536
+                                            else b"\xdd" + n.to_bytes(4, "big"))
+    return head + b"".join(parts)
+
+
+def topic_of_agent(agent: Hashable) -> bytes:
+    return b"agent:" + str(agent).encode()
+
+
+def topic_of_queue(queue: str) -> bytes:
+    return b"queue:" + queue.encode()
+
+
+_TOPICS: dict[tuple[int, Hashable], bytes] = {}  # ids come from the configuration: bounded by its size
+
+
+def _topic(kind: int, name: Hashable) -> bytes:
+    key = (kind, name)
+    t = _TOPICS.get(key)
+    if t is None:
+        t = _TOPICS[key] = topic_of_agent(name) if kind == 0 else topic_of_queue(name)
+    return t
+
+
+def stream_frames(events: list[Event], tseq: dict[bytes, int], boot: str = "") -> list[tuple[bytes, bytes]]:
+    """The event-stream messages for one wake-up's events: ``all`` plus one per agent and queue named.
+
+    ``tseq`` counts messages per topic (updated in place); ``boot`` names the server run."""
+    if not events:
+        return []
+    rows_all: list = []
+    groups: dict[bytes, list] = {b"all": rows_all}
+    kinds = KIND_NAMES
+    for e in events:
+        row = [e.seq, e.time_s, kinds[e.kind], e.call_id, e.agent_id, e.queue, e.detail, e.value]
+        rows_all.append(row)
+        for kind, name in ((0, e.agent_id), (1, e.queue)):
+            if name is not None:
+                t = _topic(kind, name)
+                g = groups.get(t)
+                if g is None:
+                    groups[t] = [row]
+                else:
+                    g.append(row)
+    seq0, seq1 = events[0].seq, events[-1].seq
+    out = []
+    for topic, rows in groups.items():
+        n = tseq.get(topic, 0) + 1
+        tseq[topic] = n
+        out.append((topic, pack({"seq0": seq0, "seq1": seq1, "tseq": n, "boot": boot, "events": rows})))
+    return out

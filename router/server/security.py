@@ -1,0 +1,131 @@
+"""Who may talk to the server: loopback by default, CurveZMQ for anything else.
+
+Key folder layout (``busyhour keys generate DIR``)::
+
+    DIR/server.key          server public key   (give to clients)
+    DIR/server.key_secret   server secret key   (the server only)
+    DIR/clients/NAME.key          a client's public key: admitted by the server
+    DIR/clients/NAME.key_secret   that client's secret key (give to that client only)
+
+The server admits exactly the public keys found in ``DIR/clients/*.key`` (ZAP
+via ``zmq.auth``); a plain-text client or an unlisted key is refused by
+ZeroMQ's handshake before any request is read.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+from pathlib import Path
+from typing import NamedTuple
+
+import zmq
+import zmq.auth
+from zmq.auth.thread import ThreadAuthenticator
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+MAX_CLIENT_KEYS = 1000
+
+
+class SecurityError(Exception):
+    """A refused bind, or a key folder that cannot be used; the message says why."""
+
+
+class CurveKeys(NamedTuple):
+    public: bytes
+    secret: bytes
+    server_public: bytes
+
+
+def is_local_endpoint(endpoint: str) -> bool:
+    """True for ipc://, inproc:// and tcp:// on a loopback address."""
+    if endpoint.startswith(("ipc://", "inproc://")):
+        return True
+    m = re.match(r"^tcp://(\[[^\]]+\]|[^:]+):(\d+|\*)$", endpoint)
+    if not m:
+        raise SecurityError(f"{endpoint!r} is not a ZeroMQ endpoint like tcp://127.0.0.1:5570")
+    host = m.group(1).strip("[]")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # an interface name or a wildcard: not loopback
+
+
+def check_binds(endpoints: list[str], *, curve: bool, insecure: bool) -> list[str]:
+    """Refuse a non-loopback bind without CurveZMQ unless ``insecure``; return warnings to print."""
+    public = [e for e in endpoints if not is_local_endpoint(e)]
+    if not public or curve:
+        return []
+    if not insecure:
+        raise SecurityError(f"refusing to bind {', '.join(public)} without encryption: use --curve-keys DIR "
+                            "(see 'busyhour keys generate'), or --insecure to accept plain text")
+    return [f"WARNING: {e} is reachable from the network in plain text, with no authentication" for e in public]
+
+
+def generate(directory: str | Path, clients: list[str]) -> list[Path]:
+    """Create the server keypair (if missing) and one keypair per client name; return the files written."""
+    d = Path(directory)
+    if d.exists() and not d.is_dir():
+        raise SecurityError(f"{d}: exists and is not a folder")
+    if not d.parent.is_dir():
+        raise SecurityError(f"{d.parent}: no such folder")
+    if len(clients) > MAX_CLIENT_KEYS:
+        raise SecurityError(f"at most {MAX_CLIENT_KEYS} client keys at once")
+    for name in clients:
+        if not _NAME.match(name) or name == "server":
+            raise SecurityError(f"client name {name!r}: use 1-64 letters, digits, '.', '_' or '-', not 'server'")
+    d.mkdir(mode=0o700, exist_ok=True)
+    (d / "clients").mkdir(mode=0o700, exist_ok=True)
+    written = []
+    if not (d / "server.key_secret").exists():
+        pub, sec = zmq.auth.create_certificates(str(d), "server")
+        written += [Path(pub), Path(sec)]
+    for name in clients:
+        if (d / "clients" / f"{name}.key").exists():
+            raise SecurityError(f"{d / 'clients' / (name + '.key')}: exists; remove it first to replace it")
+        pub, sec = zmq.auth.create_certificates(str(d / "clients"), name)
+        written += [Path(pub), Path(sec)]
+    for p in written:
+        if p.name.endswith(".key_secret"):
+            os.chmod(p, 0o600)
+    return written
+
+
+def _load(path: Path, secret: bool) -> tuple[bytes, bytes | None]:
+    if not path.is_file():
+        raise SecurityError(f"{path}: no such key file")
+    try:
+        pub, sec = zmq.auth.load_certificate(str(path))
+    except (ValueError, OSError) as exc:
+        raise SecurityError(f"{path}: not a ZeroMQ certificate ({exc})") from None
+    if secret and sec is None:
+        raise SecurityError(f"{path}: holds no secret key")
+    return pub, sec
+
+
+def client_keys(directory: str | Path, name: str) -> CurveKeys:
+    """A client's keys from a folder made by :func:`generate`."""
+    d = Path(directory)
+    pub, sec = _load(d / "clients" / f"{name}.key_secret", True)
+    server_pub, _ = _load(d / "server.key", False)
+    return CurveKeys(pub, sec, server_pub)
+
+
+def start_server_auth(ctx: zmq.Context, sockets: list[zmq.Socket], directory: str | Path) -> ThreadAuthenticator:
+    """Make ``sockets`` CurveZMQ servers that admit only ``DIR/clients/*.key``; return the running authenticator."""
+    d = Path(directory)
+    pub, sec = _load(d / "server.key_secret", True)
+    clients = d / "clients"
+    if not clients.is_dir() or not any(clients.glob("*.key")):
+        raise SecurityError(f"{clients}: no client public keys (*.key) to admit")
+    auth = ThreadAuthenticator(ctx)
+    auth.start()
+    auth.configure_curve(domain="*", location=str(clients))
+    for s in sockets:
+        s.curve_secretkey = sec
+        s.curve_publickey = pub
+        s.curve_server = True
+    return auth

@@ -1,0 +1,76 @@
+"""Read-only views of a :class:`~busyhour.router.Router`'s live state, as typed records.
+
+What a PBX adapter needs to resynchronise (every agent, every live call) and
+what a supervisor asks (one queue's counts). Nothing here changes state, and
+every view is a copy. Cost: ``live_calls`` is O(live calls), ``queue_view``
+O(queue members).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Hashable, NamedTuple
+
+from .codes import CallState
+
+
+class CallView(NamedTuple):
+    call: Hashable
+    state: str  # WAITING, OFFERED or CONNECTED
+    queue: str
+    agent: Hashable | None  # the connected agent
+    ringing: list  # agents being offered the call
+    priority: int
+    arrival_s: float
+    callback: str | None  # the number, when the caller asked for a callback
+    context: dict[str, Any]
+
+
+class AgentView(NamedTuple):
+    agent: Hashable
+    state: str
+    answered: int
+    talk_s: float
+    last_call_end_s: float  # -inf before the first call
+    last_offered_s: float  # -inf before the first offer
+    consecutive_no_answers: int
+    idle_since_s: float
+
+
+class QueueView(NamedTuple):
+    queue: str
+    waiting: int
+    ringing: int
+    logged_in: int  # logged-in members serving from the first step
+    available: int  # members AVAILABLE now
+
+
+def call_view(router, call_id: Hashable) -> CallView:
+    """The live call ``call_id`` (``UnknownIdError`` / ``StateError`` as the router's queries)."""
+    c = router._call(call_id)
+    ids = router._agents.ids
+    return CallView(c.id, CallState(c.state).name, router._queues[c.queue].name,
+                    ids[c.agent] if c.agent >= 0 and c.state == CallState.CONNECTED else None,
+                    [ids[a] for a in c.offers], int(c.priority), float(c.arrival_s), c.callback, dict(c.context))
+
+
+def live_calls(router) -> list[CallView]:
+    """Every call not yet ended, in arrival order."""
+    return [call_view(router, cid) for cid in router._calls]
+
+
+def agent_view(router, agent_id: Hashable) -> AgentView:
+    a = router._agent(agent_id)
+    k = router.agent_counters(agent_id)
+    return AgentView(router._agents.ids[a], router._agents.display[a], *k)
+
+
+def all_agents(router) -> list[AgentView]:
+    """Every configured agent, in configuration order."""
+    return [agent_view(router, a) for a in router._agents.ids]
+
+
+def queue_view(router, name: str) -> QueueView:
+    q = router._queue(name)
+    A = router._agents
+    available = sum(1 for m in q.members_list if A.display[m] == "AVAILABLE")
+    return QueueView(q.name, len(q.waiting), int(q.ringing), int(q.logged_in), available)

@@ -1,0 +1,43 @@
+"""``busyhour bench server`` and ``bench soak`` as a user runs them: bounded, JSON written, one-line errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+
+def busyhour(*args: str, timeout_s: float = 120.0) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "busyhour.cli.main", *args], capture_output=True, text=True,
+                          timeout=timeout_s)
+
+
+def test_bench_server_small_run_writes_the_figures(tmp_path):
+    out = tmp_path / "server.json"
+    p = busyhour("bench", "server", "--calls", "400", "--max-seconds", "3", "--generators", "1", "--agents", "20",
+                 "--queues", "2", "--frames", "batched", "--json", str(out))
+    assert p.returncode == 0, p.stderr
+    body = json.loads(out.read_text())
+    for key in ("lifecycles_per_s", "bhca", "frames", "latency_ms", "latency_ms_at_max", "fsync", "ratios", "runs"):
+        assert key in body
+    assert body["frames"] == "batched" and body["fsync"] == "batch"
+    assert body["bhca"] == body["lifecycles_per_s"] * 3600
+    assert set(body["latency_ms"]) == {"p50", "p99", "p999"}
+    assert body["latency_ms"]["p50"] <= body["latency_ms"]["p99"] <= body["latency_ms"]["p999"]
+    assert body["runs"]["max"]["lifecycles"] == 400  # every call completed its lifecycle
+    assert body["ratios"] == {"processing_failure": 0.0, "premature_release": 0.0, "release_failure": 0.0,
+                              "connection": 1.0}
+
+
+def test_bench_refuses_bad_input_before_work(tmp_path):
+    (tmp_path / "afile").write_text("")
+    p = busyhour("bench", "server", "--json", str(tmp_path / "afile" / "x.json"))
+    assert p.returncode == 2 and p.stderr.count("\n") == 1 and "not a folder" in p.stderr
+    p = busyhour("bench", "soak", "--json", str(tmp_path / "x.txt"))
+    assert p.returncode == 2 and ".json" in p.stderr
+    p = busyhour("bench", "server", "--frames", "triple")
+    assert p.returncode == 2 and "--frames" in p.stderr
+    p = busyhour("bench", "server", "--queues", "9", "--agents", "4")
+    assert p.returncode == 2 and "queues" in p.stderr
+    p = busyhour("bench", "soak", "--kills", "-1")
+    assert p.returncode == 2 and "--kills" in p.stderr

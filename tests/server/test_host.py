@@ -1,0 +1,190 @@
+"""The server's engine host (router/server/host.py), without sockets.
+
+Invariants checked on random operation streams:
+1. Replaying every journal record into a fresh host, then advancing it to
+   the live host's time (what a restart does), gives the same digest
+   (agents, live calls, counts, clock, deadline, statistics) and the same
+   last seq as the live host.
+2. A snapshot taken at any record, plus replay of the records after it,
+   gives the same digest as the live host.
+3. A repeated (client, id) engine request gets the first reply byte for byte
+   and changes nothing; replay rebuilds that memory.
+4. A request refused by the protocol or the engine leaves the digest
+   unchanged; one the protocol refuses is never journaled (fuzzed with random
+   bytes and random structures).
+"""
+
+from __future__ import annotations
+
+import msgpack
+from hypothesis import given, settings, strategies as st
+
+from busyhour.router import parse_config
+from busyhour.router.server import protocol as P
+from busyhour.router.server.host import Host, Work
+
+CONFIG = parse_config({
+    "skills": ["es"],
+    "agents": [{"id": "a1", "skills": {"es": 3}}, {"id": "a2"}, {"id": "a3", "skills": {"es": 1}}],
+    "queues": [{"name": "sales", "members": ["a1", "a2", "a3"], "ring_timeout_s": 10, "wrap_up_s": 5,
+                "max_wait_s": 60, "overflow": "support"},
+               {"name": "support", "strategy": "ring-all", "members": ["a1", "a3"], "max_wait_s": 30}],
+})
+AGENTS = ["a1", "a2", "a3", "ghost"]
+CALLS = ["c1", "c2", "c3", 4, 5]
+
+
+def work(client: bytes, *reqs: dict, batch: bool = False) -> Work:
+    frame = msgpack.packb(list(reqs) if batch else reqs[0])
+    try:
+        items, is_batch = P.decode_frame(frame)
+    except P.ProtocolError as exc:
+        items, is_batch = [P.Refused(None, exc.code, exc.message)], False
+    return Work([client], client, items, is_batch)
+
+
+def _request(draw, rid: int) -> dict:
+    op = draw(st.sampled_from(["arrive", "accept", "reject", "release", "abandon", "login", "logout", "ready",
+                               "not_ready", "transfer", "callback", "ping", "position", "snapshot"]))
+    call, agent = draw(st.sampled_from(CALLS)), draw(st.sampled_from(AGENTS))
+    req = {"v": 1, "id": rid, "op": op}
+    if op == "arrive":
+        req.update(call=call, queue=draw(st.sampled_from(["sales", "support", "nope"])),
+                   priority=draw(st.integers(0, 2)))
+        if draw(st.booleans()):
+            req["skills"] = {"es": draw(st.integers(1, 4))}
+    elif op in ("accept", "reject"):
+        req.update(call=call, agent=agent)
+    elif op in ("release", "abandon", "position"):
+        req["call"] = call
+    elif op in ("login", "logout", "ready", "not_ready"):
+        req["agent"] = agent
+        if op == "login":
+            req["ready"] = draw(st.booleans())
+    elif op == "transfer":
+        req.update(call=call, queue=draw(st.sampled_from(["sales", "support"])), context={"note": rid})
+    elif op == "callback":
+        req.update(call=call, number="+15550100")
+    return req
+
+
+@st.composite
+def streams(draw):
+    """Wake-ups: (time step, [frames of requests]); request ids repeat now and then (retries)."""
+    out, rid, t = [], 0, 0.0
+    for _ in range(draw(st.integers(5, 40))):
+        t += draw(st.sampled_from([0.0, 0.5, 3.0, 11.0, 40.0]))
+        frames = []
+        for _ in range(draw(st.integers(0, 3))):
+            client = draw(st.sampled_from([b"k1", b"k2"]))
+            n = draw(st.integers(1, 3))
+            reqs = []
+            for _ in range(n):
+                if rid and draw(st.integers(0, 9)) == 0:
+                    reqs.append({"v": 1, "id": draw(st.integers(1, rid)), "op": "ping"})
+                else:
+                    rid += 1
+                    reqs.append(_request(draw, rid))
+            frames.append((client, reqs, n > 1))
+        out.append((t, frames))
+    return out
+
+
+def run_live(stream) -> tuple[Host, list[bytes], list[str]]:
+    host, records, digests = Host(CONFIG), [], []
+    for t, frames in stream:
+        out = host.step(t, [work(c, *reqs, batch=b) for c, reqs, b in frames])
+        if out.record is not None:
+            records.append(out.record)
+            digests.append(host.digest())
+    return host, records, digests
+
+
+@settings(max_examples=60, deadline=None)
+@given(streams(), st.data())
+def test_replay_and_snapshot_rebuild_the_same_state(stream, data):
+    live, records, digests = run_live(stream)
+    end_s = stream[-1][0]  # a restart replays, then advances to the present
+    replayed = Host(CONFIG)
+    for r in records:
+        replayed.replay(r)
+    replayed.step(end_s, [])
+    assert replayed.digest() == live.digest()                       # invariant 1
+    assert replayed.last_seq == live.last_seq
+    if records:
+        cut = data.draw(st.integers(0, len(records) - 1))
+        partial = Host(CONFIG)
+        for r in records[:cut + 1]:
+            partial.replay(r)
+        assert partial.digest() == digests[cut]
+        restored = Host(CONFIG)
+        restored.load_blob(partial.to_blob())
+        for r in records[cut + 1:]:
+            restored.replay(r)
+        restored.step(end_s, [])
+        assert restored.digest() == live.digest()                   # invariant 2
+        assert restored.events_since(0)[0] == live.events_since(0)[0]
+
+
+def test_repeat_gets_first_reply_and_is_not_applied_also_after_replay():
+    host = Host(CONFIG)
+    login = work(b"k1", {"v": 1, "id": 1, "op": "login", "agent": "a1", "ready": True})
+    arrive = {"v": 1, "id": 2, "op": "arrive", "call": "c1", "queue": "sales"}
+    records = [host.step(0.0, [login]).record]
+    first = host.step(1.0, [work(b"k1", arrive)])
+    records.append(first.record)
+    before = host.digest()
+    again = host.step(1.0, [work(b"k1", arrive)])                  # same client, same id: a retry
+    assert again.replies[0][1] == first.replies[0][1]               # invariant 3
+    assert again.record is None and host.digest() == before
+    other = host.step(1.0, [work(b"k2", arrive)])                   # another client: applied, refused by engine
+    assert msgpack.unpackb(other.replies[0][1])["error"]["code"] == P.STATE
+    replayed = Host(CONFIG)
+    for r in records:
+        replayed.replay(r)
+    assert replayed.step(2.0, [work(b"k1", arrive)]).replies[0][1] == first.replies[0][1]
+    assert replayed.router.counts == (1, 0)
+
+
+def test_events_since_pages_and_reports_gone():
+    host = Host(CONFIG, ring_capacity=4)
+    host.step(0.0, [work(b"k", {"v": 1, "id": i, "op": "login", "agent": a, "ready": True})
+                    for i, a in enumerate(["a1", "a2", "a3"])])
+    for i in range(6):
+        host.step(1.0 + i, [work(b"k", {"v": 1, "id": 10 + i, "op": "arrive", "call": f"x{i}", "queue": "sales"})])
+    events, more = host.events_since(host.last_seq - 3, 2)
+    assert [e.seq for e in events] == [host.last_seq - 2, host.last_seq - 1] and more
+    assert host.events_since(host.last_seq) == ([], False)
+    reply = msgpack.unpackb(host.step(9.0, [work(b"k", {"v": 1, "id": 99, "op": "events_since", "seq": 0})])
+                            .replies[0][1])
+    assert reply["ok"] is False and reply["error"]["code"] == P.GONE and "snapshot" in reply["error"]["message"]
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.one_of(
+    st.binary(max_size=64),
+    st.recursive(st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.floats() | st.text(max_size=8),
+                 lambda kids: st.lists(kids, max_size=4) | st.dictionaries(st.text(max_size=6), kids, max_size=4),
+                 max_leaves=12).map(msgpack.packb),
+    st.fixed_dictionaries({"v": st.sampled_from([1, 2, None]), "id": st.integers(0, 5) | st.none(),
+                           "op": st.sampled_from(list(P.ENGINE_OPS) + ["x"]),
+                           "call": st.none() | st.floats() | st.booleans() | st.lists(st.integers(-9, 9), max_size=2),
+                           "agent": st.none() | st.integers(-5, 5) | st.binary(max_size=3)}).map(msgpack.packb),
+))
+def test_fuzzed_frames_never_change_state_or_stop_the_host(frame):
+    host = Host(CONFIG)
+    host.step(0.0, [work(b"k", {"v": 1, "id": 1, "op": "login", "agent": "a1", "ready": True}),
+                    work(b"k", {"v": 1, "id": 2, "op": "arrive", "call": "c1", "queue": "sales"})])
+    before = host.digest()
+    try:
+        items, batch = P.decode_frame(frame)
+    except P.ProtocolError as exc:
+        items, batch = [P.Refused(None, exc.code, exc.message)], False
+    out = host.step(0.0, [Work([b"f"], b"f", items, batch)])
+    replies = msgpack.unpackb(out.replies[0][1])
+    replies = replies if isinstance(replies, list) else [replies]
+    assert len(replies) == len(items)
+    if all(not r["ok"] for r in replies):                           # invariant 4
+        assert host.digest() == before
+    if all(isinstance(i, P.Refused) for i in items):
+        assert out.record is None

@@ -1,0 +1,124 @@
+"""Protocol v1 (router/server/protocol.py) against docs/protocol.md: every bad-input class, round trips."""
+
+from __future__ import annotations
+
+import math
+
+import msgpack
+import pytest
+
+from busyhour.router.events import Event
+from busyhour.router.codes import EventKind
+from busyhour.router.server import protocol as P
+
+
+def _one(req) -> P.Command | P.Refused:
+    items, batch = P.decode_frame(msgpack.packb(req))
+    assert not batch and len(items) == 1
+    return items[0]
+
+
+def test_valid_request_keeps_only_documented_fields():
+    cmd = _one({"v": 1, "id": 7, "op": "arrive", "call": "sip-1", "queue": "sales", "priority": 3,
+                "skills": {"es": 2}, "context": {"account": 42}})
+    assert cmd == P.Command(7, "arrive", {"call": "sip-1", "queue": "sales", "priority": 3, "skills": {"es": 2},
+                                          "context": {"account": 42}})
+
+
+def test_batch_decodes_in_order_and_fails_alone():
+    frame = msgpack.packb([{"v": 1, "id": 1, "op": "ping"}, {"v": 1, "id": 2, "op": "nope"},
+                           {"v": 1, "id": "x", "op": "login", "agent": "a"}])
+    items, batch = P.decode_frame(frame)
+    assert batch
+    assert items[0] == P.Command(1, "ping", {})
+    assert isinstance(items[1], P.Refused) and items[1].code == P.UNKNOWN_OP and items[1].rid == 2
+    assert items[2] == P.Command("x", "login", {"agent": "a"})
+
+
+@pytest.mark.parametrize("frame, code", [
+    (b"\xc1", P.BAD_FRAME),                      # never-used msgpack byte
+    (b"\x92\x01", P.BAD_FRAME),                  # truncated array
+    (msgpack.packb(5), P.BAD_FRAME),             # not a map or array
+    (msgpack.packb("arrive"), P.BAD_FRAME),
+    (msgpack.packb([]), P.BAD_FRAME),
+    (msgpack.packb([{"v": 1, "id": i, "op": "ping"} for i in range(P.MAX_BATCH + 1)]), P.TOO_LARGE),
+])
+def test_unusable_frames_are_refused_whole(frame, code):
+    with pytest.raises(P.ProtocolError) as info:
+        P.decode_frame(frame)
+    assert info.value.code == code
+
+
+@pytest.mark.parametrize("req, code, words", [
+    ({"id": 1, "op": "ping"}, P.BAD_VERSION, "'v'"),
+    ({"v": 2, "id": 1, "op": "ping"}, P.BAD_VERSION, "'v'"),
+    ({"v": True, "id": 1, "op": "ping"}, P.BAD_VERSION, "'v'"),
+    ({"v": 1, "op": "ping"}, P.BAD_REQUEST, "'id'"),
+    ({"v": 1, "id": 1.5, "op": "ping"}, P.BAD_REQUEST, "'id'"),
+    ({"v": 1, "id": True, "op": "ping"}, P.BAD_REQUEST, "'id'"),
+    ({"v": 1, "id": "x" * 65, "op": "ping"}, P.BAD_REQUEST, "64 bytes"),
+    ({"v": 1, "id": (1 << 64) - 1, "op": "ping"}, P.BAD_REQUEST, "int64"),  # a uint64 msgpack can carry
+    ({"v": 1, "id": 1}, P.BAD_REQUEST, "'op'"),
+    ({"v": 1, "id": 1, "op": 3}, P.BAD_REQUEST, "'op'"),
+    ({"v": 1, "id": 1, "op": "dance"}, P.UNKNOWN_OP, "dance"),
+    ({"v": 1, "id": 1, "op": "arrive", "call": "c"}, P.BAD_REQUEST, "'queue'"),
+    ({"v": 1, "id": 1, "op": "arrive", "call": None, "queue": "q"}, P.BAD_REQUEST, "'call'"),
+    ({"v": 1, "id": 1, "op": "arrive", "call": 1.5, "queue": "q"}, P.BAD_REQUEST, "'call'"),
+    ({"v": 1, "id": 1, "op": "arrive", "call": "", "queue": "q"}, P.BAD_REQUEST, "'call'"),
+    ({"v": 1, "id": 1, "op": "arrive", "call": "c" * 129, "queue": "q"}, P.BAD_REQUEST, "128 bytes"),
+    ({"v": 1, "id": 1, "op": "arrive", "call": "c", "queue": "q", "priority": -1}, P.BAD_REQUEST, "'priority'"),
+    ({"v": 1, "id": 1, "op": "arrive", "call": "c", "queue": "q", "priority": True}, P.BAD_REQUEST, "'priority'"),
+    ({"v": 1, "id": 1, "op": "arrive", "call": "c", "queue": "q", "skills": {"es": 9}}, P.BAD_REQUEST, "es"),
+    ({"v": 1, "id": 1, "op": "arrive", "call": "c", "queue": "q", "skills": [1]}, P.BAD_REQUEST, "'skills'"),
+    ({"v": 1, "id": 1, "op": "arrive", "call": "c", "queue": "q", "context": {"k": "x" * 20000}}, P.TOO_LARGE,
+     "16384"),
+    ({"v": 1, "id": 1, "op": "arrive", "call": "c", "queue": "q", "context": {1: 2}}, P.BAD_REQUEST, "context"),
+    ({"v": 1, "id": 1, "op": "arrive", "call": "c", "queue": "q", "colour": "red"}, P.BAD_REQUEST, "colour"),
+    ({"v": 1, "id": 1, "op": "release", "call": "c", "wrap_up_s": -1}, P.BAD_REQUEST, "'wrap_up_s'"),
+    ({"v": 1, "id": 1, "op": "release", "call": "c", "wrap_up_s": math.nan}, P.BAD_REQUEST, "'wrap_up_s'"),
+    ({"v": 1, "id": 1, "op": "release", "call": "c", "wrap_up_s": math.inf}, P.BAD_REQUEST, "'wrap_up_s'"),
+    ({"v": 1, "id": 1, "op": "reject", "call": "c", "agent": "a", "busy": 1}, P.BAD_REQUEST, "'busy'"),
+    ({"v": 1, "id": 1, "op": "not_ready", "agent": "a", "reason": "a:b"}, P.BAD_REQUEST, "':'"),
+    ({"v": 1, "id": 1, "op": "transfer", "call": "c"}, P.BAD_REQUEST, "exactly one"),
+    ({"v": 1, "id": 1, "op": "transfer", "call": "c", "queue": "q", "agent": "a"}, P.BAD_REQUEST, "exactly one"),
+    ({"v": 1, "id": 1, "op": "events_since", "seq": -1}, P.BAD_REQUEST, "'seq'"),
+    ({"v": 1, "id": 1, "op": "events_since", "seq": 0, "limit": 10_001}, P.BAD_REQUEST, "'limit'"),
+])
+def test_each_bad_request_class_names_the_problem(req, code, words):
+    try:
+        item = _one(req)
+    except P.ProtocolError as exc:  # frame-level refusal
+        assert exc.code == code
+        return
+    assert isinstance(item, P.Refused), item
+    assert item.code == code
+    assert words in item.message
+    assert item.rid == (req.get("id") if isinstance(req.get("id"), (int, str)) and not isinstance(req.get("id"), bool)
+                        else None)
+
+
+def test_replies_and_batch_join_are_valid_msgpack():
+    ev = Event(3, 1.5, EventKind.CALL_OFFERED, "c1", "a1", "sales", "", 16.5)
+    one = P.ok_reply(9, [ev])
+    assert msgpack.unpackb(one) == {"id": 9, "ok": True,
+                                    "events": [[3, 1.5, "CALL_OFFERED", "c1", "a1", "sales", "", 16.5]]}
+    for n in (1, 15, 16, 70000):
+        parts = [P.error_reply(i, P.STATE, "no") for i in range(n)]
+        out = msgpack.unpackb(P.join_replies(parts, True))
+        assert len(out) == n and out[-1] == {"id": n - 1, "ok": False, "error": {"code": "state", "message": "no"}}
+
+
+def test_stream_frames_group_by_topic_and_count_per_topic():
+    evs = [Event(1, 0.0, EventKind.CALL_ARRIVED, "c1", None, "sales", "", 0.0),
+           Event(2, 0.0, EventKind.CALL_OFFERED, "c1", "a1", "sales", "", 15.0),
+           Event(3, 0.0, EventKind.AGENT_STATE, None, "a1", None, "RESERVED", 0.0)]
+    tseq: dict[bytes, int] = {}
+    frames = dict(P.stream_frames(evs, tseq))
+    assert set(frames) == {b"all", b"queue:sales", b"agent:a1"}
+    body = msgpack.unpackb(frames[b"agent:a1"])
+    assert (body["seq0"], body["seq1"], body["tseq"]) == (1, 3, 1)
+    assert [e[0] for e in body["events"]] == [2, 3]
+    assert [e[0] for e in msgpack.unpackb(frames[b"all"])["events"]] == [1, 2, 3]
+    P.stream_frames(evs[:1], tseq)
+    assert tseq == {b"all": 2, b"queue:sales": 2, b"agent:a1": 1}
+    assert P.stream_frames([], tseq) == []

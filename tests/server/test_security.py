@@ -1,0 +1,71 @@
+"""CurveZMQ: admitted keys work, an unlisted key and a plain-text client are refused; a
+non-loopback bind is refused without encryption. Loopback only."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import pytest
+import zmq.auth
+
+from busyhour.router.server.security import SecurityError, check_binds, client_keys, is_local_endpoint
+from wire import Peer, spawn
+
+CONFIG = '[[agents]]\nid = "a1"\n[[queues]]\nname = "q"\nmembers = ["a1"]\n'
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "busyhour.cli.main", *args], capture_output=True, text=True,
+                          timeout=60)
+
+
+@pytest.mark.parametrize("endpoint, local", [
+    ("tcp://127.0.0.1:5570", True), ("tcp://127.3.4.5:1", True), ("tcp://localhost:5570", True),
+    ("tcp://[::1]:5570", True), ("ipc:///tmp/x", True), ("tcp://0.0.0.0:5570", False), ("tcp://*:5570", False),
+    ("tcp://10.1.2.3:5570", False), ("tcp://eth0:5570", False),
+])
+def test_what_counts_as_local(endpoint, local):
+    assert is_local_endpoint(endpoint) is local
+
+
+def test_non_loopback_bind_needs_curve_or_insecure():
+    with pytest.raises(SecurityError, match="--curve-keys"):
+        check_binds(["tcp://0.0.0.0:5570"], curve=False, insecure=False)
+    assert check_binds(["tcp://0.0.0.0:5570"], curve=True, insecure=False) == []
+    assert "plain text" in check_binds(["tcp://0.0.0.0:5570"], curve=False, insecure=True)[0]
+    with pytest.raises(SecurityError, match="not a ZeroMQ endpoint"):
+        check_binds(["http://x"], curve=False, insecure=False)
+
+
+def test_serve_refuses_a_public_bind_before_binding(tmp_path):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(CONFIG)
+    res = _cli("serve", str(cfg), "--bind", "tcp://0.0.0.0:0")
+    assert res.returncode == 1
+    assert res.stderr.strip().splitlines()[-1].startswith("busyhour: error: refusing to bind tcp://0.0.0.0:0")
+    assert "Traceback" not in res.stderr
+
+
+def test_curve_admits_listed_keys_and_refuses_others(tmp_path):
+    keys = tmp_path / "keys"
+    res = _cli("keys", "generate", str(keys), "--client", "pbx", "--client", "bench")
+    assert res.returncode == 0, res.stderr
+    assert (keys / "server.key_secret").stat().st_mode & 0o077 == 0
+    assert _cli("keys", "generate", str(keys), "--client", "pbx").returncode == 1   # never overwrites a key
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(CONFIG)
+    srv = spawn(cfg, extra=["--curve-keys", str(keys)])
+    try:
+        admitted = Peer(srv.commands, b"ok-client", curve=client_keys(keys, "pbx"))
+        assert admitted.ask("ping")["ok"]
+        admitted.close()
+        stranger_pub, stranger_sec = zmq.auth.create_certificates(str(tmp_path), "stranger")
+        pub, sec = zmq.auth.load_certificate(stranger_sec)
+        server_pub = client_keys(keys, "pbx").server_public
+        for curve in ((pub, sec, server_pub), None):              # unlisted key; plain text
+            peer = Peer(srv.commands, b"refused", curve=curve, timeout_s=1.5)
+            assert peer.raw(b"\x81\xa1v\x01") is None
+            peer.close()
+        assert srv.alive()
+    finally:
+        srv.kill()
