@@ -1,0 +1,85 @@
+"""The adapter's configuration file and caller headers, checked (see docs/adapters.md).
+
+Pure Python (tomllib); shared by the Kamailio handler and its tests. Every
+problem is one ``ValueError`` line naming the key or header.
+"""
+
+from __future__ import annotations
+
+import tomllib
+
+MAX_HEADER_BYTES = 1024
+MAX_SKILLS = 64
+MAX_PRIORITY = 1_000_000
+#: [router] timing keys -> (default, lowest, highest)
+TIMINGS = {
+    "request_timeout_ms": (1000, 10, 60_000),
+    "arrive_timeout_ms": (2000, 10, 600_000),
+    "down_after_ms": (1500, 10, 600_000),
+    "hold_when_down_s": (60, 0, 86_400),
+}
+
+
+def load_config(path: str) -> dict:
+    """Read and check the adapter's TOML; fill the timing defaults."""
+    try:
+        with open(path, "rb") as fh:
+            cfg = tomllib.load(fh)
+    except OSError as exc:
+        raise ValueError(f"{path}: cannot read ({exc.strerror})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ValueError(f"{path}: not valid TOML ({exc})") from None
+    router = cfg.setdefault("router", {})
+    adapter = cfg.setdefault("adapter", {})
+    for key in ("commands", "events"):
+        if not isinstance(router.get(key), str):
+            raise ValueError(f"{path}: router.{key} (a ZeroMQ address) is required")
+    for key, (default, lo, hi) in TIMINGS.items():
+        value = router.setdefault(key, default)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not lo <= value <= hi:
+            raise ValueError(f"{path}: router.{key} must be a number {lo}..{hi}, got {value!r}")
+    if not isinstance(adapter.get("ipc"), str):
+        raise ValueError(f"{path}: adapter.ipc (the workers' ipc:// address for the bridge) is required")
+    if not isinstance(adapter.setdefault("name", "kamailio"), str) or not adapter["name"]:
+        raise ValueError(f"{path}: adapter.name must be a non-empty string")
+    if not isinstance(adapter.setdefault("queue_equals_user", True), bool):
+        raise ValueError(f"{path}: adapter.queue_equals_user must be true or false")
+    for section in ("queues", "agents"):
+        table = cfg.setdefault(section, {})
+        if not isinstance(table, dict):
+            raise ValueError(f"{path}: [{section}] must be a table")
+        for k, v in table.items():
+            if not isinstance(v, str) or not v:
+                raise ValueError(f"{path}: {section}.{k} must be a non-empty string")
+    return cfg
+
+
+def parse_priority(text: str) -> int:
+    """``X-Busyhour-Priority: 5`` -> 5 (an integer 0..1,000,000)."""
+    value = text.strip()
+    if not value.isdigit() or int(value) > MAX_PRIORITY:
+        raise ValueError("X-Busyhour-Priority must be an integer 0..1000000")
+    return int(value)
+
+
+def parse_agent(text: str) -> str:
+    """``X-Busyhour-Agent: a7`` -> ``"a7"`` (non-empty, ≤ 128 bytes)."""
+    value = text.strip()
+    if not value or len(value.encode()) > 128:
+        raise ValueError("X-Busyhour-Agent must be an agent id of 1..128 bytes")
+    return value
+
+
+def parse_skills(text: str) -> dict:
+    """``X-Busyhour-Skills: es=2, billing=4`` -> ``{"es": 2, "billing": 4}`` (levels 1-5, ≤ 64 entries)."""
+    if len(text) > MAX_HEADER_BYTES:
+        raise ValueError("X-Busyhour-Skills longer than 1024 bytes")
+    out = {}
+    for part in text.split(","):
+        name, sep, level = part.strip().partition("=")
+        if not sep or not name.strip() or not level.strip().isdigit() or not 1 <= int(level) <= 5:
+            raise ValueError(f"X-Busyhour-Skills: bad skill {part.strip()!r} (want name=1..5)")
+        out[name.strip()] = int(level)
+    if len(out) > MAX_SKILLS:
+        raise ValueError("X-Busyhour-Skills: more than 64 skills")
+    return out
