@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import math
+import os
 import sys
 from pathlib import Path
 from typing import Optional
@@ -146,7 +147,11 @@ def interrupted(done: int, planned: int, what: str = "replications") -> None:
 
 
 def exit_interrupted() -> None:
-    raise typer.Exit(EXIT_INTERRUPTED)
+    """Exit 130 at once: the partial results are out and the pool's workers are gone, so the
+    interpreter's own teardown (up to seconds once the compiled kernels are loaded) is skipped."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(EXIT_INTERRUPTED)
 
 
 def fmt_est(e, pct: bool = False) -> str:
