@@ -36,12 +36,12 @@ from .core_ops import (
 @njit(cache=True, _nrt=False)
 def _check(S, op, t, call, a, q, arg):
     """Argument checks made before the implicit advance (the facade's order)."""
-    if not (t >= S.S_f[S_NOW] and t < math.inf):
+    if not (t >= S.S_f[S_NOW] and t < math.inf and t > -math.inf):  # NaN fails every comparison
         return ERR_TIME
     n_agents = S.A_i.shape[0]
+    if op >= OP_ARRIVE and op <= OP_ABANDON and (call == NO_ID or call == NO_ID + 1):
+        return ERR_BAD_ARG  # reserved: they mark empty and deleted rows of the call-id table
     if op == OP_ARRIVE:
-        if call == NO_ID or call == NO_ID + 1:
-            return ERR_BAD_ARG
         if h_get(S, call) >= 0:
             return ERR_DUPLICATE_CALL
         if q < 0 or q >= S.Q_i.shape[0]:
@@ -51,6 +51,8 @@ def _check(S, op, t, call, a, q, arg):
             return ERR_UNKNOWN_AGENT
         if h_get(S, call) < 0:
             return ERR_UNKNOWN_CALL
+        if op == OP_REJECT and not (arg == 0 or arg == 1):
+            return ERR_BAD_ARG
     elif op == OP_RELEASE or op == OP_ABANDON:
         if h_get(S, call) < 0:
             return ERR_UNKNOWN_CALL
@@ -59,6 +61,8 @@ def _check(S, op, t, call, a, q, arg):
     elif op == OP_LOGIN or op == OP_LOGOUT or op == OP_READY or op == OP_NOT_READY:
         if a < 0 or a >= n_agents:
             return ERR_UNKNOWN_AGENT
+        if op == OP_LOGIN and not (arg == 0 or arg == 1):
+            return ERR_BAD_ARG
         if op == OP_NOT_READY and not (arg >= 2 and arg < S.S_i[S_NREASONS] and arg == math.floor(arg)):
             return ERR_BAD_ARG
     elif op != OP_ADVANCE:

@@ -48,7 +48,9 @@ def _h_home(key, mask):
 
 @njit(cache=True, _nrt=False)
 def h_get(S, key):
-    """The slot of call ``key``, or -1."""
+    """The slot of call ``key``, or -1 (the two reserved ids are never a call)."""
+    if key == H_EMPTY or key == H_TOMB:
+        return -1
     mask = S.HK.shape[0] - 1
     i = _h_home(key, mask)
     while True:

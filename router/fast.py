@@ -35,7 +35,7 @@ from .core_layout import (
     OP_LOGIN, OP_LOGOUT, OP_NAMES, OP_NOT_READY, OP_READY, OP_REJECT, OP_RELEASE, S_ARRIVED, S_ENDED, S_NEV,
     S_NOW, S_NREASONS, STATE, DISPLAY,
 )
-from .errors import ConfigError, OfferError, StateError, TimeError, UnknownIdError
+from .errors import ConfigError, OfferError, StateError, TimeError, UnknownIdError, flag, real_seconds
 from .events import Event
 
 _DISPLAY_NAMES = {0: "LOGGED_OUT", 2: "AVAILABLE", 3: "RESERVED", 4: "BUSY", 5: "WRAP_UP"}
@@ -166,10 +166,9 @@ class FastRouter:
     # ------------------------------------------------------------------ per-call API (Router's)
     def _one(self, op: int, now: float, call: int = NO_ID, agent: int = -1, queue: int = -1, priority: int = 0,
              arg: float = 0.0) -> list[Event]:
-        if isinstance(now, bool) or not isinstance(now, (int, float)) or not math.isfinite(now):
-            raise TimeError(f"now must be a finite number of seconds, got {now!r}")
+        now = real_seconds(now)
         row = np.zeros(1, dtype=OP_DTYPE)
-        row[0] = (op, float(now), call, agent, queue, priority, arg)
+        row[0] = (op, now, call, agent, queue, priority, arg)
         res = self.submit(row)
         events = self.to_events(res.events)
         for e in events:
@@ -234,7 +233,7 @@ class FastRouter:
         return self._one(OP_ACCEPT, now, self._call_id(call_id), self.agent_index(agent_id))
 
     def offer_reject(self, now: float, call_id: int, agent_id: Hashable, *, busy: bool = False) -> list[Event]:
-        return self._one(OP_REJECT, now, self._call_id(call_id), self.agent_index(agent_id), arg=float(bool(busy)))
+        return self._one(OP_REJECT, now, self._call_id(call_id), self.agent_index(agent_id), arg=float(flag(busy, "busy")))
 
     def call_release(self, now: float, call_id: int, *, wrap_up_s: float | None = None) -> list[Event]:
         cid = self._call_id(call_id)
@@ -249,7 +248,7 @@ class FastRouter:
         return self._one(OP_ABANDON, now, self._call_id(call_id))
 
     def agent_login(self, now: float, agent_id: Hashable, *, ready: bool = False) -> list[Event]:
-        return self._one(OP_LOGIN, now, agent=self.agent_index(agent_id), arg=float(bool(ready)))
+        return self._one(OP_LOGIN, now, agent=self.agent_index(agent_id), arg=float(flag(ready, "ready")))
 
     def agent_logout(self, now: float, agent_id: Hashable) -> list[Event]:
         return self._one(OP_LOGOUT, now, agent=self.agent_index(agent_id))
@@ -313,6 +312,7 @@ _MESSAGES = {
     ERR_LOGGED_IN: "the agent is already logged in",
     ERR_LOGGED_OUT: "the agent is logged out; log in first",
     ERR_HAS_CALLS: "the agent has a connected call; release or transfer it before logging out",
-    ERR_BAD_ARG: "bad argument (call id reserved, wrap-up not finite >= 0, or a reason code reason_code() did not give)",
+    ERR_BAD_ARG: ("bad argument (a reserved call id NO_ID or NO_ID + 1, a wrap-up not finite >= 0, a login or "
+                  "reject flag other than 0 or 1, or a reason code reason_code() did not give)"),
     NOT_RUN: "not run",
 }
