@@ -21,7 +21,7 @@ app = typer.Typer(
 bench_app = typer.Typer(help="Benchmarks: routing throughput, Erlang speed, simulator speed.", no_args_is_help=True)
 app.add_typer(bench_app, name="bench")
 
-_COMMAND_MODULES = ("demo_cmd", "erlang_cmds", "sim_cmds", "router_cmds")
+_COMMAND_MODULES = ("demo_cmd", "erlang_cmds", "sim_cmds", "router_cmds", "warmup_cmd")
 for _name in _COMMAND_MODULES:
     try:
         _mod = importlib.import_module(f"busyhour.cli.{_name}")

@@ -25,6 +25,8 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
         engine: str = typer.Option("compiled", help="compiled (FastRouter batches), python (Router calls) or both"),
         batch: int = typer.Option(256, min=1, max=100_000, help="compiled: lifecycles per submitted batch"),
         json_path: Optional[Path] = typer.Option(None, "--json", help="write the figures as JSON here"),
+        backlog: int = typer.Option(100_000, min=0, max=10_000_000,
+                                    help="compiled: callers waiting in the outage-burst row (0: no backlog row)"),
     ) -> None:
         """Full call lifecycles per second through the router at ~90 % occupancy."""
         if workload != "all" and workload not in SIZES:
@@ -70,6 +72,28 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
                           f"{r.bhca:,.0f}", f"{r.decision_ns_p50 / 1e3:.1f}", f"{r.decision_ns_p99 / 1e3:.1f}",
                           f"{r.occupancy:.1%}")
         console.print(table)
+        if backlog and engine != "python":
+            _backlog_row(console, backlog)
         if json_path is not None:
             write_json(results, json_path)
             console.print(f"wrote {json_path}")
+
+
+def _backlog_row(console, callers: int) -> None:
+    """The outage-burst row: ``callers`` waiting, then drained (bench/router_backlog.py)."""
+    from rich.table import Table
+
+    from busyhour.bench.router_backlog import run as run_backlog
+
+    if callers < 1_000:
+        typer.echo(f"error: --backlog must be 0 or at least 1,000 callers, got {callers}", err=True)
+        raise typer.Exit(2)
+    with console.status(f"backlog: {callers:,} callers arrive with nobody answering, then are drained"):
+        b = run_backlog(callers)
+    table = Table(title=f"backlog (compiled): {b.callers:,} callers waiting, then drained by {b.agents:,} agents")
+    for col in ("fill ops/s (first 1K)", "fill ops/s (last 1K)", "fill min ops/s", "cost growth",
+                "drain min ops/s", "drain mean ops/s"):
+        table.add_column(col, justify="right")
+    table.add_row(f"{b.fill_ops_per_s_first:,.0f}", f"{b.fill_ops_per_s_last:,.0f}", f"{b.fill_ops_per_s_min:,.0f}",
+                  f"{b.growth:.2f}×", f"{b.drain_ops_per_s_min:,.0f}", f"{b.drain_ops_per_s_mean:,.0f}")
+    console.print(table)

@@ -24,7 +24,7 @@ from .core_layout import (
     LOGGED_IN, NA_RUN, NO_ID, OFFER_AGENT, OFFER_SLOT, OFFER_TOKEN, OFFERS, OK, OP_ABANDON, OP_ACCEPT,
     OP_ADVANCE, OP_ARRIVE, OP_LOGIN, OP_LOGOUT, OP_NOT_READY, OP_READY, OP_REJECT, OP_RELEASE, ORDER, PRES, PRIO,
     QGEN, QUEUE, REASON, REASON_LOGIN, REJ_DELAY, S_ARRIVED, S_NFREE, S_NREASONS, S_NOW, S_ORDER, S_RESUME, STATE,
-    ST_CONNECTED, ST_WAITING, WAIT_ORIGIN, WGEN,
+    ST_CONNECTED, ST_WAITING, WAIT_ORIGIN,
 )
 from .core_ops import (
     h_get, h_put,
@@ -85,7 +85,6 @@ def _arrive(S, t, call, q, prio):
     S.C_i[slot, AGENT] = -1
     S.C_i[slot, OFFER_AGENT] = -1
     S.C_i[slot, QGEN] = 0
-    S.C_i[slot, WGEN] = 0
     S.C_i[slot, HOPS] = 0
     S.C_f[slot, ARRIVAL] = t
     S.C_f[slot, ENTERED] = t

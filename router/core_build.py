@@ -16,8 +16,8 @@ from .config import RouterConfig
 from .core_layout import (
     AH_CAP, AH_OFF, AHT, BLOCKED, BUSY_DELAY, CAP, CoreState, DISP_LOGGED_OUT, DISPLAY, KEYKIND, LAST_END,
     LAST_OFFERED, MAX_LEN, MAX_NA, MAX_WAIT, N_A_F, N_A_I, N_C_F, N_C_I, N_EV_I, N_Q_F, N_Q_I, N_S_F, N_S_I,
-    N_TM_I, NA_DELAY, OFFER_SLOT, OVERFLOW, REJ_DELAY, RING_TO, S_EV_ROOM, S_GROW, S_NFREE, S_NOW,
-    S_TM_ROOM, ST_FREE, STATE, WEIGHT, WH_CAP, WH_LEN, WH_OFF, WRAP, H_EMPTY, H_TOMB, S_HUSED, S_NT, S_NREASONS,
+    N_TM_I, NA_DELAY, OFFER_SLOT, OVERFLOW, REJ_DELAY, RING_TO, S_EV_ROOM, S_NFREE, S_NOW,
+    S_TM_ROOM, ST_FREE, STATE, W_HEAD, W_ROOT, WEIGHT, WRAP, H_EMPTY, H_TOMB, S_HUSED, S_NT, S_NREASONS,
 )
 from .core_ops import h_rebuild
 from .kernels import agent_has_skills
@@ -107,9 +107,8 @@ def build(cfg: RouterConfig, calls: int = 1024, timers: int = 4096, events: int 
     ah_cap = 2 * sizes + 66  # compacted when full: at most one current entry per member
     Q_i[:, AH_OFF] = np.concatenate([[0], np.cumsum(ah_cap)[:-1]])
     Q_i[:, AH_CAP] = ah_cap
-    wh_cap = np.full(nq, 64, dtype=np.int64)
-    Q_i[:, WH_OFF] = np.arange(nq) * 64
-    Q_i[:, WH_CAP] = wh_cap
+    Q_i[:, W_ROOT] = -1
+    Q_i[:, W_HEAD] = -1
     C_i = np.zeros((calls, N_C_I), dtype=np.int64)
     C_i[:, STATE] = ST_FREE
     S_i = np.zeros(N_S_I, dtype=np.int64)
@@ -123,8 +122,7 @@ def build(cfg: RouterConfig, calls: int = 1024, timers: int = 4096, events: int 
     state = CoreState(
         A_i=A_i, A_f=A_f, AQ_ptr=aq_ptr, AQ=AQ, Q_i=Q_i, Q_f=Q_f, QM_ptr=qm_ptr, QM=QM,
         QM_f=np.array(qm_sum, dtype=np.float64), AH_f=np.zeros((int(ah_cap.sum()), 2)),
-        AH_i=np.zeros((int(ah_cap.sum()), 2), dtype=np.int64), WH_f=np.zeros(int(wh_cap.sum())),
-        WH_i=np.zeros((int(wh_cap.sum()), 4), dtype=np.int64), C_i=C_i, C_f=np.zeros((calls, N_C_F)),
+        AH_i=np.zeros((int(ah_cap.sum()), 2), dtype=np.int64), C_i=C_i, C_f=np.zeros((calls, N_C_F)),
         FREE=np.arange(calls - 1, -1, -1, dtype=np.int64), TM_t=np.zeros(timers), TM_i=np.zeros((timers, N_TM_I), dtype=np.int64),
         EV_i=np.zeros((max(events, 4 * S_i[S_EV_ROOM]), N_EV_I), dtype=np.int64),
         EV_f=np.zeros((max(events, 4 * S_i[S_EV_ROOM]), 2)), S_i=S_i, S_f=S_f,
@@ -133,7 +131,7 @@ def build(cfg: RouterConfig, calls: int = 1024, timers: int = 4096, events: int 
 
 
 def grow(S: CoreState) -> CoreState:
-    """A copy of ``S`` with room again: calls and timers double when short, full waiting segments double.
+    """A copy of ``S`` with room again: calls and timers double when short, the call-id table rehashes.
 
     Events are not grown here: the facade drains them (``S_NEV`` back to 0)."""
     rep = {}
@@ -158,9 +156,6 @@ def grow(S: CoreState) -> CoreState:
         TM_i = np.zeros((new, S.TM_i.shape[1]), dtype=np.int64)
         TM_i[:S.TM_i.shape[0]] = S.TM_i
         rep.update(TM_t=TM_t, TM_i=TM_i)
-    if S.S_i[S_GROW]:
-        rep.update(_grow_waiting(S))
-        S.S_i[S_GROW] = 0
     S = S._replace(**rep) if rep else S
     if 2 * (S.S_i[S_HUSED] + 1) > S.HK.shape[0]:  # rehash: live ids at most a quarter of the rows
         live = int(((S.HK != H_EMPTY) & (S.HK != H_TOMB)).sum())
@@ -169,25 +164,3 @@ def grow(S: CoreState) -> CoreState:
         S = S._replace(HK=np.full(size, H_EMPTY, dtype=np.int64), HV=np.zeros(size, dtype=np.int64))
         h_rebuild(old_k, old_v, S)
     return S
-
-
-def _grow_waiting(S: CoreState) -> dict:
-    """New waiting-heap arrays: each queue's segment keeps its entries; a segment more than half
-    full doubles."""
-    Q = S.Q_i
-    nq = Q.shape[0]
-    caps = Q[:, WH_CAP].copy()
-    caps[Q[:, WH_LEN] * 2 > caps] *= 2
-    offs = np.concatenate([[0], np.cumsum(caps)[:-1]]).astype(np.int64)
-    WH_f = np.zeros(int(caps.sum()))
-    WH_i = np.zeros((int(caps.sum()), 4), dtype=np.int64)
-    for q in range(nq):
-        o, n = int(Q[q, WH_OFF]), int(Q[q, WH_LEN])
-        WH_f[offs[q]:offs[q] + n] = S.WH_f[o:o + n]
-        WH_i[offs[q]:offs[q] + n] = S.WH_i[o:o + n]
-    Q[:, WH_OFF] = offs
-    Q[:, WH_CAP] = caps
-    return {"WH_f": WH_f, "WH_i": WH_i}
-
-
-

@@ -27,14 +27,15 @@ DISP_NOT_READY = 16
 
 # ---------------------------------------------------------------- queues (Q_i int64, Q_f float64)
 KEYKIND, MAX_NA, MAX_LEN, OVERFLOW, BLOCKED, LOGGED_IN, RINGING, NWAIT = range(8)
-AH_OFF, AH_CAP, AH_LEN, WH_OFF, WH_CAP, WH_LEN = range(8, 14)
-N_Q_I = 14
+AH_OFF, AH_CAP, AH_LEN, W_ROOT, W_HEAD = range(8, 13)  # W_*: the waiting tree's root and first call (-1: none)
+N_Q_I = 13
 WEIGHT, RING_TO, WRAP, REJ_DELAY, BUSY_DELAY, NA_DELAY, MAX_WAIT, AHT = range(8)
 N_Q_F = 8
 
 # ---------------------------------------------------------------- calls (C_i int64, C_f float64), by slot
-EXT, ORDER, QUEUE, PRIO, STATE, AGENT, OFFER_AGENT, QGEN, WGEN, HOPS = range(10)
-N_C_I = 10
+EXT, ORDER, QUEUE, PRIO, STATE, AGENT, OFFER_AGENT, QGEN, HOPS = range(9)
+W_LEFT, W_RIGHT, W_UP, W_SIZE, W_PRI = range(9, 14)  # the call's node in its queue's waiting tree (core_wait.py)
+N_C_I = 14
 ARRIVAL, ENTERED, CONNECTED_S, WAIT_ORIGIN = range(4)
 N_C_F = 4
 ST_WAITING, ST_OFFERED, ST_CONNECTED, ST_ENDED, ST_FREE = 0, 1, 2, 3, 4
@@ -62,7 +63,7 @@ DETAIL_QUEUE = 1 << 20
 DETAIL_DISPLAY = 1 << 21
 
 # ---------------------------------------------------------------- scalars (S_i int64, S_f float64)
-S_SEQ, S_RANK, S_TSEQ, S_TOKEN, S_ORDER, S_GEN, S_NT, S_NEV, S_NFREE, S_ARRIVED, S_ENDED, S_GROW = range(12)
+S_SEQ, S_RANK, S_TSEQ, S_TOKEN, S_ORDER, S_GEN, S_NT, S_NEV, S_NFREE, S_ARRIVED, S_ENDED, S_SPARE = range(12)  # S_SPARE: unused
 S_EV_ROOM, S_TM_ROOM, S_RESUME = 12, 13, 14  # room one step may need (events, timers); op resumed after a pause
 S_HUSED = 15  # call-id table rows in use (live ids and tombstones)
 S_NREASONS = 16  # not-ready reason codes registered by the facade
@@ -122,8 +123,6 @@ class CoreState(NamedTuple):
     QM_f: np.ndarray  # member's skill sum over the queue's skills
     AH_f: np.ndarray  # available-member heaps: (key, rank)
     AH_i: np.ndarray  # (agent, member)
-    WH_f: np.ndarray  # waiting heaps: arrival time
-    WH_i: np.ndarray  # (-priority, order, slot, wait generation)
     C_i: np.ndarray
     C_f: np.ndarray
     FREE: np.ndarray  # stack of free call slots

@@ -7,7 +7,7 @@ writes their events into the state's event buffer.
 
 Room: a step (one timer fired, or one operation's own work) needs at most
 ``S_EV_ROOM / 2`` event rows and ``S_TM_ROOM / 2`` timer rows, one free call
-slot, and two rows of a queue's waiting heap. :func:`run_batch` stops *before*
+slot and a call-id table at most half full. :func:`run_batch` stops *before*
 a step when room is short (it returns the index of the operation to run
 next, marking it resumed if its implicit advance had started); the facade
 grows the arrays or drains the events and calls it again. So no step ever
@@ -24,7 +24,7 @@ from numba import njit
 from .core_kernels import (
     K_ARRIVED, K_ENDED, K_EXPIRED, K_OFFERED, K_OVERFLOWED, K_QUEUED, K_WITHDRAWN,
     L_DELAY, L_NONE, L_WRAP_UP, P_READY, emit, lock, pick_available, pop_timer,
-    push_timer, set_not_ready, set_state, timer_live, touch, unlock, wh_head, wh_push,
+    push_timer, set_not_ready, set_state, timer_live, touch, unlock,
 )
 from .core_layout import (
     H_EMPTY, H_TOMB,
@@ -32,10 +32,11 @@ from .core_layout import (
     D_REJ_FULL, DETAIL_QUEUE, ENTERED, EXT, HOPS, LAST_END, LAST_OFFERED, LOAD, LOCK_KIND,
     MAX_LEN, MAX_NA, MAX_WAIT, NA_DELAY, NA_RUN, NWAIT, OFFER_AGENT, OFFER_SLOT, OFFER_TOKEN, OFFERS,
     ORDER, OVERFLOW, PRES, RINGING, PRIO, QGEN, QUEUE, REASON_NO_ANSWER, RING_TO,
-    S_ENDED, S_EV_ROOM, S_GEN, S_GROW, S_NEV, S_NFREE, S_NOW, S_NT, S_TM_ROOM,
+    S_ENDED, S_EV_ROOM, S_GEN, S_NEV, S_NFREE, S_NOW, S_NT, S_TM_ROOM,
     S_TOKEN, S_HUSED, ST_ENDED, ST_OFFERED, ST_WAITING, STATE, T_LOCK_END, T_MAX_WAIT, T_RING, TALK, TARG,
-    TKIND, TTARGET, WEIGHT, WGEN, WRAP,
+    TKIND, TTARGET, W_HEAD, WEIGHT, WRAP,
 )
+from .core_wait import w_insert, w_remove
 
 PAUSED = -2
 
@@ -110,13 +111,12 @@ def end_call(S, slot, t, disp):
 
 @njit(cache=True, _nrt=False)
 def unwait(S, slot):
-    S.Q_i[S.C_i[slot, QUEUE], NWAIT] -= 1
-    S.C_i[slot, WGEN] = 0  # its heap entry is stale from now on
+    w_remove(S, S.C_i[slot, QUEUE], slot)
 
 
 @njit(cache=True, _nrt=False)
 def wait(S, slot, q, t):
-    pos = wh_push(S, q, slot)
+    pos = w_insert(S, q, slot)
     set_state(S, slot, ST_WAITING)
     emit(S, t, K_QUEUED, slot, -1, q, D_NONE, float(pos))
 
@@ -217,7 +217,7 @@ def agent_freed(S, a, t):
             if not S.AQ[k, 2]:
                 continue
             q = S.AQ[k, 0]
-            s = wh_head(S, q)
+            s = S.Q_i[q, W_HEAD]
             if s < 0:
                 continue
             w = -S.Q_f[q, WEIGHT]
@@ -298,7 +298,7 @@ def fire(S, t, kind, target, arg):
 @njit(cache=True, _nrt=False)
 def room_short(S):
     return (S.S_i[S_NEV] + S.S_i[S_EV_ROOM] > S.EV_i.shape[0] or S.S_i[S_NT] + S.S_i[S_TM_ROOM] > S.TM_t.shape[0]
-            or S.S_i[S_GROW] != 0 or S.S_i[S_NFREE] < 1 or 2 * (S.S_i[S_HUSED] + 1) > S.HK.shape[0])
+            or S.S_i[S_NFREE] < 1 or 2 * (S.S_i[S_HUSED] + 1) > S.HK.shape[0])
 
 
 @njit(cache=True, _nrt=False)

@@ -25,6 +25,7 @@ import numpy as np
 from .codes import CallState, EventKind
 from .config import RouterConfig, load_toml, parse_config
 from .core_batch import deadline, run_batch
+from .core_compile import ROUTER_COMPILE_S, compile_notice, router_dispatchers
 from .core_ops import h_get
 from .core_build import build, grow, unsupported
 from .core_layout import (
@@ -33,10 +34,12 @@ from .core_layout import (
     ERR_LOGGED_IN, ERR_LOGGED_OUT, ERR_NO_OFFER, ERR_NOT_CONNECTED, ERR_TIME, ERR_UNKNOWN_AGENT, ERR_UNKNOWN_CALL,
     ERR_UNKNOWN_QUEUE, EVENT_DTYPE, NO_ID, NOT_RUN, OK, OP_ABANDON, OP_ACCEPT, OP_ADVANCE, OP_ARRIVE, OP_DTYPE,
     OP_LOGIN, OP_LOGOUT, OP_NAMES, OP_NOT_READY, OP_READY, OP_REJECT, OP_RELEASE, S_ARRIVED, S_ENDED, S_NEV,
-    S_NOW, S_NREASONS, STATE, DISPLAY,
+    S_NOW, S_NREASONS, STATE, DISPLAY, QUEUE, LOGGED_IN, AHT, NWAIT,
 )
+from .core_wait import w_rank
 from .errors import ConfigError, OfferError, StateError, TimeError, UnknownIdError, flag, real_seconds
 from .events import Event
+from .stats import Position
 
 _DISPLAY_NAMES = {0: "LOGGED_OUT", 2: "AVAILABLE", 3: "RESERVED", 4: "BUSY", 5: "WRAP_UP"}
 _INT64 = (-(1 << 63), (1 << 63) - 1)
@@ -61,6 +64,7 @@ class FastRouter:
             raise ConfigError("the compiled core does not run this configuration; use busyhour.router.Router: "
                               + "; ".join(problems[:3]) + more)
         self.config = config
+        compile_notice("the routing core", router_dispatchers(), ROUTER_COMPILE_S)
         self._S = build(config, calls=max(16, int(calls)))
         self.agent_ids: list[Hashable] = [a.id for a in config.agents]
         self.queue_names: list[str] = [q.name for q in config.queues]
@@ -292,11 +296,23 @@ class FastRouter:
         """(calls arrived, calls ended) so far."""
         return int(self._S.S_i[S_ARRIVED]), int(self._S.S_i[S_ENDED])
 
-    def _unsupported(self, *_a: Any, **_k: Any) -> Any:
-        raise StateError("transfers, callbacks, position/EWT and stats need busyhour.router.Router "
-                         "(docs/routing.md §15)")
+    def position(self, call_id: int) -> Position:
+        """Place of a waiting call in its queue and its estimated wait (docs/routing.md §11), O(log n)."""
+        state = self.call_state(call_id)
+        if state != CallState.WAITING:
+            raise StateError(f"call {call_id!r} is not waiting (state {state.name})")
+        S = self._S
+        slot = self._slot(call_id)
+        q = int(S.C_i[slot, QUEUE])
+        pos = int(w_rank(S, slot))
+        serving = int(S.Q_i[q, LOGGED_IN])
+        ewt = pos * float(S.Q_f[q, AHT]) / serving if serving else math.inf
+        return Position(position=pos, waiting=int(S.Q_i[q, NWAIT]), ewt_s=ewt)
 
-    transfer = request_callback = position = stats = _unsupported
+    def _unsupported(self, *_a: Any, **_k: Any) -> Any:
+        raise StateError("transfers, callbacks and stats need busyhour.router.Router (docs/routing.md §15)")
+
+    transfer = request_callback = stats = _unsupported
 
 
 _MESSAGES = {

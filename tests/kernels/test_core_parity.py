@@ -6,7 +6,8 @@ no-answers, releases with wrap-up, abandons, logins, logouts, breaks, max
 wait, max length with overflow — are applied to both, one operation at a
 time. After every operation both must have returned the same events (every
 field), raised the same exception class, and agree on every agent's state,
-every live call's state, the counts and the next deadline. Then the whole
+every live call's state and position (rank, waiting count, EWT), the counts
+and the next deadline. Then the whole
 stream is replayed through ``FastRouter.submit`` as one batch, with room so
 small that the batch pauses and grows many times: it must give the same
 events and fail exactly the operations that failed.
@@ -174,6 +175,7 @@ def test_fast_router_matches_router(cfg, ops):
             assert fast.agent_state(aid) == py.agent_state(aid), aid
         for cid in live:
             assert _outcome(fast.call_state, cid) == _outcome(py.call_state, cid), cid
+            assert _outcome(fast.position, cid) == _outcome(py.position, cid), cid
         assert fast.counts == py.counts
         assert fast.next_deadline() == py.next_deadline()
     py_events.extend(py._flush())  # events of a failed last operation's implicit advance
@@ -190,7 +192,7 @@ def test_fast_router_matches_router(cfg, ops):
 
 
 def test_batch_grows_and_pauses_without_changing_results():
-    """A long stream through tiny arrays: calls, timers, waiting heaps and the event buffer all grow."""
+    """A long stream through tiny arrays: calls, timers, the call-id table and the event buffer all grow."""
     cfg = {"skills": ["s"], "agents": [{"id": f"a{i}", "skills": {"s": 1}} for i in range(3)],
            "queues": [{"name": "q", "members": ["a0", "a1", "a2"], "wrap_up_s": 1.0, "max_wait_s": 300.0}]}
     n = 3000
