@@ -30,14 +30,21 @@ _OFFERED, _ENDED = int(EventKind.CALL_OFFERED), int(EventKind.CALL_ENDED)
 class BacklogResult(NamedTuple):
     callers: int  # waiting at the peak
     agents: int
-    fill_ops_per_s_min: float  # slowest batch of arrivals
-    fill_ops_per_s_first: float  # the first batch (0 .. batch waiting)
-    fill_ops_per_s_last: float  # the last batch (callers - batch .. callers waiting)
-    growth: float  # cost per arrival, last batch over first batch
-    drain_ops_per_s_min: float
-    drain_ops_per_s_mean: float
+    fill_ops_per_s_min: float  # the slowest tenth of the arrivals (ops / seconds over that tenth)
+    fill_ops_per_s_first: float  # the first five batches (0 .. 5 batches waiting), median batch
+    fill_ops_per_s_last: float  # the last five batches (up to ``callers`` waiting), median batch
+    growth: float  # cost per arrival, last five batches over the first five (medians)
+    drain_ops_per_s_min: float  # the slowest tenth of the drain
+    drain_ops_per_s_mean: float  # the whole drain
     ops: int
     seconds: float
+
+
+def _tenths_min(n_ops: list[int], secs: list[float]) -> float:
+    """ops/s of the slowest tenth of the batches (a tenth's ops over its seconds)."""
+    parts = np.array_split(np.arange(len(secs)), min(10, len(secs)))
+    n, s = np.array(n_ops, dtype=float), np.array(secs)
+    return float(min(n[p].sum() / s[p].sum() for p in parts))
 
 
 def _config(agents: int) -> dict:
@@ -65,7 +72,7 @@ def run(callers: int = 100_000, *, agents: int = 1_000, batch: int = 1_000, aban
     login = np.zeros(agents, dtype=OP_DTYPE)
     login["op"], login["agent"] = OP_LOGIN, np.arange(agents)  # logged in, not ready: nobody answers
     _submit(r, login)
-    now, rates, total_ops, total_s = 0.0, [], agents, 0.0
+    now, fill_n, fill_s, total_ops, total_s = 0.0, [], [], agents, 0.0
     for start in range(0, callers, batch):
         n = min(batch, callers - start)
         ops = np.zeros(n, dtype=OP_DTYPE)
@@ -75,16 +82,16 @@ def run(callers: int = 100_000, *, agents: int = 1_000, batch: int = 1_000, aban
         ops["priority"] = rng.random(n) < 0.1
         now = float(ops["time_s"][-1])
         _, secs = _submit(r, ops)
-        rates.append(n / secs)
+        fill_n.append(n)
+        fill_s.append(secs)
         total_ops, total_s = total_ops + n, total_s + secs
     if r.counts != (callers, 0):
         raise AssertionError(f"backlog: {r.counts[0] - r.counts[1]} calls live, expected {callers} waiting")
-    fill = np.array(rates)
     ready = np.zeros(agents, dtype=OP_DTYPE)
     ready["op"], ready["agent"], ready["time_s"] = OP_READY, np.arange(agents), now
     events, _ = _submit(r, ready)
     gone = np.zeros(callers + 1, dtype=bool)  # offered or ended: not to be abandoned
-    drain = []
+    drain_n, drain_s = [], []
     while True:
         off = events[events["kind"] == _OFFERED]
         gone[off["call"]] = True
@@ -98,15 +105,18 @@ def run(callers: int = 100_000, *, agents: int = 1_000, batch: int = 1_000, aban
         gone[ab] = True
         ops = np.zeros(2 * k + n_ab, dtype=OP_DTYPE)
         ops["time_s"] = now + 1e-3 * np.arange(1, ops.size + 1)
-        ops["op"][:2 * k:2], ops["call"][:2 * k:2], ops["agent"][:2 * k:2] = OP_ACCEPT, off["call"], off["agent"]
-        ops["op"][1:2 * k:2], ops["call"][1:2 * k:2], ops["arg"][1:2 * k:2] = OP_RELEASE, off["call"], np.nan
-        ops["op"][2 * k:], ops["call"][2 * k:] = OP_ABANDON, ab
+        ops["op"][:n_ab], ops["call"][:n_ab] = OP_ABANDON, ab  # first: callers still waiting hang up
+        acc, rel = ops[n_ab::2], ops[n_ab + 1::2]  # then every offer is answered and the call released
+        acc["op"], acc["call"], acc["agent"] = OP_ACCEPT, off["call"], off["agent"]
+        rel["op"], rel["call"], rel["arg"] = OP_RELEASE, off["call"], np.nan
         now = float(ops["time_s"][-1])
         events, secs = _submit(r, ops)
-        drain.append(ops.size / secs)
+        drain_n.append(ops.size)
+        drain_s.append(secs)
         total_ops, total_s = total_ops + ops.size, total_s + secs
     if r.counts != (callers, callers):
         raise AssertionError(f"backlog: {r.counts[0] - r.counts[1]} calls still live after the drain")
-    first, last = float(fill[0]), float(fill[-1])
-    return BacklogResult(callers, agents, float(fill.min()), first, last, first / last,
-                         float(np.min(drain)), float(np.mean(drain)), total_ops, total_s)
+    rate = np.array(fill_n) / np.array(fill_s)
+    first, last = float(np.median(rate[:5])), float(np.median(rate[-5:]))
+    return BacklogResult(callers, agents, _tenths_min(fill_n, fill_s), first, last, first / last,
+                         _tenths_min(drain_n, drain_s), sum(drain_n) / sum(drain_s), total_ops, total_s)

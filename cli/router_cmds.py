@@ -91,8 +91,8 @@ def _backlog_row(console, callers: int) -> None:
     with console.status(f"backlog: {callers:,} callers arrive with nobody answering, then are drained"):
         b = run_backlog(callers)
     table = Table(title=f"backlog (compiled): {b.callers:,} callers waiting, then drained by {b.agents:,} agents")
-    for col in ("fill ops/s (first 1K)", "fill ops/s (last 1K)", "fill min ops/s", "cost growth",
-                "drain min ops/s", "drain mean ops/s"):
+    for col in ("arrivals ops/s, first 5K waiting", f"… last 5K of {b.callers:,}", "arrivals, slowest tenth",
+                "cost growth", "drain, slowest tenth", "drain mean ops/s"):
         table.add_column(col, justify="right")
     table.add_row(f"{b.fill_ops_per_s_first:,.0f}", f"{b.fill_ops_per_s_last:,.0f}", f"{b.fill_ops_per_s_min:,.0f}",
                   f"{b.growth:.2f}×", f"{b.drain_ops_per_s_min:,.0f}", f"{b.drain_ops_per_s_mean:,.0f}")

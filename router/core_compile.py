@@ -22,16 +22,19 @@ ROUTER_COMPILE_S = 55
 _told: set[str] = set()
 
 
+def _on_disk(d) -> bool:
+    """Whether numba's disk cache holds code for ``d`` made from its current source (numba's own index
+    check; its cache file object is private API, so anything unexpected counts as not cached)."""
+    cache_file = getattr(getattr(d, "_cache", None), "_cache_file", None)
+    try:
+        return bool(cache_file._load_index())
+    except Exception:  # noqa: BLE001 - a numba without this private API: say that a compile may come
+        return False
+
+
 def cached(dispatchers) -> bool:
-    """Whether every numba dispatcher has compiled code in this process or an index in its disk cache."""
-    for d in dispatchers:
-        if getattr(d, "signatures", None):
-            continue
-        cache = getattr(d, "_cache", None)
-        index = getattr(cache, "_index_path", None)
-        if index is None or not os.path.exists(index):
-            return False
-    return True
+    """Whether every numba dispatcher has compiled code in this process or in its disk cache."""
+    return all(getattr(d, "signatures", None) or _on_disk(d) for d in dispatchers)
 
 
 def compile_notice(what: str, dispatchers, estimate_s: float) -> None:

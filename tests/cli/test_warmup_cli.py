@@ -20,15 +20,18 @@ def test_warmup_compiles_or_loads_both_kernels():
     assert cached(core_compile.router_dispatchers())  # compiled in this process now
 
 
-def test_notice_once_when_a_compile_is_coming(capsys, tmp_path, monkeypatch):
+def test_notice_once_when_a_compile_is_coming(capsys, monkeypatch):
     monkeypatch.delenv("NUMBA_DISABLE_JIT", raising=False)
     monkeypatch.setattr(core_compile, "_told", set())
-    cold = SimpleNamespace(signatures=[], _cache=SimpleNamespace(_index_path=str(tmp_path / "none.nbi")))
+    index: dict = {}  # numba's disk index for the kernel's current source: empty, nothing cached
+    cold = SimpleNamespace(signatures=[], _cache=SimpleNamespace(_cache_file=SimpleNamespace(_load_index=lambda: index)))
     compile_notice("the test kernel", [cold], 12)
     compile_notice("the test kernel", [cold], 12)
     err = capsys.readouterr().err
     assert err.count("compiling the test kernel, once: ~12 s") == 1 and "busyhour warmup" in err
-    (tmp_path / "none.nbi").write_text("")  # now on disk: no notice for another kernel
+    compile_notice("a kernel without numba's cache", [SimpleNamespace(signatures=[])], 12)
+    assert "a kernel without" in capsys.readouterr().err
+    index["(int64,)"] = "code.nbc"  # now on disk: no notice for another kernel
     compile_notice("another kernel", [cold], 12)
     warm = SimpleNamespace(signatures=["(int64,)"])
     compile_notice("a third kernel", [warm], 12)
