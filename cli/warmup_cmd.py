@@ -16,8 +16,11 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
     @app.command("warmup")
     def warmup_cmd() -> None:
         """Compile (or load from numba's cache) every compiled kernel: routing core, simulation loop."""
+        from busyhour.router import core_compile
         from busyhour.router.core_compile import cached, router_dispatchers, warm_up_router
         from busyhour.sim.fast_loop import run_loop
+
+        core_compile._told.update({"the routing core", "the simulation loop"})  # this command says it itself
 
         for what, fresh, warm in (("routing core", not cached(router_dispatchers()), warm_up_router),
                                   ("simulation loop", not cached([run_loop]), _warm_up_sim)):

@@ -12,20 +12,24 @@ import math
 
 import numpy as np
 
+from .codes import STRATEGY_NAMES
 from .config import RouterConfig
 from .core_layout import (
     AH_CAP, AH_OFF, AHT, BLOCKED, BUSY_DELAY, CAP, CoreState, DISP_LOGGED_OUT, DISPLAY, KEYKIND, LAST_END,
     LAST_OFFERED, MAX_LEN, MAX_NA, MAX_WAIT, N_A_F, N_A_I, N_C_F, N_C_I, N_EV_I, N_Q_F, N_Q_I, N_S_F, N_S_I,
     N_TM_I, NA_DELAY, OFFER_SLOT, OVERFLOW, REJ_DELAY, RING_TO, S_EV_ROOM, S_NFREE, S_NOW,
-    S_TM_ROOM, ST_FREE, STATE, W_HEAD, W_ROOT, WEIGHT, WRAP, H_EMPTY, H_TOMB, S_HUSED, S_NT, S_NREASONS,
+    S_TM_ROOM, ST_FREE, STATE, W_HEAD, W_ROOT, WEIGHT, WRAP, N_QM, RR_CURSOR, SCAN, STRAT, H_EMPTY, H_TOMB, S_HUSED, S_NT, S_NREASONS,
 )
 from .core_ops import h_rebuild
 from .kernels import agent_has_skills
 
-#: Strategies the compiled core runs, and the key of its available-member heap
-#: (0 idle rank only, 1 answered calls, 2 talk time, 3 minus the skill sum).
-CORE_STRATEGIES = {"longest-idle-agent": 0, "agent-with-fewest-calls": 1, "agent-with-least-talk-time": 2,
-                   "most-skilled-first": 3}
+#: Strategies whose choice the available-member heap makes (on a queue whose members share one tier
+#: and one penalty), and its key: 0 idle rank only, 1 answered calls, 2 talk time, 3 minus the skill sum.
+HEAP_KEYS = {"longest-idle-agent": 0, "preferred-agent": 0, "agent-with-fewest-calls": 1,
+             "agent-with-least-talk-time": 2, "most-skilled-first": 3}
+#: Strategies the compiled core runs (the others by a member scan).
+CORE_STRATEGIES = (*HEAP_KEYS, "round-robin", "top-down", "sequentially-by-agent-order", "random",
+                   "weighted-random")
 
 
 def unsupported(cfg: RouterConfig) -> list[str]:
@@ -43,8 +47,6 @@ def unsupported(cfg: RouterConfig) -> list[str]:
         p = f"queues[{i}]"
         if q.strategy not in CORE_STRATEGIES:
             out.append(f"{p}.strategy: {q.strategy!r} (the compiled core runs {', '.join(CORE_STRATEGIES)})")
-        if q.members and (len({m.tier for m in q.members}) > 1 or len({m.penalty for m in q.members}) > 1):
-            out.append(f"{p}.members: tiers or penalties that differ between members")
         if q.escalation:
             out.append(f"{p}.escalation: escalation steps")
         if q.dedicated_agent is not None:
@@ -78,13 +80,17 @@ def build(cfg: RouterConfig, calls: int = 1024, timers: int = 4096, events: int 
     Q_i = np.zeros((nq, N_Q_I), dtype=np.int64)
     Q_f = np.zeros((nq, N_Q_F), dtype=np.float64)
     qm_ptr = np.zeros(nq + 1, dtype=np.int64)
-    qm_rows, qm_sum, aq_rows = [], [], [[] for _ in range(n)]
+    qm_rows, qm_f, aq_rows = [], [], [[] for _ in range(n)]
     for qi, q in enumerate(cfg.queues):
         req_ids = np.array([skill_index[s] for s, _ in q.skills], dtype=np.int64)
         req_min = np.array([lvl for _, lvl in q.skills], dtype=np.int64)
         pen = q.max_penalty if q.max_penalty is not None else 1 << 62
         blocked = bool(q.members) and q.members[0].penalty > pen
-        Q_i[qi, KEYKIND] = CORE_STRATEGIES.get(q.strategy, 0)
+        uniform = len({(m.tier, m.penalty) for m in q.members}) == 1
+        Q_i[qi, KEYKIND] = HEAP_KEYS.get(q.strategy, 0)
+        Q_i[qi, STRAT] = STRATEGY_NAMES[q.strategy]
+        Q_i[qi, SCAN] = not (q.strategy in HEAP_KEYS and uniform)  # uniform is False without members
+        Q_i[qi, RR_CURSOR] = -1
         Q_i[qi, MAX_NA] = q.max_no_answer
         Q_i[qi, MAX_LEN] = q.max_length
         Q_i[qi, OVERFLOW] = qindex[q.overflow] if q.overflow else -1
@@ -94,15 +100,15 @@ def build(cfg: RouterConfig, calls: int = 1024, timers: int = 4096, events: int 
             q.max_wait_s, q.expected_aht_s)
         for mi, m in enumerate(q.members):
             a = agent_index[m.agent]
-            ok = bool(agent_has_skills(skills, a, req_ids, req_min, 0))
-            qm_rows.append((a, ok))
-            qm_sum.append(float(skills[a, req_ids].astype(np.int64).sum()))
-            aq_rows[a].append((qi, mi, int(ok and not blocked)))
+            ok = bool(agent_has_skills(skills, a, req_ids, req_min, 0)) and m.penalty <= pen
+            qm_rows.append((a, ok, m.tier, m.penalty, m.position))
+            qm_f.append((float(skills[a, req_ids].astype(np.int64).sum()), m.weight))
+            aq_rows[a].append((qi, mi, int(ok)))  # ok: skills met and penalty within the cap
         qm_ptr[qi + 1] = len(qm_rows)
     aq_ptr = np.zeros(n + 1, dtype=np.int64)
     aq_ptr[1:] = np.cumsum([len(r) for r in aq_rows])
     AQ = np.array([r for rows in aq_rows for r in rows], dtype=np.int64).reshape(-1, 3)
-    QM = np.array(qm_rows, dtype=np.int64).reshape(-1, 2)
+    QM = np.array(qm_rows, dtype=np.int64).reshape(-1, N_QM)
     sizes = np.diff(qm_ptr)
     ah_cap = 2 * sizes + 66  # compacted when full: at most one current entry per member
     Q_i[:, AH_OFF] = np.concatenate([[0], np.cumsum(ah_cap)[:-1]])
@@ -121,12 +127,13 @@ def build(cfg: RouterConfig, calls: int = 1024, timers: int = 4096, events: int 
     S_f[S_NOW] = -math.inf
     state = CoreState(
         A_i=A_i, A_f=A_f, AQ_ptr=aq_ptr, AQ=AQ, Q_i=Q_i, Q_f=Q_f, QM_ptr=qm_ptr, QM=QM,
-        QM_f=np.array(qm_sum, dtype=np.float64), AH_f=np.zeros((int(ah_cap.sum()), 2)),
+        QM_f=np.array(qm_f, dtype=np.float64).reshape(-1, 2), AH_f=np.zeros((int(ah_cap.sum()), 2)),
         AH_i=np.zeros((int(ah_cap.sum()), 2), dtype=np.int64), C_i=C_i, C_f=np.zeros((calls, N_C_F)),
         FREE=np.arange(calls - 1, -1, -1, dtype=np.int64), TM_t=np.zeros(timers), TM_i=np.zeros((timers, N_TM_I), dtype=np.int64),
         EV_i=np.zeros((max(events, 4 * S_i[S_EV_ROOM]), N_EV_I), dtype=np.int64),
         EV_f=np.zeros((max(events, 4 * S_i[S_EV_ROOM]), 2)), S_i=S_i, S_f=S_f,
-        HK=np.full(_pow2(4 * calls), H_EMPTY, dtype=np.int64), HV=np.zeros(_pow2(4 * calls), dtype=np.int64))
+        HK=np.full(_pow2(4 * calls), H_EMPTY, dtype=np.int64), HV=np.zeros(_pow2(4 * calls), dtype=np.int64),
+        RNG=np.array([cfg.seed], dtype=np.uint64))
     return state
 
 

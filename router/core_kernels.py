@@ -23,7 +23,7 @@ from .core_layout import (
     E_QUEUE, E_SEQ, E_TIME, E_VALUE, EXT, IDLE_RANK, IDLE_SINCE, KEYKIND, LOCK_KIND, LOCK_TOKEN, LOCK_UNTIL,
     NO_ID, OFFERS, PRES, QGEN, QUEUE, REASON, RINGING, S_NEV, S_NT, S_RANK,
     S_SEQ, S_TSEQ, STATE, T_LOCK_END, T_MAX_WAIT, T_RING, TALK, TARG, TKIND, TSEQ, TTARGET, TTOKEN,
-    ST_OFFERED, ST_WAITING, OFFER_SLOT, OFFER_TOKEN,
+    ST_OFFERED, ST_WAITING, OFFER_SLOT, OFFER_TOKEN, SCAN, QM_SKILL_SUM, QM_OK,
 )
 
 # Presence and lock codes (codes.py) and event kinds (EventKind), as plain ints for numba.
@@ -177,7 +177,7 @@ def pick_available(S, q):
             _ah_pop(S, q)
         else:
             a = S.AH_i[off, 0]
-            if S.A_i[a, LOCK_KIND] == L_NONE and S.A_i[a, CAP] > 0 and S.QM[S.QM_ptr[q] + S.AH_i[off, 1], 1]:
+            if S.A_i[a, LOCK_KIND] == L_NONE and S.A_i[a, CAP] > 0 and S.QM[S.QM_ptr[q] + S.AH_i[off, 1], QM_OK]:
                 found = a
                 break
             _ah_pop(S, q)
@@ -273,6 +273,8 @@ def touch(S, a, t):
         for k in range(S.AQ_ptr[a], S.AQ_ptr[a + 1]):
             q = S.AQ[k, 0]
             m = S.AQ[k, 1]
+            if S.Q_i[q, SCAN]:
+                continue  # routed by a member scan: no heap
             kind = S.Q_i[q, KEYKIND]
             if kind == 0:
                 key = 0.0
@@ -281,7 +283,7 @@ def touch(S, a, t):
             elif kind == 2:
                 key = S.A_f[a, TALK]
             else:
-                key = -S.QM_f[S.QM_ptr[q] + m]
+                key = -S.QM_f[S.QM_ptr[q] + m, QM_SKILL_SUM]
             ah_push(S, q, key, rank, a, m)
     emit(S, t, K_AGENT_STATE, -1, a, -1, DETAIL_DISPLAY + d, 0.0)
 

@@ -28,14 +28,22 @@ DISP_NOT_READY = 16
 # ---------------------------------------------------------------- queues (Q_i int64, Q_f float64)
 KEYKIND, MAX_NA, MAX_LEN, OVERFLOW, BLOCKED, LOGGED_IN, RINGING, NWAIT = range(8)
 AH_OFF, AH_CAP, AH_LEN, W_ROOT, W_HEAD = range(8, 13)  # W_*: the waiting tree's root and first call (-1: none)
-N_Q_I = 13
+# STRAT: codes.STRAT_*; SCAN: 1 when a member scan routes (else the available-member heap); RR_CURSOR: round-robin
+STRAT, SCAN, RR_CURSOR = range(13, 16)
+N_Q_I = 16
 WEIGHT, RING_TO, WRAP, REJ_DELAY, BUSY_DELAY, NA_DELAY, MAX_WAIT, AHT = range(8)
 N_Q_F = 8
+
+# ---------------------------------------------------------------- members (QM int64, QM_f float64), by queue
+QM_AGENT, QM_OK, QM_TIER, QM_PEN, QM_POS = range(5)  # QM_OK: skills met and penalty within the queue's cap
+N_QM = 5
+QM_SKILL_SUM, QM_WEIGHT = 0, 1  # QM_f: levels summed over the queue's skills; weighted-random weight
 
 # ---------------------------------------------------------------- calls (C_i int64, C_f float64), by slot
 EXT, ORDER, QUEUE, PRIO, STATE, AGENT, OFFER_AGENT, QGEN, HOPS = range(9)
 W_LEFT, W_RIGHT, W_UP, W_SIZE, W_PRI = range(9, 14)  # the call's node in its queue's waiting tree (core_wait.py)
-N_C_I = 14
+CURSOR = 14  # top-down: position of the member last offered this call (-1: none yet)
+N_C_I = 15
 ARRIVAL, ENTERED, CONNECTED_S, WAIT_ORIGIN = range(4)
 N_C_F = 4
 ST_WAITING, ST_OFFERED, ST_CONNECTED, ST_ENDED, ST_FREE = 0, 1, 2, 3, 4
@@ -118,9 +126,9 @@ class CoreState(NamedTuple):
     AQ: np.ndarray
     Q_i: np.ndarray
     Q_f: np.ndarray
-    QM_ptr: np.ndarray  # queue -> its (agent, base skills met) rows in QM
+    QM_ptr: np.ndarray  # queue -> its member rows in QM / QM_f
     QM: np.ndarray
-    QM_f: np.ndarray  # member's skill sum over the queue's skills
+    QM_f: np.ndarray
     AH_f: np.ndarray  # available-member heaps: (key, rank)
     AH_i: np.ndarray  # (agent, member)
     C_i: np.ndarray
@@ -134,3 +142,4 @@ class CoreState(NamedTuple):
     S_f: np.ndarray
     HK: np.ndarray  # call-id table (open addressing, linear probing): external id, or H_EMPTY / H_TOMB
     HV: np.ndarray  # its call slot
+    RNG: np.ndarray  # the random strategies' splitmix64 state (uint64[1], from the configuration's seed)

@@ -34,8 +34,10 @@ from .core_layout import (
     ORDER, OVERFLOW, PRES, RINGING, PRIO, QGEN, QUEUE, REASON_NO_ANSWER, RING_TO,
     S_ENDED, S_EV_ROOM, S_GEN, S_NEV, S_NFREE, S_NOW, S_NT, S_TM_ROOM,
     S_TOKEN, S_HUSED, ST_ENDED, ST_OFFERED, ST_WAITING, STATE, T_LOCK_END, T_MAX_WAIT, T_RING, TALK, TARG,
-    TKIND, TTARGET, W_HEAD, WEIGHT, WRAP,
+    TKIND, TTARGET, W_HEAD, WEIGHT, WRAP, CURSOR, QM_AGENT, QM_POS, RR_CURSOR, SCAN, STRAT,
 )
+from .codes import STRAT_ROUND_ROBIN, STRAT_TOP_DOWN
+from .core_scan import pick_scan
 from .core_wait import w_insert, w_remove
 
 PAUSED = -2
@@ -151,7 +153,18 @@ def drop_offer(S, slot, a, t, kind, detail):
 
 @njit(cache=True, _nrt=False)
 def try_route(S, slot, t):
-    a = pick_available(S, S.C_i[slot, QUEUE])
+    q = S.C_i[slot, QUEUE]
+    if S.Q_i[q, SCAN]:
+        m = pick_scan(S, q, slot)
+        if m < 0:
+            return False
+        if S.Q_i[q, STRAT] == STRAT_ROUND_ROBIN:
+            S.Q_i[q, RR_CURSOR] = S.QM[m, QM_POS]
+        elif S.Q_i[q, STRAT] == STRAT_TOP_DOWN:
+            S.C_i[slot, CURSOR] = S.QM[m, QM_POS]
+        offer(S, slot, S.QM[m, QM_AGENT], t)
+        return True
+    a = pick_available(S, q)
     if a < 0:
         return False
     offer(S, slot, a, t)
@@ -167,6 +180,7 @@ def enter_queue(S, slot, q, t, how):
         S.S_i[S_GEN] += 1
         S.C_i[slot, QGEN] = S.S_i[S_GEN]
         S.C_f[slot, ENTERED] = t
+        S.C_i[slot, CURSOR] = -1
         emit(S, t, K_ARRIVED, slot, -1, q, how, 0.0)
         ml = S.Q_i[q, MAX_LEN]
         if ml > 0 and S.Q_i[q, NWAIT] + S.Q_i[q, RINGING] >= ml:  # callers being rung count too
@@ -211,7 +225,7 @@ def agent_freed(S, a, t):
     while S.A_i[a, PRES] == P_READY and S.A_i[a, LOCK_KIND] == L_NONE:
         if S.A_i[a, LOAD] >= S.A_i[a, CAP]:
             return
-        best = -1
+        best = bk = -1
         bw = bp = ba = bo = 0.0
         for k in range(S.AQ_ptr[a], S.AQ_ptr[a + 1]):
             if not S.AQ[k, 2]:
@@ -225,10 +239,13 @@ def agent_freed(S, a, t):
             ar = S.C_f[s, ARRIVAL]
             o = float(S.C_i[s, ORDER])
             if best < 0 or (w, p, ar, o) < (bw, bp, ba, bo):
-                best, bw, bp, ba, bo = s, w, p, ar, o
+                best, bk, bw, bp, ba, bo = s, k, w, p, ar, o
         if best < 0:
             return
         unwait(S, best)
+        q = S.AQ[bk, 0]
+        if S.Q_i[q, STRAT] == STRAT_ROUND_ROBIN:  # the freed agent takes the queue's turn
+            S.Q_i[q, RR_CURSOR] = S.QM[S.QM_ptr[q] + S.AQ[bk, 1], QM_POS]
         offer(S, best, a, t)
 
 

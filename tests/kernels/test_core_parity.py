@@ -42,6 +42,7 @@ def configs(draw):
     for k in range(n_queues):
         ids = [a["id"] for a in agents]
         members = ids if draw(st.booleans()) else draw(st.lists(st.sampled_from(ids), unique=True, max_size=n_agents))
+        plain = draw(st.booleans())  # all members at the defaults (one tier, one penalty), or each its own
         q = {"name": f"q{k}", "strategy": draw(st.sampled_from(sorted(CORE_STRATEGIES))), "members": members,
              "skills": draw(st.sampled_from([{}, {}, {"s1": 1}, {"s1": 3}, {"s1": 2, "s2": 2}])),
              "wrap_up_s": draw(st.sampled_from([0.0, 0.0, 3.0])),
@@ -55,6 +56,12 @@ def configs(draw):
              "weight": draw(st.sampled_from([1.0, 1.0, 2.0]))}
         if n_queues > 1 and draw(st.booleans()):
             q["overflow"] = f"q{(k + 1) % n_queues}"
+        if not plain:
+            q["members"] = [{"agent": m, "tier": draw(st.integers(0, 2)), "penalty": draw(st.integers(0, 2)),
+                             "position": draw(st.integers(0, 4)), "weight": draw(st.sampled_from([0.5, 1.0, 3.0]))}
+                            for m in members]
+            if draw(st.booleans()):
+                q["max_penalty"] = 1  # members with penalty 2 are never offered this queue's calls
         if draw(st.integers(0, 9)) == 0:  # every member above the queue's max penalty: never routed
             q["members"] = [{"agent": m, "penalty": 1} for m in members]
             q["max_penalty"] = 0
