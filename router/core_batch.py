@@ -24,10 +24,10 @@ from .core_layout import (
     LOGGED_IN, NA_RUN, NO_ID, OFFER_AGENT, OFFER_SLOT, OFFER_TOKEN, OFFERS, OK, OP_ABANDON, OP_ACCEPT,
     OP_ADVANCE, OP_ARRIVE, OP_LOGIN, OP_LOGOUT, OP_NOT_READY, OP_READY, OP_REJECT, OP_RELEASE, ORDER, PRES, PRIO,
     QGEN, QUEUE, REASON, REASON_LOGIN, REJ_DELAY, S_ARRIVED, S_NFREE, S_NREASONS, S_NOW, S_ORDER, S_RESUME, STATE,
-    ST_CONNECTED, ST_WAITING, WAIT_ORIGIN,
+    ST_CONNECTED, ST_WAITING, WAIT_ORIGIN, EMPTY_EPOCH, S_TAIL,
 )
 from .core_ops import (
-    h_get, h_put,
+    h_get, h_put, logout_tail,
     PAUSED, advance_to, agent_freed, back_to_queue, drop_offer, end_call, enter_queue, lock_or_free,
     release, room_short, unwait,
 )
@@ -178,7 +178,10 @@ def _presence(S, op, t, a, arg):
         S.A_i[a, REASON] = REASON_LOGIN
         S.A_i[a, NA_RUN] = 0
         for k in range(S.AQ_ptr[a], S.AQ_ptr[a + 1]):
-            S.Q_i[S.AQ[k, 0], LOGGED_IN] += 1
+            q = S.AQ[k, 0]
+            S.Q_i[q, LOGGED_IN] += 1
+            if S.Q_i[q, LOGGED_IN] == 1:
+                S.Q_i[q, EMPTY_EPOCH] += 1  # no-agents timers set while it was empty are void
         touch(S, a, t)
         if ready:
             agent_freed(S, a, t)
@@ -245,15 +248,29 @@ def apply_op(S, op, t, call, a, q, prio, arg):
 
 @njit(cache=True, _nrt=False)
 def run_batch(S, ops, start, status):
-    """Apply ``ops[start:]``; return the index of the first operation not done (``len(ops)`` when all are)."""
-    for i in range(start, ops.shape[0]):
+    """Apply ``ops[start:]``; return the index of the first operation not done (``len(ops)`` when all are).
+
+    A logout finishes with its tail (:func:`core_ops.logout_tail`: the no-agents limit of the queues it
+    emptied), which may pause for room like an implicit advance; the row's status is set when it is done."""
+    i = start
+    while i < ops.shape[0]:
+        o = ops[i]
+        if S.S_i[S_TAIL]:
+            if not logout_tail(S, o['agent'], o['time_s']):
+                return i
+            status[i] = OK
+            i += 1
+            continue
         if room_short(S):
             return i
-        o = ops[i]
         st = apply_op(S, o['op'], o['time_s'], o['call'], o['agent'], o['queue'], o['priority'], o['arg'])
         if st == PAUSED:
             return i
+        if st == OK and o['op'] == OP_LOGOUT:
+            S.S_i[S_TAIL] = 1
+            continue
         status[i] = st
+        i += 1
     return ops.shape[0]
 
 

@@ -18,7 +18,7 @@ from .core_layout import (
     AH_CAP, AH_OFF, AHT, BLOCKED, BUSY_DELAY, CAP, CoreState, DISP_LOGGED_OUT, DISPLAY, KEYKIND, LAST_END,
     LAST_OFFERED, MAX_LEN, MAX_NA, MAX_WAIT, N_A_F, N_A_I, N_C_F, N_C_I, N_EV_I, N_Q_F, N_Q_I, N_S_F, N_S_I,
     N_TM_I, NA_DELAY, OFFER_SLOT, OVERFLOW, REJ_DELAY, RING_TO, S_EV_ROOM, S_NFREE, S_NOW,
-    S_TM_ROOM, ST_FREE, STATE, W_HEAD, W_ROOT, WEIGHT, WRAP, N_QM, RR_CURSOR, SCAN, STRAT, H_EMPTY, H_TOMB, S_HUSED, S_NT, S_NREASONS,
+    S_TM_ROOM, ST_FREE, STATE, W_HEAD, W_ROOT, WEIGHT, WRAP, N_QM, RR_CURSOR, SCAN, STRAT, NO_AGENTS_S, S_TM_NEED, H_EMPTY, H_TOMB, S_HUSED, S_NT, S_NREASONS,
 )
 from .core_ops import h_rebuild
 from .kernels import agent_has_skills
@@ -51,8 +51,6 @@ def unsupported(cfg: RouterConfig) -> list[str]:
             out.append(f"{p}.escalation: escalation steps")
         if q.dedicated_agent is not None:
             out.append(f"{p}.dedicated_agent: a dedicated agent")
-        if q.max_wait_no_agents_s != math.inf:
-            out.append(f"{p}.max_wait_no_agents_s: a limit on waiting with no agents logged in")
     return out
 
 
@@ -98,6 +96,7 @@ def build(cfg: RouterConfig, calls: int = 1024, timers: int = 4096, events: int 
         Q_f[qi, [WEIGHT, RING_TO, WRAP, REJ_DELAY, BUSY_DELAY, NA_DELAY, MAX_WAIT, AHT]] = (
             q.weight, q.ring_timeout_s, q.wrap_up_s, q.reject_delay_s, q.busy_delay_s, q.no_answer_delay_s,
             q.max_wait_s, q.expected_aht_s)
+        Q_f[qi, NO_AGENTS_S] = q.max_wait_no_agents_s
         for mi, m in enumerate(q.members):
             a = agent_index[m.agent]
             ok = bool(agent_has_skills(skills, a, req_ids, req_min, 0)) and m.penalty <= pen
@@ -156,8 +155,9 @@ def grow(S: CoreState) -> CoreState:
         free[nfree:nfree + new - old] = np.arange(new - 1, old - 1, -1)
         S.S_i[S_NFREE] = nfree + new - old
         rep.update(C_i=C_i, C_f=C_f, FREE=free)
-    if S.S_i[S_NT] + S.S_i[S_TM_ROOM] > S.TM_t.shape[0]:
-        new = 2 * S.TM_t.shape[0] + int(S.S_i[S_TM_ROOM])
+    if S.S_i[S_NT] + S.S_i[S_TM_ROOM] > S.TM_t.shape[0] or S.S_i[S_TM_NEED] > S.TM_t.shape[0]:
+        new = max(2 * S.TM_t.shape[0] + int(S.S_i[S_TM_ROOM]), 2 * int(S.S_i[S_TM_NEED]))
+        S.S_i[S_TM_NEED] = 0
         TM_t = np.zeros(new)
         TM_t[:S.TM_t.shape[0]] = S.TM_t
         TM_i = np.zeros((new, S.TM_i.shape[1]), dtype=np.int64)

@@ -23,7 +23,8 @@ from .core_layout import (
     E_QUEUE, E_SEQ, E_TIME, E_VALUE, EXT, IDLE_RANK, IDLE_SINCE, KEYKIND, LOCK_KIND, LOCK_TOKEN, LOCK_UNTIL,
     NO_ID, OFFERS, PRES, QGEN, QUEUE, REASON, RINGING, S_NEV, S_NT, S_RANK,
     S_SEQ, S_TSEQ, STATE, T_LOCK_END, T_MAX_WAIT, T_RING, TALK, TARG, TKIND, TSEQ, TTARGET, TTOKEN,
-    ST_OFFERED, ST_WAITING, OFFER_SLOT, OFFER_TOKEN, SCAN, QM_SKILL_SUM, QM_OK,
+    ST_OFFERED, ST_WAITING, OFFER_SLOT, OFFER_TOKEN, SCAN, QM_SKILL_SUM, QM_OK, EMPTY_EPOCH, LOGGED_IN,
+    T_NO_AGENTS,
 )
 
 # Presence and lock codes (codes.py) and event kinds (EventKind), as plain ints for numba.
@@ -97,10 +98,13 @@ def timer_live(S, k):
     if kind == T_RING:
         a = S.TM_i[k, TARG]
         return S.A_i[a, OFFER_TOKEN] == token and S.A_i[a, OFFER_SLOT] == target
-    if kind == T_MAX_WAIT:
-        st = S.C_i[target, STATE]
-        return S.C_i[target, QGEN] == token and (st == ST_WAITING or st == ST_OFFERED)
-    return False
+    st = S.C_i[target, STATE]
+    if S.C_i[target, QGEN] != token or not (st == ST_WAITING or st == ST_OFFERED):
+        return False
+    if kind == T_NO_AGENTS:
+        q = S.C_i[target, QUEUE]
+        return S.Q_i[q, EMPTY_EPOCH] == S.TM_i[k, TARG] and S.Q_i[q, LOGGED_IN] == 0
+    return kind == T_MAX_WAIT
 
 
 @njit(cache=True, _nrt=False)

@@ -35,10 +35,12 @@ from .core_layout import (
     S_ENDED, S_EV_ROOM, S_GEN, S_NEV, S_NFREE, S_NOW, S_NT, S_TM_ROOM,
     S_TOKEN, S_HUSED, ST_ENDED, ST_OFFERED, ST_WAITING, STATE, T_LOCK_END, T_MAX_WAIT, T_RING, TALK, TARG,
     TKIND, TTARGET, W_HEAD, WEIGHT, WRAP, CURSOR, QM_AGENT, QM_POS, RR_CURSOR, SCAN, STRAT,
+    D_EXIT_NO_AGENTS, D_REJ_NO_AGENTS, EMPTY_EPOCH, LOGGED_IN, NO_AGENTS_S, T_NO_AGENTS,
+    S_TAIL, S_TAIL_FIRING, S_TAIL_K, S_TM_NEED,
 )
 from .codes import STRAT_ROUND_ROBIN, STRAT_TOP_DOWN
 from .core_scan import pick_scan
-from .core_wait import w_insert, w_remove
+from .core_wait import w_insert, w_next, w_remove
 
 PAUSED = -2
 
@@ -193,6 +195,20 @@ def enter_queue(S, slot, q, t, how):
                 continue
             end_call(S, slot, t, D_REJ_FULL)
             return
+        if S.Q_i[q, LOGGED_IN] == 0:  # nobody serves the queue: the no-agents limit
+            d = S.Q_f[q, NO_AGENTS_S]
+            if d == 0:
+                target = S.Q_i[q, OVERFLOW]
+                if target >= 0 and S.C_i[slot, HOPS] < S.Q_i.shape[0]:
+                    S.C_i[slot, HOPS] += 1
+                    emit(S, t, K_OVERFLOWED, slot, -1, q, DETAIL_QUEUE + target, 0.0)
+                    q = target
+                    how = D_OVERFLOW
+                    continue
+                end_call(S, slot, t, D_REJ_NO_AGENTS)
+                return
+            if d < math.inf:
+                push_timer(S, t + d, T_NO_AGENTS, slot, S.C_i[slot, QGEN], S.Q_i[q, EMPTY_EPOCH])
         if S.Q_f[q, MAX_WAIT] < math.inf:
             push_timer(S, t + S.Q_f[q, MAX_WAIT], T_MAX_WAIT, slot, S.C_i[slot, QGEN], 0)
         if not try_route(S, slot, t):
@@ -301,7 +317,7 @@ def fire(S, t, kind, target, arg):
             back_to_queue(S, slot, t)
             if not locked:
                 agent_freed(S, a, t)
-    elif kind == T_MAX_WAIT:
+    elif kind == T_MAX_WAIT or kind == T_NO_AGENTS:
         if S.C_i[slot, STATE] == ST_WAITING:
             unwait(S, slot)
         else:
@@ -309,7 +325,7 @@ def fire(S, t, kind, target, arg):
             if b >= 0:
                 drop_offer(S, slot, b, t, K_WITHDRAWN, D_EXIT)
                 free(S, b, t)
-        overflow_or_end(S, slot, q, S.Q_i[q, OVERFLOW], t, D_EXIT_TIMEOUT)
+        overflow_or_end(S, slot, q, S.Q_i[q, OVERFLOW], t, D_EXIT_TIMEOUT if kind == T_MAX_WAIT else D_EXIT_NO_AGENTS)
 
 
 @njit(cache=True, _nrt=False)
@@ -331,4 +347,33 @@ def advance_to(S, now):
             S.S_f[S_NOW] = max(S.S_f[S_NOW], t)
             fire(S, t, kind, target, arg)
     S.S_f[S_NOW] = now
+    return True
+
+
+@njit(cache=True, _nrt=False)
+def logout_tail(S, a, t):
+    """Agent ``a``'s logout emptied queues: set the no-agents timers of their waiting calls, in key
+    order, queue by queue, firing them at once where the limit is 0 (engine._queue_emptied). Resumable:
+    False when it must pause for room (more timer rows: S_TM_NEED; or events), True when done."""
+    base = S.AQ_ptr[a]
+    while base + S.S_i[S_TAIL_K] < S.AQ_ptr[a + 1]:
+        q = S.AQ[base + S.S_i[S_TAIL_K], 0]
+        d = S.Q_f[q, NO_AGENTS_S]
+        if S.Q_i[q, LOGGED_IN] == 0 and d < math.inf:
+            if S.S_i[S_TAIL_FIRING] == 0:
+                need = S.S_i[S_NT] + S.Q_i[q, NWAIT] + S.S_i[S_TM_ROOM]
+                if need > S.TM_t.shape[0]:
+                    S.S_i[S_TM_NEED] = need
+                    return False
+                x = S.Q_i[q, W_HEAD]
+                while x >= 0:
+                    push_timer(S, t + d, T_NO_AGENTS, x, S.C_i[x, QGEN], S.Q_i[q, EMPTY_EPOCH])
+                    x = w_next(S, x)
+                S.S_i[S_TAIL_FIRING] = 1
+            if d == 0 and not advance_to(S, t):
+                return False
+        S.S_i[S_TAIL_FIRING] = 0
+        S.S_i[S_TAIL_K] += 1
+    S.S_i[S_TAIL] = 0
+    S.S_i[S_TAIL_K] = 0
     return True

@@ -147,3 +147,16 @@ def w_rank(S, x):
             r += _size(S, S.C_i[p, W_LEFT]) + 1
         n = p
     return r
+
+
+@njit(cache=True, _nrt=False)
+def w_next(S, x):
+    """The waiting call after ``x`` in its queue's order, or -1."""
+    n = S.C_i[x, W_RIGHT]
+    if n >= 0:
+        while S.C_i[n, W_LEFT] >= 0:
+            n = S.C_i[n, W_LEFT]
+        return n
+    while S.C_i[x, W_UP] >= 0 and S.C_i[S.C_i[x, W_UP], W_RIGHT] == x:
+        x = S.C_i[x, W_UP]
+    return S.C_i[x, W_UP]

@@ -3,7 +3,7 @@
 Random configurations within the compiled core's scope (docs/routing.md §15)
 and random operation streams — arrivals with priorities, answers, rejects,
 no-answers, releases with wrap-up, abandons, logins, logouts, breaks, max
-wait, max length with overflow — are applied to both, one operation at a
+wait, the no-agents limit, max length with overflow — are applied to both, one operation at a
 time. After every operation both must have returned the same events (every
 field), raised the same exception class, and agree on every agent's state,
 every live call's state and position (rank, waiting count, EWT), the counts
@@ -52,6 +52,7 @@ def configs(draw):
              "no_answer_delay_s": draw(st.sampled_from([0.0, 3.0])),
              "max_no_answer": draw(st.sampled_from([0, 0, 2])),
              "max_wait_s": draw(st.sampled_from([math.inf, math.inf, 12.0])),
+             "max_wait_no_agents_s": draw(st.sampled_from([math.inf, math.inf, 0.0, 6.0])),
              "max_length": draw(st.sampled_from([0, 0, 1, 2])),
              "weight": draw(st.sampled_from([1.0, 1.0, 2.0]))}
         if n_queues > 1 and draw(st.booleans()):
@@ -248,3 +249,31 @@ def test_bad_rows_fail_alone_with_a_message():
     assert res.status[0] != OK and "reason code" in fast.describe(bad, res.status)[0]
     ok = np.array([(OP_NOT_READY, 3.0, 0, 0, -1, 0, float(fast.reason_code("lunch")))], dtype=OP_DTYPE)
     assert fast.submit(ok).status[0] == OK and fast.agent_state("a") == "NOT_READY:lunch"  # the offer withdrawn
+
+
+@pytest.mark.parametrize("limit_s", [0.0, 5.0])
+def test_logout_emptying_a_long_queue_starts_every_no_agents_wait(limit_s):
+    """The last agent logs out of a queue holding 6,000 callers: one no-agents timer each (the timer heap
+    grows in the middle of the logout row), then every caller exits, in waiting order, as on Router."""
+    cfg = {"agents": [{"id": "a"}], "queues": [{"name": "q", "members": ["a"], "max_wait_no_agents_s": limit_s}]}
+    n = 6000
+    ops = np.zeros(n + 3, dtype=OP_DTYPE)
+    ops[0] = (OP_LOGIN, 0.0, 0, 0, -1, 0, 0.0)  # logged in, not ready: the callers wait
+    ops[1:n + 1]["op"] = OP_ARRIVE
+    ops[1:n + 1]["call"] = np.arange(1, n + 1)
+    ops[1:n + 1]["priority"] = np.arange(1, n + 1) % 2
+    ops[1:n + 1]["queue"] = 0
+    ops[n + 1] = (OP_LOGOUT, 1.0, 0, 0, -1, 0, 0.0)
+    ops[n + 2] = (OP_ADVANCE, 1.0 + limit_s, 0, -1, -1, 0, 0.0)
+    fast = FastRouter.from_config(cfg, calls=16)
+    res = fast.submit(ops)
+    assert (res.status == OK).all()
+    py = Router.from_config(cfg, collect_stats=False)
+    want = py.agent_login(0.0, "a")
+    for i in range(1, n + 1):
+        want += py.call_arrive(0.0, i, "q", priority=i % 2)
+    want += py.agent_logout(1.0, "a") + py.advance(1.0 + limit_s)
+    assert fast.to_events(res.events) == want
+    ended = [e for e in want if e.kind == EventKind.CALL_ENDED]
+    assert len(ended) == n and {e.detail for e in ended} == {"exited:no-agents"}
+    assert [e.call_id for e in ended[:3]] == [1, 3, 5] and ended[0].time_s == 1.0 + limit_s
