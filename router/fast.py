@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 from collections import OrderedDict
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, Hashable, NamedTuple
 
 import numpy as np
@@ -34,12 +35,12 @@ from .core_layout import (
     ERR_LOGGED_IN, ERR_LOGGED_OUT, ERR_NO_OFFER, ERR_NOT_CONNECTED, ERR_TIME, ERR_UNKNOWN_AGENT, ERR_UNKNOWN_CALL,
     ERR_UNKNOWN_QUEUE, EVENT_DTYPE, NO_ID, NOT_RUN, OK, OP_ABANDON, OP_ACCEPT, OP_ADVANCE, OP_ARRIVE, OP_DTYPE,
     OP_LOGIN, OP_LOGOUT, OP_NAMES, OP_NOT_READY, OP_READY, OP_REJECT, OP_RELEASE, S_ARRIVED, S_ENDED, S_NEV,
-    S_NOW, S_NREASONS, STATE, DISPLAY, QUEUE, LOGGED_IN, AHT, NWAIT,
+    S_NOW, S_NREASONS, STATE, DISPLAY, QUEUE, LOGGED_IN, AHT, NWAIT, ARRIVAL, QM_AGENT,
 )
 from .core_wait import w_rank
 from .errors import ConfigError, OfferError, StateError, TimeError, UnknownIdError, flag, real_seconds
 from .events import Event
-from .stats import Position
+from .stats import Position, RouterStats, StatsCollector
 
 _DISPLAY_NAMES = {0: "LOGGED_OUT", 2: "AVAILABLE", 3: "RESERVED", 4: "BUSY", 5: "WRAP_UP"}
 _INT64 = (-(1 << 63), (1 << 63) - 1)
@@ -55,7 +56,7 @@ class BatchResult(NamedTuple):
 class FastRouter:
     """The compiled routing core. Build with :meth:`from_config` or :meth:`from_toml`."""
 
-    def __init__(self, config: RouterConfig, *, calls: int = 1024):
+    def __init__(self, config: RouterConfig, *, calls: int = 1024, collect_stats: bool = False):
         if not isinstance(config, RouterConfig):
             raise ConfigError("config: expected a RouterConfig; use FastRouter.from_config(dict)")
         problems = unsupported(config)
@@ -75,6 +76,7 @@ class FastRouter:
         self._ended: OrderedDict[int, str] = OrderedDict()  # per-call API: recently ended, for clear errors
         self._context: dict[int, dict] = {}
         self._pending: list[Event] = []
+        self._stats = StatsCollector(config) if collect_stats else None  # fed every event (opt-in: it costs)
 
     @classmethod
     def from_config(cls, raw: dict[str, Any], **kw: Any) -> "FastRouter":
@@ -124,6 +126,9 @@ class FastRouter:
                 break
             self._S = grow(self._S)
         events = chunks[0] if len(chunks) == 1 else (np.concatenate(chunks) if chunks else np.empty(0, EVENT_DTYPE))
+        if self._stats is not None:
+            for e in self.to_events(events):
+                self._stats.apply(e)
         return BatchResult(events, status)
 
     def _drain(self) -> np.ndarray:
@@ -309,10 +314,23 @@ class FastRouter:
         ewt = pos * float(S.Q_f[q, AHT]) / serving if serving else math.inf
         return Position(position=pos, waiting=int(S.Q_i[q, NWAIT]), ewt_s=ewt)
 
-    def _unsupported(self, *_a: Any, **_k: Any) -> Any:
-        raise StateError("transfers, callbacks and stats need busyhour.router.Router (docs/routing.md §15)")
+    def stats(self) -> RouterStats:
+        """As Router.stats(), from the same events (needs ``FastRouter(config, collect_stats=True)``)."""
+        if self._stats is None:
+            raise StateError("this router was created with collect_stats=False")
+        S = self._S
+        waiting = S.C_i[:, STATE] == int(CallState.WAITING)
+        queues = [SimpleNamespace(name=name, members=S.QM[S.QM_ptr[q]:S.QM_ptr[q + 1], QM_AGENT],
+                                  waiting=[(0, t) for t in S.C_f[waiting & (S.C_i[:, QUEUE] == q), ARRIVAL].tolist()])
+                  for q, name in enumerate(self.queue_names)]
+        view = SimpleNamespace(now=self.now, _queues=queues,
+                               _agents=SimpleNamespace(display=[self.agent_state(a) for a in self.agent_ids]))
+        return self._stats.snapshot(view)
 
-    transfer = request_callback = stats = _unsupported
+    def _unsupported(self, *_a: Any, **_k: Any) -> Any:
+        raise StateError("transfers and callbacks need busyhour.router.Router (docs/routing.md §15)")
+
+    transfer = request_callback = _unsupported
 
 
 _MESSAGES = {

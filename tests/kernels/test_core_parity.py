@@ -151,8 +151,8 @@ def _step(r, op: str, now: float, k: int, flag: bool, twin: Twin, ringing: dict,
 @given(cfg=configs(), ops=OPS)
 def test_fast_router_matches_router(cfg, ops):
     twin = Twin(cfg)
-    py = Router.from_config(cfg, collect_stats=False)
-    fast = FastRouter.from_config(cfg, calls=16)
+    py = Router.from_config(cfg)
+    fast = FastRouter.from_config(cfg, calls=16, collect_stats=True)
     now, ringing, live, next_id, connected = 0.0, {}, [], [1], {}
     py_events, rows, failed = [], [], []
     for op, dt, k, flag in ops:
@@ -187,6 +187,7 @@ def test_fast_router_matches_router(cfg, ops):
         assert fast.counts == py.counts
         assert fast.next_deadline() == py.next_deadline()
     py_events.extend(py._flush())  # events of a failed last operation's implicit advance
+    assert fast.stats() == py.stats()  # intervals, agent totals and live queues, from the same events
 
     batch = FastRouter.from_config(cfg, calls=16)
     ops_arr = np.zeros(len(rows), dtype=OP_DTYPE)
