@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from busyhour.bench.router_backlog import run as run_backlog
 from busyhour.bench.router_batch import BatchDriver, run as run_compiled
 from busyhour.bench.router_bench import WORKLOADS, LifecycleDriver, run, write_json
 
@@ -46,3 +47,9 @@ def test_bench_router_report():
     out.mkdir(parents=True, exist_ok=True)
     write_json(results, out / "bench_router.json")
     assert all(r.lifecycles_per_s > 0 and r.decision_ns_p99 >= r.decision_ns_p50 for r in results)
+
+
+def test_bench_router_backlog():
+    """100,000 callers waiting (an outage burst), then drained (bench/router_backlog.py)."""
+    b = run_backlog(100_000)
+    assert b.callers == 100_000 and b.ops > 2 * b.callers and b.fill_ops_per_s_min > 0 and b.drain_ops_per_s_min > 0

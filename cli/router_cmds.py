@@ -33,6 +33,8 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
         json_path: Optional[Path] = out_option("also write the figures as JSON to FILE", flag="--json"),
         fmt: OutputFormat = format_option(),
         out: Optional[Path] = out_option(),
+        backlog: int = typer.Option(100_000, min=0, max=10_000_000,
+                                    help="compiled: callers waiting in the outage-burst row (0: no backlog row)"),
     ) -> None:
         """Full call lifecycles per second through the router at ~90 % occupancy."""
         if workload != "all" and workload not in SIZES:
@@ -48,6 +50,8 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
             fail(f"--engine must be compiled, python or both, got {engine!r}", EXIT_USAGE)
         if strategy not in STRATEGIES:
             fail(f"--strategy must be one of {', '.join(STRATEGIES)}, got {strategy!r}", EXIT_USAGE)
+        if 0 < backlog < 1_000:
+            fail(f"--backlog must be 0 or at least 1,000 callers, got {backlog}", EXIT_USAGE)
 
         console = Console(width=max(120, Console().width), stderr=True)  # the status spinner
         results = []
@@ -65,10 +69,14 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
                                                         batch=batch, strategy=strategy))
                     except ConfigError as exc:
                         fail(str(exc), EXIT_USAGE)
+        back = _backlog(console, backlog) if backlog and engine != "python" else None
         if fmt is not OutputFormat.table:
             rows = [asdict(r) for r in results]
             if fmt is OutputFormat.json:
-                text = json.dumps(rows[0] if len(rows) == 1 else {"runs": rows, **rows[-1]}, indent=2) + "\n"
+                doc = rows[0] if len(rows) == 1 else {"runs": rows, **rows[-1]}
+                if back is not None:
+                    doc = {**doc, "backlog": back._asdict()}
+                text = json.dumps(doc, indent=2) + "\n"
             else:
                 buf = io.StringIO()
                 w = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
@@ -88,12 +96,35 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
             table.add_row(r.workload, r.engine, f"{r.agents:,}", str(r.skills), str(r.queues), f"{r.lifecycles_per_s:,.0f}",
                           f"{r.bhca:,.0f}", f"{r.decision_ns_p50 / 1e3:.1f}", f"{r.decision_ns_p99 / 1e3:.1f}",
                           f"{r.occupancy:.1%}")
+        tables = [table] if back is None else [table, _backlog_table(back)]
         if out is None:
-            Console(width=console.width).print(table)
+            for t in tables:
+                Console(width=console.width).print(t)
         else:
             buf = io.StringIO()
-            Console(file=buf, width=console.width, color_system=None).print(table)
+            for t in tables:
+                Console(file=buf, width=console.width, color_system=None).print(t)
             write_output(buf.getvalue(), out)
         if json_path is not None:
             write_json(results, json_path)
             info(f"written: {json_path}")
+
+
+def _backlog(console, callers: int):
+    """The outage-burst row: ``callers`` waiting, then drained (bench/router_backlog.py)."""
+    from busyhour.bench.router_backlog import run as run_backlog
+
+    with console.status(f"backlog: {callers:,} callers arrive with nobody answering, then are drained"):
+        return run_backlog(callers)
+
+
+def _backlog_table(b):
+    from rich.table import Table
+
+    table = Table(title=f"backlog (compiled): {b.callers:,} callers waiting, then drained by {b.agents:,} agents")
+    for col in ("arrivals ops/s, first 5K waiting", f"… last 5K of {b.callers:,}", "arrivals, slowest tenth",
+                "cost growth", "drain, slowest tenth", "drain mean ops/s"):
+        table.add_column(col, justify="right")
+    table.add_row(f"{b.fill_ops_per_s_first:,.0f}", f"{b.fill_ops_per_s_last:,.0f}", f"{b.fill_ops_per_s_min:,.0f}",
+                  f"{b.growth:.2f}×", f"{b.drain_ops_per_s_min:,.0f}", f"{b.drain_ops_per_s_mean:,.0f}")
+    return table

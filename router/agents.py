@@ -15,7 +15,7 @@ from typing import Hashable
 
 from .codes import PRESENCE_LOGGED_OUT, PRESENCE_NOT_READY, PRESENCE_READY, CallState, EventKind
 from .dispatch import T_NO_AGENTS
-from .errors import StateError
+from .errors import StateError, flag
 from .events import Event
 
 
@@ -24,6 +24,7 @@ class AgentOpsMixin:
         """Log the agent in: NOT_READY('login'), or AVAILABLE with ``ready=True``."""
         now = self._clock(now)
         a = self._agent(agent_id)
+        ready = flag(ready, "ready")
         self._advance(now)
         A = self._agents
         if A.presence[a] != PRESENCE_LOGGED_OUT:

@@ -13,7 +13,7 @@ import numpy as np
 
 from .codes import LOCK_DELAY, LOCK_NONE, LOCK_WRAP_UP, STRAT_PREFERRED, CallState, EventKind
 from .config import MAX_LEVEL
-from .errors import OfferError, StateError, UnknownIdError
+from .errors import OfferError, StateError, UnknownIdError, flag
 from .events import Event
 from .state import NO_SKILLS, Call
 
@@ -125,6 +125,7 @@ class CallOpsMixin:
 
     def offer_reject(self, now: float, call_id: Hashable, agent_id: Hashable, *, busy: bool = False) -> list[Event]:
         """The agent declines (``busy=True``: its device was busy); the call returns to its place."""
+        busy = flag(busy, "busy")
         call, a = self._ringing_offer(now, call_id, agent_id)
         t = self._now
         q = self._queues[call.queue]

@@ -24,10 +24,10 @@ from .core_layout import (
     LOGGED_IN, NA_RUN, NO_ID, OFFER_AGENT, OFFER_SLOT, OFFER_TOKEN, OFFERS, OK, OP_ABANDON, OP_ACCEPT,
     OP_ADVANCE, OP_ARRIVE, OP_LOGIN, OP_LOGOUT, OP_NOT_READY, OP_READY, OP_REJECT, OP_RELEASE, ORDER, PRES, PRIO,
     QGEN, QUEUE, REASON, REASON_LOGIN, REJ_DELAY, S_ARRIVED, S_NFREE, S_NREASONS, S_NOW, S_ORDER, S_RESUME, STATE,
-    ST_CONNECTED, ST_WAITING, WAIT_ORIGIN, WGEN,
+    ST_CONNECTED, ST_WAITING, WAIT_ORIGIN, EMPTY_EPOCH, S_TAIL,
 )
 from .core_ops import (
-    h_get, h_put,
+    h_get, h_put, logout_tail,
     PAUSED, advance_to, agent_freed, back_to_queue, drop_offer, end_call, enter_queue, lock_or_free,
     release, room_short, unwait,
 )
@@ -36,12 +36,12 @@ from .core_ops import (
 @njit(cache=True, _nrt=False)
 def _check(S, op, t, call, a, q, arg):
     """Argument checks made before the implicit advance (the facade's order)."""
-    if not (t >= S.S_f[S_NOW] and t < math.inf):
+    if not (t >= S.S_f[S_NOW] and t < math.inf and t > -math.inf):  # NaN fails every comparison
         return ERR_TIME
     n_agents = S.A_i.shape[0]
+    if op >= OP_ARRIVE and op <= OP_ABANDON and (call == NO_ID or call == NO_ID + 1):
+        return ERR_BAD_ARG  # reserved: they mark empty and deleted rows of the call-id table
     if op == OP_ARRIVE:
-        if call == NO_ID or call == NO_ID + 1:
-            return ERR_BAD_ARG
         if h_get(S, call) >= 0:
             return ERR_DUPLICATE_CALL
         if q < 0 or q >= S.Q_i.shape[0]:
@@ -51,6 +51,8 @@ def _check(S, op, t, call, a, q, arg):
             return ERR_UNKNOWN_AGENT
         if h_get(S, call) < 0:
             return ERR_UNKNOWN_CALL
+        if op == OP_REJECT and not (arg == 0 or arg == 1):
+            return ERR_BAD_ARG
     elif op == OP_RELEASE or op == OP_ABANDON:
         if h_get(S, call) < 0:
             return ERR_UNKNOWN_CALL
@@ -59,6 +61,8 @@ def _check(S, op, t, call, a, q, arg):
     elif op == OP_LOGIN or op == OP_LOGOUT or op == OP_READY or op == OP_NOT_READY:
         if a < 0 or a >= n_agents:
             return ERR_UNKNOWN_AGENT
+        if op == OP_LOGIN and not (arg == 0 or arg == 1):
+            return ERR_BAD_ARG
         if op == OP_NOT_READY and not (arg >= 2 and arg < S.S_i[S_NREASONS] and arg == math.floor(arg)):
             return ERR_BAD_ARG
     elif op != OP_ADVANCE:
@@ -81,7 +85,6 @@ def _arrive(S, t, call, q, prio):
     S.C_i[slot, AGENT] = -1
     S.C_i[slot, OFFER_AGENT] = -1
     S.C_i[slot, QGEN] = 0
-    S.C_i[slot, WGEN] = 0
     S.C_i[slot, HOPS] = 0
     S.C_f[slot, ARRIVAL] = t
     S.C_f[slot, ENTERED] = t
@@ -175,7 +178,10 @@ def _presence(S, op, t, a, arg):
         S.A_i[a, REASON] = REASON_LOGIN
         S.A_i[a, NA_RUN] = 0
         for k in range(S.AQ_ptr[a], S.AQ_ptr[a + 1]):
-            S.Q_i[S.AQ[k, 0], LOGGED_IN] += 1
+            q = S.AQ[k, 0]
+            S.Q_i[q, LOGGED_IN] += 1
+            if S.Q_i[q, LOGGED_IN] == 1:
+                S.Q_i[q, EMPTY_EPOCH] += 1  # no-agents timers set while it was empty are void
         touch(S, a, t)
         if ready:
             agent_freed(S, a, t)
@@ -242,15 +248,29 @@ def apply_op(S, op, t, call, a, q, prio, arg):
 
 @njit(cache=True, _nrt=False)
 def run_batch(S, ops, start, status):
-    """Apply ``ops[start:]``; return the index of the first operation not done (``len(ops)`` when all are)."""
-    for i in range(start, ops.shape[0]):
+    """Apply ``ops[start:]``; return the index of the first operation not done (``len(ops)`` when all are).
+
+    A logout finishes with its tail (:func:`core_ops.logout_tail`: the no-agents limit of the queues it
+    emptied), which may pause for room like an implicit advance; the row's status is set when it is done."""
+    i = start
+    while i < ops.shape[0]:
+        o = ops[i]
+        if S.S_i[S_TAIL]:
+            if not logout_tail(S, o['agent'], o['time_s']):
+                return i
+            status[i] = OK
+            i += 1
+            continue
         if room_short(S):
             return i
-        o = ops[i]
         st = apply_op(S, o['op'], o['time_s'], o['call'], o['agent'], o['queue'], o['priority'], o['arg'])
         if st == PAUSED:
             return i
+        if st == OK and o['op'] == OP_LOGOUT:
+            S.S_i[S_TAIL] = 1
+            continue
         status[i] = st
+        i += 1
     return ops.shape[0]
 
 

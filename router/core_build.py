@@ -12,20 +12,24 @@ import math
 
 import numpy as np
 
+from .codes import STRATEGY_NAMES
 from .config import RouterConfig
 from .core_layout import (
     AH_CAP, AH_OFF, AHT, BLOCKED, BUSY_DELAY, CAP, CoreState, DISP_LOGGED_OUT, DISPLAY, KEYKIND, LAST_END,
     LAST_OFFERED, MAX_LEN, MAX_NA, MAX_WAIT, N_A_F, N_A_I, N_C_F, N_C_I, N_EV_I, N_Q_F, N_Q_I, N_S_F, N_S_I,
-    N_TM_I, NA_DELAY, OFFER_SLOT, OVERFLOW, REJ_DELAY, RING_TO, S_EV_ROOM, S_GROW, S_NFREE, S_NOW,
-    S_TM_ROOM, ST_FREE, STATE, WEIGHT, WH_CAP, WH_LEN, WH_OFF, WRAP, H_EMPTY, H_TOMB, S_HUSED, S_NT, S_NREASONS,
+    N_TM_I, NA_DELAY, OFFER_SLOT, OVERFLOW, REJ_DELAY, RING_TO, S_EV_ROOM, S_NFREE, S_NOW,
+    S_TM_ROOM, ST_FREE, STATE, W_HEAD, W_ROOT, WEIGHT, WRAP, N_QM, RR_CURSOR, SCAN, STRAT, NO_AGENTS_S, S_TM_NEED, H_EMPTY, H_TOMB, S_HUSED, S_NT, S_NREASONS,
 )
 from .core_ops import h_rebuild
 from .kernels import agent_has_skills
 
-#: Strategies the compiled core runs, and the key of its available-member heap
-#: (0 idle rank only, 1 answered calls, 2 talk time, 3 minus the skill sum).
-CORE_STRATEGIES = {"longest-idle-agent": 0, "agent-with-fewest-calls": 1, "agent-with-least-talk-time": 2,
-                   "most-skilled-first": 3}
+#: Strategies whose choice the available-member heap makes (on a queue whose members share one tier
+#: and one penalty), and its key: 0 idle rank only, 1 answered calls, 2 talk time, 3 minus the skill sum.
+HEAP_KEYS = {"longest-idle-agent": 0, "preferred-agent": 0, "agent-with-fewest-calls": 1,
+             "agent-with-least-talk-time": 2, "most-skilled-first": 3}
+#: Strategies the compiled core runs (the others by a member scan).
+CORE_STRATEGIES = (*HEAP_KEYS, "round-robin", "top-down", "sequentially-by-agent-order", "random",
+                   "weighted-random")
 
 
 def unsupported(cfg: RouterConfig) -> list[str]:
@@ -43,14 +47,10 @@ def unsupported(cfg: RouterConfig) -> list[str]:
         p = f"queues[{i}]"
         if q.strategy not in CORE_STRATEGIES:
             out.append(f"{p}.strategy: {q.strategy!r} (the compiled core runs {', '.join(CORE_STRATEGIES)})")
-        if q.members and (len({m.tier for m in q.members}) > 1 or len({m.penalty for m in q.members}) > 1):
-            out.append(f"{p}.members: tiers or penalties that differ between members")
         if q.escalation:
             out.append(f"{p}.escalation: escalation steps")
         if q.dedicated_agent is not None:
             out.append(f"{p}.dedicated_agent: a dedicated agent")
-        if q.max_wait_no_agents_s != math.inf:
-            out.append(f"{p}.max_wait_no_agents_s: a limit on waiting with no agents logged in")
     return out
 
 
@@ -78,13 +78,17 @@ def build(cfg: RouterConfig, calls: int = 1024, timers: int = 4096, events: int 
     Q_i = np.zeros((nq, N_Q_I), dtype=np.int64)
     Q_f = np.zeros((nq, N_Q_F), dtype=np.float64)
     qm_ptr = np.zeros(nq + 1, dtype=np.int64)
-    qm_rows, qm_sum, aq_rows = [], [], [[] for _ in range(n)]
+    qm_rows, qm_f, aq_rows = [], [], [[] for _ in range(n)]
     for qi, q in enumerate(cfg.queues):
         req_ids = np.array([skill_index[s] for s, _ in q.skills], dtype=np.int64)
         req_min = np.array([lvl for _, lvl in q.skills], dtype=np.int64)
         pen = q.max_penalty if q.max_penalty is not None else 1 << 62
         blocked = bool(q.members) and q.members[0].penalty > pen
-        Q_i[qi, KEYKIND] = CORE_STRATEGIES.get(q.strategy, 0)
+        uniform = len({(m.tier, m.penalty) for m in q.members}) == 1
+        Q_i[qi, KEYKIND] = HEAP_KEYS.get(q.strategy, 0)
+        Q_i[qi, STRAT] = STRATEGY_NAMES[q.strategy]
+        Q_i[qi, SCAN] = not (q.strategy in HEAP_KEYS and uniform)  # uniform is False without members
+        Q_i[qi, RR_CURSOR] = -1
         Q_i[qi, MAX_NA] = q.max_no_answer
         Q_i[qi, MAX_LEN] = q.max_length
         Q_i[qi, OVERFLOW] = qindex[q.overflow] if q.overflow else -1
@@ -92,24 +96,24 @@ def build(cfg: RouterConfig, calls: int = 1024, timers: int = 4096, events: int 
         Q_f[qi, [WEIGHT, RING_TO, WRAP, REJ_DELAY, BUSY_DELAY, NA_DELAY, MAX_WAIT, AHT]] = (
             q.weight, q.ring_timeout_s, q.wrap_up_s, q.reject_delay_s, q.busy_delay_s, q.no_answer_delay_s,
             q.max_wait_s, q.expected_aht_s)
+        Q_f[qi, NO_AGENTS_S] = q.max_wait_no_agents_s
         for mi, m in enumerate(q.members):
             a = agent_index[m.agent]
-            ok = bool(agent_has_skills(skills, a, req_ids, req_min, 0))
-            qm_rows.append((a, ok))
-            qm_sum.append(float(skills[a, req_ids].astype(np.int64).sum()))
-            aq_rows[a].append((qi, mi, int(ok and not blocked)))
+            ok = bool(agent_has_skills(skills, a, req_ids, req_min, 0)) and m.penalty <= pen
+            qm_rows.append((a, ok, m.tier, m.penalty, m.position))
+            qm_f.append((float(skills[a, req_ids].astype(np.int64).sum()), m.weight))
+            aq_rows[a].append((qi, mi, int(ok)))  # ok: skills met and penalty within the cap
         qm_ptr[qi + 1] = len(qm_rows)
     aq_ptr = np.zeros(n + 1, dtype=np.int64)
     aq_ptr[1:] = np.cumsum([len(r) for r in aq_rows])
     AQ = np.array([r for rows in aq_rows for r in rows], dtype=np.int64).reshape(-1, 3)
-    QM = np.array(qm_rows, dtype=np.int64).reshape(-1, 2)
+    QM = np.array(qm_rows, dtype=np.int64).reshape(-1, N_QM)
     sizes = np.diff(qm_ptr)
     ah_cap = 2 * sizes + 66  # compacted when full: at most one current entry per member
     Q_i[:, AH_OFF] = np.concatenate([[0], np.cumsum(ah_cap)[:-1]])
     Q_i[:, AH_CAP] = ah_cap
-    wh_cap = np.full(nq, 64, dtype=np.int64)
-    Q_i[:, WH_OFF] = np.arange(nq) * 64
-    Q_i[:, WH_CAP] = wh_cap
+    Q_i[:, W_ROOT] = -1
+    Q_i[:, W_HEAD] = -1
     C_i = np.zeros((calls, N_C_I), dtype=np.int64)
     C_i[:, STATE] = ST_FREE
     S_i = np.zeros(N_S_I, dtype=np.int64)
@@ -122,18 +126,18 @@ def build(cfg: RouterConfig, calls: int = 1024, timers: int = 4096, events: int 
     S_f[S_NOW] = -math.inf
     state = CoreState(
         A_i=A_i, A_f=A_f, AQ_ptr=aq_ptr, AQ=AQ, Q_i=Q_i, Q_f=Q_f, QM_ptr=qm_ptr, QM=QM,
-        QM_f=np.array(qm_sum, dtype=np.float64), AH_f=np.zeros((int(ah_cap.sum()), 2)),
-        AH_i=np.zeros((int(ah_cap.sum()), 2), dtype=np.int64), WH_f=np.zeros(int(wh_cap.sum())),
-        WH_i=np.zeros((int(wh_cap.sum()), 4), dtype=np.int64), C_i=C_i, C_f=np.zeros((calls, N_C_F)),
+        QM_f=np.array(qm_f, dtype=np.float64).reshape(-1, 2), AH_f=np.zeros((int(ah_cap.sum()), 2)),
+        AH_i=np.zeros((int(ah_cap.sum()), 2), dtype=np.int64), C_i=C_i, C_f=np.zeros((calls, N_C_F)),
         FREE=np.arange(calls - 1, -1, -1, dtype=np.int64), TM_t=np.zeros(timers), TM_i=np.zeros((timers, N_TM_I), dtype=np.int64),
         EV_i=np.zeros((max(events, 4 * S_i[S_EV_ROOM]), N_EV_I), dtype=np.int64),
         EV_f=np.zeros((max(events, 4 * S_i[S_EV_ROOM]), 2)), S_i=S_i, S_f=S_f,
-        HK=np.full(_pow2(4 * calls), H_EMPTY, dtype=np.int64), HV=np.zeros(_pow2(4 * calls), dtype=np.int64))
+        HK=np.full(_pow2(4 * calls), H_EMPTY, dtype=np.int64), HV=np.zeros(_pow2(4 * calls), dtype=np.int64),
+        RNG=np.array([cfg.seed], dtype=np.uint64))
     return state
 
 
 def grow(S: CoreState) -> CoreState:
-    """A copy of ``S`` with room again: calls and timers double when short, full waiting segments double.
+    """A copy of ``S`` with room again: calls and timers double when short, the call-id table rehashes.
 
     Events are not grown here: the facade drains them (``S_NEV`` back to 0)."""
     rep = {}
@@ -151,16 +155,14 @@ def grow(S: CoreState) -> CoreState:
         free[nfree:nfree + new - old] = np.arange(new - 1, old - 1, -1)
         S.S_i[S_NFREE] = nfree + new - old
         rep.update(C_i=C_i, C_f=C_f, FREE=free)
-    if S.S_i[S_NT] + S.S_i[S_TM_ROOM] > S.TM_t.shape[0]:
-        new = 2 * S.TM_t.shape[0] + int(S.S_i[S_TM_ROOM])
+    if S.S_i[S_NT] + S.S_i[S_TM_ROOM] > S.TM_t.shape[0] or S.S_i[S_TM_NEED] > S.TM_t.shape[0]:
+        new = max(2 * S.TM_t.shape[0] + int(S.S_i[S_TM_ROOM]), 2 * int(S.S_i[S_TM_NEED]))
+        S.S_i[S_TM_NEED] = 0
         TM_t = np.zeros(new)
         TM_t[:S.TM_t.shape[0]] = S.TM_t
         TM_i = np.zeros((new, S.TM_i.shape[1]), dtype=np.int64)
         TM_i[:S.TM_i.shape[0]] = S.TM_i
         rep.update(TM_t=TM_t, TM_i=TM_i)
-    if S.S_i[S_GROW]:
-        rep.update(_grow_waiting(S))
-        S.S_i[S_GROW] = 0
     S = S._replace(**rep) if rep else S
     if 2 * (S.S_i[S_HUSED] + 1) > S.HK.shape[0]:  # rehash: live ids at most a quarter of the rows
         live = int(((S.HK != H_EMPTY) & (S.HK != H_TOMB)).sum())
@@ -169,25 +171,3 @@ def grow(S: CoreState) -> CoreState:
         S = S._replace(HK=np.full(size, H_EMPTY, dtype=np.int64), HV=np.zeros(size, dtype=np.int64))
         h_rebuild(old_k, old_v, S)
     return S
-
-
-def _grow_waiting(S: CoreState) -> dict:
-    """New waiting-heap arrays: each queue's segment keeps its entries; a segment more than half
-    full doubles."""
-    Q = S.Q_i
-    nq = Q.shape[0]
-    caps = Q[:, WH_CAP].copy()
-    caps[Q[:, WH_LEN] * 2 > caps] *= 2
-    offs = np.concatenate([[0], np.cumsum(caps)[:-1]]).astype(np.int64)
-    WH_f = np.zeros(int(caps.sum()))
-    WH_i = np.zeros((int(caps.sum()), 4), dtype=np.int64)
-    for q in range(nq):
-        o, n = int(Q[q, WH_OFF]), int(Q[q, WH_LEN])
-        WH_f[offs[q]:offs[q] + n] = S.WH_f[o:o + n]
-        WH_i[offs[q]:offs[q] + n] = S.WH_i[o:o + n]
-    Q[:, WH_OFF] = offs
-    Q[:, WH_CAP] = caps
-    return {"WH_f": WH_f, "WH_i": WH_i}
-
-
-

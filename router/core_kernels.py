@@ -5,10 +5,10 @@ Each function mirrors the method of the Python engine with the same name
 tests/router/test_core_parity.py replays random operation streams through
 both and compares the streams event by event. ``S`` is a :class:`CoreState`.
 
-Heaps are binary heaps in flat arrays: the timer heap (deadline, sequence);
-per queue, a segment of the available-member heap (strategy key, idle rank)
-and of the waiting heap (-priority, arrival time, arrival order). Entries are
-deleted lazily: each carries the generation or rank it was pushed with.
+Heaps are binary heaps in flat arrays: the timer heap (deadline, sequence)
+and, per queue, a segment of the available-member heap (strategy key, idle
+rank). Entries are deleted lazily: each carries the generation or rank it was
+pushed with. The waiting lists are trees (core_wait.py).
 """
 
 from __future__ import annotations
@@ -18,12 +18,13 @@ import math
 from numba import njit
 
 from .core_layout import (
-    AH_CAP, AH_LEN, AH_OFF, ANSWERED, ARRIVAL, BLOCKED, CAP, CONN, DETAIL_DISPLAY, DISP_AVAILABLE, DISP_BUSY,
+    AH_CAP, AH_LEN, AH_OFF, ANSWERED, BLOCKED, CAP, CONN, DETAIL_DISPLAY, DISP_AVAILABLE, DISP_BUSY,
     DISP_LOGGED_OUT, DISP_NOT_READY, DISP_RESERVED, DISP_WRAP_UP, DISPLAY, E_AGENT, E_CALL, E_DETAIL, E_KIND,
     E_QUEUE, E_SEQ, E_TIME, E_VALUE, EXT, IDLE_RANK, IDLE_SINCE, KEYKIND, LOCK_KIND, LOCK_TOKEN, LOCK_UNTIL,
-    NO_ID, NWAIT, OFFERS, ORDER, PRES, PRIO, QGEN, QUEUE, REASON, RINGING, S_GEN, S_GROW, S_NEV, S_NT, S_RANK,
-    S_SEQ, S_TSEQ, STATE, T_LOCK_END, T_MAX_WAIT, T_RING, TALK, TARG, TKIND, TSEQ, TTARGET, TTOKEN, WGEN, WH_CAP,
-    WH_LEN, WH_OFF, ST_OFFERED, ST_WAITING, OFFER_SLOT, OFFER_TOKEN,
+    NO_ID, OFFERS, PRES, QGEN, QUEUE, REASON, RINGING, S_NEV, S_NT, S_RANK,
+    S_SEQ, S_TSEQ, STATE, T_LOCK_END, T_MAX_WAIT, T_RING, TALK, TARG, TKIND, TSEQ, TTARGET, TTOKEN,
+    ST_OFFERED, ST_WAITING, OFFER_SLOT, OFFER_TOKEN, SCAN, QM_SKILL_SUM, QM_OK, EMPTY_EPOCH, LOGGED_IN,
+    T_NO_AGENTS,
 )
 
 # Presence and lock codes (codes.py) and event kinds (EventKind), as plain ints for numba.
@@ -97,10 +98,13 @@ def timer_live(S, k):
     if kind == T_RING:
         a = S.TM_i[k, TARG]
         return S.A_i[a, OFFER_TOKEN] == token and S.A_i[a, OFFER_SLOT] == target
-    if kind == T_MAX_WAIT:
-        st = S.C_i[target, STATE]
-        return S.C_i[target, QGEN] == token and (st == ST_WAITING or st == ST_OFFERED)
-    return False
+    st = S.C_i[target, STATE]
+    if S.C_i[target, QGEN] != token or not (st == ST_WAITING or st == ST_OFFERED):
+        return False
+    if kind == T_NO_AGENTS:
+        q = S.C_i[target, QUEUE]
+        return S.Q_i[q, EMPTY_EPOCH] == S.TM_i[k, TARG] and S.Q_i[q, LOGGED_IN] == 0
+    return kind == T_MAX_WAIT
 
 
 @njit(cache=True, _nrt=False)
@@ -177,7 +181,7 @@ def pick_available(S, q):
             _ah_pop(S, q)
         else:
             a = S.AH_i[off, 0]
-            if S.A_i[a, LOCK_KIND] == L_NONE and S.A_i[a, CAP] > 0 and S.QM[S.QM_ptr[q] + S.AH_i[off, 1], 1]:
+            if S.A_i[a, LOCK_KIND] == L_NONE and S.A_i[a, CAP] > 0 and S.QM[S.QM_ptr[q] + S.AH_i[off, 1], QM_OK]:
                 found = a
                 break
             _ah_pop(S, q)
@@ -195,46 +199,23 @@ def pick_available(S, q):
     return found
 
 
-# ------------------------------------------------------------------ waiting heaps: (-priority, arrival, order)
-@njit(cache=True, _nrt=False)
-def _wh_less(S, i, j):
-    pi, pj = S.WH_i[i, 0], S.WH_i[j, 0]
-    if pi != pj:
-        return pi < pj
-    ai, aj = S.WH_f[i], S.WH_f[j]
-    if ai != aj:
-        return ai < aj
-    return S.WH_i[i, 1] < S.WH_i[j, 1]
-
-
-@njit(cache=True, _nrt=False)
-def _wh_swap(S, i, j):
-    S.WH_f[i], S.WH_f[j] = S.WH_f[j], S.WH_f[i]
-    for c in range(4):
-        S.WH_i[i, c], S.WH_i[j, c] = S.WH_i[j, c], S.WH_i[i, c]
-
-
-# ------------------------------------------------------------------ one sift for the three heaps
-HEAP_TIMERS, HEAP_AVAIL, HEAP_WAITING = 0, 1, 2
+# ------------------------------------------------------------------ one sift for the two heaps
+HEAP_TIMERS, HEAP_AVAIL = 0, 1
 
 
 @njit(cache=True, _nrt=False)
 def _less(S, h, i, j):
     if h == HEAP_TIMERS:
         return _tm_less(S, i, j)
-    if h == HEAP_AVAIL:
-        return _ah_less(S, i, j)
-    return _wh_less(S, i, j)
+    return _ah_less(S, i, j)
 
 
 @njit(cache=True, _nrt=False)
 def _swap(S, h, i, j):
     if h == HEAP_TIMERS:
         _tm_swap(S, i, j)
-    elif h == HEAP_AVAIL:
-        _ah_swap(S, i, j)
     else:
-        _wh_swap(S, i, j)
+        _ah_swap(S, i, j)
 
 
 @njit(cache=True, _nrt=False)
@@ -261,52 +242,6 @@ def sift_down(S, h, off, n, i):
             break
         _swap(S, h, i, c)
         i = c
-
-
-@njit(cache=True, _nrt=False)
-def _wh_live(S, q, k):
-    slot = S.WH_i[k, 2]
-    return S.C_i[slot, WGEN] == S.WH_i[k, 3] and S.C_i[slot, STATE] == ST_WAITING and S.C_i[slot, QUEUE] == q
-
-
-@njit(cache=True, _nrt=False)
-def wh_push(S, q, slot):
-    """Add ``slot`` to ``q``'s waiting heap; return its position (1-based) among the live entries."""
-    S.S_i[S_GEN] += 1
-    gen = S.S_i[S_GEN]
-    S.C_i[slot, WGEN] = gen
-    off = S.Q_i[q, WH_OFF]
-    n = S.Q_i[q, WH_LEN]
-    i = off + n
-    S.WH_f[i] = S.C_f[slot, ARRIVAL]
-    S.WH_i[i, 0] = -S.C_i[slot, PRIO]
-    S.WH_i[i, 1] = S.C_i[slot, ORDER]
-    S.WH_i[i, 2] = slot
-    S.WH_i[i, 3] = gen
-    pos = 1
-    for k in range(off, i):  # live entries ahead of the new one (keys are compared, not places)
-        if _wh_less(S, k, i) and _wh_live(S, q, k):
-            pos += 1
-    S.Q_i[q, WH_LEN] = n + 1
-    S.Q_i[q, NWAIT] += 1
-    if n + 1 > S.Q_i[q, WH_CAP] - 8:
-        S.S_i[S_GROW] = 1  # the facade grows the segment before the next step
-    sift_up(S, HEAP_WAITING, off, i)
-    return pos
-
-
-@njit(cache=True, _nrt=False)
-def wh_head(S, q):
-    """Slot of the first live waiting call of ``q`` (stale roots are dropped), or -1."""
-    off = S.Q_i[q, WH_OFF]
-    while S.Q_i[q, WH_LEN] > 0:
-        if _wh_live(S, q, off):
-            return S.WH_i[off, 2]
-        n = S.Q_i[q, WH_LEN] - 1
-        S.Q_i[q, WH_LEN] = n
-        _wh_swap(S, off, off + n)
-        sift_down(S, HEAP_WAITING, off, n, off)
-    return -1
 
 
 # ------------------------------------------------------------------ agents
@@ -342,6 +277,8 @@ def touch(S, a, t):
         for k in range(S.AQ_ptr[a], S.AQ_ptr[a + 1]):
             q = S.AQ[k, 0]
             m = S.AQ[k, 1]
+            if S.Q_i[q, SCAN]:
+                continue  # routed by a member scan: no heap
             kind = S.Q_i[q, KEYKIND]
             if kind == 0:
                 key = 0.0
@@ -350,7 +287,7 @@ def touch(S, a, t):
             elif kind == 2:
                 key = S.A_f[a, TALK]
             else:
-                key = -S.QM_f[S.QM_ptr[q] + m]
+                key = -S.QM_f[S.QM_ptr[q] + m, QM_SKILL_SUM]
             ah_push(S, q, key, rank, a, m)
     emit(S, t, K_AGENT_STATE, -1, a, -1, DETAIL_DISPLAY + d, 0.0)
 

@@ -27,14 +27,25 @@ DISP_NOT_READY = 16
 
 # ---------------------------------------------------------------- queues (Q_i int64, Q_f float64)
 KEYKIND, MAX_NA, MAX_LEN, OVERFLOW, BLOCKED, LOGGED_IN, RINGING, NWAIT = range(8)
-AH_OFF, AH_CAP, AH_LEN, WH_OFF, WH_CAP, WH_LEN = range(8, 14)
-N_Q_I = 14
+AH_OFF, AH_CAP, AH_LEN, W_ROOT, W_HEAD = range(8, 13)  # W_*: the waiting tree's root and first call (-1: none)
+# STRAT: codes.STRAT_*; SCAN: 1 when a member scan routes (else the available-member heap); RR_CURSOR: round-robin
+STRAT, SCAN, RR_CURSOR = range(13, 16)
+EMPTY_EPOCH = 16  # bumps when the queue gains its first logged-in agent (no-agents timers set before are void)
+N_Q_I = 17
 WEIGHT, RING_TO, WRAP, REJ_DELAY, BUSY_DELAY, NA_DELAY, MAX_WAIT, AHT = range(8)
-N_Q_F = 8
+NO_AGENTS_S = 8  # max_wait_no_agents_s
+N_Q_F = 9
+
+# ---------------------------------------------------------------- members (QM int64, QM_f float64), by queue
+QM_AGENT, QM_OK, QM_TIER, QM_PEN, QM_POS = range(5)  # QM_OK: skills met and penalty within the queue's cap
+N_QM = 5
+QM_SKILL_SUM, QM_WEIGHT = 0, 1  # QM_f: levels summed over the queue's skills; weighted-random weight
 
 # ---------------------------------------------------------------- calls (C_i int64, C_f float64), by slot
-EXT, ORDER, QUEUE, PRIO, STATE, AGENT, OFFER_AGENT, QGEN, WGEN, HOPS = range(10)
-N_C_I = 10
+EXT, ORDER, QUEUE, PRIO, STATE, AGENT, OFFER_AGENT, QGEN, HOPS = range(9)
+W_LEFT, W_RIGHT, W_UP, W_SIZE, W_PRI = range(9, 14)  # the call's node in its queue's waiting tree (core_wait.py)
+CURSOR = 14  # top-down: position of the member last offered this call (-1: none yet)
+N_C_I = 15
 ARRIVAL, ENTERED, CONNECTED_S, WAIT_ORIGIN = range(4)
 N_C_F = 4
 ST_WAITING, ST_OFFERED, ST_CONNECTED, ST_ENDED, ST_FREE = 0, 1, 2, 3, 4
@@ -42,7 +53,7 @@ ST_WAITING, ST_OFFERED, ST_CONNECTED, ST_ENDED, ST_FREE = 0, 1, 2, 3, 4
 # ---------------------------------------------------------------- timers (TM_t float64, TM_i int64)
 TSEQ, TKIND, TTARGET, TTOKEN, TARG = range(5)
 N_TM_I = 5
-T_RING, T_LOCK_END, T_MAX_WAIT = 1, 2, 3  # same numbers as dispatch.py
+T_RING, T_LOCK_END, T_MAX_WAIT, T_NO_AGENTS = 1, 2, 3, 4  # same numbers as dispatch.py
 
 # ---------------------------------------------------------------- events (EV_i int64, EV_f float64)
 E_SEQ, E_KIND, E_CALL, E_AGENT, E_QUEUE, E_DETAIL = range(6)
@@ -55,18 +66,23 @@ H_EMPTY, H_TOMB = NO_ID, NO_ID + 1  # call-id table: a free row, a deleted row
 # display states are DETAIL_DISPLAY + display code (NOT_READY reasons included).
 DETAILS = ("", "overflow", "busy", "reject", "caller-abandoned", "agent-logged-out", "agent-not-ready", "exit",
            "completed", "abandoned", "abandoned-ringing", "exited:timeout", "rejected:queue-full",
-           "exited:queue-full")
+           "exited:queue-full", "exited:no-agents", "rejected:no-agents")
 D_NONE, D_OVERFLOW, D_BUSY, D_REJECT, D_CALLER_ABANDONED, D_LOGGED_OUT, D_NOT_READY, D_EXIT = range(8)
 D_COMPLETED, D_ABANDONED, D_ABANDONED_RINGING, D_EXIT_TIMEOUT, D_REJ_FULL, D_EXIT_FULL = range(8, 14)
+D_EXIT_NO_AGENTS, D_REJ_NO_AGENTS = 14, 15
 DETAIL_QUEUE = 1 << 20
 DETAIL_DISPLAY = 1 << 21
 
 # ---------------------------------------------------------------- scalars (S_i int64, S_f float64)
-S_SEQ, S_RANK, S_TSEQ, S_TOKEN, S_ORDER, S_GEN, S_NT, S_NEV, S_NFREE, S_ARRIVED, S_ENDED, S_GROW = range(12)
+S_SEQ, S_RANK, S_TSEQ, S_TOKEN, S_ORDER, S_GEN, S_NT, S_NEV, S_NFREE, S_ARRIVED, S_ENDED, S_SPARE = range(12)  # S_SPARE: unused
 S_EV_ROOM, S_TM_ROOM, S_RESUME = 12, 13, 14  # room one step may need (events, timers); op resumed after a pause
 S_HUSED = 15  # call-id table rows in use (live ids and tombstones)
 S_NREASONS = 16  # not-ready reason codes registered by the facade
-N_S_I = 17
+# A logout that emptied queues with a no-agents limit finishes after its own step: S_TAIL 1 while it does,
+# S_TAIL_K the agent's queue row it is at, S_TAIL_FIRING 1 once that queue's timers are set (d = 0: firing);
+# S_TM_NEED the timer rows it needs before it can set them (the facade grows the timer heap).
+S_TAIL, S_TAIL_K, S_TAIL_FIRING, S_TM_NEED = 17, 18, 19, 20
+N_S_I = 21
 S_NOW = 0
 N_S_F = 1
 
@@ -117,13 +133,11 @@ class CoreState(NamedTuple):
     AQ: np.ndarray
     Q_i: np.ndarray
     Q_f: np.ndarray
-    QM_ptr: np.ndarray  # queue -> its (agent, base skills met) rows in QM
+    QM_ptr: np.ndarray  # queue -> its member rows in QM / QM_f
     QM: np.ndarray
-    QM_f: np.ndarray  # member's skill sum over the queue's skills
+    QM_f: np.ndarray
     AH_f: np.ndarray  # available-member heaps: (key, rank)
     AH_i: np.ndarray  # (agent, member)
-    WH_f: np.ndarray  # waiting heaps: arrival time
-    WH_i: np.ndarray  # (-priority, order, slot, wait generation)
     C_i: np.ndarray
     C_f: np.ndarray
     FREE: np.ndarray  # stack of free call slots
@@ -135,3 +149,4 @@ class CoreState(NamedTuple):
     S_f: np.ndarray
     HK: np.ndarray  # call-id table (open addressing, linear probing): external id, or H_EMPTY / H_TOMB
     HV: np.ndarray  # its call slot
+    RNG: np.ndarray  # the random strategies' splitmix64 state (uint64[1], from the configuration's seed)

@@ -7,7 +7,7 @@ writes their events into the state's event buffer.
 
 Room: a step (one timer fired, or one operation's own work) needs at most
 ``S_EV_ROOM / 2`` event rows and ``S_TM_ROOM / 2`` timer rows, one free call
-slot, and two rows of a queue's waiting heap. :func:`run_batch` stops *before*
+slot and a call-id table at most half full. :func:`run_batch` stops *before*
 a step when room is short (it returns the index of the operation to run
 next, marking it resumed if its implicit advance had started); the facade
 grows the arrays or drains the events and calls it again. So no step ever
@@ -24,7 +24,7 @@ from numba import njit
 from .core_kernels import (
     K_ARRIVED, K_ENDED, K_EXPIRED, K_OFFERED, K_OVERFLOWED, K_QUEUED, K_WITHDRAWN,
     L_DELAY, L_NONE, L_WRAP_UP, P_READY, emit, lock, pick_available, pop_timer,
-    push_timer, set_not_ready, set_state, timer_live, touch, unlock, wh_head, wh_push,
+    push_timer, set_not_ready, set_state, timer_live, touch, unlock,
 )
 from .core_layout import (
     H_EMPTY, H_TOMB,
@@ -32,10 +32,15 @@ from .core_layout import (
     D_REJ_FULL, DETAIL_QUEUE, ENTERED, EXT, HOPS, LAST_END, LAST_OFFERED, LOAD, LOCK_KIND,
     MAX_LEN, MAX_NA, MAX_WAIT, NA_DELAY, NA_RUN, NWAIT, OFFER_AGENT, OFFER_SLOT, OFFER_TOKEN, OFFERS,
     ORDER, OVERFLOW, PRES, RINGING, PRIO, QGEN, QUEUE, REASON_NO_ANSWER, RING_TO,
-    S_ENDED, S_EV_ROOM, S_GEN, S_GROW, S_NEV, S_NFREE, S_NOW, S_NT, S_TM_ROOM,
+    S_ENDED, S_EV_ROOM, S_GEN, S_NEV, S_NFREE, S_NOW, S_NT, S_TM_ROOM,
     S_TOKEN, S_HUSED, ST_ENDED, ST_OFFERED, ST_WAITING, STATE, T_LOCK_END, T_MAX_WAIT, T_RING, TALK, TARG,
-    TKIND, TTARGET, WEIGHT, WGEN, WRAP,
+    TKIND, TTARGET, W_HEAD, WEIGHT, WRAP, CURSOR, QM_AGENT, QM_POS, RR_CURSOR, SCAN, STRAT,
+    D_EXIT_NO_AGENTS, D_REJ_NO_AGENTS, EMPTY_EPOCH, LOGGED_IN, NO_AGENTS_S, T_NO_AGENTS,
+    S_TAIL, S_TAIL_FIRING, S_TAIL_K, S_TM_NEED,
 )
+from .codes import STRAT_ROUND_ROBIN, STRAT_TOP_DOWN
+from .core_scan import pick_scan
+from .core_wait import w_insert, w_next, w_remove
 
 PAUSED = -2
 
@@ -48,7 +53,9 @@ def _h_home(key, mask):
 
 @njit(cache=True, _nrt=False)
 def h_get(S, key):
-    """The slot of call ``key``, or -1."""
+    """The slot of call ``key``, or -1 (the two reserved ids are never a call)."""
+    if key == H_EMPTY or key == H_TOMB:
+        return -1
     mask = S.HK.shape[0] - 1
     i = _h_home(key, mask)
     while True:
@@ -108,13 +115,12 @@ def end_call(S, slot, t, disp):
 
 @njit(cache=True, _nrt=False)
 def unwait(S, slot):
-    S.Q_i[S.C_i[slot, QUEUE], NWAIT] -= 1
-    S.C_i[slot, WGEN] = 0  # its heap entry is stale from now on
+    w_remove(S, S.C_i[slot, QUEUE], slot)
 
 
 @njit(cache=True, _nrt=False)
 def wait(S, slot, q, t):
-    pos = wh_push(S, q, slot)
+    pos = w_insert(S, q, slot)
     set_state(S, slot, ST_WAITING)
     emit(S, t, K_QUEUED, slot, -1, q, D_NONE, float(pos))
 
@@ -149,7 +155,18 @@ def drop_offer(S, slot, a, t, kind, detail):
 
 @njit(cache=True, _nrt=False)
 def try_route(S, slot, t):
-    a = pick_available(S, S.C_i[slot, QUEUE])
+    q = S.C_i[slot, QUEUE]
+    if S.Q_i[q, SCAN]:
+        m = pick_scan(S, q, slot)
+        if m < 0:
+            return False
+        if S.Q_i[q, STRAT] == STRAT_ROUND_ROBIN:
+            S.Q_i[q, RR_CURSOR] = S.QM[m, QM_POS]
+        elif S.Q_i[q, STRAT] == STRAT_TOP_DOWN:
+            S.C_i[slot, CURSOR] = S.QM[m, QM_POS]
+        offer(S, slot, S.QM[m, QM_AGENT], t)
+        return True
+    a = pick_available(S, q)
     if a < 0:
         return False
     offer(S, slot, a, t)
@@ -165,6 +182,7 @@ def enter_queue(S, slot, q, t, how):
         S.S_i[S_GEN] += 1
         S.C_i[slot, QGEN] = S.S_i[S_GEN]
         S.C_f[slot, ENTERED] = t
+        S.C_i[slot, CURSOR] = -1
         emit(S, t, K_ARRIVED, slot, -1, q, how, 0.0)
         ml = S.Q_i[q, MAX_LEN]
         if ml > 0 and S.Q_i[q, NWAIT] + S.Q_i[q, RINGING] >= ml:  # callers being rung count too
@@ -177,6 +195,20 @@ def enter_queue(S, slot, q, t, how):
                 continue
             end_call(S, slot, t, D_REJ_FULL)
             return
+        if S.Q_i[q, LOGGED_IN] == 0:  # nobody serves the queue: the no-agents limit
+            d = S.Q_f[q, NO_AGENTS_S]
+            if d == 0:
+                target = S.Q_i[q, OVERFLOW]
+                if target >= 0 and S.C_i[slot, HOPS] < S.Q_i.shape[0]:
+                    S.C_i[slot, HOPS] += 1
+                    emit(S, t, K_OVERFLOWED, slot, -1, q, DETAIL_QUEUE + target, 0.0)
+                    q = target
+                    how = D_OVERFLOW
+                    continue
+                end_call(S, slot, t, D_REJ_NO_AGENTS)
+                return
+            if d < math.inf:
+                push_timer(S, t + d, T_NO_AGENTS, slot, S.C_i[slot, QGEN], S.Q_i[q, EMPTY_EPOCH])
         if S.Q_f[q, MAX_WAIT] < math.inf:
             push_timer(S, t + S.Q_f[q, MAX_WAIT], T_MAX_WAIT, slot, S.C_i[slot, QGEN], 0)
         if not try_route(S, slot, t):
@@ -209,13 +241,13 @@ def agent_freed(S, a, t):
     while S.A_i[a, PRES] == P_READY and S.A_i[a, LOCK_KIND] == L_NONE:
         if S.A_i[a, LOAD] >= S.A_i[a, CAP]:
             return
-        best = -1
+        best = bk = -1
         bw = bp = ba = bo = 0.0
         for k in range(S.AQ_ptr[a], S.AQ_ptr[a + 1]):
             if not S.AQ[k, 2]:
                 continue
             q = S.AQ[k, 0]
-            s = wh_head(S, q)
+            s = S.Q_i[q, W_HEAD]
             if s < 0:
                 continue
             w = -S.Q_f[q, WEIGHT]
@@ -223,10 +255,13 @@ def agent_freed(S, a, t):
             ar = S.C_f[s, ARRIVAL]
             o = float(S.C_i[s, ORDER])
             if best < 0 or (w, p, ar, o) < (bw, bp, ba, bo):
-                best, bw, bp, ba, bo = s, w, p, ar, o
+                best, bk, bw, bp, ba, bo = s, k, w, p, ar, o
         if best < 0:
             return
         unwait(S, best)
+        q = S.AQ[bk, 0]
+        if S.Q_i[q, STRAT] == STRAT_ROUND_ROBIN:  # the freed agent takes the queue's turn
+            S.Q_i[q, RR_CURSOR] = S.QM[S.QM_ptr[q] + S.AQ[bk, 1], QM_POS]
         offer(S, best, a, t)
 
 
@@ -282,7 +317,7 @@ def fire(S, t, kind, target, arg):
             back_to_queue(S, slot, t)
             if not locked:
                 agent_freed(S, a, t)
-    elif kind == T_MAX_WAIT:
+    elif kind == T_MAX_WAIT or kind == T_NO_AGENTS:
         if S.C_i[slot, STATE] == ST_WAITING:
             unwait(S, slot)
         else:
@@ -290,13 +325,13 @@ def fire(S, t, kind, target, arg):
             if b >= 0:
                 drop_offer(S, slot, b, t, K_WITHDRAWN, D_EXIT)
                 free(S, b, t)
-        overflow_or_end(S, slot, q, S.Q_i[q, OVERFLOW], t, D_EXIT_TIMEOUT)
+        overflow_or_end(S, slot, q, S.Q_i[q, OVERFLOW], t, D_EXIT_TIMEOUT if kind == T_MAX_WAIT else D_EXIT_NO_AGENTS)
 
 
 @njit(cache=True, _nrt=False)
 def room_short(S):
     return (S.S_i[S_NEV] + S.S_i[S_EV_ROOM] > S.EV_i.shape[0] or S.S_i[S_NT] + S.S_i[S_TM_ROOM] > S.TM_t.shape[0]
-            or S.S_i[S_GROW] != 0 or S.S_i[S_NFREE] < 1 or 2 * (S.S_i[S_HUSED] + 1) > S.HK.shape[0])
+            or S.S_i[S_NFREE] < 1 or 2 * (S.S_i[S_HUSED] + 1) > S.HK.shape[0])
 
 
 @njit(cache=True, _nrt=False)
@@ -312,4 +347,33 @@ def advance_to(S, now):
             S.S_f[S_NOW] = max(S.S_f[S_NOW], t)
             fire(S, t, kind, target, arg)
     S.S_f[S_NOW] = now
+    return True
+
+
+@njit(cache=True, _nrt=False)
+def logout_tail(S, a, t):
+    """Agent ``a``'s logout emptied queues: set the no-agents timers of their waiting calls, in key
+    order, queue by queue, firing them at once where the limit is 0 (engine._queue_emptied). Resumable:
+    False when it must pause for room (more timer rows: S_TM_NEED; or events), True when done."""
+    base = S.AQ_ptr[a]
+    while base + S.S_i[S_TAIL_K] < S.AQ_ptr[a + 1]:
+        q = S.AQ[base + S.S_i[S_TAIL_K], 0]
+        d = S.Q_f[q, NO_AGENTS_S]
+        if S.Q_i[q, LOGGED_IN] == 0 and d < math.inf:
+            if S.S_i[S_TAIL_FIRING] == 0:
+                need = S.S_i[S_NT] + S.Q_i[q, NWAIT] + S.S_i[S_TM_ROOM]
+                if need > S.TM_t.shape[0]:
+                    S.S_i[S_TM_NEED] = need
+                    return False
+                x = S.Q_i[q, W_HEAD]
+                while x >= 0:
+                    push_timer(S, t + d, T_NO_AGENTS, x, S.C_i[x, QGEN], S.Q_i[q, EMPTY_EPOCH])
+                    x = w_next(S, x)
+                S.S_i[S_TAIL_FIRING] = 1
+            if d == 0 and not advance_to(S, t):
+                return False
+        S.S_i[S_TAIL_FIRING] = 0
+        S.S_i[S_TAIL_K] += 1
+    S.S_i[S_TAIL] = 0
+    S.S_i[S_TAIL_K] = 0
     return True

@@ -48,7 +48,7 @@ from .config import RouterConfig, load_toml, parse_config
 from .dispatch import (
     T_ESCALATE, T_LOCK_END, T_MAX_WAIT, T_NO_AGENTS, T_PREF_FALLBACK, T_RING, T_RING_STEP, DispatchMixin,
 )
-from .errors import ConfigError, StateError, TimeError, UnknownIdError
+from .errors import ConfigError, StateError, TimeError, UnknownIdError, real_seconds
 from .events import Event
 from .state import AgentArrays, Call, QueueState
 from .stats import AgentCounters, Position, StatsCollector
@@ -194,13 +194,12 @@ class Router(CallOpsMixin, AgentOpsMixin, DispatchMixin):
 
     def _clock(self, now: float) -> float:
         """Validate ``now`` (finite, not before the last call) without changing anything."""
-        if type(now) is float and self._now <= now < math.inf:  # the common case, cheaply (NaN fails it)
+        if type(now) is float and self._now <= now < math.inf and now > -math.inf:  # the common case (NaN fails)
             return now
-        if isinstance(now, bool) or not isinstance(now, (int, float)) or not math.isfinite(now):
-            raise TimeError(f"now must be a finite number of seconds, got {now!r}")
+        now = real_seconds(now)
         if now < self._now:
             raise TimeError(f"time went backwards: now={now!r} is before the last time {self._now!r}")
-        return float(now)
+        return now
 
     def _call(self, call_id: Hashable) -> Call:
         try:

@@ -1,4 +1,10 @@
-"""Exceptions raised by the router. Whenever one is raised, state is unchanged."""
+"""Exceptions raised by the router (whenever one is raised, state is unchanged), and the argument
+checks both engines share."""
+
+import math
+import numbers
+
+import numpy as np
 
 
 class RouterError(Exception):
@@ -26,3 +32,20 @@ class OfferError(StateError):
 
 class TimeError(RouterError, ValueError):
     """``now`` went backwards, or is not a finite number."""
+
+
+def real_seconds(now: object) -> float:
+    """``now`` as a float: any finite real number (int, float, numpy integer or float); TimeError otherwise."""
+    if isinstance(now, (bool, np.bool_)) or not isinstance(now, numbers.Real):
+        raise TimeError(f"now must be a finite number of seconds, got {now!r}")
+    t = float(now)
+    if not math.isfinite(t):
+        raise TimeError(f"now must be a finite number of seconds, got {now!r}")
+    return t
+
+
+def flag(value: object, name: str) -> bool:
+    """A yes/no argument: True, False, 0 or 1 (numpy booleans and integers too); StateError otherwise."""
+    if isinstance(value, (bool, np.bool_)) or (isinstance(value, numbers.Integral) and value in (0, 1)):
+        return bool(value)
+    raise StateError(f"{name} must be True or False, got {value!r}")

@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 from collections import OrderedDict
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, Hashable, NamedTuple
 
 import numpy as np
@@ -25,6 +26,7 @@ import numpy as np
 from .codes import CallState, EventKind
 from .config import RouterConfig, load_toml, parse_config
 from .core_batch import deadline, run_batch
+from .core_compile import ROUTER_COMPILE_S, compile_notice, router_dispatchers
 from .core_ops import h_get
 from .core_build import build, grow, unsupported
 from .core_layout import (
@@ -33,10 +35,12 @@ from .core_layout import (
     ERR_LOGGED_IN, ERR_LOGGED_OUT, ERR_NO_OFFER, ERR_NOT_CONNECTED, ERR_TIME, ERR_UNKNOWN_AGENT, ERR_UNKNOWN_CALL,
     ERR_UNKNOWN_QUEUE, EVENT_DTYPE, NO_ID, NOT_RUN, OK, OP_ABANDON, OP_ACCEPT, OP_ADVANCE, OP_ARRIVE, OP_DTYPE,
     OP_LOGIN, OP_LOGOUT, OP_NAMES, OP_NOT_READY, OP_READY, OP_REJECT, OP_RELEASE, S_ARRIVED, S_ENDED, S_NEV,
-    S_NOW, S_NREASONS, STATE, DISPLAY,
+    S_NOW, S_NREASONS, STATE, DISPLAY, QUEUE, LOGGED_IN, AHT, NWAIT, ARRIVAL, QM_AGENT,
 )
-from .errors import ConfigError, OfferError, StateError, TimeError, UnknownIdError
+from .core_wait import w_rank
+from .errors import ConfigError, OfferError, StateError, TimeError, UnknownIdError, flag, real_seconds
 from .events import Event
+from .stats import Position, RouterStats, StatsCollector
 
 _DISPLAY_NAMES = {0: "LOGGED_OUT", 2: "AVAILABLE", 3: "RESERVED", 4: "BUSY", 5: "WRAP_UP"}
 _INT64 = (-(1 << 63), (1 << 63) - 1)
@@ -52,7 +56,7 @@ class BatchResult(NamedTuple):
 class FastRouter:
     """The compiled routing core. Build with :meth:`from_config` or :meth:`from_toml`."""
 
-    def __init__(self, config: RouterConfig, *, calls: int = 1024):
+    def __init__(self, config: RouterConfig, *, calls: int = 1024, collect_stats: bool = False):
         if not isinstance(config, RouterConfig):
             raise ConfigError("config: expected a RouterConfig; use FastRouter.from_config(dict)")
         problems = unsupported(config)
@@ -61,6 +65,7 @@ class FastRouter:
             raise ConfigError("the compiled core does not run this configuration; use busyhour.router.Router: "
                               + "; ".join(problems[:3]) + more)
         self.config = config
+        compile_notice("the routing core", router_dispatchers(), ROUTER_COMPILE_S)
         self._S = build(config, calls=max(16, int(calls)))
         self.agent_ids: list[Hashable] = [a.id for a in config.agents]
         self.queue_names: list[str] = [q.name for q in config.queues]
@@ -71,6 +76,7 @@ class FastRouter:
         self._ended: OrderedDict[int, str] = OrderedDict()  # per-call API: recently ended, for clear errors
         self._context: dict[int, dict] = {}
         self._pending: list[Event] = []
+        self._stats = StatsCollector(config) if collect_stats else None  # fed every event (opt-in: it costs)
 
     @classmethod
     def from_config(cls, raw: dict[str, Any], **kw: Any) -> "FastRouter":
@@ -120,6 +126,9 @@ class FastRouter:
                 break
             self._S = grow(self._S)
         events = chunks[0] if len(chunks) == 1 else (np.concatenate(chunks) if chunks else np.empty(0, EVENT_DTYPE))
+        if self._stats is not None:
+            for e in self.to_events(events):
+                self._stats.apply(e)
         return BatchResult(events, status)
 
     def _drain(self) -> np.ndarray:
@@ -166,10 +175,9 @@ class FastRouter:
     # ------------------------------------------------------------------ per-call API (Router's)
     def _one(self, op: int, now: float, call: int = NO_ID, agent: int = -1, queue: int = -1, priority: int = 0,
              arg: float = 0.0) -> list[Event]:
-        if isinstance(now, bool) or not isinstance(now, (int, float)) or not math.isfinite(now):
-            raise TimeError(f"now must be a finite number of seconds, got {now!r}")
+        now = real_seconds(now)
         row = np.zeros(1, dtype=OP_DTYPE)
-        row[0] = (op, float(now), call, agent, queue, priority, arg)
+        row[0] = (op, now, call, agent, queue, priority, arg)
         res = self.submit(row)
         events = self.to_events(res.events)
         for e in events:
@@ -234,7 +242,7 @@ class FastRouter:
         return self._one(OP_ACCEPT, now, self._call_id(call_id), self.agent_index(agent_id))
 
     def offer_reject(self, now: float, call_id: int, agent_id: Hashable, *, busy: bool = False) -> list[Event]:
-        return self._one(OP_REJECT, now, self._call_id(call_id), self.agent_index(agent_id), arg=float(bool(busy)))
+        return self._one(OP_REJECT, now, self._call_id(call_id), self.agent_index(agent_id), arg=float(flag(busy, "busy")))
 
     def call_release(self, now: float, call_id: int, *, wrap_up_s: float | None = None) -> list[Event]:
         cid = self._call_id(call_id)
@@ -249,7 +257,7 @@ class FastRouter:
         return self._one(OP_ABANDON, now, self._call_id(call_id))
 
     def agent_login(self, now: float, agent_id: Hashable, *, ready: bool = False) -> list[Event]:
-        return self._one(OP_LOGIN, now, agent=self.agent_index(agent_id), arg=float(bool(ready)))
+        return self._one(OP_LOGIN, now, agent=self.agent_index(agent_id), arg=float(flag(ready, "ready")))
 
     def agent_logout(self, now: float, agent_id: Hashable) -> list[Event]:
         return self._one(OP_LOGOUT, now, agent=self.agent_index(agent_id))
@@ -293,11 +301,36 @@ class FastRouter:
         """(calls arrived, calls ended) so far."""
         return int(self._S.S_i[S_ARRIVED]), int(self._S.S_i[S_ENDED])
 
-    def _unsupported(self, *_a: Any, **_k: Any) -> Any:
-        raise StateError("transfers, callbacks, position/EWT and stats need busyhour.router.Router "
-                         "(docs/routing.md §15)")
+    def position(self, call_id: int) -> Position:
+        """Place of a waiting call in its queue and its estimated wait (docs/routing.md §11), O(log n)."""
+        state = self.call_state(call_id)
+        if state != CallState.WAITING:
+            raise StateError(f"call {call_id!r} is not waiting (state {state.name})")
+        S = self._S
+        slot = self._slot(call_id)
+        q = int(S.C_i[slot, QUEUE])
+        pos = int(w_rank(S, slot))
+        serving = int(S.Q_i[q, LOGGED_IN])
+        ewt = pos * float(S.Q_f[q, AHT]) / serving if serving else math.inf
+        return Position(position=pos, waiting=int(S.Q_i[q, NWAIT]), ewt_s=ewt)
 
-    transfer = request_callback = position = stats = _unsupported
+    def stats(self) -> RouterStats:
+        """As Router.stats(), from the same events (needs ``FastRouter(config, collect_stats=True)``)."""
+        if self._stats is None:
+            raise StateError("this router was created with collect_stats=False")
+        S = self._S
+        waiting = S.C_i[:, STATE] == int(CallState.WAITING)
+        queues = [SimpleNamespace(name=name, members=S.QM[S.QM_ptr[q]:S.QM_ptr[q + 1], QM_AGENT],
+                                  waiting=[(0, t) for t in S.C_f[waiting & (S.C_i[:, QUEUE] == q), ARRIVAL].tolist()])
+                  for q, name in enumerate(self.queue_names)]
+        view = SimpleNamespace(now=self.now, _queues=queues,
+                               _agents=SimpleNamespace(display=[self.agent_state(a) for a in self.agent_ids]))
+        return self._stats.snapshot(view)
+
+    def _unsupported(self, *_a: Any, **_k: Any) -> Any:
+        raise StateError("transfers and callbacks need busyhour.router.Router (docs/routing.md §15)")
+
+    transfer = request_callback = _unsupported
 
 
 _MESSAGES = {
@@ -313,6 +346,7 @@ _MESSAGES = {
     ERR_LOGGED_IN: "the agent is already logged in",
     ERR_LOGGED_OUT: "the agent is logged out; log in first",
     ERR_HAS_CALLS: "the agent has a connected call; release or transfer it before logging out",
-    ERR_BAD_ARG: "bad argument (call id reserved, wrap-up not finite >= 0, or a reason code reason_code() did not give)",
+    ERR_BAD_ARG: ("bad argument (a reserved call id NO_ID or NO_ID + 1, a wrap-up not finite >= 0, a login or "
+                  "reject flag other than 0 or 1, or a reason code reason_code() did not give)"),
     NOT_RUN: "not run",
 }

@@ -23,6 +23,7 @@ import numpy as np
 import simpy
 
 from busyhour.router.config import parse_config
+from busyhour.router.core_compile import compile_notice
 from busyhour.router.core_build import grow, unsupported as core_unsupported
 from busyhour.router.core_layout import OP_DTYPE, OP_LOGIN, S_EV_ROOM, S_NEV
 from busyhour.router.errors import ConfigError
@@ -36,6 +37,8 @@ from .routing import agent_ids, router_config
 from .scenario import Scenario
 
 __all__ = ["unsupported", "simulate_compiled"]
+
+SIM_COMPILE_S = 40  # the loop's first compile, measured on a 2-core machine (for the notice)
 
 
 def unsupported(scn: Scenario) -> list[str]:
@@ -79,6 +82,7 @@ def simulate_compiled(scn: Scenario, replication: int = 0, *, seed: int | None =
     ids = agent_ids(scn)
     n, n_agents = arr.time_s.size, len(ids)
     fr = FastRouter(parse_config(router_config(scn, seed)), calls=256)  # grows as needed
+    compile_notice("the simulation loop", [run_loop], SIM_COMPILE_S)
     logins = np.zeros(n_agents, dtype=OP_DTYPE)
     logins["op"], logins["agent"], logins["arg"] = OP_LOGIN, np.arange(n_agents), 1.0
     login_events = len(fr.submit(logins).events)  # the driver logs everyone in at t = 0, in agent order

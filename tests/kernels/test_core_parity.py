@@ -3,10 +3,11 @@
 Random configurations within the compiled core's scope (docs/routing.md §15)
 and random operation streams — arrivals with priorities, answers, rejects,
 no-answers, releases with wrap-up, abandons, logins, logouts, breaks, max
-wait, max length with overflow — are applied to both, one operation at a
+wait, the no-agents limit, max length with overflow — are applied to both, one operation at a
 time. After every operation both must have returned the same events (every
 field), raised the same exception class, and agree on every agent's state,
-every live call's state, the counts and the next deadline. Then the whole
+every live call's state and position (rank, waiting count, EWT), the counts
+and the next deadline. Then the whole
 stream is replayed through ``FastRouter.submit`` as one batch, with room so
 small that the batch pauses and grows many times: it must give the same
 events and fail exactly the operations that failed.
@@ -41,6 +42,7 @@ def configs(draw):
     for k in range(n_queues):
         ids = [a["id"] for a in agents]
         members = ids if draw(st.booleans()) else draw(st.lists(st.sampled_from(ids), unique=True, max_size=n_agents))
+        plain = draw(st.booleans())  # all members at the defaults (one tier, one penalty), or each its own
         q = {"name": f"q{k}", "strategy": draw(st.sampled_from(sorted(CORE_STRATEGIES))), "members": members,
              "skills": draw(st.sampled_from([{}, {}, {"s1": 1}, {"s1": 3}, {"s1": 2, "s2": 2}])),
              "wrap_up_s": draw(st.sampled_from([0.0, 0.0, 3.0])),
@@ -50,10 +52,17 @@ def configs(draw):
              "no_answer_delay_s": draw(st.sampled_from([0.0, 3.0])),
              "max_no_answer": draw(st.sampled_from([0, 0, 2])),
              "max_wait_s": draw(st.sampled_from([math.inf, math.inf, 12.0])),
+             "max_wait_no_agents_s": draw(st.sampled_from([math.inf, math.inf, 0.0, 6.0])),
              "max_length": draw(st.sampled_from([0, 0, 1, 2])),
              "weight": draw(st.sampled_from([1.0, 1.0, 2.0]))}
         if n_queues > 1 and draw(st.booleans()):
             q["overflow"] = f"q{(k + 1) % n_queues}"
+        if not plain:
+            q["members"] = [{"agent": m, "tier": draw(st.integers(0, 2)), "penalty": draw(st.integers(0, 2)),
+                             "position": draw(st.integers(0, 4)), "weight": draw(st.sampled_from([0.5, 1.0, 3.0]))}
+                            for m in members]
+            if draw(st.booleans()):
+                q["max_penalty"] = 1  # members with penalty 2 are never offered this queue's calls
         if draw(st.integers(0, 9)) == 0:  # every member above the queue's max penalty: never routed
             q["members"] = [{"agent": m, "penalty": 1} for m in members]
             q["max_penalty"] = 0
@@ -142,8 +151,8 @@ def _step(r, op: str, now: float, k: int, flag: bool, twin: Twin, ringing: dict,
 @given(cfg=configs(), ops=OPS)
 def test_fast_router_matches_router(cfg, ops):
     twin = Twin(cfg)
-    py = Router.from_config(cfg, collect_stats=False)
-    fast = FastRouter.from_config(cfg, calls=16)
+    py = Router.from_config(cfg)
+    fast = FastRouter.from_config(cfg, calls=16, collect_stats=True)
     now, ringing, live, next_id, connected = 0.0, {}, [], [1], {}
     py_events, rows, failed = [], [], []
     for op, dt, k, flag in ops:
@@ -174,9 +183,11 @@ def test_fast_router_matches_router(cfg, ops):
             assert fast.agent_state(aid) == py.agent_state(aid), aid
         for cid in live:
             assert _outcome(fast.call_state, cid) == _outcome(py.call_state, cid), cid
+            assert _outcome(fast.position, cid) == _outcome(py.position, cid), cid
         assert fast.counts == py.counts
         assert fast.next_deadline() == py.next_deadline()
     py_events.extend(py._flush())  # events of a failed last operation's implicit advance
+    assert fast.stats() == py.stats()  # intervals, agent totals and live queues, from the same events
 
     batch = FastRouter.from_config(cfg, calls=16)
     ops_arr = np.zeros(len(rows), dtype=OP_DTYPE)
@@ -190,7 +201,7 @@ def test_fast_router_matches_router(cfg, ops):
 
 
 def test_batch_grows_and_pauses_without_changing_results():
-    """A long stream through tiny arrays: calls, timers, waiting heaps and the event buffer all grow."""
+    """A long stream through tiny arrays: calls, timers, the call-id table and the event buffer all grow."""
     cfg = {"skills": ["s"], "agents": [{"id": f"a{i}", "skills": {"s": 1}} for i in range(3)],
            "queues": [{"name": "q", "members": ["a0", "a1", "a2"], "wrap_up_s": 1.0, "max_wait_s": 300.0}]}
     n = 3000
@@ -239,3 +250,31 @@ def test_bad_rows_fail_alone_with_a_message():
     assert res.status[0] != OK and "reason code" in fast.describe(bad, res.status)[0]
     ok = np.array([(OP_NOT_READY, 3.0, 0, 0, -1, 0, float(fast.reason_code("lunch")))], dtype=OP_DTYPE)
     assert fast.submit(ok).status[0] == OK and fast.agent_state("a") == "NOT_READY:lunch"  # the offer withdrawn
+
+
+@pytest.mark.parametrize("limit_s", [0.0, 5.0])
+def test_logout_emptying_a_long_queue_starts_every_no_agents_wait(limit_s):
+    """The last agent logs out of a queue holding 6,000 callers: one no-agents timer each (the timer heap
+    grows in the middle of the logout row), then every caller exits, in waiting order, as on Router."""
+    cfg = {"agents": [{"id": "a"}], "queues": [{"name": "q", "members": ["a"], "max_wait_no_agents_s": limit_s}]}
+    n = 6000
+    ops = np.zeros(n + 3, dtype=OP_DTYPE)
+    ops[0] = (OP_LOGIN, 0.0, 0, 0, -1, 0, 0.0)  # logged in, not ready: the callers wait
+    ops[1:n + 1]["op"] = OP_ARRIVE
+    ops[1:n + 1]["call"] = np.arange(1, n + 1)
+    ops[1:n + 1]["priority"] = np.arange(1, n + 1) % 2
+    ops[1:n + 1]["queue"] = 0
+    ops[n + 1] = (OP_LOGOUT, 1.0, 0, 0, -1, 0, 0.0)
+    ops[n + 2] = (OP_ADVANCE, 1.0 + limit_s, 0, -1, -1, 0, 0.0)
+    fast = FastRouter.from_config(cfg, calls=16)
+    res = fast.submit(ops)
+    assert (res.status == OK).all()
+    py = Router.from_config(cfg, collect_stats=False)
+    want = py.agent_login(0.0, "a")
+    for i in range(1, n + 1):
+        want += py.call_arrive(0.0, i, "q", priority=i % 2)
+    want += py.agent_logout(1.0, "a") + py.advance(1.0 + limit_s)
+    assert fast.to_events(res.events) == want
+    ended = [e for e in want if e.kind == EventKind.CALL_ENDED]
+    assert len(ended) == n and {e.detail for e in ended} == {"exited:no-agents"}
+    assert [e.call_id for e in ended[:3]] == [1, 3, 5] and ended[0].time_s == 1.0 + limit_s

@@ -1,0 +1,43 @@
+"""``busyhour warmup``: compile the routing core and the simulation loop ahead of time.
+
+numba compiles on first use and caches the result on disk, so the first run
+after an install waits about a minute. Run this once (e.g. in a container
+build) and later runs start at once.
+"""
+
+from __future__ import annotations
+
+import time
+
+import typer
+
+
+def register(app: typer.Typer, bench_app: typer.Typer) -> None:
+    @app.command("warmup")
+    def warmup_cmd() -> None:
+        """Compile (or load from numba's cache) every compiled kernel: routing core, simulation loop."""
+        from busyhour.router import core_compile
+        from busyhour.router.core_compile import cached, router_dispatchers, warm_up_router
+        from busyhour.sim.fast_loop import run_loop
+
+        core_compile._told.update({"the routing core", "the simulation loop"})  # this command says it itself
+
+        for what, fresh, warm in (("routing core", not cached(router_dispatchers()), warm_up_router),
+                                  ("simulation loop", not cached([run_loop]), _warm_up_sim)):
+            typer.echo(f"{what}: {'compiling (about a minute)' if fresh else 'loading from the cache'} ...", err=True)
+            secs = warm()
+            typer.echo(f"{what}: ready ({'compiled' if fresh else 'cached'}, {secs:.1f} s)")
+
+
+def _warm_up_sim() -> float:
+    """Run a one-minute M/M/c scenario on the compiled path (compiles its loop)."""
+    from busyhour.sim.driver import simulate
+    from busyhour.sim.scenario import parse_scenario
+
+    t0 = time.perf_counter()
+    scn = parse_scenario({"horizon_min": 2, "interval_min": 1, "drain_min": 1, "seed": 1, "queues": [
+        {"name": "q", "calls_per_interval": [5, 5], "handle_time": {"dist": "exponential", "mean_s": 30},
+         "patience": {"dist": "exponential", "mean_s": 60}, "skills": {"s": 1}}],
+        "teams": [{"name": "t", "agents": 2, "skills": {"s": 1}}]})
+    simulate(scn, engine="compiled")
+    return time.perf_counter() - t0

@@ -1,0 +1,72 @@
+"""The compiled core's first use: say that it compiles, or compile it ahead of time.
+
+numba compiles the core the first time a process uses it and keeps the
+machine code in its on-disk cache (``__pycache__`` beside the modules, or
+numba's user cache directory when that is read-only), so only the first run
+after an install waits. :func:`compile_notice` prints one line on stderr
+when that wait is coming; :func:`warm_up_router` (``busyhour warmup``)
+compiles everything a :class:`~busyhour.router.FastRouter` uses.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+import time
+
+import numpy as np
+
+#: Compile time measured on a 2-core machine (first run after install), for the notice.
+ROUTER_COMPILE_S = 55
+_told: set[str] = set()
+
+
+def _on_disk(d) -> bool:
+    """Whether numba's disk cache holds code for ``d`` made from its current source (numba's own index
+    check; its cache file object is private API, so anything unexpected counts as not cached)."""
+    cache_file = getattr(getattr(d, "_cache", None), "_cache_file", None)
+    try:
+        return bool(cache_file._load_index())
+    except Exception:  # noqa: BLE001 - a numba without this private API: say that a compile may come
+        return False
+
+
+def cached(dispatchers) -> bool:
+    """Whether every numba dispatcher has compiled code in this process or in its disk cache."""
+    return all(getattr(d, "signatures", None) or _on_disk(d) for d in dispatchers)
+
+
+def compile_notice(what: str, dispatchers, estimate_s: float) -> None:
+    """One line on stderr (once per process and ``what``) when ``dispatchers`` must be compiled first."""
+    if what in _told or os.environ.get("NUMBA_DISABLE_JIT") == "1" or cached(dispatchers):
+        return
+    _told.add(what)
+    print(f"busyhour: compiling {what}, once: ~{estimate_s:.0f} s (cached afterwards; "
+          "`busyhour warmup` compiles everything ahead of time)", file=sys.stderr, flush=True)
+
+
+def router_dispatchers() -> list:
+    from .core_batch import deadline, run_batch
+    from .core_ops import h_get, h_rebuild
+    from .core_wait import w_rank
+
+    return [run_batch, deadline, h_get, h_rebuild, w_rank]
+
+
+def warm_up_router() -> float:
+    """Compile (or load from the cache) every kernel FastRouter calls; return the seconds it took."""
+    from .core_layout import OP_ACCEPT, OP_ADVANCE, OP_ARRIVE, OP_DTYPE, OP_LOGIN
+    from .fast import FastRouter
+
+    t0 = time.perf_counter()
+    r = FastRouter.from_config({"agents": [{"id": "a"}], "queues": [{"name": "q", "members": ["a"]}]}, calls=16)
+    ops = np.array([(OP_LOGIN, 0.0, 0, 0, -1, 0, 1.0)] + [(OP_ARRIVE, 0.0, i, -1, 0, 0, 0.0) for i in range(1, 40)]
+                   + [(OP_ACCEPT, 1.0, 1, 0, -1, 0, 0.0), (OP_ADVANCE, 2.0, 0, -1, -1, 0, 0.0)], dtype=OP_DTYPE)
+    r.submit(ops)  # grows the call table on the way (h_rebuild)
+    r.call_state(2)
+    r.position(3)
+    r.next_deadline()
+    if not math.isfinite(r.now):
+        raise RuntimeError("warm-up: the compiled core did not run")
+    return time.perf_counter() - t0

@@ -1,0 +1,101 @@
+"""Compiled core: the member scan that routes a call where no available-member heap can (numba).
+
+Queues whose members differ in tier or penalty, and the strategies whose key
+changes while an agent is available or that need every candidate
+(round-robin, top-down, sequential, random, weighted-random), choose by
+looking at every member, as :func:`busyhour.router.kernels.pick_candidate`
+does over :func:`~busyhour.router.kernels.collect_candidates` for the Python
+engine: the same candidates, the same keys, the same ties, the same draws
+from the splitmix64 stream. O(members) per decision.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from .codes import (
+    STRAT_FEWEST_CALLS, STRAT_LEAST_TALK, STRAT_MOST_SKILLED, STRAT_RANDOM, STRAT_ROUND_ROBIN, STRAT_SEQUENTIAL,
+    STRAT_TOP_DOWN, STRAT_WEIGHTED_RANDOM,
+)
+from .core_kernels import L_NONE, P_READY
+from .core_layout import (
+    ANSWERED, CAP, CURSOR, IDLE_RANK, LOAD, LOCK_KIND, PRES, QM_AGENT, QM_OK, QM_PEN, QM_POS, QM_SKILL_SUM, QM_TIER,
+    QM_WEIGHT, RR_CURSOR, STRAT, TALK,
+)
+from .kernels import splitmix64
+
+_BIG = 1 << 40
+
+
+@njit(cache=True, _nrt=False)
+def _scan_ok(S, m):
+    a = S.QM[m, QM_AGENT]
+    return (S.QM[m, QM_OK] != 0 and S.A_i[a, PRES] == P_READY and S.A_i[a, LOCK_KIND] == L_NONE
+            and S.A_i[a, LOAD] < S.A_i[a, CAP])
+
+
+@njit(cache=True, _nrt=False)
+def pick_scan(S, q, slot):
+    """The member row (in QM) the strategy picks for call ``slot`` of queue ``q``, or -1.
+
+    kernels.collect_candidates then pick_candidate in one pass: candidates of the lowest (tier,
+    penalty) only, then the strategy's key, ties to the lower member index; the random strategies
+    draw from the router's splitmix64 stream once there is a candidate."""
+    strat = S.Q_i[q, STRAT]
+    cursor = S.C_i[slot, CURSOR] if strat == STRAT_TOP_DOWN else S.Q_i[q, RR_CURSOR]
+    bt = bp = 1 << 62
+    g = 0
+    best = -1
+    k1 = k2 = total = 0.0
+    for m in range(S.QM_ptr[q], S.QM_ptr[q + 1]):
+        if not _scan_ok(S, m):
+            continue
+        t, p = S.QM[m, QM_TIER], S.QM[m, QM_PEN]
+        if t < bt or (t == bt and p < bp):
+            bt, bp, g, best, total = t, p, 0, -1, 0.0
+        elif t != bt or p != bp:
+            continue
+        g += 1
+        total += S.QM_f[m, QM_WEIGHT]
+        a = S.QM[m, QM_AGENT]
+        c2 = 0.0
+        if strat == STRAT_ROUND_ROBIN or strat == STRAT_TOP_DOWN:
+            d = S.QM[m, QM_POS] - cursor
+            c1 = float(d if d > 0 else d + _BIG)
+        elif strat == STRAT_SEQUENTIAL:
+            c1 = float(S.QM[m, QM_POS])
+        elif strat == STRAT_FEWEST_CALLS:
+            c1, c2 = float(S.A_i[a, ANSWERED]), S.A_f[a, IDLE_RANK]
+        elif strat == STRAT_LEAST_TALK:
+            c1, c2 = S.A_f[a, TALK], S.A_f[a, IDLE_RANK]
+        elif strat == STRAT_MOST_SKILLED:
+            c1, c2 = -S.QM_f[m, QM_SKILL_SUM], S.A_f[a, IDLE_RANK]
+        else:  # longest idle (and preferred-agent without a preferred agent)
+            c1 = S.A_f[a, IDLE_RANK]
+        if best < 0 or c1 < k1 or (c1 == k1 and c2 < k2):
+            best, k1, k2 = m, c1, c2
+    if g == 0 or (strat != STRAT_RANDOM and strat != STRAT_WEIGHTED_RANDOM):
+        return best
+    r = splitmix64(S.RNG)
+    if strat == STRAT_RANDOM:
+        j = int(r % np.uint64(g))
+        u = 0.0
+    else:
+        j = -1
+        u = float(r >> np.uint64(11)) * (1.0 / 9007199254740992.0) * total
+    acc = 0.0
+    last = -1
+    for m in range(S.QM_ptr[q], S.QM_ptr[q + 1]):
+        if not _scan_ok(S, m) or S.QM[m, QM_TIER] != bt or S.QM[m, QM_PEN] != bp:
+            continue
+        if j >= 0:
+            if j == 0:
+                return m
+            j -= 1
+        else:
+            acc += S.QM_f[m, QM_WEIGHT]
+            if u < acc:
+                return m
+        last = m
+    return last

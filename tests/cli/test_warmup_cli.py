@@ -1,0 +1,38 @@
+"""``busyhour warmup`` and the first-compile notice."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+from typer.testing import CliRunner
+
+from busyhour.cli.main import app
+from busyhour.router import core_compile
+from busyhour.router.core_compile import cached, compile_notice
+
+
+def test_warmup_compiles_or_loads_both_kernels():
+    r = CliRunner().invoke(app, ["warmup"])
+    assert r.exit_code == 0, r.output
+    lines = r.stdout.splitlines()
+    assert [line.split(":")[0] for line in lines] == ["routing core", "simulation loop"]
+    assert all("ready (" in line for line in lines)
+    assert cached(core_compile.router_dispatchers())  # compiled in this process now
+
+
+def test_notice_once_when_a_compile_is_coming(capsys, monkeypatch):
+    monkeypatch.delenv("NUMBA_DISABLE_JIT", raising=False)
+    monkeypatch.setattr(core_compile, "_told", set())
+    index: dict = {}  # numba's disk index for the kernel's current source: empty, nothing cached
+    cold = SimpleNamespace(signatures=[], _cache=SimpleNamespace(_cache_file=SimpleNamespace(_load_index=lambda: index)))
+    compile_notice("the test kernel", [cold], 12)
+    compile_notice("the test kernel", [cold], 12)
+    err = capsys.readouterr().err
+    assert err.count("compiling the test kernel, once: ~12 s") == 1 and "busyhour warmup" in err
+    compile_notice("a kernel without numba's cache", [SimpleNamespace(signatures=[])], 12)
+    assert "a kernel without" in capsys.readouterr().err
+    index["(int64,)"] = "code.nbc"  # now on disk: no notice for another kernel
+    compile_notice("another kernel", [cold], 12)
+    warm = SimpleNamespace(signatures=["(int64,)"])
+    compile_notice("a third kernel", [warm], 12)
+    assert capsys.readouterr().err == ""
