@@ -174,6 +174,18 @@ def try_route(S, slot, t):
 
 
 @njit(cache=True, _nrt=False)
+def overflow_hop(S, slot, q, t):
+    """Move a call on to ``q``'s overflow queue if it has one and the loop guard allows:
+    the target (``CALL_OVERFLOWED`` emitted), or -1."""
+    target = S.Q_i[q, OVERFLOW]
+    if target >= 0 and S.C_i[slot, HOPS] < S.Q_i.shape[0]:
+        S.C_i[slot, HOPS] += 1
+        emit(S, t, K_OVERFLOWED, slot, -1, q, DETAIL_QUEUE + target, 0.0)
+        return target
+    return -1
+
+
+@njit(cache=True, _nrt=False)
 def enter_queue(S, slot, q, t, how):
     """Put the call in ``q`` and route it; a full queue overflows (a loop, not recursion) or rejects."""
     while True:
@@ -186,10 +198,8 @@ def enter_queue(S, slot, q, t, how):
         emit(S, t, K_ARRIVED, slot, -1, q, how, 0.0)
         ml = S.Q_i[q, MAX_LEN]
         if ml > 0 and S.Q_i[q, NWAIT] + S.Q_i[q, RINGING] >= ml:  # callers being rung count too
-            target = S.Q_i[q, OVERFLOW]
-            if target >= 0 and S.C_i[slot, HOPS] < S.Q_i.shape[0]:
-                S.C_i[slot, HOPS] += 1
-                emit(S, t, K_OVERFLOWED, slot, -1, q, DETAIL_QUEUE + target, 0.0)
+            target = overflow_hop(S, slot, q, t)
+            if target >= 0:
                 q = target
                 how = D_OVERFLOW
                 continue
@@ -198,10 +208,8 @@ def enter_queue(S, slot, q, t, how):
         if S.Q_i[q, LOGGED_IN] == 0:  # nobody serves the queue: the no-agents limit
             d = S.Q_f[q, NO_AGENTS_S]
             if d == 0:
-                target = S.Q_i[q, OVERFLOW]
-                if target >= 0 and S.C_i[slot, HOPS] < S.Q_i.shape[0]:
-                    S.C_i[slot, HOPS] += 1
-                    emit(S, t, K_OVERFLOWED, slot, -1, q, DETAIL_QUEUE + target, 0.0)
+                target = overflow_hop(S, slot, q, t)
+                if target >= 0:
                     q = target
                     how = D_OVERFLOW
                     continue
