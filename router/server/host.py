@@ -66,6 +66,7 @@ class Outcome(NamedTuple):
     events: list[Event]
     record: bytes | None
     ops: list[tuple[str, str]]  # (op, status) per request, for metrics; status "ok" or an error code
+    applied: int  # engine requests applied (the journal record's commands)
 
 
 class ReplayError(Exception):
@@ -126,12 +127,19 @@ class Host:
                              channel=f.get("channel", "voice"), preferred_agent=f.get("preferred_agent"),
                              preferred_fallback_s=f.get("preferred_fallback_s"), context=f.get("context"))
 
-    def _engine(self, now: float, op: str, fields: dict) -> tuple[list[Event], str, str]:
-        """Apply one engine op: (events, "ok", "") or ([], error code, message)."""
+    def _engine(self, now: float, client: bytes, rid: Any, op: str, fields: dict) -> tuple[list[Event], str, bytes]:
+        """Apply one engine op, note its events and remember its reply under (client, rid):
+        (events, status, reply), status "ok" or the error code (a refusal changes nothing: no events)."""
         try:
-            return self._apply[op](self.router, now, fields), "ok", ""
+            events = self._apply[op](self.router, now, fields)
         except RouterError as exc:
-            return [], _error_code(exc), str(exc)
+            status = _error_code(exc)
+            events, reply = [], P.error_reply(rid, status, str(exc))
+        else:
+            status, reply = "ok", P.ok_reply(rid, events)
+            self._note(events)
+        self._remember((client, rid), reply)
+        return events, status, reply
 
     def _remember(self, key: tuple[bytes, Any], reply: bytes) -> None:
         if key in self._idem:
@@ -157,8 +165,8 @@ class Host:
         replies: list[tuple[list[bytes], bytes]] = []
         cmds: list[list] = []
         ops: list[tuple[str, str]] = []
-        idem, engine, note, remember = self._idem, self._engine, self._note, self._remember
-        ok_reply, error_reply, queries, refused = P.ok_reply, P.error_reply, P.QUERY_OPS, P.Refused
+        idem, engine = self._idem, self._engine
+        error_reply, queries, refused = P.error_reply, P.QUERY_OPS, P.Refused
         for w in works:
             parts = []
             client = w.client
@@ -178,14 +186,8 @@ class Host:
                     parts.append(seen)
                     ops.append((op, "repeat"))
                     continue
-                events, status, message = engine(now, op, item.fields)
-                if status == "ok":
-                    reply = ok_reply(item.rid, events)
-                    note(events)
-                    all_events.extend(events)
-                else:
-                    reply = error_reply(item.rid, status, message)
-                remember(key, reply)
+                events, status, reply = engine(now, client, item.rid, op, item.fields)
+                all_events.extend(events)
                 cmds.append([client, item.rid, op, item.fields])
                 parts.append(reply)
                 ops.append((op, status))
@@ -193,7 +195,7 @@ class Host:
         record = None
         if cmds or all_events:
             record = P.pack(["b" if cmds else "a", now, cmds, self.last_seq])
-        return Outcome(replies, all_events, record, ops)
+        return Outcome(replies, all_events, record, ops, len(cmds))
 
     def replay(self, payload: bytes) -> list[Event]:
         """Apply one journal record as :meth:`step` did; return its events."""
@@ -205,11 +207,7 @@ class Host:
         events = self.router.advance(now)
         self._note(events)
         for client, rid, op, fields in cmds:
-            evs, status, message = self._engine(now, op, fields)
-            reply = P.ok_reply(rid, evs) if status == "ok" else P.error_reply(rid, status, message)
-            self._note(evs)
-            events.extend(evs)
-            self._remember((bytes(client), rid), reply)
+            events.extend(self._engine(now, bytes(client), rid, op, fields)[0])
         if self.last_seq != seq_after:
             raise ReplayError(f"replaying the record at time {now!r} gave last seq {self.last_seq}, "
                               f"the journal says {seq_after}: the journal was written by a different engine "
@@ -247,7 +245,7 @@ class Host:
         """Events with seq > ``seq`` (at most ``limit``), and whether more follow."""
         if seq >= self.last_seq:
             return [], False
-        first = self._ring[0].seq if self._ring else self.last_seq + 1
+        first = self.oldest_kept_seq
         if seq + 1 >= first:
             lo = seq + 1 - first
             out = self._ring[lo: lo + limit]

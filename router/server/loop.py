@@ -195,8 +195,7 @@ class Server:
         step_s = time.perf_counter() - t0
         if out.record is not None and self.journal is not None:
             self.journal.append(out.record)
-            self._since_snapshot += sum(1 for op, status in out.ops if status not in ("query", "repeat")
-                                        and op in P.ENGINE_OPS)
+            self._since_snapshot += out.applied
             now_m = time.monotonic()
             if works or now_m - self._last_commit > 1.0:  # timer-only records need no fsync of their own
                 timing = self.journal.commit()

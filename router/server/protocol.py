@@ -302,9 +302,8 @@ def stream_frames(events: list[Event], tseq: dict[bytes, int], boot: str = "") -
         return []
     rows_all: list = []
     groups: dict[bytes, list] = {b"all": rows_all}
-    kinds = KIND_NAMES
     for e in events:
-        row = [e.seq, e.time_s, kinds[e.kind], e.call_id, e.agent_id, e.queue, e.detail, e.value]
+        row = event_row(e)
         rows_all.append(row)
         for kind, name in ((0, e.agent_id), (1, e.queue)):
             if name is not None:
