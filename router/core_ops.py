@@ -197,26 +197,21 @@ def enter_queue(S, slot, q, t, how):
         S.C_i[slot, CURSOR] = -1
         emit(S, t, K_ARRIVED, slot, -1, q, how, 0.0)
         ml = S.Q_i[q, MAX_LEN]
+        refuse = -1
         if ml > 0 and S.Q_i[q, NWAIT] + S.Q_i[q, RINGING] >= ml:  # callers being rung count too
+            refuse = D_REJ_FULL
+        elif S.Q_i[q, LOGGED_IN] == 0 and S.Q_f[q, NO_AGENTS_S] == 0:  # nobody serves it, and no wait allowed
+            refuse = D_REJ_NO_AGENTS
+        if refuse >= 0:
             target = overflow_hop(S, slot, q, t)
             if target >= 0:
                 q = target
                 how = D_OVERFLOW
                 continue
-            end_call(S, slot, t, D_REJ_FULL)
+            end_call(S, slot, t, refuse)
             return
-        if S.Q_i[q, LOGGED_IN] == 0:  # nobody serves the queue: the no-agents limit
-            d = S.Q_f[q, NO_AGENTS_S]
-            if d == 0:
-                target = overflow_hop(S, slot, q, t)
-                if target >= 0:
-                    q = target
-                    how = D_OVERFLOW
-                    continue
-                end_call(S, slot, t, D_REJ_NO_AGENTS)
-                return
-            if d < math.inf:
-                push_timer(S, t + d, T_NO_AGENTS, slot, S.C_i[slot, QGEN], S.Q_i[q, EMPTY_EPOCH])
+        if S.Q_i[q, LOGGED_IN] == 0 and S.Q_f[q, NO_AGENTS_S] < math.inf:  # the no-agents limit
+            push_timer(S, t + S.Q_f[q, NO_AGENTS_S], T_NO_AGENTS, slot, S.C_i[slot, QGEN], S.Q_i[q, EMPTY_EPOCH])
         if S.Q_f[q, MAX_WAIT] < math.inf:
             push_timer(S, t + S.Q_f[q, MAX_WAIT], T_MAX_WAIT, slot, S.C_i[slot, QGEN], 0)
         if not try_route(S, slot, t):

@@ -47,6 +47,17 @@ def _hash(n):
 
 
 @njit(cache=True, _nrt=False)
+def _relink(S, q, parent, old, new):
+    """Make ``new`` take ``old``'s place under ``parent`` (the root of ``q``'s tree when ``parent`` < 0)."""
+    if parent < 0:
+        S.Q_i[q, W_ROOT] = new
+    elif S.C_i[parent, W_LEFT] == old:
+        S.C_i[parent, W_LEFT] = new
+    else:
+        S.C_i[parent, W_RIGHT] = new
+
+
+@njit(cache=True, _nrt=False)
 def _rotate_up(S, q, x):
     """Rotate ``x`` above its parent, keeping the key order and the subtree sizes."""
     p = S.C_i[x, W_UP]
@@ -63,12 +74,7 @@ def _rotate_up(S, q, x):
         S.C_i[b, W_UP] = p
     S.C_i[p, W_UP] = x
     S.C_i[x, W_UP] = g
-    if g < 0:
-        S.Q_i[q, W_ROOT] = x
-    elif S.C_i[g, W_LEFT] == p:
-        S.C_i[g, W_LEFT] = x
-    else:
-        S.C_i[g, W_RIGHT] = x
+    _relink(S, q, g, p, x)
     S.C_i[x, W_SIZE] = S.C_i[p, W_SIZE]
     S.C_i[p, W_SIZE] = _size(S, S.C_i[p, W_LEFT]) + _size(S, S.C_i[p, W_RIGHT]) + 1
 
@@ -119,12 +125,7 @@ def w_remove(S, q, x):
     p = S.C_i[x, W_UP]
     if c >= 0:
         S.C_i[c, W_UP] = p
-    if p < 0:
-        S.Q_i[q, W_ROOT] = c
-    elif S.C_i[p, W_LEFT] == x:
-        S.C_i[p, W_LEFT] = c
-    else:
-        S.C_i[p, W_RIGHT] = c
+    _relink(S, q, p, x, c)
     while p >= 0:
         S.C_i[p, W_SIZE] -= 1
         p = S.C_i[p, W_UP]
