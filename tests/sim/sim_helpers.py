@@ -7,12 +7,17 @@ import copy
 from busyhour.sim.scenario import parse_scenario
 
 
-def scenario_from(base: dict, changes: dict):
-    """``base`` with ``changes``: ``queue``/``team`` update the first queue/team, other keys replace."""
+def raw_from(base: dict, changes: dict) -> dict:
+    """A copy of ``base`` with ``changes``: ``queue``/``team`` update the first queue/team, other keys replace."""
     raw = copy.deepcopy(base)
     for key, value in changes.items():
         if key in ("queue", "team"):
             raw[key + "s"][0].update(value)
         else:
             raw[key] = value
-    return parse_scenario(raw)
+    return raw
+
+
+def scenario_from(base: dict, changes: dict):
+    """The parsed scenario of :func:`raw_from`."""
+    return parse_scenario(raw_from(base, changes))

@@ -21,6 +21,7 @@ from busyhour.sim import limits
 from busyhour.sim.routing import check_router_config
 from busyhour.sim.scenario import ScenarioError, load_scenario, parse_scenario
 from busyhour.sim.sweep import MAX_POINTS, parse_agent_range
+from sim_helpers import raw_from
 
 BASE = {
     "horizon_s": 3600, "interval_s": 900, "seed": 3,
@@ -31,13 +32,7 @@ BASE = {
 
 
 def _raw(**changes) -> dict:
-    raw = copy.deepcopy(BASE)
-    for key, value in changes.items():
-        if key in ("queue", "team"):
-            raw[key + "s"][0].update(value)
-        else:
-            raw[key] = value
-    return raw
+    return raw_from(BASE, changes)
 
 
 PROBES = [
