@@ -24,7 +24,7 @@ from .core_layout import (
     LOGGED_IN, NA_RUN, NO_ID, OFFER_AGENT, OFFER_SLOT, OFFER_TOKEN, OFFERS, OK, OP_ABANDON, OP_ACCEPT,
     OP_ADVANCE, OP_ARRIVE, OP_LOGIN, OP_LOGOUT, OP_NOT_READY, OP_READY, OP_REJECT, OP_RELEASE, ORDER, PRES, PRIO,
     QGEN, QUEUE, REASON, REASON_LOGIN, REJ_DELAY, S_ARRIVED, S_NFREE, S_NREASONS, S_NOW, S_ORDER, S_RESUME, STATE,
-    ST_CONNECTED, ST_WAITING, WAIT_ORIGIN, EMPTY_EPOCH, S_TAIL,
+    ST_CONNECTED, ST_WAITING, WAIT_ORIGIN, EMPTY_EPOCH, S_TAIL, QM_FROM,
 )
 from .core_ops import (
     h_get, h_put, logout_tail,
@@ -179,6 +179,8 @@ def _presence(S, op, t, a, arg):
         S.A_i[a, NA_RUN] = 0
         for k in range(S.AQ_ptr[a], S.AQ_ptr[a + 1]):
             q = S.AQ[k, 0]
+            if S.QM[S.QM_ptr[q] + S.AQ[k, 1], QM_FROM] != 0:
+                continue  # serves only from an escalation step: the queue is not staffed by it
             S.Q_i[q, LOGGED_IN] += 1
             if S.Q_i[q, LOGGED_IN] == 1:
                 S.Q_i[q, EMPTY_EPOCH] += 1  # no-agents timers set while it was empty are void
@@ -205,7 +207,9 @@ def _presence(S, op, t, a, arg):
         S.A_i[a, PRES] = P_LOGGED_OUT
         unlock(S, a)
         for k in range(S.AQ_ptr[a], S.AQ_ptr[a + 1]):
-            S.Q_i[S.AQ[k, 0], LOGGED_IN] -= 1
+            q = S.AQ[k, 0]
+            if S.QM[S.QM_ptr[q] + S.AQ[k, 1], QM_FROM] == 0:
+                S.Q_i[q, LOGGED_IN] -= 1
     else:
         set_not_ready(S, a, int(arg))
     touch(S, a, t)

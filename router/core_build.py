@@ -16,7 +16,7 @@ from .codes import STRATEGY_NAMES
 from .config import RouterConfig
 from .core_layout import (
     AH_CAP, AH_OFF, AHT, BLOCKED, BUSY_DELAY, CAP, CoreState, DISP_LOGGED_OUT, DISPLAY, KEYKIND, LAST_END,
-    LAST_OFFERED, MAX_LEN, MAX_NA, MAX_WAIT, N_A_F, N_A_I, N_C_F, N_C_I, N_EV_I, N_Q_F, N_Q_I, N_S_F, N_S_I,
+    LAST_OFFERED, MAX_LEN, MAX_NA, MAX_WAIT, NSTEPS, N_A_F, N_A_I, N_C_F, N_C_I, N_EV_I, N_Q_F, N_Q_I, N_S_F, N_S_I,
     N_TM_I, NA_DELAY, OFFER_SLOT, OVERFLOW, REJ_DELAY, RING_TO, S_EV_ROOM, S_NFREE, S_NOW,
     S_TM_ROOM, ST_FREE, STATE, W_HEAD, W_ROOT, WEIGHT, WRAP, N_QM, RR_CURSOR, SCAN, STRAT, NO_AGENTS_S, S_TM_NEED, H_EMPTY, H_TOMB, S_HUSED, S_NT, S_NREASONS,
 )
@@ -47,8 +47,6 @@ def unsupported(cfg: RouterConfig) -> list[str]:
         p = f"queues[{i}]"
         if q.strategy not in CORE_STRATEGIES:
             out.append(f"{p}.strategy: {q.strategy!r} (the compiled core runs {', '.join(CORE_STRATEGIES)})")
-        if q.escalation:
-            out.append(f"{p}.escalation: escalation steps")
         if q.dedicated_agent is not None:
             out.append(f"{p}.dedicated_agent: a dedicated agent")
     return out
@@ -78,16 +76,25 @@ def build(cfg: RouterConfig, calls: int = 1024, timers: int = 4096, events: int 
     Q_i = np.zeros((nq, N_Q_I), dtype=np.int64)
     Q_f = np.zeros((nq, N_Q_F), dtype=np.float64)
     qm_ptr = np.zeros(nq + 1, dtype=np.int64)
-    qm_rows, qm_f, aq_rows = [], [], [[] for _ in range(n)]
+    qm_rows, qm_f, qok_rows, aq_rows = [], [], [], [[] for _ in range(n)]
+    max_steps = max([len(q.escalation) for q in cfg.queues] + [0])
+    ESC_f = np.full((nq, max(1, max_steps)), math.inf)
+    ESC_i = np.full((nq, max(1, max_steps)), -1, dtype=np.int64)
     for qi, q in enumerate(cfg.queues):
         req_ids = np.array([skill_index[s] for s, _ in q.skills], dtype=np.int64)
         req_min = np.array([lvl for _, lvl in q.skills], dtype=np.int64)
         pen = q.max_penalty if q.max_penalty is not None else 1 << 62
         blocked = bool(q.members) and q.members[0].penalty > pen
         uniform = len({(m.tier, m.penalty) for m in q.members}) == 1
+        steps = _steps(q, pen)
         Q_i[qi, KEYKIND] = HEAP_KEYS.get(q.strategy, 0)
         Q_i[qi, STRAT] = STRATEGY_NAMES[q.strategy]
-        Q_i[qi, SCAN] = not (q.strategy in HEAP_KEYS and uniform)  # uniform is False without members
+        # A heap decides only where members share one tier and penalty and no step changes who serves.
+        Q_i[qi, SCAN] = not (q.strategy in HEAP_KEYS and uniform and not q.escalation)  # uniform: False without members
+        Q_i[qi, NSTEPS] = len(q.escalation)
+        for k, step in enumerate(q.escalation):
+            ESC_f[qi, k] = step.after_s
+            ESC_i[qi, k] = qindex[step.overflow] if step.overflow else -1
         Q_i[qi, RR_CURSOR] = -1
         Q_i[qi, MAX_NA] = q.max_no_answer
         Q_i[qi, MAX_LEN] = q.max_length
@@ -99,10 +106,13 @@ def build(cfg: RouterConfig, calls: int = 1024, timers: int = 4096, events: int 
         Q_f[qi, NO_AGENTS_S] = q.max_wait_no_agents_s
         for mi, m in enumerate(q.members):
             a = agent_index[m.agent]
-            ok = bool(agent_has_skills(skills, a, req_ids, req_min, 0)) and m.penalty <= pen
-            qm_rows.append((a, ok, m.tier, m.penalty, m.position))
+            oks = [m.from_step <= k and m.penalty <= p_k and bool(agent_has_skills(skills, a, req_ids, req_min, d_k))
+                   for k, (p_k, d_k) in enumerate(steps)]
+            oks += [False] * (max_steps + 1 - len(oks))
+            qm_rows.append((a, oks[0], m.tier, m.penalty, m.position, m.from_step))
+            qok_rows.append(oks)
             qm_f.append((float(skills[a, req_ids].astype(np.int64).sum()), m.weight))
-            aq_rows[a].append((qi, mi, int(ok)))  # ok: skills met and penalty within the cap
+            aq_rows[a].append((qi, mi, int(oks[0])))  # may take the queue's calls at step 0
         qm_ptr[qi + 1] = len(qm_rows)
     aq_ptr = np.zeros(n + 1, dtype=np.int64)
     aq_ptr[1:] = np.cumsum([len(r) for r in aq_rows])
@@ -121,7 +131,7 @@ def build(cfg: RouterConfig, calls: int = 1024, timers: int = 4096, events: int 
     S_i[S_NREASONS] = 2  # login, no-answer
     step_events = 4 * nq + 32  # one step: an overflow chain visits each queue at most once
     S_i[S_EV_ROOM] = 2 * step_events
-    S_i[S_TM_ROOM] = 2 * (nq + 8)
+    S_i[S_TM_ROOM] = 2 * (nq * (3 + max_steps) + 8)  # each queue of an overflow chain: its waits, steps, a ring
     S_f = np.zeros(N_S_F, dtype=np.float64)
     S_f[S_NOW] = -math.inf
     state = CoreState(
@@ -132,8 +142,19 @@ def build(cfg: RouterConfig, calls: int = 1024, timers: int = 4096, events: int 
         EV_i=np.zeros((max(events, 4 * S_i[S_EV_ROOM]), N_EV_I), dtype=np.int64),
         EV_f=np.zeros((max(events, 4 * S_i[S_EV_ROOM]), 2)), S_i=S_i, S_f=S_f,
         HK=np.full(_pow2(4 * calls), H_EMPTY, dtype=np.int64), HV=np.zeros(_pow2(4 * calls), dtype=np.int64),
-        RNG=np.array([cfg.seed], dtype=np.uint64))
+        RNG=np.array([cfg.seed], dtype=np.uint64),
+        QOK=np.array(qok_rows, dtype=np.uint8).reshape(-1, max_steps + 1), ESC_f=ESC_f, ESC_i=ESC_i)
     return state
+
+
+def _steps(q, pen: int) -> list[tuple[int, int]]:
+    """(max penalty, skill-level drop) at each escalation step of ``q``, step 0 first (state.QueueState)."""
+    out, drop = [(pen, 0)], 0
+    for s in q.escalation:
+        pen = s.max_penalty if s.max_penalty is not None else pen
+        drop = max(drop, s.min_level_drop)
+        out.append((pen, drop))
+    return out
 
 
 def grow(S: CoreState) -> CoreState:

@@ -22,7 +22,7 @@ from .core_layout import (
     DISP_LOGGED_OUT, DISP_NOT_READY, DISP_RESERVED, DISP_WRAP_UP, DISPLAY, E_AGENT, E_CALL, E_DETAIL, E_KIND,
     E_QUEUE, E_SEQ, E_TIME, E_VALUE, EXT, IDLE_RANK, IDLE_SINCE, KEYKIND, LOCK_KIND, LOCK_TOKEN, LOCK_UNTIL,
     NO_ID, OFFERS, PRES, QGEN, QUEUE, REASON, RINGING, S_NEV, S_NT, S_RANK,
-    S_SEQ, S_TSEQ, STATE, T_LOCK_END, T_MAX_WAIT, T_RING, TALK, TARG, TKIND, TSEQ, TTARGET, TTOKEN,
+    S_SEQ, S_TSEQ, STATE, T_ESCALATE, T_LOCK_END, T_MAX_WAIT, T_RING, TALK, TARG, TKIND, TSEQ, TTARGET, TTOKEN,
     ST_OFFERED, ST_WAITING, OFFER_SLOT, OFFER_TOKEN, SCAN, QM_SKILL_SUM, QM_OK, EMPTY_EPOCH, LOGGED_IN,
     T_NO_AGENTS,
 )
@@ -31,7 +31,7 @@ from .core_layout import (
 P_LOGGED_OUT, P_NOT_READY, P_READY = 0, 1, 2
 L_NONE, L_WRAP_UP, L_DELAY = 0, 1, 2
 K_ARRIVED, K_QUEUED, K_OFFERED, K_WITHDRAWN, K_EXPIRED, K_REJECTED, K_CONNECTED = 1, 2, 3, 5, 6, 7, 8
-K_OVERFLOWED, K_ENDED, K_AGENT_STATE = 10, 13, 14
+K_ESCALATED, K_OVERFLOWED, K_ENDED, K_AGENT_STATE = 9, 10, 13, 14
 
 
 # ------------------------------------------------------------------ events
@@ -104,7 +104,7 @@ def timer_live(S, k):
     if kind == T_NO_AGENTS:
         q = S.C_i[target, QUEUE]
         return S.Q_i[q, EMPTY_EPOCH] == S.TM_i[k, TARG] and S.Q_i[q, LOGGED_IN] == 0
-    return kind == T_MAX_WAIT
+    return kind == T_MAX_WAIT or kind == T_ESCALATE
 
 
 @njit(cache=True, _nrt=False)

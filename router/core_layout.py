@@ -31,21 +31,26 @@ AH_OFF, AH_CAP, AH_LEN, W_ROOT, W_HEAD = range(8, 13)  # W_*: the waiting tree's
 # STRAT: codes.STRAT_*; SCAN: 1 when a member scan routes (else the available-member heap); RR_CURSOR: round-robin
 STRAT, SCAN, RR_CURSOR = range(13, 16)
 EMPTY_EPOCH = 16  # bumps when the queue gains its first logged-in agent (no-agents timers set before are void)
-N_Q_I = 17
+NSTEPS = 17  # escalation steps (their times and overflows: ESC_f / ESC_i rows)
+N_Q_I = 18
 WEIGHT, RING_TO, WRAP, REJ_DELAY, BUSY_DELAY, NA_DELAY, MAX_WAIT, AHT = range(8)
 NO_AGENTS_S = 8  # max_wait_no_agents_s
 N_Q_F = 9
 
 # ---------------------------------------------------------------- members (QM int64, QM_f float64), by queue
 QM_AGENT, QM_OK, QM_TIER, QM_PEN, QM_POS = range(5)  # QM_OK: skills met and penalty within the queue's cap
-N_QM = 5
+QM_FROM = 5  # the escalation step from which the member serves (0: always; it counts as logged in)
+N_QM = 6
+# QOK[member row, step]: the member may take a call at escalation step ``step`` (from_step, max penalty and
+# skills with the step's level drop); column 0 equals QM_OK.
 QM_SKILL_SUM, QM_WEIGHT = 0, 1  # QM_f: levels summed over the queue's skills; weighted-random weight
 
 # ---------------------------------------------------------------- calls (C_i int64, C_f float64), by slot
 EXT, ORDER, QUEUE, PRIO, STATE, AGENT, OFFER_AGENT, QGEN, HOPS = range(9)
 W_LEFT, W_RIGHT, W_UP, W_SIZE, W_PRI = range(9, 14)  # the call's node in its queue's waiting tree (core_wait.py)
 CURSOR = 14  # top-down: position of the member last offered this call (-1: none yet)
-N_C_I = 15
+STEP = 15  # escalation step reached in the current queue
+N_C_I = 16
 ARRIVAL, ENTERED, CONNECTED_S, WAIT_ORIGIN = range(4)
 N_C_F = 4
 ST_WAITING, ST_OFFERED, ST_CONNECTED, ST_ENDED, ST_FREE = 0, 1, 2, 3, 4
@@ -53,7 +58,7 @@ ST_WAITING, ST_OFFERED, ST_CONNECTED, ST_ENDED, ST_FREE = 0, 1, 2, 3, 4
 # ---------------------------------------------------------------- timers (TM_t float64, TM_i int64)
 TSEQ, TKIND, TTARGET, TTOKEN, TARG = range(5)
 N_TM_I = 5
-T_RING, T_LOCK_END, T_MAX_WAIT, T_NO_AGENTS = 1, 2, 3, 4  # same numbers as dispatch.py
+T_RING, T_LOCK_END, T_MAX_WAIT, T_NO_AGENTS, T_ESCALATE = 1, 2, 3, 4, 5  # same numbers as dispatch.py
 
 # ---------------------------------------------------------------- events (EV_i int64, EV_f float64)
 E_SEQ, E_KIND, E_CALL, E_AGENT, E_QUEUE, E_DETAIL = range(6)
@@ -66,10 +71,11 @@ H_EMPTY, H_TOMB = NO_ID, NO_ID + 1  # call-id table: a free row, a deleted row
 # display states are DETAIL_DISPLAY + display code (NOT_READY reasons included).
 DETAILS = ("", "overflow", "busy", "reject", "caller-abandoned", "agent-logged-out", "agent-not-ready", "exit",
            "completed", "abandoned", "abandoned-ringing", "exited:timeout", "rejected:queue-full",
-           "exited:queue-full", "exited:no-agents", "rejected:no-agents")
+           "exited:queue-full", "exited:no-agents", "rejected:no-agents", "escalation", "exited:escalation")
 D_NONE, D_OVERFLOW, D_BUSY, D_REJECT, D_CALLER_ABANDONED, D_LOGGED_OUT, D_NOT_READY, D_EXIT = range(8)
 D_COMPLETED, D_ABANDONED, D_ABANDONED_RINGING, D_EXIT_TIMEOUT, D_REJ_FULL, D_EXIT_FULL = range(8, 14)
-D_EXIT_NO_AGENTS, D_REJ_NO_AGENTS = 14, 15
+D_EXIT_NO_AGENTS, D_REJ_NO_AGENTS, D_ESCALATION, D_EXIT_ESCALATION = 14, 15, 16, 17
+DETAIL_STEP = 1 << 19  # CALL_ESCALATED: DETAIL_STEP + the step reached
 DETAIL_QUEUE = 1 << 20
 DETAIL_DISPLAY = 1 << 21
 
@@ -150,3 +156,6 @@ class CoreState(NamedTuple):
     HK: np.ndarray  # call-id table (open addressing, linear probing): external id, or H_EMPTY / H_TOMB
     HV: np.ndarray  # its call slot
     RNG: np.ndarray  # the random strategies' splitmix64 state (uint64[1], from the configuration's seed)
+    QOK: np.ndarray  # (member rows, steps + 1) uint8: see QM_FROM
+    ESC_f: np.ndarray  # (queues, max steps) escalation step times after entering the queue, seconds
+    ESC_i: np.ndarray  # (queues, max steps) escalation step overflow target queue, or -1

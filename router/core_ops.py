@@ -22,7 +22,7 @@ import math
 from numba import njit
 
 from .core_kernels import (
-    K_ARRIVED, K_ENDED, K_EXPIRED, K_OFFERED, K_OVERFLOWED, K_QUEUED, K_WITHDRAWN,
+    K_ARRIVED, K_ENDED, K_ESCALATED, K_EXPIRED, K_OFFERED, K_OVERFLOWED, K_QUEUED, K_WITHDRAWN,
     L_DELAY, L_NONE, L_WRAP_UP, P_READY, emit, lock, pick_available, pop_timer,
     push_timer, set_not_ready, set_state, timer_live, touch, unlock,
 )
@@ -37,6 +37,7 @@ from .core_layout import (
     TKIND, TTARGET, W_HEAD, WEIGHT, WRAP, CURSOR, QM_AGENT, QM_POS, RR_CURSOR, SCAN, STRAT,
     D_EXIT_NO_AGENTS, D_REJ_NO_AGENTS, EMPTY_EPOCH, LOGGED_IN, NO_AGENTS_S, T_NO_AGENTS,
     S_TAIL, S_TAIL_FIRING, S_TAIL_K, S_TM_NEED,
+    D_ESCALATION, D_EXIT_ESCALATION, DETAIL_STEP, NSTEPS, QM_FROM, STEP, T_ESCALATE,
 )
 from .codes import STRAT_ROUND_ROBIN, STRAT_TOP_DOWN
 from .core_scan import pick_scan
@@ -154,7 +155,9 @@ def drop_offer(S, slot, a, t, kind, detail):
 
 
 @njit(cache=True, _nrt=False)
-def try_route(S, slot, t):
+def try_route(S, slot, t, waiting):
+    """Offer the call to the agent its queue's strategy picks; False if there is none.
+    ``waiting``: the call is in its waiting list (it leaves it when offered)."""
     q = S.C_i[slot, QUEUE]
     if S.Q_i[q, SCAN]:
         m = pick_scan(S, q, slot)
@@ -164,11 +167,13 @@ def try_route(S, slot, t):
             S.Q_i[q, RR_CURSOR] = S.QM[m, QM_POS]
         elif S.Q_i[q, STRAT] == STRAT_TOP_DOWN:
             S.C_i[slot, CURSOR] = S.QM[m, QM_POS]
-        offer(S, slot, S.QM[m, QM_AGENT], t)
-        return True
-    a = pick_available(S, q)
-    if a < 0:
-        return False
+        a = S.QM[m, QM_AGENT]
+    else:
+        a = pick_available(S, q)
+        if a < 0:
+            return False
+    if waiting:
+        unwait(S, slot)
     offer(S, slot, a, t)
     return True
 
@@ -195,6 +200,7 @@ def enter_queue(S, slot, q, t, how):
         S.C_i[slot, QGEN] = S.S_i[S_GEN]
         S.C_f[slot, ENTERED] = t
         S.C_i[slot, CURSOR] = -1
+        S.C_i[slot, STEP] = 0
         emit(S, t, K_ARRIVED, slot, -1, q, how, 0.0)
         ml = S.Q_i[q, MAX_LEN]
         refuse = -1
@@ -214,7 +220,9 @@ def enter_queue(S, slot, q, t, how):
             push_timer(S, t + S.Q_f[q, NO_AGENTS_S], T_NO_AGENTS, slot, S.C_i[slot, QGEN], S.Q_i[q, EMPTY_EPOCH])
         if S.Q_f[q, MAX_WAIT] < math.inf:
             push_timer(S, t + S.Q_f[q, MAX_WAIT], T_MAX_WAIT, slot, S.C_i[slot, QGEN], 0)
-        if not try_route(S, slot, t):
+        for k in range(S.Q_i[q, NSTEPS]):
+            push_timer(S, t + S.ESC_f[q, k], T_ESCALATE, slot, S.C_i[slot, QGEN], k + 1)
+        if not try_route(S, slot, t, False):
             wait(S, slot, q, t)
         return
 
@@ -233,7 +241,7 @@ def overflow_or_end(S, slot, q, target, t, disp):
 def back_to_queue(S, slot, t):
     if S.C_i[slot, OFFER_AGENT] >= 0 or S.C_i[slot, STATE] != ST_OFFERED:
         return
-    if not try_route(S, slot, t):
+    if not try_route(S, slot, t, False):
         wait(S, slot, S.C_i[slot, QUEUE], t)
 
 
@@ -247,13 +255,22 @@ def agent_freed(S, a, t):
         best = bk = -1
         bw = bp = ba = bo = 0.0
         for k in range(S.AQ_ptr[a], S.AQ_ptr[a + 1]):
-            if not S.AQ[k, 2]:
-                continue
             q = S.AQ[k, 0]
             s = S.Q_i[q, W_HEAD]
+            w = -S.Q_f[q, WEIGHT]
+            if S.Q_i[q, NSTEPS] == 0:
+                if not S.AQ[k, 2]:
+                    continue  # every call of the queue asks the same of its members
+            else:  # calls differ by escalation step: the first, in order, this member may take
+                m = S.QM_ptr[q] + S.AQ[k, 1]
+                while s >= 0 and not S.QOK[m, S.C_i[s, STEP]]:
+                    if best >= 0 and not ((w, float(-S.C_i[s, PRIO]), S.C_f[s, ARRIVAL], float(S.C_i[s, ORDER]))
+                                          < (bw, bp, ba, bo)):
+                        s = -1  # nothing later in this queue can come before the best found
+                    else:
+                        s = w_next(S, s)
             if s < 0:
                 continue
-            w = -S.Q_f[q, WEIGHT]
             p = float(-S.C_i[s, PRIO])
             ar = S.C_f[s, ARRIVAL]
             o = float(S.C_i[s, ORDER])
@@ -321,14 +338,31 @@ def fire(S, t, kind, target, arg):
             if not locked:
                 agent_freed(S, a, t)
     elif kind == T_MAX_WAIT or kind == T_NO_AGENTS:
-        if S.C_i[slot, STATE] == ST_WAITING:
-            unwait(S, slot)
-        else:
-            b = S.C_i[slot, OFFER_AGENT]
-            if b >= 0:
-                drop_offer(S, slot, b, t, K_WITHDRAWN, D_EXIT)
-                free(S, b, t)
+        leave_queue(S, slot, t, D_EXIT)
         overflow_or_end(S, slot, q, S.Q_i[q, OVERFLOW], t, D_EXIT_TIMEOUT if kind == T_MAX_WAIT else D_EXIT_NO_AGENTS)
+    elif kind == T_ESCALATE:
+        if arg <= S.C_i[slot, STEP]:
+            return
+        S.C_i[slot, STEP] = arg
+        emit(S, t, K_ESCALATED, slot, -1, q, DETAIL_STEP + arg, 0.0)
+        target = S.ESC_i[q, arg - 1]
+        if target >= 0:
+            leave_queue(S, slot, t, D_ESCALATION)
+            overflow_or_end(S, slot, q, target, t, D_EXIT_ESCALATION)
+        elif S.C_i[slot, STATE] == ST_WAITING:
+            try_route(S, slot, t, True)
+
+
+@njit(cache=True, _nrt=False)
+def leave_queue(S, slot, t, detail):
+    """Take a waiting or ringing call out of its queue (its offer withdrawn with ``detail``)."""
+    if S.C_i[slot, STATE] == ST_WAITING:
+        unwait(S, slot)
+    else:
+        b = S.C_i[slot, OFFER_AGENT]
+        if b >= 0:
+            drop_offer(S, slot, b, t, K_WITHDRAWN, detail)
+            free(S, b, t)
 
 
 @njit(cache=True, _nrt=False)
@@ -362,7 +396,8 @@ def logout_tail(S, a, t):
     while base + S.S_i[S_TAIL_K] < S.AQ_ptr[a + 1]:
         q = S.AQ[base + S.S_i[S_TAIL_K], 0]
         d = S.Q_f[q, NO_AGENTS_S]
-        if S.Q_i[q, LOGGED_IN] == 0 and d < math.inf:
+        staffed_by_a = S.QM[S.QM_ptr[q] + S.AQ[base + S.S_i[S_TAIL_K], 1], QM_FROM] == 0
+        if staffed_by_a and S.Q_i[q, LOGGED_IN] == 0 and d < math.inf:
             if S.S_i[S_TAIL_FIRING] == 0:
                 need = S.S_i[S_NT] + S.Q_i[q, NWAIT] + S.S_i[S_TM_ROOM]
                 if need > S.TM_t.shape[0]:

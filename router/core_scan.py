@@ -20,8 +20,8 @@ from .codes import (
 )
 from .core_kernels import L_NONE, P_READY
 from .core_layout import (
-    ANSWERED, CAP, CURSOR, IDLE_RANK, LOAD, LOCK_KIND, PRES, QM_AGENT, QM_OK, QM_PEN, QM_POS, QM_SKILL_SUM, QM_TIER,
-    QM_WEIGHT, RR_CURSOR, STRAT, TALK,
+    ANSWERED, CAP, CURSOR, IDLE_RANK, LOAD, LOCK_KIND, PRES, QM_AGENT, QM_PEN, QM_POS, QM_SKILL_SUM, QM_TIER,
+    QM_WEIGHT, RR_CURSOR, STEP, STRAT, TALK,
 )
 from .kernels import splitmix64
 
@@ -29,9 +29,9 @@ _BIG = 1 << 40
 
 
 @njit(cache=True, _nrt=False)
-def _scan_ok(S, m):
+def _scan_ok(S, m, step):
     a = S.QM[m, QM_AGENT]
-    return (S.QM[m, QM_OK] != 0 and S.A_i[a, PRES] == P_READY and S.A_i[a, LOCK_KIND] == L_NONE
+    return (S.QOK[m, step] != 0 and S.A_i[a, PRES] == P_READY and S.A_i[a, LOCK_KIND] == L_NONE
             and S.A_i[a, LOAD] < S.A_i[a, CAP])
 
 
@@ -43,13 +43,14 @@ def pick_scan(S, q, slot):
     penalty) only, then the strategy's key, ties to the lower member index; the random strategies
     draw from the router's splitmix64 stream once there is a candidate."""
     strat = S.Q_i[q, STRAT]
+    step = S.C_i[slot, STEP]
     cursor = S.C_i[slot, CURSOR] if strat == STRAT_TOP_DOWN else S.Q_i[q, RR_CURSOR]
     bt = bp = 1 << 62
     g = 0
     best = -1
     k1 = k2 = total = 0.0
     for m in range(S.QM_ptr[q], S.QM_ptr[q + 1]):
-        if not _scan_ok(S, m):
+        if not _scan_ok(S, m, step):
             continue
         t, p = S.QM[m, QM_TIER], S.QM[m, QM_PEN]
         if t < bt or (t == bt and p < bp):
@@ -87,7 +88,7 @@ def pick_scan(S, q, slot):
     acc = 0.0
     last = -1
     for m in range(S.QM_ptr[q], S.QM_ptr[q + 1]):
-        if not _scan_ok(S, m) or S.QM[m, QM_TIER] != bt or S.QM[m, QM_PEN] != bp:
+        if not _scan_ok(S, m, step) or S.QM[m, QM_TIER] != bt or S.QM[m, QM_PEN] != bp:
             continue
         if j >= 0:
             if j == 0:

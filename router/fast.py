@@ -30,7 +30,7 @@ from .core_compile import ROUTER_COMPILE_S, compile_notice, router_dispatchers
 from .core_ops import h_get
 from .core_build import build, grow, unsupported
 from .core_layout import (
-    DETAIL_DISPLAY, DETAIL_QUEUE, DETAILS, DISP_NOT_READY, E_AGENT, E_CALL, E_DETAIL, E_KIND, E_QUEUE, E_SEQ,
+    DETAIL_DISPLAY, DETAIL_QUEUE, DETAIL_STEP, DETAILS, DISP_NOT_READY, E_AGENT, E_CALL, E_DETAIL, E_KIND, E_QUEUE, E_SEQ,
     E_TIME, E_VALUE, ERR_BAD_ARG, ERR_CALL_GONE, ERR_CONNECTED_ELSEWHERE, ERR_DUPLICATE_CALL, ERR_HAS_CALLS,
     ERR_LOGGED_IN, ERR_LOGGED_OUT, ERR_NO_OFFER, ERR_NOT_CONNECTED, ERR_TIME, ERR_UNKNOWN_AGENT, ERR_UNKNOWN_CALL,
     ERR_UNKNOWN_QUEUE, EVENT_DTYPE, NO_ID, NOT_RUN, OK, OP_ABANDON, OP_ACCEPT, OP_ADVANCE, OP_ARRIVE, OP_DTYPE,
@@ -155,6 +155,8 @@ class FastRouter:
             return "NOT_READY:" + self._reasons[d - DISP_NOT_READY] if d >= DISP_NOT_READY else _DISPLAY_NAMES[d]
         if code >= DETAIL_QUEUE:
             return self.queue_names[code - DETAIL_QUEUE]
+        if code >= DETAIL_STEP:
+            return str(code - DETAIL_STEP)
         return DETAILS[code]
 
     def to_events(self, rows: np.ndarray) -> list[Event]:

@@ -36,8 +36,8 @@ from busyhour.router.fast import FastRouter
 def configs(draw):
     n_agents = draw(st.integers(1, 5))
     n_queues = draw(st.integers(1, 3))
-    agents = [{"id": f"a{i}", "skills": {"s1": draw(st.integers(1, 5)), "s2": draw(st.integers(1, 5))}}
-              for i in range(n_agents)]
+    agents = [{"id": f"a{i}", "skills": {"s1": draw(st.integers(1, 5)), "s2": draw(st.integers(1, 5))},
+               "groups": [f"g{i % 2}"]} for i in range(n_agents)]
     queues = []
     for k in range(n_queues):
         ids = [a["id"] for a in agents]
@@ -63,6 +63,19 @@ def configs(draw):
                             for m in members]
             if draw(st.booleans()):
                 q["max_penalty"] = 1  # members with penalty 2 are never offered this queue's calls
+        if draw(st.integers(0, 2)) == 0:  # escalation: steps widen who may answer, or move the call on
+            steps, after = [], 0.0
+            for _ in range(draw(st.integers(1, 3))):
+                after += draw(st.sampled_from([1.0, 3.0, 8.0]))
+                step = {"after_s": after, "min_level_drop": draw(st.integers(0, 3))}
+                if draw(st.booleans()):
+                    step["add_groups"] = [draw(st.sampled_from(["g0", "g1"][:n_agents]))]
+                if draw(st.integers(0, 3)) == 0:
+                    step["max_penalty"] = draw(st.integers(0, 2))
+                if n_queues > 1 and draw(st.integers(0, 3)) == 0:
+                    step["overflow"] = f"q{(k + 1) % n_queues}"
+                steps.append(step)
+            q["escalation"] = steps
         if draw(st.integers(0, 9)) == 0:  # every member above the queue's max penalty: never routed
             q["members"] = [{"agent": m, "penalty": 1} for m in members]
             q["max_penalty"] = 0
