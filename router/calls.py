@@ -11,7 +11,7 @@ from typing import Any, Hashable
 
 import numpy as np
 
-from .codes import LOCK_DELAY, LOCK_NONE, LOCK_WRAP_UP, STRAT_PREFERRED, CallState, EventKind
+from .codes import MAX_NUMBER_CHARS, LOCK_DELAY, LOCK_NONE, LOCK_WRAP_UP, STRAT_PREFERRED, CallState, EventKind
 from .config import MAX_LEVEL
 from .errors import OfferError, StateError, UnknownIdError, flag
 from .events import Event
@@ -246,6 +246,8 @@ class CallOpsMixin:
         self._call(call_id)
         if not isinstance(number, str) or not number.strip():
             raise StateError(f"callback number must be a non-empty string, got {number!r}")
+        if len(number) > MAX_NUMBER_CHARS:
+            raise StateError(f"callback number must be at most {MAX_NUMBER_CHARS} characters, got {len(number)}")
         self._advance(now)
         call = self._calls.get(call_id)
         if call is None:

@@ -49,6 +49,8 @@ STRATEGY_NAMES: dict[str, int] = {
 }
 STRATEGY_BY_CODE = {v: k for k, v in STRATEGY_NAMES.items()}
 
+MAX_NUMBER_CHARS = 256  # a callback number (dial string) kept by the router
+
 
 class AgentState(IntEnum):
     """Display state of an agent, derived from presence, calls and locks."""

@@ -13,7 +13,7 @@ import math
 from numba import njit
 
 from .core_kernels import (
-    K_CONNECTED, K_REJECTED, K_WITHDRAWN, L_DELAY, L_NONE, P_LOGGED_OUT, P_NOT_READY, P_READY, emit, lock,
+    K_CALLBACK_REQUESTED, K_CONNECTED, K_REJECTED, K_WITHDRAWN, L_DELAY, L_NONE, P_LOGGED_OUT, P_NOT_READY, P_READY, emit, lock,
     next_deadline, set_not_ready, set_state, touch, unlock,
 )
 from .core_layout import (
@@ -25,6 +25,7 @@ from .core_layout import (
     OP_ADVANCE, OP_ARRIVE, OP_LOGIN, OP_LOGOUT, OP_NOT_READY, OP_READY, OP_REJECT, OP_RELEASE, ORDER, PRES, PRIO,
     QGEN, QUEUE, REASON, REASON_LOGIN, REJ_DELAY, S_ARRIVED, S_NFREE, S_NREASONS, S_NOW, S_ORDER, S_RESUME, STATE,
     ST_CONNECTED, ST_WAITING, WAIT_ORIGIN, EMPTY_EPOCH, S_TAIL, QM_FROM,
+    CB, D_CB_CANCELLED, DETAIL_NUMBER, ERR_NOT_WAITING, OP_CALLBACK, S_NNUMBERS,
 )
 from .core_ops import (
     h_get, h_put, logout_tail,
@@ -39,7 +40,7 @@ def _check(S, op, t, call, a, q, arg):
     if not (t >= S.S_f[S_NOW] and t < math.inf and t > -math.inf):  # NaN fails every comparison
         return ERR_TIME
     n_agents = S.A_i.shape[0]
-    if op >= OP_ARRIVE and op <= OP_ABANDON and (call == NO_ID or call == NO_ID + 1):
+    if ((op >= OP_ARRIVE and op <= OP_ABANDON) or op == OP_CALLBACK) and (call == NO_ID or call == NO_ID + 1):
         return ERR_BAD_ARG  # reserved: they mark empty and deleted rows of the call-id table
     if op == OP_ARRIVE:
         if h_get(S, call) >= 0:
@@ -53,9 +54,11 @@ def _check(S, op, t, call, a, q, arg):
             return ERR_UNKNOWN_CALL
         if op == OP_REJECT and not (arg == 0 or arg == 1):
             return ERR_BAD_ARG
-    elif op == OP_RELEASE or op == OP_ABANDON:
+    elif op == OP_RELEASE or op == OP_ABANDON or op == OP_CALLBACK:
         if h_get(S, call) < 0:
             return ERR_UNKNOWN_CALL
+        if op == OP_CALLBACK and not (arg >= 1 and arg < S.S_i[S_NNUMBERS] and arg == math.floor(arg)):
+            return ERR_BAD_ARG
         if op == OP_RELEASE and not math.isnan(arg) and not (arg >= 0 and arg < math.inf):
             return ERR_BAD_ARG
     elif op == OP_LOGIN or op == OP_LOGOUT or op == OP_READY or op == OP_NOT_READY:
@@ -155,14 +158,27 @@ def _abandon(S, t, call):
         release(S, slot, t, math.nan)
     elif st == ST_WAITING:
         unwait(S, slot)
-        end_call(S, slot, t, D_ABANDONED)
+        end_call(S, slot, t, D_CB_CANCELLED if S.C_i[slot, CB] else D_ABANDONED)
     else:
         b = S.C_i[slot, OFFER_AGENT]
         if b >= 0:
             drop_offer(S, slot, b, t, K_WITHDRAWN, D_CALLER_ABANDONED)
-        end_call(S, slot, t, D_ABANDONED_RINGING)
+        end_call(S, slot, t, D_CB_CANCELLED if S.C_i[slot, CB] else D_ABANDONED_RINGING)
         if b >= 0:
             lock_or_free(S, b, t, 0.0, L_NONE)
+    return OK
+
+
+@njit(cache=True, _nrt=False)
+def _callback(S, t, call, code):
+    """A waiting caller hangs up and keeps its place; an agent will call the number back."""
+    slot = h_get(S, call)
+    if slot < 0:
+        return ERR_CALL_GONE
+    if S.C_i[slot, STATE] != ST_WAITING or S.C_i[slot, CB]:
+        return ERR_NOT_WAITING
+    S.C_i[slot, CB] = code
+    emit(S, t, K_CALLBACK_REQUESTED, slot, -1, S.C_i[slot, QUEUE], DETAIL_NUMBER + code, 0.0)
     return OK
 
 
@@ -245,6 +261,8 @@ def apply_op(S, op, t, call, a, q, prio, arg):
         return OK
     if op == OP_ABANDON:
         return _abandon(S, t, call)
+    if op == OP_CALLBACK:
+        return _callback(S, t, call, int(arg))
     if op == OP_ADVANCE:
         return OK
     return _presence(S, op, t, a, arg)

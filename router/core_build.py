@@ -18,7 +18,7 @@ from .core_layout import (
     AH_CAP, AH_OFF, AHT, BLOCKED, BUSY_DELAY, CAP, CoreState, DISP_LOGGED_OUT, DISPLAY, KEYKIND, LAST_END,
     LAST_OFFERED, MAX_LEN, MAX_NA, MAX_WAIT, NSTEPS, N_A_F, N_A_I, N_C_F, N_C_I, N_EV_I, N_Q_F, N_Q_I, N_S_F, N_S_I,
     N_TM_I, NA_DELAY, OFFER_SLOT, OVERFLOW, REJ_DELAY, RING_TO, S_EV_ROOM, S_NFREE, S_NOW,
-    S_TM_ROOM, ST_FREE, STATE, W_HEAD, W_ROOT, WEIGHT, WRAP, N_QM, RR_CURSOR, SCAN, STRAT, NO_AGENTS_S, S_TM_NEED, H_EMPTY, H_TOMB, S_HUSED, S_NT, S_NREASONS,
+    S_TM_ROOM, ST_FREE, STATE, W_HEAD, W_ROOT, WEIGHT, WRAP, N_QM, RR_CURSOR, SCAN, STRAT, NO_AGENTS_S, S_TM_NEED, H_EMPTY, H_TOMB, S_HUSED, S_NT, S_NREASONS, S_NNUMBERS,
 )
 from .core_ops import h_rebuild
 from .kernels import agent_has_skills
@@ -129,6 +129,7 @@ def build(cfg: RouterConfig, calls: int = 1024, timers: int = 4096, events: int 
     S_i = np.zeros(N_S_I, dtype=np.int64)
     S_i[S_NFREE] = calls
     S_i[S_NREASONS] = 2  # login, no-answer
+    S_i[S_NNUMBERS] = 1  # callback number code 0: none
     step_events = 4 * nq + 32  # one step: an overflow chain visits each queue at most once
     S_i[S_EV_ROOM] = 2 * step_events
     S_i[S_TM_ROOM] = 2 * (nq * (3 + max_steps) + 8)  # each queue of an overflow chain: its waits, steps, a ring

@@ -50,7 +50,8 @@ EXT, ORDER, QUEUE, PRIO, STATE, AGENT, OFFER_AGENT, QGEN, HOPS = range(9)
 W_LEFT, W_RIGHT, W_UP, W_SIZE, W_PRI = range(9, 14)  # the call's node in its queue's waiting tree (core_wait.py)
 CURSOR = 14  # top-down: position of the member last offered this call (-1: none yet)
 STEP = 15  # escalation step reached in the current queue
-N_C_I = 16
+CB = 16  # callback: the number's code (FastRouter.number_code), 0 for a caller on the line
+N_C_I = 17
 ARRIVAL, ENTERED, CONNECTED_S, WAIT_ORIGIN = range(4)
 N_C_F = 4
 ST_WAITING, ST_OFFERED, ST_CONNECTED, ST_ENDED, ST_FREE = 0, 1, 2, 3, 4
@@ -71,13 +72,15 @@ H_EMPTY, H_TOMB = NO_ID, NO_ID + 1  # call-id table: a free row, a deleted row
 # display states are DETAIL_DISPLAY + display code (NOT_READY reasons included).
 DETAILS = ("", "overflow", "busy", "reject", "caller-abandoned", "agent-logged-out", "agent-not-ready", "exit",
            "completed", "abandoned", "abandoned-ringing", "exited:timeout", "rejected:queue-full",
-           "exited:queue-full", "exited:no-agents", "rejected:no-agents", "escalation", "exited:escalation")
+           "exited:queue-full", "exited:no-agents", "rejected:no-agents", "escalation", "exited:escalation",
+           "exited:callback-cancelled")
 D_NONE, D_OVERFLOW, D_BUSY, D_REJECT, D_CALLER_ABANDONED, D_LOGGED_OUT, D_NOT_READY, D_EXIT = range(8)
 D_COMPLETED, D_ABANDONED, D_ABANDONED_RINGING, D_EXIT_TIMEOUT, D_REJ_FULL, D_EXIT_FULL = range(8, 14)
-D_EXIT_NO_AGENTS, D_REJ_NO_AGENTS, D_ESCALATION, D_EXIT_ESCALATION = 14, 15, 16, 17
+D_EXIT_NO_AGENTS, D_REJ_NO_AGENTS, D_ESCALATION, D_EXIT_ESCALATION, D_CB_CANCELLED = 14, 15, 16, 17, 18
 DETAIL_STEP = 1 << 19  # CALL_ESCALATED: DETAIL_STEP + the step reached
 DETAIL_QUEUE = 1 << 20
 DETAIL_DISPLAY = 1 << 21
+DETAIL_NUMBER = 1 << 22  # callbacks: DETAIL_NUMBER + the number's code
 
 # ---------------------------------------------------------------- scalars (S_i int64, S_f float64)
 S_SEQ, S_RANK, S_TSEQ, S_TOKEN, S_ORDER, S_GEN, S_NT, S_NEV, S_NFREE, S_ARRIVED, S_ENDED, S_SPARE = range(12)  # S_SPARE: unused
@@ -88,7 +91,8 @@ S_NREASONS = 16  # not-ready reason codes registered by the facade
 # S_TAIL_K the agent's queue row it is at, S_TAIL_FIRING 1 once that queue's timers are set (d = 0: firing);
 # S_TM_NEED the timer rows it needs before it can set them (the facade grows the timer heap).
 S_TAIL, S_TAIL_K, S_TAIL_FIRING, S_TM_NEED = 17, 18, 19, 20
-N_S_I = 21
+S_NNUMBERS = 21  # callback number codes registered by the facade (code 0 means none)
+N_S_I = 22
 S_NOW = 0
 N_S_F = 1
 
@@ -98,12 +102,14 @@ REASON_LOGIN, REASON_NO_ANSWER = 0, 1
 # ---------------------------------------------------------------- batch operations
 OP_ARRIVE, OP_ACCEPT, OP_REJECT, OP_RELEASE, OP_ABANDON = 1, 2, 3, 4, 5
 OP_LOGIN, OP_LOGOUT, OP_READY, OP_NOT_READY, OP_ADVANCE = 6, 7, 8, 9, 10
+OP_CALLBACK = 11
 OP_NAMES = {OP_ARRIVE: "arrive", OP_ACCEPT: "accept", OP_REJECT: "reject", OP_RELEASE: "release",
             OP_ABANDON: "abandon", OP_LOGIN: "login", OP_LOGOUT: "logout", OP_READY: "ready",
-            OP_NOT_READY: "not_ready", OP_ADVANCE: "advance"}
+            OP_NOT_READY: "not_ready", OP_ADVANCE: "advance", OP_CALLBACK: "callback"}
 
 #: One operation per row. ``arg``: release → wrap-up seconds (NaN: the queue's); reject → 1 if busy;
-#: login → 1 if ready; not_ready → reason code (:meth:`FastRouter.reason_code`).
+#: login → 1 if ready; not_ready → reason code (:meth:`FastRouter.reason_code`); callback → the
+#: number's code (:meth:`FastRouter.number_code`).
 OP_DTYPE = np.dtype([("op", np.int8), ("time_s", np.float64), ("call", np.int64), ("agent", np.int32),
                      ("queue", np.int32), ("priority", np.int32), ("arg", np.float64)])
 
@@ -127,6 +133,7 @@ ERR_HAS_CALLS = 11
 ERR_BAD_OP = 12
 ERR_BAD_ARG = 13
 ERR_CONNECTED_ELSEWHERE = 14
+ERR_NOT_WAITING = 15  # callback: the call is not waiting, or is a callback already
 NOT_RUN = -1  # the batch stopped before this operation (room must grow first)
 
 

@@ -22,7 +22,7 @@ import math
 from numba import njit
 
 from .core_kernels import (
-    K_ARRIVED, K_ENDED, K_ESCALATED, K_EXPIRED, K_OFFERED, K_OVERFLOWED, K_QUEUED, K_WITHDRAWN,
+    K_ARRIVED, K_CALLBACK_OFFERED, K_ENDED, K_ESCALATED, K_EXPIRED, K_OFFERED, K_OVERFLOWED, K_QUEUED, K_WITHDRAWN,
     L_DELAY, L_NONE, L_WRAP_UP, P_READY, emit, lock, pick_available, pop_timer,
     push_timer, set_not_ready, set_state, timer_live, touch, unlock,
 )
@@ -37,7 +37,7 @@ from .core_layout import (
     TKIND, TTARGET, W_HEAD, WEIGHT, WRAP, CURSOR, QM_AGENT, QM_POS, RR_CURSOR, SCAN, STRAT,
     D_EXIT_NO_AGENTS, D_REJ_NO_AGENTS, EMPTY_EPOCH, LOGGED_IN, NO_AGENTS_S, T_NO_AGENTS,
     S_TAIL, S_TAIL_FIRING, S_TAIL_K, S_TM_NEED,
-    D_ESCALATION, D_EXIT_ESCALATION, DETAIL_STEP, NSTEPS, QM_FROM, STEP, T_ESCALATE,
+    CB, DETAIL_NUMBER, D_ESCALATION, D_EXIT_ESCALATION, DETAIL_STEP, NSTEPS, QM_FROM, STEP, T_ESCALATE,
 )
 from .codes import STRAT_ROUND_ROBIN, STRAT_TOP_DOWN
 from .core_scan import pick_scan
@@ -140,7 +140,11 @@ def offer(S, slot, a, t):
     S.A_f[a, LAST_OFFERED] = t
     expiry = t + S.Q_f[q, RING_TO]
     push_timer(S, expiry, T_RING, slot, tok, a)
-    emit(S, t, K_OFFERED, slot, a, q, D_NONE, expiry)
+    cb = S.C_i[slot, CB]
+    if cb:
+        emit(S, t, K_CALLBACK_OFFERED, slot, a, q, DETAIL_NUMBER + cb, expiry)
+    else:
+        emit(S, t, K_OFFERED, slot, a, q, D_NONE, expiry)
     touch(S, a, t)
 
 
@@ -338,6 +342,8 @@ def fire(S, t, kind, target, arg):
             if not locked:
                 agent_freed(S, a, t)
     elif kind == T_MAX_WAIT or kind == T_NO_AGENTS:
+        if S.C_i[slot, CB]:
+            return  # a callback keeps its place: no exit for waiting or for want of agents
         leave_queue(S, slot, t, D_EXIT)
         overflow_or_end(S, slot, q, S.Q_i[q, OVERFLOW], t, D_EXIT_TIMEOUT if kind == T_MAX_WAIT else D_EXIT_NO_AGENTS)
     elif kind == T_ESCALATE:
@@ -405,7 +411,8 @@ def logout_tail(S, a, t):
                     return False
                 x = S.Q_i[q, W_HEAD]
                 while x >= 0:
-                    push_timer(S, t + d, T_NO_AGENTS, x, S.C_i[x, QGEN], S.Q_i[q, EMPTY_EPOCH])
+                    if not S.C_i[x, CB]:  # a callback keeps its place
+                        push_timer(S, t + d, T_NO_AGENTS, x, S.C_i[x, QGEN], S.Q_i[q, EMPTY_EPOCH])
                     x = w_next(S, x)
                 S.S_i[S_TAIL_FIRING] = 1
             if d == 0 and not advance_to(S, t):

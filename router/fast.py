@@ -23,18 +23,18 @@ from typing import Any, Hashable, NamedTuple
 
 import numpy as np
 
-from .codes import CallState, EventKind
+from .codes import MAX_NUMBER_CHARS, CallState, EventKind
 from .config import RouterConfig, load_toml, parse_config
 from .core_batch import deadline, run_batch
 from .core_compile import ROUTER_COMPILE_S, compile_notice, router_dispatchers
 from .core_ops import h_get
 from .core_build import build, grow, unsupported
 from .core_layout import (
-    DETAIL_DISPLAY, DETAIL_QUEUE, DETAIL_STEP, DETAILS, DISP_NOT_READY, E_AGENT, E_CALL, E_DETAIL, E_KIND, E_QUEUE, E_SEQ,
+    CB, DETAIL_DISPLAY, DETAIL_NUMBER, DETAIL_QUEUE, DETAIL_STEP, ERR_NOT_WAITING, S_NNUMBERS, DETAILS, DISP_NOT_READY, E_AGENT, E_CALL, E_DETAIL, E_KIND, E_QUEUE, E_SEQ,
     E_TIME, E_VALUE, ERR_BAD_ARG, ERR_CALL_GONE, ERR_CONNECTED_ELSEWHERE, ERR_DUPLICATE_CALL, ERR_HAS_CALLS,
     ERR_LOGGED_IN, ERR_LOGGED_OUT, ERR_NO_OFFER, ERR_NOT_CONNECTED, ERR_TIME, ERR_UNKNOWN_AGENT, ERR_UNKNOWN_CALL,
     ERR_UNKNOWN_QUEUE, EVENT_DTYPE, NO_ID, NOT_RUN, OK, OP_ABANDON, OP_ACCEPT, OP_ADVANCE, OP_ARRIVE, OP_DTYPE,
-    OP_LOGIN, OP_LOGOUT, OP_NAMES, OP_NOT_READY, OP_READY, OP_REJECT, OP_RELEASE, S_ARRIVED, S_ENDED, S_NEV,
+    OP_CALLBACK, OP_LOGIN, OP_LOGOUT, OP_NAMES, OP_NOT_READY, OP_READY, OP_REJECT, OP_RELEASE, S_ARRIVED, S_ENDED, S_NEV,
     S_NOW, S_NREASONS, STATE, DISPLAY, QUEUE, LOGGED_IN, AHT, NWAIT, ARRIVAL, QM_AGENT,
 )
 from .core_wait import w_rank
@@ -73,6 +73,8 @@ class FastRouter:
         self._queue_index = {q: i for i, q in enumerate(self.queue_names)}
         self._reasons = ["login", "no-answer"]
         self._reason_code = {r: i for i, r in enumerate(self._reasons)}
+        self._numbers: list[str] = [""]  # callback numbers by code (0: none)
+        self._number_code: dict[str, int] = {}
         self._ended: OrderedDict[int, str] = OrderedDict()  # per-call API: recently ended, for clear errors
         self._context: dict[int, dict] = {}
         self._pending: list[Event] = []
@@ -108,6 +110,20 @@ class FastRouter:
             code = self._reason_code[reason] = len(self._reasons)
             self._reasons.append(reason)
             self._S.S_i[S_NREASONS] = len(self._reasons)
+        return code
+
+    def number_code(self, number: str) -> int:
+        """The code of a callback number for ``OP_CALLBACK`` rows (registered on first use; a number
+        is kept for the router's life, so its events can always be read back)."""
+        if not isinstance(number, str) or not number.strip():
+            raise StateError(f"callback number must be a non-empty string, got {number!r}")
+        if len(number) > MAX_NUMBER_CHARS:
+            raise StateError(f"callback number must be at most {MAX_NUMBER_CHARS} characters, got {len(number)}")
+        code = self._number_code.get(number)
+        if code is None:
+            code = self._number_code[number] = len(self._numbers)
+            self._numbers.append(number)
+            self._S.S_i[S_NNUMBERS] = len(self._numbers)
         return code
 
     def submit(self, ops: np.ndarray) -> BatchResult:
@@ -150,6 +166,8 @@ class FastRouter:
     def detail_text(self, code: int) -> str:
         """The ``detail`` string of an event row (the same text Router's events carry)."""
         code = int(code)
+        if code >= DETAIL_NUMBER:
+            return self._numbers[code - DETAIL_NUMBER]
         if code >= DETAIL_DISPLAY:
             d = code - DETAIL_DISPLAY
             return "NOT_READY:" + self._reasons[d - DISP_NOT_READY] if d >= DISP_NOT_READY else _DISPLAY_NAMES[d]
@@ -214,7 +232,19 @@ class FastRouter:
             return OfferError(f"call {call!r}, agent {aid!r}: {_MESSAGES[st]}")
         if st in (ERR_UNKNOWN_AGENT, ERR_UNKNOWN_QUEUE):
             return UnknownIdError(_MESSAGES[st])
-        return StateError(f"call {call!r} / agent {aid!r}: {_MESSAGES.get(st, 'error ' + str(st))}")
+        if st == ERR_CALL_GONE and op == OP_CALLBACK:
+            return StateError(f"call {call!r} ended before the callback request")
+        if st == ERR_NOT_WAITING:
+            return StateError(f"call {call!r} cannot become a callback: it is "
+                              f"{self._callback_state(call)}, not a waiting call")
+        who = " / ".join(([f"call {call!r}"] if call != NO_ID else []) + ([f"agent {aid!r}"] if agent >= 0 else []))
+        return StateError(f"{who + ': ' if who else ''}{_MESSAGES.get(st, 'error ' + str(st))}")
+
+    def _callback_state(self, call: int) -> str:
+        slot = self._slot(call)
+        if self._S.C_i[slot, CB]:
+            return "already a callback"
+        return CallState(int(self._S.C_i[slot, STATE])).name
 
     def _call_id(self, call_id: Any) -> int:
         if isinstance(call_id, bool) or not isinstance(call_id, int) or not _INT64[0] <= call_id <= _INT64[1]:
@@ -329,10 +359,24 @@ class FastRouter:
                                _agents=SimpleNamespace(display=[self.agent_state(a) for a in self.agent_ids]))
         return self._stats.snapshot(view)
 
-    def _unsupported(self, *_a: Any, **_k: Any) -> Any:
-        raise StateError("transfers and callbacks need busyhour.router.Router (docs/routing.md §15)")
+    def request_callback(self, now: float, call_id: int, number: str) -> list[Event]:
+        """A waiting caller hangs up and keeps its place; an agent will call ``number`` back."""
+        cid = self._call_id(call_id)
+        try:
+            code = self.number_code(number)
+        except StateError:
+            now = real_seconds(now)
+            if not now >= self.now:
+                raise TimeError(f"time went backwards: now={now!r} is before the last time {self.now!r}") from None
+            if self._slot(cid) < 0:
+                raise self._error(ERR_UNKNOWN_CALL, OP_CALLBACK, now, cid, -1) from None
+            raise
+        return self._one(OP_CALLBACK, now, cid, arg=float(code))
 
-    transfer = request_callback = _unsupported
+    def _unsupported(self, *_a: Any, **_k: Any) -> Any:
+        raise StateError("transfers need busyhour.router.Router (docs/routing.md §15)")
+
+    transfer = _unsupported
 
 
 _MESSAGES = {
@@ -343,12 +387,14 @@ _MESSAGES = {
     ERR_DUPLICATE_CALL: "a call with this id is already in the system",
     ERR_NO_OFFER: "no offer of this call to this agent is ringing (never made, expired, withdrawn or answered)",
     ERR_CONNECTED_ELSEWHERE: "the call is already connected to another agent",
+    ERR_NOT_WAITING: "the call is not waiting, or is a callback already",
     ERR_CALL_GONE: "the call ended before this operation (a timer due by then ended it)",
     ERR_NOT_CONNECTED: "the call is not CONNECTED",
     ERR_LOGGED_IN: "the agent is already logged in",
     ERR_LOGGED_OUT: "the agent is logged out; log in first",
     ERR_HAS_CALLS: "the agent has a connected call; release or transfer it before logging out",
     ERR_BAD_ARG: ("bad argument (a reserved call id NO_ID or NO_ID + 1, a wrap-up not finite >= 0, a login or "
-                  "reject flag other than 0 or 1, or a reason code reason_code() did not give)"),
+                  "reject flag other than 0 or 1, a reason code reason_code() did not give, or a callback "
+                  "number code number_code() did not give)"),
     NOT_RUN: "not run",
 }

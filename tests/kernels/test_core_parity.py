@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 from busyhour.router import EventKind, Router, RouterError
 from busyhour.router.core_build import CORE_STRATEGIES
 from busyhour.router.core_layout import (
-    OK, OP_ABANDON, OP_ACCEPT, OP_ADVANCE, OP_ARRIVE, OP_DTYPE, OP_LOGIN, OP_LOGOUT, OP_NOT_READY, OP_READY,
+    OK, OP_ABANDON, OP_ACCEPT, OP_ADVANCE, OP_CALLBACK, OP_ARRIVE, OP_DTYPE, OP_LOGIN, OP_LOGOUT, OP_NOT_READY, OP_READY,
     OP_REJECT, OP_RELEASE,
 )
 from busyhour.router.errors import ConfigError
@@ -85,7 +85,7 @@ def configs(draw):
 
 OPS = st.lists(st.tuples(st.sampled_from(["arrive", "arrive", "arrive", "accept", "accept", "accept", "accept",
                                           "reject", "release", "release", "release", "abandon", "login", "login",
-                                          "logout", "ready", "ready", "not_ready", "advance"]),
+                                          "logout", "ready", "ready", "not_ready", "advance", "callback"]),
                          st.sampled_from([0.0, 0.0, 0.5, 1.0, 2.0, 4.0, 9.0, 20.0]),
                          st.integers(0, 1 << 16), st.booleans()), min_size=15, max_size=120)
 
@@ -151,6 +151,11 @@ def _step(r, op: str, now: float, k: int, flag: bool, twin: Twin, ringing: dict,
         reason = "lunch" if flag else "break"
         row = (OP_NOT_READY, now, 0, agents.index(a), -1, 0, reason)
         fn = lambda: r.agent_not_ready(now, a, reason)  # noqa: E731
+    elif op == "callback":
+        cid = _pick(live, k) if live else 999_999
+        number = "" if flag and k % 7 == 0 else f"+1555{k % 97:04d}"
+        row = (OP_CALLBACK, now, cid, -1, -1, 0, number)
+        fn = lambda: r.request_callback(now, cid, number)  # noqa: E731
     else:
         row = (OP_ADVANCE, now, 0, -1, -1, 0, 0.0)
         fn = lambda: r.advance(now)  # noqa: E731
@@ -180,7 +185,7 @@ def test_fast_router_matches_router(cfg, ops):
         if not isinstance(out_py, type):
             py_events.extend(out_py)
             for e in out_py:
-                if e.kind == EventKind.CALL_OFFERED:
+                if e.kind in (EventKind.CALL_OFFERED, EventKind.CALLBACK_OFFERED):
                     ringing[e.call_id] = e.agent_id
                 elif e.kind in (EventKind.OFFER_EXPIRED, EventKind.OFFER_REJECTED, EventKind.OFFER_WITHDRAWN,
                                 EventKind.CALL_CONNECTED):
@@ -207,6 +212,8 @@ def test_fast_router_matches_router(cfg, ops):
     for i, row in enumerate(rows):
         if row[0] == OP_NOT_READY:
             row = row[:6] + (float(batch.reason_code(row[6])),)
+        elif row[0] == OP_CALLBACK:
+            row = row[:6] + (float(batch.number_code(row[6]) if row[6] else 0),)
         ops_arr[i] = row
     res = batch.submit(ops_arr)
     assert batch.to_events(res.events) == py_events
