@@ -25,10 +25,13 @@ from .core_layout import (
     OP_ADVANCE, OP_ARRIVE, OP_LOGIN, OP_LOGOUT, OP_NOT_READY, OP_READY, OP_REJECT, OP_RELEASE, ORDER, PRES, PRIO,
     QGEN, QUEUE, REASON, REASON_LOGIN, REJ_DELAY, S_ARRIVED, S_NFREE, S_NREASONS, S_NOW, S_ORDER, S_RESUME, STATE,
     ST_CONNECTED, ST_WAITING, WAIT_ORIGIN, EMPTY_EPOCH, S_TAIL, QM_FROM,
+    D_ANSWERED_ELSEWHERE, OFFER_TAIL, RO_LEN,
     CB, D_CB_CANCELLED, DETAIL_NUMBER, ERR_NOT_WAITING, OP_CALLBACK, S_NNUMBERS,
 )
+from .core_ring import offer_unlink, ringing_to_scratch
+from .core_ids import h_get, h_put
 from .core_ops import (
-    h_get, h_put, logout_tail,
+    logout_tail,
     PAUSED, advance_to, agent_freed, back_to_queue, drop_offer, end_call, enter_queue, lock_or_free,
     release, room_short, unwait,
 )
@@ -87,6 +90,7 @@ def _arrive(S, t, call, q, prio):
     S.C_i[slot, STATE] = ST_WAITING
     S.C_i[slot, AGENT] = -1
     S.C_i[slot, OFFER_AGENT] = -1
+    S.C_i[slot, OFFER_TAIL] = -1
     S.C_i[slot, QGEN] = 0
     S.C_i[slot, HOPS] = 0
     S.C_f[slot, ARRIVAL] = t
@@ -105,7 +109,7 @@ def _ringing(S, call, a):
     slot = h_get(S, call)
     if slot < 0:
         return -ERR_CALL_GONE
-    if S.C_i[slot, OFFER_AGENT] != a:
+    if S.A_i[a, OFFER_SLOT] != slot:
         if S.C_i[slot, STATE] == ST_CONNECTED:
             return -ERR_CONNECTED_ELSEWHERE
         return -ERR_NO_OFFER
@@ -117,7 +121,12 @@ def _accept(S, t, call, a):
     slot = _ringing(S, call, a)
     if slot < 0:
         return -slot
-    S.C_i[slot, OFFER_AGENT] = -1
+    n = ringing_to_scratch(S, slot, a)  # the others: withdrawn first, freed once the call connects
+    end = S.RO.shape[0] - 1
+    for i in range(n):
+        drop_offer(S, slot, S.RO[end - i], t, K_WITHDRAWN, D_ANSWERED_ELSEWHERE)
+    offer_unlink(S, slot, a)
+    S.C_i[slot, RO_LEN] = 0
     S.A_i[a, OFFER_SLOT] = -1
     S.A_i[a, OFFER_TOKEN] = 0
     S.A_i[a, OFFERS] -= 1
@@ -129,6 +138,8 @@ def _accept(S, t, call, a):
     S.C_f[slot, CONNECTED_S] = t
     emit(S, t, K_CONNECTED, slot, a, S.C_i[slot, QUEUE], D_NONE, t - S.C_f[slot, WAIT_ORIGIN])
     touch(S, a, t)
+    for i in range(n):
+        lock_or_free(S, S.RO[end - i], t, 0.0, L_NONE)
     return OK
 
 
@@ -160,12 +171,13 @@ def _abandon(S, t, call):
         unwait(S, slot)
         end_call(S, slot, t, D_CB_CANCELLED if S.C_i[slot, CB] else D_ABANDONED)
     else:
-        b = S.C_i[slot, OFFER_AGENT]
-        if b >= 0:
-            drop_offer(S, slot, b, t, K_WITHDRAWN, D_CALLER_ABANDONED)
+        n = ringing_to_scratch(S, slot, -1)
+        end = S.RO.shape[0] - 1
+        for i in range(n):
+            drop_offer(S, slot, S.RO[end - i], t, K_WITHDRAWN, D_CALLER_ABANDONED)
         end_call(S, slot, t, D_CB_CANCELLED if S.C_i[slot, CB] else D_ABANDONED_RINGING)
-        if b >= 0:
-            lock_or_free(S, b, t, 0.0, L_NONE)
+        for i in range(n):
+            lock_or_free(S, S.RO[end - i], t, 0.0, L_NONE)
     return OK
 
 

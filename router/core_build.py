@@ -16,11 +16,11 @@ from .codes import STRATEGY_NAMES
 from .config import RouterConfig
 from .core_layout import (
     AH_CAP, AH_OFF, AHT, BLOCKED, BUSY_DELAY, CAP, CoreState, DISP_LOGGED_OUT, DISPLAY, KEYKIND, LAST_END,
-    LAST_OFFERED, MAX_LEN, MAX_NA, MAX_WAIT, NSTEPS, N_A_F, N_A_I, N_C_F, N_C_I, N_EV_I, N_Q_F, N_Q_I, N_S_F, N_S_I,
+    LAST_OFFERED, MAX_LEN, MAX_NA, MAX_WAIT, NSTEPS, OFFER_NEXT, RING_STEP, RO_LEN, RO_OFF, S_RO_ROOM, S_RO_USED, ST_OFFERED, N_A_F, N_A_I, N_C_F, N_C_I, N_EV_I, N_Q_F, N_Q_I, N_S_F, N_S_I,
     N_TM_I, NA_DELAY, OFFER_SLOT, OVERFLOW, REJ_DELAY, RING_TO, S_EV_ROOM, S_NFREE, S_NOW,
     S_TM_ROOM, ST_FREE, STATE, W_HEAD, W_ROOT, WEIGHT, WRAP, N_QM, RR_CURSOR, SCAN, STRAT, NO_AGENTS_S, S_TM_NEED, H_EMPTY, H_TOMB, S_HUSED, S_NT, S_NREASONS, S_NNUMBERS,
 )
-from .core_ops import h_rebuild
+from .core_ids import h_rebuild
 from .kernels import agent_has_skills
 
 #: Strategies whose choice the available-member heap makes (on a queue whose members share one tier
@@ -29,7 +29,8 @@ HEAP_KEYS = {"longest-idle-agent": 0, "preferred-agent": 0, "agent-with-fewest-c
              "agent-with-least-talk-time": 2, "most-skilled-first": 3}
 #: Strategies the compiled core runs (the others by a member scan).
 CORE_STRATEGIES = (*HEAP_KEYS, "round-robin", "top-down", "sequentially-by-agent-order", "random",
-                   "weighted-random")
+                   "weighted-random", "ring-all", "ring-progressively")
+RING_STRATEGIES = ("ring-all", "ring-progressively")
 
 
 def unsupported(cfg: RouterConfig) -> list[str]:
@@ -71,6 +72,7 @@ def build(cfg: RouterConfig, calls: int = 1024, timers: int = 4096, events: int 
         A_i[i, CAP] = dict(a.capacity).get("voice", 0)
     A_i[:, DISPLAY] = DISP_LOGGED_OUT
     A_i[:, OFFER_SLOT] = -1
+    A_i[:, OFFER_NEXT] = -1
     A_f[:, LAST_END] = -math.inf
     A_f[:, LAST_OFFERED] = -math.inf
     Q_i = np.zeros((nq, N_Q_I), dtype=np.int64)
@@ -104,6 +106,7 @@ def build(cfg: RouterConfig, calls: int = 1024, timers: int = 4096, events: int 
             q.weight, q.ring_timeout_s, q.wrap_up_s, q.reject_delay_s, q.busy_delay_s, q.no_answer_delay_s,
             q.max_wait_s, q.expected_aht_s)
         Q_f[qi, NO_AGENTS_S] = q.max_wait_no_agents_s
+        Q_f[qi, RING_STEP] = q.ring_step_s
         for mi, m in enumerate(q.members):
             a = agent_index[m.agent]
             oks = [m.from_step <= k and m.penalty <= p_k and bool(agent_has_skills(skills, a, req_ids, req_min, d_k))
@@ -130,9 +133,11 @@ def build(cfg: RouterConfig, calls: int = 1024, timers: int = 4096, events: int 
     S_i[S_NFREE] = calls
     S_i[S_NREASONS] = 2  # login, no-answer
     S_i[S_NNUMBERS] = 1  # callback number code 0: none
-    step_events = 4 * nq + 32  # one step: an overflow chain visits each queue at most once
+    ring = max([len(q.members) for q in cfg.queues if q.strategy in RING_STRATEGIES] + [0])
+    step_events = 4 * nq + 32 + 4 * ring  # an overflow chain visits each queue at most once; ring-all rings all
     S_i[S_EV_ROOM] = 2 * step_events
-    S_i[S_TM_ROOM] = 2 * (nq * (3 + max_steps) + 8)  # each queue of an overflow chain: its waits, steps, a ring
+    S_i[S_TM_ROOM] = 2 * (nq * (3 + max_steps) + 8 + ring)  # each queue of a chain: waits, steps, rings
+    S_i[S_RO_ROOM] = ring
     S_f = np.zeros(N_S_F, dtype=np.float64)
     S_f[S_NOW] = -math.inf
     state = CoreState(
@@ -144,8 +149,25 @@ def build(cfg: RouterConfig, calls: int = 1024, timers: int = 4096, events: int 
         EV_f=np.zeros((max(events, 4 * S_i[S_EV_ROOM]), 2)), S_i=S_i, S_f=S_f,
         HK=np.full(_pow2(4 * calls), H_EMPTY, dtype=np.int64), HV=np.zeros(_pow2(4 * calls), dtype=np.int64),
         RNG=np.array([cfg.seed], dtype=np.uint64),
-        QOK=np.array(qok_rows, dtype=np.uint8).reshape(-1, max_steps + 1), ESC_f=ESC_f, ESC_i=ESC_i)
+        QOK=np.array(qok_rows, dtype=np.uint8).reshape(-1, max_steps + 1), ESC_f=ESC_f, ESC_i=ESC_i,
+        RO=np.zeros(max(16, 8 * ring), dtype=np.int64))
     return state
+
+
+def _compact_ring_orders(S: CoreState, C_i: np.ndarray) -> np.ndarray:
+    """A new RO holding only the live ring orders, front to back (their calls' RO_OFF updated), with
+    room for at least as many again."""
+    live = np.flatnonzero((C_i[:, RO_LEN] > 0) & (C_i[:, STATE] == ST_OFFERED))
+    used = int(C_i[live, RO_LEN].sum())
+    RO = np.zeros(max(S.RO.shape[0], 2 * (used + 2 * int(S.S_i[S_RO_ROOM]))), dtype=np.int64)
+    at = 0
+    for slot in live.tolist():
+        off, n = int(C_i[slot, RO_OFF]), int(C_i[slot, RO_LEN])
+        RO[at:at + n] = S.RO[off:off + n]
+        C_i[slot, RO_OFF] = at
+        at += n
+    S.S_i[S_RO_USED] = at
+    return RO
 
 
 def _steps(q, pen: int) -> list[tuple[int, int]]:
@@ -185,6 +207,8 @@ def grow(S: CoreState) -> CoreState:
         TM_i = np.zeros((new, S.TM_i.shape[1]), dtype=np.int64)
         TM_i[:S.TM_i.shape[0]] = S.TM_i
         rep.update(TM_t=TM_t, TM_i=TM_i)
+    if S.S_i[S_RO_USED] + 2 * S.S_i[S_RO_ROOM] > S.RO.shape[0]:
+        rep.update(RO=_compact_ring_orders(S, rep.get("C_i", S.C_i)))
     S = S._replace(**rep) if rep else S
     if 2 * (S.S_i[S_HUSED] + 1) > S.HK.shape[0]:  # rehash: live ids at most a quarter of the rows
         live = int(((S.HK != H_EMPTY) & (S.HK != H_TOMB)).sum())

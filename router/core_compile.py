@@ -48,7 +48,7 @@ def compile_notice(what: str, dispatchers, estimate_s: float) -> None:
 
 def router_dispatchers() -> list:
     from .core_batch import deadline, run_batch
-    from .core_ops import h_get, h_rebuild
+    from .core_ids import h_get, h_rebuild
     from .core_wait import w_rank
 
     return [run_batch, deadline, h_get, h_rebuild, w_rank]

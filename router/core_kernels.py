@@ -22,6 +22,7 @@ from .core_layout import (
     DISP_LOGGED_OUT, DISP_NOT_READY, DISP_RESERVED, DISP_WRAP_UP, DISPLAY, E_AGENT, E_CALL, E_DETAIL, E_KIND,
     E_QUEUE, E_SEQ, E_TIME, E_VALUE, EXT, IDLE_RANK, IDLE_SINCE, KEYKIND, LOCK_KIND, LOCK_TOKEN, LOCK_UNTIL,
     NO_ID, OFFERS, PRES, QGEN, QUEUE, REASON, RINGING, S_NEV, S_NT, S_RANK,
+    RING_GEN, T_RING_STEP,
     S_SEQ, S_TSEQ, STATE, T_ESCALATE, T_LOCK_END, T_MAX_WAIT, T_RING, TALK, TARG, TKIND, TSEQ, TTARGET, TTOKEN,
     ST_OFFERED, ST_WAITING, OFFER_SLOT, OFFER_TOKEN, SCAN, QM_SKILL_SUM, QM_OK, EMPTY_EPOCH, LOGGED_IN,
     T_NO_AGENTS,
@@ -99,7 +100,11 @@ def timer_live(S, k):
         a = S.TM_i[k, TARG]
         return S.A_i[a, OFFER_TOKEN] == token and S.A_i[a, OFFER_SLOT] == target
     st = S.C_i[target, STATE]
-    if S.C_i[target, QGEN] != token or not (st == ST_WAITING or st == ST_OFFERED):
+    if not (st == ST_WAITING or st == ST_OFFERED):
+        return False  # a connected call's waiting timers are void
+    if kind == T_RING_STEP:
+        return S.C_i[target, RING_GEN] == token
+    if S.C_i[target, QGEN] != token:
         return False
     if kind == T_NO_AGENTS:
         q = S.C_i[target, QUEUE]

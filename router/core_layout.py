@@ -17,7 +17,8 @@ import numpy as np
 
 # ---------------------------------------------------------------- agents (A_i int64, A_f float64)
 PRES, REASON, LOCK_KIND, LOCK_TOKEN, LOAD, CAP, OFFERS, CONN, ANSWERED, NA_RUN, DISPLAY, OFFER_SLOT, OFFER_TOKEN = range(13)
-N_A_I = 13
+OFFER_NEXT = 13  # the next agent ringing the same call (-1: last); the call's OFFER_AGENT is the first
+N_A_I = 14
 LOCK_UNTIL, IDLE_SINCE, IDLE_RANK, TALK, LAST_END, LAST_OFFERED = range(6)
 N_A_F = 6
 
@@ -35,7 +36,8 @@ NSTEPS = 17  # escalation steps (their times and overflows: ESC_f / ESC_i rows)
 N_Q_I = 18
 WEIGHT, RING_TO, WRAP, REJ_DELAY, BUSY_DELAY, NA_DELAY, MAX_WAIT, AHT = range(8)
 NO_AGENTS_S = 8  # max_wait_no_agents_s
-N_Q_F = 9
+RING_STEP = 9  # ring-progressively: seconds between adding agents
+N_Q_F = 10
 
 # ---------------------------------------------------------------- members (QM int64, QM_f float64), by queue
 QM_AGENT, QM_OK, QM_TIER, QM_PEN, QM_POS = range(5)  # QM_OK: skills met and penalty within the queue's cap
@@ -51,7 +53,11 @@ W_LEFT, W_RIGHT, W_UP, W_SIZE, W_PRI = range(9, 14)  # the call's node in its qu
 CURSOR = 14  # top-down: position of the member last offered this call (-1: none yet)
 STEP = 15  # escalation step reached in the current queue
 CB = 16  # callback: the number's code (FastRouter.number_code), 0 for a caller on the line
-N_C_I = 17
+# Ringing: OFFER_AGENT is the first agent ringing the call, OFFER_TAIL the last, NOFF how many; a
+# ring-progressively call's agents still to ring are RO[RO_OFF : RO_OFF + RO_LEN] (member rows);
+# RING_GEN bumps whenever its step timer is set (an older one is void).
+NOFF, OFFER_TAIL, RO_OFF, RO_LEN, RING_GEN = 17, 18, 19, 20, 21
+N_C_I = 22
 ARRIVAL, ENTERED, CONNECTED_S, WAIT_ORIGIN = range(4)
 N_C_F = 4
 ST_WAITING, ST_OFFERED, ST_CONNECTED, ST_ENDED, ST_FREE = 0, 1, 2, 3, 4
@@ -59,7 +65,7 @@ ST_WAITING, ST_OFFERED, ST_CONNECTED, ST_ENDED, ST_FREE = 0, 1, 2, 3, 4
 # ---------------------------------------------------------------- timers (TM_t float64, TM_i int64)
 TSEQ, TKIND, TTARGET, TTOKEN, TARG = range(5)
 N_TM_I = 5
-T_RING, T_LOCK_END, T_MAX_WAIT, T_NO_AGENTS, T_ESCALATE = 1, 2, 3, 4, 5  # same numbers as dispatch.py
+T_RING, T_LOCK_END, T_MAX_WAIT, T_NO_AGENTS, T_ESCALATE, T_RING_STEP = 1, 2, 3, 4, 5, 7  # as dispatch.py
 
 # ---------------------------------------------------------------- events (EV_i int64, EV_f float64)
 E_SEQ, E_KIND, E_CALL, E_AGENT, E_QUEUE, E_DETAIL = range(6)
@@ -73,10 +79,11 @@ H_EMPTY, H_TOMB = NO_ID, NO_ID + 1  # call-id table: a free row, a deleted row
 DETAILS = ("", "overflow", "busy", "reject", "caller-abandoned", "agent-logged-out", "agent-not-ready", "exit",
            "completed", "abandoned", "abandoned-ringing", "exited:timeout", "rejected:queue-full",
            "exited:queue-full", "exited:no-agents", "rejected:no-agents", "escalation", "exited:escalation",
-           "exited:callback-cancelled")
+           "exited:callback-cancelled", "answered-elsewhere")
 D_NONE, D_OVERFLOW, D_BUSY, D_REJECT, D_CALLER_ABANDONED, D_LOGGED_OUT, D_NOT_READY, D_EXIT = range(8)
 D_COMPLETED, D_ABANDONED, D_ABANDONED_RINGING, D_EXIT_TIMEOUT, D_REJ_FULL, D_EXIT_FULL = range(8, 14)
 D_EXIT_NO_AGENTS, D_REJ_NO_AGENTS, D_ESCALATION, D_EXIT_ESCALATION, D_CB_CANCELLED = 14, 15, 16, 17, 18
+D_ANSWERED_ELSEWHERE = 19
 DETAIL_STEP = 1 << 19  # CALL_ESCALATED: DETAIL_STEP + the step reached
 DETAIL_QUEUE = 1 << 20
 DETAIL_DISPLAY = 1 << 21
@@ -92,7 +99,9 @@ S_NREASONS = 16  # not-ready reason codes registered by the facade
 # S_TM_NEED the timer rows it needs before it can set them (the facade grows the timer heap).
 S_TAIL, S_TAIL_K, S_TAIL_FIRING, S_TM_NEED = 17, 18, 19, 20
 S_NNUMBERS = 21  # callback number codes registered by the facade (code 0 means none)
-N_S_I = 22
+# RO (ring orders): rows in use (a bump pointer; the facade compacts), and the room one step may need.
+S_RO_USED, S_RO_ROOM = 22, 23
+N_S_I = 24
 S_NOW = 0
 N_S_F = 1
 
@@ -166,3 +175,4 @@ class CoreState(NamedTuple):
     QOK: np.ndarray  # (member rows, steps + 1) uint8: see QM_FROM
     ESC_f: np.ndarray  # (queues, max steps) escalation step times after entering the queue, seconds
     ESC_i: np.ndarray  # (queues, max steps) escalation step overflow target queue, or -1
+    RO: np.ndarray  # ring orders of ring-progressively calls (member rows), then scratch room

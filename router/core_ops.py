@@ -7,7 +7,7 @@ writes their events into the state's event buffer.
 
 Room: a step (one timer fired, or one operation's own work) needs at most
 ``S_EV_ROOM / 2`` event rows and ``S_TM_ROOM / 2`` timer rows, one free call
-slot and a call-id table at most half full. :func:`run_batch` stops *before*
+slot, a call-id table at most half full and ring-order room (core_ring.py). :func:`run_batch` stops *before*
 a step when room is short (it returns the index of the operation to run
 next, marking it resumed if its implicit advance had started); the facade
 grows the arrays or drains the events and calls it again. So no step ever
@@ -22,84 +22,27 @@ import math
 from numba import njit
 
 from .core_kernels import (
-    K_ARRIVED, K_CALLBACK_OFFERED, K_ENDED, K_ESCALATED, K_EXPIRED, K_OFFERED, K_OVERFLOWED, K_QUEUED, K_WITHDRAWN,
+    K_ARRIVED, K_ENDED, K_ESCALATED, K_EXPIRED, K_OVERFLOWED, K_QUEUED, K_WITHDRAWN,
     L_DELAY, L_NONE, L_WRAP_UP, P_READY, emit, lock, pick_available, pop_timer,
     push_timer, set_not_ready, set_state, timer_live, touch, unlock,
 )
 from .core_layout import (
-    H_EMPTY, H_TOMB,
-    AGENT, AHT, ARRIVAL, CAP, CONN, CONNECTED_S, D_COMPLETED, D_EXIT, D_EXIT_TIMEOUT, D_NONE, D_OVERFLOW,
-    D_REJ_FULL, DETAIL_QUEUE, ENTERED, EXT, HOPS, LAST_END, LAST_OFFERED, LOAD, LOCK_KIND,
-    MAX_LEN, MAX_NA, MAX_WAIT, NA_DELAY, NA_RUN, NWAIT, OFFER_AGENT, OFFER_SLOT, OFFER_TOKEN, OFFERS,
-    ORDER, OVERFLOW, PRES, RINGING, PRIO, QGEN, QUEUE, REASON_NO_ANSWER, RING_TO,
-    S_ENDED, S_EV_ROOM, S_GEN, S_NEV, S_NFREE, S_NOW, S_NT, S_TM_ROOM,
-    S_TOKEN, S_HUSED, ST_ENDED, ST_OFFERED, ST_WAITING, STATE, T_LOCK_END, T_MAX_WAIT, T_RING, TALK, TARG,
-    TKIND, TTARGET, W_HEAD, WEIGHT, WRAP, CURSOR, QM_AGENT, QM_POS, RR_CURSOR, SCAN, STRAT,
-    D_EXIT_NO_AGENTS, D_REJ_NO_AGENTS, EMPTY_EPOCH, LOGGED_IN, NO_AGENTS_S, T_NO_AGENTS,
-    S_TAIL, S_TAIL_FIRING, S_TAIL_K, S_TM_NEED,
-    CB, DETAIL_NUMBER, D_ESCALATION, D_EXIT_ESCALATION, DETAIL_STEP, NSTEPS, QM_FROM, STEP, T_ESCALATE,
+    AGENT, AHT, ARRIVAL, CAP, CB, CONN, CONNECTED_S, CURSOR, D_COMPLETED, D_ESCALATION, D_EXIT,
+    D_EXIT_ESCALATION, D_EXIT_NO_AGENTS, D_EXIT_TIMEOUT, D_NONE, D_OVERFLOW, D_REJ_FULL, D_REJ_NO_AGENTS,
+    DETAIL_QUEUE, DETAIL_STEP, EMPTY_EPOCH, ENTERED, EXT, HOPS, LAST_END, LOAD, LOCK_KIND, LOGGED_IN, MAX_LEN,
+    MAX_NA, MAX_WAIT, NA_DELAY, NA_RUN, NO_AGENTS_S, NOFF, NSTEPS, NWAIT, OFFER_AGENT, ORDER, OVERFLOW, PRES,
+    PRIO, QGEN, QM_AGENT, QM_FROM, QM_POS, QUEUE, REASON_NO_ANSWER, RINGING, RO_LEN, RR_CURSOR, S_ENDED,
+    S_EV_ROOM, S_GEN, S_HUSED, S_NEV, S_NFREE, S_NOW, S_NT, S_TAIL, S_TAIL_FIRING, S_TAIL_K, S_TM_NEED,
+    S_TM_ROOM, SCAN, ST_ENDED, ST_OFFERED, ST_WAITING, STATE, STEP, STRAT, T_ESCALATE, T_LOCK_END, T_MAX_WAIT,
+    T_NO_AGENTS, T_RING, T_RING_STEP, TALK, TARG, TKIND, TTARGET, W_HEAD, WEIGHT, WRAP,
 )
-from .codes import STRAT_ROUND_ROBIN, STRAT_TOP_DOWN
+from .codes import STRAT_RING_ALL, STRAT_RING_PROGRESSIVELY, STRAT_ROUND_ROBIN, STRAT_TOP_DOWN
+from .core_ids import h_del
+from .core_ring import drop_offer, offer, ring_next, ring_route, ro_short
 from .core_scan import pick_scan
 from .core_wait import w_insert, w_next, w_remove
 
 PAUSED = -2
-
-
-# ------------------------------------------------------------------ call-id table
-@njit(cache=True, _nrt=False)
-def _h_home(key, mask):
-    return (key ^ (key >> 17) ^ (key >> 37)) & mask  # consecutive ids land in consecutive rows
-
-
-@njit(cache=True, _nrt=False)
-def h_get(S, key):
-    """The slot of call ``key``, or -1 (the two reserved ids are never a call)."""
-    if key == H_EMPTY or key == H_TOMB:
-        return -1
-    mask = S.HK.shape[0] - 1
-    i = _h_home(key, mask)
-    while True:
-        k = S.HK[i]
-        if k == key:
-            return S.HV[i]
-        if k == H_EMPTY:
-            return -1
-        i = (i + 1) & mask
-
-
-@njit(cache=True, _nrt=False)
-def h_put(S, key, slot):
-    """Add ``key`` (not present). The facade keeps the table at most half full."""
-    mask = S.HK.shape[0] - 1
-    i = _h_home(key, mask)
-    while S.HK[i] != H_EMPTY and S.HK[i] != H_TOMB:
-        i = (i + 1) & mask
-    if S.HK[i] == H_EMPTY:
-        S.S_i[S_HUSED] += 1
-    S.HK[i] = key
-    S.HV[i] = slot
-
-
-@njit(cache=True, _nrt=False)
-def h_del(S, key):
-    mask = S.HK.shape[0] - 1
-    i = _h_home(key, mask)
-    while S.HK[i] != key:
-        if S.HK[i] == H_EMPTY:
-            return
-        i = (i + 1) & mask
-    S.HK[i] = H_TOMB
-
-
-@njit(cache=True, _nrt=False)
-def h_rebuild(old_k, old_v, S):
-    """Insert every live row of an old table into ``S``'s (empty) table."""
-    S.S_i[S_HUSED] = 0
-    for i in range(old_k.shape[0]):
-        k = old_k[i]
-        if k != H_EMPTY and k != H_TOMB:
-            h_put(S, k, old_v[i])
 
 
 # ------------------------------------------------------------------ calls in queues
@@ -127,42 +70,13 @@ def wait(S, slot, q, t):
 
 
 @njit(cache=True, _nrt=False)
-def offer(S, slot, a, t):
-    q = S.C_i[slot, QUEUE]
-    S.S_i[S_TOKEN] += 1
-    tok = S.S_i[S_TOKEN]
-    S.C_i[slot, OFFER_AGENT] = a
-    S.A_i[a, OFFER_SLOT] = slot
-    S.A_i[a, OFFER_TOKEN] = tok
-    set_state(S, slot, ST_OFFERED)
-    S.A_i[a, LOAD] += 1
-    S.A_i[a, OFFERS] += 1
-    S.A_f[a, LAST_OFFERED] = t
-    expiry = t + S.Q_f[q, RING_TO]
-    push_timer(S, expiry, T_RING, slot, tok, a)
-    cb = S.C_i[slot, CB]
-    if cb:
-        emit(S, t, K_CALLBACK_OFFERED, slot, a, q, DETAIL_NUMBER + cb, expiry)
-    else:
-        emit(S, t, K_OFFERED, slot, a, q, D_NONE, expiry)
-    touch(S, a, t)
-
-
-@njit(cache=True, _nrt=False)
-def drop_offer(S, slot, a, t, kind, detail):
-    S.C_i[slot, OFFER_AGENT] = -1
-    S.A_i[a, OFFER_SLOT] = -1
-    S.A_i[a, OFFER_TOKEN] = 0
-    S.A_i[a, LOAD] -= 1
-    S.A_i[a, OFFERS] -= 1
-    emit(S, t, kind, slot, a, S.C_i[slot, QUEUE], detail, 0.0)
-
-
-@njit(cache=True, _nrt=False)
 def try_route(S, slot, t, waiting):
     """Offer the call to the agent its queue's strategy picks; False if there is none.
     ``waiting``: the call is in its waiting list (it leaves it when offered)."""
     q = S.C_i[slot, QUEUE]
+    strat = S.Q_i[q, STRAT]
+    if strat == STRAT_RING_ALL or strat == STRAT_RING_PROGRESSIVELY:
+        return ring_route(S, slot, q, t, waiting, strat == STRAT_RING_ALL)
     if S.Q_i[q, SCAN]:
         m = pick_scan(S, q, slot)
         if m < 0:
@@ -205,6 +119,7 @@ def enter_queue(S, slot, q, t, how):
         S.C_f[slot, ENTERED] = t
         S.C_i[slot, CURSOR] = -1
         S.C_i[slot, STEP] = 0
+        S.C_i[slot, RO_LEN] = 0
         emit(S, t, K_ARRIVED, slot, -1, q, how, 0.0)
         ml = S.Q_i[q, MAX_LEN]
         refuse = -1
@@ -243,8 +158,12 @@ def overflow_or_end(S, slot, q, target, t, disp):
 
 @njit(cache=True, _nrt=False)
 def back_to_queue(S, slot, t):
-    if S.C_i[slot, OFFER_AGENT] >= 0 or S.C_i[slot, STATE] != ST_OFFERED:
+    if S.C_i[slot, NOFF] > 0 or S.C_i[slot, STATE] != ST_OFFERED:
         return
+    if S.C_i[slot, RO_LEN] > 0:  # ring-progressively: go on down the list first
+        ring_next(S, slot, t)
+        if S.C_i[slot, NOFF] > 0:
+            return
     if not try_route(S, slot, t, False):
         wait(S, slot, S.C_i[slot, QUEUE], t)
 
@@ -346,6 +265,9 @@ def fire(S, t, kind, target, arg):
             return  # a callback keeps its place: no exit for waiting or for want of agents
         leave_queue(S, slot, t, D_EXIT)
         overflow_or_end(S, slot, q, S.Q_i[q, OVERFLOW], t, D_EXIT_TIMEOUT if kind == T_MAX_WAIT else D_EXIT_NO_AGENTS)
+    elif kind == T_RING_STEP:
+        if S.C_i[slot, STATE] == ST_OFFERED:
+            ring_next(S, slot, t)
     elif kind == T_ESCALATE:
         if arg <= S.C_i[slot, STEP]:
             return
@@ -365,16 +287,17 @@ def leave_queue(S, slot, t, detail):
     if S.C_i[slot, STATE] == ST_WAITING:
         unwait(S, slot)
     else:
-        b = S.C_i[slot, OFFER_AGENT]
-        if b >= 0:
+        while S.C_i[slot, OFFER_AGENT] >= 0:  # in the order they were offered: drop one, free it, next
+            b = S.C_i[slot, OFFER_AGENT]
             drop_offer(S, slot, b, t, K_WITHDRAWN, detail)
             free(S, b, t)
+    S.C_i[slot, RO_LEN] = 0
 
 
 @njit(cache=True, _nrt=False)
 def room_short(S):
     return (S.S_i[S_NEV] + S.S_i[S_EV_ROOM] > S.EV_i.shape[0] or S.S_i[S_NT] + S.S_i[S_TM_ROOM] > S.TM_t.shape[0]
-            or S.S_i[S_NFREE] < 1 or 2 * (S.S_i[S_HUSED] + 1) > S.HK.shape[0])
+            or S.S_i[S_NFREE] < 1 or 2 * (S.S_i[S_HUSED] + 1) > S.HK.shape[0] or ro_short(S))
 
 
 @njit(cache=True, _nrt=False)

@@ -29,7 +29,7 @@ _BIG = 1 << 40
 
 
 @njit(cache=True, _nrt=False)
-def _scan_ok(S, m, step):
+def scan_ok(S, m, step):
     a = S.QM[m, QM_AGENT]
     return (S.QOK[m, step] != 0 and S.A_i[a, PRES] == P_READY and S.A_i[a, LOCK_KIND] == L_NONE
             and S.A_i[a, LOAD] < S.A_i[a, CAP])
@@ -50,7 +50,7 @@ def pick_scan(S, q, slot):
     best = -1
     k1 = k2 = total = 0.0
     for m in range(S.QM_ptr[q], S.QM_ptr[q + 1]):
-        if not _scan_ok(S, m, step):
+        if not scan_ok(S, m, step):
             continue
         t, p = S.QM[m, QM_TIER], S.QM[m, QM_PEN]
         if t < bt or (t == bt and p < bp):
@@ -88,7 +88,7 @@ def pick_scan(S, q, slot):
     acc = 0.0
     last = -1
     for m in range(S.QM_ptr[q], S.QM_ptr[q + 1]):
-        if not _scan_ok(S, m, step) or S.QM[m, QM_TIER] != bt or S.QM[m, QM_PEN] != bp:
+        if not scan_ok(S, m, step) or S.QM[m, QM_TIER] != bt or S.QM[m, QM_PEN] != bp:
             continue
         if j >= 0:
             if j == 0:

@@ -27,7 +27,7 @@ from .codes import MAX_NUMBER_CHARS, CallState, EventKind
 from .config import RouterConfig, load_toml, parse_config
 from .core_batch import deadline, run_batch
 from .core_compile import ROUTER_COMPILE_S, compile_notice, router_dispatchers
-from .core_ops import h_get
+from .core_ids import h_get
 from .core_build import build, grow, unsupported
 from .core_layout import (
     CB, DETAIL_DISPLAY, DETAIL_NUMBER, DETAIL_QUEUE, DETAIL_STEP, ERR_NOT_WAITING, S_NNUMBERS, DETAILS, DISP_NOT_READY, E_AGENT, E_CALL, E_DETAIL, E_KIND, E_QUEUE, E_SEQ,

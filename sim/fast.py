@@ -44,9 +44,13 @@ SIM_COMPILE_S = 40  # the loop's first compile, measured on a 2-core machine (fo
 def unsupported(scn: Scenario) -> list[str]:
     """What keeps ``scn`` off the compiled path, as ``key: reason`` lines (empty: it runs compiled)."""
     try:
-        out = core_unsupported(parse_config(router_config(scn)))
+        cfg = parse_config(router_config(scn))
     except ConfigError as exc:
         return [str(exc)]
+    out = core_unsupported(cfg)
+    for i, q in enumerate(cfg.queues):  # the loop answers one offer per call; these ring several at once
+        if q.strategy in ("ring-all", "ring-progressively"):
+            out.append(f"queues[{i}].strategy: {q.strategy!r} on the compiled simulation path")
     for i, t in enumerate(scn.teams):
         if t.shifts or t.breaks:
             out.append(f"teams[{i}]: shifts or breaks")

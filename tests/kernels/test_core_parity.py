@@ -16,6 +16,7 @@ events and fail exactly the operations that failed.
 from __future__ import annotations
 
 import math
+import random
 
 import numpy as np
 import pytest
@@ -25,7 +26,7 @@ from hypothesis import strategies as st
 from busyhour.router import EventKind, Router, RouterError
 from busyhour.router.core_build import CORE_STRATEGIES
 from busyhour.router.core_layout import (
-    OK, OP_ABANDON, OP_ACCEPT, OP_ADVANCE, OP_CALLBACK, OP_ARRIVE, OP_DTYPE, OP_LOGIN, OP_LOGOUT, OP_NOT_READY, OP_READY,
+    OK, OP_ABANDON, OP_ACCEPT, OP_ADVANCE, OP_CALLBACK, S_RO_USED, OP_ARRIVE, OP_DTYPE, OP_LOGIN, OP_LOGOUT, OP_NOT_READY, OP_READY,
     OP_REJECT, OP_RELEASE,
 )
 from busyhour.router.errors import ConfigError
@@ -33,7 +34,7 @@ from busyhour.router.fast import FastRouter
 
 
 @st.composite
-def configs(draw):
+def configs(draw, strategies=tuple(sorted(CORE_STRATEGIES))):
     n_agents = draw(st.integers(1, 5))
     n_queues = draw(st.integers(1, 3))
     agents = [{"id": f"a{i}", "skills": {"s1": draw(st.integers(1, 5)), "s2": draw(st.integers(1, 5))},
@@ -43,10 +44,11 @@ def configs(draw):
         ids = [a["id"] for a in agents]
         members = ids if draw(st.booleans()) else draw(st.lists(st.sampled_from(ids), unique=True, max_size=n_agents))
         plain = draw(st.booleans())  # all members at the defaults (one tier, one penalty), or each its own
-        q = {"name": f"q{k}", "strategy": draw(st.sampled_from(sorted(CORE_STRATEGIES))), "members": members,
+        q = {"name": f"q{k}", "strategy": draw(st.sampled_from(strategies)), "members": members,
              "skills": draw(st.sampled_from([{}, {}, {"s1": 1}, {"s1": 3}, {"s1": 2, "s2": 2}])),
              "wrap_up_s": draw(st.sampled_from([0.0, 0.0, 3.0])),
              "ring_timeout_s": draw(st.sampled_from([4.0, 15.0])),
+             "ring_step_s": draw(st.sampled_from([1.0, 5.0])),
              "reject_delay_s": draw(st.sampled_from([0.0, 2.0])),
              "busy_delay_s": draw(st.sampled_from([0.0, 5.0])),
              "no_answer_delay_s": draw(st.sampled_from([0.0, 3.0])),
@@ -168,6 +170,17 @@ def _step(r, op: str, now: float, k: int, flag: bool, twin: Twin, ringing: dict,
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(cfg=configs(), ops=OPS)
 def test_fast_router_matches_router(cfg, ops):
+    _parity(cfg, ops)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(cfg=configs(strategies=("ring-all", "ring-progressively")), ops=OPS)
+def test_ring_strategies_match_router(cfg, ops):
+    """Everyone logged in ready first, so calls ring several agents at once."""
+    _parity(cfg, [("login", 0.0, i, True) for i in range(len(cfg["agents"]))] + ops)
+
+
+def _parity(cfg: dict, ops: list) -> FastRouter:
     twin = Twin(cfg)
     py = Router.from_config(cfg)
     fast = FastRouter.from_config(cfg, calls=16, collect_stats=True)
@@ -218,6 +231,21 @@ def test_fast_router_matches_router(cfg, ops):
     res = batch.submit(ops_arr)
     assert batch.to_events(res.events) == py_events
     assert [bool(s != OK) for s in res.status] == failed
+    return batch
+
+
+def test_ring_orders_are_compacted_without_changing_results():
+    """Thousands of ring-progressively calls: their ring orders share one array that the facade compacts."""
+    rng = random.Random(11)
+    cfg = {"skills": ["s1", "s2"], "agents": [{"id": f"a{i}", "skills": {"s1": 1, "s2": 1}} for i in range(6)],
+           "queues": [{"name": "q0", "strategy": "ring-progressively", "ring_step_s": 1.0, "ring_timeout_s": 4.0,
+                       "members": [f"a{i}" for i in range(6)]}], "seed": 3}
+    kinds = ["arrive", "accept", "accept", "release", "release", "release", "advance", "reject", "not_ready", "ready"]
+    ops = [("login", 0.0, i, True) for i in range(6)]
+    ops += [(rng.choice(kinds), rng.choice([0.0, 0.5, 1.0, 2.0]), rng.randrange(1 << 16), rng.random() < 0.3)
+            for _ in range(3000)]
+    batch = _parity(cfg, ops)
+    assert batch._S.S_i[S_RO_USED] < batch._S.RO.shape[0] <= 64  # compacted as it went, not grown per call
 
 
 def test_batch_grows_and_pauses_without_changing_results():
@@ -248,8 +276,9 @@ def test_batch_grows_and_pauses_without_changing_results():
 
 def test_unsupported_configuration_is_refused_with_the_key():
     cfg = {"skills": ["s"], "agents": [{"id": "a", "skills": {"s": 1}}],
-           "queues": [{"name": "q", "strategy": "ring-all", "members": ["a"]}]}
-    with pytest.raises(ConfigError, match=r"queues\[0\]\.strategy"):
+           "queues": [{"name": "q", "members": ["a"]}]}
+    cfg["agents"][0]["capacity"] = {"voice": 1, "chat": 2}
+    with pytest.raises(ConfigError, match=r"agents\[0\]\.capacity"):
         FastRouter.from_config(cfg)
 
 
