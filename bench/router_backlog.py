@@ -76,7 +76,7 @@ def run(callers: int = 100_000, *, agents: int = 1_000, batch: int = 1_000, aban
     for start in range(0, callers, batch):
         n = min(batch, callers - start)
         ops = np.zeros(n, dtype=OP_DTYPE)
-        ops["op"], ops["queue"] = OP_ARRIVE, 0
+        ops["op"], ops["queue"], ops["agent"] = OP_ARRIVE, 0, -1  # agent: no preferred agent
         ops["time_s"] = now + 1e-3 * np.arange(1, n + 1)
         ops["call"] = np.arange(start + 1, start + n + 1)
         ops["priority"] = rng.random(n) < 0.1

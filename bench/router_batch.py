@@ -75,6 +75,7 @@ class BatchDriver:
             rel["arg"] = np.nan
             self.fifo = self.fifo[n_release:]
         arr["op"] = OP_ARRIVE
+        arr["agent"] = -1  # no preferred agent
         arr["time_s"] = times[:n_arrive]
         arr["call"] = np.arange(self.next_id, self.next_id + n_arrive)
         arr["queue"] = self.rng.integers(0, self.w.queues, size=n_arrive)

@@ -13,8 +13,8 @@ import math
 from numba import njit
 
 from .core_kernels import (
-    K_CALLBACK_REQUESTED, K_CONNECTED, K_REJECTED, K_WITHDRAWN, L_DELAY, L_NONE, P_LOGGED_OUT, P_NOT_READY, P_READY, emit, lock,
-    next_deadline, set_not_ready, set_state, touch, unlock,
+    K_CALLBACK_REQUESTED, K_CONNECTED, K_REJECTED, K_TRANSFERRED, K_WITHDRAWN, L_DELAY, L_NONE, L_WRAP_UP,
+    P_LOGGED_OUT, P_NOT_READY, P_READY, emit, lock, next_deadline, set_not_ready, set_state, touch, unlock,
 )
 from .core_layout import (
     AGENT, ANSWERED, ARRIVAL, BUSY_DELAY, CONN, CONNECTED_S, D_ABANDONED, D_ABANDONED_RINGING, D_BUSY,
@@ -25,10 +25,12 @@ from .core_layout import (
     OP_ADVANCE, OP_ARRIVE, OP_LOGIN, OP_LOGOUT, OP_NOT_READY, OP_READY, OP_REJECT, OP_RELEASE, ORDER, PRES, PRIO,
     QGEN, QUEUE, REASON, REASON_LOGIN, REJ_DELAY, S_ARRIVED, S_NFREE, S_NREASONS, S_NOW, S_ORDER, S_RESUME, STATE,
     ST_CONNECTED, ST_WAITING, WAIT_ORIGIN, EMPTY_EPOCH, S_TAIL, QM_FROM,
-    D_ANSWERED_ELSEWHERE, OFFER_TAIL, RO_LEN,
+    D_ANSWERED_ELSEWHERE, OFFER_TAIL, RO_LEN, DEDICATED, DETAIL_TO_AGENT, DETAIL_TO_QUEUE, D_TRANSFER,
+    ERR_SAME_AGENT, LAST_END, LOAD, OP_TRANSFER, PREF, PREF_FB, PREF_UNTIL, STRAT, TALK, WRAP,
     CB, D_CB_CANCELLED, DETAIL_NUMBER, ERR_NOT_WAITING, OP_CALLBACK, S_NNUMBERS,
 )
 from .core_ring import offer_unlink, ringing_to_scratch
+from .codes import STRAT_PREFERRED
 from .core_ids import h_get, h_put
 from .core_ops import (
     logout_tail,
@@ -43,13 +45,28 @@ def _check(S, op, t, call, a, q, arg):
     if not (t >= S.S_f[S_NOW] and t < math.inf and t > -math.inf):  # NaN fails every comparison
         return ERR_TIME
     n_agents = S.A_i.shape[0]
-    if ((op >= OP_ARRIVE and op <= OP_ABANDON) or op == OP_CALLBACK) and (call == NO_ID or call == NO_ID + 1):
+    if ((op >= OP_ARRIVE and op <= OP_ABANDON) or op == OP_CALLBACK or op == OP_TRANSFER) and (call == NO_ID or call == NO_ID + 1):
         return ERR_BAD_ARG  # reserved: they mark empty and deleted rows of the call-id table
     if op == OP_ARRIVE:
         if h_get(S, call) >= 0:
             return ERR_DUPLICATE_CALL
         if q < 0 or q >= S.Q_i.shape[0]:
             return ERR_UNKNOWN_QUEUE
+        if a < -1 or a >= n_agents:
+            return ERR_UNKNOWN_AGENT
+        if not (math.isnan(arg) or arg >= 0):
+            return ERR_BAD_ARG
+    elif op == OP_TRANSFER:
+        if h_get(S, call) < 0:
+            return ERR_UNKNOWN_CALL
+        if q == -1 and a == -1:
+            return ERR_BAD_ARG  # no target
+        if q < -1 or q >= S.Q_i.shape[0]:
+            return ERR_UNKNOWN_QUEUE
+        if a < -1 or a >= n_agents:
+            return ERR_UNKNOWN_AGENT
+        if not arg >= 0:
+            return ERR_BAD_ARG
     elif op == OP_ACCEPT or op == OP_REJECT:
         if a < 0 or a >= n_agents:
             return ERR_UNKNOWN_AGENT
@@ -77,7 +94,7 @@ def _check(S, op, t, call, a, q, arg):
 
 
 @njit(cache=True, _nrt=False)
-def _arrive(S, t, call, q, prio):
+def _arrive(S, t, call, q, prio, pref, fallback_s):
     n = S.S_i[S_NFREE] - 1
     S.S_i[S_NFREE] = n
     slot = S.FREE[n]
@@ -97,6 +114,13 @@ def _arrive(S, t, call, q, prio):
     S.C_f[slot, ENTERED] = t
     S.C_f[slot, CONNECTED_S] = math.nan
     S.C_f[slot, WAIT_ORIGIN] = t
+    S.C_i[slot, PREF] = -1
+    S.C_f[slot, PREF_UNTIL] = -math.inf
+    if pref < 0 and S.Q_i[q, STRAT] == STRAT_PREFERRED:
+        pref = S.Q_i[q, DEDICATED]
+    if pref >= 0:
+        S.C_i[slot, PREF] = pref
+        S.C_f[slot, PREF_UNTIL] = t + (S.Q_f[q, PREF_FB] if math.isnan(fallback_s) else fallback_s)
     h_put(S, call, slot)
     S.S_i[S_ARRIVED] += 1
     enter_queue(S, slot, q, t, D_NONE)
@@ -182,6 +206,35 @@ def _abandon(S, t, call):
 
 
 @njit(cache=True, _nrt=False)
+def _transfer(S, t, call, tq, ta, fallback_s):
+    """Move a connected call to queue ``tq`` (-1: its own) and/or agent ``ta`` (calls.transfer)."""
+    slot = h_get(S, call)
+    if slot < 0:
+        return ERR_CALL_GONE
+    if S.C_i[slot, STATE] != ST_CONNECTED:
+        return ERR_NOT_CONNECTED
+    old = S.C_i[slot, AGENT]
+    if ta == old:
+        return ERR_SAME_AGENT
+    old_q = S.C_i[slot, QUEUE]
+    q = tq if tq >= 0 else old_q
+    detail = DETAIL_TO_AGENT + ta if ta >= 0 else DETAIL_TO_QUEUE + q
+    emit(S, t, K_TRANSFERRED, slot, old, old_q, detail, t - S.C_f[slot, CONNECTED_S])
+    S.C_i[slot, PREF] = ta
+    S.C_f[slot, PREF_UNTIL] = t + fallback_s if ta >= 0 else -math.inf
+    S.C_i[slot, HOPS] = 0
+    S.C_f[slot, WAIT_ORIGIN] = t  # the second leg's wait starts now; arrival time (its place) is kept
+    enter_queue(S, slot, q, t, D_TRANSFER)  # the old agent still holds the line here
+    S.A_i[old, LOAD] -= 1
+    S.A_i[old, CONN] -= 1
+    S.A_f[old, TALK] += t - S.C_f[slot, CONNECTED_S]
+    S.A_f[old, LAST_END] = t
+    S.C_i[slot, AGENT] = -1
+    lock_or_free(S, old, t, S.Q_f[old_q, WRAP], L_WRAP_UP)
+    return OK
+
+
+@njit(cache=True, _nrt=False)
 def _callback(S, t, call, code):
     """A waiting caller hangs up and keeps its place; an agent will call the number back."""
     slot = h_get(S, call)
@@ -258,7 +311,9 @@ def apply_op(S, op, t, call, a, q, prio, arg):
         return PAUSED
     S.S_i[S_RESUME] = 0
     if op == OP_ARRIVE:
-        return _arrive(S, t, call, q, prio)
+        return _arrive(S, t, call, q, prio, a, arg)
+    if op == OP_TRANSFER:
+        return _transfer(S, t, call, q, a, arg)
     if op == OP_ACCEPT:
         return _accept(S, t, call, a)
     if op == OP_REJECT:

@@ -16,7 +16,7 @@ from .codes import STRATEGY_NAMES
 from .config import RouterConfig
 from .core_layout import (
     AH_CAP, AH_OFF, AHT, BLOCKED, BUSY_DELAY, CAP, CoreState, DISP_LOGGED_OUT, DISPLAY, KEYKIND, LAST_END,
-    LAST_OFFERED, MAX_LEN, MAX_NA, MAX_WAIT, NSTEPS, OFFER_NEXT, RING_STEP, RO_LEN, RO_OFF, S_RO_ROOM, S_RO_USED, ST_OFFERED, N_A_F, N_A_I, N_C_F, N_C_I, N_EV_I, N_Q_F, N_Q_I, N_S_F, N_S_I,
+    LAST_OFFERED, MAX_LEN, MAX_NA, MAX_WAIT, NSTEPS, DEDICATED, DIR_HEAD, PREF_FB, OFFER_NEXT, RING_STEP, RO_LEN, RO_OFF, S_RO_ROOM, S_RO_USED, ST_OFFERED, N_A_F, N_A_I, N_C_F, N_C_I, N_EV_I, N_Q_F, N_Q_I, N_S_F, N_S_I,
     N_TM_I, NA_DELAY, OFFER_SLOT, OVERFLOW, REJ_DELAY, RING_TO, S_EV_ROOM, S_NFREE, S_NOW,
     S_TM_ROOM, ST_FREE, STATE, W_HEAD, W_ROOT, WEIGHT, WRAP, N_QM, RR_CURSOR, SCAN, STRAT, NO_AGENTS_S, S_TM_NEED, H_EMPTY, H_TOMB, S_HUSED, S_NT, S_NREASONS, S_NNUMBERS,
 )
@@ -48,8 +48,6 @@ def unsupported(cfg: RouterConfig) -> list[str]:
         p = f"queues[{i}]"
         if q.strategy not in CORE_STRATEGIES:
             out.append(f"{p}.strategy: {q.strategy!r} (the compiled core runs {', '.join(CORE_STRATEGIES)})")
-        if q.dedicated_agent is not None:
-            out.append(f"{p}.dedicated_agent: a dedicated agent")
     return out
 
 
@@ -73,6 +71,7 @@ def build(cfg: RouterConfig, calls: int = 1024, timers: int = 4096, events: int 
     A_i[:, DISPLAY] = DISP_LOGGED_OUT
     A_i[:, OFFER_SLOT] = -1
     A_i[:, OFFER_NEXT] = -1
+    A_i[:, DIR_HEAD] = -1
     A_f[:, LAST_END] = -math.inf
     A_f[:, LAST_OFFERED] = -math.inf
     Q_i = np.zeros((nq, N_Q_I), dtype=np.int64)
@@ -82,6 +81,8 @@ def build(cfg: RouterConfig, calls: int = 1024, timers: int = 4096, events: int 
     max_steps = max([len(q.escalation) for q in cfg.queues] + [0])
     ESC_f = np.full((nq, max(1, max_steps)), math.inf)
     ESC_i = np.full((nq, max(1, max_steps)), -1, dtype=np.int64)
+    DROP = np.zeros((nq, max_steps + 1), dtype=np.int64)
+    qs_ptr, qs_rows = np.zeros(nq + 1, dtype=np.int64), []
     for qi, q in enumerate(cfg.queues):
         req_ids = np.array([skill_index[s] for s, _ in q.skills], dtype=np.int64)
         req_min = np.array([lvl for _, lvl in q.skills], dtype=np.int64)
@@ -107,6 +108,12 @@ def build(cfg: RouterConfig, calls: int = 1024, timers: int = 4096, events: int 
             q.max_wait_s, q.expected_aht_s)
         Q_f[qi, NO_AGENTS_S] = q.max_wait_no_agents_s
         Q_f[qi, RING_STEP] = q.ring_step_s
+        Q_f[qi, PREF_FB] = q.preferred_fallback_s
+        Q_i[qi, DEDICATED] = agent_index[q.dedicated_agent] if q.dedicated_agent is not None else -1
+        qs_rows.extend(zip(req_ids.tolist(), req_min.tolist()))
+        qs_ptr[qi + 1] = len(qs_rows)
+        for k, (_, d_k) in enumerate(steps):
+            DROP[qi, k] = d_k
         for mi, m in enumerate(q.members):
             a = agent_index[m.agent]
             oks = [m.from_step <= k and m.penalty <= p_k and bool(agent_has_skills(skills, a, req_ids, req_min, d_k))
@@ -150,7 +157,8 @@ def build(cfg: RouterConfig, calls: int = 1024, timers: int = 4096, events: int 
         HK=np.full(_pow2(4 * calls), H_EMPTY, dtype=np.int64), HV=np.zeros(_pow2(4 * calls), dtype=np.int64),
         RNG=np.array([cfg.seed], dtype=np.uint64),
         QOK=np.array(qok_rows, dtype=np.uint8).reshape(-1, max_steps + 1), ESC_f=ESC_f, ESC_i=ESC_i,
-        RO=np.zeros(max(16, 8 * ring), dtype=np.int64))
+        RO=np.zeros(max(16, 8 * ring), dtype=np.int64), SK=skills, QS_ptr=qs_ptr,
+        QS=np.array(qs_rows, dtype=np.int64).reshape(-1, 2), DROP=DROP)
     return state
 
 

@@ -18,7 +18,8 @@ import numpy as np
 # ---------------------------------------------------------------- agents (A_i int64, A_f float64)
 PRES, REASON, LOCK_KIND, LOCK_TOKEN, LOAD, CAP, OFFERS, CONN, ANSWERED, NA_RUN, DISPLAY, OFFER_SLOT, OFFER_TOKEN = range(13)
 OFFER_NEXT = 13  # the next agent ringing the same call (-1: last); the call's OFFER_AGENT is the first
-N_A_I = 14
+DIR_HEAD = 14  # first of the waiting calls directed to this agent (preferred agent, agent transfer), or -1
+N_A_I = 15
 LOCK_UNTIL, IDLE_SINCE, IDLE_RANK, TALK, LAST_END, LAST_OFFERED = range(6)
 N_A_F = 6
 
@@ -33,11 +34,14 @@ AH_OFF, AH_CAP, AH_LEN, W_ROOT, W_HEAD = range(8, 13)  # W_*: the waiting tree's
 STRAT, SCAN, RR_CURSOR = range(13, 16)
 EMPTY_EPOCH = 16  # bumps when the queue gains its first logged-in agent (no-agents timers set before are void)
 NSTEPS = 17  # escalation steps (their times and overflows: ESC_f / ESC_i rows)
-N_Q_I = 18
+DEDICATED = 18  # preferred-agent: the dedicated agent, or -1
+NSPECIAL = 19  # waiting calls whose eligibility is their own (an active preferred agent); see SPECIAL
+N_Q_I = 20
 WEIGHT, RING_TO, WRAP, REJ_DELAY, BUSY_DELAY, NA_DELAY, MAX_WAIT, AHT = range(8)
 NO_AGENTS_S = 8  # max_wait_no_agents_s
 RING_STEP = 9  # ring-progressively: seconds between adding agents
-N_Q_F = 10
+PREF_FB = 10  # preferred_fallback_s
+N_Q_F = 11
 
 # ---------------------------------------------------------------- members (QM int64, QM_f float64), by queue
 QM_AGENT, QM_OK, QM_TIER, QM_PEN, QM_POS = range(5)  # QM_OK: skills met and penalty within the queue's cap
@@ -57,15 +61,19 @@ CB = 16  # callback: the number's code (FastRouter.number_code), 0 for a caller 
 # ring-progressively call's agents still to ring are RO[RO_OFF : RO_OFF + RO_LEN] (member rows);
 # RING_GEN bumps whenever its step timer is set (an older one is void).
 NOFF, OFFER_TAIL, RO_OFF, RO_LEN, RING_GEN = 17, 18, 19, 20, 21
-N_C_I = 22
-ARRIVAL, ENTERED, CONNECTED_S, WAIT_ORIGIN = range(4)
-N_C_F = 4
+# PREF: the preferred agent (-1: none), served alone until C_f PREF_UNTIL; while it waits with an active
+# preference the call is also in that agent's directed list (DIR_NEXT/DIR_PREV, IN_DIR) and SPECIAL
+# (counted in its queue's NSPECIAL: a freed agent then checks each waiting call, not only the first).
+PREF, DIR_NEXT, DIR_PREV, IN_DIR, SPECIAL = 22, 23, 24, 25, 26
+N_C_I = 27
+ARRIVAL, ENTERED, CONNECTED_S, WAIT_ORIGIN, PREF_UNTIL = range(5)
+N_C_F = 5
 ST_WAITING, ST_OFFERED, ST_CONNECTED, ST_ENDED, ST_FREE = 0, 1, 2, 3, 4
 
 # ---------------------------------------------------------------- timers (TM_t float64, TM_i int64)
 TSEQ, TKIND, TTARGET, TTOKEN, TARG = range(5)
 N_TM_I = 5
-T_RING, T_LOCK_END, T_MAX_WAIT, T_NO_AGENTS, T_ESCALATE, T_RING_STEP = 1, 2, 3, 4, 5, 7  # as dispatch.py
+T_RING, T_LOCK_END, T_MAX_WAIT, T_NO_AGENTS, T_ESCALATE, T_PREF_FALLBACK, T_RING_STEP = 1, 2, 3, 4, 5, 6, 7
 
 # ---------------------------------------------------------------- events (EV_i int64, EV_f float64)
 E_SEQ, E_KIND, E_CALL, E_AGENT, E_QUEUE, E_DETAIL = range(6)
@@ -79,15 +87,16 @@ H_EMPTY, H_TOMB = NO_ID, NO_ID + 1  # call-id table: a free row, a deleted row
 DETAILS = ("", "overflow", "busy", "reject", "caller-abandoned", "agent-logged-out", "agent-not-ready", "exit",
            "completed", "abandoned", "abandoned-ringing", "exited:timeout", "rejected:queue-full",
            "exited:queue-full", "exited:no-agents", "rejected:no-agents", "escalation", "exited:escalation",
-           "exited:callback-cancelled", "answered-elsewhere")
+           "exited:callback-cancelled", "answered-elsewhere", "transfer")
 D_NONE, D_OVERFLOW, D_BUSY, D_REJECT, D_CALLER_ABANDONED, D_LOGGED_OUT, D_NOT_READY, D_EXIT = range(8)
 D_COMPLETED, D_ABANDONED, D_ABANDONED_RINGING, D_EXIT_TIMEOUT, D_REJ_FULL, D_EXIT_FULL = range(8, 14)
 D_EXIT_NO_AGENTS, D_REJ_NO_AGENTS, D_ESCALATION, D_EXIT_ESCALATION, D_CB_CANCELLED = 14, 15, 16, 17, 18
-D_ANSWERED_ELSEWHERE = 19
+D_ANSWERED_ELSEWHERE, D_TRANSFER = 19, 20
 DETAIL_STEP = 1 << 19  # CALL_ESCALATED: DETAIL_STEP + the step reached
 DETAIL_QUEUE = 1 << 20
 DETAIL_DISPLAY = 1 << 21
 DETAIL_NUMBER = 1 << 22  # callbacks: DETAIL_NUMBER + the number's code
+DETAIL_TO_QUEUE, DETAIL_TO_AGENT = 1 << 23, 1 << 24  # CALL_TRANSFERRED: "queue:NAME" / "agent:ID" + index
 
 # ---------------------------------------------------------------- scalars (S_i int64, S_f float64)
 S_SEQ, S_RANK, S_TSEQ, S_TOKEN, S_ORDER, S_GEN, S_NT, S_NEV, S_NFREE, S_ARRIVED, S_ENDED, S_SPARE = range(12)  # S_SPARE: unused
@@ -111,14 +120,17 @@ REASON_LOGIN, REASON_NO_ANSWER = 0, 1
 # ---------------------------------------------------------------- batch operations
 OP_ARRIVE, OP_ACCEPT, OP_REJECT, OP_RELEASE, OP_ABANDON = 1, 2, 3, 4, 5
 OP_LOGIN, OP_LOGOUT, OP_READY, OP_NOT_READY, OP_ADVANCE = 6, 7, 8, 9, 10
-OP_CALLBACK = 11
+OP_CALLBACK, OP_TRANSFER = 11, 12
 OP_NAMES = {OP_ARRIVE: "arrive", OP_ACCEPT: "accept", OP_REJECT: "reject", OP_RELEASE: "release",
             OP_ABANDON: "abandon", OP_LOGIN: "login", OP_LOGOUT: "logout", OP_READY: "ready",
-            OP_NOT_READY: "not_ready", OP_ADVANCE: "advance", OP_CALLBACK: "callback"}
+            OP_NOT_READY: "not_ready", OP_ADVANCE: "advance", OP_CALLBACK: "callback",
+            OP_TRANSFER: "transfer"}
 
-#: One operation per row. ``arg``: release → wrap-up seconds (NaN: the queue's); reject → 1 if busy;
+#: One operation per row. ``arg``: arrive → the preferred agent's fallback seconds (NaN: the queue's;
+#: ``agent`` the preferred agent or -1); release → wrap-up seconds (NaN: the queue's); reject → 1 if busy;
 #: login → 1 if ready; not_ready → reason code (:meth:`FastRouter.reason_code`); callback → the
-#: number's code (:meth:`FastRouter.number_code`).
+#: number's code (:meth:`FastRouter.number_code`); transfer → fallback seconds of the target ``agent``
+#: (inf: never; ``queue`` the target queue, -1 for the call's own, ``agent`` -1 for none).
 OP_DTYPE = np.dtype([("op", np.int8), ("time_s", np.float64), ("call", np.int64), ("agent", np.int32),
                      ("queue", np.int32), ("priority", np.int32), ("arg", np.float64)])
 
@@ -143,6 +155,7 @@ ERR_BAD_OP = 12
 ERR_BAD_ARG = 13
 ERR_CONNECTED_ELSEWHERE = 14
 ERR_NOT_WAITING = 15  # callback: the call is not waiting, or is a callback already
+ERR_SAME_AGENT = 16  # transfer to the agent already connected
 NOT_RUN = -1  # the batch stopped before this operation (room must grow first)
 
 
@@ -176,3 +189,7 @@ class CoreState(NamedTuple):
     ESC_f: np.ndarray  # (queues, max steps) escalation step times after entering the queue, seconds
     ESC_i: np.ndarray  # (queues, max steps) escalation step overflow target queue, or -1
     RO: np.ndarray  # ring orders of ring-progressively calls (member rows), then scratch room
+    SK: np.ndarray  # (agents, skills) uint8 skill levels
+    QS_ptr: np.ndarray  # queue -> its required skills' rows in QS
+    QS: np.ndarray  # (skill, minimum level)
+    DROP: np.ndarray  # (queues, steps + 1) skill-level drop at each escalation step

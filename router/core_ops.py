@@ -34,11 +34,12 @@ from .core_layout import (
     PRIO, QGEN, QM_AGENT, QM_FROM, QM_POS, QUEUE, REASON_NO_ANSWER, RINGING, RO_LEN, RR_CURSOR, S_ENDED,
     S_EV_ROOM, S_GEN, S_HUSED, S_NEV, S_NFREE, S_NOW, S_NT, S_TAIL, S_TAIL_FIRING, S_TAIL_K, S_TM_NEED,
     S_TM_ROOM, SCAN, ST_ENDED, ST_OFFERED, ST_WAITING, STATE, STEP, STRAT, T_ESCALATE, T_LOCK_END, T_MAX_WAIT,
-    T_NO_AGENTS, T_RING, T_RING_STEP, TALK, TARG, TKIND, TTARGET, W_HEAD, WEIGHT, WRAP,
+    T_NO_AGENTS, T_RING, T_RING_STEP, NSPECIAL, PREF, PREF_UNTIL, T_PREF_FALLBACK, TALK, TARG, TKIND, TTARGET, W_HEAD, WEIGHT, WRAP,
 )
 from .codes import STRAT_RING_ALL, STRAT_RING_PROGRESSIVELY, STRAT_ROUND_ROBIN, STRAT_TOP_DOWN
 from .core_ids import h_del
 from .core_ring import drop_offer, offer, ring_next, ring_route, ro_short
+from .core_pref import eligible, first_directed, mark_waiting, member_row, pref_active, unmark_waiting
 from .core_scan import pick_scan
 from .core_wait import w_insert, w_next, w_remove
 
@@ -59,12 +60,14 @@ def end_call(S, slot, t, disp):
 
 @njit(cache=True, _nrt=False)
 def unwait(S, slot):
+    unmark_waiting(S, slot)
     w_remove(S, S.C_i[slot, QUEUE], slot)
 
 
 @njit(cache=True, _nrt=False)
 def wait(S, slot, q, t):
     pos = w_insert(S, q, slot)
+    mark_waiting(S, slot, t)
     set_state(S, slot, ST_WAITING)
     emit(S, t, K_QUEUED, slot, -1, q, D_NONE, float(pos))
 
@@ -74,6 +77,14 @@ def try_route(S, slot, t, waiting):
     """Offer the call to the agent its queue's strategy picks; False if there is none.
     ``waiting``: the call is in its waiting list (it leaves it when offered)."""
     q = S.C_i[slot, QUEUE]
+    if pref_active(S, slot, t):  # only the preferred agent, while the preference lasts
+        a = S.C_i[slot, PREF]
+        if not eligible(S, a, slot, -1, t):
+            return False
+        if waiting:
+            unwait(S, slot)
+        offer(S, slot, a, t)
+        return True
     strat = S.Q_i[q, STRAT]
     if strat == STRAT_RING_ALL or strat == STRAT_RING_PROGRESSIVELY:
         return ring_route(S, slot, q, t, waiting, strat == STRAT_RING_ALL)
@@ -125,7 +136,7 @@ def enter_queue(S, slot, q, t, how):
         refuse = -1
         if ml > 0 and S.Q_i[q, NWAIT] + S.Q_i[q, RINGING] >= ml:  # callers being rung count too
             refuse = D_REJ_FULL
-        elif S.Q_i[q, LOGGED_IN] == 0 and S.Q_f[q, NO_AGENTS_S] == 0:  # nobody serves it, and no wait allowed
+        elif S.Q_i[q, LOGGED_IN] == 0 and S.C_i[slot, PREF] < 0 and S.Q_f[q, NO_AGENTS_S] == 0:  # nobody serves it
             refuse = D_REJ_NO_AGENTS
         if refuse >= 0:
             target = overflow_hop(S, slot, q, t)
@@ -135,12 +146,15 @@ def enter_queue(S, slot, q, t, how):
                 continue
             end_call(S, slot, t, refuse)
             return
-        if S.Q_i[q, LOGGED_IN] == 0 and S.Q_f[q, NO_AGENTS_S] < math.inf:  # the no-agents limit
+        if S.Q_i[q, LOGGED_IN] == 0 and S.C_i[slot, PREF] < 0 and S.Q_f[q, NO_AGENTS_S] < math.inf:  # no agents
             push_timer(S, t + S.Q_f[q, NO_AGENTS_S], T_NO_AGENTS, slot, S.C_i[slot, QGEN], S.Q_i[q, EMPTY_EPOCH])
         if S.Q_f[q, MAX_WAIT] < math.inf:
             push_timer(S, t + S.Q_f[q, MAX_WAIT], T_MAX_WAIT, slot, S.C_i[slot, QGEN], 0)
         for k in range(S.Q_i[q, NSTEPS]):
             push_timer(S, t + S.ESC_f[q, k], T_ESCALATE, slot, S.C_i[slot, QGEN], k + 1)
+        until = S.C_f[slot, PREF_UNTIL]
+        if S.C_i[slot, PREF] >= 0 and until > t and until < math.inf:
+            push_timer(S, until, T_PREF_FALLBACK, slot, S.C_i[slot, QGEN], 0)
         if not try_route(S, slot, t, False):
             wait(S, slot, q, t)
         return
@@ -171,41 +185,54 @@ def back_to_queue(S, slot, t):
 # ------------------------------------------------------------------ agents
 @njit(cache=True, _nrt=False)
 def agent_freed(S, a, t):
-    """The best waiting call the agent serves: least (-queue weight, -priority, arrival, order)."""
+    """The best waiting call the agent may take: first the calls directed to it, then the least
+    (-queue weight, -priority, arrival, order) of its queues' (dispatch._agent_freed)."""
     while S.A_i[a, PRES] == P_READY and S.A_i[a, LOCK_KIND] == L_NONE:
         if S.A_i[a, LOAD] >= S.A_i[a, CAP]:
             return
-        best = bk = -1
-        bw = bp = ba = bo = 0.0
-        for k in range(S.AQ_ptr[a], S.AQ_ptr[a + 1]):
-            q = S.AQ[k, 0]
-            s = S.Q_i[q, W_HEAD]
-            w = -S.Q_f[q, WEIGHT]
-            if S.Q_i[q, NSTEPS] == 0:
-                if not S.AQ[k, 2]:
-                    continue  # every call of the queue asks the same of its members
-            else:  # calls differ by escalation step: the first, in order, this member may take
-                m = S.QM_ptr[q] + S.AQ[k, 1]
-                while s >= 0 and not S.QOK[m, S.C_i[s, STEP]]:
-                    if best >= 0 and not ((w, float(-S.C_i[s, PRIO]), S.C_f[s, ARRIVAL], float(S.C_i[s, ORDER]))
-                                          < (bw, bp, ba, bo)):
-                        s = -1  # nothing later in this queue can come before the best found
-                    else:
-                        s = w_next(S, s)
-            if s < 0:
-                continue
-            p = float(-S.C_i[s, PRIO])
-            ar = S.C_f[s, ARRIVAL]
-            o = float(S.C_i[s, ORDER])
-            if best < 0 or (w, p, ar, o) < (bw, bp, ba, bo):
-                best, bk, bw, bp, ba, bo = s, k, w, p, ar, o
+        best = first_directed(S, a, t)
+        bk = -1
+        if best < 0:
+            best, bk = _best_of_queues(S, a, t)
         if best < 0:
             return
         unwait(S, best)
-        q = S.AQ[bk, 0]
+        q = S.C_i[best, QUEUE]
         if S.Q_i[q, STRAT] == STRAT_ROUND_ROBIN:  # the freed agent takes the queue's turn
-            S.Q_i[q, RR_CURSOR] = S.QM[S.QM_ptr[q] + S.AQ[bk, 1], QM_POS]
+            m = S.QM_ptr[q] + S.AQ[bk, 1] if bk >= 0 else member_row(S, q, a)
+            if m >= 0:
+                S.Q_i[q, RR_CURSOR] = S.QM[m, QM_POS]
         offer(S, best, a, t)
+
+
+@njit(cache=True, _nrt=False)
+def _best_of_queues(S, a, t):
+    """(call, agent-queue row) of the best waiting call of agent ``a``'s queues, or (-1, -1)."""
+    best = bk = -1
+    bw = bp = ba = bo = 0.0
+    for k in range(S.AQ_ptr[a], S.AQ_ptr[a + 1]):
+        q = S.AQ[k, 0]
+        s = S.Q_i[q, W_HEAD]
+        w = -S.Q_f[q, WEIGHT]
+        if S.Q_i[q, NSTEPS] == 0 and S.Q_i[q, NSPECIAL] == 0:
+            if not S.AQ[k, 2]:
+                continue  # every call of the queue asks the same of its members
+        else:  # calls differ (escalation step, preferred agent): the first, in order, it may take
+            m = S.QM_ptr[q] + S.AQ[k, 1]
+            while s >= 0 and not eligible(S, a, s, m, t):
+                if best >= 0 and not ((w, float(-S.C_i[s, PRIO]), S.C_f[s, ARRIVAL], float(S.C_i[s, ORDER]))
+                                      < (bw, bp, ba, bo)):
+                    s = -1  # nothing later in this queue can come before the best found
+                else:
+                    s = w_next(S, s)
+        if s < 0:
+            continue
+        p = float(-S.C_i[s, PRIO])
+        ar = S.C_f[s, ARRIVAL]
+        o = float(S.C_i[s, ORDER])
+        if best < 0 or (w, p, ar, o) < (bw, bp, ba, bo):
+            best, bk, bw, bp, ba, bo = s, k, w, p, ar, o
+    return best, bk
 
 
 @njit(cache=True, _nrt=False)
@@ -265,6 +292,14 @@ def fire(S, t, kind, target, arg):
             return  # a callback keeps its place: no exit for waiting or for want of agents
         leave_queue(S, slot, t, D_EXIT)
         overflow_or_end(S, slot, q, S.Q_i[q, OVERFLOW], t, D_EXIT_TIMEOUT if kind == T_MAX_WAIT else D_EXIT_NO_AGENTS)
+    elif kind == T_PREF_FALLBACK:
+        if S.C_i[slot, PREF] >= 0 and S.C_i[slot, STATE] == ST_WAITING:
+            unwait(S, slot)
+            S.C_f[slot, PREF_UNTIL] = t
+            wait(S, slot, q, t)
+            try_route(S, slot, t, True)
+        elif S.C_i[slot, PREF] >= 0:
+            S.C_f[slot, PREF_UNTIL] = t
     elif kind == T_RING_STEP:
         if S.C_i[slot, STATE] == ST_OFFERED:
             ring_next(S, slot, t)
@@ -334,7 +369,7 @@ def logout_tail(S, a, t):
                     return False
                 x = S.Q_i[q, W_HEAD]
                 while x >= 0:
-                    if not S.C_i[x, CB]:  # a callback keeps its place
+                    if not S.C_i[x, CB] and S.C_i[x, PREF] < 0:  # callbacks, directed calls: no limit
                         push_timer(S, t + d, T_NO_AGENTS, x, S.C_i[x, QGEN], S.Q_i[q, EMPTY_EPOCH])
                     x = w_next(S, x)
                 S.S_i[S_TAIL_FIRING] = 1

@@ -24,6 +24,7 @@ from .core_layout import (
     OFFER_TOKEN, OFFERS, QM_AGENT, QM_PEN, QM_POS, QM_TIER, QUEUE, RING_GEN, RING_STEP, RING_TO, RO_LEN, RO_OFF,
     S_RO_ROOM, S_RO_USED, S_TOKEN, ST_OFFERED, STEP, T_RING, T_RING_STEP,
 )
+from .core_pref import unmark_waiting
 from .core_scan import scan_ok
 from .core_wait import w_remove
 
@@ -161,6 +162,7 @@ def ring_route(S, slot, q, t, waiting, ring_all):
     if n == 0:
         return False
     if waiting:
+        unmark_waiting(S, slot)
         w_remove(S, q, slot)
     base = S.S_i[S_RO_USED]
     if ring_all:

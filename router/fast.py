@@ -30,6 +30,7 @@ from .core_compile import ROUTER_COMPILE_S, compile_notice, router_dispatchers
 from .core_ids import h_get
 from .core_build import build, grow, unsupported
 from .core_layout import (
+    DETAIL_TO_AGENT, DETAIL_TO_QUEUE, ERR_SAME_AGENT, OP_TRANSFER,
     CB, DETAIL_DISPLAY, DETAIL_NUMBER, DETAIL_QUEUE, DETAIL_STEP, ERR_NOT_WAITING, S_NNUMBERS, DETAILS, DISP_NOT_READY, E_AGENT, E_CALL, E_DETAIL, E_KIND, E_QUEUE, E_SEQ,
     E_TIME, E_VALUE, ERR_BAD_ARG, ERR_CALL_GONE, ERR_CONNECTED_ELSEWHERE, ERR_DUPLICATE_CALL, ERR_HAS_CALLS,
     ERR_LOGGED_IN, ERR_LOGGED_OUT, ERR_NO_OFFER, ERR_NOT_CONNECTED, ERR_TIME, ERR_UNKNOWN_AGENT, ERR_UNKNOWN_CALL,
@@ -166,6 +167,10 @@ class FastRouter:
     def detail_text(self, code: int) -> str:
         """The ``detail`` string of an event row (the same text Router's events carry)."""
         code = int(code)
+        if code >= DETAIL_TO_AGENT:
+            return f"agent:{self.agent_ids[code - DETAIL_TO_AGENT]}"
+        if code >= DETAIL_TO_QUEUE:
+            return f"queue:{self.queue_names[code - DETAIL_TO_QUEUE]}"
         if code >= DETAIL_NUMBER:
             return self._numbers[code - DETAIL_NUMBER]
         if code >= DETAIL_DISPLAY:
@@ -234,6 +239,12 @@ class FastRouter:
             return UnknownIdError(_MESSAGES[st])
         if st == ERR_CALL_GONE and op == OP_CALLBACK:
             return StateError(f"call {call!r} ended before the callback request")
+        if st == ERR_SAME_AGENT:
+            return StateError(f"call {call!r} is already connected to agent {aid!r}")
+        if st == ERR_NOT_CONNECTED and op == OP_TRANSFER:
+            return StateError(f"call {call!r} cannot be transferred: it is not CONNECTED")
+        if st == ERR_CALL_GONE and op == OP_TRANSFER:
+            return StateError(f"call {call!r} ended before it could be transferred")
         if st == ERR_NOT_WAITING:
             return StateError(f"call {call!r} cannot become a callback: it is "
                               f"{self._callback_state(call)}, not a waiting call")
@@ -260,12 +271,18 @@ class FastRouter:
         q = self.queue_index(queue)
         if isinstance(priority, bool) or not isinstance(priority, int) or abs(priority) >= 1 << 31:
             raise StateError(f"priority must be a 32-bit integer, got {priority!r}")
-        if skills or channel != "voice" or preferred_agent is not None or preferred_fallback_s is not None:
-            raise StateError("per-call skills, other channels and preferred agents need busyhour.router.Router; "
-                             "the compiled core routes on the queue's skills (docs/routing.md §15)")
+        if skills or channel != "voice":
+            raise StateError("per-call skills and other channels need busyhour.router.Router; "
+                             "the compiled core routes voice calls on the queue's skills (docs/routing.md §15)")
+        pref = self.agent_index(preferred_agent) if preferred_agent is not None else -1
+        if preferred_fallback_s is not None and (not isinstance(preferred_fallback_s, (int, float))
+                                                 or isinstance(preferred_fallback_s, bool)
+                                                 or math.isnan(preferred_fallback_s) or preferred_fallback_s < 0):
+            raise StateError(f"preferred_fallback_s must be >= 0 seconds, got {preferred_fallback_s!r}")
         if context is not None and not isinstance(context, dict):
             raise StateError(f"context must be a dict, got {type(context).__name__}")
-        events = self._one(OP_ARRIVE, now, cid, -1, q, priority)
+        fallback_s = math.nan if preferred_fallback_s is None else float(preferred_fallback_s)
+        events = self._one(OP_ARRIVE, now, cid, pref, q, priority, fallback_s)
         if context and self._slot(cid) >= 0:
             self._context[cid] = dict(context)
         return events
@@ -373,10 +390,25 @@ class FastRouter:
             raise
         return self._one(OP_CALLBACK, now, cid, arg=float(code))
 
-    def _unsupported(self, *_a: Any, **_k: Any) -> Any:
-        raise StateError("transfers need busyhour.router.Router (docs/routing.md §15)")
-
-    transfer = _unsupported
+    def transfer(self, now: float, call_id: int, *, queue: str | None = None, agent: Hashable | None = None,
+                 context: dict[str, Any] | None = None, fallback_s: float = math.inf) -> list[Event]:
+        """Move a connected call to ``queue`` and/or a named ``agent`` (as Router.transfer)."""
+        cid = self._call_id(call_id)
+        now = real_seconds(now)
+        if self._slot(cid) < 0 or not now >= self.now:
+            return self._one(OP_TRANSFER, now, cid, -1, -1)  # the time, or the unknown (ended) call, is the error
+        if queue is None and agent is None:
+            raise StateError("transfer needs a target queue or agent")
+        q = self.queue_index(queue) if queue is not None else -1
+        a = self.agent_index(agent) if agent is not None else -1
+        if context is not None and not isinstance(context, dict):
+            raise StateError(f"context must be a dict, got {type(context).__name__}")
+        if isinstance(fallback_s, bool) or not isinstance(fallback_s, (int, float)) or not fallback_s >= 0:
+            raise StateError(f"fallback_s must be >= 0 seconds (math.inf for never), got {fallback_s!r}")
+        events = self._one(OP_TRANSFER, now, cid, a, q, 0, float(fallback_s))
+        if context and self._slot(cid) >= 0:
+            self._context.setdefault(cid, {}).update(context)
+        return events
 
 
 _MESSAGES = {
@@ -388,6 +420,7 @@ _MESSAGES = {
     ERR_NO_OFFER: "no offer of this call to this agent is ringing (never made, expired, withdrawn or answered)",
     ERR_CONNECTED_ELSEWHERE: "the call is already connected to another agent",
     ERR_NOT_WAITING: "the call is not waiting, or is a callback already",
+    ERR_SAME_AGENT: "the call is already connected to this agent",
     ERR_CALL_GONE: "the call ended before this operation (a timer due by then ended it)",
     ERR_NOT_CONNECTED: "the call is not CONNECTED",
     ERR_LOGGED_IN: "the agent is already logged in",

@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 from busyhour.router import EventKind, Router, RouterError
 from busyhour.router.core_build import CORE_STRATEGIES
 from busyhour.router.core_layout import (
-    OK, OP_ABANDON, OP_ACCEPT, OP_ADVANCE, OP_CALLBACK, S_RO_USED, OP_ARRIVE, OP_DTYPE, OP_LOGIN, OP_LOGOUT, OP_NOT_READY, OP_READY,
+    OK, OP_ABANDON, OP_ACCEPT, OP_ADVANCE, OP_CALLBACK, OP_TRANSFER, S_RO_USED, OP_ARRIVE, OP_DTYPE, OP_LOGIN, OP_LOGOUT, OP_NOT_READY, OP_READY,
     OP_REJECT, OP_RELEASE,
 )
 from busyhour.router.errors import ConfigError
@@ -65,6 +65,9 @@ def configs(draw, strategies=tuple(sorted(CORE_STRATEGIES))):
                             for m in members]
             if draw(st.booleans()):
                 q["max_penalty"] = 1  # members with penalty 2 are never offered this queue's calls
+        if q["strategy"] == "preferred-agent" and draw(st.booleans()):
+            q["dedicated_agent"] = draw(st.sampled_from([a["id"] for a in agents]))  # member or not
+            q["preferred_fallback_s"] = draw(st.sampled_from([0.0, 4.0, 30.0, math.inf]))
         if draw(st.integers(0, 2)) == 0:  # escalation: steps widen who may answer, or move the call on
             steps, after = [], 0.0
             for _ in range(draw(st.integers(1, 3))):
@@ -87,7 +90,8 @@ def configs(draw, strategies=tuple(sorted(CORE_STRATEGIES))):
 
 OPS = st.lists(st.tuples(st.sampled_from(["arrive", "arrive", "arrive", "accept", "accept", "accept", "accept",
                                           "reject", "release", "release", "release", "abandon", "login", "login",
-                                          "logout", "ready", "ready", "not_ready", "advance", "callback"]),
+                                          "logout", "ready", "ready", "not_ready", "advance", "callback",
+                                          "transfer"]),
                          st.sampled_from([0.0, 0.0, 0.5, 1.0, 2.0, 4.0, 9.0, 20.0]),
                          st.integers(0, 1 << 16), st.booleans()), min_size=15, max_size=120)
 
@@ -120,8 +124,23 @@ def _step(r, op: str, now: float, k: int, flag: bool, twin: Twin, ringing: dict,
     if op == "arrive":
         cid = next_id[0]
         q = _pick(queues, k)
-        row = (OP_ARRIVE, now, cid, -1, queues.index(q), k % 3, 0.0)
-        fn = lambda: r.call_arrive(now, cid, q, priority=k % 3)  # noqa: E731
+        pref = _pick(agents, k // 8) if k % 8 == 0 else None  # a preferred agent, member of q or not
+        fb = (None, 0.0, 3.0, math.inf)[(k // 64) % 4] if pref is not None else None
+        row = (OP_ARRIVE, now, cid, -1 if pref is None else agents.index(pref), queues.index(q), k % 3,
+               math.nan if fb is None else fb)
+        fn = lambda: r.call_arrive(now, cid, q, priority=k % 3, preferred_agent=pref,  # noqa: E731
+                                   preferred_fallback_s=fb)
+    elif op == "transfer":
+        pool = sorted(connected) if connected and k % 5 else live
+        cid = _pick(pool, k) if pool else 999_999
+        tq = _pick(queues, k // 3) if k % 3 != 1 else None
+        ta = _pick(agents, k // 9) if k % 3 != 0 else None
+        if flag and k % 11 == 0:
+            tq = ta = None  # no target: refused
+        fb = (math.inf, 2.0, 0.0)[(k // 27) % 3]
+        row = (OP_TRANSFER, now, cid, -1 if ta is None else agents.index(ta),
+               -1 if tq is None else queues.index(tq), 0, fb)
+        fn = lambda: r.transfer(now, cid, queue=tq, agent=ta, fallback_s=fb)  # noqa: E731
     elif op in ("accept", "reject"):
         pairs = sorted(ringing.items())
         if pairs and not (flag and k % 5 == 0):
@@ -205,6 +224,8 @@ def _parity(cfg: dict, ops: list) -> FastRouter:
                     ringing.pop(e.call_id, None)
                     if e.kind == EventKind.CALL_CONNECTED:
                         connected[e.call_id] = True
+                if e.kind == EventKind.CALL_TRANSFERRED:
+                    connected.pop(e.call_id, None)
                 if e.kind == EventKind.CALL_ARRIVED and e.call_id not in live:
                     live.append(e.call_id)
                 elif e.kind == EventKind.CALL_ENDED and e.call_id in live:
@@ -257,6 +278,7 @@ def test_batch_grows_and_pauses_without_changing_results():
     for i in range(3):
         ops[i] = (OP_LOGIN, 0.0, 0, i, -1, 0, 1.0)
     ops[3:]["op"] = OP_ARRIVE
+    ops[3:]["agent"] = -1
     ops[3:]["time_s"] = np.arange(n) * 0.01
     ops[3:]["call"] = np.arange(n) + 1
     fast = FastRouter.from_config(cfg, calls=16)
@@ -310,6 +332,7 @@ def test_logout_emptying_a_long_queue_starts_every_no_agents_wait(limit_s):
     ops = np.zeros(n + 3, dtype=OP_DTYPE)
     ops[0] = (OP_LOGIN, 0.0, 0, 0, -1, 0, 0.0)  # logged in, not ready: the callers wait
     ops[1:n + 1]["op"] = OP_ARRIVE
+    ops[1:n + 1]["agent"] = -1
     ops[1:n + 1]["call"] = np.arange(1, n + 1)
     ops[1:n + 1]["priority"] = np.arange(1, n + 1) % 2
     ops[1:n + 1]["queue"] = 0

@@ -1,0 +1,130 @@
+"""Compiled core: calls directed to one agent — a preferred or dedicated agent, an agent transfer (numba).
+
+While its preference is active (``PREF_UNTIL`` after now) a call may be
+offered to its preferred agent only, who needs the call's skills but not
+membership of its queue (dispatch._eligible). A waiting call with an active
+preference is in its queue's waiting list *and* in the agent's directed list
+— a list in key order (−priority, arrival, order) through ``DIR_NEXT`` /
+``DIR_PREV``, usually a handful long — which the agent checks first when it
+becomes free. Such calls are ``SPECIAL``: their queue counts them
+(``NSPECIAL``), and while it has any, a freed member checks its queue's
+waiting calls one by one instead of taking the first.
+"""
+
+from __future__ import annotations
+
+from numba import njit
+
+from .core_kernels import L_NONE, P_READY
+from .core_layout import (
+    ARRIVAL, CAP, DIR_HEAD, DIR_NEXT, DIR_PREV, IN_DIR, LOAD, LOCK_KIND, NSPECIAL, ORDER, PRES, PREF, PREF_UNTIL, QM_AGENT,
+    PRIO, QUEUE, SPECIAL, STEP,
+)
+
+
+@njit(cache=True, _nrt=False)
+def key_less(S, x, y):
+    """Call ``x`` comes before call ``y`` in a waiting order: (−priority, arrival, order)."""
+    px, py = S.C_i[x, PRIO], S.C_i[y, PRIO]
+    if px != py:
+        return px > py
+    ax, ay = S.C_f[x, ARRIVAL], S.C_f[y, ARRIVAL]
+    if ax != ay:
+        return ax < ay
+    return S.C_i[x, ORDER] < S.C_i[y, ORDER]
+
+
+@njit(cache=True, _nrt=False)
+def pref_active(S, slot, t):
+    return S.C_i[slot, PREF] >= 0 and S.C_f[slot, PREF_UNTIL] > t
+
+
+@njit(cache=True, _nrt=False)
+def has_skills(S, a, q, step):
+    """Agent ``a`` holds the skills of queue ``q`` at escalation ``step`` (kernels.agent_has_skills)."""
+    drop = S.DROP[q, step]
+    for k in range(S.QS_ptr[q], S.QS_ptr[q + 1]):
+        need = S.QS[k, 1] - drop
+        if need < 1:
+            need = 1
+        if S.SK[a, S.QS[k, 0]] < need:
+            return False
+    return True
+
+
+@njit(cache=True, _nrt=False)
+def can_take(S, a):
+    return S.A_i[a, PRES] == P_READY and S.A_i[a, LOCK_KIND] == L_NONE and S.A_i[a, LOAD] < S.A_i[a, CAP]
+
+
+@njit(cache=True, _nrt=False)
+def eligible(S, a, slot, m, t):
+    """dispatch._eligible: agent ``a`` (member row ``m`` of the call's queue, -1 if not a member) may be
+    offered call ``slot`` now."""
+    if not can_take(S, a):
+        return False
+    if pref_active(S, slot, t):
+        return a == S.C_i[slot, PREF] and has_skills(S, a, S.C_i[slot, QUEUE], S.C_i[slot, STEP])
+    return m >= 0 and S.QOK[m, S.C_i[slot, STEP]] != 0
+
+
+@njit(cache=True, _nrt=False)
+def mark_waiting(S, slot, t):
+    """The call has just entered its queue's waiting list: also its agent's directed list if its
+    preference is active (dispatch._wait)."""
+    if not pref_active(S, slot, t):
+        return
+    a = S.C_i[slot, PREF]
+    prev = -1
+    x = S.A_i[a, DIR_HEAD]
+    while x >= 0 and not key_less(S, slot, x):
+        prev = x
+        x = S.C_i[x, DIR_NEXT]
+    S.C_i[slot, DIR_PREV] = prev
+    S.C_i[slot, DIR_NEXT] = x
+    if prev < 0:
+        S.A_i[a, DIR_HEAD] = slot
+    else:
+        S.C_i[prev, DIR_NEXT] = slot
+    if x >= 0:
+        S.C_i[x, DIR_PREV] = slot
+    S.C_i[slot, IN_DIR] = 1
+    S.C_i[slot, SPECIAL] = 1
+    S.Q_i[S.C_i[slot, QUEUE], NSPECIAL] += 1
+
+
+@njit(cache=True, _nrt=False)
+def unmark_waiting(S, slot):
+    """The call leaves its waiting list: out of its directed list too (dispatch._unwait)."""
+    if S.C_i[slot, IN_DIR]:
+        prev, nxt = S.C_i[slot, DIR_PREV], S.C_i[slot, DIR_NEXT]
+        if prev < 0:
+            S.A_i[S.C_i[slot, PREF], DIR_HEAD] = nxt
+        else:
+            S.C_i[prev, DIR_NEXT] = nxt
+        if nxt >= 0:
+            S.C_i[nxt, DIR_PREV] = prev
+        S.C_i[slot, IN_DIR] = 0
+    if S.C_i[slot, SPECIAL]:
+        S.C_i[slot, SPECIAL] = 0
+        S.Q_i[S.C_i[slot, QUEUE], NSPECIAL] -= 1
+
+
+@njit(cache=True, _nrt=False)
+def first_directed(S, a, t):
+    """The first call of agent ``a``'s directed list it may take now, or -1."""
+    x = S.A_i[a, DIR_HEAD]
+    while x >= 0:
+        if eligible(S, a, x, -1, t):
+            return x
+        x = S.C_i[x, DIR_NEXT]
+    return -1
+
+
+@njit(cache=True, _nrt=False)
+def member_row(S, q, a):
+    """Agent ``a``'s member row in queue ``q``, or -1."""
+    for m in range(S.QM_ptr[q], S.QM_ptr[q + 1]):
+        if S.QM[m, QM_AGENT] == a:
+            return m
+    return -1
