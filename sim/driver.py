@@ -162,12 +162,8 @@ class _Run:
         self.busy_until = [0.0] * len(ids)  # end of the agent's last call's wrap-up
         self.closed_at = [0.0] * len(ids)  # end of the agent's last staffed span
         # Redials: per queue, delay and attempt draws from the queue's redial stream.
-        self.redial_draw = []
-        for q in scn.queues:
-            g = stream(seed, replication, "redial", q.name + "#attempts")
-            self.redial_draw.append(tuple(BlockSampler(s, g) for s in (
-                q.redial.delay.sample, q.handle_time.sample, after_call_work(scn, q).sample, q.patience.sample,
-                lambda r, n: r.random(n), lambda r, n: r.random(n))))
+        self.redial_draw = [tuple(BlockSampler(s, g) for s, g in redial_samplers(scn, q, seed, replication))
+                            for q in scn.queues]
         # Queue length changes (time, ±1) for Little's law and max queue.
         self.q_t: list[float] = []
         self.q_d: list[int] = []
@@ -182,19 +178,8 @@ class _Run:
         heapq.heappush(self.heap, (t, self.hseq, action, a, b))
 
     def _schedule_presence(self) -> None:
-        scn = self.scn
-        per_team: dict[int, int] = {}
-        for ai, ti in enumerate(self.agent_team):
-            team = scn.teams[ti]
-            k = per_team[ti] = per_team.get(ti, -1) + 1
-            for sh in team.shifts or (Period(0.0, INF),):
-                self.push(sh.start_s, _LOGIN, ai)
-                if sh.end_s < INF:
-                    self.push(sh.end_s, _LOGOUT, ai)
-            offset = team.break_spread_s * k / max(team.agents, 1)
-            for br in team.breaks:
-                self.push(br.start_s + offset, _BREAK, ai)
-                self.push(br.end_s + offset, _BACK, ai)
+        for t, action, ai in presence_schedule(self.scn):
+            self.push(t, action, ai)
 
     # ------------------------------------------------------------ the process
     def loop(self, env: simpy.Environment):
@@ -266,7 +251,8 @@ class _Run:
             else:  # a shift starts before the previous one's last call ended
                 self.pending_logout.discard(a)
                 self.react(r.agent_ready(t, aid), t)
-            self.staffed_from[a] = t
+            if self.staffed_from[a] != self.staffed_from[a]:  # else still staffed: on the last shift's call
+                self.staffed_from[a] = t
         elif action == _BACK:
             if r.agent_state(aid) == "LOGGED_OUT" or a in self.pending_logout:
                 return
@@ -401,6 +387,39 @@ class _Run:
         red = self.qspecs[self.queue[c]].redial
         if self.disp[c] == ABANDONED and self.redial_u[c] < red.probability and self.attempt[c] < red.max_attempts:
             self.push(ts + self.redial_draw[self.queue[c]][0](), _REDIAL, c)
+
+
+def presence_schedule(scn: Scenario) -> list[tuple[float, int, int]]:
+    """(time, action, agent) of every shift and break edge, in the order the driver pushes them
+    (agent by agent: each shift's start and end, then each break's start and end, staggered)."""
+    out = []
+    per_team: dict[int, int] = {}
+    for ai, (_, ti) in enumerate(agent_ids(scn)):
+        team = scn.teams[ti]
+        k = per_team[ti] = per_team.get(ti, -1) + 1
+        for sh in team.shifts or (Period(0.0, INF),):
+            out.append((sh.start_s, _LOGIN, ai))
+            if sh.end_s < INF:
+                out.append((sh.end_s, _LOGOUT, ai))
+        offset = team.break_spread_s * k / max(team.agents, 1)
+        for br in team.breaks:
+            out.append((br.start_s + offset, _BREAK, ai))
+            out.append((br.end_s + offset, _BACK, ai))
+    return out
+
+
+def redial_samplers(scn: Scenario, q, seed: int, replication: int) -> list[tuple]:
+    """(sample, generator) of each draw a redial attempt of queue ``q`` takes — its delay, talk time,
+    after-call work, patience, redial and callback uniforms — each from its own stream, so the k-th
+    redial's values do not depend on when the other draws were made."""
+    kinds = (("delay", q.redial.delay.sample), ("handle", q.handle_time.sample),
+             ("acw", after_call_work(scn, q).sample), ("patience", q.patience.sample), ("redial", _uniform),
+             ("callback", _uniform))
+    return [(s, stream(seed, replication, "redial", f"{q.name}#{k}")) for k, s in kinds]
+
+
+def _uniform(rng, n):
+    return rng.random(n)
 
 
 def _is_zero(dist) -> bool:

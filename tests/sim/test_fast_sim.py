@@ -37,6 +37,34 @@ VARIANTS = {
 }
 
 
+T = {"name": "t", "skills": {"q": 1}}
+PRESENCE = {  # shifts and breaks: every path of driver.presence
+    "breaks_while_on_calls": {"queue": {"calls_per_hour": 60, "handle_time": {"dist": "constant", "value_s": 600},
+                                        "after_call_work": {"dist": "constant", "value_s": 20}},
+                              "team": {"agents": 2, "breaks": [{"start_s": 300, "duration_s": 60},
+                                                               {"start_s": 2000, "duration_s": 900}]}},
+    "staggered_breaks": {"queue": {"patience": {"dist": "exponential", "mean_s": 120},
+                                   "after_call_work": {"dist": "exponential", "mean_s": 15}},
+                         "team": {"breaks": [{"start_s": 600, "duration_s": 300}, {"start_s": 2400, "duration_s": 120}],
+                                  "break_spread_s": 900}},
+    "shift_end_with_calls_waiting": {"queue": {"calls_per_hour": 380, "patience": {"dist": "exponential", "mean_s": 300}},
+                                     "teams": [{**T, "agents": 7},
+                                               {**T, "name": "late", "agents": 5, "shifts": [{"start_s": 0, "end_s": 1800}],
+                                                "breaks": [{"start_s": 900, "duration_s": 200}]}]},
+    "login_with_calls_waiting": {"queue": {"calls_per_hour": 200},
+                                 "team": {"agents": 12, "shifts": [{"start_s": 900, "end_s": 3600}]}},
+    "split_shifts_on_long_calls": {"queue": {"calls_per_hour": 90, "handle_time": {"dist": "constant", "value_s": 500},
+                                             "patience": {"dist": "weibull", "mean_s": 200, "shape": 0.8}},
+                                   "team": {"agents": 6, "shifts": [{"start_s": 0, "end_s": 1000},
+                                                                    {"start_s": 1100, "end_s": 2500},
+                                                                    {"start_s": 2600, "end_s": 3600}],
+                                            "breaks": [{"start_s": 1900, "duration_s": 300}], "break_spread_s": 400}},
+    "no_agents_limit_at_shift_end": {"queue": {"calls_per_hour": 300, "router": {"max_wait_no_agents_s": 30}},
+                                     "team": {"agents": 8, "shifts": [{"start_s": 0, "end_s": 1500},
+                                                                      {"start_s": 2400, "end_s": 3600}]}},
+}
+
+
 def scenario(changes: dict):
     return scenario_from(BASE, changes)
 
@@ -67,6 +95,18 @@ def test_compiled_path_gives_the_simpy_drivers_numbers(name):
         _same(simulate(scn, rep, engine="compiled"), simulate(scn, rep, engine="python"))
 
 
+@pytest.mark.parametrize("name", sorted(PRESENCE))
+def test_shifts_and_breaks_run_compiled_with_the_simpy_drivers_numbers(name):
+    scn = scenario(PRESENCE[name])
+    assert unsupported(scn) == []
+    for rep in (0, 1):
+        fast = simulate(scn, rep, engine="compiled")
+        _same(fast, simulate(scn, rep, engine="python"))
+        staffed = [a.staffed_s for a in fast.agents]
+        assert min(staffed) < 3600 - 1e-9 and fast.overall.offered > 0  # presence changed staffed time
+        assert all(a.utilisation <= 1.0 + 1e-9 for a in fast.agents if a.staffed_s > 0)
+
+
 def test_two_queues_priorities_overflow_and_weights():
     scn = parse_scenario(TWO_QUEUES)
     assert unsupported(scn) == []
@@ -77,7 +117,7 @@ def test_two_queues_priorities_overflow_and_weights():
 
 def test_auto_falls_back_and_compiled_refuses_naming_the_key():
     scn = scenario({"queue": {"redial": {"probability": 0.5}},
-                    "team": {"breaks": [{"start_s": 600, "duration_s": 300}]}})
+                    "team": {"answer_delay": {"dist": "constant", "value_s": 3}}})
     why = unsupported(scn)
     assert any("redial" in w for w in why) and any("teams[0]" in w for w in why)
     with pytest.raises(SimulationError, match=r"queues\[0\]\.redial"):
