@@ -2,8 +2,8 @@
 
 ``simulate(..., engine="auto")`` takes this path when :func:`unsupported`
 finds nothing in the scenario it cannot run: the router configuration is one
-the compiled core runs (docs/routing.md §15), every agent answers at once,
-and no queue offers callbacks or redials. Shifts and breaks run compiled.
+the compiled core runs (docs/routing.md §15) and no queue offers callbacks
+or redials. Shifts, breaks and answer delays run compiled.
 Otherwise the SimPy driver of driver.py runs, which handles everything.
 
 SimPy stays the clock: one process steps from interval boundary to interval
@@ -53,9 +53,6 @@ def unsupported(scn: Scenario) -> list[str]:
         out = core_unsupported(parse_config(router_config(scn)))
     except ConfigError as exc:
         return [str(exc)]
-    for i, t in enumerate(scn.teams):
-        if getattr(t.answer_delay, "value_s", None) != 0.0:
-            out.append(f"teams[{i}].answer_delay: agents who do not answer at once")
     for i, q in enumerate(scn.queues):
         if q.redial.probability > 0:
             out.append(f"queues[{i}].redial: redials")

@@ -63,6 +63,19 @@ PRESENCE = {  # shifts and breaks: every path of driver.presence
                                      "team": {"agents": 8, "shifts": [{"start_s": 0, "end_s": 1500},
                                                                       {"start_s": 2400, "end_s": 3600}]}},
 }
+ANSWER_DELAYS = {  # offers scheduled on the heap, answer draws in the SimPy driver's order
+    "exponential_answer": {"queue": {"patience": {"dist": "exponential", "mean_s": 60}},
+                           "team": {"answer_delay": {"dist": "exponential", "mean_s": 4}}},
+    "slower_than_ring_timeout": {"queue": {"patience": {"dist": "exponential", "mean_s": 90},
+                                           "router": {"ring_timeout_s": 6, "no_answer_delay_s": 5}},
+                                 "teams": [{**T, "agents": 5},
+                                           {**T, "name": "slow", "agents": 7,
+                                            "answer_delay": {"dist": "lognormal", "mean_s": 5, "cv": 1.0},
+                                            "breaks": [{"start_s": 1200, "duration_s": 300}]}]},
+    "many_offers_refill_the_draws": {"horizon_s": 2700, "queue": {"calls_per_hour": 15000,
+                                                                  "handle_time": {"dist": "exponential", "mean_s": 80}},
+                                     "team": {"agents": 350, "answer_delay": {"dist": "constant", "value_s": 1.5}}},
+}
 
 
 def scenario(changes: dict):
@@ -107,6 +120,15 @@ def test_shifts_and_breaks_run_compiled_with_the_simpy_drivers_numbers(name):
         assert all(a.utilisation <= 1.0 + 1e-9 for a in fast.agents if a.staffed_s > 0)
 
 
+@pytest.mark.parametrize("name", sorted(ANSWER_DELAYS))
+def test_answer_delays_run_compiled_with_the_simpy_drivers_numbers(name):
+    scn = scenario(ANSWER_DELAYS[name])
+    assert unsupported(scn) == []
+    fast = simulate(scn, 0, engine="compiled")
+    _same(fast, simulate(scn, 0, engine="python"))
+    assert fast.overall.p_wait > 0.2  # nobody answers at once: every caller waits
+
+
 def test_two_queues_priorities_overflow_and_weights():
     scn = parse_scenario(TWO_QUEUES)
     assert unsupported(scn) == []
@@ -116,13 +138,14 @@ def test_two_queues_priorities_overflow_and_weights():
 
 
 def test_auto_falls_back_and_compiled_refuses_naming_the_key():
-    scn = scenario({"queue": {"redial": {"probability": 0.5}},
-                    "team": {"answer_delay": {"dist": "constant", "value_s": 3}}})
+    scn = scenario({"queue": {"callback": {"ewt_threshold_s": 30}, "patience": {"dist": "exponential", "mean_s": 60}}})
     why = unsupported(scn)
-    assert any("redial" in w for w in why) and any("teams[0]" in w for w in why)
-    with pytest.raises(SimulationError, match=r"queues\[0\]\.redial"):
+    assert any(w.startswith("queues[0].callback") for w in why)
+    with pytest.raises(SimulationError, match=r"queues\[0\]\.callback"):
         simulate(scn, 0, engine="compiled")
-    _same(simulate(scn, 0), simulate(scn, 0, engine="python"))  # auto: the SimPy driver
+    auto = simulate(scn, 0)
+    _same(auto, simulate(scn, 0, engine="python"))  # auto: the SimPy driver
+    assert auto.overall.callbacks > 0
     ring_all = scenario({"queue": {"router": {"strategy": "ring-all"}}})
     assert any("strategy" in w for w in unsupported(ring_all))
     with pytest.raises(ValueError, match="engine"):
