@@ -2,8 +2,8 @@
 
 ``simulate(..., engine="auto")`` takes this path when :func:`unsupported`
 finds nothing in the scenario it cannot run: the router configuration is one
-the compiled core runs (docs/routing.md §15) and no queue offers callbacks
-or redials. Shifts, breaks and answer delays run compiled.
+the compiled core runs (docs/routing.md §15) and no queue offers callbacks.
+Shifts, breaks, answer delays, redials and bursts run compiled.
 Otherwise the SimPy driver of driver.py runs, which handles everything.
 
 SimPy stays the clock: one process steps from interval boundary to interval
@@ -54,8 +54,6 @@ def unsupported(scn: Scenario) -> list[str]:
     except ConfigError as exc:
         return [str(exc)]
     for i, q in enumerate(scn.queues):
-        if q.redial.probability > 0:
-            out.append(f"queues[{i}].redial: redials")
         if q.callback.accept_probability > 0 and q.callback.ewt_threshold_s < math.inf:
             out.append(f"queues[{i}].callback: callback offers")
     return out

@@ -76,6 +76,21 @@ ANSWER_DELAYS = {  # offers scheduled on the heap, answer draws in the SimPy dri
                                                                   "handle_time": {"dist": "exponential", "mean_s": 80}},
                                      "team": {"agents": 350, "answer_delay": {"dist": "constant", "value_s": 1.5}}},
 }
+REDIALS = {  # new attempts appended to the call arrays, drawn from the queue's redial streams
+    "redial_once": {"queue": {"calls_per_hour": 300, "patience": {"dist": "exponential", "mean_s": 30},
+                              "redial": {"probability": 0.6, "max_attempts": 2}}},
+    "outage_redials_up_to_four": {"queue": {"calls_per_hour": 330, "patience": {"dist": "weibull", "mean_s": 90, "shape": 0.7},
+                                            "redial": {"probability": 0.7, "max_attempts": 4,
+                                                       "delay": {"dist": "exponential", "mean_s": 120}}},
+                                  "bursts": [{"queue": "q", "start_s": 900, "duration_s": 900, "multiplier": 2.5}]},
+    "redials_shifts_and_answer_delays": {"queue": {"calls_per_hour": 300, "patience": {"dist": "exponential", "mean_s": 50},
+                                                   "redial": {"probability": 0.5,
+                                                              "delay": {"dist": "constant", "value_s": 45}},
+                                                   "after_call_work": {"dist": "gamma", "mean_s": 20, "cv": 0.5}},
+                                         "team": {"answer_delay": {"dist": "exponential", "mean_s": 3},
+                                                  "shifts": [{"start_s": 0, "end_s": 2000}, {"start_s": 2100, "end_s": 3600}],
+                                                  "breaks": [{"start_s": 1000, "duration_s": 240}], "break_spread_s": 300}},
+}
 
 
 def scenario(changes: dict):
@@ -127,6 +142,17 @@ def test_answer_delays_run_compiled_with_the_simpy_drivers_numbers(name):
     fast = simulate(scn, 0, engine="compiled")
     _same(fast, simulate(scn, 0, engine="python"))
     assert fast.overall.p_wait > 0.2  # nobody answers at once: every caller waits
+
+
+@pytest.mark.parametrize("name", sorted(REDIALS))
+def test_redials_run_compiled_with_the_simpy_drivers_numbers(name):
+    scn = scenario(REDIALS[name])
+    assert unsupported(scn) == []
+    for rep in (0, 1):
+        fast = simulate(scn, rep, engine="compiled")
+        _same(fast, simulate(scn, rep, engine="python"))
+        assert fast.overall.redials > 16  # past the first spare rows of the call arrays
+        assert fast.overall.redials <= fast.overall.abandoned  # only an abandon redials
 
 
 def test_two_queues_priorities_overflow_and_weights():
