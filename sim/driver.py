@@ -69,7 +69,34 @@ class SimulationError(RuntimeError):
     """The run broke an invariant (e.g. more loop turns than its bound)."""
 
 
-ENGINES = ("auto", "compiled", "python")
+ENGINES = ("auto", "compiled", "simpy", "python")  # "python": the SimPy driver's former name
+#: The event log's columns (``--event-log``); both drivers write the same rows.
+LOG_HEADER = ("seq", "time_s", "kind", "call_id", "agent_id", "queue", "detail", "value")
+
+
+def log_rows(evs):
+    """Event-log rows of router ``Event`` records."""
+    return ((e.seq, repr(e.time_s), e.kind.name, e.call_id, e.agent_id, e.queue, e.detail, e.value) for e in evs)
+
+
+def choose_engine(scn: Scenario, engine: str = "auto", *, collect_router_stats: bool = False) -> str:
+    """The engine ``simulate`` runs ``scn`` on: ``"compiled"`` or ``"simpy"``. ``engine="compiled"`` on a
+    scenario the compiled path cannot run raises ``SimulationError`` naming what keeps it off."""
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {', '.join(ENGINES[:3])}, got {engine!r}")
+    if engine in ("simpy", "python"):
+        return "simpy"
+    from busyhour.sim.fast import unsupported
+
+    why = unsupported(scn)
+    if collect_router_stats:
+        why.append("collect_router_stats: only the SimPy driver collects router statistics")
+    if not why:
+        return "compiled"
+    if engine == "compiled":
+        raise SimulationError("the compiled path cannot run this scenario: " + "; ".join(why[:3])
+                              + (f" (and {len(why) - 3} more)" if len(why) > 3 else ""))
+    return "simpy"
 
 
 def simulate(scn: Scenario, replication: int = 0, *, seed: int | None = None,
@@ -77,25 +104,18 @@ def simulate(scn: Scenario, replication: int = 0, *, seed: int | None = None,
              engine: str = "auto", progress=None) -> RunResult:
     """Run one replication of ``scn`` and return its ``RunResult``.
 
-    ``engine``: ``"python"`` runs this SimPy driver on :class:`Router`;
-    ``"compiled"`` runs sim/fast.py's loop on the compiled core (refused, naming
-    the keys, for scenarios it cannot run); ``"auto"`` takes the compiled path
-    whenever it can (and no event log or router stats are asked for). ``progress(fraction)``, when given,
+    ``engine``: ``"auto"`` runs the compiled path (fast.py) when it can run the scenario
+    (:func:`busyhour.sim.fast.unsupported` is empty), else this SimPy driver on :class:`Router`;
+    ``"compiled"`` insists on the compiled path (``SimulationError`` naming what keeps the scenario
+    off it); ``"simpy"`` (or ``"python"``) runs this driver. Both give the same numbers.
+    ``event_log``: CSV of every router event. ``progress(fraction)``
     is called as simulated time passes (fraction of the horizon, at most ~50 calls; it cannot change the run)."""
     from busyhour.router import Router
 
-    if engine not in ENGINES:
-        raise ValueError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
-    if engine != "python":
-        from busyhour.sim.fast import simulate_compiled, unsupported
+    if choose_engine(scn, engine, collect_router_stats=collect_router_stats) == "compiled":
+        from busyhour.sim.fast import simulate_compiled
 
-        why = unsupported(scn)
-        if event_log is not None or collect_router_stats:
-            why.append("event_log / collect_router_stats: only the SimPy driver records them")
-        if not why:
-            return simulate_compiled(scn, replication, seed=seed, progress=progress)
-        if engine == "compiled":
-            raise SimulationError("the compiled path cannot run this scenario: " + "; ".join(why[:3]))
+        return simulate_compiled(scn, replication, seed=seed, progress=progress, event_log=event_log)
     seed = scn.seed if seed is None else int(seed)
     wall0 = time.perf_counter()
     arr = build_arrivals(scn, replication, seed)
@@ -107,7 +127,7 @@ def simulate(scn: Scenario, replication: int = 0, *, seed: int | None = None,
     try:
         run.writer = csv.writer(log_fh) if log_fh else None
         if run.writer:
-            run.writer.writerow(["seq", "time_s", "kind", "call_id", "agent_id", "queue", "detail", "value"])
+            run.writer.writerow(LOG_HEADER)
         env.process(run.loop(env))
         env.run()
     finally:
@@ -321,7 +341,7 @@ class _Run:
         """
         self.events += len(evs)
         if self.writer is not None:
-            self.writer.writerows((e.seq, repr(e.time_s), e.kind.name, e.call_id, e.agent_id, e.queue, e.detail, e.value) for e in evs)
+            self.writer.writerows(log_rows(evs))
         instant = None
         for ev in evs:
             k = ev.kind

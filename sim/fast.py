@@ -15,6 +15,7 @@ SimPy driver's (tests/sim/test_fast_sim.py checks them field by field).
 
 from __future__ import annotations
 
+import csv
 import math
 import time
 from types import SimpleNamespace
@@ -25,15 +26,17 @@ import simpy
 from busyhour.router.config import parse_config
 from busyhour.router.core_compile import compile_notice
 from busyhour.router.core_build import grow, unsupported as core_unsupported
-from busyhour.router.core_layout import S_EV_ROOM, S_NEV
+from busyhour.router.core_layout import (
+    E_AGENT, E_CALL, E_DETAIL, E_KIND, E_QUEUE, E_SEQ, E_TIME, E_VALUE, EVENT_DTYPE, N_EV_I, S_EV_ROOM, S_NEV,
+)
 from busyhour.router.errors import ConfigError
 from busyhour.router.fast import FastRouter
 
 from .arrivals import build_arrivals
 from .fast_loop import (
     AF_BUSY, AF_CLOSED, AF_FACTOR, AF_FROM, AI_TEAM, CF_ACW, CF_ARR, CF_BEND, CF_CONN, CF_HANDLE, CF_PAT, CF_REDU,
-    CF_WAIT, CI_AGENT, CI_ATTEMPT, CI_DISP, CI_QUEUE, L_EVENTS, L_HN, L_HSEQ, L_INSTANT, L_LOW, L_MAXSTEPS,
-    L_NCALLS, L_NFIRST, L_NOW, L_NQ, L_NSPAN, L_R_BREAK, L_R_SHIFT, L_REFILL, L_STOP, N_L_I, QF_PROB, QI_ROW, Loop,
+    CF_WAIT, CI_AGENT, CI_ATTEMPT, CI_DISP, CI_QUEUE, L_EVENTS, L_HN, L_HSEQ, L_INSTANT, L_LOG, L_LOW, L_MAXSTEPS,
+    L_NCALLS, L_NFIRST, L_NLOG, L_NOW, L_NQ, L_NSPAN, L_R_BREAK, L_R_SHIFT, L_REFILL, L_STOP, N_L_I, QF_PROB, QI_ROW, Loop,
     run_loop,
 )
 from .measure import summarise_run
@@ -108,10 +111,13 @@ def _grown(a: np.ndarray, n: int, fill=0) -> np.ndarray:
     return out
 
 
-def _fit(P: Loop, S, draws: _Draws) -> Loop:
+def _fit(P: Loop, S, draws: _Draws, logging: bool = False) -> Loop:
     """Room in the loop's arrays for the next step, and draw rows filled for it."""
     room = S.EV_i.shape[0] + 16
     L_i, rep = P.L_i, {}
+    if logging and P.LOG_i.shape[0] - L_i[L_NLOG] < room:
+        n = 2 * (int(L_i[L_NLOG]) + room)
+        rep.update(LOG_i=_grown(P.LOG_i, n), LOG_f=_grown(P.LOG_f, n))
     if P.H_t.shape[0] - L_i[L_HN] < room:
         n = 2 * (int(L_i[L_HN]) + room)
         rep.update(H_t=_grown(P.H_t, n), H_i=_grown(P.H_i, n))
@@ -176,13 +182,47 @@ def _loop_state(scn: Scenario, fr: FastRouter, arr, replication: int, seed: int)
     draws = _Draws(samplers)
     P = Loop(L_i, L_f, H_t, H_i, C_f, C_i, A_i, A_f, Q_i, Q_f, T_i, draws.DR, draws.DI,
              np.zeros(2 * n + 16), np.zeros(2 * n + 16, dtype=np.int64), np.zeros(m + 16, dtype=np.int64),
-             np.zeros((m + 16, 2)), np.zeros((n_agents + 8, 2), dtype=np.int64))
+             np.zeros((m + 16, 2)), np.zeros((n_agents + 8, 2), dtype=np.int64), np.zeros((1, N_EV_I), dtype=np.int64),
+             np.zeros((1, 2)))
     return P, draws
 
 
-def simulate_compiled(scn: Scenario, replication: int = 0, *, seed: int | None = None, progress=None) -> RunResult:
+class _Log:
+    """The event log: the loop copies the router's event rows, this writes them as driver.py does."""
+
+    def __init__(self, fh, fr: FastRouter) -> None:
+        from .driver import LOG_HEADER
+
+        self.fr, self.writer = fr, csv.writer(fh)
+        self.writer.writerow(LOG_HEADER)
+
+    def flush(self, P: Loop) -> None:
+        from .driver import log_rows
+
+        n = int(P.L_i[L_NLOG])
+        rows = np.empty(n, dtype=EVENT_DTYPE)
+        for name, col in (("seq", E_SEQ), ("kind", E_KIND), ("call", E_CALL), ("agent", E_AGENT),
+                          ("queue", E_QUEUE), ("detail", E_DETAIL)):
+            rows[name] = P.LOG_i[:n, col]
+        rows["time_s"], rows["value"] = P.LOG_f[:n, E_TIME], P.LOG_f[:n, E_VALUE]
+        self.writer.writerows(log_rows(self.fr.to_events(rows)))
+        P.L_i[L_NLOG] = 0
+
+
+def simulate_compiled(scn: Scenario, replication: int = 0, *, seed: int | None = None, progress=None,
+                      event_log=None) -> RunResult:
     """One replication on the compiled path (the caller has checked :func:`unsupported`);
-    ``progress(fraction of the horizon)`` is called at every interval boundary."""
+    ``progress(fraction of the horizon)`` is called at every interval boundary; ``event_log``: a CSV
+    of every router event, the SimPy driver's rows."""
+    fh = open(event_log, "w", newline="", encoding="utf-8") if event_log else None
+    try:
+        return _simulate(scn, replication, seed, progress, fh)
+    finally:
+        if fh is not None:
+            fh.close()
+
+
+def _simulate(scn: Scenario, replication: int, seed, progress, log_fh) -> RunResult:
     from .driver import SimulationError
 
     seed = scn.seed if seed is None else int(seed)
@@ -192,6 +232,9 @@ def simulate_compiled(scn: Scenario, replication: int = 0, *, seed: int | None =
     fr = FastRouter(parse_config(router_config(scn, seed)), calls=256)  # grows as needed
     compile_notice("the simulation loop", [run_loop], SIM_COMPILE_S)
     P, draws = _loop_state(scn, fr, arr, replication, seed)
+    log = None if log_fh is None else _Log(log_fh, fr)
+    if log is not None:
+        P.L_i[L_LOG] = 1
     stop = float(P.L_f[L_STOP])
     bounds = [b for b in np.arange(1, math.ceil(stop / scn.interval_s) + 1) * scn.interval_s if b < stop] + [stop]
     box = [P]
@@ -203,17 +246,19 @@ def simulate_compiled(scn: Scenario, replication: int = 0, *, seed: int | None =
             box[0].L_f[L_STOP] = b
             while True:
                 code = run_loop(fr._S, box[0])
+                if log is not None:
+                    log.flush(box[0])
                 if code == 0:
                     break
                 if code == 2:
                     raise SimulationError(f"more than {box[0].L_i[L_MAXSTEPS]} loop turns; the router or driver "
                                           "is not making progress")
                 fr._S = _room(fr._S)
-                box[0] = _fit(box[0], fr._S, draws)
+                box[0] = _fit(box[0], fr._S, draws, log is not None)
             if progress is not None:
                 progress(min(b / scn.horizon_s, 1.0))
 
-    P = box[0] = _fit(P, fr._S, draws)
+    P = box[0] = _fit(P, fr._S, draws, log is not None)
     env = simpy.Environment()
     env.process(clock(env))
     env.run()
@@ -227,4 +272,4 @@ def simulate_compiled(scn: Scenario, replication: int = 0, *, seed: int | None =
         staffed_spans=spans, staffed_from=P.A_f[:len(ids), AF_FROM].tolist(), end_s=float(P.L_f[L_NOW]),
         q_t=P.q_t[:nq], q_d=P.q_d[:nq], agent_ids=[a for a, _ in ids], agent_team=[t for _, t in ids],
         events=int(P.L_i[L_EVENTS]))
-    return summarise_run(run, time.perf_counter() - wall0)
+    return summarise_run(run, time.perf_counter() - wall0, engine="compiled")

@@ -52,10 +52,10 @@ A_ACCEPT, A_RELEASE, A_PATIENCE, A_REDIAL, A_LOGIN, A_LOGOUT, A_BREAK, A_BACK = 
 # Loop state L_i: next first arrival, heap size, heap sequence, queue-change count, router events, steps,
 # pending (1: an advance paused for room, 2: a logout's tail did), calls so far, first attempts, staffed
 # spans, refill asked, draw-row low-water mark, every team answers at once, step bound, the "break" and
-# "shift-end" reason codes, the pending logout's agent.
+# "shift-end" reason codes, the pending logout's agent, event log on, its rows.
 (L_NEXT, L_HN, L_HSEQ, L_NQ, L_EVENTS, L_STEPS, L_PENDING, L_NCALLS, L_NFIRST, L_NSPAN, L_REFILL, L_LOW,
- L_INSTANT, L_MAXSTEPS, L_R_BREAK, L_R_SHIFT, L_PA) = range(17)
-N_L_I = 17
+ L_INSTANT, L_MAXSTEPS, L_R_BREAK, L_R_SHIFT, L_PA, L_LOG, L_NLOG) = range(19)
+N_L_I = 19  # L_LOG: 1 when the events are copied to LOG_i / LOG_f (an event log), L_NLOG rows so far
 # L_f: now, pending operation's time, stop time.
 L_NOW, L_PT, L_STOP = range(3)
 # Calls (index = router call id): C_f and C_i columns.
@@ -92,6 +92,8 @@ class Loop(NamedTuple):
     SP_i: np.ndarray  # closed staffed spans: agent; start, end
     SP_f: np.ndarray
     offers: np.ndarray  # instant offers of one reaction: call, agent
+    LOG_i: np.ndarray  # the router's events (EV_i / EV_f rows) since the Python side last wrote them
+    LOG_f: np.ndarray
 
 
 @njit(cache=True, _nrt=False)
@@ -210,6 +212,15 @@ def _apply_events(P, S, t, start, n_off):
     """driver.react's loop over the events from row ``start``: instant offers are collected from
     ``offers[n_off]`` on, an offer to an agent with an answer delay is scheduled; return the offer count."""
     end = S.S_i[S_NEV]
+    if P.L_i[L_LOG]:
+        n = P.L_i[L_NLOG]
+        for k in range(start, end):
+            for j in range(P.LOG_i.shape[1]):
+                P.LOG_i[n, j] = S.EV_i[k, j]
+            P.LOG_f[n, 0] = S.EV_f[k, 0]
+            P.LOG_f[n, 1] = S.EV_f[k, 1]
+            n += 1
+        P.L_i[L_NLOG] = n
     for k in range(start, end):
         kind = S.EV_i[k, E_KIND]
         c = S.EV_i[k, E_CALL]
@@ -344,6 +355,7 @@ def _short(P, S):
     L_i = P.L_i
     return (L_i[L_REFILL] != 0 or P.H_t.shape[0] - L_i[L_HN] < room or P.q_t.shape[0] - L_i[L_NQ] < room
             or P.SP_i.shape[0] - L_i[L_NSPAN] < room or L_i[L_LOW] < room
+            or (L_i[L_LOG] != 0 and P.LOG_i.shape[0] - L_i[L_NLOG] < room)
             or (L_i[L_NCALLS] >= P.C_f.shape[0] and L_i[L_HN] > 0 and P.H_i[0, 1] == A_REDIAL))
 
 

@@ -112,7 +112,8 @@ TWO_QUEUES = {
 
 
 def _same(a, b):
-    assert repr(dataclasses.replace(a, wall_s=0.0)) == repr(dataclasses.replace(b, wall_s=0.0))
+    assert (a.engine, b.engine) == ("compiled", "simpy")
+    assert repr(dataclasses.replace(a, wall_s=0.0, engine="")) == repr(dataclasses.replace(b, wall_s=0.0, engine=""))
 
 
 @pytest.mark.parametrize("name", sorted(VARIANTS))
@@ -120,7 +121,7 @@ def test_compiled_path_gives_the_simpy_drivers_numbers(name):
     scn = scenario(VARIANTS[name])
     assert unsupported(scn) == []
     for rep in (0, 1):
-        _same(simulate(scn, rep, engine="compiled"), simulate(scn, rep, engine="python"))
+        _same(simulate(scn, rep, engine="compiled"), simulate(scn, rep, engine="simpy"))
 
 
 @pytest.mark.parametrize("name", sorted(PRESENCE))
@@ -129,7 +130,7 @@ def test_shifts_and_breaks_run_compiled_with_the_simpy_drivers_numbers(name):
     assert unsupported(scn) == []
     for rep in (0, 1):
         fast = simulate(scn, rep, engine="compiled")
-        _same(fast, simulate(scn, rep, engine="python"))
+        _same(fast, simulate(scn, rep, engine="simpy"))
         staffed = [a.staffed_s for a in fast.agents]
         assert min(staffed) < 3600 - 1e-9 and fast.overall.offered > 0  # presence changed staffed time
         assert all(a.utilisation <= 1.0 + 1e-9 for a in fast.agents if a.staffed_s > 0)
@@ -140,7 +141,7 @@ def test_answer_delays_run_compiled_with_the_simpy_drivers_numbers(name):
     scn = scenario(ANSWER_DELAYS[name])
     assert unsupported(scn) == []
     fast = simulate(scn, 0, engine="compiled")
-    _same(fast, simulate(scn, 0, engine="python"))
+    _same(fast, simulate(scn, 0, engine="simpy"))
     assert fast.overall.p_wait > 0.2  # nobody answers at once: every caller waits
 
 
@@ -150,15 +151,26 @@ def test_redials_run_compiled_with_the_simpy_drivers_numbers(name):
     assert unsupported(scn) == []
     for rep in (0, 1):
         fast = simulate(scn, rep, engine="compiled")
-        _same(fast, simulate(scn, rep, engine="python"))
+        _same(fast, simulate(scn, rep, engine="simpy"))
         assert fast.overall.redials > 16  # past the first spare rows of the call arrays
         assert fast.overall.redials <= fast.overall.abandoned  # only an abandon redials
+
+
+@pytest.mark.parametrize("name", ["split_shifts_on_long_calls", "no_agents_limit_at_shift_end"])
+def test_the_event_log_is_the_simpy_drivers_byte_for_byte(name, tmp_path):
+    scn = scenario({**PRESENCE[name], "queue": {**PRESENCE[name]["queue"], **REDIALS["redial_once"]["queue"]}})
+    assert unsupported(scn) == []
+    fast = simulate(scn, 0, engine="compiled", event_log=tmp_path / "fast.csv")
+    _same(fast, simulate(scn, 0, engine="simpy", event_log=tmp_path / "simpy.csv"))
+    text = (tmp_path / "fast.csv").read_text()
+    assert text == (tmp_path / "simpy.csv").read_text()
+    assert text.count("\n") == fast.router_events + 1 and "NOT_READY:shift-end" in text
 
 
 def test_two_queues_priorities_overflow_and_weights():
     scn = parse_scenario(TWO_QUEUES)
     assert unsupported(scn) == []
-    fast, slow = simulate(scn, 0, engine="compiled"), simulate(scn, 0, engine="python")
+    fast, slow = simulate(scn, 0, engine="compiled"), simulate(scn, 0, engine="simpy")
     _same(fast, slow)
     assert fast.overall.other == 0 and fast.overall.abandoned > 0  # overflow moved max-wait calls on
 
@@ -170,7 +182,9 @@ def test_auto_falls_back_and_compiled_refuses_naming_the_key():
     with pytest.raises(SimulationError, match=r"queues\[0\]\.callback"):
         simulate(scn, 0, engine="compiled")
     auto = simulate(scn, 0)
-    _same(auto, simulate(scn, 0, engine="python"))  # auto: the SimPy driver
+    slow = simulate(scn, 0, engine="python")  # the SimPy driver's former name
+    assert auto.engine == slow.engine == "simpy"
+    assert repr(auto) == repr(dataclasses.replace(slow, wall_s=auto.wall_s))
     assert auto.overall.callbacks > 0
     ring_all = scenario({"queue": {"router": {"strategy": "ring-all"}}})
     assert any("strategy" in w for w in unsupported(ring_all))
@@ -181,6 +195,6 @@ def test_auto_falls_back_and_compiled_refuses_naming_the_key():
 def test_a_long_run_grows_the_routers_arrays_without_changing_results():
     """Overload: the queue grows to hundreds, far past the router's first array sizes."""
     scn = scenario({"queue": {"calls_per_hour": 1200, "patience": {"dist": "exponential", "mean_s": 3600}}})
-    fast, slow = simulate(scn, 0, engine="compiled"), simulate(scn, 0, engine="python")
+    fast, slow = simulate(scn, 0, engine="compiled"), simulate(scn, 0, engine="simpy")
     _same(fast, slow)
     assert fast.overall.max_queue > 300  # past the first 256 call slots
