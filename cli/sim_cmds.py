@@ -51,7 +51,8 @@ def simulate_cmd(
 ) -> None:
     """Simulate a scenario through the real routing engine, with replications and 95% CIs."""
     scn, seed, target = load(scenario, seed, sl)
-    from busyhour.sim.driver import SimulationError, choose_engine, simulate
+    from busyhour.sim.driver import SimulationError, simulate
+    from busyhour.sim.fast import choose_engine
 
     try:
         choose_engine(scn, engine.value)

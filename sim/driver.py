@@ -50,8 +50,9 @@ from busyhour.router.codes import EventKind as _EK
 from busyhour.sim.arrivals import BlockSampler, build_arrivals
 from busyhour.sim.measure import summarise_run
 from busyhour.sim.results import ABANDONED, COMPLETED, OTHER, RunResult
-from busyhour.sim.routing import after_call_work, agent_ids, router_config
-from busyhour.sim.scenario import Period, Scenario
+from busyhour.sim.routing import agent_ids, router_config
+from busyhour.sim.scenario import Scenario
+from busyhour.sim.schedule import presence_schedule, redial_samplers
 from busyhour.sim.streams import stream
 
 __all__ = ["SimulationError", "simulate"]
@@ -79,26 +80,6 @@ def log_rows(evs):
     return ((e.seq, repr(e.time_s), e.kind.name, e.call_id, e.agent_id, e.queue, e.detail, e.value) for e in evs)
 
 
-def choose_engine(scn: Scenario, engine: str = "auto", *, collect_router_stats: bool = False) -> str:
-    """The engine ``simulate`` runs ``scn`` on: ``"compiled"`` or ``"simpy"``. ``engine="compiled"`` on a
-    scenario the compiled path cannot run raises ``SimulationError`` naming what keeps it off."""
-    if engine not in ENGINES:
-        raise ValueError(f"engine must be one of {', '.join(ENGINES[:3])}, got {engine!r}")
-    if engine in ("simpy", "python"):
-        return "simpy"
-    from busyhour.sim.fast import unsupported
-
-    why = unsupported(scn)
-    if collect_router_stats:
-        why.append("collect_router_stats: only the SimPy driver collects router statistics")
-    if not why:
-        return "compiled"
-    if engine == "compiled":
-        raise SimulationError("the compiled path cannot run this scenario: " + "; ".join(why[:3])
-                              + (f" (and {len(why) - 3} more)" if len(why) > 3 else ""))
-    return "simpy"
-
-
 def simulate(scn: Scenario, replication: int = 0, *, seed: int | None = None,
              event_log: str | Path | None = None, collect_router_stats: bool = False,
              engine: str = "auto", progress=None) -> RunResult:
@@ -112,9 +93,9 @@ def simulate(scn: Scenario, replication: int = 0, *, seed: int | None = None,
     is called as simulated time passes (fraction of the horizon, at most ~50 calls; it cannot change the run)."""
     from busyhour.router import Router
 
-    if choose_engine(scn, engine, collect_router_stats=collect_router_stats) == "compiled":
-        from busyhour.sim.fast import simulate_compiled
+    from busyhour.sim.fast import choose_engine, simulate_compiled
 
+    if choose_engine(scn, engine, collect_router_stats=collect_router_stats) == "compiled":
         return simulate_compiled(scn, replication, seed=seed, progress=progress, event_log=event_log)
     seed = scn.seed if seed is None else int(seed)
     wall0 = time.perf_counter()
@@ -198,7 +179,7 @@ class _Run:
         heapq.heappush(self.heap, (t, self.hseq, action, a, b))
 
     def _schedule_presence(self) -> None:
-        for t, action, ai in presence_schedule(self.scn):
+        for t, action, ai in presence_schedule(self.scn, (_LOGIN, _LOGOUT, _BREAK, _BACK)):
             self.push(t, action, ai)
 
     # ------------------------------------------------------------ the process
@@ -407,39 +388,6 @@ class _Run:
         red = self.qspecs[self.queue[c]].redial
         if self.disp[c] == ABANDONED and self.redial_u[c] < red.probability and self.attempt[c] < red.max_attempts:
             self.push(ts + self.redial_draw[self.queue[c]][0](), _REDIAL, c)
-
-
-def presence_schedule(scn: Scenario) -> list[tuple[float, int, int]]:
-    """(time, action, agent) of every shift and break edge, in the order the driver pushes them
-    (agent by agent: each shift's start and end, then each break's start and end, staggered)."""
-    out = []
-    per_team: dict[int, int] = {}
-    for ai, (_, ti) in enumerate(agent_ids(scn)):
-        team = scn.teams[ti]
-        k = per_team[ti] = per_team.get(ti, -1) + 1
-        for sh in team.shifts or (Period(0.0, INF),):
-            out.append((sh.start_s, _LOGIN, ai))
-            if sh.end_s < INF:
-                out.append((sh.end_s, _LOGOUT, ai))
-        offset = team.break_spread_s * k / max(team.agents, 1)
-        for br in team.breaks:
-            out.append((br.start_s + offset, _BREAK, ai))
-            out.append((br.end_s + offset, _BACK, ai))
-    return out
-
-
-def redial_samplers(scn: Scenario, q, seed: int, replication: int) -> list[tuple]:
-    """(sample, generator) of each draw a redial attempt of queue ``q`` takes — its delay, talk time,
-    after-call work, patience, redial and callback uniforms — each from its own stream, so the k-th
-    redial's values do not depend on when the other draws were made."""
-    kinds = (("delay", q.redial.delay.sample), ("handle", q.handle_time.sample),
-             ("acw", after_call_work(scn, q).sample), ("patience", q.patience.sample), ("redial", _uniform),
-             ("callback", _uniform))
-    return [(s, stream(seed, replication, "redial", f"{q.name}#{k}")) for k, s in kinds]
-
-
-def _uniform(rng, n):
-    return rng.random(n)
 
 
 def _is_zero(dist) -> bool:

@@ -33,19 +33,21 @@ from busyhour.router.errors import ConfigError
 from busyhour.router.fast import FastRouter
 
 from .arrivals import build_arrivals
-from .fast_loop import (
+from .fast_layout import (
+    A_BACK, A_BREAK, A_LOGIN, A_LOGOUT,
     AF_BUSY, AF_CLOSED, AF_FACTOR, AF_FROM, AI_TEAM, CF_ACW, CF_ARR, CF_BEND, CF_CONN, CF_HANDLE, CF_PAT, CF_REDU,
     CF_WAIT, CI_AGENT, CI_ATTEMPT, CI_DISP, CI_QUEUE, L_EVENTS, L_HN, L_HSEQ, L_INSTANT, L_LOG, L_LOW, L_MAXSTEPS,
     L_NCALLS, L_NFIRST, L_NLOG, L_NOW, L_NQ, L_NSPAN, L_R_BREAK, L_R_SHIFT, L_REFILL, L_STOP, N_L_I, QF_PROB, QI_ROW, Loop,
-    run_loop,
 )
+from .fast_loop import run_loop
 from .measure import summarise_run
 from .results import RunResult
 from .routing import agent_ids, router_config
 from .scenario import Scenario
+from .schedule import presence_schedule, redial_samplers
 from .streams import stream
 
-__all__ = ["unsupported", "simulate_compiled"]
+__all__ = ["choose_engine", "unsupported", "simulate_compiled"]
 
 SIM_COMPILE_S = 40  # the loop's first compile, measured on a 2-core machine (for the notice)
 
@@ -60,6 +62,26 @@ def unsupported(scn: Scenario) -> list[str]:
         if q.callback.accept_probability > 0 and q.callback.ewt_threshold_s < math.inf:
             out.append(f"queues[{i}].callback: callback offers")
     return out
+
+
+def choose_engine(scn: Scenario, engine: str = "auto", *, collect_router_stats: bool = False) -> str:
+    """The engine ``simulate`` runs ``scn`` on: ``"compiled"`` or ``"simpy"``. ``engine="compiled"`` on a
+    scenario the compiled path cannot run raises ``SimulationError`` naming what keeps it off."""
+    from .driver import ENGINES, SimulationError
+
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {', '.join(ENGINES[:3])}, got {engine!r}")
+    if engine in ("simpy", "python"):
+        return "simpy"
+    why = unsupported(scn)
+    if collect_router_stats:
+        why.append("collect_router_stats: only the SimPy driver collects router statistics")
+    if not why:
+        return "compiled"
+    if engine == "compiled":
+        raise SimulationError("the compiled path cannot run this scenario: " + "; ".join(why[:3])
+                              + (f" (and {len(why) - 3} more)" if len(why) > 3 else ""))
+    return "simpy"
 
 
 def _room(S):
@@ -138,7 +160,6 @@ def _fit(P: Loop, S, draws: _Draws, logging: bool = False) -> Loop:
 
 def _loop_state(scn: Scenario, fr: FastRouter, arr, replication: int, seed: int) -> tuple[Loop, _Draws]:
     """The loop's arrays at t = 0: first attempts, the presence schedule on the heap, draw rows."""
-    from .driver import presence_schedule, redial_samplers
 
     ids = agent_ids(scn)
     n, n_agents = arr.time_s.size, len(ids)
@@ -164,7 +185,7 @@ def _loop_state(scn: Scenario, fr: FastRouter, arr, replication: int, seed: int)
     A_i[:n_agents, AI_TEAM] = [t for _, t in ids]
     A_f[:n_agents, AF_FACTOR] = [scn.teams[t].aht_factor for _, t in ids]
     A_f[:, AF_BUSY] = A_f[:, AF_CLOSED] = 0.0
-    sched = presence_schedule(scn)
+    sched = presence_schedule(scn, (A_LOGIN, A_LOGOUT, A_BREAK, A_BACK))
     m = len(sched)
     order = sorted(range(m), key=lambda j: (sched[j][0], j))  # (time, sequence): a valid heap
     H_t, H_i = np.zeros(2 * n + m + 16), np.zeros((2 * n + m + 16, 4), dtype=np.int64)

@@ -12,7 +12,7 @@ scenario and seed give the same calls, waits and dispositions on either path
 Ordering at equal times, as in driver.py: router timers (advance) first, then
 the sim heap in (time, sequence) order — equal keys FIFO — then the arrival.
 The heap's action codes are driver.py's, and its first entries are the same
-presence schedule (``driver.presence_schedule``) with the same sequence
+presence schedule (``schedule.presence_schedule``) with the same sequence
 numbers.
 
 Random draws made while the loop runs (answer delays, redial attempts) come
@@ -30,9 +30,7 @@ ran past its step bound.
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
 
-import numpy as np
 from numba import njit
 
 from busyhour.router.core_batch import apply_op
@@ -44,56 +42,16 @@ from busyhour.router.core_layout import (
 )
 from busyhour.router.core_ops import logout_tail, room_short
 
+from .fast_layout import (  # the columns of Loop, the state run_loop takes
+    AF_BUSY, AF_CLOSED, AF_FACTOR, AF_FROM, AI_BREAK, AI_LOGOUT, AI_TEAM, A_ACCEPT, A_BACK, A_LOGIN,
+    A_LOGOUT, A_PATIENCE, A_REDIAL, A_RELEASE, CF_ACW, CF_ARR, CF_BEND, CF_CONN, CF_HANDLE, CF_PAT, CF_REDU,
+    CF_WAIT, CI_AGENT, CI_ATTEMPT, CI_DISP, CI_QUEUE, L_EVENTS, L_HN, L_HSEQ, L_INSTANT, L_LOG, L_LOW,
+    L_MAXSTEPS, L_NCALLS, L_NEXT, L_NFIRST, L_NLOG, L_NOW, L_NQ, L_NSPAN, L_PA, L_PENDING, L_PT, L_REFILL,
+    L_R_BREAK, L_R_SHIFT, L_STEPS, L_STOP, QF_PROB, QI_MAXATT, QI_PRIO, QI_ROW,
+)
 from .results import ABANDONED, COMPLETED, OTHER
 
 K_QUEUED, K_OFFERED, K_CONNECTED, K_ENDED = 2, 3, 8, 13
-# Heap actions: driver.py's codes.
-A_ACCEPT, A_RELEASE, A_PATIENCE, A_REDIAL, A_LOGIN, A_LOGOUT, A_BREAK, A_BACK = 0, 1, 2, 3, 5, 6, 7, 8
-# Loop state L_i: next first arrival, heap size, heap sequence, queue-change count, router events, steps,
-# pending (1: an advance paused for room, 2: a logout's tail did), calls so far, first attempts, staffed
-# spans, refill asked, draw-row low-water mark, every team answers at once, step bound, the "break" and
-# "shift-end" reason codes, the pending logout's agent, event log on, its rows.
-(L_NEXT, L_HN, L_HSEQ, L_NQ, L_EVENTS, L_STEPS, L_PENDING, L_NCALLS, L_NFIRST, L_NSPAN, L_REFILL, L_LOW,
- L_INSTANT, L_MAXSTEPS, L_R_BREAK, L_R_SHIFT, L_PA, L_LOG, L_NLOG) = range(19)
-N_L_I = 19  # L_LOG: 1 when the events are copied to LOG_i / LOG_f (an event log), L_NLOG rows so far
-# L_f: now, pending operation's time, stop time.
-L_NOW, L_PT, L_STOP = range(3)
-# Calls (index = router call id): C_f and C_i columns.
-CF_ARR, CF_WAIT, CF_CONN, CF_BEND, CF_HANDLE, CF_ACW, CF_PAT, CF_REDU = range(8)
-CI_AGENT, CI_DISP, CI_ATTEMPT, CI_QUEUE = range(4)
-# Agents: A_i team, logout pending (on a call at shift end), break pending (on a call at break start);
-# A_f aht factor, staffed since (NaN: not staffed), end of the last call's wrap-up, end of the last span.
-AI_TEAM, AI_LOGOUT, AI_BREAK = range(3)
-AF_FACTOR, AF_FROM, AF_BUSY, AF_CLOSED = range(4)
-# Queues: Q_i priority, redial max attempts, first draw row of its redials (delay, talk, acw, patience,
-# redial u; -1 when it never redials); Q_f redial probability.
-QI_PRIO, QI_MAXATT, QI_ROW = range(3)
-QF_PROB = 0
-
-
-class Loop(NamedTuple):
-    """Every array of the compiled loop's state (columns named above)."""
-
-    L_i: np.ndarray
-    L_f: np.ndarray
-    H_t: np.ndarray  # sim heap: time
-    H_i: np.ndarray  # sequence, action, call (or agent), agent
-    C_f: np.ndarray
-    C_i: np.ndarray
-    A_i: np.ndarray
-    A_f: np.ndarray
-    Q_i: np.ndarray
-    Q_f: np.ndarray
-    T_i: np.ndarray  # team -> its answer-delay draw row (-1: answers at once)
-    DR: np.ndarray  # draw rows
-    DI: np.ndarray  # next unused value of each row
-    q_t: np.ndarray  # queue-length changes: time, ±1
-    q_d: np.ndarray
-    SP_i: np.ndarray  # closed staffed spans: agent; start, end
-    SP_f: np.ndarray
-    offers: np.ndarray  # instant offers of one reaction: call, agent
-    LOG_i: np.ndarray  # the router's events (EV_i / EV_f rows) since the Python side last wrote them
-    LOG_f: np.ndarray
 
 
 @njit(cache=True, _nrt=False)
