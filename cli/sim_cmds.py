@@ -231,12 +231,14 @@ def bench_sim_cmd(
     calls: int = typer.Option(1_000_000, "--calls", min=1000, max=5_000_000, help="simulated calls per timed run"),
     repeats: int = typer.Option(3, "--repeats", min=1, max=50, help="timed runs (the median is reported)"),
     ciw: bool = typer.Option(True, "--ciw/--no-ciw", help="run the same workload in Ciw when installed"),
+    busy_hour: bool = typer.Option(True, "--busy-hour/--no-busy-hour",
+                                   help="also time examples/busy_hour.toml (busy_hour_* figures)"),
 ) -> None:
     """Simulated calls per second on M/M/100 at 90 Erlangs through the real engine (and Ciw side by side)."""
     from busyhour.bench.sim_bench import run_benchmark
 
     try:
-        report = run_benchmark(calls=calls, repeats=repeats, with_ciw=ciw)
+        report = run_benchmark(calls=calls, repeats=repeats, with_ciw=ciw, busy_hour=busy_hour)
     except AssertionError as exc:
         fail(f"correctness check failed before timing: {exc}")
     if json_out is not None:
@@ -249,7 +251,12 @@ def bench_sim_cmd(
     if fmt is OutputFormat.json:
         emit(fmt, out, text=json.dumps(report, indent=2) + "\n")
     elif fmt is OutputFormat.csv:
-        emit(fmt, out, text=",".join(scalars) + "\n" + ",".join(str(v) for v in scalars.values()) + "\n")
+        import csv
+        import io
+
+        buf = io.StringIO()
+        csv.writer(buf, lineterminator="\n").writerows([list(scalars), list(scalars.values())])
+        emit(fmt, out, text=buf.getvalue())
     else:
         from rich.table import Table
 

@@ -97,24 +97,28 @@ def _room(S):
 
 class _Draws:
     """The loop's draw rows: row k hands out sampler k's values in BlockSampler's order (blocks of
-    ``BLOCK`` from the sampler's own generator), refilled from Python before a row runs dry."""
+    ``BLOCK`` from the sampler's own generator), refilled from Python before a row runs dry.
+    ``per_event[k]``: one step may draw once per router event from row k (answer delays), else at
+    most ``FEW`` times (a redial's values)."""
 
-    BLOCK = 1024
+    BLOCK, FEW = 1024, 4
 
-    def __init__(self, samplers: list[tuple]) -> None:
-        self.samplers = samplers
+    def __init__(self, samplers: list[tuple], per_event: list[bool]) -> None:
+        self.samplers, self.per_event = samplers, per_event
         self.carry = [np.empty(0)] * len(samplers)
         self.DR = np.zeros((max(len(samplers), 1), 1))
         self.DI = np.ones(max(len(samplers), 1), dtype=np.int64)  # every row empty
+        self.DL = np.zeros(max(len(samplers), 1), dtype=np.int64)
 
-    def refill(self, low: int) -> None:
-        """Keep every row at least ``low`` values ahead of its next draw."""
+    def refill(self, events_room: int) -> None:
+        """Keep every row at least its low-water mark ahead of its next draw."""
+        self.DL[:len(self.samplers)] = [events_room if e else self.FEW for e in self.per_event]
         k_rows, width = self.DR.shape
-        new_width = max(width, 2 * low + self.BLOCK)
+        new_width = max(width, 2 * int(self.DL.max()) + self.BLOCK)
         DR = self.DR if new_width == width else np.zeros((k_rows, new_width))
         for k, (sample, rng) in enumerate(self.samplers):
             i = int(self.DI[k])
-            if DR is self.DR and width - i >= low:
+            if DR is self.DR and width - i >= self.DL[k]:
                 continue
             parts, n = [self.DR[k, i:], self.carry[k]], width - i + self.carry[k].size
             while n < new_width:
@@ -155,7 +159,7 @@ def _fit(P: Loop, S, draws: _Draws, logging: bool = False) -> Loop:
     L_i[L_LOW] = room
     draws.refill(room)
     L_i[L_REFILL] = 0
-    return P._replace(DR=draws.DR, DI=draws.DI, **rep)
+    return P._replace(DR=draws.DR, DI=draws.DI, DL=draws.DL, **rep)
 
 
 def _loop_state(scn: Scenario, fr: FastRouter, arr, replication: int, seed: int) -> tuple[Loop, _Draws]:
@@ -173,6 +177,7 @@ def _loop_state(scn: Scenario, fr: FastRouter, arr, replication: int, seed: int)
         if getattr(tm.answer_delay, "value_s", None) != 0.0:
             T_i[ti] = len(samplers)
             samplers.append((tm.answer_delay.sample, stream(seed, replication, "answer", tm.name)))
+    n_answer = len(samplers)
     Q_i, Q_f = np.zeros((len(scn.queues), 3), dtype=np.int64), np.zeros((len(scn.queues), 1))
     for qi, q in enumerate(scn.queues):
         Q_i[qi] = q.priority, q.redial.max_attempts, -1
@@ -200,8 +205,8 @@ def _loop_state(scn: Scenario, fr: FastRouter, arr, replication: int, seed: int)
     L_i[L_MAXSTEPS] = 40 * (n + 1000) + 20 * m
     L_i[L_R_BREAK], L_i[L_R_SHIFT] = fr.reason_code("break"), fr.reason_code("shift-end")
     L_f[L_STOP] = scn.horizon_s + scn.drain_s
-    draws = _Draws(samplers)
-    P = Loop(L_i, L_f, H_t, H_i, C_f, C_i, A_i, A_f, Q_i, Q_f, T_i, draws.DR, draws.DI,
+    draws = _Draws(samplers, [k < n_answer for k in range(len(samplers))])
+    P = Loop(L_i, L_f, H_t, H_i, C_f, C_i, A_i, A_f, Q_i, Q_f, T_i, draws.DR, draws.DI, draws.DL,
              np.zeros(2 * n + 16), np.zeros(2 * n + 16, dtype=np.int64), np.zeros(m + 16, dtype=np.int64),
              np.zeros((m + 16, 2)), np.zeros((n_agents + 8, 2), dtype=np.int64), np.zeros((1, N_EV_I), dtype=np.int64),
              np.zeros((1, 2)))

@@ -52,6 +52,7 @@ class Loop(NamedTuple):
     T_i: np.ndarray  # team -> its answer-delay draw row (-1: answers at once)
     DR: np.ndarray  # draw rows
     DI: np.ndarray  # next unused value of each row
+    DL: np.ndarray  # each row's low-water mark: the most one step can draw from it
     q_t: np.ndarray  # queue-length changes: time, ±1
     q_d: np.ndarray
     SP_i: np.ndarray  # closed staffed spans: agent; start, end

@@ -18,8 +18,10 @@ numbers.
 Random draws made while the loop runs (answer delays, redial attempts) come
 from rows of ``DR``: row *k* holds the next values of one sampler, in the
 order ``BlockSampler`` hands them out in driver.py; the Python side refills
-a row before it can run dry (``L_REFILL`` asks for it: a row is kept at least
-``L_LOW`` values ahead, more than one step can draw).
+a row before it can run dry (``L_REFILL`` asks for it: row *k* is kept at
+least ``DL[k]`` values ahead, more than one step can draw — one per router
+event for answer delays, one for a redial's values, since only the one
+``call_abandon`` of a step ends calls as abandoned).
 
 The loop stops and returns 1 when the router needs room, 3 when its own
 arrays or draw rows do (the Python side grows or refills them and calls
@@ -109,7 +111,7 @@ def _pop(P):
 def _draw(P, k):
     i = P.DI[k]
     P.DI[k] = i + 1
-    if P.DR.shape[1] - i - 1 < P.L_i[L_LOW]:
+    if P.DR.shape[1] - i - 1 < P.DL[k]:
         P.L_i[L_REFILL] = 1
     return P.DR[k, i]
 
