@@ -23,7 +23,7 @@ from types import SimpleNamespace
 import numpy as np
 import simpy
 
-from busyhour.router.config import parse_config
+from busyhour.router.config import RouterConfig, parse_config
 from busyhour.router.core_compile import compile_notice
 from busyhour.router.core_build import grow, unsupported as core_unsupported
 from busyhour.router.core_layout import (
@@ -52,10 +52,26 @@ __all__ = ["choose_engine", "unsupported", "simulate_compiled"]
 SIM_COMPILE_S = 40  # the loop's first compile, measured on a 2-core machine (for the notice)
 
 
+_last_config: tuple | None = None  # (scenario, seed, RouterConfig): replications of one scenario parse it once
+
+
+def _router_config(scn: Scenario, seed: int | None) -> RouterConfig:
+    """The parsed router configuration of ``scn`` with ``seed`` (any seed when None: the rules are the
+    same), reusing the last one parsed for this very scenario object."""
+    global _last_config
+    last = _last_config  # one read: another thread may replace it meanwhile
+    if last is not None and last[0] is scn and (seed is None or last[1] == seed):
+        return last[2]
+    seed = scn.seed if seed is None else seed
+    cfg = parse_config(router_config(scn, seed))
+    _last_config = (scn, seed, cfg)
+    return cfg
+
+
 def unsupported(scn: Scenario) -> list[str]:
     """What keeps ``scn`` off the compiled path, as ``key: reason`` lines (empty: it runs compiled)."""
     try:
-        out = core_unsupported(parse_config(router_config(scn)))
+        out = core_unsupported(_router_config(scn, None))
     except ConfigError as exc:
         return [str(exc)]
     for i, q in enumerate(scn.queues):
@@ -255,7 +271,7 @@ def _simulate(scn: Scenario, replication: int, seed, progress, log_fh) -> RunRes
     wall0 = time.perf_counter()
     arr = build_arrivals(scn, replication, seed)
     ids = agent_ids(scn)
-    fr = FastRouter(parse_config(router_config(scn, seed)), calls=256)  # grows as needed
+    fr = FastRouter(_router_config(scn, seed), calls=256)  # grows as needed
     compile_notice("the simulation loop", [run_loop], SIM_COMPILE_S)
     P, draws = _loop_state(scn, fr, arr, replication, seed)
     log = None if log_fh is None else _Log(log_fh, fr)
