@@ -20,6 +20,15 @@ three alike):
 * ``ciw_calls_per_s``: the same M/M/100 in Ciw, when Ciw is installed
   (``pip install -e '.[peers]'``).
 
+The ``busy_hour_*`` figures (``busy_hour=True``) time replications of
+examples/busy_hour.toml: ``busy_hour_calls_per_s`` as ``simulate`` runs it
+(``busy_hour_engine`` says which driver that is, ``busy_hour_unsupported``
+what keeps it off the compiled path), and the same scenario without those
+features (its escalation step and callback offer) on the compiled loop, the
+SimPy driver and — modelled as far as Ciw can (``ciw_busy_hour``) — Ciw.
+Before timing, one replication of that variant must give the same
+``RunResult`` on both drivers.
+
 Correctness check: ``n`` = ``calls`` clamped to [20,000, 100,000] calls
 (fewer cannot tell a wrong engine from noise: a run of 1,000 calls from an
 empty system is mostly start-up), the first tenth of the run deleted as
@@ -31,6 +40,7 @@ tolerance does too. Little's identity must hold to rounding.
 
 from __future__ import annotations
 
+import dataclasses
 import heapq
 import math
 import platform
@@ -143,7 +153,101 @@ def ciw_once(calls: int) -> float | None:
     return done / (time.perf_counter() - t0)
 
 
-def run_benchmark(calls: int = 1_000_000, repeats: int = 3, with_ciw: bool = True) -> dict:
+def busy_hour_variant():
+    """examples/busy_hour.toml, and the same scenario without what keeps it off the compiled path
+    (``fast.unsupported``: today its escalation step and callback offer) — the variant both drivers run."""
+    from pathlib import Path
+
+    from busyhour.sim.scenario import CallbackOffer, load_scenario
+
+    scn = load_scenario(Path(__file__).resolve().parents[1] / "examples" / "busy_hour.toml")
+    queues = tuple(dataclasses.replace(q, callback=CallbackOffer(),
+                                       router={k: v for k, v in q.router.items() if k != "escalation"})
+                   for q in scn.queues)
+    return scn, dataclasses.replace(scn, queues=queues, name="busy-hour-no-escalation-no-callbacks")
+
+
+def _calls_per_s(scn, replications: int, engine: str) -> float:
+    from busyhour.sim.driver import simulate
+
+    runs = [simulate(scn, r, engine=engine) for r in range(replications)]
+    return sum(r.calls_simulated for r in runs) / sum(r.wall_s for r in runs)
+
+
+def ciw_busy_hour(scn, replications: int) -> float | None:
+    """busy_hour.toml as far as Ciw models it: one pool of all 60 agents (no skills or teams, so no
+    escalation), three classes with their own 15-minute Poisson rates, talk + after-call work as one
+    service time, patience as reneging, billing served first; no breaks, redials or callbacks."""
+    try:
+        import ciw
+    except ImportError:
+        return None
+    from busyhour.sim import distributions as d
+    from busyhour.sim.routing import after_call_work
+
+    def dist(x):
+        if isinstance(x, d.Exponential):
+            return ciw.dists.Exponential(rate=1 / x.mean_s)
+        if isinstance(x, d.LogNormal):
+            sigma2 = math.log1p(x.cv * x.cv)
+            return ciw.dists.Lognormal(math.log(x.mean_s) - sigma2 / 2, math.sqrt(sigma2))
+        if isinstance(x, d.Gamma):
+            shape = 1 / (x.cv * x.cv)
+            return ciw.dists.Gamma(shape, x.mean_s / shape)
+        if isinstance(x, d.Weibull):
+            return ciw.dists.Weibull(x.mean_s / math.gamma(1 + 1 / x.shape), x.shape)
+        return ciw.dists.Deterministic(x.value_s)
+
+    ends = [min((k + 1) * scn.interval_s, scn.horizon_s) for k in range(scn.n_intervals)]
+    names = [q.name for q in scn.queues]
+    net = ciw.create_network(
+        arrival_distributions={q.name: [ciw.dists.PoissonIntervals([c / scn.interval_s for c in q.calls_per_interval],
+                                                                   ends, scn.horizon_s)] for q in scn.queues},
+        service_distributions={q.name: [dist(q.handle_time) + dist(after_call_work(scn, q))] for q in scn.queues},
+        reneging_time_distributions={q.name: [dist(q.patience)] for q in scn.queues},
+        priority_classes={n: (0 if q.priority > 0 else 1) for n, q in zip(names, scn.queues)},
+        number_of_servers=[scn.n_agents])
+    done, wall = 0, 0.0
+    for r in range(replications):
+        ciw.seed(SEED + r)
+        t0 = time.perf_counter()
+        q = ciw.Simulation(net)
+        q.simulate_until_max_time(scn.horizon_s + 3600)
+        done += len(q.get_all_records())
+        wall += time.perf_counter() - t0
+    return done / wall
+
+
+def busy_hour_rows(calls: int, repeats: int, with_ciw: bool) -> dict:
+    """The ``busy_hour_*`` figures: replications of examples/busy_hour.toml (about 2,500 calls each,
+    one per 50,000 ``calls``, 1 to 20) as ``simulate`` runs it, and the variant on both drivers and Ciw."""
+    from busyhour.sim.fast import choose_engine, unsupported
+
+    scn, variant = busy_hour_variant()
+    reps = min(max(calls // 50_000, 1), 20)
+    from busyhour.sim.driver import simulate
+
+    fast, slow = simulate(variant, 0, engine="compiled"), simulate(variant, 0, engine="simpy")  # untimed
+    assert repr(dataclasses.replace(fast, wall_s=0.0, engine="")) == repr(
+        dataclasses.replace(slow, wall_s=0.0, engine="")), "busy_hour: the compiled loop and the SimPy driver differ"
+    auto, comp, slow, ciw_r = [], [], [], []
+    for _ in range(repeats):  # interleaved, as above
+        auto.append(_calls_per_s(scn, reps, "auto"))
+        comp.append(_calls_per_s(variant, reps, "compiled"))
+        slow.append(_calls_per_s(variant, reps, "simpy"))
+        ciw_r.append(ciw_busy_hour(variant, reps) if with_ciw else None)
+    out = {"busy_hour_replications": reps, "busy_hour_engine": choose_engine(scn),
+           "busy_hour_unsupported": "; ".join(unsupported(scn)), "busy_hour_calls_per_s": statistics.median(auto),
+           "busy_hour_variant_compiled_calls_per_s": statistics.median(comp),
+           "busy_hour_variant_simpy_calls_per_s": statistics.median(slow)}
+    if ciw_r[0] is not None:
+        out["busy_hour_variant_ciw_calls_per_s"] = statistics.median(ciw_r)
+        out["busy_hour_variant_ratio_vs_ciw"] = out["busy_hour_variant_compiled_calls_per_s"] / out[
+            "busy_hour_variant_ciw_calls_per_s"]
+    return out
+
+
+def run_benchmark(calls: int = 1_000_000, repeats: int = 3, with_ciw: bool = True, busy_hour: bool = True) -> dict:
     """Warm up, check correctness, time; return the JSON-able report."""
     from busyhour.sim.driver import simulate
 
@@ -173,4 +277,6 @@ def run_benchmark(calls: int = 1_000_000, repeats: int = 3, with_ciw: bool = Tru
         report["ciw_calls_per_s"] = statistics.median(ciw_rates)
         report["ciw_calls_per_s_runs"] = ciw_rates
         report["ratio_vs_ciw"] = report["calls_per_s"] / report["ciw_calls_per_s"]
+    if busy_hour:
+        report.update(busy_hour_rows(calls, repeats, with_ciw))
     return report

@@ -8,6 +8,7 @@ of seconds, prints what finished (marked partial) and exits 130.
 
 from __future__ import annotations
 
+import enum
 import json
 from pathlib import Path
 from typing import Optional
@@ -19,6 +20,16 @@ from busyhour.cli.sim_output import (FORCE_HELP, Bar, emit, exit_interrupted, in
                                      summary_tables)
 
 MAX_REPLICATIONS = 10_000
+
+
+class Engine(str, enum.Enum):
+    """Which simulation driver runs: the compiled loop when it can (auto), always it, or the SimPy driver."""
+
+    auto = "auto"
+    compiled = "compiled"
+    simpy = "simpy"
+
+
 SL_HELP = "service-level target and threshold, PERCENT/SECONDS such as 80/20 (default: 80 % within the scenario's sl_threshold_s)"
 
 
@@ -34,11 +45,21 @@ def simulate_cmd(
     dask: Optional[str] = typer.Option(None, "--dask", help="run on a Dask cluster, e.g. tcp://host:8786"),
     event_log: Optional[Path] = out_option("CSV of every router event of replication 0.", flag="--event-log"),
     force: bool = typer.Option(False, "--force", help=FORCE_HELP),
+    engine: Engine = typer.Option(Engine.auto, "--engine", case_sensitive=False,
+                                  help="auto: the compiled loop when it runs the scenario, else the SimPy driver; "
+                                       "compiled: insist on it; simpy: the SimPy driver (same numbers)"),
 ) -> None:
     """Simulate a scenario through the real routing engine, with replications and 95% CIs."""
     scn, seed, target = load(scenario, seed, sl)
-    preflight(scn, replications, force, dask)
     from busyhour.sim.driver import SimulationError, simulate
+    from busyhour.sim.fast import choose_engine
+
+    try:
+        choose_engine(scn, engine.value)
+    except SimulationError as exc:
+        fail(f"{scenario}: --engine compiled: {str(exc).removeprefix('the compiled path cannot run this scenario: ')}"
+             " (use --engine auto or simpy)", EXIT_USAGE)
+    preflight(scn, replications, force, dask)
     from busyhour.sim.export import simulate_csv, simulate_document
     from busyhour.sim.jobs import DaskError, Interrupted
     from busyhour.sim.replicate import run_jobs, summarise
@@ -49,12 +70,12 @@ def simulate_cmd(
     try:
         with Bar(replications, "replications", " (starting workers…)" if workers != 1 and replications > 1 else "") as bar:
             if first:
-                runs[0] = simulate(scn, 0, seed=seed, event_log=event_log, progress=bar)
+                runs[0] = simulate(scn, 0, seed=seed, event_log=event_log, progress=bar, engine=engine.value)
                 bar(1)
             if replications > first:
                 try:
                     runs[first:] = run_jobs([(scn, r, seed) for r in range(first, replications)], workers=workers,
-                                            dask_address=dask, progress=lambda k: bar(first + k))
+                                            dask_address=dask, progress=lambda k: bar(first + k), engine=engine.value)
                 except Interrupted as exc:
                     runs[first:], partial = exc.results, True
     except KeyboardInterrupt:  # during the logged replication
@@ -80,9 +101,18 @@ def simulate_cmd(
     elif fmt is OutputFormat.csv:
         emit(fmt, out, text=simulate_csv(summary, scn, partial=partial))
     else:
-        emit(fmt, out, table=summary_tables(summary, scn, target, partial, replications))
+        tables = summary_tables(summary, scn, target, partial, replications)
+
+        def draw(con) -> None:
+            tables(con)
+            con.print(f"engine: {summary.engine} — {_ENGINE_TEXT.get(summary.engine, 'both drivers')}")
+
+        emit(fmt, out, table=draw)
     if partial:
         exit_interrupted()
+
+
+_ENGINE_TEXT = {"compiled": "the compiled simulation loop", "simpy": "the SimPy driver on Router"}
 
 
 def _deprecated_out(flag: str, value: Optional[Path], fmt: OutputFormat, out: Optional[Path]):
@@ -201,12 +231,14 @@ def bench_sim_cmd(
     calls: int = typer.Option(1_000_000, "--calls", min=1000, max=5_000_000, help="simulated calls per timed run"),
     repeats: int = typer.Option(3, "--repeats", min=1, max=50, help="timed runs (the median is reported)"),
     ciw: bool = typer.Option(True, "--ciw/--no-ciw", help="run the same workload in Ciw when installed"),
+    busy_hour: bool = typer.Option(True, "--busy-hour/--no-busy-hour",
+                                   help="also time examples/busy_hour.toml (busy_hour_* figures)"),
 ) -> None:
     """Simulated calls per second on M/M/100 at 90 Erlangs through the real engine (and Ciw side by side)."""
     from busyhour.bench.sim_bench import run_benchmark
 
     try:
-        report = run_benchmark(calls=calls, repeats=repeats, with_ciw=ciw)
+        report = run_benchmark(calls=calls, repeats=repeats, with_ciw=ciw, busy_hour=busy_hour)
     except AssertionError as exc:
         fail(f"correctness check failed before timing: {exc}")
     if json_out is not None:
@@ -219,7 +251,12 @@ def bench_sim_cmd(
     if fmt is OutputFormat.json:
         emit(fmt, out, text=json.dumps(report, indent=2) + "\n")
     elif fmt is OutputFormat.csv:
-        emit(fmt, out, text=",".join(scalars) + "\n" + ",".join(str(v) for v in scalars.values()) + "\n")
+        import csv
+        import io
+
+        buf = io.StringIO()
+        csv.writer(buf, lineterminator="\n").writerows([list(scalars), list(scalars.values())])
+        emit(fmt, out, text=buf.getvalue())
     else:
         from rich.table import Table
 

@@ -50,8 +50,9 @@ from busyhour.router.codes import EventKind as _EK
 from busyhour.sim.arrivals import BlockSampler, build_arrivals
 from busyhour.sim.measure import summarise_run
 from busyhour.sim.results import ABANDONED, COMPLETED, OTHER, RunResult
-from busyhour.sim.routing import after_call_work, agent_ids, router_config
-from busyhour.sim.scenario import Period, Scenario
+from busyhour.sim.routing import agent_ids, router_config
+from busyhour.sim.scenario import Scenario
+from busyhour.sim.schedule import presence_schedule, redial_samplers
 from busyhour.sim.streams import stream
 
 __all__ = ["SimulationError", "simulate"]
@@ -69,7 +70,14 @@ class SimulationError(RuntimeError):
     """The run broke an invariant (e.g. more loop turns than its bound)."""
 
 
-ENGINES = ("auto", "compiled", "python")
+ENGINES = ("auto", "compiled", "simpy", "python")  # "python": the SimPy driver's former name
+#: The event log's columns (``--event-log``); both drivers write the same rows.
+LOG_HEADER = ("seq", "time_s", "kind", "call_id", "agent_id", "queue", "detail", "value")
+
+
+def log_rows(evs):
+    """Event-log rows of router ``Event`` records."""
+    return ((e.seq, repr(e.time_s), e.kind.name, e.call_id, e.agent_id, e.queue, e.detail, e.value) for e in evs)
 
 
 def simulate(scn: Scenario, replication: int = 0, *, seed: int | None = None,
@@ -77,25 +85,18 @@ def simulate(scn: Scenario, replication: int = 0, *, seed: int | None = None,
              engine: str = "auto", progress=None) -> RunResult:
     """Run one replication of ``scn`` and return its ``RunResult``.
 
-    ``engine``: ``"python"`` runs this SimPy driver on :class:`Router`;
-    ``"compiled"`` runs sim/fast.py's loop on the compiled core (refused, naming
-    the keys, for scenarios it cannot run); ``"auto"`` takes the compiled path
-    whenever it can (and no event log or router stats are asked for). ``progress(fraction)``, when given,
+    ``engine``: ``"auto"`` runs the compiled path (fast.py) when it can run the scenario
+    (:func:`busyhour.sim.fast.unsupported` is empty), else this SimPy driver on :class:`Router`;
+    ``"compiled"`` insists on the compiled path (``SimulationError`` naming what keeps the scenario
+    off it); ``"simpy"`` (or ``"python"``) runs this driver. Both give the same numbers.
+    ``event_log``: CSV of every router event. ``progress(fraction)``
     is called as simulated time passes (fraction of the horizon, at most ~50 calls; it cannot change the run)."""
     from busyhour.router import Router
 
-    if engine not in ENGINES:
-        raise ValueError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
-    if engine != "python":
-        from busyhour.sim.fast import simulate_compiled, unsupported
+    from busyhour.sim.fast import choose_engine, simulate_compiled
 
-        why = unsupported(scn)
-        if event_log is not None or collect_router_stats:
-            why.append("event_log / collect_router_stats: only the SimPy driver records them")
-        if not why:
-            return simulate_compiled(scn, replication, seed=seed, progress=progress)
-        if engine == "compiled":
-            raise SimulationError("the compiled path cannot run this scenario: " + "; ".join(why[:3]))
+    if choose_engine(scn, engine, collect_router_stats=collect_router_stats) == "compiled":
+        return simulate_compiled(scn, replication, seed=seed, progress=progress, event_log=event_log)
     seed = scn.seed if seed is None else int(seed)
     wall0 = time.perf_counter()
     arr = build_arrivals(scn, replication, seed)
@@ -107,7 +108,7 @@ def simulate(scn: Scenario, replication: int = 0, *, seed: int | None = None,
     try:
         run.writer = csv.writer(log_fh) if log_fh else None
         if run.writer:
-            run.writer.writerow(["seq", "time_s", "kind", "call_id", "agent_id", "queue", "detail", "value"])
+            run.writer.writerow(LOG_HEADER)
         env.process(run.loop(env))
         env.run()
     finally:
@@ -162,12 +163,8 @@ class _Run:
         self.busy_until = [0.0] * len(ids)  # end of the agent's last call's wrap-up
         self.closed_at = [0.0] * len(ids)  # end of the agent's last staffed span
         # Redials: per queue, delay and attempt draws from the queue's redial stream.
-        self.redial_draw = []
-        for q in scn.queues:
-            g = stream(seed, replication, "redial", q.name + "#attempts")
-            self.redial_draw.append(tuple(BlockSampler(s, g) for s in (
-                q.redial.delay.sample, q.handle_time.sample, after_call_work(scn, q).sample, q.patience.sample,
-                lambda r, n: r.random(n), lambda r, n: r.random(n))))
+        self.redial_draw = [tuple(BlockSampler(s, g) for s, g in redial_samplers(scn, q, seed, replication))
+                            for q in scn.queues]
         # Queue length changes (time, ±1) for Little's law and max queue.
         self.q_t: list[float] = []
         self.q_d: list[int] = []
@@ -182,19 +179,8 @@ class _Run:
         heapq.heappush(self.heap, (t, self.hseq, action, a, b))
 
     def _schedule_presence(self) -> None:
-        scn = self.scn
-        per_team: dict[int, int] = {}
-        for ai, ti in enumerate(self.agent_team):
-            team = scn.teams[ti]
-            k = per_team[ti] = per_team.get(ti, -1) + 1
-            for sh in team.shifts or (Period(0.0, INF),):
-                self.push(sh.start_s, _LOGIN, ai)
-                if sh.end_s < INF:
-                    self.push(sh.end_s, _LOGOUT, ai)
-            offset = team.break_spread_s * k / max(team.agents, 1)
-            for br in team.breaks:
-                self.push(br.start_s + offset, _BREAK, ai)
-                self.push(br.end_s + offset, _BACK, ai)
+        for t, action, ai in presence_schedule(self.scn, (_LOGIN, _LOGOUT, _BREAK, _BACK)):
+            self.push(t, action, ai)
 
     # ------------------------------------------------------------ the process
     def loop(self, env: simpy.Environment):
@@ -266,7 +252,8 @@ class _Run:
             else:  # a shift starts before the previous one's last call ended
                 self.pending_logout.discard(a)
                 self.react(r.agent_ready(t, aid), t)
-            self.staffed_from[a] = t
+            if self.staffed_from[a] != self.staffed_from[a]:  # else still staffed: on the last shift's call
+                self.staffed_from[a] = t
         elif action == _BACK:
             if r.agent_state(aid) == "LOGGED_OUT" or a in self.pending_logout:
                 return
@@ -335,7 +322,7 @@ class _Run:
         """
         self.events += len(evs)
         if self.writer is not None:
-            self.writer.writerows((e.seq, repr(e.time_s), e.kind.name, e.call_id, e.agent_id, e.queue, e.detail, e.value) for e in evs)
+            self.writer.writerows(log_rows(evs))
         instant = None
         for ev in evs:
             k = ev.kind

@@ -56,7 +56,7 @@ def simulate_document(s: Summary, scn: Scenario, *, target: float, partial: bool
     return {
         "format_version": FORMAT_VERSION, "kind": "simulate", "scenario": s.scenario, "seed": s.seed,
         "replications": s.replications, "planned_replications": planned_replications or s.replications,
-        "partial": partial, "start_clock": scn.clock(0), "horizon_s": scn.horizon_s, "interval_s": scn.interval_s,
+        "partial": partial, "engine": s.engine, "start_clock": scn.clock(0), "horizon_s": scn.horizon_s, "interval_s": scn.interval_s,
         "warmup_s": scn.warmup_s, "sl_threshold_s": scn.sl_threshold_s, "sl_target": target,
         "overall": {"start": scn.clock(scn.warmup_s), "end": scn.clock(end), "start_s": scn.warmup_s, "end_s": end,
                     **_measures(s.overall, INTERVAL_MEASURES)},
@@ -91,16 +91,18 @@ def simulate_csv(s: Summary, scn: Scenario, *, partial: bool = False) -> str:
     """The ``simulate --format csv`` table: one ``overall`` row, one row per queue, one per interval."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["scope", "queue", "start", "end", "start_s", "end_s", "replications", "partial"]
+    w.writerow(["scope", "queue", "start", "end", "start_s", "end_s", "replications", "partial", "engine"]
                + [f"{m}{suf}" for m in INTERVAL_MEASURES for suf in ("", "_lo", "_hi")])
     flag = "true" if partial else "false"
-    head = [scn.clock(scn.warmup_s), scn.clock(scn.horizon_s), scn.warmup_s, scn.horizon_s, s.replications, flag]
+    head = [scn.clock(scn.warmup_s), scn.clock(scn.horizon_s), scn.warmup_s, scn.horizon_s, s.replications, flag,
+            s.engine]
     w.writerow(["overall", "", *head] + [v for m in INTERVAL_MEASURES for v in _cells(getattr(s.overall, m))])
     blank = Estimate(math.nan, (math.nan, math.nan), math.nan, 0)
     for name, est in s.queues:
         w.writerow(["queue", name, *head] + [v for m in INTERVAL_MEASURES for v in _cells(est.get(m, blank))])
     for i in s.intervals:
-        w.writerow(["interval", "", scn.clock(i.start_s), scn.clock(i.end_s), i.start_s, i.end_s, s.replications, flag]
+        w.writerow(["interval", "", scn.clock(i.start_s), scn.clock(i.end_s), i.start_s, i.end_s, s.replications, flag,
+                    s.engine]
                    + [v for m in INTERVAL_MEASURES for v in _cells(getattr(i, m))])
     return buf.getvalue()
 

@@ -2,8 +2,8 @@
 
 ``simulate(..., engine="auto")`` takes this path when :func:`unsupported`
 finds nothing in the scenario it cannot run: the router configuration is one
-the compiled core runs (docs/routing.md §15), every agent is staffed for the
-whole run and answers at once, and no queue offers callbacks or redials.
+the compiled core runs (docs/routing.md §15) and no queue offers callbacks.
+Shifts, breaks, answer delays, redials and bursts run compiled.
 Otherwise the SimPy driver of driver.py runs, which handles everything.
 
 SimPy stays the clock: one process steps from interval boundary to interval
@@ -15,6 +15,7 @@ SimPy driver's (tests/sim/test_fast_sim.py checks them field by field).
 
 from __future__ import annotations
 
+import csv
 import math
 import time
 from types import SimpleNamespace
@@ -22,46 +23,85 @@ from types import SimpleNamespace
 import numpy as np
 import simpy
 
-from busyhour.router.config import parse_config
+from busyhour.router.config import RouterConfig, parse_config
 from busyhour.router.core_compile import compile_notice
 from busyhour.router.core_build import grow, unsupported as core_unsupported
-from busyhour.router.core_layout import OP_DTYPE, OP_LOGIN, S_EV_ROOM, S_NEV
+from busyhour.router.core_layout import (
+    E_AGENT, E_CALL, E_DETAIL, E_KIND, E_QUEUE, E_SEQ, E_TIME, E_VALUE, EVENT_DTYPE, N_EV_I, S_EV_ROOM, S_NEV,
+)
 from busyhour.router.errors import ConfigError
 from busyhour.router.fast import FastRouter
 
 from .arrivals import build_arrivals
-from .fast_loop import L_EVENTS, L_HSEQ, L_NQ, L_NOW, run_loop
+from .fast_layout import (
+    A_BACK, A_BREAK, A_LOGIN, A_LOGOUT,
+    AF_BUSY, AF_CLOSED, AF_FACTOR, AF_FROM, AI_TEAM, CF_ACW, CF_ARR, CF_BEND, CF_CONN, CF_HANDLE, CF_PAT, CF_REDU,
+    CF_WAIT, CI_AGENT, CI_ATTEMPT, CI_DISP, CI_QUEUE, L_EVENTS, L_HN, L_HSEQ, L_INSTANT, L_LOG, L_LOW, L_MAXSTEPS,
+    L_NCALLS, L_NFIRST, L_NLOG, L_NOW, L_NQ, L_NSPAN, L_R_BREAK, L_R_SHIFT, L_REFILL, L_STOP, N_L_I, QF_PROB, QI_ROW, Loop,
+)
+from .fast_loop import run_loop
 from .measure import summarise_run
 from .results import RunResult
 from .routing import agent_ids, router_config
 from .scenario import Scenario
+from .schedule import presence_schedule, redial_samplers
+from .streams import stream
 
-__all__ = ["unsupported", "simulate_compiled"]
+__all__ = ["choose_engine", "unsupported", "simulate_compiled"]
 
 SIM_COMPILE_S = 40  # the loop's first compile, measured on a 2-core machine (for the notice)
+
+
+_last_config: tuple | None = None  # (scenario, seed, RouterConfig): replications of one scenario parse it once
+
+
+def _router_config(scn: Scenario, seed: int | None) -> RouterConfig:
+    """The parsed router configuration of ``scn`` with ``seed`` (any seed when None: the rules are the
+    same), reusing the last one parsed for this very scenario object."""
+    global _last_config
+    last = _last_config  # one read: another thread may replace it meanwhile
+    if last is not None and last[0] is scn and (seed is None or last[1] == seed):
+        return last[2]
+    seed = scn.seed if seed is None else seed
+    cfg = parse_config(router_config(scn, seed))
+    _last_config = (scn, seed, cfg)
+    return cfg
 
 
 def unsupported(scn: Scenario) -> list[str]:
     """What keeps ``scn`` off the compiled path, as ``key: reason`` lines (empty: it runs compiled)."""
     try:
-        cfg = parse_config(router_config(scn))
+        cfg = _router_config(scn, None)
     except ConfigError as exc:
         return [str(exc)]
     out = core_unsupported(cfg)
     for i, q in enumerate(cfg.queues):  # the loop answers one offer per call; these ring several at once
         if q.strategy in ("ring-all", "ring-progressively"):
             out.append(f"queues[{i}].strategy: {q.strategy!r} on the compiled simulation path")
-    for i, t in enumerate(scn.teams):
-        if t.shifts or t.breaks:
-            out.append(f"teams[{i}]: shifts or breaks")
-        if getattr(t.answer_delay, "value_s", None) != 0.0:
-            out.append(f"teams[{i}].answer_delay: agents who do not answer at once")
     for i, q in enumerate(scn.queues):
-        if q.redial.probability > 0:
-            out.append(f"queues[{i}].redial: redials")
         if q.callback.accept_probability > 0 and q.callback.ewt_threshold_s < math.inf:
             out.append(f"queues[{i}].callback: callback offers")
     return out
+
+
+def choose_engine(scn: Scenario, engine: str = "auto", *, collect_router_stats: bool = False) -> str:
+    """The engine ``simulate`` runs ``scn`` on: ``"compiled"`` or ``"simpy"``. ``engine="compiled"`` on a
+    scenario the compiled path cannot run raises ``SimulationError`` naming what keeps it off."""
+    from .driver import ENGINES, SimulationError
+
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {', '.join(ENGINES[:3])}, got {engine!r}")
+    if engine in ("simpy", "python"):
+        return "simpy"
+    why = unsupported(scn)
+    if collect_router_stats:
+        why.append("collect_router_stats: only the SimPy driver collects router statistics")
+    if not why:
+        return "compiled"
+    if engine == "compiled":
+        raise SimulationError("the compiled path cannot run this scenario: " + "; ".join(why[:3])
+                              + (f" (and {len(why) - 3} more)" if len(why) > 3 else ""))
+    return "simpy"
 
 
 def _room(S):
@@ -75,60 +115,207 @@ def _room(S):
     return S
 
 
-def simulate_compiled(scn: Scenario, replication: int = 0, *, seed: int | None = None, progress=None) -> RunResult:
+class _Draws:
+    """The loop's draw rows: row k hands out sampler k's values in BlockSampler's order (blocks of
+    ``BLOCK`` from the sampler's own generator), refilled from Python before a row runs dry.
+    ``per_event[k]``: one step may draw once per router event from row k (answer delays), else at
+    most ``FEW`` times (a redial's values)."""
+
+    BLOCK, FEW = 1024, 4
+
+    def __init__(self, samplers: list[tuple], per_event: list[bool]) -> None:
+        self.samplers, self.per_event = samplers, per_event
+        self.carry = [np.empty(0)] * len(samplers)
+        self.DR = np.zeros((max(len(samplers), 1), 1))
+        self.DI = np.ones(max(len(samplers), 1), dtype=np.int64)  # every row empty
+        self.DL = np.zeros(max(len(samplers), 1), dtype=np.int64)
+
+    def refill(self, events_room: int) -> None:
+        """Keep every row at least its low-water mark ahead of its next draw."""
+        self.DL[:len(self.samplers)] = [events_room if e else self.FEW for e in self.per_event]
+        k_rows, width = self.DR.shape
+        new_width = max(width, 2 * int(self.DL.max()) + self.BLOCK)
+        DR = self.DR if new_width == width else np.zeros((k_rows, new_width))
+        for k, (sample, rng) in enumerate(self.samplers):
+            i = int(self.DI[k])
+            if DR is self.DR and width - i >= self.DL[k]:
+                continue
+            parts, n = [self.DR[k, i:], self.carry[k]], width - i + self.carry[k].size
+            while n < new_width:
+                parts.append(sample(rng, self.BLOCK))
+                n += self.BLOCK
+            row = np.concatenate(parts)
+            DR[k] = row[:new_width]
+            self.carry[k] = row[new_width:]
+            self.DI[k] = 0
+        self.DR = DR
+
+
+def _grown(a: np.ndarray, n: int, fill=0) -> np.ndarray:
+    out = np.full((n,) + a.shape[1:], fill, dtype=a.dtype)
+    out[:a.shape[0]] = a
+    return out
+
+
+def _fit(P: Loop, S, draws: _Draws, logging: bool = False) -> Loop:
+    """Room in the loop's arrays for the next step, and draw rows filled for it."""
+    room = S.EV_i.shape[0] + 16
+    L_i, rep = P.L_i, {}
+    if logging and P.LOG_i.shape[0] - L_i[L_NLOG] < room:
+        n = 2 * (int(L_i[L_NLOG]) + room)
+        rep.update(LOG_i=_grown(P.LOG_i, n), LOG_f=_grown(P.LOG_f, n))
+    if P.H_t.shape[0] - L_i[L_HN] < room:
+        n = 2 * (int(L_i[L_HN]) + room)
+        rep.update(H_t=_grown(P.H_t, n), H_i=_grown(P.H_i, n))
+    if P.q_t.shape[0] - L_i[L_NQ] < room:
+        n = 2 * (int(L_i[L_NQ]) + room)
+        rep.update(q_t=_grown(P.q_t, n), q_d=_grown(P.q_d, n))
+    if P.SP_i.shape[0] - L_i[L_NSPAN] < room:
+        n = 2 * (int(L_i[L_NSPAN]) + room)
+        rep.update(SP_i=_grown(P.SP_i, n), SP_f=_grown(P.SP_f, n))
+    if L_i[L_NCALLS] >= P.C_f.shape[0]:
+        n = 2 * P.C_f.shape[0]
+        rep.update(C_f=_grown(P.C_f, n, math.nan), C_i=_grown(P.C_i, n))
+    L_i[L_LOW] = room
+    draws.refill(room)
+    L_i[L_REFILL] = 0
+    return P._replace(DR=draws.DR, DI=draws.DI, DL=draws.DL, **rep)
+
+
+def _loop_state(scn: Scenario, fr: FastRouter, arr, replication: int, seed: int) -> tuple[Loop, _Draws]:
+    """The loop's arrays at t = 0: first attempts, the presence schedule on the heap, draw rows."""
+
+    ids = agent_ids(scn)
+    n, n_agents = arr.time_s.size, len(ids)
+    C_f = np.full((n + 16, 8), math.nan)
+    C_f[:n, CF_ARR], C_f[:n, CF_HANDLE], C_f[:n, CF_ACW] = arr.time_s, arr.handle_s, arr.acw_s
+    C_f[:n, CF_PAT], C_f[:n, CF_REDU] = arr.patience_s, arr.redial_u
+    C_i = np.zeros((n + 16, 4), dtype=np.int64)
+    C_i[:, CI_AGENT], C_i[:, CI_ATTEMPT], C_i[:n, CI_QUEUE] = -1, 1, arr.queue
+    samplers, T_i = [], np.full(max(len(scn.teams), 1), -1, dtype=np.int64)
+    for ti, tm in enumerate(scn.teams):
+        if getattr(tm.answer_delay, "value_s", None) != 0.0:
+            T_i[ti] = len(samplers)
+            samplers.append((tm.answer_delay.sample, stream(seed, replication, "answer", tm.name)))
+    n_answer = len(samplers)
+    Q_i, Q_f = np.zeros((len(scn.queues), 3), dtype=np.int64), np.zeros((len(scn.queues), 1))
+    for qi, q in enumerate(scn.queues):
+        Q_i[qi] = q.priority, q.redial.max_attempts, -1
+        Q_f[qi, QF_PROB] = q.redial.probability
+        if q.redial.probability > 0:
+            Q_i[qi, QI_ROW] = len(samplers)
+            samplers.extend(redial_samplers(scn, q, seed, replication)[:5])  # the callback uniform: unused
+    A_i = np.zeros((max(n_agents, 1), 3), dtype=np.int64)
+    A_f = np.full((max(n_agents, 1), 4), math.nan)
+    A_i[:n_agents, AI_TEAM] = [t for _, t in ids]
+    A_f[:n_agents, AF_FACTOR] = [scn.teams[t].aht_factor for _, t in ids]
+    A_f[:, AF_BUSY] = A_f[:, AF_CLOSED] = 0.0
+    sched = presence_schedule(scn, (A_LOGIN, A_LOGOUT, A_BREAK, A_BACK))
+    m = len(sched)
+    order = sorted(range(m), key=lambda j: (sched[j][0], j))  # (time, sequence): a valid heap
+    H_t, H_i = np.zeros(2 * n + m + 16), np.zeros((2 * n + m + 16, 4), dtype=np.int64)
+    H_t[:m] = [sched[j][0] for j in order]
+    H_i[:m, 0] = [j + 1 for j in order]
+    H_i[:m, 1] = [sched[j][1] for j in order]
+    H_i[:m, 2] = [sched[j][2] for j in order]
+    L_i, L_f = np.zeros(N_L_I, dtype=np.int64), np.zeros(3)
+    L_i[L_HN] = L_i[L_HSEQ] = m
+    L_i[L_NCALLS] = L_i[L_NFIRST] = n
+    L_i[L_INSTANT] = int(all(T_i < 0))
+    L_i[L_MAXSTEPS] = 40 * (n + 1000) + 20 * m
+    L_i[L_R_BREAK], L_i[L_R_SHIFT] = fr.reason_code("break"), fr.reason_code("shift-end")
+    L_f[L_STOP] = scn.horizon_s + scn.drain_s
+    draws = _Draws(samplers, [k < n_answer for k in range(len(samplers))])
+    P = Loop(L_i, L_f, H_t, H_i, C_f, C_i, A_i, A_f, Q_i, Q_f, T_i, draws.DR, draws.DI, draws.DL,
+             np.zeros(2 * n + 16), np.zeros(2 * n + 16, dtype=np.int64), np.zeros(m + 16, dtype=np.int64),
+             np.zeros((m + 16, 2)), np.zeros((n_agents + 8, 2), dtype=np.int64), np.zeros((1, N_EV_I), dtype=np.int64),
+             np.zeros((1, 2)))
+    return P, draws
+
+
+class _Log:
+    """The event log: the loop copies the router's event rows, this writes them as driver.py does."""
+
+    def __init__(self, fh, fr: FastRouter) -> None:
+        from .driver import LOG_HEADER
+
+        self.fr, self.writer = fr, csv.writer(fh)
+        self.writer.writerow(LOG_HEADER)
+
+    def flush(self, P: Loop) -> None:
+        from .driver import log_rows
+
+        n = int(P.L_i[L_NLOG])
+        rows = np.empty(n, dtype=EVENT_DTYPE)
+        for name, col in (("seq", E_SEQ), ("kind", E_KIND), ("call", E_CALL), ("agent", E_AGENT),
+                          ("queue", E_QUEUE), ("detail", E_DETAIL)):
+            rows[name] = P.LOG_i[:n, col]
+        rows["time_s"], rows["value"] = P.LOG_f[:n, E_TIME], P.LOG_f[:n, E_VALUE]
+        self.writer.writerows(log_rows(self.fr.to_events(rows)))
+        P.L_i[L_NLOG] = 0
+
+
+def simulate_compiled(scn: Scenario, replication: int = 0, *, seed: int | None = None, progress=None,
+                      event_log=None) -> RunResult:
     """One replication on the compiled path (the caller has checked :func:`unsupported`);
-    ``progress(fraction of the horizon)`` is called at every interval boundary."""
+    ``progress(fraction of the horizon)`` is called at every interval boundary; ``event_log``: a CSV
+    of every router event, the SimPy driver's rows."""
+    fh = open(event_log, "w", newline="", encoding="utf-8") if event_log else None
+    try:
+        return _simulate(scn, replication, seed, progress, fh)
+    finally:
+        if fh is not None:
+            fh.close()
+
+
+def _simulate(scn: Scenario, replication: int, seed, progress, log_fh) -> RunResult:
     from .driver import SimulationError
 
     seed = scn.seed if seed is None else int(seed)
     wall0 = time.perf_counter()
     arr = build_arrivals(scn, replication, seed)
     ids = agent_ids(scn)
-    n, n_agents = arr.time_s.size, len(ids)
-    fr = FastRouter(parse_config(router_config(scn, seed)), calls=256)  # grows as needed
+    fr = FastRouter(_router_config(scn, seed), calls=256)  # grows as needed
     compile_notice("the simulation loop", [run_loop], SIM_COMPILE_S)
-    logins = np.zeros(n_agents, dtype=OP_DTYPE)
-    logins["op"], logins["agent"], logins["arg"] = OP_LOGIN, np.arange(n_agents), 1.0
-    login_events = len(fr.submit(logins).events)  # the driver logs everyone in at t = 0, in agent order
-    C_f = np.full((n, 7), math.nan)
-    C_f[:, 0], C_f[:, 4], C_f[:, 5], C_f[:, 6] = arr.time_s, arr.handle_s, arr.acw_s, arr.patience_s
-    C_i = np.zeros((n, 2), dtype=np.int64)
-    C_i[:, 0] = -1
-    queue = arr.queue.astype(np.int64)
-    prio = np.array([q.priority for q in scn.queues], dtype=np.int64)[queue]
-    factor = np.array([scn.teams[t].aht_factor for _, t in ids], dtype=np.float64)
-    q_t, q_d = np.empty(2 * n + 8), np.empty(2 * n + 8, dtype=np.int64)
-    H_t, H_i = np.empty(2 * n + 8), np.empty((2 * n + 8, 3), dtype=np.int64)
-    offers = np.empty((n_agents + 8, 2), dtype=np.int64)
-    L_i, L_f = np.zeros(7, dtype=np.int64), np.zeros(2)
-    L_i[L_HSEQ], L_i[L_EVENTS] = n_agents, login_events
-    stop = scn.horizon_s + scn.drain_s
-    max_steps = 40 * (n + 1000) + 20 * n_agents
+    P, draws = _loop_state(scn, fr, arr, replication, seed)
+    log = None if log_fh is None else _Log(log_fh, fr)
+    if log is not None:
+        P.L_i[L_LOG] = 1
+    stop = float(P.L_f[L_STOP])
     bounds = [b for b in np.arange(1, math.ceil(stop / scn.interval_s) + 1) * scn.interval_s if b < stop] + [stop]
+    box = [P]
 
     def clock(env: simpy.Environment):
         for b in bounds:
             if b > env.now:
                 yield env.timeout(b - env.now)
+            box[0].L_f[L_STOP] = b
             while True:
-                code = run_loop(fr._S, L_i, L_f, H_t, H_i, C_f, C_i, queue, prio, factor, q_t, q_d, offers,
-                                float(b), max_steps)
+                code = run_loop(fr._S, box[0])
+                if log is not None:
+                    log.flush(box[0])
                 if code == 0:
                     break
                 if code == 2:
-                    raise SimulationError(f"more than {max_steps} loop turns; the router or driver is not "
-                                          "making progress")
+                    raise SimulationError(f"more than {box[0].L_i[L_MAXSTEPS]} loop turns; the router or driver "
+                                          "is not making progress")
                 fr._S = _room(fr._S)
+                box[0] = _fit(box[0], fr._S, draws, log is not None)
             if progress is not None:
                 progress(min(b / scn.horizon_s, 1.0))
 
+    P = box[0] = _fit(P, fr._S, draws, log is not None)
     env = simpy.Environment()
     env.process(clock(env))
     env.run()
-    nq = int(L_i[L_NQ])
+    P = box[0]
+    n, nq, nsp = int(P.L_i[L_NCALLS]), int(P.L_i[L_NQ]), int(P.L_i[L_NSPAN])
+    spans = list(zip(P.SP_i[:nsp].tolist(), P.SP_f[:nsp, 0].tolist(), P.SP_f[:nsp, 1].tolist()))
     run = SimpleNamespace(
-        scn=scn, replication=replication, seed=seed, n_first=n, arrival=C_f[:, 0], queue=queue, wait=C_f[:, 1],
-        connect=C_f[:, 2], disp=C_i[:, 1], busy_end=C_f[:, 3], agent=C_i[:, 0], callback=np.zeros(n, dtype=bool),
-        staffed_spans=[], staffed_from=[0.0] * n_agents, end_s=float(L_f[L_NOW]), q_t=q_t[:nq], q_d=q_d[:nq],
-        agent_ids=[a for a, _ in ids], agent_team=[t for _, t in ids], events=int(L_i[L_EVENTS]))
-    return summarise_run(run, time.perf_counter() - wall0)
+        scn=scn, replication=replication, seed=seed, n_first=int(P.L_i[L_NFIRST]), arrival=P.C_f[:n, CF_ARR],
+        queue=P.C_i[:n, CI_QUEUE], wait=P.C_f[:n, CF_WAIT], connect=P.C_f[:n, CF_CONN], disp=P.C_i[:n, CI_DISP],
+        busy_end=P.C_f[:n, CF_BEND], agent=P.C_i[:n, CI_AGENT], callback=np.zeros(n, dtype=bool),
+        staffed_spans=spans, staffed_from=P.A_f[:len(ids), AF_FROM].tolist(), end_s=float(P.L_f[L_NOW]),
+        q_t=P.q_t[:nq], q_d=P.q_d[:nq], agent_ids=[a for a, _ in ids], agent_team=[t for _, t in ids],
+        events=int(P.L_i[L_EVENTS]))
+    return summarise_run(run, time.perf_counter() - wall0, engine="compiled")

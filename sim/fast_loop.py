@@ -1,19 +1,32 @@
 """The driver loop of driver.py, compiled: same order, same reactions, the compiled router core.
 
-It mirrors ``_Run.loop`` / ``arrive`` / ``react`` / ``accept`` / ``_ended``
-line for line for the scenarios sim/fast.py accepts (agents staffed for the
-whole run, answering at once; no callbacks, redials or breaks), and applies
-each router operation with ``core_batch.apply_op`` — the very function
-``FastRouter.submit`` runs, which the parity tests hold event-for-event equal
-to :class:`busyhour.router.Router`. So the same scenario and seed give the
-same calls, waits and dispositions on either path (tests/sim/test_fast_sim.py).
+It mirrors ``_Run.loop`` / ``arrive`` / ``react`` / ``accept`` / ``presence``
+/ ``redial`` / ``_ended`` line for line for the scenarios sim/fast.py accepts
+(shifts, breaks, answer delays and redials included; no callbacks), and
+applies each router operation with ``core_batch.apply_op`` — the very
+function ``FastRouter.submit`` runs, which the parity tests hold
+event-for-event equal to :class:`busyhour.router.Router`. So the same
+scenario and seed give the same calls, waits and dispositions on either path
+(tests/sim/test_fast_sim.py).
 
 Ordering at equal times, as in driver.py: router timers (advance) first, then
-the sim heap in (time, sequence) order, then the arrival.
+the sim heap in (time, sequence) order — equal keys FIFO — then the arrival.
+The heap's action codes are driver.py's, and its first entries are the same
+presence schedule (``schedule.presence_schedule``) with the same sequence
+numbers.
 
-The loop stops and returns 1 when the router needs room (the Python side
-grows the arrays and calls again; all loop state lives in arrays), 0 when
-the run is over, 2 when it ran past its step bound.
+Random draws made while the loop runs (answer delays, redial attempts) come
+from rows of ``DR``: row *k* holds the next values of one sampler, in the
+order ``BlockSampler`` hands them out in driver.py; the Python side refills
+a row before it can run dry (``L_REFILL`` asks for it: row *k* is kept at
+least ``DL[k]`` values ahead, more than one step can draw — one per router
+event for answer delays, one for a redial's values, since only the one
+``call_abandon`` of a step ends calls as abandoned).
+
+The loop stops and returns 1 when the router needs room, 3 when its own
+arrays or draw rows do (the Python side grows or refills them and calls
+again; all loop state lives in arrays), 0 when the run is over, 2 when it
+ran past its step bound.
 """
 
 from __future__ import annotations
@@ -25,19 +38,22 @@ from numba import njit
 from busyhour.router.core_batch import apply_op
 from busyhour.router.core_kernels import next_deadline
 from busyhour.router.core_layout import (
-    D_ABANDONED, D_ABANDONED_RINGING, D_COMPLETED, E_AGENT, E_CALL, E_DETAIL, E_KIND, E_TIME, E_VALUE, OK,
-    OP_ABANDON, OP_ACCEPT, OP_ADVANCE, OP_ARRIVE, OP_RELEASE, S_NEV,
+    D_ABANDONED, D_ABANDONED_RINGING, D_COMPLETED, DISP_BUSY, DISP_LOGGED_OUT, DISPLAY, E_AGENT, E_CALL,
+    E_DETAIL, E_KIND, E_TIME, E_VALUE, OK, OP_ABANDON, OP_ACCEPT, OP_ADVANCE, OP_ARRIVE, OP_LOGIN, OP_LOGOUT,
+    OP_NOT_READY, OP_READY, OP_RELEASE, S_NEV, S_TAIL,
 )
-from busyhour.router.core_ops import room_short
+from busyhour.router.core_ops import logout_tail, room_short
 
+from .fast_layout import (  # the columns of Loop, the state run_loop takes
+    AF_BUSY, AF_CLOSED, AF_FACTOR, AF_FROM, AI_BREAK, AI_LOGOUT, AI_TEAM, A_ACCEPT, A_BACK, A_LOGIN,
+    A_LOGOUT, A_PATIENCE, A_REDIAL, A_RELEASE, CF_ACW, CF_ARR, CF_BEND, CF_CONN, CF_HANDLE, CF_PAT, CF_REDU,
+    CF_WAIT, CI_AGENT, CI_ATTEMPT, CI_DISP, CI_QUEUE, L_EVENTS, L_HN, L_HSEQ, L_INSTANT, L_LOG, L_LOW,
+    L_MAXSTEPS, L_NCALLS, L_NEXT, L_NFIRST, L_NLOG, L_NOW, L_NQ, L_NSPAN, L_PA, L_PENDING, L_PT, L_REFILL,
+    L_R_BREAK, L_R_SHIFT, L_STEPS, L_STOP, QF_PROB, QI_MAXATT, QI_PRIO, QI_ROW,
+)
 from .results import ABANDONED, COMPLETED, OTHER
 
 K_QUEUED, K_OFFERED, K_CONNECTED, K_ENDED = 2, 3, 8, 13
-A_RELEASE, A_PATIENCE = 1, 2
-# Loop state L_i: next arrival, heap size, heap sequence, queue-change count, router events, steps, pending.
-L_NEXT, L_HN, L_HSEQ, L_NQ, L_EVENTS, L_STEPS, L_PENDING = range(7)
-# L_f: now, pending action's time.
-L_NOW, L_PT = range(2)
 
 
 @njit(cache=True, _nrt=False)
@@ -48,19 +64,21 @@ def _h_less(H_t, H_i, i, j):
 @njit(cache=True, _nrt=False)
 def _h_swap(H_t, H_i, i, j):
     H_t[i], H_t[j] = H_t[j], H_t[i]
-    for c in range(3):
+    for c in range(4):
         H_i[i, c], H_i[j, c] = H_i[j, c], H_i[i, c]
 
 
 @njit(cache=True, _nrt=False)
-def _push(L_i, H_t, H_i, t, action, c):
-    i = L_i[L_HN]
-    L_i[L_HN] = i + 1
-    L_i[L_HSEQ] += 1
+def _push(P, t, action, c, b):
+    H_t, H_i = P.H_t, P.H_i
+    i = P.L_i[L_HN]
+    P.L_i[L_HN] = i + 1
+    P.L_i[L_HSEQ] += 1
     H_t[i] = t
-    H_i[i, 0] = L_i[L_HSEQ]
+    H_i[i, 0] = P.L_i[L_HSEQ]
     H_i[i, 1] = action
     H_i[i, 2] = c
+    H_i[i, 3] = b
     while i > 0:
         p = (i - 1) >> 1
         if not _h_less(H_t, H_i, i, p):
@@ -70,9 +88,10 @@ def _push(L_i, H_t, H_i, t, action, c):
 
 
 @njit(cache=True, _nrt=False)
-def _pop(L_i, H_t, H_i):
-    n = L_i[L_HN] - 1
-    L_i[L_HN] = n
+def _pop(P):
+    H_t, H_i = P.H_t, P.H_i
+    n = P.L_i[L_HN] - 1
+    P.L_i[L_HN] = n
     _h_swap(H_t, H_i, 0, n)
     i = 0
     while True:
@@ -89,99 +108,251 @@ def _pop(L_i, H_t, H_i):
 
 
 @njit(cache=True, _nrt=False)
-def _apply_events(S, start, L_i, H_t, H_i, C_f, C_i, factor, q_t, q_d, offers):
-    """driver.react's loop over the events from row ``start``: offers are collected; return their count."""
-    n_off = 0
-    end = S.S_i[S_NEV]
-    for k in range(start, end):
-        kind = S.EV_i[k, E_KIND]
-        c = S.EV_i[k, E_CALL]
-        if kind == K_OFFERED:
-            offers[n_off, 0] = c
-            offers[n_off, 1] = S.EV_i[k, E_AGENT]
-            n_off += 1
-        elif kind == K_CONNECTED:
-            a = S.EV_i[k, E_AGENT]
-            ts = S.EV_f[k, E_TIME]
-            C_f[c, 1] = S.EV_f[k, E_VALUE]  # wait
-            C_f[c, 2] = ts  # connect
-            C_i[c, 0] = a
-            _q_change(L_i, q_t, q_d, ts, -1)
-            _push(L_i, H_t, H_i, ts + C_f[c, 4] * factor[a], A_RELEASE, c)
-        elif kind == K_ENDED:
-            _ended(S, k, C_f, C_i, L_i, q_t, q_d)
-    L_i[L_EVENTS] += end - start
-    return n_off
+def _draw(P, k):
+    i = P.DI[k]
+    P.DI[k] = i + 1
+    if P.DR.shape[1] - i - 1 < P.DL[k]:
+        P.L_i[L_REFILL] = 1
+    return P.DR[k, i]
 
 
 @njit(cache=True, _nrt=False)
-def _react(S, t, L_i, H_t, H_i, C_f, C_i, factor, q_t, q_d, offers):
-    """driver.react: apply the events, then accept the offers in offer order (agents answer at once).
-
-    An accept's own events are a connection and the agent's state: never an offer."""
-    n_off = _apply_events(S, 0, L_i, H_t, H_i, C_f, C_i, factor, q_t, q_d, offers)
-    for j in range(n_off):
-        c = offers[j, 0]
-        if C_i[c, 1] != 0:  # the caller hung up while the phone rang
-            continue
-        mark = S.S_i[S_NEV]
-        if apply_op(S, OP_ACCEPT, t, c, offers[j, 1], -1, 0, 0.0) == OK:
-            _apply_events(S, mark, L_i, H_t, H_i, C_f, C_i, factor, q_t, q_d, offers[n_off:])
-    return n_off
+def _q_change(P, t, d):
+    n = P.L_i[L_NQ]
+    P.q_t[n] = t
+    P.q_d[n] = d
+    P.L_i[L_NQ] = n + 1
 
 
 @njit(cache=True, _nrt=False)
-def _q_change(L_i, q_t, q_d, t, d):
-    n = L_i[L_NQ]
-    q_t[n] = t
-    q_d[n] = d
-    L_i[L_NQ] = n + 1
+def _close_span(P, a, t):
+    s = P.A_f[a, AF_FROM]
+    if s == s:
+        n = P.L_i[L_NSPAN]
+        P.SP_i[n] = a
+        P.SP_f[n, 0] = s
+        P.SP_f[n, 1] = t
+        P.L_i[L_NSPAN] = n + 1
+        P.A_f[a, AF_FROM] = math.nan
+        P.A_f[a, AF_CLOSED] = t
 
 
 @njit(cache=True, _nrt=False)
-def _ended(S, k, C_f, C_i, L_i, q_t, q_d):
+def _ended(P, S, k):
+    C_f, C_i = P.C_f, P.C_i
     c = S.EV_i[k, E_CALL]
     d = S.EV_i[k, E_DETAIL]
     ts = S.EV_f[k, E_TIME]
     if d == D_COMPLETED:
-        C_i[c, 1] = COMPLETED
-        C_f[c, 3] = ts + C_f[c, 5]  # busy end = end + after-call work
+        C_i[c, CI_DISP] = COMPLETED
+        a = C_i[c, CI_AGENT]
+        end = ts + C_f[c, CF_ACW]
+        C_f[c, CF_BEND] = end
+        P.A_f[a, AF_BUSY] = end
+        if P.A_i[a, AI_LOGOUT]:
+            _push(P, end, A_LOGOUT, a, 0)
+        elif P.A_i[a, AI_BREAK]:
+            P.A_i[a, AI_BREAK] = 0
+            _close_span(P, a, end)
         return
-    C_i[c, 1] = ABANDONED if d == D_ABANDONED or d == D_ABANDONED_RINGING else OTHER
-    if C_f[c, 2] == C_f[c, 2]:  # ended after connecting
-        C_f[c, 3] = ts
+    C_i[c, CI_DISP] = ABANDONED if d == D_ABANDONED or d == D_ABANDONED_RINGING else OTHER
+    if C_f[c, CF_CONN] == C_f[c, CF_CONN]:  # ended after connecting
+        C_f[c, CF_BEND] = ts
         return
-    C_f[c, 1] = ts - C_f[c, 0]
-    _q_change(L_i, q_t, q_d, ts, -1)
+    C_f[c, CF_WAIT] = ts - C_f[c, CF_ARR]
+    _q_change(P, ts, -1)
+    q = C_i[c, CI_QUEUE]
+    if (C_i[c, CI_DISP] == ABANDONED and C_f[c, CF_REDU] < P.Q_f[q, QF_PROB]
+            and C_i[c, CI_ATTEMPT] < P.Q_i[q, QI_MAXATT]):
+        _push(P, ts + _draw(P, P.Q_i[q, QI_ROW]), A_REDIAL, c, 0)
 
 
 @njit(cache=True, _nrt=False)
-def run_loop(S, L_i, L_f, H_t, H_i, C_f, C_i, queue, prio, factor, q_t, q_d, offers, stop_s, max_steps):
-    """Run until the end (0), until the router needs room (1), or past ``max_steps`` (2).
+def _apply_events(P, S, t, start, n_off):
+    """driver.react's loop over the events from row ``start``: instant offers are collected from
+    ``offers[n_off]`` on, an offer to an agent with an answer delay is scheduled; return the offer count."""
+    end = S.S_i[S_NEV]
+    if P.L_i[L_LOG]:
+        n = P.L_i[L_NLOG]
+        for k in range(start, end):
+            for j in range(P.LOG_i.shape[1]):
+                P.LOG_i[n, j] = S.EV_i[k, j]
+            P.LOG_f[n, 0] = S.EV_f[k, 0]
+            P.LOG_f[n, 1] = S.EV_f[k, 1]
+            n += 1
+        P.L_i[L_NLOG] = n
+    for k in range(start, end):
+        kind = S.EV_i[k, E_KIND]
+        c = S.EV_i[k, E_CALL]
+        if kind == K_OFFERED:
+            a = S.EV_i[k, E_AGENT]
+            row = P.T_i[P.A_i[a, AI_TEAM]]
+            if row < 0:
+                P.offers[n_off, 0] = c
+                P.offers[n_off, 1] = a
+                n_off += 1
+            else:
+                _push(P, t + _draw(P, row), A_ACCEPT, c, a)
+        elif kind == K_CONNECTED:
+            a = S.EV_i[k, E_AGENT]
+            ts = S.EV_f[k, E_TIME]
+            P.C_f[c, CF_WAIT] = S.EV_f[k, E_VALUE]
+            P.C_f[c, CF_CONN] = ts
+            P.C_i[c, CI_AGENT] = a
+            _q_change(P, ts, -1)
+            _push(P, ts + P.C_f[c, CF_HANDLE] * P.A_f[a, AF_FACTOR], A_RELEASE, c, 0)
+        elif kind == K_ENDED:
+            _ended(P, S, k)
+    P.L_i[L_EVENTS] += end - start
+    return n_off
 
-    Calls: ``C_f`` columns arrival, wait, connect, busy end, handle, acw, patience;
-    ``C_i`` columns agent, disposition (arrays indexed by call = router call id)."""
-    n_first = C_f.shape[0]
+
+@njit(cache=True, _nrt=False)
+def _react(P, S, t):
+    """driver.react: apply this step's events, then accept the instant offers in offer order.
+
+    An accept's own events are a connection and the agent's state: never an offer."""
+    n_off = _apply_events(P, S, t, 0, 0)
+    for j in range(n_off):
+        c = P.offers[j, 0]
+        if P.C_i[c, CI_DISP] != 0:  # the caller hung up while the phone rang
+            continue
+        mark = S.S_i[S_NEV]
+        if apply_op(S, OP_ACCEPT, t, c, P.offers[j, 1], -1, 0, 0.0) == OK:
+            _apply_events(P, S, t, mark, n_off)
+    return n_off
+
+
+@njit(cache=True, _nrt=False)
+def _arrive(P, S, c, t):
+    _q_change(P, t, 1)
+    q = P.C_i[c, CI_QUEUE]
+    apply_op(S, OP_ARRIVE, t, c, -1, q, P.Q_i[q, QI_PRIO], math.nan)  # no preferred agent (a dedicated one: its fallback)
+    offered = _react(P, S, t)
+    p = P.C_f[c, CF_PAT]
+    if p < math.inf and not (offered > 0 and P.L_i[L_INSTANT]):
+        _push(P, t + p, A_PATIENCE, c, 0)
+
+
+@njit(cache=True, _nrt=False)
+def _redial(P, S, prev, t):
+    """driver.redial: a new attempt of an abandoned caller, drawn from the queue's redial rows."""
+    C_f, C_i = P.C_f, P.C_i
+    q = C_i[prev, CI_QUEUE]
+    row = P.Q_i[q, QI_ROW]
+    c = P.L_i[L_NCALLS]
+    P.L_i[L_NCALLS] = c + 1
+    C_f[c, CF_ARR] = t
+    C_f[c, CF_WAIT] = math.nan
+    C_f[c, CF_CONN] = math.nan
+    C_f[c, CF_BEND] = math.nan
+    C_f[c, CF_HANDLE] = _draw(P, row + 1)
+    C_f[c, CF_ACW] = _draw(P, row + 2)
+    C_f[c, CF_PAT] = _draw(P, row + 3)
+    C_f[c, CF_REDU] = _draw(P, row + 4)
+    C_i[c, CI_AGENT] = -1
+    C_i[c, CI_DISP] = 0
+    C_i[c, CI_ATTEMPT] = C_i[prev, CI_ATTEMPT] + 1
+    C_i[c, CI_QUEUE] = q
+    _arrive(P, S, c, t)
+
+
+@njit(cache=True, _nrt=False)
+def _presence(P, S, action, a, t):
+    """driver.presence: shift start / end, break start / end. Returns 1 when a logout's tail paused."""
+    state = S.A_i[a, DISPLAY]
+    if action == A_LOGIN:
+        if state == DISP_LOGGED_OUT:
+            apply_op(S, OP_LOGIN, t, 0, a, -1, 0, 1.0)
+        else:  # a shift starts before the previous one's last call ended
+            P.A_i[a, AI_LOGOUT] = 0
+            apply_op(S, OP_READY, t, 0, a, -1, 0, 0.0)
+        _react(P, S, t)
+        if P.A_f[a, AF_FROM] != P.A_f[a, AF_FROM]:  # else still staffed: on the last shift's call
+            P.A_f[a, AF_FROM] = t
+    elif action == A_BACK:
+        if state == DISP_LOGGED_OUT or P.A_i[a, AI_LOGOUT]:
+            return 0
+        if P.A_i[a, AI_BREAK]:  # still on the call that outlasted the break: staffed throughout
+            P.A_i[a, AI_BREAK] = 0
+        elif P.A_f[a, AF_FROM] != P.A_f[a, AF_FROM]:
+            P.A_f[a, AF_FROM] = max(t, P.A_f[a, AF_CLOSED])
+        apply_op(S, OP_READY, t, 0, a, -1, 0, 0.0)
+        _react(P, S, t)
+    elif action == A_LOGOUT:
+        if state == DISP_LOGGED_OUT:
+            return 0
+        if state == DISP_BUSY:  # refused on a call: no new offers now, log out after the call and its wrap-up
+            P.A_i[a, AI_LOGOUT] = 1
+            apply_op(S, OP_NOT_READY, t, 0, a, -1, 0, float(P.L_i[L_R_SHIFT]))
+            _react(P, S, t)
+            return 0
+        P.A_i[a, AI_LOGOUT] = 0
+        P.A_i[a, AI_BREAK] = 0
+        _close_span(P, a, t)
+        if apply_op(S, OP_LOGOUT, t, 0, a, -1, 0, 0.0) == OK:
+            S.S_i[S_TAIL] = 1  # the no-agents limit of the queues it emptied (FastRouter.submit's order)
+            if not logout_tail(S, a, t):
+                P.L_i[L_PA] = a
+                return 1
+        _react(P, S, t)
+    else:  # A_BREAK: the router applies it when a busy agent's call ends; staffed time runs until then
+        if state == DISP_LOGGED_OUT:
+            return 0
+        if state == DISP_BUSY:
+            P.A_i[a, AI_BREAK] = 1
+        else:
+            _close_span(P, a, max(t, P.A_f[a, AF_BUSY]))
+        apply_op(S, OP_NOT_READY, t, 0, a, -1, 0, float(P.L_i[L_R_BREAK]))
+        _react(P, S, t)
+    return 0
+
+
+@njit(cache=True, _nrt=False)
+def _short(P, S):
+    """The loop's own arrays lack room for one more step (it adds at most one row per router event)."""
+    room = S.EV_i.shape[0] + 16
+    L_i = P.L_i
+    return (L_i[L_REFILL] != 0 or P.H_t.shape[0] - L_i[L_HN] < room or P.q_t.shape[0] - L_i[L_NQ] < room
+            or P.SP_i.shape[0] - L_i[L_NSPAN] < room or L_i[L_LOW] < room
+            or (L_i[L_LOG] != 0 and P.LOG_i.shape[0] - L_i[L_NLOG] < room)
+            or (L_i[L_NCALLS] >= P.C_f.shape[0] and L_i[L_HN] > 0 and P.H_i[0, 1] == A_REDIAL))
+
+
+@njit(cache=True, _nrt=False)
+def run_loop(S, P):
+    """Run until the end (0), until the router needs room (1), past the step bound (2), or until the
+    loop's own arrays need room or its draw rows a refill (3)."""
+    L_i, L_f, C_f = P.L_i, P.L_f, P.C_f
+    n_first = L_i[L_NFIRST]
     while True:
-        if L_i[L_STEPS] >= max_steps:
+        if L_i[L_STEPS] >= L_i[L_MAXSTEPS]:
             return 2
         if L_i[L_PENDING] == 0:
             S.S_i[S_NEV] = 0  # every event so far has been reacted to
         if room_short(S):
             return 1
-        if L_i[L_PENDING]:  # an advance paused for room: finish it, then react to all its events
+        if _short(P, S):
+            return 3
+        if L_i[L_PENDING] == 1:  # an advance paused for room: finish it, then react to all its events
             if apply_op(S, OP_ADVANCE, L_f[L_PT], 0, -1, -1, 0, 0.0) < 0:
                 return 1
             L_i[L_PENDING] = 0
-            _react(S, L_f[L_PT], L_i, H_t, H_i, C_f, C_i, factor, q_t, q_d, offers)
+            _react(P, S, L_f[L_PT])
+            continue
+        if L_i[L_PENDING] == 2:  # a logout's tail paused for room: finish it, then react
+            if not logout_tail(S, L_i[L_PA], L_f[L_PT]):
+                return 1
+            L_i[L_PENDING] = 0
+            _react(P, S, L_f[L_PT])
             continue
         L_i[L_STEPS] += 1
         i = L_i[L_NEXT]
-        ta = C_f[i, 0] if i < n_first else math.inf
-        th = H_t[0] if L_i[L_HN] > 0 else math.inf
+        ta = C_f[i, CF_ARR] if i < n_first else math.inf
+        th = P.H_t[0] if L_i[L_HN] > 0 else math.inf
         td = next_deadline(S)
         t = min(ta, min(th, td))
-        if t == math.inf or t > stop_s:
+        if t == math.inf or t > L_f[L_STOP]:
             return 0
         L_f[L_NOW] = t
         if td == t:
@@ -189,21 +360,26 @@ def run_loop(S, L_i, L_f, H_t, H_i, C_f, C_i, queue, prio, factor, q_t, q_d, off
                 L_i[L_PENDING] = 1
                 L_f[L_PT] = t
                 return 1
-            _react(S, t, L_i, H_t, H_i, C_f, C_i, factor, q_t, q_d, offers)
+            _react(P, S, t)
         elif th == t:
-            k = _pop(L_i, H_t, H_i)
-            action, c = H_i[k, 1], H_i[k, 2]
+            k = _pop(P)
+            action, c, b = P.H_i[k, 1], P.H_i[k, 2], P.H_i[k, 3]
             if action == A_RELEASE:
-                apply_op(S, OP_RELEASE, t, c, -1, -1, 0, C_f[c, 5])
-                _react(S, t, L_i, H_t, H_i, C_f, C_i, factor, q_t, q_d, offers)
-            elif C_i[c, 1] == 0 and C_f[c, 2] != C_f[c, 2]:  # patience ran out before an answer
-                apply_op(S, OP_ABANDON, t, c, -1, -1, 0, 0.0)
-                _react(S, t, L_i, H_t, H_i, C_f, C_i, factor, q_t, q_d, offers)
+                apply_op(S, OP_RELEASE, t, c, -1, -1, 0, C_f[c, CF_ACW])
+                _react(P, S, t)
+            elif action == A_PATIENCE:
+                if P.C_i[c, CI_DISP] == 0 and C_f[c, CF_CONN] != C_f[c, CF_CONN]:  # no answer yet
+                    apply_op(S, OP_ABANDON, t, c, -1, -1, 0, 0.0)
+                    _react(P, S, t)
+            elif action == A_ACCEPT:
+                if P.C_i[c, CI_DISP] == 0 and apply_op(S, OP_ACCEPT, t, c, b, -1, 0, 0.0) == OK:
+                    _react(P, S, t)  # an accept that lost (the offer expired) is dropped
+            elif action == A_REDIAL:
+                _redial(P, S, c, t)
+            elif _presence(P, S, action, c, t):
+                L_i[L_PENDING] = 2
+                L_f[L_PT] = t
+                return 1
         else:
-            _q_change(L_i, q_t, q_d, t, 1)
-            apply_op(S, OP_ARRIVE, t, i, -1, queue[i], prio[i], 0.0)
-            offered = _react(S, t, L_i, H_t, H_i, C_f, C_i, factor, q_t, q_d, offers)
-            p = C_f[i, 6]
-            if p < math.inf and offered == 0:
-                _push(L_i, H_t, H_i, t + p, A_PATIENCE, i)
+            _arrive(P, S, i, t)
             L_i[L_NEXT] = i + 1

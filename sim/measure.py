@@ -48,7 +48,7 @@ def queue_profile(q_t: list[float], q_d: list[int], edges_s: np.ndarray) -> tupl
     return np.maximum(out, carried), area
 
 
-def summarise_run(run, wall_s: float) -> RunResult:
+def summarise_run(run, wall_s: float, engine: str = "simpy") -> RunResult:
     scn = run.scn
     log = call_log(run)
     w0, w1 = scn.warmup_s, scn.horizon_s
@@ -98,7 +98,7 @@ def summarise_run(run, wall_s: float) -> RunResult:
     return RunResult(
         scenario=scn.name, replication=run.replication, seed=run.seed, overall=overall, intervals=intervals,
         queues=queues, agents=agents, little=little, calls_simulated=len(run.arrival),
-        router_events=run.events, sim_end_s=end_s, wall_s=wall_s,
+        router_events=run.events, sim_end_s=end_s, wall_s=wall_s, engine=engine,
     )
 
 

@@ -111,6 +111,11 @@ class Summary:
     def calls_simulated(self) -> int:
         return sum(r.calls_simulated for r in self.runs)
 
+    @property
+    def engine(self) -> str:
+        """Which driver ran the replications: ``"compiled"``, ``"simpy"``, or ``"compiled+simpy"`` (mixed)."""
+        return "+".join(sorted({r.engine for r in self.runs}))
+
 
 _BOUNDS = {"service_level": (0.0, 1.0), "p_wait": (0.0, 1.0), "p_abandon": (0.0, 1.0), "occupancy": (0.0, 1.0)}
 
@@ -135,15 +140,16 @@ def summarise(runs: Sequence[RunResult]) -> Summary:
 
 def replicate(scn: Scenario, replications: int, *, seed: int | None = None, workers: int | None = None,
               dask_address: str | None = None, progress: Callable[[float], None] | None = None,
-              force: bool = False) -> Summary:
+              force: bool = False, engine: str = "auto") -> Summary:
     """``replications`` independent runs of ``scn`` summarised with 95% CIs.
 
     The run's size is checked first (``limits.check_size``; ``force`` lifts the total-calls limit). On
-    Ctrl-C, ``Interrupted`` carries the finished runs (``summarise`` them for a partial summary)."""
+    Ctrl-C, ``Interrupted`` carries the finished runs (``summarise`` them for a partial summary).
+    ``engine``: as for :func:`busyhour.sim.driver.simulate`."""
     if not 1 <= replications <= MAX_REPLICATIONS:
         raise ValueError(f"replications must be >= 1 and <= {MAX_REPLICATIONS} (got {replications})")
     check_size(scn, replications, force=force)
     seed = scn.seed if seed is None else check_seed(seed)
     runs = run_jobs([(scn, r, seed) for r in range(replications)], workers=workers, dask_address=dask_address,
-                    progress=progress)
+                    progress=progress, engine=engine)
     return summarise(runs)

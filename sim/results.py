@@ -103,6 +103,7 @@ class RunResult:
     router_events: int
     sim_end_s: float
     wall_s: float
+    engine: str = "simpy"  # which driver ran: "compiled" (fast.py) or "simpy" (driver.py); same numbers
 
 
 @dataclass(frozen=True, eq=False)

@@ -37,6 +37,62 @@ VARIANTS = {
 }
 
 
+T = {"name": "t", "skills": {"q": 1}}
+PRESENCE = {  # shifts and breaks: every path of driver.presence
+    "breaks_while_on_calls": {"queue": {"calls_per_hour": 60, "handle_time": {"dist": "constant", "value_s": 600},
+                                        "after_call_work": {"dist": "constant", "value_s": 20}},
+                              "team": {"agents": 2, "breaks": [{"start_s": 300, "duration_s": 60},
+                                                               {"start_s": 2000, "duration_s": 900}]}},
+    "staggered_breaks": {"queue": {"patience": {"dist": "exponential", "mean_s": 120},
+                                   "after_call_work": {"dist": "exponential", "mean_s": 15}},
+                         "team": {"breaks": [{"start_s": 600, "duration_s": 300}, {"start_s": 2400, "duration_s": 120}],
+                                  "break_spread_s": 900}},
+    "shift_end_with_calls_waiting": {"queue": {"calls_per_hour": 380, "patience": {"dist": "exponential", "mean_s": 300}},
+                                     "teams": [{**T, "agents": 7},
+                                               {**T, "name": "late", "agents": 5, "shifts": [{"start_s": 0, "end_s": 1800}],
+                                                "breaks": [{"start_s": 900, "duration_s": 200}]}]},
+    "login_with_calls_waiting": {"queue": {"calls_per_hour": 200},
+                                 "team": {"agents": 12, "shifts": [{"start_s": 900, "end_s": 3600}]}},
+    "split_shifts_on_long_calls": {"queue": {"calls_per_hour": 90, "handle_time": {"dist": "constant", "value_s": 500},
+                                             "patience": {"dist": "weibull", "mean_s": 200, "shape": 0.8}},
+                                   "team": {"agents": 6, "shifts": [{"start_s": 0, "end_s": 1000},
+                                                                    {"start_s": 1100, "end_s": 2500},
+                                                                    {"start_s": 2600, "end_s": 3600}],
+                                            "breaks": [{"start_s": 1900, "duration_s": 300}], "break_spread_s": 400}},
+    "no_agents_limit_at_shift_end": {"queue": {"calls_per_hour": 300, "router": {"max_wait_no_agents_s": 30}},
+                                     "team": {"agents": 8, "shifts": [{"start_s": 0, "end_s": 1500},
+                                                                      {"start_s": 2400, "end_s": 3600}]}},
+}
+ANSWER_DELAYS = {  # offers scheduled on the heap, answer draws in the SimPy driver's order
+    "exponential_answer": {"queue": {"patience": {"dist": "exponential", "mean_s": 60}},
+                           "team": {"answer_delay": {"dist": "exponential", "mean_s": 4}}},
+    "slower_than_ring_timeout": {"queue": {"patience": {"dist": "exponential", "mean_s": 90},
+                                           "router": {"ring_timeout_s": 6, "no_answer_delay_s": 5}},
+                                 "teams": [{**T, "agents": 5},
+                                           {**T, "name": "slow", "agents": 7,
+                                            "answer_delay": {"dist": "lognormal", "mean_s": 5, "cv": 1.0},
+                                            "breaks": [{"start_s": 1200, "duration_s": 300}]}]},
+    "many_offers_refill_the_draws": {"horizon_s": 2700, "queue": {"calls_per_hour": 15000,
+                                                                  "handle_time": {"dist": "exponential", "mean_s": 80}},
+                                     "team": {"agents": 350, "answer_delay": {"dist": "constant", "value_s": 1.5}}},
+}
+REDIALS = {  # new attempts appended to the call arrays, drawn from the queue's redial streams
+    "redial_once": {"queue": {"calls_per_hour": 300, "patience": {"dist": "exponential", "mean_s": 30},
+                              "redial": {"probability": 0.6, "max_attempts": 2}}},
+    "outage_redials_up_to_four": {"queue": {"calls_per_hour": 330, "patience": {"dist": "weibull", "mean_s": 90, "shape": 0.7},
+                                            "redial": {"probability": 0.7, "max_attempts": 4,
+                                                       "delay": {"dist": "exponential", "mean_s": 120}}},
+                                  "bursts": [{"queue": "q", "start_s": 900, "duration_s": 900, "multiplier": 2.5}]},
+    "redials_shifts_and_answer_delays": {"queue": {"calls_per_hour": 300, "patience": {"dist": "exponential", "mean_s": 50},
+                                                   "redial": {"probability": 0.5,
+                                                              "delay": {"dist": "constant", "value_s": 45}},
+                                                   "after_call_work": {"dist": "gamma", "mean_s": 20, "cv": 0.5}},
+                                         "team": {"answer_delay": {"dist": "exponential", "mean_s": 3},
+                                                  "shifts": [{"start_s": 0, "end_s": 2000}, {"start_s": 2100, "end_s": 3600}],
+                                                  "breaks": [{"start_s": 1000, "duration_s": 240}], "break_spread_s": 300}},
+}
+
+
 def scenario(changes: dict):
     return scenario_from(BASE, changes)
 
@@ -56,7 +112,8 @@ TWO_QUEUES = {
 
 
 def _same(a, b):
-    assert repr(dataclasses.replace(a, wall_s=0.0)) == repr(dataclasses.replace(b, wall_s=0.0))
+    assert (a.engine, b.engine) == ("compiled", "simpy")
+    assert repr(dataclasses.replace(a, wall_s=0.0, engine="")) == repr(dataclasses.replace(b, wall_s=0.0, engine=""))
 
 
 @pytest.mark.parametrize("name", sorted(VARIANTS))
@@ -64,25 +121,71 @@ def test_compiled_path_gives_the_simpy_drivers_numbers(name):
     scn = scenario(VARIANTS[name])
     assert unsupported(scn) == []
     for rep in (0, 1):
-        _same(simulate(scn, rep, engine="compiled"), simulate(scn, rep, engine="python"))
+        _same(simulate(scn, rep, engine="compiled"), simulate(scn, rep, engine="simpy"))
+
+
+@pytest.mark.parametrize("name", sorted(PRESENCE))
+def test_shifts_and_breaks_run_compiled_with_the_simpy_drivers_numbers(name):
+    scn = scenario(PRESENCE[name])
+    assert unsupported(scn) == []
+    for rep in (0, 1):
+        fast = simulate(scn, rep, engine="compiled")
+        _same(fast, simulate(scn, rep, engine="simpy"))
+        staffed = [a.staffed_s for a in fast.agents]
+        assert min(staffed) < 3600 - 1e-9 and fast.overall.offered > 0  # presence changed staffed time
+        assert all(a.utilisation <= 1.0 + 1e-9 for a in fast.agents if a.staffed_s > 0)
+
+
+@pytest.mark.parametrize("name", sorted(ANSWER_DELAYS))
+def test_answer_delays_run_compiled_with_the_simpy_drivers_numbers(name):
+    scn = scenario(ANSWER_DELAYS[name])
+    assert unsupported(scn) == []
+    fast = simulate(scn, 0, engine="compiled")
+    _same(fast, simulate(scn, 0, engine="simpy"))
+    assert fast.overall.p_wait > 0.2  # nobody answers at once: every caller waits
+
+
+@pytest.mark.parametrize("name", sorted(REDIALS))
+def test_redials_run_compiled_with_the_simpy_drivers_numbers(name):
+    scn = scenario(REDIALS[name])
+    assert unsupported(scn) == []
+    for rep in (0, 1):
+        fast = simulate(scn, rep, engine="compiled")
+        _same(fast, simulate(scn, rep, engine="simpy"))
+        assert fast.overall.redials > 16  # past the first spare rows of the call arrays
+        assert fast.overall.redials <= fast.overall.abandoned  # only an abandon redials
+
+
+@pytest.mark.parametrize("name", ["split_shifts_on_long_calls", "no_agents_limit_at_shift_end"])
+def test_the_event_log_is_the_simpy_drivers_byte_for_byte(name, tmp_path):
+    scn = scenario({**PRESENCE[name], "queue": {**PRESENCE[name]["queue"], **REDIALS["redial_once"]["queue"]}})
+    assert unsupported(scn) == []
+    fast = simulate(scn, 0, engine="compiled", event_log=tmp_path / "fast.csv")
+    _same(fast, simulate(scn, 0, engine="simpy", event_log=tmp_path / "simpy.csv"))
+    text = (tmp_path / "fast.csv").read_text()
+    assert text == (tmp_path / "simpy.csv").read_text()
+    assert text.count("\n") == fast.router_events + 1 and "NOT_READY:shift-end" in text
 
 
 def test_two_queues_priorities_overflow_and_weights():
     scn = parse_scenario(TWO_QUEUES)
     assert unsupported(scn) == []
-    fast, slow = simulate(scn, 0, engine="compiled"), simulate(scn, 0, engine="python")
+    fast, slow = simulate(scn, 0, engine="compiled"), simulate(scn, 0, engine="simpy")
     _same(fast, slow)
     assert fast.overall.other == 0 and fast.overall.abandoned > 0  # overflow moved max-wait calls on
 
 
 def test_auto_falls_back_and_compiled_refuses_naming_the_key():
-    scn = scenario({"queue": {"redial": {"probability": 0.5}},
-                    "team": {"breaks": [{"start_s": 600, "duration_s": 300}]}})
+    scn = scenario({"queue": {"callback": {"ewt_threshold_s": 30}, "patience": {"dist": "exponential", "mean_s": 60}}})
     why = unsupported(scn)
-    assert any("redial" in w for w in why) and any("teams[0]" in w for w in why)
-    with pytest.raises(SimulationError, match=r"queues\[0\]\.redial"):
+    assert any(w.startswith("queues[0].callback") for w in why)
+    with pytest.raises(SimulationError, match=r"queues\[0\]\.callback"):
         simulate(scn, 0, engine="compiled")
-    _same(simulate(scn, 0), simulate(scn, 0, engine="python"))  # auto: the SimPy driver
+    auto = simulate(scn, 0)
+    slow = simulate(scn, 0, engine="python")  # the SimPy driver's former name
+    assert auto.engine == slow.engine == "simpy"
+    assert repr(auto) == repr(dataclasses.replace(slow, wall_s=auto.wall_s))
+    assert auto.overall.callbacks > 0
     ring_all = scenario({"queue": {"router": {"strategy": "ring-all"}}})
     assert any("strategy" in w for w in unsupported(ring_all))
     with pytest.raises(ValueError, match="engine"):
@@ -92,6 +195,6 @@ def test_auto_falls_back_and_compiled_refuses_naming_the_key():
 def test_a_long_run_grows_the_routers_arrays_without_changing_results():
     """Overload: the queue grows to hundreds, far past the router's first array sizes."""
     scn = scenario({"queue": {"calls_per_hour": 1200, "patience": {"dist": "exponential", "mean_s": 3600}}})
-    fast, slow = simulate(scn, 0, engine="compiled"), simulate(scn, 0, engine="python")
+    fast, slow = simulate(scn, 0, engine="compiled"), simulate(scn, 0, engine="simpy")
     _same(fast, slow)
     assert fast.overall.max_queue > 300  # past the first 256 call slots
