@@ -220,7 +220,7 @@ def grow(S: CoreState) -> CoreState:
     S = S._replace(**rep) if rep else S
     if 2 * (S.S_i[S_HUSED] + 1) > S.HK.shape[0]:  # rehash: live ids at most a quarter of the rows
         live = int(((S.HK != H_EMPTY) & (S.HK != H_TOMB)).sum())
-        size = _pow2(4 * (live + 1))
+        size = max(S.HK.shape[0], _pow2(4 * (live + 1)))  # never shrinks: tombstones would refill it at once
         old_k, old_v = S.HK, S.HV
         S = S._replace(HK=np.full(size, H_EMPTY, dtype=np.int64), HV=np.zeros(size, dtype=np.int64))
         h_rebuild(old_k, old_v, S)

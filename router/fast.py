@@ -30,16 +30,16 @@ from .core_compile import ROUTER_COMPILE_S, compile_notice, router_dispatchers
 from .core_ids import h_get
 from .core_build import build, grow, unsupported
 from .core_layout import (
-    DETAIL_TO_AGENT, DETAIL_TO_QUEUE, ERR_SAME_AGENT, OP_TRANSFER,
-    CB, DETAIL_DISPLAY, DETAIL_NUMBER, DETAIL_QUEUE, DETAIL_STEP, ERR_NOT_WAITING, S_NNUMBERS, DETAILS, DISP_NOT_READY, E_AGENT, E_CALL, E_DETAIL, E_KIND, E_QUEUE, E_SEQ,
-    E_TIME, E_VALUE, ERR_BAD_ARG, ERR_CALL_GONE, ERR_CONNECTED_ELSEWHERE, ERR_DUPLICATE_CALL, ERR_HAS_CALLS,
-    ERR_LOGGED_IN, ERR_LOGGED_OUT, ERR_NO_OFFER, ERR_NOT_CONNECTED, ERR_TIME, ERR_UNKNOWN_AGENT, ERR_UNKNOWN_CALL,
-    ERR_UNKNOWN_QUEUE, EVENT_DTYPE, NO_ID, NOT_RUN, OK, OP_ABANDON, OP_ACCEPT, OP_ADVANCE, OP_ARRIVE, OP_DTYPE,
-    OP_CALLBACK, OP_LOGIN, OP_LOGOUT, OP_NAMES, OP_NOT_READY, OP_READY, OP_REJECT, OP_RELEASE, S_ARRIVED, S_ENDED, S_NEV,
-    S_NOW, S_NREASONS, STATE, DISPLAY, QUEUE, LOGGED_IN, AHT, NWAIT, ARRIVAL, QM_AGENT,
+    AHT, ARRIVAL, CB, DETAIL_DISPLAY, DETAIL_NUMBER, DETAIL_QUEUE, DETAIL_STEP, DETAIL_TO_AGENT,
+    DETAIL_TO_QUEUE, DETAILS, DISP_NOT_READY, DISPLAY, E_AGENT, E_CALL, E_DETAIL, E_KIND, E_QUEUE, E_SEQ,
+    E_TIME, E_VALUE, ERR_UNKNOWN_CALL, EVENT_DTYPE, LOGGED_IN, NO_ID, NOT_RUN, NWAIT, OK, OP_ABANDON, OP_ACCEPT,
+    OP_ADVANCE, OP_ARRIVE, OP_CALLBACK, OP_DTYPE, OP_LOGIN, OP_LOGOUT, OP_NAMES, OP_NOT_READY, OP_READY,
+    OP_REJECT, OP_RELEASE, OP_TRANSFER, QM_AGENT, QUEUE, S_ARRIVED, S_ENDED, S_NEV, S_NNUMBERS, S_NOW,
+    S_NREASONS, STATE,
 )
 from .core_wait import w_rank
-from .errors import ConfigError, OfferError, StateError, TimeError, UnknownIdError, flag, real_seconds
+from .fast_errors import MESSAGES, row_error
+from .errors import ConfigError, StateError, TimeError, UnknownIdError, flag, real_seconds
 from .events import Event
 from .stats import Position, RouterStats, StatsCollector
 
@@ -194,7 +194,7 @@ class FastRouter:
     def describe(self, ops: np.ndarray, status: np.ndarray) -> list[str]:
         """One line per failed row: its index, operation and what was wrong."""
         return [f"ops[{i}] {OP_NAMES.get(int(ops[i]['op']), 'op ' + str(int(ops[i]['op'])))}: "
-                f"{_MESSAGES.get(int(status[i]), 'error ' + str(int(status[i])))}"
+                f"{MESSAGES.get(int(status[i]), 'error ' + str(int(status[i])))}"
                 for i in np.flatnonzero(status != OK)]
 
     # ------------------------------------------------------------------ per-call API (Router's)
@@ -221,35 +221,7 @@ class FastRouter:
         return events
 
     def _error(self, st: int, op: int, now: float, call: int, agent: int) -> Exception:
-        aid = self.agent_ids[agent] if agent >= 0 else None
-        if st == ERR_TIME:
-            return TimeError(f"time went backwards: now={now!r} is before the last time {self.now!r}")
-        if st == ERR_UNKNOWN_CALL:
-            ended = self._ended.get(call)
-            if ended is None:
-                return UnknownIdError(f"unknown call {call!r} (never arrived, or ended long ago)")
-            if op in (OP_ACCEPT, OP_REJECT):
-                return OfferError(f"call {call!r} has already ended ({ended}); agent {aid!r} answered too late")
-            return StateError(f"call {call!r} has already ended ({ended})")
-        if st == ERR_CALL_GONE and op in (OP_ACCEPT, OP_REJECT):
-            return OfferError(f"call {call!r} ended before agent {aid!r} answered")
-        if st in (ERR_NO_OFFER, ERR_CONNECTED_ELSEWHERE):
-            return OfferError(f"call {call!r}, agent {aid!r}: {_MESSAGES[st]}")
-        if st in (ERR_UNKNOWN_AGENT, ERR_UNKNOWN_QUEUE):
-            return UnknownIdError(_MESSAGES[st])
-        if st == ERR_CALL_GONE and op == OP_CALLBACK:
-            return StateError(f"call {call!r} ended before the callback request")
-        if st == ERR_SAME_AGENT:
-            return StateError(f"call {call!r} is already connected to agent {aid!r}")
-        if st == ERR_NOT_CONNECTED and op == OP_TRANSFER:
-            return StateError(f"call {call!r} cannot be transferred: it is not CONNECTED")
-        if st == ERR_CALL_GONE and op == OP_TRANSFER:
-            return StateError(f"call {call!r} ended before it could be transferred")
-        if st == ERR_NOT_WAITING:
-            return StateError(f"call {call!r} cannot become a callback: it is "
-                              f"{self._callback_state(call)}, not a waiting call")
-        who = " / ".join(([f"call {call!r}"] if call != NO_ID else []) + ([f"agent {aid!r}"] if agent >= 0 else []))
-        return StateError(f"{who + ': ' if who else ''}{_MESSAGES.get(st, 'error ' + str(st))}")
+        return row_error(self, st, op, now, call, agent)
 
     def _callback_state(self, call: int) -> str:
         slot = self._slot(call)
@@ -409,25 +381,3 @@ class FastRouter:
         if context and self._slot(cid) >= 0:
             self._context.setdefault(cid, {}).update(context)
         return events
-
-
-_MESSAGES = {
-    ERR_TIME: "time is not finite or is before the router's last time",
-    ERR_UNKNOWN_CALL: "unknown call (never arrived, or already ended)",
-    ERR_UNKNOWN_AGENT: "unknown agent index",
-    ERR_UNKNOWN_QUEUE: "unknown queue index",
-    ERR_DUPLICATE_CALL: "a call with this id is already in the system",
-    ERR_NO_OFFER: "no offer of this call to this agent is ringing (never made, expired, withdrawn or answered)",
-    ERR_CONNECTED_ELSEWHERE: "the call is already connected to another agent",
-    ERR_NOT_WAITING: "the call is not waiting, or is a callback already",
-    ERR_SAME_AGENT: "the call is already connected to this agent",
-    ERR_CALL_GONE: "the call ended before this operation (a timer due by then ended it)",
-    ERR_NOT_CONNECTED: "the call is not CONNECTED",
-    ERR_LOGGED_IN: "the agent is already logged in",
-    ERR_LOGGED_OUT: "the agent is logged out; log in first",
-    ERR_HAS_CALLS: "the agent has a connected call; release or transfer it before logging out",
-    ERR_BAD_ARG: ("bad argument (a reserved call id NO_ID or NO_ID + 1, a wrap-up not finite >= 0, a login or "
-                  "reject flag other than 0 or 1, a reason code reason_code() did not give, or a callback "
-                  "number code number_code() did not give)"),
-    NOT_RUN: "not run",
-}

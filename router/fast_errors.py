@@ -1,0 +1,67 @@
+"""FastRouter's errors: a batch row's status code as the exception (and message) Router would raise."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .core_layout import (
+    ERR_BAD_ARG, ERR_CALL_GONE, ERR_CONNECTED_ELSEWHERE, ERR_DUPLICATE_CALL, ERR_HAS_CALLS, ERR_LOGGED_IN,
+    ERR_LOGGED_OUT, ERR_NO_OFFER, ERR_NOT_CONNECTED, ERR_NOT_WAITING, ERR_SAME_AGENT, ERR_TIME, ERR_UNKNOWN_AGENT,
+    ERR_UNKNOWN_CALL, ERR_UNKNOWN_QUEUE, NO_ID, NOT_RUN, OP_ACCEPT, OP_CALLBACK, OP_REJECT, OP_TRANSFER,
+)
+from .errors import OfferError, StateError, TimeError, UnknownIdError
+
+
+def row_error(r: Any, st: int, op: int, now: float, call: int, agent: int) -> Exception:
+    """The exception for status ``st`` of operation ``op`` on FastRouter ``r`` (never naming a sentinel)."""
+    aid = r.agent_ids[agent] if agent >= 0 else None
+    if st == ERR_TIME:
+        return TimeError(f"time went backwards: now={now!r} is before the last time {r.now!r}")
+    if st == ERR_UNKNOWN_CALL:
+        ended = r._ended.get(call)
+        if ended is None:
+            return UnknownIdError(f"unknown call {call!r} (never arrived, or ended long ago)")
+        if op in (OP_ACCEPT, OP_REJECT):
+            return OfferError(f"call {call!r} has already ended ({ended}); agent {aid!r} answered too late")
+        return StateError(f"call {call!r} has already ended ({ended})")
+    if st == ERR_CALL_GONE and op in (OP_ACCEPT, OP_REJECT):
+        return OfferError(f"call {call!r} ended before agent {aid!r} answered")
+    if st in (ERR_NO_OFFER, ERR_CONNECTED_ELSEWHERE):
+        return OfferError(f"call {call!r}, agent {aid!r}: {MESSAGES[st]}")
+    if st in (ERR_UNKNOWN_AGENT, ERR_UNKNOWN_QUEUE):
+        return UnknownIdError(MESSAGES[st])
+    if st == ERR_CALL_GONE and op == OP_CALLBACK:
+        return StateError(f"call {call!r} ended before the callback request")
+    if st == ERR_SAME_AGENT:
+        return StateError(f"call {call!r} is already connected to agent {aid!r}")
+    if st == ERR_NOT_CONNECTED and op == OP_TRANSFER:
+        return StateError(f"call {call!r} cannot be transferred: it is not CONNECTED")
+    if st == ERR_CALL_GONE and op == OP_TRANSFER:
+        return StateError(f"call {call!r} ended before it could be transferred")
+    if st == ERR_NOT_WAITING:
+        return StateError(f"call {call!r} cannot become a callback: it is "
+                          f"{r._callback_state(call)}, not a waiting call")
+    who = " / ".join(([f"call {call!r}"] if call != NO_ID else []) + ([f"agent {aid!r}"] if agent >= 0 else []))
+    return StateError(f"{who + ': ' if who else ''}{MESSAGES.get(st, 'error ' + str(st))}")
+
+
+MESSAGES = {
+    ERR_TIME: "time is not finite or is before the router's last time",
+    ERR_UNKNOWN_CALL: "unknown call (never arrived, or already ended)",
+    ERR_UNKNOWN_AGENT: "unknown agent index",
+    ERR_UNKNOWN_QUEUE: "unknown queue index",
+    ERR_DUPLICATE_CALL: "a call with this id is already in the system",
+    ERR_NO_OFFER: "no offer of this call to this agent is ringing (never made, expired, withdrawn or answered)",
+    ERR_CONNECTED_ELSEWHERE: "the call is already connected to another agent",
+    ERR_NOT_WAITING: "the call is not waiting, or is a callback already",
+    ERR_SAME_AGENT: "the call is already connected to this agent",
+    ERR_CALL_GONE: "the call ended before this operation (a timer due by then ended it)",
+    ERR_NOT_CONNECTED: "the call is not CONNECTED",
+    ERR_LOGGED_IN: "the agent is already logged in",
+    ERR_LOGGED_OUT: "the agent is logged out; log in first",
+    ERR_HAS_CALLS: "the agent has a connected call; release or transfer it before logging out",
+    ERR_BAD_ARG: ("bad argument (a reserved call id NO_ID or NO_ID + 1, a wrap-up not finite >= 0, a login or "
+                  "reject flag other than 0 or 1, a reason code reason_code() did not give, or a callback "
+                  "number code number_code() did not give)"),
+    NOT_RUN: "not run",
+}
