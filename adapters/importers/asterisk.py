@@ -276,7 +276,7 @@ def _members(lines: list[Entry], strategy: str, scope: str, agents: dict[str, di
                 ("ringinuse", "per-member ringinuse is not supported (capacity decides)"),
                 ("wrapuptime", "per-member wrap-up is not supported; the queue's wrapuptime applies"),
                 ("paused", "members start logged out here; pause them at run time")), start=2):
-            if len(fields) > i and fields[i]:
+            if len(fields) > i and fields[i] and not (name == "ringinuse" and _bool(fields[i]) is False):
                 notes.skip(e.where, "members", f"member {name}", fields[i], reason)
         agents.setdefault(iface, {"id": iface})
         out.append(m)
