@@ -10,10 +10,12 @@ the option mapping: docs/import.md.
 
 from .asterisk import import_asterisk
 from .common import (
-    APPROXIMATED, MAX_AGENTS, MAX_FILE_BYTES, MAX_LINE_CHARS, MAX_MEMBERS, MAX_QUEUES, NOT_MAPPED, Note, SourceError,
+    APPROXIMATED, MAX_AGENTS, MAX_FILE_BYTES, MAX_LINE_CHARS, MAX_MEMBERS, MAX_NUMBER, MAX_QUEUES, NOT_MAPPED, Note,
+    SourceError,
 )
 from .freeswitch import import_freeswitch
 from .result import ImportResult
 
 __all__ = ["import_asterisk", "import_freeswitch", "ImportResult", "Note", "SourceError", "APPROXIMATED",
-           "NOT_MAPPED", "MAX_FILE_BYTES", "MAX_LINE_CHARS", "MAX_QUEUES", "MAX_AGENTS", "MAX_MEMBERS"]
+           "NOT_MAPPED", "MAX_FILE_BYTES", "MAX_LINE_CHARS", "MAX_QUEUES", "MAX_AGENTS", "MAX_MEMBERS",
+           "MAX_NUMBER"]

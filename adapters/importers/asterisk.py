@@ -18,7 +18,7 @@ import os
 from typing import Any
 
 from .asterisk_conf import Entry, Section, read_sections
-from .common import Notes, SourceError, check_counts, render_toml
+from .common import MAX_NUMBER, Notes, SourceError, check_counts, render_toml
 from .result import ImportResult
 
 #: Asterisk strategy → (busyhour strategy, difference or "" when the rule is the same).
@@ -139,8 +139,9 @@ def _number(e: Entry, scope: str, notes: Notes, *, lo: float = 0.0) -> float | N
     except ValueError:
         notes.skip(e.where, scope, e.key, e.value, "not a number; the busyhour default is kept")
         return None
-    if math.isnan(v) or math.isinf(v) or v < lo:
-        notes.skip(e.where, scope, e.key, e.value, f"must be a finite number ≥ {lo:g}; the busyhour default is kept")
+    if math.isnan(v) or not lo <= v <= MAX_NUMBER:
+        notes.skip(e.where, scope, e.key, e.value, f"must be a number from {lo:g} to {MAX_NUMBER:,}; the busyhour "
+                                                   "default is kept")
         return None
     return v
 
@@ -270,6 +271,10 @@ def _members(lines: list[Entry], strategy: str, scope: str, agents: dict[str, di
                 m["penalty"] = int(fields[1])
             except ValueError:
                 notes.skip(e.where, scope, "member penalty", fields[1], "not an integer; penalty 0 used")
+            else:
+                if abs(m["penalty"]) > MAX_NUMBER:
+                    notes.skip(e.where, scope, "member penalty", fields[1], f"beyond ±{MAX_NUMBER:,}; penalty 0 used")
+                    del m["penalty"]
         for i, (name, reason) in enumerate((
                 ("membername", "names are for logs; the interface is the agent id"),
                 ("state_interface", "device state is followed by the PBX adapter"),
@@ -290,8 +295,8 @@ def _members(lines: list[Entry], strategy: str, scope: str, agents: dict[str, di
         low = min(penalties)
         for m in out:
             m["penalty"] = m.get("penalty", 0) - low
-        notes.approx(lines[0].where, scope, "member penalty", low, f"negative penalties: every penalty raised by "
-                                                                    f"{-low} (busyhour penalties are ≥ 0; same order)")
+        notes.approx(lines[0].where, scope, "member penalty", low,
+                     f"negative penalties: every penalty raised by {-low} (busyhour penalties are ≥ 0; same order)")
     return [m if len(m) > 1 else m["agent"] for m in out]
 
 

@@ -117,6 +117,12 @@ class _Reader:
 
 def _strip_comments(line: str, in_block: bool) -> tuple[str, bool]:
     """``line`` without its comments, and whether a block comment is still open after it."""
+    if not in_block and "\\" not in line:  # the common case: no escape, so the first ';' is a comment
+        cut = line.find(";")
+        if cut < 0:
+            return line, False
+        if not line.startswith(";--", cut):
+            return line[:cut], False
     out: list[str] = []
     i = 0
     while i < len(line):

@@ -10,7 +10,8 @@ the top) and checks it with ``parse_config`` before returning it.
 Limits (checked before any parsing; see docs/import.md): an input file, and
 all files it includes together, at most :data:`MAX_FILE_BYTES` (4 MiB); a line
 at most :data:`MAX_LINE_CHARS`; at most :data:`MAX_QUEUES` queues,
-:data:`MAX_AGENTS` agents and :data:`MAX_MEMBERS` queue memberships.
+:data:`MAX_AGENTS` agents and :data:`MAX_MEMBERS` queue memberships. A
+number option above :data:`MAX_NUMBER` is noted and ignored.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ MAX_LINE_CHARS = 8192
 MAX_QUEUES = 10_000
 MAX_AGENTS = 100_000
 MAX_MEMBERS = 1_000_000
+MAX_NUMBER = 1_000_000_000  # any number option (seconds, counts, weights); larger values are noted and ignored
 
 APPROXIMATED = "approximated"
 NOT_MAPPED = "not mapped"
@@ -165,8 +167,8 @@ def _toml_value(v: Any) -> str:
         if math.isinf(v):
             return "inf" if v > 0 else "-inf"
         return repr(int(v)) if v.is_integer() and abs(v) < 1e15 else repr(v)
-    if isinstance(v, str):
-        return json.dumps(v, ensure_ascii=False)  # a JSON string is a TOML basic string
+    if isinstance(v, str):  # a JSON string is a TOML basic string, once DEL is escaped too
+        return json.dumps(v, ensure_ascii=False).replace("\x7f", "\\u007f")
     if isinstance(v, dict):
         return "{ " + ", ".join(f"{_toml_key(k)} = {_toml_value(x)}" for k, x in v.items()) + " }"
     if isinstance(v, (list, tuple)):
@@ -179,7 +181,9 @@ def _toml_key(k: str) -> str:
 
 
 def _comment(text: str) -> str:
-    return "# " + " ".join(text.split()) if text.strip() else "#"
+    """One TOML comment line: whitespace collapsed, control characters (not allowed in comments) dropped."""
+    clean = "".join(c for c in " ".join(text.split()) if c >= " " and c != "\x7f")
+    return "# " + clean if clean else "#"
 
 
 def notes_comment(notes: list[Note]) -> list[str]:

@@ -19,11 +19,12 @@ value, or the most common one (noted) when they differ.
 from __future__ import annotations
 
 import os
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 from xml.parsers import expat
 
-from .common import Notes, SourceError, check_counts, most_common, read_bytes, render_toml
+from .common import MAX_NUMBER, Notes, SourceError, check_counts, most_common, read_bytes, render_toml
 from .result import ImportResult
 
 MAX_DEPTH = 64
@@ -92,9 +93,9 @@ def parse_xml(data: bytes, label: str) -> XNode:
 
 
 def _find_config(root: XNode, label: str) -> XNode:
-    todo = [root]
+    todo = deque([root])
     while todo:
-        node = todo.pop(0)
+        node = todo.popleft()
         if node.tag == "configuration" and node.attrs.get("name", "").lower() == "callcenter.conf":
             return node
         todo += node.children
@@ -182,8 +183,8 @@ def _int(value: str, where: str, scope: str, option: str, notes: Notes, default:
     except ValueError:
         notes.skip(where, scope, option, value, f"not an integer; {default} used")
         return default
-    if v < 0:
-        notes.skip(where, scope, option, value, f"negative; {default} used")
+    if not 0 <= v <= MAX_NUMBER:
+        notes.skip(where, scope, option, value, f"outside 0 to {MAX_NUMBER:,}; {default} used")
         return default
     return v
 

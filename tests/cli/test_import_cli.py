@@ -115,3 +115,31 @@ def test_long_line_and_nul_byte(tmp_path):
 def test_help_lists_both_importers():
     r = run("import", "--help")
     assert r.exit_code == 0 and "asterisk" in r.stdout and "freeswitch" in r.stdout
+
+
+def test_too_many_queues_is_refused(tmp_path, monkeypatch):
+    import busyhour.adapters.importers.common as common
+
+    monkeypatch.setattr(common, "MAX_QUEUES", 2)
+    path = tmp_path / "queues.conf"
+    path.write_text("[a]\n[b]\n[c]\n")
+    assert "3 queues; at most 2 are imported" in one_error_line(run("import", "asterisk", path), 2)
+    xml = tmp_path / "callcenter.conf.xml"
+    xml.write_text('<configuration name="callcenter.conf"><queues><queue name="a"/><queue name="b"/>'
+                   '<queue name="c"/></queues></configuration>')
+    assert "3 queues; at most 2 are imported" in one_error_line(run("import", "freeswitch", xml), 2)
+
+
+def test_numbers_beyond_the_limit_are_noted_not_used(tmp_path):
+    path = tmp_path / "queues.conf"
+    path.write_text("[q]\nwrapuptime = 1e12\nmaxlen = 99999999999\nmember => SIP/a,99999999999\n")
+    r = import_asterisk(path)
+    cfg = load_toml_text(tmp_path, r.toml)
+    assert (cfg.queues[0].wrap_up_s, cfg.queues[0].max_length, cfg.queues[0].members[0].penalty) == (0, 0, 0)
+    assert {n.option for n in r.notes} == {"wrapuptime", "maxlen", "member penalty"}
+
+
+def load_toml_text(tmp_path: Path, text: str):
+    path = tmp_path / "out.toml"
+    path.write_text(text)
+    return load_toml(path)

@@ -160,3 +160,12 @@ def test_deep_nesting_is_refused(tmp_path):
     path.write_text("<a>" * 100 + "</a>" * 100)
     with pytest.raises(SourceError, match="nested deeper"):
         import_freeswitch(path)
+
+
+def test_numbers_beyond_the_limit_are_noted_not_used(tmp_path):
+    path = xml_file(tmp_path, '<queue name="q"><param name="max-wait-time" value="99999999999"/></queue>',
+                    '<agent name="a" wrap-up-time="-4"/>', '<tier agent="a" queue="q" position="12345678901"/>')
+    r = import_freeswitch(path)
+    q = configured(r).queues[0]
+    assert math.isinf(q.max_wait_s) and q.wrap_up_s == 0 and q.members[0].position == 1
+    assert {n.option for n in r.notes} == {"max-wait-time", "wrap-up-time", "tier position"}
