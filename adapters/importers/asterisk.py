@@ -51,12 +51,12 @@ _MEANINGLESS_HERE = {"unavailable", "invalid", "unknown"}  # all mean "not logge
 ADAPTER = "played or set by the PBX adapter; busyhour routes only"
 _ADAPTER_KEYS = {
     "musicclass", "musiconhold", "announce", "queue-callerannounce", "context", "setinterfacevar",
-    "setqueueentryvar", "setqueuevar", "membergosub", "announce-frequency", "min-announce-frequency",
+    "setqueueentryvar", "setqueuevar", "membergosub", "membermacro", "announce-frequency", "min-announce-frequency",
     "periodic-announce-frequency", "periodic-announce-startdelay", "random-periodic-announce",
     "relative-periodic-announce", "announce-holdtime", "announce-position", "announce-to-first-user",
     "announce-position-limit", "announce-round-seconds", "announce-position-only-up", "periodic-announce",
     "monitor-format", "monitor-type", "reportholdtime", "memberdelay", "timeoutpriority", "eventwhencalled",
-    "eventmemberstatus", "updatecdr", "ringinuse-variable",
+    "eventmemberstatus", "updatecdr",
 }
 _UNSUPPORTED: dict[str, str] = {
     "retry": "busyhour offers the call to the next candidate at once; a pause between rounds is not modelled",
