@@ -67,6 +67,7 @@ class Outcome(NamedTuple):
     record: bytes | None
     ops: list[tuple[str, str]]  # (op, status) per request, for metrics; status "ok" or an error code
     applied: int  # engine requests applied (the journal record's commands)
+    rows: list[list]  # the events as wire rows (protocol.event_row), built once for replies and stream
 
 
 class ReplayError(Exception):
@@ -127,19 +128,21 @@ class Host:
                              channel=f.get("channel", "voice"), preferred_agent=f.get("preferred_agent"),
                              preferred_fallback_s=f.get("preferred_fallback_s"), context=f.get("context"))
 
-    def _engine(self, now: float, client: bytes, rid: Any, op: str, fields: dict) -> tuple[list[Event], str, bytes]:
+    def _engine(self, now: float, client: bytes, rid: Any, op: str,
+                fields: dict) -> tuple[list[Event], str, bytes, list[list]]:
         """Apply one engine op, note its events and remember its reply under (client, rid):
-        (events, status, reply), status "ok" or the error code (a refusal changes nothing: no events)."""
+        (events, status, reply, rows), status "ok" or the error code (a refusal changes nothing: no events)."""
         try:
             events = self._apply[op](self.router, now, fields)
         except RouterError as exc:
             status = _error_code(exc)
-            events, reply = [], P.error_reply(rid, status, str(exc))
+            events, rows, reply = [], [], P.error_reply(rid, status, str(exc))
         else:
-            status, reply = "ok", P.ok_reply(rid, events)
+            rows = [P.event_row(e) for e in events]
+            status, reply = "ok", P.ok_reply_rows(rid, rows)
             self._note(events)
         self._remember((client, rid), reply)
-        return events, status, reply
+        return events, status, reply, rows
 
     def _remember(self, key: tuple[bytes, Any], reply: bytes) -> None:
         if key in self._idem:
@@ -162,6 +165,7 @@ class Host:
         self.time_s = now
         all_events = self.router.advance(now)
         self._note(all_events)
+        all_rows = [P.event_row(e) for e in all_events]
         replies: list[tuple[list[bytes], bytes]] = []
         cmds: list[list] = []
         ops: list[tuple[str, str]] = []
@@ -186,8 +190,9 @@ class Host:
                     parts.append(seen)
                     ops.append((op, "repeat"))
                     continue
-                events, status, reply = engine(now, client, item.rid, op, item.fields)
+                events, status, reply, rows = engine(now, client, item.rid, op, item.fields)
                 all_events.extend(events)
+                all_rows.extend(rows)
                 cmds.append([client, item.rid, op, item.fields])
                 parts.append(reply)
                 ops.append((op, status))
@@ -195,7 +200,7 @@ class Host:
         record = None
         if cmds or all_events:
             record = P.pack(["b" if cmds else "a", now, cmds, self.last_seq])
-        return Outcome(replies, all_events, record, ops, len(cmds))
+        return Outcome(replies, all_events, record, ops, len(cmds), all_rows)
 
     def replay(self, payload: bytes) -> list[Event]:
         """Apply one journal record as :meth:`step` did; return its events."""

@@ -14,6 +14,7 @@ server was down fire at once, at their own deadlines.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import logging
 import signal
@@ -90,6 +91,7 @@ class Server:
         self.torn: str | None = None
         self._stop = False
         self._tseq: dict[bytes, int] = {}
+        self.interest = P.Interest()  # topics with a subscriber (the XPUB socket reports subscriptions)
         self._last_commit = time.monotonic()
         self._since_snapshot = 0
         self._last_snapshot = time.monotonic()
@@ -148,7 +150,7 @@ class Server:
         o = self.opts
         self.ctx = ctx = zmq.Context()
         self.cmd = ctx.socket(zmq.ROUTER)
-        self.pub = ctx.socket(zmq.PUB)
+        self.pub = ctx.socket(zmq.XPUB)  # a PUB that also tells which topics are subscribed
         for s in (self.cmd, self.pub):
             s.linger = 1000
             s.sndhwm = o.hwm
@@ -202,17 +204,31 @@ class Server:
                 self._last_commit = now_m
                 self.metrics.append.observe(timing.write_s)
                 self.metrics.fsync.observe(timing.fsync_s)
-        send = self.cmd.send_multipart
+        send, more = self.cmd.send, zmq.SNDMORE
         for envelope, frame in out.replies:
-            envelope.append(frame)
-            send(envelope)
-        for topic, payload in P.stream_frames(out.events, self._tseq, self.host.boot):
-            self.pub.send_multipart((topic, payload))
+            for part in envelope:
+                send(part, more)
+            send(frame)
+        if out.events and (self.interest.prefixes or self._subscriptions()):
+            send = self.pub.send
+            for topic, payload in P.stream_frames(out.events, self._tseq, self.host.boot, rows=out.rows,
+                                                  wanted=self.interest):
+                send(topic, zmq.SNDMORE)
+                send(payload)
         self.metrics.count(out.ops, len(out.events), step_s)
         if self.journal is not None and self._since_snapshot and (
                 self._since_snapshot >= self.opts.snapshot_every
                 or time.monotonic() - self._last_snapshot >= self.opts.snapshot_interval_s):
             self.snapshot()
+
+    def _subscriptions(self) -> bool:
+        """Take in the subscription changes the XPUB socket reports; return whether any topic is subscribed."""
+        recv, update = self.pub.recv, self.interest.update
+        while True:
+            try:
+                update(recv(zmq.NOBLOCK))
+            except zmq.Again:
+                return bool(self.interest.prefixes)
 
     def snapshot(self) -> None:
         if self.journal is None:
@@ -226,13 +242,20 @@ class Server:
         """Run until :meth:`stop` (SIGTERM/SIGINT): then drain what was received, snapshot, close."""
         poller = zmq.Poller()
         poller.register(self.cmd, zmq.POLLIN)
+        poller.register(self.pub, zmq.POLLIN)  # subscriptions coming and going
+        cmd, pub = self.cmd, self.pub
         self._tick([])  # the present: timers that fell due while the server was down
         while not self._stop:
             wait_ms = (self.host.router.next_deadline() - self.clock.now()) * 1000.0
             timeout = 0 if wait_ms <= 0 else int(min(POLL_CAP_MS, wait_ms + 1))
             works: list[Work] = []
-            if poller.poll(timeout):
-                self._receive(works)
+            ready = poller.poll(timeout)
+            if ready:
+                for sock, _ in ready:
+                    if sock is cmd:
+                        self._receive(works)
+                    elif sock is pub:
+                        self._subscriptions()
             if works or self.host.router.next_deadline() <= self.clock.now():
                 self._tick(works)
             elif self.journal is not None and time.monotonic() - self._last_commit > 1.0:
@@ -261,6 +284,24 @@ class Server:
             self.ctx = None
 
 
+GC_GEN0_THRESHOLD = 20_000  # allocations between young collections (CPython's default, 700, collects ~30× as often)
+
+
+def quiet_gc() -> None:
+    """Keep the cyclic garbage collector off the long-lived heap.
+
+    What exists when the loop starts (imported modules, the configuration, the
+    recovered engine) is moved out of the collector's reach (``gc.freeze``):
+    without that, each full collection walked every object of numba, typer and
+    the engine, pausing the loop for up to a few hundred ms. Objects still die
+    by reference counting; the collector keeps running for what the loop
+    allocates, less often."""
+    gc.collect()
+    gc.freeze()
+    _, gen1, gen2 = gc.get_threshold()
+    gc.set_threshold(GC_GEN0_THRESHOLD, gen1, gen2)
+
+
 def run(opts: ServerOptions) -> int:
     """Start, serve until SIGTERM/SIGINT, snapshot and exit 0 (used by ``busyhour serve``)."""
     logging.basicConfig(level=logging.INFO, format="busyhour serve: %(message)s", stream=sys.stderr)
@@ -275,6 +316,7 @@ def run(opts: ServerOptions) -> int:
     try:
         log.info("replayed %d journal records; last seq %d", server.replayed, server.host.last_seq)
         print(f"busyhour serve: ready commands={server.endpoints[0]} events={server.endpoints[1]}", flush=True)
+        quiet_gc()
         server.serve_forever()
         server.snapshot()
     finally:
