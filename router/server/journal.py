@@ -275,8 +275,11 @@ class Journal:
         self._last_fsync = time.monotonic()
         return time.perf_counter() - t0
 
-    def commit(self) -> CommitTiming:
-        """Write the buffered records (one write; ``always``: one per record) and fsync per the policy."""
+    def commit(self, *, defer_fsync: bool = False) -> CommitTiming:
+        """Write the buffered records (one write; ``always``: one per record) and fsync per the policy.
+
+        ``defer_fsync`` (``batch`` only): write but leave the fsync to the caller, who runs it on another
+        thread with :meth:`fsync_handle` and reports it with :meth:`synced`."""
         self._usable()
         frames, self._buffer = self._buffer, []
         size = sum(len(f) for f in frames)
@@ -298,7 +301,7 @@ class Journal:
                 self._write(b"".join(frames))
                 write_s = time.perf_counter() - t0
                 self._unsynced = True
-            if self._unsynced and (mode == "batch" or (mode == "interval" and (time.monotonic() - self._last_fsync)
+            if self._unsynced and ((mode == "batch" and not defer_fsync) or (mode == "interval" and (time.monotonic() - self._last_fsync)
                                                       * 1000.0 >= self.policy.interval_ms)):
                 fsync_s = self._fsync()
         except OSError as exc:
@@ -314,6 +317,22 @@ class Journal:
         self._segment_size += size
         self.last_commit = CommitTiming(len(frames), size, write_s, fsync_s)
         return self.last_commit
+
+    def fsync_handle(self) -> tuple[int, int]:
+        """(a duplicate of the segment's descriptor, records committed): fsync that descriptor on any thread,
+        close it, then call :meth:`synced` with the record count (the records before it are then on disk)."""
+        self._usable()
+        assert self._fd is not None
+        return os.dup(self._fd), self.records_total
+
+    def synced(self, records: int, error: str | None = None) -> None:
+        """An fsync from :meth:`fsync_handle` finished; ``error``: it failed, and so does the journal."""
+        if error is not None:
+            self._failed = f"fsync: {error}"
+            raise JournalError(f"{self.directory}: {self._failed}")
+        if records == self.records_total:
+            self._unsynced = False
+        self._last_fsync = time.monotonic()
 
     def sync(self) -> float:
         """fsync now if committed records are not yet on disk (``interval`` and ``never``); the seconds it took."""

@@ -21,6 +21,7 @@ import signal
 import sys
 import time
 import uuid
+from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,7 +31,8 @@ import zmq
 from ..config import load_toml
 from ..events import Event
 from . import protocol as P
-from .host import Host, Work
+from .groupcommit import BackgroundFsync
+from .host import Host, Outcome, Work
 from .journal import Journal
 from .metrics import Metrics
 from .security import check_binds, start_server_auth
@@ -94,6 +96,9 @@ class Server:
         self.interest = P.Interest()  # topics with a subscriber (the XPUB socket reports subscriptions)
         self._last_commit = time.monotonic()
         self._since_snapshot = 0
+        self._bg: BackgroundFsync | None = None  # group commit on a helper thread (--fsync batch with a journal)
+        self._held: deque[tuple[int, Outcome]] = deque()  # (records that must be on disk, the wake-up's answers)
+        self._durable = 0  # records known to be on disk
         self._last_snapshot = time.monotonic()
         self.metrics = Metrics()
         self.ctx: zmq.Context | None = None
@@ -121,6 +126,10 @@ class Server:
             self.replayed, self.torn = len(rec.records), rec.torn
             self.host.history = self._history
         self.host.epoch_unix_s = epoch
+        if self.journal is not None:
+            self._durable = self.journal.records_total
+            if self.journal.policy.mode == "batch":
+                self._bg = BackgroundFsync()
         self.clock = Clock(epoch, self.host.time_s)
         self.metrics.replayed.set(self.replayed)
 
@@ -195,15 +204,30 @@ class Server:
         t0 = time.perf_counter()
         out = self.host.step(self.clock.now(), works)
         step_s = time.perf_counter() - t0
-        if out.record is not None and self.journal is not None:
-            self.journal.append(out.record)
+        journal = self.journal
+        if out.record is not None and journal is not None:
+            journal.append(out.record)
             self._since_snapshot += out.applied
             now_m = time.monotonic()
             if works or now_m - self._last_commit > 1.0:  # timer-only records need no fsync of their own
-                timing = self.journal.commit()
+                timing = journal.commit(defer_fsync=self._bg is not None)
                 self._last_commit = now_m
                 self.metrics.append.observe(timing.write_s)
-                self.metrics.fsync.observe(timing.fsync_s)
+                if self._bg is None:
+                    self.metrics.fsync.observe(timing.fsync_s)
+        if self._bg is None:
+            self._deliver(out)
+        else:  # group commit on the helper thread: answer once the records written so far are on disk
+            self._held.append((journal.records_total, out))
+            self._sync_and_release()
+        self.metrics.count(out.ops, len(out.events), step_s)
+        if journal is not None and self._since_snapshot and (
+                self._since_snapshot >= self.opts.snapshot_every
+                or time.monotonic() - self._last_snapshot >= self.opts.snapshot_interval_s):
+            self.snapshot()
+
+    def _deliver(self, out: Outcome) -> None:
+        """Send a wake-up's replies, then publish its events."""
         send, more = self.cmd.send, zmq.SNDMORE
         for envelope, frame in out.replies:
             for part in envelope:
@@ -213,13 +237,33 @@ class Server:
             send = self.pub.send
             for topic, payload in P.stream_frames(out.events, self._tseq, self.host.boot, rows=out.rows,
                                                   wanted=self.interest):
-                send(topic, zmq.SNDMORE)
+                send(topic, more)
                 send(payload)
-        self.metrics.count(out.ops, len(out.events), step_s)
-        if self.journal is not None and self._since_snapshot and (
-                self._since_snapshot >= self.opts.snapshot_every
-                or time.monotonic() - self._last_snapshot >= self.opts.snapshot_interval_s):
-            self.snapshot()
+
+    def _sync_and_release(self, wait: bool = False) -> None:
+        """Take in a finished background fsync (``wait``: wait for a running one), answer the wake-ups it
+        covers in order, and start the next fsync if written records are still waiting for one."""
+        bg, journal, held = self._bg, self.journal, self._held
+        assert bg is not None and journal is not None
+        done = bg.finished(wait)
+        if done is not None:
+            journal.synced(done.records, done.error)  # raises JournalError if the fsync failed
+            self._durable = max(self._durable, done.records)
+            self.metrics.fsync.observe(done.fsync_s)
+        while held and held[0][0] <= self._durable:
+            self._deliver(held.popleft()[1])
+        if held and not bg.busy:
+            bg.start(*journal.fsync_handle())
+
+    def _settle(self) -> None:
+        """Everything written is on disk and every held wake-up answered (before a snapshot, at the end)."""
+        if self._bg is None or self.journal is None:
+            return
+        self._sync_and_release(wait=True)
+        self.journal.commit()
+        self.journal.sync()
+        self._durable = self.journal.records_total
+        self._sync_and_release()
 
     def _subscriptions(self) -> bool:
         """Take in the subscription changes the XPUB socket reports; return whether any topic is subscribed."""
@@ -233,6 +277,7 @@ class Server:
     def snapshot(self) -> None:
         if self.journal is None:
             return
+        self._settle()
         self.journal.snapshot(self.host.snapshot_meta(self.journal.records_total), self.host.to_blob())
         log.info("snapshot after %d journal records, seq %d", self.journal.records_total, self.host.last_seq)
         self._since_snapshot = 0
@@ -244,6 +289,9 @@ class Server:
         poller.register(self.cmd, zmq.POLLIN)
         poller.register(self.pub, zmq.POLLIN)  # subscriptions coming and going
         cmd, pub = self.cmd, self.pub
+        bg_fd = self._bg.fileno() if self._bg is not None else None
+        if bg_fd is not None:
+            poller.register(bg_fd, zmq.POLLIN)  # a background fsync finished
         self._tick([])  # the present: timers that fell due while the server was down
         while not self._stop:
             wait_ms = (self.host.router.next_deadline() - self.clock.now()) * 1000.0
@@ -256,6 +304,8 @@ class Server:
                         self._receive(works)
                     elif sock is pub:
                         self._subscriptions()
+                    elif sock == bg_fd:
+                        self._sync_and_release()
             if works or self.host.router.next_deadline() <= self.clock.now():
                 self._tick(works)
             elif self.journal is not None and time.monotonic() - self._last_commit > 1.0:
@@ -263,16 +313,23 @@ class Server:
                 if self.journal.policy.mode == "interval":
                     self.journal.sync()
                 self._last_commit = time.monotonic()
+                if self._bg is not None:  # that commit fsynced in this thread ("batch")
+                    self._durable = self.journal.records_total
+                    self._sync_and_release()
             self.metrics.live(self.host.router, time.monotonic(), self.host.last_seq)
         works = []
         self._receive(works)
         if works:
             self._tick(works)
+        self._settle()
 
     def stop(self, *_args: Any) -> None:
         self._stop = True
 
     def close(self) -> None:
+        if self._bg is not None:
+            self._bg.close()
+            self._bg = None
         if self.journal is not None:
             self.journal.close()
             self.journal = None
