@@ -76,14 +76,18 @@ class BackgroundFsync:
             os.write(self._w, b"!")
 
     def finished(self, wait: bool = False) -> FsyncDone | None:
-        """The fsync that finished (once), or None if none ran or it is still running (``wait``: block)."""
+        """The fsync that finished (once), or None if none ran or it is still running (``wait``: block).
+
+        Every call empties the wake-up pipe first: the thread writes to it just after setting the event, so a
+        byte may arrive after the result was taken; left unread, it would keep the loop's poll returning."""
+        try:
+            while os.read(self._r, 64):
+                pass
+        except BlockingIOError:
+            pass
         if not self.busy or not (self._done.is_set() or (wait and self._done.wait())):
             return None
         self._done.clear()
-        try:
-            os.read(self._r, 64)
-        except BlockingIOError:
-            pass
         self.busy = False
         result, self._result = self._result, None
         return result
