@@ -39,6 +39,7 @@ from typing import Any, Callable, NamedTuple
 import msgpack
 
 from .. import views
+from ..codes import EventKind
 from ..config import RouterConfig
 from ..engine import Router
 from ..errors import OfferError, RouterError, StateError, UnknownIdError
@@ -47,7 +48,8 @@ from . import protocol as P
 
 log = logging.getLogger("busyhour.server")
 
-SNAPSHOT_FORMAT = 1
+SNAPSHOT_FORMAT = 2  # 2: the kept events as plain tuples (kind as int); format 1 snapshots still load
+SNAPSHOT_FORMATS = (1, 2)
 
 
 class Work(NamedTuple):
@@ -273,21 +275,23 @@ class Host:
 
     def to_blob(self, keep_events: int = 100_000) -> bytes:
         """The engine, idempotency table and the most recent events, as bytes (trusted files only)."""
+        ring = self._ring[-keep_events:] if keep_events else []
+        kind = int  # events as plain tuples: pickling an enum member per event took ~6 µs, tuples ~0.3 µs
         state = {"format": SNAPSHOT_FORMAT, "router": self.router, "idem": list(self._idem.items()),
-                 "ring": self._ring[-keep_events:] if keep_events else [], "last_seq": self.last_seq,
+                 "ring": [(e[0], e[1], kind(e[2]), *e[3:]) for e in ring], "last_seq": self.last_seq,
                  "time_s": self.time_s}
         return pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
 
     def load_blob(self, blob: bytes) -> None:
         """Replace this host's state by a :meth:`to_blob` snapshot."""
         state = pickle.loads(blob)
-        if not isinstance(state, dict) or state.get("format") != SNAPSHOT_FORMAT:
+        if not isinstance(state, dict) or state.get("format") not in SNAPSHOT_FORMATS:
             raise ReplayError("snapshot was written by an incompatible version of busyhour")
         self.router = state["router"]
         self._idem, self._idem_order = {}, deque()
         for key, reply in state["idem"]:
             self._remember(key, reply)
-        self._ring = list(state["ring"])
+        self._ring = [Event(r[0], r[1], EventKind(r[2]), *r[3:]) for r in state["ring"]]
         self.last_seq = state["last_seq"]
         self.time_s = state["time_s"]
 
