@@ -43,14 +43,13 @@ import fcntl
 import logging
 import os
 import time
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, NamedTuple
 
-from .journal_format import (HEADER, HEADER_MAGIC, LOCK, MAX_META_BYTES, MAX_PAYLOAD_BYTES, SEGMENT, SNAP,
-                             SNAP_MAGIC, SNAPSHOT, JournalError, JournalInfo, check_folder, frame, fsync_dir,
-                             inspect, numbered, pack, read_file, read_header, read_snapshot, scan, write_atomic)
+from .journal_format import (HEADER, HEADER_MAGIC, LOCK, MAX_META_BYTES, MAX_PAYLOAD_BYTES, SEGMENT, SNAPSHOT,
+                             JournalError, JournalInfo, check_folder, frame, fsync_dir, inspect, numbered, pack,
+                             read_file, read_header, read_snapshot, scan, write_atomic, write_snapshot)
 
 __all__ = ["FSYNC_POLICIES", "MAX_PAYLOAD_BYTES", "CommitTiming", "FsyncPolicy", "Journal", "JournalError",
            "JournalInfo", "Recovery", "inspect", "parse_fsync"]
@@ -354,15 +353,30 @@ class Journal:
             raise JournalError(f"{self.directory}: write_header() before the first snapshot")
         self.commit()
         self.sync()
-        n = self.records_total
-        meta_bytes = pack({**meta, "record": n})
-        if len(meta_bytes) > MAX_META_BYTES:
-            raise JournalError(f"snapshot meta of {len(meta_bytes)} bytes, over {MAX_META_BYTES}")
-        body = meta_bytes + bytes(blob)
-        write_atomic(self.directory / f"snapshot-{n:012d}.bin",
-                     SNAP.pack(SNAP_MAGIC, len(meta_bytes), len(blob), zlib.crc32(body)) + body)
+        write_snapshot(self.directory, self.records_total, meta, blob)
         self._new_segment()
         self._prune()
+
+    def cut(self) -> int:
+        """For a snapshot written elsewhere (a forked child, :func:`write_snapshot`): commit, fsync, start a
+        new segment and return the record count the snapshot must hold; call :meth:`prune` once it is written."""
+        if not self._header:
+            raise JournalError(f"{self.directory}: write_header() before the first snapshot")
+        self.commit()
+        self.sync()
+        self._new_segment()
+        return self.records_total
+
+    def prune(self) -> None:
+        """Delete history older than the kept snapshots (after a snapshot written elsewhere)."""
+        self._usable()
+        self._prune()
+
+    def close_lock_copy(self) -> None:
+        """In a forked child: close its copy of the lock, so the lock goes with the parent process."""
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
 
     def _prune(self) -> None:
         snaps = numbered(self.directory, SNAPSHOT)

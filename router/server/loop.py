@@ -17,6 +17,7 @@ from __future__ import annotations
 import gc
 import hashlib
 import logging
+import os
 import signal
 import sys
 import time
@@ -34,6 +35,7 @@ from . import protocol as P
 from .groupcommit import BackgroundFsync
 from .host import Host, Outcome, Work
 from .journal import Journal
+from .journal_format import write_snapshot
 from .metrics import Metrics
 from .security import check_binds, start_server_auth
 
@@ -99,6 +101,8 @@ class Server:
         self._bg: BackgroundFsync | None = None  # group commit on a helper thread (--fsync batch with a journal)
         self._held: deque[tuple[int, Outcome]] = deque()  # (records that must be on disk, the wake-up's answers)
         self._durable = 0  # records known to be on disk
+        self._snap_pid: int | None = None  # the child writing a snapshot, if any
+        self._snap_record = 0
         self._last_snapshot = time.monotonic()
         self.metrics = Metrics()
         self.ctx: zmq.Context | None = None
@@ -224,7 +228,7 @@ class Server:
         if journal is not None and self._since_snapshot and (
                 self._since_snapshot >= self.opts.snapshot_every
                 or time.monotonic() - self._last_snapshot >= self.opts.snapshot_interval_s):
-            self.snapshot()
+            self._snapshot_in_background()
 
     def _deliver(self, out: Outcome) -> None:
         """Send a wake-up's replies, then publish its events."""
@@ -274,9 +278,50 @@ class Server:
             except zmq.Again:
                 return bool(self.interest.prefixes)
 
+    def _snapshot_in_background(self) -> None:
+        """Snapshot from a forked child (copy-on-write), so the loop does not stop while the state is
+        serialised and written; the parent starts a new segment at the snapshot's record and prunes the
+        history once the child has written the file (:meth:`_snapshot_finished`)."""
+        journal = self.journal
+        if journal is None or self._snap_pid is not None:
+            return  # the previous one is still being written: try again at the next wake-up
+        self._settle()
+        record = journal.cut()
+        meta = self.host.snapshot_meta(record)
+        pid = os.fork()
+        if pid == 0:  # the child: serialise and write, touch nothing else (no sockets, no logging)
+            code = 1
+            try:
+                journal.close_lock_copy()
+                write_snapshot(journal.directory, record, meta, self.host.to_blob())
+                code = 0
+            finally:
+                os._exit(code)
+        self._snap_pid, self._snap_record = pid, record
+        self._since_snapshot = 0
+        self._last_snapshot = time.monotonic()
+
+    def _snapshot_finished(self, wait: bool = False) -> None:
+        """Reap the snapshot child if it has exited (``wait``: wait for it); prune the history if it worked."""
+        if self._snap_pid is None:
+            return
+        pid, status = os.waitpid(self._snap_pid, 0 if wait else os.WNOHANG)
+        if pid == 0:
+            return
+        self._snap_pid = None
+        code = os.waitstatus_to_exitcode(status)
+        if code == 0 and self.journal is not None:
+            self.journal.prune()
+            log.info("snapshot after %d journal records (background)", self._snap_record)
+        else:
+            log.warning("background snapshot after %d journal records failed (exit %s); the journal keeps its "
+                        "history and the next snapshot tries again", self._snap_record, code)
+
     def snapshot(self) -> None:
+        """Snapshot now, in this process (at shutdown)."""
         if self.journal is None:
             return
+        self._snapshot_finished(wait=True)
         self._settle()
         self.journal.snapshot(self.host.snapshot_meta(self.journal.records_total), self.host.to_blob())
         log.info("snapshot after %d journal records, seq %d", self.journal.records_total, self.host.last_seq)
@@ -317,6 +362,8 @@ class Server:
                     self._durable = self.journal.records_total
                     self._sync_and_release()
             self.metrics.live(self.host.router, time.monotonic(), self.host.last_seq)
+            if self._snap_pid is not None:
+                self._snapshot_finished()
         works = []
         self._receive(works)
         if works:
@@ -327,6 +374,8 @@ class Server:
         self._stop = True
 
     def close(self) -> None:
+        if self._snap_pid is not None:
+            self._snapshot_finished(wait=True)
         if self._bg is not None:
             self._bg.close()
             self._bg = None
