@@ -43,14 +43,13 @@ import fcntl
 import logging
 import os
 import time
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, NamedTuple
 
-from .journal_format import (HEADER, HEADER_MAGIC, LOCK, MAX_META_BYTES, MAX_PAYLOAD_BYTES, SEGMENT, SNAP,
-                             SNAP_MAGIC, SNAPSHOT, JournalError, JournalInfo, check_folder, frame, fsync_dir,
-                             inspect, numbered, pack, read_file, read_header, read_snapshot, scan, write_atomic)
+from .journal_format import (HEADER, HEADER_MAGIC, LOCK, MAX_META_BYTES, MAX_PAYLOAD_BYTES, SEGMENT, SNAPSHOT,
+                             JournalError, JournalInfo, check_folder, frame, fsync_dir, inspect, numbered, pack,
+                             read_file, read_header, read_snapshot, scan, write_atomic, write_snapshot)
 
 __all__ = ["FSYNC_POLICIES", "MAX_PAYLOAD_BYTES", "CommitTiming", "FsyncPolicy", "Journal", "JournalError",
            "JournalInfo", "Recovery", "inspect", "parse_fsync"]
@@ -275,8 +274,11 @@ class Journal:
         self._last_fsync = time.monotonic()
         return time.perf_counter() - t0
 
-    def commit(self) -> CommitTiming:
-        """Write the buffered records (one write; ``always``: one per record) and fsync per the policy."""
+    def commit(self, *, defer_fsync: bool = False) -> CommitTiming:
+        """Write the buffered records (one write; ``always``: one per record) and fsync per the policy.
+
+        ``defer_fsync`` (``batch`` only): write but leave the fsync to the caller, who runs it on another
+        thread with :meth:`fsync_handle` and reports it with :meth:`synced`."""
         self._usable()
         frames, self._buffer = self._buffer, []
         size = sum(len(f) for f in frames)
@@ -298,7 +300,7 @@ class Journal:
                 self._write(b"".join(frames))
                 write_s = time.perf_counter() - t0
                 self._unsynced = True
-            if self._unsynced and (mode == "batch" or (mode == "interval" and (time.monotonic() - self._last_fsync)
+            if self._unsynced and ((mode == "batch" and not defer_fsync) or (mode == "interval" and (time.monotonic() - self._last_fsync)
                                                       * 1000.0 >= self.policy.interval_ms)):
                 fsync_s = self._fsync()
         except OSError as exc:
@@ -314,6 +316,22 @@ class Journal:
         self._segment_size += size
         self.last_commit = CommitTiming(len(frames), size, write_s, fsync_s)
         return self.last_commit
+
+    def fsync_handle(self) -> tuple[int, int]:
+        """(a duplicate of the segment's descriptor, records committed): fsync that descriptor on any thread,
+        close it, then call :meth:`synced` with the record count (the records before it are then on disk)."""
+        self._usable()
+        assert self._fd is not None
+        return os.dup(self._fd), self.records_total
+
+    def synced(self, records: int, error: str | None = None) -> None:
+        """An fsync from :meth:`fsync_handle` finished; ``error``: it failed, and so does the journal."""
+        if error is not None:
+            self._failed = f"fsync: {error}"
+            raise JournalError(f"{self.directory}: {self._failed}")
+        if records == self.records_total:
+            self._unsynced = False
+        self._last_fsync = time.monotonic()
 
     def sync(self) -> float:
         """fsync now if committed records are not yet on disk (``interval`` and ``never``); the seconds it took."""
@@ -335,15 +353,30 @@ class Journal:
             raise JournalError(f"{self.directory}: write_header() before the first snapshot")
         self.commit()
         self.sync()
-        n = self.records_total
-        meta_bytes = pack({**meta, "record": n})
-        if len(meta_bytes) > MAX_META_BYTES:
-            raise JournalError(f"snapshot meta of {len(meta_bytes)} bytes, over {MAX_META_BYTES}")
-        body = meta_bytes + bytes(blob)
-        write_atomic(self.directory / f"snapshot-{n:012d}.bin",
-                     SNAP.pack(SNAP_MAGIC, len(meta_bytes), len(blob), zlib.crc32(body)) + body)
+        write_snapshot(self.directory, self.records_total, meta, blob)
         self._new_segment()
         self._prune()
+
+    def cut(self) -> int:
+        """For a snapshot written elsewhere (a forked child, :func:`write_snapshot`): commit, fsync, start a
+        new segment and return the record count the snapshot must hold; call :meth:`prune` once it is written."""
+        if not self._header:
+            raise JournalError(f"{self.directory}: write_header() before the first snapshot")
+        self.commit()
+        self.sync()
+        self._new_segment()
+        return self.records_total
+
+    def prune(self) -> None:
+        """Delete history older than the kept snapshots (after a snapshot written elsewhere)."""
+        self._usable()
+        self._prune()
+
+    def close_lock_copy(self) -> None:
+        """In a forked child: close its copy of the lock, so the lock goes with the parent process."""
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
 
     def _prune(self) -> None:
         snaps = numbered(self.directory, SNAPSHOT)

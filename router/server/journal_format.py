@@ -87,6 +87,16 @@ def write_atomic(path: Path, data: bytes) -> None:
     fsync_dir(path.parent)
 
 
+def write_snapshot(directory: Path, record: int, meta: dict, blob: bytes) -> None:
+    """Write ``snapshot-<record>.bin`` atomically (safe in a forked child: plain file calls only)."""
+    meta_bytes = pack({**meta, "record": record})
+    if len(meta_bytes) > MAX_META_BYTES:
+        raise JournalError(f"snapshot meta of {len(meta_bytes)} bytes, over {MAX_META_BYTES}")
+    body = meta_bytes + bytes(blob)
+    write_atomic(directory / f"snapshot-{record:012d}.bin",
+                 SNAP.pack(SNAP_MAGIC, len(meta_bytes), len(blob), zlib.crc32(body)) + body)
+
+
 def numbered(directory: Path, pattern: re.Pattern) -> list[tuple[int, Path]]:
     found = []
     for p in directory.iterdir():

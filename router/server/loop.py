@@ -14,12 +14,15 @@ server was down fire at once, at their own deadlines.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import logging
+import os
 import signal
 import sys
 import time
 import uuid
+from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,8 +32,10 @@ import zmq
 from ..config import load_toml
 from ..events import Event
 from . import protocol as P
-from .host import Host, Work
+from .groupcommit import BackgroundFsync
+from .host import Host, Outcome, Work
 from .journal import Journal
+from .journal_format import write_snapshot
 from .metrics import Metrics
 from .security import check_binds, start_server_auth
 
@@ -90,8 +95,14 @@ class Server:
         self.torn: str | None = None
         self._stop = False
         self._tseq: dict[bytes, int] = {}
+        self.interest = P.Interest()  # topics with a subscriber (the XPUB socket reports subscriptions)
         self._last_commit = time.monotonic()
         self._since_snapshot = 0
+        self._bg: BackgroundFsync | None = None  # group commit on a helper thread (--fsync batch with a journal)
+        self._held: deque[tuple[int, Outcome]] = deque()  # (records that must be on disk, the wake-up's answers)
+        self._durable = 0  # records known to be on disk
+        self._snap_pid: int | None = None  # the child writing a snapshot, if any
+        self._snap_record = 0
         self._last_snapshot = time.monotonic()
         self.metrics = Metrics()
         self.ctx: zmq.Context | None = None
@@ -119,6 +130,10 @@ class Server:
             self.replayed, self.torn = len(rec.records), rec.torn
             self.host.history = self._history
         self.host.epoch_unix_s = epoch
+        if self.journal is not None:
+            self._durable = self.journal.records_total
+            if self.journal.policy.mode == "batch":
+                self._bg = BackgroundFsync()
         self.clock = Clock(epoch, self.host.time_s)
         self.metrics.replayed.set(self.replayed)
 
@@ -148,7 +163,7 @@ class Server:
         o = self.opts
         self.ctx = ctx = zmq.Context()
         self.cmd = ctx.socket(zmq.ROUTER)
-        self.pub = ctx.socket(zmq.PUB)
+        self.pub = ctx.socket(zmq.XPUB)  # a PUB that also tells which topics are subscribed
         for s in (self.cmd, self.pub):
             s.linger = 1000
             s.sndhwm = o.hwm
@@ -193,30 +208,121 @@ class Server:
         t0 = time.perf_counter()
         out = self.host.step(self.clock.now(), works)
         step_s = time.perf_counter() - t0
-        if out.record is not None and self.journal is not None:
-            self.journal.append(out.record)
+        journal = self.journal
+        if out.record is not None and journal is not None:
+            journal.append(out.record)
             self._since_snapshot += out.applied
             now_m = time.monotonic()
             if works or now_m - self._last_commit > 1.0:  # timer-only records need no fsync of their own
-                timing = self.journal.commit()
+                timing = journal.commit(defer_fsync=self._bg is not None)
                 self._last_commit = now_m
                 self.metrics.append.observe(timing.write_s)
-                self.metrics.fsync.observe(timing.fsync_s)
-        send = self.cmd.send_multipart
-        for envelope, frame in out.replies:
-            envelope.append(frame)
-            send(envelope)
-        for topic, payload in P.stream_frames(out.events, self._tseq, self.host.boot):
-            self.pub.send_multipart((topic, payload))
+                if self._bg is None:
+                    self.metrics.fsync.observe(timing.fsync_s)
+        if self._bg is None:
+            self._deliver(out)
+        else:  # group commit on the helper thread: answer once the records written so far are on disk
+            self._held.append((journal.records_total, out))
+            self._sync_and_release()
         self.metrics.count(out.ops, len(out.events), step_s)
-        if self.journal is not None and self._since_snapshot and (
+        if journal is not None and self._since_snapshot and (
                 self._since_snapshot >= self.opts.snapshot_every
                 or time.monotonic() - self._last_snapshot >= self.opts.snapshot_interval_s):
-            self.snapshot()
+            self._snapshot_in_background()
+
+    def _deliver(self, out: Outcome) -> None:
+        """Send a wake-up's replies, then publish its events."""
+        send, more = self.cmd.send, zmq.SNDMORE
+        for envelope, frame in out.replies:
+            for part in envelope:
+                send(part, more)
+            send(frame)
+        if out.events and (self.interest.prefixes or self._subscriptions()):
+            send = self.pub.send
+            for topic, payload in P.stream_frames(out.events, self._tseq, self.host.boot, rows=out.rows,
+                                                  wanted=self.interest):
+                send(topic, more)
+                send(payload)
+
+    def _sync_and_release(self, wait: bool = False) -> None:
+        """Take in a finished background fsync (``wait``: wait for a running one), answer the wake-ups it
+        covers in order, and start the next fsync if written records are still waiting for one."""
+        bg, journal, held = self._bg, self.journal, self._held
+        assert bg is not None and journal is not None
+        done = bg.finished(wait)
+        if done is not None:
+            journal.synced(done.records, done.error)  # raises JournalError if the fsync failed
+            self._durable = max(self._durable, done.records)
+            self.metrics.fsync.observe(done.fsync_s)
+        while held and held[0][0] <= self._durable:
+            self._deliver(held.popleft()[1])
+        if held and not bg.busy:
+            bg.start(*journal.fsync_handle())
+
+    def _settle(self) -> None:
+        """Everything written is on disk and every held wake-up answered (before a snapshot, at the end)."""
+        if self._bg is None or self.journal is None:
+            return
+        self._sync_and_release(wait=True)
+        self.journal.commit()
+        self.journal.sync()
+        self._durable = self.journal.records_total
+        self._sync_and_release()
+
+    def _subscriptions(self) -> bool:
+        """Take in the subscription changes the XPUB socket reports; return whether any topic is subscribed."""
+        recv, update = self.pub.recv, self.interest.update
+        while True:
+            try:
+                update(recv(zmq.NOBLOCK))
+            except zmq.Again:
+                return bool(self.interest.prefixes)
+
+    def _snapshot_in_background(self) -> None:
+        """Snapshot from a forked child (copy-on-write), so the loop does not stop while the state is
+        serialised and written; the parent starts a new segment at the snapshot's record and prunes the
+        history once the child has written the file (:meth:`_snapshot_finished`)."""
+        journal = self.journal
+        if journal is None or self._snap_pid is not None:
+            return  # the previous one is still being written: try again at the next wake-up
+        self._settle()
+        record = journal.cut()
+        meta = self.host.snapshot_meta(record)
+        pid = os.fork()
+        if pid == 0:  # the child: serialise and write, touch nothing else (no sockets, no logging)
+            code = 1
+            try:
+                journal.close_lock_copy()
+                write_snapshot(journal.directory, record, meta, self.host.to_blob())
+                code = 0
+            finally:
+                os._exit(code)
+        self._snap_pid, self._snap_record = pid, record
+        self._since_snapshot = 0
+        self._last_snapshot = time.monotonic()
+
+    def _snapshot_finished(self, wait: bool = False) -> None:
+        """Reap the snapshot child if it has exited (``wait``: wait for it); prune the history if it worked."""
+        if self._snap_pid is None:
+            return
+        pid, status = os.waitpid(self._snap_pid, 0 if wait else os.WNOHANG)
+        if pid == 0:
+            return
+        self._snap_pid = None
+        code = os.waitstatus_to_exitcode(status)
+        if code == 0 and self.journal is not None:
+            self.journal.prune()
+            log.info("snapshot after %d journal records (background)", self._snap_record)
+        else:
+            log.warning("background snapshot after %d journal records failed (exit %s); the journal keeps its "
+                        "history and the next snapshot tries again", self._snap_record, code)
 
     def snapshot(self) -> None:
+        """Snapshot now, in this process (at shutdown)."""
         if self.journal is None:
             return
+        self._snapshot_finished(wait=True)
+        self._settle()
         self.journal.snapshot(self.host.snapshot_meta(self.journal.records_total), self.host.to_blob())
         log.info("snapshot after %d journal records, seq %d", self.journal.records_total, self.host.last_seq)
         self._since_snapshot = 0
@@ -226,13 +332,25 @@ class Server:
         """Run until :meth:`stop` (SIGTERM/SIGINT): then drain what was received, snapshot, close."""
         poller = zmq.Poller()
         poller.register(self.cmd, zmq.POLLIN)
+        poller.register(self.pub, zmq.POLLIN)  # subscriptions coming and going
+        cmd, pub = self.cmd, self.pub
+        bg_fd = self._bg.fileno() if self._bg is not None else None
+        if bg_fd is not None:
+            poller.register(bg_fd, zmq.POLLIN)  # a background fsync finished
         self._tick([])  # the present: timers that fell due while the server was down
         while not self._stop:
             wait_ms = (self.host.router.next_deadline() - self.clock.now()) * 1000.0
             timeout = 0 if wait_ms <= 0 else int(min(POLL_CAP_MS, wait_ms + 1))
             works: list[Work] = []
-            if poller.poll(timeout):
-                self._receive(works)
+            ready = poller.poll(timeout)
+            if ready:
+                for sock, _ in ready:
+                    if sock is cmd:
+                        self._receive(works)
+                    elif sock is pub:
+                        self._subscriptions()
+                    elif sock == bg_fd:
+                        self._sync_and_release()
             if works or self.host.router.next_deadline() <= self.clock.now():
                 self._tick(works)
             elif self.journal is not None and time.monotonic() - self._last_commit > 1.0:
@@ -240,16 +358,27 @@ class Server:
                 if self.journal.policy.mode == "interval":
                     self.journal.sync()
                 self._last_commit = time.monotonic()
+                if self._bg is not None:  # that commit fsynced in this thread ("batch")
+                    self._durable = self.journal.records_total
+                    self._sync_and_release()
             self.metrics.live(self.host.router, time.monotonic(), self.host.last_seq)
+            if self._snap_pid is not None:
+                self._snapshot_finished()
         works = []
         self._receive(works)
         if works:
             self._tick(works)
+        self._settle()
 
     def stop(self, *_args: Any) -> None:
         self._stop = True
 
     def close(self) -> None:
+        if self._snap_pid is not None:
+            self._snapshot_finished(wait=True)
+        if self._bg is not None:
+            self._bg.close()
+            self._bg = None
         if self.journal is not None:
             self.journal.close()
             self.journal = None
@@ -259,6 +388,24 @@ class Server:
         if self.ctx is not None:
             self.ctx.destroy(linger=1000)
             self.ctx = None
+
+
+GC_GEN0_THRESHOLD = 20_000  # allocations between young collections (CPython's default, 700, collects ~30× as often)
+
+
+def quiet_gc() -> None:
+    """Keep the cyclic garbage collector off the long-lived heap.
+
+    What exists when the loop starts (imported modules, the configuration, the
+    recovered engine) is moved out of the collector's reach (``gc.freeze``):
+    without that, each full collection walked every object of numba, typer and
+    the engine, pausing the loop for up to a few hundred ms. Objects still die
+    by reference counting; the collector keeps running for what the loop
+    allocates, less often."""
+    gc.collect()
+    gc.freeze()
+    _, gen1, gen2 = gc.get_threshold()
+    gc.set_threshold(GC_GEN0_THRESHOLD, gen1, gen2)
 
 
 def run(opts: ServerOptions) -> int:
@@ -275,6 +422,7 @@ def run(opts: ServerOptions) -> int:
     try:
         log.info("replayed %d journal records; last seq %d", server.replayed, server.host.last_seq)
         print(f"busyhour serve: ready commands={server.endpoints[0]} events={server.endpoints[1]}", flush=True)
+        quiet_gc()
         server.serve_forever()
         server.snapshot()
     finally:

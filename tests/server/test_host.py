@@ -188,3 +188,25 @@ def test_fuzzed_frames_never_change_state_or_stop_the_host(frame):
         assert host.digest() == before
     if all(isinstance(i, P.Refused) for i in items):
         assert out.record is None
+
+
+def test_snapshot_keeps_events_typed_and_loads_format_1():
+    import pickle
+
+    from busyhour.router.codes import EventKind
+    from busyhour.router.server.host import SNAPSHOT_FORMAT
+
+    host = Host(CONFIG)
+    host.step(0.0, [work(b"k", {"v": 1, "id": 1, "op": "login", "agent": "a1", "ready": True}),
+                    work(b"k", {"v": 1, "id": 2, "op": "arrive", "call": "c1", "queue": "sales"})])
+    events = host.events_since(0)[0]
+    assert events and SNAPSHOT_FORMAT == 2
+    restored = Host(CONFIG)
+    restored.load_blob(host.to_blob())
+    again = restored.events_since(0)[0]
+    assert again == events and all(type(e.kind) is EventKind for e in again)
+    old = pickle.loads(host.to_blob())  # a format 1 snapshot held the events themselves
+    old.update(format=1, ring=list(events))
+    from_old = Host(CONFIG)
+    from_old.load_blob(pickle.dumps(old))
+    assert from_old.events_since(0)[0] == events and from_old.digest() == host.digest()

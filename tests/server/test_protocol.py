@@ -122,3 +122,35 @@ def test_stream_frames_group_by_topic_and_count_per_topic():
     P.stream_frames(evs[:1], tseq)
     assert tseq == {b"all": 2, b"queue:sales": 2, b"agent:a1": 1}
     assert P.stream_frames([], tseq) == []
+
+
+def test_ok_reply_rows_gives_the_bytes_of_ok_reply():
+    ev = Event(3, 1.5, EventKind.CALL_OFFERED, "c1", "a1", "sales", "", 16.5)
+    for rid in (0, 9, -1, 2**40, "r-1", "x" * 64):
+        for evs in ([], [ev], [ev] * 20):
+            assert P.ok_reply_rows(rid, [P.event_row(e) for e in evs]) == P.ok_reply(rid, evs)
+
+
+def test_stream_frames_only_for_subscribed_topics():
+    """An XPUB reports subscriptions (\\x01 prefix) and the last one leaving (\\x00 prefix); ZeroMQ matches by prefix."""
+    evs = [Event(1, 0.0, EventKind.CALL_ARRIVED, "c1", None, "sales", "", 0.0),
+           Event(2, 0.0, EventKind.CALL_OFFERED, "c1", "a1", "sales", "", 15.0),
+           Event(3, 0.0, EventKind.AGENT_STATE, None, "a17", None, "RESERVED", 0.0)]
+    want = P.Interest()
+    tseq: dict[bytes, int] = {}
+    assert P.stream_frames(evs, tseq, wanted=want) == [] and tseq == {}
+    want.update(b"\x01all")
+    assert not want.per_topic
+    assert [t for t, _ in P.stream_frames(evs, tseq, wanted=want)] == [b"all"]
+    want.update(b"\x01agent:a1")  # also matches agent:a17
+    assert want.per_topic
+    frames = dict(P.stream_frames(evs, tseq, wanted=want))
+    assert set(frames) == {b"all", b"agent:a1", b"agent:a17"}
+    assert msgpack.unpackb(frames[b"all"])["tseq"] == 2 and msgpack.unpackb(frames[b"agent:a1"])["tseq"] == 1
+    want.update(b"\x00all")
+    want.update(b"junk")  # not a subscription message: ignored
+    assert set(dict(P.stream_frames(evs, tseq, wanted=want))) == {b"agent:a1", b"agent:a17"}
+    want.update(b"\x00agent:a1")
+    want.update(b"\x01")  # the empty prefix: every topic
+    assert set(dict(P.stream_frames(evs, tseq, wanted=want))) == {b"all", b"queue:sales", b"agent:a1", b"agent:a17"}
+    assert tseq == {b"all": 3, b"agent:a1": 3, b"agent:a17": 3, b"queue:sales": 1}
