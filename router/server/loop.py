@@ -22,6 +22,7 @@ import signal
 import sys
 import time
 import uuid
+import warnings
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
@@ -288,7 +289,9 @@ class Server:
         self._settle()
         record = journal.cut()
         meta = self.host.snapshot_meta(record)
-        pid = os.fork()
+        with warnings.catch_warnings():  # the child only pickles and writes a file (no locks, sockets, logging)
+            warnings.simplefilter("ignore", DeprecationWarning)  # Python >= 3.12 warns on fork with threads
+            pid = os.fork()
         if pid == 0:  # the child: serialise and write, touch nothing else (no sockets, no logging)
             code = 1
             try:
