@@ -233,6 +233,7 @@ class CallOpsMixin:
         self._emit(t, EventKind.CALL_TRANSFERRED, call, old, old_q.name, detail, t - call.connected_s)
         call.preferred = target_a
         call.preferred_until = t + fallback_s if target_a >= 0 else -math.inf
+        call.xfer_from = old
         call.hops = 0
         call.wait_origin_s = t  # the second leg's wait starts now; arrival time (its place) is kept
         self._enter_queue(call, target_q, t, "transfer")  # old agent still holds the line here

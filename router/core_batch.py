@@ -26,7 +26,7 @@ from .core_layout import (
     QGEN, QUEUE, REASON, REASON_LOGIN, REJ_DELAY, S_ARRIVED, S_NFREE, S_NREASONS, S_NOW, S_ORDER, S_RESUME, STATE,
     ST_CONNECTED, ST_WAITING, WAIT_ORIGIN, EMPTY_EPOCH, S_TAIL, QM_FROM,
     D_ANSWERED_ELSEWHERE, OFFER_TAIL, RO_LEN, DEDICATED, DETAIL_TO_AGENT, DETAIL_TO_QUEUE, D_TRANSFER,
-    ERR_SAME_AGENT, LAST_END, LOAD, OP_TRANSFER, PREF, PREF_FB, PREF_UNTIL, STRAT, TALK, WRAP,
+    ERR_SAME_AGENT, LAST_END, LOAD, OP_TRANSFER, XFER, PREF, PREF_FB, PREF_UNTIL, STRAT, TALK, WRAP,
     CB, D_CB_CANCELLED, DETAIL_NUMBER, ERR_NOT_WAITING, OP_CALLBACK, S_NNUMBERS,
 )
 from .core_ring import offer_unlink, ringing_to_scratch
@@ -115,6 +115,7 @@ def _arrive(S, t, call, q, prio, pref, fallback_s):
     S.C_f[slot, CONNECTED_S] = math.nan
     S.C_f[slot, WAIT_ORIGIN] = t
     S.C_i[slot, PREF] = -1
+    S.C_i[slot, XFER] = -1
     S.C_f[slot, PREF_UNTIL] = -math.inf
     if pref < 0 and S.Q_i[q, STRAT] == STRAT_PREFERRED:
         pref = S.Q_i[q, DEDICATED]
@@ -222,6 +223,7 @@ def _transfer(S, t, call, tq, ta, fallback_s):
     emit(S, t, K_TRANSFERRED, slot, old, old_q, detail, t - S.C_f[slot, CONNECTED_S])
     S.C_i[slot, PREF] = ta
     S.C_f[slot, PREF_UNTIL] = t + fallback_s if ta >= 0 else -math.inf
+    S.C_i[slot, XFER] = old  # never offered to the agent who transferred it
     S.C_i[slot, HOPS] = 0
     S.C_f[slot, WAIT_ORIGIN] = t  # the second leg's wait starts now; arrival time (its place) is kept
     enter_queue(S, slot, q, t, D_TRANSFER)  # the old agent still holds the line here

@@ -175,8 +175,9 @@ def ah_push(S, q, key, rank, a, m):
 
 
 @njit(cache=True, _nrt=False)
-def pick_available(S, q):
-    """First current entry of ``q``'s heap that can take a call now, or -1 (engine._pick_available)."""
+def pick_available(S, q, excluded):
+    """First current entry of ``q``'s heap that can take a call now, other than agent ``excluded``, or -1
+    (engine._pick_available)."""
     if S.Q_i[q, BLOCKED]:
         return -1
     off = S.Q_i[q, AH_OFF]
@@ -187,7 +188,8 @@ def pick_available(S, q):
             _ah_pop(S, q)
         else:
             a = S.AH_i[off, 0]
-            if S.A_i[a, LOCK_KIND] == L_NONE and S.A_i[a, CAP] > 0 and S.QM[S.QM_ptr[q] + S.AH_i[off, 1], QM_OK]:
+            if (S.A_i[a, LOCK_KIND] == L_NONE and S.A_i[a, CAP] > 0 and a != excluded
+                    and S.QM[S.QM_ptr[q] + S.AH_i[off, 1], QM_OK]):
                 found = a
                 break
             _ah_pop(S, q)

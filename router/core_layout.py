@@ -65,7 +65,8 @@ NOFF, OFFER_TAIL, RO_OFF, RO_LEN, RING_GEN = 17, 18, 19, 20, 21
 # preference the call is also in that agent's directed list (DIR_NEXT/DIR_PREV, IN_DIR) and SPECIAL
 # (counted in its queue's NSPECIAL: a freed agent then checks each waiting call, not only the first).
 PREF, DIR_NEXT, DIR_PREV, IN_DIR, SPECIAL = 22, 23, 24, 25, 26
-N_C_I = 27
+XFER = 27  # the agent who last transferred the call (-1: none): never offered it again (SPECIAL too)
+N_C_I = 28
 ARRIVAL, ENTERED, CONNECTED_S, WAIT_ORIGIN, PREF_UNTIL = range(5)
 N_C_F = 5
 ST_WAITING, ST_OFFERED, ST_CONNECTED, ST_ENDED, ST_FREE = 0, 1, 2, 3, 4

@@ -34,7 +34,7 @@ from .core_layout import (
     PRIO, QGEN, QM_AGENT, QM_FROM, QM_POS, QUEUE, REASON_NO_ANSWER, RINGING, RO_LEN, RR_CURSOR, S_ENDED,
     S_EV_ROOM, S_GEN, S_HUSED, S_NEV, S_NFREE, S_NOW, S_NT, S_TAIL, S_TAIL_FIRING, S_TAIL_K, S_TM_NEED,
     S_TM_ROOM, SCAN, ST_ENDED, ST_OFFERED, ST_WAITING, STATE, STEP, STRAT, T_ESCALATE, T_LOCK_END, T_MAX_WAIT,
-    T_NO_AGENTS, T_RING, T_RING_STEP, NSPECIAL, PREF, PREF_UNTIL, T_PREF_FALLBACK, TALK, TARG, TKIND, TTARGET, W_HEAD, WEIGHT, WRAP,
+    T_NO_AGENTS, T_RING, T_RING_STEP, XFER, NSPECIAL, PREF, PREF_UNTIL, T_PREF_FALLBACK, TALK, TARG, TKIND, TTARGET, W_HEAD, WEIGHT, WRAP,
 )
 from .codes import STRAT_RING_ALL, STRAT_RING_PROGRESSIVELY, STRAT_ROUND_ROBIN, STRAT_TOP_DOWN
 from .core_ids import h_del
@@ -98,7 +98,7 @@ def try_route(S, slot, t, waiting):
             S.C_i[slot, CURSOR] = S.QM[m, QM_POS]
         a = S.QM[m, QM_AGENT]
     else:
-        a = pick_available(S, q)
+        a = pick_available(S, q, S.C_i[slot, XFER])
         if a < 0:
             return False
     if waiting:

@@ -18,7 +18,7 @@ from numba import njit
 from .core_kernels import L_NONE, P_READY
 from .core_layout import (
     ARRIVAL, CAP, DIR_HEAD, DIR_NEXT, DIR_PREV, IN_DIR, LOAD, LOCK_KIND, NSPECIAL, ORDER, PRES, PREF, PREF_UNTIL, QM_AGENT,
-    PRIO, QUEUE, SPECIAL, STEP,
+    PRIO, QUEUE, SPECIAL, STEP, XFER,
 )
 
 
@@ -61,7 +61,7 @@ def can_take(S, a):
 def eligible(S, a, slot, m, t):
     """dispatch._eligible: agent ``a`` (member row ``m`` of the call's queue, -1 if not a member) may be
     offered call ``slot`` now."""
-    if not can_take(S, a):
+    if not can_take(S, a) or a == S.C_i[slot, XFER]:
         return False
     if pref_active(S, slot, t):
         return a == S.C_i[slot, PREF] and has_skills(S, a, S.C_i[slot, QUEUE], S.C_i[slot, STEP])
@@ -71,8 +71,11 @@ def eligible(S, a, slot, m, t):
 @njit(cache=True, _nrt=False)
 def mark_waiting(S, slot, t):
     """The call has just entered its queue's waiting list: also its agent's directed list if its
-    preference is active (dispatch._wait)."""
+    preference is active (dispatch._wait); a call some agent may not take is SPECIAL."""
     if not pref_active(S, slot, t):
+        if S.C_i[slot, XFER] >= 0:
+            S.C_i[slot, SPECIAL] = 1
+            S.Q_i[S.C_i[slot, QUEUE], NSPECIAL] += 1
         return
     a = S.C_i[slot, PREF]
     prev = -1

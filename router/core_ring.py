@@ -22,7 +22,7 @@ from .core_kernels import K_CALLBACK_OFFERED, K_OFFERED, emit, push_timer, set_s
 from .core_layout import (
     CB, D_NONE, DETAIL_NUMBER, LAST_OFFERED, LOAD, NOFF, OFFER_AGENT, OFFER_NEXT, OFFER_SLOT, OFFER_TAIL,
     OFFER_TOKEN, OFFERS, QM_AGENT, QM_PEN, QM_POS, QM_TIER, QUEUE, RING_GEN, RING_STEP, RING_TO, RO_LEN, RO_OFF,
-    S_RO_ROOM, S_RO_USED, S_TOKEN, ST_OFFERED, STEP, T_RING, T_RING_STEP,
+    S_RO_ROOM, S_RO_USED, S_TOKEN, ST_OFFERED, STEP, T_RING, T_RING_STEP, XFER,
 )
 from .core_pref import unmark_waiting
 from .core_scan import scan_ok
@@ -90,15 +90,15 @@ def _before(S, m1, m2):
 
 
 @njit(cache=True, _nrt=False)
-def ring_candidates(S, q, step, lowest_only):
+def ring_candidates(S, q, step, lowest_only, excluded):
     """The members that may ring a call at escalation ``step`` now, written to RO from S_RO_USED on in
     (tier, penalty, position, member) order — with ``lowest_only`` only the lowest (tier, penalty);
-    their number (kernels.collect_candidates + order_candidates)."""
+    agent ``excluded`` (who transferred the call) never; their number (kernels.collect_candidates + order_candidates)."""
     base = S.S_i[S_RO_USED]
     n = 0
     bt = bp = 1 << 62
     for m in range(S.QM_ptr[q], S.QM_ptr[q + 1]):
-        if not scan_ok(S, m, step):
+        if not scan_ok(S, m, step) or S.QM[m, QM_AGENT] == excluded:
             continue
         if lowest_only:
             t, p = S.QM[m, QM_TIER], S.QM[m, QM_PEN]
@@ -158,7 +158,7 @@ def drop_offer(S, slot, a, t, kind, detail):
 def ring_route(S, slot, q, t, waiting, ring_all):
     """Ring-all: offer the call to every candidate of the lowest (tier, penalty); ring-progressively:
     to the first candidate, keeping the others (in order) to add one every ring step."""
-    n = ring_candidates(S, q, S.C_i[slot, STEP], ring_all)
+    n = ring_candidates(S, q, S.C_i[slot, STEP], ring_all, S.C_i[slot, XFER])
     if n == 0:
         return False
     if waiting:
@@ -188,7 +188,7 @@ def ring_next(S, slot, t):
         S.C_i[slot, RO_OFF] += 1
         S.C_i[slot, RO_LEN] -= 1
         a = S.QM[m, QM_AGENT]
-        if S.A_i[a, OFFER_SLOT] != slot and scan_ok(S, m, S.C_i[slot, STEP]):
+        if S.A_i[a, OFFER_SLOT] != slot and a != S.C_i[slot, XFER] and scan_ok(S, m, S.C_i[slot, STEP]):
             offer(S, slot, a, t)
             break
     S.C_i[slot, RING_GEN] += 1  # a step timer set earlier is void from now on

@@ -21,7 +21,7 @@ from .codes import (
 from .core_kernels import L_NONE, P_READY
 from .core_layout import (
     ANSWERED, CAP, CURSOR, IDLE_RANK, LOAD, LOCK_KIND, PRES, QM_AGENT, QM_PEN, QM_POS, QM_SKILL_SUM, QM_TIER,
-    QM_WEIGHT, RR_CURSOR, STEP, STRAT, TALK,
+    QM_WEIGHT, RR_CURSOR, STEP, STRAT, TALK, XFER,
 )
 from .kernels import splitmix64
 
@@ -44,13 +44,14 @@ def pick_scan(S, q, slot):
     draw from the router's splitmix64 stream once there is a candidate."""
     strat = S.Q_i[q, STRAT]
     step = S.C_i[slot, STEP]
+    excluded = S.C_i[slot, XFER]
     cursor = S.C_i[slot, CURSOR] if strat == STRAT_TOP_DOWN else S.Q_i[q, RR_CURSOR]
     bt = bp = 1 << 62
     g = 0
     best = -1
     k1 = k2 = total = 0.0
     for m in range(S.QM_ptr[q], S.QM_ptr[q + 1]):
-        if not scan_ok(S, m, step):
+        if not scan_ok(S, m, step) or S.QM[m, QM_AGENT] == excluded:
             continue
         t, p = S.QM[m, QM_TIER], S.QM[m, QM_PEN]
         if t < bt or (t == bt and p < bp):
@@ -88,7 +89,8 @@ def pick_scan(S, q, slot):
     acc = 0.0
     last = -1
     for m in range(S.QM_ptr[q], S.QM_ptr[q + 1]):
-        if not scan_ok(S, m, step) or S.QM[m, QM_TIER] != bt or S.QM[m, QM_PEN] != bp:
+        if (not scan_ok(S, m, step) or S.QM[m, QM_AGENT] == excluded or S.QM[m, QM_TIER] != bt
+                or S.QM[m, QM_PEN] != bp):
             continue
         if j >= 0:
             if j == 0:

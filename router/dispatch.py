@@ -113,7 +113,8 @@ class DispatchMixin:
     def _eligible(self, a: int, call: Call, t: float) -> bool:
         """Can agent ``a`` be offered ``call`` now (presence, locks, room, skills, membership)?"""
         A = self._agents
-        if A.presence[a] != PRESENCE_READY or A.lock_kind[a] != LOCK_NONE or A.load[a, call.channel] >= A.cap[a, call.channel]:
+        if (A.presence[a] != PRESENCE_READY or A.lock_kind[a] != LOCK_NONE or A.load[a, call.channel] >= A.cap[a, call.channel]
+                or a == call.xfer_from):
             return False
         q = self._queues[call.queue]
         drop = q.drop_by_step[call.step]
@@ -131,6 +132,12 @@ class DispatchMixin:
                                  q.max_penalty_by_step[call.step], A.presence, A.lock_kind, A.load, A.cap,
                                  call.channel, A.skills, call.req_ids, call.req_min, q.drop_by_step[call.step],
                                  self._cand_buf)
+        i = q.member_of.get(call.xfer_from, -1)
+        if i >= 0 and n:  # the agent who transferred the call is never offered it again
+            cand = self._cand_buf
+            keep = cand[:n][cand[:n] != i]
+            cand[:keep.size] = keep
+            n = keep.size
         return q, self._cand_buf, n
 
     def _try_route(self, call: Call, t: float, waiting: bool = True) -> bool:
@@ -218,7 +225,7 @@ class DispatchMixin:
             _, r, a = heap[0]
             if rank[a] != r or disp[a] != "AVAILABLE":
                 heapq.heappop(heap)
-            elif (A.lock_kind[a] == LOCK_NONE and A.cap[a, ch] > 0
+            elif (A.lock_kind[a] == LOCK_NONE and A.cap[a, ch] > 0 and a != call.xfer_from
                   and (K.agent_has_skills(A.skills, a, call.req_ids, call.req_min, drop) if own
                        else base_ok[q.member_of[a]])):
                 found = a
@@ -250,7 +257,7 @@ class DispatchMixin:
             i = order[(start + k) % n]
             a = q.members_list[i]
             if (A.presence[a] == PRESENCE_READY and A.lock_kind[a] == LOCK_NONE and A.load[a, ch] < A.cap[a, ch]
-                    and K.agent_has_skills(A.skills, a, call.req_ids, call.req_min, drop)):
+                    and a != call.xfer_from and K.agent_has_skills(A.skills, a, call.req_ids, call.req_min, drop)):
                 return i
         return -1
 

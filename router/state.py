@@ -117,7 +117,8 @@ class Call:
 
     __slots__ = ("id", "sid", "order", "queue", "priority", "req_ids", "req_min", "channel", "arrival_s",
                  "entered_s", "step", "own_ids", "own_min", "state", "offers", "agent", "preferred", "preferred_until", "context",
-                 "callback", "cursor", "ring_order", "ring_gen", "qgen", "connected_s", "hops", "wait_origin_s")
+                 "callback", "cursor", "ring_order", "ring_gen", "qgen", "connected_s", "hops", "wait_origin_s",
+                 "xfer_from")
 
     def __init__(self, call_id: Hashable, sid: int, order: int, priority: int, arrival_s: float,
                  channel: int, context: dict[str, Any]):
@@ -148,6 +149,7 @@ class Call:
         self.qgen = 0  # bumps on every queue entry; stale timers compare it
         self.connected_s = math.nan
         self.hops = 0  # overflow hops, to stop overflow loops
+        self.xfer_from = -1  # the agent who last transferred the call: never offered it again
 
     def key(self) -> tuple:
         """Waiting-list key: higher priority first, then earlier arrival, then arrival order."""
