@@ -39,7 +39,7 @@ breaks = [{ start_s = 900, duration_s = 300 }]
 break_spread_s = 600
 answer_delay = { dist = "exponential", mean_s = 3 }
 """
-CALLBACK = SCENARIO.replace('redial = { probability = 0.4 }', 'callback = { ewt_threshold_s = 30 }')
+RING_ALL = SCENARIO.replace('redial = { probability = 0.4 }', 'router = { strategy = "ring-all" }')
 
 
 def run(*args):
@@ -74,16 +74,16 @@ def test_compiled_and_simpy_print_the_same_figures_and_say_which_ran(tmp_path):
 
 
 def test_auto_runs_the_simpy_driver_where_the_compiled_loop_cannot(tmp_path):
-    r = run("simulate", _write(tmp_path, CALLBACK), "-r", 2, "--workers", 1)
+    r = run("simulate", _write(tmp_path, RING_ALL), "-r", 2, "--workers", 1)
     assert r.exit_code == 0, r.output
     assert "engine: simpy" in r.stdout
 
 
 def test_compiled_refuses_naming_what_keeps_the_scenario_off_it(tmp_path):
-    r = run("simulate", _write(tmp_path, CALLBACK), "-r", 2, "--engine", "compiled")
+    r = run("simulate", _write(tmp_path, RING_ALL), "-r", 2, "--engine", "compiled")
     lines = [x for x in r.stderr.splitlines() if x.strip()]
     assert r.exit_code == 2 and len(lines) == 1 and "Traceback" not in r.output
     assert lines[0].startswith("busyhour: error: ") and "--engine compiled" in lines[0]
-    assert "queues[0].callback: callback offers" in lines[0]
+    assert "queues[0].strategy: 'ring-all'" in lines[0]
     r = run("simulate", _write(tmp_path, SCENARIO), "--engine", "fast")
     assert r.exit_code == 2 and "--engine" in r.stderr
