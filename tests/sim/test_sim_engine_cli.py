@@ -3,8 +3,9 @@
 1. ``--engine compiled`` and ``--engine simpy`` give the same figures (JSON and CSV equal but for the
    engine), and every format names the engine that ran;
 2. ``auto`` takes the compiled loop when it runs the scenario, else the SimPy driver;
-3. ``--engine compiled`` on a scenario it cannot run fails before any work with one line naming the keys
-   that keep it off (exit 2); an unknown engine is a usage error.
+3. ``--engine compiled`` on a scenario it cannot run (a ring strategy) fails before any work with one
+   line naming the keys that keep it off (exit 2); an unknown engine is a usage error;
+4. ``busyhour demo`` runs the shipped busy hour on the compiled loop and says so (table and JSON).
 """
 
 from __future__ import annotations
@@ -87,3 +88,12 @@ def test_compiled_refuses_naming_what_keeps_the_scenario_off_it(tmp_path):
     assert "queues[0].strategy: 'ring-all'" in lines[0]
     r = run("simulate", _write(tmp_path, SCENARIO), "--engine", "fast")
     assert r.exit_code == 2 and "--engine" in r.stderr
+
+
+def test_demo_runs_the_shipped_busy_hour_compiled_and_says_so(tmp_path):
+    r = run("demo", "-r", 2, "--staffing-replications", 2, "--workers", 1, "-f", "json")
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.stdout)
+    assert doc["engine"] == "compiled" and errors(doc, schema("demo")) == []
+    r = run("demo", "-r", 2, "--staffing-replications", 2, "--workers", 1)
+    assert r.exit_code == 0 and "engine: compiled" in r.stdout
