@@ -223,7 +223,7 @@ def ciw_busy_hour(scn, replications: int) -> float | None:
 
 
 def busy_hour_rows(calls: int, repeats: int, with_ciw: bool) -> dict:
-    """The ``busy_hour_*`` figures: replications of examples/busy_hour.toml (about 2,500 calls each,
+    """The ``busy_hour_*`` figures: replications of examples/busy_hour.toml (about 1,800 calls each,
     one per 50,000 ``calls``, 1 to 20) as ``simulate`` runs it, and the variant on both drivers and Ciw."""
     from busyhour.sim.fast import choose_engine, unsupported
 
