@@ -258,3 +258,26 @@ def test_a_long_run_grows_the_routers_arrays_without_changing_results():
     fast, slow = simulate(scn, 0, engine="compiled"), simulate(scn, 0, engine="simpy")
     _same(fast, slow)
     assert fast.overall.max_queue > 300  # past the first 256 call slots
+
+
+def test_the_loops_estimated_wait_is_the_routers_position():
+    """fast_loop.ewt_s (numba) against Router.position and FastRouter.position (Python), call by call."""
+    import math
+
+    from busyhour.router import Router
+    from busyhour.router.fast import FastRouter
+    from busyhour.sim.fast_loop import ewt_s
+
+    cfg = {"agents": [{"id": f"a{i}"} for i in range(3)],
+           "queues": [{"name": "q", "members": ["a0", "a1"], "expected_aht_s": 200},
+                      {"name": "empty", "members": ["a2"]}]}
+    fr, ref = FastRouter.from_config(cfg), Router.from_config(cfg)
+    for r in (fr, ref):
+        r.agent_login(0.0, "a0", ready=False)
+        r.agent_login(0.0, "a1", ready=False)
+        for c in range(12):
+            r.call_arrive(1.0 + c, c, "q" if c % 3 else "empty", priority=c % 2)
+    for c in range(12):
+        got = ewt_s(fr._S, fr._slot(c))
+        assert got == fr.position(c).ewt_s == ref.position(c).ewt_s
+        assert math.isinf(got) == (c % 3 == 0) and (math.isinf(got) or got > 0)
