@@ -22,12 +22,15 @@ three alike):
 
 The ``busy_hour_*`` figures (``busy_hour=True``) time replications of
 examples/busy_hour.toml: ``busy_hour_calls_per_s`` as ``simulate`` runs it
-(``busy_hour_engine`` says which driver that is, ``busy_hour_unsupported``
-what keeps it off the compiled path), and the same scenario without those
-features (its escalation step and callback offer) on the compiled loop, the
-SimPy driver and — modelled as far as Ciw can (``ciw_busy_hour``) — Ciw.
-Before timing, one replication of that variant must give the same
-``RunResult`` on both drivers.
+(``busy_hour_engine`` says which driver that is — the compiled loop —,
+``busy_hour_unsupported`` what would keep it off the compiled path),
+``busy_hour_simpy_calls_per_s`` the same on the SimPy driver, and
+``busy_hour_ratio_vs_ciw`` against Ciw; and the same scenario without what
+Ciw cannot model (its escalation step and callback offer) on the compiled
+loop, the SimPy driver and — modelled as far as Ciw can (``ciw_busy_hour``)
+— Ciw. Before timing, one replication of the scenario and one of the variant
+must give the same ``RunResult`` on both drivers. ``load_average``: the
+machine's 1, 5 and 15-minute load averages when the timing ends (``"a / b / c"``).
 
 Correctness check: ``n`` = ``calls`` clamped to [20,000, 100,000] calls
 (fewer cannot tell a wrong engine from noise: a run of 1,000 calls from an
@@ -43,6 +46,7 @@ from __future__ import annotations
 import dataclasses
 import heapq
 import math
+import os
 import platform
 import statistics
 import time
@@ -154,8 +158,8 @@ def ciw_once(calls: int) -> float | None:
 
 
 def busy_hour_variant():
-    """examples/busy_hour.toml, and the same scenario without what keeps it off the compiled path
-    (``fast.unsupported``: today its escalation step and callback offer) — the variant both drivers run."""
+    """examples/busy_hour.toml, and the same scenario without what Ciw cannot model (its escalation
+    step and callback offer) — the variant timed beside Ciw."""
     from pathlib import Path
 
     from busyhour.sim.scenario import CallbackOffer, load_scenario
@@ -219,7 +223,7 @@ def ciw_busy_hour(scn, replications: int) -> float | None:
 
 
 def busy_hour_rows(calls: int, repeats: int, with_ciw: bool) -> dict:
-    """The ``busy_hour_*`` figures: replications of examples/busy_hour.toml (about 2,500 calls each,
+    """The ``busy_hour_*`` figures: replications of examples/busy_hour.toml (about 1,800 calls each,
     one per 50,000 ``calls``, 1 to 20) as ``simulate`` runs it, and the variant on both drivers and Ciw."""
     from busyhour.sim.fast import choose_engine, unsupported
 
@@ -227,21 +231,25 @@ def busy_hour_rows(calls: int, repeats: int, with_ciw: bool) -> dict:
     reps = min(max(calls // 50_000, 1), 20)
     from busyhour.sim.driver import simulate
 
-    fast, slow = simulate(variant, 0, engine="compiled"), simulate(variant, 0, engine="simpy")  # untimed
-    assert repr(dataclasses.replace(fast, wall_s=0.0, engine="")) == repr(
-        dataclasses.replace(slow, wall_s=0.0, engine="")), "busy_hour: the compiled loop and the SimPy driver differ"
-    auto, comp, slow, ciw_r = [], [], [], []
+    for s, name in ((scn, "busy_hour"), (variant, "busy_hour variant")):  # untimed
+        fast, slow = simulate(s, 0), simulate(s, 0, engine="simpy")
+        assert repr(dataclasses.replace(fast, wall_s=0.0, engine="")) == repr(
+            dataclasses.replace(slow, wall_s=0.0, engine="")), f"{name}: the compiled loop and the SimPy driver differ"
+    auto, full_slow, comp, slow, ciw_r = [], [], [], [], []
     for _ in range(repeats):  # interleaved, as above
         auto.append(_calls_per_s(scn, reps, "auto"))
+        full_slow.append(_calls_per_s(scn, reps, "simpy"))
         comp.append(_calls_per_s(variant, reps, "compiled"))
         slow.append(_calls_per_s(variant, reps, "simpy"))
         ciw_r.append(ciw_busy_hour(variant, reps) if with_ciw else None)
     out = {"busy_hour_replications": reps, "busy_hour_engine": choose_engine(scn),
            "busy_hour_unsupported": "; ".join(unsupported(scn)), "busy_hour_calls_per_s": statistics.median(auto),
+           "busy_hour_calls_per_s_runs": auto, "busy_hour_simpy_calls_per_s": statistics.median(full_slow),
            "busy_hour_variant_compiled_calls_per_s": statistics.median(comp),
            "busy_hour_variant_simpy_calls_per_s": statistics.median(slow)}
     if ciw_r[0] is not None:
         out["busy_hour_variant_ciw_calls_per_s"] = statistics.median(ciw_r)
+        out["busy_hour_ratio_vs_ciw"] = out["busy_hour_calls_per_s"] / out["busy_hour_variant_ciw_calls_per_s"]
         out["busy_hour_variant_ratio_vs_ciw"] = out["busy_hour_variant_compiled_calls_per_s"] / out[
             "busy_hour_variant_ciw_calls_per_s"]
     return out
@@ -279,4 +287,5 @@ def run_benchmark(calls: int = 1_000_000, repeats: int = 3, with_ciw: bool = Tru
         report["ratio_vs_ciw"] = report["calls_per_s"] / report["ciw_calls_per_s"]
     if busy_hour:
         report.update(busy_hour_rows(calls, repeats, with_ciw))
+    report["load_average"] = " / ".join(f"{x:.2f}" for x in os.getloadavg())  # 1, 5, 15 minutes
     return report

@@ -100,6 +100,9 @@ def demo_cmd(
         exit_interrupted()
 
 
+_ENGINE_TEXT = {"compiled": "the compiled simulation loop", "simpy": "the SimPy driver on Router"}
+
+
 def _suggestion(sug, target: float, base: int, candidates: list[int], thr: float) -> dict:
     if sug is None:
         return {"agents": None, "status": "not run (interrupted)", "target": target, "threshold_s": thr, "points": []}
@@ -121,7 +124,8 @@ def _output(fmt, out, scn, summary, rows, sug, target, base, candidates, partial
     staffing = _suggestion(sug, target, base, candidates, thr)
     if fmt is OutputFormat.json:
         doc = {"format_version": 1, "kind": "demo", "scenario": scn.name, "seed": summary.seed,
-               "replications": summary.replications, "partial": partial, "sl_target": target, "sl_threshold_s": thr,
+               "replications": summary.replications, "partial": partial, "engine": summary.engine,
+               "sl_target": target, "sl_threshold_s": thr,
                "intervals": [{**{k: v for k, v in r.items() if k not in ("sl", "p_abandon", "occupancy", "max_queue")},
                               "service_level": _e(r["sl"]), "p_abandon": _e(r["p_abandon"]),
                               "occupancy": _e(r["occupancy"]), "max_queue": _e(r["max_queue"])} for r in rows],
@@ -158,6 +162,7 @@ def _output(fmt, out, scn, summary, rows, sug, target, base, candidates, partial
                   f"ASA {short(summary.asa_s)} s, occupancy {short(summary.occupancy, True)}")
         con.print("Erlang C pools every scheduled agent and ignores abandonment, redials, skills and escalation; "
                   "the simulation drives the production routing engine with all of them.")
+        con.print(f"engine: {summary.engine} — {_ENGINE_TEXT.get(summary.engine, 'both drivers')}")
         goal = f"{100 * target:g}/{thr:g}"
         if sug is None:
             con.print("suggested staffing: not computed (interrupted)")

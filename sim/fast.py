@@ -2,8 +2,9 @@
 
 ``simulate(..., engine="auto")`` takes this path when :func:`unsupported`
 finds nothing in the scenario it cannot run: the router configuration is one
-the compiled core runs (docs/routing.md §15) and no queue offers callbacks.
-Shifts, breaks, answer delays, redials and bursts run compiled.
+the compiled core runs (docs/routing.md §15), one offer at a time (no ring
+strategies). Shifts, breaks, answer delays, redials, callback offers and
+bursts run compiled.
 Otherwise the SimPy driver of driver.py runs, which handles everything.
 
 SimPy stays the clock: one process steps from interval boundary to interval
@@ -27,7 +28,8 @@ from busyhour.router.config import RouterConfig, parse_config
 from busyhour.router.core_compile import compile_notice
 from busyhour.router.core_build import grow, unsupported as core_unsupported
 from busyhour.router.core_layout import (
-    E_AGENT, E_CALL, E_DETAIL, E_KIND, E_QUEUE, E_SEQ, E_TIME, E_VALUE, EVENT_DTYPE, N_EV_I, S_EV_ROOM, S_NEV,
+    DETAIL_NUMBER, DETAIL_TO_QUEUE, E_AGENT, E_CALL, E_DETAIL, E_KIND, E_QUEUE, E_SEQ, E_TIME, E_VALUE, EVENT_DTYPE,
+    N_EV_I, S_EV_ROOM, S_NEV, S_NNUMBERS,
 )
 from busyhour.router.errors import ConfigError
 from busyhour.router.fast import FastRouter
@@ -35,11 +37,13 @@ from busyhour.router.fast import FastRouter
 from .arrivals import build_arrivals
 from .fast_layout import (
     A_BACK, A_BREAK, A_LOGIN, A_LOGOUT,
-    AF_BUSY, AF_CLOSED, AF_FACTOR, AF_FROM, AI_TEAM, CF_ACW, CF_ARR, CF_BEND, CF_CONN, CF_HANDLE, CF_PAT, CF_REDU,
-    CF_WAIT, CI_AGENT, CI_ATTEMPT, CI_DISP, CI_QUEUE, L_EVENTS, L_HN, L_HSEQ, L_INSTANT, L_LOG, L_LOW, L_MAXSTEPS,
-    L_NCALLS, L_NFIRST, L_NLOG, L_NOW, L_NQ, L_NSPAN, L_R_BREAK, L_R_SHIFT, L_REFILL, L_STOP, N_L_I, QF_PROB, QI_ROW, Loop,
+    AF_BUSY, AF_CLOSED, AF_FACTOR, AF_FROM, AI_TEAM, CF_ACW, CF_ARR, CF_BEND, CF_CBU, CF_CONN, CF_HANDLE, CF_PAT,
+    CF_REDU, CF_WAIT, CI_AGENT, CI_ATTEMPT, CI_CB, CI_DISP, CI_QUEUE, L_EVENTS, L_HN, L_HSEQ, L_INSTANT, L_LOG, L_LOW,
+    L_MAXSTEPS, L_NCALLS, L_NFIRST, L_NLOG, L_NOW, L_NQ, L_NSPAN, L_R_BREAK, L_R_SHIFT, L_REFILL, L_STOP, N_L_I,
+    QI_ROW, Loop,
 )
 from .fast_loop import run_loop
+from .limits import estimate_calls
 from .measure import summarise_run
 from .results import RunResult
 from .routing import agent_ids, router_config
@@ -50,6 +54,12 @@ from .streams import stream
 __all__ = ["choose_engine", "unsupported", "simulate_compiled"]
 
 SIM_COMPILE_S = 40  # the loop's first compile, measured on a 2-core machine (for the notice)
+#: Callback number codes the router can carry in an event's detail (DETAIL_NUMBER + code, below the
+#: transfer details): call c's callback is code c + 1, so a run with callback offers holds fewer calls.
+CB_CODES = DETAIL_TO_QUEUE - DETAIL_NUMBER
+#: Expected calls per replication (limits.estimate_calls) above which a scenario with callback offers
+#: stays on the SimPy driver: half the codes, so the random count cannot reach the bound.
+CB_MAX_CALLS = CB_CODES // 2
 
 
 _last_config: tuple | None = None  # (scenario, seed, RouterConfig): replications of one scenario parse it once
@@ -78,10 +88,22 @@ def unsupported(scn: Scenario) -> list[str]:
     for i, q in enumerate(cfg.queues):  # the loop answers one offer per call; these ring several at once
         if q.strategy in ("ring-all", "ring-progressively"):
             out.append(f"queues[{i}].strategy: {q.strategy!r} on the compiled simulation path")
-    for i, q in enumerate(scn.queues):
-        if q.callback.accept_probability > 0 and q.callback.ewt_threshold_s < math.inf:
-            out.append(f"queues[{i}].callback: callback offers")
+    if any(_offers_callbacks(q) for q in scn.queues) and estimate_calls(scn) > CB_MAX_CALLS:
+        out.append(f"queues[].callback: callback offers with more than {CB_MAX_CALLS:,} calls per replication "
+                   f"(about {estimate_calls(scn):,.0f})")
     return out
+
+
+def _offers_callbacks(q) -> bool:
+    return q.callback.accept_probability > 0 and q.callback.ewt_threshold_s < math.inf
+
+
+class _CallbackNumbers:
+    """The router's callback numbers by code as the SimPy driver names them: code c + 1 is ``cb-c``
+    (code 0: none). Stands in for ``FastRouter._numbers`` so events read back the driver's text."""
+
+    def __getitem__(self, code: int) -> str:
+        return f"cb-{code - 1}" if code > 0 else ""
 
 
 def choose_engine(scn: Scenario, engine: str = "auto", *, collect_router_stats: bool = False) -> str:
@@ -187,10 +209,10 @@ def _loop_state(scn: Scenario, fr: FastRouter, arr, replication: int, seed: int)
 
     ids = agent_ids(scn)
     n, n_agents = arr.time_s.size, len(ids)
-    C_f = np.full((n + 16, 8), math.nan)
+    C_f = np.full((n + 16, 9), math.nan)
     C_f[:n, CF_ARR], C_f[:n, CF_HANDLE], C_f[:n, CF_ACW] = arr.time_s, arr.handle_s, arr.acw_s
-    C_f[:n, CF_PAT], C_f[:n, CF_REDU] = arr.patience_s, arr.redial_u
-    C_i = np.zeros((n + 16, 4), dtype=np.int64)
+    C_f[:n, CF_PAT], C_f[:n, CF_REDU], C_f[:n, CF_CBU] = arr.patience_s, arr.redial_u, arr.callback_u
+    C_i = np.zeros((n + 16, 5), dtype=np.int64)
     C_i[:, CI_AGENT], C_i[:, CI_ATTEMPT], C_i[:n, CI_QUEUE] = -1, 1, arr.queue
     samplers, T_i = [], np.full(max(len(scn.teams), 1), -1, dtype=np.int64)
     for ti, tm in enumerate(scn.teams):
@@ -198,13 +220,13 @@ def _loop_state(scn: Scenario, fr: FastRouter, arr, replication: int, seed: int)
             T_i[ti] = len(samplers)
             samplers.append((tm.answer_delay.sample, stream(seed, replication, "answer", tm.name)))
     n_answer = len(samplers)
-    Q_i, Q_f = np.zeros((len(scn.queues), 3), dtype=np.int64), np.zeros((len(scn.queues), 1))
+    Q_i, Q_f = np.zeros((len(scn.queues), 4), dtype=np.int64), np.zeros((len(scn.queues), 3))
     for qi, q in enumerate(scn.queues):
-        Q_i[qi] = q.priority, q.redial.max_attempts, -1
-        Q_f[qi, QF_PROB] = q.redial.probability
+        Q_i[qi] = q.priority, q.redial.max_attempts, -1, _offers_callbacks(q)
+        Q_f[qi] = q.redial.probability, q.callback.accept_probability, q.callback.ewt_threshold_s
         if q.redial.probability > 0:
             Q_i[qi, QI_ROW] = len(samplers)
-            samplers.extend(redial_samplers(scn, q, seed, replication)[:5])  # the callback uniform: unused
+            samplers.extend(redial_samplers(scn, q, seed, replication))
     A_i = np.zeros((max(n_agents, 1), 3), dtype=np.int64)
     A_f = np.full((max(n_agents, 1), 4), math.nan)
     A_i[:n_agents, AI_TEAM] = [t for _, t in ids]
@@ -276,6 +298,8 @@ def _simulate(scn: Scenario, replication: int, seed, progress, log_fh) -> RunRes
     arr = build_arrivals(scn, replication, seed)
     ids = agent_ids(scn)
     fr = FastRouter(_router_config(scn, seed), calls=256)  # grows as needed
+    fr._numbers = _CallbackNumbers()  # OP_CALLBACK rows carry code c + 1 for call c: the driver's "cb-c"
+    fr._S.S_i[S_NNUMBERS] = CB_CODES
     compile_notice("the simulation loop", [run_loop], SIM_COMPILE_S)
     P, draws = _loop_state(scn, fr, arr, replication, seed)
     log = None if log_fh is None else _Log(log_fh, fr)
@@ -299,6 +323,9 @@ def _simulate(scn: Scenario, replication: int, seed, progress, log_fh) -> RunRes
                 if code == 2:
                     raise SimulationError(f"more than {box[0].L_i[L_MAXSTEPS]} loop turns; the router or driver "
                                           "is not making progress")
+                if code == 4:
+                    raise SimulationError(f"more than {CB_CODES - 1:,} calls with callback offers; run this "
+                                          "scenario with engine='simpy'")
                 fr._S = _room(fr._S)
                 box[0] = _fit(box[0], fr._S, draws, log is not None)
             if progress is not None:
@@ -314,7 +341,7 @@ def _simulate(scn: Scenario, replication: int, seed, progress, log_fh) -> RunRes
     run = SimpleNamespace(
         scn=scn, replication=replication, seed=seed, n_first=int(P.L_i[L_NFIRST]), arrival=P.C_f[:n, CF_ARR],
         queue=P.C_i[:n, CI_QUEUE], wait=P.C_f[:n, CF_WAIT], connect=P.C_f[:n, CF_CONN], disp=P.C_i[:n, CI_DISP],
-        busy_end=P.C_f[:n, CF_BEND], agent=P.C_i[:n, CI_AGENT], callback=np.zeros(n, dtype=bool),
+        busy_end=P.C_f[:n, CF_BEND], agent=P.C_i[:n, CI_AGENT], callback=P.C_i[:n, CI_CB] != 0,
         staffed_spans=spans, staffed_from=P.A_f[:len(ids), AF_FROM].tolist(), end_s=float(P.L_f[L_NOW]),
         q_t=P.q_t[:nq], q_d=P.q_d[:nq], agent_ids=[a for a, _ in ids], agent_team=[t for _, t in ids],
         events=int(P.L_i[L_EVENTS]))

@@ -13,7 +13,7 @@ from typing import NamedTuple
 import numpy as np
 
 # Heap actions: driver.py's codes.
-A_ACCEPT, A_RELEASE, A_PATIENCE, A_REDIAL, A_LOGIN, A_LOGOUT, A_BREAK, A_BACK = 0, 1, 2, 3, 5, 6, 7, 8
+A_ACCEPT, A_RELEASE, A_PATIENCE, A_REDIAL, A_CB_CHECK, A_LOGIN, A_LOGOUT, A_BREAK, A_BACK = range(9)
 # Loop state L_i: next first arrival, heap size, heap sequence, queue-change count, router events, steps,
 # pending (1: an advance paused for room, 2: a logout's tail did), calls so far, first attempts, staffed
 # spans, refill asked, draw-row low-water mark, every team answers at once, step bound, the "break" and
@@ -24,16 +24,19 @@ N_L_I = 19  # L_LOG: 1 when the events are copied to LOG_i / LOG_f (an event log
 # L_f: now, pending operation's time, stop time.
 L_NOW, L_PT, L_STOP = range(3)
 # Calls (index = router call id): C_f and C_i columns.
-CF_ARR, CF_WAIT, CF_CONN, CF_BEND, CF_HANDLE, CF_ACW, CF_PAT, CF_REDU = range(8)
-CI_AGENT, CI_DISP, CI_ATTEMPT, CI_QUEUE = range(4)
+# CF_CBU: the caller's callback uniform (accepts an offer if < the queue's accept probability);
+# CI_CB: 1 once the call became a callback (exempt from patience).
+CF_ARR, CF_WAIT, CF_CONN, CF_BEND, CF_HANDLE, CF_ACW, CF_PAT, CF_REDU, CF_CBU = range(9)
+CI_AGENT, CI_DISP, CI_ATTEMPT, CI_QUEUE, CI_CB = range(5)
 # Agents: A_i team, logout pending (on a call at shift end), break pending (on a call at break start);
 # A_f aht factor, staffed since (NaN: not staffed), end of the last call's wrap-up, end of the last span.
 AI_TEAM, AI_LOGOUT, AI_BREAK = range(3)
 AF_FACTOR, AF_FROM, AF_BUSY, AF_CLOSED = range(4)
 # Queues: Q_i priority, redial max attempts, first draw row of its redials (delay, talk, acw, patience,
-# redial u; -1 when it never redials); Q_f redial probability.
-QI_PRIO, QI_MAXATT, QI_ROW = range(3)
-QF_PROB = 0
+# redial u, callback u; -1 when it never redials), 1 when it offers callbacks; Q_f redial probability,
+# callback accept probability, callback EWT threshold (seconds).
+QI_PRIO, QI_MAXATT, QI_ROW, QI_CB = range(4)
+QF_PROB, QF_CB_P, QF_CB_EWT = range(3)
 
 
 class Loop(NamedTuple):

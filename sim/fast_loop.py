@@ -2,7 +2,7 @@
 
 It mirrors ``_Run.loop`` / ``arrive`` / ``react`` / ``accept`` / ``presence``
 / ``redial`` / ``_ended`` line for line for the scenarios sim/fast.py accepts
-(shifts, breaks, answer delays and redials included; no callbacks), and
+(shifts, breaks, answer delays, redials and callback offers included), and
 applies each router operation with ``core_batch.apply_op`` — the very
 function ``FastRouter.submit`` runs, which the parity tests hold
 event-for-event equal to :class:`busyhour.router.Router`. So the same
@@ -26,7 +26,17 @@ event for answer delays, one for a redial's values, since only the one
 The loop stops and returns 1 when the router needs room, 3 when its own
 arrays or draw rows do (the Python side grows or refills them and calls
 again; all loop state lives in arrays), 0 when the run is over, 2 when it
-ran past its step bound.
+ran past its step bound, 4 when a callback's number code (call id + 1) would pass the router's
+bound ``S_NNUMBERS``.
+
+Callback offers, as ``driver.callback_check``: ``CALL_QUEUED`` of a call whose
+(arrival) queue offers callbacks pushes a check at the same instant; the
+check converts a call that has not ended, is not a callback yet, accepts
+(its uniform < the accept probability), is WAITING and whose estimated wait
+— ``FastRouter.position``'s: rank × the queue's AHT estimate / logged-in
+members, infinite with none — exceeds the threshold, by ``OP_CALLBACK`` with
+number code *c* + 1 (sim/fast.py reads it back as ``cb-c``). A callback is
+exempt from patience; ``CALLBACK_OFFERED`` is answered as ``CALL_OFFERED``.
 """
 
 from __future__ import annotations
@@ -39,72 +49,25 @@ from busyhour.router.core_batch import apply_op
 from busyhour.router.core_kernels import next_deadline
 from busyhour.router.core_layout import (
     D_ABANDONED, D_ABANDONED_RINGING, D_COMPLETED, DISP_BUSY, DISP_LOGGED_OUT, DISPLAY, E_AGENT, E_CALL,
-    E_DETAIL, E_KIND, E_TIME, E_VALUE, OK, OP_ABANDON, OP_ACCEPT, OP_ADVANCE, OP_ARRIVE, OP_LOGIN, OP_LOGOUT,
-    OP_NOT_READY, OP_READY, OP_RELEASE, S_NEV, S_TAIL,
+    E_DETAIL, E_KIND, E_TIME, E_VALUE, OK, OP_ABANDON, OP_ACCEPT, OP_ADVANCE, OP_ARRIVE, OP_CALLBACK, OP_LOGIN,
+    OP_LOGOUT, OP_NOT_READY, OP_READY, OP_RELEASE, S_NEV, S_NNUMBERS, S_TAIL, ST_WAITING, STATE, QUEUE as R_QUEUE,
+    LOGGED_IN, AHT,
 )
+from busyhour.router.core_ids import h_get
 from busyhour.router.core_ops import logout_tail, room_short
+from busyhour.router.core_wait import w_rank
 
 from .fast_layout import (  # the columns of Loop, the state run_loop takes
-    AF_BUSY, AF_CLOSED, AF_FACTOR, AF_FROM, AI_BREAK, AI_LOGOUT, AI_TEAM, A_ACCEPT, A_BACK, A_LOGIN,
-    A_LOGOUT, A_PATIENCE, A_REDIAL, A_RELEASE, CF_ACW, CF_ARR, CF_BEND, CF_CONN, CF_HANDLE, CF_PAT, CF_REDU,
-    CF_WAIT, CI_AGENT, CI_ATTEMPT, CI_DISP, CI_QUEUE, L_EVENTS, L_HN, L_HSEQ, L_INSTANT, L_LOG, L_LOW,
+    AF_BUSY, AF_CLOSED, AF_FACTOR, AF_FROM, AI_BREAK, AI_LOGOUT, AI_TEAM, A_ACCEPT, A_BACK, A_CB_CHECK, A_LOGIN,
+    A_LOGOUT, A_PATIENCE, A_REDIAL, A_RELEASE, CF_ACW, CF_ARR, CF_BEND, CF_CBU, CF_CONN, CF_HANDLE, CF_PAT,
+    CF_REDU, CF_WAIT, CI_AGENT, CI_ATTEMPT, CI_CB, CI_DISP, CI_QUEUE, L_EVENTS, L_HN, L_INSTANT, L_LOG, L_LOW,
     L_MAXSTEPS, L_NCALLS, L_NEXT, L_NFIRST, L_NLOG, L_NOW, L_NQ, L_NSPAN, L_PA, L_PENDING, L_PT, L_REFILL,
-    L_R_BREAK, L_R_SHIFT, L_STEPS, L_STOP, QF_PROB, QI_MAXATT, QI_PRIO, QI_ROW,
+    L_R_BREAK, L_R_SHIFT, L_STEPS, L_STOP, QF_CB_EWT, QF_CB_P, QF_PROB, QI_CB, QI_MAXATT, QI_PRIO, QI_ROW,
 )
+from .fast_heap import pop as _pop, push as _push
 from .results import ABANDONED, COMPLETED, OTHER
 
-K_QUEUED, K_OFFERED, K_CONNECTED, K_ENDED = 2, 3, 8, 13
-
-
-@njit(cache=True, _nrt=False)
-def _h_less(H_t, H_i, i, j):
-    return H_t[i] < H_t[j] or (H_t[i] == H_t[j] and H_i[i, 0] < H_i[j, 0])
-
-
-@njit(cache=True, _nrt=False)
-def _h_swap(H_t, H_i, i, j):
-    H_t[i], H_t[j] = H_t[j], H_t[i]
-    for c in range(4):
-        H_i[i, c], H_i[j, c] = H_i[j, c], H_i[i, c]
-
-
-@njit(cache=True, _nrt=False)
-def _push(P, t, action, c, b):
-    H_t, H_i = P.H_t, P.H_i
-    i = P.L_i[L_HN]
-    P.L_i[L_HN] = i + 1
-    P.L_i[L_HSEQ] += 1
-    H_t[i] = t
-    H_i[i, 0] = P.L_i[L_HSEQ]
-    H_i[i, 1] = action
-    H_i[i, 2] = c
-    H_i[i, 3] = b
-    while i > 0:
-        p = (i - 1) >> 1
-        if not _h_less(H_t, H_i, i, p):
-            break
-        _h_swap(H_t, H_i, i, p)
-        i = p
-
-
-@njit(cache=True, _nrt=False)
-def _pop(P):
-    H_t, H_i = P.H_t, P.H_i
-    n = P.L_i[L_HN] - 1
-    P.L_i[L_HN] = n
-    _h_swap(H_t, H_i, 0, n)
-    i = 0
-    while True:
-        c = 2 * i + 1
-        if c >= n:
-            break
-        if c + 1 < n and _h_less(H_t, H_i, c + 1, c):
-            c += 1
-        if not _h_less(H_t, H_i, c, i):
-            break
-        _h_swap(H_t, H_i, i, c)
-        i = c
-    return n
+K_QUEUED, K_OFFERED, K_CB_OFFERED, K_CONNECTED, K_ENDED = 2, 3, 4, 8, 13
 
 
 @njit(cache=True, _nrt=False)
@@ -184,7 +147,10 @@ def _apply_events(P, S, t, start, n_off):
     for k in range(start, end):
         kind = S.EV_i[k, E_KIND]
         c = S.EV_i[k, E_CALL]
-        if kind == K_OFFERED:
+        if kind == K_QUEUED:
+            if P.Q_i[P.C_i[c, CI_QUEUE], QI_CB]:
+                _push(P, t, A_CB_CHECK, c, 0)
+        elif kind == K_OFFERED or kind == K_CB_OFFERED:
             a = S.EV_i[k, E_AGENT]
             row = P.T_i[P.A_i[a, AI_TEAM]]
             if row < 0:
@@ -250,11 +216,40 @@ def _redial(P, S, prev, t):
     C_f[c, CF_ACW] = _draw(P, row + 2)
     C_f[c, CF_PAT] = _draw(P, row + 3)
     C_f[c, CF_REDU] = _draw(P, row + 4)
+    C_f[c, CF_CBU] = _draw(P, row + 5)
     C_i[c, CI_AGENT] = -1
+    C_i[c, CI_CB] = 0
     C_i[c, CI_DISP] = 0
     C_i[c, CI_ATTEMPT] = C_i[prev, CI_ATTEMPT] + 1
     C_i[c, CI_QUEUE] = q
     _arrive(P, S, c, t)
+
+
+@njit(cache=True, _nrt=False)
+def ewt_s(S, slot):
+    """``FastRouter.position(call).ewt_s`` of the waiting call in ``slot``: its rank × its queue's AHT
+    estimate / the queue's logged-in members (infinite when none)."""
+    q = S.C_i[slot, R_QUEUE]
+    serving = S.Q_i[q, LOGGED_IN]
+    if serving == 0:
+        return math.inf
+    return w_rank(S, slot) * S.Q_f[q, AHT] / serving
+
+
+@njit(cache=True, _nrt=False)
+def _cb_check(P, S, c, t):
+    """driver.callback_check: a waiting caller whose estimated wait is over the threshold and who
+    accepts becomes a callback (number code c + 1)."""
+    q = P.C_i[c, CI_QUEUE]
+    if P.C_i[c, CI_DISP] != 0 or P.C_i[c, CI_CB] != 0 or P.C_f[c, CF_CBU] >= P.Q_f[q, QF_CB_P]:
+        return
+    slot = h_get(S, c)
+    if slot < 0 or S.C_i[slot, STATE] != ST_WAITING:  # only a waiting call converts
+        return
+    if ewt_s(S, slot) > P.Q_f[q, QF_CB_EWT]:
+        P.C_i[c, CI_CB] = 1
+        apply_op(S, OP_CALLBACK, t, c, -1, -1, 0, float(c + 1))
+        _react(P, S, t)
 
 
 @njit(cache=True, _nrt=False)
@@ -321,8 +316,8 @@ def _short(P, S):
 
 @njit(cache=True, _nrt=False)
 def run_loop(S, P):
-    """Run until the end (0), until the router needs room (1), past the step bound (2), or until the
-    loop's own arrays need room or its draw rows a refill (3)."""
+    """Run until the end (0), until the router needs room (1), past the step bound (2), until the
+    loop's own arrays need room or its draw rows a refill (3), or out of callback number codes (4)."""
     L_i, L_f, C_f = P.L_i, P.L_f, P.C_f
     n_first = L_i[L_NFIRST]
     while True:
@@ -368,7 +363,8 @@ def run_loop(S, P):
                 apply_op(S, OP_RELEASE, t, c, -1, -1, 0, C_f[c, CF_ACW])
                 _react(P, S, t)
             elif action == A_PATIENCE:
-                if P.C_i[c, CI_DISP] == 0 and C_f[c, CF_CONN] != C_f[c, CF_CONN]:  # no answer yet
+                if P.C_i[c, CI_DISP] == 0 and C_f[c, CF_CONN] != C_f[c, CF_CONN] and P.C_i[c, CI_CB] == 0:
+                    # not answered, not a callback (a callback is exempt from patience)
                     apply_op(S, OP_ABANDON, t, c, -1, -1, 0, 0.0)
                     _react(P, S, t)
             elif action == A_ACCEPT:
@@ -376,6 +372,10 @@ def run_loop(S, P):
                     _react(P, S, t)  # an accept that lost (the offer expired) is dropped
             elif action == A_REDIAL:
                 _redial(P, S, c, t)
+            elif action == A_CB_CHECK:
+                if c + 1 >= S.S_i[S_NNUMBERS]:
+                    return 4
+                _cb_check(P, S, c, t)
             elif _presence(P, S, action, c, t):
                 L_i[L_PENDING] = 2
                 L_f[L_PT] = t

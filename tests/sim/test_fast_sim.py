@@ -10,13 +10,17 @@ router's event count and the end time. Only the wall time differs.
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import pytest
 
+import busyhour.sim.fast as fast_path
 from busyhour.sim.driver import SimulationError, simulate
 from busyhour.sim.fast import unsupported
 from sim_helpers import scenario_from
-from busyhour.sim.scenario import parse_scenario
+from busyhour.sim.scenario import load_scenario, parse_scenario
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 BASE = {
     "horizon_s": 3600, "interval_s": 900, "seed": 5,
@@ -91,6 +95,23 @@ REDIALS = {  # new attempts appended to the call arrays, drawn from the queue's 
                                                   "shifts": [{"start_s": 0, "end_s": 2000}, {"start_s": 2100, "end_s": 3600}],
                                                   "breaks": [{"start_s": 1000, "duration_s": 240}], "break_spread_s": 300}},
 }
+CB = {"callback": {"ewt_threshold_s": 40, "accept_probability": 0.5}}
+CALLBACKS = {  # callback offers: checks on the heap at CALL_QUEUED, position() in numba, patience exempt
+    "callbacks_and_redials": {"queue": {**CB, "calls_per_hour": 330, "patience": {"dist": "exponential", "mean_s": 60},
+                                        "redial": {"probability": 0.6, "max_attempts": 3}}},
+    "callbacks_with_shifts_and_breaks": {"queue": {**CB, "calls_per_hour": 300,
+                                                   "patience": {"dist": "weibull", "mean_s": 120, "shape": 0.8}},
+                                         "team": {"shifts": [{"start_s": 0, "end_s": 1500}, {"start_s": 1700, "end_s": 3600}],
+                                                  "breaks": [{"start_s": 900, "duration_s": 300}],
+                                                  "break_spread_s": 600}},
+    "callbacks_when_the_queue_empties": {  # nobody logged in: an infinite estimated wait converts every taker
+        "queue": {"calls_per_hour": 320, "callback": {"ewt_threshold_s": 600, "accept_probability": 0.7},
+                  "patience": {"dist": "exponential", "mean_s": 200}, "router": {"max_wait_no_agents_s": 120}},
+        "team": {"agents": 9, "shifts": [{"start_s": 0, "end_s": 1200}, {"start_s": 1800, "end_s": 3600}]}},
+    "callbacks_with_answer_delays": {"queue": {**CB, "calls_per_hour": 310, "patience": {"dist": "exponential", "mean_s": 90},
+                                               "router": {"ring_timeout_s": 8}},
+                                     "team": {"answer_delay": {"dist": "lognormal", "mean_s": 4, "cv": 1.2}}},
+}
 
 
 def scenario(changes: dict):
@@ -156,6 +177,47 @@ def test_redials_run_compiled_with_the_simpy_drivers_numbers(name):
         assert fast.overall.redials <= fast.overall.abandoned  # only an abandon redials
 
 
+@pytest.mark.parametrize("name", sorted(CALLBACKS))
+def test_callback_offers_run_compiled_with_the_simpy_drivers_numbers(name):
+    scn = scenario(CALLBACKS[name])
+    assert unsupported(scn) == []
+    for rep in (0, 1):
+        fast = simulate(scn, rep, engine="compiled")
+        _same(fast, simulate(scn, rep, engine="simpy"))
+        assert fast.overall.callbacks > 3
+        assert fast.overall.callbacks <= fast.overall.offered - fast.overall.abandoned  # a callback never hangs up
+
+
+def test_callback_events_are_the_simpy_drivers_byte_for_byte(tmp_path):
+    scn = scenario({**CALLBACKS["callbacks_with_answer_delays"],
+                    "queue": {**CALLBACKS["callbacks_and_redials"]["queue"], "router": {"ring_timeout_s": 8}}})
+    fast = simulate(scn, 0, engine="compiled", event_log=tmp_path / "fast.csv")
+    _same(fast, simulate(scn, 0, engine="simpy", event_log=tmp_path / "simpy.csv"))
+    text = (tmp_path / "fast.csv").read_text()
+    assert text == (tmp_path / "simpy.csv").read_text()
+    assert text.count(",CALLBACK_REQUESTED,") >= fast.overall.callbacks > 3  # overall: arrivals in the horizon
+    assert ",CALLBACK_OFFERED," in text and ",cb-" in text
+
+
+@pytest.mark.parametrize("name", ["busy_hour", "multi_skill", "outage"])
+def test_every_shipped_example_runs_compiled_with_the_simpy_drivers_numbers(name, tmp_path):
+    scn = load_scenario(EXAMPLES / f"{name}.toml")
+    assert unsupported(scn) == []
+    fast = simulate(scn, 0, event_log=tmp_path / "fast.csv")  # auto: the compiled loop
+    _same(fast, simulate(scn, 0, engine="simpy", event_log=tmp_path / "simpy.csv"))
+    assert (tmp_path / "fast.csv").read_text() == (tmp_path / "simpy.csv").read_text()
+    assert fast.overall.offered > 500
+
+
+def test_callback_offers_stay_within_the_routers_number_codes(monkeypatch):
+    big = scenario({"queue": {**CB, "calls_per_hour": 4_000_000}, "horizon_s": 3600})
+    assert any("callback offers with more than" in w for w in unsupported(big))
+    assert unsupported(scenario({"queue": {"calls_per_hour": 4_000_000}})) == []  # no callbacks: no bound
+    monkeypatch.setattr(fast_path, "CB_CODES", 40)  # a run that needs more codes stops with a clear error
+    with pytest.raises(SimulationError, match="callback offers"):
+        simulate(scenario(CALLBACKS["callbacks_and_redials"]), 0, engine="compiled")
+
+
 @pytest.mark.parametrize("name", ["split_shifts_on_long_calls", "no_agents_limit_at_shift_end"])
 def test_the_event_log_is_the_simpy_drivers_byte_for_byte(name, tmp_path):
     scn = scenario({**PRESENCE[name], "queue": {**PRESENCE[name]["queue"], **REDIALS["redial_once"]["queue"]}})
@@ -176,20 +238,18 @@ def test_two_queues_priorities_overflow_and_weights():
 
 
 def test_auto_falls_back_and_compiled_refuses_naming_the_key():
-    scn = scenario({"queue": {"callback": {"ewt_threshold_s": 30}, "patience": {"dist": "exponential", "mean_s": 60}}})
+    scn = scenario({"queue": {"router": {"strategy": "ring-all"}, "patience": {"dist": "exponential", "mean_s": 60}}})
     why = unsupported(scn)
-    assert any(w.startswith("queues[0].callback") for w in why)
-    with pytest.raises(SimulationError, match=r"queues\[0\]\.callback"):
+    assert any(w.startswith("queues[0].strategy") for w in why)
+    with pytest.raises(SimulationError, match=r"queues\[0\]\.strategy"):
         simulate(scn, 0, engine="compiled")
     auto = simulate(scn, 0)
     slow = simulate(scn, 0, engine="python")  # the SimPy driver's former name
     assert auto.engine == slow.engine == "simpy"
     assert repr(auto) == repr(dataclasses.replace(slow, wall_s=auto.wall_s))
-    assert auto.overall.callbacks > 0
-    ring_all = scenario({"queue": {"router": {"strategy": "ring-all"}}})
-    assert any("strategy" in w for w in unsupported(ring_all))
+    assert auto.overall.answered > 0
     with pytest.raises(ValueError, match="engine"):
-        simulate(ring_all, 0, engine="fast")
+        simulate(scn, 0, engine="fast")
 
 
 def test_a_long_run_grows_the_routers_arrays_without_changing_results():
@@ -198,3 +258,26 @@ def test_a_long_run_grows_the_routers_arrays_without_changing_results():
     fast, slow = simulate(scn, 0, engine="compiled"), simulate(scn, 0, engine="simpy")
     _same(fast, slow)
     assert fast.overall.max_queue > 300  # past the first 256 call slots
+
+
+def test_the_loops_estimated_wait_is_the_routers_position():
+    """fast_loop.ewt_s (numba) against Router.position and FastRouter.position (Python), call by call."""
+    import math
+
+    from busyhour.router import Router
+    from busyhour.router.fast import FastRouter
+    from busyhour.sim.fast_loop import ewt_s
+
+    cfg = {"agents": [{"id": f"a{i}"} for i in range(3)],
+           "queues": [{"name": "q", "members": ["a0", "a1"], "expected_aht_s": 200},
+                      {"name": "empty", "members": ["a2"]}]}
+    fr, ref = FastRouter.from_config(cfg), Router.from_config(cfg)
+    for r in (fr, ref):
+        r.agent_login(0.0, "a0", ready=False)
+        r.agent_login(0.0, "a1", ready=False)
+        for c in range(12):
+            r.call_arrive(1.0 + c, c, "q" if c % 3 else "empty", priority=c % 2)
+    for c in range(12):
+        got = ewt_s(fr._S, fr._slot(c))
+        assert got == fr.position(c).ewt_s == ref.position(c).ewt_s
+        assert math.isinf(got) == (c % 3 == 0) and (math.isinf(got) or got > 0)

@@ -3,8 +3,9 @@
 1. ``--engine compiled`` and ``--engine simpy`` give the same figures (JSON and CSV equal but for the
    engine), and every format names the engine that ran;
 2. ``auto`` takes the compiled loop when it runs the scenario, else the SimPy driver;
-3. ``--engine compiled`` on a scenario it cannot run fails before any work with one line naming the keys
-   that keep it off (exit 2); an unknown engine is a usage error.
+3. ``--engine compiled`` on a scenario it cannot run (a ring strategy) fails before any work with one
+   line naming the keys that keep it off (exit 2); an unknown engine is a usage error;
+4. ``busyhour demo`` runs the shipped busy hour on the compiled loop and says so (table and JSON).
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ breaks = [{ start_s = 900, duration_s = 300 }]
 break_spread_s = 600
 answer_delay = { dist = "exponential", mean_s = 3 }
 """
-CALLBACK = SCENARIO.replace('redial = { probability = 0.4 }', 'callback = { ewt_threshold_s = 30 }')
+RING_ALL = SCENARIO.replace('redial = { probability = 0.4 }', 'router = { strategy = "ring-all" }')
 
 
 def run(*args):
@@ -74,16 +75,25 @@ def test_compiled_and_simpy_print_the_same_figures_and_say_which_ran(tmp_path):
 
 
 def test_auto_runs_the_simpy_driver_where_the_compiled_loop_cannot(tmp_path):
-    r = run("simulate", _write(tmp_path, CALLBACK), "-r", 2, "--workers", 1)
+    r = run("simulate", _write(tmp_path, RING_ALL), "-r", 2, "--workers", 1)
     assert r.exit_code == 0, r.output
     assert "engine: simpy" in r.stdout
 
 
 def test_compiled_refuses_naming_what_keeps_the_scenario_off_it(tmp_path):
-    r = run("simulate", _write(tmp_path, CALLBACK), "-r", 2, "--engine", "compiled")
+    r = run("simulate", _write(tmp_path, RING_ALL), "-r", 2, "--engine", "compiled")
     lines = [x for x in r.stderr.splitlines() if x.strip()]
     assert r.exit_code == 2 and len(lines) == 1 and "Traceback" not in r.output
     assert lines[0].startswith("busyhour: error: ") and "--engine compiled" in lines[0]
-    assert "queues[0].callback: callback offers" in lines[0]
+    assert "queues[0].strategy: 'ring-all'" in lines[0]
     r = run("simulate", _write(tmp_path, SCENARIO), "--engine", "fast")
     assert r.exit_code == 2 and "--engine" in r.stderr
+
+
+def test_demo_runs_the_shipped_busy_hour_compiled_and_says_so(tmp_path):
+    r = run("demo", "-r", 2, "--staffing-replications", 2, "--workers", 1, "-f", "json")
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.stdout)
+    assert doc["engine"] == "compiled" and errors(doc, schema("demo")) == []
+    r = run("demo", "-r", 2, "--staffing-replications", 2, "--workers", 1)
+    assert r.exit_code == 0 and "engine: compiled" in r.stdout
