@@ -17,8 +17,8 @@ import time
 
 import numpy as np
 
-#: Compile time measured on a 2-core machine (first run after install), for the notice.
-ROUTER_COMPILE_S = 55
+#: Compile time measured on a loaded 2-core machine (first run after install), for the notice.
+ROUTER_COMPILE_S = 240
 _told: set[str] = set()
 
 

@@ -96,8 +96,9 @@ D_ANSWERED_ELSEWHERE, D_TRANSFER = 19, 20
 DETAIL_STEP = 1 << 19  # CALL_ESCALATED: DETAIL_STEP + the step reached
 DETAIL_QUEUE = 1 << 20
 DETAIL_DISPLAY = 1 << 21
-DETAIL_NUMBER = 1 << 22  # callbacks: DETAIL_NUMBER + the number's code
 DETAIL_TO_QUEUE, DETAIL_TO_AGENT = 1 << 23, 1 << 24  # CALL_TRANSFERRED: "queue:NAME" / "agent:ID" + index
+DETAIL_NUMBER = 1 << 25  # callbacks: DETAIL_NUMBER + the number's code (the highest range of the int32)
+MAX_NUMBER_CODES = (1 << 31) - DETAIL_NUMBER  # callback numbers a router can register
 
 # ---------------------------------------------------------------- scalars (S_i int64, S_f float64)
 S_SEQ, S_RANK, S_TSEQ, S_TOKEN, S_ORDER, S_GEN, S_NT, S_NEV, S_NFREE, S_ARRIVED, S_ENDED, S_SPARE = range(12)  # S_SPARE: unused

@@ -30,7 +30,7 @@ from .core_compile import ROUTER_COMPILE_S, compile_notice, router_dispatchers
 from .core_ids import h_get
 from .core_build import build, grow, unsupported
 from .core_layout import (
-    AHT, ARRIVAL, CB, DETAIL_DISPLAY, DETAIL_NUMBER, DETAIL_QUEUE, DETAIL_STEP, DETAIL_TO_AGENT,
+    AHT, ARRIVAL, CB, DETAIL_DISPLAY, DETAIL_NUMBER, DETAIL_QUEUE, DETAIL_STEP, DETAIL_TO_AGENT, MAX_NUMBER_CODES,
     DETAIL_TO_QUEUE, DETAILS, DISP_NOT_READY, DISPLAY, E_AGENT, E_CALL, E_DETAIL, E_KIND, E_QUEUE, E_SEQ,
     E_TIME, E_VALUE, ERR_UNKNOWN_CALL, EVENT_DTYPE, LOGGED_IN, NO_ID, NOT_RUN, NWAIT, OK, OP_ABANDON, OP_ACCEPT,
     OP_ADVANCE, OP_ARRIVE, OP_CALLBACK, OP_DTYPE, OP_LOGIN, OP_LOGOUT, OP_NAMES, OP_NOT_READY, OP_READY,
@@ -57,7 +57,7 @@ class BatchResult(NamedTuple):
 class FastRouter:
     """The compiled routing core. Build with :meth:`from_config` or :meth:`from_toml`."""
 
-    def __init__(self, config: RouterConfig, *, calls: int = 1024, collect_stats: bool = False):
+    def __init__(self, config: RouterConfig, *, calls: int = 1024, collect_stats: bool = False, notice: bool = True):
         if not isinstance(config, RouterConfig):
             raise ConfigError("config: expected a RouterConfig; use FastRouter.from_config(dict)")
         problems = unsupported(config)
@@ -66,7 +66,8 @@ class FastRouter:
             raise ConfigError("the compiled core does not run this configuration; use busyhour.router.Router: "
                               + "; ".join(problems[:3]) + more)
         self.config = config
-        compile_notice("the routing core", router_dispatchers(), ROUTER_COMPILE_S)
+        if notice:  # off for drivers that call the core inside their own compiled loop (the simulator)
+            compile_notice("the routing core", router_dispatchers(), ROUTER_COMPILE_S)
         self._S = build(config, calls=max(16, int(calls)))
         self.agent_ids: list[Hashable] = [a.id for a in config.agents]
         self.queue_names: list[str] = [q.name for q in config.queues]
@@ -121,6 +122,8 @@ class FastRouter:
         if len(number) > MAX_NUMBER_CHARS:
             raise StateError(f"callback number must be at most {MAX_NUMBER_CHARS} characters, got {len(number)}")
         code = self._number_code.get(number)
+        if code is None and len(self._numbers) >= MAX_NUMBER_CODES:
+            raise StateError(f"this router has registered {MAX_NUMBER_CODES:,} callback numbers, its limit")
         if code is None:
             code = self._number_code[number] = len(self._numbers)
             self._numbers.append(number)
@@ -167,12 +170,12 @@ class FastRouter:
     def detail_text(self, code: int) -> str:
         """The ``detail`` string of an event row (the same text Router's events carry)."""
         code = int(code)
+        if code >= DETAIL_NUMBER:
+            return self._numbers[code - DETAIL_NUMBER]
         if code >= DETAIL_TO_AGENT:
             return f"agent:{self.agent_ids[code - DETAIL_TO_AGENT]}"
         if code >= DETAIL_TO_QUEUE:
             return f"queue:{self.queue_names[code - DETAIL_TO_QUEUE]}"
-        if code >= DETAIL_NUMBER:
-            return self._numbers[code - DETAIL_NUMBER]
         if code >= DETAIL_DISPLAY:
             d = code - DETAIL_DISPLAY
             return "NOT_READY:" + self._reasons[d - DISP_NOT_READY] if d >= DISP_NOT_READY else _DISPLAY_NAMES[d]

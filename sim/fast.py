@@ -28,7 +28,7 @@ from busyhour.router.config import RouterConfig, parse_config
 from busyhour.router.core_compile import compile_notice
 from busyhour.router.core_build import grow, unsupported as core_unsupported
 from busyhour.router.core_layout import (
-    DETAIL_NUMBER, DETAIL_TO_QUEUE, E_AGENT, E_CALL, E_DETAIL, E_KIND, E_QUEUE, E_SEQ, E_TIME, E_VALUE, EVENT_DTYPE,
+    E_AGENT, E_CALL, E_DETAIL, E_KIND, E_QUEUE, E_SEQ, E_TIME, E_VALUE, EVENT_DTYPE, MAX_NUMBER_CODES,
     N_EV_I, S_EV_ROOM, S_NEV, S_NNUMBERS,
 )
 from busyhour.router.errors import ConfigError
@@ -53,10 +53,10 @@ from .streams import stream
 
 __all__ = ["choose_engine", "unsupported", "simulate_compiled"]
 
-SIM_COMPILE_S = 40  # the loop's first compile, measured on a 2-core machine (for the notice)
-#: Callback number codes the router can carry in an event's detail (DETAIL_NUMBER + code, below the
-#: transfer details): call c's callback is code c + 1, so a run with callback offers holds fewer calls.
-CB_CODES = DETAIL_TO_QUEUE - DETAIL_NUMBER
+SIM_COMPILE_S = 320  # the loop's first compile, measured on a loaded 2-core machine (for the notice)
+#: Callback number codes the router can carry (core_layout.MAX_NUMBER_CODES): call c's callback is
+#: code c + 1, so a run with callback offers holds at most that many calls.
+CB_CODES = MAX_NUMBER_CODES
 #: Expected calls per replication (limits.estimate_calls) above which a scenario with callback offers
 #: stays on the SimPy driver: half the codes, so the random count cannot reach the bound.
 CB_MAX_CALLS = CB_CODES // 2
@@ -297,7 +297,7 @@ def _simulate(scn: Scenario, replication: int, seed, progress, log_fh) -> RunRes
     wall0 = time.perf_counter()
     arr = build_arrivals(scn, replication, seed)
     ids = agent_ids(scn)
-    fr = FastRouter(_router_config(scn, seed), calls=256)  # grows as needed
+    fr = FastRouter(_router_config(scn, seed), calls=256, notice=False)  # the loop's own notice below  # grows as needed
     fr._numbers = _CallbackNumbers()  # OP_CALLBACK rows carry code c + 1 for call c: the driver's "cb-c"
     fr._S.S_i[S_NNUMBERS] = CB_CODES
     compile_notice("the simulation loop", [run_loop], SIM_COMPILE_S)

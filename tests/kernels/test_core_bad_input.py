@@ -170,3 +170,15 @@ def test_bad_rows_are_no_ops_in_any_batch(rows, corrupt):
     assert list(got.status[~fails]) == list(want.status)
     assert got_r.to_events(got.events) == want_r.to_events(want.events)
     assert got_r.counts == want_r.counts and got_r.next_deadline() == want_r.next_deadline()
+
+
+def test_callback_numbers_are_bounded(monkeypatch):
+    import busyhour.router.fast as fast_module
+
+    r = FastRouter.from_config({"agents": [{"id": "a"}], "queues": [{"name": "q", "members": ["a"]}]})
+    with pytest.raises(StateError, match="256 characters"):
+        r.number_code("9" * 257)
+    monkeypatch.setattr(fast_module, "MAX_NUMBER_CODES", 3)  # code 0 is "none": room for two numbers
+    assert (r.number_code("+1"), r.number_code("+2"), r.number_code("+1")) == (1, 2, 1)
+    with pytest.raises(StateError, match="callback numbers, its limit"):
+        r.number_code("+3")
