@@ -4,7 +4,7 @@ While its preference is active (``PREF_UNTIL`` after now) a call may be
 offered to its preferred agent only, who needs the call's skills but not
 membership of its queue (dispatch._eligible). A waiting call with an active
 preference is in its queue's waiting list *and* in the agent's directed list
-— a list in key order (−priority, arrival, order) through ``DIR_NEXT`` /
+— a list in waiting order (core_wait.w_less) through ``DIR_NEXT`` /
 ``DIR_PREV``, usually a handful long — which the agent checks first when it
 becomes free. Such calls are ``SPECIAL``: their queue counts them
 (``NSPECIAL``), and while it has any, a freed member checks its queue's
@@ -17,21 +17,10 @@ from numba import njit
 
 from .core_kernels import L_NONE, P_READY
 from .core_layout import (
-    ARRIVAL, CAP, DIR_HEAD, DIR_NEXT, DIR_PREV, IN_DIR, LOAD, LOCK_KIND, NSPECIAL, ORDER, PRES, PREF, PREF_UNTIL, QM_AGENT,
-    PRIO, QUEUE, SPECIAL, STEP, XFER,
+    CAP, DIR_HEAD, DIR_NEXT, DIR_PREV, IN_DIR, LOAD, LOCK_KIND, NSPECIAL, PRES, PREF, PREF_UNTIL, QM_AGENT, QUEUE,
+    SPECIAL, STEP, XFER,
 )
-
-
-@njit(cache=True, _nrt=False)
-def key_less(S, x, y):
-    """Call ``x`` comes before call ``y`` in a waiting order: (−priority, arrival, order)."""
-    px, py = S.C_i[x, PRIO], S.C_i[y, PRIO]
-    if px != py:
-        return px > py
-    ax, ay = S.C_f[x, ARRIVAL], S.C_f[y, ARRIVAL]
-    if ax != ay:
-        return ax < ay
-    return S.C_i[x, ORDER] < S.C_i[y, ORDER]
+from .core_wait import w_less
 
 
 @njit(cache=True, _nrt=False)
@@ -80,7 +69,7 @@ def mark_waiting(S, slot, t):
     a = S.C_i[slot, PREF]
     prev = -1
     x = S.A_i[a, DIR_HEAD]
-    while x >= 0 and not key_less(S, slot, x):
+    while x >= 0 and not w_less(S, slot, x):
         prev = x
         x = S.C_i[x, DIR_NEXT]
     S.C_i[slot, DIR_PREV] = prev
