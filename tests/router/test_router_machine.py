@@ -284,7 +284,7 @@ class RouterMachine(RuleBasedStateMachine):
         for c in self._live(CallState.WAITING):
             pref = c.preferred if c.preferred_until > self.router.now else -1  # an expired preference is none
             sig = (c.queue, c.priority, tuple(int(x) for x in c.req_ids), tuple(int(x) for x in c.req_min),
-                   c.step, pref, c.channel)
+                   c.step, pref, c.channel, c.xfer_from)  # a transferred call is not for its sender
             groups.setdefault(sig, []).append(c)
         for lst in groups.values():
             lst.sort(key=lambda c: (c.arrival_s, c.order))  # independent of the engine's own key
