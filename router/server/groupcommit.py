@@ -11,15 +11,18 @@ starts for whatever was written meanwhile: one fsync covers every wake-up that
 arrived while the previous one ran.
 
 Thread-safety: the helper thread only calls ``os.fsync``/``os.close`` on a
-duplicated descriptor and sets an event; it never touches the journal or the
-engine. The loop polls :meth:`BackgroundFsync.fileno` (a pipe written once per
-finished fsync).
+duplicated descriptor, stores the result and then writes one byte to a pipe; it
+never touches the journal or the engine. That byte is the only signal: the loop
+polls :meth:`BackgroundFsync.fileno` and :meth:`BackgroundFsync.finished`
+takes the result exactly when it reads the byte, so every finished fsync wakes
+the loop once and no stale byte keeps waking it.
 """
 
 from __future__ import annotations
 
 import os
 import queue
+import select
 import threading
 import time
 from typing import NamedTuple
@@ -40,7 +43,6 @@ class BackgroundFsync:
         self._r, self._w = os.pipe()
         os.set_blocking(self._r, False)
         self._jobs: queue.SimpleQueue = queue.SimpleQueue()
-        self._done = threading.Event()
         self._result: FsyncDone | None = None
         self.busy = False
         self._thread = threading.Thread(target=self._run, name="journal-fsync", daemon=True)
@@ -72,22 +74,22 @@ class BackgroundFsync:
             finally:
                 os.close(fd)
             self._result = FsyncDone(records, time.perf_counter() - t0, error)
-            self._done.set()
-            os.write(self._w, b"!")
+            os.write(self._w, b"!")  # after the result: whoever reads this byte finds the result set
 
     def finished(self, wait: bool = False) -> FsyncDone | None:
         """The fsync that finished (once), or None if none ran or it is still running (``wait``: block).
 
-        Every call empties the wake-up pipe first: the thread writes to it just after setting the event, so a
-        byte may arrive after the result was taken; left unread, it would keep the loop's poll returning."""
-        try:
-            while os.read(self._r, 64):
-                pass
-        except BlockingIOError:
-            pass
-        if not self.busy or not (self._done.is_set() or (wait and self._done.wait())):
+        The result is taken together with the thread's wake-up byte (one per fsync, written after the
+        result), so the pipe is empty again whenever this returns a result, and never holds a stale byte."""
+        if not self.busy:
             return None
-        self._done.clear()
+        if wait:
+            select.select([self._r], [], [])
+        try:
+            if not os.read(self._r, 1):
+                return None
+        except BlockingIOError:
+            return None
         self.busy = False
         result, self._result = self._result, None
         return result

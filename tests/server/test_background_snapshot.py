@@ -35,11 +35,18 @@ def test_background_snapshots_prune_and_restart(tmp_path):
             c.pipeline([("login", {"agent": a, "ready": True}) for a in AGENTS], batched=True)
             for round_ in range(6):
                 lifecycles(c, round_ * 100, 100)  # 300 engine requests a round: a snapshot or more each
+            # a forked snapshot is renamed into place before the parent prunes the older ones (when it reaps
+            # the child): wait until the set of snapshots has stayed the same for a second
             deadline = time.monotonic() + 20
-            while len(list(journal.glob("snapshot-*.bin"))) < 2 and time.monotonic() < deadline:
+            snaps, stable_since = None, time.monotonic()
+            while time.monotonic() < deadline:
                 c.ping()
+                now = sorted(journal.glob("snapshot-*.bin"))
+                if now != snaps:
+                    snaps, stable_since = now, time.monotonic()
+                elif time.monotonic() - stable_since > 1.0:
+                    break
                 time.sleep(0.05)
-            snaps = sorted(journal.glob("snapshot-*.bin"))
             assert len(snaps) == 2  # the two newest kept
             first_kept = int(snaps[0].stem.split("-")[1])
             assert all(int(p.stem.split("-")[1]) >= first_kept or p == sorted(journal.glob("journal-*.log"))[0]
