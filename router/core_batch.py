@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 
-from numba import njit
+from .core_jit import entry, kernel
 
 from .core_kernels import (
     K_CALLBACK_REQUESTED, K_CONNECTED, K_REJECTED, K_TRANSFERRED, K_WITHDRAWN, L_DELAY, L_NONE, L_WRAP_UP,
@@ -39,7 +39,7 @@ from .core_ops import (
 )
 
 
-@njit(cache=True, _nrt=False)
+@kernel
 def _check(S, op, t, call, a, q, arg):
     """Argument checks made before the implicit advance (the facade's order)."""
     if not (t >= S.S_f[S_NOW] and t < math.inf and t > -math.inf):  # NaN fails every comparison
@@ -93,7 +93,7 @@ def _check(S, op, t, call, a, q, arg):
     return OK
 
 
-@njit(cache=True, _nrt=False)
+@kernel
 def _arrive(S, t, call, q, prio, pref, fallback_s):
     n = S.S_i[S_NFREE] - 1
     S.S_i[S_NFREE] = n
@@ -128,7 +128,7 @@ def _arrive(S, t, call, q, prio, pref, fallback_s):
     return OK
 
 
-@njit(cache=True, _nrt=False)
+@kernel
 def _ringing(S, call, a):
     """The slot of ``call`` ringing agent ``a``, or a negative status."""
     slot = h_get(S, call)
@@ -141,7 +141,7 @@ def _ringing(S, call, a):
     return slot
 
 
-@njit(cache=True, _nrt=False)
+@kernel
 def _accept(S, t, call, a):
     slot = _ringing(S, call, a)
     if slot < 0:
@@ -168,7 +168,7 @@ def _accept(S, t, call, a):
     return OK
 
 
-@njit(cache=True, _nrt=False)
+@kernel
 def _reject(S, t, call, a, busy):
     slot = _ringing(S, call, a)
     if slot < 0:
@@ -184,7 +184,7 @@ def _reject(S, t, call, a, busy):
     return OK
 
 
-@njit(cache=True, _nrt=False)
+@kernel
 def _abandon(S, t, call):
     slot = h_get(S, call)
     if slot < 0:
@@ -206,7 +206,7 @@ def _abandon(S, t, call):
     return OK
 
 
-@njit(cache=True, _nrt=False)
+@kernel
 def _transfer(S, t, call, tq, ta, fallback_s):
     """Move a connected call to queue ``tq`` (-1: its own) and/or agent ``ta`` (calls.transfer)."""
     slot = h_get(S, call)
@@ -236,7 +236,7 @@ def _transfer(S, t, call, tq, ta, fallback_s):
     return OK
 
 
-@njit(cache=True, _nrt=False)
+@kernel
 def _callback(S, t, call, code):
     """A waiting caller hangs up and keeps its place; an agent will call the number back."""
     slot = h_get(S, call)
@@ -249,7 +249,7 @@ def _callback(S, t, call, code):
     return OK
 
 
-@njit(cache=True, _nrt=False)
+@kernel
 def _presence(S, op, t, a, arg):
     """login / logout / ready / not_ready."""
     pres = S.A_i[a, PRES]
@@ -301,7 +301,7 @@ def _presence(S, op, t, a, arg):
     return OK
 
 
-@njit(cache=True, _nrt=False)
+@kernel
 def apply_op(S, op, t, call, a, q, prio, arg):
     """One operation: checks, implicit advance (may pause: PAUSED), state checks, the change."""
     if S.S_i[S_RESUME] == 0:
@@ -337,7 +337,7 @@ def apply_op(S, op, t, call, a, q, prio, arg):
     return _presence(S, op, t, a, arg)
 
 
-@njit(cache=True, _nrt=False)
+@entry
 def run_batch(S, ops, start, status):
     """Apply ``ops[start:]``; return the index of the first operation not done (``len(ops)`` when all are).
 
@@ -365,7 +365,7 @@ def run_batch(S, ops, start, status):
     return ops.shape[0]
 
 
-@njit(cache=True, _nrt=False)
+@entry
 def deadline(S):
     return next_deadline(S)
 

@@ -7,17 +7,17 @@ most half full (``core_build.grow`` rehashes).
 
 from __future__ import annotations
 
-from numba import njit
+from .core_jit import entry, kernel
 
 from .core_layout import H_EMPTY, H_TOMB, S_HUSED
 
 
-@njit(cache=True, _nrt=False)
+@kernel
 def _h_home(key, mask):
     return (key ^ (key >> 17) ^ (key >> 37)) & mask  # consecutive ids land in consecutive rows
 
 
-@njit(cache=True, _nrt=False)
+@entry
 def h_get(S, key):
     """The slot of call ``key``, or -1 (the two reserved ids are never a call)."""
     if key == H_EMPTY or key == H_TOMB:
@@ -33,7 +33,7 @@ def h_get(S, key):
         i = (i + 1) & mask
 
 
-@njit(cache=True, _nrt=False)
+@kernel
 def h_put(S, key, slot):
     """Add ``key`` (not present). The facade keeps the table at most half full."""
     mask = S.HK.shape[0] - 1
@@ -46,7 +46,7 @@ def h_put(S, key, slot):
     S.HV[i] = slot
 
 
-@njit(cache=True, _nrt=False)
+@kernel
 def h_del(S, key):
     mask = S.HK.shape[0] - 1
     i = _h_home(key, mask)
@@ -57,7 +57,7 @@ def h_del(S, key):
     S.HK[i] = H_TOMB
 
 
-@njit(cache=True, _nrt=False)
+@entry
 def h_rebuild(old_k, old_v, S):
     """Insert every live row of an old table into ``S``'s (empty) table."""
     S.S_i[S_HUSED] = 0

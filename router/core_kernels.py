@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 
-from numba import njit
+from .core_jit import kernel
 
 from .core_layout import (
     AH_CAP, AH_LEN, AH_OFF, ANSWERED, BLOCKED, CAP, CONN, DETAIL_DISPLAY, DISP_AVAILABLE, DISP_BUSY,
@@ -37,7 +37,7 @@ K_TRANSFERRED = 11
 
 
 # ------------------------------------------------------------------ events
-@njit(cache=True, _nrt=False)
+@kernel
 def emit(S, t, kind, slot, a, q, detail, value):
     n = S.S_i[S_NEV]
     S.S_i[S_SEQ] += 1
@@ -53,20 +53,20 @@ def emit(S, t, kind, slot, a, q, detail, value):
 
 
 # ------------------------------------------------------------------ timer heap: (deadline, sequence)
-@njit(cache=True, _nrt=False)
+@kernel
 def _tm_less(S, i, j):
     ti, tj = S.TM_t[i], S.TM_t[j]
     return ti < tj or (ti == tj and S.TM_i[i, TSEQ] < S.TM_i[j, TSEQ])
 
 
-@njit(cache=True, _nrt=False)
+@kernel
 def _tm_swap(S, i, j):
     S.TM_t[i], S.TM_t[j] = S.TM_t[j], S.TM_t[i]
     for c in range(S.TM_i.shape[1]):
         S.TM_i[i, c], S.TM_i[j, c] = S.TM_i[j, c], S.TM_i[i, c]
 
 
-@njit(cache=True, _nrt=False)
+@kernel
 def push_timer(S, t, kind, target, token, arg):
     i = S.S_i[S_NT]
     S.S_i[S_NT] = i + 1
@@ -80,7 +80,7 @@ def push_timer(S, t, kind, target, token, arg):
     sift_up(S, HEAP_TIMERS, 0, i)
 
 
-@njit(cache=True, _nrt=False)
+@kernel
 def pop_timer(S):
     """Remove the root; its fields are left at index n-1 (the old last slot) for the caller to read."""
     n = S.S_i[S_NT] - 1
@@ -90,7 +90,7 @@ def pop_timer(S):
     return n
 
 
-@njit(cache=True, _nrt=False)
+@kernel
 def timer_live(S, k):
     kind = S.TM_i[k, TKIND]
     target = S.TM_i[k, TTARGET]
@@ -113,7 +113,7 @@ def timer_live(S, k):
     return kind == T_MAX_WAIT or kind == T_ESCALATE or kind == T_PREF_FALLBACK
 
 
-@njit(cache=True, _nrt=False)
+@kernel
 def next_deadline(S):
     while S.S_i[S_NT] > 0 and not timer_live(S, 0):
         pop_timer(S)
@@ -121,26 +121,26 @@ def next_deadline(S):
 
 
 # ------------------------------------------------------------------ available-member heaps: (key, rank)
-@njit(cache=True, _nrt=False)
+@kernel
 def _ah_less(S, i, j):
     ki, kj = S.AH_f[i, 0], S.AH_f[j, 0]
     return ki < kj or (ki == kj and S.AH_f[i, 1] < S.AH_f[j, 1])
 
 
-@njit(cache=True, _nrt=False)
+@kernel
 def _ah_swap(S, i, j):
     for c in range(2):
         S.AH_f[i, c], S.AH_f[j, c] = S.AH_f[j, c], S.AH_f[i, c]
         S.AH_i[i, c], S.AH_i[j, c] = S.AH_i[j, c], S.AH_i[i, c]
 
 
-@njit(cache=True, _nrt=False)
+@kernel
 def _ah_current(S, k):
     a = S.AH_i[k, 0]
     return S.A_f[a, IDLE_RANK] == S.AH_f[k, 1] and S.A_i[a, DISPLAY] == DISP_AVAILABLE
 
 
-@njit(cache=True, _nrt=False)
+@kernel
 def _ah_pop(S, q):
     """Move the root to the end of the heap (outside it); return its index."""
     off = S.Q_i[q, AH_OFF]
@@ -151,7 +151,7 @@ def _ah_pop(S, q):
     return off + n
 
 
-@njit(cache=True, _nrt=False)
+@kernel
 def ah_push(S, q, key, rank, a, m):
     off = S.Q_i[q, AH_OFF]
     n = S.Q_i[q, AH_LEN]
@@ -174,7 +174,7 @@ def ah_push(S, q, key, rank, a, m):
     sift_up(S, HEAP_AVAIL, off, i)
 
 
-@njit(cache=True, _nrt=False)
+@kernel
 def pick_available(S, q, excluded):
     """First current entry of ``q``'s heap that can take a call now, other than agent ``excluded``, or -1
     (engine._pick_available)."""
@@ -211,14 +211,14 @@ def pick_available(S, q, excluded):
 HEAP_TIMERS, HEAP_AVAIL = 0, 1
 
 
-@njit(cache=True, _nrt=False)
+@kernel
 def _less(S, h, i, j):
     if h == HEAP_TIMERS:
         return _tm_less(S, i, j)
     return _ah_less(S, i, j)
 
 
-@njit(cache=True, _nrt=False)
+@kernel
 def _swap(S, h, i, j):
     if h == HEAP_TIMERS:
         _tm_swap(S, i, j)
@@ -226,7 +226,7 @@ def _swap(S, h, i, j):
         _ah_swap(S, i, j)
 
 
-@njit(cache=True, _nrt=False)
+@kernel
 def sift_up(S, h, off, i):
     """Move entry ``i`` of the heap starting at ``off`` up to its place."""
     while i > off:
@@ -237,7 +237,7 @@ def sift_up(S, h, off, i):
         i = p
 
 
-@njit(cache=True, _nrt=False)
+@kernel
 def sift_down(S, h, off, n, i):
     """Move entry ``i`` of the ``n``-entry heap starting at ``off`` down to its place."""
     while True:
@@ -253,7 +253,7 @@ def sift_down(S, h, off, n, i):
 
 
 # ------------------------------------------------------------------ agents
-@njit(cache=True, _nrt=False)
+@kernel
 def display(S, a):
     """engine._display: BUSY > RESERVED > LOGGED_OUT > WRAP_UP > NOT_READY(reason) > AVAILABLE."""
     if S.A_i[a, CONN] > 0:
@@ -270,7 +270,7 @@ def display(S, a):
     return DISP_AVAILABLE
 
 
-@njit(cache=True, _nrt=False)
+@kernel
 def touch(S, a, t):
     """engine._touch: emit AGENT_STATE when the display state changed; index a newly AVAILABLE agent."""
     d = display(S, a)
@@ -300,14 +300,14 @@ def touch(S, a, t):
     emit(S, t, K_AGENT_STATE, -1, a, -1, DETAIL_DISPLAY + d, 0.0)
 
 
-@njit(cache=True, _nrt=False)
+@kernel
 def unlock(S, a):
     S.A_i[a, LOCK_KIND] = L_NONE
     S.A_f[a, LOCK_UNTIL] = 0.0
     S.A_i[a, LOCK_TOKEN] += 1
 
 
-@njit(cache=True, _nrt=False)
+@kernel
 def lock(S, a, t, lock_s, kind):
     """Start a wrap-up/delay lock (extending a longer one); False if there is none to start."""
     if lock_s <= 0 or S.A_i[a, PRES] == P_LOGGED_OUT:
@@ -322,7 +322,7 @@ def lock(S, a, t, lock_s, kind):
     return True
 
 
-@njit(cache=True, _nrt=False)
+@kernel
 def set_not_ready(S, a, reason):
     S.A_i[a, PRES] = P_NOT_READY
     S.A_i[a, REASON] = reason
@@ -330,7 +330,7 @@ def set_not_ready(S, a, reason):
         unlock(S, a)
 
 
-@njit(cache=True, _nrt=False)
+@kernel
 def set_state(S, slot, new):
     """dispatch._set_state: the one place a call's state changes (keeps each queue's ringing count)."""
     old = S.C_i[slot, STATE]

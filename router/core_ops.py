@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 
-from numba import njit
+from .core_jit import kernel
 
 from .core_kernels import (
     K_ARRIVED, K_ENDED, K_ESCALATED, K_EXPIRED, K_OVERFLOWED, K_QUEUED, K_WITHDRAWN,
@@ -47,7 +47,7 @@ PAUSED = -2
 
 
 # ------------------------------------------------------------------ calls in queues
-@njit(cache=True, _nrt=False)
+@kernel
 def end_call(S, slot, t, disp):
     set_state(S, slot, ST_ENDED)
     emit(S, t, K_ENDED, slot, S.C_i[slot, AGENT], S.C_i[slot, QUEUE], disp, t - S.C_f[slot, ARRIVAL])
@@ -58,13 +58,13 @@ def end_call(S, slot, t, disp):
     S.S_i[S_ENDED] += 1
 
 
-@njit(cache=True, _nrt=False)
+@kernel
 def unwait(S, slot):
     unmark_waiting(S, slot)
     w_remove(S, S.C_i[slot, QUEUE], slot)
 
 
-@njit(cache=True, _nrt=False)
+@kernel
 def wait(S, slot, q, t):
     pos = w_insert(S, q, slot)
     mark_waiting(S, slot, t)
@@ -72,7 +72,7 @@ def wait(S, slot, q, t):
     emit(S, t, K_QUEUED, slot, -1, q, D_NONE, float(pos))
 
 
-@njit(cache=True, _nrt=False)
+@kernel
 def try_route(S, slot, t, waiting):
     """Offer the call to the agent its queue's strategy picks; False if there is none.
     ``waiting``: the call is in its waiting list (it leaves it when offered)."""
@@ -107,7 +107,7 @@ def try_route(S, slot, t, waiting):
     return True
 
 
-@njit(cache=True, _nrt=False)
+@kernel
 def overflow_hop(S, slot, q, t):
     """Move a call on to ``q``'s overflow queue if it has one and the loop guard allows:
     the target (``CALL_OVERFLOWED`` emitted), or -1."""
@@ -119,7 +119,7 @@ def overflow_hop(S, slot, q, t):
     return -1
 
 
-@njit(cache=True, _nrt=False)
+@kernel
 def enter_queue(S, slot, q, t, how):
     """Put the call in ``q`` and route it; a full queue overflows (a loop, not recursion) or rejects."""
     while True:
@@ -160,7 +160,7 @@ def enter_queue(S, slot, q, t, how):
         return
 
 
-@njit(cache=True, _nrt=False)
+@kernel
 def overflow_or_end(S, slot, q, target, t, disp):
     if target >= 0 and S.C_i[slot, HOPS] < S.Q_i.shape[0]:
         S.C_i[slot, HOPS] += 1
@@ -170,7 +170,7 @@ def overflow_or_end(S, slot, q, target, t, disp):
         end_call(S, slot, t, disp)
 
 
-@njit(cache=True, _nrt=False)
+@kernel
 def back_to_queue(S, slot, t):
     if S.C_i[slot, NOFF] > 0 or S.C_i[slot, STATE] != ST_OFFERED:
         return
@@ -183,7 +183,7 @@ def back_to_queue(S, slot, t):
 
 
 # ------------------------------------------------------------------ agents
-@njit(cache=True, _nrt=False)
+@kernel
 def agent_freed(S, a, t):
     """The best waiting call the agent may take: first the calls directed to it, then the least
     (-queue weight, -priority, arrival, order) of its queues' (dispatch._agent_freed)."""
@@ -205,7 +205,7 @@ def agent_freed(S, a, t):
         offer(S, best, a, t)
 
 
-@njit(cache=True, _nrt=False)
+@kernel
 def _best_of_queues(S, a, t):
     """(call, agent-queue row) of the best waiting call of agent ``a``'s queues, or (-1, -1)."""
     best = bk = -1
@@ -235,19 +235,19 @@ def _best_of_queues(S, a, t):
     return best, bk
 
 
-@njit(cache=True, _nrt=False)
+@kernel
 def free(S, a, t):
     touch(S, a, t)
     agent_freed(S, a, t)
 
 
-@njit(cache=True, _nrt=False)
+@kernel
 def lock_or_free(S, a, t, lock_s, kind):
     if not lock(S, a, t, lock_s, kind):
         free(S, a, t)
 
 
-@njit(cache=True, _nrt=False)
+@kernel
 def release(S, slot, t, wrap_s):
     q = S.C_i[slot, QUEUE]
     w = S.Q_f[q, WRAP] if math.isnan(wrap_s) else wrap_s
@@ -263,7 +263,7 @@ def release(S, slot, t, wrap_s):
 
 
 # ------------------------------------------------------------------ timers
-@njit(cache=True, _nrt=False)
+@kernel
 def fire(S, t, kind, target, arg):
     if kind == T_LOCK_END:
         unlock(S, target)
@@ -316,7 +316,7 @@ def fire(S, t, kind, target, arg):
             try_route(S, slot, t, True)
 
 
-@njit(cache=True, _nrt=False)
+@kernel
 def leave_queue(S, slot, t, detail):
     """Take a waiting or ringing call out of its queue (its offer withdrawn with ``detail``)."""
     if S.C_i[slot, STATE] == ST_WAITING:
@@ -329,13 +329,13 @@ def leave_queue(S, slot, t, detail):
     S.C_i[slot, RO_LEN] = 0
 
 
-@njit(cache=True, _nrt=False)
+@kernel
 def room_short(S):
     return (S.S_i[S_NEV] + S.S_i[S_EV_ROOM] > S.EV_i.shape[0] or S.S_i[S_NT] + S.S_i[S_TM_ROOM] > S.TM_t.shape[0]
             or S.S_i[S_NFREE] < 1 or 2 * (S.S_i[S_HUSED] + 1) > S.HK.shape[0] or ro_short(S))
 
 
-@njit(cache=True, _nrt=False)
+@kernel
 def advance_to(S, now):
     """Fire every live timer due at or before ``now``, in (deadline, sequence) order; False if paused."""
     while S.S_i[S_NT] > 0 and S.TM_t[0] <= now:
@@ -351,7 +351,7 @@ def advance_to(S, now):
     return True
 
 
-@njit(cache=True, _nrt=False)
+@kernel
 def logout_tail(S, a, t):
     """Agent ``a``'s logout emptied queues: set the no-agents timers of their waiting calls, in key
     order, queue by queue, firing them at once where the limit is 0 (engine._queue_emptied). Resumable:

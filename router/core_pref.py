@@ -13,7 +13,7 @@ waiting calls one by one instead of taking the first.
 
 from __future__ import annotations
 
-from numba import njit
+from .core_jit import kernel
 
 from .core_kernels import L_NONE, P_READY
 from .core_layout import (
@@ -23,12 +23,12 @@ from .core_layout import (
 from .core_wait import w_less
 
 
-@njit(cache=True, _nrt=False)
+@kernel
 def pref_active(S, slot, t):
     return S.C_i[slot, PREF] >= 0 and S.C_f[slot, PREF_UNTIL] > t
 
 
-@njit(cache=True, _nrt=False)
+@kernel
 def has_skills(S, a, q, step):
     """Agent ``a`` holds the skills of queue ``q`` at escalation ``step`` (kernels.agent_has_skills)."""
     drop = S.DROP[q, step]
@@ -41,12 +41,12 @@ def has_skills(S, a, q, step):
     return True
 
 
-@njit(cache=True, _nrt=False)
+@kernel
 def can_take(S, a):
     return S.A_i[a, PRES] == P_READY and S.A_i[a, LOCK_KIND] == L_NONE and S.A_i[a, LOAD] < S.A_i[a, CAP]
 
 
-@njit(cache=True, _nrt=False)
+@kernel
 def eligible(S, a, slot, m, t):
     """dispatch._eligible: agent ``a`` (member row ``m`` of the call's queue, -1 if not a member) may be
     offered call ``slot`` now."""
@@ -57,7 +57,7 @@ def eligible(S, a, slot, m, t):
     return m >= 0 and S.QOK[m, S.C_i[slot, STEP]] != 0
 
 
-@njit(cache=True, _nrt=False)
+@kernel
 def mark_waiting(S, slot, t):
     """The call has just entered its queue's waiting list: also its agent's directed list if its
     preference is active (dispatch._wait); a call some agent may not take is SPECIAL."""
@@ -85,7 +85,7 @@ def mark_waiting(S, slot, t):
     S.Q_i[S.C_i[slot, QUEUE], NSPECIAL] += 1
 
 
-@njit(cache=True, _nrt=False)
+@kernel
 def unmark_waiting(S, slot):
     """The call leaves its waiting list: out of its directed list too (dispatch._unwait)."""
     if S.C_i[slot, IN_DIR]:
@@ -102,7 +102,7 @@ def unmark_waiting(S, slot):
         S.Q_i[S.C_i[slot, QUEUE], NSPECIAL] -= 1
 
 
-@njit(cache=True, _nrt=False)
+@kernel
 def first_directed(S, a, t):
     """The first call of agent ``a``'s directed list it may take now, or -1."""
     x = S.A_i[a, DIR_HEAD]
@@ -113,7 +113,7 @@ def first_directed(S, a, t):
     return -1
 
 
-@njit(cache=True, _nrt=False)
+@kernel
 def member_row(S, q, a):
     """Agent ``a``'s member row in queue ``q``, or -1."""
     for m in range(S.QM_ptr[q], S.QM_ptr[q + 1]):

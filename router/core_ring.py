@@ -16,7 +16,7 @@ need is short. Its far end is scratch for the agents an operation releases.
 
 from __future__ import annotations
 
-from numba import njit
+from .core_jit import kernel
 
 from .core_kernels import K_CALLBACK_OFFERED, K_OFFERED, emit, push_timer, set_state, touch
 from .core_layout import (
@@ -29,7 +29,7 @@ from .core_scan import scan_ok
 from .core_wait import w_remove
 
 
-@njit(cache=True, _nrt=False)
+@kernel
 def offer_link(S, slot, a):
     """Agent ``a`` starts ringing call ``slot`` (appended to its list)."""
     S.A_i[a, OFFER_NEXT] = -1
@@ -41,7 +41,7 @@ def offer_link(S, slot, a):
     S.C_i[slot, NOFF] += 1
 
 
-@njit(cache=True, _nrt=False)
+@kernel
 def offer_unlink(S, slot, a):
     """Agent ``a`` stops ringing call ``slot``."""
     prev = -1
@@ -60,7 +60,7 @@ def offer_unlink(S, slot, a):
     S.C_i[slot, NOFF] -= 1
 
 
-@njit(cache=True, _nrt=False)
+@kernel
 def ringing_to_scratch(S, slot, skip):
     """Copy the agents ringing ``slot`` (except ``skip``) to the far end of RO, in order; their number.
     Entry ``i`` is ``RO[len(RO) - 1 - i]``."""
@@ -75,7 +75,7 @@ def ringing_to_scratch(S, slot, skip):
     return n
 
 
-@njit(cache=True, _nrt=False)
+@kernel
 def _before(S, m1, m2):
     t1, t2 = S.QM[m1, QM_TIER], S.QM[m2, QM_TIER]
     if t1 != t2:
@@ -89,7 +89,7 @@ def _before(S, m1, m2):
     return m1 < m2
 
 
-@njit(cache=True, _nrt=False)
+@kernel
 def ring_candidates(S, q, step, lowest_only, excluded):
     """The members that may ring a call at escalation ``step`` now, written to RO from S_RO_USED on in
     (tier, penalty, position, member) order — with ``lowest_only`` only the lowest (tier, penalty);
@@ -115,14 +115,14 @@ def ring_candidates(S, q, step, lowest_only, excluded):
     return n
 
 
-@njit(cache=True, _nrt=False)
+@kernel
 def ro_short(S):
     """True when RO lacks the room one step may need (ring orders plus scratch)."""
     return S.S_i[S_RO_USED] + 2 * S.S_i[S_RO_ROOM] > S.RO.shape[0]
 
 
 # ------------------------------------------------------------------ offers
-@njit(cache=True, _nrt=False)
+@kernel
 def offer(S, slot, a, t):
     q = S.C_i[slot, QUEUE]
     S.S_i[S_TOKEN] += 1
@@ -144,7 +144,7 @@ def offer(S, slot, a, t):
     touch(S, a, t)
 
 
-@njit(cache=True, _nrt=False)
+@kernel
 def drop_offer(S, slot, a, t, kind, detail):
     offer_unlink(S, slot, a)
     S.A_i[a, OFFER_SLOT] = -1
@@ -154,7 +154,7 @@ def drop_offer(S, slot, a, t, kind, detail):
     emit(S, t, kind, slot, a, S.C_i[slot, QUEUE], detail, 0.0)
 
 
-@njit(cache=True, _nrt=False)
+@kernel
 def ring_route(S, slot, q, t, waiting, ring_all):
     """Ring-all: offer the call to every candidate of the lowest (tier, penalty); ring-progressively:
     to the first candidate, keeping the others (in order) to add one every ring step."""
@@ -179,7 +179,7 @@ def ring_route(S, slot, q, t, waiting, ring_all):
     return True
 
 
-@njit(cache=True, _nrt=False)
+@kernel
 def ring_next(S, slot, t):
     """Ring-progressively: ring the next agent of the call's order who may take it now."""
     q = S.C_i[slot, QUEUE]

@@ -12,7 +12,7 @@ from the splitmix64 stream. O(members) per decision.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from .core_jit import kernel
 
 from .codes import (
     STRAT_FEWEST_CALLS, STRAT_LEAST_TALK, STRAT_MOST_SKILLED, STRAT_RANDOM, STRAT_ROUND_ROBIN, STRAT_SEQUENTIAL,
@@ -28,14 +28,14 @@ from .kernels import splitmix64
 _BIG = 1 << 40
 
 
-@njit(cache=True, _nrt=False)
+@kernel
 def scan_ok(S, m, step):
     a = S.QM[m, QM_AGENT]
     return (S.QOK[m, step] != 0 and S.A_i[a, PRES] == P_READY and S.A_i[a, LOCK_KIND] == L_NONE
             and S.A_i[a, LOAD] < S.A_i[a, CAP])
 
 
-@njit(cache=True, _nrt=False)
+@kernel
 def pick_scan(S, q, slot):
     """The member row (in QM) the strategy picks for call ``slot`` of queue ``q``, or -1.
 

@@ -13,14 +13,14 @@ remembers its first call (``W_HEAD``), so the head costs nothing.
 
 from __future__ import annotations
 
-from numba import njit
+from .core_jit import entry, kernel
 
 from .core_layout import (
     ARRIVAL, NWAIT, ORDER, PRIO, S_GEN, W_HEAD, W_LEFT, W_PRI, W_RIGHT, W_ROOT, W_SIZE, W_UP,
 )
 
 
-@njit(cache=True, _nrt=False)
+@kernel
 def w_less(S, x, y):
     """Whether call ``x`` waits ahead of call ``y``: higher priority, then earlier arrival, then order."""
     px, py = S.C_i[x, PRIO], S.C_i[y, PRIO]
@@ -32,12 +32,12 @@ def w_less(S, x, y):
     return S.C_i[x, ORDER] < S.C_i[y, ORDER]
 
 
-@njit(cache=True, _nrt=False)
+@kernel
 def _size(S, x):
     return S.C_i[x, W_SIZE] if x >= 0 else 0
 
 
-@njit(cache=True, _nrt=False)
+@kernel
 def _hash(n):
     """A well-mixed 31-bit number from a counter (the treap's heap priority); no int64 overflow."""
     x = n & 0xFFFFFFFF
@@ -46,7 +46,7 @@ def _hash(n):
     return ((x >> 16) ^ x) & 0x7FFFFFFF
 
 
-@njit(cache=True, _nrt=False)
+@kernel
 def _relink(S, q, parent, old, new):
     """Make ``new`` take ``old``'s place under ``parent`` (the root of ``q``'s tree when ``parent`` < 0)."""
     if parent < 0:
@@ -57,7 +57,7 @@ def _relink(S, q, parent, old, new):
         S.C_i[parent, W_RIGHT] = new
 
 
-@njit(cache=True, _nrt=False)
+@kernel
 def _rotate_up(S, q, x):
     """Rotate ``x`` above its parent, keeping the key order and the subtree sizes."""
     p = S.C_i[x, W_UP]
@@ -79,7 +79,7 @@ def _rotate_up(S, q, x):
     S.C_i[p, W_SIZE] = _size(S, S.C_i[p, W_LEFT]) + _size(S, S.C_i[p, W_RIGHT]) + 1
 
 
-@njit(cache=True, _nrt=False)
+@entry
 def w_insert(S, q, x):
     """Add call ``x`` to ``q``'s waiting list; return its position (1-based)."""
     S.S_i[S_GEN] += 1
@@ -115,7 +115,7 @@ def w_insert(S, q, x):
     return pos
 
 
-@njit(cache=True, _nrt=False)
+@entry
 def w_remove(S, q, x):
     """Take call ``x`` out of ``q``'s waiting list."""
     while S.C_i[x, W_LEFT] >= 0 and S.C_i[x, W_RIGHT] >= 0:  # rotate it down to at most one child
@@ -137,7 +137,7 @@ def w_remove(S, q, x):
     S.Q_i[q, NWAIT] -= 1
 
 
-@njit(cache=True, _nrt=False)
+@entry
 def w_rank(S, x):
     """Position (1-based) of waiting call ``x`` in its queue."""
     r = _size(S, S.C_i[x, W_LEFT]) + 1
@@ -150,7 +150,7 @@ def w_rank(S, x):
     return r
 
 
-@njit(cache=True, _nrt=False)
+@kernel
 def w_next(S, x):
     """The waiting call after ``x`` in its queue's order, or -1."""
     n = S.C_i[x, W_RIGHT]

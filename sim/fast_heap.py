@@ -4,24 +4,24 @@ action, call (or agent) and agent — ordered by (time, sequence), so equal time
 
 from __future__ import annotations
 
-from numba import njit
+from busyhour.router.core_jit import kernel
 
 from .fast_layout import L_HN, L_HSEQ
 
 
-@njit(cache=True, _nrt=False)
+@kernel
 def _h_less(H_t, H_i, i, j):
     return H_t[i] < H_t[j] or (H_t[i] == H_t[j] and H_i[i, 0] < H_i[j, 0])
 
 
-@njit(cache=True, _nrt=False)
+@kernel
 def _h_swap(H_t, H_i, i, j):
     H_t[i], H_t[j] = H_t[j], H_t[i]
     for c in range(4):
         H_i[i, c], H_i[j, c] = H_i[j, c], H_i[i, c]
 
 
-@njit(cache=True, _nrt=False)
+@kernel
 def push(P, t, action, c, b):
     H_t, H_i = P.H_t, P.H_i
     i = P.L_i[L_HN]
@@ -40,7 +40,7 @@ def push(P, t, action, c, b):
         i = p
 
 
-@njit(cache=True, _nrt=False)
+@kernel
 def pop(P):
     H_t, H_i = P.H_t, P.H_i
     n = P.L_i[L_HN] - 1

@@ -43,7 +43,7 @@ from __future__ import annotations
 
 import math
 
-from numba import njit
+from busyhour.router.core_jit import entry, kernel
 
 from busyhour.router.core_batch import apply_op
 from busyhour.router.core_kernels import next_deadline
@@ -70,7 +70,7 @@ from .results import ABANDONED, COMPLETED, OTHER
 K_QUEUED, K_OFFERED, K_CB_OFFERED, K_CONNECTED, K_ENDED = 2, 3, 4, 8, 13
 
 
-@njit(cache=True, _nrt=False)
+@kernel
 def _draw(P, k):
     i = P.DI[k]
     P.DI[k] = i + 1
@@ -79,7 +79,7 @@ def _draw(P, k):
     return P.DR[k, i]
 
 
-@njit(cache=True, _nrt=False)
+@kernel
 def _q_change(P, t, d):
     n = P.L_i[L_NQ]
     P.q_t[n] = t
@@ -87,7 +87,7 @@ def _q_change(P, t, d):
     P.L_i[L_NQ] = n + 1
 
 
-@njit(cache=True, _nrt=False)
+@kernel
 def _close_span(P, a, t):
     s = P.A_f[a, AF_FROM]
     if s == s:
@@ -100,7 +100,7 @@ def _close_span(P, a, t):
         P.A_f[a, AF_CLOSED] = t
 
 
-@njit(cache=True, _nrt=False)
+@kernel
 def _ended(P, S, k):
     C_f, C_i = P.C_f, P.C_i
     c = S.EV_i[k, E_CALL]
@@ -130,7 +130,7 @@ def _ended(P, S, k):
         _push(P, ts + _draw(P, P.Q_i[q, QI_ROW]), A_REDIAL, c, 0)
 
 
-@njit(cache=True, _nrt=False)
+@kernel
 def _apply_events(P, S, t, start, n_off):
     """driver.react's loop over the events from row ``start``: instant offers are collected from
     ``offers[n_off]`` on, an offer to an agent with an answer delay is scheduled; return the offer count."""
@@ -173,7 +173,7 @@ def _apply_events(P, S, t, start, n_off):
     return n_off
 
 
-@njit(cache=True, _nrt=False)
+@kernel
 def _react(P, S, t):
     """driver.react: apply this step's events, then accept the instant offers in offer order.
 
@@ -189,7 +189,7 @@ def _react(P, S, t):
     return n_off
 
 
-@njit(cache=True, _nrt=False)
+@kernel
 def _arrive(P, S, c, t):
     _q_change(P, t, 1)
     q = P.C_i[c, CI_QUEUE]
@@ -200,7 +200,7 @@ def _arrive(P, S, c, t):
         _push(P, t + p, A_PATIENCE, c, 0)
 
 
-@njit(cache=True, _nrt=False)
+@kernel
 def _redial(P, S, prev, t):
     """driver.redial: a new attempt of an abandoned caller, drawn from the queue's redial rows."""
     C_f, C_i = P.C_f, P.C_i
@@ -225,7 +225,7 @@ def _redial(P, S, prev, t):
     _arrive(P, S, c, t)
 
 
-@njit(cache=True, _nrt=False)
+@entry
 def ewt_s(S, slot):
     """``FastRouter.position(call).ewt_s`` of the waiting call in ``slot``: its rank × its queue's AHT
     estimate / the queue's logged-in members (infinite when none)."""
@@ -236,7 +236,7 @@ def ewt_s(S, slot):
     return w_rank(S, slot) * S.Q_f[q, AHT] / serving
 
 
-@njit(cache=True, _nrt=False)
+@kernel
 def _cb_check(P, S, c, t):
     """driver.callback_check: a waiting caller whose estimated wait is over the threshold and who
     accepts becomes a callback (number code c + 1)."""
@@ -252,7 +252,7 @@ def _cb_check(P, S, c, t):
         _react(P, S, t)
 
 
-@njit(cache=True, _nrt=False)
+@kernel
 def _presence(P, S, action, a, t):
     """driver.presence: shift start / end, break start / end. Returns 1 when a logout's tail paused."""
     state = S.A_i[a, DISPLAY]
@@ -303,7 +303,7 @@ def _presence(P, S, action, a, t):
     return 0
 
 
-@njit(cache=True, _nrt=False)
+@kernel
 def _short(P, S):
     """The loop's own arrays lack room for one more step (it adds at most one row per router event)."""
     room = S.EV_i.shape[0] + 16
@@ -314,7 +314,7 @@ def _short(P, S):
             or (L_i[L_NCALLS] >= P.C_f.shape[0] and L_i[L_HN] > 0 and P.H_i[0, 1] == A_REDIAL))
 
 
-@njit(cache=True, _nrt=False)
+@entry
 def run_loop(S, P):
     """Run until the end (0), until the router needs room (1), past the step bound (2), until the
     loop's own arrays need room or its draw rows a refill (3), or out of callback number codes (4)."""

@@ -1,0 +1,58 @@
+"""How the compiled core is compiled: two decorators over ``numba.njit``.
+
+Left alone, numba compiles a kernel once per distinct argument typing it is
+called with from other kernels: once for an ``int64`` agent, again for the
+``int32`` column of an operation row, and again for every literal constant
+passed (``push_timer(S, t, T_RING, ...)`` makes a ``Literal[int](4)``
+version). The core's 100-odd kernels were compiled about 300 times, each
+time with its whole call tree, which made the first run take minutes.
+
+:func:`kernel` and :func:`entry` type every call with literals dropped and
+integers widened to ``int64`` (unsigned 64-bit ones kept), so each kernel
+compiles once per array layout. Kernels that Python never calls
+(:func:`kernel`) get no Python or C-callable wrapper either, which is about a
+fifth of the compile time saved again.
+
+Two of the options are numba internals (``_nrt``, ``no_cpython_wrapper``
+and ``no_cfunc_wrapper`` are accepted by ``njit`` but undocumented, and the
+widening replaces the dispatcher's ``get_call_template``); pyproject.toml
+bounds numba's version and tests/kernels/test_core_jit.py fails loudly if
+numba changes them.
+"""
+
+from __future__ import annotations
+
+from numba import njit, types
+
+_OPTIONS = {"cache": True, "_nrt": False, "no_cfunc_wrapper": True}
+
+
+def _widened(t):
+    """``t`` without its literal value; integers narrower than 64 bits or signed become ``int64``."""
+    t = types.unliteral(t)
+    if isinstance(t, types.Integer) and not isinstance(t, types.Boolean) and (t.signed or t.bitwidth < 64):
+        return types.int64
+    return t
+
+
+def _one_compile_per_layout(dispatcher):
+    """Make calls from other kernels type ``dispatcher`` with widened argument types (see the docstring)."""
+    typed_by = getattr(dispatcher, "get_call_template", None)
+    if typed_by is None:  # NUMBA_DISABLE_JIT=1: njit gave back the Python function
+        return dispatcher
+
+    def get_call_template(args, kws):
+        return typed_by(tuple(_widened(a) for a in args), {k: _widened(v) for k, v in kws.items()})
+
+    dispatcher.get_call_template = get_call_template
+    return dispatcher
+
+
+def kernel(fn):
+    """A kernel only other kernels call: compiled once per array layout, without a Python wrapper."""
+    return _one_compile_per_layout(njit(no_cpython_wrapper=True, **_OPTIONS)(fn))
+
+
+def entry(fn):
+    """A kernel Python calls too (and kernels may): compiled once per array layout, with its Python wrapper."""
+    return _one_compile_per_layout(njit(**_OPTIONS)(fn))

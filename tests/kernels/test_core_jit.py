@@ -1,0 +1,81 @@
+"""The compile options of the compiled core (router/core_jit.py), which lean on numba internals.
+
+``_nrt=False``, ``no_cpython_wrapper``, ``no_cfunc_wrapper`` and a replaced
+``Dispatcher.get_call_template`` are not numba's public API. These tests fail
+loudly if a numba release stops honouring them (pyproject.toml also bounds
+numba's version): the core would still run, but compile several times over
+(minutes on first use) or call into the reference counter it does not set up.
+They also check that Python never imports a kernel that has no Python wrapper
+(calling one from Python crashes the interpreter).
+"""
+
+from __future__ import annotations
+
+import ast
+import pathlib
+
+import numpy as np
+import pytest
+from numba.core import config
+
+from busyhour.router import core_jit
+from busyhour.router.core_jit import entry, kernel
+
+pytestmark = pytest.mark.skipif(config.DISABLE_JIT, reason="NUMBA_DISABLE_JIT=1: nothing is compiled")
+
+ROOT = pathlib.Path(core_jit.__file__).resolve().parents[1]
+KERNEL_MODULES = {p for p in (ROOT / "router").glob("core_*.py")} | {p for p in (ROOT / "sim").glob("fast_*.py")}
+
+
+@kernel
+def _scaled(a, i, double):
+    return a[i] * 2.0 if double else a[i]
+
+
+@entry
+def _sum_three(a, j):
+    narrow = np.int32(1)
+    return _scaled(a, 0, True) + _scaled(a, narrow, False) + _scaled(a, j, True)
+
+
+def test_one_compile_whatever_literal_or_narrow_integers_a_kernel_is_called_with():
+    a = np.arange(4.0)
+    assert _sum_three(a, 2) == 0.0 + 1.0 + 4.0
+    assert len(_scaled.signatures) == 1  # not one each for Literal[int](0), int32, int64, Literal[bool]
+    (sig,) = _scaled.signatures
+    assert [str(t) for t in sig[1:]] == ["int64", "bool"]
+
+
+def test_kernels_have_no_wrappers_and_no_reference_counting():
+    a = np.arange(3.0)
+    _sum_three(a, 1)
+    inner = _scaled.overloads[_scaled.signatures[0]]
+    outer = _sum_three.overloads[_sum_three.signatures[0]]
+    assert inner.fndesc.llvm_cpython_wrapper_name not in inner.library.get_llvm_str()
+    assert inner.fndesc.llvm_cfunc_wrapper_name not in inner.library.get_llvm_str()
+    assert outer.fndesc.llvm_cpython_wrapper_name in outer.library.get_llvm_str()
+    assert "NRT_" not in outer.library.get_llvm_str()
+    assert _scaled.targetoptions["_nrt"] is False and _sum_three.targetoptions["_nrt"] is False
+
+
+def _kernel_names(path: pathlib.Path) -> set[str]:
+    """Functions decorated ``@kernel`` in ``path``."""
+    tree = ast.parse(path.read_text())
+    return {n.name for n in tree.body if isinstance(n, ast.FunctionDef)
+            and any(isinstance(d, ast.Name) and d.id == "kernel" for d in n.decorator_list)}
+
+
+def test_python_code_imports_no_wrapperless_kernel():
+    kernels = {p.stem: _kernel_names(p) for p in KERNEL_MODULES}
+    assert sum(map(len, kernels.values())) > 50  # the scan found the core
+    bad = []
+    sources = [p for d in ROOT.iterdir() if d.is_dir() and not d.name.startswith((".", "build")) and d.name != "docs"
+               for p in d.rglob("*.py")]
+    for path in sources:
+        if path in KERNEL_MODULES:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[-1] in kernels:
+                bad += [f"{path.relative_to(ROOT)}: {a.name}" for a in node.names
+                        if a.name in kernels[node.module.split(".")[-1]]]
+    assert bad == []
