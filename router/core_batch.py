@@ -11,7 +11,6 @@ from __future__ import annotations
 import math
 
 from .core_jit import entry, kernel
-
 from .core_kernels import (
     K_CALLBACK_REQUESTED, K_CONNECTED, K_REJECTED, K_TRANSFERRED, K_WITHDRAWN, L_DELAY, L_NONE, L_WRAP_UP,
     P_LOGGED_OUT, P_NOT_READY, P_READY, emit, lock, next_deadline, set_not_ready, set_state, touch, unlock,

@@ -16,7 +16,7 @@ from .codes import STRATEGY_NAMES
 from .config import RouterConfig
 from .core_layout import (
     AH_CAP, AH_OFF, AHT, BLOCKED, BUSY_DELAY, CAP, CoreState, DISP_LOGGED_OUT, DISPLAY, KEYKIND, LAST_END,
-    LAST_OFFERED, MAX_LEN, MAX_NA, MAX_WAIT, NSTEPS, DEDICATED, DIR_HEAD, PREF_FB, OFFER_NEXT, RING_STEP, RO_LEN, RO_OFF, S_RO_ROOM, S_RO_USED, ST_OFFERED, N_A_F, N_A_I, N_C_F, N_C_I, N_EV_I, N_Q_F, N_Q_I, N_S_F, N_S_I,
+    LAST_OFFERED, RA_ORDER, RA_SLOT, RA_T, MAX_LEN, MAX_NA, MAX_WAIT, NSTEPS, DEDICATED, DIR_HEAD, PREF_FB, OFFER_NEXT, RING_STEP, RO_LEN, RO_OFF, S_RO_ROOM, S_RO_USED, ST_OFFERED, N_A_F, N_A_I, N_C_F, N_C_I, N_EV_I, N_Q_F, N_Q_I, N_S_F, N_S_I,
     N_TM_I, NA_DELAY, OFFER_SLOT, OVERFLOW, REJ_DELAY, RING_TO, S_EV_ROOM, S_NFREE, S_NOW,
     S_TM_ROOM, ST_FREE, STATE, W_HEAD, W_ROOT, WEIGHT, WRAP, N_QM, RR_CURSOR, SCAN, STRAT, NO_AGENTS_S, S_TM_NEED, H_EMPTY, H_TOMB, S_HUSED, S_NT, S_NREASONS, S_NNUMBERS,
 )
@@ -133,6 +133,9 @@ def build(cfg: RouterConfig, calls: int = 1024, timers: int = 4096, events: int 
     Q_i[:, AH_OFF] = np.concatenate([[0], np.cumsum(ah_cap)[:-1]])
     Q_i[:, AH_CAP] = ah_cap
     Q_i[:, W_ROOT] = -1
+    Q_i[:, RA_SLOT] = -1
+    Q_i[:, RA_ORDER] = -1
+    Q_f[:, RA_T] = -np.inf
     Q_i[:, W_HEAD] = -1
     C_i = np.zeros((calls, N_C_I), dtype=np.int64)
     C_i[:, STATE] = ST_FREE

@@ -8,7 +8,6 @@ most half full (``core_build.grow`` rehashes).
 from __future__ import annotations
 
 from .core_jit import entry, kernel
-
 from .core_layout import H_EMPTY, H_TOMB, S_HUSED
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import math
 
 from .core_jit import kernel
-
 from .core_layout import (
     AH_CAP, AH_LEN, AH_OFF, ANSWERED, BLOCKED, CAP, CONN, DETAIL_DISPLAY, DISP_AVAILABLE, DISP_BUSY,
     DISP_LOGGED_OUT, DISP_NOT_READY, DISP_RESERVED, DISP_WRAP_UP, DISPLAY, E_AGENT, E_CALL, E_DETAIL, E_KIND,

@@ -36,12 +36,14 @@ EMPTY_EPOCH = 16  # bumps when the queue gains its first logged-in agent (no-age
 NSTEPS = 17  # escalation steps (their times and overflows: ESC_f / ESC_i rows)
 DEDICATED = 18  # preferred-agent: the dedicated agent, or -1
 NSPECIAL = 19  # waiting calls whose eligibility is their own (an active preferred agent); see SPECIAL
-N_Q_I = 20
+RA_SLOT, RA_ORDER = 20, 21  # ring-all: the call (slot, global order) whose ring began at Q_f RA_T (ring_join)
+N_Q_I = 22
 WEIGHT, RING_TO, WRAP, REJ_DELAY, BUSY_DELAY, NA_DELAY, MAX_WAIT, AHT = range(8)
 NO_AGENTS_S = 8  # max_wait_no_agents_s
 RING_STEP = 9  # ring-progressively: seconds between adding agents
 PREF_FB = 10  # preferred_fallback_s
-N_Q_F = 11
+RA_T = 11  # ring-all: when the ring of RA_SLOT began (-inf: none yet)
+N_Q_F = 12
 
 # ---------------------------------------------------------------- members (QM int64, QM_f float64), by queue
 QM_AGENT, QM_OK, QM_TIER, QM_PEN, QM_POS = range(5)  # QM_OK: skills met and penalty within the queue's cap
@@ -59,7 +61,8 @@ STEP = 15  # escalation step reached in the current queue
 CB = 16  # callback: the number's code (FastRouter.number_code), 0 for a caller on the line
 # Ringing: OFFER_AGENT is the first agent ringing the call, OFFER_TAIL the last, NOFF how many; a
 # ring-progressively call's agents still to ring are RO[RO_OFF : RO_OFF + RO_LEN] (member rows);
-# RING_GEN bumps whenever its step timer is set (an older one is void).
+# RING_GEN takes a fresh S_GEN value whenever its step timer is set (an older one, or one of a call that used
+# the slot before, is void).
 NOFF, OFFER_TAIL, RO_OFF, RO_LEN, RING_GEN = 17, 18, 19, 20, 21
 # PREF: the preferred agent (-1: none), served alone until C_f PREF_UNTIL; while it waits with an active
 # preference the call is also in that agent's directed list (DIR_NEXT/DIR_PREV, IN_DIR) and SPECIAL

@@ -20,7 +20,6 @@ from __future__ import annotations
 import math
 
 from .core_jit import kernel
-
 from .core_kernels import (
     K_ARRIVED, K_ENDED, K_ESCALATED, K_EXPIRED, K_OVERFLOWED, K_QUEUED, K_WITHDRAWN,
     L_DELAY, L_NONE, L_WRAP_UP, P_READY, emit, lock, pick_available, pop_timer,
@@ -38,7 +37,7 @@ from .core_layout import (
 )
 from .codes import STRAT_RING_ALL, STRAT_RING_PROGRESSIVELY, STRAT_ROUND_ROBIN, STRAT_TOP_DOWN
 from .core_ids import h_del
-from .core_ring import drop_offer, offer, ring_next, ring_route, ro_short
+from .core_ring import drop_offer, offer, ring_join, ring_next, ring_route, ro_short
 from .core_pref import eligible, first_directed, mark_waiting, member_row, pref_active, unmark_waiting
 from .core_scan import pick_scan
 from .core_wait import w_insert, w_next, w_remove
@@ -193,6 +192,10 @@ def agent_freed(S, a, t):
         best = first_directed(S, a, t)
         bk = -1
         if best < 0:
+            joined = ring_join(S, a, t)  # ring-all: a ring begun at this instant first
+            if joined >= 0:
+                offer(S, joined, a, t)
+                continue
             best, bk = _best_of_queues(S, a, t)
         if best < 0:
             return

@@ -14,7 +14,6 @@ waiting calls one by one instead of taking the first.
 from __future__ import annotations
 
 from .core_jit import kernel
-
 from .core_kernels import L_NONE, P_READY
 from .core_layout import (
     CAP, DIR_HEAD, DIR_NEXT, DIR_PREV, IN_DIR, LOAD, LOCK_KIND, NSPECIAL, PRES, PREF, PREF_UNTIL, QM_AGENT, QUEUE,

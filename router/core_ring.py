@@ -17,14 +17,15 @@ need is short. Its far end is scratch for the agents an operation releases.
 from __future__ import annotations
 
 from .core_jit import kernel
-
 from .core_kernels import K_CALLBACK_OFFERED, K_OFFERED, emit, push_timer, set_state, touch
 from .core_layout import (
     CB, D_NONE, DETAIL_NUMBER, LAST_OFFERED, LOAD, NOFF, OFFER_AGENT, OFFER_NEXT, OFFER_SLOT, OFFER_TAIL,
-    OFFER_TOKEN, OFFERS, QM_AGENT, QM_PEN, QM_POS, QM_TIER, QUEUE, RING_GEN, RING_STEP, RING_TO, RO_LEN, RO_OFF,
-    S_RO_ROOM, S_RO_USED, S_TOKEN, ST_OFFERED, STEP, T_RING, T_RING_STEP, XFER,
+    OFFER_TOKEN, OFFERS, ORDER, QM_AGENT, QM_PEN, QM_POS, QM_TIER, QUEUE, RA_ORDER, RA_SLOT, RA_T, RING_GEN, RING_STEP,
+    RING_TO, RO_LEN, RO_OFF, S_GEN, S_RO_ROOM, S_RO_USED, S_TOKEN, ST_OFFERED, STATE, STEP, STRAT, T_RING,
+    T_RING_STEP, XFER,
 )
-from .core_pref import unmark_waiting
+from .codes import STRAT_RING_ALL
+from .core_pref import eligible, member_row, unmark_waiting
 from .core_scan import scan_ok
 from .core_wait import w_remove
 
@@ -125,6 +126,8 @@ def ro_short(S):
 @kernel
 def offer(S, slot, a, t):
     q = S.C_i[slot, QUEUE]
+    if S.Q_i[q, STRAT] == STRAT_RING_ALL and S.C_i[slot, NOFF] == 0:
+        ring_started(S, q, slot, t)
     S.S_i[S_TOKEN] += 1
     tok = S.S_i[S_TOKEN]
     offer_link(S, slot, a)
@@ -174,7 +177,8 @@ def ring_route(S, slot, q, t, waiting, ring_all):
         S.C_i[slot, RO_OFF] = base + 1
         S.C_i[slot, RO_LEN] = n - 1
         S.S_i[S_RO_USED] = base + n
-        S.C_i[slot, RING_GEN] += 1
+        S.S_i[S_GEN] += 1  # a token no other call's step timer holds (a slot is reused by later calls)
+        S.C_i[slot, RING_GEN] = S.S_i[S_GEN]
         push_timer(S, t + S.Q_f[q, RING_STEP], T_RING_STEP, slot, S.C_i[slot, RING_GEN], 0)
     return True
 
@@ -191,6 +195,48 @@ def ring_next(S, slot, t):
         if S.A_i[a, OFFER_SLOT] != slot and a != S.C_i[slot, XFER] and scan_ok(S, m, S.C_i[slot, STEP]):
             offer(S, slot, a, t)
             break
-    S.C_i[slot, RING_GEN] += 1  # a step timer set earlier is void from now on
+    S.S_i[S_GEN] += 1  # a step timer set earlier (for this call or the slot's earlier ones) is void from now on
+    S.C_i[slot, RING_GEN] = S.S_i[S_GEN]
     if S.C_i[slot, RO_LEN] > 0:
         push_timer(S, t + S.Q_f[q, RING_STEP], T_RING_STEP, slot, S.C_i[slot, RING_GEN], 0)
+
+
+# ------------------------------------------------------------------ ring-all: joining at the same instant
+@kernel
+def ringing_since(S, q, t):
+    """The ring-all call queue ``q`` began ringing at ``t`` if it still rings there, else -1 (ring_join.py)."""
+    s = S.Q_i[q, RA_SLOT]
+    if (S.Q_f[q, RA_T] != t or s < 0 or S.C_i[s, STATE] != ST_OFFERED or S.C_i[s, ORDER] != S.Q_i[q, RA_ORDER]
+            or S.C_i[s, QUEUE] != q or S.C_i[s, NOFF] == 0):
+        return -1
+    return s
+
+
+@kernel
+def ring_started(S, q, slot, t):
+    """Call ``slot`` of ring-all queue ``q`` gets the first offer of a ring at ``t`` (RingJoinMixin._ring_started)."""
+    if S.Q_f[q, RA_T] != t or ringing_since(S, q, t) < 0:
+        S.Q_i[q, RA_SLOT] = slot
+        S.Q_i[q, RA_ORDER] = S.C_i[slot, ORDER]
+        S.Q_f[q, RA_T] = t
+
+
+@kernel
+def ring_join(S, a, t):
+    """The ring-all call begun at ``t`` in one of ``a``'s queues that ``a`` joins, or -1 (RingJoinMixin._ring_join)."""
+    if S.A_f[a, LAST_OFFERED] == t:
+        return -1  # rung at this instant already
+    for k in range(S.AQ_ptr[a], S.AQ_ptr[a + 1]):
+        q = S.AQ[k, 0]
+        if S.Q_i[q, STRAT] != STRAT_RING_ALL:
+            continue
+        s = ringing_since(S, q, t)
+        if s < 0 or (S.A_i[a, OFFERS] > 0 and S.A_i[a, OFFER_SLOT] == s):
+            continue
+        m = S.QM_ptr[q] + S.AQ[k, 1]
+        h = member_row(S, q, S.C_i[s, OFFER_AGENT])
+        if h < 0 or (S.QM[m, QM_TIER], S.QM[m, QM_PEN]) > (S.QM[h, QM_TIER], S.QM[h, QM_PEN]):
+            continue
+        if eligible(S, a, s, m, t):
+            return s
+    return -1

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import numpy as np
 from .core_jit import kernel
-
 from .codes import (
     STRAT_FEWEST_CALLS, STRAT_LEAST_TALK, STRAT_MOST_SKILLED, STRAT_RANDOM, STRAT_ROUND_ROBIN, STRAT_SEQUENTIAL,
     STRAT_TOP_DOWN, STRAT_WEIGHTED_RANDOM,

@@ -14,7 +14,6 @@ remembers its first call (``W_HEAD``), so the head costs nothing.
 from __future__ import annotations
 
 from .core_jit import entry, kernel
-
 from .core_layout import (
     ARRIVAL, NWAIT, ORDER, PRIO, S_GEN, W_HEAD, W_LEFT, W_PRI, W_RIGHT, W_ROOT, W_SIZE, W_UP,
 )

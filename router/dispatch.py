@@ -264,6 +264,8 @@ class DispatchMixin:
     def _offer(self, call: Call, a: int, t: float) -> None:
         A = self._agents
         q = self._queues[call.queue]
+        if q.strategy == STRAT_RING_ALL and not call.offers:
+            self._ring_started(q, call, t)
         self._token += 1
         call.offers[a] = self._token
         self._set_state(call, CallState.OFFERED)
@@ -354,6 +356,11 @@ class DispatchMixin:
                 if self._eligible(a, c, t):
                     best_key, best_call = (-math.inf,) + key, c
                     break
+            if best_call is None:  # ring-all: a ring begun at this instant first (ring_join.py)
+                joined = self._ring_join(a, t)
+                if joined is not None:
+                    self._offer(joined, a, t)
+                    continue
             for qi, _mi in A.queues[a]:
                 q = self._queues[qi]
                 for key in q.waiting:

@@ -39,6 +39,7 @@ import numpy as np
 
 from . import kernels as K
 from .agents import AgentOpsMixin
+from .ring_join import RingJoinMixin
 from .calls import CallOpsMixin
 from .codes import (
     LOCK_DELAY, LOCK_NONE, STRAT_FEWEST_CALLS, STRAT_ROUND_ROBIN, STRAT_LEAST_TALK, STRAT_LONGEST_IDLE, STRAT_MOST_SKILLED,
@@ -62,7 +63,7 @@ _INDEXED_KEY = {STRAT_LONGEST_IDLE: 0, STRAT_PREFERRED: 0, STRAT_FEWEST_CALLS: 1
 _new_event = tuple.__new__  # builds an Event without NamedTuple's Python-level __new__ (hot path)
 
 
-class Router(CallOpsMixin, AgentOpsMixin, DispatchMixin):
+class Router(CallOpsMixin, AgentOpsMixin, DispatchMixin, RingJoinMixin):
     """The ACD engine. Build with :meth:`from_config` or :meth:`from_toml`."""
 
     def __init__(self, config: RouterConfig, *, collect_stats: bool = True, fast_paths: bool = True):

@@ -64,7 +64,7 @@ class QueueState:
                  "m_from_step", "member_of", "waiting", "logged_in", "rr_cursor", "req_ids", "req_min",
                  "max_penalty_by_step", "drop_by_step", "aht_est_s", "overflow_idx", "step_overflow_idx",
                  "empty_epoch", "avail", "avail_key", "base_ok", "skill_sum", "ringing", "pos_order", "pos_sorted",
-                 "members_list")
+                 "members_list", "ring_all_order", "ring_all_t")
 
     def __init__(self, idx: int, cfg: QueueConfig, agent_index: dict, skill_index: dict, queue_index: dict):
         self.idx = idx
@@ -91,6 +91,8 @@ class QueueState:
         self.skill_sum: list[float] = []  # most-skilled: each member's levels summed over the queue's skills
         self.base_ok: list[list[bool]] = []  # fast path: member meets the queue's skills, per escalation step
         self.rr_cursor = -1
+        self.ring_all_order = -1  # ring-all: the call whose ring began at ring_all_t (ring_join.py)
+        self.ring_all_t = -math.inf
         self.req_ids = np.array([skill_index[s] for s, _ in cfg.skills], dtype=np.int64)
         self.req_min = np.array([lvl for _, lvl in cfg.skills], dtype=np.int64)
         big = 1 << 62

@@ -5,7 +5,6 @@ action, call (or agent) and agent — ordered by (time, sequence), so equal time
 from __future__ import annotations
 
 from busyhour.router.core_jit import kernel
-
 from .fast_layout import L_HN, L_HSEQ
 
 

@@ -44,7 +44,6 @@ from __future__ import annotations
 import math
 
 from busyhour.router.core_jit import entry, kernel
-
 from busyhour.router.core_batch import apply_op
 from busyhour.router.core_kernels import next_deadline
 from busyhour.router.core_layout import (
