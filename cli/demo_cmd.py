@@ -17,7 +17,8 @@ from typing import Optional
 import typer
 
 from busyhour.cli.common import OutputFormat, format_option, info, out_option, plot_option
-from busyhour.cli.sim_output import FORCE_HELP, Bar, emit, exit_interrupted, interrupted, load, preflight, short
+from busyhour.cli.sim_output import (FORCE_HELP, Bar, Engine, check_engine, emit, engine_option, exit_interrupted,
+                                     interrupted, load, preflight, short)
 
 DEFAULT_NAME = "busy_hour.toml"
 
@@ -51,6 +52,7 @@ def demo_cmd(
     workers: Optional[int] = typer.Option(None, "--workers", min=1, max=256),
     plot: Optional[Path] = plot_option("Also save a plot to FILE (simulated vs Erlang C; png, pdf, svg, …)."),
     force: bool = typer.Option(False, "--force", help=FORCE_HELP),
+    engine: Engine = engine_option(),
 ) -> None:
     """Simulate the default busy-hour scenario: SL per interval vs Erlang C, and suggested staffing."""
     if router:
@@ -62,6 +64,7 @@ def demo_cmd(
     from busyhour.sim.sweep import SweepInterrupted
 
     scn, seed, target = load(scenario or default_scenario(), None, sl)
+    check_engine(scenario or default_scenario(), [scn], engine)
     base = scn.n_agents
     candidates = sorted({max(1, round(base * f)) for f in (0.9, 1.0, 1.1, 1.2, 1.3)})
     total = len(candidates) * staffing_replications
@@ -72,10 +75,11 @@ def demo_cmd(
     partial, sug = False, None
     try:
         with Bar(replications, "simulating", " (starting workers…)" if workers != 1 else "") as bar:
-            summary = replicate(scn, replications, seed=seed, workers=workers, progress=bar, force=True)
+            summary = replicate(scn, replications, seed=seed, workers=workers, progress=bar, force=True,
+                                engine=engine.value)
         with Bar(total, "staffing sweep") as bar:
             sug = suggest_agents(scn, candidates, staffing_replications, target=target, seed=seed, workers=workers,
-                                 progress=bar, force=True)
+                                 progress=bar, force=True, engine=engine.value)
     except SweepInterrupted:
         partial = True
         info("interrupted: partial results (the staffing sweep did not finish)")

@@ -8,7 +8,6 @@ of seconds, prints what finished (marked partial) and exits 130.
 
 from __future__ import annotations
 
-import enum
 import json
 from pathlib import Path
 from typing import Optional
@@ -16,18 +15,10 @@ from typing import Optional
 import typer
 
 from busyhour.cli.common import EXIT_USAGE, OutputFormat, fail, format_option, info, out_option, plot_option
-from busyhour.cli.sim_output import (FORCE_HELP, Bar, emit, exit_interrupted, interrupted, load, preflight, short,
-                                     summary_tables)
+from busyhour.cli.sim_output import (FORCE_HELP, Bar, Engine, check_engine, emit, engine_option, exit_interrupted,
+                                     interrupted, load, preflight, short, summary_tables)
 
 MAX_REPLICATIONS = 10_000
-
-
-class Engine(str, enum.Enum):
-    """Which simulation driver runs: the compiled loop when it can (auto), always it, or the SimPy driver."""
-
-    auto = "auto"
-    compiled = "compiled"
-    simpy = "simpy"
 
 
 SL_HELP = "service-level target and threshold, PERCENT/SECONDS such as 80/20 (default: 80 % within the scenario's sl_threshold_s)"
@@ -45,20 +36,13 @@ def simulate_cmd(
     dask: Optional[str] = typer.Option(None, "--dask", help="run on a Dask cluster, e.g. tcp://host:8786"),
     event_log: Optional[Path] = out_option("CSV of every router event of replication 0.", flag="--event-log"),
     force: bool = typer.Option(False, "--force", help=FORCE_HELP),
-    engine: Engine = typer.Option(Engine.auto, "--engine", case_sensitive=False,
-                                  help="auto: the compiled loop when it runs the scenario, else the SimPy driver; "
-                                       "compiled: insist on it; simpy: the SimPy driver (same numbers)"),
+    engine: Engine = engine_option(),
 ) -> None:
     """Simulate a scenario through the real routing engine, with replications and 95% CIs."""
     scn, seed, target = load(scenario, seed, sl)
     from busyhour.sim.driver import SimulationError, simulate
-    from busyhour.sim.fast import choose_engine
 
-    try:
-        choose_engine(scn, engine.value)
-    except SimulationError as exc:
-        fail(f"{scenario}: --engine compiled: {str(exc).removeprefix('the compiled path cannot run this scenario: ')}"
-             " (use --engine auto or simpy)", EXIT_USAGE)
+    check_engine(scenario, [scn], engine)
     preflight(scn, replications, force, dask)
     from busyhour.sim.export import simulate_csv, simulate_document
     from busyhour.sim.jobs import DaskError, Interrupted
@@ -139,6 +123,7 @@ def sweep_cmd(
     workers: Optional[int] = typer.Option(None, "--workers", min=1, max=256),
     dask: Optional[str] = typer.Option(None, "--dask", help="run on a Dask cluster, e.g. tcp://host:8786"),
     force: bool = typer.Option(False, "--force", help=FORCE_HELP),
+    engine: Engine = engine_option(),
 ) -> None:
     """Service level and abandonment against seat count, per routing strategy (same callers everywhere)."""
     if csv_out is not None and json_out is not None:
@@ -160,6 +145,7 @@ def sweep_cmd(
                 fail(f"--strategies: unknown strategy {s!r}", EXIT_USAGE)
     except ScenarioError as exc:
         fail(str(exc), EXIT_USAGE)
+    check_engine(scenario, [scn.with_strategy(s) for s in strats] if strats else [scn], engine)
     total = len(counts) * len(strats or [None]) * replications
     preflight(scn, total, force, dask)
     from busyhour.sim.driver import SimulationError
@@ -168,7 +154,7 @@ def sweep_cmd(
     try:
         with Bar(total, "sweep", " (starting workers…)" if workers != 1 and total > 1 else "") as bar:
             result = sweep(scn, counts, strats, replications, seed=seed, workers=workers, dask_address=dask,
-                           progress=bar, force=force)
+                           progress=bar, force=force, engine=engine.value)
     except SweepInterrupted as exc:
         result = exc.result
         interrupted(sum(p.summary.replications for p in result.points), total, "runs")

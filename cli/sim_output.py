@@ -8,6 +8,7 @@ runs; above the limit the command refuses unless ``--force``.
 
 from __future__ import annotations
 
+import enum
 import io
 import math
 import os
@@ -207,3 +208,30 @@ def summary_tables(s, scn, target: float, partial: bool, planned: int):
                        short(i.occupancy, True), f"{i.max_queue.mean:.1f}")
         con.print(it)
     return draw
+
+
+class Engine(str, enum.Enum):
+    """Which simulation driver runs: the compiled loop when it can (auto), always it, or the SimPy driver."""
+
+    auto = "auto"
+    compiled = "compiled"
+    simpy = "simpy"
+
+
+def engine_option():
+    return typer.Option(Engine.auto, "--engine", case_sensitive=False,
+                        help="auto: the compiled loop when it runs the scenario, else the SimPy driver; "
+                             "compiled: insist on it; simpy: the SimPy driver (same numbers)")
+
+
+def check_engine(scenario, scenarios, engine: Engine) -> None:
+    """Exit 2 naming what keeps ``--engine compiled`` off any of ``scenarios`` (before anything runs)."""
+    from busyhour.sim.driver import SimulationError
+    from busyhour.sim.fast import choose_engine
+
+    try:
+        for scn in scenarios:
+            choose_engine(scn, engine.value)
+    except SimulationError as exc:
+        fail(f"{scenario}: --engine compiled: {str(exc).removeprefix('the compiled path cannot run this scenario: ')}"
+             " (use --engine auto or simpy)", EXIT_USAGE)

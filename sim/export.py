@@ -117,6 +117,7 @@ def sweep_document(result: SweepResult, *, target: float, threshold_s: float, pl
     for p in result.points:
         d = _delta(result, p)
         points.append({"strategy": p.strategy, "agents": p.agents, "replications": p.summary.replications,
+                       "engine": p.summary.engine,
                        **_measures(p.summary, SWEEP_MEASURES),
                        "delta_sl": None if d is None else estimate_json(d),
                        "meets_target": meets_target(p, target)})
@@ -131,11 +132,11 @@ def sweep_csv(result: SweepResult, *, target: float) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(["strategy", "agents", "replications", "partial"]
-               + [f"{m}{suf}" for m in (*SWEEP_MEASURES, "delta_sl") for suf in ("", "_lo", "_hi")] + ["meets_target"])
+               + [f"{m}{suf}" for m in (*SWEEP_MEASURES, "delta_sl") for suf in ("", "_lo", "_hi")] + ["meets_target", "engine"])
     blank = Estimate(math.nan, (math.nan, math.nan), math.nan, 0)
     for p in result.points:
         d = _delta(result, p) or blank
         w.writerow([p.strategy, p.agents, p.summary.replications, "true" if result.partial else "false"]
                    + [v for m in SWEEP_MEASURES for v in _cells(getattr(p.summary, m))] + _cells(d)
-                   + ["true" if meets_target(p, target) else "false"])
+                   + ["true" if meets_target(p, target) else "false", p.summary.engine])
     return buf.getvalue()

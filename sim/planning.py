@@ -94,10 +94,12 @@ class StaffingSuggestion:
 
 def suggest_agents(scn: Scenario, candidates: Sequence[int], replications: int, *, target: float = 0.8,
                    seed: int | None = None, workers: int | None = None, dask_address: str | None = None,
-                   progress: Callable[[float], None] | None = None, force: bool = False) -> StaffingSuggestion:
-    """``target`` is the share answered within the scenario's ``sl_threshold_s``."""
+                   progress: Callable[[float], None] | None = None, force: bool = False,
+                   engine: str = "auto") -> StaffingSuggestion:
+    """``target`` is the share answered within the scenario's ``sl_threshold_s``; ``engine`` as for
+    :func:`busyhour.sim.sweep.sweep`."""
     res = sweep(scn, sorted(candidates), None, replications, seed=seed, workers=workers, dask_address=dask_address,
-                progress=progress, force=force)
+                progress=progress, force=force, engine=engine)
     for p in res.points:
         if meets_target(p, target):
             return StaffingSuggestion(p.agents, target, res)

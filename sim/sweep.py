@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
+from busyhour.sim.fast import choose_engine
 from busyhour.sim.jobs import Interrupted, run_jobs
 from busyhour.sim.limits import MAX_AGENTS, MAX_REPLICATIONS, check_agents, check_seed, check_size
 from busyhour.sim.replicate import Estimate, Summary, estimate, summarise
@@ -121,12 +122,14 @@ def parse_agent_range(text: str) -> list[int]:
 
 def sweep(scn: Scenario, agents: Sequence[int], strategies: Sequence[str] | None, replications: int, *,
           seed: int | None = None, workers: int | None = None, dask_address: str | None = None,
-          progress: Callable[[float], None] | None = None, force: bool = False) -> SweepResult:
+          progress: Callable[[float], None] | None = None, force: bool = False,
+          engine: str = "auto") -> SweepResult:
     """Run every (strategy, agents) point with ``replications`` each.
 
     The whole sweep's size is checked first (``limits.check_size`` over every point's replications;
     ``force`` lifts the total-calls limit). On Ctrl-C, ``SweepInterrupted`` carries a partial
-    ``SweepResult`` holding the points with at least one finished replication."""
+    ``SweepResult`` holding the points with at least one finished replication. ``engine``: as for
+    :func:`busyhour.sim.driver.simulate`; ``"compiled"`` is checked for every point before anything runs."""
     seed = scn.seed if seed is None else check_seed(seed)
     if not 1 <= replications <= MAX_REPLICATIONS:
         raise ValueError(f"replications must be >= 1 and <= {MAX_REPLICATIONS} (got {replications})")
@@ -137,9 +140,11 @@ def sweep(scn: Scenario, agents: Sequence[int], strategies: Sequence[str] | None
         check_agents(n, "agents")
     check_size(scn, len(agents) * len(strategies) * replications, force=force)
     points = [(s, n, scn.with_strategy(s).with_agents(n)) for s in strategies for n in agents]
+    for s in dict.fromkeys(strategies):
+        choose_engine(scn.with_strategy(s), engine)  # SimulationError: a point the compiled path cannot run
     jobs = [(p[2], r, seed) for p in points for r in range(replications)]
     try:
-        runs = run_jobs(jobs, workers=workers, dask_address=dask_address, progress=progress)
+        runs = run_jobs(jobs, workers=workers, dask_address=dask_address, progress=progress, engine=engine)
     except Interrupted as exc:
         raise SweepInterrupted(_result(scn, seed, points, exc.results, replications)) from None
     return _result(scn, seed, points, runs, replications)

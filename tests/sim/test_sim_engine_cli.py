@@ -5,7 +5,8 @@
 2. ``auto`` takes the compiled loop when it runs the scenario, else the SimPy driver;
 3. ``--engine compiled`` on a scenario it cannot run (a ring strategy) fails before any work with one
    line naming the keys that keep it off (exit 2); an unknown engine is a usage error;
-4. ``busyhour demo`` runs the shipped busy hour on the compiled loop and says so (table and JSON).
+4. ``busyhour demo`` runs the shipped busy hour on the compiled loop and says so (table and JSON);
+5. ``sweep`` and ``demo`` take the same ``--engine``: equal figures, the engine per sweep point, the refusal.
 """
 
 from __future__ import annotations
@@ -97,3 +98,41 @@ def test_demo_runs_the_shipped_busy_hour_compiled_and_says_so(tmp_path):
     assert doc["engine"] == "compiled" and errors(doc, schema("demo")) == []
     r = run("demo", "-r", 2, "--staffing-replications", 2, "--workers", 1)
     assert r.exit_code == 0 and "engine: compiled" in r.stdout
+
+
+def _sweep(scn, *extra):
+    return run("sweep", scn, "--agents", "9,11", "-r", 2, "--workers", 1, *extra)
+
+
+def test_sweep_engine_choice_same_figures_and_named_per_point(tmp_path):
+    scn = _write(tmp_path, SCENARIO)
+    docs = {}
+    for engine in ("compiled", "simpy"):
+        r = _sweep(scn, "-f", "json", "--engine", engine)
+        assert r.exit_code == 0, r.output
+        docs[engine] = json.loads(r.stdout)
+        assert errors(docs[engine], schema("sweep")) == []
+        assert [p["engine"] for p in docs[engine]["points"]] == [engine, engine]
+    strip = [{**p, "engine": ""} for p in docs["compiled"]["points"]]
+    assert strip == [{**p, "engine": ""} for p in docs["simpy"]["points"]]
+    r = _sweep(scn, "-f", "csv", "--strategies", "longest-idle-agent,ring-all")  # auto: ring-all on SimPy
+    assert r.exit_code == 0, r.output
+    rows = list(csv.DictReader(io.StringIO(r.stdout)))
+    assert [(x["strategy"], x["engine"]) for x in rows] == [
+        ("longest-idle-agent", "compiled"), ("longest-idle-agent", "compiled"), ("ring-all", "simpy"), ("ring-all", "simpy")]
+
+
+def test_sweep_and_demo_compiled_refuse_before_any_work(tmp_path):
+    r = _sweep(_write(tmp_path, SCENARIO), "--strategies", "longest-idle-agent,ring-all", "--engine", "compiled")
+    lines = [x for x in r.stderr.splitlines() if x.strip()]
+    assert r.exit_code == 2 and len(lines) == 1 and "'ring-all'" in lines[0] and "--engine compiled" in lines[0]
+    r = run("demo", "--scenario", _write(tmp_path, RING_ALL), "-r", 2, "--engine", "compiled")
+    lines = [x for x in r.stderr.splitlines() if x.strip()]
+    assert r.exit_code == 2 and len(lines) == 1 and "'ring-all'" in lines[0]
+
+
+def test_demo_on_the_simpy_driver_says_so(tmp_path):
+    r = run("demo", "-r", 2, "--staffing-replications", 2, "--workers", 1, "-f", "json", "--engine", "simpy")
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.stdout)
+    assert doc["engine"] == "simpy" and errors(doc, schema("demo")) == []
