@@ -66,6 +66,9 @@ class QueueState:
                  "empty_epoch", "avail", "avail_key", "base_ok", "skill_sum", "ringing", "pos_order", "pos_sorted",
                  "members_list", "ring_all_order", "ring_all_t")
 
+    def __setstate__(self, state) -> None:
+        _restore(self, state, {"ring_all_order": -1, "ring_all_t": -math.inf})  # ring-all joins (ring_join.py)
+
     def __init__(self, idx: int, cfg: QueueConfig, agent_index: dict, skill_index: dict, queue_index: dict):
         self.idx = idx
         self.cfg = cfg
@@ -122,6 +125,9 @@ class Call:
                  "callback", "cursor", "ring_order", "ring_gen", "qgen", "connected_s", "hops", "wait_origin_s",
                  "xfer_from")
 
+    def __setstate__(self, state) -> None:
+        _restore(self, state, {"xfer_from": -1})  # a transfer never returns to its sender
+
     def __init__(self, call_id: Hashable, sid: int, order: int, priority: int, arrival_s: float,
                  channel: int, context: dict[str, Any]):
         self.id = call_id
@@ -156,3 +162,14 @@ class Call:
     def key(self) -> tuple:
         """Waiting-list key: higher priority first, then earlier arrival, then arrival order."""
         return (-self.priority, self.arrival_s, self.order)
+
+
+def _restore(obj, state, later_fields: dict) -> None:
+    """Unpickle a slotted engine object (server snapshots), also one pickled by an earlier busyhour whose
+    class lacked ``later_fields``: those start as a new object has them."""
+    _, slots = state if isinstance(state, tuple) else (None, state)
+    for k, v in (slots or {}).items():
+        setattr(obj, k, v)
+    for k, v in later_fields.items():
+        if not hasattr(obj, k):
+            setattr(obj, k, v)

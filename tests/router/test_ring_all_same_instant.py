@@ -110,3 +110,26 @@ def test_an_agent_who_rejects_at_once_does_not_join_again(engine):
     assert _offers(r.call_arrive(1.0, 9, "q")) == [(9, "a0"), (9, "a1")]
     ev = r.offer_reject(1.0, 9, "a0")  # no reject delay: a0 is free at once, and the call still rings a1
     assert _offers(ev) == [] and r.agent_state("a0") == "AVAILABLE"
+
+
+def test_snapshots_pickled_before_ring_joins_and_transfer_senders_load():
+    """A server snapshot pickles the Router; one written by a version without the ring-join fields still loads
+    (they start empty, as in a new engine) and the engine then joins rings as above."""
+    import pickle
+
+    r = _router(Router)
+    for a in ("a0", "a1", "a2"):
+        r.agent_login(0.0, a)
+    for q in r._queues:  # as a QueueState pickled by the earlier version: no ring_all_* slots
+        del q.ring_all_order, q.ring_all_t
+    old = pickle.loads(pickle.dumps(r, protocol=pickle.HIGHEST_PROTOCOL))
+    old.call_arrive(1.0, 9, "q")
+    assert _offers(old.agent_ready(5.0, "a2")) == [(9, "a2")]
+    assert _offers(old.agent_ready(5.0, "a0")) == [(9, "a0")]
+    fresh = pickle.loads(pickle.dumps(old))  # and a snapshot taken mid-instant keeps the ring to join
+    assert _offers(fresh.agent_ready(5.0, "a1")) == [(9, "a1")]
+    call = fresh._calls[9]  # a live call pickled before transfers remembered their sender
+    del call.xfer_from
+    again = pickle.loads(pickle.dumps(fresh))
+    assert again._calls[9].xfer_from == -1
+    assert [e.kind for e in again.offer_accept(6.0, 9, "a1")].count(EventKind.OFFER_WITHDRAWN) == 2
