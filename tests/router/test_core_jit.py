@@ -16,7 +16,9 @@ import pathlib
 
 import numpy as np
 import pytest
+from numba import types
 from numba.core import config
+from numba.core.errors import TypingError
 
 from busyhour.router import core_jit
 from busyhour.router.core_jit import entry, kernel
@@ -38,24 +40,36 @@ def _sum_three(a, j):
     return _scaled(a, 0, True) + _scaled(a, narrow, False) + _scaled(a, j, True)
 
 
+@entry
+def _allocates(n):
+    return np.zeros(n).sum()
+
+
+ARRAY = types.Array(types.float64, 1, "C")
+
+
 def test_one_compile_whatever_literal_or_narrow_integers_a_kernel_is_called_with():
     a = np.arange(4.0)
     assert _sum_three(a, 2) == 0.0 + 1.0 + 4.0
-    assert len(_scaled.signatures) == 1  # not one each for Literal[int](0), int32, int64, Literal[bool]
+    # typed as a calling kernel types it (works whether the code comes from numba's disk cache or not)
+    for args in ((ARRAY, types.literal(0), types.literal(True)), (ARRAY, types.int32, types.boolean),
+                 (ARRAY, types.int64, types.literal(False)), (ARRAY, types.uint8, types.boolean)):
+        _scaled.get_call_template(args, {})
+    assert len(_scaled.signatures) == 1  # not one each for Literal[int](0), int32, int64, uint8, Literal[bool]
     (sig,) = _scaled.signatures
     assert [str(t) for t in sig[1:]] == ["int64", "bool"]
 
 
 def test_kernels_have_no_wrappers_and_no_reference_counting():
-    a = np.arange(3.0)
-    _sum_three(a, 1)
+    _sum_three(np.arange(3.0), 1)
+    _scaled.get_call_template((ARRAY, types.int64, types.boolean), {})
     inner = _scaled.overloads[_scaled.signatures[0]]
     outer = _sum_three.overloads[_sum_three.signatures[0]]
-    assert inner.fndesc.llvm_cpython_wrapper_name not in inner.library.get_llvm_str()
-    assert inner.fndesc.llvm_cfunc_wrapper_name not in inner.library.get_llvm_str()
-    assert outer.fndesc.llvm_cpython_wrapper_name in outer.library.get_llvm_str()
-    assert "NRT_" not in outer.library.get_llvm_str()
-    assert _scaled.targetoptions["_nrt"] is False and _sum_three.targetoptions["_nrt"] is False
+    assert inner.library.get_pointer_to_function(inner.fndesc.llvm_cpython_wrapper_name) == 0
+    assert inner.library.get_pointer_to_function(inner.fndesc.llvm_func_name) != 0
+    assert outer.library.get_pointer_to_function(outer.fndesc.llvm_cpython_wrapper_name) != 0
+    with pytest.raises(TypingError):  # without the reference counter numba refuses to allocate an array
+        _allocates(3)
 
 
 def _kernel_names(path: pathlib.Path) -> set[str]:
