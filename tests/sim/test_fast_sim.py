@@ -137,12 +137,21 @@ def _same(a, b):
     assert repr(dataclasses.replace(a, wall_s=0.0, engine="")) == repr(dataclasses.replace(b, wall_s=0.0, engine=""))
 
 
+def _both(scn, rep=0, logs=None, engine="compiled"):
+    """Replication ``rep`` of ``scn`` on the compiled loop (``engine="auto"`` must pick it) and on the SimPy
+    driver, required the same (``_same``); with ``logs`` (a folder) each writes its event log there, as
+    fast.csv and simpy.csv. Returns the compiled run."""
+    fast = simulate(scn, rep, engine=engine, event_log=logs / "fast.csv" if logs else None)
+    _same(fast, simulate(scn, rep, engine="simpy", event_log=logs / "simpy.csv" if logs else None))
+    return fast
+
+
 @pytest.mark.parametrize("name", sorted(VARIANTS))
 def test_compiled_path_gives_the_simpy_drivers_numbers(name):
     scn = scenario(VARIANTS[name])
     assert unsupported(scn) == []
     for rep in (0, 1):
-        _same(simulate(scn, rep, engine="compiled"), simulate(scn, rep, engine="simpy"))
+        _both(scn, rep)
 
 
 @pytest.mark.parametrize("name", sorted(PRESENCE))
@@ -150,8 +159,7 @@ def test_shifts_and_breaks_run_compiled_with_the_simpy_drivers_numbers(name):
     scn = scenario(PRESENCE[name])
     assert unsupported(scn) == []
     for rep in (0, 1):
-        fast = simulate(scn, rep, engine="compiled")
-        _same(fast, simulate(scn, rep, engine="simpy"))
+        fast = _both(scn, rep)
         staffed = [a.staffed_s for a in fast.agents]
         assert min(staffed) < 3600 - 1e-9 and fast.overall.offered > 0  # presence changed staffed time
         assert all(a.utilisation <= 1.0 + 1e-9 for a in fast.agents if a.staffed_s > 0)
@@ -161,8 +169,7 @@ def test_shifts_and_breaks_run_compiled_with_the_simpy_drivers_numbers(name):
 def test_answer_delays_run_compiled_with_the_simpy_drivers_numbers(name):
     scn = scenario(ANSWER_DELAYS[name])
     assert unsupported(scn) == []
-    fast = simulate(scn, 0, engine="compiled")
-    _same(fast, simulate(scn, 0, engine="simpy"))
+    fast = _both(scn)
     assert fast.overall.p_wait > 0.2  # nobody answers at once: every caller waits
 
 
@@ -171,8 +178,7 @@ def test_redials_run_compiled_with_the_simpy_drivers_numbers(name):
     scn = scenario(REDIALS[name])
     assert unsupported(scn) == []
     for rep in (0, 1):
-        fast = simulate(scn, rep, engine="compiled")
-        _same(fast, simulate(scn, rep, engine="simpy"))
+        fast = _both(scn, rep)
         assert fast.overall.redials > 16  # past the first spare rows of the call arrays
         assert fast.overall.redials <= fast.overall.abandoned  # only an abandon redials
 
@@ -182,8 +188,7 @@ def test_callback_offers_run_compiled_with_the_simpy_drivers_numbers(name):
     scn = scenario(CALLBACKS[name])
     assert unsupported(scn) == []
     for rep in (0, 1):
-        fast = simulate(scn, rep, engine="compiled")
-        _same(fast, simulate(scn, rep, engine="simpy"))
+        fast = _both(scn, rep)
         assert fast.overall.callbacks > 3
         assert fast.overall.callbacks <= fast.overall.offered - fast.overall.abandoned  # a callback never hangs up
 
@@ -191,8 +196,7 @@ def test_callback_offers_run_compiled_with_the_simpy_drivers_numbers(name):
 def test_callback_events_are_the_simpy_drivers_byte_for_byte(tmp_path):
     scn = scenario({**CALLBACKS["callbacks_with_answer_delays"],
                     "queue": {**CALLBACKS["callbacks_and_redials"]["queue"], "router": {"ring_timeout_s": 8}}})
-    fast = simulate(scn, 0, engine="compiled", event_log=tmp_path / "fast.csv")
-    _same(fast, simulate(scn, 0, engine="simpy", event_log=tmp_path / "simpy.csv"))
+    fast = _both(scn, logs=tmp_path)
     text = (tmp_path / "fast.csv").read_text()
     assert text == (tmp_path / "simpy.csv").read_text()
     assert text.count(",CALLBACK_REQUESTED,") >= fast.overall.callbacks > 3  # overall: arrivals in the horizon
@@ -203,8 +207,7 @@ def test_callback_events_are_the_simpy_drivers_byte_for_byte(tmp_path):
 def test_every_shipped_example_runs_compiled_with_the_simpy_drivers_numbers(name, tmp_path):
     scn = load_scenario(EXAMPLES / f"{name}.toml")
     assert unsupported(scn) == []
-    fast = simulate(scn, 0, event_log=tmp_path / "fast.csv")  # auto: the compiled loop
-    _same(fast, simulate(scn, 0, engine="simpy", event_log=tmp_path / "simpy.csv"))
+    fast = _both(scn, logs=tmp_path, engine="auto")  # auto: the compiled loop
     assert (tmp_path / "fast.csv").read_text() == (tmp_path / "simpy.csv").read_text()
     assert fast.overall.offered > 500
 
@@ -223,8 +226,7 @@ def test_callback_offers_stay_within_the_routers_number_codes(monkeypatch):
 def test_the_event_log_is_the_simpy_drivers_byte_for_byte(name, tmp_path):
     scn = scenario({**PRESENCE[name], "queue": {**PRESENCE[name]["queue"], **REDIALS["redial_once"]["queue"]}})
     assert unsupported(scn) == []
-    fast = simulate(scn, 0, engine="compiled", event_log=tmp_path / "fast.csv")
-    _same(fast, simulate(scn, 0, engine="simpy", event_log=tmp_path / "simpy.csv"))
+    fast = _both(scn, logs=tmp_path)
     text = (tmp_path / "fast.csv").read_text()
     assert text == (tmp_path / "simpy.csv").read_text()
     assert text.count("\n") == fast.router_events + 1 and "NOT_READY:shift-end" in text
@@ -233,8 +235,7 @@ def test_the_event_log_is_the_simpy_drivers_byte_for_byte(name, tmp_path):
 def test_two_queues_priorities_overflow_and_weights():
     scn = parse_scenario(TWO_QUEUES)
     assert unsupported(scn) == []
-    fast, slow = simulate(scn, 0, engine="compiled"), simulate(scn, 0, engine="simpy")
-    _same(fast, slow)
+    fast = _both(scn)
     assert fast.overall.other == 0 and fast.overall.abandoned > 0  # overflow moved max-wait calls on
 
 
@@ -256,8 +257,7 @@ def test_auto_falls_back_and_compiled_refuses_naming_the_key():
 def test_a_long_run_grows_the_routers_arrays_without_changing_results():
     """Overload: the queue grows to hundreds, far past the router's first array sizes."""
     scn = scenario({"queue": {"calls_per_hour": 1200, "patience": {"dist": "exponential", "mean_s": 3600}}})
-    fast, slow = simulate(scn, 0, engine="compiled"), simulate(scn, 0, engine="simpy")
-    _same(fast, slow)
+    fast = _both(scn)
     assert fast.overall.max_queue > 300  # past the first 256 call slots
 
 
