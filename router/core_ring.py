@@ -215,7 +215,7 @@ def ringing_since(S, q, t):
 @kernel
 def ring_started(S, q, slot, t):
     """Call ``slot`` of ring-all queue ``q`` gets the first offer of a ring at ``t`` (RingJoinMixin._ring_started)."""
-    if S.Q_f[q, RA_T] != t or ringing_since(S, q, t) < 0:
+    if ringing_since(S, q, t) < 0:
         S.Q_i[q, RA_SLOT] = slot
         S.Q_i[q, RA_ORDER] = S.C_i[slot, ORDER]
         S.Q_f[q, RA_T] = t
@@ -230,8 +230,8 @@ def ring_join(S, a, t):
         q = S.AQ[k, 0]
         if S.Q_i[q, STRAT] != STRAT_RING_ALL:
             continue
-        s = ringing_since(S, q, t)
-        if s < 0 or (S.A_i[a, OFFERS] > 0 and S.A_i[a, OFFER_SLOT] == s):
+        s = ringing_since(S, q, t)  # its agents were all rung at t, so ``a`` is not among them
+        if s < 0:
             continue
         m = S.QM_ptr[q] + S.AQ[k, 1]
         h = member_row(S, q, S.C_i[s, OFFER_AGENT])

@@ -29,7 +29,7 @@ class RingJoinMixin:
     def _ring_started(self, q: QueueState, call: Call, t: float) -> None:
         """``call`` of ring-all queue ``q`` gets the first offer of a ring at ``t``: remember it, unless a
         ring that began at ``t`` is still ringing (the first one of the instant is the one agents join)."""
-        if q.ring_all_t != t or self._ringing_since(q, t) is None:
+        if self._ringing_since(q, t) is None:
             q.ring_all_order = call.order
             q.ring_all_t = t
 
@@ -51,8 +51,8 @@ class RingJoinMixin:
             q = self._queues[qi]
             if q.strategy != STRAT_RING_ALL:
                 continue
-            c = self._ringing_since(q, t)
-            if c is None or a in c.offers:
+            c = self._ringing_since(q, t)  # its agents were all rung at t, so ``a`` is not among them
+            if c is None:
                 continue
             hi = q.member_of.get(next(iter(c.offers)), -1)
             if hi < 0 or (q.m_tier[mi], q.m_penalty[mi]) > (q.m_tier[hi], q.m_penalty[hi]):
