@@ -17,8 +17,8 @@ from typing import Optional
 import typer
 
 from busyhour.cli.common import OutputFormat, format_option, info, out_option, plot_option
-from busyhour.cli.sim_output import (FORCE_HELP, Bar, Engine, check_engine, emit, engine_option, exit_interrupted,
-                                     interrupted, load, preflight, short)
+from busyhour.cli.sim_output import (FORCE_HELP, Bar, Engine, check_engine, emit, engine_line, engine_option,
+                                     exit_interrupted, interrupted, load, preflight, short)
 
 DEFAULT_NAME = "busy_hour.toml"
 
@@ -104,9 +104,6 @@ def demo_cmd(
         exit_interrupted()
 
 
-_ENGINE_TEXT = {"compiled": "the compiled simulation loop", "simpy": "the SimPy driver on Router"}
-
-
 def _suggestion(sug, target: float, base: int, candidates: list[int], thr: float) -> dict:
     if sug is None:
         return {"agents": None, "status": "not run (interrupted)", "target": target, "threshold_s": thr, "points": []}
@@ -166,7 +163,7 @@ def _output(fmt, out, scn, summary, rows, sug, target, base, candidates, partial
                   f"ASA {short(summary.asa_s)} s, occupancy {short(summary.occupancy, True)}")
         con.print("Erlang C pools every scheduled agent and ignores abandonment, redials, skills and escalation; "
                   "the simulation drives the production routing engine with all of them.")
-        con.print(f"engine: {summary.engine} — {_ENGINE_TEXT.get(summary.engine, 'both drivers')}")
+        con.print(engine_line(summary.engine))
         goal = f"{100 * target:g}/{thr:g}"
         if sug is None:
             con.print("suggested staffing: not computed (interrupted)")

@@ -15,12 +15,10 @@ from typing import Optional
 import typer
 
 from busyhour.cli.common import EXIT_USAGE, OutputFormat, fail, format_option, info, out_option, plot_option
-from busyhour.cli.sim_output import (FORCE_HELP, Bar, Engine, check_engine, emit, engine_option, exit_interrupted,
-                                     interrupted, load, preflight, short, summary_tables)
+from busyhour.cli.sim_output import (FORCE_HELP, Bar, Engine, check_engine, emit, engine_line, engine_option,
+                                     exit_interrupted, interrupted, load, preflight, short, summary_tables)
 
 MAX_REPLICATIONS = 10_000
-
-
 SL_HELP = "service-level target and threshold, PERCENT/SECONDS such as 80/20 (default: 80 % within the scenario's sl_threshold_s)"
 
 
@@ -89,14 +87,11 @@ def simulate_cmd(
 
         def draw(con) -> None:
             tables(con)
-            con.print(f"engine: {summary.engine} — {_ENGINE_TEXT.get(summary.engine, 'both drivers')}")
+            con.print(engine_line(summary.engine))
 
         emit(fmt, out, table=draw)
     if partial:
         exit_interrupted()
-
-
-_ENGINE_TEXT = {"compiled": "the compiled simulation loop", "simpy": "the SimPy driver on Router"}
 
 
 def _deprecated_out(flag: str, value: Optional[Path], fmt: OutputFormat, out: Optional[Path]):

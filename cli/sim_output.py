@@ -218,6 +218,14 @@ class Engine(str, enum.Enum):
     simpy = "simpy"
 
 
+_ENGINE_TEXT = {"compiled": "the compiled simulation loop", "simpy": "the SimPy driver on Router"}
+
+
+def engine_line(engine: str) -> str:
+    """The table outputs' last line: which driver ran (``compiled+simpy`` when replications differed)."""
+    return f"engine: {engine} — {_ENGINE_TEXT.get(engine, 'both drivers')}"
+
+
 def engine_option():
     return typer.Option(Engine.auto, "--engine", case_sensitive=False,
                         help="auto: the compiled loop when it runs the scenario, else the SimPy driver; "

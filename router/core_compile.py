@@ -17,7 +17,7 @@ import time
 
 import numpy as np
 
-#: Compile time measured on a loaded 2-core machine (first run after install), for the notice.
+#: Compile time measured on a 2-core machine (first run after install), for the notice.
 ROUTER_COMPILE_S = 60
 _told: set[str] = set()
 

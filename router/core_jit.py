@@ -13,9 +13,9 @@ compiles once per array layout. Kernels that Python never calls
 (:func:`kernel`) get no Python or C-callable wrapper either, which is about a
 fifth of the compile time saved again.
 
-Two of the options are numba internals (``_nrt``, ``no_cpython_wrapper``
-and ``no_cfunc_wrapper`` are accepted by ``njit`` but undocumented, and the
-widening replaces the dispatcher's ``get_call_template``); pyproject.toml
+This leans on numba internals: ``_nrt``, ``no_cpython_wrapper`` and
+``no_cfunc_wrapper`` are accepted by ``njit`` but undocumented, and the
+widening replaces the dispatcher's ``get_call_template``. pyproject.toml
 bounds numba's version and tests/router/test_core_jit.py fails loudly if
 numba changes them.
 """
