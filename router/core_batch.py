@@ -13,7 +13,7 @@ import math
 from .core_jit import entry, kernel
 from .core_kernels import (
     K_CALLBACK_REQUESTED, K_CONNECTED, K_REJECTED, K_TRANSFERRED, K_WITHDRAWN, L_DELAY, L_NONE, L_WRAP_UP,
-    P_LOGGED_OUT, P_NOT_READY, P_READY, emit, lock, next_deadline, set_not_ready, set_state, touch, unlock,
+    P_LOGGED_OUT, P_NOT_READY, P_READY, emit, lock, next_deadline, set_not_ready, set_state, staffs, touch, unlock,
 )
 from .core_layout import (
     AGENT, ANSWERED, ARRIVAL, BUSY_DELAY, CONN, CONNECTED_S, D_ABANDONED, D_ABANDONED_RINGING, D_BUSY,
@@ -23,7 +23,7 @@ from .core_layout import (
     LOGGED_IN, NA_RUN, NO_ID, OFFER_AGENT, OFFER_SLOT, OFFER_TOKEN, OFFERS, OK, OP_ABANDON, OP_ACCEPT,
     OP_ADVANCE, OP_ARRIVE, OP_LOGIN, OP_LOGOUT, OP_NOT_READY, OP_READY, OP_REJECT, OP_RELEASE, ORDER, PRES, PRIO,
     QGEN, QUEUE, REASON, REASON_LOGIN, REJ_DELAY, S_ARRIVED, S_NFREE, S_NREASONS, S_NOW, S_ORDER, S_RESUME, STATE,
-    ST_CONNECTED, ST_WAITING, WAIT_ORIGIN, EMPTY_EPOCH, S_TAIL, QM_FROM,
+    ST_CONNECTED, ST_WAITING, WAIT_ORIGIN, EMPTY_EPOCH, S_TAIL,
     D_ANSWERED_ELSEWHERE, OFFER_TAIL, RO_LEN, DEDICATED, DETAIL_TO_AGENT, DETAIL_TO_QUEUE, D_TRANSFER,
     ERR_SAME_AGENT, LAST_END, LOAD, OP_TRANSFER, XFER, PREF, PREF_FB, PREF_UNTIL, STRAT, TALK, WRAP,
     CB, D_CB_CANCELLED, DETAIL_NUMBER, ERR_NOT_WAITING, OP_CALLBACK, S_NNUMBERS,
@@ -141,14 +141,30 @@ def _ringing(S, call, a):
 
 
 @kernel
+def _withdraw_others(S, slot, skip, t, detail):
+    """Withdraw every offer of ``slot`` but ``skip``'s, in offer order; their agents stay at RO's far end
+    (core_ring.ringing_to_scratch) for :func:`_free_withdrawn` once the call has moved on. Their number."""
+    n = ringing_to_scratch(S, slot, skip)
+    end = S.RO.shape[0] - 1
+    for i in range(n):
+        drop_offer(S, slot, S.RO[end - i], t, K_WITHDRAWN, detail)
+    return n
+
+
+@kernel
+def _free_withdrawn(S, n, t):
+    """Free (or lock) the ``n`` agents :func:`_withdraw_others` left at RO's far end, in offer order."""
+    end = S.RO.shape[0] - 1
+    for i in range(n):
+        lock_or_free(S, S.RO[end - i], t, 0.0, L_NONE)
+
+
+@kernel
 def _accept(S, t, call, a):
     slot = _ringing(S, call, a)
     if slot < 0:
         return -slot
-    n = ringing_to_scratch(S, slot, a)  # the others: withdrawn first, freed once the call connects
-    end = S.RO.shape[0] - 1
-    for i in range(n):
-        drop_offer(S, slot, S.RO[end - i], t, K_WITHDRAWN, D_ANSWERED_ELSEWHERE)
+    n = _withdraw_others(S, slot, a, t, D_ANSWERED_ELSEWHERE)  # freed once the call connects
     offer_unlink(S, slot, a)
     S.C_i[slot, RO_LEN] = 0
     S.A_i[a, OFFER_SLOT] = -1
@@ -162,8 +178,7 @@ def _accept(S, t, call, a):
     S.C_f[slot, CONNECTED_S] = t
     emit(S, t, K_CONNECTED, slot, a, S.C_i[slot, QUEUE], D_NONE, t - S.C_f[slot, WAIT_ORIGIN])
     touch(S, a, t)
-    for i in range(n):
-        lock_or_free(S, S.RO[end - i], t, 0.0, L_NONE)
+    _free_withdrawn(S, n, t)
     return OK
 
 
@@ -195,13 +210,9 @@ def _abandon(S, t, call):
         unwait(S, slot)
         end_call(S, slot, t, D_CB_CANCELLED if S.C_i[slot, CB] else D_ABANDONED)
     else:
-        n = ringing_to_scratch(S, slot, -1)
-        end = S.RO.shape[0] - 1
-        for i in range(n):
-            drop_offer(S, slot, S.RO[end - i], t, K_WITHDRAWN, D_CALLER_ABANDONED)
+        n = _withdraw_others(S, slot, -1, t, D_CALLER_ABANDONED)
         end_call(S, slot, t, D_CB_CANCELLED if S.C_i[slot, CB] else D_ABANDONED_RINGING)
-        for i in range(n):
-            lock_or_free(S, S.RO[end - i], t, 0.0, L_NONE)
+        _free_withdrawn(S, n, t)
     return OK
 
 
@@ -260,9 +271,9 @@ def _presence(S, op, t, a, arg):
         S.A_i[a, REASON] = REASON_LOGIN
         S.A_i[a, NA_RUN] = 0
         for k in range(S.AQ_ptr[a], S.AQ_ptr[a + 1]):
-            q = S.AQ[k, 0]
-            if S.QM[S.QM_ptr[q] + S.AQ[k, 1], QM_FROM] != 0:
+            if not staffs(S, k):
                 continue  # serves only from an escalation step: the queue is not staffed by it
+            q = S.AQ[k, 0]
             S.Q_i[q, LOGGED_IN] += 1
             if S.Q_i[q, LOGGED_IN] == 1:
                 S.Q_i[q, EMPTY_EPOCH] += 1  # no-agents timers set while it was empty are void
@@ -289,9 +300,8 @@ def _presence(S, op, t, a, arg):
         S.A_i[a, PRES] = P_LOGGED_OUT
         unlock(S, a)
         for k in range(S.AQ_ptr[a], S.AQ_ptr[a + 1]):
-            q = S.AQ[k, 0]
-            if S.QM[S.QM_ptr[q] + S.AQ[k, 1], QM_FROM] == 0:
-                S.Q_i[q, LOGGED_IN] -= 1
+            if staffs(S, k):
+                S.Q_i[S.AQ[k, 0], LOGGED_IN] -= 1
     else:
         set_not_ready(S, a, int(arg))
     touch(S, a, t)

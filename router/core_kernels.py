@@ -24,7 +24,7 @@ from .core_layout import (
     RING_GEN, T_PREF_FALLBACK, T_RING_STEP,
     S_SEQ, S_TSEQ, STATE, T_ESCALATE, T_LOCK_END, T_MAX_WAIT, T_RING, TALK, TARG, TKIND, TSEQ, TTARGET, TTOKEN,
     ST_OFFERED, ST_WAITING, OFFER_SLOT, OFFER_TOKEN, SCAN, QM_SKILL_SUM, QM_OK, EMPTY_EPOCH, LOGGED_IN,
-    T_NO_AGENTS,
+    T_NO_AGENTS, QM_FROM,
 )
 
 # Presence and lock codes (codes.py) and event kinds (EventKind), as plain ints for numba.
@@ -267,6 +267,12 @@ def display(S, a):
     if p == P_NOT_READY:
         return DISP_NOT_READY + S.A_i[a, REASON]
     return DISP_AVAILABLE
+
+
+@kernel
+def staffs(S, k):
+    """Agent-queue row ``k``: its member serves from step 0, so its login staffs the queue (``QM_FROM``)."""
+    return S.QM[S.QM_ptr[S.AQ[k, 0]] + S.AQ[k, 1], QM_FROM] == 0
 
 
 @kernel

@@ -23,14 +23,14 @@ from .core_jit import kernel
 from .core_kernels import (
     K_ARRIVED, K_ENDED, K_ESCALATED, K_EXPIRED, K_OVERFLOWED, K_QUEUED, K_WITHDRAWN,
     L_DELAY, L_NONE, L_WRAP_UP, P_READY, emit, lock, pick_available, pop_timer,
-    push_timer, set_not_ready, set_state, timer_live, touch, unlock,
+    push_timer, set_not_ready, set_state, staffs, timer_live, touch, unlock,
 )
 from .core_layout import (
     AGENT, AHT, ARRIVAL, CAP, CB, CONN, CONNECTED_S, CURSOR, D_COMPLETED, D_ESCALATION, D_EXIT,
     D_EXIT_ESCALATION, D_EXIT_NO_AGENTS, D_EXIT_TIMEOUT, D_NONE, D_OVERFLOW, D_REJ_FULL, D_REJ_NO_AGENTS,
     DETAIL_QUEUE, DETAIL_STEP, EMPTY_EPOCH, ENTERED, EXT, HOPS, LAST_END, LOAD, LOCK_KIND, LOGGED_IN, MAX_LEN,
     MAX_NA, MAX_WAIT, NA_DELAY, NA_RUN, NO_AGENTS_S, NOFF, NSTEPS, NWAIT, OFFER_AGENT, ORDER, OVERFLOW, PRES,
-    PRIO, QGEN, QM_AGENT, QM_FROM, QM_POS, QUEUE, REASON_NO_ANSWER, RINGING, RO_LEN, RR_CURSOR, S_ENDED,
+    PRIO, QGEN, QM_AGENT, QM_POS, QUEUE, REASON_NO_ANSWER, RINGING, RO_LEN, RR_CURSOR, S_ENDED,
     S_EV_ROOM, S_GEN, S_HUSED, S_NEV, S_NFREE, S_NOW, S_NT, S_TAIL, S_TAIL_FIRING, S_TAIL_K, S_TM_NEED,
     S_TM_ROOM, SCAN, ST_ENDED, ST_OFFERED, ST_WAITING, STATE, STEP, STRAT, T_ESCALATE, T_LOCK_END, T_MAX_WAIT,
     T_NO_AGENTS, T_RING, T_RING_STEP, XFER, NSPECIAL, PREF, PREF_UNTIL, T_PREF_FALLBACK, TALK, TARG, TKIND, TTARGET, W_HEAD, WEIGHT, WRAP,
@@ -363,8 +363,7 @@ def logout_tail(S, a, t):
     while base + S.S_i[S_TAIL_K] < S.AQ_ptr[a + 1]:
         q = S.AQ[base + S.S_i[S_TAIL_K], 0]
         d = S.Q_f[q, NO_AGENTS_S]
-        staffed_by_a = S.QM[S.QM_ptr[q] + S.AQ[base + S.S_i[S_TAIL_K], 1], QM_FROM] == 0
-        if staffed_by_a and S.Q_i[q, LOGGED_IN] == 0 and d < math.inf:
+        if staffs(S, base + S.S_i[S_TAIL_K]) and S.Q_i[q, LOGGED_IN] == 0 and d < math.inf:
             if S.S_i[S_TAIL_FIRING] == 0:
                 need = S.S_i[S_NT] + S.Q_i[q, NWAIT] + S.S_i[S_TM_ROOM]
                 if need > S.TM_t.shape[0]:
