@@ -103,10 +103,13 @@ def unmark_waiting(S, slot):
 
 @kernel
 def first_directed(S, a, t):
-    """The first call of agent ``a``'s directed list it may take now, or -1."""
+    """The first call of agent ``a``'s directed list it may take now, or -1. A call whose preference ends at
+    ``t`` (its fallback timer not fired yet) is still in the list; ``a`` may take it as a member of its queue
+    (dispatch._eligible)."""
     x = S.A_i[a, DIR_HEAD]
     while x >= 0:
-        if eligible(S, a, x, -1, t):
+        m = -1 if pref_active(S, x, t) else member_row(S, S.C_i[x, QUEUE], a)
+        if eligible(S, a, x, m, t):
             return x
         x = S.C_i[x, DIR_NEXT]
     return -1

@@ -350,3 +350,21 @@ def test_logout_emptying_a_long_queue_starts_every_no_agents_wait(limit_s):
     ended = [e for e in want if e.kind == EventKind.CALL_ENDED]
     assert len(ended) == n and {e.detail for e in ended} == {"exited:no-agents"}
     assert [e.call_id for e in ended[:3]] == [1, 3, 5] and ended[0].time_s == 1.0 + limit_s
+
+
+def test_a_preference_ending_at_this_instant_still_directs_the_call():
+    """Found by a long random run: an agent freed at the very instant a call's preference for it ends (its
+    fallback timer not yet fired) takes that call first, as a member of its queue, in both engines."""
+    ring = {"strategy": "ring-all", "skills": {}, "wrap_up_s": 0.0, "ring_timeout_s": 4.0, "ring_step_s": 1.0,
+            "reject_delay_s": 0.0, "busy_delay_s": 0.0, "max_no_answer": 0, "max_wait_s": math.inf,
+            "max_wait_no_agents_s": math.inf, "max_length": 0, "weight": 1.0}
+    cfg = {"skills": ["s1", "s2"],
+           "agents": [{"id": "a0", "skills": {"s1": 1, "s2": 1}, "groups": ["g0"]},
+                      {"id": "a1", "skills": {"s1": 1, "s2": 1}, "groups": ["g1"]}],
+           "queues": [{**ring, "name": "q0", "members": [], "no_answer_delay_s": 0.0, "max_penalty": 0,
+                       "escalation": [{"after_s": 1.0, "min_level_drop": 0, "overflow": "q1"}]},
+                      {**ring, "name": "q1", "members": ["a0", "a1"], "no_answer_delay_s": 3.0}],
+           "seed": 3}
+    dts = [0.0, 0.0, 0.5, 0.5, 0.5, 1.0, 2.0, 2.0, 2.0, 2.0, 4.0, 4.0, 20.0, 0.5, 4.0]
+    ops = [("arrive", dt, 136 if i == 13 else (1 if i == 1 else 0), False) for i, dt in enumerate(dts)]
+    _parity(cfg, [("login", 0.0, i, True) for i in range(2)] + ops)
