@@ -56,6 +56,7 @@ class BenchSetup:
     ring_delay_s: float = 0.0
     talk_s: float = 0.0
     seed: int = 1
+    engine: str = "auto"  # the server's --engine
 
     def check(self) -> None:
         for name, (lo, hi) in LIMITS.items():
@@ -64,6 +65,8 @@ class BenchSetup:
                 raise ValueError(f"{name} must be in {lo:g}–{hi:g}, got {v!r}")
         if self.frames not in ("single", "batched"):
             raise ValueError(f"frames must be single or batched, got {self.frames!r}")
+        if self.engine not in ("auto", "compiled", "python"):
+            raise ValueError(f"engine must be auto, compiled or python, got {self.engine!r}")
         if self.queues > self.agents:
             raise ValueError(f"queues ({self.queues}) must not exceed agents ({self.agents}) per generator")
         if self.modules > self.queues:
@@ -105,7 +108,8 @@ def start_servers(setup: BenchSetup, workdir: Path, extra_args: tuple[str, ...] 
     for m, queues in enumerate(layout(setup)):
         cfg = write_config(workdir / f"module{m}.toml", {q: list(a) for q, a in queues.items()},
                            ring_timeout_s=600.0, wrap_up_s=0.0)
-        s = ServerProcess(cfg, workdir / f"journal{m}", fsync=setup.fsync, extra_args=extra_args,
+        s = ServerProcess(cfg, workdir / f"journal{m}", fsync=setup.fsync,
+                          extra_args=("--engine", setup.engine, *extra_args),
                           log_path=workdir / f"server{m}.log")
         s.start()
         servers.append(s)
@@ -235,6 +239,7 @@ def figures(results: list[LoadResult], modules: int, rate_per_s: float | None) -
 class ServerBenchResult:
     frames: str
     fsync: str
+    engine: str
     modules: int
     generators: int
     agents: int
@@ -273,7 +278,7 @@ def run(setup: BenchSetup, workdir: Path | None = None, progress=lambda msg: Non
                 s.stop()
     caveat = (f"{os.cpu_count()} CPU cores shared by {setup.modules} server process(es) and {setup.generators} "
               "load-generator process(es) on loopback: the figures are bounded by that sharing")
-    return ServerBenchResult(setup.frames, setup.fsync, setup.modules, setup.generators,
+    return ServerBenchResult(setup.frames, setup.fsync, setup.engine, setup.modules, setup.generators,
                              setup.agents * setup.generators, top.lifecycles_per_s, top.bhca, at80.latency_ms,
                              top.latency_ms, _worst(top.ratios, at80.ratios), {"max": top, "at_80": at80},
                              os.cpu_count() or 0, caveat)

@@ -64,6 +64,7 @@ class ServerProcess:
         self._threads: list[threading.Thread] = []
         self.starts = 0
         self.stderr_tail: list[str] = []
+        self.ready_line = ""
 
     def argv(self) -> list[str]:
         args = [sys.executable, "-m", "busyhour.cli.main", "serve", str(self.config), "--bind", self.commands,
@@ -93,7 +94,8 @@ class ServerProcess:
 
         self._spawn(read)
         ready.wait(timeout_s)
-        if self.proc.poll() is not None or not any(x.startswith(READY_PREFIX) for x in lines):
+        self.ready_line = next((x.strip() for x in lines if x.startswith(READY_PREFIX)), "")
+        if self.proc.poll() is not None or not self.ready_line:
             self.kill()
             tail = " | ".join(self.stderr_tail[-5:])
             raise ServerStartError(f"busyhour serve did not become ready in {timeout_s:g} s: {tail}")

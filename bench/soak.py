@@ -142,7 +142,7 @@ def replay_check(journal: Path, config: Path, live_stats: Any) -> tuple[bool, in
         if live_stats is not None:
             fresh.step(max(fresh.time_s, float(live_stats["now_s"])), [])
             same_stats = _plain(fresh._stats({})) == _plain(live_stats)
-        fresh.step(max(fresh.time_s, left.router.now), [])
+        fresh.step(max(fresh.time_s, left.engine.now), [])
         return same_stats and fresh.digest() == left.digest(), j.records_total, start
     finally:
         j.close()

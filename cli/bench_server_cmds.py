@@ -52,18 +52,24 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
         ring_delay_s: float = typer.Option(0.0, min=0.0, max=60.0, help="agent answers an offer after this"),
         talk_s: float = typer.Option(0.0, min=0.0, max=600.0, help="agent talks this long, then releases"),
         seed: int = typer.Option(1, min=0, max=2**31 - 1, help="random seed"),
+        engine: str = typer.Option("auto", help="the server's engine: auto | compiled | python, or both "
+                                                "(compiled and python, one after the other)"),
     ) -> None:
         """Lifecycles per second through 'busyhour serve' on loopback, at max and at 80 % of it."""
         if frames not in ("single", "batched", "both"):
             fail(f"--frames must be single, batched or both, got {frames!r}", EXIT_USAGE)
+        if engine not in ("auto", "compiled", "python", "both"):
+            fail(f"--engine must be auto, compiled, python or both, got {engine!r}", EXIT_USAGE)
         policy = _fsync(fsync)
         from busyhour.bench.server_bench import BenchSetup, run
 
         results = []
-        for f in (("single", "batched") if frames == "both" else (frames,)):
+        runs = [(f, e) for f in (("single", "batched") if frames == "both" else (frames,))
+                for e in (("compiled", "python") if engine == "both" else (engine,))]
+        for f, e in runs:
             setup = BenchSetup(frames=f, fsync=policy, modules=modules, generators=generators, agents=agents,
                                queues=queues, calls=calls, max_seconds=max_seconds, ring_delay_s=ring_delay_s,
-                               talk_s=talk_s, seed=seed)
+                               talk_s=talk_s, seed=seed, engine=e)
             try:
                 setup.check()
                 results.append(run(setup, progress=info))
@@ -115,13 +121,13 @@ def _print_bench(results: list) -> None:
     from rich.table import Table
 
     table = Table(title="busyhour serve over ZeroMQ (arrive → offer → accept → release)")
-    for col in ("frames", "fsync", "modules", "run", "lifecycles/s", "BHCA", "per module", "offer p50/p99/p99.9 ms",
+    for col in ("frames", "engine", "fsync", "modules", "run", "lifecycles/s", "BHCA", "per module", "offer p50/p99/p99.9 ms",
                 "proc. fail", "premature", "release fail", "connection"):
         table.add_column(col, justify="right")
     for r in results:
         for name, f in r.runs.items():
             lat = f.latency_ms
-            table.add_row(r.frames, r.fsync, str(r.modules), "max" if name == "max" else "80 %",
+            table.add_row(r.frames, r.engine, r.fsync, str(r.modules), "max" if name == "max" else "80 %",
                           f"{f.lifecycles_per_s:,.0f}", f"{f.bhca / 1e6:,.1f} M",
                           " + ".join(f"{x:,.0f}" for x in f.lifecycles_per_s_by_module),
                           f"{lat['p50']:.2f} / {lat['p99']:.2f} / {lat['p999']:.2f}",

@@ -39,6 +39,9 @@ def serve(
                                        help="Engine requests between snapshots."),
     snapshot_interval_s: float = typer.Option(300.0, min=10, max=86_400,
                                               help="Also snapshot after this long, if any request came in."),
+    engine: str = typer.Option("auto", help="auto | compiled | python: the compiled core applies each "
+                                            "wake-up's requests in one run; python serves every "
+                                            "configuration (docs/server.md)."),
 ) -> None:
     """Serve one routing engine over ZeroMQ (docs/server.md, docs/protocol.md)."""
     from busyhour.router.errors import ConfigError
@@ -46,8 +49,12 @@ def serve(
     from busyhour.router.server.loop import ServerError, ServerOptions, run
     from busyhour.router.server.security import SecurityError
 
+    from busyhour.router.server.engines import ENGINES
+
     if not config.is_file():
         fail(f"{config}: no such configuration file", EXIT_USAGE)
+    if engine not in ENGINES:
+        fail(f"--engine must be one of {', '.join(ENGINES)}, got {engine!r}", EXIT_USAGE)
     try:
         parse_fsync(fsync)
     except ValueError as exc:
@@ -60,7 +67,7 @@ def serve(
                          metrics=_metrics_addr(metrics) if metrics else None, curve_keys=curve_keys,
                          insecure=insecure, max_frame_bytes=max_frame_bytes, idem_capacity=idempotency_window,
                          ring_capacity=events_kept, snapshot_every=snapshot_every,
-                         snapshot_interval_s=snapshot_interval_s)
+                         snapshot_interval_s=snapshot_interval_s, engine=engine)
     try:
         code = run(opts)
     except (ConfigError, ServerError, SecurityError, JournalError) as exc:

@@ -18,6 +18,23 @@ from .events import Event
 from .state import NO_SKILLS, Call
 
 
+def parse_call_skills(skills: dict[str, int] | None, skill_index: dict[str, int]) -> tuple[np.ndarray, np.ndarray]:
+    """A call's required skills as (skill ids, minimum levels); errors name the bad skill or level."""
+    if not skills:
+        return NO_SKILLS, NO_SKILLS
+    if not isinstance(skills, dict):
+        raise StateError(f"skills must map skill name to minimum level, got {type(skills).__name__}")
+    ids, mins = [], []
+    for name, level in skills.items():
+        if name not in skill_index:
+            raise UnknownIdError(f"unknown skill {name!r}")
+        if isinstance(level, bool) or not isinstance(level, int) or not 1 <= level <= MAX_LEVEL:
+            raise StateError(f"skill {name!r}: minimum level must be an integer 1-{MAX_LEVEL}, got {level!r}")
+        ids.append(skill_index[name])
+        mins.append(level)
+    return np.array(ids, dtype=np.int64), np.array(mins, dtype=np.int64)
+
+
 class CallOpsMixin:
     def call_arrive(self, now: float, call_id: Hashable, queue: str, *, priority: int = 0,
                     skills: dict[str, int] | None = None, channel: str = "voice",
@@ -66,19 +83,7 @@ class CallOpsMixin:
         return self._flush()
 
     def _parse_skills(self, skills: dict[str, int] | None) -> tuple[np.ndarray, np.ndarray]:
-        if not skills:
-            return NO_SKILLS, NO_SKILLS
-        if not isinstance(skills, dict):
-            raise StateError(f"skills must map skill name to minimum level, got {type(skills).__name__}")
-        ids, mins = [], []
-        for name, level in skills.items():
-            if name not in self._skill_index:
-                raise UnknownIdError(f"unknown skill {name!r}")
-            if isinstance(level, bool) or not isinstance(level, int) or not 1 <= level <= MAX_LEVEL:
-                raise StateError(f"skill {name!r}: minimum level must be an integer 1-{MAX_LEVEL}, got {level!r}")
-            ids.append(self._skill_index[name])
-            mins.append(level)
-        return np.array(ids, dtype=np.int64), np.array(mins, dtype=np.int64)
+        return parse_call_skills(skills, self._skill_index)
 
     def _ringing_offer(self, now: float, call_id: Hashable, agent_id: Hashable) -> tuple[Call, int]:
         """Validate an accept/reject, firing due timers first; return (call, agent index)."""

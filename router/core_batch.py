@@ -26,7 +26,7 @@ from .core_layout import (
     ST_CONNECTED, ST_WAITING, WAIT_ORIGIN, EMPTY_EPOCH, S_TAIL,
     D_ANSWERED_ELSEWHERE, OFFER_TAIL, RO_LEN, DEDICATED, DETAIL_TO_AGENT, DETAIL_TO_QUEUE, D_TRANSFER,
     ERR_SAME_AGENT, LAST_END, LOAD, OP_TRANSFER, XFER, PREF, PREF_FB, PREF_UNTIL, STRAT, TALK, WRAP,
-    CB, D_CB_CANCELLED, DETAIL_NUMBER, ERR_NOT_WAITING, OP_CALLBACK, S_NNUMBERS,
+    CB, D_CB_CANCELLED, DETAIL_NUMBER, ERR_NOT_WAITING, OP_CALLBACK, S_NNUMBERS, S_SEQ,
 )
 from .core_ring import offer_unlink, ringing_to_scratch
 from .codes import STRAT_PREFERRED
@@ -347,8 +347,11 @@ def apply_op(S, op, t, call, a, q, prio, arg):
 
 
 @entry
-def run_batch(S, ops, start, status):
+def run_batch(S, ops, start, status, seq_after, stop_on_error):
     """Apply ``ops[start:]``; return the index of the first operation not done (``len(ops)`` when all are).
+    ``seq_after[i]`` is set to the last event seq once row ``i`` is done (its events are those after the
+    previous row's). With ``stop_on_error`` it also returns right after a row that failed, so the caller
+    can read the state that row saw.
 
     A logout finishes with its tail (:func:`core_ops.logout_tail`: the no-agents limit of the queues it
     emptied), which may pause for room like an implicit advance; the row's status is set when it is done."""
@@ -359,6 +362,7 @@ def run_batch(S, ops, start, status):
             if not logout_tail(S, o['agent'], o['time_s']):
                 return i
             status[i] = OK
+            seq_after[i] = S.S_i[S_SEQ]
             i += 1
             continue
         if room_short(S):
@@ -370,7 +374,10 @@ def run_batch(S, ops, start, status):
             S.S_i[S_TAIL] = 1
             continue
         status[i] = st
+        seq_after[i] = S.S_i[S_SEQ]
         i += 1
+        if stop_on_error and st != OK:
+            return i
     return ops.shape[0]
 
 

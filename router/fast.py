@@ -19,7 +19,7 @@ import math
 from collections import OrderedDict
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any, Hashable, NamedTuple
+from typing import Any, Callable, Hashable, NamedTuple
 
 import numpy as np
 
@@ -30,16 +30,17 @@ from .core_compile import ROUTER_COMPILE_S, compile_notice, router_dispatchers
 from .core_ids import h_get
 from .core_build import build, grow, unsupported
 from .core_layout import (
-    AHT, ARRIVAL, CB, DETAIL_DISPLAY, DETAIL_NUMBER, DETAIL_QUEUE, DETAIL_STEP, DETAIL_TO_AGENT, MAX_NUMBER_CODES,
+    AGENT, AHT, ARRIVAL, CB, CONN, DETAIL_DISPLAY, DETAIL_NUMBER, DETAIL_QUEUE, DETAIL_STEP, DETAIL_TO_AGENT, MAX_NUMBER_CODES,
     DETAIL_TO_QUEUE, DETAILS, DISP_NOT_READY, DISPLAY, E_AGENT, E_CALL, E_DETAIL, E_KIND, E_QUEUE, E_SEQ,
     E_TIME, E_VALUE, ERR_UNKNOWN_CALL, EVENT_DTYPE, LOGGED_IN, NO_ID, NOT_RUN, NWAIT, OK, OP_ABANDON, OP_ACCEPT,
-    OP_ADVANCE, OP_ARRIVE, OP_CALLBACK, OP_DTYPE, OP_LOGIN, OP_LOGOUT, OP_NAMES, OP_NOT_READY, OP_READY,
-    OP_REJECT, OP_RELEASE, OP_TRANSFER, QM_AGENT, QUEUE, S_ARRIVED, S_ENDED, S_NEV, S_NNUMBERS, S_NOW,
+    OP_ADVANCE, OP_DTYPE, OP_LOGIN, OP_LOGOUT, OP_NAMES, OP_NOT_READY, OP_READY,
+    OP_REJECT, OP_RELEASE, QM_AGENT, QUEUE, S_ARRIVED, S_ENDED, S_NEV, S_NNUMBERS, S_NOW,
     S_NREASONS, STATE,
 )
 from .core_wait import w_rank
 from .fast_errors import MESSAGES, row_error
-from .errors import ConfigError, StateError, TimeError, UnknownIdError, flag, real_seconds
+from .fast_rows import RowBuilders
+from .errors import ConfigError, StateError, UnknownIdError, real_seconds
 from .events import Event
 from .stats import Position, RouterStats, StatsCollector
 
@@ -54,7 +55,7 @@ class BatchResult(NamedTuple):
     status: np.ndarray
 
 
-class FastRouter:
+class FastRouter(RowBuilders):
     """The compiled routing core. Build with :meth:`from_config` or :meth:`from_toml`."""
 
     def __init__(self, config: RouterConfig, *, calls: int = 1024, collect_stats: bool = False, notice: bool = True):
@@ -135,21 +136,42 @@ class FastRouter:
         advance left it and the batch goes on (see ``status`` and :meth:`describe`)."""
         if not isinstance(ops, np.ndarray) or ops.dtype != OP_DTYPE or ops.ndim != 1:
             raise StateError("ops must be a 1-D numpy array of busyhour.router.OP_DTYPE")
-        status = np.full(ops.shape[0], NOT_RUN, dtype=np.int8)
-        chunks = []
-        i = 0
-        while True:
-            i = run_batch(self._S, ops, i, status)
-            if self._S.S_i[S_NEV]:
-                chunks.append(self._drain())
-            if i >= ops.shape[0]:
-                break
-            self._S = grow(self._S)
-        events = chunks[0] if len(chunks) == 1 else (np.concatenate(chunks) if chunks else np.empty(0, EVENT_DTYPE))
+        events, status, _ = self.run_rows(ops)
         if self._stats is not None:
             for e in self.to_events(events):
                 self._stats.apply(e)
         return BatchResult(events, status)
+
+    def run_rows(self, ops: np.ndarray, on_error: Callable | None = None
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """:meth:`submit` without the checks and statistics, for drivers that attribute events to rows:
+        (events, status, seq_after), the events of row ``i`` being those with ``seq_after[i - 1] < seq
+        <= seq_after[i]``. With ``on_error``, each failed row ``i`` calls ``on_error(i, status, events,
+        seq_after)`` right after it ran (the state is the one it saw), with the events since the last call;
+        the events returned are those after the last call."""
+        n = ops.shape[0]
+        status = np.full(n, NOT_RUN, dtype=np.int8)
+        seq_after = np.zeros(n, dtype=np.int64)
+        chunks = []
+        i, handled, stop = 0, -1, on_error is not None
+        while True:
+            i = run_batch(self._S, ops, i, status, seq_after, stop)
+            if self._S.S_i[S_NEV]:
+                chunks.append(self._drain())
+            if stop and handled < i - 1 and status[i - 1] != OK:
+                handled = i - 1
+                on_error(i - 1, int(status[i - 1]), self._joined(chunks), seq_after)
+                chunks = []
+                if i < n:
+                    continue
+            if i >= n:
+                break
+            self._S = grow(self._S)
+        return self._joined(chunks), status, seq_after
+
+    @staticmethod
+    def _joined(chunks: list[np.ndarray]) -> np.ndarray:
+        return chunks[0] if len(chunks) == 1 else (np.concatenate(chunks) if chunks else np.empty(0, EVENT_DTYPE))
 
     def _drain(self) -> np.ndarray:
         S = self._S
@@ -232,6 +254,15 @@ class FastRouter:
             return "already a callback"
         return CallState(int(self._S.C_i[slot, STATE])).name
 
+    def _call_state_name(self, call: int) -> str:
+        return CallState(int(self._S.C_i[self._slot(call), STATE])).name
+
+    def _call_agent(self, call: int) -> Hashable:
+        return self.agent_ids[int(self._S.C_i[self._slot(call), AGENT])]
+
+    def _agent_calls(self, agent_id: Hashable) -> int:
+        return int(self._S.A_i[self.agent_index(agent_id), CONN])
+
     def _call_id(self, call_id: Any) -> int:
         if isinstance(call_id, bool) or not isinstance(call_id, int) or not _INT64[0] <= call_id <= _INT64[1]:
             raise UnknownIdError(f"the compiled core's call ids are 64-bit integers, got {call_id!r}")
@@ -243,55 +274,35 @@ class FastRouter:
                     skills: dict[str, int] | None = None, channel: str = "voice", preferred_agent: Hashable = None,
                     preferred_fallback_s: float | None = None, context: dict[str, Any] | None = None) -> list[Event]:
         cid = self._call_id(call_id)
-        q = self.queue_index(queue)
-        if isinstance(priority, bool) or not isinstance(priority, int) or abs(priority) >= 1 << 31:
-            raise StateError(f"priority must be a 32-bit integer, got {priority!r}")
-        if skills or channel != "voice":
-            raise StateError("per-call skills and other channels need busyhour.router.Router; "
-                             "the compiled core routes voice calls on the queue's skills (docs/routing.md §15)")
-        pref = self.agent_index(preferred_agent) if preferred_agent is not None else -1
-        if preferred_fallback_s is not None and (not isinstance(preferred_fallback_s, (int, float))
-                                                 or isinstance(preferred_fallback_s, bool)
-                                                 or math.isnan(preferred_fallback_s) or preferred_fallback_s < 0):
-            raise StateError(f"preferred_fallback_s must be >= 0 seconds, got {preferred_fallback_s!r}")
-        if context is not None and not isinstance(context, dict):
-            raise StateError(f"context must be a dict, got {type(context).__name__}")
-        fallback_s = math.nan if preferred_fallback_s is None else float(preferred_fallback_s)
-        events = self._one(OP_ARRIVE, now, cid, pref, q, priority, fallback_s)
+        events = self._one(*self.arrive_row(now, cid, queue, priority, skills, channel, preferred_agent,
+                                            preferred_fallback_s, context))
         if context and self._slot(cid) >= 0:
             self._context[cid] = dict(context)
         return events
 
     def offer_accept(self, now: float, call_id: int, agent_id: Hashable) -> list[Event]:
-        return self._one(OP_ACCEPT, now, self._call_id(call_id), self.agent_index(agent_id))
+        return self._one(*self.answer_row(OP_ACCEPT, now, self._call_id(call_id), agent_id))
 
     def offer_reject(self, now: float, call_id: int, agent_id: Hashable, *, busy: bool = False) -> list[Event]:
-        return self._one(OP_REJECT, now, self._call_id(call_id), self.agent_index(agent_id), arg=float(flag(busy, "busy")))
+        return self._one(*self.answer_row(OP_REJECT, now, self._call_id(call_id), agent_id, busy))
 
     def call_release(self, now: float, call_id: int, *, wrap_up_s: float | None = None) -> list[Event]:
-        cid = self._call_id(call_id)
-        if wrap_up_s is not None and (isinstance(wrap_up_s, bool) or not isinstance(wrap_up_s, (int, float))
-                                      or not math.isfinite(wrap_up_s) or wrap_up_s < 0):
-            if self._slot(cid) >= 0:
-                raise StateError(f"wrap_up_s must be a finite number >= 0, got {wrap_up_s!r}")
-            wrap_up_s = None  # the unknown call is the error to report
-        return self._one(OP_RELEASE, now, cid, arg=math.nan if wrap_up_s is None else float(wrap_up_s))
+        return self._one(*self.release_row(now, self._call_id(call_id), wrap_up_s))
 
     def call_abandon(self, now: float, call_id: int) -> list[Event]:
         return self._one(OP_ABANDON, now, self._call_id(call_id))
 
     def agent_login(self, now: float, agent_id: Hashable, *, ready: bool = False) -> list[Event]:
-        return self._one(OP_LOGIN, now, agent=self.agent_index(agent_id), arg=float(flag(ready, "ready")))
+        return self._one(*self.agent_row(OP_LOGIN, now, agent_id, ready=ready))
 
     def agent_logout(self, now: float, agent_id: Hashable) -> list[Event]:
-        return self._one(OP_LOGOUT, now, agent=self.agent_index(agent_id))
+        return self._one(*self.agent_row(OP_LOGOUT, now, agent_id))
 
     def agent_ready(self, now: float, agent_id: Hashable) -> list[Event]:
-        return self._one(OP_READY, now, agent=self.agent_index(agent_id))
+        return self._one(*self.agent_row(OP_READY, now, agent_id))
 
     def agent_not_ready(self, now: float, agent_id: Hashable, reason: str = "break") -> list[Event]:
-        a = self.agent_index(agent_id)
-        return self._one(OP_NOT_READY, now, agent=a, arg=float(self.reason_code(reason)))
+        return self._one(*self.agent_row(OP_NOT_READY, now, agent_id, reason=reason))
 
     def advance(self, now: float) -> list[Event]:
         return self._one(OP_ADVANCE, now)
@@ -353,34 +364,13 @@ class FastRouter:
 
     def request_callback(self, now: float, call_id: int, number: str) -> list[Event]:
         """A waiting caller hangs up and keeps its place; an agent will call ``number`` back."""
-        cid = self._call_id(call_id)
-        try:
-            code = self.number_code(number)
-        except StateError:
-            now = real_seconds(now)
-            if not now >= self.now:
-                raise TimeError(f"time went backwards: now={now!r} is before the last time {self.now!r}") from None
-            if self._slot(cid) < 0:
-                raise self._error(ERR_UNKNOWN_CALL, OP_CALLBACK, now, cid, -1) from None
-            raise
-        return self._one(OP_CALLBACK, now, cid, arg=float(code))
+        return self._one(*self.callback_row(now, self._call_id(call_id), number))
 
     def transfer(self, now: float, call_id: int, *, queue: str | None = None, agent: Hashable | None = None,
                  context: dict[str, Any] | None = None, fallback_s: float = math.inf) -> list[Event]:
         """Move a connected call to ``queue`` and/or a named ``agent`` (as Router.transfer)."""
         cid = self._call_id(call_id)
-        now = real_seconds(now)
-        if self._slot(cid) < 0 or not now >= self.now:
-            return self._one(OP_TRANSFER, now, cid, -1, -1)  # the time, or the unknown (ended) call, is the error
-        if queue is None and agent is None:
-            raise StateError("transfer needs a target queue or agent")
-        q = self.queue_index(queue) if queue is not None else -1
-        a = self.agent_index(agent) if agent is not None else -1
-        if context is not None and not isinstance(context, dict):
-            raise StateError(f"context must be a dict, got {type(context).__name__}")
-        if isinstance(fallback_s, bool) or not isinstance(fallback_s, (int, float)) or not fallback_s >= 0:
-            raise StateError(f"fallback_s must be >= 0 seconds (math.inf for never), got {fallback_s!r}")
-        events = self._one(OP_TRANSFER, now, cid, a, q, 0, float(fallback_s))
+        events = self._one(*self.transfer_row(now, cid, queue, agent, context, fallback_s))
         if context and self._slot(cid) >= 0:
             self._context.setdefault(cid, {}).update(context)
         return events

@@ -7,13 +7,16 @@ from typing import Any
 from .core_layout import (
     ERR_BAD_ARG, ERR_CALL_GONE, ERR_CONNECTED_ELSEWHERE, ERR_DUPLICATE_CALL, ERR_HAS_CALLS, ERR_LOGGED_IN,
     ERR_LOGGED_OUT, ERR_NO_OFFER, ERR_NOT_CONNECTED, ERR_NOT_WAITING, ERR_SAME_AGENT, ERR_TIME, ERR_UNKNOWN_AGENT,
-    ERR_UNKNOWN_CALL, ERR_UNKNOWN_QUEUE, NO_ID, NOT_RUN, OP_ACCEPT, OP_CALLBACK, OP_REJECT, OP_TRANSFER,
+    ERR_UNKNOWN_CALL, ERR_UNKNOWN_QUEUE, NO_ID, NOT_RUN, OP_ACCEPT, OP_CALLBACK, OP_LOGOUT, OP_REJECT, OP_RELEASE,
+    OP_TRANSFER,
 )
 from .errors import OfferError, StateError, TimeError, UnknownIdError
 
 
 def row_error(r: Any, st: int, op: int, now: float, call: int, agent: int) -> Exception:
-    """The exception for status ``st`` of operation ``op`` on FastRouter ``r`` (never naming a sentinel)."""
+    """The exception for status ``st`` of operation ``op`` on FastRouter ``r`` (never naming a sentinel), with
+    Router's message. ``r`` gives ``agent_ids``, ``now``, ``_ended``, ``agent_state`` and the call and agent
+    facts ``_callback_state``, ``_call_state_name``, ``_call_agent``, ``_agent_calls`` (ids as in ``call``)."""
     aid = r.agent_ids[agent] if agent >= 0 else None
     if st == ERR_TIME:
         return TimeError(f"time went backwards: now={now!r} is before the last time {r.now!r}")
@@ -26,16 +29,31 @@ def row_error(r: Any, st: int, op: int, now: float, call: int, agent: int) -> Ex
         return StateError(f"call {call!r} has already ended ({ended})")
     if st == ERR_CALL_GONE and op in (OP_ACCEPT, OP_REJECT):
         return OfferError(f"call {call!r} ended before agent {aid!r} answered")
-    if st in (ERR_NO_OFFER, ERR_CONNECTED_ELSEWHERE):
-        return OfferError(f"call {call!r}, agent {aid!r}: {MESSAGES[st]}")
+    if st == ERR_NO_OFFER:
+        return OfferError(f"no offer of call {call!r} to agent {aid!r} is ringing "
+                          "(never made, expired, withdrawn or already answered)")
+    if st == ERR_CONNECTED_ELSEWHERE:
+        return OfferError(f"call {call!r} is already connected to agent {r._call_agent(call)!r}")
     if st in (ERR_UNKNOWN_AGENT, ERR_UNKNOWN_QUEUE):
         return UnknownIdError(MESSAGES[st])
     if st == ERR_CALL_GONE and op == OP_CALLBACK:
         return StateError(f"call {call!r} ended before the callback request")
     if st == ERR_SAME_AGENT:
         return StateError(f"call {call!r} is already connected to agent {aid!r}")
-    if st == ERR_NOT_CONNECTED and op == OP_TRANSFER:
-        return StateError(f"call {call!r} cannot be transferred: it is not CONNECTED")
+    if st == ERR_NOT_CONNECTED and op in (OP_TRANSFER, OP_RELEASE):
+        verb = "transferred" if op == OP_TRANSFER else "released"
+        return StateError(f"call {call!r} cannot be {verb}: it is {r._call_state_name(call)}, not CONNECTED")
+    if st == ERR_CALL_GONE and op == OP_RELEASE:
+        return StateError(f"call {call!r} ended before it could be released")
+    if st == ERR_LOGGED_IN:
+        return StateError(f"agent {aid!r} is already logged in ({r.agent_state(aid)})")
+    if st == ERR_LOGGED_OUT:
+        if op == OP_LOGOUT:
+            return StateError(f"agent {aid!r} is not logged in")
+        return StateError(f"agent {aid!r} is logged out; log in first")
+    if st == ERR_HAS_CALLS:
+        return StateError(f"agent {aid!r} has {r._agent_calls(aid)} connected call(s); "
+                          "release or transfer them before logging out")
     if st == ERR_CALL_GONE and op == OP_TRANSFER:
         return StateError(f"call {call!r} ended before it could be transferred")
     if st == ERR_NOT_WAITING:

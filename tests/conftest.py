@@ -16,3 +16,13 @@ from hypothesis import settings
 settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
 if os.environ.get("CI"):
     settings.load_profile("ci")
+
+
+def pytest_sessionstart(session) -> None:
+    """Compile the routing core (or load it from numba's disk cache) before any test starts a server:
+    servers run it, and several starting at once on a cold cache would each compile it for a minute."""
+    if os.environ.get("NUMBA_DISABLE_JIT") == "1":
+        return
+    from busyhour.router.core_compile import warm_up_router
+
+    warm_up_router()

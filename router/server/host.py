@@ -10,6 +10,10 @@ Specification
 * **One wake-up, one time.** :meth:`Host.step` first fires the engine's timers
   due at ``now`` (``advance``), then applies every request in arrival order at
   that same ``now``. Timer events belong to no request.
+* **One batch.** The engine operations of a wake-up are applied as one batch
+  (one run of the compiled core; engines.py), cut only where a query or a
+  resend of an operation of the same batch must see the operations before it.
+  The result is the one request-by-request application gives.
 * **Idempotency.** An engine operation is remembered under (client routing id,
   request id) with its packed reply, for the last ``idem_capacity`` operations
   (FIFO eviction). A repeat gets the remembered bytes and is not applied.
@@ -38,18 +42,17 @@ from typing import Any, Callable, NamedTuple
 
 import msgpack
 
-from .. import views
 from ..codes import EventKind
 from ..config import RouterConfig
-from ..engine import Router
 from ..errors import OfferError, RouterError, StateError, UnknownIdError
 from ..events import Event
 from . import protocol as P
+from .engines import PythonEngine, make_engine
 
 log = logging.getLogger("busyhour.server")
 
-SNAPSHOT_FORMAT = 2  # 2: the kept events as plain tuples (kind as int); format 1 snapshots still load
-SNAPSHOT_FORMATS = (1, 2)
+SNAPSHOT_FORMAT = 3  # 3: the engine (either kind); 2: the kept events as plain tuples; 1 and 2 hold a Router
+SNAPSHOT_FORMATS = (1, 2, 3)
 
 
 class Work(NamedTuple):
@@ -89,8 +92,9 @@ def _error_code(exc: Exception) -> str:
 class Host:
     """One engine, its idempotency table and its recent events."""
 
-    def __init__(self, config: RouterConfig, *, idem_capacity: int = 1_000_000, ring_capacity: int = 1_000_000):
-        self.router = Router(config)
+    def __init__(self, config: RouterConfig, *, engine: str = "auto", idem_capacity: int = 1_000_000,
+                 ring_capacity: int = 1_000_000):
+        self.engine = make_engine(config, engine)
         self.config = config
         self.idem_capacity = int(idem_capacity)
         self.ring_capacity = int(ring_capacity)
@@ -100,51 +104,34 @@ class Host:
         self.last_seq = 0
         self.time_s = 0.0
         self.history: Callable[[int, int], list[Event]] | None = None  # older events, from the journal
-        self._apply = {
-            "arrive": self._arrive, "accept": lambda r, t, f: r.offer_accept(t, f["call"], f["agent"]),
-            "reject": lambda r, t, f: r.offer_reject(t, f["call"], f["agent"], busy=f.get("busy", False)),
-            "release": lambda r, t, f: r.call_release(t, f["call"], wrap_up_s=f.get("wrap_up_s")),
-            "abandon": lambda r, t, f: r.call_abandon(t, f["call"]),
-            "transfer": lambda r, t, f: r.transfer(t, f["call"], queue=f.get("queue"), agent=f.get("agent"),
-                                                   context=f.get("context")),
-            "callback": lambda r, t, f: r.request_callback(t, f["call"], f["number"]),
-            "login": lambda r, t, f: r.agent_login(t, f["agent"], ready=f.get("ready", False)),
-            "logout": lambda r, t, f: r.agent_logout(t, f["agent"]),
-            "ready": lambda r, t, f: r.agent_ready(t, f["agent"]),
-            "not_ready": lambda r, t, f: r.agent_not_ready(t, f["agent"], f.get("reason", "break")),
-        }
         self._query = {
-            "ping": self._ping, "agent": lambda f: views.agent_view(self.router, f["agent"])._asdict(),
-            "call": lambda f: views.call_view(self.router, f["call"])._asdict(),
-            "queue": lambda f: views.queue_view(self.router, f["queue"])._asdict(),
-            "position": lambda f: self.router.position(f["call"])._asdict(),
+            "ping": self._ping, "agent": lambda f: self.engine.agent_view(f["agent"])._asdict(),
+            "call": lambda f: self.engine.call_view(f["call"])._asdict(),
+            "queue": lambda f: self.engine.queue_view(f["queue"])._asdict(),
+            "position": lambda f: self.engine.position(f["call"])._asdict(),
             "stats": self._stats, "snapshot": self._snapshot, "events_since": self._events_since,
         }
         self.boot = ""
         self.epoch_unix_s = 0.0
 
     # ------------------------------------------------------------ engine operations
-    @staticmethod
-    def _arrive(r: Router, t: float, f: dict) -> list[Event]:
-        return r.call_arrive(t, f["call"], f["queue"], priority=f.get("priority", 0), skills=f.get("skills"),
-                             channel=f.get("channel", "voice"), preferred_agent=f.get("preferred_agent"),
-                             preferred_fallback_s=f.get("preferred_fallback_s"), context=f.get("context"))
-
-    def _engine(self, now: float, client: bytes, rid: Any, op: str,
-                fields: dict) -> tuple[list[Event], str, bytes, list[list]]:
-        """Apply one engine op, note its events and remember its reply under (client, rid):
-        (events, status, reply, rows), status "ok" or the error code (a refusal changes nothing: no events)."""
-        try:
-            events = self._apply[op](self.router, now, fields)
-        except RouterError as exc:
-            status = _error_code(exc)
-            events, rows, reply = [], [], P.error_reply(rid, status, str(exc))
-        else:
-            rows = [P.event_row(e) for e in events]
-            status, reply = "ok", P.ok_reply_rows(rid, rows)
-            self._note(events)
-        self._remember((client, rid), reply)
-        return events, status, reply, rows
+    def _apply(self, now: float, batch: list[tuple[tuple[bytes, Any], str, dict]]
+               ) -> list[tuple[list[Event], str, bytes, list[list]]]:
+        """Apply engine ops in order, note their events and remember each reply under (client, rid):
+        per op (events, status, reply, rows), status "ok" or the error code (a refusal: no events)."""
+        out = []
+        results = self.engine.apply(now, [(op, fields) for _, op, fields in batch])
+        for (key, _op, _f), (events, exc) in zip(batch, results):
+            if exc is None:
+                rows = [P.event_row(e) for e in events]
+                status, reply = "ok", P.ok_reply_rows(key[1], rows)
+                self._note(events)
+            else:
+                status = _error_code(exc)
+                rows, reply = [], P.error_reply(key[1], status, str(exc))
+            self._remember(key, reply)
+            out.append((events, status, reply, rows))
+        return out
 
     def _remember(self, key: tuple[bytes, Any], reply: bytes) -> None:
         if key in self._idem:
@@ -163,42 +150,65 @@ class Host:
             del self._ring[: len(self._ring) - self.ring_capacity]
 
     def step(self, now: float, works: list[Work]) -> Outcome:
-        """Advance to ``now``, then answer every request of ``works`` in order."""
+        """Advance to ``now``, then answer every request of ``works`` in order: the engine ops between
+        two queries (or a repeat of an op not yet applied) are applied as one batch."""
         self.time_s = now
-        all_events = self.router.advance(now)
+        all_events = self.engine.advance(now)
         self._note(all_events)
         all_rows = [P.event_row(e) for e in all_events]
-        replies: list[tuple[list[bytes], bytes]] = []
+        replies: list[tuple[list[bytes], Any]] = []
         cmds: list[list] = []
         ops: list[tuple[str, str]] = []
-        idem, engine = self._idem, self._engine
-        error_reply, queries, refused = P.error_reply, P.QUERY_OPS, P.Refused
+        batch: list[tuple[tuple[bytes, Any], str, dict]] = []
+        where: list[tuple[list, int, int]] = []  # per batched op: its reply list, index there, index in ops
+        batched: set[tuple[bytes, Any]] = set()
+        idem, queries, refused = self._idem, P.QUERY_OPS, P.Refused
+
+        def flush() -> None:
+            if not batch:
+                return
+            for (key, op, fields), (parts, pi, oi), (events, status, reply, rows) in zip(
+                    batch, where, self._apply(now, batch)):
+                all_events.extend(events)
+                all_rows.extend(rows)
+                cmds.append([key[0], key[1], op, fields])
+                parts[pi] = reply
+                ops[oi] = (op, status)
+            batch.clear()
+            where.clear()
+            batched.clear()
+
         for w in works:
-            parts = []
+            parts: list = []
             client = w.client
             for item in w.items:
                 if type(item) is refused:
-                    parts.append(error_reply(item.rid, item.code, item.message))
+                    parts.append(P.error_reply(item.rid, item.code, item.message))
                     ops.append(("?", item.code))
                     continue
                 op = item.op
                 if op in queries:
+                    flush()
                     parts.append(self._answer(item))
                     ops.append((op, "query"))
                     continue
                 key = (client, item.rid)
+                if key in batched:
+                    flush()  # a resend of an op in this batch: answered from the idempotency table
                 seen = idem.get(key)
                 if seen is not None:
                     parts.append(seen)
                     ops.append((op, "repeat"))
                     continue
-                events, status, reply, rows = engine(now, client, item.rid, op, item.fields)
-                all_events.extend(events)
-                all_rows.extend(rows)
-                cmds.append([client, item.rid, op, item.fields])
-                parts.append(reply)
-                ops.append((op, status))
-            replies.append((w.envelope, parts[0] if not w.batch else P.join_replies(parts, True)))
+                batch.append((key, op, item.fields))
+                batched.add(key)
+                where.append((parts, len(parts), len(ops)))
+                parts.append(None)
+                ops.append((op, ""))
+            replies.append((w.envelope, parts))
+        flush()
+        replies = [(env, parts[0] if not w.batch else P.join_replies(parts, True))
+                   for (env, parts), w in zip(replies, works)]
         record = None
         if cmds or all_events:
             record = P.pack(["b" if cmds else "a", now, cmds, self.last_seq])
@@ -211,10 +221,11 @@ class Host:
         except Exception as exc:
             raise ReplayError(f"journal record is not a server record ({type(exc).__name__})") from None
         self.time_s = now
-        events = self.router.advance(now)
+        events = self.engine.advance(now)
         self._note(events)
-        for client, rid, op, fields in cmds:
-            events.extend(self._engine(now, bytes(client), rid, op, fields)[0])
+        if cmds:
+            for applied in self._apply(now, [((bytes(client), rid), op, fields) for client, rid, op, fields in cmds]):
+                events.extend(applied[0])
         if self.last_seq != seq_after:
             raise ReplayError(f"replaying the record at time {now!r} gave last seq {self.last_seq}, "
                               f"the journal says {seq_after}: the journal was written by a different engine "
@@ -234,15 +245,15 @@ class Host:
         return {"time_s": self.time_s, "epoch_unix_s": self.epoch_unix_s, "seq": self.last_seq, "boot": self.boot}
 
     def _stats(self, _f: dict) -> dict:
-        s = self.router.stats()
+        s = self.engine.stats()
         return {"now_s": s.now_s, "queues": [dataclasses.asdict(q) for q in s.queues],
                 "intervals": [dataclasses.asdict(i) for i in s.intervals],
                 "agents": [dataclasses.asdict(a) for a in s.agents]}
 
     def _snapshot(self, _f: dict) -> dict:
         return {"seq": self.last_seq, "time_s": self.time_s,
-                "agents": [a._asdict() for a in views.all_agents(self.router)],
-                "calls": [c._asdict() for c in views.live_calls(self.router)]}
+                "agents": [a._asdict() for a in self.engine.all_agents()],
+                "calls": [c._asdict() for c in self.engine.live_calls()]}
 
     def _events_since(self, f: dict) -> dict:
         events, more = self.events_since(f["seq"], f.get("limit", P.MAX_EVENTS_PER_REPLY))
@@ -269,7 +280,7 @@ class Host:
 
     # ------------------------------------------------------------ snapshots and digests
     def snapshot_meta(self, record: int) -> dict:
-        arrived, ended = self.router.counts
+        arrived, ended = self.engine.counts
         return {"record": record, "time_s": self.time_s, "seq": self.last_seq, "calls_live": arrived - ended,
                 "agents": len(self.config.agents)}
 
@@ -277,7 +288,7 @@ class Host:
         """The engine, idempotency table and the most recent events, as bytes (trusted files only)."""
         ring = self._ring[-keep_events:] if keep_events else []
         kind = int  # events as plain tuples: pickling an enum member per event took ~6 µs, tuples ~0.3 µs
-        state = {"format": SNAPSHOT_FORMAT, "router": self.router, "idem": list(self._idem.items()),
+        state = {"format": SNAPSHOT_FORMAT, "engine": self.engine, "idem": list(self._idem.items()),
                  "ring": [(e[0], e[1], kind(e[2]), *e[3:]) for e in ring], "last_seq": self.last_seq,
                  "time_s": self.time_s}
         return pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
@@ -287,7 +298,7 @@ class Host:
         state = pickle.loads(blob)
         if not isinstance(state, dict) or state.get("format") not in SNAPSHOT_FORMATS:
             raise ReplayError("snapshot was written by an incompatible version of busyhour")
-        self.router = state["router"]
+        self.engine = state["engine"] if "engine" in state else PythonEngine(self.config, state["router"])
         self._idem, self._idem_order = {}, deque()
         for key, reply in state["idem"]:
             self._remember(key, reply)
@@ -297,7 +308,7 @@ class Host:
 
     def digest(self) -> str:
         """sha256 of everything observable: counts, clock, deadline, agents, live calls, statistics, seq."""
-        r = self.router
+        r = self.engine
         state = [list(r.counts), r.now, r.next_deadline(), self.last_seq,
-                 [list(a) for a in views.all_agents(r)], [list(c) for c in views.live_calls(r)], self._stats({})]
+                 [list(a) for a in r.all_agents()], [list(c) for c in r.live_calls()], self._stats({})]
         return hashlib.sha256(msgpack.packb(state, default=repr, strict_types=False)).hexdigest()

@@ -55,7 +55,7 @@ class Server:
         raw = Path(opts.config).read_bytes() if Path(opts.config).is_file() else b""
         self.config = load_toml(opts.config)
         self.config_sha256 = hashlib.sha256(raw).hexdigest()
-        self.host = Host(self.config, idem_capacity=opts.idem_capacity, ring_capacity=opts.ring_capacity)
+        self.host = Host(self.config, engine=opts.engine, idem_capacity=opts.idem_capacity, ring_capacity=opts.ring_capacity)
         self.host.boot = uuid.uuid4().hex
         self.journal: Journal | None = None
         self.replayed = 0
@@ -83,13 +83,14 @@ class Server:
             self.journal, rec = Journal.open(self.opts.journal, fsync=self.opts.fsync)
             if rec.header is None:
                 self.journal.write_header({"format": 1, "epoch_unix_s": epoch, "config_sha256": self.config_sha256,
-                                           "created_unix_s": epoch})
+                                           "created_unix_s": epoch, "engine": self.host.engine.kind})
             else:
                 if rec.header.get("config_sha256") != self.config_sha256:
                     self.journal.close()
                     raise ServerError(f"{self.opts.journal}: this journal was written with another configuration "
                                       "file; start with that file, or use a new journal folder")
                 epoch = float(rec.header["epoch_unix_s"])
+                self._keep_engine(rec.header.get("engine", "python"))  # journals before the compiled engine
             if rec.snapshot_blob is not None:
                 self.host.load_blob(rec.snapshot_blob)
             for payload in rec.records:
@@ -104,10 +105,23 @@ class Server:
         self.clock = Clock(epoch, self.host.time_s)
         self.metrics.replayed.set(self.replayed)
 
+    def _keep_engine(self, kind: str) -> None:
+        """A journal is replayed by the engine that wrote it: the engines refuse different requests
+        (per-call skills), so the other one could diverge from what was acknowledged."""
+        if kind == self.host.engine.kind:
+            return
+        if self.opts.engine != "auto":
+            self.journal.close()
+            raise ServerError(f"{self.opts.journal}: this journal was written by the {kind} engine; start with "
+                              f"--engine {kind} (or auto), or use a new journal folder")
+        log.info("the journal was written by the %s engine: serving with it", kind)
+        self.host = Host(self.config, engine=kind, idem_capacity=self.opts.idem_capacity,
+                         ring_capacity=self.opts.ring_capacity)
+
     def _history(self, seq: int, limit: int) -> list[Event]:
         """Events after ``seq`` rebuilt by replaying the journal from the snapshot before them."""
         assert self.journal is not None
-        scratch = Host(self.config, idem_capacity=1, ring_capacity=limit + 1)
+        scratch = Host(self.config, engine=self.host.engine.kind, idem_capacity=1, ring_capacity=limit + 1)
         start = 0
         for record in reversed(self.journal.list_snapshots()):
             meta, blob = self.journal.load_snapshot(record)
@@ -308,7 +322,7 @@ class Server:
             poller.register(bg_fd, zmq.POLLIN)  # a background fsync finished
         self._tick([])  # the present: timers that fell due while the server was down
         while not self._stop:
-            wait_ms = (self.host.router.next_deadline() - self.clock.now()) * 1000.0
+            wait_ms = (self.host.engine.next_deadline() - self.clock.now()) * 1000.0
             timeout = 0 if wait_ms <= 0 else int(min(POLL_CAP_MS, wait_ms + 1))
             works: list[Work] = []
             ready = poller.poll(timeout)
@@ -320,7 +334,7 @@ class Server:
                         self._subscriptions()
                     elif sock == bg_fd:
                         self._sync_and_release()
-            if works or self.host.router.next_deadline() <= self.clock.now():
+            if works or self.host.engine.next_deadline() <= self.clock.now():
                 self._tick(works)
             elif self.journal is not None and time.monotonic() - self._last_commit > 1.0:
                 self.journal.commit()  # an idle server still writes out timer records and interval fsyncs
@@ -330,7 +344,7 @@ class Server:
                 if self._bg is not None:  # that commit fsynced in this thread ("batch")
                     self._durable = self.journal.records_total
                     self._sync_and_release()
-            self.metrics.live(self.host.router, time.monotonic(), self.host.last_seq)
+            self.metrics.live(self.host.engine, time.monotonic(), self.host.last_seq)
             if self._snap_pid is not None:
                 self._snapshot_finished()
         works = []
@@ -372,7 +386,8 @@ def run(opts: ServerOptions) -> int:
     signal.signal(signal.SIGHUP, lambda *_: log.info("SIGHUP: nothing to reload; runtime changes come as ops"))
     try:
         log.info("replayed %d journal records; last seq %d", server.replayed, server.host.last_seq)
-        print(f"busyhour serve: ready commands={server.endpoints[0]} events={server.endpoints[1]}", flush=True)
+        print(f"busyhour serve: ready commands={server.endpoints[0]} events={server.endpoints[1]} "
+              f"engine={server.host.engine.kind}", flush=True)
         quiet_gc()
         server.serve_forever()
         server.snapshot()

@@ -11,7 +11,6 @@ from collections import Counter as _Tally
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
-from .. import views
 
 _LATENCY_S = (1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2, 2.5e-2, 5e-2, 0.1, 0.25, 1.0)
 _BATCH = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000)
@@ -50,14 +49,14 @@ class Metrics:
             self.events.inc(n_events)
         self.decision.observe(step_s)
 
-    def live(self, router, now_mono: float, last_seq: int) -> None:
+    def live(self, engine, now_mono: float, last_seq: int) -> None:
         """Refresh the live gauges (at most once a second)."""
         if now_mono - self._last_live < 1.0:
             return
         self._last_live = now_mono
         self.seq.set(last_seq)
-        for name in router._queue_index:
-            self.waiting.labels(name).set(views.queue_view(router, name).waiting)
-        by_state = _Tally(s.split(":", 1)[0] for s in router._agents.display)
+        for name in engine.queue_names:
+            self.waiting.labels(name).set(engine.queue_view(name).waiting)
+        by_state = _Tally(s.split(":", 1)[0] for s in engine.displays())
         for state in ("LOGGED_OUT", "NOT_READY", "AVAILABLE", "RESERVED", "BUSY", "WRAP_UP"):
             self.agents.labels(state).set(by_state.get(state, 0))

@@ -28,6 +28,7 @@ class ServerOptions:
     snapshot_every: int = 200_000  # engine requests between snapshots
     snapshot_interval_s: float = 300.0  # ... or this long, if any engine request came in
     hwm: int = 100_000
+    engine: str = "auto"  # auto | compiled | python (server/engines.py)
 
 
 class Clock:

@@ -11,6 +11,7 @@ from pathlib import Path
 import msgpack
 import pytest
 
+from busyhour.bench.serverproc import ServerStartError
 from wire import Listener, Peer, kinds, server_log, spawn
 
 CONFIG = """
@@ -210,3 +211,31 @@ def test_history_is_rebuilt_from_a_kept_snapshot_and_gone_before_it(cfg, tmp_pat
         assert info.value.code == P.GONE
     finally:
         server.close()
+
+
+def test_a_journal_is_replayed_by_the_engine_that_wrote_it(cfg, tmp_path):
+    journal = tmp_path / "journal"
+    srv = spawn(cfg, journal=journal, extra=("--engine", "python"))
+    assert srv.ready_line.endswith("engine=python")
+    peer = Peer(srv.commands, b"pbx-e")
+    try:
+        assert peer.ask("login", agent="a1", ready=True)["ok"]
+        assert peer.ask("arrive", call="c1", queue="sales")["ok"]
+    finally:
+        peer.close()
+        srv.kill()
+    with pytest.raises(ServerStartError, match="written by the python engine; start with --engine python"):
+        spawn(cfg, journal=journal, extra=("--engine", "compiled"))
+    srv = spawn(cfg, journal=journal)  # auto: the journal's engine, although auto would pick compiled here
+    peer = Peer(srv.commands, b"pbx-e")
+    try:
+        assert srv.ready_line.endswith("engine=python")
+        assert [c["call"] for c in peer.ask("snapshot")["result"]["calls"]] == ["c1"]
+    finally:
+        peer.close()
+        srv.kill()
+    fresh = spawn(cfg, journal=tmp_path / "journal2")
+    try:
+        assert fresh.ready_line.endswith("engine=compiled")
+    finally:
+        fresh.kill()

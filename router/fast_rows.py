@@ -1,0 +1,94 @@
+"""FastRouter's row builders: the checks of one per-call operation and its ``OP_DTYPE`` row.
+
+Each builder takes a call id already resolved to the core's int64 id and
+returns ``(op, now, call, agent, queue, priority, arg)``, raising the error
+:class:`~busyhour.router.Router` raises for a bad argument. FastRouter's
+per-call methods run one row; drivers that collect many (the server's
+compiled engine) run them together. ``now`` is checked by the core.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Hashable
+
+from .core_layout import (
+    NO_ID, OP_ARRIVE, OP_CALLBACK, OP_LOGIN, OP_NOT_READY, OP_REJECT, OP_RELEASE, OP_TRANSFER,
+)
+from .errors import StateError, TimeError, flag, real_seconds
+
+
+class RowBuilders:
+    """Mixed into FastRouter: uses its queue_index, agent_index, reason_code, number_code, _slot, now."""
+
+    def arrive_row(self, now: float, cid: int, queue: str, priority: int = 0, skills: dict | None = None,
+                   channel: str = "voice", preferred_agent: Hashable = None,
+                   preferred_fallback_s: float | None = None, context: dict | None = None) -> tuple:
+        q = self.queue_index(queue)
+        if isinstance(priority, bool) or not isinstance(priority, int) or abs(priority) >= 1 << 31:
+            raise StateError(f"priority must be a 32-bit integer, got {priority!r}")
+        if skills or channel != "voice":
+            raise StateError("per-call skills and other channels need busyhour.router.Router; "
+                             "the compiled core routes voice calls on the queue's skills (docs/routing.md §15)")
+        pref = self.agent_index(preferred_agent) if preferred_agent is not None else -1
+        if preferred_fallback_s is not None and (not isinstance(preferred_fallback_s, (int, float))
+                                                 or isinstance(preferred_fallback_s, bool)
+                                                 or math.isnan(preferred_fallback_s) or preferred_fallback_s < 0):
+            raise StateError(f"preferred_fallback_s must be >= 0 seconds, got {preferred_fallback_s!r}")
+        if context is not None and not isinstance(context, dict):
+            raise StateError(f"context must be a dict, got {type(context).__name__}")
+        fallback_s = math.nan if preferred_fallback_s is None else float(preferred_fallback_s)
+        return (OP_ARRIVE, now, cid, pref, q, priority, fallback_s)
+
+    def answer_row(self, op: int, now: float, cid: int, agent_id: Hashable, busy: bool = False) -> tuple:
+        arg = float(flag(busy, "busy")) if op == OP_REJECT else 0.0
+        return (op, now, cid, self.agent_index(agent_id), -1, 0, arg)
+
+    @staticmethod
+    def wrap_up_ok(wrap_up_s: Any) -> bool:
+        return wrap_up_s is None or (not isinstance(wrap_up_s, bool) and isinstance(wrap_up_s, (int, float))
+                                     and math.isfinite(wrap_up_s) and wrap_up_s >= 0)
+
+    def release_row(self, now: float, cid: int, wrap_up_s: float | None = None) -> tuple:
+        """Reads the call's state when ``wrap_up_s`` is bad (an unknown call is the error to report then)."""
+        if not self.wrap_up_ok(wrap_up_s):
+            if self._slot(cid) >= 0:
+                raise StateError(f"wrap_up_s must be a finite number >= 0, got {wrap_up_s!r}")
+            wrap_up_s = None
+        return (OP_RELEASE, now, cid, -1, -1, 0, math.nan if wrap_up_s is None else float(wrap_up_s))
+
+    def agent_row(self, op: int, now: float, agent_id: Hashable, ready: bool = False,
+                  reason: str = "break") -> tuple:
+        a = self.agent_index(agent_id)
+        arg = float(flag(ready, "ready")) if op == OP_LOGIN else (
+            float(self.reason_code(reason)) if op == OP_NOT_READY else 0.0)
+        return (op, now, NO_ID, a, -1, 0, arg)
+
+    def callback_row(self, now: float, cid: int, number: str) -> tuple:
+        """Reads the clock and the call's state when ``number`` is bad."""
+        try:
+            code = self.number_code(number)
+        except StateError:
+            now = real_seconds(now)
+            if not now >= self.now:
+                raise TimeError(f"time went backwards: now={now!r} is before the last time {self.now!r}") from None
+            if self._slot(cid) < 0:
+                return (OP_CALLBACK, now, cid, -1, -1, 0, 0.0)  # the unknown call is the error to report
+            raise
+        return (OP_CALLBACK, now, cid, -1, -1, 0, float(code))
+
+    def transfer_row(self, now: float, cid: int, queue: str | None = None, agent: Hashable | None = None,
+                     context: dict | None = None, fallback_s: float = math.inf) -> tuple:
+        """Reads the clock and the call's state (the time, or an ended call, is the error to report first)."""
+        now = real_seconds(now)
+        if self._slot(cid) < 0 or not now >= self.now:
+            return (OP_TRANSFER, now, cid, -1, -1, 0, 0.0)
+        if queue is None and agent is None:
+            raise StateError("transfer needs a target queue or agent")
+        q = self.queue_index(queue) if queue is not None else -1
+        a = self.agent_index(agent) if agent is not None else -1
+        if context is not None and not isinstance(context, dict):
+            raise StateError(f"context must be a dict, got {type(context).__name__}")
+        if isinstance(fallback_s, bool) or not isinstance(fallback_s, (int, float)) or not fallback_s >= 0:
+            raise StateError(f"fallback_s must be >= 0 seconds (math.inf for never), got {fallback_s!r}")
+        return (OP_TRANSFER, now, cid, a, q, 0, float(fallback_s))

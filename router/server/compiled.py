@@ -1,0 +1,325 @@
+"""The server's compiled engine: every request of a wake-up applied in one run of the compiled core.
+
+:class:`CompiledEngine` gives the host (host.py) what :class:`engines.PythonEngine`
+gives, over :class:`~busyhour.router.FastRouter`: the same events, the same
+errors and messages, the same views. What it adds is the batch: the requests
+of one wake-up become rows of one ``OP_DTYPE`` array and one call into the
+core (``FastRouter.run_rows``), and each request gets back the events with the
+sequence numbers its row produced.
+
+Specification
+-------------
+* **Call ids.** The protocol's call ids (strings or integers) map to the core's
+  int64 ids: a new id takes the next integer from 1 when its ``arrive`` row is
+  built; the mapping goes when the call's ``CALL_ENDED`` is read. An id not
+  mapped becomes ``UNMAPPED``, an id the core never holds, so the core answers
+  "unknown call". Events and errors always name the protocol's id.
+* **Order.** Rows run in request order, so the result is the one per-request
+  application gives. A request whose checks read live state (transfer,
+  callback, a bad ``wrap_up_s``, an ``arrive`` reusing a mapped id) first runs
+  the rows collected before it.
+* **Refusals.** A refused request changes nothing but the timers its implicit
+  advance fires (none in the server, which advances before a wake-up's
+  requests); those events go to the next successful request, as the Python
+  engine does.
+* Statistics are collected from every event (``stats`` query, digests).
+
+Cost: one numba call per wake-up (two or more when a state-reading request
+splits it) plus O(requests + events) Python for ids and event records.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from types import SimpleNamespace
+from typing import Any, Hashable
+
+import numpy as np
+
+from ..calls import parse_call_skills
+from ..codes import CallState, EventKind
+from ..config import RouterConfig
+from ..core_layout import (
+    AGENT, ANSWERED, ARRIVAL, CB, DISP_AVAILABLE, DISPLAY, ERR_UNKNOWN_CALL, EXT, IDLE_SINCE, LAST_END,
+    LAST_OFFERED, LOGGED_IN, NA_RUN, NO_ID, NWAIT, OFFER_AGENT, OFFER_NEXT, OK, OP_ABANDON, OP_ACCEPT, OP_ADVANCE,
+    OP_DTYPE, OP_LOGIN, OP_LOGOUT, OP_NOT_READY, OP_READY, OP_REJECT, OP_RELEASE, ORDER, PRIO, QM_AGENT, QUEUE,
+    RINGING, S_SEQ, ST_CONNECTED, ST_OFFERED, ST_WAITING, STATE, TALK,
+)
+from ..errors import RouterError, StateError, UnknownIdError
+from ..events import Event
+from ..fast import FastRouter
+from ..fast_errors import row_error
+from ..stats import Position, StatsCollector
+from ..views import AgentView, CallView, QueueView
+
+UNMAPPED = NO_ID + 2  # a call id the core never holds (ours count up from 1)
+_KINDS = {int(k): k for k in EventKind}
+_ENDED = int(EventKind.CALL_ENDED)
+_AGENT_OPS = {"login": OP_LOGIN, "logout": OP_LOGOUT, "ready": OP_READY, "not_ready": OP_NOT_READY}
+_CONTEXT_OPS = ("arrive", "transfer")
+_LIVE = (ST_WAITING, ST_OFFERED, ST_CONNECTED)
+
+
+class CompiledEngine:
+    """The compiled core with protocol ids, per-request results and the views the server answers."""
+
+    kind = "compiled"
+
+    def __init__(self, config: RouterConfig, *, calls: int = 4096):
+        self.fr = FastRouter(config, calls=calls)
+        self.config = config
+        self.agent_ids = self.fr.agent_ids
+        self.queue_names = self.fr.queue_names
+        self._stats = StatsCollector(config)
+        self.fr._stats = self._stats  # FastRouter.stats() reads it; its submit() is not used here
+        self._int: dict[Hashable, int] = {}
+        self._ext: dict[int, Hashable] = {}
+        self._next_id = 1
+        self._ended: OrderedDict[Hashable, str] = OrderedDict()  # recently ended, for clear errors
+        self._context: dict[Hashable, dict] = {}
+        self._pending: list[Event] = []
+        self._details: dict[int, str] = {}
+        self._skill_index = {name: i for i, name in enumerate(config.skills)}
+        self._fresh: set[int] = set()  # ids mapped by the rows being collected
+
+    # ------------------------------------------------------------ operations
+    @property
+    def now(self) -> float:
+        return self.fr.now
+
+    @property
+    def counts(self) -> tuple[int, int]:
+        return self.fr.counts
+
+    def next_deadline(self) -> float:
+        return self.fr.next_deadline()
+
+    def advance(self, now: float) -> list[Event]:
+        return self.apply(now, [("advance", {})])[0][0]
+
+    def apply(self, now: float, cmds: list[tuple[str, dict]]) -> list[tuple[list[Event], RouterError | None]]:
+        """Apply ``cmds`` (protocol op, validated fields) at ``now`` in order: per command, its events and
+        ``None``, or no events and the error that refused it."""
+        results: list[Any] = [None] * len(cmds)
+        rows: list[tuple] = []
+        idx: list[int] = []
+        for k, (op, f) in enumerate(cmds):
+            if self._reads_state(op, f):
+                self._run(now, rows, idx, cmds, results)
+                rows, idx = [], []
+            try:
+                rows.append(self._row(now, op, f))
+            except RouterError as exc:
+                results[k] = ([], exc)
+                continue
+            idx.append(k)
+        self._run(now, rows, idx, cmds, results)
+        return results
+
+    def _reads_state(self, op: str, f: dict) -> bool:
+        return (op in ("transfer", "callback") or (op == "arrive" and f["call"] in self._int)
+                or (op == "release" and not FastRouter.wrap_up_ok(f.get("wrap_up_s"))))
+
+    def _cid(self, ext: Hashable) -> int:
+        return self._int.get(ext, UNMAPPED)
+
+    def _row(self, now: float, op: str, f: dict) -> tuple:
+        fr = self.fr
+        if op == "arrive":
+            return self._arrive_row(now, f)
+        if op == "accept":
+            return fr.answer_row(OP_ACCEPT, now, self._cid(f["call"]), f["agent"])
+        if op == "reject":
+            return fr.answer_row(OP_REJECT, now, self._cid(f["call"]), f["agent"], f.get("busy", False))
+        if op == "release":
+            return fr.release_row(now, self._cid(f["call"]), f.get("wrap_up_s"))
+        if op == "abandon":
+            return (OP_ABANDON, now, self._cid(f["call"]), -1, -1, 0, 0.0)
+        if op in _AGENT_OPS:
+            return fr.agent_row(_AGENT_OPS[op], now, f["agent"], f.get("ready", False), f.get("reason", "break"))
+        if op == "transfer":
+            return fr.transfer_row(now, self._cid(f["call"]), f.get("queue"), f.get("agent"), f.get("context"))
+        if op == "callback":
+            return fr.callback_row(now, self._cid(f["call"]), f["number"])
+        if op == "advance":
+            return (OP_ADVANCE, now, NO_ID, -1, -1, 0, 0.0)
+        raise StateError(f"unknown operation {op!r}")
+
+    def _arrive_row(self, now: float, f: dict) -> tuple:
+        """Router's checks in Router's order (a live id, the queue, per-call skills and channel, …)."""
+        fr, ext = self.fr, f["call"]
+        cid = self._int.get(ext)
+        if cid is not None:  # still mapped after the rows before ran (_reads_state): a live call
+            raise StateError(f"call {ext!r} is already in the system (state {self._state(ext).name})")
+        queue = f["queue"]
+        fr.queue_index(queue)
+        skills, channel = f.get("skills"), f.get("channel", "voice")
+        parse_call_skills(skills, self._skill_index)
+        if channel not in self.config.channels:
+            raise UnknownIdError(f"unknown channel {channel!r} (channels: {', '.join(self.config.channels)})")
+        if skills or channel != "voice":
+            raise StateError("per-call skills and channels other than voice need the python engine "
+                             "(busyhour serve --engine python; docs/server.md)")
+        cid = self._next_id
+        row = fr.arrive_row(now, cid, queue, f.get("priority", 0), None, "voice", f.get("preferred_agent"),
+                            f.get("preferred_fallback_s"), f.get("context"))
+        self._next_id += 1  # mapped now, so later rows of this run find it; unmapped again if refused
+        self._int[ext], self._ext[cid] = cid, ext
+        self._fresh.add(cid)
+        return row
+
+    def _state(self, ext: Hashable) -> CallState:
+        return CallState(int(self.fr._S.C_i[self._slot(ext), STATE]))
+
+    def _run(self, now: float, rows: list[tuple], idx: list[int], cmds: list, results: list) -> None:
+        """Run ``rows`` in one core run and settle each: its events, or the error built from the state
+        it saw (the core stops after a failed row for that)."""
+        if not rows:
+            return
+        fresh, self._fresh = self._fresh, set()
+        walk = SimpleNamespace(j=0, buf=[], at=0, seq=int(self.fr._S.S_i[S_SEQ]))
+
+        def settle(upto: int, ev: np.ndarray, seq_after: np.ndarray, failed: int = -1) -> None:
+            buf = walk.buf = walk.buf[walk.at:] + self._events(ev)  # a chunk holds events up to row upto - 1
+            lo = 0
+            for j, hi in zip(range(walk.j, upto), (seq_after[walk.j:upto] - walk.seq).tolist()):
+                mine = buf[lo:hi]
+                lo = hi
+                op, f = cmds[idx[j]]
+                cid = rows[j][2]
+                if j == failed:
+                    self._pending.extend(mine)
+                    if op == "arrive" and cid in fresh and cid in self._ext:  # a new id the core refused
+                        del self._int[self._ext.pop(cid)]
+                    results[idx[j]] = ([], self._error(failed_status, rows[j], f))
+                    continue
+                if self._pending:
+                    mine, self._pending = self._pending + mine, []
+                if op in _CONTEXT_OPS and f.get("context") and self._int.get(f["call"]) == cid:
+                    self._context.setdefault(f["call"], {}).update(f["context"])
+                results[idx[j]] = (mine, None)
+            if upto > walk.j:
+                walk.seq = int(seq_after[upto - 1])
+            walk.at, walk.j = lo, upto
+
+        failed_status = OK
+
+        def on_error(i: int, st: int, ev: np.ndarray, seq_after: np.ndarray) -> None:
+            nonlocal failed_status
+            failed_status = st
+            settle(i + 1, ev, seq_after, failed=i)
+
+        ev, _, seq_after = self.fr.run_rows(np.array(rows, dtype=OP_DTYPE), on_error)
+        settle(len(rows), ev, seq_after)
+
+    def _error(self, st: int, row: tuple, f: dict) -> RouterError:
+        ext = f["call"] if row[2] != NO_ID else NO_ID
+        return row_error(self, st, int(row[0]), float(row[1]), ext, int(row[3]))
+
+    def _events(self, ev: np.ndarray) -> list[Event]:
+        """Event records with protocol ids (statistics see each); a CALL_ENDED unmaps its call."""
+        if not ev.shape[0]:
+            return []
+        ids, qn, ext, details = self.agent_ids, self.queue_names, self._ext, self._details
+        out = []
+        apply = self._stats.apply
+        for seq, t, kind, call, a, q, d, v in zip(ev["seq"].tolist(), ev["time_s"].tolist(), ev["kind"].tolist(),
+                                                 ev["call"].tolist(), ev["agent"].tolist(), ev["queue"].tolist(),
+                                                 ev["detail"].tolist(), ev["value"].tolist()):
+            text = details.get(d)
+            if text is None:
+                text = details[d] = self.fr.detail_text(d)
+            c = ext[call] if call != NO_ID else None
+            e = tuple.__new__(Event, (seq, t, _KINDS[kind], c, ids[a] if a >= 0 else None,
+                                      qn[q] if q >= 0 else None, text, v))
+            if kind == _ENDED:  # the chunk ends with the row being settled: no later row's state is read
+                self._forget(c, text)
+            apply(e)
+            out.append(e)
+        return out
+
+    def _forget(self, ext: Hashable, detail: str) -> None:
+        cid = self._int.pop(ext)
+        del self._ext[cid]
+        self._context.pop(ext, None)
+        self._ended[ext] = detail
+        if len(self._ended) > 65536:
+            self._ended.popitem(last=False)
+
+    # ------------------------------------------------------------ what row_error reads
+    def _callback_state(self, ext: Hashable) -> str:
+        return self.fr._callback_state(self._int[ext])
+
+    def _call_state_name(self, ext: Hashable) -> str:
+        return self._state(ext).name
+
+    def _call_agent(self, ext: Hashable) -> Hashable:
+        return self.fr._call_agent(self._int[ext])
+
+    def agent_state(self, agent_id: Hashable) -> str:
+        return self.fr.agent_state(agent_id)
+
+    def _agent_calls(self, agent_id: Hashable) -> int:
+        return self.fr._agent_calls(agent_id)
+
+    # ------------------------------------------------------------ views
+    def _slot(self, ext: Hashable) -> int:
+        try:
+            cid = self._int.get(ext)
+        except TypeError:
+            cid = None
+        slot = self.fr._slot(cid) if cid is not None else -1
+        if slot < 0:
+            raise row_error(self, ERR_UNKNOWN_CALL, OP_RELEASE, self.now, ext, -1)
+        return slot
+
+    def call_view(self, ext: Hashable) -> CallView:
+        S = self.fr._S
+        s = self._slot(ext)
+        st = int(S.C_i[s, STATE])
+        ringing, a = [], int(S.C_i[s, OFFER_AGENT]) if st == ST_OFFERED else -1
+        while a >= 0:
+            ringing.append(self.agent_ids[a])
+            a = int(S.A_i[a, OFFER_NEXT])
+        agent = self.agent_ids[int(S.C_i[s, AGENT])] if st == ST_CONNECTED else None
+        cb = int(S.C_i[s, CB])
+        return CallView(ext, CallState(st).name, self.queue_names[int(S.C_i[s, QUEUE])], agent, ringing,
+                        int(S.C_i[s, PRIO]), float(S.C_f[s, ARRIVAL]), self.fr._numbers[cb] if cb else None,
+                        dict(self._context.get(ext, {})))
+
+    def live_calls(self) -> list[CallView]:
+        S = self.fr._S
+        live = np.flatnonzero(np.isin(S.C_i[:, STATE], _LIVE))
+        order = live[np.argsort(S.C_i[live, ORDER], kind="stable")]
+        return [self.call_view(self._ext[int(S.C_i[s, EXT])]) for s in order.tolist()]
+
+    def agent_view(self, agent_id: Hashable) -> AgentView:
+        S = self.fr._S
+        a = self.fr.agent_index(agent_id)
+        A_i, A_f = S.A_i, S.A_f
+        return AgentView(self.agent_ids[a], self.fr.agent_state(agent_id), int(A_i[a, ANSWERED]),
+                         float(A_f[a, TALK]), float(A_f[a, LAST_END]), float(A_f[a, LAST_OFFERED]),
+                         int(A_i[a, NA_RUN]), float(A_f[a, IDLE_SINCE]))
+
+    def all_agents(self) -> list[AgentView]:
+        return [self.agent_view(a) for a in self.agent_ids]
+
+    def displays(self) -> list[str]:
+        return [self.fr.agent_state(a) for a in self.agent_ids]
+
+    def queue_view(self, name: str) -> QueueView:
+        S = self.fr._S
+        q = self.fr.queue_index(name)
+        members = S.QM[S.QM_ptr[q]:S.QM_ptr[q + 1], QM_AGENT]
+        available = int(np.count_nonzero(S.A_i[members, DISPLAY] == DISP_AVAILABLE))
+        return QueueView(name, int(S.Q_i[q, NWAIT]), int(S.Q_i[q, RINGING]), int(S.Q_i[q, LOGGED_IN]), available)
+
+    def position(self, ext: Hashable) -> Position:
+        state = self._state(ext)
+        if state != CallState.WAITING:
+            raise StateError(f"call {ext!r} is not waiting (state {state.name})")
+        return self.fr.position(self._int[ext])
+
+    def stats(self):
+        return self.fr.stats()
+

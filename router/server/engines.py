@@ -1,0 +1,127 @@
+"""The server's engines: one interface over the Python engine and the compiled core.
+
+The host (host.py) applies a wake-up's requests through :meth:`apply` and
+answers queries through the views; :func:`make_engine` picks the engine.
+``compiled`` runs the compiled core (server/compiled.py), one core run per
+wake-up; ``python`` runs :class:`~busyhour.router.Router`, one call per
+request, and serves everything the compiled core refuses: multi-channel
+agents and channels other than voice in the configuration, per-call skills
+and non-voice calls in requests (which the compiled engine refuses with an
+error that says so). ``auto`` takes the compiled core when the configuration
+allows it and declares no skills (where skills exist, an adapter may send
+per-call skills, which only the Python engine serves). Both give the same
+events, errors and views for the same requests (tests/server/test_engines.py).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Hashable
+
+from .. import views
+from ..config import RouterConfig
+from ..core_build import unsupported
+from ..engine import Router
+from ..errors import ConfigError, RouterError
+from ..events import Event
+from ..stats import Position
+
+ENGINES = ("auto", "compiled", "python")
+
+_APPLY: dict[str, Callable[[Router, float, dict], list[Event]]] = {
+    "arrive": lambda r, t, f: r.call_arrive(
+        t, f["call"], f["queue"], priority=f.get("priority", 0), skills=f.get("skills"),
+        channel=f.get("channel", "voice"), preferred_agent=f.get("preferred_agent"),
+        preferred_fallback_s=f.get("preferred_fallback_s"), context=f.get("context")),
+    "accept": lambda r, t, f: r.offer_accept(t, f["call"], f["agent"]),
+    "reject": lambda r, t, f: r.offer_reject(t, f["call"], f["agent"], busy=f.get("busy", False)),
+    "release": lambda r, t, f: r.call_release(t, f["call"], wrap_up_s=f.get("wrap_up_s")),
+    "abandon": lambda r, t, f: r.call_abandon(t, f["call"]),
+    "transfer": lambda r, t, f: r.transfer(t, f["call"], queue=f.get("queue"), agent=f.get("agent"),
+                                           context=f.get("context")),
+    "callback": lambda r, t, f: r.request_callback(t, f["call"], f["number"]),
+    "login": lambda r, t, f: r.agent_login(t, f["agent"], ready=f.get("ready", False)),
+    "logout": lambda r, t, f: r.agent_logout(t, f["agent"]),
+    "ready": lambda r, t, f: r.agent_ready(t, f["agent"]),
+    "not_ready": lambda r, t, f: r.agent_not_ready(t, f["agent"], f.get("reason", "break")),
+}
+
+
+class PythonEngine:
+    """:class:`Router` behind the engine interface: one call per request."""
+
+    kind = "python"
+
+    def __init__(self, config: RouterConfig, router: Router | None = None):
+        self.router = router if router is not None else Router(config)
+        self.queue_names = [q.name for q in config.queues]
+
+    @property
+    def now(self) -> float:
+        return self.router.now
+
+    @property
+    def counts(self) -> tuple[int, int]:
+        return self.router.counts
+
+    def next_deadline(self) -> float:
+        return self.router.next_deadline()
+
+    def advance(self, now: float) -> list[Event]:
+        return self.router.advance(now)
+
+    def apply(self, now: float, cmds: list[tuple[str, dict]]) -> list[tuple[list[Event], RouterError | None]]:
+        out: list[tuple[list[Event], RouterError | None]] = []
+        r = self.router
+        for op, f in cmds:
+            try:
+                out.append((_APPLY[op](r, now, f), None))
+            except RouterError as exc:
+                out.append(([], exc))
+        return out
+
+    def call_view(self, call: Hashable) -> views.CallView:
+        return views.call_view(self.router, call)
+
+    def live_calls(self) -> list[views.CallView]:
+        return views.live_calls(self.router)
+
+    def agent_view(self, agent: Hashable) -> views.AgentView:
+        return views.agent_view(self.router, agent)
+
+    def all_agents(self) -> list[views.AgentView]:
+        return views.all_agents(self.router)
+
+    def displays(self) -> list[str]:
+        return list(self.router._agents.display)
+
+    def queue_view(self, name: str) -> views.QueueView:
+        return views.queue_view(self.router, name)
+
+    def position(self, call: Hashable) -> Position:
+        return self.router.position(call)
+
+    def stats(self) -> Any:
+        return self.router.stats()
+
+
+def resolve(config: RouterConfig, engine: str) -> str:
+    """The engine ``engine`` ("auto", "compiled" or "python") means for ``config``; ConfigError when
+    "compiled" is asked for a configuration the compiled core does not run."""
+    if engine not in ENGINES:
+        raise ConfigError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
+    problems = unsupported(config)
+    if engine == "compiled" and problems:
+        raise ConfigError("--engine compiled: the compiled core does not run this configuration ("
+                          + "; ".join(problems[:3]) + "); use --engine python or auto")
+    if engine == "auto":
+        return "python" if problems or config.skills else "compiled"
+    return engine
+
+
+def make_engine(config: RouterConfig, engine: str = "auto"):
+    """A fresh engine of kind :func:`resolve` (config, engine)."""
+    if resolve(config, engine) == "compiled":
+        from .compiled import CompiledEngine
+
+        return CompiledEngine(config)
+    return PythonEngine(config)

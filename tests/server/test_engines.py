@@ -1,0 +1,82 @@
+"""The server's two engines (router/server/engines.py) answer alike.
+
+On random request streams (every engine op, errors, queries between ops,
+retries inside one wake-up), a host on the compiled core and a host on the
+Python engine give byte-identical replies, the same event rows and journal
+records, and the same digest after every wake-up. Requests the compiled engine
+cannot serve (per-call skills, non-voice calls) get an error that names the
+engine to use; invalid ones get the Python engine's error.
+"""
+
+from __future__ import annotations
+
+import msgpack
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from busyhour.router import parse_config
+from busyhour.router.errors import ConfigError
+from busyhour.router.server import protocol as P
+from busyhour.router.server.engines import make_engine, resolve
+from busyhour.router.server.host import Host
+from test_host import CONFIG, streams, work
+
+
+def _without_skills(stream):
+    out = []
+    for t, frames in stream:
+        out.append((t, [(client, [{k: v for k, v in r.items() if k != "skills"} for r in reqs], b)
+                        for client, reqs, b in frames]))
+    return out
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(streams(), st.data())
+def test_compiled_and_python_hosts_answer_alike(stream, data):
+    hosts = Host(CONFIG, engine="compiled"), Host(CONFIG, engine="python")
+    assert [h.engine.kind for h in hosts] == ["compiled", "python"]
+    for t, frames in _without_skills(stream):
+        if frames and data.draw(st.booleans()):  # a retry inside the same wake-up
+            frames = frames + [frames[0]]
+        works = [work(client, *reqs, batch=b) for client, reqs, b in frames]
+        compiled, python = (h.step(t, works) for h in hosts)
+        assert compiled.replies == python.replies
+        assert compiled.rows == python.rows and compiled.record == python.record
+        assert compiled.ops == python.ops
+        assert hosts[0].digest() == hosts[1].digest()
+    assert hosts[0].last_seq == hosts[1].last_seq
+
+
+def _reply(host: Host, t: float, req: dict) -> dict:
+    return msgpack.unpackb(host.step(t, [work(b"k", req)]).replies[0][1])
+
+
+def test_requests_only_the_python_engine_serves_get_a_clear_error():
+    host = Host(CONFIG, engine="compiled")
+    assert _reply(host, 0.0, {"v": 1, "id": 1, "op": "login", "agent": "a1", "ready": True})["ok"]
+    skills = _reply(host, 1.0, {"v": 1, "id": 2, "op": "arrive", "call": "c1", "queue": "sales",
+                                "skills": {"es": 2}})
+    chat = _reply(host, 1.0, {"v": 1, "id": 3, "op": "arrive", "call": "c2", "queue": "sales", "channel": "chat"})
+    for r in (skills, chat):
+        assert r["error"]["code"] == P.STATE and "--engine python" in r["error"]["message"]
+    unknown = _reply(host, 1.0, {"v": 1, "id": 4, "op": "arrive", "call": "c3", "queue": "sales",
+                                 "skills": {"fr": 2}})
+    assert unknown["error"] == {"code": P.UNKNOWN_ID, "message": "unknown skill 'fr'"}
+    assert host.engine.counts == (0, 0)  # nothing was applied
+    python = Host(CONFIG, engine="python")
+    assert _reply(python, 1.0, {"v": 1, "id": 2, "op": "arrive", "call": "c1", "queue": "sales",
+                                "skills": {"es": 2}})["ok"]
+
+
+def test_engine_choice():
+    multi = parse_config({"agents": [{"id": "a", "capacity": {"voice": 1, "chat": 2}}],
+                          "queues": [{"name": "q", "members": ["a"]}]})
+    plain = parse_config({"agents": [{"id": "a"}], "queues": [{"name": "q", "members": ["a"]}]})
+    assert resolve(plain, "auto") == "compiled" and make_engine(plain).kind == "compiled"
+    assert resolve(CONFIG, "auto") == "python"  # skills configured: per-call skills may come
+    assert resolve(CONFIG, "compiled") == "compiled" and resolve(multi, "auto") == "python"
+    assert make_engine(multi, "auto").kind == "python"
+    with pytest.raises(ConfigError, match="multi-channel"):
+        resolve(multi, "compiled")
+    with pytest.raises(ConfigError, match="engine must be one of"):
+        resolve(CONFIG, "fast")
