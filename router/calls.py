@@ -35,6 +35,16 @@ def parse_call_skills(skills: dict[str, int] | None, skill_index: dict[str, int]
     return np.array(ids, dtype=np.int64), np.array(mins, dtype=np.int64)
 
 
+def check_arrival_extras(preferred_fallback_s: Any, context: Any) -> None:
+    """An arrival's ``preferred_fallback_s`` (None or >= 0 seconds) and ``context`` (None or a dict)."""
+    if preferred_fallback_s is not None and (not isinstance(preferred_fallback_s, (int, float))
+                                             or isinstance(preferred_fallback_s, bool)
+                                             or math.isnan(preferred_fallback_s) or preferred_fallback_s < 0):
+        raise StateError(f"preferred_fallback_s must be >= 0 seconds, got {preferred_fallback_s!r}")
+    if context is not None and not isinstance(context, dict):
+        raise StateError(f"context must be a dict, got {type(context).__name__}")
+
+
 class CallOpsMixin:
     def call_arrive(self, now: float, call_id: Hashable, queue: str, *, priority: int = 0,
                     skills: dict[str, int] | None = None, channel: str = "voice",
@@ -58,12 +68,7 @@ class CallOpsMixin:
         if ch is None:
             raise UnknownIdError(f"unknown channel {channel!r} (channels: {', '.join(self.config.channels)})")
         pref = self._agent(preferred_agent) if preferred_agent is not None else -1
-        if preferred_fallback_s is not None and (not isinstance(preferred_fallback_s, (int, float))
-                                                 or isinstance(preferred_fallback_s, bool)
-                                                 or math.isnan(preferred_fallback_s) or preferred_fallback_s < 0):
-            raise StateError(f"preferred_fallback_s must be >= 0 seconds, got {preferred_fallback_s!r}")
-        if context is not None and not isinstance(context, dict):
-            raise StateError(f"context must be a dict, got {type(context).__name__}")
+        check_arrival_extras(preferred_fallback_s, context)
         self._advance(now)
         self._sid += 1
         self._order += 1

@@ -44,6 +44,7 @@ from .errors import ConfigError, StateError, UnknownIdError, real_seconds
 from .events import Event
 from .stats import Position, RouterStats, StatsCollector
 
+_KINDS = {int(k): k for k in EventKind}
 _DISPLAY_NAMES = {0: "LOGGED_OUT", 2: "AVAILABLE", 3: "RESERVED", 4: "BUSY", 5: "WRAP_UP"}
 _INT64 = (-(1 << 63), (1 << 63) - 1)
 
@@ -209,12 +210,15 @@ class FastRouter(RowBuilders):
 
     def to_events(self, rows: np.ndarray) -> list[Event]:
         """Event records (external ids, names, detail text) for EVENT_DTYPE rows."""
-        ids, qn, text = self.agent_ids, self.queue_names, self.detail_text
-        return [tuple.__new__(Event, (int(r["seq"]), float(r["time_s"]), EventKind(int(r["kind"])),
-                                      None if r["call"] == NO_ID else int(r["call"]),
-                                      ids[r["agent"]] if r["agent"] >= 0 else None,
-                                      qn[r["queue"]] if r["queue"] >= 0 else None, text(r["detail"]),
-                                      float(r["value"]))) for r in rows]
+        if not rows.shape[0]:
+            return []
+        ids, qn, text, kinds = self.agent_ids, self.queue_names, self.detail_text, _KINDS
+        return [tuple.__new__(Event, (seq, t, kinds[k], None if c == NO_ID else c, ids[a] if a >= 0 else None,
+                                      qn[q] if q >= 0 else None, text(d), v))
+                for seq, t, k, c, a, q, d, v in zip(
+                    rows["seq"].tolist(), rows["time_s"].tolist(), rows["kind"].tolist(), rows["call"].tolist(),
+                    rows["agent"].tolist(), rows["queue"].tolist(), rows["detail"].tolist(),
+                    rows["value"].tolist())]
 
     def describe(self, ops: np.ndarray, status: np.ndarray) -> list[str]:
         """One line per failed row: its index, operation and what was wrong."""
@@ -228,8 +232,11 @@ class FastRouter(RowBuilders):
         now = real_seconds(now)
         row = np.zeros(1, dtype=OP_DTYPE)
         row[0] = (op, now, call, agent, queue, priority, arg)
-        res = self.submit(row)
-        events = self.to_events(res.events)
+        rows, status, _ = self.run_rows(row)
+        events = self.to_events(rows)
+        if self._stats is not None:
+            for e in events:
+                self._stats.apply(e)
         for e in events:
             if e.kind == EventKind.CALL_ENDED:
                 self._context.pop(e.call_id, None)
@@ -239,7 +246,7 @@ class FastRouter(RowBuilders):
         if self._pending:
             events = self._pending + events
             self._pending = []
-        st = int(res.status[0])
+        st = int(status[0])
         if st != OK:
             self._pending = events
             raise self._error(st, op, now, call, agent)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from typing import Any, Hashable
 
+from .calls import check_arrival_extras
 from .core_layout import (
     NO_ID, OP_ARRIVE, OP_CALLBACK, OP_LOGIN, OP_NOT_READY, OP_REJECT, OP_RELEASE, OP_TRANSFER,
 )
@@ -31,12 +32,7 @@ class RowBuilders:
             raise StateError("per-call skills and other channels need busyhour.router.Router; "
                              "the compiled core routes voice calls on the queue's skills (docs/routing.md §15)")
         pref = self.agent_index(preferred_agent) if preferred_agent is not None else -1
-        if preferred_fallback_s is not None and (not isinstance(preferred_fallback_s, (int, float))
-                                                 or isinstance(preferred_fallback_s, bool)
-                                                 or math.isnan(preferred_fallback_s) or preferred_fallback_s < 0):
-            raise StateError(f"preferred_fallback_s must be >= 0 seconds, got {preferred_fallback_s!r}")
-        if context is not None and not isinstance(context, dict):
-            raise StateError(f"context must be a dict, got {type(context).__name__}")
+        check_arrival_extras(preferred_fallback_s, context)
         fallback_s = math.nan if preferred_fallback_s is None else float(preferred_fallback_s)
         return (OP_ARRIVE, now, cid, pref, q, priority, fallback_s)
 
