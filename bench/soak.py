@@ -8,8 +8,10 @@ their requests time out, reconnect and resend the same frames with the same
 ids; a share of frames (``garbage_share``) is followed by a frame of random
 bytes on a separate raw DEALER.
 
-At the end, from the server's whole event history (``events_since`` from 0)
-and its ``snapshot``:
+At the end, from the server's whole event history (``events_since`` from 0;
+beyond ``PAGED_HISTORY_EVENTS`` events, from the replay of its whole journal,
+which the soak makes the server keep with ``--keep-snapshots``; that replay is
+checked against the live server, below) and its ``snapshot``:
 
 * ``lost_calls``: calls that arrived (in the history, or acknowledged to a
   client) without exactly one ``CALL_ENDED``;
@@ -32,7 +34,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator, NamedTuple
 
 import msgpack
 import numpy as np
@@ -43,6 +45,10 @@ from .server_bench import BenchSetup, ratios, run_generators, specs, start_serve
 from .serverproc import ServerProcess
 
 EVENTS_PER_CALL = 7  # arrive 3, accept 2, release 2 (wrap-up 0)
+KEEP_SNAPSHOTS = 1000  # the server keeps its whole journal for a soak of any allowed size (audit by replay)
+#: Up to this many events the audit reads the server's own history (events_since); a longer one is audited from
+#: the journal's replay, since rebuilding old pages replays the journal from a snapshot for every page.
+PAGED_HISTORY_EVENTS = 1_000_000
 LIMITS = {"calls": (100, 10_000_000), "kills": (0, 1000), "garbage_share": (0.0, 0.5), "max_seconds": (5.0, 86_400.0)}
 
 
@@ -80,30 +86,49 @@ def _pages(client: RouterClient) -> Iterator[Event]:
         after = page.events[-1].seq
 
 
+class Auditor:
+    """calls, events, lost_calls, duplicates_applied and double_booked from an event history fed in order
+    (module docstring); events need ``kind`` (name), ``call`` and ``agent``."""
+
+    def __init__(self) -> None:
+        self.arrived: dict[Any, int] = {}
+        self.ended: dict[Any, int] = {}
+        self.talking: dict[Any, set] = {}
+        self.double = self.events = 0
+
+    def feed(self, history: Iterable[Any]) -> "Auditor":
+        arrived, ended, talking = self.arrived, self.ended, self.talking
+        for e in history:
+            self.events += 1
+            k = e.kind
+            if k == "CALL_ARRIVED":
+                arrived[e.call] = arrived.get(e.call, 0) + 1
+            elif k == "CALL_ENDED":
+                ended[e.call] = ended.get(e.call, 0) + 1
+                if e.agent is not None:
+                    talking.get(e.agent, set()).discard(e.call)
+            elif k == "CALL_CONNECTED":
+                now = talking.setdefault(e.agent, set())
+                if now:
+                    self.double += 1
+                now.add(e.call)
+        return self
+
+    def result(self, acked: set[int]) -> dict[str, int]:
+        calls = set(self.arrived) | acked
+        lost = sum(1 for c in calls if self.ended.get(c, 0) != 1)
+        return {"calls": len(self.arrived), "events": self.events, "lost_calls": lost, "double_booked": self.double,
+                "duplicates_applied": sum(1 for n in self.arrived.values() if n > 1)}
+
+
 def audit(history: Iterable[Event], acked: set[int]) -> dict[str, int]:
-    """calls, events, lost_calls, duplicates_applied and double_booked from the event history (module docstring)."""
-    arrived: dict[Any, int] = {}
-    ended: dict[Any, int] = {}
-    talking: dict[Any, set] = {}
-    double = events = 0
-    for e in history:
-        events += 1
-        k = e.kind
-        if k == "CALL_ARRIVED":
-            arrived[e.call] = arrived.get(e.call, 0) + 1
-        elif k == "CALL_ENDED":
-            ended[e.call] = ended.get(e.call, 0) + 1
-            if e.agent is not None:
-                talking.get(e.agent, set()).discard(e.call)
-        elif k == "CALL_CONNECTED":
-            now = talking.setdefault(e.agent, set())
-            if now:
-                double += 1
-            now.add(e.call)
-    calls = set(arrived) | acked
-    lost = sum(1 for c in calls if ended.get(c, 0) != 1)
-    return {"calls": len(arrived), "events": events, "lost_calls": lost, "double_booked": double,
-            "duplicates_applied": sum(1 for n in arrived.values() if n > 1)}
+    return Auditor().feed(history).result(acked)
+
+
+class _Replayed(NamedTuple):
+    kind: str
+    call: Any
+    agent: Any
 
 
 def _plain(stats: Any) -> Any:
@@ -111,14 +136,16 @@ def _plain(stats: Any) -> Any:
     return msgpack.unpackb(msgpack.packb(stats, default=repr), raw=False, strict_map_key=False)
 
 
-def replay_check(journal: Path, config: Path, live_stats: Any) -> tuple[bool, int, int]:
+def replay_check(journal: Path, config: Path, live_stats: Any,
+                 auditor: Auditor | None = None) -> tuple[bool, int, int]:
     """(matches, records in the journal, first record replayed); the server must be stopped.
 
     Queries wake the server too, and every wake-up moves the engine's clock
     (which idle times are counted against) without a journal record. So the
     replayed host is advanced to the live answer's ``now_s`` before its
     statistics are compared, and then to the time of the state the server
-    left before the digests are compared."""
+    left before the digests are compared. ``auditor`` is fed every replayed event (the journal must
+    then be whole: replayed from record 0)."""
     from busyhour.router import load_toml
     from busyhour.router.server.host import Host
     from busyhour.router.server.journal import Journal
@@ -136,8 +163,12 @@ def replay_check(journal: Path, config: Path, live_stats: Any) -> tuple[bool, in
         if j.first_retained_record > 0:  # pruned: start from the oldest snapshot kept
             start = j.list_snapshots()[0]
             fresh.load_blob(j.load_snapshot(start)[1])
+        if auditor is not None and start:
+            raise RuntimeError(f"{journal}: records before {start} were pruned; the history cannot be audited")
         for _, payload in j.read_all_records(start):
-            fresh.replay(payload)
+            events = fresh.replay(payload)
+            if auditor is not None:
+                auditor.feed(_Replayed(e.kind.name, e.call_id, e.agent_id) for e in events)
         same_stats = True
         if live_stats is not None:
             fresh.step(max(fresh.time_s, float(live_stats["now_s"])), [])
@@ -207,7 +238,7 @@ def run(calls: int, kills: int, *, frames: str = "single", generators: int = 2, 
     t0 = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="busyhour-soak-") as tmp:
         work = Path(workdir) if workdir is not None else Path(tmp)
-        (server,) = start_servers(setup, work)
+        (server,) = start_servers(setup, work, extra_args=("--keep-snapshots", str(KEEP_SNAPSHOTS)))
         progress(f"server up; {calls:,} calls, {kills} kills, {garbage_share:.1%} garbage frames")
         total_events = calls * EVENTS_PER_CALL
         killer = Killer(server, [int(total_events * rng.uniform(0.05, 0.9)) for _ in range(kills)], progress)
@@ -220,14 +251,17 @@ def run(calls: int, kills: int, *, frames: str = "single", generators: int = 2, 
                 raise RuntimeError(f"restarting the server failed: {killer.error}")
             acked = set(np.concatenate([np.frombuffer(r.acked_calls, dtype=np.int64) for r in results]).tolist())
             with RouterClient(server.commands, timeout_s=5.0, retries=5) as c:
-                found = audit(_pages(c), acked)
+                found = audit(_pages(c), acked) if c.ping().seq <= PAGED_HISTORY_EVENTS else None
                 snap = c.snapshot()
                 live_stats = c.stats()
         finally:
             killer.stop()
             server.stop()
         stuck = sum(1 for a in snap["agents"] if str(a.get("state")) in ("RESERVED", "BUSY"))
-        matches, records, start = replay_check(server.journal, server.config, live_stats)
+        auditor = Auditor() if found is None else None
+        matches, records, start = replay_check(server.journal, server.config, live_stats, auditor)
+        if auditor is not None:
+            found = auditor.result(acked)
     return SoakResult(calls=found["calls"], kills=killer.kills, lost_calls=found["lost_calls"], stuck_agents=stuck,
                       double_booked=found["double_booked"], duplicates_applied=found["duplicates_applied"],
                       ratios=ratios(results), replay_matches=matches, elapsed_s=time.monotonic() - t0,

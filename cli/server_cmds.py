@@ -39,6 +39,8 @@ def serve(
                                        help="Engine requests between snapshots."),
     snapshot_interval_s: float = typer.Option(300.0, min=10, max=86_400,
                                               help="Also snapshot after this long, if any request came in."),
+    keep_snapshots: int = typer.Option(2, min=1, max=1000, help="Snapshots kept; the journal is kept from the "
+                                                                "oldest of them (docs/server.md)."),
     engine: str = typer.Option("auto", help="auto | compiled | python: the compiled core applies each "
                                             "wake-up's requests in one run; python serves every "
                                             "configuration (docs/server.md)."),
@@ -67,7 +69,8 @@ def serve(
                          metrics=_metrics_addr(metrics) if metrics else None, curve_keys=curve_keys,
                          insecure=insecure, max_frame_bytes=max_frame_bytes, idem_capacity=idempotency_window,
                          ring_capacity=events_kept, snapshot_every=snapshot_every,
-                         snapshot_interval_s=snapshot_interval_s, engine=engine)
+                         snapshot_interval_s=snapshot_interval_s, engine=engine,
+                         keep_snapshots=keep_snapshots)
     try:
         code = run(opts)
     except (ConfigError, ServerError, SecurityError, JournalError) as exc:

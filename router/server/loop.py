@@ -80,7 +80,8 @@ class Server:
         """Open the journal (if any), load its snapshot and replay its tail."""
         epoch = time.time()
         if self.opts.journal is not None:
-            self.journal, rec = Journal.open(self.opts.journal, fsync=self.opts.fsync)
+            self.journal, rec = Journal.open(self.opts.journal, fsync=self.opts.fsync,
+                                             keep_snapshots=self.opts.keep_snapshots)
             if rec.header is None:
                 self.journal.write_header({"format": 1, "epoch_unix_s": epoch, "config_sha256": self.config_sha256,
                                            "created_unix_s": epoch, "engine": self.host.engine.kind})

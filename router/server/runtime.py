@@ -29,6 +29,7 @@ class ServerOptions:
     snapshot_interval_s: float = 300.0  # ... or this long, if any engine request came in
     hwm: int = 100_000
     engine: str = "auto"  # auto | compiled | python (server/engines.py)
+    keep_snapshots: int = 2  # snapshots kept; the journal is kept from the oldest of them
 
 
 class Clock:

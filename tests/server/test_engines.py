@@ -19,7 +19,44 @@ from busyhour.router.errors import ConfigError
 from busyhour.router.server import protocol as P
 from busyhour.router.server.engines import make_engine, resolve
 from busyhour.router.server.host import Host
-from test_host import CONFIG, streams, work
+from test_host import AGENTS, CALLS, CONFIG, streams, work
+
+
+@st.composite
+def _odd_requests(draw, rid: int) -> dict:
+    """Requests the common streams seldom make: the ones whose checks read live state (transfer to an
+    agent, callback with a bad number, release with a bad wrap-up, arrive reusing an id), preferred
+    agents, reasons, busy rejects."""
+    call, agent = draw(st.sampled_from(CALLS)), draw(st.sampled_from(AGENTS))
+    return draw(st.sampled_from([
+        {"op": "transfer", "call": call, "agent": agent, "context": {"k": rid}},
+        {"op": "transfer", "call": call},
+        {"op": "callback", "call": call, "number": " "},
+        {"op": "release", "call": call, "wrap_up_s": draw(st.sampled_from([0.0, 2.5, -1.0]))},
+        {"op": "arrive", "call": call, "queue": "sales", "preferred_agent": agent,
+         "preferred_fallback_s": draw(st.sampled_from([0.0, 4.0])), "context": {"vip": True}},
+        {"op": "reject", "call": call, "agent": agent, "busy": True},
+        {"op": "not_ready", "agent": agent, "reason": draw(st.sampled_from(["lunch", "break"]))},
+        {"op": "queue", "queue": "support"},
+        {"op": "call", "call": call},
+        {"op": "agent", "agent": agent},
+    ])) | {"v": 1, "id": rid}
+
+
+@st.composite
+def _mixed(draw):
+    """The common streams with odd requests spliced into their frames."""
+    out, rid = [], 10_000
+    for t, frames in draw(streams()):
+        new = []
+        for client, reqs, b in frames:
+            reqs = list(reqs)
+            for _ in range(draw(st.integers(0, 2))):
+                rid += 1
+                reqs.insert(draw(st.integers(0, len(reqs))), draw(_odd_requests(rid)))
+            new.append((client, reqs, len(reqs) > 1))
+        out.append((t, new))
+    return out
 
 
 def _without_skills(stream):
@@ -30,8 +67,8 @@ def _without_skills(stream):
     return out
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(streams(), st.data())
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_mixed(), st.data())
 def test_compiled_and_python_hosts_answer_alike(stream, data):
     hosts = Host(CONFIG, engine="compiled"), Host(CONFIG, engine="python")
     assert [h.engine.kind for h in hosts] == ["compiled", "python"]

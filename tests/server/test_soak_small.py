@@ -45,3 +45,15 @@ def test_audit_finds_each_fault_class():
                e(11, "CALL_CONNECTED", 5, "a2"), e(12, "CALL_ENDED", 4, "a2"), e(13, "CALL_ENDED", 5, "a2")]
     found = audit(iter(history), acked={1, 2, 4, 5, 6})  # 6: acknowledged but not in the history: lost
     assert found == {"calls": 5, "events": 13, "lost_calls": 2, "duplicates_applied": 1, "double_booked": 1}
+
+
+def test_a_long_history_is_audited_from_the_whole_journal(monkeypatch):
+    """Beyond PAGED_HISTORY_EVENTS the audit reads the replay of the journal the server kept whole."""
+    import busyhour.bench.soak as soak
+
+    monkeypatch.setattr(soak, "PAGED_HISTORY_EVENTS", 0)
+    r = run(1_000, 1, frames="batched", generators=1, agents=50, queues=2, garbage_share=0.0, max_seconds=30.0,
+            seed=3)
+    assert r.kills == 1 and r.replay_from_record == 0 and r.replay_matches
+    assert r.calls == 1_000 and r.acknowledged_calls == 1_000 and r.events >= 7 * 1_000
+    assert (r.lost_calls, r.duplicates_applied, r.double_booked, r.stuck_agents) == (0, 0, 0, 0)
