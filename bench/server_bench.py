@@ -104,6 +104,10 @@ def layout(setup: BenchSetup) -> list[dict[str, tuple[str, ...]]]:
 
 
 def start_servers(setup: BenchSetup, workdir: Path, extra_args: tuple[str, ...] = ()) -> list[ServerProcess]:
+    if setup.engine != "python" and os.environ.get("NUMBA_DISABLE_JIT") != "1":
+        from busyhour.router.core_compile import warm_up_router
+
+        warm_up_router()  # fills numba's disk cache here, so no server waits out its ready timeout compiling
     servers = []
     for m, queues in enumerate(layout(setup)):
         cfg = write_config(workdir / f"module{m}.toml", {q: list(a) for q, a in queues.items()},
