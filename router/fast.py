@@ -82,6 +82,7 @@ class FastRouter(RowBuilders):
         self._ended: OrderedDict[int, str] = OrderedDict()  # per-call API: recently ended, for clear errors
         self._context: dict[int, dict] = {}
         self._pending: list[Event] = []
+        self._detail_texts: dict[int, str] = {}  # detail code -> text, filled as events are read
         self._stats = StatsCollector(config) if collect_stats else None  # fed every event (opt-in: it costs)
 
     @classmethod
@@ -208,17 +209,23 @@ class FastRouter(RowBuilders):
             return str(code - DETAIL_STEP)
         return DETAILS[code]
 
-    def to_events(self, rows: np.ndarray) -> list[Event]:
-        """Event records (external ids, names, detail text) for EVENT_DTYPE rows."""
+    def to_events(self, rows: np.ndarray, call_ids: dict[int, Hashable] | None = None) -> list[Event]:
+        """Event records (external ids, names, detail text) for EVENT_DTYPE rows; ``call_ids`` maps the core's
+        call ids to the ones to show (a driver's own ids), when given."""
         if not rows.shape[0]:
             return []
-        ids, qn, text, kinds = self.agent_ids, self.queue_names, self.detail_text, _KINDS
-        return [tuple.__new__(Event, (seq, t, kinds[k], None if c == NO_ID else c, ids[a] if a >= 0 else None,
-                                      qn[q] if q >= 0 else None, text(d), v))
-                for seq, t, k, c, a, q, d, v in zip(
-                    rows["seq"].tolist(), rows["time_s"].tolist(), rows["kind"].tolist(), rows["call"].tolist(),
-                    rows["agent"].tolist(), rows["queue"].tolist(), rows["detail"].tolist(),
-                    rows["value"].tolist())]
+        ids, qn, kinds, texts = self.agent_ids, self.queue_names, _KINDS, self._detail_texts
+        out = []
+        for seq, t, k, c, a, q, d, v in zip(
+                rows["seq"].tolist(), rows["time_s"].tolist(), rows["kind"].tolist(), rows["call"].tolist(),
+                rows["agent"].tolist(), rows["queue"].tolist(), rows["detail"].tolist(), rows["value"].tolist()):
+            text = texts.get(d)
+            if text is None:  # a code's text never changes (reasons and numbers are only ever added)
+                text = texts[d] = self.detail_text(d)
+            out.append(tuple.__new__(Event, (seq, t, kinds[k], None if c == NO_ID else (
+                c if call_ids is None else call_ids[c]), ids[a] if a >= 0 else None, qn[q] if q >= 0 else None,
+                text, v)))
+        return out
 
     def describe(self, ops: np.ndarray, status: np.ndarray) -> list[str]:
         """One line per failed row: its index, operation and what was wrong."""

@@ -53,8 +53,6 @@ from ..stats import Position, StatsCollector
 from ..views import AgentView, CallView, QueueView
 
 UNMAPPED = NO_ID + 2  # a call id the core never holds (ours count up from 1)
-_KINDS = {int(k): k for k in EventKind}
-_ENDED = int(EventKind.CALL_ENDED)
 _AGENT_OPS = {"login": OP_LOGIN, "logout": OP_LOGOUT, "ready": OP_READY, "not_ready": OP_NOT_READY}
 _CONTEXT_OPS = ("arrive", "transfer")
 _LIVE = (ST_WAITING, ST_OFFERED, ST_CONNECTED)
@@ -78,7 +76,6 @@ class CompiledEngine:
         self._ended: OrderedDict[Hashable, str] = OrderedDict()  # recently ended, for clear errors
         self._context: dict[Hashable, dict] = {}
         self._pending: list[Event] = []
-        self._details: dict[int, str] = {}
         self._skill_index = {name: i for i, name in enumerate(config.skills)}
         self._fresh: set[int] = set()  # ids mapped by the rows being collected
 
@@ -179,7 +176,7 @@ class CompiledEngine:
         fresh, self._fresh = self._fresh, set()
         walk = SimpleNamespace(j=0, buf=[], at=0, seq=int(self.fr._S.S_i[S_SEQ]))
 
-        def settle(upto: int, ev: np.ndarray, seq_after: np.ndarray, failed: int = -1) -> None:
+        def settle(upto: int, ev: np.ndarray, seq_after: np.ndarray, failed: int = -1, status: int = OK) -> None:
             buf = walk.buf = walk.buf[walk.at:] + self._events(ev)  # a chunk holds events up to row upto - 1
             lo = 0
             for j, hi in zip(range(walk.j, upto), (seq_after[walk.j:upto] - walk.seq).tolist()):
@@ -191,7 +188,7 @@ class CompiledEngine:
                     self._pending.extend(mine)
                     if op == "arrive" and cid in fresh and cid in self._ext:  # a new id the core refused
                         del self._int[self._ext.pop(cid)]
-                    results[idx[j]] = ([], self._error(failed_status, rows[j], f))
+                    results[idx[j]] = ([], self._error(status, rows[j], f))
                     continue
                 if self._pending:
                     mine, self._pending = self._pending + mine, []
@@ -202,12 +199,8 @@ class CompiledEngine:
                 walk.seq = int(seq_after[upto - 1])
             walk.at, walk.j = lo, upto
 
-        failed_status = OK
-
         def on_error(i: int, st: int, ev: np.ndarray, seq_after: np.ndarray) -> None:
-            nonlocal failed_status
-            failed_status = st
-            settle(i + 1, ev, seq_after, failed=i)
+            settle(i + 1, ev, seq_after, failed=i, status=st)
 
         ev, _, seq_after = self.fr.run_rows(np.array(rows, dtype=OP_DTYPE), on_error)
         settle(len(rows), ev, seq_after)
@@ -218,25 +211,13 @@ class CompiledEngine:
 
     def _events(self, ev: np.ndarray) -> list[Event]:
         """Event records with protocol ids (statistics see each); a CALL_ENDED unmaps its call."""
-        if not ev.shape[0]:
-            return []
-        ids, qn, ext, details = self.agent_ids, self.queue_names, self._ext, self._details
-        out = []
+        events = self.fr.to_events(ev, self._ext)
         apply = self._stats.apply
-        for seq, t, kind, call, a, q, d, v in zip(ev["seq"].tolist(), ev["time_s"].tolist(), ev["kind"].tolist(),
-                                                 ev["call"].tolist(), ev["agent"].tolist(), ev["queue"].tolist(),
-                                                 ev["detail"].tolist(), ev["value"].tolist()):
-            text = details.get(d)
-            if text is None:
-                text = details[d] = self.fr.detail_text(d)
-            c = ext[call] if call != NO_ID else None
-            e = tuple.__new__(Event, (seq, t, _KINDS[kind], c, ids[a] if a >= 0 else None,
-                                      qn[q] if q >= 0 else None, text, v))
-            if kind == _ENDED:  # the chunk ends with the row being settled: no later row's state is read
-                self._forget(c, text)
+        for e in events:
+            if e.kind == EventKind.CALL_ENDED:  # the chunk ends with the row being settled: no later row reads it
+                self._forget(e.call_id, e.detail)
             apply(e)
-            out.append(e)
-        return out
+        return events
 
     def _forget(self, ext: Hashable, detail: str) -> None:
         cid = self._int.pop(ext)

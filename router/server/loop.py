@@ -32,6 +32,7 @@ from ..config import load_toml
 from ..events import Event
 from . import protocol as P
 from .groupcommit import BackgroundFsync
+from .engines import make_engine
 from .host import Host, Outcome, Work
 from .journal import Journal
 from .journal_format import write_snapshot
@@ -116,8 +117,7 @@ class Server:
             raise ServerError(f"{self.opts.journal}: this journal was written by the {kind} engine; start with "
                               f"--engine {kind} (or auto), or use a new journal folder")
         log.info("the journal was written by the %s engine: serving with it", kind)
-        self.host = Host(self.config, engine=kind, idem_capacity=self.opts.idem_capacity,
-                         ring_capacity=self.opts.ring_capacity)
+        self.host.engine = make_engine(self.config, kind)  # nothing applied yet; the host keeps its boot id
 
     def _history(self, seq: int, limit: int) -> list[Event]:
         """Events after ``seq`` rebuilt by replaying the journal from the snapshot before them."""

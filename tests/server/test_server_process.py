@@ -231,6 +231,7 @@ def test_a_journal_is_replayed_by_the_engine_that_wrote_it(cfg, tmp_path):
     try:
         assert srv.ready_line.endswith("engine=python")
         assert [c["call"] for c in peer.ask("snapshot")["result"]["calls"]] == ["c1"]
+        assert len(peer.ask("ping")["result"]["boot"]) == 32  # the server's boot id survives the engine switch
     finally:
         peer.close()
         srv.kill()
