@@ -26,7 +26,7 @@ from .core_layout import (
     ST_CONNECTED, ST_WAITING, WAIT_ORIGIN, EMPTY_EPOCH, S_TAIL,
     D_ANSWERED_ELSEWHERE, OFFER_TAIL, RO_LEN, DEDICATED, DETAIL_TO_AGENT, DETAIL_TO_QUEUE, D_TRANSFER,
     ERR_SAME_AGENT, LAST_END, LOAD, OP_TRANSFER, XFER, PREF, PREF_FB, PREF_UNTIL, STRAT, TALK, WRAP,
-    CB, D_CB_CANCELLED, DETAIL_NUMBER, ERR_NOT_WAITING, OP_CALLBACK, S_NNUMBERS, S_SEQ,
+    CB, D_CB_CANCELLED, DETAIL_NUMBER, ERR_NOT_WAITING, OP_CALLBACK, S_NNUMBERS, S_SEQ, SKP, S_NPROF,
 )
 from .core_ring import offer_unlink, ringing_to_scratch
 from .codes import STRAT_PREFERRED
@@ -39,7 +39,7 @@ from .core_ops import (
 
 
 @kernel
-def _check(S, op, t, call, a, q, arg):
+def _check(S, op, t, call, a, q, arg, prof):
     """Argument checks made before the implicit advance (the facade's order)."""
     if not (t >= S.S_f[S_NOW] and t < math.inf and t > -math.inf):  # NaN fails every comparison
         return ERR_TIME
@@ -55,6 +55,8 @@ def _check(S, op, t, call, a, q, arg):
             return ERR_UNKNOWN_AGENT
         if not (math.isnan(arg) or arg >= 0):
             return ERR_BAD_ARG
+        if prof < 0 or prof >= S.S_i[S_NPROF]:
+            return ERR_BAD_ARG  # a skill profile the facade never registered
     elif op == OP_TRANSFER:
         if h_get(S, call) < 0:
             return ERR_UNKNOWN_CALL
@@ -93,7 +95,7 @@ def _check(S, op, t, call, a, q, arg):
 
 
 @kernel
-def _arrive(S, t, call, q, prio, pref, fallback_s):
+def _arrive(S, t, call, q, prio, pref, fallback_s, prof):
     n = S.S_i[S_NFREE] - 1
     S.S_i[S_NFREE] = n
     slot = S.FREE[n]
@@ -115,6 +117,7 @@ def _arrive(S, t, call, q, prio, pref, fallback_s):
     S.C_f[slot, WAIT_ORIGIN] = t
     S.C_i[slot, PREF] = -1
     S.C_i[slot, XFER] = -1
+    S.C_i[slot, SKP] = prof
     S.C_f[slot, PREF_UNTIL] = -math.inf
     if pref < 0 and S.Q_i[q, STRAT] == STRAT_PREFERRED:
         pref = S.Q_i[q, DEDICATED]
@@ -311,10 +314,11 @@ def _presence(S, op, t, a, arg):
 
 
 @kernel
-def apply_op(S, op, t, call, a, q, prio, arg):
-    """One operation: checks, implicit advance (may pause: PAUSED), state checks, the change."""
+def apply_op(S, op, t, call, a, q, prio, arg, prof):
+    """One operation: checks, implicit advance (may pause: PAUSED), state checks, the change. ``prof``: an
+    arrive's own skills (a CP row; 0: none), ignored by the other operations."""
     if S.S_i[S_RESUME] == 0:
-        st = _check(S, op, t, call, a, q, arg)
+        st = _check(S, op, t, call, a, q, arg, prof)
         if st != OK:
             return st
     if not advance_to(S, t):
@@ -322,7 +326,7 @@ def apply_op(S, op, t, call, a, q, prio, arg):
         return PAUSED
     S.S_i[S_RESUME] = 0
     if op == OP_ARRIVE:
-        return _arrive(S, t, call, q, prio, a, arg)
+        return _arrive(S, t, call, q, prio, a, arg, prof)
     if op == OP_TRANSFER:
         return _transfer(S, t, call, q, a, arg)
     if op == OP_ACCEPT:
@@ -347,8 +351,8 @@ def apply_op(S, op, t, call, a, q, prio, arg):
 
 
 @entry
-def run_batch(S, ops, start, status, seq_after, stop_on_error):
-    """Apply ``ops[start:]``; return the index of the first operation not done (``len(ops)`` when all are).
+def run_batch(S, ops, prof, start, status, seq_after, stop_on_error):
+    """Apply ``ops[start:]`` (``prof``: each row's skill profile, or empty for none); return the index of the first operation not done (``len(ops)`` when all are).
     ``seq_after[i]`` is set to the last event seq once row ``i`` is done (its events are those after the
     previous row's). With ``stop_on_error`` it also returns right after a row that failed, so the caller
     can read the state that row saw.
@@ -367,7 +371,8 @@ def run_batch(S, ops, start, status, seq_after, stop_on_error):
             continue
         if room_short(S):
             return i
-        st = apply_op(S, o['op'], o['time_s'], o['call'], o['agent'], o['queue'], o['priority'], o['arg'])
+        st = apply_op(S, o['op'], o['time_s'], o['call'], o['agent'], o['queue'], o['priority'], o['arg'],
+                      prof[i] if prof.shape[0] > 0 else 0)
         if st == PAUSED:
             return i
         if st == OK and o['op'] == OP_LOGOUT:

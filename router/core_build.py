@@ -19,6 +19,7 @@ from .core_layout import (
     LAST_OFFERED, RA_ORDER, RA_SLOT, RA_T, MAX_LEN, MAX_NA, MAX_WAIT, NSTEPS, DEDICATED, DIR_HEAD, PREF_FB, OFFER_NEXT, RING_STEP, RO_LEN, RO_OFF, S_RO_ROOM, S_RO_USED, ST_OFFERED, N_A_F, N_A_I, N_C_F, N_C_I, N_EV_I, N_Q_F, N_Q_I, N_S_F, N_S_I,
     N_TM_I, NA_DELAY, OFFER_SLOT, OVERFLOW, REJ_DELAY, RING_TO, S_EV_ROOM, S_NFREE, S_NOW,
     S_TM_ROOM, ST_FREE, STATE, W_HEAD, W_ROOT, WEIGHT, WRAP, N_QM, RR_CURSOR, SCAN, STRAT, NO_AGENTS_S, S_TM_NEED, H_EMPTY, H_TOMB, S_HUSED, S_NT, S_NREASONS, S_NNUMBERS,
+    S_NPROF,
 )
 from .core_ids import h_rebuild
 from .kernels import agent_has_skills
@@ -161,8 +162,14 @@ def build(cfg: RouterConfig, calls: int = 1024, timers: int = 4096, events: int 
         RNG=np.array([cfg.seed], dtype=np.uint64),
         QOK=np.array(qok_rows, dtype=np.uint8).reshape(-1, max_steps + 1), ESC_f=ESC_f, ESC_i=ESC_i,
         RO=np.zeros(max(16, 8 * ring), dtype=np.int64), SK=skills, QS_ptr=qs_ptr,
-        QS=np.array(qs_rows, dtype=np.int64).reshape(-1, 2), DROP=DROP)
+        QS=np.array(qs_rows, dtype=np.int64).reshape(-1, 2), DROP=DROP, CP=empty_profiles(len(cfg.skills)))
+    S_i[S_NPROF] = 1  # row 0: no own skills
     return state
+
+
+def empty_profiles(n_skills: int, rows: int = 4) -> np.ndarray:
+    """The per-call skill profile table (CoreState.CP) with only row 0, "no own skills", in use."""
+    return np.zeros((rows, 1 + 2 * max(1, n_skills)), dtype=np.int64)
 
 
 def _compact_ring_orders(S: CoreState, C_i: np.ndarray) -> np.ndarray:

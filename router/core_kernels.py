@@ -24,7 +24,7 @@ from .core_layout import (
     RING_GEN, T_PREF_FALLBACK, T_RING_STEP,
     S_SEQ, S_TSEQ, STATE, T_ESCALATE, T_LOCK_END, T_MAX_WAIT, T_RING, TALK, TARG, TKIND, TSEQ, TTARGET, TTOKEN,
     ST_OFFERED, ST_WAITING, OFFER_SLOT, OFFER_TOKEN, SCAN, QM_SKILL_SUM, QM_OK, EMPTY_EPOCH, LOGGED_IN,
-    T_NO_AGENTS, QM_FROM,
+    T_NO_AGENTS, QM_FROM, SKP, XFER,
 )
 
 # Presence and lock codes (codes.py) and event kinds (EventKind), as plain ints for numba.
@@ -33,6 +33,34 @@ L_NONE, L_WRAP_UP, L_DELAY = 0, 1, 2
 K_ARRIVED, K_QUEUED, K_OFFERED, K_WITHDRAWN, K_EXPIRED, K_REJECTED, K_CONNECTED = 1, 2, 3, 5, 6, 7, 8
 K_CALLBACK_OFFERED, K_ESCALATED, K_OVERFLOWED, K_CALLBACK_REQUESTED, K_ENDED, K_AGENT_STATE = 4, 9, 10, 12, 13, 14
 K_TRANSFERRED = 11
+
+
+# ------------------------------------------------------------------ a call's own skills
+@kernel
+def call_ok(S, a, slot, q, step):
+    """Agent ``a`` holds call ``slot``'s own skills (its CP profile) at the level drop of escalation ``step``
+    of queue ``q`` (kernels.agent_has_skills over the call's own requirements); True when it has none."""
+    p = S.C_i[slot, SKP]
+    if p == 0:
+        return True
+    drop = S.DROP[q, step]
+    for k in range(S.CP[p, 0]):
+        need = S.CP[p, 2 + 2 * k] - drop
+        if need < 1:
+            need = 1
+        if S.SK[a, S.CP[p, 1 + 2 * k]] < need:
+            return False
+    return True
+
+
+@kernel
+def own_skill_sum(S, a, slot):
+    """Agent ``a``'s levels summed over call ``slot``'s own skills (most-skilled adds them to the queue's)."""
+    p = S.C_i[slot, SKP]
+    s = 0
+    for k in range(S.CP[p, 0]):
+        s += S.SK[a, S.CP[p, 1 + 2 * k]]
+    return s
 
 
 # ------------------------------------------------------------------ events
@@ -174,11 +202,12 @@ def ah_push(S, q, key, rank, a, m):
 
 
 @kernel
-def pick_available(S, q, excluded):
-    """First current entry of ``q``'s heap that can take a call now, other than agent ``excluded``, or -1
-    (engine._pick_available)."""
+def pick_available(S, q, slot):
+    """First current entry of ``q``'s heap that can take call ``slot`` now (not the agent who transferred
+    it; holding its own skills), or -1 (dispatch._pick_available)."""
     if S.Q_i[q, BLOCKED]:
         return -1
+    excluded = S.C_i[slot, XFER]
     off = S.Q_i[q, AH_OFF]
     n0 = S.Q_i[q, AH_LEN]
     found = -1
@@ -188,7 +217,7 @@ def pick_available(S, q, excluded):
         else:
             a = S.AH_i[off, 0]
             if (S.A_i[a, LOCK_KIND] == L_NONE and S.A_i[a, CAP] > 0 and a != excluded
-                    and S.QM[S.QM_ptr[q] + S.AH_i[off, 1], QM_OK]):
+                    and S.QM[S.QM_ptr[q] + S.AH_i[off, 1], QM_OK] and call_ok(S, a, slot, q, 0)):
                 found = a
                 break
             _ah_pop(S, q)

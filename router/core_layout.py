@@ -69,7 +69,8 @@ NOFF, OFFER_TAIL, RO_OFF, RO_LEN, RING_GEN = 17, 18, 19, 20, 21
 # (counted in its queue's NSPECIAL: a freed agent then checks each waiting call, not only the first).
 PREF, DIR_NEXT, DIR_PREV, IN_DIR, SPECIAL = 22, 23, 24, 25, 26
 XFER = 27  # the agent who last transferred the call (-1: none): never offered it again (SPECIAL too)
-N_C_I = 28
+SKP = 28  # the call's own skill requirements: a row of CP (0: none); such a call is SPECIAL while it waits
+N_C_I = 29
 ARRIVAL, ENTERED, CONNECTED_S, WAIT_ORIGIN, PREF_UNTIL = range(5)
 N_C_F = 5
 ST_WAITING, ST_OFFERED, ST_CONNECTED, ST_ENDED, ST_FREE = 0, 1, 2, 3, 4
@@ -104,7 +105,8 @@ DETAIL_NUMBER = 1 << 25  # callbacks: DETAIL_NUMBER + the number's code (the hig
 MAX_NUMBER_CODES = (1 << 31) - DETAIL_NUMBER  # callback numbers a router can register
 
 # ---------------------------------------------------------------- scalars (S_i int64, S_f float64)
-S_SEQ, S_RANK, S_TSEQ, S_TOKEN, S_ORDER, S_GEN, S_NT, S_NEV, S_NFREE, S_ARRIVED, S_ENDED, S_SPARE = range(12)  # S_SPARE: unused
+S_SEQ, S_RANK, S_TSEQ, S_TOKEN, S_ORDER, S_GEN, S_NT, S_NEV, S_NFREE, S_ARRIVED, S_ENDED, S_NPROF = range(12)
+# S_NPROF: skill profiles registered by the facade (rows of CP in use; row 0 is "no own skills")
 S_EV_ROOM, S_TM_ROOM, S_RESUME = 12, 13, 14  # room one step may need (events, timers); op resumed after a pause
 S_HUSED = 15  # call-id table rows in use (live ids and tombstones)
 S_NREASONS = 16  # not-ready reason codes registered by the facade
@@ -135,7 +137,9 @@ OP_NAMES = {OP_ARRIVE: "arrive", OP_ACCEPT: "accept", OP_REJECT: "reject", OP_RE
 #: ``agent`` the preferred agent or -1); release → wrap-up seconds (NaN: the queue's); reject → 1 if busy;
 #: login → 1 if ready; not_ready → reason code (:meth:`FastRouter.reason_code`); callback → the
 #: number's code (:meth:`FastRouter.number_code`); transfer → fallback seconds of the target ``agent``
-#: (inf: never; ``queue`` the target queue, -1 for the call's own, ``agent`` -1 for none).
+#: (inf: never; ``queue`` the target queue, -1 for the call's own, ``agent`` -1 for none). An arrive's own
+#: skills travel beside the rows: ``FastRouter.submit(ops, skills=…)`` takes one profile code per row
+#: (:meth:`FastRouter.skill_profile`; 0: none), so arrays built for this dtype keep working.
 OP_DTYPE = np.dtype([("op", np.int8), ("time_s", np.float64), ("call", np.int64), ("agent", np.int32),
                      ("queue", np.int32), ("priority", np.int32), ("arg", np.float64)])
 
@@ -198,3 +202,7 @@ class CoreState(NamedTuple):
     QS_ptr: np.ndarray  # queue -> its required skills' rows in QS
     QS: np.ndarray  # (skill, minimum level)
     DROP: np.ndarray  # (queues, steps + 1) skill-level drop at each escalation step
+    # Per-call skill profiles: row p = (n, skill id, minimum level, skill id, minimum level, …), n pairs;
+    # row 0 is empty (a call without its own skills). None only in a state pickled before profiles existed
+    # (FastRouter.__setstate__ upgrades it).
+    CP: np.ndarray = None

@@ -33,9 +33,9 @@ from .core_layout import (
     PRIO, QGEN, QM_AGENT, QM_POS, QUEUE, REASON_NO_ANSWER, RINGING, RO_LEN, RR_CURSOR, S_ENDED,
     S_EV_ROOM, S_GEN, S_HUSED, S_NEV, S_NFREE, S_NOW, S_NT, S_TAIL, S_TAIL_FIRING, S_TAIL_K, S_TM_NEED,
     S_TM_ROOM, SCAN, ST_ENDED, ST_OFFERED, ST_WAITING, STATE, STEP, STRAT, T_ESCALATE, T_LOCK_END, T_MAX_WAIT,
-    T_NO_AGENTS, T_RING, T_RING_STEP, XFER, NSPECIAL, PREF, PREF_UNTIL, T_PREF_FALLBACK, TALK, TARG, TKIND, TTARGET, W_HEAD, WEIGHT, WRAP,
+    T_NO_AGENTS, T_RING, T_RING_STEP, SKP, NSPECIAL, PREF, PREF_UNTIL, T_PREF_FALLBACK, TALK, TARG, TKIND, TTARGET, W_HEAD, WEIGHT, WRAP,
 )
-from .codes import STRAT_RING_ALL, STRAT_RING_PROGRESSIVELY, STRAT_ROUND_ROBIN, STRAT_TOP_DOWN
+from .codes import STRAT_MOST_SKILLED, STRAT_RING_ALL, STRAT_RING_PROGRESSIVELY, STRAT_ROUND_ROBIN, STRAT_TOP_DOWN
 from .core_ids import h_del
 from .core_ring import drop_offer, offer, ring_join, ring_next, ring_route, ro_short
 from .core_pref import eligible, first_directed, mark_waiting, member_row, pref_active, unmark_waiting
@@ -87,7 +87,7 @@ def try_route(S, slot, t, waiting):
     strat = S.Q_i[q, STRAT]
     if strat == STRAT_RING_ALL or strat == STRAT_RING_PROGRESSIVELY:
         return ring_route(S, slot, q, t, waiting, strat == STRAT_RING_ALL)
-    if S.Q_i[q, SCAN]:
+    if S.Q_i[q, SCAN] or (strat == STRAT_MOST_SKILLED and S.C_i[slot, SKP] != 0):  # own skills change the key
         m = pick_scan(S, q, slot)
         if m < 0:
             return False
@@ -97,7 +97,7 @@ def try_route(S, slot, t, waiting):
             S.C_i[slot, CURSOR] = S.QM[m, QM_POS]
         a = S.QM[m, QM_AGENT]
     else:
-        a = pick_available(S, q, S.C_i[slot, XFER])
+        a = pick_available(S, q, slot)
         if a < 0:
             return False
     if waiting:

@@ -14,10 +14,10 @@ waiting calls one by one instead of taking the first.
 from __future__ import annotations
 
 from .core_jit import kernel
-from .core_kernels import L_NONE, P_READY
+from .core_kernels import L_NONE, P_READY, call_ok
 from .core_layout import (
     CAP, DIR_HEAD, DIR_NEXT, DIR_PREV, IN_DIR, LOAD, LOCK_KIND, NSPECIAL, PRES, PREF, PREF_UNTIL, QM_AGENT, QUEUE,
-    SPECIAL, STEP, XFER,
+    SKP, SPECIAL, STEP, XFER,
 )
 from .core_wait import w_less
 
@@ -51,17 +51,19 @@ def eligible(S, a, slot, m, t):
     offered call ``slot`` now."""
     if not can_take(S, a) or a == S.C_i[slot, XFER]:
         return False
+    q, step = S.C_i[slot, QUEUE], S.C_i[slot, STEP]
     if pref_active(S, slot, t):
-        return a == S.C_i[slot, PREF] and has_skills(S, a, S.C_i[slot, QUEUE], S.C_i[slot, STEP])
-    return m >= 0 and S.QOK[m, S.C_i[slot, STEP]] != 0
+        return a == S.C_i[slot, PREF] and has_skills(S, a, q, step) and call_ok(S, a, slot, q, step)
+    return m >= 0 and S.QOK[m, step] != 0 and call_ok(S, a, slot, q, step)
 
 
 @kernel
 def mark_waiting(S, slot, t):
     """The call has just entered its queue's waiting list: also its agent's directed list if its
-    preference is active (dispatch._wait); a call some agent may not take is SPECIAL."""
+    preference is active (dispatch._wait); a call some agent may not take (its transferring agent, its own
+    skills) is SPECIAL."""
     if not pref_active(S, slot, t):
-        if S.C_i[slot, XFER] >= 0:
+        if S.C_i[slot, XFER] >= 0 or S.C_i[slot, SKP] != 0:
             S.C_i[slot, SPECIAL] = 1
             S.Q_i[S.C_i[slot, QUEUE], NSPECIAL] += 1
         return

@@ -22,11 +22,11 @@ from .core_layout import (
     CB, D_NONE, DETAIL_NUMBER, LAST_OFFERED, LOAD, NOFF, OFFER_AGENT, OFFER_NEXT, OFFER_SLOT, OFFER_TAIL,
     OFFER_TOKEN, OFFERS, ORDER, QM_AGENT, QM_PEN, QM_POS, QM_TIER, QUEUE, RA_ORDER, RA_SLOT, RA_T, RING_GEN, RING_STEP,
     RING_TO, RO_LEN, RO_OFF, S_GEN, S_RO_ROOM, S_RO_USED, S_TOKEN, ST_OFFERED, STATE, STEP, STRAT, T_RING,
-    T_RING_STEP, XFER,
+    T_RING_STEP,
 )
 from .codes import STRAT_RING_ALL
 from .core_pref import eligible, member_row, unmark_waiting
-from .core_scan import scan_ok
+from .core_scan import member_ok
 from .core_wait import w_remove
 
 
@@ -91,15 +91,16 @@ def _before(S, m1, m2):
 
 
 @kernel
-def ring_candidates(S, q, step, lowest_only, excluded):
+def ring_candidates(S, q, step, lowest_only, slot):
     """The members that may ring a call at escalation ``step`` now, written to RO from S_RO_USED on in
     (tier, penalty, position, member) order — with ``lowest_only`` only the lowest (tier, penalty);
-    agent ``excluded`` (who transferred the call) never; their number (kernels.collect_candidates + order_candidates)."""
+    never the agent who transferred call ``slot``, only agents holding its own skills; their number
+    (kernels.collect_candidates + order_candidates)."""
     base = S.S_i[S_RO_USED]
     n = 0
     bt = bp = 1 << 62
     for m in range(S.QM_ptr[q], S.QM_ptr[q + 1]):
-        if not scan_ok(S, m, step) or S.QM[m, QM_AGENT] == excluded:
+        if not member_ok(S, m, slot, step):
             continue
         if lowest_only:
             t, p = S.QM[m, QM_TIER], S.QM[m, QM_PEN]
@@ -161,7 +162,7 @@ def drop_offer(S, slot, a, t, kind, detail):
 def ring_route(S, slot, q, t, waiting, ring_all):
     """Ring-all: offer the call to every candidate of the lowest (tier, penalty); ring-progressively:
     to the first candidate, keeping the others (in order) to add one every ring step."""
-    n = ring_candidates(S, q, S.C_i[slot, STEP], ring_all, S.C_i[slot, XFER])
+    n = ring_candidates(S, q, S.C_i[slot, STEP], ring_all, slot)
     if n == 0:
         return False
     if waiting:
@@ -192,7 +193,7 @@ def ring_next(S, slot, t):
         S.C_i[slot, RO_OFF] += 1
         S.C_i[slot, RO_LEN] -= 1
         a = S.QM[m, QM_AGENT]
-        if S.A_i[a, OFFER_SLOT] != slot and a != S.C_i[slot, XFER] and scan_ok(S, m, S.C_i[slot, STEP]):
+        if S.A_i[a, OFFER_SLOT] != slot and member_ok(S, m, slot, S.C_i[slot, STEP]):
             offer(S, slot, a, t)
             break
     S.S_i[S_GEN] += 1  # a step timer set earlier (for this call or the slot's earlier ones) is void from now on

@@ -17,10 +17,10 @@ from .codes import (
     STRAT_FEWEST_CALLS, STRAT_LEAST_TALK, STRAT_MOST_SKILLED, STRAT_RANDOM, STRAT_ROUND_ROBIN, STRAT_SEQUENTIAL,
     STRAT_TOP_DOWN, STRAT_WEIGHTED_RANDOM,
 )
-from .core_kernels import L_NONE, P_READY
+from .core_kernels import L_NONE, P_READY, call_ok, own_skill_sum
 from .core_layout import (
     ANSWERED, CAP, CURSOR, IDLE_RANK, LOAD, LOCK_KIND, PRES, QM_AGENT, QM_PEN, QM_POS, QM_SKILL_SUM, QM_TIER,
-    QM_WEIGHT, RR_CURSOR, STEP, STRAT, TALK, XFER,
+    QM_WEIGHT, QUEUE, RR_CURSOR, SKP, STEP, STRAT, TALK, XFER,
 )
 from .kernels import splitmix64
 
@@ -35,6 +35,14 @@ def scan_ok(S, m, step):
 
 
 @kernel
+def member_ok(S, m, slot, step):
+    """Member row ``m`` may be offered call ``slot`` at ``step`` now: :func:`scan_ok`, not the agent who
+    transferred the call, and holding the call's own skills."""
+    a = S.QM[m, QM_AGENT]
+    return scan_ok(S, m, step) and a != S.C_i[slot, XFER] and call_ok(S, a, slot, S.C_i[slot, QUEUE], step)
+
+
+@kernel
 def pick_scan(S, q, slot):
     """The member row (in QM) the strategy picks for call ``slot`` of queue ``q``, or -1.
 
@@ -43,14 +51,14 @@ def pick_scan(S, q, slot):
     draw from the router's splitmix64 stream once there is a candidate."""
     strat = S.Q_i[q, STRAT]
     step = S.C_i[slot, STEP]
-    excluded = S.C_i[slot, XFER]
+    own = S.C_i[slot, SKP] != 0
     cursor = S.C_i[slot, CURSOR] if strat == STRAT_TOP_DOWN else S.Q_i[q, RR_CURSOR]
     bt = bp = 1 << 62
     g = 0
     best = -1
     k1 = k2 = total = 0.0
     for m in range(S.QM_ptr[q], S.QM_ptr[q + 1]):
-        if not scan_ok(S, m, step) or S.QM[m, QM_AGENT] == excluded:
+        if not member_ok(S, m, slot, step):
             continue
         t, p = S.QM[m, QM_TIER], S.QM[m, QM_PEN]
         if t < bt or (t == bt and p < bp):
@@ -72,6 +80,8 @@ def pick_scan(S, q, slot):
             c1, c2 = S.A_f[a, TALK], S.A_f[a, IDLE_RANK]
         elif strat == STRAT_MOST_SKILLED:
             c1, c2 = -S.QM_f[m, QM_SKILL_SUM], S.A_f[a, IDLE_RANK]
+            if own:
+                c1 -= float(own_skill_sum(S, a, slot))
         else:  # longest idle (and preferred-agent without a preferred agent)
             c1 = S.A_f[a, IDLE_RANK]
         if best < 0 or c1 < k1 or (c1 == k1 and c2 < k2):
@@ -88,7 +98,7 @@ def pick_scan(S, q, slot):
     acc = 0.0
     last = -1
     for m in range(S.QM_ptr[q], S.QM_ptr[q + 1]):
-        if (not scan_ok(S, m, step) or S.QM[m, QM_AGENT] == excluded or S.QM[m, QM_TIER] != bt
+        if (not member_ok(S, m, slot, step) or S.QM[m, QM_TIER] != bt
                 or S.QM[m, QM_PEN] != bp):
             continue
         if j >= 0:

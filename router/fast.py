@@ -28,14 +28,14 @@ from .config import RouterConfig, load_toml, parse_config
 from .core_batch import deadline, run_batch
 from .core_compile import ROUTER_COMPILE_S, compile_notice, router_dispatchers
 from .core_ids import h_get
-from .core_build import build, grow, unsupported
+from .core_build import build, empty_profiles, grow, unsupported
 from .core_layout import (
     AGENT, AHT, ARRIVAL, CB, CONN, DETAIL_DISPLAY, DETAIL_NUMBER, DETAIL_QUEUE, DETAIL_STEP, DETAIL_TO_AGENT, MAX_NUMBER_CODES,
     DETAIL_TO_QUEUE, DETAILS, DISP_NOT_READY, DISPLAY, E_AGENT, E_CALL, E_DETAIL, E_KIND, E_QUEUE, E_SEQ,
     E_TIME, E_VALUE, ERR_UNKNOWN_CALL, EVENT_DTYPE, LOGGED_IN, NO_ID, NOT_RUN, NWAIT, OK, OP_ABANDON, OP_ACCEPT,
     OP_ADVANCE, OP_DTYPE, OP_LOGIN, OP_LOGOUT, OP_NAMES, OP_NOT_READY, OP_READY,
     OP_REJECT, OP_RELEASE, QM_AGENT, QUEUE, S_ARRIVED, S_ENDED, S_NEV, S_NNUMBERS, S_NOW,
-    S_NREASONS, STATE,
+    S_NREASONS, STATE, N_C_I, S_NPROF,
 )
 from .core_wait import w_rank
 from .fast_errors import MESSAGES, row_error
@@ -47,6 +47,7 @@ from .stats import Position, RouterStats, StatsCollector
 _KINDS = {int(k): k for k in EventKind}
 _DISPLAY_NAMES = {0: "LOGGED_OUT", 2: "AVAILABLE", 3: "RESERVED", 4: "BUSY", 5: "WRAP_UP"}
 _INT64 = (-(1 << 63), (1 << 63) - 1)
+_NO_PROFILES = np.zeros(0, dtype=np.int64)  # run_batch's ``prof`` when no row has its own skills
 
 
 class BatchResult(NamedTuple):
@@ -77,6 +78,8 @@ class FastRouter(RowBuilders):
         self._queue_index = {q: i for i, q in enumerate(self.queue_names)}
         self._reasons = ["login", "no-answer"]
         self._reason_code = {r: i for i, r in enumerate(self._reasons)}
+        self._skill_index = {s: i for i, s in enumerate(config.skills)}
+        self._profiles: dict[tuple, int] = {}  # per-call skill requirements -> their CP row (skill_profile)
         self._numbers: list[str] = [""]  # callback numbers by code (0: none)
         self._number_code: dict[str, int] = {}
         self._ended: OrderedDict[int, str] = OrderedDict()  # per-call API: recently ended, for clear errors
@@ -84,6 +87,19 @@ class FastRouter(RowBuilders):
         self._pending: list[Event] = []
         self._detail_texts: dict[int, str] = {}  # detail code -> text, filled as events are read
         self._stats = StatsCollector(config) if collect_stats else None  # fed every event (opt-in: it costs)
+
+    def __setstate__(self, state: dict) -> None:
+        """Unpickle (server snapshots). A router pickled before per-call skill profiles existed gets their
+        table, its call column and its facade maps, empty: its calls have no own skills."""
+        self.__dict__.update(state)
+        S = self._S
+        if S.CP is None:
+            C_i = np.zeros((S.C_i.shape[0], N_C_I), dtype=np.int64)
+            C_i[:, :S.C_i.shape[1]] = S.C_i
+            S.S_i[S_NPROF] = 1
+            self._S = S._replace(C_i=C_i, CP=empty_profiles(len(self.config.skills)))
+            self._skill_index = {s: i for i, s in enumerate(self.config.skills)}
+            self._profiles = {}
 
     @classmethod
     def from_config(cls, raw: dict[str, Any], **kw: Any) -> "FastRouter":
@@ -133,18 +149,22 @@ class FastRouter(RowBuilders):
             self._S.S_i[S_NNUMBERS] = len(self._numbers)
         return code
 
-    def submit(self, ops: np.ndarray) -> BatchResult:
+    def submit(self, ops: np.ndarray, skills: np.ndarray | None = None) -> BatchResult:
         """Apply every row of ``ops`` in order; a row that fails leaves the state as its implicit
-        advance left it and the batch goes on (see ``status`` and :meth:`describe`)."""
+        advance left it and the batch goes on (see ``status`` and :meth:`describe`). ``skills``: per row,
+        the arrive's own skills as a :meth:`skill_profile` code (0: none; other rows ignore it)."""
         if not isinstance(ops, np.ndarray) or ops.dtype != OP_DTYPE or ops.ndim != 1:
             raise StateError("ops must be a 1-D numpy array of busyhour.router.OP_DTYPE")
-        events, status, _ = self.run_rows(ops)
+        if skills is not None and not (isinstance(skills, np.ndarray) and skills.ndim == 1
+                                       and skills.shape == ops.shape and skills.dtype.kind in "iu"):
+            raise StateError("skills must be a 1-D integer numpy array with one profile code per row of ops")
+        events, status, _ = self.run_rows(ops, skills=skills)
         if self._stats is not None:
             for e in self.to_events(events):
                 self._stats.apply(e)
         return BatchResult(events, status)
 
-    def run_rows(self, ops: np.ndarray, on_error: Callable | None = None
+    def run_rows(self, ops: np.ndarray, on_error: Callable | None = None, skills: np.ndarray | None = None
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """:meth:`submit` without the checks and statistics, for drivers that attribute events to rows:
         (events, status, seq_after), the events of row ``i`` being those with ``seq_after[i - 1] < seq
@@ -152,12 +172,13 @@ class FastRouter(RowBuilders):
         seq_after)`` right after it ran (the state is the one it saw), with the events since the last call;
         the events returned are those after the last call."""
         n = ops.shape[0]
+        prof = _NO_PROFILES if skills is None else np.ascontiguousarray(skills, dtype=np.int64)
         status = np.full(n, NOT_RUN, dtype=np.int8)
         seq_after = np.zeros(n, dtype=np.int64)
         chunks = []
         i, handled, stop = 0, -1, on_error is not None
         while True:
-            i = run_batch(self._S, ops, i, status, seq_after, stop)
+            i = run_batch(self._S, ops, prof, i, status, seq_after, stop)
             if self._S.S_i[S_NEV]:
                 chunks.append(self._drain())
             if stop and handled < i - 1 and status[i - 1] != OK:
@@ -235,11 +256,11 @@ class FastRouter(RowBuilders):
 
     # ------------------------------------------------------------------ per-call API (Router's)
     def _one(self, op: int, now: float, call: int = NO_ID, agent: int = -1, queue: int = -1, priority: int = 0,
-             arg: float = 0.0) -> list[Event]:
+             arg: float = 0.0, prof: int = 0) -> list[Event]:
         now = real_seconds(now)
         row = np.zeros(1, dtype=OP_DTYPE)
         row[0] = (op, now, call, agent, queue, priority, arg)
-        rows, status, _ = self.run_rows(row)
+        rows, status, _ = self.run_rows(row, skills=np.array([prof], dtype=np.int64) if prof else None)
         events = self.to_events(rows)
         if self._stats is not None:
             for e in events:
@@ -288,8 +309,9 @@ class FastRouter(RowBuilders):
                     skills: dict[str, int] | None = None, channel: str = "voice", preferred_agent: Hashable = None,
                     preferred_fallback_s: float | None = None, context: dict[str, Any] | None = None) -> list[Event]:
         cid = self._call_id(call_id)
-        events = self._one(*self.arrive_row(now, cid, queue, priority, skills, channel, preferred_agent,
-                                            preferred_fallback_s, context))
+        row, prof = self.arrive_row(now, cid, queue, priority, skills, channel, preferred_agent,
+                                    preferred_fallback_s, context)
+        events = self._one(*row, prof)
         if context and self._slot(cid) >= 0:
             self._context[cid] = dict(context)
         return events

@@ -79,7 +79,7 @@ MESSAGES = {
     ERR_LOGGED_OUT: "the agent is logged out; log in first",
     ERR_HAS_CALLS: "the agent has a connected call; release or transfer it before logging out",
     ERR_BAD_ARG: ("bad argument (a reserved call id NO_ID or NO_ID + 1, a wrap-up not finite >= 0, a login or "
-                  "reject flag other than 0 or 1, a reason code reason_code() did not give, or a callback "
-                  "number code number_code() did not give)"),
+                  "reject flag other than 0 or 1, a reason code reason_code() did not give, a callback "
+                  "number code number_code() did not give, or a skill profile skill_profile() did not give)"),
     NOT_RUN: "not run",
 }

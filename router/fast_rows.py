@@ -1,7 +1,8 @@
 """FastRouter's row builders: the checks of one per-call operation and its ``OP_DTYPE`` row.
 
 Each builder takes a call id already resolved to the core's int64 id and
-returns ``(op, now, call, agent, queue, priority, arg)``, raising the error
+returns ``(op, now, call, agent, queue, priority, arg)`` (``arrive_row`` also
+the call's skill profile code), raising the error
 :class:`~busyhour.router.Router` raises for a bad argument. FastRouter's
 per-call methods run one row; drivers that collect many (the server's
 compiled engine) run them together. ``now`` is checked by the core.
@@ -12,29 +13,65 @@ from __future__ import annotations
 import math
 from typing import Any, Hashable
 
-from .calls import check_arrival_extras
+import numpy as np
+
+from .calls import check_arrival_extras, parse_call_skills
 from .core_layout import (
-    NO_ID, OP_ARRIVE, OP_CALLBACK, OP_LOGIN, OP_NOT_READY, OP_REJECT, OP_RELEASE, OP_TRANSFER,
+    NO_ID, OP_ARRIVE, OP_CALLBACK, OP_LOGIN, OP_NOT_READY, OP_REJECT, OP_RELEASE, OP_TRANSFER, S_NPROF,
 )
-from .errors import StateError, TimeError, flag, real_seconds
+from .errors import StateError, TimeError, UnknownIdError, flag, real_seconds
+
+MAX_SKILL_PROFILES = 1_000_000  # distinct per-call skill requirements one router registers
 
 
 class RowBuilders:
-    """Mixed into FastRouter: uses its queue_index, agent_index, reason_code, number_code, _slot, now."""
+    """Mixed into FastRouter: uses its queue_index, agent_index, reason_code, number_code, _slot, now, config,
+    _S, _skill_index and _profiles."""
+
+    def skill_profile(self, skills: dict[str, int] | None) -> int:
+        """The code of a call's own skill requirements (skill name -> minimum level) for the ``skills``
+        array of :meth:`submit`: 0 for none; registered on first use and kept for the router's life, at most
+        ``MAX_SKILL_PROFILES`` distinct ones. Bad input gets Router's ``call_arrive`` error."""
+        ids, mins = parse_call_skills(skills, self._skill_index)
+        if ids.size == 0:
+            return 0
+        key = tuple(sorted(zip(ids.tolist(), mins.tolist())))
+        code = self._profiles.get(key)
+        if code is not None:
+            return code
+        code = len(self._profiles) + 1
+        if code >= MAX_SKILL_PROFILES:
+            raise StateError(f"this router has registered {MAX_SKILL_PROFILES - 1:,} distinct per-call skill "
+                             "requirements, its limit")
+        S = self._S
+        if code >= S.CP.shape[0]:
+            grown = np.zeros((2 * S.CP.shape[0], S.CP.shape[1]), dtype=np.int64)
+            grown[:S.CP.shape[0]] = S.CP
+            self._S = S = S._replace(CP=grown)
+        S.CP[code, 0] = len(key)
+        for k, (skill, level) in enumerate(key):
+            S.CP[code, 1 + 2 * k], S.CP[code, 2 + 2 * k] = skill, level
+        self._profiles[key] = code
+        S.S_i[S_NPROF] = code + 1
+        return code
 
     def arrive_row(self, now: float, cid: int, queue: str, priority: int = 0, skills: dict | None = None,
                    channel: str = "voice", preferred_agent: Hashable = None,
-                   preferred_fallback_s: float | None = None, context: dict | None = None) -> tuple:
+                   preferred_fallback_s: float | None = None, context: dict | None = None) -> tuple[tuple, int]:
+        """(the row, the call's skill profile code)."""
         q = self.queue_index(queue)
         if isinstance(priority, bool) or not isinstance(priority, int) or abs(priority) >= 1 << 31:
             raise StateError(f"priority must be a 32-bit integer, got {priority!r}")
-        if skills or channel != "voice":
-            raise StateError("per-call skills and other channels need busyhour.router.Router; "
-                             "the compiled core routes voice calls on the queue's skills (docs/routing.md §15)")
+        prof = self.skill_profile(skills)
+        if channel != "voice":
+            if not isinstance(channel, str) or channel not in self.config.channels:
+                raise UnknownIdError(f"unknown channel {channel!r} (channels: {', '.join(self.config.channels)})")
+            raise StateError("channels other than voice need busyhour.router.Router (busyhour serve --engine "
+                             "python); the compiled core routes voice calls (docs/routing.md §15)")
         pref = self.agent_index(preferred_agent) if preferred_agent is not None else -1
         check_arrival_extras(preferred_fallback_s, context)
         fallback_s = math.nan if preferred_fallback_s is None else float(preferred_fallback_s)
-        return (OP_ARRIVE, now, cid, pref, q, priority, fallback_s)
+        return (OP_ARRIVE, now, cid, pref, q, priority, fallback_s), prof
 
     def answer_row(self, op: int, now: float, cid: int, agent_id: Hashable, busy: bool = False) -> tuple:
         arg = float(flag(busy, "busy")) if op == OP_REJECT else 0.0

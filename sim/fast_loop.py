@@ -183,7 +183,7 @@ def _react(P, S, t):
         if P.C_i[c, CI_DISP] != 0:  # the caller hung up while the phone rang
             continue
         mark = S.S_i[S_NEV]
-        if apply_op(S, OP_ACCEPT, t, c, P.offers[j, 1], -1, 0, 0.0) == OK:
+        if apply_op(S, OP_ACCEPT, t, c, P.offers[j, 1], -1, 0, 0.0, 0) == OK:
             _apply_events(P, S, t, mark, n_off)
     return n_off
 
@@ -192,7 +192,7 @@ def _react(P, S, t):
 def _arrive(P, S, c, t):
     _q_change(P, t, 1)
     q = P.C_i[c, CI_QUEUE]
-    apply_op(S, OP_ARRIVE, t, c, -1, q, P.Q_i[q, QI_PRIO], math.nan)  # no preferred agent (a dedicated one: its fallback)
+    apply_op(S, OP_ARRIVE, t, c, -1, q, P.Q_i[q, QI_PRIO], math.nan, 0)  # no preferred agent (a dedicated one: its fallback)
     offered = _react(P, S, t)
     p = P.C_f[c, CF_PAT]
     if p < math.inf and not (offered > 0 and P.L_i[L_INSTANT]):
@@ -247,7 +247,7 @@ def _cb_check(P, S, c, t):
         return
     if ewt_s(S, slot) > P.Q_f[q, QF_CB_EWT]:
         P.C_i[c, CI_CB] = 1
-        apply_op(S, OP_CALLBACK, t, c, -1, -1, 0, float(c + 1))
+        apply_op(S, OP_CALLBACK, t, c, -1, -1, 0, float(c + 1), 0)
         _react(P, S, t)
 
 
@@ -257,10 +257,10 @@ def _presence(P, S, action, a, t):
     state = S.A_i[a, DISPLAY]
     if action == A_LOGIN:
         if state == DISP_LOGGED_OUT:
-            apply_op(S, OP_LOGIN, t, 0, a, -1, 0, 1.0)
+            apply_op(S, OP_LOGIN, t, 0, a, -1, 0, 1.0, 0)
         else:  # a shift starts before the previous one's last call ended
             P.A_i[a, AI_LOGOUT] = 0
-            apply_op(S, OP_READY, t, 0, a, -1, 0, 0.0)
+            apply_op(S, OP_READY, t, 0, a, -1, 0, 0.0, 0)
         _react(P, S, t)
         if P.A_f[a, AF_FROM] != P.A_f[a, AF_FROM]:  # else still staffed: on the last shift's call
             P.A_f[a, AF_FROM] = t
@@ -271,20 +271,20 @@ def _presence(P, S, action, a, t):
             P.A_i[a, AI_BREAK] = 0
         elif P.A_f[a, AF_FROM] != P.A_f[a, AF_FROM]:
             P.A_f[a, AF_FROM] = max(t, P.A_f[a, AF_CLOSED])
-        apply_op(S, OP_READY, t, 0, a, -1, 0, 0.0)
+        apply_op(S, OP_READY, t, 0, a, -1, 0, 0.0, 0)
         _react(P, S, t)
     elif action == A_LOGOUT:
         if state == DISP_LOGGED_OUT:
             return 0
         if state == DISP_BUSY:  # refused on a call: no new offers now, log out after the call and its wrap-up
             P.A_i[a, AI_LOGOUT] = 1
-            apply_op(S, OP_NOT_READY, t, 0, a, -1, 0, float(P.L_i[L_R_SHIFT]))
+            apply_op(S, OP_NOT_READY, t, 0, a, -1, 0, float(P.L_i[L_R_SHIFT]), 0)
             _react(P, S, t)
             return 0
         P.A_i[a, AI_LOGOUT] = 0
         P.A_i[a, AI_BREAK] = 0
         _close_span(P, a, t)
-        if apply_op(S, OP_LOGOUT, t, 0, a, -1, 0, 0.0) == OK:
+        if apply_op(S, OP_LOGOUT, t, 0, a, -1, 0, 0.0, 0) == OK:
             S.S_i[S_TAIL] = 1  # the no-agents limit of the queues it emptied (FastRouter.submit's order)
             if not logout_tail(S, a, t):
                 P.L_i[L_PA] = a
@@ -297,7 +297,7 @@ def _presence(P, S, action, a, t):
             P.A_i[a, AI_BREAK] = 1
         else:
             _close_span(P, a, max(t, P.A_f[a, AF_BUSY]))
-        apply_op(S, OP_NOT_READY, t, 0, a, -1, 0, float(P.L_i[L_R_BREAK]))
+        apply_op(S, OP_NOT_READY, t, 0, a, -1, 0, float(P.L_i[L_R_BREAK]), 0)
         _react(P, S, t)
     return 0
 
@@ -329,7 +329,7 @@ def run_loop(S, P):
         if _short(P, S):
             return 3
         if L_i[L_PENDING] == 1:  # an advance paused for room: finish it, then react to all its events
-            if apply_op(S, OP_ADVANCE, L_f[L_PT], 0, -1, -1, 0, 0.0) < 0:
+            if apply_op(S, OP_ADVANCE, L_f[L_PT], 0, -1, -1, 0, 0.0, 0) < 0:
                 return 1
             L_i[L_PENDING] = 0
             _react(P, S, L_f[L_PT])
@@ -350,7 +350,7 @@ def run_loop(S, P):
             return 0
         L_f[L_NOW] = t
         if td == t:
-            if apply_op(S, OP_ADVANCE, t, 0, -1, -1, 0, 0.0) < 0:  # paused: keep its events, grow, finish
+            if apply_op(S, OP_ADVANCE, t, 0, -1, -1, 0, 0.0, 0) < 0:  # paused: keep its events, grow, finish
                 L_i[L_PENDING] = 1
                 L_f[L_PT] = t
                 return 1
@@ -359,15 +359,15 @@ def run_loop(S, P):
             k = _pop(P)
             action, c, b = P.H_i[k, 1], P.H_i[k, 2], P.H_i[k, 3]
             if action == A_RELEASE:
-                apply_op(S, OP_RELEASE, t, c, -1, -1, 0, C_f[c, CF_ACW])
+                apply_op(S, OP_RELEASE, t, c, -1, -1, 0, C_f[c, CF_ACW], 0)
                 _react(P, S, t)
             elif action == A_PATIENCE:
                 if P.C_i[c, CI_DISP] == 0 and C_f[c, CF_CONN] != C_f[c, CF_CONN] and P.C_i[c, CI_CB] == 0:
                     # not answered, not a callback (a callback is exempt from patience)
-                    apply_op(S, OP_ABANDON, t, c, -1, -1, 0, 0.0)
+                    apply_op(S, OP_ABANDON, t, c, -1, -1, 0, 0.0, 0)
                     _react(P, S, t)
             elif action == A_ACCEPT:
-                if P.C_i[c, CI_DISP] == 0 and apply_op(S, OP_ACCEPT, t, c, b, -1, 0, 0.0) == OK:
+                if P.C_i[c, CI_DISP] == 0 and apply_op(S, OP_ACCEPT, t, c, b, -1, 0, 0.0, 0) == OK:
                     _react(P, S, t)  # an accept that lost (the offer expired) is dropped
             elif action == A_REDIAL:
                 _redial(P, S, c, t)

@@ -36,7 +36,6 @@ from typing import Any, Hashable
 
 import numpy as np
 
-from ..calls import parse_call_skills
 from ..codes import CallState, EventKind
 from ..config import RouterConfig
 from ..core_layout import (
@@ -45,7 +44,7 @@ from ..core_layout import (
     OP_DTYPE, OP_LOGIN, OP_LOGOUT, OP_NOT_READY, OP_READY, OP_REJECT, OP_RELEASE, ORDER, PRIO, QM_AGENT, QUEUE,
     RINGING, S_SEQ, ST_CONNECTED, ST_OFFERED, ST_WAITING, STATE, TALK,
 )
-from ..errors import RouterError, StateError, UnknownIdError
+from ..errors import RouterError, StateError
 from ..events import Event
 from ..fast import FastRouter
 from ..fast_errors import row_error
@@ -76,7 +75,6 @@ class CompiledEngine:
         self._ended: OrderedDict[Hashable, str] = OrderedDict()  # recently ended, for clear errors
         self._context: dict[Hashable, dict] = {}
         self._pending: list[Event] = []
-        self._skill_index = {name: i for i, name in enumerate(config.skills)}
         self._fresh: set[int] = set()  # ids mapped by the rows being collected
 
     # ------------------------------------------------------------ operations
@@ -99,18 +97,24 @@ class CompiledEngine:
         ``None``, or no events and the error that refused it."""
         results: list[Any] = [None] * len(cmds)
         rows: list[tuple] = []
+        profs: list[int] = []  # each row's skill profile (arrive rows with their own skills; else 0)
         idx: list[int] = []
         for k, (op, f) in enumerate(cmds):
             if self._reads_state(op, f):
-                self._run(now, rows, idx, cmds, results)
-                rows, idx = [], []
+                self._run(now, rows, profs, idx, cmds, results)
+                rows, profs, idx = [], [], []
             try:
-                rows.append(self._row(now, op, f))
+                if op == "arrive":
+                    row, prof = self._arrive_row(now, f)
+                else:
+                    row, prof = self._row(now, op, f), 0
             except RouterError as exc:
                 results[k] = ([], exc)
                 continue
+            rows.append(row)
+            profs.append(prof)
             idx.append(k)
-        self._run(now, rows, idx, cmds, results)
+        self._run(now, rows, profs, idx, cmds, results)
         return results
 
     def _reads_state(self, op: str, f: dict) -> bool:
@@ -122,8 +126,6 @@ class CompiledEngine:
 
     def _row(self, now: float, op: str, f: dict) -> tuple:
         fr = self.fr
-        if op == "arrive":
-            return self._arrive_row(now, f)
         if op == "accept":
             return fr.answer_row(OP_ACCEPT, now, self._cid(f["call"]), f["agent"])
         if op == "reject":
@@ -142,33 +144,27 @@ class CompiledEngine:
             return (OP_ADVANCE, now, NO_ID, -1, -1, 0, 0.0)
         raise StateError(f"unknown operation {op!r}")
 
-    def _arrive_row(self, now: float, f: dict) -> tuple:
-        """Router's checks in Router's order (a live id, the queue, per-call skills and channel, …)."""
+    def _arrive_row(self, now: float, f: dict) -> tuple[tuple, int]:
+        """(row, skill profile): Router's checks in Router's order (a live id, the queue, per-call skills and
+        channel, …)."""
         fr, ext = self.fr, f["call"]
         cid = self._int.get(ext)
         if cid is not None:  # still mapped after the rows before ran (_reads_state): a live call
             raise StateError(f"call {ext!r} is already in the system (state {self._state(ext).name})")
-        queue = f["queue"]
-        fr.queue_index(queue)
-        skills, channel = f.get("skills"), f.get("channel", "voice")
-        parse_call_skills(skills, self._skill_index)
-        if channel not in self.config.channels:
-            raise UnknownIdError(f"unknown channel {channel!r} (channels: {', '.join(self.config.channels)})")
-        if skills or channel != "voice":
-            raise StateError("per-call skills and channels other than voice need the python engine "
-                             "(busyhour serve --engine python; docs/server.md)")
         cid = self._next_id
-        row = fr.arrive_row(now, cid, queue, f.get("priority", 0), None, "voice", f.get("preferred_agent"),
-                            f.get("preferred_fallback_s"), f.get("context"))
+        row, prof = fr.arrive_row(now, cid, f["queue"], f.get("priority", 0), f.get("skills"),
+                                  f.get("channel", "voice"), f.get("preferred_agent"),
+                                  f.get("preferred_fallback_s"), f.get("context"))
         self._next_id += 1  # mapped now, so later rows of this run find it; unmapped again if refused
         self._int[ext], self._ext[cid] = cid, ext
         self._fresh.add(cid)
-        return row
+        return row, prof
 
     def _state(self, ext: Hashable) -> CallState:
         return CallState(int(self.fr._S.C_i[self._slot(ext), STATE]))
 
-    def _run(self, now: float, rows: list[tuple], idx: list[int], cmds: list, results: list) -> None:
+    def _run(self, now: float, rows: list[tuple], profs: list[int], idx: list[int], cmds: list,
+             results: list) -> None:
         """Run ``rows`` in one core run and settle each: its events, or the error built from the state
         it saw (the core stops after a failed row for that)."""
         if not rows:
@@ -202,7 +198,8 @@ class CompiledEngine:
         def on_error(i: int, st: int, ev: np.ndarray, seq_after: np.ndarray) -> None:
             settle(i + 1, ev, seq_after, failed=i, status=st)
 
-        ev, _, seq_after = self.fr.run_rows(np.array(rows, dtype=OP_DTYPE), on_error)
+        ev, _, seq_after = self.fr.run_rows(np.array(rows, dtype=OP_DTYPE), on_error,
+                                            np.array(profs, dtype=np.int64) if any(profs) else None)
         settle(len(rows), ev, seq_after)
 
     def _error(self, st: int, row: tuple, f: dict) -> RouterError:

@@ -5,12 +5,12 @@ answers queries through the views; :func:`make_engine` picks the engine.
 ``compiled`` runs the compiled core (server/compiled.py), one core run per
 wake-up; ``python`` runs :class:`~busyhour.router.Router`, one call per
 request, and serves everything the compiled core refuses: multi-channel
-agents and channels other than voice in the configuration, per-call skills
-and non-voice calls in requests (which the compiled engine refuses with an
-error that says so). ``auto`` takes the compiled core when the configuration
-allows it and declares no skills (where skills exist, an adapter may send
-per-call skills, which only the Python engine serves). Both give the same
-events, errors and views for the same requests (tests/server/test_engines.py).
+agents and channels other than voice in the configuration, and non-voice
+calls in requests (which the compiled engine refuses with an error that says
+so: where no agent takes another channel, such a call could only wait).
+``auto`` takes the compiled core when the configuration allows it. Both give
+the same events, errors and views for the same requests, per-call skills
+included (tests/server/test_engines.py).
 """
 
 from __future__ import annotations
@@ -114,7 +114,7 @@ def resolve(config: RouterConfig, engine: str) -> str:
         raise ConfigError("--engine compiled: the compiled core does not run this configuration ("
                           + "; ".join(problems[:3]) + "); use --engine python or auto")
     if engine == "auto":
-        return "python" if problems or config.skills else "compiled"
+        return "python" if problems else "compiled"
     return engine
 
 

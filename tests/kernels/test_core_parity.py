@@ -1,7 +1,7 @@
 """The compiled core (FastRouter) against the Python engine (Router): same events, errors and states.
 
 Random configurations within the compiled core's scope (docs/routing.md §15)
-and random operation streams — arrivals with priorities, answers, rejects,
+and random operation streams — arrivals with priorities and their own skills, answers, rejects,
 no-answers, releases with wrap-up, abandons, logins, logouts, breaks, max
 wait, the no-agents limit, max length with overflow — are applied to both, one operation at a
 time. After every operation both must have returned the same events (every
@@ -96,6 +96,10 @@ OPS = st.lists(st.tuples(st.sampled_from(["arrive", "arrive", "arrive", "accept"
                          st.integers(0, 1 << 16), st.booleans()), min_size=15, max_size=120)
 
 
+# A call's own skills (added to its queue's): none mostly, else levels some agents lack.
+OWN_SKILLS = (None, None, None, {}, {"s1": 3}, {"s2": 4}, {"s1": 2, "s2": 2}, {"s2": 5}, {"s1": 1})
+
+
 def _outcome(fn, *args):
     try:
         return fn(*args)
@@ -126,10 +130,11 @@ def _step(r, op: str, now: float, k: int, flag: bool, twin: Twin, ringing: dict,
         q = _pick(queues, k)
         pref = _pick(agents, k // 8) if k % 8 == 0 else None  # a preferred agent, member of q or not
         fb = (None, 0.0, 3.0, math.inf)[(k // 64) % 4] if pref is not None else None
+        own = OWN_SKILLS[(k // 256) % len(OWN_SKILLS)]
         row = (OP_ARRIVE, now, cid, -1 if pref is None else agents.index(pref), queues.index(q), k % 3,
-               math.nan if fb is None else fb)
+               math.nan if fb is None else fb, own)
         fn = lambda: r.call_arrive(now, cid, q, priority=k % 3, preferred_agent=pref,  # noqa: E731
-                                   preferred_fallback_s=fb)
+                                   preferred_fallback_s=fb, skills=own)
     elif op == "transfer":
         pool = sorted(connected) if connected and k % 5 else live
         cid = _pick(pool, k) if pool else 999_999
@@ -243,13 +248,17 @@ def _parity(cfg: dict, ops: list) -> FastRouter:
 
     batch = FastRouter.from_config(cfg, calls=16)
     ops_arr = np.zeros(len(rows), dtype=OP_DTYPE)
+    profiles = np.zeros(len(rows), dtype=np.int64)
     for i, row in enumerate(rows):
+        if row[0] == OP_ARRIVE:
+            profiles[i] = batch.skill_profile(row[7])
+            row = row[:7]
         if row[0] == OP_NOT_READY:
             row = row[:6] + (float(batch.reason_code(row[6])),)
         elif row[0] == OP_CALLBACK:
             row = row[:6] + (float(batch.number_code(row[6]) if row[6] else 0),)
         ops_arr[i] = row
-    res = batch.submit(ops_arr)
+    res = batch.submit(ops_arr, skills=profiles)
     assert batch.to_events(res.events) == py_events
     assert [bool(s != OK) for s in res.status] == failed
     return batch

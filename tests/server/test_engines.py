@@ -3,9 +3,9 @@
 On random request streams (every engine op, errors, queries between ops,
 retries inside one wake-up), a host on the compiled core and a host on the
 Python engine give byte-identical replies, the same event rows and journal
-records, and the same digest after every wake-up. Requests the compiled engine
-cannot serve (per-call skills, non-voice calls) get an error that names the
-engine to use; invalid ones get the Python engine's error.
+records, and the same digest after every wake-up, per-call skills included.
+Requests the compiled engine cannot serve (non-voice calls) get an error that
+names the engine to use; invalid ones get the Python engine's error.
 """
 
 from __future__ import annotations
@@ -59,20 +59,12 @@ def _mixed(draw):
     return out
 
 
-def _without_skills(stream):
-    out = []
-    for t, frames in stream:
-        out.append((t, [(client, [{k: v for k, v in r.items() if k != "skills"} for r in reqs], b)
-                        for client, reqs, b in frames]))
-    return out
-
-
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(_mixed(), st.data())
 def test_compiled_and_python_hosts_answer_alike(stream, data):
     hosts = Host(CONFIG, engine="compiled"), Host(CONFIG, engine="python")
     assert [h.engine.kind for h in hosts] == ["compiled", "python"]
-    for t, frames in _without_skills(stream):
+    for t, frames in stream:
         if frames and data.draw(st.booleans()):  # a retry inside the same wake-up
             frames = frames + [frames[0]]
         works = [work(client, *reqs, batch=b) for client, reqs, b in frames]
@@ -91,18 +83,33 @@ def _reply(host: Host, t: float, req: dict) -> dict:
 def test_requests_only_the_python_engine_serves_get_a_clear_error():
     host = Host(CONFIG, engine="compiled")
     assert _reply(host, 0.0, {"v": 1, "id": 1, "op": "login", "agent": "a1", "ready": True})["ok"]
-    skills = _reply(host, 1.0, {"v": 1, "id": 2, "op": "arrive", "call": "c1", "queue": "sales",
-                                "skills": {"es": 2}})
     chat = _reply(host, 1.0, {"v": 1, "id": 3, "op": "arrive", "call": "c2", "queue": "sales", "channel": "chat"})
-    for r in (skills, chat):
-        assert r["error"]["code"] == P.STATE and "--engine python" in r["error"]["message"]
+    assert chat["error"]["code"] == P.STATE and "--engine python" in chat["error"]["message"]
     unknown = _reply(host, 1.0, {"v": 1, "id": 4, "op": "arrive", "call": "c3", "queue": "sales",
                                  "skills": {"fr": 2}})
     assert unknown["error"] == {"code": P.UNKNOWN_ID, "message": "unknown skill 'fr'"}
     assert host.engine.counts == (0, 0)  # nothing was applied
     python = Host(CONFIG, engine="python")
-    assert _reply(python, 1.0, {"v": 1, "id": 2, "op": "arrive", "call": "c1", "queue": "sales",
-                                "skills": {"es": 2}})["ok"]
+    assert _reply(python, 1.0, {"v": 1, "id": 3, "op": "arrive", "call": "c2", "queue": "sales",
+                                "channel": "chat"})["ok"]
+
+
+def test_a_call_with_its_own_skills_waits_for_an_agent_who_holds_them():
+    """a2 has no 'es' and has been idle longest; a call asking for es >= 2 goes to a1 (es 3), and while a1
+    is busy the next such call waits although a2 and a3 (es 1) are free; a plain call goes to a2."""
+    for kind in ("compiled", "python"):
+        host = Host(CONFIG, engine=kind)
+        for i, a in enumerate(("a2", "a3", "a1")):
+            assert _reply(host, float(i), {"v": 1, "id": 10 + i, "op": "login", "agent": a, "ready": True})["ok"]
+        first = _reply(host, 5.0, {"v": 1, "id": 20, "op": "arrive", "call": "c1", "queue": "sales",
+                                   "skills": {"es": 2}})
+        offered = [e for e in first["events"] if e[2] == "CALL_OFFERED"]
+        assert [e[4] for e in offered] == ["a1"], kind
+        second = _reply(host, 6.0, {"v": 1, "id": 21, "op": "arrive", "call": "c2", "queue": "sales",
+                                    "skills": {"es": 2}})
+        assert [e[2] for e in second["events"]] == ["CALL_ARRIVED", "CALL_QUEUED"], kind
+        plain = _reply(host, 7.0, {"v": 1, "id": 22, "op": "arrive", "call": "c3", "queue": "sales"})
+        assert [e[4] for e in plain["events"] if e[2] == "CALL_OFFERED"] == ["a2"], kind
 
 
 def test_engine_choice():
@@ -110,7 +117,7 @@ def test_engine_choice():
                           "queues": [{"name": "q", "members": ["a"]}]})
     plain = parse_config({"agents": [{"id": "a"}], "queues": [{"name": "q", "members": ["a"]}]})
     assert resolve(plain, "auto") == "compiled" and make_engine(plain).kind == "compiled"
-    assert resolve(CONFIG, "auto") == "python"  # skills configured: per-call skills may come
+    assert resolve(CONFIG, "auto") == "compiled"  # skills configured: the compiled core serves per-call skills
     assert resolve(CONFIG, "compiled") == "compiled" and resolve(multi, "auto") == "python"
     assert make_engine(multi, "auto").kind == "python"
     with pytest.raises(ConfigError, match="multi-channel"):
