@@ -20,7 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from busyhour.router import EventKind, Router
+from busyhour.router import EventKind, FastRouter, Router
+from busyhour.router.core_layout import NWAIT
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,8 @@ class RouterBenchResult:
     stats: bool
     fast_paths: bool
     strategy: str
-    engine: str = "python"  # "python": Router, one call per command; "compiled": FastRouter.submit batches
+    engine: str = "python"  # "python": Router, one call per command; "compiled": FastRouter.submit batches;
+    # "per-call": FastRouter's per-call methods (Router's API on the compiled core), one call per command
     batch: int = 1  # lifecycles per submitted batch
 
 
@@ -89,10 +91,13 @@ class LifecycleDriver:
     """Keeps the floor at the target occupancy and runs lifecycles."""
 
     def __init__(self, w: Workload, *, stats: bool = False, seed: int = 1, occupancy: float = 0.9,
-                 fast_paths: bool = True, strategy: str = "longest-idle-agent"):
+                 fast_paths: bool = True, strategy: str = "longest-idle-agent", per_call: str = "python"):
         self.w = w
-        self.router = Router.from_config(build_config(w, seed, strategy=strategy), collect_stats=stats,
-                                         fast_paths=fast_paths)
+        cfg = build_config(w, seed, strategy=strategy)
+        if per_call == "per-call":  # the same calls through FastRouter's per-call methods
+            self.router = FastRouter.from_config(cfg, collect_stats=stats, calls=2 * w.agents + 1024)
+        else:
+            self.router = Router.from_config(cfg, collect_stats=stats, fast_paths=fast_paths)
         self.rng = np.random.default_rng(seed + 1)
         self.now = 0.0
         # Steady state: about 5 % of the floor is in wrap-up (2 s), 5 % available, 90 % talking.
@@ -137,7 +142,10 @@ class LifecycleDriver:
         """Correctness before timing: every call is accounted for and the floor stays busy."""
         arrived, ended = self.router.counts
         live = arrived - ended
-        waiting = sum(len(q.waiting) for q in self.router._queues)
+        if isinstance(self.router, FastRouter):
+            waiting = int(self.router._S.Q_i[:, NWAIT].sum())
+        else:
+            waiting = sum(len(q.waiting) for q in self.router._queues)
         assert live == len(self.connected) + waiting, (live, len(self.connected), waiting)
         occ = len(self.connected) / self.w.agents
         assert 0.85 <= occ <= 0.95, f"occupancy {occ:.3f} outside 0.85-0.95"
@@ -153,10 +161,12 @@ def workload(name: str, *, skills: int | None = None, queues: int | None = None)
 
 
 def run(w: Workload | str = "10k", *, lifecycles: int = 200_000, max_seconds: float = 30.0, stats: bool = False,
-        warmup: int = 2_000, fast_paths: bool = True, strategy: str = "longest-idle-agent") -> RouterBenchResult:
-    """Time ``lifecycles`` (bounded by ``max_seconds``) after an untimed warm-up and a correctness check."""
+        warmup: int = 2_000, fast_paths: bool = True, strategy: str = "longest-idle-agent",
+        engine: str = "python") -> RouterBenchResult:
+    """Time ``lifecycles`` (bounded by ``max_seconds``) after an untimed warm-up and a correctness check, one
+    call per command through ``engine``: "python" (Router) or "per-call" (FastRouter's per-call methods)."""
     w = WORKLOADS[w] if isinstance(w, str) else w
-    d = LifecycleDriver(w, stats=stats, fast_paths=fast_paths, strategy=strategy)
+    d = LifecycleDriver(w, stats=stats, fast_paths=fast_paths, strategy=strategy, per_call=engine)
     for _ in range(warmup):
         d.step(None)
     d.check()
@@ -175,7 +185,7 @@ def run(w: Workload | str = "10k", *, lifecycles: int = 200_000, max_seconds: fl
     rate = done / secs
     return RouterBenchResult(w.name, w.agents, w.skills, w.queues, done, secs, rate, rate * 3600.0,
                              float(np.percentile(ns, 50)), float(np.percentile(ns, 99)),
-                             len(d.connected) / w.agents, stats, fast_paths, strategy)
+                             len(d.connected) / w.agents, stats, fast_paths, strategy, engine)
 
 
 def write_json(results: list[RouterBenchResult], path: Path) -> None:

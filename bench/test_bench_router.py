@@ -30,6 +30,17 @@ def test_bench_router_lifecycles(benchmark, size):
 
 
 @pytest.mark.parametrize("size", ["1k", "10k"])
+def test_bench_router_per_call_compiled_lifecycles(benchmark, size):
+    """The same lifecycles through FastRouter's per-call methods (Router's API on the compiled core)."""
+    d = LifecycleDriver(WORKLOADS[size], per_call="per-call")
+    for _ in range(2_000):
+        d.step(None)
+    d.check()
+    benchmark.pedantic(lambda: [d.step(None) for _ in range(1_000)], rounds=20, warmup_rounds=1)
+    d.check()
+
+
+@pytest.mark.parametrize("size", ["1k", "10k"])
 def test_bench_router_compiled_lifecycles(benchmark, size):
     """The compiled core through FastRouter.submit, 256 lifecycles per batch (bench/router_batch.py)."""
     d = BatchDriver(WORKLOADS[size])

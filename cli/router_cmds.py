@@ -28,7 +28,8 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
         fast_paths: bool = typer.Option(True, "--fast-paths/--no-fast-paths",
                                         help="available-member index where the strategy allows (off: kernel scan)"),
         strategy: str = typer.Option("longest-idle-agent", help="routing strategy of every queue"),
-        engine: str = typer.Option("compiled", help="compiled (FastRouter batches), python (Router calls) or both"),
+        engine: str = typer.Option("compiled", help="compiled (FastRouter batches), python (Router calls), per-call "
+                                   "(FastRouter's per-call methods), both (python and compiled) or all three"),
         batch: int = typer.Option(256, min=1, max=100_000, help="compiled: lifecycles per submitted batch"),
         json_path: Optional[Path] = out_option("also write the figures as JSON to FILE", flag="--json"),
         fmt: OutputFormat = format_option(),
@@ -46,8 +47,8 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
         from busyhour.bench.router_bench import run, workload as make_workload, write_json
         from busyhour.router import STRATEGIES, ConfigError
 
-        if engine not in ("compiled", "python", "both"):
-            fail(f"--engine must be compiled, python or both, got {engine!r}", EXIT_USAGE)
+        if engine not in ("compiled", "python", "per-call", "both", "all"):
+            fail(f"--engine must be compiled, python, per-call, both or all, got {engine!r}", EXIT_USAGE)
         if strategy not in STRATEGIES:
             fail(f"--strategy must be one of {', '.join(STRATEGIES)}, got {strategy!r}", EXIT_USAGE)
         if 0 < backlog < 1_000:
@@ -55,21 +56,21 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
 
         console = Console(width=max(120, Console().width), stderr=True)  # the status spinner
         results = []
-        engines = ("python", "compiled") if engine == "both" else (engine,)
+        engines = {"both": ("python", "compiled"), "all": ("python", "per-call", "compiled")}.get(engine, (engine,))
         for w in (SIZES if workload == "all" else (workload,)):
             wl = make_workload(w, skills=skills, queues=queues)
             for e in engines:
                 with console.status(f"routing workload {w} on the {e} engine (warm-up, correctness check, timing)"):
                     try:
-                        if e == "python":
+                        if e in ("python", "per-call"):
                             results.append(run(wl, lifecycles=lifecycles, max_seconds=max_seconds, stats=stats,
-                                               fast_paths=fast_paths, strategy=strategy))
+                                               fast_paths=fast_paths, strategy=strategy, engine=e))
                         else:
                             results.append(run_compiled(wl, lifecycles=lifecycles, max_seconds=max_seconds,
                                                         batch=batch, strategy=strategy))
                     except ConfigError as exc:
                         fail(str(exc), EXIT_USAGE)
-        back = _backlog(console, backlog) if backlog and engine != "python" else None
+        back = _backlog(console, backlog) if backlog and "compiled" in engines else None
         if fmt is not OutputFormat.table:
             rows = [asdict(r) for r in results]
             if fmt is OutputFormat.json:

@@ -27,6 +27,7 @@ from .codes import MAX_NUMBER_CHARS, CallState, EventKind
 from .config import RouterConfig, load_toml, parse_config
 from .core_batch import deadline, run_batch
 from .core_compile import ROUTER_COMPILE_S, compile_notice, router_dispatchers
+from .core_jit import Direct
 from .core_ids import h_get
 from .core_build import build, empty_profiles, grow, unsupported
 from .core_layout import (
@@ -87,11 +88,26 @@ class FastRouter(RowBuilders):
         self._pending: list[Event] = []
         self._detail_texts: dict[int, str] = {}  # detail code -> text, filled as events are read
         self._stats = StatsCollector(config) if collect_stats else None  # fed every event (opt-in: it costs)
+        self._direct()
+
+    def _direct(self) -> None:
+        """The core's hot entries called without numba's per-call dispatch (core_jit.Direct; not pickled)."""
+        self._run_batch, self._deadline, self._h_get = Direct(run_batch), Direct(deadline), Direct(h_get)
+        # the one-row arrays of the per-call methods: (op row, status, seq_after, skill profile)
+        self._one_rows = (np.zeros(1, dtype=OP_DTYPE), np.zeros(1, dtype=np.int8), np.zeros(1, dtype=np.int64),
+                          np.zeros(1, dtype=np.int64))
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        for name in ("_run_batch", "_deadline", "_h_get", "_one_rows"):
+            state.pop(name, None)
+        return state
 
     def __setstate__(self, state: dict) -> None:
         """Unpickle (server snapshots). A router pickled before per-call skill profiles existed gets their
         table, its call column and its facade maps, empty: its calls have no own skills."""
         self.__dict__.update(state)
+        self._direct()
         S = self._S
         if S.CP is None:
             C_i = np.zeros((S.C_i.shape[0], N_C_I), dtype=np.int64)
@@ -155,6 +171,7 @@ class FastRouter(RowBuilders):
         the arrive's own skills as a :meth:`skill_profile` code (0: none; other rows ignore it)."""
         if not isinstance(ops, np.ndarray) or ops.dtype != OP_DTYPE or ops.ndim != 1:
             raise StateError("ops must be a 1-D numpy array of busyhour.router.OP_DTYPE")
+        ops = np.require(ops, requirements=("C", "A", "W"))  # the layout the core's direct call is bound to
         if skills is not None and not (isinstance(skills, np.ndarray) and skills.ndim == 1
                                        and skills.shape == ops.shape and skills.dtype.kind in "iu"):
             raise StateError("skills must be a 1-D integer numpy array with one profile code per row of ops")
@@ -178,7 +195,7 @@ class FastRouter(RowBuilders):
         chunks = []
         i, handled, stop = 0, -1, on_error is not None
         while True:
-            i = run_batch(self._S, ops, prof, i, status, seq_after, stop)
+            i = self._run_batch(self._S, ops, prof, i, status, seq_after, stop)
             if self._S.S_i[S_NEV]:
                 chunks.append(self._drain())
             if stop and handled < i - 1 and status[i - 1] != OK:
@@ -235,11 +252,15 @@ class FastRouter(RowBuilders):
         call ids to the ones to show (a driver's own ids), when given."""
         if not rows.shape[0]:
             return []
+        return self._records(zip(
+            rows["seq"].tolist(), rows["time_s"].tolist(), rows["kind"].tolist(), rows["call"].tolist(),
+            rows["agent"].tolist(), rows["queue"].tolist(), rows["detail"].tolist(), rows["value"].tolist()), call_ids)
+
+    def _records(self, rows, call_ids: dict[int, Hashable] | None = None) -> list[Event]:
+        """Event records from (seq, time, kind, call, agent, queue, detail, value) tuples of plain numbers."""
         ids, qn, kinds, texts = self.agent_ids, self.queue_names, _KINDS, self._detail_texts
         out = []
-        for seq, t, k, c, a, q, d, v in zip(
-                rows["seq"].tolist(), rows["time_s"].tolist(), rows["kind"].tolist(), rows["call"].tolist(),
-                rows["agent"].tolist(), rows["queue"].tolist(), rows["detail"].tolist(), rows["value"].tolist()):
+        for seq, t, k, c, a, q, d, v in rows:
             text = texts.get(d)
             if text is None:  # a code's text never changes (reasons and numbers are only ever added)
                 text = texts[d] = self.detail_text(d)
@@ -258,10 +279,23 @@ class FastRouter(RowBuilders):
     def _one(self, op: int, now: float, call: int = NO_ID, agent: int = -1, queue: int = -1, priority: int = 0,
              arg: float = 0.0, prof: int = 0) -> list[Event]:
         now = real_seconds(now)
-        row = np.zeros(1, dtype=OP_DTYPE)
+        row, status, seq_after, prof1 = self._one_rows
         row[0] = (op, now, call, agent, queue, priority, arg)
-        rows, status, _ = self.run_rows(row, skills=np.array([prof], dtype=np.int64) if prof else None)
-        events = self.to_events(rows)
+        prof1[0] = prof
+        status[0] = NOT_RUN
+        events: list[Event] = []
+        while True:  # as run_rows, reading the events straight from the core's buffers
+            done = self._run_batch(self._S, row, prof1 if prof else _NO_PROFILES, 0, status, seq_after, False)
+            S = self._S
+            n = int(S.S_i[S_NEV])
+            if n:
+                ev_f = S.EV_f[:n].tolist()
+                events += self._records((e[E_SEQ], f[E_TIME], e[E_KIND], e[E_CALL], e[E_AGENT], e[E_QUEUE],
+                                         e[E_DETAIL], f[E_VALUE]) for e, f in zip(S.EV_i[:n].tolist(), ev_f))
+                S.S_i[S_NEV] = 0
+            if done:
+                break
+            self._S = grow(S)
         if self._stats is not None:
             for e in events:
                 self._stats.apply(e)
@@ -344,11 +378,11 @@ class FastRouter(RowBuilders):
         return self._one(OP_ADVANCE, now)
 
     def next_deadline(self) -> float:
-        return float(deadline(self._S))
+        return float(self._deadline(self._S))
 
     # ------------------------------------------------------------------ queries
     def _slot(self, call_id: int) -> int:
-        return int(h_get(self._S, call_id))
+        return int(self._h_get(self._S, call_id))
 
     def call_state(self, call_id: int) -> CallState:
         slot = self._slot(self._call_id(call_id))
