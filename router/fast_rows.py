@@ -21,7 +21,8 @@ from .core_layout import (
 )
 from .errors import StateError, TimeError, UnknownIdError, flag, real_seconds
 
-MAX_SKILL_PROFILES = 1_000_000  # distinct per-call skill requirements one router registers
+MAX_SKILL_PROFILES = 1_000_000  # distinct per-call skill requirements one router registers, at most …
+MAX_PROFILE_BYTES = 64 << 20  # … and no more than its profile table can hold in this much memory
 
 
 class RowBuilders:
@@ -31,7 +32,7 @@ class RowBuilders:
     def skill_profile(self, skills: dict[str, int] | None) -> int:
         """The code of a call's own skill requirements (skill name -> minimum level) for the ``skills``
         array of :meth:`submit`: 0 for none; registered on first use and kept for the router's life, at most
-        ``MAX_SKILL_PROFILES`` distinct ones. Bad input gets Router's ``call_arrive`` error."""
+        :meth:`max_skill_profiles` distinct ones. Bad input gets Router's ``call_arrive`` error."""
         ids, mins = parse_call_skills(skills, self._skill_index)
         if ids.size == 0:
             return 0
@@ -40,9 +41,9 @@ class RowBuilders:
         if code is not None:
             return code
         code = len(self._profiles) + 1
-        if code >= MAX_SKILL_PROFILES:
-            raise StateError(f"this router has registered {MAX_SKILL_PROFILES - 1:,} distinct per-call skill "
-                             "requirements, its limit")
+        if code > self.max_skill_profiles():
+            raise StateError(f"this router has registered {code - 1:,} distinct per-call skill requirements, its "
+                             "limit")
         S = self._S
         if code >= S.CP.shape[0]:
             grown = np.zeros((2 * S.CP.shape[0], S.CP.shape[1]), dtype=np.int64)
@@ -54,6 +55,11 @@ class RowBuilders:
         self._profiles[key] = code
         S.S_i[S_NPROF] = code + 1
         return code
+
+    def max_skill_profiles(self) -> int:
+        """How many distinct per-call skill requirements this router registers: ``MAX_SKILL_PROFILES``, fewer
+        when the configuration has so many skills that their table would pass ``MAX_PROFILE_BYTES``."""
+        return min(MAX_SKILL_PROFILES - 1, MAX_PROFILE_BYTES // (8 * (1 + 2 * max(1, len(self.config.skills)))) - 1)
 
     def arrive_row(self, now: float, cid: int, queue: str, priority: int = 0, skills: dict | None = None,
                    channel: str = "voice", preferred_agent: Hashable = None,

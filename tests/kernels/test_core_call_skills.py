@@ -106,3 +106,20 @@ def test_a_router_pickled_before_profiles_existed_loads_and_routes_on():
     assert old.call_state(1).name == "OFFERED"
     ev = old.call_arrive(2.0, 2, "q", skills={"fr": 3})
     assert [e.agent_id for e in ev if e.kind.name == "CALL_OFFERED"] == ["a2"]
+
+
+def test_distinct_profiles_are_bounded_in_number_and_memory(monkeypatch):
+    from busyhour.router import fast_rows
+
+    many = FastRouter.from_config({"skills": [f"s{i}" for i in range(100)], "agents": [{"id": "a"}],
+                                   "queues": [{"name": "q", "members": ["a"]}]})
+    assert many.max_skill_profiles() == (64 << 20) // (8 * 201) - 1  # the table stays within 64 MiB
+    monkeypatch.setattr(fast_rows, "MAX_SKILL_PROFILES", 4)
+    fast = FastRouter.from_config(CFG)
+    codes = [fast.skill_profile({"es": level}) for level in (1, 2, 3)]
+    assert codes == [1, 2, 3] and fast.skill_profile({"es": 2}) == 2  # known ones still resolve
+    with pytest.raises(StateError, match="its limit"):
+        fast.skill_profile({"es": 4})
+    with pytest.raises(StateError, match="its limit"):
+        fast.call_arrive(0.0, 1, "q", skills={"fr": 1})
+    assert fast.counts == (0, 0)
