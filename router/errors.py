@@ -36,6 +36,8 @@ class TimeError(RouterError, ValueError):
 
 def real_seconds(now: object) -> float:
     """``now`` as a float: any finite real number (int, float, numpy integer or float); TimeError otherwise."""
+    if type(now) is float and now - now == 0.0:  # the common case: a finite float (inf - inf and NaN give NaN)
+        return now
     if isinstance(now, (bool, np.bool_)) or not isinstance(now, numbers.Real):
         raise TimeError(f"now must be a finite number of seconds, got {now!r}")
     t = float(now)

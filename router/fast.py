@@ -36,7 +36,7 @@ from .core_layout import (
     E_TIME, E_VALUE, ERR_UNKNOWN_CALL, EVENT_DTYPE, LOGGED_IN, NO_ID, NOT_RUN, NWAIT, OK, OP_ABANDON, OP_ACCEPT,
     OP_ADVANCE, OP_DTYPE, OP_LOGIN, OP_LOGOUT, OP_NAMES, OP_NOT_READY, OP_READY,
     OP_REJECT, OP_RELEASE, QM_AGENT, QUEUE, S_ARRIVED, S_ENDED, S_NEV, S_NNUMBERS, S_NOW,
-    S_NREASONS, STATE, N_C_I, S_NPROF,
+    S_NREASONS, STATE, N_C_I, S_NPROF, N_EV_I,
 )
 from .core_wait import w_rank
 from .fast_errors import MESSAGES, row_error
@@ -49,6 +49,8 @@ _KINDS = {int(k): k for k in EventKind}
 _DISPLAY_NAMES = {0: "LOGGED_OUT", 2: "AVAILABLE", 3: "RESERVED", 4: "BUSY", 5: "WRAP_UP"}
 _INT64 = (-(1 << 63), (1 << 63) - 1)
 _NO_PROFILES = np.zeros(0, dtype=np.int64)  # run_batch's ``prof`` when no row has its own skills
+# FastRouter._records reads the event buffers' rows as they are laid out:
+assert (E_SEQ, E_KIND, E_CALL, E_AGENT, E_QUEUE, E_DETAIL, N_EV_I, E_TIME, E_VALUE) == (0, 1, 2, 3, 4, 5, 6, 0, 1)
 
 
 class BatchResult(NamedTuple):
@@ -253,14 +255,15 @@ class FastRouter(RowBuilders):
         if not rows.shape[0]:
             return []
         return self._records(zip(
-            rows["seq"].tolist(), rows["time_s"].tolist(), rows["kind"].tolist(), rows["call"].tolist(),
-            rows["agent"].tolist(), rows["queue"].tolist(), rows["detail"].tolist(), rows["value"].tolist()), call_ids)
+            rows["seq"].tolist(), rows["kind"].tolist(), rows["call"].tolist(), rows["agent"].tolist(),
+            rows["queue"].tolist(), rows["detail"].tolist(), rows["time_s"].tolist(), rows["value"].tolist()), call_ids)
 
     def _records(self, rows, call_ids: dict[int, Hashable] | None = None) -> list[Event]:
-        """Event records from (seq, time, kind, call, agent, queue, detail, value) tuples of plain numbers."""
+        """Event records from rows of plain numbers in the core's buffer order: the ``EV_i`` columns (seq,
+        kind, call, agent, queue, detail), then the ``EV_f`` ones (time, value)."""
         ids, qn, kinds, texts = self.agent_ids, self.queue_names, _KINDS, self._detail_texts
         out = []
-        for seq, t, k, c, a, q, d, v in rows:
+        for seq, k, c, a, q, d, t, v in rows:
             text = texts.get(d)
             if text is None:  # a code's text never changes (reasons and numbers are only ever added)
                 text = texts[d] = self.detail_text(d)
@@ -288,10 +291,8 @@ class FastRouter(RowBuilders):
             done = self._run_batch(self._S, row, prof1 if prof else _NO_PROFILES, 0, status, seq_after, False)
             S = self._S
             n = int(S.S_i[S_NEV])
-            if n:
-                ev_f = S.EV_f[:n].tolist()
-                events += self._records((e[E_SEQ], f[E_TIME], e[E_KIND], e[E_CALL], e[E_AGENT], e[E_QUEUE],
-                                         e[E_DETAIL], f[E_VALUE]) for e, f in zip(S.EV_i[:n].tolist(), ev_f))
+            if n:  # rows EV_i + EV_f, in _records' order
+                events += self._records(map(list.__add__, S.EV_i[:n].tolist(), S.EV_f[:n].tolist()))
                 S.S_i[S_NEV] = 0
             if done:
                 break
