@@ -46,6 +46,7 @@ from .events import Event
 from .stats import Position, RouterStats, StatsCollector
 
 _KINDS = {int(k): k for k in EventKind}
+_ENDED = EventKind.CALL_ENDED
 _DISPLAY_NAMES = {0: "LOGGED_OUT", 2: "AVAILABLE", 3: "RESERVED", 4: "BUSY", 5: "WRAP_UP"}
 _INT64 = (-(1 << 63), (1 << 63) - 1)
 _NO_PROFILES = np.zeros(0, dtype=np.int64)  # run_batch's ``prof`` when no row has its own skills
@@ -284,8 +285,8 @@ class FastRouter(RowBuilders):
         now = real_seconds(now)
         row, status, seq_after, prof1 = self._one_rows
         row[0] = (op, now, call, agent, queue, priority, arg)
-        prof1[0] = prof
-        status[0] = NOT_RUN
+        if prof:
+            prof1[0] = prof
         events: list[Event] = []
         while True:  # as run_rows, reading the events straight from the core's buffers
             done = self._run_batch(self._S, row, prof1 if prof else _NO_PROFILES, 0, status, seq_after, False)
@@ -301,7 +302,7 @@ class FastRouter(RowBuilders):
             for e in events:
                 self._stats.apply(e)
         for e in events:
-            if e.kind == EventKind.CALL_ENDED:
+            if e.kind is _ENDED:
                 self._context.pop(e.call_id, None)
                 self._ended[e.call_id] = e.detail
                 if len(self._ended) > 65536:
