@@ -184,13 +184,15 @@ class FastRouter(RowBuilders):
                 self._stats.apply(e)
         return BatchResult(events, status)
 
-    def run_rows(self, ops: np.ndarray, on_error: Callable | None = None, skills: np.ndarray | None = None
-                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def run_rows(self, ops: np.ndarray, on_error: Callable | None = None, skills: np.ndarray | None = None,
+                 records: dict | None = None) -> tuple[np.ndarray | list[Event], np.ndarray, np.ndarray]:
         """:meth:`submit` without the checks and statistics, for drivers that attribute events to rows:
         (events, status, seq_after), the events of row ``i`` being those with ``seq_after[i - 1] < seq
         <= seq_after[i]``. With ``on_error``, each failed row ``i`` calls ``on_error(i, status, events,
         seq_after)`` right after it ran (the state is the one it saw), with the events since the last call;
-        the events returned are those after the last call."""
+        the events returned are those after the last call. With ``records`` (a map from the core's call ids
+        to the driver's), events come as ``Event`` records naming the driver's ids, read straight from the
+        core's buffers (``to_events`` of the rows, without the rows)."""
         n = ops.shape[0]
         prof = _NO_PROFILES if skills is None else np.ascontiguousarray(skills, dtype=np.int64)
         status = np.full(n, NOT_RUN, dtype=np.int8)
@@ -200,21 +202,31 @@ class FastRouter(RowBuilders):
         while True:
             i = self._run_batch(self._S, ops, prof, i, status, seq_after, stop)
             if self._S.S_i[S_NEV]:
-                chunks.append(self._drain())
+                chunks.append(self._drain() if records is None else self._drain_records(records))
             if stop and handled < i - 1 and status[i - 1] != OK:
                 handled = i - 1
-                on_error(i - 1, int(status[i - 1]), self._joined(chunks), seq_after)
+                on_error(i - 1, int(status[i - 1]), self._joined(chunks, records), seq_after)
                 chunks = []
                 if i < n:
                     continue
             if i >= n:
                 break
             self._S = grow(self._S)
-        return self._joined(chunks), status, seq_after
+        return self._joined(chunks, records), status, seq_after
 
     @staticmethod
-    def _joined(chunks: list[np.ndarray]) -> np.ndarray:
+    def _joined(chunks: list, records: dict | None = None) -> np.ndarray | list[Event]:
+        if records is not None:
+            return chunks[0] if len(chunks) == 1 else [e for c in chunks for e in c]
         return chunks[0] if len(chunks) == 1 else (np.concatenate(chunks) if chunks else np.empty(0, EVENT_DTYPE))
+
+    def _drain_records(self, call_ids: dict | None = None) -> list[Event]:
+        """The events in the core's buffers as records (call ids through ``call_ids`` when given); empties them."""
+        S = self._S
+        n = int(S.S_i[S_NEV])
+        out = self._records(map(list.__add__, S.EV_i[:n].tolist(), S.EV_f[:n].tolist()), call_ids)
+        S.S_i[S_NEV] = 0
+        return out
 
     def _drain(self) -> np.ndarray:
         S = self._S
@@ -292,9 +304,8 @@ class FastRouter(RowBuilders):
             done = self._run_batch(self._S, row, prof1 if prof else _NO_PROFILES, 0, status, seq_after, False)
             S = self._S
             n = int(S.S_i[S_NEV])
-            if n:  # rows EV_i + EV_f, in _records' order
-                events += self._records(map(list.__add__, S.EV_i[:n].tolist(), S.EV_f[:n].tolist()))
-                S.S_i[S_NEV] = 0
+            if n:
+                events += self._drain_records()
             if done:
                 break
             self._S = grow(S)

@@ -90,7 +90,17 @@ class CompiledEngine:
         return self.fr.next_deadline()
 
     def advance(self, now: float) -> list[Event]:
-        return self.apply(now, [("advance", {})])[0][0]
+        """:meth:`apply` of one ``advance``, without its batch bookkeeping (the host advances every wake-up)."""
+        row = np.zeros(1, dtype=OP_DTYPE)
+        row[0] = (OP_ADVANCE, now, NO_ID, -1, -1, 0, 0.0)
+        events, status, _ = self.fr.run_rows(row, records=self._ext)
+        events = self._events(events)
+        if status[0] != OK:  # a time before the clock: nothing changed (as apply answers it: no events)
+            self._pending.extend(events)
+            return []
+        if self._pending:
+            events, self._pending = self._pending + events, []
+        return events
 
     def apply(self, now: float, cmds: list[tuple[str, dict]]) -> list[tuple[list[Event], RouterError | None]]:
         """Apply ``cmds`` (protocol op, validated fields) at ``now`` in order: per command, its events and
@@ -172,7 +182,7 @@ class CompiledEngine:
         fresh, self._fresh = self._fresh, set()
         walk = SimpleNamespace(j=0, buf=[], at=0, seq=int(self.fr._S.S_i[S_SEQ]))
 
-        def settle(upto: int, ev: np.ndarray, seq_after: np.ndarray, failed: int = -1, status: int = OK) -> None:
+        def settle(upto: int, ev: list[Event], seq_after: np.ndarray, failed: int = -1, status: int = OK) -> None:
             buf = walk.buf = walk.buf[walk.at:] + self._events(ev)  # a chunk holds events up to row upto - 1
             lo = 0
             for j, hi in zip(range(walk.j, upto), (seq_after[walk.j:upto] - walk.seq).tolist()):
@@ -195,20 +205,19 @@ class CompiledEngine:
                 walk.seq = int(seq_after[upto - 1])
             walk.at, walk.j = lo, upto
 
-        def on_error(i: int, st: int, ev: np.ndarray, seq_after: np.ndarray) -> None:
+        def on_error(i: int, st: int, ev: list[Event], seq_after: np.ndarray) -> None:
             settle(i + 1, ev, seq_after, failed=i, status=st)
 
         ev, _, seq_after = self.fr.run_rows(np.array(rows, dtype=OP_DTYPE), on_error,
-                                            np.array(profs, dtype=np.int64) if any(profs) else None)
+                                            np.array(profs, dtype=np.int64) if any(profs) else None, self._ext)
         settle(len(rows), ev, seq_after)
 
     def _error(self, st: int, row: tuple, f: dict) -> RouterError:
         ext = f["call"] if row[2] != NO_ID else NO_ID
         return row_error(self, st, int(row[0]), float(row[1]), ext, int(row[3]))
 
-    def _events(self, ev: np.ndarray) -> list[Event]:
-        """Event records with protocol ids (statistics see each); a CALL_ENDED unmaps its call."""
-        events = self.fr.to_events(ev, self._ext)
+    def _events(self, events: list[Event]) -> list[Event]:
+        """Event records (with protocol ids: run_rows' ``records``) to statistics; a CALL_ENDED unmaps its call."""
         apply = self._stats.apply
         for e in events:
             if e.kind == EventKind.CALL_ENDED:  # the chunk ends with the row being settled: no later row reads it
