@@ -91,10 +91,12 @@ class LifecycleDriver:
     """Keeps the floor at the target occupancy and runs lifecycles."""
 
     def __init__(self, w: Workload, *, stats: bool = False, seed: int = 1, occupancy: float = 0.9,
-                 fast_paths: bool = True, strategy: str = "longest-idle-agent", per_call: str = "python"):
+                 fast_paths: bool = True, strategy: str = "longest-idle-agent", engine: str = "python"):
         self.w = w
         cfg = build_config(w, seed, strategy=strategy)
-        if per_call == "per-call":  # the same calls through FastRouter's per-call methods
+        if engine not in ("python", "per-call"):
+            raise ValueError(f"engine must be python or per-call, got {engine!r}")
+        if engine == "per-call":  # the same calls through FastRouter's per-call methods
             self.router = FastRouter.from_config(cfg, collect_stats=stats, calls=2 * w.agents + 1024)
         else:
             self.router = Router.from_config(cfg, collect_stats=stats, fast_paths=fast_paths)
@@ -166,7 +168,7 @@ def run(w: Workload | str = "10k", *, lifecycles: int = 200_000, max_seconds: fl
     """Time ``lifecycles`` (bounded by ``max_seconds``) after an untimed warm-up and a correctness check, one
     call per command through ``engine``: "python" (Router) or "per-call" (FastRouter's per-call methods)."""
     w = WORKLOADS[w] if isinstance(w, str) else w
-    d = LifecycleDriver(w, stats=stats, fast_paths=fast_paths, strategy=strategy, per_call=engine)
+    d = LifecycleDriver(w, stats=stats, fast_paths=fast_paths, strategy=strategy, engine=engine)
     for _ in range(warmup):
         d.step(None)
     d.check()

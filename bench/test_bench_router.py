@@ -32,7 +32,7 @@ def test_bench_router_lifecycles(benchmark, size):
 @pytest.mark.parametrize("size", ["1k", "10k"])
 def test_bench_router_per_call_compiled_lifecycles(benchmark, size):
     """The same lifecycles through FastRouter's per-call methods (Router's API on the compiled core)."""
-    d = LifecycleDriver(WORKLOADS[size], per_call="per-call")
+    d = LifecycleDriver(WORKLOADS[size], engine="per-call")
     for _ in range(2_000):
         d.step(None)
     d.check()
