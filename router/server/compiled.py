@@ -91,9 +91,8 @@ class CompiledEngine:
 
     def advance(self, now: float) -> list[Event]:
         """:meth:`apply` of one ``advance``, without its batch bookkeeping (the host advances every wake-up)."""
-        row = np.zeros(1, dtype=OP_DTYPE)
-        row[0] = (OP_ADVANCE, now, NO_ID, -1, -1, 0, 0.0)
-        events, status, _ = self.fr.run_rows(row, records=self._ext)
+        events, status, _ = self.fr.run_rows(np.array([self._row(now, "advance", {})], dtype=OP_DTYPE),
+                                             records=self._ext)
         events = self._events(events)
         if status[0] != OK:  # a time before the clock: nothing changed (as apply answers it: no events)
             self._pending.extend(events)
