@@ -20,15 +20,15 @@ from .core_layout import (
     D_CALLER_ABANDONED, D_LOGGED_OUT, D_NONE, D_NOT_READY, D_REJECT, ENTERED, ERR_BAD_ARG, ERR_BAD_OP,
     ERR_CALL_GONE, ERR_CONNECTED_ELSEWHERE, ERR_DUPLICATE_CALL, ERR_HAS_CALLS, ERR_LOGGED_IN, ERR_LOGGED_OUT,
     ERR_NO_OFFER, ERR_NOT_CONNECTED, ERR_TIME, ERR_UNKNOWN_AGENT, ERR_UNKNOWN_CALL, ERR_UNKNOWN_QUEUE, EXT, HOPS,
-    LOGGED_IN, NA_RUN, NO_ID, OFFER_AGENT, OFFER_SLOT, OFFER_TOKEN, OFFERS, OK, OP_ABANDON, OP_ACCEPT,
+    LOGGED_IN, NA_RUN, NO_ID, OF_FIRST, OF_LAST, CH, OFFERS, OK, OP_ABANDON, OP_ACCEPT,
     OP_ADVANCE, OP_ARRIVE, OP_LOGIN, OP_LOGOUT, OP_NOT_READY, OP_READY, OP_REJECT, OP_RELEASE, ORDER, PRES, PRIO,
     QGEN, QUEUE, REASON, REASON_LOGIN, REJ_DELAY, S_ARRIVED, S_NFREE, S_NREASONS, S_NOW, S_ORDER, S_RESUME, STATE,
     ST_CONNECTED, ST_WAITING, WAIT_ORIGIN, EMPTY_EPOCH, S_TAIL,
-    D_ANSWERED_ELSEWHERE, OFFER_TAIL, RO_LEN, DEDICATED, DETAIL_TO_AGENT, DETAIL_TO_QUEUE, D_TRANSFER,
+    D_ANSWERED_ELSEWHERE, RO_LEN, DEDICATED, DETAIL_TO_AGENT, DETAIL_TO_QUEUE, D_TRANSFER,
     ERR_SAME_AGENT, LAST_END, LOAD, OP_TRANSFER, XFER, PREF, PREF_FB, PREF_UNTIL, STRAT, TALK, WRAP,
     CB, D_CB_CANCELLED, DETAIL_NUMBER, ERR_NOT_WAITING, OP_CALLBACK, S_NNUMBERS, S_SEQ, SKP, S_NPROF,
 )
-from .core_ring import offer_unlink, ringing_to_scratch
+from .core_ring import offer_row, offer_unlink, offers_to_scratch, ringing_to_scratch
 from .codes import STRAT_PREFERRED
 from .core_ids import h_get, h_put
 from .core_ops import (
@@ -55,8 +55,8 @@ def _check(S, op, t, call, a, q, arg, prof):
             return ERR_UNKNOWN_AGENT
         if not (math.isnan(arg) or arg >= 0):
             return ERR_BAD_ARG
-        if prof < 0 or prof >= S.S_i[S_NPROF]:
-            return ERR_BAD_ARG  # a skill profile the facade never registered
+        if prof < 0 or prof >= S.S_i[S_NPROF] or S.PCH[prof] < 0:
+            return ERR_BAD_ARG  # a profile the facade never registered, or voice where it is not configured
     elif op == OP_TRANSFER:
         if h_get(S, call) < 0:
             return ERR_UNKNOWN_CALL
@@ -107,8 +107,8 @@ def _arrive(S, t, call, q, prio, pref, fallback_s, prof):
     S.C_i[slot, PRIO] = prio
     S.C_i[slot, STATE] = ST_WAITING
     S.C_i[slot, AGENT] = -1
-    S.C_i[slot, OFFER_AGENT] = -1
-    S.C_i[slot, OFFER_TAIL] = -1
+    S.C_i[slot, OF_FIRST] = -1
+    S.C_i[slot, OF_LAST] = -1
     S.C_i[slot, QGEN] = 0
     S.C_i[slot, HOPS] = 0
     S.C_f[slot, ARRIVAL] = t
@@ -118,6 +118,7 @@ def _arrive(S, t, call, q, prio, pref, fallback_s, prof):
     S.C_i[slot, PREF] = -1
     S.C_i[slot, XFER] = -1
     S.C_i[slot, SKP] = prof
+    S.C_i[slot, CH] = S.PCH[prof]
     S.C_f[slot, PREF_UNTIL] = -math.inf
     if pref < 0 and S.Q_i[q, STRAT] == STRAT_PREFERRED:
         pref = S.Q_i[q, DEDICATED]
@@ -136,7 +137,7 @@ def _ringing(S, call, a):
     slot = h_get(S, call)
     if slot < 0:
         return -ERR_CALL_GONE
-    if S.A_i[a, OFFER_SLOT] != slot:
+    if offer_row(S, slot, a) < 0:
         if S.C_i[slot, STATE] == ST_CONNECTED:
             return -ERR_CONNECTED_ELSEWHERE
         return -ERR_NO_OFFER
@@ -170,8 +171,6 @@ def _accept(S, t, call, a):
     n = _withdraw_others(S, slot, a, t, D_ANSWERED_ELSEWHERE)  # freed once the call connects
     offer_unlink(S, slot, a)
     S.C_i[slot, RO_LEN] = 0
-    S.A_i[a, OFFER_SLOT] = -1
-    S.A_i[a, OFFER_TOKEN] = 0
     S.A_i[a, OFFERS] -= 1
     S.A_i[a, CONN] += 1
     S.A_i[a, ANSWERED] += 1
@@ -241,6 +240,7 @@ def _transfer(S, t, call, tq, ta, fallback_s):
     S.C_f[slot, WAIT_ORIGIN] = t  # the second leg's wait starts now; arrival time (its place) is kept
     enter_queue(S, slot, q, t, D_TRANSFER)  # the old agent still holds the line here
     S.A_i[old, LOAD] -= 1
+    S.LD[old, S.C_i[slot, CH]] -= 1
     S.A_i[old, CONN] -= 1
     S.A_f[old, TALK] += t - S.C_f[slot, CONNECTED_S]
     S.A_f[old, LAST_END] = t
@@ -295,10 +295,10 @@ def _presence(S, op, t, a, arg):
         return OK
     if op == OP_LOGOUT and S.A_i[a, CONN] > 0:
         return ERR_HAS_CALLS
-    slot = -1
-    if S.A_i[a, OFFERS] > 0:  # the agent's ringing offer (one at most) is withdrawn
-        slot = S.A_i[a, OFFER_SLOT]
-        drop_offer(S, slot, a, t, K_WITHDRAWN, D_LOGGED_OUT if op == OP_LOGOUT else D_NOT_READY)
+    n = offers_to_scratch(S, a)  # the agent's ringing offers are withdrawn, in call order
+    end = S.RO.shape[0] - 1
+    for i in range(n):
+        drop_offer(S, S.RO[end - i], a, t, K_WITHDRAWN, D_LOGGED_OUT if op == OP_LOGOUT else D_NOT_READY)
     if op == OP_LOGOUT:
         S.A_i[a, PRES] = P_LOGGED_OUT
         unlock(S, a)
@@ -308,8 +308,8 @@ def _presence(S, op, t, a, arg):
     else:
         set_not_ready(S, a, int(arg))
     touch(S, a, t)
-    if slot >= 0:
-        back_to_queue(S, slot, t)
+    for i in range(n):  # their calls go back to their places, in the same order
+        back_to_queue(S, S.RO[end - i], t)
     return OK
 
 

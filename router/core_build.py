@@ -16,8 +16,8 @@ from .codes import STRATEGY_NAMES
 from .config import RouterConfig
 from .core_layout import (
     AH_CAP, AH_OFF, AHT, BLOCKED, BUSY_DELAY, CAP, CoreState, DISP_LOGGED_OUT, DISPLAY, KEYKIND, LAST_END,
-    LAST_OFFERED, RA_ORDER, RA_SLOT, RA_T, MAX_LEN, MAX_NA, MAX_WAIT, NSTEPS, DEDICATED, DIR_HEAD, PREF_FB, OFFER_NEXT, RING_STEP, RO_LEN, RO_OFF, S_RO_ROOM, S_RO_USED, ST_OFFERED, N_A_F, N_A_I, N_C_F, N_C_I, N_EV_I, N_Q_F, N_Q_I, N_S_F, N_S_I,
-    N_TM_I, NA_DELAY, OFFER_SLOT, OVERFLOW, REJ_DELAY, RING_TO, S_EV_ROOM, S_NFREE, S_NOW,
+    LAST_OFFERED, RA_ORDER, RA_SLOT, RA_T, MAX_LEN, MAX_NA, MAX_WAIT, NSTEPS, DEDICATED, DIR_HEAD, PREF_FB, A_OF_HEAD, N_OF, RING_STEP, RO_LEN, RO_OFF, S_RO_ROOM, S_RO_USED, ST_OFFERED, N_A_F, N_A_I, N_C_F, N_C_I, N_EV_I, N_Q_F, N_Q_I, N_S_F, N_S_I,
+    N_TM_I, NA_DELAY, OVERFLOW, S_OF_NFREE, S_OF_ROOM, REJ_DELAY, RING_TO, S_EV_ROOM, S_NFREE, S_NOW,
     S_TM_ROOM, ST_FREE, STATE, W_HEAD, W_ROOT, WEIGHT, WRAP, N_QM, RR_CURSOR, SCAN, STRAT, NO_AGENTS_S, S_TM_NEED, H_EMPTY, H_TOMB, S_HUSED, S_NT, S_NREASONS, S_NNUMBERS,
     S_NPROF,
 )
@@ -37,14 +37,6 @@ RING_STRATEGIES = ("ring-all", "ring-progressively")
 def unsupported(cfg: RouterConfig) -> list[str]:
     """What ``cfg`` uses that the compiled core does not run, as ``key: reason`` lines (empty: all runs)."""
     out = []
-    if "voice" not in cfg.channels:
-        out.append("channels: the compiled core routes the 'voice' channel, which is not configured")
-    ch = cfg.channels
-    for i, a in enumerate(cfg.agents):
-        if sum(n for _, n in a.capacity) > 1:
-            out.append(f"agents[{i}].capacity: more than one call at a time (multi-channel agents)")
-        elif any(c != "voice" and n > 0 for c, n in a.capacity) and "voice" in ch:
-            out.append(f"agents[{i}].capacity: a channel other than voice")
     for i, q in enumerate(cfg.queues):
         p = f"queues[{i}]"
         if q.strategy not in CORE_STRATEGIES:
@@ -65,13 +57,16 @@ def build(cfg: RouterConfig, calls: int = 1024, timers: int = 4096, events: int 
     skills = np.zeros((n, max(1, len(cfg.skills))), dtype=np.uint8)
     A_i = np.zeros((n, N_A_I), dtype=np.int64)
     A_f = np.zeros((n, N_A_F), dtype=np.float64)
+    chans = core_channels(cfg)
+    CA = np.zeros((n, len(chans)), dtype=np.int64)
     for i, a in enumerate(cfg.agents):
         for s, lvl in a.skills:
             skills[i, skill_index[s]] = lvl
-        A_i[i, CAP] = dict(a.capacity).get("voice", 0)
+        for c, k in a.capacity:
+            CA[i, chans.index(c)] = k
+    A_i[:, CAP] = CA.sum(axis=1)
     A_i[:, DISPLAY] = DISP_LOGGED_OUT
-    A_i[:, OFFER_SLOT] = -1
-    A_i[:, OFFER_NEXT] = -1
+    A_i[:, A_OF_HEAD] = -1
     A_i[:, DIR_HEAD] = -1
     A_f[:, LAST_END] = -math.inf
     A_f[:, LAST_OFFERED] = -math.inf
@@ -94,7 +89,9 @@ def build(cfg: RouterConfig, calls: int = 1024, timers: int = 4096, events: int 
         Q_i[qi, KEYKIND] = HEAP_KEYS.get(q.strategy, 0)
         Q_i[qi, STRAT] = STRATEGY_NAMES[q.strategy]
         # A heap decides only where members share one tier and penalty and no step changes who serves.
-        Q_i[qi, SCAN] = not (q.strategy in HEAP_KEYS and uniform and not q.escalation)  # uniform: False without members
+        # … and every member takes one call at a time (a busy multi-channel agent may still have room).
+        single = all(A_i[agent_index[m.agent], CAP] <= 1 for m in q.members)
+        Q_i[qi, SCAN] = not (q.strategy in HEAP_KEYS and uniform and single and not q.escalation)  # uniform: False without members
         Q_i[qi, NSTEPS] = len(q.escalation)
         for k, step in enumerate(q.escalation):
             ESC_f[qi, k] = step.after_s
@@ -145,10 +142,17 @@ def build(cfg: RouterConfig, calls: int = 1024, timers: int = 4096, events: int 
     S_i[S_NREASONS] = 2  # login, no-answer
     S_i[S_NNUMBERS] = 1  # callback number code 0: none
     ring = max([len(q.members) for q in cfg.queues if q.strategy in RING_STRATEGIES] + [0])
-    step_events = 4 * nq + 32 + 4 * ring  # an overflow chain visits each queue at most once; ring-all rings all
+    most = max(1, int(A_i[:, CAP].max(initial=1)))  # the most calls one agent takes at a time
+    # Offers one step may make: the agents a ring-all call leaves, each taking as many calls as it has
+    # room for; an agent's calls back in their queues, each ringing a ring-all queue.
+    offers = 2 * (ring + 1) * (most + 1)
+    step_events = 4 * nq + 32 + 4 * ring + 4 * offers  # an overflow chain visits each queue at most once
     S_i[S_EV_ROOM] = 2 * step_events
-    S_i[S_TM_ROOM] = 2 * (nq * (3 + max_steps) + 8 + ring)  # each queue of a chain: waits, steps, rings
-    S_i[S_RO_ROOM] = ring
+    S_i[S_TM_ROOM] = 2 * (nq * (3 + max_steps) + 8 + ring + offers)  # each queue of a chain: waits, steps, rings
+    S_i[S_RO_ROOM] = max(ring, 1) * most  # ring orders of an agent's calls back in ring queues; scratch
+    S_i[S_OF_ROOM] = offers
+    of_rows = 2 * offers + min(int(A_i[:, CAP].sum()), calls)
+    S_i[S_OF_NFREE] = of_rows
     S_f = np.zeros(N_S_F, dtype=np.float64)
     S_f[S_NOW] = -math.inf
     state = CoreState(
@@ -162,9 +166,19 @@ def build(cfg: RouterConfig, calls: int = 1024, timers: int = 4096, events: int 
         RNG=np.array([cfg.seed], dtype=np.uint64),
         QOK=np.array(qok_rows, dtype=np.uint8).reshape(-1, max_steps + 1), ESC_f=ESC_f, ESC_i=ESC_i,
         RO=np.zeros(max(16, 8 * ring), dtype=np.int64), SK=skills, QS_ptr=qs_ptr,
-        QS=np.array(qs_rows, dtype=np.int64).reshape(-1, 2), DROP=DROP, CP=empty_profiles(len(cfg.skills)))
-    S_i[S_NPROF] = 1  # row 0: no own skills
+        QS=np.array(qs_rows, dtype=np.int64).reshape(-1, 2), DROP=DROP, CP=empty_profiles(len(cfg.skills)),
+        PCH=np.zeros(4, dtype=np.int64), OF=np.zeros((of_rows, N_OF), dtype=np.int64),
+        OFREE=np.arange(of_rows - 1, -1, -1, dtype=np.int64), LD=np.zeros_like(CA), CA=CA)
+    S_i[S_NPROF] = 1  # row 0: no own skills, voice
+    if "voice" not in cfg.channels:
+        state.PCH[0] = -1  # no voice channel: profile 0 is refused (channel 0 stands for it, capacity 0)
     return state
+
+
+def core_channels(cfg: RouterConfig) -> list[str]:
+    """The configuration's channels in the compiled core's order: voice first (channel 0; it has capacity 0
+    where the configuration does not name it)."""
+    return ["voice"] + [c for c in cfg.channels if c != "voice"]
 
 
 def empty_profiles(n_skills: int, rows: int = 4) -> np.ndarray:
@@ -198,8 +212,18 @@ def _steps(q, pen: int) -> list[tuple[int, int]]:
     return out
 
 
+def _more_free(S: CoreState, free: np.ndarray, count: int, old: int, new: int) -> np.ndarray:
+    """A stack of free rows (``S.S_i[count]`` in use at its bottom) with rows ``old .. new - 1`` added."""
+    out = np.empty(new, dtype=np.int64)
+    n = int(S.S_i[count])
+    out[:n] = free[:n]
+    out[n:n + new - old] = np.arange(new - 1, old - 1, -1)
+    S.S_i[count] = n + new - old
+    return out
+
+
 def grow(S: CoreState) -> CoreState:
-    """A copy of ``S`` with room again: calls and timers double when short, the call-id table rehashes.
+    """A copy of ``S`` with room again: calls, timers and offers double when short, the call-id table rehashes.
 
     Events are not grown here: the facade drains them (``S_NEV`` back to 0)."""
     rep = {}
@@ -211,12 +235,7 @@ def grow(S: CoreState) -> CoreState:
         C_i[old:, STATE] = ST_FREE
         C_f = np.zeros((new, S.C_f.shape[1]))
         C_f[:old] = S.C_f
-        free = np.empty(new, dtype=np.int64)
-        nfree = int(S.S_i[S_NFREE])
-        free[:nfree] = S.FREE[:nfree]
-        free[nfree:nfree + new - old] = np.arange(new - 1, old - 1, -1)
-        S.S_i[S_NFREE] = nfree + new - old
-        rep.update(C_i=C_i, C_f=C_f, FREE=free)
+        rep.update(C_i=C_i, C_f=C_f, FREE=_more_free(S, S.FREE, S_NFREE, old, new))
     if S.S_i[S_NT] + S.S_i[S_TM_ROOM] > S.TM_t.shape[0] or S.S_i[S_TM_NEED] > S.TM_t.shape[0]:
         new = max(2 * S.TM_t.shape[0] + int(S.S_i[S_TM_ROOM]), 2 * int(S.S_i[S_TM_NEED]))
         S.S_i[S_TM_NEED] = 0
@@ -225,6 +244,12 @@ def grow(S: CoreState) -> CoreState:
         TM_i = np.zeros((new, S.TM_i.shape[1]), dtype=np.int64)
         TM_i[:S.TM_i.shape[0]] = S.TM_i
         rep.update(TM_t=TM_t, TM_i=TM_i)
+    if S.S_i[S_OF_NFREE] < S.S_i[S_OF_ROOM]:
+        old = S.OF.shape[0]
+        new = 2 * old
+        OF = np.zeros((new, S.OF.shape[1]), dtype=np.int64)
+        OF[:old] = S.OF
+        rep.update(OF=OF, OFREE=_more_free(S, S.OFREE, S_OF_NFREE, old, new))
     if S.S_i[S_RO_USED] + 2 * S.S_i[S_RO_ROOM] > S.RO.shape[0]:
         rep.update(RO=_compact_ring_orders(S, rep.get("C_i", S.C_i)))
     S = S._replace(**rep) if rep else S

@@ -17,13 +17,13 @@ import math
 
 from .core_jit import kernel
 from .core_layout import (
-    AH_CAP, AH_LEN, AH_OFF, ANSWERED, BLOCKED, CAP, CONN, DETAIL_DISPLAY, DISP_AVAILABLE, DISP_BUSY,
+    AH_CAP, AH_LEN, AH_OFF, ANSWERED, BLOCKED, CONN, DETAIL_DISPLAY, DISP_AVAILABLE, DISP_BUSY,
     DISP_LOGGED_OUT, DISP_NOT_READY, DISP_RESERVED, DISP_WRAP_UP, DISPLAY, E_AGENT, E_CALL, E_DETAIL, E_KIND,
     E_QUEUE, E_SEQ, E_TIME, E_VALUE, EXT, IDLE_RANK, IDLE_SINCE, KEYKIND, LOCK_KIND, LOCK_TOKEN, LOCK_UNTIL,
     NO_ID, OFFERS, PRES, QGEN, QUEUE, REASON, RINGING, S_NEV, S_NT, S_RANK,
     RING_GEN, T_PREF_FALLBACK, T_RING_STEP,
     S_SEQ, S_TSEQ, STATE, T_ESCALATE, T_LOCK_END, T_MAX_WAIT, T_RING, TALK, TARG, TKIND, TSEQ, TTARGET, TTOKEN,
-    ST_OFFERED, ST_WAITING, OFFER_SLOT, OFFER_TOKEN, SCAN, QM_SKILL_SUM, QM_OK, EMPTY_EPOCH, LOGGED_IN,
+    ST_OFFERED, ST_WAITING, O_SLOT, O_TOKEN, CH, SCAN, QM_SKILL_SUM, QM_OK, EMPTY_EPOCH, LOGGED_IN,
     T_NO_AGENTS, QM_FROM, SKP, XFER,
 )
 
@@ -125,8 +125,8 @@ def timer_live(S, k):
     if kind == T_LOCK_END:
         return S.A_i[target, LOCK_TOKEN] == token
     if kind == T_RING:
-        a = S.TM_i[k, TARG]
-        return S.A_i[a, OFFER_TOKEN] == token and S.A_i[a, OFFER_SLOT] == target
+        r = S.TM_i[k, TARG]
+        return S.OF[r, O_TOKEN] == token and S.OF[r, O_SLOT] == target
     st = S.C_i[target, STATE]
     if not (st == ST_WAITING or st == ST_OFFERED):
         return False  # a connected call's waiting timers are void
@@ -216,7 +216,7 @@ def pick_available(S, q, slot):
             _ah_pop(S, q)
         else:
             a = S.AH_i[off, 0]
-            if (S.A_i[a, LOCK_KIND] == L_NONE and S.A_i[a, CAP] > 0 and a != excluded
+            if (S.A_i[a, LOCK_KIND] == L_NONE and S.CA[a, S.C_i[slot, CH]] > 0 and a != excluded
                     and S.QM[S.QM_ptr[q] + S.AH_i[off, 1], QM_OK] and call_ok(S, a, slot, q, 0)):
                 found = a
                 break

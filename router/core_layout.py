@@ -16,8 +16,10 @@ from typing import NamedTuple
 import numpy as np
 
 # ---------------------------------------------------------------- agents (A_i int64, A_f float64)
-PRES, REASON, LOCK_KIND, LOCK_TOKEN, LOAD, CAP, OFFERS, CONN, ANSWERED, NA_RUN, DISPLAY, OFFER_SLOT, OFFER_TOKEN = range(13)
-OFFER_NEXT = 13  # the next agent ringing the same call (-1: last); the call's OFFER_AGENT is the first
+# LOAD, CAP: ringing + connected calls and capacity summed over the channels (per channel: CoreState.LD, CA)
+PRES, REASON, LOCK_KIND, LOCK_TOKEN, LOAD, CAP, OFFERS, CONN, ANSWERED, NA_RUN, DISPLAY = range(11)
+A_OF_HEAD = 11  # the first of the offers ringing this agent (an OF row, -1: none), in call order (ORDER)
+A_SPARE1, A_SPARE2 = 12, 13  # unused
 DIR_HEAD = 14  # first of the waiting calls directed to this agent (preferred agent, agent transfer), or -1
 N_A_I = 15
 LOCK_UNTIL, IDLE_SINCE, IDLE_RANK, TALK, LAST_END, LAST_OFFERED = range(6)
@@ -54,28 +56,37 @@ N_QM = 6
 QM_SKILL_SUM, QM_WEIGHT = 0, 1  # QM_f: levels summed over the queue's skills; weighted-random weight
 
 # ---------------------------------------------------------------- calls (C_i int64, C_f float64), by slot
-EXT, ORDER, QUEUE, PRIO, STATE, AGENT, OFFER_AGENT, QGEN, HOPS = range(9)
+EXT, ORDER, QUEUE, PRIO, STATE, AGENT, OF_FIRST, QGEN, HOPS = range(9)
 W_LEFT, W_RIGHT, W_UP, W_SIZE, W_PRI = range(9, 14)  # the call's node in its queue's waiting tree (core_wait.py)
 CURSOR = 14  # top-down: position of the member last offered this call (-1: none yet)
 STEP = 15  # escalation step reached in the current queue
 CB = 16  # callback: the number's code (FastRouter.number_code), 0 for a caller on the line
-# Ringing: OFFER_AGENT is the first agent ringing the call, OFFER_TAIL the last, NOFF how many; a
+# Ringing: OF_FIRST is the call's first offer (an OF row, -1: none), OF_LAST its last, NOFF how many; a
 # ring-progressively call's agents still to ring are RO[RO_OFF : RO_OFF + RO_LEN] (member rows);
 # RING_GEN takes a fresh S_GEN value whenever its step timer is set (an older one, or one of a call that used
 # the slot before, is void).
-NOFF, OFFER_TAIL, RO_OFF, RO_LEN, RING_GEN = 17, 18, 19, 20, 21
+NOFF, OF_LAST, RO_OFF, RO_LEN, RING_GEN = 17, 18, 19, 20, 21
 # PREF: the preferred agent (-1: none), served alone until C_f PREF_UNTIL; while it waits with an active
 # preference the call is also in that agent's directed list (DIR_NEXT/DIR_PREV, IN_DIR) and SPECIAL
 # (counted in its queue's NSPECIAL: a freed agent then checks each waiting call, not only the first).
 PREF, DIR_NEXT, DIR_PREV, IN_DIR, SPECIAL = 22, 23, 24, 25, 26
 XFER = 27  # the agent who last transferred the call (-1: none): never offered it again (SPECIAL too)
-SKP = 28  # the call's own skill requirements: a row of CP (0: none); such a call is SPECIAL while it waits
-N_C_I = 29
+SKP = 28  # the call's own requirements: a row of CP and PCH (0: voice, no own skills); SPECIAL while it waits
+CH = 29  # the call's channel (PCH[SKP]; 0 is voice)
+N_C_I = 30
 ARRIVAL, ENTERED, CONNECTED_S, WAIT_ORIGIN, PREF_UNTIL = range(5)
 N_C_F = 5
 ST_WAITING, ST_OFFERED, ST_CONNECTED, ST_ENDED, ST_FREE = 0, 1, 2, 3, 4
 
+# ---------------------------------------------------------------- offers (OF int64), one row per ringing offer
+# A call's offers form a list in the order they were made (OF_FIRST .. OF_LAST through O_CNEXT: the order of
+# the Python engine's ``call.offers``); an agent's, a list in call order (A_OF_HEAD through O_ANEXT: the order
+# in which the Python engine withdraws them). Free rows are stacked in OFREE (S_OF_NFREE of them).
+O_SLOT, O_AGENT, O_TOKEN, O_CNEXT, O_ANEXT = range(5)  # O_TOKEN: the offer's token (0: a free row)
+N_OF = 5
+
 # ---------------------------------------------------------------- timers (TM_t float64, TM_i int64)
+# T_RING: TTARGET the call slot, TTOKEN the offer's token, TARG its OF row
 TSEQ, TKIND, TTARGET, TTOKEN, TARG = range(5)
 N_TM_I = 5
 T_RING, T_LOCK_END, T_MAX_WAIT, T_NO_AGENTS, T_ESCALATE, T_PREF_FALLBACK, T_RING_STEP = 1, 2, 3, 4, 5, 6, 7
@@ -117,7 +128,8 @@ S_TAIL, S_TAIL_K, S_TAIL_FIRING, S_TM_NEED = 17, 18, 19, 20
 S_NNUMBERS = 21  # callback number codes registered by the facade (code 0 means none)
 # RO (ring orders): rows in use (a bump pointer; the facade compacts), and the room one step may need.
 S_RO_USED, S_RO_ROOM = 22, 23
-N_S_I = 24
+S_OF_NFREE, S_OF_ROOM = 24, 25  # free offer rows; the rows one step may need
+N_S_I = 26
 S_NOW = 0
 N_S_F = 1
 
@@ -206,3 +218,11 @@ class CoreState(NamedTuple):
     # row 0 is empty (a call without its own skills). None only in a state pickled before profiles existed
     # (FastRouter.__setstate__ upgrades it).
     CP: np.ndarray = None
+    # Each profile's channel (0: voice); the offer table and its free rows; ringing + connected calls and
+    # capacity per (agent, channel). None only in a state pickled before multi-channel agents
+    # (FastRouter.__setstate__ upgrades it).
+    PCH: np.ndarray = None
+    OF: np.ndarray = None
+    OFREE: np.ndarray = None
+    LD: np.ndarray = None
+    CA: np.ndarray = None

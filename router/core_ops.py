@@ -29,10 +29,10 @@ from .core_layout import (
     AGENT, AHT, ARRIVAL, CAP, CB, CONN, CONNECTED_S, CURSOR, D_COMPLETED, D_ESCALATION, D_EXIT,
     D_EXIT_ESCALATION, D_EXIT_NO_AGENTS, D_EXIT_TIMEOUT, D_NONE, D_OVERFLOW, D_REJ_FULL, D_REJ_NO_AGENTS,
     DETAIL_QUEUE, DETAIL_STEP, EMPTY_EPOCH, ENTERED, EXT, HOPS, LAST_END, LOAD, LOCK_KIND, LOGGED_IN, MAX_LEN,
-    MAX_NA, MAX_WAIT, NA_DELAY, NA_RUN, NO_AGENTS_S, NOFF, NSTEPS, NWAIT, OFFER_AGENT, ORDER, OVERFLOW, PRES,
+    MAX_NA, MAX_WAIT, NA_DELAY, NA_RUN, NO_AGENTS_S, NOFF, NSTEPS, NWAIT, OF_FIRST, O_AGENT, CH, ORDER, OVERFLOW, PRES,
     PRIO, QGEN, QM_AGENT, QM_POS, QUEUE, REASON_NO_ANSWER, RINGING, RO_LEN, RR_CURSOR, S_ENDED,
     S_EV_ROOM, S_GEN, S_HUSED, S_NEV, S_NFREE, S_NOW, S_NT, S_TAIL, S_TAIL_FIRING, S_TAIL_K, S_TM_NEED,
-    S_TM_ROOM, SCAN, ST_ENDED, ST_OFFERED, ST_WAITING, STATE, STEP, STRAT, T_ESCALATE, T_LOCK_END, T_MAX_WAIT,
+    S_TM_ROOM, S_OF_NFREE, S_OF_ROOM, SCAN, ST_ENDED, ST_OFFERED, ST_WAITING, STATE, STEP, STRAT, T_ESCALATE, T_LOCK_END, T_MAX_WAIT,
     T_NO_AGENTS, T_RING, T_RING_STEP, SKP, NSPECIAL, PREF, PREF_UNTIL, T_PREF_FALLBACK, TALK, TARG, TKIND, TTARGET, W_HEAD, WEIGHT, WRAP,
 )
 from .codes import STRAT_MOST_SKILLED, STRAT_RING_ALL, STRAT_RING_PROGRESSIVELY, STRAT_ROUND_ROBIN, STRAT_TOP_DOWN
@@ -218,8 +218,8 @@ def _best_of_queues(S, a, t):
         s = S.Q_i[q, W_HEAD]
         w = -S.Q_f[q, WEIGHT]
         if S.Q_i[q, NSTEPS] == 0 and S.Q_i[q, NSPECIAL] == 0:
-            if not S.AQ[k, 2]:
-                continue  # every call of the queue asks the same of its members
+            if not S.AQ[k, 2] or S.LD[a, 0] >= S.CA[a, 0]:
+                continue  # every call of the queue asks the same of its members (voice, no own skills)
         else:  # calls differ (escalation step, preferred agent): the first, in order, it may take
             m = S.QM_ptr[q] + S.AQ[k, 1]
             while s >= 0 and not eligible(S, a, s, m, t):
@@ -258,6 +258,7 @@ def release(S, slot, t, wrap_s):
     a = S.C_i[slot, AGENT]
     end_call(S, slot, t, D_COMPLETED)
     S.A_i[a, LOAD] -= 1
+    S.LD[a, S.C_i[slot, CH]] -= 1
     S.A_i[a, CONN] -= 1
     S.A_f[a, TALK] += t - S.C_f[slot, CONNECTED_S]
     S.A_f[a, LAST_END] = t
@@ -275,7 +276,7 @@ def fire(S, t, kind, target, arg):
     slot = target
     q = S.C_i[slot, QUEUE]
     if kind == T_RING:
-        a = arg
+        a = S.OF[arg, O_AGENT]  # arg: the offer's OF row
         drop_offer(S, slot, a, t, K_EXPIRED, D_NONE)
         S.A_i[a, NA_RUN] += 1
         mna = S.Q_i[q, MAX_NA]
@@ -325,8 +326,8 @@ def leave_queue(S, slot, t, detail):
     if S.C_i[slot, STATE] == ST_WAITING:
         unwait(S, slot)
     else:
-        while S.C_i[slot, OFFER_AGENT] >= 0:  # in the order they were offered: drop one, free it, next
-            b = S.C_i[slot, OFFER_AGENT]
+        while S.C_i[slot, OF_FIRST] >= 0:  # in the order they were offered: drop one, free it, next
+            b = S.OF[S.C_i[slot, OF_FIRST], O_AGENT]
             drop_offer(S, slot, b, t, K_WITHDRAWN, detail)
             free(S, b, t)
     S.C_i[slot, RO_LEN] = 0
@@ -335,7 +336,8 @@ def leave_queue(S, slot, t, detail):
 @kernel
 def room_short(S):
     return (S.S_i[S_NEV] + S.S_i[S_EV_ROOM] > S.EV_i.shape[0] or S.S_i[S_NT] + S.S_i[S_TM_ROOM] > S.TM_t.shape[0]
-            or S.S_i[S_NFREE] < 1 or 2 * (S.S_i[S_HUSED] + 1) > S.HK.shape[0] or ro_short(S))
+            or S.S_i[S_NFREE] < 1 or 2 * (S.S_i[S_HUSED] + 1) > S.HK.shape[0] or ro_short(S)
+            or S.S_i[S_OF_NFREE] < S.S_i[S_OF_ROOM])
 
 
 @kernel

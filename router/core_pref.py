@@ -16,7 +16,7 @@ from __future__ import annotations
 from .core_jit import kernel
 from .core_kernels import L_NONE, P_READY, call_ok
 from .core_layout import (
-    CAP, DIR_HEAD, DIR_NEXT, DIR_PREV, IN_DIR, LOAD, LOCK_KIND, NSPECIAL, PRES, PREF, PREF_UNTIL, QM_AGENT, QUEUE,
+    CH, DIR_HEAD, DIR_NEXT, DIR_PREV, IN_DIR, LOCK_KIND, NSPECIAL, PRES, PREF, PREF_UNTIL, QM_AGENT, QUEUE,
     SKP, SPECIAL, STEP, XFER,
 )
 from .core_wait import w_less
@@ -41,15 +41,16 @@ def has_skills(S, a, q, step):
 
 
 @kernel
-def can_take(S, a):
-    return S.A_i[a, PRES] == P_READY and S.A_i[a, LOCK_KIND] == L_NONE and S.A_i[a, LOAD] < S.A_i[a, CAP]
+def can_take(S, a, ch):
+    """Agent ``a`` is ready, not locked, and has room on channel ``ch``."""
+    return S.A_i[a, PRES] == P_READY and S.A_i[a, LOCK_KIND] == L_NONE and S.LD[a, ch] < S.CA[a, ch]
 
 
 @kernel
 def eligible(S, a, slot, m, t):
     """dispatch._eligible: agent ``a`` (member row ``m`` of the call's queue, -1 if not a member) may be
     offered call ``slot`` now."""
-    if not can_take(S, a) or a == S.C_i[slot, XFER]:
+    if not can_take(S, a, S.C_i[slot, CH]) or a == S.C_i[slot, XFER]:
         return False
     q, step = S.C_i[slot, QUEUE], S.C_i[slot, STEP]
     if pref_active(S, slot, t):
@@ -61,9 +62,9 @@ def eligible(S, a, slot, m, t):
 def mark_waiting(S, slot, t):
     """The call has just entered its queue's waiting list: also its agent's directed list if its
     preference is active (dispatch._wait); a call some agent may not take (its transferring agent, its own
-    skills) is SPECIAL."""
+    skills, a channel other than voice) is SPECIAL."""
     if not pref_active(S, slot, t):
-        if S.C_i[slot, XFER] >= 0 or S.C_i[slot, SKP] != 0:
+        if S.C_i[slot, XFER] >= 0 or S.C_i[slot, SKP] != 0:  # SKP: own skills or channel (profile 0: neither)
             S.C_i[slot, SPECIAL] = 1
             S.Q_i[S.C_i[slot, QUEUE], NSPECIAL] += 1
         return

@@ -1,10 +1,11 @@
 """Compiled core: calls ringing several agents at once (ring-all, ring-progressively) (numba).
 
-A call's ringing agents form a list through the agents' ``OFFER_NEXT``
-column, first ``OFFER_AGENT``, last ``OFFER_TAIL``, in the order they were
-offered — the order of the Python engine's ``call.offers`` dict, which decides
-the order of withdrawals. An agent rings at most one call (the compiled core's
-agents take one call at a time), so one column per agent is enough.
+Each ringing offer is a row of the offer table ``OF`` (core_layout). A
+call's offers form a list in the order they were made — the order of the
+Python engine's ``call.offers`` dict, which decides the order of
+withdrawals; an agent's (a multi-channel agent may ring several calls), a
+list in call order, the order in which the Python engine withdraws an
+agent's offers.
 
 A ring-progressively call keeps the agents still to ring as member rows in the
 shared ``RO`` array (``RO_OFF``, ``RO_LEN``): the candidates at the moment it
@@ -19,8 +20,8 @@ from __future__ import annotations
 from .core_jit import kernel
 from .core_kernels import K_CALLBACK_OFFERED, K_OFFERED, emit, push_timer, set_state, touch
 from .core_layout import (
-    CB, D_NONE, DETAIL_NUMBER, LAST_OFFERED, LOAD, NOFF, OFFER_AGENT, OFFER_NEXT, OFFER_SLOT, OFFER_TAIL,
-    OFFER_TOKEN, OFFERS, ORDER, QM_AGENT, QM_PEN, QM_POS, QM_TIER, QUEUE, RA_ORDER, RA_SLOT, RA_T, RING_GEN, RING_STEP,
+    A_OF_HEAD, CB, CH, D_NONE, DETAIL_NUMBER, LAST_OFFERED, LOAD, NOFF, O_AGENT, O_ANEXT, O_CNEXT, O_SLOT, O_TOKEN,
+    OF_FIRST, OF_LAST, OFFERS, ORDER, S_OF_NFREE, QM_AGENT, QM_PEN, QM_POS, QM_TIER, QUEUE, RA_ORDER, RA_SLOT, RA_T, RING_GEN, RING_STEP,
     RING_TO, RO_LEN, RO_OFF, S_GEN, S_RO_ROOM, S_RO_USED, S_TOKEN, ST_OFFERED, STATE, STEP, STRAT, T_RING,
     T_RING_STEP,
 )
@@ -31,34 +32,73 @@ from .core_wait import w_remove
 
 
 @kernel
-def offer_link(S, slot, a):
-    """Agent ``a`` starts ringing call ``slot`` (appended to its list)."""
-    S.A_i[a, OFFER_NEXT] = -1
-    if S.C_i[slot, OFFER_AGENT] < 0:
-        S.C_i[slot, OFFER_AGENT] = a
+def offer_row(S, slot, a):
+    """The OF row of agent ``a``'s offer of call ``slot``, or -1 (``a in call.offers``)."""
+    r = S.C_i[slot, OF_FIRST]
+    while r >= 0 and S.OF[r, O_AGENT] != a:
+        r = S.OF[r, O_CNEXT]
+    return r
+
+
+@kernel
+def offer_link(S, slot, a, tok):
+    """Agent ``a`` starts ringing call ``slot``: a new OF row, last of the call's list, in call order in
+    the agent's. Its row."""
+    n = S.S_i[S_OF_NFREE] - 1
+    S.S_i[S_OF_NFREE] = n
+    r = S.OFREE[n]
+    S.OF[r, O_SLOT] = slot
+    S.OF[r, O_AGENT] = a
+    S.OF[r, O_TOKEN] = tok
+    S.OF[r, O_CNEXT] = -1
+    if S.C_i[slot, OF_FIRST] < 0:
+        S.C_i[slot, OF_FIRST] = r
     else:
-        S.A_i[S.C_i[slot, OFFER_TAIL], OFFER_NEXT] = a
-    S.C_i[slot, OFFER_TAIL] = a
+        S.OF[S.C_i[slot, OF_LAST], O_CNEXT] = r
+    S.C_i[slot, OF_LAST] = r
     S.C_i[slot, NOFF] += 1
+    order = S.C_i[slot, ORDER]
+    prev = -1
+    x = S.A_i[a, A_OF_HEAD]
+    while x >= 0 and S.C_i[S.OF[x, O_SLOT], ORDER] < order:
+        prev = x
+        x = S.OF[x, O_ANEXT]
+    S.OF[r, O_ANEXT] = x
+    if prev < 0:
+        S.A_i[a, A_OF_HEAD] = r
+    else:
+        S.OF[prev, O_ANEXT] = r
+    return r
 
 
 @kernel
 def offer_unlink(S, slot, a):
-    """Agent ``a`` stops ringing call ``slot``."""
+    """Agent ``a`` stops ringing call ``slot``: its OF row leaves both lists and is freed."""
     prev = -1
-    b = S.C_i[slot, OFFER_AGENT]
-    while b != a:
-        prev = b
-        b = S.A_i[b, OFFER_NEXT]
-    nxt = S.A_i[a, OFFER_NEXT]
+    r = S.C_i[slot, OF_FIRST]
+    while S.OF[r, O_AGENT] != a:
+        prev = r
+        r = S.OF[r, O_CNEXT]
+    nxt = S.OF[r, O_CNEXT]
     if prev < 0:
-        S.C_i[slot, OFFER_AGENT] = nxt
+        S.C_i[slot, OF_FIRST] = nxt
     else:
-        S.A_i[prev, OFFER_NEXT] = nxt
-    if S.C_i[slot, OFFER_TAIL] == a:
-        S.C_i[slot, OFFER_TAIL] = prev
-    S.A_i[a, OFFER_NEXT] = -1
+        S.OF[prev, O_CNEXT] = nxt
+    if S.C_i[slot, OF_LAST] == r:
+        S.C_i[slot, OF_LAST] = prev
     S.C_i[slot, NOFF] -= 1
+    prev = -1
+    x = S.A_i[a, A_OF_HEAD]
+    while x != r:
+        prev = x
+        x = S.OF[x, O_ANEXT]
+    if prev < 0:
+        S.A_i[a, A_OF_HEAD] = S.OF[r, O_ANEXT]
+    else:
+        S.OF[prev, O_ANEXT] = S.OF[r, O_ANEXT]
+    S.OF[r, O_TOKEN] = 0
+    S.OFREE[S.S_i[S_OF_NFREE]] = r
+    S.S_i[S_OF_NFREE] += 1
 
 
 @kernel
@@ -67,12 +107,27 @@ def ringing_to_scratch(S, slot, skip):
     Entry ``i`` is ``RO[len(RO) - 1 - i]``."""
     n = 0
     end = S.RO.shape[0] - 1
-    b = S.C_i[slot, OFFER_AGENT]
-    while b >= 0:
+    r = S.C_i[slot, OF_FIRST]
+    while r >= 0:
+        b = S.OF[r, O_AGENT]
         if b != skip:
             S.RO[end - n] = b
             n += 1
-        b = S.A_i[b, OFFER_NEXT]
+        r = S.OF[r, O_CNEXT]
+    return n
+
+
+@kernel
+def offers_to_scratch(S, a):
+    """Copy the calls ringing agent ``a`` to the far end of RO, in call order; their number (entry ``i`` is
+    ``RO[len(RO) - 1 - i]``)."""
+    n = 0
+    end = S.RO.shape[0] - 1
+    r = S.A_i[a, A_OF_HEAD]
+    while r >= 0:
+        S.RO[end - n] = S.OF[r, O_SLOT]
+        n += 1
+        r = S.OF[r, O_ANEXT]
     return n
 
 
@@ -131,15 +186,14 @@ def offer(S, slot, a, t):
         ring_started(S, q, slot, t)
     S.S_i[S_TOKEN] += 1
     tok = S.S_i[S_TOKEN]
-    offer_link(S, slot, a)
-    S.A_i[a, OFFER_SLOT] = slot
-    S.A_i[a, OFFER_TOKEN] = tok
+    r = offer_link(S, slot, a, tok)
     set_state(S, slot, ST_OFFERED)
     S.A_i[a, LOAD] += 1
+    S.LD[a, S.C_i[slot, CH]] += 1
     S.A_i[a, OFFERS] += 1
     S.A_f[a, LAST_OFFERED] = t
     expiry = t + S.Q_f[q, RING_TO]
-    push_timer(S, expiry, T_RING, slot, tok, a)
+    push_timer(S, expiry, T_RING, slot, tok, r)
     cb = S.C_i[slot, CB]
     if cb:
         emit(S, t, K_CALLBACK_OFFERED, slot, a, q, DETAIL_NUMBER + cb, expiry)
@@ -151,9 +205,8 @@ def offer(S, slot, a, t):
 @kernel
 def drop_offer(S, slot, a, t, kind, detail):
     offer_unlink(S, slot, a)
-    S.A_i[a, OFFER_SLOT] = -1
-    S.A_i[a, OFFER_TOKEN] = 0
     S.A_i[a, LOAD] -= 1
+    S.LD[a, S.C_i[slot, CH]] -= 1
     S.A_i[a, OFFERS] -= 1
     emit(S, t, kind, slot, a, S.C_i[slot, QUEUE], detail, 0.0)
 
@@ -193,7 +246,7 @@ def ring_next(S, slot, t):
         S.C_i[slot, RO_OFF] += 1
         S.C_i[slot, RO_LEN] -= 1
         a = S.QM[m, QM_AGENT]
-        if S.A_i[a, OFFER_SLOT] != slot and member_ok(S, m, slot, S.C_i[slot, STEP]):
+        if offer_row(S, slot, a) < 0 and member_ok(S, m, slot, S.C_i[slot, STEP]):
             offer(S, slot, a, t)
             break
     S.S_i[S_GEN] += 1  # a step timer set earlier (for this call or the slot's earlier ones) is void from now on
@@ -235,7 +288,7 @@ def ring_join(S, a, t):
         if s < 0:
             continue
         m = S.QM_ptr[q] + S.AQ[k, 1]
-        h = member_row(S, q, S.C_i[s, OFFER_AGENT])
+        h = member_row(S, q, S.OF[S.C_i[s, OF_FIRST], O_AGENT])
         if h < 0 or (S.QM[m, QM_TIER], S.QM[m, QM_PEN]) > (S.QM[h, QM_TIER], S.QM[h, QM_PEN]):
             continue
         if eligible(S, a, s, m, t):

@@ -19,7 +19,7 @@ from .codes import (
 )
 from .core_kernels import L_NONE, P_READY, call_ok, own_skill_sum
 from .core_layout import (
-    ANSWERED, CAP, CURSOR, IDLE_RANK, LOAD, LOCK_KIND, PRES, QM_AGENT, QM_PEN, QM_POS, QM_SKILL_SUM, QM_TIER,
+    ANSWERED, CH, CURSOR, IDLE_RANK, LOCK_KIND, PRES, QM_AGENT, QM_PEN, QM_POS, QM_SKILL_SUM, QM_TIER,
     QM_WEIGHT, QUEUE, RR_CURSOR, SKP, STEP, STRAT, TALK, XFER,
 )
 from .kernels import splitmix64
@@ -28,18 +28,15 @@ _BIG = 1 << 40
 
 
 @kernel
-def scan_ok(S, m, step):
-    a = S.QM[m, QM_AGENT]
-    return (S.QOK[m, step] != 0 and S.A_i[a, PRES] == P_READY and S.A_i[a, LOCK_KIND] == L_NONE
-            and S.A_i[a, LOAD] < S.A_i[a, CAP])
-
-
-@kernel
 def member_ok(S, m, slot, step):
-    """Member row ``m`` may be offered call ``slot`` at ``step`` now: :func:`scan_ok`, not the agent who
-    transferred the call, and holding the call's own skills."""
+    """Member row ``m`` may be offered call ``slot`` at ``step`` now: it serves at ``step``, is ready, not
+    locked, has room on the call's channel, is not the agent who transferred the call, and holds the
+    call's own skills."""
     a = S.QM[m, QM_AGENT]
-    return scan_ok(S, m, step) and a != S.C_i[slot, XFER] and call_ok(S, a, slot, S.C_i[slot, QUEUE], step)
+    ch = S.C_i[slot, CH]
+    return (S.QOK[m, step] != 0 and S.A_i[a, PRES] == P_READY and S.A_i[a, LOCK_KIND] == L_NONE
+            and S.LD[a, ch] < S.CA[a, ch] and a != S.C_i[slot, XFER]
+            and call_ok(S, a, slot, S.C_i[slot, QUEUE], step))
 
 
 @kernel

@@ -9,8 +9,8 @@ arrived since the last poll). The per-call methods (``call_arrive``,
 code can switch between the two; the parity tests run both on random
 operation streams and require identical events, errors and states.
 
-The compiled core runs the configurations :func:`core_build.unsupported`
-accepts (docs/routing.md §15). Call ids are integers.
+The compiled core runs every configuration (docs/routing.md §15). Call ids
+are integers.
 """
 
 from __future__ import annotations
@@ -29,14 +29,15 @@ from .core_batch import deadline, run_batch
 from .core_compile import ROUTER_COMPILE_S, compile_notice, router_dispatchers
 from .core_jit import Direct
 from .core_ids import h_get
-from .core_build import build, empty_profiles, grow, unsupported
+from .core_build import build, core_channels, grow
+from .core_upgrade import upgrade
 from .core_layout import (
     AGENT, AHT, ARRIVAL, CB, CONN, DETAIL_DISPLAY, DETAIL_NUMBER, DETAIL_QUEUE, DETAIL_STEP, DETAIL_TO_AGENT, MAX_NUMBER_CODES,
     DETAIL_TO_QUEUE, DETAILS, DISP_NOT_READY, DISPLAY, E_AGENT, E_CALL, E_DETAIL, E_KIND, E_QUEUE, E_SEQ,
     E_TIME, E_VALUE, ERR_UNKNOWN_CALL, EVENT_DTYPE, LOGGED_IN, NO_ID, NOT_RUN, NWAIT, OK, OP_ABANDON, OP_ACCEPT,
     OP_ADVANCE, OP_DTYPE, OP_LOGIN, OP_LOGOUT, OP_NAMES, OP_NOT_READY, OP_READY,
     OP_REJECT, OP_RELEASE, QM_AGENT, QUEUE, S_ARRIVED, S_ENDED, S_NEV, S_NNUMBERS, S_NOW,
-    S_NREASONS, STATE, N_C_I, S_NPROF, N_EV_I,
+    S_NREASONS, STATE, N_EV_I,
 )
 from .core_wait import w_rank
 from .fast_errors import MESSAGES, row_error
@@ -67,11 +68,6 @@ class FastRouter(RowBuilders):
     def __init__(self, config: RouterConfig, *, calls: int = 1024, collect_stats: bool = False, notice: bool = True):
         if not isinstance(config, RouterConfig):
             raise ConfigError("config: expected a RouterConfig; use FastRouter.from_config(dict)")
-        problems = unsupported(config)
-        if problems:
-            more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
-            raise ConfigError("the compiled core does not run this configuration; use busyhour.router.Router: "
-                              + "; ".join(problems[:3]) + more)
         self.config = config
         if notice:  # off for drivers that call the core inside their own compiled loop (the simulator)
             compile_notice("the routing core", router_dispatchers(), ROUTER_COMPILE_S)
@@ -83,7 +79,8 @@ class FastRouter(RowBuilders):
         self._reasons = ["login", "no-answer"]
         self._reason_code = {r: i for i, r in enumerate(self._reasons)}
         self._skill_index = {s: i for i, s in enumerate(config.skills)}
-        self._profiles: dict[tuple, int] = {}  # per-call skill requirements -> their CP row (skill_profile)
+        self._channel_index = {c: i for i, c in enumerate(core_channels(config))}
+        self._profiles: dict[tuple, int] = {}  # (channel, per-call skill requirements) -> CP row (skill_profile)
         self._numbers: list[str] = [""]  # callback numbers by code (0: none)
         self._number_code: dict[str, int] = {}
         self._ended: OrderedDict[int, str] = OrderedDict()  # per-call API: recently ended, for clear errors
@@ -107,18 +104,13 @@ class FastRouter(RowBuilders):
         return state
 
     def __setstate__(self, state: dict) -> None:
-        """Unpickle (server snapshots). A router pickled before per-call skill profiles existed gets their
-        table, its call column and its facade maps, empty: its calls have no own skills."""
+        """Unpickle (server snapshots). A router pickled before per-call skill profiles or multi-channel
+        agents existed is upgraded (core_upgrade): its calls have no own skills and are voice calls."""
         self.__dict__.update(state)
         self._direct()
-        S = self._S
-        if S.CP is None:
-            C_i = np.zeros((S.C_i.shape[0], N_C_I), dtype=np.int64)
-            C_i[:, :S.C_i.shape[1]] = S.C_i
-            S.S_i[S_NPROF] = 1
-            self._S = S._replace(C_i=C_i, CP=empty_profiles(len(self.config.skills)))
-            self._skill_index = {s: i for i, s in enumerate(self.config.skills)}
-            self._profiles = {}
+        self._S, self._profiles = upgrade(self._S, self.config, getattr(self, "_profiles", {}))
+        self._skill_index = {s: i for i, s in enumerate(self.config.skills)}
+        self._channel_index = {c: i for i, c in enumerate(core_channels(self.config))}
 
     @classmethod
     def from_config(cls, raw: dict[str, Any], **kw: Any) -> "FastRouter":

@@ -27,31 +27,38 @@ MAX_PROFILE_BYTES = 64 << 20  # … and no more than its profile table can hold 
 
 class RowBuilders:
     """Mixed into FastRouter: uses its queue_index, agent_index, reason_code, number_code, _slot, now, config,
-    _S, _skill_index and _profiles."""
+    _S, _skill_index, _channel_index and _profiles."""
 
-    def skill_profile(self, skills: dict[str, int] | None) -> int:
-        """The code of a call's own skill requirements (skill name -> minimum level) for the ``skills``
-        array of :meth:`submit`: 0 for none; registered on first use and kept for the router's life, at most
-        :meth:`max_skill_profiles` distinct ones. Bad input gets Router's ``call_arrive`` error."""
+    def skill_profile(self, skills: dict[str, int] | None, channel: str = "voice") -> int:
+        """The code of a call's own requirements — its skills (skill name -> minimum level) and its channel —
+        for the ``skills`` array of :meth:`submit`: 0 for none on voice; registered on first use and kept for
+        the router's life, at most :meth:`max_skill_profiles` distinct ones. Bad input gets Router's
+        ``call_arrive`` error."""
         ids, mins = parse_call_skills(skills, self._skill_index)
-        if ids.size == 0:
+        if not isinstance(channel, str) or channel not in self.config.channels:
+            raise UnknownIdError(f"unknown channel {channel!r} (channels: {', '.join(self.config.channels)})")
+        ch = self._channel_index[channel]
+        if ids.size == 0 and ch == 0:
             return 0
-        key = tuple(sorted(zip(ids.tolist(), mins.tolist())))
+        key = (ch, *sorted(zip(ids.tolist(), mins.tolist())))
         code = self._profiles.get(key)
         if code is not None:
             return code
         code = len(self._profiles) + 1
         if code > self.max_skill_profiles():
-            raise StateError(f"this router has registered {code - 1:,} distinct per-call skill requirements, its "
-                             "limit")
+            raise StateError(f"this router has registered {code - 1:,} distinct per-call requirements (skills "
+                             "and channel), its limit")
         S = self._S
         if code >= S.CP.shape[0]:
             grown = np.zeros((2 * S.CP.shape[0], S.CP.shape[1]), dtype=np.int64)
             grown[:S.CP.shape[0]] = S.CP
-            self._S = S = S._replace(CP=grown)
-        S.CP[code, 0] = len(key)
-        for k, (skill, level) in enumerate(key):
+            pch = np.zeros(grown.shape[0], dtype=np.int64)
+            pch[:S.PCH.shape[0]] = S.PCH
+            self._S = S = S._replace(CP=grown, PCH=pch)
+        S.CP[code, 0] = len(key) - 1
+        for k, (skill, level) in enumerate(key[1:]):
             S.CP[code, 1 + 2 * k], S.CP[code, 2 + 2 * k] = skill, level
+        S.PCH[code] = ch
         self._profiles[key] = code
         S.S_i[S_NPROF] = code + 1
         return code
@@ -68,12 +75,7 @@ class RowBuilders:
         q = self.queue_index(queue)
         if isinstance(priority, bool) or not isinstance(priority, int) or abs(priority) >= 1 << 31:
             raise StateError(f"priority must be a 32-bit integer, got {priority!r}")
-        prof = self.skill_profile(skills)
-        if channel != "voice":
-            if not isinstance(channel, str) or channel not in self.config.channels:
-                raise UnknownIdError(f"unknown channel {channel!r} (channels: {', '.join(self.config.channels)})")
-            raise StateError("channels other than voice need busyhour.router.Router (busyhour serve --engine "
-                             "python); the compiled core routes voice calls (docs/routing.md §15)")
+        prof = self.skill_profile(skills, channel)
         pref = self.agent_index(preferred_agent) if preferred_agent is not None else -1
         check_arrival_extras(preferred_fallback_s, context)
         fallback_s = math.nan if preferred_fallback_s is None else float(preferred_fallback_s)

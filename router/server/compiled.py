@@ -40,7 +40,7 @@ from ..codes import CallState, EventKind
 from ..config import RouterConfig
 from ..core_layout import (
     AGENT, ANSWERED, ARRIVAL, CB, DISP_AVAILABLE, DISPLAY, ERR_UNKNOWN_CALL, EXT, IDLE_SINCE, LAST_END,
-    LAST_OFFERED, LOGGED_IN, NA_RUN, NO_ID, NWAIT, OFFER_AGENT, OFFER_NEXT, OK, OP_ABANDON, OP_ACCEPT, OP_ADVANCE,
+    LAST_OFFERED, LOGGED_IN, NA_RUN, NO_ID, NWAIT, OF_FIRST, O_AGENT, O_CNEXT, OK, OP_ABANDON, OP_ACCEPT, OP_ADVANCE,
     OP_DTYPE, OP_LOGIN, OP_LOGOUT, OP_NOT_READY, OP_READY, OP_REJECT, OP_RELEASE, ORDER, PRIO, QM_AGENT, QUEUE,
     RINGING, S_SEQ, ST_CONNECTED, ST_OFFERED, ST_WAITING, STATE, TALK,
 )
@@ -263,10 +263,10 @@ class CompiledEngine:
         S = self.fr._S
         s = self._slot(ext)
         st = int(S.C_i[s, STATE])
-        ringing, a = [], int(S.C_i[s, OFFER_AGENT]) if st == ST_OFFERED else -1
-        while a >= 0:
-            ringing.append(self.agent_ids[a])
-            a = int(S.A_i[a, OFFER_NEXT])
+        ringing, r = [], int(S.C_i[s, OF_FIRST]) if st == ST_OFFERED else -1
+        while r >= 0:  # the call's offers, in the order they were made
+            ringing.append(self.agent_ids[int(S.OF[r, O_AGENT])])
+            r = int(S.OF[r, O_CNEXT])
         agent = self.agent_ids[int(S.C_i[s, AGENT])] if st == ST_CONNECTED else None
         cb = int(S.C_i[s, CB])
         return CallView(ext, CallState(st).name, self.queue_names[int(S.C_i[s, QUEUE])], agent, ringing,

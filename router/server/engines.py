@@ -4,13 +4,9 @@ The host (host.py) applies a wake-up's requests through :meth:`apply` and
 answers queries through the views; :func:`make_engine` picks the engine.
 ``compiled`` runs the compiled core (server/compiled.py), one core run per
 wake-up; ``python`` runs :class:`~busyhour.router.Router`, one call per
-request, and serves everything the compiled core refuses: multi-channel
-agents and channels other than voice in the configuration, and non-voice
-calls in requests (which the compiled engine refuses with an error that says
-so: where no agent takes another channel, such a call could only wait).
-``auto`` takes the compiled core when the configuration allows it. Both give
+request. ``auto`` is ``compiled``: it runs every configuration. Both give
 the same events, errors and views for the same requests, per-call skills
-included (tests/server/test_engines.py).
+and channels included (tests/server/test_engines.py).
 """
 
 from __future__ import annotations
@@ -19,7 +15,6 @@ from typing import Any, Callable, Hashable
 
 from .. import views
 from ..config import RouterConfig
-from ..core_build import unsupported
 from ..engine import Router
 from ..errors import ConfigError, RouterError
 from ..events import Event
@@ -105,17 +100,11 @@ class PythonEngine:
 
 
 def resolve(config: RouterConfig, engine: str) -> str:
-    """The engine ``engine`` ("auto", "compiled" or "python") means for ``config``; ConfigError when
-    "compiled" is asked for a configuration the compiled core does not run."""
+    """The engine ``engine`` ("auto", "compiled" or "python") means for ``config``: "auto" is "compiled",
+    which runs every configuration."""
     if engine not in ENGINES:
         raise ConfigError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
-    problems = unsupported(config)
-    if engine == "compiled" and problems:
-        raise ConfigError("--engine compiled: the compiled core does not run this configuration ("
-                          + "; ".join(problems[:3]) + "); use --engine python or auto")
-    if engine == "auto":
-        return "python" if problems else "compiled"
-    return engine
+    return "compiled" if engine == "auto" else engine
 
 
 def make_engine(config: RouterConfig, engine: str = "auto"):

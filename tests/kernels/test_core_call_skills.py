@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from busyhour.router import Router
-from busyhour.router.core_layout import OK, OP_ARRIVE, OP_DTYPE, OP_LOGIN, S_NPROF, SKP
+from busyhour.router.core_layout import N_C_I, OK, OP_ARRIVE, OP_DTYPE, OP_LOGIN, S_NPROF, SKP
 from busyhour.router.errors import StateError, UnknownIdError
 from busyhour.router.fast import FastRouter
 
@@ -102,7 +102,7 @@ def test_a_router_pickled_before_profiles_existed_loads_and_routes_on():
     fast._S = S._replace(CP=None, C_i=S.C_i[:, :SKP].copy())
     del fast._skill_index, fast._profiles
     old = pickle.loads(pickle.dumps(fast))
-    assert old._S.C_i.shape[1] == SKP + 1 and old._S.S_i[S_NPROF] == 1
+    assert old._S.C_i.shape[1] == N_C_I and old._S.S_i[S_NPROF] == 1
     assert old.call_state(1).name == "OFFERED"
     ev = old.call_arrive(2.0, 2, "q", skills={"fr": 3})
     assert [e.agent_id for e in ev if e.kind.name == "CALL_OFFERED"] == ["a2"]

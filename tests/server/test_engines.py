@@ -19,7 +19,7 @@ from busyhour.router.errors import ConfigError
 from busyhour.router.server import protocol as P
 from busyhour.router.server.engines import make_engine, resolve
 from busyhour.router.server.host import Host
-from test_host import AGENTS, CALLS, CONFIG, streams, work
+from test_host import CONFIG_RAW, AGENTS, CALLS, CONFIG, streams, work
 
 
 @st.composite
@@ -33,6 +33,7 @@ def _odd_requests(draw, rid: int) -> dict:
         {"op": "transfer", "call": call},
         {"op": "callback", "call": call, "number": " "},
         {"op": "release", "call": call, "wrap_up_s": draw(st.sampled_from([0.0, 2.5, -1.0]))},
+        {"op": "arrive", "call": call, "queue": draw(st.sampled_from(["sales", "support"])), "channel": "chat"},
         {"op": "arrive", "call": call, "queue": "sales", "preferred_agent": agent,
          "preferred_fallback_s": draw(st.sampled_from([0.0, 4.0])), "context": {"vip": True}},
         {"op": "reject", "call": call, "agent": agent, "busy": True},
@@ -59,10 +60,26 @@ def _mixed(draw):
     return out
 
 
+# The same agents taking chats too: a1 several at a time, a3 chats only.
+MULTI = parse_config({**CONFIG_RAW, "agents": [
+    {"id": "a1", "skills": {"es": 3}, "capacity": {"voice": 1, "chat": 2}}, {"id": "a2"},
+    {"id": "a3", "skills": {"es": 1}, "capacity": {"voice": 0, "chat": 3}}]})
+
+
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(_mixed(), st.data())
 def test_compiled_and_python_hosts_answer_alike(stream, data):
-    hosts = Host(CONFIG, engine="compiled"), Host(CONFIG, engine="python")
+    _alike(CONFIG, stream, data)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_mixed(), st.data())
+def test_compiled_and_python_hosts_answer_alike_with_multi_channel_agents(stream, data):
+    _alike(MULTI, stream, data)
+
+
+def _alike(config, stream, data):
+    hosts = Host(config, engine="compiled"), Host(config, engine="python")
     assert [h.engine.kind for h in hosts] == ["compiled", "python"]
     for t, frames in stream:
         if frames and data.draw(st.booleans()):  # a retry inside the same wake-up
@@ -80,18 +97,22 @@ def _reply(host: Host, t: float, req: dict) -> dict:
     return msgpack.unpackb(host.step(t, [work(b"k", req)]).replies[0][1])
 
 
-def test_requests_only_the_python_engine_serves_get_a_clear_error():
-    host = Host(CONFIG, engine="compiled")
-    assert _reply(host, 0.0, {"v": 1, "id": 1, "op": "login", "agent": "a1", "ready": True})["ok"]
-    chat = _reply(host, 1.0, {"v": 1, "id": 3, "op": "arrive", "call": "c2", "queue": "sales", "channel": "chat"})
-    assert chat["error"]["code"] == P.STATE and "--engine python" in chat["error"]["message"]
-    unknown = _reply(host, 1.0, {"v": 1, "id": 4, "op": "arrive", "call": "c3", "queue": "sales",
-                                 "skills": {"fr": 2}})
-    assert unknown["error"] == {"code": P.UNKNOWN_ID, "message": "unknown skill 'fr'"}
-    assert host.engine.counts == (0, 0)  # nothing was applied
-    python = Host(CONFIG, engine="python")
-    assert _reply(python, 1.0, {"v": 1, "id": 3, "op": "arrive", "call": "c2", "queue": "sales",
-                                "channel": "chat"})["ok"]
+def test_chat_calls_are_served_alike_by_both_engines():
+    for config in (CONFIG, MULTI):
+        replies = []
+        for kind in ("compiled", "python"):
+            host = Host(config, engine=kind)
+            out = [_reply(host, 0.0, {"v": 1, "id": 1 + i, "op": "login", "agent": a, "ready": True})
+                   for i, a in enumerate(("a1", "a3"))]
+            out += [_reply(host, 1.0 + k, {"v": 1, "id": 10 + k, "op": "arrive", "call": f"c{k}", "queue": "sales",
+                                           "channel": "chat"}) for k in range(4)]
+            out.append(_reply(host, 9.0, {"v": 1, "id": 9, "op": "arrive", "call": "c9", "queue": "sales",
+                                          "skills": {"fr": 2}}))
+            replies.append(out)
+        assert replies[0] == replies[1]
+        offered = [e[4] for r in replies[0] for e in r.get("events", []) if e[2] == "CALL_OFFERED"]
+        assert offered == ([] if config is CONFIG else ["a1", "a1", "a3", "a3"])  # a1 idle longest, until full
+        assert replies[0][-1]["error"] == {"code": P.UNKNOWN_ID, "message": "unknown skill 'fr'"}
 
 
 def test_a_call_with_its_own_skills_waits_for_an_agent_who_holds_them():
@@ -115,12 +136,8 @@ def test_a_call_with_its_own_skills_waits_for_an_agent_who_holds_them():
 def test_engine_choice():
     multi = parse_config({"agents": [{"id": "a", "capacity": {"voice": 1, "chat": 2}}],
                           "queues": [{"name": "q", "members": ["a"]}]})
-    plain = parse_config({"agents": [{"id": "a"}], "queues": [{"name": "q", "members": ["a"]}]})
-    assert resolve(plain, "auto") == "compiled" and make_engine(plain).kind == "compiled"
-    assert resolve(CONFIG, "auto") == "compiled"  # skills configured: the compiled core serves per-call skills
-    assert resolve(CONFIG, "compiled") == "compiled" and resolve(multi, "auto") == "python"
-    assert make_engine(multi, "auto").kind == "python"
-    with pytest.raises(ConfigError, match="multi-channel"):
-        resolve(multi, "compiled")
+    for cfg in (multi, CONFIG):  # multi-channel agents, skills: the compiled core runs every configuration
+        assert resolve(cfg, "auto") == "compiled" and make_engine(cfg).kind == "compiled"
+        assert resolve(cfg, "python") == "python" and make_engine(cfg, "python").kind == "python"
     with pytest.raises(ConfigError, match="engine must be one of"):
         resolve(CONFIG, "fast")

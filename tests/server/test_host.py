@@ -24,13 +24,14 @@ from busyhour.router import parse_config
 from busyhour.router.server import protocol as P
 from busyhour.router.server.host import Host, Work
 
-CONFIG = parse_config({
+CONFIG_RAW = {
     "skills": ["es"],
     "agents": [{"id": "a1", "skills": {"es": 3}}, {"id": "a2"}, {"id": "a3", "skills": {"es": 1}}],
     "queues": [{"name": "sales", "members": ["a1", "a2", "a3"], "ring_timeout_s": 10, "wrap_up_s": 5,
                 "max_wait_s": 60, "overflow": "support"},
                {"name": "support", "strategy": "ring-all", "members": ["a1", "a3"], "max_wait_s": 30}],
-})
+}
+CONFIG = parse_config(CONFIG_RAW)
 AGENTS = ["a1", "a2", "a3", "ghost"]
 CALLS = ["c1", "c2", "c3", 4, 5]
 

@@ -1,0 +1,95 @@
+"""Compiled core: loading a state pickled by an earlier version (server snapshots).
+
+A server restarted on a new version replays its journal from the latest
+snapshot, so a pickled :class:`~busyhour.router.core_layout.CoreState` must
+load. Two earlier layouts exist:
+
+* before per-call skill profiles (no ``CP``): calls had no own skills;
+* before multi-channel agents (no ``OF``): every agent took one voice call at
+  a time; an agent's ringing offer was in its own columns (the call it rang,
+  the offer's token, the next agent ringing the same call), a call's ringing
+  agents a list from its first to its last agent, and a ring timer's
+  argument the agent.
+
+:func:`upgrade` rewrites either into the current layout with the same live
+offers, tokens and timers, so the router carries on exactly where it stopped.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .config import RouterConfig
+from .core_build import build, empty_profiles
+from .core_layout import (
+    A_OF_HEAD, A_SPARE1, A_SPARE2, CAP, LOAD, N_C_I, N_S_I, O_AGENT, O_ANEXT, O_CNEXT, O_SLOT, O_TOKEN, OF_FIRST,
+    OF_LAST, S_EV_ROOM, S_NPROF, S_NT, S_OF_NFREE, S_OF_ROOM, S_RO_ROOM, S_TM_ROOM, ST_OFFERED, STATE, T_RING,
+    TARG, TKIND, TTARGET, TTOKEN, CoreState,
+)
+
+# Columns of the layout before multi-channel agents: the offer's token and the next agent ringing the same
+# call (agents); the first agent ringing (calls).
+_OLD_OFFER_TOKEN, _OLD_OFFER_NEXT, _OLD_FIRST = A_SPARE1, A_SPARE2, OF_FIRST
+
+
+def upgrade(S: CoreState, cfg: RouterConfig, profiles: dict) -> tuple[CoreState, dict]:
+    """``S`` (and the facade's profile map) in the current layout; unchanged when already current."""
+    if S.CP is None:  # before per-call skill profiles
+        S = S._replace(CP=empty_profiles(len(cfg.skills)))
+        S.S_i[S_NPROF] = 1
+        profiles = {}
+    if S.OF is not None:
+        if S.C_i.shape[1] < N_C_I:
+            C_i = np.zeros((S.C_i.shape[0], N_C_I), dtype=np.int64)
+            C_i[:, :S.C_i.shape[1]] = S.C_i
+            S = S._replace(C_i=C_i)
+        return S, profiles
+    fresh = build(cfg, calls=16)
+    C_i = np.zeros((S.C_i.shape[0], N_C_I), dtype=np.int64)
+    C_i[:, :S.C_i.shape[1]] = S.C_i  # the new channel column: 0, voice
+    S_i = np.zeros(N_S_I, dtype=np.int64)
+    S_i[:S.S_i.shape[0]] = S.S_i
+    for k in (S_EV_ROOM, S_TM_ROOM, S_RO_ROOM, S_OF_ROOM):
+        S_i[k] = max(int(S_i[k]), int(fresh.S_i[k]))
+    A_i = S.A_i.copy()
+    rows = 2 * int(S_i[S_OF_ROOM]) + int(fresh.OF.shape[0]) + int((C_i[:, STATE] == ST_OFFERED).sum())
+    OF = np.zeros((rows, fresh.OF.shape[1]), dtype=np.int64)
+    row_of = np.full(A_i.shape[0], -1, dtype=np.int64)  # agent -> its offer's row (one at most)
+    used = 0
+    for slot in np.flatnonzero(C_i[:, STATE] == ST_OFFERED).tolist():
+        a, prev = int(C_i[slot, _OLD_FIRST]), -1
+        C_i[slot, OF_FIRST] = C_i[slot, OF_LAST] = -1
+        while a >= 0:
+            r, used = used, used + 1
+            OF[r, O_SLOT], OF[r, O_AGENT], OF[r, O_TOKEN] = slot, a, A_i[a, _OLD_OFFER_TOKEN]
+            OF[r, O_CNEXT] = OF[r, O_ANEXT] = -1
+            if prev < 0:
+                C_i[slot, OF_FIRST] = r
+            else:
+                OF[prev, O_CNEXT] = r
+            C_i[slot, OF_LAST] = prev = r
+            row_of[a] = r
+            a = int(A_i[a, _OLD_OFFER_NEXT])
+    A_i[:, A_OF_HEAD] = row_of
+    A_i[:, A_SPARE1] = A_i[:, A_SPARE2] = 0
+    n_t = int(S.S_i[S_NT])
+    ring = np.flatnonzero(S.TM_i[:n_t, TKIND] == T_RING)
+    TM_i = S.TM_i.copy()
+    for k in ring.tolist():  # the argument becomes the offer's row; a stale timer points at a row it never matches
+        r = int(row_of[TM_i[k, TARG]])
+        live = r >= 0 and OF[r, O_TOKEN] == TM_i[k, TTOKEN] and OF[r, O_SLOT] == TM_i[k, TTARGET]
+        TM_i[k, TARG] = r if live else 0
+    S_i[S_OF_NFREE] = rows - used
+    LD = np.zeros_like(fresh.CA)
+    LD[:, 0] = A_i[:, LOAD]  # every call was a voice call
+    A_i[:, CAP] = fresh.CA.sum(axis=1)
+    ev = max(S.EV_i.shape[0], fresh.EV_i.shape[0])
+    EV_i = np.zeros((ev, S.EV_i.shape[1]), dtype=np.int64)
+    EV_f = np.zeros((ev, S.EV_f.shape[1]))
+    EV_i[:S.EV_i.shape[0]], EV_f[:S.EV_f.shape[0]] = S.EV_i, S.EV_f
+    OFREE = np.zeros(rows, dtype=np.int64)
+    OFREE[:rows - used] = np.arange(rows - 1, used - 1, -1)
+    S = S._replace(A_i=A_i, C_i=C_i, S_i=S_i, TM_i=TM_i, EV_i=EV_i, EV_f=EV_f, PCH=np.zeros(S.CP.shape[0], dtype=np.int64),
+                   OF=OF, OFREE=OFREE, LD=LD, CA=fresh.CA)
+    return S, {(0, *key) if not key or not isinstance(key[0], int) else key: code
+               for key, code in profiles.items()}
