@@ -25,10 +25,10 @@ class AgentOpsMixin:
         now = self._clock(now)
         a = self._agent(agent_id)
         ready = flag(ready, "ready")
-        self._advance(now)
         A = self._agents
-        if A.presence[a] != PRESENCE_LOGGED_OUT:
+        if A.presence[a] != PRESENCE_LOGGED_OUT:  # no timer logs an agent in or out: checked before them
             raise StateError(f"agent {agent_id!r} is already logged in ({A.display[a]})")
+        self._advance(now)
         A.presence[a] = PRESENCE_READY if ready else PRESENCE_NOT_READY
         A.not_ready_reason[a] = "login"
         A.no_answer_run[a] = 0
@@ -47,13 +47,13 @@ class AgentOpsMixin:
         """Log the agent out; refused while it has a connected call."""
         now = self._clock(now)
         a = self._agent(agent_id)
-        self._advance(now)
         A = self._agents
-        if A.presence[a] == PRESENCE_LOGGED_OUT:
+        if A.presence[a] == PRESENCE_LOGGED_OUT:  # no timer changes presence or connected calls
             raise StateError(f"agent {agent_id!r} is not logged in")
         if A.connected[a]:
             raise StateError(f"agent {agent_id!r} has {int(A.connected[a])} connected call(s); "
                              "release or transfer them before logging out")
+        self._advance(now)
         calls = self._withdraw_offers_of(a, now, "agent-logged-out")
         A.presence[a] = PRESENCE_LOGGED_OUT
         self._unlock(a)
@@ -87,10 +87,10 @@ class AgentOpsMixin:
         """The agent is ready for calls (no-op when already ready)."""
         now = self._clock(now)
         a = self._agent(agent_id)
-        self._advance(now)
         A = self._agents
-        if A.presence[a] == PRESENCE_LOGGED_OUT:
+        if A.presence[a] == PRESENCE_LOGGED_OUT:  # no timer logs an agent in or out: checked before them
             raise StateError(f"agent {agent_id!r} is logged out; log in first")
+        self._advance(now)
         if A.presence[a] != PRESENCE_READY:
             A.presence[a] = PRESENCE_READY
             A.no_answer_run[a] = 0
@@ -104,10 +104,10 @@ class AgentOpsMixin:
         a = self._agent(agent_id)
         if not isinstance(reason, str) or not reason or ":" in reason:
             raise StateError(f"not-ready reason must be a non-empty string without ':', got {reason!r}")
-        self._advance(now)
         A = self._agents
-        if A.presence[a] == PRESENCE_LOGGED_OUT:
+        if A.presence[a] == PRESENCE_LOGGED_OUT:  # no timer logs an agent in or out: checked before them
             raise StateError(f"agent {agent_id!r} is logged out; log in first")
+        self._advance(now)
         calls = self._withdraw_offers_of(a, now, "agent-not-ready")
         self._set_not_ready(a, now, reason)
         self._touch(a, now)

@@ -91,14 +91,19 @@ class CallOpsMixin:
         return parse_call_skills(skills, self._skill_index)
 
     def _ringing_offer(self, now: float, call_id: Hashable, agent_id: Hashable) -> tuple[Call, int]:
-        """Validate an accept/reject, firing due timers first; return (call, agent index)."""
+        """Validate an accept/reject (on a copy first when timers are due), fire the due timers; return
+        (call, agent index)."""
         now = self._clock(now)
         a = self._agent(agent_id)
         try:
             self._call(call_id)
         except StateError as exc:  # it ended already: the offer is gone with it
             raise OfferError(f"{exc}; agent {agent_id!r} answered too late") from None
+        self._tried(now, lambda r: r._offer_ringing(call_id, agent_id, a))
         self._advance(now)
+        return self._offer_ringing(call_id, agent_id, a), a
+
+    def _offer_ringing(self, call_id: Hashable, agent_id: Hashable, a: int) -> Call:
         call = self._calls.get(call_id)
         if call is None:
             raise OfferError(f"call {call_id!r} ended before agent {agent_id!r} answered")
@@ -108,7 +113,7 @@ class CallOpsMixin:
                 raise OfferError(f"call {call_id!r} is already connected to agent {other!r}")
             raise OfferError(f"no offer of call {call_id!r} to agent {agent_id!r} is ringing "
                              f"(never made, expired, withdrawn or already answered)")
-        return call, a
+        return call
 
     def offer_accept(self, now: float, call_id: Hashable, agent_id: Hashable) -> list[Event]:
         """The agent answers: the call connects; other ringing offers are withdrawn."""
@@ -155,8 +160,8 @@ class CallOpsMixin:
         if wrap_up_s is not None and (isinstance(wrap_up_s, bool) or not isinstance(wrap_up_s, (int, float))
                                       or not math.isfinite(wrap_up_s) or wrap_up_s < 0):
             raise StateError(f"wrap_up_s must be a finite number >= 0, got {wrap_up_s!r}")
+        call = self._connected(call_id, "released")  # no timer connects or ends a call: checked before them
         self._advance(now)
-        call = self._connected(call_id, "released")
         self._release(call, self._now, wrap_up_s)
         return self._flush()
 
@@ -228,14 +233,14 @@ class CallOpsMixin:
             raise StateError(f"context must be a dict, got {type(context).__name__}")
         if isinstance(fallback_s, bool) or not isinstance(fallback_s, (int, float)) or not fallback_s >= 0:
             raise StateError(f"fallback_s must be >= 0 seconds (math.inf for never), got {fallback_s!r}")
+        call = self._connected(call_id, "transferred")  # no timer connects or ends a call: checked before them
+        if target_a == call.agent:
+            raise StateError(f"call {call_id!r} is already connected to agent {agent!r}")
         self._advance(now)
-        call = self._connected(call_id, "transferred")
         t = self._now
         old_q = self._queues[call.queue]
         if target_q is None:
             target_q = old_q
-        if target_a == call.agent:
-            raise StateError(f"call {call_id!r} is already connected to agent {agent!r}")
         if context:
             call.context.update(context)
         old = call.agent
@@ -259,13 +264,19 @@ class CallOpsMixin:
             raise StateError(f"callback number must be a non-empty string, got {number!r}")
         if len(number) > MAX_NUMBER_CHARS:
             raise StateError(f"callback number must be at most {MAX_NUMBER_CHARS} characters, got {len(number)}")
+        self._tried(now, lambda r: r._waiting_call(call_id))
         self._advance(now)
+        call = self._waiting_call(call_id)
+        call.callback = number
+        self._emit(self._now, EventKind.CALLBACK_REQUESTED, call, -1, self._queues[call.queue].name, number)
+        return self._flush()
+
+    def _waiting_call(self, call_id: Hashable) -> Call:
+        """The call, if it may become a callback: waiting, and not one already."""
         call = self._calls.get(call_id)
         if call is None:
             raise StateError(f"call {call_id!r} ended before the callback request")
         if call.state != CallState.WAITING or call.callback is not None:
             what = "already a callback" if call.callback is not None else call.state.name
             raise StateError(f"call {call_id!r} cannot become a callback: it is {what}, not a waiting call")
-        call.callback = number
-        self._emit(self._now, EventKind.CALLBACK_REQUESTED, call, -1, self._queues[call.queue].name, number)
-        return self._flush()
+        return call

@@ -26,7 +26,8 @@ from .core_layout import (
     ST_CONNECTED, ST_WAITING, WAIT_ORIGIN, EMPTY_EPOCH, S_TAIL,
     D_ANSWERED_ELSEWHERE, RO_LEN, DEDICATED, DETAIL_TO_AGENT, DETAIL_TO_QUEUE, D_TRANSFER,
     ERR_SAME_AGENT, LAST_END, LOAD, OP_TRANSFER, XFER, PREF, PREF_FB, PREF_UNTIL, STRAT, TALK, WRAP,
-    CB, D_CB_CANCELLED, DETAIL_NUMBER, ERR_NOT_WAITING, OP_CALLBACK, S_NNUMBERS, S_SEQ, SKP, S_NPROF,
+    CB, D_CB_CANCELLED, DETAIL_NUMBER, ERR_NOT_WAITING, OP_CALLBACK, S_NNUMBERS, S_SEQ, SKP, S_NPROF, S_TRIAL,
+    S_TRIED,
 )
 from .core_ring import offer_row, offer_unlink, offers_to_scratch, ringing_to_scratch
 from .codes import STRAT_PREFERRED
@@ -36,6 +37,8 @@ from .core_ops import (
     PAUSED, advance_to, agent_freed, back_to_queue, drop_offer, end_call, enter_queue, lock_or_free,
     release, room_short, unwait,
 )
+
+TRIAL = -3  # apply_op: run this operation on a copy first (S_TRIAL)
 
 
 @kernel
@@ -221,14 +224,8 @@ def _abandon(S, t, call):
 @kernel
 def _transfer(S, t, call, tq, ta, fallback_s):
     """Move a connected call to queue ``tq`` (-1: its own) and/or agent ``ta`` (calls.transfer)."""
-    slot = h_get(S, call)
-    if slot < 0:
-        return ERR_CALL_GONE
-    if S.C_i[slot, STATE] != ST_CONNECTED:
-        return ERR_NOT_CONNECTED
+    slot = h_get(S, call)  # connected (_state_check): no timer ends it
     old = S.C_i[slot, AGENT]
-    if ta == old:
-        return ERR_SAME_AGENT
     old_q = S.C_i[slot, QUEUE]
     q = tq if tq >= 0 else old_q
     detail = DETAIL_TO_AGENT + ta if ta >= 0 else DETAIL_TO_QUEUE + q
@@ -265,10 +262,7 @@ def _callback(S, t, call, code):
 @kernel
 def _presence(S, op, t, a, arg):
     """login / logout / ready / not_ready."""
-    pres = S.A_i[a, PRES]
-    if op == OP_LOGIN:
-        if pres != P_LOGGED_OUT:
-            return ERR_LOGGED_IN
+    if op == OP_LOGIN:  # presence checked before the advance (_state_check): no timer changes it
         ready = arg != 0
         S.A_i[a, PRES] = P_READY if ready else P_NOT_READY
         S.A_i[a, REASON] = REASON_LOGIN
@@ -284,17 +278,13 @@ def _presence(S, op, t, a, arg):
         if ready:
             agent_freed(S, a, t)
         return OK
-    if pres == P_LOGGED_OUT:
-        return ERR_LOGGED_OUT
     if op == OP_READY:
-        if pres != P_READY:
+        if S.A_i[a, PRES] != P_READY:
             S.A_i[a, PRES] = P_READY
             S.A_i[a, NA_RUN] = 0
             touch(S, a, t)
             agent_freed(S, a, t)
         return OK
-    if op == OP_LOGOUT and S.A_i[a, CONN] > 0:
-        return ERR_HAS_CALLS
     n = offers_to_scratch(S, a)  # the agent's ringing offers are withdrawn, in call order
     end = S.RO.shape[0] - 1
     for i in range(n):
@@ -314,13 +304,54 @@ def _presence(S, op, t, a, arg):
 
 
 @kernel
+def _state_check(S, op, call, a):
+    """The checks of the state that no timer changes (presence, connected calls), made before the implicit
+    advance, so such a refused operation changes nothing, clock included."""
+    if op == OP_LOGIN:
+        return ERR_LOGGED_IN if S.A_i[a, PRES] != P_LOGGED_OUT else OK
+    if op == OP_LOGOUT or op == OP_READY or op == OP_NOT_READY:
+        if S.A_i[a, PRES] == P_LOGGED_OUT:
+            return ERR_LOGGED_OUT
+        if op == OP_LOGOUT and S.A_i[a, CONN] > 0:
+            return ERR_HAS_CALLS
+    elif op == OP_RELEASE or op == OP_TRANSFER:
+        slot = h_get(S, call)
+        if S.C_i[slot, STATE] != ST_CONNECTED:
+            return ERR_NOT_CONNECTED
+        if op == OP_TRANSFER and a == S.C_i[slot, AGENT]:
+            return ERR_SAME_AGENT
+    return OK
+
+
+@kernel
+def _offer_or_wait_check(S, op, call, a):
+    """An accept or reject needs the agent's offer ringing; a callback, a waiting call not one already."""
+    if op == OP_CALLBACK:
+        slot = h_get(S, call)
+        return ERR_NOT_WAITING if S.C_i[slot, STATE] != ST_WAITING or S.C_i[slot, CB] else OK
+    slot = _ringing(S, call, a)
+    return -slot if slot < 0 else OK
+
+
+@kernel
 def apply_op(S, op, t, call, a, q, prio, arg, prof):
     """One operation: checks, implicit advance (may pause: PAUSED), state checks, the change. ``prof``: an
-    arrive's own skills (a CP row; 0: none), ignored by the other operations."""
+    arrive's own skills (a CP row; 0: none), ignored by the other operations. An accept, reject or callback
+    with live timers due at or before ``t`` returns TRIAL unless S_TRIED is set (docs/routing.md §15)."""
     if S.S_i[S_RESUME] == 0:
         st = _check(S, op, t, call, a, q, arg, prof)
         if st != OK:
             return st
+        st = _state_check(S, op, call, a)
+        if st != OK:
+            return st
+        if (op == OP_ACCEPT or op == OP_REJECT or op == OP_CALLBACK) and S.S_i[S_TRIED] == 0:
+            if next_deadline(S) <= t:
+                return TRIAL
+            st = _offer_or_wait_check(S, op, call, a)  # no timer due: the state it sees is this one
+            if st != OK:
+                return st
+        S.S_i[S_TRIED] = 0
     if not advance_to(S, t):
         S.S_i[S_RESUME] = 1
         return PAUSED
@@ -333,13 +364,8 @@ def apply_op(S, op, t, call, a, q, prio, arg, prof):
         return _accept(S, t, call, a)
     if op == OP_REJECT:
         return _reject(S, t, call, a, arg != 0)
-    if op == OP_RELEASE:
-        slot = h_get(S, call)
-        if slot < 0:
-            return ERR_CALL_GONE
-        if S.C_i[slot, STATE] != ST_CONNECTED:
-            return ERR_NOT_CONNECTED
-        release(S, slot, t, arg)
+    if op == OP_RELEASE:  # connected (_state_check): no timer ends it
+        release(S, h_get(S, call), t, arg)
         return OK
     if op == OP_ABANDON:
         return _abandon(S, t, call)
@@ -374,6 +400,9 @@ def run_batch(S, ops, prof, start, status, seq_after, stop_on_error):
         st = apply_op(S, o['op'], o['time_s'], o['call'], o['agent'], o['queue'], o['priority'], o['arg'],
                       prof[i] if prof.shape[0] > 0 else 0)
         if st == PAUSED:
+            return i
+        if st == TRIAL:
+            S.S_i[S_TRIAL] = 1
             return i
         if st == OK and o['op'] == OP_LOGOUT:
             S.S_i[S_TAIL] = 1

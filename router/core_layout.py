@@ -129,7 +129,10 @@ S_NNUMBERS = 21  # callback number codes registered by the facade (code 0 means 
 # RO (ring orders): rows in use (a bump pointer; the facade compacts), and the room one step may need.
 S_RO_USED, S_RO_ROOM = 22, 23
 S_OF_NFREE, S_OF_ROOM = 24, 25  # free offer rows; the rows one step may need
-N_S_I = 26
+# An accept, reject or callback with timers due before it: whether it is refused depends on what they do, so
+# the facade first runs it on a copy (S_TRIAL 1: the batch stopped at it); S_TRIED 1: it passed, run it.
+S_TRIAL, S_TRIED = 26, 27
+N_S_I = 28
 S_NOW = 0
 N_S_F = 1
 
@@ -167,7 +170,7 @@ ERR_UNKNOWN_AGENT = 3
 ERR_UNKNOWN_QUEUE = 4
 ERR_DUPLICATE_CALL = 5
 ERR_NO_OFFER = 6  # accept/reject with no ringing offer to that agent
-ERR_CALL_GONE = 7  # the call ended during this operation's implicit advance
+ERR_CALL_GONE = 7  # the call ends in the timers due before this operation (found on a trial copy)
 ERR_NOT_CONNECTED = 8
 ERR_LOGGED_IN = 9
 ERR_LOGGED_OUT = 10

@@ -43,6 +43,10 @@ def upgrade(S: CoreState, cfg: RouterConfig, profiles: dict) -> tuple[CoreState,
             C_i = np.zeros((S.C_i.shape[0], N_C_I), dtype=np.int64)
             C_i[:, :S.C_i.shape[1]] = S.C_i
             S = S._replace(C_i=C_i)
+        if S.S_i.shape[0] < N_S_I:  # before the trial scalars
+            S_i = np.zeros(N_S_I, dtype=np.int64)
+            S_i[:S.S_i.shape[0]] = S.S_i
+            S = S._replace(S_i=S_i)
         return S, profiles
     fresh = build(cfg, calls=16)
     C_i = np.zeros((S.C_i.shape[0], N_C_I), dtype=np.int64)

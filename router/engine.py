@@ -16,8 +16,9 @@ Specification
   ``now``, then applies its operation. Same configuration and same calls give
   the same events, byte for byte.
 * **Errors.** Bad input raises a :class:`RouterError` subclass naming the
-  problem and leaves the state as ``advance(now)`` would have left it; events
-  that such an implicit advance produced are returned by the next call.
+  problem and changes nothing, clock included: no timer fires (an accept,
+  reject or callback with timers due is checked on a copy advanced to
+  ``now``, :meth:`_tried`; every other check reads state no timer changes).
 * **Cost.** Routing a new call is O(log n) typical where the queue keeps an
   available-member index (longest idle, fewest calls, least talk, most
   skilled on simple queues; docs/routing.md §2), otherwise O(queue members)
@@ -29,6 +30,7 @@ Specification
 from __future__ import annotations
 
 import bisect
+import copy
 import heapq
 import math
 from collections import OrderedDict
@@ -233,6 +235,18 @@ class Router(CallOpsMixin, AgentOpsMixin, DispatchMixin, RingJoinMixin):
         while self._timers and not self._timer_live(self._timers[0]):
             heapq.heappop(self._timers)
         return self._timers[0][0] if self._timers else math.inf
+
+    def _tried(self, now: float, check) -> None:
+        """Raise ``check``'s error if the operation would be refused at ``now``, before anything changes: a
+        refused operation changes nothing, clock included. An accept, reject or callback is refused or
+        not depending on what the timers due by ``now`` do, so then it is checked on a copy advanced to
+        ``now``."""
+        if self.next_deadline() > now:
+            check(self)
+            return
+        trial = copy.deepcopy(self, {id(self.config): self.config})
+        trial._advance(now)
+        check(trial)
 
     def advance(self, now: float) -> list[Event]:
         """Fire every timer due at or before ``now``; return the events."""

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict
+from contextlib import contextmanager
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, Callable, Hashable, NamedTuple
@@ -31,13 +32,14 @@ from .core_jit import Direct
 from .core_ids import h_get
 from .core_build import build, core_channels, grow
 from .core_upgrade import upgrade
+from .fast_trial import settle_trial
 from .core_layout import (
     AGENT, AHT, ARRIVAL, CB, CONN, DETAIL_DISPLAY, DETAIL_NUMBER, DETAIL_QUEUE, DETAIL_STEP, DETAIL_TO_AGENT, MAX_NUMBER_CODES,
     DETAIL_TO_QUEUE, DETAILS, DISP_NOT_READY, DISPLAY, E_AGENT, E_CALL, E_DETAIL, E_KIND, E_QUEUE, E_SEQ,
     E_TIME, E_VALUE, ERR_UNKNOWN_CALL, EVENT_DTYPE, LOGGED_IN, NO_ID, NOT_RUN, NWAIT, OK, OP_ABANDON, OP_ACCEPT,
     OP_ADVANCE, OP_DTYPE, OP_LOGIN, OP_LOGOUT, OP_NAMES, OP_NOT_READY, OP_READY,
-    OP_REJECT, OP_RELEASE, QM_AGENT, QUEUE, S_ARRIVED, S_ENDED, S_NEV, S_NNUMBERS, S_NOW,
-    S_NREASONS, STATE, N_EV_I,
+    OP_REJECT, OP_RELEASE, QM_AGENT, QUEUE, S_ARRIVED, S_ENDED, S_NEV, S_NNUMBERS, S_TRIAL, S_NOW,
+    S_NREASONS, STATE, N_EV_I, CoreState,
 )
 from .core_wait import w_rank
 from .fast_errors import MESSAGES, row_error
@@ -161,8 +163,8 @@ class FastRouter(RowBuilders):
         return code
 
     def submit(self, ops: np.ndarray, skills: np.ndarray | None = None) -> BatchResult:
-        """Apply every row of ``ops`` in order; a row that fails leaves the state as its implicit
-        advance left it and the batch goes on (see ``status`` and :meth:`describe`). ``skills``: per row,
+        """Apply every row of ``ops`` in order; a row that fails changes nothing (its timers fire with the
+        next row) and the batch goes on (see ``status`` and :meth:`describe`). ``skills``: per row,
         the arrive's own skills as a :meth:`skill_profile` code (0: none; other rows ignore it)."""
         if not isinstance(ops, np.ndarray) or ops.dtype != OP_DTYPE or ops.ndim != 1:
             raise StateError("ops must be a 1-D numpy array of busyhour.router.OP_DTYPE")
@@ -195,15 +197,21 @@ class FastRouter(RowBuilders):
             i = self._run_batch(self._S, ops, prof, i, status, seq_after, stop)
             if self._S.S_i[S_NEV]:
                 chunks.append(self._drain() if records is None else self._drain_records(records))
+            tried = bool(self._S.S_i[S_TRIAL])
+            seen = settle_trial(self._run_batch, self._S, ops, prof, i, status, seq_after) if tried else None
+            if seen is not None:  # refused on the copy: the row fails, the state is unchanged
+                i += 1
             if stop and handled < i - 1 and status[i - 1] != OK:
                 handled = i - 1
-                on_error(i - 1, int(status[i - 1]), self._joined(chunks, records), seq_after)
+                with self._seeing(seen):
+                    on_error(i - 1, int(status[i - 1]), self._joined(chunks, records), seq_after)
                 chunks = []
                 if i < n:
                     continue
             if i >= n:
                 break
-            self._S = grow(self._S)
+            if not tried:
+                self._S = grow(self._S)
         return self._joined(chunks, records), status, seq_after
 
     @staticmethod
@@ -292,6 +300,7 @@ class FastRouter(RowBuilders):
         if prof:
             prof1[0] = prof
         events: list[Event] = []
+        seen = None
         while True:  # as run_rows, reading the events straight from the core's buffers
             done = self._run_batch(self._S, row, prof1 if prof else _NO_PROFILES, 0, status, seq_after, False)
             S = self._S
@@ -300,6 +309,11 @@ class FastRouter(RowBuilders):
                 events += self._drain_records()
             if done:
                 break
+            if S.S_i[S_TRIAL]:
+                seen = settle_trial(self._run_batch, S, row, prof1 if prof else _NO_PROFILES, 0, status, seq_after)
+                if seen is not None:
+                    break
+                continue
             self._S = grow(S)
         if self._stats is not None:
             for e in events:
@@ -316,8 +330,21 @@ class FastRouter(RowBuilders):
         st = int(status[0])
         if st != OK:
             self._pending = events
-            raise self._error(st, op, now, call, agent)
+            with self._seeing(seen):
+                raise self._error(st, op, now, call, agent)
         return events
+
+    @contextmanager
+    def _seeing(self, state: CoreState | None):
+        """Error messages read the state the refused operation saw: a trial's copy (fast_trial), if any."""
+        if state is None:
+            yield
+            return
+        real, self._S = self._S, state
+        try:
+            yield
+        finally:
+            self._S = real
 
     def _error(self, st: int, op: int, now: float, call: int, agent: int) -> Exception:
         return row_error(self, st, op, now, call, agent)

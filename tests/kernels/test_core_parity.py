@@ -228,6 +228,12 @@ def test_multi_channel_agents_match_router(cfg, ops):
     _parity(cfg, [("login", 0.0, i, True) for i in range(len(cfg["agents"]))] + ops, ("voice", "chat"))
 
 
+def _observed(r, twin: Twin, live: list) -> tuple:
+    """What a caller can observe of router ``r``: the clock, the next deadline, counts, agent and call states."""
+    return (r.now, r.next_deadline(), r.counts, [r.agent_state(a) for a in twin.agents],
+            [_outcome(r.call_state, c) for c in live])
+
+
 def _parity(cfg: dict, ops: list, channels: tuple = ("voice", "voice", "chat")) -> FastRouter:
     twin = Twin(cfg, channels)
     py = Router.from_config(cfg)
@@ -236,9 +242,12 @@ def _parity(cfg: dict, ops: list, channels: tuple = ("voice", "voice", "chat")) 
     py_events, rows, failed = [], [], []
     for op, dt, k, flag in ops:
         now += dt
+        before = [_observed(r, twin, live) for r in (py, fast)]
         out_py, row = _step(py, op, now, k, flag, twin, ringing, live, next_id, connected)
         out_fast, _ = _step(fast, op, now, k, flag, twin, ringing, live, next_id, connected)
         assert out_fast == out_py, (op, now, row)
+        if isinstance(out_py, type):  # a refused operation changes nothing, clock included
+            assert [_observed(r, twin, live) for r in (py, fast)] == before, (op, now, row)
         if op == "arrive":
             next_id[0] += 1
         rows.append(row)
@@ -267,7 +276,7 @@ def _parity(cfg: dict, ops: list, channels: tuple = ("voice", "voice", "chat")) 
             assert _outcome(fast.position, cid) == _outcome(py.position, cid), cid
         assert fast.counts == py.counts
         assert fast.next_deadline() == py.next_deadline()
-    py_events.extend(py._flush())  # events of a failed last operation's implicit advance
+    assert py._flush() == []  # a refused operation fires no timer: nothing is left pending
     assert fast.stats() == py.stats()  # intervals, agent totals and live queues, from the same events
 
     batch = FastRouter.from_config(cfg, calls=16)

@@ -8,7 +8,7 @@ import math
 import pytest
 from router_helpers import ended, of, offered, offers, router, states
 
-from busyhour.router import EventKind, OfferError, Position, StateError
+from busyhour.router import CallState, EventKind, OfferError, Position, StateError
 
 # ------------------------------------------------------------ lease expiry
 
@@ -70,7 +70,9 @@ def test_router_late_accept_after_expiry_raises_and_changes_nothing():
     r.agent_login(0.0, "a2")
     r.call_arrive(0.0, "c1", "q")
     with pytest.raises(OfferError, match=r"no offer of call 'c1' to agent 'a1' is ringing"):
-        r.offer_accept(12.0, "c1", "a1")
+        r.offer_accept(12.0, "c1", "a1")  # refused as at 12 (the ring expired at 10) ...
+    assert r.call_state("c1") == CallState.OFFERED and r.now == 0.0  # ... and nothing changed, clock included
+    r.advance(12.0)
     assert r.position("c1").position == 1
     assert offers(r.agent_ready(13.0, "a2")) == [(13.0, "c1", "a2")]
     (conn,) = of(r.offer_accept(14.0, "c1", "a2"), EventKind.CALL_CONNECTED)
