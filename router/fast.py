@@ -87,7 +87,6 @@ class FastRouter(RowBuilders):
         self._number_code: dict[str, int] = {}
         self._ended: OrderedDict[int, str] = OrderedDict()  # per-call API: recently ended, for clear errors
         self._context: dict[int, dict] = {}
-        self._pending: list[Event] = []
         self._detail_texts: dict[int, str] = {}  # detail code -> text, filled as events are read
         self._stats = StatsCollector(config) if collect_stats else None  # fed every event (opt-in: it costs)
         self._direct()
@@ -324,12 +323,8 @@ class FastRouter(RowBuilders):
                 self._ended[e.call_id] = e.detail
                 if len(self._ended) > 65536:
                     self._ended.popitem(last=False)
-        if self._pending:
-            events = self._pending + events
-            self._pending = []
         st = int(status[0])
         if st != OK:
-            self._pending = events
             with self._seeing(seen):
                 raise self._error(st, op, now, call, agent)
         return events

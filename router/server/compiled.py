@@ -18,10 +18,8 @@ Specification
   application gives. A request whose checks read live state (transfer,
   callback, a bad ``wrap_up_s``, an ``arrive`` reusing a mapped id) first runs
   the rows collected before it.
-* **Refusals.** A refused request changes nothing but the timers its implicit
-  advance fires (none in the server, which advances before a wake-up's
-  requests); those events go to the next successful request, as the Python
-  engine does.
+* **Refusals.** A refused request changes nothing, clock included, and has
+  no events (docs/router-api.md), as on the Python engine.
 * Statistics are collected from every event (``stats`` query, digests).
 
 Cost: one numba call per wake-up (two or more when a state-reading request
@@ -74,7 +72,6 @@ class CompiledEngine:
         self._next_id = 1
         self._ended: OrderedDict[Hashable, str] = OrderedDict()  # recently ended, for clear errors
         self._context: dict[Hashable, dict] = {}
-        self._pending: list[Event] = []
         self._fresh: set[int] = set()  # ids mapped by the rows being collected
 
     # ------------------------------------------------------------ operations
@@ -93,13 +90,7 @@ class CompiledEngine:
         """:meth:`apply` of one ``advance``, without its batch bookkeeping (the host advances every wake-up)."""
         events, status, _ = self.fr.run_rows(np.array([self._row(now, "advance", {})], dtype=OP_DTYPE),
                                              records=self._ext)
-        events = self._events(events)
-        if status[0] != OK:  # a time before the clock: nothing changed (as apply answers it: no events)
-            self._pending.extend(events)
-            return []
-        if self._pending:
-            events, self._pending = self._pending + events, []
-        return events
+        return self._events(events) if status[0] == OK else []  # refused (a time before the clock): no events
 
     def apply(self, now: float, cmds: list[tuple[str, dict]]) -> list[tuple[list[Event], RouterError | None]]:
         """Apply ``cmds`` (protocol op, validated fields) at ``now`` in order: per command, its events and
@@ -189,14 +180,11 @@ class CompiledEngine:
                 lo = hi
                 op, f = cmds[idx[j]]
                 cid = rows[j][2]
-                if j == failed:
-                    self._pending.extend(mine)
+                if j == failed:  # a refused row changes nothing: it has no events
                     if op == "arrive" and cid in fresh and cid in self._ext:  # a new id the core refused
                         del self._int[self._ext.pop(cid)]
                     results[idx[j]] = ([], self._error(status, rows[j], f))
                     continue
-                if self._pending:
-                    mine, self._pending = self._pending + mine, []
                 if op in _CONTEXT_OPS and f.get("context") and self._int.get(f["call"]) == cid:
                     self._context.setdefault(f["call"], {}).update(f["context"])
                 results[idx[j]] = (mine, None)
