@@ -145,7 +145,7 @@ class CallOpsMixin:
         t = self._now
         q = self._queues[call.queue]
         self._drop_offer(call, a, t, EventKind.OFFER_REJECTED, "busy" if busy else "reject")
-        locked = self._lock(a, t, q.cfg.busy_delay_s if busy else q.cfg.reject_delay_s, LOCK_DELAY)
+        locked = self._lock(a, t, self._setting(a, q, "busy_delay_s" if busy else "reject_delay_s"), LOCK_DELAY)
         if not locked:
             self._touch(a, t)
         self._back_to_queue(call, t)  # the call keeps its turn before a delay-free agent takes another
@@ -154,7 +154,8 @@ class CallOpsMixin:
         return self._flush()
 
     def call_release(self, now: float, call_id: Hashable, *, wrap_up_s: float | None = None) -> list[Event]:
-        """A connected call ends normally; the agent goes to wrap-up (queue's, or ``wrap_up_s``)."""
+        """A connected call ends normally; the agent goes to wrap-up (``wrap_up_s``, else the agent's own,
+        else the queue's)."""
         now = self._clock(now)
         self._call(call_id)
         if wrap_up_s is not None and (isinstance(wrap_up_s, bool) or not isinstance(wrap_up_s, (int, float))
@@ -185,7 +186,7 @@ class CallOpsMixin:
 
     def _release(self, call: Call, t: float, wrap_up_s: float | None) -> None:
         q = self._queues[call.queue]
-        w = q.cfg.wrap_up_s if wrap_up_s is None else float(wrap_up_s)
+        w = self._setting(call.agent, q, "wrap_up_s") if wrap_up_s is None else float(wrap_up_s)
         q.aht_est_s += 0.1 * ((t - call.connected_s + w) - q.aht_est_s)  # EWMA of handle time
         a = call.agent
         self._end_call(call, t, "completed")
@@ -253,7 +254,7 @@ class CallOpsMixin:
         call.wait_origin_s = t  # the second leg's wait starts now; arrival time (its place) is kept
         self._enter_queue(call, target_q, t, "transfer")  # old agent still holds the line here
         self._free_agent_of(call, t)
-        self._lock_or_free(old, t, old_q.cfg.wrap_up_s, LOCK_WRAP_UP)
+        self._lock_or_free(old, t, self._setting(old, old_q, "wrap_up_s"), LOCK_WRAP_UP)
         return self._flush()
 
     def request_callback(self, now: float, call_id: Hashable, number: str) -> list[Event]:

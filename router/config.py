@@ -70,6 +70,12 @@ class AgentConfig:
     skills: tuple[tuple[str, int], ...] = ()
     capacity: tuple[tuple[str, int], ...] = (("voice", 1),)
     groups: tuple[str, ...] = ()
+    # The agent's own settings (FreeSWITCH mod_callcenter keeps them per agent); None: the queue's.
+    wrap_up_s: float | None = None
+    reject_delay_s: float | None = None
+    busy_delay_s: float | None = None
+    no_answer_delay_s: float | None = None
+    max_no_answer: int | None = None
 
 
 @dataclass(frozen=True)
@@ -136,7 +142,8 @@ def _skills(v: Any, path: str, known: set[str] | None) -> tuple[tuple[str, int],
 
 
 _QUEUE_KEYS = {f for f in QueueConfig.__dataclass_fields__} | {"groups"}
-_AGENT_KEYS = {"id", "skills", "capacity", "groups"}
+AGENT_SETTINGS = ("wrap_up_s", "reject_delay_s", "busy_delay_s", "no_answer_delay_s", "max_no_answer")
+_AGENT_KEYS = {"id", "skills", "capacity", "groups", *AGENT_SETTINGS}
 _TOP_KEYS = {"queues", "agents", "skills", "channels", "seed", "interval_s", "short_abandon_s"}
 _STEP_KEYS = {"after_s", "min_level_drop", "add_groups", "max_penalty", "overflow"}
 _MEMBER_KEYS = {"agent", "tier", "position", "penalty", "weight"}
@@ -185,7 +192,10 @@ def parse_config(raw: dict[str, Any]) -> RouterConfig:
         groups = a.get("groups", [])
         if not isinstance(groups, list) or not all(isinstance(g, str) for g in groups):
             raise _err(f"{p}.groups", "must be a list of group names")
-        agents.append(AgentConfig(aid, sk, tuple(cap_raw.items()), tuple(groups)))
+        own = {k: _num(a, k, p, 0.0, allow_inf=False) for k in AGENT_SETTINGS[:4] if k in a}
+        if "max_no_answer" in a:
+            own["max_no_answer"] = _int(a, "max_no_answer", p, 0, lo=0, hi=1_000_000)
+        agents.append(AgentConfig(aid, sk, tuple(cap_raw.items()), tuple(groups), **own))
 
     by_group: dict[str, list[Hashable]] = {}
     for a in agents:
@@ -303,7 +313,7 @@ def _parse_queue(q: dict, i: int, names: list[str], agent_ids: set, by_group: di
         reject_delay_s=_num(q, "reject_delay_s", p, 0.0, allow_inf=False),
         busy_delay_s=_num(q, "busy_delay_s", p, 0.0, allow_inf=False),
         no_answer_delay_s=_num(q, "no_answer_delay_s", p, 0.0, allow_inf=False),
-        max_no_answer=_int(q, "max_no_answer", p, 0, lo=0) or 0,
+        max_no_answer=_int(q, "max_no_answer", p, 0, lo=0, hi=1_000_000) or 0,
         ring_step_s=_num(q, "ring_step_s", p, 5.0, strict=True, allow_inf=False),
         preferred_fallback_s=_num(q, "preferred_fallback_s", p, 30.0),
         dedicated_agent=dedicated,

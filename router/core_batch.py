@@ -13,23 +13,20 @@ import math
 from .core_jit import entry, kernel
 from .core_kernels import (
     K_CALLBACK_REQUESTED, K_CONNECTED, K_REJECTED, K_TRANSFERRED, K_WITHDRAWN, L_DELAY, L_NONE, L_WRAP_UP,
-    P_LOGGED_OUT, P_NOT_READY, P_READY, emit, lock, next_deadline, set_not_ready, set_state, staffs, touch, unlock,
+    P_LOGGED_OUT, P_NOT_READY, P_READY, agent_setting, emit, lock, next_deadline, set_not_ready, set_state, staffs, touch, unlock,
 )
 from .core_layout import (
-    AGENT, ANSWERED, ARRIVAL, BUSY_DELAY, CONN, CONNECTED_S, D_ABANDONED, D_ABANDONED_RINGING, D_BUSY,
-    D_CALLER_ABANDONED, D_LOGGED_OUT, D_NONE, D_NOT_READY, D_REJECT, ENTERED, ERR_BAD_ARG, ERR_BAD_OP,
-    ERR_CALL_GONE, ERR_CONNECTED_ELSEWHERE, ERR_DUPLICATE_CALL, ERR_HAS_CALLS, ERR_LOGGED_IN, ERR_LOGGED_OUT,
-    ERR_NO_OFFER, ERR_NOT_CONNECTED, ERR_TIME, ERR_UNKNOWN_AGENT, ERR_UNKNOWN_CALL, ERR_UNKNOWN_QUEUE, EXT, HOPS,
-    LOGGED_IN, NA_RUN, NO_ID, OF_FIRST, OF_LAST, CH, OFFERS, OK, OP_ABANDON, OP_ACCEPT,
-    OP_ADVANCE, OP_ARRIVE, OP_LOGIN, OP_LOGOUT, OP_NOT_READY, OP_READY, OP_REJECT, OP_RELEASE, ORDER, PRES, PRIO,
-    QGEN, QUEUE, REASON, REASON_LOGIN, REJ_DELAY, S_ARRIVED, S_NFREE, S_NREASONS, S_NOW, S_ORDER, S_RESUME, STATE,
-    ST_CONNECTED, ST_WAITING, WAIT_ORIGIN, EMPTY_EPOCH, S_TAIL,
-    D_ANSWERED_ELSEWHERE, RO_LEN, DEDICATED, DETAIL_TO_AGENT, DETAIL_TO_QUEUE, D_TRANSFER,
-    ERR_SAME_AGENT, LAST_END, LOAD, OP_TRANSFER, XFER, PREF, PREF_FB, PREF_UNTIL, STRAT, TALK, WRAP,
-    CB, D_CB_CANCELLED, DETAIL_NUMBER, ERR_NOT_WAITING, OP_CALLBACK, S_NNUMBERS, S_SEQ, SKP, S_NPROF, S_TRIAL,
-    S_TRIED,
+    AGENT, ANSWERED, ARRIVAL, A_BUSY_DELAY, A_REJ_DELAY, A_WRAP, BUSY_DELAY, CB, CH, CONN, CONNECTED_S, DEDICATED,
+    DETAIL_NUMBER, DETAIL_TO_AGENT, DETAIL_TO_QUEUE, D_ABANDONED, D_ABANDONED_RINGING, D_ANSWERED_ELSEWHERE,
+    D_BUSY, D_CALLER_ABANDONED, D_CB_CANCELLED, D_LOGGED_OUT, D_NONE, D_NOT_READY, D_REJECT, D_TRANSFER,
+    EMPTY_EPOCH, ENTERED, ERR_CALL_GONE, ERR_NOT_WAITING, EXT, HOPS, LAST_END, LOAD, LOGGED_IN, NA_RUN, OFFERS,
+    OF_FIRST, OF_LAST, OK, OP_ABANDON, OP_ACCEPT, OP_ADVANCE, OP_ARRIVE, OP_CALLBACK, OP_LOGIN, OP_LOGOUT,
+    OP_READY, OP_REJECT, OP_RELEASE, OP_TRANSFER, ORDER, PREF, PREF_FB, PREF_UNTIL, PRES, PRIO, QGEN, QUEUE,
+    REASON, REASON_LOGIN, REJ_DELAY, RO_LEN, SKP, STATE, STRAT, ST_CONNECTED, ST_WAITING, S_ARRIVED, S_NFREE,
+    S_ORDER, S_RESUME, S_SEQ, S_TAIL, S_TRIAL, S_TRIED, TALK, WAIT_ORIGIN, WRAP, XFER,
 )
-from .core_ring import offer_row, offer_unlink, offers_to_scratch, ringing_to_scratch
+from .core_checks import check_args, check_offer_or_wait, check_state, ringing
+from .core_ring import offer_unlink, offers_to_scratch, ringing_to_scratch
 from .codes import STRAT_PREFERRED
 from .core_ids import h_get, h_put
 from .core_ops import (
@@ -39,62 +36,6 @@ from .core_ops import (
 )
 
 TRIAL = -3  # apply_op: run this operation on a copy first (S_TRIAL)
-
-
-@kernel
-def _check(S, op, t, call, a, q, arg, prof):
-    """Argument checks made before the implicit advance (the facade's order)."""
-    if not (t >= S.S_f[S_NOW] and t < math.inf and t > -math.inf):  # NaN fails every comparison
-        return ERR_TIME
-    n_agents = S.A_i.shape[0]
-    if ((op >= OP_ARRIVE and op <= OP_ABANDON) or op == OP_CALLBACK or op == OP_TRANSFER) and (call == NO_ID or call == NO_ID + 1):
-        return ERR_BAD_ARG  # reserved: they mark empty and deleted rows of the call-id table
-    if op == OP_ARRIVE:
-        if h_get(S, call) >= 0:
-            return ERR_DUPLICATE_CALL
-        if q < 0 or q >= S.Q_i.shape[0]:
-            return ERR_UNKNOWN_QUEUE
-        if a < -1 or a >= n_agents:
-            return ERR_UNKNOWN_AGENT
-        if not (math.isnan(arg) or arg >= 0):
-            return ERR_BAD_ARG
-        if prof < 0 or prof >= S.S_i[S_NPROF] or S.PCH[prof] < 0:
-            return ERR_BAD_ARG  # a profile the facade never registered, or voice where it is not configured
-    elif op == OP_TRANSFER:
-        if h_get(S, call) < 0:
-            return ERR_UNKNOWN_CALL
-        if q == -1 and a == -1:
-            return ERR_BAD_ARG  # no target
-        if q < -1 or q >= S.Q_i.shape[0]:
-            return ERR_UNKNOWN_QUEUE
-        if a < -1 or a >= n_agents:
-            return ERR_UNKNOWN_AGENT
-        if not arg >= 0:
-            return ERR_BAD_ARG
-    elif op == OP_ACCEPT or op == OP_REJECT:
-        if a < 0 or a >= n_agents:
-            return ERR_UNKNOWN_AGENT
-        if h_get(S, call) < 0:
-            return ERR_UNKNOWN_CALL
-        if op == OP_REJECT and not (arg == 0 or arg == 1):
-            return ERR_BAD_ARG
-    elif op == OP_RELEASE or op == OP_ABANDON or op == OP_CALLBACK:
-        if h_get(S, call) < 0:
-            return ERR_UNKNOWN_CALL
-        if op == OP_CALLBACK and not (arg >= 1 and arg < S.S_i[S_NNUMBERS] and arg == math.floor(arg)):
-            return ERR_BAD_ARG
-        if op == OP_RELEASE and not math.isnan(arg) and not (arg >= 0 and arg < math.inf):
-            return ERR_BAD_ARG
-    elif op == OP_LOGIN or op == OP_LOGOUT or op == OP_READY or op == OP_NOT_READY:
-        if a < 0 or a >= n_agents:
-            return ERR_UNKNOWN_AGENT
-        if op == OP_LOGIN and not (arg == 0 or arg == 1):
-            return ERR_BAD_ARG
-        if op == OP_NOT_READY and not (arg >= 2 and arg < S.S_i[S_NREASONS] and arg == math.floor(arg)):
-            return ERR_BAD_ARG
-    elif op != OP_ADVANCE:
-        return ERR_BAD_OP
-    return OK
 
 
 @kernel
@@ -135,19 +76,6 @@ def _arrive(S, t, call, q, prio, pref, fallback_s, prof):
 
 
 @kernel
-def _ringing(S, call, a):
-    """The slot of ``call`` ringing agent ``a``, or a negative status."""
-    slot = h_get(S, call)
-    if slot < 0:
-        return -ERR_CALL_GONE
-    if offer_row(S, slot, a) < 0:
-        if S.C_i[slot, STATE] == ST_CONNECTED:
-            return -ERR_CONNECTED_ELSEWHERE
-        return -ERR_NO_OFFER
-    return slot
-
-
-@kernel
 def _withdraw_others(S, slot, skip, t, detail):
     """Withdraw every offer of ``slot`` but ``skip``'s, in offer order; their agents stay at RO's far end
     (core_ring.ringing_to_scratch) for :func:`_free_withdrawn` once the call has moved on. Their number."""
@@ -168,7 +96,7 @@ def _free_withdrawn(S, n, t):
 
 @kernel
 def _accept(S, t, call, a):
-    slot = _ringing(S, call, a)
+    slot = ringing(S, call, a)
     if slot < 0:
         return -slot
     n = _withdraw_others(S, slot, a, t, D_ANSWERED_ELSEWHERE)  # freed once the call connects
@@ -189,12 +117,13 @@ def _accept(S, t, call, a):
 
 @kernel
 def _reject(S, t, call, a, busy):
-    slot = _ringing(S, call, a)
+    slot = ringing(S, call, a)
     if slot < 0:
         return -slot
     q = S.C_i[slot, QUEUE]
     drop_offer(S, slot, a, t, K_REJECTED, D_BUSY if busy else D_REJECT)
-    locked = lock(S, a, t, S.Q_f[q, BUSY_DELAY] if busy else S.Q_f[q, REJ_DELAY], L_DELAY)
+    locked = lock(S, a, t, agent_setting(S, a, A_BUSY_DELAY, q, BUSY_DELAY) if busy
+                  else agent_setting(S, a, A_REJ_DELAY, q, REJ_DELAY), L_DELAY)
     if not locked:
         touch(S, a, t)
     back_to_queue(S, slot, t)
@@ -224,7 +153,7 @@ def _abandon(S, t, call):
 @kernel
 def _transfer(S, t, call, tq, ta, fallback_s):
     """Move a connected call to queue ``tq`` (-1: its own) and/or agent ``ta`` (calls.transfer)."""
-    slot = h_get(S, call)  # connected (_state_check): no timer ends it
+    slot = h_get(S, call)  # connected (core_checks.check_state): no timer ends it
     old = S.C_i[slot, AGENT]
     old_q = S.C_i[slot, QUEUE]
     q = tq if tq >= 0 else old_q
@@ -242,7 +171,7 @@ def _transfer(S, t, call, tq, ta, fallback_s):
     S.A_f[old, TALK] += t - S.C_f[slot, CONNECTED_S]
     S.A_f[old, LAST_END] = t
     S.C_i[slot, AGENT] = -1
-    lock_or_free(S, old, t, S.Q_f[old_q, WRAP], L_WRAP_UP)
+    lock_or_free(S, old, t, agent_setting(S, old, A_WRAP, old_q, WRAP), L_WRAP_UP)
     return OK
 
 
@@ -262,7 +191,7 @@ def _callback(S, t, call, code):
 @kernel
 def _presence(S, op, t, a, arg):
     """login / logout / ready / not_ready."""
-    if op == OP_LOGIN:  # presence checked before the advance (_state_check): no timer changes it
+    if op == OP_LOGIN:  # presence checked before the advance (check_state): no timer changes it
         ready = arg != 0
         S.A_i[a, PRES] = P_READY if ready else P_NOT_READY
         S.A_i[a, REASON] = REASON_LOGIN
@@ -304,51 +233,21 @@ def _presence(S, op, t, a, arg):
 
 
 @kernel
-def _state_check(S, op, call, a):
-    """The checks of the state that no timer changes (presence, connected calls), made before the implicit
-    advance, so such a refused operation changes nothing, clock included."""
-    if op == OP_LOGIN:
-        return ERR_LOGGED_IN if S.A_i[a, PRES] != P_LOGGED_OUT else OK
-    if op == OP_LOGOUT or op == OP_READY or op == OP_NOT_READY:
-        if S.A_i[a, PRES] == P_LOGGED_OUT:
-            return ERR_LOGGED_OUT
-        if op == OP_LOGOUT and S.A_i[a, CONN] > 0:
-            return ERR_HAS_CALLS
-    elif op == OP_RELEASE or op == OP_TRANSFER:
-        slot = h_get(S, call)
-        if S.C_i[slot, STATE] != ST_CONNECTED:
-            return ERR_NOT_CONNECTED
-        if op == OP_TRANSFER and a == S.C_i[slot, AGENT]:
-            return ERR_SAME_AGENT
-    return OK
-
-
-@kernel
-def _offer_or_wait_check(S, op, call, a):
-    """An accept or reject needs the agent's offer ringing; a callback, a waiting call not one already."""
-    if op == OP_CALLBACK:
-        slot = h_get(S, call)
-        return ERR_NOT_WAITING if S.C_i[slot, STATE] != ST_WAITING or S.C_i[slot, CB] else OK
-    slot = _ringing(S, call, a)
-    return -slot if slot < 0 else OK
-
-
-@kernel
 def apply_op(S, op, t, call, a, q, prio, arg, prof):
     """One operation: checks, implicit advance (may pause: PAUSED), state checks, the change. ``prof``: an
     arrive's own skills (a CP row; 0: none), ignored by the other operations. An accept, reject or callback
     with live timers due at or before ``t`` returns TRIAL unless S_TRIED is set (docs/routing.md §15)."""
     if S.S_i[S_RESUME] == 0:
-        st = _check(S, op, t, call, a, q, arg, prof)
+        st = check_args(S, op, t, call, a, q, arg, prof)
         if st != OK:
             return st
-        st = _state_check(S, op, call, a)
+        st = check_state(S, op, call, a)
         if st != OK:
             return st
         if (op == OP_ACCEPT or op == OP_REJECT or op == OP_CALLBACK) and S.S_i[S_TRIED] == 0:
             if next_deadline(S) <= t:
                 return TRIAL
-            st = _offer_or_wait_check(S, op, call, a)  # no timer due: the state it sees is this one
+            st = check_offer_or_wait(S, op, call, a)  # no timer due: the state it sees is this one
             if st != OK:
                 return st
         S.S_i[S_TRIED] = 0
@@ -364,7 +263,7 @@ def apply_op(S, op, t, call, a, q, prio, arg, prof):
         return _accept(S, t, call, a)
     if op == OP_REJECT:
         return _reject(S, t, call, a, arg != 0)
-    if op == OP_RELEASE:  # connected (_state_check): no timer ends it
+    if op == OP_RELEASE:  # connected (core_checks.check_state): no timer ends it
         release(S, h_get(S, call), t, arg)
         return OK
     if op == OP_ABANDON:

@@ -15,11 +15,13 @@ import numpy as np
 from .codes import STRATEGY_NAMES
 from .config import RouterConfig
 from .core_layout import (
-    AH_CAP, AH_OFF, AHT, BLOCKED, BUSY_DELAY, CAP, CoreState, DISP_LOGGED_OUT, DISPLAY, KEYKIND, LAST_END,
-    LAST_OFFERED, RA_ORDER, RA_SLOT, RA_T, MAX_LEN, MAX_NA, MAX_WAIT, NSTEPS, DEDICATED, DIR_HEAD, PREF_FB, A_OF_HEAD, N_OF, RING_STEP, RO_LEN, RO_OFF, S_RO_ROOM, S_RO_USED, ST_OFFERED, N_A_F, N_A_I, N_C_F, N_C_I, N_EV_I, N_Q_F, N_Q_I, N_S_F, N_S_I,
-    N_TM_I, NA_DELAY, OVERFLOW, S_OF_NFREE, S_OF_ROOM, REJ_DELAY, RING_TO, S_EV_ROOM, S_NFREE, S_NOW,
-    S_TM_ROOM, ST_FREE, STATE, W_HEAD, W_ROOT, WEIGHT, WRAP, N_QM, RR_CURSOR, SCAN, STRAT, NO_AGENTS_S, S_TM_NEED, H_EMPTY, H_TOMB, S_HUSED, S_NT, S_NREASONS, S_NNUMBERS,
-    S_NPROF,
+    AHT, AH_CAP, AH_OFF, A_BUSY_DELAY, A_MAX_NA, A_NA_DELAY, A_OF_HEAD, A_REJ_DELAY, A_WRAP, BLOCKED, BUSY_DELAY,
+    CAP, CoreState, DEDICATED, DIR_HEAD, DISPLAY, DISP_LOGGED_OUT, H_EMPTY, H_TOMB, KEYKIND, LAST_END,
+    LAST_OFFERED, MAX_LEN, MAX_NA, MAX_WAIT, NA_DELAY, NO_AGENTS_S, NSTEPS, N_A_F, N_A_I, N_C_F, N_C_I, N_EV_I,
+    N_OF, N_QM, N_Q_F, N_Q_I, N_S_F, N_S_I, N_TM_I, OVERFLOW, PREF_FB, RA_ORDER, RA_SLOT, RA_T, REJ_DELAY,
+    RING_STEP, RING_TO, RO_LEN, RO_OFF, RR_CURSOR, SCAN, STATE, STRAT, ST_FREE, ST_OFFERED, S_EV_ROOM, S_HUSED,
+    S_NFREE, S_NNUMBERS, S_NOW, S_NPROF, S_NREASONS, S_NT, S_OF_NFREE, S_OF_ROOM, S_RO_ROOM, S_RO_USED, S_TM_NEED,
+    S_TM_ROOM, WEIGHT, WRAP, W_HEAD, W_ROOT,
 )
 from .core_ids import h_rebuild
 from .kernels import agent_has_skills
@@ -64,6 +66,9 @@ def build(cfg: RouterConfig, calls: int = 1024, timers: int = 4096, events: int 
             skills[i, skill_index[s]] = lvl
         for c, k in a.capacity:
             CA[i, chans.index(c)] = k
+        A_i[i, A_MAX_NA] = -1 if a.max_no_answer is None else a.max_no_answer
+        A_f[i, [A_WRAP, A_REJ_DELAY, A_BUSY_DELAY, A_NA_DELAY]] = [
+            math.nan if v is None else v for v in (a.wrap_up_s, a.reject_delay_s, a.busy_delay_s, a.no_answer_delay_s)]
     A_i[:, CAP] = CA.sum(axis=1)
     A_i[:, DISPLAY] = DISP_LOGGED_OUT
     A_i[:, A_OF_HEAD] = -1

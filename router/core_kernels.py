@@ -54,6 +54,13 @@ def call_ok(S, a, slot, q, step):
 
 
 @kernel
+def agent_setting(S, a, col, q, qcol):
+    """Agent ``a``'s own value in A_f column ``col`` (wrap-up, a delay), else queue ``q``'s in Q_f ``qcol``."""
+    v = S.A_f[a, col]
+    return S.Q_f[q, qcol] if math.isnan(v) else v
+
+
+@kernel
 def own_skill_sum(S, a, slot):
     """Agent ``a``'s levels summed over call ``slot``'s own skills (most-skilled adds them to the queue's)."""
     p = S.C_i[slot, SKP]

@@ -19,11 +19,14 @@ import numpy as np
 # LOAD, CAP: ringing + connected calls and capacity summed over the channels (per channel: CoreState.LD, CA)
 PRES, REASON, LOCK_KIND, LOCK_TOKEN, LOAD, CAP, OFFERS, CONN, ANSWERED, NA_RUN, DISPLAY = range(11)
 A_OF_HEAD = 11  # the first of the offers ringing this agent (an OF row, -1: none), in call order (ORDER)
-A_SPARE1, A_SPARE2 = 12, 13  # unused
+A_MAX_NA = 12  # the agent's own max no-answer (-1: the queue's)
+A_SPARE = 13  # unused
 DIR_HEAD = 14  # first of the waiting calls directed to this agent (preferred agent, agent transfer), or -1
 N_A_I = 15
 LOCK_UNTIL, IDLE_SINCE, IDLE_RANK, TALK, LAST_END, LAST_OFFERED = range(6)
-N_A_F = 6
+# The agent's own wrap-up and reject/busy/no-answer delays (NaN: the queue's)
+A_WRAP, A_REJ_DELAY, A_BUSY_DELAY, A_NA_DELAY = range(6, 10)
+N_A_F = 10
 
 # Display codes (A_i[:, DISPLAY]); NOT_READY is DISP_NOT_READY + reason code.
 DISP_LOGGED_OUT, DISP_AVAILABLE, DISP_RESERVED, DISP_BUSY, DISP_WRAP_UP = 0, 2, 3, 4, 5

@@ -22,11 +22,11 @@ import math
 from .core_jit import kernel
 from .core_kernels import (
     K_ARRIVED, K_ENDED, K_ESCALATED, K_EXPIRED, K_OVERFLOWED, K_QUEUED, K_WITHDRAWN,
-    L_DELAY, L_NONE, L_WRAP_UP, P_READY, emit, lock, pick_available, pop_timer,
+    L_DELAY, L_NONE, L_WRAP_UP, P_READY, agent_setting, emit, lock, pick_available, pop_timer,
     push_timer, set_not_ready, set_state, staffs, timer_live, touch, unlock,
 )
 from .core_layout import (
-    AGENT, AHT, ARRIVAL, CAP, CB, CONN, CONNECTED_S, CURSOR, D_COMPLETED, D_ESCALATION, D_EXIT,
+    A_MAX_NA, A_NA_DELAY, A_WRAP, AGENT, AHT, ARRIVAL, CAP, CB, CONN, CONNECTED_S, CURSOR, D_COMPLETED, D_ESCALATION, D_EXIT,
     D_EXIT_ESCALATION, D_EXIT_NO_AGENTS, D_EXIT_TIMEOUT, D_NONE, D_OVERFLOW, D_REJ_FULL, D_REJ_NO_AGENTS,
     DETAIL_QUEUE, DETAIL_STEP, EMPTY_EPOCH, ENTERED, EXT, HOPS, LAST_END, LOAD, LOCK_KIND, LOGGED_IN, MAX_LEN,
     MAX_NA, MAX_WAIT, NA_DELAY, NA_RUN, NO_AGENTS_S, NOFF, NSTEPS, NWAIT, OF_FIRST, O_AGENT, CH, ORDER, OVERFLOW, PRES,
@@ -253,9 +253,9 @@ def lock_or_free(S, a, t, lock_s, kind):
 @kernel
 def release(S, slot, t, wrap_s):
     q = S.C_i[slot, QUEUE]
-    w = S.Q_f[q, WRAP] if math.isnan(wrap_s) else wrap_s
-    S.Q_f[q, AHT] += 0.1 * ((t - S.C_f[slot, CONNECTED_S] + w) - S.Q_f[q, AHT])
     a = S.C_i[slot, AGENT]
+    w = agent_setting(S, a, A_WRAP, q, WRAP) if math.isnan(wrap_s) else wrap_s
+    S.Q_f[q, AHT] += 0.1 * ((t - S.C_f[slot, CONNECTED_S] + w) - S.Q_f[q, AHT])
     end_call(S, slot, t, D_COMPLETED)
     S.A_i[a, LOAD] -= 1
     S.LD[a, S.C_i[slot, CH]] -= 1
@@ -279,13 +279,13 @@ def fire(S, t, kind, target, arg):
         a = S.OF[arg, O_AGENT]  # arg: the offer's OF row
         drop_offer(S, slot, a, t, K_EXPIRED, D_NONE)
         S.A_i[a, NA_RUN] += 1
-        mna = S.Q_i[q, MAX_NA]
+        mna = S.Q_i[q, MAX_NA] if S.A_i[a, A_MAX_NA] < 0 else S.A_i[a, A_MAX_NA]
         if mna > 0 and S.A_i[a, NA_RUN] >= mna:
             set_not_ready(S, a, REASON_NO_ANSWER)
             touch(S, a, t)
             back_to_queue(S, slot, t)
         else:
-            locked = lock(S, a, t, S.Q_f[q, NA_DELAY], L_DELAY)
+            locked = lock(S, a, t, agent_setting(S, a, A_NA_DELAY, q, NA_DELAY), L_DELAY)
             if not locked:
                 touch(S, a, t)
             back_to_queue(S, slot, t)

@@ -22,18 +22,31 @@ import numpy as np
 from .config import RouterConfig
 from .core_build import build, empty_profiles
 from .core_layout import (
-    A_OF_HEAD, A_SPARE1, A_SPARE2, CAP, LOAD, N_C_I, N_S_I, O_AGENT, O_ANEXT, O_CNEXT, O_SLOT, O_TOKEN, OF_FIRST,
+    A_MAX_NA, A_OF_HEAD, A_SPARE, A_WRAP, CAP, N_A_F, LOAD, N_C_I, N_S_I, O_AGENT, O_ANEXT, O_CNEXT, O_SLOT, O_TOKEN, OF_FIRST,
     OF_LAST, S_EV_ROOM, S_NPROF, S_NT, S_OF_NFREE, S_OF_ROOM, S_RO_ROOM, S_TM_ROOM, ST_OFFERED, STATE, T_RING,
     TARG, TKIND, TTARGET, TTOKEN, CoreState,
 )
 
 # Columns of the layout before multi-channel agents: the offer's token and the next agent ringing the same
 # call (agents); the first agent ringing (calls).
-_OLD_OFFER_TOKEN, _OLD_OFFER_NEXT, _OLD_FIRST = A_SPARE1, A_SPARE2, OF_FIRST
+_OLD_OFFER_TOKEN, _OLD_OFFER_NEXT, _OLD_FIRST = 12, 13, OF_FIRST
 
 
 def upgrade(S: CoreState, cfg: RouterConfig, profiles: dict) -> tuple[CoreState, dict]:
     """``S`` (and the facade's profile map) in the current layout; unchanged when already current."""
+    S, profiles = _offers_and_channels(S, cfg, profiles)
+    if S.A_f.shape[1] < N_A_F:  # before per-agent settings: the configuration's (none, then)
+        fresh = build(cfg, calls=16)
+        A_f = np.zeros((S.A_f.shape[0], N_A_F))
+        A_f[:, :S.A_f.shape[1]] = S.A_f
+        A_f[:, A_WRAP:] = fresh.A_f[:, A_WRAP:]
+        S.A_i[:, A_MAX_NA] = fresh.A_i[:, A_MAX_NA]
+        S.A_i[:, A_SPARE] = 0
+        S = S._replace(A_f=A_f)
+    return S, profiles
+
+
+def _offers_and_channels(S: CoreState, cfg: RouterConfig, profiles: dict) -> tuple[CoreState, dict]:
     if S.CP is None:  # before per-call skill profiles
         S = S._replace(CP=empty_profiles(len(cfg.skills)))
         S.S_i[S_NPROF] = 1
@@ -75,7 +88,7 @@ def upgrade(S: CoreState, cfg: RouterConfig, profiles: dict) -> tuple[CoreState,
             row_of[a] = r
             a = int(A_i[a, _OLD_OFFER_NEXT])
     A_i[:, A_OF_HEAD] = row_of
-    A_i[:, A_SPARE1] = A_i[:, A_SPARE2] = 0
+    A_i[:, _OLD_OFFER_TOKEN] = A_i[:, _OLD_OFFER_NEXT] = 0
     n_t = int(S.S_i[S_NT])
     ring = np.flatnonzero(S.TM_i[:n_t, TKIND] == T_RING)
     TM_i = S.TM_i.copy()

@@ -236,6 +236,11 @@ class Router(CallOpsMixin, AgentOpsMixin, DispatchMixin, RingJoinMixin):
             heapq.heappop(self._timers)
         return self._timers[0][0] if self._timers else math.inf
 
+    def _setting(self, a: int, q: QueueState, name: str) -> float:
+        """Agent ``a``'s own value of a setting (wrap-up, delays, max no-answer), else queue ``q``'s."""
+        own = getattr(self.config.agents[a], name)
+        return getattr(q.cfg, name) if own is None else own
+
     def _tried(self, now: float, check) -> None:
         """Raise ``check``'s error if the operation would be refused at ``now``, before anything changes: a
         refused operation changes nothing, clock included. An accept, reject or callback is refused or
@@ -293,12 +298,13 @@ class Router(CallOpsMixin, AgentOpsMixin, DispatchMixin, RingJoinMixin):
             A.no_answer_run[arg] += 1
             # The agent's delay starts first, then the call goes back to its place (and may be routed),
             # and only then is an agent without a delay free for work: the call keeps its FIFO turn.
-            if q.cfg.max_no_answer and A.no_answer_run[arg] >= q.cfg.max_no_answer:
+            mna = self._setting(arg, q, "max_no_answer")
+            if mna and A.no_answer_run[arg] >= mna:
                 self._set_not_ready(arg, t, "no-answer")
                 self._touch(arg, t)
                 self._back_to_queue(call, t)
             else:
-                locked = self._lock(arg, t, q.cfg.no_answer_delay_s, LOCK_DELAY)
+                locked = self._lock(arg, t, self._setting(arg, q, "no_answer_delay_s"), LOCK_DELAY)
                 if not locked:
                     self._touch(arg, t)
                 self._back_to_queue(call, t)

@@ -318,7 +318,8 @@ def _agents_conf(path: str | os.PathLike[str], notes: Notes) -> dict[str, Any]:
         for e in sec.entries:
             if e.key == "fullname":
                 continue
-            reason = ("per-agent wrap-up is not supported; set wrapuptime on the queues" if e.key == "wrapuptime"
+            reason = ("not imported (chan_agent's milliseconds); set the agent's own wrap_up_s by hand"
+                      if e.key == "wrapuptime"
                       else "agent channel setting; not a routing rule")
             notes.skip(e.where, "agents", e.key, e.value, reason)
     return found

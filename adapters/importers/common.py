@@ -20,10 +20,9 @@ import json
 import math
 import os
 import tomllib
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, NamedTuple
+from typing import Any, NamedTuple
 
 MAX_FILE_BYTES = 4 * 1024 * 1024
 MAX_LINE_CHARS = 8192
@@ -147,13 +146,6 @@ def check_counts(file: str, queues: int, agents: int, members: int) -> None:
                            ("queue memberships", members, MAX_MEMBERS)):
         if n > limit:
             raise SourceError(file, None, f"{n:,} {what}; at most {limit:,} are imported")
-
-
-def most_common(values: Iterable[float]) -> float:
-    """The most frequent value; ties go to the largest."""
-    counts = Counter(values)
-    top = max(counts.values())
-    return max(v for v, c in counts.items() if c == top)
 
 
 # --- TOML ---------------------------------------------------------------------------------------------------

@@ -12,8 +12,8 @@ Mapping: ``<queue name>`` → a queue, its ``<param>`` → queue keys;
 (``level`` → ``tier``, ``position`` → ``position``). A tier naming an agent
 or queue that is not defined is **reported and skipped** (FreeSWITCH refuses
 it too). mod_callcenter's per-agent settings (wrap-up, the three delays,
-max-no-answer) are per queue in busyhour: a queue takes its members' common
-value, or the most common one (noted) when they differ.
+max-no-answer) become the agent's own settings, which busyhour uses over its
+queues' (docs/routing.md §8).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from xml.parsers import expat
 
-from .common import MAX_NUMBER, Notes, SourceError, check_counts, most_common, read_bytes, render_toml
+from .common import MAX_NUMBER, Notes, SourceError, check_counts, read_bytes, render_toml
 from .result import ImportResult
 
 MAX_DEPTH = 64
@@ -32,7 +32,7 @@ MAX_DEPTH = 64
 STRATEGIES = ("ring-all", "longest-idle-agent", "round-robin", "top-down", "agent-with-least-talk-time",
               "agent-with-fewest-calls", "sequentially-by-agent-order", "random", "ring-progressively")
 
-#: agent attribute → busyhour queue key
+#: agent attribute → busyhour agent key
 AGENT_SETTINGS = {"wrap-up-time": "wrap_up_s", "reject-delay-time": "reject_delay_s",
                   "busy-delay-time": "busy_delay_s", "no-answer-delay-time": "no_answer_delay_s",
                   "max-no-answer": "max_no_answer"}
@@ -141,19 +141,14 @@ def import_freeswitch(path: str | os.PathLike[str]) -> ImportResult:
         raise SourceError(label, cfg.line, "no <queue> found in <queues>")
     members = _tiers(tiers, queues, agents, label, notes)
     for qname, q in queues.items():
-        _fold_agent_settings(q, members[qname], agents, label, notes)
         q["members"] = [m for _, m in members[qname]]
         levels = {m.get("tier", 1) if isinstance(m, dict) else 1 for m in q["members"]}
         if q["strategy"] == "ring-all" and len(levels) > 1:
             notes.approx(q.pop("_where"), qname, "strategy", "ring-all", "only the lowest level with a free agent "
                          "rings; FreeSWITCH without tier rules rings every level")
         q.pop("_where", None)
-    serving = {a for ms in members.values() for a, _ in ms}
-    for a, settings in agents.items():
-        if a not in serving and any(settings.values()):
-            notes.skip(f"{label}:{agent_lines[a]}", a, "agent settings", "", "the agent is in no queue (no tier); "
-                       "busyhour sets these per queue")
-    raw = {"agents": [{"id": a} for a in agents], "queues": list(queues.values())}
+    raw = {"agents": [{"id": a, **{AGENT_SETTINGS[k]: v for k, v in settings.items()}} for a, settings in agents.items()],
+           "queues": list(queues.values())}
     header = [f"busyhour router configuration imported from FreeSWITCH {os.path.basename(label)}",
               "by 'busyhour import freeswitch'. Rules: docs/routing.md; the mapping: docs/import.md."]
     merged = notes.merged()
@@ -292,19 +287,3 @@ def _tiers(tiers: list[XNode], queues: dict[str, dict[str, Any]], agents: dict[s
             del m["tier"]
         members[queue].append((agent, m if len(m) > 1 else agent))
     return members
-
-
-def _fold_agent_settings(q: dict[str, Any], members: list[tuple[str, Any]], agents: dict[str, dict],
-                         label: str, notes: Notes) -> None:
-    """Per-agent wrap-up, delays and max-no-answer → the queue's value (the most common one when they differ)."""
-    if not members:
-        return
-    for attr, key in AGENT_SETTINGS.items():
-        values = {a: agents[a].get(attr, 0) for a, _ in members}
-        chosen = most_common(values.values())
-        if chosen:
-            q[key] = chosen
-        if len(set(values.values())) > 1:
-            shown = ", ".join(f"{a}={v}" for a, v in list(values.items())[:4]) + (" …" if len(values) > 4 else "")
-            notes.approx(q["_where"], q["name"], attr, shown, f"→ {key} = {chosen}: set per queue in busyhour; "
-                                                              "the agents' most common value")

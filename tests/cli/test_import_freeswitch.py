@@ -3,7 +3,7 @@
 Checked on the configuration ``parse_config`` reads back from the importer's TOML:
 1. every mapped queue param, agent attribute and tier of tests/data/import/callcenter.conf.xml lands on its key;
 2. each mod_callcenter strategy maps to the busyhour strategy of the same name;
-3. per-agent settings become the queue's value (the most common one, noted, when the agents differ);
+3. per-agent settings become the agents' own settings;
 4. tiers naming an unknown agent or queue, and unknown params, are listed and skipped, never an error;
 5. malformed XML, a DOCTYPE, a missing name, a duplicate queue: ``FILE:LINE: problem``.
 """
@@ -67,16 +67,15 @@ def test_sample_tiers_become_members(sample):
     assert [a.id for a in cfg.agents] == ["1000@default", "1001@default", "1002@default", "1003@default"]
 
 
-def test_sample_agent_settings_folded_into_queues(sample):
+def test_sample_agent_settings_become_the_agents_own(sample):
     cfg = configured(sample)
-    support = queue(cfg, "support@default")
-    assert (support.wrap_up_s, support.reject_delay_s, support.busy_delay_s, support.no_answer_delay_s) == (
-        10, 10, 60, 20)
-    assert support.max_no_answer == 3  # 3, 3, 5: the most common
-    assert queue(cfg, "vip@default").max_no_answer == 5  # 3, 5: a tie goes to the larger
-    folded = [n for n in sample.notes if n.option == "max-no-answer"]
-    assert [(n.scope, n.status) for n in folded] == [("support@default", APPROXIMATED), ("vip@default", APPROXIMATED)]
-    assert not [n for n in sample.notes if n.option == "wrap-up-time"]  # equal everywhere: nothing to say
+    own = {a.id: (a.wrap_up_s, a.reject_delay_s, a.busy_delay_s, a.no_answer_delay_s, a.max_no_answer)
+           for a in cfg.agents}
+    assert own == {"1000@default": (10, 10, 60, 20, 3), "1001@default": (10, 10, 60, 20, 3),
+                   "1002@default": (10, 10, 60, 20, 5), "1003@default": (45, None, None, None, None)}
+    support = queue(cfg, "support@default")  # the queues keep their defaults: each agent's own values apply
+    assert (support.wrap_up_s, support.max_no_answer) == (0, 0)
+    assert not [n for n in sample.notes if n.option in ("max-no-answer", "wrap-up-time")]  # mapped exactly
 
 
 def test_sample_notes(sample):
@@ -117,10 +116,11 @@ def test_agent_settings_in_no_queue_and_bad_numbers(tmp_path):
                     '<agent name="a" wrap-up-time="ten"/>\n<agent name="b" busy-delay-time="5"/>',
                     '<tier agent="a" queue="q" level="x"/>')
     r = import_freeswitch(path)
-    q = configured(r).queues[0]
+    cfg = configured(r)
+    q, (a, b) = cfg.queues[0], cfg.agents
     assert q.wrap_up_s == 0 and q.members[0].tier == 1
-    assert {(n.scope, n.option) for n in r.notes} >= {("a", "wrap-up-time"), ("q", "tier level"),
-                                                      ("b", "agent settings")}
+    assert a.wrap_up_s == 0 and b.busy_delay_s == 5  # a bad number: 0, noted; an agent in no queue keeps its own
+    assert {(n.scope, n.option) for n in r.notes} >= {("a", "wrap-up-time"), ("q", "tier level")}
 
 
 @pytest.mark.parametrize("body, line, needle", [

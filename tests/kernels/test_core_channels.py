@@ -18,7 +18,7 @@ import pytest
 
 from busyhour.router import Router
 from busyhour.router.core_layout import (
-    A_OF_HEAD, A_SPARE1, A_SPARE2, N_C_I, O_AGENT, O_CNEXT, O_SLOT, O_TOKEN, OF_FIRST, OF_LAST, OK, OP_ARRIVE,
+    A_OF_HEAD, N_C_I, O_AGENT, O_CNEXT, O_SLOT, O_TOKEN, OF_FIRST, OF_LAST, OK, OP_ARRIVE,
     OP_DTYPE, OP_LOGIN, S_NT, ST_OFFERED, STATE, T_RING, TARG, TKIND,
 )
 from busyhour.router.errors import UnknownIdError
@@ -106,25 +106,27 @@ def test_without_a_voice_channel_voice_calls_are_refused_on_both_engines():
 def _as_previous_layout(fast: FastRouter) -> None:
     """Rewrite ``fast``'s state as the version before multi-channel agents pickled it: an agent's offer in
     its own columns (call, token, next agent ringing the same call), a call's first and last ringing agent,
-    ring timers pointing at the agent, no channel column, offer table, per-channel arrays or profile channels."""
+    ring timers pointing at the agent, no channel column, offer table, per-channel arrays, profile channels
+    or per-agent settings."""
     S = fast._S
     A_i, C_i, TM_i = S.A_i.copy(), S.C_i[:, :N_C_I - 1].copy(), S.TM_i.copy()
-    A_i[:, [A_OF_HEAD, A_SPARE1, A_SPARE2]] = [-1, 0, -1]
+    token, after = 12, 13  # the agent's offer token and the next agent ringing the same call, then
+    A_i[:, [A_OF_HEAD, token, after]] = [-1, 0, -1]
     for slot in np.flatnonzero(S.C_i[:, STATE] == ST_OFFERED).tolist():
         r, prev = int(S.C_i[slot, OF_FIRST]), -1
         while r >= 0:
             a = int(S.OF[r, O_AGENT])
-            A_i[a, A_OF_HEAD], A_i[a, A_SPARE1] = slot, S.OF[r, O_TOKEN]
+            A_i[a, A_OF_HEAD], A_i[a, token] = slot, S.OF[r, O_TOKEN]
             if prev < 0:
                 C_i[slot, OF_FIRST] = a
             else:
-                A_i[prev, A_SPARE2] = a
+                A_i[prev, after] = a
             C_i[slot, OF_LAST] = prev = a
             r = int(S.OF[r, O_CNEXT])
     for k in np.flatnonzero(S.TM_i[:S.S_i[S_NT], TKIND] == T_RING).tolist():
         TM_i[k, TARG] = S.OF[TM_i[k, TARG], O_AGENT]
-    fast._S = S._replace(A_i=A_i, C_i=C_i, TM_i=TM_i, S_i=S.S_i[:24].copy(), PCH=None, OF=None, OFREE=None,
-                         LD=None, CA=None)
+    fast._S = S._replace(A_i=A_i, A_f=S.A_f[:, :6].copy(), C_i=C_i, TM_i=TM_i, S_i=S.S_i[:24].copy(), PCH=None,
+                         OF=None, OFREE=None, LD=None, CA=None)
     fast._profiles = {tuple(key[1:]): code for key, code in fast._profiles.items()}
     del fast._channel_index
     assert O_SLOT == 0  # the layout this rewrite knows

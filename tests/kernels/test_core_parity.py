@@ -43,6 +43,9 @@ def configs(draw, strategies=tuple(sorted(CORE_STRATEGIES)), multi_channel=False
             cap = draw(st.sampled_from(CAPACITIES[1:] if multi_channel else CAPACITIES))
             if cap is not None:
                 a["capacity"] = cap
+    if draw(st.integers(0, 2)) == 0:  # the agents' own wrap-up, delays and max no-answer (else the queue's)
+        for a in agents:
+            a.update(draw(st.sampled_from(AGENT_SETTINGS)))
     queues = []
     for k in range(n_queues):
         ids = [a["id"] for a in agents]
@@ -100,6 +103,10 @@ OPS = st.lists(st.tuples(st.sampled_from(["arrive", "arrive", "arrive", "accept"
                          st.integers(0, 1 << 16), st.booleans()), min_size=15, max_size=120)
 
 
+# An agent's own settings, overriding its queues'.
+AGENT_SETTINGS = ({}, {"wrap_up_s": 0.0}, {"wrap_up_s": 6.0, "max_no_answer": 1},
+                  {"reject_delay_s": 4.0, "busy_delay_s": 0.0, "no_answer_delay_s": 0.0},
+                  {"max_no_answer": 0, "no_answer_delay_s": 5.0})
 # An agent's capacity per channel (None: the default, one voice call).
 CAPACITIES = (None, {"voice": 1, "chat": 2}, {"voice": 0, "chat": 3}, {"voice": 2}, {"voice": 1, "chat": 1})
 # A call's own skills (added to its queue's): none mostly, else levels some agents lack.

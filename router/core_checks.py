@@ -1,0 +1,127 @@
+"""Compiled core: the checks an operation makes before anything changes (numba).
+
+A refused operation changes nothing, clock included (docs/router-api.md).
+:func:`check_args` checks the arguments; :func:`check_state` what no timer
+changes (presence, connected calls); :func:`check_offer_or_wait` whether an
+accept or reject has its offer ringing, or a callback its call waiting —
+valid only while no timer is due before the operation (core_batch.apply_op
+asks the facade for a trial on a copy otherwise, fast_trial.py).
+"""
+
+from __future__ import annotations
+
+import math
+
+from .core_ids import h_get
+from .core_jit import kernel
+from .core_kernels import P_LOGGED_OUT
+from .core_layout import (
+    AGENT, CB, CONN, ERR_BAD_ARG, ERR_BAD_OP, ERR_CALL_GONE, ERR_CONNECTED_ELSEWHERE, ERR_DUPLICATE_CALL,
+    ERR_HAS_CALLS, ERR_LOGGED_IN, ERR_LOGGED_OUT, ERR_NO_OFFER, ERR_NOT_CONNECTED, ERR_NOT_WAITING, ERR_SAME_AGENT,
+    ERR_TIME, ERR_UNKNOWN_AGENT, ERR_UNKNOWN_CALL, ERR_UNKNOWN_QUEUE, NO_ID, OK, OP_ABANDON, OP_ACCEPT, OP_ADVANCE,
+    OP_ARRIVE, OP_CALLBACK, OP_LOGIN, OP_LOGOUT, OP_NOT_READY, OP_READY, OP_REJECT, OP_RELEASE, OP_TRANSFER, PRES,
+    S_NNUMBERS, S_NOW, S_NPROF, S_NREASONS, ST_CONNECTED, ST_WAITING, STATE,
+)
+from .core_ring import offer_row
+
+
+@kernel
+def check_args(S, op, t, call, a, q, arg, prof):
+    """Argument checks made before the implicit advance (the facade's order)."""
+    if not (t >= S.S_f[S_NOW] and t < math.inf and t > -math.inf):  # NaN fails every comparison
+        return ERR_TIME
+    n_agents = S.A_i.shape[0]
+    if ((op >= OP_ARRIVE and op <= OP_ABANDON) or op == OP_CALLBACK or op == OP_TRANSFER) and (call == NO_ID or call == NO_ID + 1):
+        return ERR_BAD_ARG  # reserved: they mark empty and deleted rows of the call-id table
+    if op == OP_ARRIVE:
+        if h_get(S, call) >= 0:
+            return ERR_DUPLICATE_CALL
+        if q < 0 or q >= S.Q_i.shape[0]:
+            return ERR_UNKNOWN_QUEUE
+        if a < -1 or a >= n_agents:
+            return ERR_UNKNOWN_AGENT
+        if not (math.isnan(arg) or arg >= 0):
+            return ERR_BAD_ARG
+        if prof < 0 or prof >= S.S_i[S_NPROF] or S.PCH[prof] < 0:
+            return ERR_BAD_ARG  # a profile the facade never registered, or voice where it is not configured
+    elif op == OP_TRANSFER:
+        if h_get(S, call) < 0:
+            return ERR_UNKNOWN_CALL
+        if q == -1 and a == -1:
+            return ERR_BAD_ARG  # no target
+        if q < -1 or q >= S.Q_i.shape[0]:
+            return ERR_UNKNOWN_QUEUE
+        if a < -1 or a >= n_agents:
+            return ERR_UNKNOWN_AGENT
+        if not arg >= 0:
+            return ERR_BAD_ARG
+    elif op == OP_ACCEPT or op == OP_REJECT:
+        if a < 0 or a >= n_agents:
+            return ERR_UNKNOWN_AGENT
+        if h_get(S, call) < 0:
+            return ERR_UNKNOWN_CALL
+        if op == OP_REJECT and not (arg == 0 or arg == 1):
+            return ERR_BAD_ARG
+    elif op == OP_RELEASE or op == OP_ABANDON or op == OP_CALLBACK:
+        if h_get(S, call) < 0:
+            return ERR_UNKNOWN_CALL
+        if op == OP_CALLBACK and not (arg >= 1 and arg < S.S_i[S_NNUMBERS] and arg == math.floor(arg)):
+            return ERR_BAD_ARG
+        if op == OP_RELEASE and not math.isnan(arg) and not (arg >= 0 and arg < math.inf):
+            return ERR_BAD_ARG
+    elif op == OP_LOGIN or op == OP_LOGOUT or op == OP_READY or op == OP_NOT_READY:
+        if a < 0 or a >= n_agents:
+            return ERR_UNKNOWN_AGENT
+        if op == OP_LOGIN and not (arg == 0 or arg == 1):
+            return ERR_BAD_ARG
+        if op == OP_NOT_READY and not (arg >= 2 and arg < S.S_i[S_NREASONS] and arg == math.floor(arg)):
+            return ERR_BAD_ARG
+    elif op != OP_ADVANCE:
+        return ERR_BAD_OP
+    return OK
+
+
+
+@kernel
+def ringing(S, call, a):
+    """The slot of ``call`` ringing agent ``a``, or a negative status."""
+    slot = h_get(S, call)
+    if slot < 0:
+        return -ERR_CALL_GONE
+    if offer_row(S, slot, a) < 0:
+        if S.C_i[slot, STATE] == ST_CONNECTED:
+            return -ERR_CONNECTED_ELSEWHERE
+        return -ERR_NO_OFFER
+    return slot
+
+
+
+@kernel
+def check_state(S, op, call, a):
+    """The checks of the state that no timer changes (presence, connected calls), made before the implicit
+    advance, so such a refused operation changes nothing, clock included."""
+    if op == OP_LOGIN:
+        return ERR_LOGGED_IN if S.A_i[a, PRES] != P_LOGGED_OUT else OK
+    if op == OP_LOGOUT or op == OP_READY or op == OP_NOT_READY:
+        if S.A_i[a, PRES] == P_LOGGED_OUT:
+            return ERR_LOGGED_OUT
+        if op == OP_LOGOUT and S.A_i[a, CONN] > 0:
+            return ERR_HAS_CALLS
+    elif op == OP_RELEASE or op == OP_TRANSFER:
+        slot = h_get(S, call)
+        if S.C_i[slot, STATE] != ST_CONNECTED:
+            return ERR_NOT_CONNECTED
+        if op == OP_TRANSFER and a == S.C_i[slot, AGENT]:
+            return ERR_SAME_AGENT
+    return OK
+
+
+
+@kernel
+def check_offer_or_wait(S, op, call, a):
+    """An accept or reject needs the agent's offer ringing; a callback, a waiting call not one already."""
+    if op == OP_CALLBACK:
+        slot = h_get(S, call)
+        return ERR_NOT_WAITING if S.C_i[slot, STATE] != ST_WAITING or S.C_i[slot, CB] else OK
+    slot = ringing(S, call, a)
+    return -slot if slot < 0 else OK
