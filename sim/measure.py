@@ -11,7 +11,8 @@ import math
 
 import numpy as np
 
-from busyhour.sim.results import AgentStats, CallLog, LittleCheck, RunResult, busy_in_bins, compute_stats
+from busyhour.sim.groups import GroupCounts, group_counts
+from busyhour.sim.results import AgentStats, CallLog, LittleCheck, RunResult, Stats, busy_in_bins, stats_from
 
 __all__ = ["call_log", "queue_profile", "summarise_run"]
 
@@ -69,15 +70,16 @@ def summarise_run(run, wall_s: float, engine: str = "simpy") -> RunResult:
     staffed_bins = busy_in_bins(sp_s, sp_e, edges)
     maxq, area = queue_profile(run.q_t, run.q_d, edges)
 
-    thr = scn.sl_threshold_s
-    intervals = tuple(
-        compute_stats(log, in_win & (bin_of == k), float(edges[k]), float(edges[k + 1]), thr,
-                      float(busy_bins[k]), float(staffed_bins[k]), int(maxq[k]))
-        for k in range(edges.size - 1))
-    overall = compute_stats(log, in_win, w0, w1, thr, float(busy_bins.sum()), float(staffed_bins.sum()),
-                            int(maxq.max()) if maxq.size else 0)
-    queues = tuple((q.name, compute_stats(log, in_win & (log.queue == qi), w0, w1, thr, math.nan, 0.0,
-                                          0)) for qi, q in enumerate(scn.queues))
+    thr, n_bins, nq = scn.sl_threshold_s, edges.size - 1, len(scn.queues)
+    # groups: the intervals (0 … n_bins − 1), the window, the queues: three groupings of the window's calls
+    by_bin = group_counts(log, np.where(in_win, bin_of, -1), n_bins, thr)
+    whole = group_counts(log, np.where(in_win, 0, -1), 1, thr)
+    by_queue = group_counts(log, np.where(in_win, log.queue, -1), nq, thr)
+    intervals = tuple(_stats(by_bin, k, float(edges[k]), float(edges[k + 1]), float(busy_bins[k]),
+                             float(staffed_bins[k]), int(maxq[k])) for k in range(n_bins))
+    overall = _stats(whole, 0, w0, w1, float(busy_bins.sum()), float(staffed_bins.sum()),
+                     int(maxq.max()) if maxq.size else 0)
+    queues = tuple((q.name, _stats(by_queue, qi, w0, w1, math.nan, 0.0, 0)) for qi, q in enumerate(scn.queues))
 
     n_agents = len(run.agent_ids)
     busy_a = _per_agent(log.agent, log.busy_start_s, busy_end, w0, w1, n_agents)
@@ -100,6 +102,14 @@ def summarise_run(run, wall_s: float, engine: str = "simpy") -> RunResult:
         queues=queues, agents=agents, little=little, calls_simulated=len(run.arrival),
         router_events=run.events, sim_end_s=end_s, wall_s=wall_s, engine=engine,
     )
+
+
+def _stats(g: GroupCounts, k: int, start_s: float, end_s: float, busy_s: float, staffed_s: float,
+           max_queue: int) -> Stats:
+    return stats_from(start_s, end_s, offered=int(g.offered[k]), answered=int(g.answered[k]),
+                      abandoned=int(g.abandoned[k]), within_sl=int(g.within_sl[k]), not_waiting=int(g.not_waiting[k]),
+                      wait_sum_s=float(g.wait_sum_s[k]), wait_pct_s=g.wait_pct_s[k], callbacks=int(g.callbacks[k]),
+                      redials=int(g.redials[k]), busy_s=busy_s, staffed_s=staffed_s, max_queue=max_queue)
 
 
 def _per_agent(agent: np.ndarray, start_s: np.ndarray, end_s: np.ndarray, w0: float, w1: float, n: int) -> np.ndarray:
