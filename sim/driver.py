@@ -114,7 +114,7 @@ def simulate(scn: Scenario, replication: int = 0, *, seed: int | None = None,
     finally:
         if log_fh:
             log_fh.close()
-    return summarise_run(run, time.perf_counter() - wall0)
+    return summarise_run(run, wall0)
 
 
 class _Run:

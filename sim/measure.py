@@ -8,6 +8,7 @@ staffed time and the queue-length integral are clipped to it.
 from __future__ import annotations
 
 import math
+import time
 
 import numpy as np
 
@@ -49,7 +50,9 @@ def queue_profile(q_t: list[float], q_d: list[int], edges_s: np.ndarray) -> tupl
     return np.maximum(out, carried), area
 
 
-def summarise_run(run, wall_s: float, engine: str = "simpy") -> RunResult:
+def summarise_run(run, wall0: float, engine: str = "simpy") -> RunResult:
+    """The run's ``RunResult``; ``wall0``: ``time.perf_counter()`` when the run started (its ``wall_s``
+    ends once the results are summarised)."""
     scn = run.scn
     log = call_log(run)
     w0, w1 = scn.warmup_s, scn.horizon_s
@@ -100,7 +103,7 @@ def summarise_run(run, wall_s: float, engine: str = "simpy") -> RunResult:
     return RunResult(
         scenario=scn.name, replication=run.replication, seed=run.seed, overall=overall, intervals=intervals,
         queues=queues, agents=agents, little=little, calls_simulated=len(run.arrival),
-        router_events=run.events, sim_end_s=end_s, wall_s=wall_s, engine=engine,
+        router_events=run.events, sim_end_s=end_s, wall_s=time.perf_counter() - wall0, engine=engine,
     )
 
 

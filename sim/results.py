@@ -126,12 +126,18 @@ def busy_in_bins(start_s: np.ndarray, end_s: np.ndarray, edges_s: np.ndarray) ->
     """Total length of the spans [start, end) inside each bin of ``edges_s``.
 
     Uses F(x) = Σ clip(x − start, 0, end − start): bin k gets F(e_{k+1}) − F(e_k).
-    O(spans × bins) in vector operations.
+    O(spans × bins) in vector operations: one (edges × spans) array at a time, up to ``_BLOCK`` values
+    (each row is summed as the 1-D sum of that edge's values would be).
     """
     ok = np.isfinite(start_s) & np.isfinite(end_s)
     s, length = start_s[ok], end_s[ok] - start_s[ok]
-    cum = np.array([np.clip(x - s, 0.0, length).sum() for x in edges_s])
+    step = max(1, _BLOCK // max(s.size, 1))
+    cum = np.concatenate([np.clip(edges_s[i:i + step, None] - s, 0.0, length).sum(axis=1)
+                          for i in range(0, edges_s.size, step)] or [np.zeros(0)])
     return np.diff(cum)
+
+
+_BLOCK = 1 << 18  # values per (edges × spans) block of busy_in_bins: 2 MiB of float64
 
 
 def compute_stats(log: CallLog, sel: np.ndarray, start_s: float, end_s: float, sl_threshold_s: float,
