@@ -41,10 +41,11 @@ from .fast_loop import run_loop
 from .fast_setup import fresh_core, loop_state, new_router, offers_callbacks, router_cfg, template
 from .limits import estimate_calls
 from .measure import summarise_run
+from .stream_stats import StreamStats
 from .results import RunResult
 from .scenario import Scenario
 
-__all__ = ["choose_engine", "unsupported", "simulate_compiled"]
+__all__ = ["check_streaming", "choose_engine", "unsupported", "simulate_compiled"]
 
 SIM_COMPILE_S = 30  # the loop's first compile after the core's, measured on a 2-core machine (for the notice)
 #: Callback number codes the router can carry (core_layout.MAX_NUMBER_CODES): call c's callback is
@@ -98,6 +99,20 @@ def choose_engine(scn: Scenario, engine: str = "auto", *, collect_router_stats: 
         raise SimulationError("the compiled path cannot run this scenario: " + "; ".join(why[:3])
                               + (f" (and {len(why) - 3} more)" if len(why) > 3 else ""))
     return "simpy"
+
+
+def check_streaming(scn: Scenario, engine: str = "auto", *, collect_router_stats: bool = False) -> None:
+    """``SimulationError`` (one line) unless ``scn`` can run with streaming statistics on ``engine``: they are
+    accumulated by the compiled path only."""
+    from .driver import SimulationError
+
+    if engine in ("simpy", "python"):
+        raise SimulationError(f"streaming statistics run on the compiled path only, not engine={engine!r}")
+    try:
+        choose_engine(scn, "compiled", collect_router_stats=collect_router_stats)
+    except SimulationError as exc:
+        raise SimulationError("streaming statistics need the compiled path, which "
+                              + str(exc).removeprefix("the compiled path ")) from None
 
 
 def _room(S):
@@ -201,19 +216,20 @@ class _Log:
 
 
 def simulate_compiled(scn: Scenario, replication: int = 0, *, seed: int | None = None, progress=None,
-                      event_log=None) -> RunResult:
+                      event_log=None, streaming_stats: bool = False) -> RunResult:
     """One replication on the compiled path (the caller has checked :func:`unsupported`);
     ``progress(fraction of the horizon)`` is called at every interval boundary; ``event_log``: a CSV
-    of every router event, the SimPy driver's rows."""
+    of every router event, the SimPy driver's rows; ``streaming_stats``: accumulate the statistics at
+    every interval boundary (stream_stats.py) instead of from every call's row at the end."""
     fh = open(event_log, "w", newline="", encoding="utf-8") if event_log else None
     try:
-        return _simulate(scn, replication, seed, progress, fh)
+        return _simulate(scn, replication, seed, progress, fh, streaming_stats)
     finally:
         if fh is not None:
             fh.close()
 
 
-def _simulate(scn: Scenario, replication: int, seed, progress, log_fh) -> RunResult:
+def _simulate(scn: Scenario, replication: int, seed, progress, log_fh, streaming: bool = False) -> RunResult:
     from .driver import SimulationError
 
     seed = scn.seed if seed is None else int(seed)
@@ -223,7 +239,9 @@ def _simulate(scn: Scenario, replication: int, seed, progress, log_fh) -> RunRes
     S = fresh_core(tpl)
     S.S_i[S_NNUMBERS] = CB_CODES
     compile_notice("the simulation loop", [run_loop], SIM_COMPILE_S)
-    P, samplers, n_answer = loop_state(tpl, arr, replication, seed)
+    P, samplers, n_answer = loop_state(tpl, arr, replication, seed, small_queue_log=streaming)
+    del arr  # its columns are in the loop's call rows now
+    feed = _Feed(StreamStats(scn, len(tpl.agent_ids))) if streaming else None
     draws = _Draws(samplers, [k < n_answer for k in range(len(samplers))])
     log = None
     if log_fh is not None:
@@ -232,7 +250,7 @@ def _simulate(scn: Scenario, replication: int, seed, progress, log_fh) -> RunRes
         log = _Log(log_fh, fr)
         P.L_i[L_LOG] = 1
     stop = float(P.L_f[L_STOP])
-    if progress is None:  # one call to the end: stopping at a boundary and going on changes nothing
+    if progress is None and feed is None:  # one call to the end: stopping at a boundary and going on changes nothing
         bounds = [stop]
     else:
         bounds = [b for b in np.arange(1, math.ceil(stop / scn.interval_s) + 1) * scn.interval_s if b < stop] + [stop]
@@ -253,11 +271,20 @@ def _simulate(scn: Scenario, replication: int, seed, progress, log_fh) -> RunRes
                                       "scenario with engine='simpy'")
             S = _room(S)
             P = _fit(P, S, draws, log is not None)
+        if feed is not None:
+            feed.take(P)
         if progress is not None:
             progress(min(b / scn.horizon_s, 1.0))
     n, nq, nsp = int(P.L_i[L_NCALLS]), int(P.L_i[L_NQ]), int(P.L_i[L_NSPAN])
     spans = list(zip(P.SP_i[:nsp].tolist(), P.SP_f[:nsp, 0].tolist(), P.SP_f[:nsp, 1].tolist()))
     n_agents = len(tpl.agent_ids)
+    if feed is not None:
+        end_s = float(P.L_f[L_NOW])
+        feed.take(P, end_s)
+        return feed.stats.result(replication=replication, seed=seed, staffed_spans=spans,
+                                 staffed_from=P.A_f[:n_agents, AF_FROM].tolist(), end_s=end_s,
+                                 agent_ids=list(tpl.agent_ids), agent_team=list(tpl.agent_team), calls=n,
+                                 events=int(P.L_i[L_EVENTS]), wall0=wall0, engine="compiled")
     run = SimpleNamespace(
         scn=scn, replication=replication, seed=seed, n_first=int(P.L_i[L_NFIRST]), arrival=P.C_f[:n, CF_ARR],
         queue=P.C_i[:n, CI_QUEUE], wait=P.C_f[:n, CF_WAIT], connect=P.C_f[:n, CF_CONN], disp=P.C_i[:n, CI_DISP],
@@ -266,3 +293,31 @@ def _simulate(scn: Scenario, replication: int, seed, progress, log_fh) -> RunRes
         q_t=P.q_t[:nq], q_d=P.q_d[:nq], agent_ids=list(tpl.agent_ids), agent_team=list(tpl.agent_team),
         events=int(P.L_i[L_EVENTS]))
     return summarise_run(run, wall0, engine="compiled")
+
+
+class _Feed:
+    """Hands the loop's finished calls and queue-length changes to a StreamStats at each boundary: the
+    calls from the first not yet handed over (``lo``) on, the queue changes since the last boundary
+    (then the loop writes them from row 0 again)."""
+
+    def __init__(self, stats: StreamStats) -> None:
+        self.stats, self.lo = stats, 0
+        self.handed = np.zeros(0, dtype=bool)  # call rows from lo on: handed over already
+
+    def take(self, P: Loop, end_s: float | None = None) -> None:
+        nq = int(P.L_i[L_NQ])
+        self.stats.add_queue_changes(P.q_t[:nq], P.q_d[:nq])
+        P.L_i[L_NQ] = 0
+        lo, n, n_first = self.lo, int(P.L_i[L_NCALLS]), int(P.L_i[L_NFIRST])
+        handed = np.zeros(n - lo, dtype=bool)
+        handed[:self.handed.size] = self.handed
+        sel = ~handed if end_s is not None else (P.C_i[lo:n, CI_DISP] != 0) & ~handed
+        idx = np.nonzero(sel)[0] + lo
+        C_f, C_i = P.C_f, P.C_i
+        self.stats.add_calls(C_f[idx, CF_ARR], C_i[idx, CI_QUEUE], C_f[idx, CF_WAIT], C_f[idx, CF_CONN],
+                             C_i[idx, CI_DISP], C_f[idx, CF_BEND], C_i[idx, CI_AGENT], C_i[idx, CI_CB] != 0,
+                             idx >= n_first, end_s)
+        handed |= sel
+        pending = np.nonzero(~handed)[0]
+        skip = int(pending[0]) if pending.size else handed.size
+        self.lo, self.handed = lo + skip, handed[skip:].copy()

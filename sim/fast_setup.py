@@ -133,10 +133,13 @@ def fresh_core(tpl: Template) -> CoreState:
     return CoreState(*(a.copy() if isinstance(a, np.ndarray) else a for a in tpl.core))
 
 
-def loop_state(tpl: Template, arr, replication: int, seed: int) -> tuple[Loop, list[tuple], int]:
+def loop_state(tpl: Template, arr, replication: int, seed: int, *, small_queue_log: bool = False
+               ) -> tuple[Loop, list[tuple], int]:
     """The loop's arrays at t = 0 for one replication: its first attempts ``arr``, the presence schedule on
     the heap; and its samplers (answer delays first, then each redialling queue's) with how many are
-    answer delays."""
+    answer delays. The heap starts with room for the schedule and 1,024 more entries, and the
+    queue-length log for every call's two changes — or for 1,024 with ``small_queue_log`` (it is
+    emptied at every interval boundary); both grow when short (fast._fit)."""
     scn = tpl.scn
     n, n_agents = arr.time_s.size, len(tpl.agent_ids)
     C_f = np.full((n + 16, 9), math.nan)
@@ -156,7 +159,7 @@ def loop_state(tpl: Template, arr, replication: int, seed: int) -> tuple[Loop, l
             Q_i[qi, QI_ROW] = len(samplers)
             samplers.extend(redial_samplers(scn, q, seed, replication))
     m = tpl.H_t.size
-    H_t, H_i = np.zeros(2 * n + m + 16), np.zeros((2 * n + m + 16, 4), dtype=np.int64)
+    H_t, H_i = np.zeros(m + 1024), np.zeros((m + 1024, 4), dtype=np.int64)
     H_t[:m], H_i[:m] = tpl.H_t, tpl.H_i
     L_i, L_f = np.zeros(N_L_I, dtype=np.int64), np.zeros(3)
     L_i[L_HN] = L_i[L_HSEQ] = m
@@ -166,9 +169,10 @@ def loop_state(tpl: Template, arr, replication: int, seed: int) -> tuple[Loop, l
     L_i[L_R_BREAK], L_i[L_R_SHIFT] = tpl.reason_codes
     L_f[L_STOP] = scn.horizon_s + scn.drain_s
     k = max(len(samplers), 1)
+    nq_log = 1024 if small_queue_log else 2 * n + 16
     P = Loop(L_i, L_f, H_t, H_i, C_f, C_i, tpl.A_i.copy(), tpl.A_f.copy(), Q_i, tpl.Q_f.copy(), T_i,
              np.zeros((k, 1)), np.ones(k, dtype=np.int64), np.zeros(k, dtype=np.int64),
-             np.zeros(2 * n + 16), np.zeros(2 * n + 16, dtype=np.int64), np.zeros(m + 16, dtype=np.int64),
+             np.zeros(nq_log), np.zeros(nq_log, dtype=np.int64), np.zeros(m + 16, dtype=np.int64),
              np.zeros((m + 16, 2)), np.zeros((n_agents + 8, 2), dtype=np.int64), np.zeros((1, N_EV_I), dtype=np.int64),
              np.zeros((1, 2)))
     return P, samplers, n_answer
