@@ -29,7 +29,7 @@ import numpy as np
 
 from busyhour.sim.results import ABANDONED, CallLog
 
-__all__ = ["PERCENTILES", "GroupCounts", "group_counts", "percentiles_sorted"]
+__all__ = ["PERCENTILES", "GroupCounts", "group_counts", "percentiles_sorted", "window_groups"]
 
 #: The wait percentiles of ``Stats`` (wait_p50_s … wait_p99_s), as np.percentile takes them.
 PERCENTILES = (50, 90, 95, 99)
@@ -74,24 +74,33 @@ def percentiles_sorted(values: np.ndarray, starts: np.ndarray, counts: np.ndarra
     return out
 
 
-def group_counts(log: CallLog, group: np.ndarray, n_groups: int, sl_threshold_s: float) -> GroupCounts:
-    """``group[i]``: the group of call ``i`` (0 … n_groups − 1), or −1 for a call in none."""
-    into = group >= 0
-    g = group[into]
-    count = lambda sel: np.bincount(g[sel[into]], minlength=n_groups)  # noqa: E731
-    ans = log.answered & into
-    waits = log.wait_s[ans]
-    ga = group[ans]
+def window_groups(in_win: np.ndarray, bin_of: np.ndarray, queue: np.ndarray, n_bins: int) -> tuple[np.ndarray, np.ndarray]:
+    """The window's calls (``in_win``) in three groupings at once, as ``group_counts`` takes them: group
+    ``k < n_bins`` is interval k (``bin_of``), group ``n_bins`` the whole window, group ``n_bins + 1 + q``
+    queue q. Returns (rows, groups): each window call three times, in call order within each group."""
+    idx = np.nonzero(in_win)[0]
+    rows = np.concatenate((idx, idx, idx))
+    groups = np.concatenate((bin_of[idx], np.full(idx.size, n_bins, dtype=np.int64), n_bins + 1 + queue[idx]))
+    return rows, groups
+
+
+def group_counts(log: CallLog, rows: np.ndarray, groups: np.ndarray, n_groups: int, sl_threshold_s: float,
+                 *, percentiles: bool = True) -> GroupCounts:
+    """Call ``rows[i]`` belongs to group ``groups[i]`` (0 … n_groups − 1); a call may be in several groups,
+    and within a group the rows are in call order. ``percentiles=False`` leaves ``wait_pct_s`` empty."""
+    count = lambda sel: np.bincount(groups[sel[rows]], minlength=n_groups)  # noqa: E731
+    ans = log.answered[rows]
+    waits = log.wait_s[rows[ans]]
+    ga = groups[ans]
     order = np.argsort(ga, kind="stable")  # call order within each group
-    ga_sorted, w_call_order = ga[order], waits[order]
-    answered = np.bincount(ga_sorted, minlength=n_groups)
+    w_call_order = waits[order]
+    answered = np.bincount(ga, minlength=n_groups)
     starts = np.concatenate(([0], np.cumsum(answered)[:-1])).astype(np.intp)
     ends = starts + answered
     wsum = np.array([w_call_order[s:e].sum() for s, e in zip(starts.tolist(), ends.tolist())])
-    by_wait = np.lexsort((waits, ga))
-    pct = percentiles_sorted(waits[by_wait], starts, answered)
+    pct = percentiles_sorted(waits[np.lexsort((waits, ga))], starts, answered) if percentiles else np.zeros((0, 4))
     return GroupCounts(
-        offered=np.bincount(g, minlength=n_groups), answered=answered,
+        offered=np.bincount(groups, minlength=n_groups), answered=answered,
         abandoned=count(log.disposition == ABANDONED),
         within_sl=np.bincount(ga[waits <= sl_threshold_s], minlength=n_groups),
         not_waiting=np.bincount(ga[waits <= 0.0], minlength=n_groups),

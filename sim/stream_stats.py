@@ -29,8 +29,8 @@ import time
 import numpy as np
 
 from busyhour.sim.measure import _per_agent, _stats
-from busyhour.sim.groups import GroupCounts
-from busyhour.sim.results import ABANDONED, AgentStats, LittleCheck, RunResult, busy_in_bins
+from busyhour.sim.groups import GroupCounts, group_counts, window_groups
+from busyhour.sim.results import AgentStats, CallLog, LittleCheck, RunResult, busy_in_bins
 
 __all__ = ["LOG2_LO", "LOG2_HI", "N_BINS", "SUB", "StreamStats", "wait_bins", "histogram_percentiles"]
 
@@ -126,18 +126,14 @@ class StreamStats:
         if end_s is not None:
             self.wait_sum_all += float((max(end_s, w1) - arrival_s[~done]).sum())
         # each window call in three groups: its interval, the window, its queue
-        idx = np.nonzero(in_win)[0]
-        groups = np.concatenate((bin_of[idx], np.full(idx.size, nb), nb + 1 + queue[idx]))
-        rows = np.concatenate((idx, idx, idx))
-        g_n = self.counts.shape[1]
+        log = CallLog(arrival_s, queue, wait_s, answered, disposition, connect_s, busy_end, agent, redial, callback)
+        rows, groups = window_groups(in_win, bin_of, queue, nb)
+        g = group_counts(log, rows, groups, self.counts.shape[1], self.scn.sl_threshold_s, percentiles=False)
+        self.counts += np.stack((g.offered, g.answered, g.abandoned, g.within_sl, g.not_waiting, g.callbacks,
+                                 g.redials))
+        self.wait_sum += g.wait_sum_s
         ans = answered[rows]
-        w = wait_s[rows]
-        thr = self.scn.sl_threshold_s
-        for j, sel in enumerate((np.ones(rows.size, dtype=bool), ans, disposition[rows] == ABANDONED,
-                                 ans & (w <= thr), ans & (w <= 0.0), callback[rows], redial[rows])):
-            self.counts[j] += np.bincount(groups[sel], minlength=g_n)
-        self.wait_sum += np.bincount(groups[ans], weights=w[ans], minlength=g_n)
-        np.add.at(self.hist, (groups[ans], wait_bins(w[ans])), 1)
+        np.add.at(self.hist, (groups[ans], wait_bins(wait_s[rows[ans]])), 1)
 
     # ------------------------------------------------------------------ queue length
     def add_queue_changes(self, q_t: np.ndarray, q_d: np.ndarray) -> None:
