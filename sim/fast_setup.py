@@ -25,6 +25,7 @@ from typing import NamedTuple
 import numpy as np
 
 from busyhour.router.config import RouterConfig, parse_config
+from busyhour.router.core_build import build
 from busyhour.router.core_layout import N_EV_I, CoreState
 from busyhour.router.fast import FastRouter
 
@@ -53,6 +54,7 @@ class Template(NamedTuple):
     config: RouterConfig
     core: CoreState  # the router core as built, with REASONS registered
     reason_codes: tuple[int, int]  # REASONS' codes
+    sizes: tuple[int, int, int]  # the core's room at the start: calls, timers, events (it grows when short)
     agent_ids: tuple[str, ...]
     agent_team: tuple[int, ...]
     A_i: np.ndarray
@@ -94,9 +96,13 @@ def template(scn: Scenario, seed: int) -> Template:
     return tpl
 
 
-def _build(scn: Scenario, seed: int) -> Template:
+def _build(scn: Scenario, seed: int, sizes: tuple[int, int, int] = (1024, 4096, 8192)) -> Template:
+    """The template with room for ``sizes`` (room changes no result: calls take the same slots — a grown
+    free stack pops them in the same order —, the call-id table answers the same, a fuller event buffer
+    only pauses the loop sooner; tests/sim/test_fast_setup.py). 1,024 call slots make the call-id
+    table (4 rows a slot) clear its tombstones about once per 2,000 calls rather than every 500."""
     cfg = router_cfg(scn, seed)
-    fr = new_router(cfg)
+    fr = new_router(cfg, sizes)
     ids = agent_ids(scn)
     n_agents = len(ids)
     A_i = np.zeros((max(n_agents, 1), 3), dtype=np.int64)
@@ -116,13 +122,16 @@ def _build(scn: Scenario, seed: int) -> Template:
     H_i[:, 0] = [j + 1 for j in order]
     H_i[:, 1] = [sched[j][1] for j in order]
     H_i[:, 2] = [sched[j][2] for j in order]
-    return Template(scn, seed, cfg, fr._S, tuple(fr.reason_code(r) for r in REASONS), tuple(a for a, _ in ids), tuple(t for _, t in ids), A_i, A_f, Q_i, Q_f,
-                    H_t, H_i)
+    return Template(scn, seed, cfg, fr._S, tuple(fr.reason_code(r) for r in REASONS), sizes,
+                    tuple(a for a, _ in ids), tuple(t for _, t in ids), A_i, A_f, Q_i, Q_f, H_t, H_i)
 
 
-def new_router(cfg: RouterConfig) -> FastRouter:
-    """The loop's router: ``cfg`` built with room for 256 calls (it grows), REASONS registered."""
-    fr = FastRouter(cfg, calls=256, notice=False)  # the loop's own notice (fast.py)
+def new_router(cfg: RouterConfig, sizes: tuple[int, int, int] = (1024, 4096, 8192)) -> FastRouter:
+    """The loop's router: ``cfg`` built with room for ``sizes`` calls, timers and events (it grows when
+    short), REASONS registered."""
+    fr = FastRouter(cfg, calls=sizes[0], notice=False)  # the loop's own notice (fast.py)
+    if sizes != (fr._S.C_i.shape[0], fr._S.TM_t.shape[0], fr._S.EV_i.shape[0]):
+        fr._S = build(cfg, *sizes)
     for r in REASONS:
         fr.reason_code(r)
     return fr
@@ -142,10 +151,11 @@ def loop_state(tpl: Template, arr, replication: int, seed: int, *, small_queue_l
     emptied at every interval boundary); both grow when short (fast._fit)."""
     scn = tpl.scn
     n, n_agents = arr.time_s.size, len(tpl.agent_ids)
-    C_f = np.full((n + 16, 9), math.nan)
+    rows = n + n // 8 + 16  # first attempts, and room for redials before the rows grow
+    C_f = np.full((rows, 9), math.nan)
     C_f[:n, CF_ARR], C_f[:n, CF_HANDLE], C_f[:n, CF_ACW] = arr.time_s, arr.handle_s, arr.acw_s
     C_f[:n, CF_PAT], C_f[:n, CF_REDU], C_f[:n, CF_CBU] = arr.patience_s, arr.redial_u, arr.callback_u
-    C_i = np.zeros((n + 16, 5), dtype=np.int64)
+    C_i = np.zeros((rows, 5), dtype=np.int64)
     C_i[:, CI_AGENT], C_i[:, CI_ATTEMPT], C_i[:n, CI_QUEUE] = -1, 1, arr.queue
     samplers, T_i = [], np.full(max(len(scn.teams), 1), -1, dtype=np.int64)
     for ti, tm in enumerate(scn.teams):
