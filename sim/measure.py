@@ -30,24 +30,31 @@ def call_log(run) -> CallLog:
     )
 
 
-def queue_profile(q_t: list[float], q_d: list[int], edges_s: np.ndarray) -> tuple[np.ndarray, float]:
-    """Max number waiting in each bin, and the integral of the number waiting over [edges[0], edges[-1])."""
+def queue_profile(q_t: list[float], q_d: list[int], edges_s: np.ndarray,
+                  whole_to_s: float | None = None) -> tuple[np.ndarray, float] | tuple[np.ndarray, float, float]:
+    """Max number waiting in each bin, and the integral of the number waiting over [edges[0], edges[-1]);
+    with ``whole_to_s`` also the integral over [0, whole_to_s) (what ``queue_profile`` over the edges
+    [0, whole_to_s] gives)."""
     t = np.asarray(q_t, dtype=np.float64)
     n = np.cumsum(np.asarray(q_d, dtype=np.int64))
-    lo, hi = edges_s[0], edges_s[-1]
     if t.size == 0:
-        return np.zeros(edges_s.size - 1, dtype=np.int64), 0.0
+        empty = np.zeros(edges_s.size - 1, dtype=np.int64), 0.0
+        return empty if whole_to_s is None else (*empty, 0.0)
     last = np.append(np.nonzero(np.diff(t))[0], t.size - 1)  # the count after all changes at one instant
     t, n = t[last], n[last]
-    seg_end = np.append(t[1:], max(hi, t[-1]))
-    area = float((n * np.clip(np.minimum(seg_end, hi) - np.maximum(t, lo), 0.0, None)).sum())
+
+    def area(lo: float, hi: float) -> float:
+        seg_end = np.append(t[1:], max(hi, t[-1]))
+        return float((n * np.clip(np.minimum(seg_end, hi) - np.maximum(t, lo), 0.0, None)).sum())
+
     out = np.zeros(edges_s.size - 1, dtype=np.int64)
     bins = np.searchsorted(edges_s, t, side="right") - 1
     ok = (bins >= 0) & (bins < out.size)
     np.maximum.at(out, bins[ok], n[ok])
     before = np.searchsorted(t, edges_s[:-1], side="left") - 1  # last change before each bin opens
     carried = np.where(before >= 0, n[np.maximum(before, 0)], 0)
-    return np.maximum(out, carried), area
+    profile = np.maximum(out, carried), area(edges_s[0], edges_s[-1])
+    return profile if whole_to_s is None else (*profile, area(0.0, whole_to_s))
 
 
 def summarise_run(run, wall0: float, engine: str = "simpy") -> RunResult:
@@ -71,7 +78,7 @@ def summarise_run(run, wall0: float, engine: str = "simpy") -> RunResult:
     busy_end = np.where(log.answered & np.isnan(log.busy_end_s), end_s, log.busy_end_s)
     busy_bins = busy_in_bins(log.busy_start_s, busy_end, edges)
     staffed_bins = busy_in_bins(sp_s, sp_e, edges)
-    maxq, area = queue_profile(run.q_t, run.q_d, edges)
+    maxq, area, area_all = queue_profile(run.q_t, run.q_d, edges, max(end_s, w1))
 
     n_bins, nq = edges.size - 1, len(scn.queues)
     g = group_counts(log, *window_groups(in_win, bin_of, log.queue, n_bins), n_bins + 1 + nq, scn.sl_threshold_s)
@@ -85,13 +92,10 @@ def summarise_run(run, wall0: float, engine: str = "simpy") -> RunResult:
     busy_a = _per_agent(log.agent, log.busy_start_s, busy_end, w0, w1, n_agents)
     staffed_a = _per_agent(sp_a, sp_s, sp_e, w0, w1, n_agents)
     calls_a = np.bincount(log.agent[in_win & (log.agent >= 0)], minlength=n_agents)
-    agents = tuple(AgentStats(aid, scn.teams[run.agent_team[a]].name, int(calls_a[a]), float(staffed_a[a]),
-                              float(busy_a[a]), float(busy_a[a] / staffed_a[a]) if staffed_a[a] > 0 else math.nan)
-                   for a, aid in enumerate(run.agent_ids))
+    agents = agent_stats(scn, run.agent_ids, run.agent_team, calls_a, staffed_a, busy_a)
 
     waits = log.wait_s[in_win]
     done = ~np.isnan(waits)
-    _, area_all = queue_profile(run.q_t, run.q_d, np.array([0.0, max(end_s, w1)]))
     waiting_at_end = np.isnan(log.wait_s)
     wait_all = float(np.nansum(log.wait_s) + (max(end_s, w1) - log.arrival_s[waiting_at_end]).sum())
     little = LittleCheck(mean_in_queue=area / (w1 - w0), arrival_rate_per_s=float(in_win.sum()) / (w1 - w0),
@@ -110,6 +114,15 @@ def _stats(g: GroupCounts, k: int, start_s: float, end_s: float, busy_s: float, 
                       abandoned=int(g.abandoned[k]), within_sl=int(g.within_sl[k]), not_waiting=int(g.not_waiting[k]),
                       wait_sum_s=float(g.wait_sum_s[k]), wait_pct_s=g.wait_pct_s[k], callbacks=int(g.callbacks[k]),
                       redials=int(g.redials[k]), busy_s=busy_s, staffed_s=staffed_s, max_queue=max_queue)
+
+
+def agent_stats(scn, agent_ids, agent_team, calls: np.ndarray, staffed_s: np.ndarray,
+                busy_s: np.ndarray) -> tuple[AgentStats, ...]:
+    """Each agent's record from its calls, staffed and busy seconds (arrays by agent index)."""
+    team = [t.name for t in scn.teams]
+    return tuple(AgentStats(aid, team[tm], c, st, bu, bu / st if st > 0 else math.nan)
+                 for aid, tm, c, st, bu in zip(agent_ids, agent_team, calls.tolist(), staffed_s.tolist(),
+                                               busy_s.tolist()))
 
 
 def _per_agent(agent: np.ndarray, start_s: np.ndarray, end_s: np.ndarray, w0: float, w1: float, n: int) -> np.ndarray:

@@ -28,9 +28,9 @@ import time
 
 import numpy as np
 
-from busyhour.sim.measure import _per_agent, _stats
+from busyhour.sim.measure import _per_agent, _stats, agent_stats
 from busyhour.sim.groups import GroupCounts, group_counts, window_groups
-from busyhour.sim.results import AgentStats, CallLog, LittleCheck, RunResult, busy_in_bins
+from busyhour.sim.results import CallLog, LittleCheck, RunResult, busy_in_bins
 
 __all__ = ["LOG2_LO", "LOG2_HI", "N_BINS", "SUB", "StreamStats", "wait_bins", "histogram_percentiles"]
 
@@ -182,10 +182,7 @@ class StreamStats:
         overall = _stats(g, nb, w0, w1, float(self.busy_bins.sum()), float(staffed_bins.sum()),
                          int(maxq.max()) if maxq.size else 0)
         queues = tuple((q.name, _stats(g, nb + 1 + qi, w0, w1, math.nan, 0.0, 0)) for qi, q in enumerate(scn.queues))
-        ba, sa = self.busy_agent, staffed_a
-        agents = tuple(AgentStats(aid, scn.teams[agent_team[a]].name, int(self.calls_agent[a]), float(sa[a]),
-                                  float(ba[a]), float(ba[a] / sa[a]) if sa[a] > 0 else math.nan)
-                       for a, aid in enumerate(agent_ids))
+        agents = agent_stats(scn, agent_ids, agent_team, self.calls_agent, staffed_a, self.busy_agent)
         little = LittleCheck(mean_in_queue=self.area / (w1 - w0), arrival_rate_per_s=self.n_in_win / (w1 - w0),
                              mean_time_in_queue_s=self.win_wait_sum / self.win_wait_n if self.win_wait_n else 0.0,
                              window_s=w1 - w0, queue_area_all_s=self.area_all, wait_sum_all_s=self.wait_sum_all)
