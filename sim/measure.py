@@ -12,7 +12,7 @@ import time
 
 import numpy as np
 
-from busyhour.sim.groups import GroupCounts, group_counts, window_groups
+from busyhour.sim.groups import GroupCounts, group_counts
 from busyhour.sim.results import AgentStats, CallLog, LittleCheck, RunResult, Stats, busy_in_bins, stats_from
 
 __all__ = ["call_log", "queue_profile", "summarise_run"]
@@ -80,13 +80,18 @@ def summarise_run(run, wall0: float, engine: str = "simpy") -> RunResult:
     staffed_bins = busy_in_bins(sp_s, sp_e, edges)
     maxq, area, area_all = queue_profile(run.q_t, run.q_d, edges, max(end_s, w1))
 
-    n_bins, nq = edges.size - 1, len(scn.queues)
-    g = group_counts(log, *window_groups(in_win, bin_of, log.queue, n_bins), n_bins + 1 + nq, scn.sl_threshold_s)
-    intervals = tuple(_stats(g, k, float(edges[k]), float(edges[k + 1]), float(busy_bins[k]),
+    n_bins, thr = edges.size - 1, scn.sl_threshold_s
+    # the window's calls by interval, as one group, by queue: one grouped pass each (temporaries of the
+    # window's size, not three times it)
+    idx = np.nonzero(in_win)[0]
+    by_bin = group_counts(log, idx, bin_of[idx], n_bins, thr)
+    whole = group_counts(log, idx, np.zeros(idx.size, dtype=np.int64), 1, thr)
+    by_queue = group_counts(log, idx, log.queue[idx], len(scn.queues), thr)
+    intervals = tuple(_stats(by_bin, k, float(edges[k]), float(edges[k + 1]), float(busy_bins[k]),
                              float(staffed_bins[k]), int(maxq[k])) for k in range(n_bins))
-    overall = _stats(g, n_bins, w0, w1, float(busy_bins.sum()), float(staffed_bins.sum()),
+    overall = _stats(whole, 0, w0, w1, float(busy_bins.sum()), float(staffed_bins.sum()),
                      int(maxq.max()) if maxq.size else 0)
-    queues = tuple((q.name, _stats(g, n_bins + 1 + qi, w0, w1, math.nan, 0.0, 0)) for qi, q in enumerate(scn.queues))
+    queues = tuple((q.name, _stats(by_queue, qi, w0, w1, math.nan, 0.0, 0)) for qi, q in enumerate(scn.queues))
 
     n_agents = len(run.agent_ids)
     busy_a = _per_agent(log.agent, log.busy_start_s, busy_end, w0, w1, n_agents)
