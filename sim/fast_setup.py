@@ -96,11 +96,13 @@ def template(scn: Scenario, seed: int) -> Template:
     return tpl
 
 
-def _build(scn: Scenario, seed: int, sizes: tuple[int, int, int] = (1024, 4096, 8192)) -> Template:
+def _build(scn: Scenario, seed: int, sizes: tuple[int, int, int] = (1024, 4096, 1024)) -> Template:
     """The template with room for ``sizes`` (room changes no result: calls take the same slots — a grown
     free stack pops them in the same order —, the call-id table answers the same, a fuller event buffer
     only pauses the loop sooner; tests/sim/test_fast_setup.py). 1,024 call slots make the call-id
-    table (4 rows a slot) clear its tombstones about once per 2,000 calls rather than every 500."""
+    table (4 rows a slot) clear its tombstones about once per 2,000 calls rather than every 500; 1,024
+    event rows (or four steps' worth, if more) are plenty, as the loop reacts to every step's events
+    before the next, and every loop array keeps that many rows free (fast._fit), so fewer are cheaper."""
     cfg = router_cfg(scn, seed)
     fr = new_router(cfg, sizes)
     ids = agent_ids(scn)
@@ -126,7 +128,7 @@ def _build(scn: Scenario, seed: int, sizes: tuple[int, int, int] = (1024, 4096, 
                     tuple(a for a, _ in ids), tuple(t for _, t in ids), A_i, A_f, Q_i, Q_f, H_t, H_i)
 
 
-def new_router(cfg: RouterConfig, sizes: tuple[int, int, int] = (1024, 4096, 8192)) -> FastRouter:
+def new_router(cfg: RouterConfig, sizes: tuple[int, int, int] = (1024, 4096, 1024)) -> FastRouter:
     """The loop's router: ``cfg`` built with room for ``sizes`` calls, timers and events (it grows when
     short), REASONS registered."""
     fr = FastRouter(cfg, calls=sizes[0], notice=False)  # the loop's own notice (fast.py)
@@ -146,9 +148,9 @@ def loop_state(tpl: Template, arr, replication: int, seed: int, *, small_queue_l
                ) -> tuple[Loop, list[tuple], int]:
     """The loop's arrays at t = 0 for one replication: its first attempts ``arr``, the presence schedule on
     the heap; and its samplers (answer delays first, then each redialling queue's) with how many are
-    answer delays. The heap starts with room for the schedule and 1,024 more entries, and the
-    queue-length log for every call's two changes — or for 1,024 with ``small_queue_log`` (it is
-    emptied at every interval boundary); both grow when short (fast._fit)."""
+    answer delays. The heap and the staffed spans start with room for the schedule and twice the
+    router's event rows, the queue-length log for every call's two changes — or only that room with
+    ``small_queue_log`` (it is emptied at every interval boundary); all grow when short (fast._fit)."""
     scn = tpl.scn
     n, n_agents = arr.time_s.size, len(tpl.agent_ids)
     rows = n + n // 8 + 16  # first attempts, and room for redials before the rows grow
@@ -169,7 +171,8 @@ def loop_state(tpl: Template, arr, replication: int, seed: int, *, small_queue_l
             Q_i[qi, QI_ROW] = len(samplers)
             samplers.extend(redial_samplers(scn, q, seed, replication))
     m = tpl.H_t.size
-    H_t, H_i = np.zeros(m + 1024), np.zeros((m + 1024, 4), dtype=np.int64)
+    room = 2 * (tpl.core.EV_i.shape[0] + 16)  # fast._fit keeps half of that free in each array
+    H_t, H_i = np.zeros(m + room), np.zeros((m + room, 4), dtype=np.int64)
     H_t[:m], H_i[:m] = tpl.H_t, tpl.H_i
     L_i, L_f = np.zeros(N_L_I, dtype=np.int64), np.zeros(3)
     L_i[L_HN] = L_i[L_HSEQ] = m
@@ -179,10 +182,10 @@ def loop_state(tpl: Template, arr, replication: int, seed: int, *, small_queue_l
     L_i[L_R_BREAK], L_i[L_R_SHIFT] = tpl.reason_codes
     L_f[L_STOP] = scn.horizon_s + scn.drain_s
     k = max(len(samplers), 1)
-    nq_log = 1024 if small_queue_log else 2 * n + 16
+    nq_log = room if small_queue_log else max(room, 2 * n + 16)
     P = Loop(L_i, L_f, H_t, H_i, C_f, C_i, tpl.A_i.copy(), tpl.A_f.copy(), Q_i, tpl.Q_f.copy(), T_i,
              np.zeros((k, 1)), np.ones(k, dtype=np.int64), np.zeros(k, dtype=np.int64),
-             np.zeros(nq_log), np.zeros(nq_log, dtype=np.int64), np.zeros(m + 16, dtype=np.int64),
-             np.zeros((m + 16, 2)), np.zeros((n_agents + 8, 2), dtype=np.int64), np.zeros((1, N_EV_I), dtype=np.int64),
+             np.zeros(nq_log), np.zeros(nq_log, dtype=np.int64), np.zeros(m + room, dtype=np.int64),
+             np.zeros((m + room, 2)), np.zeros((n_agents + 8, 2), dtype=np.int64), np.zeros((1, N_EV_I), dtype=np.int64),
              np.zeros((1, 2)))
     return P, samplers, n_answer
