@@ -6,7 +6,8 @@ member heaps, escalation tables), the presence schedule on the loop's heap,
 the agents' teams and talk-time factors, the queues' redial and callback
 settings — plus what it draws: its callers (arrivals.py) and its samplers.
 :func:`template` builds the first part once per ``(scenario, seed)`` (the
-last one is kept, so replications of one scenario in one process share it)
+last one is kept, so replications of one scenario in one process share it, also when each comes as
+an equal copy, as in a process pool's workers)
 and :func:`loop_state` copies its arrays for each replication (numpy
 copies, no parsing or Python loops over agents), then lays the
 replication's callers over them. The copy is the state a fresh build gives,
@@ -71,14 +72,20 @@ _last: list = [None, None]  # the last (scenario, seed, RouterConfig) parsed, th
 
 def router_cfg(scn: Scenario, seed: int | None) -> RouterConfig:
     """The parsed router configuration of ``scn`` with ``seed`` (any seed when None: the rules are the
-    same), reusing the last one parsed for this very scenario object."""
+    same), reusing the last one parsed for this scenario (or an equal one)."""
     last = _last[0]  # one read: another thread may replace it meanwhile
-    if last is not None and last[0] is scn and (seed is None or last[1] == seed):
+    if last is not None and _same(last[0], scn) and (seed is None or last[1] == seed):
         return last[2]
     seed = scn.seed if seed is None else seed
     cfg = parse_config(router_config(scn, seed))
     _last[0] = (scn, seed, cfg)
     return cfg
+
+
+def _same(a: Scenario, b: Scenario) -> bool:
+    """The same scenario object, or an equal one (a process-pool worker gets each replication's scenario
+    as a fresh copy)."""
+    return a is b or a == b
 
 
 def offers_callbacks(q) -> bool:
@@ -88,7 +95,7 @@ def offers_callbacks(q) -> bool:
 def template(scn: Scenario, seed: int) -> Template:
     """The :class:`Template` of ``scn`` with router seed ``seed`` (the last one built is reused)."""
     tpl = _last[1]
-    if tpl is not None and tpl.scn is scn and tpl.seed == seed:
+    if tpl is not None and tpl.seed == seed and _same(tpl.scn, scn):
         return tpl
     with _lock:
         tpl = _build(scn, seed)

@@ -5,12 +5,14 @@
 2. Results do not depend on the room the template's core starts with: the same replication on a core
    far too small (it grows during the run) and on a very large one is the same run, and the SimPy
    driver's.
-3. A template belongs to one (scenario, seed): another seed or scenario object gets its own.
+3. A template belongs to one (scenario, seed): an equal copy of the scenario shares it, another seed or
+   scenario gets its own.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import pickle
 from pathlib import Path
 
 import numpy as np
@@ -53,7 +55,13 @@ def test_results_do_not_depend_on_the_cores_starting_room(monkeypatch):
 
 
 def test_a_template_belongs_to_one_scenario_and_seed():
-    a, b = scenario({}), scenario({})
+    """Reused for the same scenario or an equal copy (a pool worker unpickles each job's), never for another
+    scenario or seed."""
+    a = scenario({})
     ta = setup.template(a, 1)
-    assert setup.template(a, 1) is ta
-    assert setup.template(a, 2) is not ta and setup.template(b, 1).scn is b
+    assert setup.template(a, 1) is ta and setup.template(pickle.loads(pickle.dumps(a)), 1) is ta
+    assert setup.template(a, 2) is not ta
+    other = scenario({"team": {"agents": 12}})
+    t_other = setup.template(other, 1)
+    assert t_other.scn is other and len(t_other.agent_ids) == 12
+    assert setup.router_cfg(pickle.loads(pickle.dumps(other)), 1) is setup.router_cfg(other, 1)
