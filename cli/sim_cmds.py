@@ -19,6 +19,8 @@ from busyhour.cli.sim_output import (FORCE_HELP, Bar, Engine, check_engine, emit
                                      exit_interrupted, interrupted, load, preflight, short, summary_tables)
 
 MAX_REPLICATIONS = 10_000
+STREAMING_HELP = ("accumulate the statistics as calls finish, in memory independent of the number of calls, "
+                  "for long runs (compiled path only; wait percentiles within 0.55 %: docs/simulation.md)")
 SL_HELP = "service-level target and threshold, PERCENT/SECONDS such as 80/20 (default: 80 % within the scenario's sl_threshold_s)"
 
 
@@ -35,12 +37,19 @@ def simulate_cmd(
     event_log: Optional[Path] = out_option("CSV of every router event of replication 0.", flag="--event-log"),
     force: bool = typer.Option(False, "--force", help=FORCE_HELP),
     engine: Engine = engine_option(),
+    streaming_stats: bool = typer.Option(False, "--streaming-stats", help=STREAMING_HELP),
 ) -> None:
     """Simulate a scenario through the real routing engine, with replications and 95% CIs."""
     scn, seed, target = load(scenario, seed, sl)
     from busyhour.sim.driver import SimulationError, simulate
+    from busyhour.sim.fast import check_streaming
 
     check_engine(scenario, [scn], engine)
+    if streaming_stats:
+        try:
+            check_streaming(scn, engine.value)
+        except SimulationError as exc:
+            fail(f"{scenario}: --streaming-stats: {exc}", EXIT_USAGE)
     preflight(scn, replications, force, dask)
     from busyhour.sim.export import simulate_csv, simulate_document
     from busyhour.sim.jobs import DaskError, Interrupted
@@ -52,12 +61,14 @@ def simulate_cmd(
     try:
         with Bar(replications, "replications", " (starting workers…)" if workers != 1 and replications > 1 else "") as bar:
             if first:
-                runs[0] = simulate(scn, 0, seed=seed, event_log=event_log, progress=bar, engine=engine.value)
+                runs[0] = simulate(scn, 0, seed=seed, event_log=event_log, progress=bar, engine=engine.value,
+                                   streaming_stats=streaming_stats)
                 bar(1)
             if replications > first:
                 try:
                     runs[first:] = run_jobs([(scn, r, seed) for r in range(first, replications)], workers=workers,
-                                            dask_address=dask, progress=lambda k: bar(first + k), engine=engine.value)
+                                            dask_address=dask, progress=lambda k: bar(first + k), engine=engine.value,
+                                            streaming_stats=streaming_stats)
                 except Interrupted as exc:
                     runs[first:], partial = exc.results, True
     except KeyboardInterrupt:  # during the logged replication

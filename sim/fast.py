@@ -22,36 +22,30 @@ import time
 from types import SimpleNamespace
 
 import numpy as np
-import simpy
 
-from busyhour.router.config import RouterConfig, parse_config
 from busyhour.router.core_compile import compile_notice
 from busyhour.router.core_build import grow, unsupported as core_unsupported
 from busyhour.router.core_layout import (
     E_AGENT, E_CALL, E_DETAIL, E_KIND, E_QUEUE, E_SEQ, E_TIME, E_VALUE, EVENT_DTYPE, MAX_NUMBER_CODES,
-    N_EV_I, S_EV_ROOM, S_NEV, S_NNUMBERS,
+    S_EV_ROOM, S_NEV, S_NNUMBERS,
 )
 from busyhour.router.errors import ConfigError
 from busyhour.router.fast import FastRouter
 
 from .arrivals import build_arrivals
 from .fast_layout import (
-    A_BACK, A_BREAK, A_LOGIN, A_LOGOUT,
-    AF_BUSY, AF_CLOSED, AF_FACTOR, AF_FROM, AI_TEAM, CF_ACW, CF_ARR, CF_BEND, CF_CBU, CF_CONN, CF_HANDLE, CF_PAT,
-    CF_REDU, CF_WAIT, CI_AGENT, CI_ATTEMPT, CI_CB, CI_DISP, CI_QUEUE, L_EVENTS, L_HN, L_HSEQ, L_INSTANT, L_LOG, L_LOW,
-    L_MAXSTEPS, L_NCALLS, L_NFIRST, L_NLOG, L_NOW, L_NQ, L_NSPAN, L_R_BREAK, L_R_SHIFT, L_REFILL, L_STOP, N_L_I,
-    QI_ROW, Loop,
+    AF_FROM, CF_ARR, CF_BEND, CF_CONN, CF_WAIT, CI_AGENT, CI_CB, CI_DISP, CI_QUEUE, L_EVENTS, L_HN, L_LOG, L_LOW,
+    L_MAXSTEPS, L_NCALLS, L_NFIRST, L_NLOG, L_NOW, L_NQ, L_NSPAN, L_REFILL, L_STOP, Loop,
 )
 from .fast_loop import run_loop
+from .fast_setup import fresh_core, loop_state, new_router, offers_callbacks, router_cfg, template
 from .limits import estimate_calls
 from .measure import summarise_run
+from .stream_stats import StreamStats
 from .results import RunResult
-from .routing import agent_ids, router_config
 from .scenario import Scenario
-from .schedule import presence_schedule, redial_samplers
-from .streams import stream
 
-__all__ = ["choose_engine", "unsupported", "simulate_compiled"]
+__all__ = ["check_streaming", "choose_engine", "unsupported", "simulate_compiled"]
 
 SIM_COMPILE_S = 30  # the loop's first compile after the core's, measured on a 2-core machine (for the notice)
 #: Callback number codes the router can carry (core_layout.MAX_NUMBER_CODES): call c's callback is
@@ -60,22 +54,7 @@ CB_CODES = MAX_NUMBER_CODES
 #: Expected calls per replication (limits.estimate_calls) above which a scenario with callback offers
 #: stays on the SimPy driver: half the codes, so the random count cannot reach the bound.
 CB_MAX_CALLS = CB_CODES // 2
-
-
-_last_config: tuple | None = None  # (scenario, seed, RouterConfig): replications of one scenario parse it once
-
-
-def _router_config(scn: Scenario, seed: int | None) -> RouterConfig:
-    """The parsed router configuration of ``scn`` with ``seed`` (any seed when None: the rules are the
-    same), reusing the last one parsed for this very scenario object."""
-    global _last_config
-    last = _last_config  # one read: another thread may replace it meanwhile
-    if last is not None and last[0] is scn and (seed is None or last[1] == seed):
-        return last[2]
-    seed = scn.seed if seed is None else seed
-    cfg = parse_config(router_config(scn, seed))
-    _last_config = (scn, seed, cfg)
-    return cfg
+_router_config = router_cfg  # the name tests and callers know
 
 
 def unsupported(scn: Scenario) -> list[str]:
@@ -88,14 +67,10 @@ def unsupported(scn: Scenario) -> list[str]:
     for i, q in enumerate(cfg.queues):  # the loop answers one offer per call; these ring several at once
         if q.strategy in ("ring-all", "ring-progressively"):
             out.append(f"queues[{i}].strategy: {q.strategy!r} on the compiled simulation path")
-    if any(_offers_callbacks(q) for q in scn.queues) and estimate_calls(scn) > CB_MAX_CALLS:
+    if any(offers_callbacks(q) for q in scn.queues) and estimate_calls(scn) > CB_MAX_CALLS:
         out.append(f"queues[].callback: callback offers with more than {CB_MAX_CALLS:,} calls per replication "
                    f"(about {estimate_calls(scn):,.0f})")
     return out
-
-
-def _offers_callbacks(q) -> bool:
-    return q.callback.accept_probability > 0 and q.callback.ewt_threshold_s < math.inf
 
 
 class _CallbackNumbers:
@@ -124,6 +99,20 @@ def choose_engine(scn: Scenario, engine: str = "auto", *, collect_router_stats: 
         raise SimulationError("the compiled path cannot run this scenario: " + "; ".join(why[:3])
                               + (f" (and {len(why) - 3} more)" if len(why) > 3 else ""))
     return "simpy"
+
+
+def check_streaming(scn: Scenario, engine: str = "auto", *, collect_router_stats: bool = False) -> None:
+    """``SimulationError`` (one line) unless ``scn`` can run with streaming statistics on ``engine``: they are
+    accumulated by the compiled path only."""
+    from .driver import SimulationError
+
+    if engine in ("simpy", "python"):
+        raise SimulationError(f"streaming statistics run on the compiled path only, not engine={engine!r}")
+    try:
+        choose_engine(scn, "compiled", collect_router_stats=collect_router_stats)
+    except SimulationError as exc:
+        raise SimulationError("streaming statistics need the compiled path, which "
+                              + str(exc).removeprefix("the compiled path ")) from None
 
 
 def _room(S):
@@ -204,57 +193,6 @@ def _fit(P: Loop, S, draws: _Draws, logging: bool = False) -> Loop:
     return P._replace(DR=draws.DR, DI=draws.DI, DL=draws.DL, **rep)
 
 
-def _loop_state(scn: Scenario, fr: FastRouter, arr, replication: int, seed: int) -> tuple[Loop, _Draws]:
-    """The loop's arrays at t = 0: first attempts, the presence schedule on the heap, draw rows."""
-
-    ids = agent_ids(scn)
-    n, n_agents = arr.time_s.size, len(ids)
-    C_f = np.full((n + 16, 9), math.nan)
-    C_f[:n, CF_ARR], C_f[:n, CF_HANDLE], C_f[:n, CF_ACW] = arr.time_s, arr.handle_s, arr.acw_s
-    C_f[:n, CF_PAT], C_f[:n, CF_REDU], C_f[:n, CF_CBU] = arr.patience_s, arr.redial_u, arr.callback_u
-    C_i = np.zeros((n + 16, 5), dtype=np.int64)
-    C_i[:, CI_AGENT], C_i[:, CI_ATTEMPT], C_i[:n, CI_QUEUE] = -1, 1, arr.queue
-    samplers, T_i = [], np.full(max(len(scn.teams), 1), -1, dtype=np.int64)
-    for ti, tm in enumerate(scn.teams):
-        if getattr(tm.answer_delay, "value_s", None) != 0.0:
-            T_i[ti] = len(samplers)
-            samplers.append((tm.answer_delay.sample, stream(seed, replication, "answer", tm.name)))
-    n_answer = len(samplers)
-    Q_i, Q_f = np.zeros((len(scn.queues), 4), dtype=np.int64), np.zeros((len(scn.queues), 3))
-    for qi, q in enumerate(scn.queues):
-        Q_i[qi] = q.priority, q.redial.max_attempts, -1, _offers_callbacks(q)
-        Q_f[qi] = q.redial.probability, q.callback.accept_probability, q.callback.ewt_threshold_s
-        if q.redial.probability > 0:
-            Q_i[qi, QI_ROW] = len(samplers)
-            samplers.extend(redial_samplers(scn, q, seed, replication))
-    A_i = np.zeros((max(n_agents, 1), 3), dtype=np.int64)
-    A_f = np.full((max(n_agents, 1), 4), math.nan)
-    A_i[:n_agents, AI_TEAM] = [t for _, t in ids]
-    A_f[:n_agents, AF_FACTOR] = [scn.teams[t].aht_factor for _, t in ids]
-    A_f[:, AF_BUSY] = A_f[:, AF_CLOSED] = 0.0
-    sched = presence_schedule(scn, (A_LOGIN, A_LOGOUT, A_BREAK, A_BACK))
-    m = len(sched)
-    order = sorted(range(m), key=lambda j: (sched[j][0], j))  # (time, sequence): a valid heap
-    H_t, H_i = np.zeros(2 * n + m + 16), np.zeros((2 * n + m + 16, 4), dtype=np.int64)
-    H_t[:m] = [sched[j][0] for j in order]
-    H_i[:m, 0] = [j + 1 for j in order]
-    H_i[:m, 1] = [sched[j][1] for j in order]
-    H_i[:m, 2] = [sched[j][2] for j in order]
-    L_i, L_f = np.zeros(N_L_I, dtype=np.int64), np.zeros(3)
-    L_i[L_HN] = L_i[L_HSEQ] = m
-    L_i[L_NCALLS] = L_i[L_NFIRST] = n
-    L_i[L_INSTANT] = int(all(T_i < 0))
-    L_i[L_MAXSTEPS] = 40 * (n + 1000) + 20 * m
-    L_i[L_R_BREAK], L_i[L_R_SHIFT] = fr.reason_code("break"), fr.reason_code("shift-end")
-    L_f[L_STOP] = scn.horizon_s + scn.drain_s
-    draws = _Draws(samplers, [k < n_answer for k in range(len(samplers))])
-    P = Loop(L_i, L_f, H_t, H_i, C_f, C_i, A_i, A_f, Q_i, Q_f, T_i, draws.DR, draws.DI, draws.DL,
-             np.zeros(2 * n + 16), np.zeros(2 * n + 16, dtype=np.int64), np.zeros(m + 16, dtype=np.int64),
-             np.zeros((m + 16, 2)), np.zeros((n_agents + 8, 2), dtype=np.int64), np.zeros((1, N_EV_I), dtype=np.int64),
-             np.zeros((1, 2)))
-    return P, draws
-
-
 class _Log:
     """The event log: the loop copies the router's event rows, this writes them as driver.py does."""
 
@@ -278,71 +216,108 @@ class _Log:
 
 
 def simulate_compiled(scn: Scenario, replication: int = 0, *, seed: int | None = None, progress=None,
-                      event_log=None) -> RunResult:
+                      event_log=None, streaming_stats: bool = False) -> RunResult:
     """One replication on the compiled path (the caller has checked :func:`unsupported`);
     ``progress(fraction of the horizon)`` is called at every interval boundary; ``event_log``: a CSV
-    of every router event, the SimPy driver's rows."""
+    of every router event, the SimPy driver's rows; ``streaming_stats``: accumulate the statistics at
+    every interval boundary (stream_stats.py) instead of from every call's row at the end."""
     fh = open(event_log, "w", newline="", encoding="utf-8") if event_log else None
     try:
-        return _simulate(scn, replication, seed, progress, fh)
+        return _simulate(scn, replication, seed, progress, fh, streaming_stats)
     finally:
         if fh is not None:
             fh.close()
 
 
-def _simulate(scn: Scenario, replication: int, seed, progress, log_fh) -> RunResult:
+def _simulate(scn: Scenario, replication: int, seed, progress, log_fh, streaming: bool = False) -> RunResult:
     from .driver import SimulationError
 
     seed = scn.seed if seed is None else int(seed)
     wall0 = time.perf_counter()
     arr = build_arrivals(scn, replication, seed)
-    ids = agent_ids(scn)
-    fr = FastRouter(_router_config(scn, seed), calls=256, notice=False)  # the loop's own notice below  # grows as needed
-    fr._numbers = _CallbackNumbers()  # OP_CALLBACK rows carry code c + 1 for call c: the driver's "cb-c"
-    fr._S.S_i[S_NNUMBERS] = CB_CODES
+    tpl = template(scn, seed)
+    S = fresh_core(tpl)
+    S.S_i[S_NNUMBERS] = CB_CODES
     compile_notice("the simulation loop", [run_loop], SIM_COMPILE_S)
-    P, draws = _loop_state(scn, fr, arr, replication, seed)
-    log = None if log_fh is None else _Log(log_fh, fr)
-    if log is not None:
+    P, samplers, n_answer = loop_state(tpl, arr, replication, seed, small_queue_log=streaming)
+    del arr  # its columns are in the loop's call rows now
+    feed = _Feed(StreamStats(scn, len(tpl.agent_ids))) if streaming else None
+    draws = _Draws(samplers, [k < n_answer for k in range(len(samplers))])
+    log = None
+    if log_fh is not None:
+        fr = new_router(tpl.config)
+        fr._numbers = _CallbackNumbers()  # OP_CALLBACK rows carry code c + 1 for call c: the driver's "cb-c"
+        log = _Log(log_fh, fr)
         P.L_i[L_LOG] = 1
     stop = float(P.L_f[L_STOP])
-    bounds = [b for b in np.arange(1, math.ceil(stop / scn.interval_s) + 1) * scn.interval_s if b < stop] + [stop]
-    box = [P]
-
-    def clock(env: simpy.Environment):
-        for b in bounds:
-            if b > env.now:
-                yield env.timeout(b - env.now)
-            box[0].L_f[L_STOP] = b
-            while True:
-                code = run_loop(fr._S, box[0])
-                if log is not None:
-                    log.flush(box[0])
-                if code == 0:
-                    break
-                if code == 2:
-                    raise SimulationError(f"more than {box[0].L_i[L_MAXSTEPS]} loop turns; the router or driver "
-                                          "is not making progress")
-                if code == 4:
-                    raise SimulationError(f"more than {CB_CODES - 1:,} calls with callback offers; run this "
-                                          "scenario with engine='simpy'")
-                fr._S = _room(fr._S)
-                box[0] = _fit(box[0], fr._S, draws, log is not None)
-            if progress is not None:
-                progress(min(b / scn.horizon_s, 1.0))
-
-    P = box[0] = _fit(P, fr._S, draws, log is not None)
-    env = simpy.Environment()
-    env.process(clock(env))
-    env.run()
-    P = box[0]
+    if progress is None and feed is None:  # one call to the end: stopping at a boundary and going on changes nothing
+        bounds = [stop]
+    else:
+        bounds = [b for b in np.arange(1, math.ceil(stop / scn.interval_s) + 1) * scn.interval_s if b < stop] + [stop]
+    P = _fit(P, S, draws, log is not None)
+    for b in bounds:
+        P.L_f[L_STOP] = b
+        while True:
+            code = run_loop(S, P)
+            if log is not None:
+                log.flush(P)
+            if code == 0:
+                break
+            if code == 2:
+                raise SimulationError(f"more than {P.L_i[L_MAXSTEPS]} loop turns; the router or driver "
+                                      "is not making progress")
+            if code == 4:
+                raise SimulationError(f"more than {CB_CODES - 1:,} calls with callback offers; run this "
+                                      "scenario with engine='simpy'")
+            S = _room(S)
+            P = _fit(P, S, draws, log is not None)
+        if feed is not None:
+            feed.take(P)
+        if progress is not None:
+            progress(min(b / scn.horizon_s, 1.0))
     n, nq, nsp = int(P.L_i[L_NCALLS]), int(P.L_i[L_NQ]), int(P.L_i[L_NSPAN])
     spans = list(zip(P.SP_i[:nsp].tolist(), P.SP_f[:nsp, 0].tolist(), P.SP_f[:nsp, 1].tolist()))
+    n_agents = len(tpl.agent_ids)
+    if feed is not None:
+        end_s = float(P.L_f[L_NOW])
+        feed.take(P, end_s)
+        return feed.stats.result(replication=replication, seed=seed, staffed_spans=spans,
+                                 staffed_from=P.A_f[:n_agents, AF_FROM].tolist(), end_s=end_s,
+                                 agent_ids=list(tpl.agent_ids), agent_team=list(tpl.agent_team), calls=n,
+                                 events=int(P.L_i[L_EVENTS]), wall0=wall0, engine="compiled")
     run = SimpleNamespace(
         scn=scn, replication=replication, seed=seed, n_first=int(P.L_i[L_NFIRST]), arrival=P.C_f[:n, CF_ARR],
         queue=P.C_i[:n, CI_QUEUE], wait=P.C_f[:n, CF_WAIT], connect=P.C_f[:n, CF_CONN], disp=P.C_i[:n, CI_DISP],
         busy_end=P.C_f[:n, CF_BEND], agent=P.C_i[:n, CI_AGENT], callback=P.C_i[:n, CI_CB] != 0,
-        staffed_spans=spans, staffed_from=P.A_f[:len(ids), AF_FROM].tolist(), end_s=float(P.L_f[L_NOW]),
-        q_t=P.q_t[:nq], q_d=P.q_d[:nq], agent_ids=[a for a, _ in ids], agent_team=[t for _, t in ids],
+        staffed_spans=spans, staffed_from=P.A_f[:n_agents, AF_FROM].tolist(), end_s=float(P.L_f[L_NOW]),
+        q_t=P.q_t[:nq], q_d=P.q_d[:nq], agent_ids=list(tpl.agent_ids), agent_team=list(tpl.agent_team),
         events=int(P.L_i[L_EVENTS]))
-    return summarise_run(run, time.perf_counter() - wall0, engine="compiled")
+    return summarise_run(run, wall0, engine="compiled")
+
+
+class _Feed:
+    """Hands the loop's finished calls and queue-length changes to a StreamStats at each boundary: the
+    calls from the first not yet handed over (``lo``) on, the queue changes since the last boundary
+    (then the loop writes them from row 0 again)."""
+
+    def __init__(self, stats: StreamStats) -> None:
+        self.stats, self.lo = stats, 0
+        self.handed = np.zeros(0, dtype=bool)  # call rows from lo on: handed over already
+
+    def take(self, P: Loop, end_s: float | None = None) -> None:
+        nq = int(P.L_i[L_NQ])
+        self.stats.add_queue_changes(P.q_t[:nq], P.q_d[:nq])
+        P.L_i[L_NQ] = 0
+        lo, n, n_first = self.lo, int(P.L_i[L_NCALLS]), int(P.L_i[L_NFIRST])
+        handed = np.zeros(n - lo, dtype=bool)
+        handed[:self.handed.size] = self.handed
+        sel = ~handed if end_s is not None else (P.C_i[lo:n, CI_DISP] != 0) & ~handed
+        idx = np.nonzero(sel)[0] + lo
+        C_f, C_i = P.C_f, P.C_i
+        self.stats.add_calls(C_f[idx, CF_ARR], C_i[idx, CI_QUEUE], C_f[idx, CF_WAIT], C_f[idx, CF_CONN],
+                             C_i[idx, CI_DISP], C_f[idx, CF_BEND], C_i[idx, CI_AGENT], C_i[idx, CI_CB] != 0,
+                             idx >= n_first, end_s)
+        handed |= sel
+        pending = np.nonzero(~handed)[0]
+        skip = int(pending[0]) if pending.size else handed.size
+        self.lo, self.handed = lo + skip, handed[skip:].copy()

@@ -103,9 +103,9 @@ def _init_worker(q) -> None:
 def _job(args: tuple):
     from busyhour.sim.driver import simulate
 
-    i, scn, rep, seed, engine = args
+    i, scn, rep, seed, engine, streaming = args
     q = _PROGRESS
-    return i, simulate(scn, rep, seed=seed, engine=engine,
+    return i, simulate(scn, rep, seed=seed, engine=engine, streaming_stats=streaming,
                        progress=None if q is None else (lambda f: q.put((i, f))))
 
 
@@ -118,9 +118,10 @@ def _start_method() -> str:
 
 
 def run_jobs(jobs: Sequence[tuple], *, workers: int | None = None, dask_address: str | None = None,
-             progress: Callable[[float], None] | None = None, engine: str = "auto") -> list:
-    """Run ``(scenario, replication, seed)`` jobs on ``engine`` (``simulate``'s); results in job order
-    (see the module docstring)."""
+             progress: Callable[[float], None] | None = None, engine: str = "auto",
+             streaming_stats: bool = False) -> list:
+    """Run ``(scenario, replication, seed)`` jobs on ``engine`` (``simulate``'s, as is ``streaming_stats``);
+    results in job order (see the module docstring)."""
     n = len(jobs)
     results: list = [None] * n
     part = [0.0] * n
@@ -133,7 +134,7 @@ def run_jobs(jobs: Sequence[tuple], *, workers: int | None = None, dask_address:
         part[i] = new
         tick(done[0])
 
-    indexed = [(i, *job, engine) for i, job in enumerate(jobs)]
+    indexed = [(i, *job, engine, streaming_stats) for i, job in enumerate(jobs)]
     if dask_address:
         _run_dask(dask_address, indexed, results, report)
         return results
@@ -142,8 +143,9 @@ def run_jobs(jobs: Sequence[tuple], *, workers: int | None = None, dask_address:
         if workers <= 1:
             from busyhour.sim.driver import simulate
 
-            for i, scn, rep, seed, eng in indexed:
-                results[i] = simulate(scn, rep, seed=seed, engine=eng, progress=lambda f, i=i: report(i, f))
+            for i, scn, rep, seed, eng, streaming in indexed:
+                results[i] = simulate(scn, rep, seed=seed, engine=eng, streaming_stats=streaming,
+                                      progress=lambda f, i=i: report(i, f))
                 report(i, 1.0)
         else:
             _run_pool(workers, indexed, results, report)
@@ -160,10 +162,11 @@ def _run_pool(workers: int, indexed: list, results: list, report) -> None:
     try:
         with ctx.Pool(workers, initializer=_init_worker, initargs=(q,)) as pool:  # exit: terminate()
             it = pool.imap_unordered(_job, indexed[1:])
-            i, scn, rep, seed, eng = indexed[0]  # the first job runs here while the pool starts: progress at once
+            i, scn, rep, seed, eng, streaming = indexed[0]  # the first job runs here while the pool starts
             from busyhour.sim.driver import simulate
 
-            results[i] = simulate(scn, rep, seed=seed, engine=eng, progress=lambda f: report(i, f))
+            results[i] = simulate(scn, rep, seed=seed, engine=eng, streaming_stats=streaming,
+                                  progress=lambda f: report(i, f))
             report(i, 1.0)
             done = 1
             while done < len(indexed):

@@ -8,10 +8,12 @@ staffed time and the queue-length integral are clipped to it.
 from __future__ import annotations
 
 import math
+import time
 
 import numpy as np
 
-from busyhour.sim.results import AgentStats, CallLog, LittleCheck, RunResult, busy_in_bins, compute_stats
+from busyhour.sim.groups import GroupCounts, group_counts
+from busyhour.sim.results import AgentStats, CallLog, LittleCheck, RunResult, Stats, busy_in_bins, stats_from
 
 __all__ = ["call_log", "queue_profile", "summarise_run"]
 
@@ -28,27 +30,36 @@ def call_log(run) -> CallLog:
     )
 
 
-def queue_profile(q_t: list[float], q_d: list[int], edges_s: np.ndarray) -> tuple[np.ndarray, float]:
-    """Max number waiting in each bin, and the integral of the number waiting over [edges[0], edges[-1])."""
+def queue_profile(q_t: list[float], q_d: list[int], edges_s: np.ndarray,
+                  whole_to_s: float | None = None) -> tuple[np.ndarray, float] | tuple[np.ndarray, float, float]:
+    """Max number waiting in each bin, and the integral of the number waiting over [edges[0], edges[-1]);
+    with ``whole_to_s`` also the integral over [0, whole_to_s) (what ``queue_profile`` over the edges
+    [0, whole_to_s] gives)."""
     t = np.asarray(q_t, dtype=np.float64)
     n = np.cumsum(np.asarray(q_d, dtype=np.int64))
-    lo, hi = edges_s[0], edges_s[-1]
     if t.size == 0:
-        return np.zeros(edges_s.size - 1, dtype=np.int64), 0.0
+        empty = np.zeros(edges_s.size - 1, dtype=np.int64), 0.0
+        return empty if whole_to_s is None else (*empty, 0.0)
     last = np.append(np.nonzero(np.diff(t))[0], t.size - 1)  # the count after all changes at one instant
     t, n = t[last], n[last]
-    seg_end = np.append(t[1:], max(hi, t[-1]))
-    area = float((n * np.clip(np.minimum(seg_end, hi) - np.maximum(t, lo), 0.0, None)).sum())
+
+    def area(lo: float, hi: float) -> float:
+        seg_end = np.append(t[1:], max(hi, t[-1]))
+        return float((n * np.clip(np.minimum(seg_end, hi) - np.maximum(t, lo), 0.0, None)).sum())
+
     out = np.zeros(edges_s.size - 1, dtype=np.int64)
     bins = np.searchsorted(edges_s, t, side="right") - 1
     ok = (bins >= 0) & (bins < out.size)
     np.maximum.at(out, bins[ok], n[ok])
     before = np.searchsorted(t, edges_s[:-1], side="left") - 1  # last change before each bin opens
     carried = np.where(before >= 0, n[np.maximum(before, 0)], 0)
-    return np.maximum(out, carried), area
+    profile = np.maximum(out, carried), area(edges_s[0], edges_s[-1])
+    return profile if whole_to_s is None else (*profile, area(0.0, whole_to_s))
 
 
-def summarise_run(run, wall_s: float, engine: str = "simpy") -> RunResult:
+def summarise_run(run, wall0: float, engine: str = "simpy") -> RunResult:
+    """The run's ``RunResult``; ``wall0``: ``time.perf_counter()`` when the run started (its ``wall_s``
+    ends once the results are summarised)."""
     scn = run.scn
     log = call_log(run)
     w0, w1 = scn.warmup_s, scn.horizon_s
@@ -67,29 +78,29 @@ def summarise_run(run, wall_s: float, engine: str = "simpy") -> RunResult:
     busy_end = np.where(log.answered & np.isnan(log.busy_end_s), end_s, log.busy_end_s)
     busy_bins = busy_in_bins(log.busy_start_s, busy_end, edges)
     staffed_bins = busy_in_bins(sp_s, sp_e, edges)
-    maxq, area = queue_profile(run.q_t, run.q_d, edges)
+    maxq, area, area_all = queue_profile(run.q_t, run.q_d, edges, max(end_s, w1))
 
-    thr = scn.sl_threshold_s
-    intervals = tuple(
-        compute_stats(log, in_win & (bin_of == k), float(edges[k]), float(edges[k + 1]), thr,
-                      float(busy_bins[k]), float(staffed_bins[k]), int(maxq[k]))
-        for k in range(edges.size - 1))
-    overall = compute_stats(log, in_win, w0, w1, thr, float(busy_bins.sum()), float(staffed_bins.sum()),
-                            int(maxq.max()) if maxq.size else 0)
-    queues = tuple((q.name, compute_stats(log, in_win & (log.queue == qi), w0, w1, thr, math.nan, 0.0,
-                                          0)) for qi, q in enumerate(scn.queues))
+    n_bins, thr = edges.size - 1, scn.sl_threshold_s
+    # the window's calls by interval, as one group, by queue: one grouped pass each (temporaries of the
+    # window's size, not three times it)
+    idx = np.nonzero(in_win)[0]
+    by_bin = group_counts(log, idx, bin_of[idx], n_bins, thr)
+    whole = group_counts(log, idx, np.zeros(idx.size, dtype=np.int64), 1, thr)
+    by_queue = group_counts(log, idx, log.queue[idx], len(scn.queues), thr)
+    intervals = tuple(_stats(by_bin, k, float(edges[k]), float(edges[k + 1]), float(busy_bins[k]),
+                             float(staffed_bins[k]), int(maxq[k])) for k in range(n_bins))
+    overall = _stats(whole, 0, w0, w1, float(busy_bins.sum()), float(staffed_bins.sum()),
+                     int(maxq.max()) if maxq.size else 0)
+    queues = tuple((q.name, _stats(by_queue, qi, w0, w1, math.nan, 0.0, 0)) for qi, q in enumerate(scn.queues))
 
     n_agents = len(run.agent_ids)
     busy_a = _per_agent(log.agent, log.busy_start_s, busy_end, w0, w1, n_agents)
     staffed_a = _per_agent(sp_a, sp_s, sp_e, w0, w1, n_agents)
     calls_a = np.bincount(log.agent[in_win & (log.agent >= 0)], minlength=n_agents)
-    agents = tuple(AgentStats(aid, scn.teams[run.agent_team[a]].name, int(calls_a[a]), float(staffed_a[a]),
-                              float(busy_a[a]), float(busy_a[a] / staffed_a[a]) if staffed_a[a] > 0 else math.nan)
-                   for a, aid in enumerate(run.agent_ids))
+    agents = agent_stats(scn, run.agent_ids, run.agent_team, calls_a, staffed_a, busy_a)
 
     waits = log.wait_s[in_win]
     done = ~np.isnan(waits)
-    _, area_all = queue_profile(run.q_t, run.q_d, np.array([0.0, max(end_s, w1)]))
     waiting_at_end = np.isnan(log.wait_s)
     wait_all = float(np.nansum(log.wait_s) + (max(end_s, w1) - log.arrival_s[waiting_at_end]).sum())
     little = LittleCheck(mean_in_queue=area / (w1 - w0), arrival_rate_per_s=float(in_win.sum()) / (w1 - w0),
@@ -98,8 +109,25 @@ def summarise_run(run, wall_s: float, engine: str = "simpy") -> RunResult:
     return RunResult(
         scenario=scn.name, replication=run.replication, seed=run.seed, overall=overall, intervals=intervals,
         queues=queues, agents=agents, little=little, calls_simulated=len(run.arrival),
-        router_events=run.events, sim_end_s=end_s, wall_s=wall_s, engine=engine,
+        router_events=run.events, sim_end_s=end_s, wall_s=time.perf_counter() - wall0, engine=engine,
     )
+
+
+def _stats(g: GroupCounts, k: int, start_s: float, end_s: float, busy_s: float, staffed_s: float,
+           max_queue: int) -> Stats:
+    return stats_from(start_s, end_s, offered=int(g.offered[k]), answered=int(g.answered[k]),
+                      abandoned=int(g.abandoned[k]), within_sl=int(g.within_sl[k]), not_waiting=int(g.not_waiting[k]),
+                      wait_sum_s=float(g.wait_sum_s[k]), wait_pct_s=g.wait_pct_s[k], callbacks=int(g.callbacks[k]),
+                      redials=int(g.redials[k]), busy_s=busy_s, staffed_s=staffed_s, max_queue=max_queue)
+
+
+def agent_stats(scn, agent_ids, agent_team, calls: np.ndarray, staffed_s: np.ndarray,
+                busy_s: np.ndarray) -> tuple[AgentStats, ...]:
+    """Each agent's record from its calls, staffed and busy seconds (arrays by agent index)."""
+    team = [t.name for t in scn.teams]
+    return tuple(AgentStats(aid, team[tm], c, st, bu, bu / st if st > 0 else math.nan)
+                 for aid, tm, c, st, bu in zip(agent_ids, agent_team, calls.tolist(), staffed_s.tolist(),
+                                               busy_s.tolist()))
 
 
 def _per_agent(agent: np.ndarray, start_s: np.ndarray, end_s: np.ndarray, w0: float, w1: float, n: int) -> np.ndarray:

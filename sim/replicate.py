@@ -140,16 +140,16 @@ def summarise(runs: Sequence[RunResult]) -> Summary:
 
 def replicate(scn: Scenario, replications: int, *, seed: int | None = None, workers: int | None = None,
               dask_address: str | None = None, progress: Callable[[float], None] | None = None,
-              force: bool = False, engine: str = "auto") -> Summary:
+              force: bool = False, engine: str = "auto", streaming_stats: bool = False) -> Summary:
     """``replications`` independent runs of ``scn`` summarised with 95% CIs.
 
     The run's size is checked first (``limits.check_size``; ``force`` lifts the total-calls limit). On
     Ctrl-C, ``Interrupted`` carries the finished runs (``summarise`` them for a partial summary).
-    ``engine``: as for :func:`busyhour.sim.driver.simulate`."""
+    ``engine`` and ``streaming_stats``: as for :func:`busyhour.sim.driver.simulate`."""
     if not 1 <= replications <= MAX_REPLICATIONS:
         raise ValueError(f"replications must be >= 1 and <= {MAX_REPLICATIONS} (got {replications})")
     check_size(scn, replications, force=force)
     seed = scn.seed if seed is None else check_seed(seed)
     runs = run_jobs([(scn, r, seed) for r in range(replications)], workers=workers, dask_address=dask_address,
-                    progress=progress, engine=engine)
+                    progress=progress, engine=engine, streaming_stats=streaming_stats)
     return summarise(runs)

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["AgentStats", "CallLog", "LittleCheck", "RunResult", "Stats", "busy_in_bins", "compute_stats"]
+__all__ = ["AgentStats", "CallLog", "LittleCheck", "RunResult", "Stats", "busy_in_bins", "compute_stats", "stats_from"]
 
 #: Disposition codes in ``CallLog.disposition``.
 UNFINISHED, COMPLETED, ABANDONED, OTHER = 0, 1, 2, 3
@@ -126,35 +126,53 @@ def busy_in_bins(start_s: np.ndarray, end_s: np.ndarray, edges_s: np.ndarray) ->
     """Total length of the spans [start, end) inside each bin of ``edges_s``.
 
     Uses F(x) = Σ clip(x − start, 0, end − start): bin k gets F(e_{k+1}) − F(e_k).
-    O(spans × bins) in vector operations.
+    O(spans × bins) in vector operations: one (edges × spans) array at a time, up to ``_BLOCK`` values
+    (each row is summed as the 1-D sum of that edge's values would be).
     """
     ok = np.isfinite(start_s) & np.isfinite(end_s)
     s, length = start_s[ok], end_s[ok] - start_s[ok]
-    cum = np.array([np.clip(x - s, 0.0, length).sum() for x in edges_s])
+    step = max(1, _BLOCK // max(s.size, 1))
+    cum = np.concatenate([np.clip(edges_s[i:i + step, None] - s, 0.0, length).sum(axis=1)
+                          for i in range(0, edges_s.size, step)] or [np.zeros(0)])
     return np.diff(cum)
+
+
+_BLOCK = 1 << 18  # values per (edges × spans) block of busy_in_bins: 2 MiB of float64
 
 
 def compute_stats(log: CallLog, sel: np.ndarray, start_s: float, end_s: float, sl_threshold_s: float,
                   busy_s: float, staffed_s: float, max_queue: int) -> Stats:
-    """Stats of the attempts selected by the boolean mask ``sel``."""
-    offered = int(sel.sum())
+    """Stats of the attempts selected by the boolean mask ``sel`` — the definitions, one group at a time
+    (measure.py computes all groups at once with groups.py, which the tests hold equal to this)."""
     ans = sel & log.answered
     answered = int(ans.sum())
-    abandoned = int((sel & (log.disposition == ABANDONED)).sum())
     waits = log.wait_s[ans]
+    pct = np.percentile(waits, [50, 90, 95, 99]) if answered else np.full(4, math.nan)
+    return stats_from(start_s, end_s, offered=int(sel.sum()), answered=answered,
+                      abandoned=int((sel & (log.disposition == ABANDONED)).sum()),
+                      within_sl=int((waits <= sl_threshold_s).sum()), not_waiting=int((waits <= 0.0).sum()),
+                      wait_sum_s=float(waits.sum()), wait_pct_s=pct, callbacks=int((sel & log.callback).sum()),
+                      redials=int((sel & log.redial).sum()), busy_s=busy_s, staffed_s=staffed_s,
+                      max_queue=max_queue)
+
+
+def stats_from(start_s: float, end_s: float, *, offered: int, answered: int, abandoned: int, within_sl: int,
+               not_waiting: int, wait_sum_s: float, wait_pct_s, callbacks: int, redials: int, busy_s: float,
+               staffed_s: float, max_queue: int) -> Stats:
+    """``Stats`` from a group's counts: ``within_sl`` answered within the threshold, ``not_waiting``
+    answered at once (wait <= 0), ``wait_sum_s`` the sum of answered waits, ``wait_pct_s`` their
+    50th, 90th, 95th and 99th percentiles."""
     nan = math.nan
     if offered:
-        sl = float((waits <= sl_threshold_s).sum()) / offered
-        p_wait = 1.0 - float((waits <= 0.0).sum()) / offered
+        sl = float(within_sl) / offered
+        p_wait = 1.0 - float(not_waiting) / offered
         p_ab = abandoned / offered
     else:
         sl = p_wait = p_ab = nan
-    pct = np.percentile(waits, [50, 90, 95, 99]) if answered else np.full(4, nan)
     return Stats(
         start_s=start_s, end_s=end_s, offered=offered, answered=answered, abandoned=abandoned,
-        other=offered - answered - abandoned, service_level=sl, asa_s=float(waits.mean()) if answered else nan,
+        other=offered - answered - abandoned, service_level=sl, asa_s=wait_sum_s / answered if answered else nan,
         p_wait=p_wait, p_abandon=p_ab, occupancy=busy_s / staffed_s if staffed_s > 0 else nan,
-        max_queue=int(max_queue), wait_p50_s=float(pct[0]), wait_p90_s=float(pct[1]),
-        wait_p95_s=float(pct[2]), wait_p99_s=float(pct[3]),
-        callbacks=int((sel & log.callback).sum()), redials=int((sel & log.redial).sum()),
+        max_queue=int(max_queue), wait_p50_s=float(wait_pct_s[0]), wait_p90_s=float(wait_pct_s[1]),
+        wait_p95_s=float(wait_pct_s[2]), wait_p99_s=float(wait_pct_s[3]), callbacks=callbacks, redials=redials,
     )

@@ -16,9 +16,13 @@ would give, but keyed by *name* rather than by creation order. So:
 
 from __future__ import annotations
 
+import sys
 import zlib
 
 import numpy as np
+from numpy.random.bit_generator import ISeedSequence
+
+from busyhour.sim.seed_kernel import state_words
 
 __all__ = ["SOURCES", "stream"]
 
@@ -40,4 +44,24 @@ SOURCES: dict[str, int] = {
 def stream(seed: int, replication: int, source: str, name: str) -> np.random.Generator:
     """The generator for ``source`` (a key of ``SOURCES``) and ``name``."""
     key = (int(replication), SOURCES[source], zlib.crc32(name.encode("utf-8")))
-    return np.random.Generator(np.random.PCG64(np.random.SeedSequence(int(seed), spawn_key=key)))
+    seed = int(seed)
+    if 0 <= seed < 2**63 and 0 <= key[0] < 2**63 and sys.byteorder == "little":
+        return np.random.Generator(np.random.PCG64(_StateWords(seed, np.array(key, dtype=np.int64))))
+    return np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=key)))
+
+
+class _StateWords(ISeedSequence):
+    """``SeedSequence(seed, spawn_key=key)``'s state words from the compiled seed_kernel — the same words
+    (tests/kernels/test_sim_seed_kernel.py), without numpy's per-object cost. PCG64 asks once."""
+
+    __slots__ = ("seed", "key")
+
+    def __init__(self, seed: int, key: np.ndarray) -> None:
+        self.seed, self.key = seed, key
+
+    def generate_state(self, n_words: int, dtype=np.uint32) -> np.ndarray:
+        wide = np.dtype(dtype) == np.uint64
+        if not wide and np.dtype(dtype) != np.uint32:
+            raise ValueError("only support uint32 or uint64")
+        words = state_words(self.seed, self.key, n_words * (2 if wide else 1)).astype(np.uint32)
+        return words.view(np.uint64) if wide else words
