@@ -1,10 +1,4 @@
-"""Compiled core, part 4: which configurations it runs, building its arrays, growing them.
-
-:func:`unsupported` lists what a configuration uses that the compiled core
-does not implement (docs/routing.md §15), each naming the key; the facade
-refuses such a configuration with a :class:`ConfigError` that says so, and
-:class:`busyhour.router.Router` runs it instead.
-"""
+"""Compiled core, part 4: building its arrays from a configuration (it runs every one), growing them."""
 
 from __future__ import annotations
 
@@ -30,20 +24,10 @@ from .kernels import agent_has_skills
 #: and one penalty), and its key: 0 idle rank only, 1 answered calls, 2 talk time, 3 minus the skill sum.
 HEAP_KEYS = {"longest-idle-agent": 0, "preferred-agent": 0, "agent-with-fewest-calls": 1,
              "agent-with-least-talk-time": 2, "most-skilled-first": 3}
-#: Strategies the compiled core runs (the others by a member scan).
+#: Every strategy; those not in HEAP_KEYS choose by the member scan.
 CORE_STRATEGIES = (*HEAP_KEYS, "round-robin", "top-down", "sequentially-by-agent-order", "random",
                    "weighted-random", "ring-all", "ring-progressively")
 RING_STRATEGIES = ("ring-all", "ring-progressively")
-
-
-def unsupported(cfg: RouterConfig) -> list[str]:
-    """What ``cfg`` uses that the compiled core does not run, as ``key: reason`` lines (empty: all runs)."""
-    out = []
-    for i, q in enumerate(cfg.queues):
-        p = f"queues[{i}]"
-        if q.strategy not in CORE_STRATEGIES:
-            out.append(f"{p}.strategy: {q.strategy!r} (the compiled core runs {', '.join(CORE_STRATEGIES)})")
-    return out
 
 
 def _pow2(n: int) -> int:
