@@ -1,0 +1,102 @@
+"""FastRouter's event readers: the core's event buffers as rows or as ``Event`` records, and detail texts."""
+
+from __future__ import annotations
+
+from typing import Hashable
+
+import numpy as np
+
+from .codes import EventKind
+from .core_layout import (
+    DETAIL_DISPLAY, DETAIL_NUMBER, DETAIL_QUEUE, DETAIL_STEP, DETAIL_TO_AGENT, DETAIL_TO_QUEUE, DETAILS,
+    DISP_NOT_READY, E_AGENT, E_CALL, E_DETAIL, E_KIND, E_QUEUE, E_SEQ, E_TIME, E_VALUE, EVENT_DTYPE, NO_ID, OK,
+    N_EV_I, OP_NAMES, S_NEV,
+)
+from .events import Event
+from .fast_errors import MESSAGES
+
+_KINDS = {int(k): k for k in EventKind}
+_DISPLAY_NAMES = {0: "LOGGED_OUT", 2: "AVAILABLE", 3: "RESERVED", 4: "BUSY", 5: "WRAP_UP"}
+# EventReaders._records reads the event buffers' rows as they are laid out:
+assert (E_SEQ, E_KIND, E_CALL, E_AGENT, E_QUEUE, E_DETAIL, N_EV_I, E_TIME, E_VALUE) == (0, 1, 2, 3, 4, 5, 6, 0, 1)
+
+
+class EventReaders:
+    """Mixed into FastRouter: uses its _S, agent_ids, queue_names, _reasons, _numbers and _detail_texts."""
+
+    @staticmethod
+    def _joined(chunks: list, records: dict | None = None) -> np.ndarray | list[Event]:
+        if records is not None:
+            return chunks[0] if len(chunks) == 1 else [e for c in chunks for e in c]
+        return chunks[0] if len(chunks) == 1 else (np.concatenate(chunks) if chunks else np.empty(0, EVENT_DTYPE))
+
+    def _drain_records(self, call_ids: dict | None = None) -> list[Event]:
+        """The events in the core's buffers as records (call ids through ``call_ids`` when given); empties them."""
+        S = self._S
+        n = int(S.S_i[S_NEV])
+        out = self._records(map(list.__add__, S.EV_i[:n].tolist(), S.EV_f[:n].tolist()), call_ids)
+        S.S_i[S_NEV] = 0
+        return out
+
+    def _drain(self) -> np.ndarray:
+        S = self._S
+        n = int(S.S_i[S_NEV])
+        out = np.empty(n, dtype=EVENT_DTYPE)
+        ev_i, ev_f = S.EV_i[:n], S.EV_f[:n]
+        out["seq"] = ev_i[:, E_SEQ]
+        out["kind"] = ev_i[:, E_KIND]
+        out["call"] = ev_i[:, E_CALL]
+        out["agent"] = ev_i[:, E_AGENT]
+        out["queue"] = ev_i[:, E_QUEUE]
+        out["detail"] = ev_i[:, E_DETAIL]
+        out["time_s"] = ev_f[:, E_TIME]
+        out["value"] = ev_f[:, E_VALUE]
+        S.S_i[S_NEV] = 0
+        return out
+
+    def detail_text(self, code: int) -> str:
+        """The ``detail`` string of an event row (the same text Router's events carry)."""
+        code = int(code)
+        if code >= DETAIL_NUMBER:
+            return self._numbers[code - DETAIL_NUMBER]
+        if code >= DETAIL_TO_AGENT:
+            return f"agent:{self.agent_ids[code - DETAIL_TO_AGENT]}"
+        if code >= DETAIL_TO_QUEUE:
+            return f"queue:{self.queue_names[code - DETAIL_TO_QUEUE]}"
+        if code >= DETAIL_DISPLAY:
+            d = code - DETAIL_DISPLAY
+            return "NOT_READY:" + self._reasons[d - DISP_NOT_READY] if d >= DISP_NOT_READY else _DISPLAY_NAMES[d]
+        if code >= DETAIL_QUEUE:
+            return self.queue_names[code - DETAIL_QUEUE]
+        if code >= DETAIL_STEP:
+            return str(code - DETAIL_STEP)
+        return DETAILS[code]
+
+    def to_events(self, rows: np.ndarray, call_ids: dict[int, Hashable] | None = None) -> list[Event]:
+        """Event records (external ids, names, detail text) for EVENT_DTYPE rows; ``call_ids`` maps the core's
+        call ids to the ones to show (a driver's own ids), when given."""
+        if not rows.shape[0]:
+            return []
+        return self._records(zip(
+            rows["seq"].tolist(), rows["kind"].tolist(), rows["call"].tolist(), rows["agent"].tolist(),
+            rows["queue"].tolist(), rows["detail"].tolist(), rows["time_s"].tolist(), rows["value"].tolist()), call_ids)
+
+    def _records(self, rows, call_ids: dict[int, Hashable] | None = None) -> list[Event]:
+        """Event records from rows of plain numbers in the core's buffer order: the ``EV_i`` columns (seq,
+        kind, call, agent, queue, detail), then the ``EV_f`` ones (time, value)."""
+        ids, qn, kinds, texts = self.agent_ids, self.queue_names, _KINDS, self._detail_texts
+        out = []
+        for seq, k, c, a, q, d, t, v in rows:
+            text = texts.get(d)
+            if text is None:  # a code's text never changes (reasons and numbers are only ever added)
+                text = texts[d] = self.detail_text(d)
+            out.append(tuple.__new__(Event, (seq, t, kinds[k], None if c == NO_ID else (
+                c if call_ids is None else call_ids[c]), ids[a] if a >= 0 else None, qn[q] if q >= 0 else None,
+                text, v)))
+        return out
+
+    def describe(self, ops: np.ndarray, status: np.ndarray) -> list[str]:
+        """One line per failed row: its index, operation and what was wrong."""
+        return [f"ops[{i}] {OP_NAMES.get(int(ops[i]['op']), 'op ' + str(int(ops[i]['op'])))}: "
+                f"{MESSAGES.get(int(status[i]), 'error ' + str(int(status[i])))}"
+                for i in np.flatnonzero(status != OK)]
