@@ -82,8 +82,9 @@ def import_asterisk(queues_path: str | os.PathLike[str], agents_path: str | os.P
     label = str(queues_path)
     sections = read_sections(queues_path, notes, label)
     known_agents: dict[str, Entry | Section] = {}
+    own: dict[str, dict[str, Any]] = {}  # agents.conf settings per agent id
     if agents_path is not None:
-        known_agents = _agents_conf(agents_path, notes)
+        known_agents, own = _agents_conf(agents_path, notes)
     agents: dict[str, dict[str, Any]] = {}
     queues: list[dict[str, Any]] = []
     n_queues = sum(1 for s in sections if not s.template and s.name.lower() != "general")
@@ -98,8 +99,7 @@ def import_asterisk(queues_path: str | os.PathLike[str], agents_path: str | os.P
     if not queues:
         raise SourceError(label, None, "no queue found (every section is [general] or a template)")
     for aid, where in known_agents.items():
-        if aid not in agents:
-            agents[aid] = {"id": aid}
+        agents.setdefault(aid, {"id": aid}).update(own.get(aid, {}))
     for aid in agents:
         if known_agents and aid.lower().startswith("agent/") and aid not in known_agents:
             notes.approx(label, aid, "member", aid, "not defined in the agents file; created as an agent")
@@ -300,10 +300,12 @@ def _members(lines: list[Entry], strategy: str, scope: str, agents: dict[str, di
     return [m if len(m) > 1 else m["agent"] for m in out]
 
 
-def _agents_conf(path: str | os.PathLike[str], notes: Notes) -> dict[str, Any]:
-    """Agent ids (``Agent/<id>``) from agents.conf: ``[id](template)`` sections or ``agent => id,pw,name`` lines."""
+def _agents_conf(path: str | os.PathLike[str], notes: Notes) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """Agent ids (``Agent/<id>``) from agents.conf — ``[id](template)`` sections or ``agent => id,pw,name``
+    lines — and each section's own settings (``wrapuptime``, milliseconds → ``wrap_up_s``)."""
     label = str(path)
     found: dict[str, Any] = {}
+    own: dict[str, dict[str, Any]] = {}
     for sec in read_sections(path, notes, label):
         if sec.template:
             continue
@@ -318,8 +320,10 @@ def _agents_conf(path: str | os.PathLike[str], notes: Notes) -> dict[str, Any]:
         for e in sec.entries:
             if e.key == "fullname":
                 continue
-            reason = ("not imported (chan_agent's milliseconds); set the agent's own wrap_up_s by hand"
-                      if e.key == "wrapuptime"
-                      else "agent channel setting; not a routing rule")
-            notes.skip(e.where, "agents", e.key, e.value, reason)
-    return found
+            if e.key == "wrapuptime":  # the agent's own wrap-up, in milliseconds; a later entry wins
+                ms = _number(e, "agents", notes)
+                if ms is not None:
+                    own.setdefault("Agent/" + sec.name, {})["wrap_up_s"] = _seconds(ms / 1000)
+                continue
+            notes.skip(e.where, "agents", e.key, e.value, "agent channel setting; not a routing rule")
+    return found, own

@@ -89,6 +89,8 @@ def test_sample_defaults_of_a_bare_queue(sample):
 def test_sample_agents_are_the_member_interfaces_and_agents_conf(sample):
     ids = {a.id for a in configured(sample).agents}
     assert ids == {"PJSIP/1001", "PJSIP/1002", "PJSIP/1003", "PJSIP/1004", "PJSIP/1005", "Agent/2001", "Agent/2002"}
+    wrap = {a.id: a.wrap_up_s for a in configured(sample).agents}
+    assert wrap["Agent/2001"] == wrap["Agent/2002"] == 5 and wrap["PJSIP/1001"] is None  # 5000 ms, inherited
 
 
 def test_sample_notes(sample):
@@ -99,7 +101,8 @@ def test_sample_notes(sample):
     assert by["sales", "strategy"].status == APPROXIMATED
     assert by["sales", "joinempty"].status == APPROXIMATED and "paused" in by["sales", "joinempty"].reason
     assert by["sales", "retry"].status == NOT_MAPPED
-    assert by["agents", "wrapuptime"].count == 2  # one row for both agents of agents.conf
+    assert ("agents", "wrapuptime") not in by  # mapped: the agent's own wrap-up
+    assert by["agents", "ackcall"].count == 2  # one row for both agents of agents.conf
     assert ("support", "autopause") not in by  # 'all' is busyhour's rule exactly
     assert ("support", "ringinuse") not in by  # 'no' is busyhour's rule exactly
     assert "# " in sample.toml and "frobnicate = 7: not mapped: unknown option" in sample.toml
