@@ -96,10 +96,10 @@ class CallOpsMixin:
         now = self._clock(now)
         a = self._agent(agent_id)
         try:
-            self._call(call_id)
+            call = self._call(call_id)
         except StateError as exc:  # it ended already: the offer is gone with it
             raise OfferError(f"{exc}; agent {agent_id!r} answered too late") from None
-        self._tried(now, lambda r: r._offer_ringing(call_id, agent_id, a))
+        self._tried(now, lambda r: r._offer_ringing(call_id, agent_id, a), (call, a))
         self._advance(now)
         return self._offer_ringing(call_id, agent_id, a), a
 

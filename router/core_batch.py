@@ -25,7 +25,7 @@ from .core_layout import (
     REASON, REASON_LOGIN, REJ_DELAY, RO_LEN, SKP, STATE, STRAT, ST_CONNECTED, ST_WAITING, S_ARRIVED, S_NFREE,
     S_ORDER, S_RESUME, S_SEQ, S_TAIL, S_TRIAL, S_TRIED, TALK, WAIT_ORIGIN, WRAP, XFER,
 )
-from .core_checks import check_args, check_offer_or_wait, check_state, ringing
+from .core_checks import check_args, check_offer_or_wait, check_state, offer_kept, ringing
 from .core_ring import offer_unlink, offers_to_scratch, ringing_to_scratch
 from .codes import STRAT_PREFERRED
 from .core_ids import h_get, h_put
@@ -245,7 +245,7 @@ def apply_op(S, op, t, call, a, q, prio, arg, prof):
         if st != OK:
             return st
         if (op == OP_ACCEPT or op == OP_REJECT or op == OP_CALLBACK) and S.S_i[S_TRIED] == 0:
-            if next_deadline(S) <= t:
+            if next_deadline(S) <= t and (op == OP_CALLBACK or not offer_kept(S, call, a, t)):
                 return TRIAL
             st = check_offer_or_wait(S, op, call, a)  # no timer due: the state it sees is this one
             if st != OK:

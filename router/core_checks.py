@@ -20,7 +20,7 @@ from .core_layout import (
     ERR_HAS_CALLS, ERR_LOGGED_IN, ERR_LOGGED_OUT, ERR_NO_OFFER, ERR_NOT_CONNECTED, ERR_NOT_WAITING, ERR_SAME_AGENT,
     ERR_TIME, ERR_UNKNOWN_AGENT, ERR_UNKNOWN_CALL, ERR_UNKNOWN_QUEUE, NO_ID, OK, OP_ABANDON, OP_ACCEPT, OP_ADVANCE,
     OP_ARRIVE, OP_CALLBACK, OP_LOGIN, OP_LOGOUT, OP_NOT_READY, OP_READY, OP_REJECT, OP_RELEASE, OP_TRANSFER, PRES,
-    S_NNUMBERS, S_NOW, S_NPROF, S_NREASONS, ST_CONNECTED, ST_WAITING, STATE,
+    S_NNUMBERS, S_NOW, S_NPROF, S_NREASONS, S_NT, ST_CONNECTED, ST_WAITING, STATE, T_LOCK_END, TKIND, TTARGET,
 )
 from .core_ring import offer_row
 
@@ -125,3 +125,17 @@ def check_offer_or_wait(S, op, call, a):
         return ERR_NOT_WAITING if S.C_i[slot, STATE] != ST_WAITING or S.C_i[slot, CB] else OK
     slot = ringing(S, call, a)
     return -slot if slot < 0 else OK
+
+
+@kernel
+def offer_kept(S, call, a, t):
+    """Agent ``a``'s offer of ``call`` rings now and no timer of the call is due at or before ``t``: only the
+    call's own timers end an offer (its expiry, the call leaving its queue), so it still rings at ``t``
+    (Router._tried). Stale timers count too: the answer is only ever "no need to try it on a copy"."""
+    slot = h_get(S, call)
+    if slot < 0 or offer_row(S, slot, a) < 0:
+        return False
+    for i in range(S.S_i[S_NT]):
+        if S.TM_t[i] <= t and S.TM_i[i, TTARGET] == slot and S.TM_i[i, TKIND] != T_LOCK_END:
+            return False
+    return True

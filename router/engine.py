@@ -241,17 +241,25 @@ class Router(CallOpsMixin, AgentOpsMixin, DispatchMixin, RingJoinMixin):
         own = getattr(self.config.agents[a], name)
         return getattr(q.cfg, name) if own is None else own
 
-    def _tried(self, now: float, check) -> None:
+    def _tried(self, now: float, check, ringing: tuple | None = None) -> None:
         """Raise ``check``'s error if the operation would be refused at ``now``, before anything changes: a
         refused operation changes nothing, clock included. An accept, reject or callback is refused or
         not depending on what the timers due by ``now`` do, so then it is checked on a copy advanced to
-        ``now``."""
+        ``now`` — unless ``ringing`` = (call, agent index) names an offer ringing now with none of the
+        call's own timers due: only those end an offer (expiry, the call leaving its queue), so it stays."""
         if self.next_deadline() > now:
+            check(self)
+            return
+        if ringing is not None and ringing[1] in ringing[0].offers and not self._due_for(ringing[0].sid, now):
             check(self)
             return
         trial = copy.deepcopy(self, {id(self.config): self.config})
         trial._advance(now)
         check(trial)
+
+    def _due_for(self, sid: int, now: float) -> bool:
+        """Whether a timer of call ``sid`` (live or stale) is due at or before ``now``."""
+        return any(e[0] <= now and e[3] == sid and e[2] != T_LOCK_END for e in self._timers)
 
     def advance(self, now: float) -> list[Event]:
         """Fire every timer due at or before ``now``; return the events."""

@@ -5,7 +5,9 @@ checks read state that no timer changes (presence, connected calls), so the
 core makes them before its implicit advance. Whether an accept, a reject or a
 callback request is refused depends on what the timers due before it do (a
 ring may expire, a waiting call may be offered or leave), so when live timers
-are due the core stops at that row (``S_TRIAL``) and the facade runs it alone
+are due — unless it answers an offer that rings now and none of its call's
+own timers is due (``core_checks.offer_kept``: only those end an offer) —
+the core stops at that row (``S_TRIAL``) and the facade runs it alone
 on a copy of the state: refused there, the row fails and the real state is
 left as it was; accepted, the core runs it for real (``S_TRIED``), which gives
 the same result because the core is deterministic. Drivers that advance to

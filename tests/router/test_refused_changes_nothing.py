@@ -94,3 +94,22 @@ def test_an_operation_checked_on_a_copy_still_happens_when_allowed(engine):
     assert [(e.kind.name, e.agent_id) for e in ev] == [("AGENT_STATE", "a2"), ("CALL_CONNECTED", "a1"),
                                                        ("AGENT_STATE", "a1")]
     assert r.call_state(1).name == "CONNECTED" and r.now == 8.0
+
+
+@pytest.mark.parametrize("engine", [Router, FastRouter])
+def test_an_accept_of_a_ringing_offer_makes_no_copy_when_only_other_timers_are_due(engine, monkeypatch):
+    """The copy is the slow path (the whole state): an offer that rings now ends only by its call's own
+    timers, so with only other timers due (a2's wrap-up) the accept is decided without one."""
+    from busyhour.router import engine as engine_module, fast_trial
+
+    def no_copy(*_a, **_k):
+        raise AssertionError("decided on a copy")
+    r = engine.from_config(CFG)
+    _setup(r)
+    monkeypatch.setattr(engine_module.copy, "deepcopy", no_copy)
+    monkeypatch.setattr(fast_trial, "run_trial", no_copy)
+    ev = r.offer_accept(8.0, 1, "a1")  # a2's wrap-up ended at 7: due, not fired yet
+    assert [(e.kind.name, e.agent_id) for e in ev] == [("AGENT_STATE", "a2"), ("CALL_CONNECTED", "a1"),
+                                                       ("AGENT_STATE", "a1")]
+    with pytest.raises(AssertionError, match="decided on a copy"):  # call 3's max wait (11) is due: its own
+        r.request_callback(12.0, 3, "+15550100")
