@@ -1,4 +1,4 @@
-"""Backlog benchmark: an outage burst of callers waiting, then drained, through ``FastRouter.submit``.
+"""Backlog benchmark: an outage burst of callers waiting, then drained, through ``Router.submit``.
 
 Every agent is logged in but not ready (an outage: nobody answers), and
 ``callers`` calls arrive (one in ten with priority 1, so arrivals also land
@@ -22,7 +22,7 @@ from busyhour.router import EventKind
 from busyhour.router.core_layout import (
     OK, OP_ABANDON, OP_ACCEPT, OP_ARRIVE, OP_DTYPE, OP_LOGIN, OP_READY, OP_RELEASE,
 )
-from busyhour.router.fast import FastRouter
+from busyhour.router.fast import Router
 
 _OFFERED, _ENDED = int(EventKind.CALL_OFFERED), int(EventKind.CALL_ENDED)
 
@@ -52,7 +52,7 @@ def _config(agents: int) -> dict:
             "queues": [{"name": "q", "members": list(range(agents)), "ring_timeout_s": 30.0}]}
 
 
-def _submit(r: FastRouter, ops: np.ndarray) -> tuple[np.ndarray, float]:
+def _submit(r: Router, ops: np.ndarray) -> tuple[np.ndarray, float]:
     t0 = time.perf_counter()
     res = r.submit(ops)
     secs = time.perf_counter() - t0
@@ -68,7 +68,7 @@ def run(callers: int = 100_000, *, agents: int = 1_000, batch: int = 1_000, aban
         raise ValueError("backlog: need 1 <= agents <= 100,000, 1,000 <= callers <= 10,000,000, "
                          "100 <= batch <= callers")
     rng = np.random.default_rng(seed)
-    r = FastRouter.from_config(_config(agents), calls=callers + 1024)
+    r = Router.from_config(_config(agents), calls=callers + 1024, collect_stats=False)
     login = np.zeros(agents, dtype=OP_DTYPE)
     login["op"], login["agent"] = OP_LOGIN, np.arange(agents)  # logged in, not ready: nobody answers
     _submit(r, login)

@@ -1,4 +1,4 @@
-"""Compiled-core throughput: full call lifecycles per second through ``FastRouter.submit``.
+"""Compiled-core throughput: full call lifecycles per second through ``Router.submit``.
 
 The same lifecycle and floor as router_bench.py (arrive → offer → accept →
 release → wrap-up end, ~90 % occupancy, the same configurations), driven the
@@ -21,7 +21,7 @@ import numpy as np
 
 from busyhour.router import EventKind
 from busyhour.router.core_layout import OK, OP_ACCEPT, OP_ARRIVE, OP_DTYPE, OP_LOGIN, OP_RELEASE
-from busyhour.router.fast import FastRouter
+from busyhour.router.fast import Router
 
 from .router_bench import RouterBenchResult, Workload, WORKLOADS, build_config
 
@@ -36,7 +36,8 @@ class BatchDriver:
         self.w = w
         self.dt_s = 2.0 / max(1.0, 0.05 * w.agents)
         self.batch = max(1, min(batch, int(2.0 / self.dt_s)))  # a batch spans at most 2 s: answers come fast
-        self.router = FastRouter.from_config(build_config(w, seed, strategy=strategy), calls=2 * w.agents + 1024)
+        self.router = Router.from_config(build_config(w, seed, strategy=strategy), calls=2 * w.agents + 1024,
+                                          collect_stats=False)
         self.rng = np.random.default_rng(seed + 1)
         self.now = 0.0
         self.next_id = 1

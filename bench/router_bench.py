@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from busyhour.router import EventKind, FastRouter, Router
+from busyhour.router import EventKind, ReferenceRouter, Router
 from busyhour.router.core_layout import NWAIT
 
 
@@ -56,8 +56,8 @@ class RouterBenchResult:
     stats: bool
     fast_paths: bool
     strategy: str
-    engine: str = "python"  # "python": Router, one call per command; "compiled": FastRouter.submit batches;
-    # "per-call": FastRouter's per-call methods (Router's API on the compiled core), one call per command
+    engine: str = "python"  # "python": ReferenceRouter (the specification), one call per command; "compiled":
+    # Router.submit batches; "per-call": Router's per-call methods (the compiled core), one call per command
     batch: int = 1  # lifecycles per submitted batch
 
 
@@ -96,10 +96,10 @@ class LifecycleDriver:
         cfg = build_config(w, seed, strategy=strategy)
         if engine not in ("python", "per-call"):
             raise ValueError(f"engine must be python or per-call, got {engine!r}")
-        if engine == "per-call":  # the same calls through FastRouter's per-call methods
-            self.router = FastRouter.from_config(cfg, collect_stats=stats, calls=2 * w.agents + 1024)
+        if engine == "per-call":  # the same calls through Router's per-call methods
+            self.router = Router.from_config(cfg, collect_stats=stats, calls=2 * w.agents + 1024)
         else:
-            self.router = Router.from_config(cfg, collect_stats=stats, fast_paths=fast_paths)
+            self.router = ReferenceRouter.from_config(cfg, collect_stats=stats, fast_paths=fast_paths)
         self.rng = np.random.default_rng(seed + 1)
         self.now = 0.0
         # Steady state: about 5 % of the floor is in wrap-up (2 s), 5 % available, 90 % talking.
@@ -144,7 +144,7 @@ class LifecycleDriver:
         """Correctness before timing: every call is accounted for and the floor stays busy."""
         arrived, ended = self.router.counts
         live = arrived - ended
-        if isinstance(self.router, FastRouter):
+        if isinstance(self.router, Router):
             waiting = int(self.router._S.Q_i[:, NWAIT].sum())
         else:
             waiting = sum(len(q.waiting) for q in self.router._queues)
@@ -166,7 +166,7 @@ def run(w: Workload | str = "10k", *, lifecycles: int = 200_000, max_seconds: fl
         warmup: int = 2_000, fast_paths: bool = True, strategy: str = "longest-idle-agent",
         engine: str = "python") -> RouterBenchResult:
     """Time ``lifecycles`` (bounded by ``max_seconds``) after an untimed warm-up and a correctness check, one
-    call per command through ``engine``: "python" (Router) or "per-call" (FastRouter's per-call methods)."""
+    call per command through ``engine``: "python" (ReferenceRouter) or "per-call" (Router's per-call methods)."""
     w = WORKLOADS[w] if isinstance(w, str) else w
     d = LifecycleDriver(w, stats=stats, fast_paths=fast_paths, strategy=strategy, engine=engine)
     for _ in range(warmup):

@@ -13,10 +13,10 @@ three alike):
 * ``calls_per_s``: ``simulate`` as planners run it — the compiled path
   (sim/fast.py: driver.py's loop on the compiled router core, SimPy stepping
   interval to interval), which this scenario qualifies for;
-* ``simpy_driver_calls_per_s``: the SimPy driver on the Python ``Router``
-  (``engine="python"``), on a fifth of the calls to bound the time;
-* ``engine_only_calls_per_s``: the Python ``Router`` driven by a bare heapq
-  loop (no SimPy, no measurement);
+* ``simpy_driver_calls_per_s``: the SimPy driver on ``Router``'s per-call
+  methods (``engine="python"``), on a fifth of the calls to bound the time;
+* ``engine_only_calls_per_s``: ``Router``'s per-call methods driven by a bare
+  heapq loop (no SimPy, no measurement);
 * ``ciw_calls_per_s``: the same M/M/100 in Ciw, when Ciw is installed
   (``pip install -e '.[peers]'``).
 

@@ -31,7 +31,7 @@ def test_bench_router_lifecycles(benchmark, size):
 
 @pytest.mark.parametrize("size", ["1k", "10k"])
 def test_bench_router_per_call_compiled_lifecycles(benchmark, size):
-    """The same lifecycles through FastRouter's per-call methods (Router's API on the compiled core)."""
+    """The same lifecycles through Router's per-call methods (the compiled core, one call per command)."""
     d = LifecycleDriver(WORKLOADS[size], engine="per-call")
     for _ in range(2_000):
         d.step(None)
@@ -42,7 +42,7 @@ def test_bench_router_per_call_compiled_lifecycles(benchmark, size):
 
 @pytest.mark.parametrize("size", ["1k", "10k"])
 def test_bench_router_compiled_lifecycles(benchmark, size):
-    """The compiled core through FastRouter.submit, 256 lifecycles per batch (bench/router_batch.py)."""
+    """The compiled core through Router.submit, 256 lifecycles per batch (bench/router_batch.py)."""
     d = BatchDriver(WORKLOADS[size])
     for _ in range(20):  # untimed warm-up
         d.step()

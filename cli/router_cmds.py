@@ -28,8 +28,9 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
         fast_paths: bool = typer.Option(True, "--fast-paths/--no-fast-paths",
                                         help="available-member index where the strategy allows (off: kernel scan)"),
         strategy: str = typer.Option("longest-idle-agent", help="routing strategy of every queue"),
-        engine: str = typer.Option("compiled", help="compiled (FastRouter batches), python (Router calls), per-call "
-                                   "(FastRouter's per-call methods), both (python and compiled) or all three"),
+        engine: str = typer.Option("compiled", help="compiled (Router.submit batches), per-call (Router's per-call "
+                                   "methods), python (ReferenceRouter, the specification), both (python and "
+                                   "compiled) or all three"),
         batch: int = typer.Option(256, min=1, max=100_000, help="compiled: lifecycles per submitted batch"),
         json_path: Optional[Path] = out_option("also write the figures as JSON to FILE", flag="--json"),
         fmt: OutputFormat = format_option(),

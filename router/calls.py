@@ -13,6 +13,7 @@ import numpy as np
 
 from .codes import MAX_NUMBER_CHARS, LOCK_DELAY, LOCK_NONE, LOCK_WRAP_UP, STRAT_PREFERRED, CallState, EventKind
 from .config import MAX_LEVEL
+from .fast_ids import call_key
 from .errors import OfferError, StateError, UnknownIdError, flag
 from .events import Event
 from .state import NO_SKILLS, Call
@@ -52,12 +53,7 @@ class CallOpsMixin:
                     context: dict[str, Any] | None = None) -> list[Event]:
         """A new call enters ``queue``; it is offered at once or waits in its place."""
         now = self._clock(now)
-        try:
-            hash(call_id)
-        except TypeError:
-            raise UnknownIdError(f"call id must be hashable (str or int), got {type(call_id).__name__}") from None
-        if call_id is None:
-            raise UnknownIdError("call id must not be None")
+        call_id = call_key(call_id)  # integers as int; None, bools, floats and unhashable ids refused
         if call_id in self._calls:
             raise StateError(f"call {call_id!r} is already in the system (state {self._calls[call_id].state.name})")
         q = self._queue(queue)

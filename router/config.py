@@ -300,6 +300,8 @@ def _parse_queue(q: dict, i: int, names: list[str], agent_ids: set, by_group: di
     dedicated = q.get("dedicated_agent")
     if dedicated is not None and dedicated not in agent_ids:
         raise _err(f"{p}.dedicated_agent", f"unknown agent {dedicated!r}")
+    if dedicated is not None and strategy != "preferred-agent":
+        raise _err(f"{p}.dedicated_agent", "only with strategy 'preferred-agent'")
     return QueueConfig(
         name=q["name"], strategy=strategy, skills=_skills(q.get("skills"), f"{p}.skills", known_skills),
         members=tuple(members),

@@ -5,7 +5,7 @@ machine code in its on-disk cache (``__pycache__`` beside the modules, or
 numba's user cache directory when that is read-only), so only the first run
 after an install waits. :func:`compile_notice` prints one line on stderr
 when that wait is coming; :func:`warm_up_router` (``busyhour warmup``)
-compiles everything a :class:`~busyhour.router.FastRouter` uses.
+compiles everything a :class:`~busyhour.router.Router` uses.
 """
 
 from __future__ import annotations
@@ -55,12 +55,12 @@ def router_dispatchers() -> list:
 
 
 def warm_up_router() -> float:
-    """Compile (or load from the cache) every kernel FastRouter calls; return the seconds it took."""
+    """Compile (or load from the cache) every kernel Router calls; return the seconds it took."""
     from .core_layout import OP_ACCEPT, OP_ADVANCE, OP_ARRIVE, OP_DTYPE, OP_LOGIN
-    from .fast import FastRouter
+    from .fast import Router
 
     t0 = time.perf_counter()
-    r = FastRouter.from_config({"agents": [{"id": "a"}], "queues": [{"name": "q", "members": ["a"]}]}, calls=16)
+    r = Router.from_config({"agents": [{"id": "a"}], "queues": [{"name": "q", "members": ["a"]}]}, calls=16)
     ops = np.array([(OP_LOGIN, 0.0, 0, 0, -1, 0, 1.0)] + [(OP_ARRIVE, 0.0, i, -1, 0, 0, 0.0) for i in range(1, 40)]
                    + [(OP_ACCEPT, 1.0, 1, 0, -1, 0, 0.0), (OP_ADVANCE, 2.0, 0, -1, -1, 0, 0.0)], dtype=OP_DTYPE)
     r.submit(ops)  # grows the call table on the way (h_rebuild)

@@ -58,7 +58,7 @@ class Direct:
     argument types is called straight (``Dispatcher.overloads[sig].entry_point``,
     not public numba API: see the module docstring). The caller promises that
     later arguments have the same types (the core's arrays are always
-    C-contiguous, aligned and of fixed dtypes; :class:`~busyhour.router.FastRouter`
+    C-contiguous, aligned and of fixed dtypes; :class:`~busyhour.router.Router`
     checks the arrays a user hands in). With ``NUMBA_DISABLE_JIT=1`` it is the
     plain function. Not pickled: an owner drops it and makes a new one.
     """

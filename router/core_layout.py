@@ -63,7 +63,7 @@ EXT, ORDER, QUEUE, PRIO, STATE, AGENT, OF_FIRST, QGEN, HOPS = range(9)
 W_LEFT, W_RIGHT, W_UP, W_SIZE, W_PRI = range(9, 14)  # the call's node in its queue's waiting tree (core_wait.py)
 CURSOR = 14  # top-down: position of the member last offered this call (-1: none yet)
 STEP = 15  # escalation step reached in the current queue
-CB = 16  # callback: the number's code (FastRouter.number_code), 0 for a caller on the line
+CB = 16  # callback: the number's code (Router.number_code), 0 for a caller on the line
 # Ringing: OF_FIRST is the call's first offer (an OF row, -1: none), OF_LAST its last, NOFF how many; a
 # ring-progressively call's agents still to ring are RO[RO_OFF : RO_OFF + RO_LEN] (member rows);
 # RING_GEN takes a fresh S_GEN value whenever its step timer is set (an older one, or one of a call that used
@@ -153,11 +153,11 @@ OP_NAMES = {OP_ARRIVE: "arrive", OP_ACCEPT: "accept", OP_REJECT: "reject", OP_RE
 
 #: One operation per row. ``arg``: arrive → the preferred agent's fallback seconds (NaN: the queue's;
 #: ``agent`` the preferred agent or -1); release → wrap-up seconds (NaN: the queue's); reject → 1 if busy;
-#: login → 1 if ready; not_ready → reason code (:meth:`FastRouter.reason_code`); callback → the
-#: number's code (:meth:`FastRouter.number_code`); transfer → fallback seconds of the target ``agent``
+#: login → 1 if ready; not_ready → reason code (:meth:`Router.reason_code`); callback → the
+#: number's code (:meth:`Router.number_code`); transfer → fallback seconds of the target ``agent``
 #: (inf: never; ``queue`` the target queue, -1 for the call's own, ``agent`` -1 for none). An arrive's own
-#: skills travel beside the rows: ``FastRouter.submit(ops, skills=…)`` takes one profile code per row
-#: (:meth:`FastRouter.skill_profile`; 0: none), so arrays built for this dtype keep working.
+#: skills travel beside the rows: ``Router.submit(ops, skills=…)`` takes one profile code per row
+#: (:meth:`Router.skill_profile`; 0: none), so arrays built for this dtype keep working.
 OP_DTYPE = np.dtype([("op", np.int8), ("time_s", np.float64), ("call", np.int64), ("agent", np.int32),
                      ("queue", np.int32), ("priority", np.int32), ("arg", np.float64)])
 
@@ -222,11 +222,11 @@ class CoreState(NamedTuple):
     DROP: np.ndarray  # (queues, steps + 1) skill-level drop at each escalation step
     # Per-call skill profiles: row p = (n, skill id, minimum level, skill id, minimum level, …), n pairs;
     # row 0 is empty (a call without its own skills). None only in a state pickled before profiles existed
-    # (FastRouter.__setstate__ upgrades it).
+    # (Router.__setstate__ upgrades it).
     CP: np.ndarray = None
     # Each profile's channel (0: voice); the offer table and its free rows; ringing + connected calls and
     # capacity per (agent, channel). None only in a state pickled before multi-channel agents
-    # (FastRouter.__setstate__ upgrades it).
+    # (Router.__setstate__ upgrades it).
     PCH: np.ndarray = None
     OF: np.ndarray = None
     OFREE: np.ndarray = None

@@ -16,7 +16,7 @@ import math
 import numpy as np
 
 from .codes import CallState, EventKind
-from .engine import Router
+from .fast import Router
 from .errors import OfferError, RouterError
 
 CONFIG = {

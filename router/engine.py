@@ -1,4 +1,10 @@
-"""The Router facade: a pure, deterministic ACD engine.
+"""ReferenceRouter: the readable Python engine, the executable specification of docs/routing.md.
+
+It is not a production path: :class:`~busyhour.router.Router` (fast.py, the
+compiled core) is the engine. This one states every rule once in plain
+Python; the parity tests drive both with random configurations and operation
+streams and require the same events, errors and states. It has the same
+public API.
 
 Specification
 -------------
@@ -55,6 +61,8 @@ from .errors import ConfigError, StateError, TimeError, UnknownIdError, real_sec
 from .events import Event
 from .state import AgentArrays, Call, QueueState
 from .stats import AgentCounters, Position, StatsCollector
+from .views import ReferenceViews
+from .fast_ids import call_key
 
 
 # Strategies whose choice an available-member index can make, and the key it orders by:
@@ -65,12 +73,12 @@ _INDEXED_KEY = {STRAT_LONGEST_IDLE: 0, STRAT_PREFERRED: 0, STRAT_FEWEST_CALLS: 1
 _new_event = tuple.__new__  # builds an Event without NamedTuple's Python-level __new__ (hot path)
 
 
-class Router(CallOpsMixin, AgentOpsMixin, DispatchMixin, RingJoinMixin):
-    """The ACD engine. Build with :meth:`from_config` or :meth:`from_toml`."""
+class ReferenceRouter(CallOpsMixin, AgentOpsMixin, DispatchMixin, RingJoinMixin, ReferenceViews):
+    """The specification engine. Build with :meth:`from_config` or :meth:`from_toml`."""
 
     def __init__(self, config: RouterConfig, *, collect_stats: bool = True, fast_paths: bool = True):
         if not isinstance(config, RouterConfig):
-            raise ConfigError("config: expected a RouterConfig; use Router.from_config(dict)")
+            raise ConfigError("config: expected a RouterConfig; use ReferenceRouter.from_config(dict)")
         self.config = config
         self._agents = AgentArrays(config)
         self._skill_index = {s: i for i, s in enumerate(config.skills)}
@@ -82,9 +90,6 @@ class Router(CallOpsMixin, AgentOpsMixin, DispatchMixin, RingJoinMixin):
         for q in self._queues:
             for mi, a in enumerate(q.members):
                 self._agents.queues[int(a)].append((q.idx, mi))
-        for q in self._queues:
-            if q.cfg.dedicated_agent is not None and q.strategy != STRAT_PREFERRED:
-                raise ConfigError(f"queues[{q.idx}].dedicated_agent: only with strategy 'preferred-agent'")
         self._rank = 0
         if fast_paths:
             self._enable_available_index()
@@ -135,11 +140,11 @@ class Router(CallOpsMixin, AgentOpsMixin, DispatchMixin, RingJoinMixin):
                 A.fast_queues[int(a)].append(q)
 
     @classmethod
-    def from_config(cls, raw: dict[str, Any], **kw: Any) -> "Router":
+    def from_config(cls, raw: dict[str, Any], **kw: Any) -> "ReferenceRouter":
         return cls(parse_config(raw), **kw)
 
     @classmethod
-    def from_toml(cls, path: str | Path, **kw: Any) -> "Router":
+    def from_toml(cls, path: str | Path, **kw: Any) -> "ReferenceRouter":
         return cls(load_toml(path), **kw)
 
     # ------------------------------------------------------------ plumbing
@@ -205,9 +210,10 @@ class Router(CallOpsMixin, AgentOpsMixin, DispatchMixin, RingJoinMixin):
         return now
 
     def _call(self, call_id: Hashable) -> Call:
+        call_id = call_key(call_id)
         try:
             return self._calls[call_id]
-        except (KeyError, TypeError):
+        except KeyError:
             pass
         try:
             ended = self._recently_ended.get(call_id)
@@ -400,3 +406,9 @@ class Router(CallOpsMixin, AgentOpsMixin, DispatchMixin, RingJoinMixin):
     def counts(self) -> tuple[int, int]:
         """(calls arrived, calls ended) so far."""
         return self._arrived, self._ended
+
+
+def __getattr__(name: str):
+    if name == "Router":  # snapshots pickled when this engine was the Router load as the reference engine
+        return ReferenceRouter
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,25 +1,22 @@
-"""FastRouter: the compiled core behind a batch API and the Router's per-call methods.
+"""Router: the ACD engine — the compiled core behind a per-call facade and a batch API.
 
-``FastRouter.submit(ops)`` applies a whole array of operations (``OP_DTYPE``)
-in one numba call and returns their events as a structured array
-(``EVENT_DTYPE``) with one status per operation — the path for high call
-rates (a PBX adapter or the ZeroMQ server hands over every command that
-arrived since the last poll). The per-call methods (``call_arrive``,
-``offer_accept``, …) take and return exactly what :class:`Router`'s do, so
-code can switch between the two; the parity tests run both on random
-operation streams and require identical events, errors and states.
-
-The compiled core runs every configuration (docs/routing.md §15). Call ids
-are integers.
+The per-call methods (``call_arrive``, ``offer_accept``, …, docs/router-api.md)
+take any call id a PBX uses (router/fast_ids.py) and return ``Event``
+records. ``Router.submit(ops)`` applies a whole array of operations
+(``OP_DTYPE``, integer call ids) in one numba call and returns their events
+as a structured array (``EVENT_DTYPE``) with one status per operation — the
+path for high call rates. Both run the same compiled core (core_*.py), the
+one production engine; the readable Python engine (engine.py,
+:class:`~busyhour.router.engine.ReferenceRouter`) is its executable
+specification, which the parity tests hold it equal to: the same events,
+errors and states on random configurations and operation streams.
 """
 
 from __future__ import annotations
 
 import math
-from collections import OrderedDict
 from contextlib import contextmanager
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any, Callable, Hashable, NamedTuple
 
 import numpy as np
@@ -34,18 +31,18 @@ from .core_build import build, core_channels, grow
 from .core_upgrade import upgrade
 from .fast_trial import settle_trial
 from .core_layout import (
-    AGENT, AHT, ARRIVAL, CB, CONN, CoreState, DETAIL_DISPLAY, DISPLAY, ERR_UNKNOWN_CALL, LOGGED_IN,
-    MAX_NUMBER_CODES, NOT_RUN, NO_ID, NWAIT, OK, OP_ABANDON, OP_ACCEPT, OP_ADVANCE, OP_DTYPE, OP_LOGIN, OP_LOGOUT,
-    OP_NOT_READY, OP_READY, OP_REJECT, OP_RELEASE, QM_AGENT, QUEUE, STATE, S_ARRIVED, S_ENDED, S_NEV, S_NNUMBERS,
-    S_NOW, S_NREASONS, S_TRIAL,
+    AGENT, CB, CONN, CoreState, ERR_UNKNOWN_CALL, EXT, MAX_NUMBER_CODES, NOT_RUN, NO_ID, OK, OP_ABANDON,
+    OP_ACCEPT, OP_ADVANCE, OP_DTYPE, OP_LOGIN, OP_LOGOUT, OP_NOT_READY, OP_READY, OP_REJECT, OP_RELEASE, STATE,
+    S_ARRIVED, S_ENDED, S_NEV, S_NNUMBERS, S_NOW, S_NREASONS, S_TRIAL,
 )
-from .core_wait import w_rank
 from .fast_errors import row_error
 from .fast_events import EventReaders
+from .fast_ids import FIRST_OWN_ID, CallIds, call_key
 from .fast_rows import RowBuilders
-from .errors import ConfigError, StateError, UnknownIdError, real_seconds
+from .fast_views import CoreViews
+from .errors import ConfigError, RouterError, StateError, UnknownIdError, real_seconds
 from .events import Event
-from .stats import Position, RouterStats, StatsCollector
+from .stats import StatsCollector
 
 _ENDED = EventKind.CALL_ENDED
 _INT64 = (-(1 << 63), (1 << 63) - 1)
@@ -59,12 +56,14 @@ class BatchResult(NamedTuple):
     status: np.ndarray
 
 
-class FastRouter(EventReaders, RowBuilders):
-    """The compiled routing core. Build with :meth:`from_config` or :meth:`from_toml`."""
+class Router(EventReaders, RowBuilders, CallIds, CoreViews):
+    """The ACD engine. Build with :meth:`from_config` or :meth:`from_toml`. ``calls``: room for this many
+    live calls at first (it grows); ``collect_stats``: feed :meth:`stats` (costs ~1 µs an event);
+    ``notice``: say so when the core is being compiled."""
 
-    def __init__(self, config: RouterConfig, *, calls: int = 1024, collect_stats: bool = False, notice: bool = True):
+    def __init__(self, config: RouterConfig, *, calls: int = 1024, collect_stats: bool = True, notice: bool = True):
         if not isinstance(config, RouterConfig):
-            raise ConfigError("config: expected a RouterConfig; use FastRouter.from_config(dict)")
+            raise ConfigError("config: expected a RouterConfig; use Router.from_config(dict)")
         self.config = config
         if notice:  # off for drivers that call the core inside their own compiled loop (the simulator)
             compile_notice("the routing core", router_dispatchers(), ROUTER_COMPILE_S)
@@ -80,8 +79,7 @@ class FastRouter(EventReaders, RowBuilders):
         self._profiles: dict[tuple, int] = {}  # (channel, per-call skill requirements) -> CP row (skill_profile)
         self._numbers: list[str] = [""]  # callback numbers by code (0: none)
         self._number_code: dict[str, int] = {}
-        self._ended: OrderedDict[int, str] = OrderedDict()  # per-call API: recently ended, for clear errors
-        self._context: dict[int, dict] = {}
+        self._init_ids()
         self._detail_texts: dict[int, str] = {}  # detail code -> text, filled as events are read
         self._stats = StatsCollector(config) if collect_stats else None  # fed every event (opt-in: it costs)
         self._direct()
@@ -103,17 +101,21 @@ class FastRouter(EventReaders, RowBuilders):
         """Unpickle (server snapshots). A router pickled before per-call skill profiles or multi-channel
         agents existed is upgraded (core_upgrade): its calls have no own skills and are voice calls."""
         self.__dict__.update(state)
+        if "_int" not in state:  # pickled before any call id was mapped (integers only)
+            ended, context = self._ended, self._context
+            self._init_ids()
+            self._ended, self._context = ended, context
         self._direct()
         self._S, self._profiles = upgrade(self._S, self.config, getattr(self, "_profiles", {}))
         self._skill_index = {s: i for i, s in enumerate(self.config.skills)}
         self._channel_index = {c: i for i, c in enumerate(core_channels(self.config))}
 
     @classmethod
-    def from_config(cls, raw: dict[str, Any], **kw: Any) -> "FastRouter":
+    def from_config(cls, raw: dict[str, Any], **kw: Any) -> "Router":
         return cls(parse_config(raw), **kw)
 
     @classmethod
-    def from_toml(cls, path: str | Path, **kw: Any) -> "FastRouter":
+    def from_toml(cls, path: str | Path, **kw: Any) -> "Router":
         return cls(load_toml(path), **kw)
 
     # ------------------------------------------------------------------ batch API
@@ -166,6 +168,10 @@ class FastRouter(EventReaders, RowBuilders):
         if skills is not None and not (isinstance(skills, np.ndarray) and skills.ndim == 1
                                        and skills.shape == ops.shape and skills.dtype.kind in "iu"):
             raise StateError("skills must be a 1-D integer numpy array with one profile code per row of ops")
+        if ops.shape[0] and int(ops["call"].min()) < NO_ID:
+            raise StateError(f"ops: call ids below {FIRST_OWN_ID - 2} are reserved for the ids the per-call "
+                             "methods map (router/fast_ids.py); a batch's call ids are integers from "
+                             f"{FIRST_OWN_ID} to 2**63 - 1")
         events, status, _ = self.run_rows(ops, skills=skills)
         if self._stats is not None:
             for e in self.to_events(events):
@@ -210,7 +216,9 @@ class FastRouter(EventReaders, RowBuilders):
 
     # ------------------------------------------------------------------ per-call API (Router's)
     def _one(self, op: int, now: float, call: int = NO_ID, agent: int = -1, queue: int = -1, priority: int = 0,
-             arg: float = 0.0, prof: int = 0) -> list[Event]:
+             arg: float = 0.0, prof: int = 0, *, asked: Any = None) -> list[Event]:
+        """Run one row; its events as records, or the error it got (``asked``: the call id as the caller gave
+        it, for the message)."""
         now = real_seconds(now)
         row, status, seq_after, prof1 = self._one_rows
         row[0] = (op, now, call, agent, queue, priority, arg)
@@ -218,12 +226,13 @@ class FastRouter(EventReaders, RowBuilders):
             prof1[0] = prof
         events: list[Event] = []
         seen = None
+        ext = self._ext or None  # only ids that are not their own core id need mapping back
         while True:  # as run_rows, reading the events straight from the core's buffers
             done = self._run_batch(self._S, row, prof1 if prof else _NO_PROFILES, 0, status, seq_after, False)
             S = self._S
             n = int(S.S_i[S_NEV])
             if n:
-                events += self._drain_records()
+                events += self._drain_records(ext)
             if done:
                 break
             if S.S_i[S_TRIAL]:
@@ -237,14 +246,11 @@ class FastRouter(EventReaders, RowBuilders):
                 self._stats.apply(e)
         for e in events:
             if e.kind is _ENDED:
-                self._context.pop(e.call_id, None)
-                self._ended[e.call_id] = e.detail
-                if len(self._ended) > 65536:
-                    self._ended.popitem(last=False)
+                self._ended_call(e.call_id, e.detail)
         st = int(status[0])
         if st != OK:
             with self._seeing(seen):
-                raise self._error(st, op, now, call, agent)
+                raise self._error(st, op, now, call if asked is None else self._known_as(asked), agent)
         return events
 
     @contextmanager
@@ -262,50 +268,51 @@ class FastRouter(EventReaders, RowBuilders):
     def _error(self, st: int, op: int, now: float, call: int, agent: int) -> Exception:
         return row_error(self, st, op, now, call, agent)
 
-    def _callback_state(self, call: int) -> str:
-        slot = self._slot(call)
+    # what row_error reads (``call``: the id as the caller gave it)
+    def _callback_state(self, call: Hashable) -> str:
+        slot = self._slot(self._call_id(call))
         if self._S.C_i[slot, CB]:
             return "already a callback"
         return CallState(int(self._S.C_i[slot, STATE])).name
 
-    def _call_state_name(self, call: int) -> str:
-        return CallState(int(self._S.C_i[self._slot(call), STATE])).name
+    def _call_state_name(self, call: Hashable) -> str:
+        return CallState(int(self._S.C_i[self._slot(self._call_id(call)), STATE])).name
 
-    def _call_agent(self, call: int) -> Hashable:
-        return self.agent_ids[int(self._S.C_i[self._slot(call), AGENT])]
+    def _call_agent(self, call: Hashable) -> Hashable:
+        return self.agent_ids[int(self._S.C_i[self._slot(self._call_id(call)), AGENT])]
 
     def _agent_calls(self, agent_id: Hashable) -> int:
         return int(self._S.A_i[self.agent_index(agent_id), CONN])
 
-    def _call_id(self, call_id: Any) -> int:
-        if isinstance(call_id, bool) or not isinstance(call_id, int) or not _INT64[0] <= call_id <= _INT64[1]:
-            raise UnknownIdError(f"the compiled core's call ids are 64-bit integers, got {call_id!r}")
-        if call_id in (NO_ID, NO_ID + 1):
-            raise UnknownIdError(f"call id {call_id} is reserved by the compiled core")
-        return call_id
-
-    def call_arrive(self, now: float, call_id: int, queue: str, *, priority: int = 0,
+    def call_arrive(self, now: float, call_id: Hashable, queue: str, *, priority: int = 0,
                     skills: dict[str, int] | None = None, channel: str = "voice", preferred_agent: Hashable = None,
                     preferred_fallback_s: float | None = None, context: dict[str, Any] | None = None) -> list[Event]:
-        cid = self._call_id(call_id)
-        row, prof = self.arrive_row(now, cid, queue, priority, skills, channel, preferred_agent,
-                                    preferred_fallback_s, context)
-        events = self._one(*row, prof)
+        """A new call enters ``queue``; it is offered at once or waits in its place."""
+        cid = self._new_call_id(call_id)
+        try:
+            row, prof = self.arrive_row(now, cid, queue, priority, skills, channel, preferred_agent,
+                                        preferred_fallback_s, context)
+            events = self._one(*row, prof, asked=call_id)
+        except RouterError:
+            if self._slot(cid) < 0:  # refused: an id mapped for it is free again
+                self._unmap(cid)
+            raise
         if context and self._slot(cid) >= 0:
-            self._context[cid] = dict(context)
+            self._context[call_key(call_id)] = dict(context)
         return events
 
-    def offer_accept(self, now: float, call_id: int, agent_id: Hashable) -> list[Event]:
-        return self._one(*self.answer_row(OP_ACCEPT, now, self._call_id(call_id), agent_id))
+    def offer_accept(self, now: float, call_id: Hashable, agent_id: Hashable) -> list[Event]:
+        """The agent answers: the call connects; its other ringing offers are withdrawn."""
+        return self._one(*self.answer_row(OP_ACCEPT, now, self._call_id(call_id), agent_id), asked=call_id)
 
-    def offer_reject(self, now: float, call_id: int, agent_id: Hashable, *, busy: bool = False) -> list[Event]:
-        return self._one(*self.answer_row(OP_REJECT, now, self._call_id(call_id), agent_id, busy))
+    def offer_reject(self, now: float, call_id: Hashable, agent_id: Hashable, *, busy: bool = False) -> list[Event]:
+        return self._one(*self.answer_row(OP_REJECT, now, self._call_id(call_id), agent_id, busy), asked=call_id)
 
-    def call_release(self, now: float, call_id: int, *, wrap_up_s: float | None = None) -> list[Event]:
-        return self._one(*self.release_row(now, self._call_id(call_id), wrap_up_s))
+    def call_release(self, now: float, call_id: Hashable, *, wrap_up_s: float | None = None) -> list[Event]:
+        return self._one(*self.release_row(now, self._call_id(call_id), wrap_up_s), asked=call_id)
 
-    def call_abandon(self, now: float, call_id: int) -> list[Event]:
-        return self._one(OP_ABANDON, now, self._call_id(call_id))
+    def call_abandon(self, now: float, call_id: Hashable) -> list[Event]:
+        return self._one(OP_ABANDON, now, self._call_id(call_id), asked=call_id)
 
     def agent_login(self, now: float, agent_id: Hashable, *, ready: bool = False) -> list[Event]:
         return self._one(*self.agent_row(OP_LOGIN, now, agent_id, ready=ready))
@@ -326,21 +333,26 @@ class FastRouter(EventReaders, RowBuilders):
         return float(self._deadline(self._S))
 
     # ------------------------------------------------------------------ queries
-    def _slot(self, call_id: int) -> int:
-        return int(self._h_get(self._S, call_id))
+    def _slot(self, cid: int) -> int:
+        """The core's slot of core id ``cid`` (-1: no live call)."""
+        return int(self._h_get(self._S, cid))
 
-    def call_state(self, call_id: int) -> CallState:
+    # what the views read (fast_views.CoreViews)
+    def _rt(self) -> "Router":
+        return self
+
+    def _live_slot(self, call_id: Hashable) -> int:
         slot = self._slot(self._call_id(call_id))
         if slot < 0:
-            raise self._error(ERR_UNKNOWN_CALL, OP_RELEASE, self.now, call_id, -1)
-        return CallState(int(self._S.C_i[slot, STATE]))
+            raise self._error(ERR_UNKNOWN_CALL, OP_RELEASE, self.now, self._known_as(call_id), -1)
+        return slot
 
-    def call_context(self, call_id: int) -> dict[str, Any]:
-        self.call_state(call_id)
-        return dict(self._context.get(call_id, {}))
+    def _slot_id(self, slot: int) -> Hashable:
+        cid = int(self._S.C_i[slot, EXT])
+        return self._ext.get(cid, cid)
 
-    def agent_state(self, agent_id: Hashable) -> str:
-        return self.detail_text(DETAIL_DISPLAY + int(self._S.A_i[self.agent_index(agent_id), DISPLAY]))
+    def _context_of(self, call_id: Hashable) -> dict:
+        return self._context.get(self._known_as(call_id), {})
 
     @property
     def now(self) -> float:
@@ -351,41 +363,19 @@ class FastRouter(EventReaders, RowBuilders):
         """(calls arrived, calls ended) so far."""
         return int(self._S.S_i[S_ARRIVED]), int(self._S.S_i[S_ENDED])
 
-    def position(self, call_id: int) -> Position:
-        """Place of a waiting call in its queue and its estimated wait (docs/routing.md §11), O(log n)."""
-        state = self.call_state(call_id)
-        if state != CallState.WAITING:
-            raise StateError(f"call {call_id!r} is not waiting (state {state.name})")
-        S = self._S
-        slot = self._slot(call_id)
-        q = int(S.C_i[slot, QUEUE])
-        pos = int(w_rank(S, slot))
-        serving = int(S.Q_i[q, LOGGED_IN])
-        ewt = pos * float(S.Q_f[q, AHT]) / serving if serving else math.inf
-        return Position(position=pos, waiting=int(S.Q_i[q, NWAIT]), ewt_s=ewt)
-
-    def stats(self) -> RouterStats:
-        """As Router.stats(), from the same events (needs ``FastRouter(config, collect_stats=True)``)."""
-        if self._stats is None:
-            raise StateError("this router was created with collect_stats=False")
-        S = self._S
-        waiting = S.C_i[:, STATE] == int(CallState.WAITING)
-        queues = [SimpleNamespace(name=name, members=S.QM[S.QM_ptr[q]:S.QM_ptr[q + 1], QM_AGENT],
-                                  waiting=[(0, t) for t in S.C_f[waiting & (S.C_i[:, QUEUE] == q), ARRIVAL].tolist()])
-                  for q, name in enumerate(self.queue_names)]
-        view = SimpleNamespace(now=self.now, _queues=queues,
-                               _agents=SimpleNamespace(display=[self.agent_state(a) for a in self.agent_ids]))
-        return self._stats.snapshot(view)
-
-    def request_callback(self, now: float, call_id: int, number: str) -> list[Event]:
+    def request_callback(self, now: float, call_id: Hashable, number: str) -> list[Event]:
         """A waiting caller hangs up and keeps its place; an agent will call ``number`` back."""
-        return self._one(*self.callback_row(now, self._call_id(call_id), number))
+        return self._one(*self.callback_row(now, self._call_id(call_id), number), asked=call_id)
 
-    def transfer(self, now: float, call_id: int, *, queue: str | None = None, agent: Hashable | None = None,
+    def transfer(self, now: float, call_id: Hashable, *, queue: str | None = None, agent: Hashable | None = None,
                  context: dict[str, Any] | None = None, fallback_s: float = math.inf) -> list[Event]:
-        """Move a connected call to ``queue`` and/or a named ``agent`` (as Router.transfer)."""
+        """Move a connected call to ``queue`` and/or a named ``agent`` (docs/routing.md §9); ``context`` is
+        merged into the call's."""
         cid = self._call_id(call_id)
-        events = self._one(*self.transfer_row(now, cid, queue, agent, context, fallback_s))
+        events = self._one(*self.transfer_row(now, cid, queue, agent, context, fallback_s), asked=call_id)
         if context and self._slot(cid) >= 0:
-            self._context.setdefault(cid, {}).update(context)
+            self._context.setdefault(call_key(call_id), {}).update(context)
         return events
+
+
+FastRouter = Router  # the name of the compiled engine before it became the one Router (pickles, old code)

@@ -1,4 +1,4 @@
-"""FastRouter's errors: a batch row's status code as the exception (and message) Router would raise."""
+"""Router's errors: a batch row's status code as the exception (and message) the reference engine raises."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from .errors import OfferError, StateError, TimeError, UnknownIdError
 
 
 def row_error(r: Any, st: int, op: int, now: float, call: int, agent: int) -> Exception:
-    """The exception for status ``st`` of operation ``op`` on FastRouter ``r`` (never naming a sentinel), with
-    Router's message. ``r`` gives ``agent_ids``, ``now``, ``_ended``, ``agent_state`` and the call and agent
+    """The exception for status ``st`` of operation ``op`` on Router ``r`` (never naming a sentinel), with
+    the reference engine's message. ``r`` gives ``agent_ids``, ``now``, ``_ended``, ``agent_state`` and the call and agent
     facts ``_callback_state``, ``_call_state_name``, ``_call_agent``, ``_agent_calls`` (ids as in ``call``)."""
     aid = r.agent_ids[agent] if agent >= 0 else None
     if st == ERR_TIME:
@@ -27,6 +27,8 @@ def row_error(r: Any, st: int, op: int, now: float, call: int, agent: int) -> Ex
         if op in (OP_ACCEPT, OP_REJECT):
             return OfferError(f"call {call!r} has already ended ({ended}); agent {aid!r} answered too late")
         return StateError(f"call {call!r} has already ended ({ended})")
+    if st == ERR_DUPLICATE_CALL:
+        return StateError(f"call {call!r} is already in the system (state {r._call_state_name(call)})")
     if st == ERR_CALL_GONE and op in (OP_ACCEPT, OP_REJECT):
         return OfferError(f"call {call!r} ended before agent {aid!r} answered")
     if st == ERR_NO_OFFER:

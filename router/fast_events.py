@@ -1,4 +1,4 @@
-"""FastRouter's event readers: the core's event buffers as rows or as ``Event`` records, and detail texts."""
+"""Router's event readers: the core's event buffers as rows or as ``Event`` records, and detail texts."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ assert (E_SEQ, E_KIND, E_CALL, E_AGENT, E_QUEUE, E_DETAIL, N_EV_I, E_TIME, E_VAL
 
 
 class EventReaders:
-    """Mixed into FastRouter: uses its _S, agent_ids, queue_names, _reasons, _numbers and _detail_texts."""
+    """Mixed into Router: uses its _S, agent_ids, queue_names, _reasons, _numbers and _detail_texts."""
 
     @staticmethod
     def _joined(chunks: list, records: dict | None = None) -> np.ndarray | list[Event]:
@@ -55,7 +55,7 @@ class EventReaders:
         return out
 
     def detail_text(self, code: int) -> str:
-        """The ``detail`` string of an event row (the same text Router's events carry)."""
+        """The ``detail`` string of an event row (the same text the ``Event`` records carry)."""
         code = int(code)
         if code >= DETAIL_NUMBER:
             return self._numbers[code - DETAIL_NUMBER]
@@ -91,7 +91,7 @@ class EventReaders:
             if text is None:  # a code's text never changes (reasons and numbers are only ever added)
                 text = texts[d] = self.detail_text(d)
             out.append(tuple.__new__(Event, (seq, t, kinds[k], None if c == NO_ID else (
-                c if call_ids is None else call_ids[c]), ids[a] if a >= 0 else None, qn[q] if q >= 0 else None,
+                c if call_ids is None else call_ids.get(c, c)), ids[a] if a >= 0 else None, qn[q] if q >= 0 else None,
                 text, v)))
         return out
 

@@ -1,9 +1,9 @@
-"""FastRouter's row builders: the checks of one per-call operation and its ``OP_DTYPE`` row.
+"""Router's row builders: the checks of one per-call operation and its ``OP_DTYPE`` row.
 
 Each builder takes a call id already resolved to the core's int64 id and
 returns ``(op, now, call, agent, queue, priority, arg)`` (``arrive_row`` also
 the call's skill profile code), raising the error
-:class:`~busyhour.router.Router` raises for a bad argument. FastRouter's
+:class:`~busyhour.router.ReferenceRouter` raises for a bad argument. Router's
 per-call methods run one row; drivers that collect many (the server's
 compiled engine) run them together. ``now`` is checked by the core.
 """
@@ -26,7 +26,7 @@ MAX_PROFILE_BYTES = 64 << 20  # … and no more than its profile table can hold 
 
 
 class RowBuilders:
-    """Mixed into FastRouter: uses its queue_index, agent_index, reason_code, number_code, _slot, now, config,
+    """Mixed into Router: uses its queue_index, agent_index, reason_code, number_code, _slot, now, config,
     _S, _skill_index, _channel_index and _profiles."""
 
     def skill_profile(self, skills: dict[str, int] | None, channel: str = "voice") -> int:

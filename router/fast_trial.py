@@ -1,4 +1,4 @@
-"""FastRouter: an operation whose refusal depends on the timers due before it, tried on a copy first.
+"""Router: an operation whose refusal depends on the timers due before it, tried on a copy first.
 
 A refused operation changes nothing, clock included (docs/router-api.md). Most
 checks read state that no timer changes (presence, connected calls), so the

@@ -1,4 +1,4 @@
-"""Read-only views of a :class:`~busyhour.router.Router`'s live state, as typed records.
+"""Read-only views of the reference engine's live state, as typed records (the compiled engine's: fast_views.py).
 
 What a PBX adapter needs to resynchronise (every agent, every live call) and
 what a supervisor asks (one queue's counts). Nothing here changes state, and
@@ -74,3 +74,25 @@ def queue_view(router, name: str) -> QueueView:
     A = router._agents
     available = sum(1 for m in q.members_list if A.display[m] == "AVAILABLE")
     return QueueView(q.name, len(q.waiting), int(q.ringing), int(q.logged_in), available)
+
+
+class ReferenceViews:
+    """Mixed into ReferenceRouter: the views as methods, as on Router."""
+
+    def call_view(self, call_id: Hashable) -> CallView:
+        return call_view(self, call_id)
+
+    def live_calls(self) -> list[CallView]:
+        return live_calls(self)
+
+    def agent_view(self, agent_id: Hashable) -> AgentView:
+        return agent_view(self, agent_id)
+
+    def all_agents(self) -> list[AgentView]:
+        return all_agents(self)
+
+    def displays(self) -> list[str]:
+        return list(self._agents.display)
+
+    def queue_view(self, name: str) -> QueueView:
+        return queue_view(self, name)

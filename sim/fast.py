@@ -30,7 +30,7 @@ from busyhour.router.core_layout import (
     S_EV_ROOM, S_NEV, S_NNUMBERS,
 )
 from busyhour.router.errors import ConfigError
-from busyhour.router.fast import FastRouter
+from busyhour.router.fast import Router
 
 from .arrivals import build_arrivals
 from .fast_layout import (
@@ -75,7 +75,7 @@ def unsupported(scn: Scenario) -> list[str]:
 
 class _CallbackNumbers:
     """The router's callback numbers by code as the SimPy driver names them: code c + 1 is ``cb-c``
-    (code 0: none). Stands in for ``FastRouter._numbers`` so events read back the driver's text."""
+    (code 0: none). Stands in for ``Router._numbers`` so events read back the driver's text."""
 
     def __getitem__(self, code: int) -> str:
         return f"cb-{code - 1}" if code > 0 else ""
@@ -196,7 +196,7 @@ def _fit(P: Loop, S, draws: _Draws, logging: bool = False) -> Loop:
 class _Log:
     """The event log: the loop copies the router's event rows, this writes them as driver.py does."""
 
-    def __init__(self, fh, fr: FastRouter) -> None:
+    def __init__(self, fh, fr: Router) -> None:
         from .driver import LOG_HEADER
 
         self.fr, self.writer = fr, csv.writer(fh)

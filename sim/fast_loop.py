@@ -4,7 +4,7 @@ It mirrors ``_Run.loop`` / ``arrive`` / ``react`` / ``accept`` / ``presence``
 / ``redial`` / ``_ended`` line for line for the scenarios sim/fast.py accepts
 (shifts, breaks, answer delays, redials and callback offers included), and
 applies each router operation with ``core_batch.apply_op`` — the very
-function ``FastRouter.submit`` runs, which the parity tests hold
+function ``Router.submit`` runs, which the parity tests hold
 event-for-event equal to :class:`busyhour.router.Router`. So the same
 scenario and seed give the same calls, waits and dispositions on either path
 (tests/sim/test_fast_sim.py).
@@ -33,7 +33,7 @@ Callback offers, as ``driver.callback_check``: ``CALL_QUEUED`` of a call whose
 (arrival) queue offers callbacks pushes a check at the same instant; the
 check converts a call that has not ended, is not a callback yet, accepts
 (its uniform < the accept probability), is WAITING and whose estimated wait
-— ``FastRouter.position``'s: rank × the queue's AHT estimate / logged-in
+— ``Router.position``'s: rank × the queue's AHT estimate / logged-in
 members, infinite with none — exceeds the threshold, by ``OP_CALLBACK`` with
 number code *c* + 1 (sim/fast.py reads it back as ``cb-c``). A callback is
 exempt from patience; ``CALLBACK_OFFERED`` is answered as ``CALL_OFFERED``.
@@ -226,7 +226,7 @@ def _redial(P, S, prev, t):
 
 @entry
 def ewt_s(S, slot):
-    """``FastRouter.position(call).ewt_s`` of the waiting call in ``slot``: its rank × its queue's AHT
+    """``Router.position(call).ewt_s`` of the waiting call in ``slot``: its rank × its queue's AHT
     estimate / the queue's logged-in members (infinite when none)."""
     q = S.C_i[slot, R_QUEUE]
     serving = S.Q_i[q, LOGGED_IN]
@@ -285,7 +285,7 @@ def _presence(P, S, action, a, t):
         P.A_i[a, AI_BREAK] = 0
         _close_span(P, a, t)
         if apply_op(S, OP_LOGOUT, t, 0, a, -1, 0, 0.0, 0) == OK:
-            S.S_i[S_TAIL] = 1  # the no-agents limit of the queues it emptied (FastRouter.submit's order)
+            S.S_i[S_TAIL] = 1  # the no-agents limit of the queues it emptied (Router.submit's order)
             if not logout_tail(S, a, t):
                 P.L_i[L_PA] = a
                 return 1

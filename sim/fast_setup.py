@@ -28,7 +28,7 @@ import numpy as np
 from busyhour.router.config import RouterConfig, parse_config
 from busyhour.router.core_build import build
 from busyhour.router.core_layout import N_EV_I, CoreState
-from busyhour.router.fast import FastRouter
+from busyhour.router.fast import Router
 
 from .fast_layout import (
     A_BACK, A_BREAK, A_LOGIN, A_LOGOUT, AF_BUSY, AF_CLOSED, AF_FACTOR, AI_TEAM, CF_ACW, CF_ARR, CF_CBU, CF_HANDLE,
@@ -135,10 +135,10 @@ def _build(scn: Scenario, seed: int, sizes: tuple[int, int, int] = (1024, 4096, 
                     tuple(a for a, _ in ids), tuple(t for _, t in ids), A_i, A_f, Q_i, Q_f, H_t, H_i)
 
 
-def new_router(cfg: RouterConfig, sizes: tuple[int, int, int] = (1024, 4096, 1024)) -> FastRouter:
+def new_router(cfg: RouterConfig, sizes: tuple[int, int, int] = (1024, 4096, 1024)) -> Router:
     """The loop's router: ``cfg`` built with room for ``sizes`` calls, timers and events (it grows when
     short), REASONS registered."""
-    fr = FastRouter(cfg, calls=sizes[0], notice=False)  # the loop's own notice (fast.py)
+    fr = Router(cfg, calls=sizes[0], collect_stats=False, notice=False)  # the loop's own notice (fast.py)
     if sizes != (fr._S.C_i.shape[0], fr._S.TM_t.shape[0], fr._S.EV_i.shape[0]):
         fr._S = build(cfg, *sizes)
     for r in REASONS:

@@ -1,11 +1,11 @@
 """The server's compiled engine: every request of a wake-up applied in one run of the compiled core.
 
-:class:`CompiledEngine` gives the host (host.py) what :class:`engines.PythonEngine`
-gives, over :class:`~busyhour.router.FastRouter`: the same events, the same
-errors and messages, the same views. What it adds is the batch: the requests
-of one wake-up become rows of one ``OP_DTYPE`` array and one call into the
-core (``FastRouter.run_rows``), and each request gets back the events with the
-sequence numbers its row produced.
+:class:`CompiledEngine` gives the host (host.py) what the per-call
+:class:`~busyhour.router.Router` gives, over the same compiled core: the same
+events, the same errors and messages, the same views (fast_views.py). What it
+adds is the batch: the requests of one wake-up become rows of one ``OP_DTYPE``
+array and one call into the core (``Router.run_rows``), and each request gets
+back the events with the sequence numbers its row produced.
 
 Specification
 -------------
@@ -37,36 +37,33 @@ import numpy as np
 from ..codes import CallState, EventKind
 from ..config import RouterConfig
 from ..core_layout import (
-    AGENT, ANSWERED, ARRIVAL, CB, DISP_AVAILABLE, DISPLAY, ERR_UNKNOWN_CALL, EXT, IDLE_SINCE, LAST_END,
-    LAST_OFFERED, LOGGED_IN, NA_RUN, NO_ID, NWAIT, OF_FIRST, O_AGENT, O_CNEXT, OK, OP_ABANDON, OP_ACCEPT, OP_ADVANCE,
-    OP_DTYPE, OP_LOGIN, OP_LOGOUT, OP_NOT_READY, OP_READY, OP_REJECT, OP_RELEASE, ORDER, PRIO, QM_AGENT, QUEUE,
-    RINGING, S_SEQ, ST_CONNECTED, ST_OFFERED, ST_WAITING, STATE, TALK,
+    ERR_UNKNOWN_CALL, EXT, NO_ID, OK, OP_ABANDON, OP_ACCEPT, OP_ADVANCE, OP_DTYPE, OP_LOGIN, OP_LOGOUT,
+    OP_NOT_READY, OP_READY, OP_REJECT, OP_RELEASE, S_SEQ,
 )
 from ..errors import RouterError, StateError
 from ..events import Event
-from ..fast import FastRouter
+from ..fast import Router
 from ..fast_errors import row_error
-from ..stats import Position, StatsCollector
-from ..views import AgentView, CallView, QueueView
+from ..fast_views import CoreViews
+from ..stats import StatsCollector
 
 UNMAPPED = NO_ID + 2  # a call id the core never holds (ours count up from 1)
 _AGENT_OPS = {"login": OP_LOGIN, "logout": OP_LOGOUT, "ready": OP_READY, "not_ready": OP_NOT_READY}
 _CONTEXT_OPS = ("arrive", "transfer")
-_LIVE = (ST_WAITING, ST_OFFERED, ST_CONNECTED)
 
 
-class CompiledEngine:
+class CompiledEngine(CoreViews):
     """The compiled core with protocol ids, per-request results and the views the server answers."""
 
     kind = "compiled"
 
     def __init__(self, config: RouterConfig, *, calls: int = 4096):
-        self.fr = FastRouter(config, calls=calls)
+        self.fr = Router(config, calls=calls, collect_stats=False)
         self.config = config
         self.agent_ids = self.fr.agent_ids
         self.queue_names = self.fr.queue_names
         self._stats = StatsCollector(config)
-        self.fr._stats = self._stats  # FastRouter.stats() reads it; its submit() is not used here
+        self.fr._stats = self._stats  # Router.stats() reads it; its submit() is not used here
         self._int: dict[Hashable, int] = {}
         self._ext: dict[int, Hashable] = {}
         self._next_id = 1
@@ -119,7 +116,7 @@ class CompiledEngine:
 
     def _reads_state(self, op: str, f: dict) -> bool:
         return (op in ("transfer", "callback") or (op == "arrive" and f["call"] in self._int)
-                or (op == "release" and not FastRouter.wrap_up_ok(f.get("wrap_up_s"))))
+                or (op == "release" and not Router.wrap_up_ok(f.get("wrap_up_s"))))
 
     def _cid(self, ext: Hashable) -> int:
         return self._int.get(ext, UNMAPPED)
@@ -161,7 +158,7 @@ class CompiledEngine:
         return row, prof
 
     def _state(self, ext: Hashable) -> CallState:
-        return CallState(int(self.fr._S.C_i[self._slot(ext), STATE]))
+        return self.call_state(ext)
 
     def _run(self, now: float, rows: list[tuple], profs: list[int], idx: list[int], cmds: list,
              results: list) -> None:
@@ -230,14 +227,14 @@ class CompiledEngine:
     def _call_agent(self, ext: Hashable) -> Hashable:
         return self.fr._call_agent(self._int[ext])
 
-    def agent_state(self, agent_id: Hashable) -> str:
-        return self.fr.agent_state(agent_id)
-
     def _agent_calls(self, agent_id: Hashable) -> int:
         return self.fr._agent_calls(agent_id)
 
-    # ------------------------------------------------------------ views
-    def _slot(self, ext: Hashable) -> int:
+    # ------------------------------------------------------------ what the views read (CoreViews)
+    def _rt(self) -> Router:
+        return self.fr
+
+    def _live_slot(self, ext: Hashable) -> int:
         try:
             cid = self._int.get(ext)
         except TypeError:
@@ -247,53 +244,8 @@ class CompiledEngine:
             raise row_error(self, ERR_UNKNOWN_CALL, OP_RELEASE, self.now, ext, -1)
         return slot
 
-    def call_view(self, ext: Hashable) -> CallView:
-        S = self.fr._S
-        s = self._slot(ext)
-        st = int(S.C_i[s, STATE])
-        ringing, r = [], int(S.C_i[s, OF_FIRST]) if st == ST_OFFERED else -1
-        while r >= 0:  # the call's offers, in the order they were made
-            ringing.append(self.agent_ids[int(S.OF[r, O_AGENT])])
-            r = int(S.OF[r, O_CNEXT])
-        agent = self.agent_ids[int(S.C_i[s, AGENT])] if st == ST_CONNECTED else None
-        cb = int(S.C_i[s, CB])
-        return CallView(ext, CallState(st).name, self.queue_names[int(S.C_i[s, QUEUE])], agent, ringing,
-                        int(S.C_i[s, PRIO]), float(S.C_f[s, ARRIVAL]), self.fr._numbers[cb] if cb else None,
-                        dict(self._context.get(ext, {})))
+    def _slot_id(self, slot: int) -> Hashable:
+        return self._ext[int(self.fr._S.C_i[slot, EXT])]
 
-    def live_calls(self) -> list[CallView]:
-        S = self.fr._S
-        live = np.flatnonzero(np.isin(S.C_i[:, STATE], _LIVE))
-        order = live[np.argsort(S.C_i[live, ORDER], kind="stable")]
-        return [self.call_view(self._ext[int(S.C_i[s, EXT])]) for s in order.tolist()]
-
-    def agent_view(self, agent_id: Hashable) -> AgentView:
-        S = self.fr._S
-        a = self.fr.agent_index(agent_id)
-        A_i, A_f = S.A_i, S.A_f
-        return AgentView(self.agent_ids[a], self.fr.agent_state(agent_id), int(A_i[a, ANSWERED]),
-                         float(A_f[a, TALK]), float(A_f[a, LAST_END]), float(A_f[a, LAST_OFFERED]),
-                         int(A_i[a, NA_RUN]), float(A_f[a, IDLE_SINCE]))
-
-    def all_agents(self) -> list[AgentView]:
-        return [self.agent_view(a) for a in self.agent_ids]
-
-    def displays(self) -> list[str]:
-        return [self.fr.agent_state(a) for a in self.agent_ids]
-
-    def queue_view(self, name: str) -> QueueView:
-        S = self.fr._S
-        q = self.fr.queue_index(name)
-        members = S.QM[S.QM_ptr[q]:S.QM_ptr[q + 1], QM_AGENT]
-        available = int(np.count_nonzero(S.A_i[members, DISPLAY] == DISP_AVAILABLE))
-        return QueueView(name, int(S.Q_i[q, NWAIT]), int(S.Q_i[q, RINGING]), int(S.Q_i[q, LOGGED_IN]), available)
-
-    def position(self, ext: Hashable) -> Position:
-        state = self._state(ext)
-        if state != CallState.WAITING:
-            raise StateError(f"call {ext!r} is not waiting (state {state.name})")
-        return self.fr.position(self._int[ext])
-
-    def stats(self):
-        return self.fr.stats()
-
+    def _context_of(self, ext: Hashable) -> dict:
+        return self._context.get(ext, {})

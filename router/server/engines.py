@@ -2,11 +2,13 @@
 
 The host (host.py) applies a wake-up's requests through :meth:`apply` and
 answers queries through the views; :func:`make_engine` picks the engine.
-``compiled`` runs the compiled core (server/compiled.py), one core run per
-wake-up; ``python`` runs :class:`~busyhour.router.Router`, one call per
-request. ``auto`` is ``compiled``: it runs every configuration. Both give
-the same events, errors and views for the same requests, per-call skills
-and channels included (tests/server/test_engines.py).
+``compiled`` runs the engine, the compiled core (server/compiled.py), one
+core run per wake-up; ``auto`` is ``compiled``. ``python`` runs the
+reference engine, :class:`~busyhour.router.ReferenceRouter`, one call per
+request: the specification, for checking the engine against over the wire
+and for replaying journals written by it — not for production. Both give the
+same events, errors and views for the same requests, per-call skills and
+channels included (tests/server/test_engines.py).
 """
 
 from __future__ import annotations
@@ -15,14 +17,14 @@ from typing import Any, Callable, Hashable
 
 from .. import views
 from ..config import RouterConfig
-from ..engine import Router
+from ..engine import ReferenceRouter
 from ..errors import ConfigError, RouterError
 from ..events import Event
 from ..stats import Position
 
 ENGINES = ("auto", "compiled", "python")
 
-_APPLY: dict[str, Callable[[Router, float, dict], list[Event]]] = {
+_APPLY: dict[str, Callable[[ReferenceRouter, float, dict], list[Event]]] = {
     "arrive": lambda r, t, f: r.call_arrive(
         t, f["call"], f["queue"], priority=f.get("priority", 0), skills=f.get("skills"),
         channel=f.get("channel", "voice"), preferred_agent=f.get("preferred_agent"),
@@ -42,12 +44,12 @@ _APPLY: dict[str, Callable[[Router, float, dict], list[Event]]] = {
 
 
 class PythonEngine:
-    """:class:`Router` behind the engine interface: one call per request."""
+    """:class:`ReferenceRouter` behind the engine interface: one call per request."""
 
     kind = "python"
 
-    def __init__(self, config: RouterConfig, router: Router | None = None):
-        self.router = router if router is not None else Router(config)
+    def __init__(self, config: RouterConfig, router: ReferenceRouter | None = None):
+        self.router = router if router is not None else ReferenceRouter(config)
         self.queue_names = [q.name for q in config.queues]
 
     @property

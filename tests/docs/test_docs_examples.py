@@ -7,7 +7,7 @@ import re
 import tomllib
 from pathlib import Path
 
-from busyhour.router import EventKind, Router, load_toml
+from busyhour.router import EventKind, ReferenceRouter, load_toml
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -23,7 +23,7 @@ def test_routing_doc_toml_example_is_a_working_configuration(tmp_path):
     path.write_text(blocks[0])
     cfg = load_toml(path)
     assert cfg.queues and cfg.agents
-    r = Router(cfg)
+    r = ReferenceRouter(cfg)
     agent = cfg.queues[0].members[0].agent
     r.agent_login(0.0, agent, ready=True)
     ev = r.call_arrive(1.0, "c1", cfg.queues[0].name)

@@ -1,7 +1,7 @@
 """Bad input is refused by both engines, and a bad batch row is a no-op.
 
-Each defect has a test on the Python engine (``Router``) and on the compiled
-core (``FastRouter``, per call and as batch rows): reserved call ids on rows
+Each defect has a test on the Python engine (``ReferenceRouter``) and on the compiled
+core (``Router``, per call and as batch rows): reserved call ids on rows
 other than ``arrive``, times of ``-inf``/``inf``/NaN on a fresh engine, a
 login or reject flag that is not 0 or 1, and numpy integer and float times
 (accepted exactly like the same Python float). The batch fuzz corrupts random
@@ -20,7 +20,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from busyhour.router import EventKind, FastRouter, Router, StateError, TimeError, UnknownIdError
+from busyhour.router import EventKind, Router, ReferenceRouter, StateError, TimeError, UnknownIdError
 from busyhour.router.core_layout import (
     ERR_BAD_ARG, ERR_TIME, NO_ID, OK, OP_ABANDON, OP_ACCEPT, OP_ADVANCE, OP_ARRIVE, OP_DTYPE, OP_LOGIN,
     OP_LOGOUT, OP_NOT_READY, OP_READY, OP_REJECT, OP_RELEASE,
@@ -34,7 +34,7 @@ NON_FINITE = (-math.inf, math.inf, math.nan)
 
 
 def _engines():
-    return [Router.from_config(CFG), Router.from_config(CFG, collect_stats=False), FastRouter.from_config(CFG)]
+    return [ReferenceRouter.from_config(CFG), ReferenceRouter.from_config(CFG, collect_stats=False), Router.from_config(CFG)]
 
 
 @pytest.mark.parametrize("now", NON_FINITE)
@@ -47,7 +47,7 @@ def test_non_finite_time_on_a_fresh_engine_is_refused(now):
         ev = r.call_arrive(0.0, 1, "q0")  # the engine still works, from its first real time
         assert [e.kind for e in ev] == [EventKind.CALL_ARRIVED, EventKind.CALL_QUEUED]
         assert r.advance(31.0)[-1].detail == "exited:timeout"
-    fast = FastRouter.from_config(CFG)
+    fast = Router.from_config(CFG)
     rows = np.array([(OP_ARRIVE, now, 1, -1, 0, 0, 0.0), (OP_ADVANCE, now, 0, -1, -1, 0, 0.0),
                      (OP_ARRIVE, 0.0, 2, -1, 0, 0, 0.0)], dtype=OP_DTYPE)
     res = fast.submit(rows)
@@ -57,7 +57,7 @@ def test_non_finite_time_on_a_fresh_engine_is_refused(now):
 @pytest.mark.parametrize("op", [OP_ACCEPT, OP_REJECT, OP_RELEASE, OP_ABANDON])
 @pytest.mark.parametrize("cid", RESERVED)
 def test_reserved_call_ids_never_reach_another_call(op, cid):
-    fast = FastRouter.from_config(CFG)
+    fast = Router.from_config(CFG)
     setup = np.array([(OP_ARRIVE, 0.0, 7, -1, 0, 0, 0.0), (OP_ARRIVE, 0.0, 8, -1, 0, 0, 0.0),
                       (OP_ABANDON, 0.5, 8, -1, -1, 0, 0.0)], dtype=OP_DTYPE)  # 8 leaves a deleted row behind
     assert (fast.submit(setup).status == OK).all()
@@ -66,24 +66,29 @@ def test_reserved_call_ids_never_reach_another_call(op, cid):
     assert "reserved call id" in fast.describe(np.array([(op, 1.0, cid, 0, -1, 0, 0.0)], dtype=OP_DTYPE),
                                                res.status)[0]
     assert fast.call_state(7).name == "WAITING" and fast.counts == (2, 1)
-    with pytest.raises(UnknownIdError, match="reserved"):
-        fast.call_abandon(1.0, cid)
-    py = Router.from_config(CFG)  # the Python engine has no reserved ids: an unknown one is refused
+    # the per-call methods have no reserved ids: they map them (router/fast_ids.py), as any id the core
+    # cannot hold, so a reserved id names no call until one arrives with it, then that call only
+    py = ReferenceRouter.from_config(CFG)
     py.call_arrive(0.0, 7, "q0")
-    with pytest.raises(UnknownIdError):
-        py.call_abandon(1.0, cid)
-    assert py.call_state(7).name == "WAITING" and py.counts == (1, 0)
+    for r in (fast, py):
+        with pytest.raises(UnknownIdError, match=f"unknown call {cid}"):
+            r.call_abandon(1.0, cid)
+        assert r.call_state(7).name == "WAITING"
+        r.call_arrive(1.0, cid, "q0")
+        assert [e.call_id for e in r.call_abandon(1.0, cid) if e.kind == EventKind.CALL_ENDED] == [cid]
+        assert r.call_state(7).name == "WAITING"
+    assert fast.counts == (3, 2) and py.counts == (2, 1)
 
 
 @pytest.mark.parametrize("value", [math.nan, math.inf, -1.0, 2.0, 0.5])
 def test_login_and_reject_flags_must_be_zero_or_one(value):
-    fast = FastRouter.from_config(CFG)
+    fast = Router.from_config(CFG)
     rows = np.array([(OP_LOGIN, 0.0, 0, 0, -1, 0, value), (OP_LOGIN, 0.0, 0, 1, -1, 0, 1.0),
                      (OP_ARRIVE, 0.0, 5, -1, 1, 0, 0.0), (OP_REJECT, 1.0, 5, 1, -1, 0, value)], dtype=OP_DTYPE)
     res = fast.submit(rows)
     assert list(res.status) == [ERR_BAD_ARG, OK, OK, ERR_BAD_ARG]
     assert fast.agent_state("a0") == "LOGGED_OUT" and fast.agent_state("a1") == "RESERVED"
-    for r in (Router.from_config(CFG), FastRouter.from_config(CFG)):
+    for r in (ReferenceRouter.from_config(CFG), Router.from_config(CFG)):
         with pytest.raises(StateError, match="ready"):
             r.agent_login(0.0, "a0", ready=value)
         assert r.agent_state("a0") == "LOGGED_OUT"
@@ -96,7 +101,7 @@ def test_login_and_reject_flags_must_be_zero_or_one(value):
 
 @pytest.mark.parametrize("kind", [np.int64, np.int32, np.float32, np.float64, int, float])
 def test_numpy_scalar_times_are_accepted_like_floats(kind):
-    for make in (Router.from_config, FastRouter.from_config):
+    for make in (ReferenceRouter.from_config, Router.from_config):
         plain, typed = make(CFG), make(CFG)
         for t, call in ((0, None), (2, 1), (4, None), (8, 1)):
             if call is None:
@@ -162,7 +167,7 @@ def test_bad_rows_are_no_ops_in_any_batch(rows, corrupt):
             bad[field][i] = value
             fails[i] |= _must_fail(int(ops[i]["op"]), field, value)
     keep = bad[~fails]  # the corrupted rows that are still valid stay, as corrupted
-    got_r, want_r = FastRouter.from_config(CFG), FastRouter.from_config(CFG)
+    got_r, want_r = Router.from_config(CFG), Router.from_config(CFG)
     for r in (got_r, want_r):
         assert r.reason_code("break") == 2
     got, want = got_r.submit(bad), want_r.submit(keep)
@@ -175,7 +180,7 @@ def test_bad_rows_are_no_ops_in_any_batch(rows, corrupt):
 def test_callback_numbers_are_bounded(monkeypatch):
     import busyhour.router.fast as fast_module
 
-    r = FastRouter.from_config({"agents": [{"id": "a"}], "queues": [{"name": "q", "members": ["a"]}]})
+    r = Router.from_config({"agents": [{"id": "a"}], "queues": [{"name": "q", "members": ["a"]}]})
     with pytest.raises(StateError, match="256 characters"):
         r.number_code("9" * 257)
     monkeypatch.setattr(fast_module, "MAX_NUMBER_CODES", 3)  # code 0 is "none": room for two numbers

@@ -14,10 +14,10 @@ import pickle
 import numpy as np
 import pytest
 
-from busyhour.router import Router
+from busyhour.router import ReferenceRouter
 from busyhour.router.core_layout import N_C_I, OK, OP_ARRIVE, OP_DTYPE, OP_LOGIN, S_NPROF, SKP
 from busyhour.router.errors import StateError, UnknownIdError
-from busyhour.router.fast import FastRouter
+from busyhour.router.fast import Router
 
 CFG = {"skills": ["es", "fr"],
        "agents": [{"id": "a0", "skills": {"es": 1}}, {"id": "a1", "skills": {"es": 4, "fr": 2}},
@@ -27,25 +27,25 @@ CFG = {"skills": ["es", "fr"],
                    "escalation": [{"after_s": 10.0, "min_level_drop": 3}]}]}
 
 
-def _logins(fast: FastRouter) -> None:
+def _logins(fast: Router) -> None:
     ops = np.zeros(3, dtype=OP_DTYPE)
     ops["op"], ops["agent"], ops["arg"] = OP_LOGIN, np.arange(3), 1.0
     assert (fast.submit(ops).status == OK).all()
 
 
-def _offered(fast: FastRouter, events: np.ndarray) -> list:
+def _offered(fast: Router, events: np.ndarray) -> list:
     return [fast.agent_ids[a] for a in events["agent"][events["kind"] == 3]]  # CALL_OFFERED
 
 
 def test_profiles_are_registered_once_and_validated_like_router():
-    fast = FastRouter.from_config(CFG)
+    fast = Router.from_config(CFG)
     assert fast.skill_profile(None) == fast.skill_profile({}) == 0
     es = fast.skill_profile({"es": 3})
     assert es > 0 and fast.skill_profile({"es": 3}) == es
     both = fast.skill_profile({"fr": 1, "es": 2})
     assert fast.skill_profile({"es": 2, "fr": 1}) == both != es  # the order of the keys does not matter
     assert fast._S.S_i[S_NPROF] == 3
-    router = Router.from_config(CFG)
+    router = ReferenceRouter.from_config(CFG)
     for bad, kind in (({"de": 1}, UnknownIdError), ({"es": 0}, StateError), ({"es": 99}, StateError),
                       ("es", StateError)):
         with pytest.raises(kind) as fast_err:
@@ -56,7 +56,7 @@ def test_profiles_are_registered_once_and_validated_like_router():
 
 
 def test_a_batch_routes_each_call_to_an_agent_holding_its_own_skills():
-    fast = FastRouter.from_config(CFG)
+    fast = Router.from_config(CFG)
     _logins(fast)
     ops = np.zeros(3, dtype=OP_DTYPE)
     ops["op"], ops["time_s"], ops["call"], ops["agent"], ops["queue"] = OP_ARRIVE, 1.0, [1, 2, 3], -1, 0
@@ -68,7 +68,7 @@ def test_a_batch_routes_each_call_to_an_agent_holding_its_own_skills():
 
 
 def test_most_skilled_counts_the_calls_own_skills_and_escalation_lowers_them():
-    fast = FastRouter.from_config(CFG)
+    fast = Router.from_config(CFG)
     _logins(fast)
     # the queue asks no skills, so the key is the levels of the call's own: fr 5 (a2) over fr 2 (a1)
     ev = fast.call_arrive(1.0, 1, "best", skills={"fr": 1})
@@ -82,7 +82,7 @@ def test_most_skilled_counts_the_calls_own_skills_and_escalation_lowers_them():
 
 
 def test_bad_skill_arrays_and_codes_are_refused():
-    fast = FastRouter.from_config(CFG)
+    fast = Router.from_config(CFG)
     ops = np.zeros(2, dtype=OP_DTYPE)
     ops["op"], ops["call"], ops["agent"], ops["queue"], ops["arg"] = OP_ARRIVE, [1, 2], -1, 0, np.nan
     for bad in (np.zeros(3, dtype=np.int64), np.zeros(2, dtype=np.float64), [0, 0], np.zeros((2, 1), np.int64)):
@@ -95,7 +95,7 @@ def test_bad_skill_arrays_and_codes_are_refused():
 
 
 def test_a_router_pickled_before_profiles_existed_loads_and_routes_on():
-    fast = FastRouter.from_config(CFG)
+    fast = Router.from_config(CFG)
     _logins(fast)
     fast.call_arrive(1.0, 1, "q")
     S = fast._S  # as an older version pickled it: no profile table, no profile column
@@ -111,11 +111,11 @@ def test_a_router_pickled_before_profiles_existed_loads_and_routes_on():
 def test_distinct_profiles_are_bounded_in_number_and_memory(monkeypatch):
     from busyhour.router import fast_rows
 
-    many = FastRouter.from_config({"skills": [f"s{i}" for i in range(100)], "agents": [{"id": "a"}],
+    many = Router.from_config({"skills": [f"s{i}" for i in range(100)], "agents": [{"id": "a"}],
                                    "queues": [{"name": "q", "members": ["a"]}]})
     assert many.max_skill_profiles() == (64 << 20) // (8 * 201) - 1  # the table stays within 64 MiB
     monkeypatch.setattr(fast_rows, "MAX_SKILL_PROFILES", 4)
-    fast = FastRouter.from_config(CFG)
+    fast = Router.from_config(CFG)
     codes = [fast.skill_profile({"es": level}) for level in (1, 2, 3)]
     assert codes == [1, 2, 3] and fast.skill_profile({"es": 2}) == 2  # known ones still resolve
     with pytest.raises(StateError, match="its limit"):

@@ -16,13 +16,13 @@ import pickle
 import numpy as np
 import pytest
 
-from busyhour.router import Router
+from busyhour.router import ReferenceRouter
 from busyhour.router.core_layout import (
     A_OF_HEAD, N_C_I, O_AGENT, O_CNEXT, O_SLOT, O_TOKEN, OF_FIRST, OF_LAST, OK, OP_ARRIVE,
     OP_DTYPE, OP_LOGIN, S_NT, ST_OFFERED, STATE, T_RING, TARG, TKIND,
 )
 from busyhour.router.errors import UnknownIdError
-from busyhour.router.fast import FastRouter
+from busyhour.router.fast import Router
 
 CFG = {"skills": ["s"],
        "agents": [{"id": "a1", "skills": {"s": 1}, "capacity": {"voice": 1, "chat": 3}},
@@ -35,7 +35,7 @@ CFG = {"skills": ["s"],
 def _both(script) -> list:
     """Run ``script(router)`` on both engines; their events must be equal. The compiled router."""
     outs, routers = [], []
-    for r in (Router.from_config(CFG), FastRouter.from_config(CFG, calls=16)):
+    for r in (ReferenceRouter.from_config(CFG), Router.from_config(CFG, calls=16)):
         outs.append(script(r))
         routers.append(r)
     assert outs[1] == outs[0]
@@ -78,7 +78,7 @@ def test_room_is_per_channel():
 
 
 def test_a_batch_gives_each_arrival_its_channel_through_the_profile_code():
-    fast = FastRouter.from_config(CFG)
+    fast = Router.from_config(CFG)
     chat = fast.skill_profile(None, "chat")
     assert chat != 0 and fast.skill_profile({}, "voice") == 0 and fast.skill_profile(None, "chat") == chat
     ops = np.array([(OP_LOGIN, 0.0, 0, 1, -1, 0, 1.0)] + [(OP_ARRIVE, 1.0, k, -1, 1, 0, np.nan) for k in (1, 2, 3)],
@@ -94,7 +94,7 @@ def test_a_batch_gives_each_arrival_its_channel_through_the_profile_code():
 
 def test_without_a_voice_channel_voice_calls_are_refused_on_both_engines():
     cfg = {"channels": ["chat"], "agents": [{"id": "a", "capacity": {"chat": 2}}], "queues": [{"name": "q", "members": ["a"]}]}
-    fast, py = FastRouter.from_config(cfg), Router.from_config(cfg)
+    fast, py = Router.from_config(cfg), ReferenceRouter.from_config(cfg)
     for r in (py, fast):
         with pytest.raises(UnknownIdError, match="unknown channel 'voice'"):
             r.call_arrive(0.0, 1, "q")
@@ -103,7 +103,7 @@ def test_without_a_voice_channel_voice_calls_are_refused_on_both_engines():
     assert res.status[0] != OK and fast.counts == (1, 0)
 
 
-def _as_previous_layout(fast: FastRouter) -> None:
+def _as_previous_layout(fast: Router) -> None:
     """Rewrite ``fast``'s state as the version before multi-channel agents pickled it: an agent's offer in
     its own columns (call, token, next agent ringing the same call), a call's first and last ringing agent,
     ring timers pointing at the agent, no channel column, offer table, per-channel arrays, profile channels
@@ -152,9 +152,9 @@ def test_a_router_pickled_before_multi_channel_agents_loads_and_carries_on():
         ev += r.advance(60.0)
         return ev
 
-    ref = FastRouter.from_config(cfg)
+    ref = Router.from_config(cfg)
     start(ref)
-    old = FastRouter.from_config(cfg)
+    old = Router.from_config(cfg)
     start(old)
     _as_previous_layout(old)
     loaded = pickle.loads(pickle.dumps(old))

@@ -1,4 +1,4 @@
-"""The compiled core (FastRouter) against the Python engine (Router): same events, errors and states.
+"""The compiled core (Router) against the Python engine (ReferenceRouter): same events, errors and states.
 
 Random configurations within the compiled core's scope (docs/routing.md §15)
 and random operation streams — arrivals with priorities and their own skills, answers, rejects,
@@ -8,7 +8,7 @@ time. After every operation both must have returned the same events (every
 field), raised the same exception class, and agree on every agent's state,
 every live call's state and position (rank, waiting count, EWT), the counts
 and the next deadline. Then the whole
-stream is replayed through ``FastRouter.submit`` as one batch, with room so
+stream is replayed through ``Router.submit`` as one batch, with room so
 small that the batch pauses and grows many times: it must give the same
 events and fail exactly the operations that failed.
 """
@@ -23,13 +23,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from busyhour.router import EventKind, Router, RouterError
+from busyhour.router import EventKind, ReferenceRouter, RouterError
 from busyhour.router.core_build import CORE_STRATEGIES
 from busyhour.router.core_layout import (
     OK, OP_ABANDON, OP_ACCEPT, OP_ADVANCE, OP_CALLBACK, OP_TRANSFER, S_RO_USED, OP_ARRIVE, OP_DTYPE, OP_LOGIN, OP_LOGOUT, OP_NOT_READY, OP_READY,
     OP_REJECT, OP_RELEASE,
 )
-from busyhour.router.fast import FastRouter
+from busyhour.router.fast import Router
 
 
 @st.composite
@@ -241,10 +241,10 @@ def _observed(r, twin: Twin, live: list) -> tuple:
             [_outcome(r.call_state, c) for c in live])
 
 
-def _parity(cfg: dict, ops: list, channels: tuple = ("voice", "voice", "chat")) -> FastRouter:
+def _parity(cfg: dict, ops: list, channels: tuple = ("voice", "voice", "chat")) -> Router:
     twin = Twin(cfg, channels)
-    py = Router.from_config(cfg)
-    fast = FastRouter.from_config(cfg, calls=16, collect_stats=True)
+    py = ReferenceRouter.from_config(cfg)
+    fast = Router.from_config(cfg, calls=16, collect_stats=True)
     now, ringing, live, next_id, connected = 0.0, {}, [], [1], {}
     py_events, rows, failed = [], [], []
     for op, dt, k, flag in ops:
@@ -285,8 +285,10 @@ def _parity(cfg: dict, ops: list, channels: tuple = ("voice", "voice", "chat")) 
         assert fast.next_deadline() == py.next_deadline()
     assert py._flush() == []  # a refused operation fires no timer: nothing is left pending
     assert fast.stats() == py.stats()  # intervals, agent totals and live queues, from the same events
+    assert fast.live_calls() == py.live_calls() and fast.all_agents() == py.all_agents()  # what adapters resync from
+    assert [fast.queue_view(q) for q in fast.queue_names] == [py.queue_view(q) for q in fast.queue_names]
 
-    batch = FastRouter.from_config(cfg, calls=16)
+    batch = Router.from_config(cfg, calls=16)
     ops_arr = np.zeros(len(rows), dtype=OP_DTYPE)
     profiles = np.zeros(len(rows), dtype=np.int64)
     for i, row in enumerate(rows):
@@ -330,7 +332,7 @@ def test_batch_grows_and_pauses_without_changing_results():
     ops[3:]["agent"] = -1
     ops[3:]["time_s"] = np.arange(n) * 0.01
     ops[3:]["call"] = np.arange(n) + 1
-    fast = FastRouter.from_config(cfg, calls=16)
+    fast = Router.from_config(cfg, calls=16)
     res = fast.submit(ops)
     assert (res.status == OK).all()
     kinds = res.events["kind"]
@@ -347,7 +349,7 @@ def test_batch_grows_and_pauses_without_changing_results():
 
 def test_bad_rows_fail_alone_with_a_message():
     cfg = {"skills": ["s"], "agents": [{"id": "a", "skills": {"s": 1}}], "queues": [{"name": "q", "members": ["a"]}]}
-    fast = FastRouter.from_config(cfg)
+    fast = Router.from_config(cfg)
     ops = np.array([(OP_LOGIN, 1.0, 0, 0, -1, 0, 1.0), (OP_ARRIVE, 1.0, 5, -1, 7, 0, 0.0),
                     (OP_ACCEPT, 1.0, 5, 0, -1, 0, 0.0), (OP_ARRIVE, 0.5, 6, -1, 0, 0, 0.0),
                     (OP_ARRIVE, 2.0, 6, -1, 0, 0, 0.0), (42, 2.0, 0, -1, -1, 0, 0.0)], dtype=OP_DTYPE)
@@ -367,7 +369,7 @@ def test_bad_rows_fail_alone_with_a_message():
 @pytest.mark.parametrize("limit_s", [0.0, 5.0])
 def test_logout_emptying_a_long_queue_starts_every_no_agents_wait(limit_s):
     """The last agent logs out of a queue holding 6,000 callers: one no-agents timer each (the timer heap
-    grows in the middle of the logout row), then every caller exits, in waiting order, as on Router."""
+    grows in the middle of the logout row), then every caller exits, in waiting order, as on ReferenceRouter."""
     cfg = {"agents": [{"id": "a"}], "queues": [{"name": "q", "members": ["a"], "max_wait_no_agents_s": limit_s}]}
     n = 6000
     ops = np.zeros(n + 3, dtype=OP_DTYPE)
@@ -379,10 +381,10 @@ def test_logout_emptying_a_long_queue_starts_every_no_agents_wait(limit_s):
     ops[1:n + 1]["queue"] = 0
     ops[n + 1] = (OP_LOGOUT, 1.0, 0, 0, -1, 0, 0.0)
     ops[n + 2] = (OP_ADVANCE, 1.0 + limit_s, 0, -1, -1, 0, 0.0)
-    fast = FastRouter.from_config(cfg, calls=16)
+    fast = Router.from_config(cfg, calls=16)
     res = fast.submit(ops)
     assert (res.status == OK).all()
-    py = Router.from_config(cfg, collect_stats=False)
+    py = ReferenceRouter.from_config(cfg, collect_stats=False)
     want = py.agent_login(0.0, "a")
     for i in range(1, n + 1):
         want += py.call_arrive(0.0, i, "q", priority=i % 2)

@@ -1,12 +1,20 @@
 """Small helpers shared by the router scenario tests (not a test module).
 
-Every helper goes through the public facade only: ``Router.from_config`` and
-the returned ``Event`` records.
+Every helper goes through the public API only: ``from_config`` of the engine under test
+(:func:`engine`: ``Router``, or ``ReferenceRouter`` under the ``each_engine`` fixture) and the
+returned ``Event`` records.
 """
 
 from __future__ import annotations
 
 from busyhour.router import EventKind, Router
+
+ENGINE = [Router]  # the engine class the helpers build (conftest.each_engine switches it)
+
+
+def engine():
+    """The engine class under test."""
+    return ENGINE[0]
 
 
 def config(strategy: str = "longest-idle-agent", agents=("a1", "a2", "a3"), members=None,
@@ -25,7 +33,7 @@ def router(strategy: str = "longest-idle-agent", agents=("a1", "a2", "a3"), memb
     cfg = config(strategy, agents, members, **queue)
     if seed is not None:
         cfg["seed"] = seed
-    r = Router.from_config(cfg)
+    r = engine().from_config(cfg)
     ids = [a["id"] if isinstance(a, dict) else a for a in agents]
     times = ready_at if ready_at is not None else {a: 0.0 for a in ids}
     for a, t in sorted(times.items(), key=lambda kv: kv[1]):

@@ -96,17 +96,17 @@ def test_python_code_imports_no_wrapperless_kernel():
 
 
 def test_direct_calls_bind_the_compiled_overload_and_agree_with_the_dispatcher():
-    """core_jit.Direct (FastRouter's hot calls) uses ``Dispatcher.overloads[sig].entry_point`` and
+    """core_jit.Direct (Router's hot calls) uses ``Dispatcher.overloads[sig].entry_point`` and
     ``typeof_pyval``: if numba changes them it silently falls back to dispatching (5 µs instead of 2 µs
     per one-row batch); this test makes that loud."""
-    from busyhour.router import FastRouter
+    from busyhour.router import Router
 
     a = np.arange(4.0)
     direct = core_jit.Direct(_sum_three)
     assert direct(a, 2) == _sum_three(a, 2)
     assert direct._call is not _sum_three and direct._call is _sum_three.overloads[_sum_three.signatures[0]].entry_point
     assert direct(a, 3) == _sum_three(a, 3) == 0.0 + 1.0 + 6.0
-    fast = FastRouter.from_config({"agents": [{"id": "a"}], "queues": [{"name": "q", "members": ["a"]}]})
+    fast = Router.from_config({"agents": [{"id": "a"}], "queues": [{"name": "q", "members": ["a"]}]})
     fast.agent_login(0.0, "a", ready=True)
     fast.next_deadline()
     for bound in (fast._run_batch, fast._deadline):

@@ -16,8 +16,8 @@ import math
 
 import pytest
 
-from busyhour.router import OfferError, Router, StateError, TimeError, UnknownIdError
-from busyhour.router.fast import FastRouter
+from busyhour.router import OfferError, ReferenceRouter, StateError, TimeError, UnknownIdError
+from busyhour.router.fast import Router
 
 CFG = {"skills": [], "agents": [{"id": "a1"}, {"id": "a2"}, {"id": "a3"}],
        "queues": [{"name": "q", "members": ["a1", "a2"], "ring_timeout_s": 10.0, "wrap_up_s": 4.0,
@@ -68,7 +68,7 @@ def _seen(r) -> tuple:
             [_call(r, c) for c in (1, 3)])
 
 
-@pytest.mark.parametrize("engine", [Router, FastRouter])
+@pytest.mark.parametrize("engine", [ReferenceRouter, Router])
 @pytest.mark.parametrize("case", range(len(CASES)))
 def test_a_refused_operation_changes_nothing(engine, case):
     op, error = CASES[case]
@@ -84,7 +84,7 @@ def test_a_refused_operation_changes_nothing(engine, case):
     assert _seen(r) == _seen(twin)
 
 
-@pytest.mark.parametrize("engine", [Router, FastRouter])
+@pytest.mark.parametrize("engine", [ReferenceRouter, Router])
 def test_an_operation_checked_on_a_copy_still_happens_when_allowed(engine):
     """With a timer due (a2's wrap-up ends at 7), an accept that stays valid (the ring expires at 11) is
     applied after it."""
@@ -96,7 +96,7 @@ def test_an_operation_checked_on_a_copy_still_happens_when_allowed(engine):
     assert r.call_state(1).name == "CONNECTED" and r.now == 8.0
 
 
-@pytest.mark.parametrize("engine", [Router, FastRouter])
+@pytest.mark.parametrize("engine", [ReferenceRouter, Router])
 def test_an_accept_of_a_ringing_offer_makes_no_copy_when_only_other_timers_are_due(engine, monkeypatch):
     """The copy is the slow path (the whole state): an offer that rings now ends only by its call's own
     timers, so with only other timers due (a2's wrap-up) the accept is decided without one."""

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import pytest
 
-from busyhour.router import EventKind, FastRouter, Router
+from busyhour.router import EventKind, Router, ReferenceRouter
 
-ENGINES = [pytest.param(Router, id="reference"), pytest.param(FastRouter, id="compiled")]
+ENGINES = [pytest.param(ReferenceRouter, id="reference"), pytest.param(Router, id="compiled")]
 
 
 def _router(engine, agents=("a0", "a1", "a2"), penalties=None, wrap_up_s=10.0):
@@ -113,11 +113,11 @@ def test_an_agent_who_rejects_at_once_does_not_join_again(engine):
 
 
 def test_snapshots_pickled_before_ring_joins_and_transfer_senders_load():
-    """A server snapshot pickles the Router; one written by a version without the ring-join fields still loads
+    """A server snapshot pickles the ReferenceRouter; one written by a version without the ring-join fields still loads
     (they start empty, as in a new engine) and the engine then joins rings as above."""
     import pickle
 
-    r = _router(Router)
+    r = _router(ReferenceRouter)
     for a in ("a0", "a1", "a2"):
         r.agent_login(0.0, a)
     for q in r._queues:  # as a QueueState pickled by the earlier version: no ring_all_* slots

@@ -4,9 +4,11 @@ position and EWT (docs/routing.md §3, §6–§9)."""
 from __future__ import annotations
 
 import pytest
-from router_helpers import ended, of, offered, offers
+from router_helpers import ended, engine, of, offered, offers
 
 from busyhour.router import EventKind, Position, Router
+
+pytestmark = pytest.mark.usefixtures("each_engine")
 
 
 def two_queues(q1: dict | None = None, q2: dict | None = None, agents=("a1", "a2")) -> Router:
@@ -15,7 +17,7 @@ def two_queues(q1: dict | None = None, q2: dict | None = None, agents=("a1", "a2
            "skills": ["en"],
            "queues": [{"name": "q1", "members": ["a1"], **(q1 or {})},
                       {"name": "q2", "members": ["a2"], **(q2 or {})}]}
-    r = Router.from_config(cfg)
+    r = engine().from_config(cfg)
     for a in agents:
         r.agent_login(0.0, a)
     return r
@@ -85,7 +87,7 @@ def test_router_max_length_rejects_queue_full_or_overflows():
 
 def test_router_max_length_counts_callers_being_rung_like_asterisk_maxlen():
     cfg = {"agents": [{"id": "a1"}], "queues": [{"name": "q", "members": ["a1"], "max_length": 2}]}
-    r = Router.from_config(cfg)
+    r = engine().from_config(cfg)
     r.agent_login(0.0, "a1", ready=True)
     assert [e.agent_id for e in of(r.call_arrive(1.0, "c1", "q"), EventKind.CALL_OFFERED)] == ["a1"]
     r.call_arrive(2.0, "c2", "q")  # waits: 1 ringing + 1 waiting = 2 in the queue
@@ -98,7 +100,7 @@ def test_router_max_length_counts_callers_being_rung_like_asterisk_maxlen():
 
 def test_router_no_agents_zero_rejects_at_entry():
     cfg = {"agents": [{"id": "a1"}], "queues": [{"name": "q", "members": ["a1"], "max_wait_no_agents_s": 0.0}]}
-    r = Router.from_config(cfg)
+    r = engine().from_config(cfg)
     assert ended(r.call_arrive(1.0, "c1", "q")) == [(1.0, "c1", "rejected:no-agents")]
     r.agent_login(2.0, "a1")  # logged in but NOT_READY: the queue is no longer empty
     assert ended(r.call_arrive(3.0, "c2", "q")) == []
@@ -108,7 +110,7 @@ def test_router_no_agents_zero_rejects_at_entry():
 def test_router_no_agents_finite_exits_after_the_last_agent_logs_out():
     cfg = {"agents": [{"id": "a1"}, {"id": "a2"}],
            "queues": [{"name": "q", "members": ["a1", "a2"], "max_wait_no_agents_s": 10.0}]}
-    r = Router.from_config(cfg)
+    r = engine().from_config(cfg)
     r.agent_login(0.0, "a1")
     r.agent_login(0.0, "a2")
     r.call_arrive(1.0, "c1", "q")
@@ -121,7 +123,7 @@ def test_router_no_agents_finite_exits_after_the_last_agent_logs_out():
 
 def test_router_no_agents_wait_counts_from_when_the_queue_became_empty():
     cfg = {"agents": [{"id": "a1"}], "queues": [{"name": "q", "members": ["a1"], "max_wait_no_agents_s": 10.0}]}
-    r = Router.from_config(cfg)
+    r = engine().from_config(cfg)
     r.call_arrive(0.0, "c1", "q")  # empty at entry: timer at 10
     r.agent_login(5.0, "a1")
     r.agent_logout(8.0, "a1")  # empty again from 8: should exit at 18
@@ -136,7 +138,7 @@ def esc_router(step: dict) -> Router:
                       {"id": "b1", "skills": {"en": 5}, "groups": ["backup"]}],
            "queues": [{"name": "q", "members": ["a1", "a2"], "skills": {"en": 4}, "escalation": [step]},
                       {"name": "spill", "members": ["a2"]}]}
-    r = Router.from_config(cfg)
+    r = engine().from_config(cfg)
     r.agent_login(0.0, "a1", ready=True)
     r.agent_login(0.0, "a2")
     r.agent_login(0.0, "b1", ready=True)
@@ -249,7 +251,7 @@ def cross_router() -> Router:
            "queues": [{"name": "low", "members": ["a1"], "weight": 1.0},
                       {"name": "high", "members": ["a1"], "weight": 2.0},
                       {"name": "low2", "members": ["a1"], "weight": 1.0}]}
-    r = Router.from_config(cfg)
+    r = engine().from_config(cfg)
     r.agent_login(0.0, "a1")
     return r
 
@@ -291,7 +293,7 @@ def test_router_equal_arrival_times_are_fifo_by_arrival_order():
 def test_router_position_and_ewt_follow_the_formula():
     cfg = {"agents": [{"id": "a1"}, {"id": "a2"}],
            "queues": [{"name": "q", "members": ["a1", "a2"], "expected_aht_s": 180.0, "wrap_up_s": 10.0}]}
-    r = Router.from_config(cfg)
+    r = engine().from_config(cfg)
     r.agent_login(0.0, "a1", ready=True)
     r.agent_login(0.0, "a2")  # logged in, not ready: still counts as serving
     r.call_arrive(1.0, "c0", "q")

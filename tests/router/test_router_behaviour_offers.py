@@ -10,6 +10,8 @@ from router_helpers import ended, of, offered, offers, router, states
 
 from busyhour.router import CallState, EventKind, OfferError, Position, StateError
 
+pytestmark = pytest.mark.usefixtures("each_engine")
+
 # ------------------------------------------------------------ lease expiry
 
 

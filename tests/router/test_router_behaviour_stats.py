@@ -6,10 +6,12 @@ import copy
 import math
 
 import pytest
-from router_helpers import offers
+from router_helpers import engine, offers
 
 from busyhour.router import ConfigError, Router, StateError, TimeError, UnknownIdError
 from busyhour.router.stats import StatsCollector
+
+pytestmark = pytest.mark.usefixtures("each_engine")
 
 STATS_CFG = {"agents": [{"id": "a1"}], "interval_s": 900.0, "short_abandon_s": 5.0,
              "queues": [{"name": "q", "members": ["a1"], "sl_threshold_s": 20.0, "wrap_up_s": 10.0,
@@ -17,7 +19,7 @@ STATS_CFG = {"agents": [{"id": "a1"}], "interval_s": 900.0, "short_abandon_s": 5
 
 
 def stats_scenario() -> tuple[Router, list]:
-    r = Router.from_config(STATS_CFG)
+    r = engine().from_config(STATS_CFG)
     ev = []
     ev += r.agent_login(0.0, "a1", ready=True)
     ev += r.call_arrive(0.0, "c1", "q")
@@ -74,7 +76,7 @@ def test_router_stats_every_call_ends_exactly_once():
 
 
 def ready_router() -> Router:
-    r = Router.from_config({"agents": [{"id": "a1", "skills": {"en": 3}}], "queues": [{"name": "q", "members": ["a1"]}]})
+    r = engine().from_config({"agents": [{"id": "a1", "skills": {"en": 3}}], "queues": [{"name": "q", "members": ["a1"]}]})
     r.agent_login(0.0, "a1", ready=True)
     return r
 
@@ -156,4 +158,4 @@ def mutated(path: tuple, value) -> dict:
 ])
 def test_router_malformed_config_names_the_key(path, value, match):
     with pytest.raises(ConfigError, match=match):
-        Router.from_config(mutated(path, value))
+        engine().from_config(mutated(path, value))

@@ -5,11 +5,17 @@ from __future__ import annotations
 
 import math
 
+import pytest
+
+from router_helpers import engine
+
 from busyhour.router import Router
+
+pytestmark = pytest.mark.usefixtures("each_engine")
 
 
 def _router() -> Router:
-    return Router.from_config({"queues": [{"name": "q", "members": ["a1"], "ring_timeout_s": 10.0,
+    return engine().from_config({"queues": [{"name": "q", "members": ["a1"], "ring_timeout_s": 10.0,
                                            "max_no_answer": 5}], "agents": [{"id": "a1"}]})
 
 

@@ -32,7 +32,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from busyhour.router import STRATEGIES, CallState, EventKind, Router, RouterError, parse_config
+from busyhour.router import STRATEGIES, CallState, EventKind, ReferenceRouter, RouterError, parse_config
 
 AGENTS = ["a0", "a1", "a2", "a3", "a4"]
 
@@ -81,7 +81,7 @@ class RouterMachine(RuleBasedStateMachine):
                 wrap_up_s=st.sampled_from([0.0, 3.0]), delay_s=st.sampled_from([0.0, 4.0]))
     def setup(self, strategies, wrap_up_s, delay_s):
         self.cfg = _strip_none(make_config(strategies, wrap_up_s, delay_s))
-        self.router = Router.from_config(self.cfg)
+        self.router = ReferenceRouter.from_config(self.cfg)
         self.now = 0.0
         self.ops: list[tuple] = []
         self.events: list = []
@@ -311,7 +311,7 @@ class RouterMachine(RuleBasedStateMachine):
         assert self._replay(fast_paths=False) == mine  # the available-member index = the kernel rule
 
     def _replay(self, fast_paths: bool) -> list[tuple]:
-        replay = Router(parse_config(self.cfg), fast_paths=fast_paths)
+        replay = ReferenceRouter(parse_config(self.cfg), fast_paths=fast_paths)
         events = []
         for op in self.ops:
             name, args, kw = op[:3]

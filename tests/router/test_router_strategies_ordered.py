@@ -8,9 +8,13 @@ configuration order.
 
 from __future__ import annotations
 
+import pytest
+
 from router_helpers import of, offered, offers, router, serve, states
 
 from busyhour.router import EventKind
+
+pytestmark = pytest.mark.usefixtures("each_engine")
 
 # ---------------------------------------------------------------- ring-all
 

@@ -9,11 +9,14 @@ also deterministic for the fixed seed used.
 
 from __future__ import annotations
 
+import pytest
+
 import math
 
-from router_helpers import offered, offers, router, serve
+from router_helpers import engine, offered, offers, router, serve
 
-from busyhour.router import Router
+
+pytestmark = pytest.mark.usefixtures("each_engine")
 
 # ------------------------------------------------- agent-with-fewest-calls
 
@@ -186,7 +189,7 @@ def test_router_dedicated_line_routes_every_call_to_its_agent_with_per_call_fall
     cfg = {"agents": [{"id": "a1"}, {"id": "a2"}],
            "queues": [{"name": "q", "strategy": "preferred-agent", "members": ["a1", "a2"],
                        "dedicated_agent": "a2", "preferred_fallback_s": 60.0}]}
-    r = Router.from_config(cfg)
+    r = engine().from_config(cfg)
     r.agent_login(0.0, "a1", ready=True)
     r.agent_login(0.0, "a2", ready=True)
     assert offered(r.call_arrive(1.0, "c1", "q")) == ["a2"]

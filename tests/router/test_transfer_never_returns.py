@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from busyhour.router import EventKind, FastRouter, Router
+from busyhour.router import EventKind, Router, ReferenceRouter
 
 
 def _router(engine, strategy: str, wrap_up_s: float):
@@ -22,7 +22,7 @@ def _offers(events):
     return [(e.call_id, e.agent_id) for e in events if e.kind == EventKind.CALL_OFFERED]
 
 
-ENGINES = [pytest.param(Router, id="reference"), pytest.param(FastRouter, id="compiled")]
+ENGINES = [pytest.param(ReferenceRouter, id="reference"), pytest.param(Router, id="compiled")]
 STRATEGIES = ["longest-idle-agent", "round-robin", "ring-all", "ring-progressively", "top-down"]
 
 

@@ -213,7 +213,7 @@ def test_snapshot_keeps_events_typed_and_loads_formats_1_and_2():
     again = restored.events_since(0)[0]
     assert again == events and all(type(e.kind) is EventKind for e in again)
     assert restored.engine.kind == "compiled" and restored.digest() == host.digest()
-    for fmt, ring in ((1, list(events)), (2, None)):  # formats 1 and 2 held a Router (1: the events themselves)
+    for fmt, ring in ((1, list(events)), (2, None)):  # formats 1 and 2 held a ReferenceRouter (1: the events themselves)
         old = pickle.loads(py.to_blob())
         old["router"] = old.pop("engine").router
         old["format"] = fmt

@@ -262,17 +262,17 @@ def test_a_long_run_grows_the_routers_arrays_without_changing_results():
 
 
 def test_the_loops_estimated_wait_is_the_routers_position():
-    """fast_loop.ewt_s (numba) against Router.position and FastRouter.position (Python), call by call."""
+    """fast_loop.ewt_s (numba) against ReferenceRouter.position and Router.position (Python), call by call."""
     import math
 
-    from busyhour.router import Router
-    from busyhour.router.fast import FastRouter
+    from busyhour.router import ReferenceRouter
+    from busyhour.router.fast import Router
     from busyhour.sim.fast_loop import ewt_s
 
     cfg = {"agents": [{"id": f"a{i}"} for i in range(3)],
            "queues": [{"name": "q", "members": ["a0", "a1"], "expected_aht_s": 200},
                       {"name": "empty", "members": ["a2"]}]}
-    fr, ref = FastRouter.from_config(cfg), Router.from_config(cfg)
+    fr, ref = Router.from_config(cfg), ReferenceRouter.from_config(cfg)
     for r in (fr, ref):
         r.agent_login(0.0, "a0", ready=False)
         r.agent_login(0.0, "a1", ready=False)
