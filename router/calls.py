@@ -11,6 +11,7 @@ from typing import Any, Hashable
 
 import numpy as np
 
+from .dispatch import T_CALL_LIMIT
 from .codes import MAX_NUMBER_CHARS, LOCK_DELAY, LOCK_NONE, LOCK_WRAP_UP, STRAT_PREFERRED, CallState, EventKind
 from .config import MAX_LEVEL
 from .fast_ids import call_key
@@ -36,6 +37,17 @@ def parse_call_skills(skills: dict[str, int] | None, skill_index: dict[str, int]
     return np.array(ids, dtype=np.int64), np.array(mins, dtype=np.int64)
 
 
+def check_max_wait(max_wait_s: Any) -> float:
+    """A call's own ``max_wait_s``: None (none: its queues' apply) or seconds > 0 (``math.inf``: none); the
+    limit as a float."""
+    if max_wait_s is None:
+        return math.inf
+    if isinstance(max_wait_s, bool) or not isinstance(max_wait_s, (int, float, np.integer, np.floating)) or not (
+            max_wait_s > 0):
+        raise StateError(f"max_wait_s must be a number of seconds > 0 (or None), got {max_wait_s!r}")
+    return float(max_wait_s)
+
+
 def check_arrival_extras(preferred_fallback_s: Any, context: Any) -> None:
     """An arrival's ``preferred_fallback_s`` (None or >= 0 seconds) and ``context`` (None or a dict)."""
     if preferred_fallback_s is not None and (not isinstance(preferred_fallback_s, (int, float))
@@ -50,8 +62,9 @@ class CallOpsMixin:
     def call_arrive(self, now: float, call_id: Hashable, queue: str, *, priority: int = 0,
                     skills: dict[str, int] | None = None, channel: str = "voice",
                     preferred_agent: Hashable | None = None, preferred_fallback_s: float | None = None,
-                    context: dict[str, Any] | None = None) -> list[Event]:
-        """A new call enters ``queue``; it is offered at once or waits in its place."""
+                    context: dict[str, Any] | None = None, max_wait_s: float | None = None) -> list[Event]:
+        """A new call enters ``queue``; it is offered at once or waits in its place. ``max_wait_s``: the
+        caller's own limit from now until it is answered (Asterisk's ``Queue(..., timeout)``)."""
         now = self._clock(now)
         call_id = call_key(call_id)  # integers as int; None, bools, floats and unhashable ids refused
         if call_id in self._calls:
@@ -63,6 +76,7 @@ class CallOpsMixin:
         ch = self._channel_index.get(channel)
         if ch is None:
             raise UnknownIdError(f"unknown channel {channel!r} (channels: {', '.join(self.config.channels)})")
+        limit_s = check_max_wait(max_wait_s)
         pref = self._agent(preferred_agent) if preferred_agent is not None else -1
         check_arrival_extras(preferred_fallback_s, context)
         self._advance(now)
@@ -80,6 +94,8 @@ class CallOpsMixin:
         self._by_sid[call.sid] = call
         self._by_order[call.order] = call
         self._arrived += 1
+        if limit_s < math.inf:  # the caller's own limit, set before its queue's timers
+            self._push_timer(now + limit_s, T_CALL_LIMIT, call.sid, call.order)
         self._enter_queue(call, q, now, "")
         return self._flush()
 

@@ -13,7 +13,8 @@ import math
 from .core_jit import entry, kernel
 from .core_kernels import (
     K_CALLBACK_REQUESTED, K_CONNECTED, K_REJECTED, K_TRANSFERRED, K_WITHDRAWN, L_DELAY, L_NONE, L_WRAP_UP,
-    P_LOGGED_OUT, P_NOT_READY, P_READY, agent_setting, emit, lock, next_deadline, set_not_ready, set_state, staffs, touch, unlock,
+    P_LOGGED_OUT, P_NOT_READY, P_READY, agent_setting, emit, lock, next_deadline, push_timer, set_not_ready, set_state,
+    staffs, touch, unlock,
 )
 from .core_layout import (
     AGENT, ANSWERED, ARRIVAL, A_BUSY_DELAY, A_REJ_DELAY, A_WRAP, BUSY_DELAY, CB, CH, CONN, CONNECTED_S, DEDICATED,
@@ -23,7 +24,7 @@ from .core_layout import (
     OF_FIRST, OF_LAST, OK, OP_ABANDON, OP_ACCEPT, OP_ADVANCE, OP_ARRIVE, OP_CALLBACK, OP_LOGIN, OP_LOGOUT,
     OP_READY, OP_REJECT, OP_RELEASE, OP_TRANSFER, ORDER, PREF, PREF_FB, PREF_UNTIL, PRES, PRIO, QGEN, QUEUE,
     REASON, REASON_LOGIN, REJ_DELAY, RO_LEN, SKP, STATE, STRAT, ST_CONNECTED, ST_WAITING, S_ARRIVED, S_NFREE,
-    S_ORDER, S_RESUME, S_SEQ, S_TAIL, S_TRIAL, S_TRIED, TALK, WAIT_ORIGIN, WRAP, XFER,
+    S_ORDER, S_RESUME, S_SEQ, S_TAIL, S_TRIAL, S_TRIED, TALK, T_CALL_LIMIT, WAIT_ORIGIN, WRAP, XFER,
 )
 from .core_checks import check_args, check_offer_or_wait, check_state, offer_kept, ringing
 from .core_ring import offer_unlink, offers_to_scratch, ringing_to_scratch
@@ -71,6 +72,8 @@ def _arrive(S, t, call, q, prio, pref, fallback_s, prof):
         S.C_f[slot, PREF_UNTIL] = t + (S.Q_f[q, PREF_FB] if math.isnan(fallback_s) else fallback_s)
     h_put(S, call, slot)
     S.S_i[S_ARRIVED] += 1
+    if S.PLIM[prof] < math.inf:  # the call's own max wait, before its queue's timers (as the reference)
+        push_timer(S, t + S.PLIM[prof], T_CALL_LIMIT, slot, S.C_i[slot, ORDER], 0)
     enter_queue(S, slot, q, t, D_NONE)
     return OK
 

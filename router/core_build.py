@@ -137,7 +137,8 @@ def build(cfg: RouterConfig, calls: int = 1024, timers: int = 4096, events: int 
     offers = 2 * (ring + 1) * (most + 1)
     step_events = 4 * nq + 32 + 4 * ring + 4 * offers  # an overflow chain visits each queue at most once
     S_i[S_EV_ROOM] = 2 * step_events
-    S_i[S_TM_ROOM] = 2 * (nq * (3 + max_steps) + 8 + ring + offers)  # each queue of a chain: waits, steps, rings
+    S_i[S_TM_ROOM] = 2 * (nq * (3 + max_steps) + 9 + ring + offers)  # each queue of a chain: waits, steps, rings;
+    # the call's own max wait
     S_i[S_RO_ROOM] = max(ring, 1) * most  # ring orders of an agent's calls back in ring queues; scratch
     S_i[S_OF_ROOM] = offers
     of_rows = 2 * offers + min(int(A_i[:, CAP].sum()), calls)
@@ -156,7 +157,7 @@ def build(cfg: RouterConfig, calls: int = 1024, timers: int = 4096, events: int 
         QOK=np.array(qok_rows, dtype=np.uint8).reshape(-1, max_steps + 1), ESC_f=ESC_f, ESC_i=ESC_i,
         RO=np.zeros(max(16, 8 * ring), dtype=np.int64), SK=skills, QS_ptr=qs_ptr,
         QS=np.array(qs_rows, dtype=np.int64).reshape(-1, 2), DROP=DROP, CP=empty_profiles(len(cfg.skills)),
-        PCH=np.zeros(4, dtype=np.int64), OF=np.zeros((of_rows, N_OF), dtype=np.int64),
+        PCH=np.zeros(4, dtype=np.int64), PLIM=np.full(4, np.inf), OF=np.zeros((of_rows, N_OF), dtype=np.int64),
         OFREE=np.arange(of_rows - 1, -1, -1, dtype=np.int64), LD=np.zeros_like(CA), CA=CA)
     S_i[S_NPROF] = 1  # row 0: no own skills, voice
     if "voice" not in cfg.channels:

@@ -24,7 +24,7 @@ from .core_layout import (
     RING_GEN, T_PREF_FALLBACK, T_RING_STEP,
     S_SEQ, S_TSEQ, STATE, T_ESCALATE, T_LOCK_END, T_MAX_WAIT, T_RING, TALK, TARG, TKIND, TSEQ, TTARGET, TTOKEN,
     ST_OFFERED, ST_WAITING, O_SLOT, O_TOKEN, CH, SCAN, QM_SKILL_SUM, QM_OK, EMPTY_EPOCH, LOGGED_IN,
-    T_NO_AGENTS, QM_FROM, SKP, XFER,
+    T_NO_AGENTS, QM_FROM, SKP, XFER, T_CALL_LIMIT, ORDER, CONNECTED_S, CB,
 )
 
 # Presence and lock codes (codes.py) and event kinds (EventKind), as plain ints for numba.
@@ -137,6 +137,8 @@ def timer_live(S, k):
     st = S.C_i[target, STATE]
     if not (st == ST_WAITING or st == ST_OFFERED):
         return False  # a connected call's waiting timers are void
+    if kind == T_CALL_LIMIT:  # the call's own max wait: until it is first answered; not for a callback
+        return S.C_i[target, ORDER] == token and math.isnan(S.C_f[target, CONNECTED_S]) and S.C_i[target, CB] == 0
     if kind == T_RING_STEP:
         return S.C_i[target, RING_GEN] == token
     if S.C_i[target, QGEN] != token:

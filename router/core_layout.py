@@ -93,6 +93,9 @@ N_OF = 5
 TSEQ, TKIND, TTARGET, TTOKEN, TARG = range(5)
 N_TM_I = 5
 T_RING, T_LOCK_END, T_MAX_WAIT, T_NO_AGENTS, T_ESCALATE, T_PREF_FALLBACK, T_RING_STEP = 1, 2, 3, 4, 5, 6, 7
+# T_CALL_LIMIT: the call's own max wait from its arrival (TTARGET its slot, TTOKEN its ORDER: a call that used
+# the slot before, or one answered since, voids it)
+T_CALL_LIMIT = 8
 
 # ---------------------------------------------------------------- events (EV_i int64, EV_f float64)
 E_SEQ, E_KIND, E_CALL, E_AGENT, E_QUEUE, E_DETAIL = range(6)
@@ -232,3 +235,6 @@ class CoreState(NamedTuple):
     OFREE: np.ndarray = None
     LD: np.ndarray = None
     CA: np.ndarray = None
+    # Each profile's own max wait in seconds (inf: none), from the call's arrival. None only in a state pickled
+    # before calls had one (Router.__setstate__ upgrades it).
+    PLIM: np.ndarray = None

@@ -33,7 +33,7 @@ from .core_layout import (
     PRIO, QGEN, QM_AGENT, QM_POS, QUEUE, REASON_NO_ANSWER, RINGING, RO_LEN, RR_CURSOR, S_ENDED,
     S_EV_ROOM, S_GEN, S_HUSED, S_NEV, S_NFREE, S_NOW, S_NT, S_TAIL, S_TAIL_FIRING, S_TAIL_K, S_TM_NEED,
     S_TM_ROOM, S_OF_NFREE, S_OF_ROOM, SCAN, ST_ENDED, ST_OFFERED, ST_WAITING, STATE, STEP, STRAT, T_ESCALATE, T_LOCK_END, T_MAX_WAIT,
-    T_NO_AGENTS, T_RING, T_RING_STEP, SKP, NSPECIAL, PREF, PREF_UNTIL, T_PREF_FALLBACK, TALK, TARG, TKIND, TTARGET, W_HEAD, WEIGHT, WRAP,
+    T_CALL_LIMIT, T_NO_AGENTS, T_RING, T_RING_STEP, SKP, NSPECIAL, PREF, PREF_UNTIL, T_PREF_FALLBACK, TALK, TARG, TKIND, TTARGET, W_HEAD, WEIGHT, WRAP,
 )
 from .codes import STRAT_MOST_SKILLED, STRAT_RING_ALL, STRAT_RING_PROGRESSIVELY, STRAT_ROUND_ROBIN, STRAT_TOP_DOWN
 from .core_ids import h_del
@@ -291,6 +291,9 @@ def fire(S, t, kind, target, arg):
             back_to_queue(S, slot, t)
             if not locked:
                 agent_freed(S, a, t)
+    elif kind == T_CALL_LIMIT:  # the caller's own limit: it leaves wherever it waits or rings, no overflow
+        leave_queue(S, slot, t, D_EXIT)
+        end_call(S, slot, t, D_EXIT_TIMEOUT)
     elif kind == T_MAX_WAIT or kind == T_NO_AGENTS:
         if S.C_i[slot, CB]:
             return  # a callback keeps its place: no exit for waiting or for want of agents

@@ -43,6 +43,8 @@ def upgrade(S: CoreState, cfg: RouterConfig, profiles: dict) -> tuple[CoreState,
         S.A_i[:, A_MAX_NA] = fresh.A_i[:, A_MAX_NA]
         S.A_i[:, A_SPARE] = 0
         S = S._replace(A_f=A_f)
+    if S.PLIM is None:  # before a call had its own max wait: none had
+        S = S._replace(PLIM=np.full(S.CP.shape[0], np.inf))
     return S, profiles
 
 

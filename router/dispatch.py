@@ -38,6 +38,7 @@ T_NO_AGENTS = 4
 T_ESCALATE = 5
 T_PREF_FALLBACK = 6
 T_RING_STEP = 7
+T_CALL_LIMIT = 8  # a call's own max wait from its arrival (token: the call's order)
 
 _RING_WALK = 64  # round-robin: members looked at before handing over to the kernel scan
 

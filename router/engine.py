@@ -55,7 +55,8 @@ from .codes import (
 )
 from .config import RouterConfig, load_toml, parse_config
 from .dispatch import (
-    T_ESCALATE, T_LOCK_END, T_MAX_WAIT, T_NO_AGENTS, T_PREF_FALLBACK, T_RING, T_RING_STEP, DispatchMixin,
+    T_CALL_LIMIT, T_ESCALATE, T_LOCK_END, T_MAX_WAIT, T_NO_AGENTS, T_PREF_FALLBACK, T_RING, T_RING_STEP,
+    DispatchMixin,
 )
 from .errors import ConfigError, StateError, TimeError, UnknownIdError, real_seconds
 from .events import Event
@@ -293,6 +294,8 @@ class ReferenceRouter(CallOpsMixin, AgentOpsMixin, DispatchMixin, RingJoinMixin,
             return False  # a connected call's waiting timers are void (a transfer re-arms them)
         if kind == T_RING_STEP:
             return call.ring_gen == token
+        if kind == T_CALL_LIMIT:  # the caller's own max wait: until it is first answered; not for a callback
+            return call.order == token and math.isnan(call.connected_s) and call.callback is None
         if kind == T_NO_AGENTS:
             q = self._queues[call.queue]
             return call.qgen == token and q.empty_epoch == arg and q.logged_in == 0
@@ -327,6 +330,9 @@ class ReferenceRouter(CallOpsMixin, AgentOpsMixin, DispatchMixin, RingJoinMixin,
         elif kind == T_RING_STEP:
             if call.state == CallState.OFFERED:
                 self._ring_next(call, t)
+        elif kind == T_CALL_LIMIT:  # the caller's own limit: it leaves wherever it waits or rings, no overflow
+            self._leave_queue(call, t, "exit")
+            self._overflow_or_end(call, q, -1, t, "timeout")
         elif kind in (T_MAX_WAIT, T_NO_AGENTS):
             if call.callback is not None or call.state not in (CallState.WAITING, CallState.OFFERED):
                 return

@@ -286,12 +286,14 @@ class Router(EventReaders, RowBuilders, CallIds, CoreViews):
 
     def call_arrive(self, now: float, call_id: Hashable, queue: str, *, priority: int = 0,
                     skills: dict[str, int] | None = None, channel: str = "voice", preferred_agent: Hashable = None,
-                    preferred_fallback_s: float | None = None, context: dict[str, Any] | None = None) -> list[Event]:
-        """A new call enters ``queue``; it is offered at once or waits in its place."""
+                    preferred_fallback_s: float | None = None, context: dict[str, Any] | None = None,
+                    max_wait_s: float | None = None) -> list[Event]:
+        """A new call enters ``queue``; it is offered at once or waits in its place. ``max_wait_s``: the
+        caller's own limit from now until it is answered (Asterisk's ``Queue(..., timeout)``)."""
         cid = self._new_call_id(call_id)
         try:
             row, prof = self.arrive_row(now, cid, queue, priority, skills, channel, preferred_agent,
-                                        preferred_fallback_s, context)
+                                        preferred_fallback_s, context, max_wait_s)
             events = self._one(*row, prof, asked=call_id)
         except RouterError:
             if self._slot(cid) < 0:  # refused: an id mapped for it is free again

@@ -15,7 +15,7 @@ from typing import Any, Hashable
 
 import numpy as np
 
-from .calls import check_arrival_extras, parse_call_skills
+from .calls import check_arrival_extras, check_max_wait, parse_call_skills
 from .core_layout import (
     NO_ID, OP_ARRIVE, OP_CALLBACK, OP_LOGIN, OP_NOT_READY, OP_REJECT, OP_RELEASE, OP_TRANSFER, S_NPROF,
 )
@@ -29,18 +29,21 @@ class RowBuilders:
     """Mixed into Router: uses its queue_index, agent_index, reason_code, number_code, _slot, now, config,
     _S, _skill_index, _channel_index and _profiles."""
 
-    def skill_profile(self, skills: dict[str, int] | None, channel: str = "voice") -> int:
-        """The code of a call's own requirements — its skills (skill name -> minimum level) and its channel —
-        for the ``skills`` array of :meth:`submit`: 0 for none on voice; registered on first use and kept for
-        the router's life, at most :meth:`max_skill_profiles` distinct ones. Bad input gets Router's
-        ``call_arrive`` error."""
+    def skill_profile(self, skills: dict[str, int] | None, channel: str = "voice",
+                      max_wait_s: float | None = None) -> int:
+        """The code of a call's own requirements — its skills (skill name -> minimum level), its channel and
+        its own max wait — for the ``skills`` array of :meth:`submit`: 0 for none on voice; registered on
+        first use and kept for the router's life, at most :meth:`max_skill_profiles` distinct ones. Bad
+        input gets ``call_arrive``'s error."""
         ids, mins = parse_call_skills(skills, self._skill_index)
         if not isinstance(channel, str) or channel not in self.config.channels:
             raise UnknownIdError(f"unknown channel {channel!r} (channels: {', '.join(self.config.channels)})")
+        limit_s = check_max_wait(max_wait_s)
         ch = self._channel_index[channel]
-        if ids.size == 0 and ch == 0:
+        if ids.size == 0 and ch == 0 and limit_s == math.inf:
             return 0
-        key = (ch, *sorted(zip(ids.tolist(), mins.tolist())))
+        pairs = sorted(zip(ids.tolist(), mins.tolist()))
+        key = (ch, *pairs) if limit_s == math.inf else (ch, *pairs, limit_s)  # pickled keys have no limit
         code = self._profiles.get(key)
         if code is not None:
             return code
@@ -54,11 +57,14 @@ class RowBuilders:
             grown[:S.CP.shape[0]] = S.CP
             pch = np.zeros(grown.shape[0], dtype=np.int64)
             pch[:S.PCH.shape[0]] = S.PCH
-            self._S = S = S._replace(CP=grown, PCH=pch)
-        S.CP[code, 0] = len(key) - 1
-        for k, (skill, level) in enumerate(key[1:]):
+            plim = np.full(grown.shape[0], np.inf)
+            plim[:S.PLIM.shape[0]] = S.PLIM
+            self._S = S = S._replace(CP=grown, PCH=pch, PLIM=plim)
+        S.CP[code, 0] = len(pairs)
+        for k, (skill, level) in enumerate(pairs):
             S.CP[code, 1 + 2 * k], S.CP[code, 2 + 2 * k] = skill, level
         S.PCH[code] = ch
+        S.PLIM[code] = limit_s
         self._profiles[key] = code
         S.S_i[S_NPROF] = code + 1
         return code
@@ -70,12 +76,13 @@ class RowBuilders:
 
     def arrive_row(self, now: float, cid: int, queue: str, priority: int = 0, skills: dict | None = None,
                    channel: str = "voice", preferred_agent: Hashable = None,
-                   preferred_fallback_s: float | None = None, context: dict | None = None) -> tuple[tuple, int]:
+                   preferred_fallback_s: float | None = None, context: dict | None = None,
+                   max_wait_s: float | None = None) -> tuple[tuple, int]:
         """(the row, the call's skill profile code)."""
         q = self.queue_index(queue)
         if isinstance(priority, bool) or not isinstance(priority, int) or abs(priority) >= 1 << 31:
             raise StateError(f"priority must be a 32-bit integer, got {priority!r}")
-        prof = self.skill_profile(skills, channel)
+        prof = self.skill_profile(skills, channel, max_wait_s)
         pref = self.agent_index(preferred_agent) if preferred_agent is not None else -1
         check_arrival_extras(preferred_fallback_s, context)
         fallback_s = math.nan if preferred_fallback_s is None else float(preferred_fallback_s)

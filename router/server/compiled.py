@@ -151,7 +151,7 @@ class CompiledEngine(CoreViews):
         cid = self._next_id
         row, prof = fr.arrive_row(now, cid, f["queue"], f.get("priority", 0), f.get("skills"),
                                   f.get("channel", "voice"), f.get("preferred_agent"),
-                                  f.get("preferred_fallback_s"), f.get("context"))
+                                  f.get("preferred_fallback_s"), f.get("context"), f.get("max_wait_s"))
         self._next_id += 1  # mapped now, so later rows of this run find it; unmapped again if refused
         self._int[ext], self._ext[cid] = cid, ext
         self._fresh.add(cid)

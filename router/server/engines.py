@@ -28,7 +28,7 @@ _APPLY: dict[str, Callable[[ReferenceRouter, float, dict], list[Event]]] = {
     "arrive": lambda r, t, f: r.call_arrive(
         t, f["call"], f["queue"], priority=f.get("priority", 0), skills=f.get("skills"),
         channel=f.get("channel", "voice"), preferred_agent=f.get("preferred_agent"),
-        preferred_fallback_s=f.get("preferred_fallback_s"), context=f.get("context")),
+        preferred_fallback_s=f.get("preferred_fallback_s"), context=f.get("context"), max_wait_s=f.get("max_wait_s")),
     "accept": lambda r, t, f: r.offer_accept(t, f["call"], f["agent"]),
     "reject": lambda r, t, f: r.offer_reject(t, f["call"], f["agent"], busy=f.get("busy", False)),
     "release": lambda r, t, f: r.call_release(t, f["call"], wrap_up_s=f.get("wrap_up_s")),

@@ -132,14 +132,15 @@ def _reason(name: str, v: Any) -> str:
 _CHECKS = {
     "call": _id, "agent": _id, "preferred_agent": _id, "queue": _text, "channel": _text,
     "priority": lambda n, v: _int(n, v, 0, MAX_PRIORITY), "skills": _skills, "context": _context,
-    "preferred_fallback_s": _number, "wrap_up_s": _number, "busy": _bool, "ready": _bool,
+    "preferred_fallback_s": _number, "max_wait_s": _number, "wrap_up_s": _number, "busy": _bool, "ready": _bool,
     "number": lambda n, v: _text(n, v, 64), "reason": _reason,
     "seq": lambda n, v: _int(n, v, 0, _INT64[1]), "limit": lambda n, v: _int(n, v, 1, MAX_EVENTS_PER_REPLY),
 }
 
 #: op -> (required fields, optional fields). Engine ops change state and are journaled.
 ENGINE_OPS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "arrive": (("call", "queue"), ("priority", "skills", "channel", "preferred_agent", "preferred_fallback_s", "context")),
+    "arrive": (("call", "queue"), ("priority", "skills", "channel", "preferred_agent", "preferred_fallback_s", "context",
+                                   "max_wait_s")),
     "accept": (("call", "agent"), ()),
     "reject": (("call", "agent"), ("busy",)),
     "release": (("call",), ("wrap_up_s",)),

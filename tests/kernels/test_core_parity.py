@@ -146,10 +146,11 @@ def _step(r, op: str, now: float, k: int, flag: bool, twin: Twin, ringing: dict,
         fb = (None, 0.0, 3.0, math.inf)[(k // 64) % 4] if pref is not None else None
         own = OWN_SKILLS[(k // 256) % len(OWN_SKILLS)]
         chan = twin.channels[(k // 4096) % len(twin.channels)]
+        lim = (None, None, None, 4.0, 12.5, math.inf, 0.0)[(k // 16) % 7]  # the call's own max wait (0: refused)
         row = (OP_ARRIVE, now, cid, -1 if pref is None else agents.index(pref), queues.index(q), k % 3,
-               math.nan if fb is None else fb, own, chan)
+               math.nan if fb is None else fb, own, chan, lim)
         fn = lambda: r.call_arrive(now, cid, q, priority=k % 3, preferred_agent=pref,  # noqa: E731
-                                   preferred_fallback_s=fb, skills=own, channel=chan)
+                                   preferred_fallback_s=fb, skills=own, channel=chan, max_wait_s=lim)
     elif op == "transfer":
         pool = sorted(connected) if connected and k % 5 else live
         cid = _pick(pool, k) if pool else 999_999
@@ -293,7 +294,10 @@ def _parity(cfg: dict, ops: list, channels: tuple = ("voice", "voice", "chat")) 
     profiles = np.zeros(len(rows), dtype=np.int64)
     for i, row in enumerate(rows):
         if row[0] == OP_ARRIVE:
-            profiles[i] = batch.skill_profile(row[7], row[8])
+            try:
+                profiles[i] = batch.skill_profile(row[7], row[8], row[9])
+            except RouterError:  # refused per call before it ran (a max wait of 0): a code never registered
+                profiles[i] = 1 << 40
             row = row[:7]
         if row[0] == OP_NOT_READY:
             row = row[:6] + (float(batch.reason_code(row[6])),)

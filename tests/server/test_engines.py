@@ -34,6 +34,7 @@ def _odd_requests(draw, rid: int) -> dict:
         {"op": "callback", "call": call, "number": " "},
         {"op": "release", "call": call, "wrap_up_s": draw(st.sampled_from([0.0, 2.5, -1.0]))},
         {"op": "arrive", "call": call, "queue": draw(st.sampled_from(["sales", "support"])), "channel": "chat"},
+        {"op": "arrive", "call": call, "queue": "sales", "max_wait_s": draw(st.sampled_from([0.0, 3.0, 1e9]))},
         {"op": "arrive", "call": call, "queue": "sales", "preferred_agent": agent,
          "preferred_fallback_s": draw(st.sampled_from([0.0, 4.0])), "context": {"vip": True}},
         {"op": "reject", "call": call, "agent": agent, "busy": True},

@@ -20,9 +20,9 @@ def _one(req) -> P.Command | P.Refused:
 
 def test_valid_request_keeps_only_documented_fields():
     cmd = _one({"v": 1, "id": 7, "op": "arrive", "call": "sip-1", "queue": "sales", "priority": 3,
-                "skills": {"es": 2}, "context": {"account": 42}})
+                "skills": {"es": 2}, "context": {"account": 42}, "max_wait_s": 45})
     assert cmd == P.Command(7, "arrive", {"call": "sip-1", "queue": "sales", "priority": 3, "skills": {"es": 2},
-                                          "context": {"account": 42}})
+                                          "context": {"account": 42}, "max_wait_s": 45.0})
 
 
 def test_batch_decodes_in_order_and_fails_alone():
