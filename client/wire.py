@@ -267,6 +267,13 @@ class Operations:
     def not_ready(self, agent: Any, reason: str | None = None) -> Any:
         return self._op("not_ready", _reply, {"agent": agent, **_opt(reason=reason)})
 
+    def pause(self, agent: Any, queue: str, reason: str | None = None) -> Any:
+        """Pause ``agent`` in ``queue`` only (no offers of its calls until :meth:`unpause`)."""
+        return self._op("pause", _reply, {"agent": agent, "queue": queue, **_opt(reason=reason)})
+
+    def unpause(self, agent: Any, queue: str) -> Any:
+        return self._op("unpause", _reply, {"agent": agent, "queue": queue})
+
     # queries
     def ping(self) -> Any:
         return self._op("ping", _ping, {})

@@ -16,6 +16,7 @@ from typing import Hashable
 from .codes import PRESENCE_LOGGED_OUT, PRESENCE_NOT_READY, PRESENCE_READY, CallState, EventKind
 from .dispatch import T_NO_AGENTS
 from .errors import StateError, flag
+from .fast_pause import check_reason
 from .events import Event
 
 
@@ -102,8 +103,7 @@ class AgentOpsMixin:
         """The agent goes NOT_READY(reason); ringing offers are withdrawn, connected calls go on."""
         now = self._clock(now)
         a = self._agent(agent_id)
-        if not isinstance(reason, str) or not reason or ":" in reason:
-            raise StateError(f"not-ready reason must be a non-empty string without ':', got {reason!r}")
+        check_reason(reason)
         A = self._agents
         if A.presence[a] == PRESENCE_LOGGED_OUT:  # no timer logs an agent in or out: checked before them
             raise StateError(f"agent {agent_id!r} is logged out; log in first")
@@ -114,6 +114,46 @@ class AgentOpsMixin:
         for call in calls:
             self._back_to_queue(call, now)
         return self._flush()
+
+    def member_pause(self, now: float, agent_id: Hashable, queue: str, reason: str = "paused") -> list[Event]:
+        """Pause the agent in ``queue`` only (docs/routing.md §10): no offers of that queue's calls."""
+        now = self._clock(now)
+        a = self._agent(agent_id)
+        q = self._queue(queue)
+        check_reason(reason, "pause")
+        i = self._member_index(a, q, agent_id)
+        if i in q.paused:  # no timer pauses or unpauses: checked before them
+            raise StateError(f"agent {agent_id!r} is already paused in queue {q.name!r}; unpause it first")
+        self._advance(now)
+        q.paused[i] = reason
+        self._emit(now, EventKind.MEMBER_PAUSED, None, a, q.name, reason)
+        return self._flush()
+
+    def member_unpause(self, now: float, agent_id: Hashable, queue: str) -> list[Event]:
+        """End the agent's pause in ``queue``; it takes that queue's waiting calls at once if it can."""
+        now = self._clock(now)
+        a = self._agent(agent_id)
+        q = self._queue(queue)
+        i = self._member_index(a, q, agent_id)
+        if i not in q.paused:
+            raise StateError(f"agent {agent_id!r} is not paused in queue {q.name!r}")
+        self._advance(now)
+        del q.paused[i]
+        self._emit(now, EventKind.MEMBER_UNPAUSED, None, a, q.name, "")
+        self._agent_freed(a, now)
+        return self._flush()
+
+    def paused_in(self, agent_id: Hashable) -> dict[str, str]:
+        """The queues the agent is paused in, with the reasons, in configuration order."""
+        a = self._agent(agent_id)
+        return {q.name: q.paused[q.member_of[a]] for q in self._queues
+                if a in q.member_of and q.member_of[a] in q.paused}
+
+    def _member_index(self, a: int, q, agent_id: Hashable) -> int:
+        i = q.member_of.get(a)
+        if i is None:
+            raise StateError(f"agent {agent_id!r} is not a member of queue {q.name!r}")
+        return i
 
     def _withdraw_offers_of(self, a: int, t: float, reason: str) -> list:
         """Withdraw every offer ringing agent ``a``; return the calls (to re-queue afterwards)."""

@@ -85,3 +85,5 @@ class EventKind(IntEnum):
     CALLBACK_REQUESTED = 12
     CALL_ENDED = 13
     AGENT_STATE = 14
+    MEMBER_PAUSED = 15  # an agent paused in one queue: detail the reason
+    MEMBER_UNPAUSED = 16

@@ -12,20 +12,22 @@ import math
 
 from .core_jit import entry, kernel
 from .core_kernels import (
-    K_CALLBACK_REQUESTED, K_CONNECTED, K_REJECTED, K_TRANSFERRED, K_WITHDRAWN, L_DELAY, L_NONE, L_WRAP_UP,
+    K_CALLBACK_REQUESTED, K_CONNECTED, K_MEMBER_PAUSED, K_MEMBER_UNPAUSED, K_REJECTED, K_TRANSFERRED, K_WITHDRAWN,
+    L_DELAY, L_NONE, L_WRAP_UP,
     P_LOGGED_OUT, P_NOT_READY, P_READY, agent_setting, emit, lock, next_deadline, push_timer, set_not_ready, set_state,
     staffs, touch, unlock,
 )
 from .core_layout import (
     AGENT, ANSWERED, ARRIVAL, A_BUSY_DELAY, A_REJ_DELAY, A_WRAP, BUSY_DELAY, CB, CH, CONN, CONNECTED_S, DEDICATED,
-    DETAIL_NUMBER, DETAIL_TO_AGENT, DETAIL_TO_QUEUE, D_ABANDONED, D_ABANDONED_RINGING, D_ANSWERED_ELSEWHERE,
+    DETAIL_NUMBER, DETAIL_REASON, DETAIL_TO_AGENT, DETAIL_TO_QUEUE, D_ABANDONED, D_ABANDONED_RINGING, D_ANSWERED_ELSEWHERE,
     D_BUSY, D_CALLER_ABANDONED, D_CB_CANCELLED, D_LOGGED_OUT, D_NONE, D_NOT_READY, D_REJECT, D_TRANSFER,
     EMPTY_EPOCH, ENTERED, ERR_CALL_GONE, ERR_NOT_WAITING, EXT, HOPS, LAST_END, LOAD, LOGGED_IN, NA_RUN, OFFERS,
     OF_FIRST, OF_LAST, OK, OP_ABANDON, OP_ACCEPT, OP_ADVANCE, OP_ARRIVE, OP_CALLBACK, OP_LOGIN, OP_LOGOUT,
-    OP_READY, OP_REJECT, OP_RELEASE, OP_TRANSFER, ORDER, PREF, PREF_FB, PREF_UNTIL, PRES, PRIO, QGEN, QUEUE,
+    OP_PAUSE, OP_READY, OP_REJECT, OP_RELEASE, OP_TRANSFER, OP_UNPAUSE, ORDER, QM_PAUSED, PREF, PREF_FB, PREF_UNTIL, PRES, PRIO, QGEN, QUEUE,
     REASON, REASON_LOGIN, REJ_DELAY, RO_LEN, SKP, STATE, STRAT, ST_CONNECTED, ST_WAITING, S_ARRIVED, S_NFREE,
     S_ORDER, S_RESUME, S_SEQ, S_TAIL, S_TRIAL, S_TRIED, TALK, T_CALL_LIMIT, WAIT_ORIGIN, WRAP, XFER,
 )
+from .core_pref import member_row
 from .core_checks import check_args, check_offer_or_wait, check_state, offer_kept, ringing
 from .core_ring import offer_unlink, offers_to_scratch, ringing_to_scratch
 from .codes import STRAT_PREFERRED
@@ -244,7 +246,7 @@ def apply_op(S, op, t, call, a, q, prio, arg, prof):
         st = check_args(S, op, t, call, a, q, arg, prof)
         if st != OK:
             return st
-        st = check_state(S, op, call, a)
+        st = check_state(S, op, call, a, q)
         if st != OK:
             return st
         if (op == OP_ACCEPT or op == OP_REJECT or op == OP_CALLBACK) and S.S_i[S_TRIED] == 0:
@@ -275,7 +277,24 @@ def apply_op(S, op, t, call, a, q, prio, arg, prof):
         return _callback(S, t, call, int(arg))
     if op == OP_ADVANCE:
         return OK
+    if op == OP_PAUSE or op == OP_UNPAUSE:
+        return _pause(S, t, a, q, arg, op == OP_PAUSE)
     return _presence(S, op, t, a, arg)
+
+
+@kernel
+def _pause(S, t, a, q, reason, on):
+    """Agent ``a`` paused (``on``) or unpaused in queue ``q`` (member and state checked: check_state). It
+    gets no offer of that queue's calls while paused; unpaused, it takes its waiting calls if it can."""
+    m = member_row(S, q, a)
+    if on:
+        S.QM[m, QM_PAUSED] = 1 + int(reason)
+        emit(S, t, K_MEMBER_PAUSED, -1, a, q, DETAIL_REASON + int(reason), 0.0)
+        return OK
+    S.QM[m, QM_PAUSED] = 0
+    emit(S, t, K_MEMBER_UNPAUSED, -1, a, q, D_NONE, 0.0)
+    agent_freed(S, a, t)
+    return OK
 
 
 @entry

@@ -106,7 +106,7 @@ def build(cfg: RouterConfig, calls: int = 1024, timers: int = 4096, events: int 
             oks = [m.from_step <= k and m.penalty <= p_k and bool(agent_has_skills(skills, a, req_ids, req_min, d_k))
                    for k, (p_k, d_k) in enumerate(steps)]
             oks += [False] * (max_steps + 1 - len(oks))
-            qm_rows.append((a, oks[0], m.tier, m.penalty, m.position, m.from_step))
+            qm_rows.append((a, oks[0], m.tier, m.penalty, m.position, m.from_step, 0))
             qok_rows.append(oks)
             qm_f.append((float(skills[a, req_ids].astype(np.int64).sum()), m.weight))
             aq_rows[a].append((qi, mi, int(oks[0])))  # may take the queue's calls at step 0

@@ -15,11 +15,13 @@ import math
 from .core_ids import h_get
 from .core_jit import kernel
 from .core_kernels import P_LOGGED_OUT
+from .core_pref import member_row
 from .core_layout import (
     AGENT, CB, CONN, ERR_BAD_ARG, ERR_BAD_OP, ERR_CALL_GONE, ERR_CONNECTED_ELSEWHERE, ERR_DUPLICATE_CALL,
-    ERR_HAS_CALLS, ERR_LOGGED_IN, ERR_LOGGED_OUT, ERR_NO_OFFER, ERR_NOT_CONNECTED, ERR_NOT_WAITING, ERR_SAME_AGENT,
+    ERR_HAS_CALLS, ERR_LOGGED_IN, ERR_LOGGED_OUT, ERR_NOT_MEMBER, ERR_NOT_PAUSED, ERR_PAUSED, ERR_NO_OFFER, ERR_NOT_CONNECTED, ERR_NOT_WAITING, ERR_SAME_AGENT,
     ERR_TIME, ERR_UNKNOWN_AGENT, ERR_UNKNOWN_CALL, ERR_UNKNOWN_QUEUE, NO_ID, OK, OP_ABANDON, OP_ACCEPT, OP_ADVANCE,
-    OP_ARRIVE, OP_CALLBACK, OP_LOGIN, OP_LOGOUT, OP_NOT_READY, OP_READY, OP_REJECT, OP_RELEASE, OP_TRANSFER, PRES,
+    OP_ARRIVE, OP_CALLBACK, OP_LOGIN, OP_LOGOUT, OP_NOT_READY, OP_PAUSE, OP_READY, OP_REJECT, OP_RELEASE,
+    OP_TRANSFER, OP_UNPAUSE, PRES, QM_PAUSED,
     S_NNUMBERS, S_NOW, S_NPROF, S_NREASONS, S_NT, ST_CONNECTED, ST_WAITING, STATE, T_LOCK_END, TKIND, TTARGET,
 )
 from .core_ring import offer_row
@@ -76,6 +78,13 @@ def check_args(S, op, t, call, a, q, arg, prof):
             return ERR_BAD_ARG
         if op == OP_NOT_READY and not (arg >= 2 and arg < S.S_i[S_NREASONS] and arg == math.floor(arg)):
             return ERR_BAD_ARG
+    elif op == OP_PAUSE or op == OP_UNPAUSE:
+        if a < 0 or a >= n_agents:
+            return ERR_UNKNOWN_AGENT
+        if q < 0 or q >= S.Q_i.shape[0]:
+            return ERR_UNKNOWN_QUEUE
+        if op == OP_PAUSE and not (arg >= 0 and arg < S.S_i[S_NREASONS] and arg == math.floor(arg)):
+            return ERR_BAD_ARG
     elif op != OP_ADVANCE:
         return ERR_BAD_OP
     return OK
@@ -97,7 +106,7 @@ def ringing(S, call, a):
 
 
 @kernel
-def check_state(S, op, call, a):
+def check_state(S, op, call, a, q):
     """The checks of the state that no timer changes (presence, connected calls), made before the implicit
     advance, so such a refused operation changes nothing, clock included."""
     if op == OP_LOGIN:
@@ -107,6 +116,14 @@ def check_state(S, op, call, a):
             return ERR_LOGGED_OUT
         if op == OP_LOGOUT and S.A_i[a, CONN] > 0:
             return ERR_HAS_CALLS
+    elif op == OP_PAUSE or op == OP_UNPAUSE:
+        m = member_row(S, q, a)
+        if m < 0:
+            return ERR_NOT_MEMBER
+        if op == OP_PAUSE and S.QM[m, QM_PAUSED] != 0:
+            return ERR_PAUSED
+        if op == OP_UNPAUSE and S.QM[m, QM_PAUSED] == 0:
+            return ERR_NOT_PAUSED
     elif op == OP_RELEASE or op == OP_TRANSFER:
         slot = h_get(S, call)
         if S.C_i[slot, STATE] != ST_CONNECTED:

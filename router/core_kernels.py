@@ -24,7 +24,7 @@ from .core_layout import (
     RING_GEN, T_PREF_FALLBACK, T_RING_STEP,
     S_SEQ, S_TSEQ, STATE, T_ESCALATE, T_LOCK_END, T_MAX_WAIT, T_RING, TALK, TARG, TKIND, TSEQ, TTARGET, TTOKEN,
     ST_OFFERED, ST_WAITING, O_SLOT, O_TOKEN, CH, SCAN, QM_SKILL_SUM, QM_OK, EMPTY_EPOCH, LOGGED_IN,
-    T_NO_AGENTS, QM_FROM, SKP, XFER, T_CALL_LIMIT, ORDER, CONNECTED_S, CB,
+    T_NO_AGENTS, QM_FROM, SKP, XFER, T_CALL_LIMIT, ORDER, CONNECTED_S, CB, QM_PAUSED,
 )
 
 # Presence and lock codes (codes.py) and event kinds (EventKind), as plain ints for numba.
@@ -33,6 +33,7 @@ L_NONE, L_WRAP_UP, L_DELAY = 0, 1, 2
 K_ARRIVED, K_QUEUED, K_OFFERED, K_WITHDRAWN, K_EXPIRED, K_REJECTED, K_CONNECTED = 1, 2, 3, 5, 6, 7, 8
 K_CALLBACK_OFFERED, K_ESCALATED, K_OVERFLOWED, K_CALLBACK_REQUESTED, K_ENDED, K_AGENT_STATE = 4, 9, 10, 12, 13, 14
 K_TRANSFERRED = 11
+K_MEMBER_PAUSED, K_MEMBER_UNPAUSED = 15, 16
 
 
 # ------------------------------------------------------------------ a call's own skills
@@ -226,7 +227,8 @@ def pick_available(S, q, slot):
         else:
             a = S.AH_i[off, 0]
             if (S.A_i[a, LOCK_KIND] == L_NONE and S.CA[a, S.C_i[slot, CH]] > 0 and a != excluded
-                    and S.QM[S.QM_ptr[q] + S.AH_i[off, 1], QM_OK] and call_ok(S, a, slot, q, 0)):
+                    and S.QM[S.QM_ptr[q] + S.AH_i[off, 1], QM_OK] and S.QM[S.QM_ptr[q] + S.AH_i[off, 1], QM_PAUSED] == 0
+                    and call_ok(S, a, slot, q, 0)):
                 found = a
                 break
             _ah_pop(S, q)

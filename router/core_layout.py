@@ -53,7 +53,8 @@ N_Q_F = 12
 # ---------------------------------------------------------------- members (QM int64, QM_f float64), by queue
 QM_AGENT, QM_OK, QM_TIER, QM_PEN, QM_POS = range(5)  # QM_OK: skills met and penalty within the queue's cap
 QM_FROM = 5  # the escalation step from which the member serves (0: always; it counts as logged in)
-N_QM = 6
+QM_PAUSED = 6  # paused in this queue: 1 + the reason's code (0: not paused); no offers of its calls
+N_QM = 7
 # QOK[member row, step]: the member may take a call at escalation step ``step`` (from_step, max penalty and
 # skills with the step's level drop); column 0 equals QM_OK.
 QM_SKILL_SUM, QM_WEIGHT = 0, 1  # QM_f: levels summed over the queue's skills; weighted-random weight
@@ -117,6 +118,7 @@ D_ANSWERED_ELSEWHERE, D_TRANSFER = 19, 20
 DETAIL_STEP = 1 << 19  # CALL_ESCALATED: DETAIL_STEP + the step reached
 DETAIL_QUEUE = 1 << 20
 DETAIL_DISPLAY = 1 << 21
+DETAIL_REASON = 1 << 22  # MEMBER_PAUSED: DETAIL_REASON + the reason's code
 DETAIL_TO_QUEUE, DETAIL_TO_AGENT = 1 << 23, 1 << 24  # CALL_TRANSFERRED: "queue:NAME" / "agent:ID" + index
 DETAIL_NUMBER = 1 << 25  # callbacks: DETAIL_NUMBER + the number's code (the highest range of the int32)
 MAX_NUMBER_CODES = (1 << 31) - DETAIL_NUMBER  # callback numbers a router can register
@@ -149,14 +151,15 @@ REASON_LOGIN, REASON_NO_ANSWER = 0, 1
 OP_ARRIVE, OP_ACCEPT, OP_REJECT, OP_RELEASE, OP_ABANDON = 1, 2, 3, 4, 5
 OP_LOGIN, OP_LOGOUT, OP_READY, OP_NOT_READY, OP_ADVANCE = 6, 7, 8, 9, 10
 OP_CALLBACK, OP_TRANSFER = 11, 12
+OP_PAUSE, OP_UNPAUSE = 13, 14  # a member paused / unpaused in one queue (``agent``, ``queue``)
 OP_NAMES = {OP_ARRIVE: "arrive", OP_ACCEPT: "accept", OP_REJECT: "reject", OP_RELEASE: "release",
             OP_ABANDON: "abandon", OP_LOGIN: "login", OP_LOGOUT: "logout", OP_READY: "ready",
             OP_NOT_READY: "not_ready", OP_ADVANCE: "advance", OP_CALLBACK: "callback",
-            OP_TRANSFER: "transfer"}
+            OP_TRANSFER: "transfer", OP_PAUSE: "pause", OP_UNPAUSE: "unpause"}
 
 #: One operation per row. ``arg``: arrive → the preferred agent's fallback seconds (NaN: the queue's;
 #: ``agent`` the preferred agent or -1); release → wrap-up seconds (NaN: the queue's); reject → 1 if busy;
-#: login → 1 if ready; not_ready → reason code (:meth:`Router.reason_code`); callback → the
+#: login → 1 if ready; not_ready and pause → reason code (:meth:`Router.reason_code`); callback → the
 #: number's code (:meth:`Router.number_code`); transfer → fallback seconds of the target ``agent``
 #: (inf: never; ``queue`` the target queue, -1 for the call's own, ``agent`` -1 for none). An arrive's own
 #: skills travel beside the rows: ``Router.submit(ops, skills=…)`` takes one profile code per row
@@ -186,6 +189,9 @@ ERR_BAD_ARG = 13
 ERR_CONNECTED_ELSEWHERE = 14
 ERR_NOT_WAITING = 15  # callback: the call is not waiting, or is a callback already
 ERR_SAME_AGENT = 16  # transfer to the agent already connected
+ERR_NOT_MEMBER = 17  # pause / unpause: the agent is not a member of the queue
+ERR_PAUSED = 18  # pause: paused in that queue already
+ERR_NOT_PAUSED = 19  # unpause: not paused in that queue
 NOT_RUN = -1  # the batch stopped before this operation (room must grow first)
 
 

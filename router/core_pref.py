@@ -16,8 +16,8 @@ from __future__ import annotations
 from .core_jit import kernel
 from .core_kernels import L_NONE, P_READY, call_ok
 from .core_layout import (
-    CH, DIR_HEAD, DIR_NEXT, DIR_PREV, IN_DIR, LOCK_KIND, NSPECIAL, PRES, PREF, PREF_UNTIL, QM_AGENT, QUEUE,
-    SKP, SPECIAL, STEP, XFER,
+    CH, DIR_HEAD, DIR_NEXT, DIR_PREV, IN_DIR, LOCK_KIND, NSPECIAL, PRES, PREF, PREF_UNTIL, QUEUE,
+    QM_PAUSED, SKP, SPECIAL, STEP, XFER,
 )
 from .core_wait import w_less
 
@@ -55,7 +55,7 @@ def eligible(S, a, slot, m, t):
     q, step = S.C_i[slot, QUEUE], S.C_i[slot, STEP]
     if pref_active(S, slot, t):
         return a == S.C_i[slot, PREF] and has_skills(S, a, q, step) and call_ok(S, a, slot, q, step)
-    return m >= 0 and S.QOK[m, step] != 0 and call_ok(S, a, slot, q, step)
+    return m >= 0 and S.QOK[m, step] != 0 and S.QM[m, QM_PAUSED] == 0 and call_ok(S, a, slot, q, step)
 
 
 @kernel
@@ -120,8 +120,8 @@ def first_directed(S, a, t):
 
 @kernel
 def member_row(S, q, a):
-    """Agent ``a``'s member row in queue ``q``, or -1."""
-    for m in range(S.QM_ptr[q], S.QM_ptr[q + 1]):
-        if S.QM[m, QM_AGENT] == a:
-            return m
+    """Agent ``a``'s member row in queue ``q``, or -1 (O(the agent's queues))."""
+    for k in range(S.AQ_ptr[a], S.AQ_ptr[a + 1]):
+        if S.AQ[k, 0] == q:
+            return S.QM_ptr[q] + S.AQ[k, 1]
     return -1

@@ -122,7 +122,8 @@ class DispatchMixin:
         if call.preferred >= 0 and call.preferred_until > t:
             return a == call.preferred and K.agent_has_skills(A.skills, a, call.req_ids, call.req_min, drop)
         i = q.member_of.get(a, -1)
-        if i < 0 or q.m_from_step[i] > call.step or q.m_penalty[i] > q.max_penalty_by_step[call.step]:
+        if (i < 0 or q.m_from_step[i] > call.step or q.m_penalty[i] > q.max_penalty_by_step[call.step]
+                or i in q.paused):
             return False
         return K.agent_has_skills(A.skills, a, call.req_ids, call.req_min, drop)
 
@@ -134,11 +135,11 @@ class DispatchMixin:
                                  call.channel, A.skills, call.req_ids, call.req_min, q.drop_by_step[call.step],
                                  self._cand_buf)
         i = q.member_of.get(call.xfer_from, -1)
-        if i >= 0 and n:  # the agent who transferred the call is never offered it again
+        if (i >= 0 or q.paused) and n:  # never the agent who transferred the call; no member paused here
             cand = self._cand_buf
-            keep = cand[:n][cand[:n] != i]
-            cand[:keep.size] = keep
-            n = keep.size
+            keep = [int(m) for m in cand[:n] if m != i and int(m) not in q.paused]
+            cand[:len(keep)] = keep
+            n = len(keep)
         return q, self._cand_buf, n
 
     def _try_route(self, call: Call, t: float, waiting: bool = True) -> bool:
@@ -227,6 +228,7 @@ class DispatchMixin:
             if rank[a] != r or disp[a] != "AVAILABLE":
                 heapq.heappop(heap)
             elif (A.lock_kind[a] == LOCK_NONE and A.cap[a, ch] > 0 and a != call.xfer_from
+                  and q.member_of[a] not in q.paused
                   and (K.agent_has_skills(A.skills, a, call.req_ids, call.req_min, drop) if own
                        else base_ok[q.member_of[a]])):
                 found = a
@@ -258,7 +260,7 @@ class DispatchMixin:
             i = order[(start + k) % n]
             a = q.members_list[i]
             if (A.presence[a] == PRESENCE_READY and A.lock_kind[a] == LOCK_NONE and A.load[a, ch] < A.cap[a, ch]
-                    and a != call.xfer_from and K.agent_has_skills(A.skills, a, call.req_ids, call.req_min, drop)):
+                    and a != call.xfer_from and i not in q.paused and K.agent_has_skills(A.skills, a, call.req_ids, call.req_min, drop)):
                 return i
         return -1
 

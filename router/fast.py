@@ -38,6 +38,7 @@ from .core_layout import (
 from .fast_errors import row_error
 from .fast_events import EventReaders
 from .fast_ids import FIRST_OWN_ID, CallIds, call_key
+from .fast_pause import MemberPause, check_reason
 from .fast_rows import RowBuilders
 from .fast_views import CoreViews
 from .errors import ConfigError, RouterError, StateError, UnknownIdError, real_seconds
@@ -56,7 +57,7 @@ class BatchResult(NamedTuple):
     status: np.ndarray
 
 
-class Router(EventReaders, RowBuilders, CallIds, CoreViews):
+class Router(EventReaders, RowBuilders, CallIds, CoreViews, MemberPause):
     """The ACD engine. Build with :meth:`from_config` or :meth:`from_toml`. ``calls``: room for this many
     live calls at first (it grows); ``collect_stats``: feed :meth:`stats` (costs ~1 µs an event);
     ``notice``: say so when the core is being compiled."""
@@ -131,10 +132,10 @@ class Router(EventReaders, RowBuilders, CallIds, CoreViews):
         except (KeyError, TypeError):
             raise UnknownIdError(f"unknown queue {name!r}") from None
 
-    def reason_code(self, reason: str) -> int:
-        """The code of a not-ready reason for ``OP_NOT_READY`` rows (registered on first use)."""
-        if not isinstance(reason, str) or not reason or ":" in reason:
-            raise StateError(f"not-ready reason must be a non-empty string without ':', got {reason!r}")
+    def reason_code(self, reason: str, what: str = "not-ready") -> int:
+        """The code of a not-ready or pause reason for ``OP_NOT_READY`` / ``OP_PAUSE`` rows (registered on
+        first use)."""
+        check_reason(reason, what)
         code = self._reason_code.get(reason)
         if code is None:
             code = self._reason_code[reason] = len(self._reasons)
@@ -250,7 +251,7 @@ class Router(EventReaders, RowBuilders, CallIds, CoreViews):
         st = int(status[0])
         if st != OK:
             with self._seeing(seen):
-                raise self._error(st, op, now, call if asked is None else self._known_as(asked), agent)
+                raise self._error(st, op, now, call if asked is None else self._known_as(asked), agent, queue)
         return events
 
     @contextmanager
@@ -265,8 +266,8 @@ class Router(EventReaders, RowBuilders, CallIds, CoreViews):
         finally:
             self._S = real
 
-    def _error(self, st: int, op: int, now: float, call: int, agent: int) -> Exception:
-        return row_error(self, st, op, now, call, agent)
+    def _error(self, st: int, op: int, now: float, call: int, agent: int, queue: int = -1) -> Exception:
+        return row_error(self, st, op, now, call, agent, queue)
 
     # what row_error reads (``call``: the id as the caller gave it)
     def _callback_state(self, call: Hashable) -> str:

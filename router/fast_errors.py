@@ -6,14 +6,14 @@ from typing import Any
 
 from .core_layout import (
     ERR_BAD_ARG, ERR_CALL_GONE, ERR_CONNECTED_ELSEWHERE, ERR_DUPLICATE_CALL, ERR_HAS_CALLS, ERR_LOGGED_IN,
-    ERR_LOGGED_OUT, ERR_NO_OFFER, ERR_NOT_CONNECTED, ERR_NOT_WAITING, ERR_SAME_AGENT, ERR_TIME, ERR_UNKNOWN_AGENT,
+    ERR_LOGGED_OUT, ERR_NOT_MEMBER, ERR_NOT_PAUSED, ERR_PAUSED, ERR_NO_OFFER, ERR_NOT_CONNECTED, ERR_NOT_WAITING, ERR_SAME_AGENT, ERR_TIME, ERR_UNKNOWN_AGENT,
     ERR_UNKNOWN_CALL, ERR_UNKNOWN_QUEUE, NO_ID, NOT_RUN, OP_ACCEPT, OP_CALLBACK, OP_LOGOUT, OP_REJECT, OP_RELEASE,
     OP_TRANSFER,
 )
 from .errors import OfferError, StateError, TimeError, UnknownIdError
 
 
-def row_error(r: Any, st: int, op: int, now: float, call: int, agent: int) -> Exception:
+def row_error(r: Any, st: int, op: int, now: float, call: int, agent: int, queue: int = -1) -> Exception:
     """The exception for status ``st`` of operation ``op`` on Router ``r`` (never naming a sentinel), with
     the reference engine's message. ``r`` gives ``agent_ids``, ``now``, ``_ended``, ``agent_state`` and the call and agent
     facts ``_callback_state``, ``_call_state_name``, ``_call_agent``, ``_agent_calls`` (ids as in ``call``)."""
@@ -27,6 +27,13 @@ def row_error(r: Any, st: int, op: int, now: float, call: int, agent: int) -> Ex
         if op in (OP_ACCEPT, OP_REJECT):
             return OfferError(f"call {call!r} has already ended ({ended}); agent {aid!r} answered too late")
         return StateError(f"call {call!r} has already ended ({ended})")
+    qname = r.queue_names[queue] if queue >= 0 else None
+    if st == ERR_NOT_MEMBER:
+        return StateError(f"agent {aid!r} is not a member of queue {qname!r}")
+    if st == ERR_PAUSED:
+        return StateError(f"agent {aid!r} is already paused in queue {qname!r}; unpause it first")
+    if st == ERR_NOT_PAUSED:
+        return StateError(f"agent {aid!r} is not paused in queue {qname!r}")
     if st == ERR_DUPLICATE_CALL:
         return StateError(f"call {call!r} is already in the system (state {r._call_state_name(call)})")
     if st == ERR_CALL_GONE and op in (OP_ACCEPT, OP_REJECT):
@@ -80,6 +87,9 @@ MESSAGES = {
     ERR_LOGGED_IN: "the agent is already logged in",
     ERR_LOGGED_OUT: "the agent is logged out; log in first",
     ERR_HAS_CALLS: "the agent has a connected call; release or transfer it before logging out",
+    ERR_NOT_MEMBER: "the agent is not a member of the queue",
+    ERR_PAUSED: "the agent is paused in the queue already",
+    ERR_NOT_PAUSED: "the agent is not paused in the queue",
     ERR_BAD_ARG: ("bad argument (a reserved call id NO_ID or NO_ID + 1, a wrap-up not finite >= 0, a login or "
                   "reject flag other than 0 or 1, a reason code reason_code() did not give, a callback "
                   "number code number_code() did not give, or a skill profile skill_profile() did not give)"),

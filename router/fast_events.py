@@ -8,7 +8,7 @@ import numpy as np
 
 from .codes import EventKind
 from .core_layout import (
-    DETAIL_DISPLAY, DETAIL_NUMBER, DETAIL_QUEUE, DETAIL_STEP, DETAIL_TO_AGENT, DETAIL_TO_QUEUE, DETAILS,
+    DETAIL_DISPLAY, DETAIL_NUMBER, DETAIL_QUEUE, DETAIL_REASON, DETAIL_STEP, DETAIL_TO_AGENT, DETAIL_TO_QUEUE, DETAILS,
     DISP_NOT_READY, E_AGENT, E_CALL, E_DETAIL, E_KIND, E_QUEUE, E_SEQ, E_TIME, E_VALUE, EVENT_DTYPE, NO_ID, OK,
     N_EV_I, OP_NAMES, S_NEV,
 )
@@ -63,6 +63,8 @@ class EventReaders:
             return f"agent:{self.agent_ids[code - DETAIL_TO_AGENT]}"
         if code >= DETAIL_TO_QUEUE:
             return f"queue:{self.queue_names[code - DETAIL_TO_QUEUE]}"
+        if code >= DETAIL_REASON:
+            return self._reasons[code - DETAIL_REASON]
         if code >= DETAIL_DISPLAY:
             d = code - DETAIL_DISPLAY
             return "NOT_READY:" + self._reasons[d - DISP_NOT_READY] if d >= DISP_NOT_READY else _DISPLAY_NAMES[d]

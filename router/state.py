@@ -64,10 +64,12 @@ class QueueState:
                  "m_from_step", "member_of", "waiting", "logged_in", "rr_cursor", "req_ids", "req_min",
                  "max_penalty_by_step", "drop_by_step", "aht_est_s", "overflow_idx", "step_overflow_idx",
                  "empty_epoch", "avail", "avail_key", "base_ok", "skill_sum", "ringing", "pos_order", "pos_sorted",
-                 "members_list", "ring_all_order", "ring_all_t")
+                 "members_list", "ring_all_order", "ring_all_t", "paused")
 
     def __setstate__(self, state) -> None:
         _restore(self, state, {"ring_all_order": -1, "ring_all_t": -math.inf})  # ring-all joins (ring_join.py)
+        if not hasattr(self, "paused"):  # pickled before members could be paused in one queue
+            self.paused = {}
 
     def __init__(self, idx: int, cfg: QueueConfig, agent_index: dict, skill_index: dict, queue_index: dict):
         self.idx = idx
@@ -96,6 +98,7 @@ class QueueState:
         self.rr_cursor = -1
         self.ring_all_order = -1  # ring-all: the call whose ring began at ring_all_t (ring_join.py)
         self.ring_all_t = -math.inf
+        self.paused: dict[int, str] = {}  # member index -> reason: paused in this queue only (no offers)
         self.req_ids = np.array([skill_index[s] for s, _ in cfg.skills], dtype=np.int64)
         self.req_min = np.array([lvl for _, lvl in cfg.skills], dtype=np.int64)
         big = 1 << 62

@@ -8,9 +8,15 @@ O(queue members).
 
 from __future__ import annotations
 
+import bisect
+import math
 from typing import Any, Hashable, NamedTuple
 
-from .codes import CallState
+import numpy as np
+
+from .codes import PRESENCE_LOGGED_OUT, CallState
+from .errors import StateError
+from .stats import AgentCounters, Position
 
 
 class CallView(NamedTuple):
@@ -77,7 +83,43 @@ def queue_view(router, name: str) -> QueueView:
 
 
 class ReferenceViews:
-    """Mixed into ReferenceRouter: the views as methods, as on Router."""
+    """Mixed into ReferenceRouter: its queries, and the views as methods, as on Router."""
+
+    def position(self, call_id: Hashable) -> Position:
+        """Place of a waiting call in its queue and its estimated wait (docs/routing.md)."""
+        call = self._call(call_id)
+        q = self._queues[call.queue]
+        if call.state != CallState.WAITING:
+            raise StateError(f"call {call_id!r} is not waiting (state {call.state.name})")
+        pos = bisect.bisect_left(q.waiting, call.key()) + 1
+        A = self._agents
+        serving = int(np.count_nonzero(A.presence[q.members[q.m_from_step == 0]] != PRESENCE_LOGGED_OUT))
+        ewt = pos * q.aht_est_s / serving if serving else math.inf
+        return Position(position=pos, waiting=len(q.waiting), ewt_s=ewt)
+
+    def stats(self):
+        """A :class:`RouterStats` record: live queue/agent state plus interval and agent totals."""
+        if self._stats is None:
+            raise StateError("this router was created with collect_stats=False")
+        return self._stats.snapshot(self)
+
+    def call_state(self, call_id: Hashable) -> CallState:
+        return self._call(call_id).state
+
+    def call_context(self, call_id: Hashable) -> dict[str, Any]:
+        """The data gathered so far for a live call (a copy); carried on transfer and overflow."""
+        return dict(self._call(call_id).context)
+
+    def agent_state(self, agent_id: Hashable) -> str:
+        return self._agents.display[self._agent(agent_id)]
+
+    def agent_counters(self, agent_id: Hashable) -> AgentCounters:
+        """The agent's counters: answered, talk time, last call end, last offer, no-answer run."""
+        a = self._agent(agent_id)
+        A = self._agents
+        return AgentCounters(int(A.answered[a]), float(A.talk_s[a]), float(A.last_end_s[a]),
+                             float(A.last_offered_s[a]), int(A.no_answer_run[a]), float(A.idle_since[a]))
+
 
     def call_view(self, call_id: Hashable) -> CallView:
         return call_view(self, call_id)

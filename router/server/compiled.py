@@ -38,7 +38,7 @@ from ..codes import CallState, EventKind
 from ..config import RouterConfig
 from ..core_layout import (
     ERR_UNKNOWN_CALL, EXT, NO_ID, OK, OP_ABANDON, OP_ACCEPT, OP_ADVANCE, OP_DTYPE, OP_LOGIN, OP_LOGOUT,
-    OP_NOT_READY, OP_READY, OP_REJECT, OP_RELEASE, S_SEQ,
+    OP_NOT_READY, OP_PAUSE, OP_READY, OP_REJECT, OP_RELEASE, OP_UNPAUSE, S_SEQ,
 )
 from ..errors import RouterError, StateError
 from ..events import Event
@@ -131,6 +131,9 @@ class CompiledEngine(CoreViews):
             return fr.release_row(now, self._cid(f["call"]), f.get("wrap_up_s"))
         if op == "abandon":
             return (OP_ABANDON, now, self._cid(f["call"]), -1, -1, 0, 0.0)
+        if op in ("pause", "unpause"):
+            return fr.pause_row(OP_PAUSE if op == "pause" else OP_UNPAUSE, now, f["agent"], f["queue"],
+                                f.get("reason", "paused"))
         if op in _AGENT_OPS:
             return fr.agent_row(_AGENT_OPS[op], now, f["agent"], f.get("ready", False), f.get("reason", "break"))
         if op == "transfer":
@@ -198,7 +201,7 @@ class CompiledEngine(CoreViews):
 
     def _error(self, st: int, row: tuple, f: dict) -> RouterError:
         ext = f["call"] if row[2] != NO_ID else NO_ID
-        return row_error(self, st, int(row[0]), float(row[1]), ext, int(row[3]))
+        return row_error(self, st, int(row[0]), float(row[1]), ext, int(row[3]), int(row[4]))
 
     def _events(self, events: list[Event]) -> list[Event]:
         """Event records (with protocol ids: run_rows' ``records``) to statistics; a CALL_ENDED unmaps its call."""

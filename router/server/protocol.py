@@ -151,6 +151,8 @@ ENGINE_OPS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "logout": (("agent",), ()),
     "ready": (("agent",), ()),
     "not_ready": (("agent",), ("reason",)),
+    "pause": (("agent", "queue"), ("reason",)),
+    "unpause": (("agent", "queue"), ()),
 }
 QUERY_OPS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "ping": ((), ()), "agent": (("agent",), ()), "call": (("call",), ()), "queue": (("queue",), ()),

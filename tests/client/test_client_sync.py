@@ -51,6 +51,13 @@ def test_round_trip(server):
         assert not reply.ok and reply.error_code == "unknown_id"
         assert c.request("no_such_op").error_code == "unknown_op"
         assert c.ping().seq == ended[-1].seq
+        paused = c.pause("a1", "sales", reason="coaching").events  # one queue only
+        assert [(e.kind, e.agent, e.queue, e.detail) for e in paused] == [("MEMBER_PAUSED", "a1", "sales", "coaching")]
+        assert [e.kind for e in c.arrive("c2", "sales").events] == ["CALL_ARRIVED", "CALL_QUEUED"]
+        with pytest.raises(RouterRequestError) as err:
+            c.pause("a1", "sales")
+        assert err.value.code == "state" and "already paused" in err.value.message
+        assert [e.kind for e in c.unpause("a1", "sales").events][:2] == ["MEMBER_UNPAUSED", "CALL_OFFERED"]
 
 
 def test_pipeline_single_and_batched_frames(server):

@@ -107,7 +107,7 @@ def _as_previous_layout(fast: Router) -> None:
     """Rewrite ``fast``'s state as the version before multi-channel agents pickled it: an agent's offer in
     its own columns (call, token, next agent ringing the same call), a call's first and last ringing agent,
     ring timers pointing at the agent, no channel column, offer table, per-channel arrays, profile channels,
-    per-agent settings or per-call max waits."""
+    per-agent settings, per-call max waits or per-queue pauses."""
     S = fast._S
     A_i, C_i, TM_i = S.A_i.copy(), S.C_i[:, :N_C_I - 1].copy(), S.TM_i.copy()
     token, after = 12, 13  # the agent's offer token and the next agent ringing the same call, then
@@ -125,7 +125,7 @@ def _as_previous_layout(fast: Router) -> None:
             r = int(S.OF[r, O_CNEXT])
     for k in np.flatnonzero(S.TM_i[:S.S_i[S_NT], TKIND] == T_RING).tolist():
         TM_i[k, TARG] = S.OF[TM_i[k, TARG], O_AGENT]
-    fast._S = S._replace(A_i=A_i, A_f=S.A_f[:, :6].copy(), C_i=C_i, TM_i=TM_i, S_i=S.S_i[:24].copy(), PCH=None,
+    fast._S = S._replace(A_i=A_i, A_f=S.A_f[:, :6].copy(), QM=S.QM[:, :6].copy(), C_i=C_i, TM_i=TM_i, S_i=S.S_i[:24].copy(), PCH=None,
                          OF=None, OFREE=None, LD=None, CA=None, PLIM=None)
     fast._profiles = {tuple(key[1:]): code for key, code in fast._profiles.items()}
     del fast._channel_index

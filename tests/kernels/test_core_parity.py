@@ -27,7 +27,7 @@ from busyhour.router import EventKind, ReferenceRouter, RouterError
 from busyhour.router.core_build import CORE_STRATEGIES
 from busyhour.router.core_layout import (
     OK, OP_ABANDON, OP_ACCEPT, OP_ADVANCE, OP_CALLBACK, OP_TRANSFER, S_RO_USED, OP_ARRIVE, OP_DTYPE, OP_LOGIN, OP_LOGOUT, OP_NOT_READY, OP_READY,
-    OP_REJECT, OP_RELEASE,
+    OP_PAUSE, OP_REJECT, OP_RELEASE, OP_UNPAUSE,
 )
 from busyhour.router.fast import Router
 
@@ -98,7 +98,7 @@ def configs(draw, strategies=tuple(sorted(CORE_STRATEGIES)), multi_channel=False
 OPS = st.lists(st.tuples(st.sampled_from(["arrive", "arrive", "arrive", "accept", "accept", "accept", "accept",
                                           "reject", "release", "release", "release", "abandon", "login", "login",
                                           "logout", "ready", "ready", "not_ready", "advance", "callback",
-                                          "transfer"]),
+                                          "transfer", "pause", "unpause"]),
                          st.sampled_from([0.0, 0.0, 0.5, 1.0, 2.0, 4.0, 9.0, 20.0]),
                          st.integers(0, 1 << 16), st.booleans()), min_size=15, max_size=120)
 
@@ -193,6 +193,15 @@ def _step(r, op: str, now: float, k: int, flag: bool, twin: Twin, ringing: dict,
         reason = "lunch" if flag else "break"
         row = (OP_NOT_READY, now, 0, agents.index(a), -1, 0, reason)
         fn = lambda: r.agent_not_ready(now, a, reason)  # noqa: E731
+    elif op in ("pause", "unpause"):  # in one queue (the agent may not be a member of it: refused then)
+        pq = _pick(queues, k // 7)
+        reason = "coaching" if flag else "paused"
+        if op == "pause":
+            row = (OP_PAUSE, now, 0, agents.index(a), queues.index(pq), 0, reason)
+            fn = lambda: r.member_pause(now, a, pq, reason)  # noqa: E731
+        else:
+            row = (OP_UNPAUSE, now, 0, agents.index(a), queues.index(pq), 0, 0.0)
+            fn = lambda: r.member_unpause(now, a, pq)  # noqa: E731
     elif op == "callback":
         cid = _pick(live, k) if live else 999_999
         number = "" if flag and k % 7 == 0 else f"+1555{k % 97:04d}"
@@ -223,7 +232,8 @@ def test_ring_strategies_match_router(cfg, ops):
 # Fewer answers, more breaks: multi-channel agents ring several calls when their offers are withdrawn.
 OPS_BUSY = st.lists(st.tuples(st.sampled_from(["arrive", "arrive", "arrive", "arrive", "accept", "accept", "reject",
                                                "release", "release", "abandon", "login", "logout", "ready", "ready",
-                                               "not_ready", "not_ready", "advance", "callback", "transfer"]),
+                                               "not_ready", "not_ready", "advance", "callback", "transfer",
+                                               "pause", "unpause"]),
                               st.sampled_from([0.0, 0.0, 0.5, 1.0, 2.0, 4.0, 9.0]),
                               st.integers(0, 1 << 16), st.booleans()), min_size=15, max_size=120)
 
@@ -284,6 +294,7 @@ def _parity(cfg: dict, ops: list, channels: tuple = ("voice", "voice", "chat")) 
             assert _outcome(fast.position, cid) == _outcome(py.position, cid), cid
         assert fast.counts == py.counts
         assert fast.next_deadline() == py.next_deadline()
+        assert [fast.paused_in(aid) for aid in twin.agents] == [py.paused_in(aid) for aid in twin.agents]
     assert py._flush() == []  # a refused operation fires no timer: nothing is left pending
     assert fast.stats() == py.stats()  # intervals, agent totals and live queues, from the same events
     assert fast.live_calls() == py.live_calls() and fast.all_agents() == py.all_agents()  # what adapters resync from
@@ -299,7 +310,7 @@ def _parity(cfg: dict, ops: list, channels: tuple = ("voice", "voice", "chat")) 
             except RouterError:  # refused per call before it ran (a max wait of 0): a code never registered
                 profiles[i] = 1 << 40
             row = row[:7]
-        if row[0] == OP_NOT_READY:
+        if row[0] in (OP_NOT_READY, OP_PAUSE):
             row = row[:6] + (float(batch.reason_code(row[6])),)
         elif row[0] == OP_CALLBACK:
             row = row[:6] + (float(batch.number_code(row[6]) if row[6] else 0),)

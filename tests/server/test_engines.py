@@ -39,6 +39,8 @@ def _odd_requests(draw, rid: int) -> dict:
          "preferred_fallback_s": draw(st.sampled_from([0.0, 4.0])), "context": {"vip": True}},
         {"op": "reject", "call": call, "agent": agent, "busy": True},
         {"op": "not_ready", "agent": agent, "reason": draw(st.sampled_from(["lunch", "break"]))},
+        {"op": "pause", "agent": agent, "queue": draw(st.sampled_from(["sales", "support"])), "reason": "coaching"},
+        {"op": "unpause", "agent": agent, "queue": draw(st.sampled_from(["sales", "support"]))},
         {"op": "queue", "queue": "support"},
         {"op": "call", "call": call},
         {"op": "agent", "agent": agent},
