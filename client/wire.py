@@ -267,6 +267,10 @@ class Operations:
     def not_ready(self, agent: Any, reason: str | None = None) -> Any:
         return self._op("not_ready", _reply, {"agent": agent, **_opt(reason=reason)})
 
+    def priority(self, call: Any, priority: int) -> Any:
+        """A waiting or ringing call's new priority (it moves to its place among equals)."""
+        return self._op("priority", _reply, {"call": call, "priority": priority})
+
     def pause(self, agent: Any, queue: str, reason: str | None = None) -> Any:
         """Pause ``agent`` in ``queue`` only (no offers of its calls until :meth:`unpause`)."""
         return self._op("pause", _reply, {"agent": agent, "queue": queue, **_opt(reason=reason)})

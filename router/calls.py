@@ -269,6 +269,33 @@ class CallOpsMixin:
         self._lock_or_free(old, t, self._setting(old, old_q, "wrap_up_s"), LOCK_WRAP_UP)
         return self._flush()
 
+    def change_priority(self, now: float, call_id: Hashable, priority: int) -> list[Event]:
+        """A waiting or ringing call's new priority; a waiting call moves to its place among equals."""
+        now = self._clock(now)
+        call = self._call(call_id)
+        if isinstance(priority, bool) or not isinstance(priority, int) or abs(priority) >= 1 << 31:
+            raise StateError(f"priority must be a 32-bit integer, got {priority!r}")
+        if call.state == CallState.CONNECTED:  # no timer connects a call: checked before them
+            raise StateError(f"call {call_id!r} is connected: only a waiting or ringing call's priority can change")
+        self._tried(now, lambda r: r._queued_call(call_id))
+        self._advance(now)
+        call = self._queued_call(call_id)
+        q = self._queues[call.queue]
+        self._emit(now, EventKind.PRIORITY_CHANGED, call, -1, q.name, "", float(priority))
+        if call.state == CallState.WAITING:
+            self._unwait(call)
+            call.priority = priority
+            self._wait(call, q, now)
+        else:
+            call.priority = priority
+        return self._flush()
+
+    def _queued_call(self, call_id: Hashable) -> Call:
+        call = self._calls.get(call_key(call_id))
+        if call is None:
+            raise StateError(f"call {call_id!r} ended before its priority could change")
+        return call
+
     def request_callback(self, now: float, call_id: Hashable, number: str) -> list[Event]:
         """A waiting caller hangs up and keeps its place; an agent will call ``number`` back."""
         now = self._clock(now)

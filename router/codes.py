@@ -87,3 +87,4 @@ class EventKind(IntEnum):
     AGENT_STATE = 14
     MEMBER_PAUSED = 15  # an agent paused in one queue: detail the reason
     MEMBER_UNPAUSED = 16
+    PRIORITY_CHANGED = 17  # a waiting or ringing call's priority changed: value the new priority

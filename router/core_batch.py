@@ -12,7 +12,7 @@ import math
 
 from .core_jit import entry, kernel
 from .core_kernels import (
-    K_CALLBACK_REQUESTED, K_CONNECTED, K_MEMBER_PAUSED, K_MEMBER_UNPAUSED, K_REJECTED, K_TRANSFERRED, K_WITHDRAWN,
+    K_CALLBACK_REQUESTED, K_CONNECTED, K_MEMBER_PAUSED, K_MEMBER_UNPAUSED, K_PRIORITY_CHANGED, K_REJECTED, K_TRANSFERRED, K_WITHDRAWN,
     L_DELAY, L_NONE, L_WRAP_UP,
     P_LOGGED_OUT, P_NOT_READY, P_READY, agent_setting, emit, lock, next_deadline, push_timer, set_not_ready, set_state,
     staffs, touch, unlock,
@@ -23,7 +23,7 @@ from .core_layout import (
     D_BUSY, D_CALLER_ABANDONED, D_CB_CANCELLED, D_LOGGED_OUT, D_NONE, D_NOT_READY, D_REJECT, D_TRANSFER,
     EMPTY_EPOCH, ENTERED, ERR_CALL_GONE, ERR_NOT_WAITING, EXT, HOPS, LAST_END, LOAD, LOGGED_IN, NA_RUN, OFFERS,
     OF_FIRST, OF_LAST, OK, OP_ABANDON, OP_ACCEPT, OP_ADVANCE, OP_ARRIVE, OP_CALLBACK, OP_LOGIN, OP_LOGOUT,
-    OP_PAUSE, OP_READY, OP_REJECT, OP_RELEASE, OP_TRANSFER, OP_UNPAUSE, ORDER, QM_PAUSED, PREF, PREF_FB, PREF_UNTIL, PRES, PRIO, QGEN, QUEUE,
+    OP_PAUSE, OP_PRIORITY, OP_READY, OP_REJECT, OP_RELEASE, OP_TRANSFER, OP_UNPAUSE, ORDER, QM_PAUSED, PREF, PREF_FB, PREF_UNTIL, PRES, PRIO, QGEN, QUEUE,
     REASON, REASON_LOGIN, REJ_DELAY, RO_LEN, SKP, STATE, STRAT, ST_CONNECTED, ST_WAITING, S_ARRIVED, S_NFREE,
     S_ORDER, S_RESUME, S_SEQ, S_TAIL, S_TRIAL, S_TRIED, TALK, T_CALL_LIMIT, WAIT_ORIGIN, WRAP, XFER,
 )
@@ -35,7 +35,7 @@ from .core_ids import h_get, h_put
 from .core_ops import (
     logout_tail,
     PAUSED, advance_to, agent_freed, back_to_queue, drop_offer, end_call, enter_queue, lock_or_free,
-    release, room_short, unwait,
+    release, room_short, unwait, wait,
 )
 
 TRIAL = -3  # apply_op: run this operation on a copy first (S_TRIAL)
@@ -249,8 +249,8 @@ def apply_op(S, op, t, call, a, q, prio, arg, prof):
         st = check_state(S, op, call, a, q)
         if st != OK:
             return st
-        if (op == OP_ACCEPT or op == OP_REJECT or op == OP_CALLBACK) and S.S_i[S_TRIED] == 0:
-            if next_deadline(S) <= t and (op == OP_CALLBACK or not offer_kept(S, call, a, t)):
+        if (op == OP_ACCEPT or op == OP_REJECT or op == OP_CALLBACK or op == OP_PRIORITY) and S.S_i[S_TRIED] == 0:
+            if next_deadline(S) <= t and (op == OP_CALLBACK or op == OP_PRIORITY or not offer_kept(S, call, a, t)):
                 return TRIAL
             st = check_offer_or_wait(S, op, call, a)  # no timer due: the state it sees is this one
             if st != OK:
@@ -279,7 +279,26 @@ def apply_op(S, op, t, call, a, q, prio, arg, prof):
         return OK
     if op == OP_PAUSE or op == OP_UNPAUSE:
         return _pause(S, t, a, q, arg, op == OP_PAUSE)
+    if op == OP_PRIORITY:
+        return _priority(S, t, call, prio)
     return _presence(S, op, t, a, arg)
+
+
+@kernel
+def _priority(S, t, call, prio):
+    """A waiting or ringing call's new priority; a waiting one moves to its new place among equals."""
+    slot = h_get(S, call)
+    if slot < 0:
+        return ERR_CALL_GONE  # a timer due before it ended the call (found on a trial copy)
+    q = S.C_i[slot, QUEUE]
+    emit(S, t, K_PRIORITY_CHANGED, slot, -1, q, D_NONE, float(prio))
+    if S.C_i[slot, STATE] == ST_WAITING:
+        unwait(S, slot)
+        S.C_i[slot, PRIO] = prio
+        wait(S, slot, q, t)
+    else:
+        S.C_i[slot, PRIO] = prio
+    return OK
 
 
 @kernel

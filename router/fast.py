@@ -366,6 +366,11 @@ class Router(EventReaders, RowBuilders, CallIds, CoreViews, MemberPause):
         """(calls arrived, calls ended) so far."""
         return int(self._S.S_i[S_ARRIVED]), int(self._S.S_i[S_ENDED])
 
+    def change_priority(self, now: float, call_id: Hashable, priority: int) -> list[Event]:
+        """A waiting or ringing call's new priority (Asterisk's QueueChangePriorityCaller); a waiting call
+        moves to its place among the calls of that priority (docs/routing.md §1)."""
+        return self._one(*self.priority_row(now, self._call_id(call_id), priority), asked=call_id)
+
     def request_callback(self, now: float, call_id: Hashable, number: str) -> list[Event]:
         """A waiting caller hangs up and keeps its place; an agent will call ``number`` back."""
         return self._one(*self.callback_row(now, self._call_id(call_id), number), asked=call_id)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from .core_layout import (
-    ERR_BAD_ARG, ERR_CALL_GONE, ERR_CONNECTED_ELSEWHERE, ERR_DUPLICATE_CALL, ERR_HAS_CALLS, ERR_LOGGED_IN,
+    ERR_ANSWERED, ERR_BAD_ARG, ERR_CALL_GONE, ERR_CONNECTED_ELSEWHERE, ERR_DUPLICATE_CALL, ERR_HAS_CALLS, ERR_LOGGED_IN,
     ERR_LOGGED_OUT, ERR_NOT_MEMBER, ERR_NOT_PAUSED, ERR_PAUSED, ERR_NO_OFFER, ERR_NOT_CONNECTED, ERR_NOT_WAITING, ERR_SAME_AGENT, ERR_TIME, ERR_UNKNOWN_AGENT,
-    ERR_UNKNOWN_CALL, ERR_UNKNOWN_QUEUE, NO_ID, NOT_RUN, OP_ACCEPT, OP_CALLBACK, OP_LOGOUT, OP_REJECT, OP_RELEASE,
+    ERR_UNKNOWN_CALL, ERR_UNKNOWN_QUEUE, NO_ID, NOT_RUN, OP_ACCEPT, OP_CALLBACK, OP_LOGOUT, OP_PRIORITY, OP_REJECT, OP_RELEASE,
     OP_TRANSFER,
 )
 from .errors import OfferError, StateError, TimeError, UnknownIdError
@@ -27,13 +27,9 @@ def row_error(r: Any, st: int, op: int, now: float, call: int, agent: int, queue
         if op in (OP_ACCEPT, OP_REJECT):
             return OfferError(f"call {call!r} has already ended ({ended}); agent {aid!r} answered too late")
         return StateError(f"call {call!r} has already ended ({ended})")
-    qname = r.queue_names[queue] if queue >= 0 else None
-    if st == ERR_NOT_MEMBER:
-        return StateError(f"agent {aid!r} is not a member of queue {qname!r}")
-    if st == ERR_PAUSED:
-        return StateError(f"agent {aid!r} is already paused in queue {qname!r}; unpause it first")
-    if st == ERR_NOT_PAUSED:
-        return StateError(f"agent {aid!r} is not paused in queue {qname!r}")
+    text = _STATE_TEXTS.get((st, op)) or _STATE_TEXTS.get((st, None))
+    if text is not None:
+        return StateError(text.format(call=call, aid=aid, qname=r.queue_names[queue] if queue >= 0 else None))
     if st == ERR_DUPLICATE_CALL:
         return StateError(f"call {call!r} is already in the system (state {r._call_state_name(call)})")
     if st == ERR_CALL_GONE and op in (OP_ACCEPT, OP_REJECT):
@@ -45,15 +41,9 @@ def row_error(r: Any, st: int, op: int, now: float, call: int, agent: int, queue
         return OfferError(f"call {call!r} is already connected to agent {r._call_agent(call)!r}")
     if st in (ERR_UNKNOWN_AGENT, ERR_UNKNOWN_QUEUE):
         return UnknownIdError(MESSAGES[st])
-    if st == ERR_CALL_GONE and op == OP_CALLBACK:
-        return StateError(f"call {call!r} ended before the callback request")
-    if st == ERR_SAME_AGENT:
-        return StateError(f"call {call!r} is already connected to agent {aid!r}")
     if st == ERR_NOT_CONNECTED and op in (OP_TRANSFER, OP_RELEASE):
         verb = "transferred" if op == OP_TRANSFER else "released"
         return StateError(f"call {call!r} cannot be {verb}: it is {r._call_state_name(call)}, not CONNECTED")
-    if st == ERR_CALL_GONE and op == OP_RELEASE:
-        return StateError(f"call {call!r} ended before it could be released")
     if st == ERR_LOGGED_IN:
         return StateError(f"agent {aid!r} is already logged in ({r.agent_state(aid)})")
     if st == ERR_LOGGED_OUT:
@@ -63,14 +53,25 @@ def row_error(r: Any, st: int, op: int, now: float, call: int, agent: int, queue
     if st == ERR_HAS_CALLS:
         return StateError(f"agent {aid!r} has {r._agent_calls(aid)} connected call(s); "
                           "release or transfer them before logging out")
-    if st == ERR_CALL_GONE and op == OP_TRANSFER:
-        return StateError(f"call {call!r} ended before it could be transferred")
     if st == ERR_NOT_WAITING:
         return StateError(f"call {call!r} cannot become a callback: it is "
                           f"{r._callback_state(call)}, not a waiting call")
     who = " / ".join(([f"call {call!r}"] if call != NO_ID else []) + ([f"agent {aid!r}"] if agent >= 0 else []))
     return StateError(f"{who + ': ' if who else ''}{MESSAGES.get(st, 'error ' + str(st))}")
 
+
+#: (status, operation or None for any) -> the StateError's text, formatted with call, aid and qname (reprs)
+_STATE_TEXTS = {
+    (ERR_ANSWERED, None): "call {call!r} is connected: only a waiting or ringing call's priority can change",
+    (ERR_CALL_GONE, OP_PRIORITY): "call {call!r} ended before its priority could change",
+    (ERR_CALL_GONE, OP_CALLBACK): "call {call!r} ended before the callback request",
+    (ERR_CALL_GONE, OP_RELEASE): "call {call!r} ended before it could be released",
+    (ERR_CALL_GONE, OP_TRANSFER): "call {call!r} ended before it could be transferred",
+    (ERR_SAME_AGENT, None): "call {call!r} is already connected to agent {aid!r}",
+    (ERR_NOT_MEMBER, None): "agent {aid!r} is not a member of queue {qname!r}",
+    (ERR_PAUSED, None): "agent {aid!r} is already paused in queue {qname!r}; unpause it first",
+    (ERR_NOT_PAUSED, None): "agent {aid!r} is not paused in queue {qname!r}",
+}
 
 MESSAGES = {
     ERR_TIME: "time is not finite or is before the router's last time",
@@ -90,6 +91,7 @@ MESSAGES = {
     ERR_NOT_MEMBER: "the agent is not a member of the queue",
     ERR_PAUSED: "the agent is paused in the queue already",
     ERR_NOT_PAUSED: "the agent is not paused in the queue",
+    ERR_ANSWERED: "the call is connected: only a waiting or ringing call's priority changes",
     ERR_BAD_ARG: ("bad argument (a reserved call id NO_ID or NO_ID + 1, a wrap-up not finite >= 0, a login or "
                   "reject flag other than 0 or 1, a reason code reason_code() did not give, a callback "
                   "number code number_code() did not give, or a skill profile skill_profile() did not give)"),

@@ -17,7 +17,7 @@ import numpy as np
 
 from .calls import check_arrival_extras, check_max_wait, parse_call_skills
 from .core_layout import (
-    NO_ID, OP_ARRIVE, OP_CALLBACK, OP_LOGIN, OP_NOT_READY, OP_REJECT, OP_RELEASE, OP_TRANSFER, S_NPROF,
+    NO_ID, OP_ARRIVE, OP_CALLBACK, OP_PRIORITY, OP_LOGIN, OP_NOT_READY, OP_REJECT, OP_RELEASE, OP_TRANSFER, S_NPROF,
 )
 from .errors import StateError, TimeError, UnknownIdError, flag, real_seconds
 
@@ -111,6 +111,14 @@ class RowBuilders:
         arg = float(flag(ready, "ready")) if op == OP_LOGIN else (
             float(self.reason_code(reason)) if op == OP_NOT_READY else 0.0)
         return (op, now, NO_ID, a, -1, 0, arg)
+
+    def priority_row(self, now: float, cid: int, priority: int) -> tuple:
+        """Reads the call's state when ``priority`` is bad (an unknown call is the error to report then)."""
+        if isinstance(priority, bool) or not isinstance(priority, int) or abs(priority) >= 1 << 31:
+            if self._slot(cid) >= 0:
+                raise StateError(f"priority must be a 32-bit integer, got {priority!r}")
+            priority = 0
+        return (OP_PRIORITY, now, cid, -1, -1, priority, 0.0)
 
     def callback_row(self, now: float, cid: int, number: str) -> tuple:
         """Reads the clock and the call's state when ``number`` is bad."""

@@ -40,6 +40,7 @@ _APPLY: dict[str, Callable[[ReferenceRouter, float, dict], list[Event]]] = {
     "logout": lambda r, t, f: r.agent_logout(t, f["agent"]),
     "ready": lambda r, t, f: r.agent_ready(t, f["agent"]),
     "not_ready": lambda r, t, f: r.agent_not_ready(t, f["agent"], f.get("reason", "break")),
+    "priority": lambda r, t, f: r.change_priority(t, f["call"], f["priority"]),
     "pause": lambda r, t, f: r.member_pause(t, f["agent"], f["queue"], f.get("reason", "paused")),
     "unpause": lambda r, t, f: r.member_unpause(t, f["agent"], f["queue"]),
 }

@@ -151,6 +151,7 @@ ENGINE_OPS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "logout": (("agent",), ()),
     "ready": (("agent",), ()),
     "not_ready": (("agent",), ("reason",)),
+    "priority": (("call", "priority"), ()),
     "pause": (("agent", "queue"), ("reason",)),
     "unpause": (("agent", "queue"), ()),
 }

@@ -57,6 +57,7 @@ def test_round_trip(server):
         with pytest.raises(RouterRequestError) as err:
             c.pause("a1", "sales")
         assert err.value.code == "state" and "already paused" in err.value.message
+        assert [e.kind for e in c.priority("c2", 7).events] == ["PRIORITY_CHANGED", "CALL_QUEUED"]
         assert [e.kind for e in c.unpause("a1", "sales").events][:2] == ["MEMBER_UNPAUSED", "CALL_OFFERED"]
 
 

@@ -27,7 +27,7 @@ from busyhour.router import EventKind, ReferenceRouter, RouterError
 from busyhour.router.core_build import CORE_STRATEGIES
 from busyhour.router.core_layout import (
     OK, OP_ABANDON, OP_ACCEPT, OP_ADVANCE, OP_CALLBACK, OP_TRANSFER, S_RO_USED, OP_ARRIVE, OP_DTYPE, OP_LOGIN, OP_LOGOUT, OP_NOT_READY, OP_READY,
-    OP_PAUSE, OP_REJECT, OP_RELEASE, OP_UNPAUSE,
+    OP_PAUSE, OP_PRIORITY, OP_REJECT, OP_RELEASE, OP_UNPAUSE,
 )
 from busyhour.router.fast import Router
 
@@ -98,7 +98,7 @@ def configs(draw, strategies=tuple(sorted(CORE_STRATEGIES)), multi_channel=False
 OPS = st.lists(st.tuples(st.sampled_from(["arrive", "arrive", "arrive", "accept", "accept", "accept", "accept",
                                           "reject", "release", "release", "release", "abandon", "login", "login",
                                           "logout", "ready", "ready", "not_ready", "advance", "callback",
-                                          "transfer", "pause", "unpause"]),
+                                          "transfer", "pause", "unpause", "priority"]),
                          st.sampled_from([0.0, 0.0, 0.5, 1.0, 2.0, 4.0, 9.0, 20.0]),
                          st.integers(0, 1 << 16), st.booleans()), min_size=15, max_size=120)
 
@@ -193,6 +193,11 @@ def _step(r, op: str, now: float, k: int, flag: bool, twin: Twin, ringing: dict,
         reason = "lunch" if flag else "break"
         row = (OP_NOT_READY, now, 0, agents.index(a), -1, 0, reason)
         fn = lambda: r.agent_not_ready(now, a, reason)  # noqa: E731
+    elif op == "priority":  # a live call's new priority (a connected one: refused)
+        cid = _pick(live, k) if live and k % 13 else 999_999
+        prio = (k // 3) % 5 - 1
+        row = (OP_PRIORITY, now, cid, -1, -1, prio, 0.0)
+        fn = lambda: r.change_priority(now, cid, prio)  # noqa: E731
     elif op in ("pause", "unpause"):  # in one queue (the agent may not be a member of it: refused then)
         pq = _pick(queues, k // 7)
         reason = "coaching" if flag else "paused"
@@ -233,7 +238,7 @@ def test_ring_strategies_match_router(cfg, ops):
 OPS_BUSY = st.lists(st.tuples(st.sampled_from(["arrive", "arrive", "arrive", "arrive", "accept", "accept", "reject",
                                                "release", "release", "abandon", "login", "logout", "ready", "ready",
                                                "not_ready", "not_ready", "advance", "callback", "transfer",
-                                               "pause", "unpause"]),
+                                               "pause", "unpause", "priority"]),
                               st.sampled_from([0.0, 0.0, 0.5, 1.0, 2.0, 4.0, 9.0]),
                               st.integers(0, 1 << 16), st.booleans()), min_size=15, max_size=120)
 

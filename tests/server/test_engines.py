@@ -40,6 +40,7 @@ def _odd_requests(draw, rid: int) -> dict:
         {"op": "reject", "call": call, "agent": agent, "busy": True},
         {"op": "not_ready", "agent": agent, "reason": draw(st.sampled_from(["lunch", "break"]))},
         {"op": "pause", "agent": agent, "queue": draw(st.sampled_from(["sales", "support"])), "reason": "coaching"},
+        {"op": "priority", "call": call, "priority": draw(st.sampled_from([0, 3]))},
         {"op": "unpause", "agent": agent, "queue": draw(st.sampled_from(["sales", "support"]))},
         {"op": "queue", "queue": "support"},
         {"op": "call", "call": call},
