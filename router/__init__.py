@@ -17,7 +17,8 @@ from .stats import Position, RouterStats
 STRATEGIES = tuple(STRATEGY_NAMES)
 
 __all__ = [
-    "Router", "ReferenceRouter", "FastRouter", "BatchResult", "RouterConfig", "parse_config", "load_toml", "Event", "EventKind", "AgentState", "CallState",
+    "Router", "ReferenceRouter", "FastRouter", "BatchResult", "RouterConfig", "parse_config", "load_toml", "Event",
+    "EventKind", "AgentState", "CallState",
     "Position", "RouterStats", "RouterError", "ConfigError", "UnknownIdError", "StateError", "OfferError",
     "TimeError", "STRATEGIES",
 ]

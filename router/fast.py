@@ -46,7 +46,6 @@ from .events import Event
 from .stats import StatsCollector
 
 _ENDED = EventKind.CALL_ENDED
-_INT64 = (-(1 << 63), (1 << 63) - 1)
 _NO_PROFILES = np.zeros(0, dtype=np.int64)  # run_batch's ``prof`` when no row has its own skills
 
 
@@ -82,7 +81,7 @@ class Router(EventReaders, RowBuilders, CallIds, CoreViews, MemberPause):
         self._number_code: dict[str, int] = {}
         self._init_ids()
         self._detail_texts: dict[int, str] = {}  # detail code -> text, filled as events are read
-        self._stats = StatsCollector(config) if collect_stats else None  # fed every event (opt-in: it costs)
+        self._stats = StatsCollector(config) if collect_stats else None  # fed every event (~1 µs each)
         self._direct()
 
     def _direct(self) -> None:
