@@ -23,7 +23,7 @@ from .core_layout import (
     NO_ID, OFFERS, PRES, QGEN, QUEUE, REASON, RINGING, S_NEV, S_NT, S_RANK,
     RING_GEN, T_PREF_FALLBACK, T_RING_STEP,
     S_SEQ, S_TSEQ, STATE, T_ESCALATE, T_LOCK_END, T_MAX_WAIT, T_RING, TALK, TARG, TKIND, TSEQ, TTARGET, TTOKEN,
-    ST_OFFERED, ST_WAITING, O_SLOT, O_TOKEN, CH, SCAN, QM_SKILL_SUM, QM_OK, EMPTY_EPOCH, LOGGED_IN,
+    ST_OFFERED, ST_WAITING, O_SLOT, O_TOKEN, CH, SCAN, QM_SKILL_SUM, EMPTY_EPOCH, LOGGED_IN,
     T_NO_AGENTS, QM_FROM, SKP, XFER, T_CALL_LIMIT, ORDER, CONNECTED_S, CB, QM_PAUSED,
 )
 
@@ -34,6 +34,13 @@ K_ARRIVED, K_QUEUED, K_OFFERED, K_WITHDRAWN, K_EXPIRED, K_REJECTED, K_CONNECTED 
 K_CALLBACK_OFFERED, K_ESCALATED, K_OVERFLOWED, K_CALLBACK_REQUESTED, K_ENDED, K_AGENT_STATE = 4, 9, 10, 12, 13, 14
 K_TRANSFERRED = 11
 K_MEMBER_PAUSED, K_MEMBER_UNPAUSED, K_PRIORITY_CHANGED = 15, 16, 17
+
+
+@kernel
+def serves(S, m, step):
+    """Member row ``m`` may be offered its queue's calls at escalation step ``step``: statically eligible
+    there (QOK: from_step, max penalty, the queue's skills) and not paused in that queue."""
+    return S.QOK[m, step] != 0 and S.QM[m, QM_PAUSED] == 0
 
 
 # ------------------------------------------------------------------ a call's own skills
@@ -227,8 +234,7 @@ def pick_available(S, q, slot):
         else:
             a = S.AH_i[off, 0]
             if (S.A_i[a, LOCK_KIND] == L_NONE and S.CA[a, S.C_i[slot, CH]] > 0 and a != excluded
-                    and S.QM[S.QM_ptr[q] + S.AH_i[off, 1], QM_OK] and S.QM[S.QM_ptr[q] + S.AH_i[off, 1], QM_PAUSED] == 0
-                    and call_ok(S, a, slot, q, 0)):
+                    and serves(S, S.QM_ptr[q] + S.AH_i[off, 1], 0) and call_ok(S, a, slot, q, 0)):
                 found = a
                 break
             _ah_pop(S, q)

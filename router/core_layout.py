@@ -51,7 +51,8 @@ RA_T = 11  # ring-all: when the ring of RA_SLOT began (-inf: none yet)
 N_Q_F = 12
 
 # ---------------------------------------------------------------- members (QM int64, QM_f float64), by queue
-QM_AGENT, QM_OK, QM_TIER, QM_PEN, QM_POS = range(5)  # QM_OK: skills met and penalty within the queue's cap
+QM_AGENT, QM_OK, QM_TIER, QM_PEN, QM_POS = range(5)  # QM_OK: QOK[m, 0], kept in the layout, read by nothing
+# (core_kernels.serves reads QOK and the pause together)
 QM_FROM = 5  # the escalation step from which the member serves (0: always; it counts as logged in)
 QM_PAUSED = 6  # paused in this queue: 1 + the reason's code (0: not paused); no offers of its calls
 N_QM = 7
@@ -202,7 +203,7 @@ class CoreState(NamedTuple):
 
     A_i: np.ndarray
     A_f: np.ndarray
-    AQ_ptr: np.ndarray  # agent -> its (queue, member, statically eligible) rows in AQ
+    AQ_ptr: np.ndarray  # agent -> its (queue, member, QOK[m, 0]) rows in AQ (the last kept, read by nothing)
     AQ: np.ndarray
     Q_i: np.ndarray
     Q_f: np.ndarray

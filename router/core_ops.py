@@ -23,7 +23,7 @@ from .core_jit import kernel
 from .core_kernels import (
     K_ARRIVED, K_ENDED, K_ESCALATED, K_EXPIRED, K_OVERFLOWED, K_QUEUED, K_WITHDRAWN,
     L_DELAY, L_NONE, L_WRAP_UP, P_READY, agent_setting, emit, lock, pick_available, pop_timer,
-    push_timer, set_not_ready, set_state, staffs, timer_live, touch, unlock,
+    push_timer, serves, set_not_ready, set_state, staffs, timer_live, touch, unlock,
 )
 from .core_layout import (
     A_MAX_NA, A_NA_DELAY, A_WRAP, AGENT, AHT, ARRIVAL, CAP, CB, CONN, CONNECTED_S, CURSOR, D_COMPLETED, D_ESCALATION, D_EXIT,
@@ -33,7 +33,7 @@ from .core_layout import (
     PRIO, QGEN, QM_AGENT, QM_POS, QUEUE, REASON_NO_ANSWER, RINGING, RO_LEN, RR_CURSOR, S_ENDED,
     S_EV_ROOM, S_GEN, S_HUSED, S_NEV, S_NFREE, S_NOW, S_NT, S_TAIL, S_TAIL_FIRING, S_TAIL_K, S_TM_NEED,
     S_TM_ROOM, S_OF_NFREE, S_OF_ROOM, SCAN, ST_ENDED, ST_OFFERED, ST_WAITING, STATE, STEP, STRAT, T_ESCALATE, T_LOCK_END, T_MAX_WAIT,
-    QM_PAUSED, T_CALL_LIMIT, T_NO_AGENTS, T_RING, T_RING_STEP, SKP, NSPECIAL, PREF, PREF_UNTIL, T_PREF_FALLBACK, TALK, TARG, TKIND, TTARGET, W_HEAD, WEIGHT, WRAP,
+    T_CALL_LIMIT, T_NO_AGENTS, T_RING, T_RING_STEP, SKP, NSPECIAL, PREF, PREF_UNTIL, T_PREF_FALLBACK, TALK, TARG, TKIND, TTARGET, W_HEAD, WEIGHT, WRAP,
 )
 from .codes import STRAT_MOST_SKILLED, STRAT_RING_ALL, STRAT_RING_PROGRESSIVELY, STRAT_ROUND_ROBIN, STRAT_TOP_DOWN
 from .core_ids import h_del
@@ -218,7 +218,7 @@ def _best_of_queues(S, a, t):
         s = S.Q_i[q, W_HEAD]
         w = -S.Q_f[q, WEIGHT]
         if S.Q_i[q, NSTEPS] == 0 and S.Q_i[q, NSPECIAL] == 0:
-            if not S.AQ[k, 2] or S.LD[a, 0] >= S.CA[a, 0] or S.QM[S.QM_ptr[q] + S.AQ[k, 1], QM_PAUSED]:
+            if not serves(S, S.QM_ptr[q] + S.AQ[k, 1], 0) or S.LD[a, 0] >= S.CA[a, 0]:
                 continue  # every call of the queue asks the same of its members (voice, no own skills)
         else:  # calls differ (escalation step, preferred agent): the first, in order, it may take
             m = S.QM_ptr[q] + S.AQ[k, 1]

@@ -14,10 +14,10 @@ waiting calls one by one instead of taking the first.
 from __future__ import annotations
 
 from .core_jit import kernel
-from .core_kernels import L_NONE, P_READY, call_ok
+from .core_kernels import L_NONE, P_READY, call_ok, serves
 from .core_layout import (
     CH, DIR_HEAD, DIR_NEXT, DIR_PREV, IN_DIR, LOCK_KIND, NSPECIAL, PRES, PREF, PREF_UNTIL, QUEUE,
-    QM_PAUSED, SKP, SPECIAL, STEP, XFER,
+    SKP, SPECIAL, STEP, XFER,
 )
 from .core_wait import w_less
 
@@ -55,7 +55,7 @@ def eligible(S, a, slot, m, t):
     q, step = S.C_i[slot, QUEUE], S.C_i[slot, STEP]
     if pref_active(S, slot, t):
         return a == S.C_i[slot, PREF] and has_skills(S, a, q, step) and call_ok(S, a, slot, q, step)
-    return m >= 0 and S.QOK[m, step] != 0 and S.QM[m, QM_PAUSED] == 0 and call_ok(S, a, slot, q, step)
+    return m >= 0 and serves(S, m, step) and call_ok(S, a, slot, q, step)
 
 
 @kernel

@@ -17,11 +17,11 @@ from .codes import (
     STRAT_FEWEST_CALLS, STRAT_LEAST_TALK, STRAT_MOST_SKILLED, STRAT_RANDOM, STRAT_ROUND_ROBIN, STRAT_SEQUENTIAL,
     STRAT_TOP_DOWN, STRAT_WEIGHTED_RANDOM,
 )
-from .core_kernels import call_ok, own_skill_sum
+from .core_kernels import call_ok, own_skill_sum, serves
 from .core_pref import can_take
 from .core_layout import (
     ANSWERED, CH, CURSOR, IDLE_RANK, QM_AGENT, QM_PEN, QM_POS, QM_SKILL_SUM, QM_TIER,
-    QM_PAUSED, QM_WEIGHT, QUEUE, RR_CURSOR, SKP, STEP, STRAT, TALK, XFER,
+    QM_WEIGHT, QUEUE, RR_CURSOR, SKP, STEP, STRAT, TALK, XFER,
 )
 from .kernels import splitmix64
 
@@ -34,8 +34,7 @@ def member_ok(S, m, slot, step):
     locked, has room on the call's channel, is not the agent who transferred the call, and holds the
     call's own skills."""
     a = S.QM[m, QM_AGENT]
-    return (S.QOK[m, step] != 0 and S.QM[m, QM_PAUSED] == 0 and can_take(S, a, S.C_i[slot, CH])
-            and a != S.C_i[slot, XFER]
+    return (serves(S, m, step) and can_take(S, a, S.C_i[slot, CH]) and a != S.C_i[slot, XFER]
             and call_ok(S, a, slot, S.C_i[slot, QUEUE], step))
 
 
