@@ -15,8 +15,7 @@ from typing import Hashable
 
 from .codes import PRESENCE_LOGGED_OUT, PRESENCE_NOT_READY, PRESENCE_READY, CallState, EventKind
 from .dispatch import T_NO_AGENTS
-from .errors import StateError, flag
-from .fast_pause import check_reason
+from .errors import StateError, check_reason, flag
 from .events import Event
 
 

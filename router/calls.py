@@ -37,6 +37,13 @@ def parse_call_skills(skills: dict[str, int] | None, skill_index: dict[str, int]
     return np.array(ids, dtype=np.int64), np.array(mins, dtype=np.int64)
 
 
+def check_priority(priority: Any) -> None:
+    """A priority set by the compiled core's rows (``change_priority``, the facade's ``call_arrive``): a
+    32-bit integer."""
+    if isinstance(priority, bool) or not isinstance(priority, int) or abs(priority) >= 1 << 31:
+        raise StateError(f"priority must be a 32-bit integer, got {priority!r}")
+
+
 def check_max_wait(max_wait_s: Any) -> float:
     """A call's own ``max_wait_s``: None (none: its queues' apply) or seconds > 0 (``math.inf``: none); the
     limit as a float."""
@@ -273,8 +280,7 @@ class CallOpsMixin:
         """A waiting or ringing call's new priority; a waiting call moves to its place among equals."""
         now = self._clock(now)
         call = self._call(call_id)
-        if isinstance(priority, bool) or not isinstance(priority, int) or abs(priority) >= 1 << 31:
-            raise StateError(f"priority must be a 32-bit integer, got {priority!r}")
+        check_priority(priority)
         if call.state == CallState.CONNECTED:  # no timer connects a call: checked before them
             raise StateError(f"call {call_id!r} is connected: only a waiting or ringing call's priority can change")
         self._tried(now, lambda r: r._queued_call(call_id))

@@ -260,7 +260,8 @@ class DispatchMixin:
             i = order[(start + k) % n]
             a = q.members_list[i]
             if (A.presence[a] == PRESENCE_READY and A.lock_kind[a] == LOCK_NONE and A.load[a, ch] < A.cap[a, ch]
-                    and a != call.xfer_from and i not in q.paused and K.agent_has_skills(A.skills, a, call.req_ids, call.req_min, drop)):
+                    and a != call.xfer_from and i not in q.paused
+                    and K.agent_has_skills(A.skills, a, call.req_ids, call.req_min, drop)):
                 return i
         return -1
 

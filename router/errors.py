@@ -51,3 +51,9 @@ def flag(value: object, name: str) -> bool:
     if isinstance(value, (bool, np.bool_)) or (isinstance(value, numbers.Integral) and value in (0, 1)):
         return bool(value)
     raise StateError(f"{name} must be True or False, got {value!r}")
+
+
+def check_reason(reason: object, what: str = "not-ready") -> None:
+    """A not-ready or pause reason: a non-empty string without ':'."""
+    if not isinstance(reason, str) or not reason or ":" in reason:
+        raise StateError(f"{what} reason must be a non-empty string without ':', got {reason!r}")

@@ -38,10 +38,10 @@ from .core_layout import (
 from .fast_errors import row_error
 from .fast_events import EventReaders
 from .fast_ids import FIRST_OWN_ID, CallIds, call_key
-from .fast_pause import MemberPause, check_reason
+from .fast_pause import MemberPause
 from .fast_rows import RowBuilders
 from .fast_views import CoreViews
-from .errors import ConfigError, RouterError, StateError, UnknownIdError, real_seconds
+from .errors import ConfigError, RouterError, StateError, UnknownIdError, check_reason, real_seconds
 from .events import Event
 from .stats import StatsCollector
 
@@ -367,7 +367,7 @@ class Router(EventReaders, RowBuilders, CallIds, CoreViews, MemberPause):
 
     def change_priority(self, now: float, call_id: Hashable, priority: int) -> list[Event]:
         """A waiting or ringing call's new priority (Asterisk's QueueChangePriorityCaller); a waiting call
-        moves to its place among the calls of that priority (docs/routing.md §1)."""
+        moves to its place among the calls of that priority (docs/routing.md §16)."""
         return self._one(*self.priority_row(now, self._call_id(call_id), priority), asked=call_id)
 
     def request_callback(self, now: float, call_id: Hashable, number: str) -> list[Event]:

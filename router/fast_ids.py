@@ -58,7 +58,9 @@ class CallIds:
         """The core id of a call named by an operation (``UNMAPPED`` if no live call has that id)."""
         if type(call_id) is int and FIRST_OWN_ID <= call_id <= _LAST_ID:
             return call_id
-        key = call_key(call_id)
+        return self._core_id(call_key(call_id))
+
+    def _core_id(self, key: Hashable) -> int:
         if type(key) is int and FIRST_OWN_ID <= key <= _LAST_ID:
             return key
         return self._int.get(key, UNMAPPED)
@@ -66,12 +68,12 @@ class CallIds:
     def _new_call_id(self, call_id: object) -> int:
         """The core id of an arriving call: its own, a live call's (the core refuses the duplicate) or a
         new one, mapped until the call ends (:meth:`_unmap` if the core refuses the arrival)."""
-        cid = self._call_id(call_id)
+        key = call_key(call_id)
+        cid = self._core_id(key)
         if cid != UNMAPPED:
             return cid
         cid = self._next_mapped
         self._next_mapped += 1
-        key = call_key(call_id)
         self._int[key], self._ext[cid] = cid, key
         return cid
 

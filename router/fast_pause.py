@@ -11,8 +11,7 @@ from __future__ import annotations
 
 from typing import Hashable
 
-from .core_layout import OP_PAUSE, OP_UNPAUSE, QM_PAUSED
-from .errors import StateError
+from .core_layout import NO_ID, OP_PAUSE, OP_UNPAUSE, QM_PAUSED
 from .events import Event
 
 
@@ -23,7 +22,7 @@ class MemberPause:
         a = self.agent_index(agent_id)
         q = self.queue_index(queue)
         arg = float(self.reason_code(reason, "pause")) if op == OP_PAUSE else 0.0
-        return (op, now, -1 << 62, a, q, 0, arg)
+        return (op, now, NO_ID, a, q, 0, arg)
 
     def member_pause(self, now: float, agent_id: Hashable, queue: str, reason: str = "paused") -> list[Event]:
         """Pause the agent in ``queue`` only, with ``reason``: no offers of that queue's calls until
@@ -38,16 +37,11 @@ class MemberPause:
         """The queues the agent is paused in, with the reasons, in configuration order."""
         a = self.agent_index(agent_id)
         S = self._S
-        out = {}
+        paused = []
         for k in range(int(S.AQ_ptr[a]), int(S.AQ_ptr[a + 1])):
             q = int(S.AQ[k, 0])
             code = int(S.QM[S.QM_ptr[q] + S.AQ[k, 1], QM_PAUSED])
             if code:
-                out[self.queue_names[q]] = self._reasons[code - 1]
-        return dict(sorted(out.items(), key=lambda kv: self.queue_names.index(kv[0])))
+                paused.append((q, self._reasons[code - 1]))
+        return {self.queue_names[q]: reason for q, reason in sorted(paused)}
 
-
-def check_reason(reason: object, what: str = "not-ready") -> None:
-    """A not-ready or pause reason: a non-empty string without ':'."""
-    if not isinstance(reason, str) or not reason or ":" in reason:
-        raise StateError(f"{what} reason must be a non-empty string without ':', got {reason!r}")

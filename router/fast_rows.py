@@ -15,7 +15,7 @@ from typing import Any, Hashable
 
 import numpy as np
 
-from .calls import check_arrival_extras, check_max_wait, parse_call_skills
+from .calls import check_arrival_extras, check_max_wait, check_priority, parse_call_skills
 from .core_layout import (
     NO_ID, OP_ARRIVE, OP_CALLBACK, OP_PRIORITY, OP_LOGIN, OP_NOT_READY, OP_REJECT, OP_RELEASE, OP_TRANSFER, S_NPROF,
 )
@@ -80,8 +80,7 @@ class RowBuilders:
                    max_wait_s: float | None = None) -> tuple[tuple, int]:
         """(the row, the call's skill profile code)."""
         q = self.queue_index(queue)
-        if isinstance(priority, bool) or not isinstance(priority, int) or abs(priority) >= 1 << 31:
-            raise StateError(f"priority must be a 32-bit integer, got {priority!r}")
+        check_priority(priority)
         prof = self.skill_profile(skills, channel, max_wait_s)
         pref = self.agent_index(preferred_agent) if preferred_agent is not None else -1
         check_arrival_extras(preferred_fallback_s, context)
@@ -114,10 +113,12 @@ class RowBuilders:
 
     def priority_row(self, now: float, cid: int, priority: int) -> tuple:
         """Reads the call's state when ``priority`` is bad (an unknown call is the error to report then)."""
-        if isinstance(priority, bool) or not isinstance(priority, int) or abs(priority) >= 1 << 31:
+        try:
+            check_priority(priority)
+        except StateError:
             if self._slot(cid) >= 0:
-                raise StateError(f"priority must be a 32-bit integer, got {priority!r}")
-            priority = 0
+                raise
+            priority = 0  # the unknown call is the error the core reports
         return (OP_PRIORITY, now, cid, -1, -1, priority, 0.0)
 
     def callback_row(self, now: float, cid: int, number: str) -> tuple:

@@ -85,9 +85,12 @@ class CoreViews:
     # ------------------------------------------------------------ what an adapter resyncs from
     def call_view(self, call_id: Hashable) -> CallView:
         """The live call ``call_id`` (UnknownIdError / StateError as the other queries)."""
+        s = self._live_slot(call_id)
+        return self._view_at(s, self._slot_id(s))
+
+    def _view_at(self, s: int, call_id: Hashable) -> CallView:
         r = self._rt()
         S = r._S
-        s = self._live_slot(call_id)
         st = int(S.C_i[s, STATE])
         ringing, o = [], int(S.C_i[s, OF_FIRST]) if st == ST_OFFERED else -1
         while o >= 0:  # the call's offers, in the order they were made
@@ -95,7 +98,7 @@ class CoreViews:
             o = int(S.OF[o, O_CNEXT])
         agent = r.agent_ids[int(S.C_i[s, AGENT])] if st == ST_CONNECTED else None
         cb = int(S.C_i[s, CB])
-        return CallView(self._slot_id(s), CallState(st).name, r.queue_names[int(S.C_i[s, QUEUE])], agent, ringing,
+        return CallView(call_id, CallState(st).name, r.queue_names[int(S.C_i[s, QUEUE])], agent, ringing,
                         int(S.C_i[s, PRIO]), float(S.C_f[s, ARRIVAL]), r._numbers[cb] if cb else None,
                         dict(self._context_of(call_id)))
 
@@ -104,7 +107,7 @@ class CoreViews:
         S = self._rt()._S
         live = np.flatnonzero(np.isin(S.C_i[:, STATE], _LIVE))
         order = live[np.argsort(S.C_i[live, ORDER], kind="stable")]
-        return [self.call_view(self._slot_id(s)) for s in order.tolist()]
+        return [self._view_at(s, self._slot_id(s)) for s in order.tolist()]
 
     def agent_view(self, agent_id: Hashable) -> AgentView:
         r = self._rt()
