@@ -88,3 +88,6 @@ class EventKind(IntEnum):
     MEMBER_PAUSED = 15  # an agent paused in one queue: detail the reason
     MEMBER_UNPAUSED = 16
     PRIORITY_CHANGED = 17  # a waiting or ringing call's priority changed: value the new priority
+    MEMBER_ADDED = 18  # an agent became a member of a queue at run time: value its penalty
+    MEMBER_REMOVED = 19  # an agent stopped being a member of a queue (a pause there ends with it)
+    MEMBER_UPDATED = 20  # a member's tier, penalty, position or weight changed: value its penalty
