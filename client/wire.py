@@ -278,6 +278,21 @@ class Operations:
     def unpause(self, agent: Any, queue: str) -> Any:
         return self._op("unpause", _reply, {"agent": agent, "queue": queue})
 
+    def member_add(self, agent: Any, queue: str, *, tier: int | None = None, penalty: int | None = None,
+                   position: int | None = None, weight: float | None = None) -> Any:
+        """Make ``agent`` a member of ``queue`` (settings not given: the engine's defaults)."""
+        return self._op("member_add", _reply, {"agent": agent, "queue": queue, **_opt(
+            tier=tier, penalty=penalty, position=position, weight=weight)})
+
+    def member_remove(self, agent: Any, queue: str) -> Any:
+        return self._op("member_remove", _reply, {"agent": agent, "queue": queue})
+
+    def member_update(self, agent: Any, queue: str, *, tier: int | None = None, penalty: int | None = None,
+                      position: int | None = None, weight: float | None = None) -> Any:
+        """Change a member's settings (those not given stay)."""
+        return self._op("member_update", _reply, {"agent": agent, "queue": queue, **_opt(
+            tier=tier, penalty=penalty, position=position, weight=weight)})
+
     # queries
     def ping(self) -> Any:
         return self._op("ping", _ping, {})

@@ -17,6 +17,7 @@ from .codes import STRATEGY_NAMES
 from .errors import ConfigError
 
 MAX_LEVEL = 5
+MAX_MEMBER_VALUE = 2**31 - 1  # the largest tier, position or penalty of a queue member
 
 
 @dataclass(frozen=True)
@@ -248,9 +249,9 @@ def _parse_queue(q: dict, i: int, names: list[str], agent_ids: set, by_group: di
         listed.add(agent)
         m = m or {}
         members.append(MemberConfig(
-            agent=agent, tier=_int(m, "tier", path, 1, lo=0) or 0,
-            position=_int(m, "position", path, len(members), lo=0) or 0,
-            penalty=_int(m, "penalty", path, 0, lo=0) or 0,
+            agent=agent, tier=_int(m, "tier", path, 1, lo=0, hi=MAX_MEMBER_VALUE) or 0,
+            position=_int(m, "position", path, len(members), lo=0, hi=MAX_MEMBER_VALUE) or 0,
+            penalty=_int(m, "penalty", path, 0, lo=0, hi=MAX_MEMBER_VALUE) or 0,
             weight=_num(m, "weight", path, 1.0, strict=True, allow_inf=False), from_step=from_step))
 
     raw_members = q.get("members", [])

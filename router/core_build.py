@@ -12,18 +12,14 @@ from .core_layout import (
     AHT, AH_CAP, AH_OFF, A_BUSY_DELAY, A_MAX_NA, A_NA_DELAY, A_OF_HEAD, A_REJ_DELAY, A_WRAP, BLOCKED, BUSY_DELAY,
     CAP, CoreState, DEDICATED, DIR_HEAD, DISPLAY, DISP_LOGGED_OUT, H_EMPTY, H_TOMB, KEYKIND, LAST_END,
     LAST_OFFERED, MAX_LEN, MAX_NA, MAX_WAIT, NA_DELAY, NO_AGENTS_S, NSTEPS, N_A_F, N_A_I, N_C_F, N_C_I, N_EV_I,
-    N_OF, N_QM, N_Q_F, N_Q_I, N_S_F, N_S_I, N_TM_I, OVERFLOW, PREF_FB, RA_ORDER, RA_SLOT, RA_T, REJ_DELAY,
+    N_OF, N_Q_F, N_Q_I, N_S_F, N_S_I, N_TM_I, OVERFLOW, PREF_FB, RA_ORDER, RA_SLOT, RA_T, REJ_DELAY,
     RING_STEP, RING_TO, RO_LEN, RO_OFF, RR_CURSOR, SCAN, STATE, STRAT, ST_FREE, ST_OFFERED, S_EV_ROOM, S_HUSED,
     S_NFREE, S_NNUMBERS, S_NOW, S_NPROF, S_NREASONS, S_NT, S_OF_NFREE, S_OF_ROOM, S_RO_ROOM, S_RO_USED, S_TM_NEED,
     S_TM_ROOM, WEIGHT, WRAP, W_HEAD, W_ROOT,
 )
 from .core_ids import h_rebuild
-from .kernels import agent_has_skills
+from .core_members import HEAP_KEYS, member_tables, ring_members, steps_of, step_rooms
 
-#: Strategies whose choice the available-member heap makes (on a queue whose members share one tier
-#: and one penalty), and its key: 0 idle rank only, 1 answered calls, 2 talk time, 3 minus the skill sum.
-HEAP_KEYS = {"longest-idle-agent": 0, "preferred-agent": 0, "agent-with-fewest-calls": 1,
-             "agent-with-least-talk-time": 2, "most-skilled-first": 3}
 #: Every strategy; those not in HEAP_KEYS choose by the member scan.
 CORE_STRATEGIES = (*HEAP_KEYS, "round-robin", "top-down", "sequentially-by-agent-order", "random",
                    "weighted-random", "ring-all", "ring-progressively")
@@ -61,26 +57,16 @@ def build(cfg: RouterConfig, calls: int = 1024, timers: int = 4096, events: int 
     A_f[:, LAST_OFFERED] = -math.inf
     Q_i = np.zeros((nq, N_Q_I), dtype=np.int64)
     Q_f = np.zeros((nq, N_Q_F), dtype=np.float64)
-    qm_ptr = np.zeros(nq + 1, dtype=np.int64)
-    qm_rows, qm_f, qok_rows, aq_rows = [], [], [], [[] for _ in range(n)]
     max_steps = max([len(q.escalation) for q in cfg.queues] + [0])
     ESC_f = np.full((nq, max(1, max_steps)), math.inf)
     ESC_i = np.full((nq, max(1, max_steps)), -1, dtype=np.int64)
     DROP = np.zeros((nq, max_steps + 1), dtype=np.int64)
     qs_ptr, qs_rows = np.zeros(nq + 1, dtype=np.int64), []
+    T = member_tables(cfg, skills, A_i[:, CAP], max_steps)
     for qi, q in enumerate(cfg.queues):
-        req_ids = np.array([skill_index[s] for s, _ in q.skills], dtype=np.int64)
-        req_min = np.array([lvl for _, lvl in q.skills], dtype=np.int64)
-        pen = q.max_penalty if q.max_penalty is not None else 1 << 62
-        blocked = bool(q.members) and q.members[0].penalty > pen
-        uniform = len({(m.tier, m.penalty) for m in q.members}) == 1
-        steps = _steps(q, pen)
         Q_i[qi, KEYKIND] = HEAP_KEYS.get(q.strategy, 0)
         Q_i[qi, STRAT] = STRATEGY_NAMES[q.strategy]
-        # A heap decides only where members share one tier and penalty and no step changes who serves.
-        # … and every member takes one call at a time (a busy multi-channel agent may still have room).
-        single = all(A_i[agent_index[m.agent], CAP] <= 1 for m in q.members)
-        Q_i[qi, SCAN] = not (q.strategy in HEAP_KEYS and uniform and single and not q.escalation)  # uniform: False without members
+        Q_i[qi, SCAN] = T.rows[qi].scan
         Q_i[qi, NSTEPS] = len(q.escalation)
         for k, step in enumerate(q.escalation):
             ESC_f[qi, k] = step.after_s
@@ -89,7 +75,7 @@ def build(cfg: RouterConfig, calls: int = 1024, timers: int = 4096, events: int 
         Q_i[qi, MAX_NA] = q.max_no_answer
         Q_i[qi, MAX_LEN] = q.max_length
         Q_i[qi, OVERFLOW] = qindex[q.overflow] if q.overflow else -1
-        Q_i[qi, BLOCKED] = blocked
+        Q_i[qi, BLOCKED] = T.rows[qi].blocked
         Q_f[qi, [WEIGHT, RING_TO, WRAP, REJ_DELAY, BUSY_DELAY, NA_DELAY, MAX_WAIT, AHT]] = (
             q.weight, q.ring_timeout_s, q.wrap_up_s, q.reject_delay_s, q.busy_delay_s, q.no_answer_delay_s,
             q.max_wait_s, q.expected_aht_s)
@@ -97,26 +83,11 @@ def build(cfg: RouterConfig, calls: int = 1024, timers: int = 4096, events: int 
         Q_f[qi, RING_STEP] = q.ring_step_s
         Q_f[qi, PREF_FB] = q.preferred_fallback_s
         Q_i[qi, DEDICATED] = agent_index[q.dedicated_agent] if q.dedicated_agent is not None else -1
-        qs_rows.extend(zip(req_ids.tolist(), req_min.tolist()))
+        qs_rows.extend((skill_index[s], lvl) for s, lvl in q.skills)
         qs_ptr[qi + 1] = len(qs_rows)
-        for k, (_, d_k) in enumerate(steps):
+        for k, (_, d_k) in enumerate(steps_of(q)):
             DROP[qi, k] = d_k
-        for mi, m in enumerate(q.members):
-            a = agent_index[m.agent]
-            oks = [m.from_step <= k and m.penalty <= p_k and bool(agent_has_skills(skills, a, req_ids, req_min, d_k))
-                   for k, (p_k, d_k) in enumerate(steps)]
-            oks += [False] * (max_steps + 1 - len(oks))
-            qm_rows.append((a, oks[0], m.tier, m.penalty, m.position, m.from_step, 0))
-            qok_rows.append(oks)
-            qm_f.append((float(skills[a, req_ids].astype(np.int64).sum()), m.weight))
-            aq_rows[a].append((qi, mi, int(oks[0])))  # may take the queue's calls at step 0
-        qm_ptr[qi + 1] = len(qm_rows)
-    aq_ptr = np.zeros(n + 1, dtype=np.int64)
-    aq_ptr[1:] = np.cumsum([len(r) for r in aq_rows])
-    AQ = np.array([r for rows in aq_rows for r in rows], dtype=np.int64).reshape(-1, 3)
-    QM = np.array(qm_rows, dtype=np.int64).reshape(-1, N_QM)
-    sizes = np.diff(qm_ptr)
-    ah_cap = 2 * sizes + 66  # compacted when full: at most one current entry per member
+    ah_cap = np.array([r.ah_cap for r in T.rows], dtype=np.int64)
     Q_i[:, AH_OFF] = np.concatenate([[0], np.cumsum(ah_cap)[:-1]])
     Q_i[:, AH_CAP] = ah_cap
     Q_i[:, W_ROOT] = -1
@@ -130,31 +101,23 @@ def build(cfg: RouterConfig, calls: int = 1024, timers: int = 4096, events: int 
     S_i[S_NFREE] = calls
     S_i[S_NREASONS] = 2  # login, no-answer
     S_i[S_NNUMBERS] = 1  # callback number code 0: none
-    ring = max([len(q.members) for q in cfg.queues if q.strategy in RING_STRATEGIES] + [0])
+    ring = ring_members(Q_i, T.QM_ptr)
     most = max(1, int(A_i[:, CAP].max(initial=1)))  # the most calls one agent takes at a time
-    # Offers one step may make: the agents a ring-all call leaves, each taking as many calls as it has
-    # room for; an agent's calls back in their queues, each ringing a ring-all queue.
-    offers = 2 * (ring + 1) * (most + 1)
-    step_events = 4 * nq + 32 + 4 * ring + 4 * offers  # an overflow chain visits each queue at most once
-    S_i[S_EV_ROOM] = 2 * step_events
-    S_i[S_TM_ROOM] = 2 * (nq * (3 + max_steps) + 9 + ring + offers)  # each queue of a chain: waits, steps, rings;
-    # the call's own max wait
-    S_i[S_RO_ROOM] = max(ring, 1) * most  # ring orders of an agent's calls back in ring queues; scratch
-    S_i[S_OF_ROOM] = offers
+    S_i[S_EV_ROOM], S_i[S_TM_ROOM], S_i[S_RO_ROOM], S_i[S_OF_ROOM] = step_rooms(nq, max_steps, ring, most)
+    offers = int(S_i[S_OF_ROOM])
     of_rows = 2 * offers + min(int(A_i[:, CAP].sum()), calls)
     S_i[S_OF_NFREE] = of_rows
     S_f = np.zeros(N_S_F, dtype=np.float64)
     S_f[S_NOW] = -math.inf
     state = CoreState(
-        A_i=A_i, A_f=A_f, AQ_ptr=aq_ptr, AQ=AQ, Q_i=Q_i, Q_f=Q_f, QM_ptr=qm_ptr, QM=QM,
-        QM_f=np.array(qm_f, dtype=np.float64).reshape(-1, 2), AH_f=np.zeros((int(ah_cap.sum()), 2)),
+        A_i=A_i, A_f=A_f, AQ_ptr=T.AQ_ptr, AQ=T.AQ, Q_i=Q_i, Q_f=Q_f, QM_ptr=T.QM_ptr, QM=T.QM, QM_f=T.QM_f, AH_f=np.zeros((int(ah_cap.sum()), 2)),
         AH_i=np.zeros((int(ah_cap.sum()), 2), dtype=np.int64), C_i=C_i, C_f=np.zeros((calls, N_C_F)),
         FREE=np.arange(calls - 1, -1, -1, dtype=np.int64), TM_t=np.zeros(timers), TM_i=np.zeros((timers, N_TM_I), dtype=np.int64),
         EV_i=np.zeros((max(events, 4 * S_i[S_EV_ROOM]), N_EV_I), dtype=np.int64),
         EV_f=np.zeros((max(events, 4 * S_i[S_EV_ROOM]), 2)), S_i=S_i, S_f=S_f,
         HK=np.full(_pow2(4 * calls), H_EMPTY, dtype=np.int64), HV=np.zeros(_pow2(4 * calls), dtype=np.int64),
         RNG=np.array([cfg.seed], dtype=np.uint64),
-        QOK=np.array(qok_rows, dtype=np.uint8).reshape(-1, max_steps + 1), ESC_f=ESC_f, ESC_i=ESC_i,
+        QOK=T.QOK, ESC_f=ESC_f, ESC_i=ESC_i,
         RO=np.zeros(max(16, 8 * ring), dtype=np.int64), SK=skills, QS_ptr=qs_ptr,
         QS=np.array(qs_rows, dtype=np.int64).reshape(-1, 2), DROP=DROP, CP=empty_profiles(len(cfg.skills)),
         PCH=np.zeros(4, dtype=np.int64), PLIM=np.full(4, np.inf), OF=np.zeros((of_rows, N_OF), dtype=np.int64),
@@ -190,16 +153,6 @@ def _compact_ring_orders(S: CoreState, C_i: np.ndarray) -> np.ndarray:
         at += n
     S.S_i[S_RO_USED] = at
     return RO
-
-
-def _steps(q, pen: int) -> list[tuple[int, int]]:
-    """(max penalty, skill-level drop) at each escalation step of ``q``, step 0 first (state.QueueState)."""
-    out, drop = [(pen, 0)], 0
-    for s in q.escalation:
-        pen = s.max_penalty if s.max_penalty is not None else pen
-        drop = max(drop, s.min_level_drop)
-        out.append((pen, drop))
-    return out
 
 
 def _more_free(S: CoreState, free: np.ndarray, count: int, old: int, new: int) -> np.ndarray:

@@ -154,10 +154,15 @@ OP_LOGIN, OP_LOGOUT, OP_READY, OP_NOT_READY, OP_ADVANCE = 6, 7, 8, 9, 10
 OP_CALLBACK, OP_TRANSFER = 11, 12
 OP_PAUSE, OP_UNPAUSE = 13, 14  # a member paused / unpaused in one queue (``agent``, ``queue``)
 OP_PRIORITY = 15  # a waiting or ringing call's new priority (``priority``)
+# A queue membership change, after the facade swapped the member tables (fast_members.py): ``agent``,
+# ``queue``, ``arg`` the kind (membership.ADD / REMOVE / UPDATE), ``priority`` 1 if the agent staffed the
+# queue before. Only the facade builds these rows; Router.submit refuses them.
+OP_MEMBER = 16
 OP_NAMES = {OP_ARRIVE: "arrive", OP_ACCEPT: "accept", OP_REJECT: "reject", OP_RELEASE: "release",
             OP_ABANDON: "abandon", OP_LOGIN: "login", OP_LOGOUT: "logout", OP_READY: "ready",
             OP_NOT_READY: "not_ready", OP_ADVANCE: "advance", OP_CALLBACK: "callback",
-            OP_TRANSFER: "transfer", OP_PAUSE: "pause", OP_UNPAUSE: "unpause", OP_PRIORITY: "priority"}
+            OP_TRANSFER: "transfer", OP_PAUSE: "pause", OP_UNPAUSE: "unpause", OP_PRIORITY: "priority",
+            OP_MEMBER: "member"}
 
 #: One operation per row. ``arg``: arrive → the preferred agent's fallback seconds (NaN: the queue's;
 #: ``agent`` the preferred agent or -1); release → wrap-up seconds (NaN: the queue's); reject → 1 if busy;
@@ -195,6 +200,7 @@ ERR_NOT_MEMBER = 17  # pause / unpause: the agent is not a member of the queue
 ERR_PAUSED = 18  # pause: paused in that queue already
 ERR_NOT_PAUSED = 19  # unpause: not paused in that queue
 ERR_ANSWERED = 20  # priority: the call is connected (only a waiting or ringing call's priority changes)
+ERR_MEMBERSHIP = 21  # OP_MEMBER: the member tables do not show the change (a row not built by the facade)
 NOT_RUN = -1  # the batch stopped before this operation (room must grow first)
 
 

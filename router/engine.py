@@ -46,6 +46,7 @@ import numpy as np
 
 from . import kernels as K
 from .agents import AgentOpsMixin
+from .members import MemberChangesMixin
 from .ring_join import RingJoinMixin
 from .calls import CallOpsMixin
 from .codes import (
@@ -73,7 +74,7 @@ _INDEXED_KEY = {STRAT_LONGEST_IDLE: 0, STRAT_PREFERRED: 0, STRAT_FEWEST_CALLS: 1
 _new_event = tuple.__new__  # builds an Event without NamedTuple's Python-level __new__ (hot path)
 
 
-class ReferenceRouter(CallOpsMixin, AgentOpsMixin, DispatchMixin, RingJoinMixin, ReferenceViews):
+class ReferenceRouter(CallOpsMixin, AgentOpsMixin, MemberChangesMixin, DispatchMixin, RingJoinMixin, ReferenceViews):
     """The specification engine. Build with :meth:`from_config` or :meth:`from_toml`."""
 
     def __init__(self, config: RouterConfig, *, collect_stats: bool = True, fast_paths: bool = True):
@@ -91,6 +92,7 @@ class ReferenceRouter(CallOpsMixin, AgentOpsMixin, DispatchMixin, RingJoinMixin,
             for mi, a in enumerate(q.members):
                 self._agents.queues[int(a)].append((q.idx, mi))
         self._rank = 0
+        self._fast_paths = fast_paths
         if fast_paths:
             self._enable_available_index()
         self._cand_buf = np.empty(max(1, len(self._agents.ids)), dtype=np.int64)
@@ -112,7 +114,11 @@ class ReferenceRouter(CallOpsMixin, AgentOpsMixin, DispatchMixin, RingJoinMixin,
         self._stats = StatsCollector(config) if collect_stats else None
 
     def _enable_available_index(self) -> None:
-        """Give an index of available members to each queue where the kernel's rule allows it.
+        for q in self._queues:
+            self._index_queue(q)
+
+    def _index_queue(self, q: QueueState) -> None:
+        """Give ``q`` an index of available members where the kernel's rule allows it.
 
         Where every member shares one tier and penalty, serves from step 0 and
         takes one call at a time (total capacity <= 1), and the strategy's key
@@ -121,23 +127,22 @@ class ReferenceRouter(CallOpsMixin, AgentOpsMixin, DispatchMixin, RingJoinMixin,
         skills), the kernel's choice is "the first current entry, in key order,
         that can take the call": a heap of ``(key, idle rank, agent)``."""
         A = self._agents
-        for q in self._queues:
-            if (q.strategy == STRAT_ROUND_ROBIN and q.members.size and np.unique(q.m_tier).size == 1
-                    and np.unique(q.m_penalty).size == 1 and not q.m_from_step.any()):
-                q.pos_order = sorted(range(q.members.size), key=lambda i, q=q: (int(q.m_pos[i]), i))
-                q.pos_sorted = [int(q.m_pos[i]) for i in q.pos_order]
-            if q.strategy not in _INDEXED_KEY or q.members.size == 0:
-                continue
-            if (np.unique(q.m_tier).size != 1 or np.unique(q.m_penalty).size != 1 or q.m_from_step.any()
-                    or (A.cap[q.members].sum(axis=1) > 1).any()):
-                continue
-            q.avail = []
-            q.avail_key = _INDEXED_KEY[q.strategy]
-            q.base_ok = [[bool(K.agent_has_skills(A.skills, int(a), q.req_ids, q.req_min, drop)) for a in q.members]
-                         for drop in q.drop_by_step]
-            q.skill_sum = [float(A.skills[int(a), q.req_ids].astype(np.int64).sum()) for a in q.members]
-            for a in q.members:
-                A.fast_queues[int(a)].append(q)
+        if (q.strategy == STRAT_ROUND_ROBIN and q.members.size and np.unique(q.m_tier).size == 1
+                and np.unique(q.m_penalty).size == 1 and not q.m_from_step.any()):
+            q.pos_order = sorted(range(q.members.size), key=lambda i, q=q: (int(q.m_pos[i]), i))
+            q.pos_sorted = [int(q.m_pos[i]) for i in q.pos_order]
+        if q.strategy not in _INDEXED_KEY or q.members.size == 0:
+            return
+        if (np.unique(q.m_tier).size != 1 or np.unique(q.m_penalty).size != 1 or q.m_from_step.any()
+                or (A.cap[q.members].sum(axis=1) > 1).any()):
+            return
+        q.avail = []
+        q.avail_key = _INDEXED_KEY[q.strategy]
+        q.base_ok = [[bool(K.agent_has_skills(A.skills, int(a), q.req_ids, q.req_min, drop)) for a in q.members]
+                     for drop in q.drop_by_step]
+        q.skill_sum = [float(A.skills[int(a), q.req_ids].astype(np.int64).sum()) for a in q.members]
+        for a in q.members:
+            A.fast_queues[int(a)].append(q)
 
     @classmethod
     def from_config(cls, raw: dict[str, Any], **kw: Any) -> "ReferenceRouter":

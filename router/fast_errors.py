@@ -6,7 +6,7 @@ from typing import Any
 
 from .core_layout import (
     ERR_ANSWERED, ERR_BAD_ARG, ERR_CALL_GONE, ERR_CONNECTED_ELSEWHERE, ERR_DUPLICATE_CALL, ERR_HAS_CALLS, ERR_LOGGED_IN,
-    ERR_LOGGED_OUT, ERR_NOT_MEMBER, ERR_NOT_PAUSED, ERR_PAUSED, ERR_NO_OFFER, ERR_NOT_CONNECTED, ERR_NOT_WAITING, ERR_SAME_AGENT, ERR_TIME, ERR_UNKNOWN_AGENT,
+    ERR_LOGGED_OUT, ERR_MEMBERSHIP, ERR_NOT_MEMBER, ERR_NOT_PAUSED, ERR_PAUSED, ERR_NO_OFFER, ERR_NOT_CONNECTED, ERR_NOT_WAITING, ERR_SAME_AGENT, ERR_TIME, ERR_UNKNOWN_AGENT,
     ERR_UNKNOWN_CALL, ERR_UNKNOWN_QUEUE, NO_ID, NOT_RUN, OP_ACCEPT, OP_CALLBACK, OP_LOGOUT, OP_PRIORITY, OP_REJECT, OP_RELEASE,
     OP_TRANSFER,
 )
@@ -92,6 +92,7 @@ MESSAGES = {
     ERR_PAUSED: "the agent is paused in the queue already",
     ERR_NOT_PAUSED: "the agent is not paused in the queue",
     ERR_ANSWERED: "the call is connected: only a waiting or ringing call's priority changes",
+    ERR_MEMBERSHIP: "the queue's member tables do not show this membership change (OP_MEMBER rows are the facade's)",
     ERR_BAD_ARG: ("bad argument (a reserved call id NO_ID or NO_ID + 1, a wrap-up not finite >= 0, a login or "
                   "reject flag other than 0 or 1, a reason code reason_code() did not give, a callback "
                   "number code number_code() did not give, or a skill profile skill_profile() did not give)"),

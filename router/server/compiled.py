@@ -45,11 +45,14 @@ from ..events import Event
 from ..fast import Router
 from ..fast_errors import row_error
 from ..fast_views import CoreViews
+from ..membership import ADD, REMOVE, UPDATE
 from ..stats import StatsCollector
+from .engines import member_settings
 
 UNMAPPED = NO_ID + 2  # a call id the core never holds (ours count up from 1)
 _AGENT_OPS = {"login": OP_LOGIN, "logout": OP_LOGOUT, "ready": OP_READY, "not_ready": OP_NOT_READY}
 _CONTEXT_OPS = ("arrive", "transfer")
+_MEMBER_OPS = {"member_add": ADD, "member_remove": REMOVE, "member_update": UPDATE}
 
 
 class CompiledEngine(CoreViews):
@@ -59,7 +62,6 @@ class CompiledEngine(CoreViews):
 
     def __init__(self, config: RouterConfig, *, calls: int = 4096):
         self.fr = Router(config, calls=calls, collect_stats=False)
-        self.config = config
         self.agent_ids = self.fr.agent_ids
         self.queue_names = self.fr.queue_names
         self._stats = StatsCollector(config)
@@ -72,6 +74,11 @@ class CompiledEngine(CoreViews):
         self._fresh: set[int] = set()  # ids mapped by the rows being collected
 
     # ------------------------------------------------------------ operations
+    @property
+    def config(self) -> RouterConfig:
+        """The configuration as it is now (membership changes included)."""
+        return self.fr.config
+
     @property
     def now(self) -> float:
         return self.fr.now
@@ -97,6 +104,11 @@ class CompiledEngine(CoreViews):
         profs: list[int] = []  # each row's skill profile (arrive rows with their own skills; else 0)
         idx: list[int] = []
         for k, (op, f) in enumerate(cmds):
+            if op in _MEMBER_OPS:  # changes the member tables between core runs
+                self._run(now, rows, profs, idx, cmds, results)
+                rows, profs, idx = [], [], []
+                results[k] = self._member(now, op, f)
+                continue
             if self._reads_state(op, f):
                 self._run(now, rows, profs, idx, cmds, results)
                 rows, profs, idx = [], [], []
@@ -113,6 +125,23 @@ class CompiledEngine(CoreViews):
             idx.append(k)
         self._run(now, rows, profs, idx, cmds, results)
         return results
+
+    def _member(self, now: float, op: str, f: dict) -> tuple[list[Event], RouterError | None]:
+        """A membership change (fast_members.py): checked, the core advanced to ``now``, the tables swapped,
+        its OP_MEMBER row run, then what fell due at ``now``."""
+        try:
+            now, change = self.fr.member_plan(now, _MEMBER_OPS[op], f["agent"], f["queue"], member_settings(f))
+        except RouterError as exc:
+            return [], exc
+        events = self._rows_now([self._row(now, "advance", {})])
+        row = self.fr.member_swap(change)
+        return events + self._rows_now([row, self._row(now, "advance", {})]), None
+
+    def _rows_now(self, rows: list[tuple]) -> list[Event]:
+        """Run rows that cannot fail (an advance to the present, a membership row) and read their events."""
+        ev, status, _ = self.fr.run_rows(np.array(rows, dtype=OP_DTYPE), records=self._ext)
+        assert (status == OK).all(), status
+        return self._events(ev)
 
     def _reads_state(self, op: str, f: dict) -> bool:
         return (op in ("transfer", "callback") or (op == "arrive" and f["call"] in self._int)

@@ -20,6 +20,7 @@ from ..config import RouterConfig
 from ..engine import ReferenceRouter
 from ..errors import ConfigError, RouterError
 from ..events import Event
+from ..membership import MEMBER_SETTINGS
 from ..stats import Position
 
 ENGINES = ("auto", "compiled", "python")
@@ -43,7 +44,15 @@ _APPLY: dict[str, Callable[[ReferenceRouter, float, dict], list[Event]]] = {
     "priority": lambda r, t, f: r.change_priority(t, f["call"], f["priority"]),
     "pause": lambda r, t, f: r.member_pause(t, f["agent"], f["queue"], f.get("reason", "paused")),
     "unpause": lambda r, t, f: r.member_unpause(t, f["agent"], f["queue"]),
+    "member_add": lambda r, t, f: r.member_add(t, f["agent"], f["queue"], **member_settings(f)),
+    "member_remove": lambda r, t, f: r.member_remove(t, f["agent"], f["queue"]),
+    "member_update": lambda r, t, f: r.member_update(t, f["agent"], f["queue"], **member_settings(f)),
 }
+
+
+def member_settings(f: dict) -> dict:
+    """The member settings a ``member_add`` / ``member_update`` request gives."""
+    return {k: f[k] for k in MEMBER_SETTINGS if k in f}
 
 
 class PythonEngine:

@@ -19,7 +19,9 @@ from typing import Any, Hashable, NamedTuple
 import msgpack
 
 from ..codes import EventKind
+from ..config import MAX_MEMBER_VALUE
 from ..events import Event
+from ..membership import MEMBER_SETTINGS
 
 VERSION = 1
 MAX_BATCH = 10_000
@@ -100,6 +102,10 @@ def _int(name: str, v: Any, low: int, high: int) -> int:
     return v
 
 
+def _member_int(name: str, v: Any) -> int:
+    return _int(name, v, 0, MAX_MEMBER_VALUE)
+
+
 def _bool(name: str, v: Any) -> bool:
     if not isinstance(v, bool):
         raise ProtocolError(BAD_REQUEST, f"field '{name}' must be true or false, got {_show(v)}")
@@ -134,6 +140,7 @@ _CHECKS = {
     "priority": lambda n, v: _int(n, v, 0, MAX_PRIORITY), "skills": _skills, "context": _context,
     "preferred_fallback_s": _number, "max_wait_s": _number, "wrap_up_s": _number, "busy": _bool, "ready": _bool,
     "number": lambda n, v: _text(n, v, 64), "reason": _reason,
+    "tier": _member_int, "penalty": _member_int, "position": _member_int, "weight": _number,
     "seq": lambda n, v: _int(n, v, 0, _INT64[1]), "limit": lambda n, v: _int(n, v, 1, MAX_EVENTS_PER_REPLY),
 }
 
@@ -154,6 +161,9 @@ ENGINE_OPS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "priority": (("call", "priority"), ()),
     "pause": (("agent", "queue"), ("reason",)),
     "unpause": (("agent", "queue"), ()),
+    "member_add": (("agent", "queue"), MEMBER_SETTINGS),
+    "member_remove": (("agent", "queue"), ()),
+    "member_update": (("agent", "queue"), MEMBER_SETTINGS),
 }
 QUERY_OPS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "ping": ((), ()), "agent": (("agent",), ()), "call": (("call",), ()), "queue": (("queue",), ()),

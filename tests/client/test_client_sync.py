@@ -59,6 +59,17 @@ def test_round_trip(server):
         assert err.value.code == "state" and "already paused" in err.value.message
         assert [e.kind for e in c.priority("c2", 7).events] == ["PRIORITY_CHANGED", "CALL_QUEUED"]
         assert [e.kind for e in c.unpause("a1", "sales").events][:2] == ["MEMBER_UNPAUSED", "CALL_OFFERED"]
+        removed = c.member_remove("a1", "sales").events  # the ringing offer rings on
+        assert [(e.kind, e.agent, e.queue) for e in removed] == [("MEMBER_REMOVED", "a1", "sales")]
+        with pytest.raises(RouterRequestError) as err:
+            c.member_update("a1", "sales", penalty=1)
+        assert err.value.code == "state" and "not a member" in err.value.message
+        added = c.member_add("a1", "sales", penalty=2, weight=1.5).events
+        assert [(e.kind, e.value) for e in added] == [("MEMBER_ADDED", 2.0)]
+        assert [e.kind for e in c.member_update("a1", "sales", tier=0).events] == ["MEMBER_UPDATED"]
+        with pytest.raises(RouterRequestError) as err:
+            c.member_add("a1", "sales", tier=-1)
+        assert err.value.code == "bad_request" and "tier" in err.value.message
 
 
 def test_pipeline_single_and_batched_frames(server):

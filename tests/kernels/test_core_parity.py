@@ -19,7 +19,6 @@ import math
 import random
 
 import numpy as np
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -98,7 +97,8 @@ def configs(draw, strategies=tuple(sorted(CORE_STRATEGIES)), multi_channel=False
 OPS = st.lists(st.tuples(st.sampled_from(["arrive", "arrive", "arrive", "accept", "accept", "accept", "accept",
                                           "reject", "release", "release", "release", "abandon", "login", "login",
                                           "logout", "ready", "ready", "not_ready", "advance", "callback",
-                                          "transfer", "pause", "unpause", "priority"]),
+                                          "transfer", "pause", "unpause", "priority", "member_add",
+                                          "member_remove", "member_update"]),
                          st.sampled_from([0.0, 0.0, 0.5, 1.0, 2.0, 4.0, 9.0, 20.0]),
                          st.integers(0, 1 << 16), st.booleans()), min_size=15, max_size=120)
 
@@ -113,9 +113,9 @@ CAPACITIES = (None, {"voice": 1, "chat": 2}, {"voice": 0, "chat": 3}, {"voice": 
 OWN_SKILLS = (None, None, None, {}, {"s1": 3}, {"s2": 4}, {"s1": 2, "s2": 2}, {"s2": 5}, {"s1": 1})
 
 
-def _outcome(fn, *args):
+def _outcome(fn, *args, **kw):
     try:
-        return fn(*args)
+        return fn(*args, **kw)
     except RouterError as exc:
         return type(exc)
 
@@ -207,6 +207,18 @@ def _step(r, op: str, now: float, k: int, flag: bool, twin: Twin, ringing: dict,
         else:
             row = (OP_UNPAUSE, now, 0, agents.index(a), queues.index(pq), 0, 0.0)
             fn = lambda: r.member_unpause(now, a, pq)  # noqa: E731
+    elif op.startswith("member_"):  # a membership change (refused: a second membership, none, bad settings)
+        mq = _pick(queues, k // 7)
+        if op == "member_remove":
+            kw = {}
+        else:
+            pick = (lambda v: v) if op == "member_add" else (lambda v: v if (k >> 5) % 2 else None)
+            kw = dict(tier=pick(k % 3), penalty=pick((k // 3) % 3 - (k % 17 == 0)),
+                      position=None if flag else (k // 9) % 5, weight=pick((0.5, 1.0, 3.0)[(k // 45) % 3]))
+            if op == "member_add":
+                kw = {n: v for n, v in kw.items() if v is not None}
+        row = (op, now, a, mq, kw)  # replayed through the per-call method (no batch row)
+        fn = lambda: getattr(r, op)(now, a, mq, **kw)  # noqa: E731
     elif op == "callback":
         cid = _pick(live, k) if live else 999_999
         number = "" if flag and k % 7 == 0 else f"+1555{k % 97:04d}"
@@ -238,7 +250,8 @@ def test_ring_strategies_match_router(cfg, ops):
 OPS_BUSY = st.lists(st.tuples(st.sampled_from(["arrive", "arrive", "arrive", "arrive", "accept", "accept", "reject",
                                                "release", "release", "abandon", "login", "logout", "ready", "ready",
                                                "not_ready", "not_ready", "advance", "callback", "transfer",
-                                               "pause", "unpause", "priority"]),
+                                               "pause", "unpause", "priority", "member_add", "member_remove",
+                                               "member_update"]),
                               st.sampled_from([0.0, 0.0, 0.5, 1.0, 2.0, 4.0, 9.0]),
                               st.integers(0, 1 << 16), st.booleans()), min_size=15, max_size=120)
 
@@ -306,6 +319,27 @@ def _parity(cfg: dict, ops: list, channels: tuple = ("voice", "voice", "chat")) 
     assert [fast.queue_view(q) for q in fast.queue_names] == [py.queue_view(q) for q in fast.queue_names]
 
     batch = Router.from_config(cfg, calls=16)
+    events, status = [], []
+    cut = [i for i, row in enumerate(rows) if isinstance(row[0], str)] + [len(rows)]  # membership changes
+    lo = 0
+    for i in cut:
+        if i > lo:
+            res = _submit(batch, rows[lo:i])
+            events += batch.to_events(res.events)
+            status += [bool(s != OK) for s in res.status]
+        if i < len(rows):
+            op, now, a, mq, kw = rows[i]
+            out = _outcome(getattr(batch, op), now, a, mq, **kw)
+            status.append(isinstance(out, type))
+            events += [] if isinstance(out, type) else out
+        lo = i + 1
+    assert events == py_events
+    assert status == failed
+    return batch
+
+
+def _submit(batch: Router, rows: list):
+    """The rows through ``Router.submit``, as one batch."""
     ops_arr = np.zeros(len(rows), dtype=OP_DTYPE)
     profiles = np.zeros(len(rows), dtype=np.int64)
     for i, row in enumerate(rows):
@@ -320,10 +354,7 @@ def _parity(cfg: dict, ops: list, channels: tuple = ("voice", "voice", "chat")) 
         elif row[0] == OP_CALLBACK:
             row = row[:6] + (float(batch.number_code(row[6]) if row[6] else 0),)
         ops_arr[i] = row
-    res = batch.submit(ops_arr, skills=profiles)
-    assert batch.to_events(res.events) == py_events
-    assert [bool(s != OK) for s in res.status] == failed
-    return batch
+    return batch.submit(ops_arr, skills=profiles)
 
 
 def test_ring_orders_are_compacted_without_changing_results():
@@ -338,81 +369,6 @@ def test_ring_orders_are_compacted_without_changing_results():
             for _ in range(3000)]
     batch = _parity(cfg, ops)
     assert batch._S.S_i[S_RO_USED] < batch._S.RO.shape[0] <= 64  # compacted as it went, not grown per call
-
-
-def test_batch_grows_and_pauses_without_changing_results():
-    """A long stream through tiny arrays: calls, timers, the call-id table and the event buffer all grow."""
-    cfg = {"skills": ["s"], "agents": [{"id": f"a{i}", "skills": {"s": 1}} for i in range(3)],
-           "queues": [{"name": "q", "members": ["a0", "a1", "a2"], "wrap_up_s": 1.0, "max_wait_s": 300.0}]}
-    n = 3000
-    ops = np.zeros(n + 3, dtype=OP_DTYPE)
-    for i in range(3):
-        ops[i] = (OP_LOGIN, 0.0, 0, i, -1, 0, 1.0)
-    ops[3:]["op"] = OP_ARRIVE
-    ops[3:]["agent"] = -1
-    ops[3:]["time_s"] = np.arange(n) * 0.01
-    ops[3:]["call"] = np.arange(n) + 1
-    fast = Router.from_config(cfg, calls=16)
-    res = fast.submit(ops)
-    assert (res.status == OK).all()
-    kinds = res.events["kind"]
-    assert (kinds == EventKind.CALL_QUEUED).sum() == n - 3  # three were offered at once, the rest wait
-    queued = res.events[kinds == EventKind.CALL_QUEUED]
-    assert (queued["value"] == np.arange(1, n - 2)).all()  # positions 1, 2, 3, ...
-    assert np.all(np.diff(res.events["seq"]) == 1)
-    again = fast.submit(np.array([(OP_ADVANCE, 400.0, 0, -1, -1, 0, 0.0)], dtype=OP_DTYPE))
-    ended = again.events[again.events["kind"] == EventKind.CALL_ENDED]
-    # nobody answers: every call rings out now and then, and all reach max wait
-    assert len(ended) == n and all(fast.detail_text(d) == "exited:timeout" for d in ended["detail"])
-    assert fast.counts == (n, n)
-
-
-def test_bad_rows_fail_alone_with_a_message():
-    cfg = {"skills": ["s"], "agents": [{"id": "a", "skills": {"s": 1}}], "queues": [{"name": "q", "members": ["a"]}]}
-    fast = Router.from_config(cfg)
-    ops = np.array([(OP_LOGIN, 1.0, 0, 0, -1, 0, 1.0), (OP_ARRIVE, 1.0, 5, -1, 7, 0, 0.0),
-                    (OP_ACCEPT, 1.0, 5, 0, -1, 0, 0.0), (OP_ARRIVE, 0.5, 6, -1, 0, 0, 0.0),
-                    (OP_ARRIVE, 2.0, 6, -1, 0, 0, 0.0), (42, 2.0, 0, -1, -1, 0, 0.0)], dtype=OP_DTYPE)
-    res = fast.submit(ops)
-    assert [int(s) != OK for s in res.status] == [False, True, True, True, False, True]
-    lines = fast.describe(ops, res.status)
-    assert lines[0].startswith("ops[1] arrive: unknown queue")
-    assert "unknown call" in lines[1] and "time" in lines[2] and "op 42" in lines[3]
-    assert fast.agent_state("a") == "RESERVED"  # the good rows went through
-    bad = np.array([(OP_NOT_READY, 3.0, 0, 0, -1, 0, 7.0)], dtype=OP_DTYPE)  # code 7 was never registered
-    res = fast.submit(bad)
-    assert res.status[0] != OK and "reason code" in fast.describe(bad, res.status)[0]
-    ok = np.array([(OP_NOT_READY, 3.0, 0, 0, -1, 0, float(fast.reason_code("lunch")))], dtype=OP_DTYPE)
-    assert fast.submit(ok).status[0] == OK and fast.agent_state("a") == "NOT_READY:lunch"  # the offer withdrawn
-
-
-@pytest.mark.parametrize("limit_s", [0.0, 5.0])
-def test_logout_emptying_a_long_queue_starts_every_no_agents_wait(limit_s):
-    """The last agent logs out of a queue holding 6,000 callers: one no-agents timer each (the timer heap
-    grows in the middle of the logout row), then every caller exits, in waiting order, as on ReferenceRouter."""
-    cfg = {"agents": [{"id": "a"}], "queues": [{"name": "q", "members": ["a"], "max_wait_no_agents_s": limit_s}]}
-    n = 6000
-    ops = np.zeros(n + 3, dtype=OP_DTYPE)
-    ops[0] = (OP_LOGIN, 0.0, 0, 0, -1, 0, 0.0)  # logged in, not ready: the callers wait
-    ops[1:n + 1]["op"] = OP_ARRIVE
-    ops[1:n + 1]["agent"] = -1
-    ops[1:n + 1]["call"] = np.arange(1, n + 1)
-    ops[1:n + 1]["priority"] = np.arange(1, n + 1) % 2
-    ops[1:n + 1]["queue"] = 0
-    ops[n + 1] = (OP_LOGOUT, 1.0, 0, 0, -1, 0, 0.0)
-    ops[n + 2] = (OP_ADVANCE, 1.0 + limit_s, 0, -1, -1, 0, 0.0)
-    fast = Router.from_config(cfg, calls=16)
-    res = fast.submit(ops)
-    assert (res.status == OK).all()
-    py = ReferenceRouter.from_config(cfg, collect_stats=False)
-    want = py.agent_login(0.0, "a")
-    for i in range(1, n + 1):
-        want += py.call_arrive(0.0, i, "q", priority=i % 2)
-    want += py.agent_logout(1.0, "a") + py.advance(1.0 + limit_s)
-    assert fast.to_events(res.events) == want
-    ended = [e for e in want if e.kind == EventKind.CALL_ENDED]
-    assert len(ended) == n and {e.detail for e in ended} == {"exited:no-agents"}
-    assert [e.call_id for e in ended[:3]] == [1, 3, 5] and ended[0].time_s == 1.0 + limit_s
 
 
 def test_a_preference_ending_at_this_instant_still_directs_the_call():

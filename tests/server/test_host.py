@@ -47,7 +47,8 @@ def work(client: bytes, *reqs: dict, batch: bool = False) -> Work:
 
 def _request(draw, rid: int) -> dict:
     op = draw(st.sampled_from(["arrive", "accept", "reject", "release", "abandon", "login", "logout", "ready",
-                               "not_ready", "transfer", "callback", "ping", "position", "snapshot"]))
+                               "not_ready", "transfer", "callback", "ping", "position", "snapshot", "member_add",
+                               "member_remove", "member_update"]))
     call, agent = draw(st.sampled_from(CALLS)), draw(st.sampled_from(AGENTS))
     req = {"v": 1, "id": rid, "op": op}
     if op == "arrive":
@@ -67,6 +68,10 @@ def _request(draw, rid: int) -> dict:
         req.update(call=call, queue=draw(st.sampled_from(["sales", "support"])), context={"note": rid})
     elif op == "callback":
         req.update(call=call, number="+15550100")
+    elif op.startswith("member_"):  # membership changes are journaled and replayed like the rest
+        req.update(agent=agent, queue=draw(st.sampled_from(["sales", "support"])))
+        if op != "member_remove":
+            req["penalty"] = draw(st.integers(0, 2))
     return req
 
 

@@ -1,0 +1,52 @@
+"""Compiled core: what a queue membership change does once its tables are in place (core_members.swap_queue).
+
+The facade (fast_members.py) checks the change, advances the core to its
+time, swaps the queue's member tables, then runs one ``OP_MEMBER`` row
+(``arg`` ADD / REMOVE / UPDATE, ``priority`` 1 when the agent staffed the
+queue before). This kernel emits the event, counts the agent in or out of
+the queue's logged-in members, starts the no-agents limit of the calls
+waiting in a queue it leaves empty, and offers a free agent the waiting
+calls it may now take — the order of the reference engine (members.py).
+"""
+
+from __future__ import annotations
+
+import math
+
+from .core_jit import kernel
+from .core_kernels import K_MEMBER_ADDED, K_MEMBER_REMOVED, K_MEMBER_UPDATED, P_LOGGED_OUT, emit, push_timer
+from .core_layout import (
+    CB, D_NONE, EMPTY_EPOCH, ERR_MEMBERSHIP, LOGGED_IN, NO_AGENTS_S, OK, PREF, PRES, QGEN, QM_FROM, QM_PEN, T_NO_AGENTS, W_HEAD,
+)
+from .core_ops import agent_freed
+from .core_pref import member_row
+from .core_wait import w_next
+
+M_ADD, M_REMOVE, M_UPDATE = 0, 1, 2  # membership.ADD, REMOVE, UPDATE
+
+
+@kernel
+def member_changed(S, t, a, q, kind, before):
+    """Agent ``a``'s membership of queue ``q`` changed (``kind``); ``before``: it staffed the queue before."""
+    m = member_row(S, q, a)
+    if (m >= 0) != (kind != M_REMOVE):
+        return ERR_MEMBERSHIP  # the tables do not show the change: not a row the facade built
+    if kind == M_REMOVE:
+        emit(S, t, K_MEMBER_REMOVED, -1, a, q, D_NONE, 0.0)
+    else:
+        emit(S, t, K_MEMBER_ADDED if kind == M_ADD else K_MEMBER_UPDATED, -1, a, q, D_NONE, float(S.QM[m, QM_PEN]))
+    now = 1 if m >= 0 and S.QM[m, QM_FROM] == 0 else 0
+    if S.A_i[a, PRES] != P_LOGGED_OUT and now != before:
+        S.Q_i[q, LOGGED_IN] += now - before
+        if now > before and S.Q_i[q, LOGGED_IN] == 1:
+            S.Q_i[q, EMPTY_EPOCH] += 1  # no-agents timers set while it was empty are void
+        d = S.Q_f[q, NO_AGENTS_S]
+        if now < before and S.Q_i[q, LOGGED_IN] == 0 and d < math.inf:  # the facade made room for these timers
+            x = S.Q_i[q, W_HEAD]
+            while x >= 0:
+                if not S.C_i[x, CB] and S.C_i[x, PREF] < 0:  # callbacks, directed calls: no limit
+                    push_timer(S, t + d, T_NO_AGENTS, x, S.C_i[x, QGEN], S.Q_i[q, EMPTY_EPOCH])
+                x = w_next(S, x)
+    if kind != M_REMOVE:
+        agent_freed(S, a, t)
+    return OK

@@ -1,0 +1,221 @@
+"""Compiled core, queue members: their tables from a configuration, and one queue's members replaced at run time.
+
+A queue's members are one segment of the member tables (``QM``, ``QM_f``,
+``QOK``, by queue through ``QM_ptr``), each agent's queues a segment of
+``AQ`` (through ``AQ_ptr``), and a queue's available-member heap a segment
+of ``AH_f`` / ``AH_i``. :func:`queue_members` computes one queue's rows;
+:func:`member_tables` all of them (core_build.build); :func:`swap_queue`
+replaces one queue's segment in a live state (router/membership.py) and
+carries over what the members held: pauses, the places in ring-progressively
+orders, the heap of the available members. Cost: O(member rows) numpy, plus
+O(the queue's members) Python.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from .codes import STRAT_RING_ALL, STRAT_RING_PROGRESSIVELY
+from .config import QueueConfig, RouterConfig
+from .core_layout import (
+    ANSWERED, CAP, CoreState, DISPLAY, DISP_AVAILABLE, IDLE_RANK, KEYKIND, N_QM, QM_AGENT, QM_PAUSED, QM_SKILL_SUM,
+    QUEUE, RO_LEN, RO_OFF, SCAN, STATE, STRAT, ST_OFFERED, S_EV_ROOM, S_OF_ROOM, S_RO_ROOM, S_TM_ROOM, TALK, AH_CAP,
+    AH_LEN, AH_OFF, BLOCKED,
+)
+
+#: Strategies whose choice the available-member heap makes (on a queue whose members share one tier
+#: and one penalty), and its key: 0 idle rank only, 1 answered calls, 2 talk time, 3 minus the skill sum.
+HEAP_KEYS = {"longest-idle-agent": 0, "preferred-agent": 0, "agent-with-fewest-calls": 1,
+             "agent-with-least-talk-time": 2, "most-skilled-first": 3}
+
+
+class QueueRows(NamedTuple):
+    """One queue's member rows (QM, QM_f, QOK) and the flags derived from them."""
+
+    QM: np.ndarray
+    QM_f: np.ndarray
+    QOK: np.ndarray
+    scan: bool  # a member scan routes (else the available-member heap)
+    blocked: bool
+    ah_cap: int  # rows of its available-member heap
+
+
+def steps_of(q: QueueConfig) -> list[tuple[int, int]]:
+    """(max penalty, skill-level drop) at each escalation step of ``q``, step 0 first (state.QueueState)."""
+    pen = q.max_penalty if q.max_penalty is not None else 1 << 62
+    out, drop = [(pen, 0)], 0
+    for s in q.escalation:
+        pen = s.max_penalty if s.max_penalty is not None else pen
+        drop = max(drop, s.min_level_drop)
+        out.append((pen, drop))
+    return out
+
+
+def queue_members(q: QueueConfig, agent_index: dict, skill_index: dict, SK: np.ndarray, cap: np.ndarray,
+                  max_steps: int) -> QueueRows:
+    """Queue ``q``'s member rows: agent, eligibility at each step (from_step, max penalty, the queue's skills
+    with the step's level drop), tier, penalty, position, from_step, not paused; skill sum and weight."""
+    k = len(q.members)
+    agents = np.array([agent_index[m.agent] for m in q.members], dtype=np.int64)
+    tier = np.array([m.tier for m in q.members], dtype=np.int64)
+    pen = np.array([m.penalty for m in q.members], dtype=np.int64)
+    from_step = np.array([m.from_step for m in q.members], dtype=np.int64)
+    req_ids = np.array([skill_index[s] for s, _ in q.skills], dtype=np.int64)
+    req_min = np.array([lvl for _, lvl in q.skills], dtype=np.int64)
+    held = SK[agents][:, req_ids].astype(np.int64)  # (members, required skills)
+    QOK = np.zeros((k, max_steps + 1), dtype=np.uint8)
+    steps = steps_of(q)
+    for s, (p_s, d_s) in enumerate(steps):
+        QOK[:, s] = (from_step <= s) & (pen <= p_s) & (held >= np.maximum(req_min - d_s, 1)).all(axis=1)
+    QM = np.zeros((k, N_QM), dtype=np.int64)
+    QM[:, :6] = np.stack([agents, QOK[:, 0], tier, pen, np.array([m.position for m in q.members], dtype=np.int64),
+                          from_step], axis=1)
+    QM_f = np.zeros((k, 2))
+    QM_f[:, 0] = held.sum(axis=1)
+    QM_f[:, 1] = [m.weight for m in q.members]
+    uniform = len({(m.tier, m.penalty) for m in q.members}) == 1  # False without members
+    single = bool((cap[agents] <= 1).all())
+    scan = not (q.strategy in HEAP_KEYS and uniform and single and not q.escalation)
+    blocked = bool(k) and q.members[0].penalty > steps[0][0]
+    return QueueRows(QM, QM_f, QOK, scan, blocked, 2 * k + 66)  # a heap is compacted when full
+
+
+class MemberTables(NamedTuple):
+    AQ_ptr: np.ndarray
+    AQ: np.ndarray
+    QM_ptr: np.ndarray
+    QM: np.ndarray
+    QM_f: np.ndarray
+    QOK: np.ndarray
+    rows: list[QueueRows]
+
+
+def agent_queues(QM: np.ndarray, QM_ptr: np.ndarray, n_agents: int) -> tuple[np.ndarray, np.ndarray]:
+    """(AQ_ptr, AQ): each agent's (queue, member index in the queue, QOK[m, 0]) rows, by queue."""
+    q_of = np.repeat(np.arange(QM_ptr.shape[0] - 1, dtype=np.int64), np.diff(QM_ptr))
+    local = np.arange(QM.shape[0], dtype=np.int64) - QM_ptr[q_of]
+    agents = QM[:, QM_AGENT]
+    order = np.lexsort((q_of, agents))
+    AQ = np.stack([q_of[order], local[order], QM[order, 1]], axis=1).astype(np.int64).reshape(-1, 3)
+    AQ_ptr = np.zeros(n_agents + 1, dtype=np.int64)
+    AQ_ptr[1:] = np.cumsum(np.bincount(agents, minlength=n_agents))
+    return AQ_ptr, AQ
+
+
+def member_tables(cfg: RouterConfig, SK: np.ndarray, cap: np.ndarray, max_steps: int) -> MemberTables:
+    agent_index = {a.id: i for i, a in enumerate(cfg.agents)}
+    skill_index = {s: i for i, s in enumerate(cfg.skills)}
+    rows = [queue_members(q, agent_index, skill_index, SK, cap, max_steps) for q in cfg.queues]
+    QM_ptr = np.zeros(len(rows) + 1, dtype=np.int64)
+    QM_ptr[1:] = np.cumsum([r.QM.shape[0] for r in rows])
+    QM = np.concatenate([r.QM for r in rows]).reshape(-1, N_QM)
+    AQ_ptr, AQ = agent_queues(QM, QM_ptr, len(cfg.agents))
+    return MemberTables(AQ_ptr, AQ, QM_ptr, QM, np.concatenate([r.QM_f for r in rows]).reshape(-1, 2),
+                        np.concatenate([r.QOK for r in rows]).reshape(-1, max_steps + 1), rows)
+
+
+def step_rooms(n_queues: int, max_steps: int, ring: int, most: int) -> tuple[int, int, int, int]:
+    """(events, timers, ring-order entries, offers) one step may need: ``ring`` the most members of a ring
+    queue, ``most`` the most calls one agent takes at a time."""
+    # Offers: the agents a ring-all call leaves, each taking as many calls as it has room for; an agent's
+    # calls back in their queues, each ringing a ring-all queue.
+    offers = 2 * (ring + 1) * (most + 1)
+    step_events = 4 * n_queues + 32 + 4 * ring + 4 * offers  # an overflow chain visits each queue at most once
+    # each queue of a chain: waits, steps, rings; the call's own max wait
+    timers = 2 * (n_queues * (3 + max_steps) + 9 + ring + offers)
+    return 2 * step_events, timers, max(ring, 1) * most, offers
+
+
+def ring_members(Q_i: np.ndarray, QM_ptr: np.ndarray) -> int:
+    """The most members of a ring-all or ring-progressively queue (0: none)."""
+    ring = np.isin(Q_i[:, STRAT], (STRAT_RING_ALL, STRAT_RING_PROGRESSIVELY))
+    return int(np.diff(QM_ptr)[ring].max(initial=0))
+
+
+def _splice(a: np.ndarray, lo: int, hi: int, mid: np.ndarray) -> np.ndarray:
+    return np.concatenate([a[:lo], mid.astype(a.dtype).reshape(-1, *a.shape[1:]), a[hi:]])
+
+
+def swap_queue(S: CoreState, cfg: RouterConfig, qi: int, agent_index: dict, skill_index: dict) -> CoreState:
+    """``S`` with queue ``qi``'s members those of ``cfg`` (the configuration after a change): pauses kept by
+    agent, ring-progressively orders without the agents no longer members, the queue's heap rebuilt from
+    its available members. Everything else (calls, timers, counters, LOGGED_IN) is left for the OP_MEMBER
+    row that follows to settle. ``agent_index`` / ``skill_index``: the configuration's id -> index maps."""
+    r = queue_members(cfg.queues[qi], agent_index, skill_index, S.SK, S.A_i[:, CAP], S.QOK.shape[1] - 1)
+    lo, hi = int(S.QM_ptr[qi]), int(S.QM_ptr[qi + 1])
+    old_agents = S.QM[lo:hi, QM_AGENT]
+    new_agents = r.QM[:, QM_AGENT]
+    where = dict(zip(new_agents.tolist(), range(new_agents.shape[0])))  # agent -> its new member index
+    for i in np.flatnonzero(S.QM[lo:hi, QM_PAUSED]).tolist():  # pauses go with the agent
+        a = int(old_agents[i])
+        if a in where:
+            r.QM[where[a], QM_PAUSED] = S.QM[lo + i, QM_PAUSED]
+    delta = r.QM.shape[0] - (hi - lo)
+    QM_ptr = S.QM_ptr.copy()
+    QM_ptr[qi + 1:] += delta
+    QM = _splice(S.QM, lo, hi, r.QM)
+    AQ_ptr, AQ = agent_queues(QM, QM_ptr, S.A_i.shape[0])
+    Q_i = S.Q_i.copy()
+    Q_i[qi, SCAN], Q_i[qi, BLOCKED] = r.scan, r.blocked
+    off, cap_old = int(S.Q_i[qi, AH_OFF]), int(S.Q_i[qi, AH_CAP])
+    Q_i[qi + 1:, AH_OFF] += r.ah_cap - cap_old
+    Q_i[qi, AH_CAP] = r.ah_cap
+    AH_f, AH_i = np.zeros((r.ah_cap, 2)), np.zeros((r.ah_cap, 2), dtype=np.int64)
+    Q_i[qi, AH_LEN] = 0 if r.scan else _fill_heap(S, Q_i[qi, KEYKIND], r, AH_f, AH_i)
+    S = S._replace(QM_ptr=QM_ptr, QM=QM, QM_f=_splice(S.QM_f, lo, hi, r.QM_f), QOK=_splice(S.QOK, lo, hi, r.QOK),
+                   AQ_ptr=AQ_ptr, AQ=AQ, Q_i=Q_i, AH_f=_splice(S.AH_f, off, off + cap_old, AH_f),
+                   AH_i=_splice(S.AH_i, off, off + cap_old, AH_i))
+    _remap_ring_orders(S, qi, lo, old_agents, where, delta)
+    return _with_rooms(S)
+
+
+def _fill_heap(S: CoreState, kind: int, r: QueueRows, AH_f: np.ndarray, AH_i: np.ndarray) -> int:
+    """Write the queue's available members into its heap, sorted (a sorted array is a heap); return how many.
+    Their keys are those core_kernels.touch gave them when they became available (none changes since)."""
+    agents = r.QM[:, QM_AGENT]
+    m = np.flatnonzero(S.A_i[agents, DISPLAY] == DISP_AVAILABLE)
+    a = agents[m]
+    key = (np.zeros(m.shape[0]) if kind == 0 else S.A_i[a, ANSWERED].astype(np.float64) if kind == 1
+           else S.A_f[a, TALK] if kind == 2 else -r.QM_f[m, QM_SKILL_SUM])
+    rank = S.A_f[a, IDLE_RANK]
+    order = np.lexsort((rank, key))
+    n = m.shape[0]
+    AH_f[:n, 0], AH_f[:n, 1] = key[order], rank[order]
+    AH_i[:n, 0], AH_i[:n, 1] = a[order], m[order]
+    return n
+
+
+def _remap_ring_orders(S: CoreState, qi: int, lo: int, old_agents: np.ndarray, where: dict, delta: int) -> None:
+    """Ring-progressively calls still to ring member rows: those of queue ``qi`` the new rows of the same
+    agents, in the same order (agents no longer members dropped); those of later queues moved by ``delta``."""
+    C_i = S.C_i
+    live = np.flatnonzero((C_i[:, RO_LEN] > 0) & (C_i[:, STATE] == ST_OFFERED) & (C_i[:, QUEUE] >= qi))
+    base = int(S.QM_ptr[qi])
+    for slot in live.tolist():
+        off, n = int(C_i[slot, RO_OFF]), int(C_i[slot, RO_LEN])
+        if C_i[slot, QUEUE] > qi:
+            S.RO[off:off + n] += delta
+            continue
+        kept = [base + where[int(old_agents[m - lo])] for m in S.RO[off:off + n].tolist()
+                if int(old_agents[m - lo]) in where]
+        S.RO[off:off + len(kept)] = kept
+        C_i[slot, RO_LEN] = len(kept)
+
+
+def _with_rooms(S: CoreState) -> CoreState:
+    """``S`` with the room one step may need after its ring queues changed size (never less than before)."""
+    most = int(S.A_i[:, CAP].max(initial=1))
+    ev, tm, ro, of = step_rooms(S.Q_i.shape[0], S.QOK.shape[1] - 1, ring_members(S.Q_i, S.QM_ptr), max(1, most))
+    S_i = S.S_i
+    for col, need in ((S_EV_ROOM, ev), (S_TM_ROOM, tm), (S_RO_ROOM, ro), (S_OF_ROOM, of)):
+        S_i[col] = max(int(S_i[col]), need)
+    if S.EV_i.shape[0] < 4 * S_i[S_EV_ROOM]:  # the events one step may emit must fit a drained buffer
+        n = 4 * int(S_i[S_EV_ROOM])
+        EV_i, EV_f = np.zeros((n, S.EV_i.shape[1]), dtype=np.int64), np.zeros((n, S.EV_f.shape[1]))
+        EV_i[:S.EV_i.shape[0]], EV_f[:S.EV_f.shape[0]] = S.EV_i, S.EV_f
+        S = S._replace(EV_i=EV_i, EV_f=EV_f)
+    return S
+
+

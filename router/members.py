@@ -1,0 +1,95 @@
+"""Reference engine: queue membership changes at run time (docs/routing.md §16).
+
+The readable specification of ``member_add`` / ``member_remove`` /
+``member_update`` (the compiled core's are in fast_members.py,
+core_members.py and core_member_op.py). The queue's state is rebuilt from
+its new members, carrying over what does not depend on them (its waiting
+calls, counters, round-robin memory, ring-all ring) and, by agent, what does
+(pauses, the places in ring-progressively orders, the available-member
+index). Then, in this order: the event; the agent counted in or out of the
+queue's logged-in members (a queue left with none starts the no-agents limit
+of its waiting calls); a free agent offered the waiting calls it may take.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Hashable
+
+from .codes import PRESENCE_LOGGED_OUT, CallState, EventKind
+from .config import QueueConfig
+from .events import Event
+from .membership import ADD, REMOVE, UPDATE, penalty_after, plan_change, staffs_now
+from .state import QueueState
+
+_CARRIED = ("waiting", "logged_in", "ringing", "empty_epoch", "rr_cursor", "ring_all_order", "ring_all_t", "aht_est_s")
+_KINDS = {ADD: EventKind.MEMBER_ADDED, REMOVE: EventKind.MEMBER_REMOVED, UPDATE: EventKind.MEMBER_UPDATED}
+
+
+class MemberChangesMixin:
+    def member_add(self, now: float, agent_id: Hashable, queue: str, *, tier: int = 1, penalty: int = 0,
+                   position: int | None = None, weight: float = 1.0) -> list[Event]:
+        """Make the agent a member of ``queue``; ``position`` defaults to after the queue's last member."""
+        return self._member_change(now, ADD, agent_id, queue,
+                                   dict(tier=tier, penalty=penalty, position=position, weight=weight))
+
+    def member_remove(self, now: float, agent_id: Hashable, queue: str) -> list[Event]:
+        """End the agent's membership of ``queue`` (a ringing offer rings on; its pause there ends)."""
+        return self._member_change(now, REMOVE, agent_id, queue, {})
+
+    def member_update(self, now: float, agent_id: Hashable, queue: str, *, tier: int | None = None,
+                      penalty: int | None = None, position: int | None = None,
+                      weight: float | None = None) -> list[Event]:
+        """Change a member's tier, penalty, position or weight (those not given stay)."""
+        return self._member_change(now, UPDATE, agent_id, queue,
+                                   dict(tier=tier, penalty=penalty, position=position, weight=weight))
+
+    def _member_change(self, now: float, kind: int, agent_id: Hashable, queue: str,
+                       settings: dict[str, Any]) -> list[Event]:
+        now = self._clock(now)
+        change = plan_change(self.config, kind, agent_id, queue, self._agents.index, self._queue_index, settings)
+        self._advance(now)  # no timer changes a membership: checked before them
+        q = self._rebuild_queue(self._queues[change.queue], change.config.queues[change.queue])
+        self.config = change.config
+        a = change.agent
+        self._emit(now, _KINDS[kind], None, a, q.name, "", 0.0 if kind == REMOVE else penalty_after(change))
+        staffs, before = staffs_now(change), change.staffed_before
+        if self._agents.presence[a] != PRESENCE_LOGGED_OUT and staffs != before:
+            if staffs:
+                q.logged_in += 1
+                if q.logged_in == 1:
+                    q.empty_epoch += 1  # no-agents timers set while it was empty are void
+            else:
+                q.logged_in -= 1
+                if q.logged_in == 0:
+                    self._queue_emptied(q, now)
+        if kind != REMOVE:
+            self._agent_freed(a, now)
+        return self._flush()
+
+    def _rebuild_queue(self, old: QueueState, cfg: QueueConfig) -> QueueState:
+        """The queue's state for its new members, in its place, with everything carried over."""
+        A = self._agents
+        q = QueueState(old.idx, cfg, A.index, self._skill_index, self._queue_index)
+        for name in _CARRIED:
+            setattr(q, name, getattr(old, name))
+        was = [int(a) for a in old.members]
+        q.paused = {q.member_of[was[i]]: r for i, r in old.paused.items() if was[i] in q.member_of}
+        self._queues[old.idx] = q
+        for a in set(was) | set(q.member_of):  # each agent's (queue, member index) rows, in queue order
+            rows = [(qi, mi) for qi, mi in A.queues[a] if qi != old.idx]
+            if a in q.member_of:
+                rows.append((old.idx, q.member_of[a]))
+            A.queues[a] = sorted(rows)
+        for a in was:
+            A.fast_queues[a] = [x for x in A.fast_queues[a] if x is not old]
+        if getattr(self, "_fast_paths", True):
+            self._index_queue(q)
+        if q.avail is not None:  # its available members, with the keys _touch gave them (none changes since)
+            k = q.avail_key
+            q.avail = sorted((0.0 if k == 0 else float(A.answered[a]) if k == 1 else float(A.talk_s[a]) if k == 2
+                              else -q.skill_sum[q.member_of[a]], int(A.idle_rank[a]), a)
+                             for a in q.members_list if A.display[a] == "AVAILABLE")
+        for c in self._calls.values():  # ring-progressively: the agents still to ring, without non-members
+            if c.queue == old.idx and c.state == CallState.OFFERED and c.ring_order:
+                c.ring_order = [q.member_of[was[i]] for i in c.ring_order if was[i] in q.member_of]
+        return q

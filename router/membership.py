@@ -1,0 +1,121 @@
+"""Queue membership at run time: the checks and the new configuration both engines apply.
+
+An agent joins a queue (``member_add``, Asterisk's AMI ``QueueAdd``,
+FreeSWITCH's ``callcenter_config tier add``), leaves it (``member_remove``:
+``QueueRemove`` / ``tier del``), or its tier, penalty, position or weight
+change (``member_update``: ``QueuePenalty`` / ``tier set``), while every
+call and agent state goes on (docs/routing.md §16). :func:`plan_change`
+checks the request and returns the configuration after it; each engine then
+rebuilds what it derives from the queue's members (router/members.py for
+the reference engine, core_members.py for the compiled core) and applies the
+effect: the member's agent counts as logged in to the queue, or no more
+(a queue left with nobody logged in starts its no-agents limit), and a free
+agent is offered the queue's waiting calls at once.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+from typing import Any, Hashable, NamedTuple
+
+from .config import MAX_MEMBER_VALUE, MemberConfig, RouterConfig
+from .errors import StateError, UnknownIdError
+
+#: The kind of change (the ``arg`` of the compiled core's OP_MEMBER row).
+ADD, REMOVE, UPDATE = 0, 1, 2
+MEMBER_SETTINGS = ("tier", "penalty", "position", "weight")
+
+
+class MemberChange(NamedTuple):
+    """A checked membership change: what it is, and the configuration after it."""
+
+    kind: int  # ADD, REMOVE or UPDATE
+    agent: int  # the agent's index
+    queue: int  # the queue's index
+    config: RouterConfig  # the configuration with the change made
+    staffed_before: bool  # the agent was a member serving from the first step (its login staffed the queue)
+
+
+def _member_int(name: str, v: Any) -> int:
+    if isinstance(v, bool) or not hasattr(v, "__index__"):
+        raise StateError(f"{name} must be an integer from 0 to {MAX_MEMBER_VALUE}, got {v!r}")
+    v = int(v.__index__())
+    if not 0 <= v <= MAX_MEMBER_VALUE:
+        raise StateError(f"{name} must be an integer from 0 to {MAX_MEMBER_VALUE}, got {v!r}")
+    return v
+
+
+def _weight(v: Any) -> float:
+    w = math.nan
+    if not isinstance(v, (bool, str, bytes)) and hasattr(v, "__float__"):
+        try:
+            w = float(v)
+        except (TypeError, ValueError, OverflowError):
+            pass
+    if not (math.isfinite(w) and w > 0):
+        raise StateError(f"weight must be a finite number > 0, got {v!r}")
+    return w
+
+
+def check_settings(settings: dict[str, Any]) -> dict[str, Any]:
+    """``settings`` without the ones left ``None``, each checked: tier, penalty and position integers from
+    0 to 2**31 - 1, weight a finite number > 0."""
+    out: dict[str, Any] = {}
+    for name, v in settings.items():
+        if v is None:
+            continue
+        if name not in MEMBER_SETTINGS:
+            raise StateError(f"unknown member setting {name!r} (one of: {', '.join(MEMBER_SETTINGS)})")
+        out[name] = _weight(v) if name == "weight" else _member_int(name, v)
+    return out
+
+
+def plan_change(cfg: RouterConfig, kind: int, agent_id: Hashable, queue: str, agent_index: dict,
+                queue_index: dict, settings: dict[str, Any]) -> MemberChange:
+    """Check a membership change and build the configuration after it, changing nothing. Raises
+    UnknownIdError for an unknown agent or queue, StateError for a bad setting, a second membership, a
+    missing one, or an update that changes nothing."""
+    try:
+        a = agent_index[agent_id]
+    except (KeyError, TypeError):
+        raise UnknownIdError(f"unknown agent {agent_id!r}") from None
+    try:
+        qi = queue_index[queue]
+    except (KeyError, TypeError):
+        raise UnknownIdError(f"unknown queue {queue!r}") from None
+    given = check_settings(settings)
+    q = cfg.queues[qi]
+    aid = cfg.agents[a].id
+    members = list(q.members)
+    at = next((i for i, m in enumerate(members) if m.agent == aid), -1)
+    if kind == ADD:
+        if at >= 0:
+            raise StateError(f"agent {agent_id!r} is already a member of queue {q.name!r}; "
+                             "change its settings with member_update")
+        given.setdefault("position", len(members))  # as a member listed last in the configuration
+        members.append(MemberConfig(agent=aid, **given))
+    elif at < 0:
+        raise StateError(f"agent {agent_id!r} is not a member of queue {q.name!r}")
+    elif kind == REMOVE:
+        del members[at]
+    else:
+        if not given:
+            raise StateError("member_update: nothing to change; give tier, penalty, position or weight")
+        members[at] = replace(members[at], **given)
+    staffed = at >= 0 and q.members[at].from_step == 0
+    queues = cfg.queues[:qi] + (replace(q, members=tuple(members)),) + cfg.queues[qi + 1:]
+    return MemberChange(kind, a, qi, replace(cfg, queues=queues), staffed)
+
+
+def staffs_now(change: MemberChange) -> bool:
+    """The agent serves the queue from the first step after the change."""
+    aid = change.config.agents[change.agent].id
+    return any(m.agent == aid and m.from_step == 0 for m in change.config.queues[change.queue].members)
+
+
+def penalty_after(change: MemberChange) -> float:
+    """The member's penalty after the change (the value of its MEMBER_ADDED / MEMBER_UPDATED event; 0 once
+    removed)."""
+    aid = change.config.agents[change.agent].id
+    return float(next((m.penalty for m in change.config.queues[change.queue].members if m.agent == aid), 0))
