@@ -11,6 +11,10 @@ feeds its own). Definitions (also in docs/routing.md):
 * ``asa_s`` = mean wait of answered calls; ``aht_s`` = (talk + after-call
   work) ÷ handled; occupancy = (reserved + busy + wrap-up) ÷ (that + available)
   agent-seconds, per interval.
+* ``paused_s``: seconds an agent was paused in a queue, from ``MEMBER_PAUSED``
+  to ``MEMBER_UNPAUSED`` or ``MEMBER_REMOVED`` of that (agent, queue),
+  whatever its presence meanwhile (a pause outlives logout); per agent and
+  queue, and per (queue, interval) as agent-seconds split at boundaries.
 """
 
 from __future__ import annotations
@@ -22,6 +26,10 @@ from typing import Hashable, NamedTuple
 
 from .codes import EventKind
 from .config import RouterConfig
+from .state import _restore
+
+
+_PAUSE_KINDS = frozenset((EventKind.MEMBER_PAUSED, EventKind.MEMBER_UNPAUSED, EventKind.MEMBER_REMOVED))
 
 
 class Position(NamedTuple):
@@ -53,6 +61,9 @@ class QueueInterval:
     handled: int = 0
     talk_s: float = 0.0
     acw_s: float = 0.0
+    # agent-seconds paused in this queue during the interval; the class default also serves an interval
+    # pickled before pause time was counted
+    paused_s: float = 0.0
 
     @property
     def service_level(self) -> float:
@@ -93,6 +104,10 @@ class AgentTotals:
     acw_s: float = 0.0
     idle_s: float = 0.0
     not_ready_s: dict[str, float] = field(default_factory=dict)
+    paused_s: dict[str, float] = field(default_factory=dict)  # queue name -> seconds paused in it
+
+    def __setstate__(self, state) -> None:
+        _restore(self, state, {"paused_s": {}})  # pickled before pause time was counted
 
 
 @dataclass(frozen=True)
@@ -124,12 +139,20 @@ class StatsCollector:
         self.agent_bucket: dict[Hashable, QueueInterval] = {}  # bucket of the last call (for ACW)
         self.agent_intervals: dict[int, AgentInterval] = {}
         self.agents: dict[Hashable, AgentTotals] = {a.id: AgentTotals(a.id) for a in cfg.agents}
+        self.paused_since: dict[tuple[Hashable, str], float] = {}  # (agent, queue) -> start of its open pause
+
+    def __setstate__(self, state: dict) -> None:
+        """Unpickle (server snapshots), also a collector pickled before pause time was counted: pauses
+        open when it was pickled are not counted (it never saw them start)."""
+        _restore(self, state, {"paused_since": {}})
 
     def _bucket(self, queue: str, t: float) -> QueueInterval:
-        k = int(t // self.interval_s)
-        b = self.buckets.get((queue, k))
+        return self._bucket_at(self.buckets, queue, int(t // self.interval_s))
+
+    def _bucket_at(self, buckets: dict, queue: str, k: int) -> QueueInterval:
+        b = buckets.get((queue, k))
         if b is None:
-            b = self.buckets[(queue, k)] = QueueInterval(queue, k * self.interval_s)
+            b = buckets[(queue, k)] = QueueInterval(queue, k * self.interval_s)
         return b
 
     def apply(self, ev) -> None:
@@ -164,6 +187,8 @@ class StatsCollector:
                 b.exited += 1
             del self.call_bucket[ev.call_id]
             self.connected_at.pop(ev.call_id, None)
+        elif kind in _PAUSE_KINDS:
+            self._pause_event(ev)
 
     def _handled(self, ev) -> None:
         b = self.call_bucket[ev.call_id]
@@ -174,6 +199,36 @@ class StatsCollector:
         tot.handled += 1
         tot.talk_s += talk
         self.agent_bucket[ev.agent_id] = b
+
+    def _pause_event(self, ev) -> None:
+        """A pause opens (MEMBER_PAUSED) or ends (MEMBER_UNPAUSED, MEMBER_REMOVED); an event naming an
+        agent or queue not in the configuration, or ending no open pause, changes nothing."""
+        if not isinstance(ev.queue, str) or ev.queue not in self.threshold:
+            return
+        try:
+            if ev.agent_id not in self.agents:
+                return
+        except TypeError:  # an unhashable id: no agent of the configuration
+            return
+        key = (ev.agent_id, ev.queue)
+        if ev.kind == EventKind.MEMBER_PAUSED:
+            self.paused_since.setdefault(key, ev.time_s)  # paused twice: the first start stands
+        elif key in self.paused_since:
+            t0 = self.paused_since.pop(key)
+            self._paused(ev.queue, t0, ev.time_s, self.buckets, self.agents[ev.agent_id])
+
+    def _paused(self, queue: str, t0: float, t1: float, buckets: dict, tot: AgentTotals) -> None:
+        """Add a pause in ``queue`` from t0 to t1 to its intervals (split at boundaries; an interval without
+        calls gets a bucket too) and to the agent's totals."""
+        if not t0 < t1 or not math.isfinite(t1 - t0):
+            return
+        k = int(t0 // self.interval_s)
+        while k * self.interval_s < t1:
+            start, end = max(t0, k * self.interval_s), min(t1, (k + 1) * self.interval_s)
+            if end > start:
+                self._bucket_at(buckets, queue, k).paused_s += end - start
+            k += 1
+        tot.paused_s[queue] = tot.paused_s.get(queue, 0.0) + (t1 - t0)
 
     def _agent_state(self, agent: Hashable, state: str, t: float) -> None:
         prev = self.agent_state.get(agent)
@@ -209,14 +264,18 @@ class StatsCollector:
             tot.not_ready_s[reason] = tot.not_ready_s.get(reason, 0.0) + d
 
     def snapshot(self, router) -> RouterStats:
-        """Figures up to ``router.now``, open agent states included (nothing is mutated)."""
+        """Figures up to ``router.now``, open agent states and pauses included (nothing is mutated)."""
         now = router.now
         intervals = {k: AgentInterval(v.start_s, dict(v.seconds_by_state)) for k, v in self.agent_intervals.items()}
-        agents = {a: AgentTotals(t.agent, t.handled, t.talk_s, t.acw_s, t.idle_s, dict(t.not_ready_s))
+        agents = {a: AgentTotals(t.agent, t.handled, t.talk_s, t.acw_s, t.idle_s, dict(t.not_ready_s),
+                                 dict(t.paused_s))
                   for a, t in self.agents.items()}
+        buckets = {k: replace(b) for k, b in self.buckets.items()}
         for a, (state, t0) in self.agent_state.items():
             if math.isfinite(now):
                 self._account(a, state, t0, now, intervals, agents[a], False)
+        for (a, queue), t0 in self.paused_since.items() if math.isfinite(now) else ():
+            self._paused(queue, t0, now, buckets, agents[a])
         live = []
         A = router._agents
         for q in router._queues:
@@ -225,5 +284,5 @@ class StatsCollector:
                 by_state[A.display[int(m)].split(":", 1)[0]] += 1
             oldest = min((k[1] for k in q.waiting), default=math.nan)
             live.append(QueueLive(q.name, len(q.waiting), now - oldest if q.waiting else 0.0, dict(by_state)))
-        return RouterStats(now, live, [replace(self.buckets[k]) for k in sorted(self.buckets, key=lambda k: (k[1], k[0]))],
+        return RouterStats(now, live, [buckets[k] for k in sorted(buckets, key=lambda k: (k[1], k[0]))],
                            [intervals[k] for k in sorted(intervals)], list(agents.values()))
