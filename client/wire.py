@@ -284,6 +284,10 @@ class Operations:
         return self._op("member_add", _reply, {"agent": agent, "queue": queue, **_opt(
             tier=tier, penalty=penalty, position=position, weight=weight)})
 
+    def queue_update(self, queue: str, **settings: Any) -> Any:
+        """Change ``queue``'s settings (``overflow=None`` / ``max_penalty=None`` remove them)."""
+        return self._op("queue_update", _reply, {"queue": queue, **settings})
+
     def member_remove(self, agent: Any, queue: str) -> Any:
         return self._op("member_remove", _reply, {"agent": agent, "queue": queue})
 

@@ -232,12 +232,6 @@ def _parse_queue(q: dict, i: int, names: list[str], agent_ids: set, by_group: di
     strategy = q.get("strategy", "longest-idle-agent")
     if strategy not in STRATEGY_NAMES:
         raise _err(f"{p}.strategy", f"unknown strategy {strategy!r} (one of: {', '.join(STRATEGY_NAMES)})")
-    for key in ("overflow",):
-        t = q.get(key)
-        if t is not None and t not in names:
-            raise _err(f"{p}.{key}", f"unknown queue {t!r}")
-        if t == q["name"]:
-            raise _err(f"{p}.{key}", "a queue cannot overflow to itself")
     members: list[MemberConfig] = []
     listed: set = set()
 
@@ -298,6 +292,7 @@ def _parse_queue(q: dict, i: int, names: list[str], agent_ids: set, by_group: di
         steps.append(EscalationStep(after, _int(s, "min_level_drop", sp, 0, lo=0, hi=4) or 0, tuple(groups),
                                     _int(s, "max_penalty", sp, None, lo=0), ov))
 
+    settings = {k: queue_setting(q, k, p, names) for k in QUEUE_SETTINGS}
     dedicated = q.get("dedicated_agent")
     if dedicated is not None and dedicated not in agent_ids:
         raise _err(f"{p}.dedicated_agent", f"unknown agent {dedicated!r}")
@@ -306,25 +301,44 @@ def _parse_queue(q: dict, i: int, names: list[str], agent_ids: set, by_group: di
     return QueueConfig(
         name=q["name"], strategy=strategy, skills=_skills(q.get("skills"), f"{p}.skills", known_skills),
         members=tuple(members),
-        sl_threshold_s=_num(q, "sl_threshold_s", p, 20.0, allow_inf=False),
-        max_wait_s=_num(q, "max_wait_s", p, math.inf, strict=True),
-        max_wait_no_agents_s=_num(q, "max_wait_no_agents_s", p, math.inf),
-        max_length=_int(q, "max_length", p, 0, lo=0) or 0,
-        overflow=q.get("overflow"),
-        wrap_up_s=_num(q, "wrap_up_s", p, 0.0, allow_inf=False),
-        ring_timeout_s=_num(q, "ring_timeout_s", p, 15.0, strict=True, allow_inf=False),
-        reject_delay_s=_num(q, "reject_delay_s", p, 0.0, allow_inf=False),
-        busy_delay_s=_num(q, "busy_delay_s", p, 0.0, allow_inf=False),
-        no_answer_delay_s=_num(q, "no_answer_delay_s", p, 0.0, allow_inf=False),
-        max_no_answer=_int(q, "max_no_answer", p, 0, lo=0, hi=1_000_000) or 0,
-        ring_step_s=_num(q, "ring_step_s", p, 5.0, strict=True, allow_inf=False),
-        preferred_fallback_s=_num(q, "preferred_fallback_s", p, 30.0),
+        **settings,
         dedicated_agent=dedicated,
         escalation=tuple(steps),
-        max_penalty=_int(q, "max_penalty", p, None, lo=0),
-        weight=_num(q, "weight", p, 1.0, strict=True, allow_inf=False),
         expected_aht_s=_num(q, "expected_aht_s", p, 180.0, strict=True, allow_inf=False),
     )
+
+
+#: The queue settings a running engine can change (``queue_update``), checked by :func:`queue_setting`:
+#: seconds (default, strictly positive, may be infinite) and integers (default, largest).
+QUEUE_SECONDS = {"sl_threshold_s": (20.0, False, False), "max_wait_s": (math.inf, True, True),
+                 "max_wait_no_agents_s": (math.inf, False, True), "wrap_up_s": (0.0, False, False),
+                 "ring_timeout_s": (15.0, True, False), "reject_delay_s": (0.0, False, False),
+                 "busy_delay_s": (0.0, False, False), "no_answer_delay_s": (0.0, False, False),
+                 "ring_step_s": (5.0, True, False), "preferred_fallback_s": (30.0, False, True)}
+QUEUE_INTS = {"max_length": (0, 1_000_000_000), "max_no_answer": (0, 1_000_000), "max_penalty": (None, MAX_MEMBER_VALUE)}
+QUEUE_SETTINGS = (*QUEUE_SECONDS, *QUEUE_INTS, "overflow", "weight")
+
+
+def queue_setting(q: dict, key: str, path: str, names: list[str]) -> Any:
+    """Queue setting ``key`` of the raw queue ``q`` (its default when absent), checked; ``names``: every
+    queue's name (an overflow names one of them, not ``q['name']``)."""
+    if key in QUEUE_SECONDS:
+        default, strict, allow_inf = QUEUE_SECONDS[key]
+        return _num(q, key, path, default, strict=strict, allow_inf=allow_inf)
+    if key in QUEUE_INTS:
+        default, hi = QUEUE_INTS[key]
+        v = _int(q, key, path, default, lo=0, hi=hi)
+        return v if default is None else v or 0
+    if key == "weight":
+        return _num(q, key, path, 1.0, strict=True, allow_inf=False)
+    if key != "overflow":
+        raise _err(f"{path}.{key}", f"not a queue setting that can change (one of: {', '.join(QUEUE_SETTINGS)})")
+    t = q.get("overflow")
+    if t is not None and (not isinstance(t, str) or t not in names):
+        raise _err(f"{path}.overflow", f"unknown queue {t!r}")
+    if t is not None and t == q.get("name"):
+        raise _err(f"{path}.overflow", "a queue cannot overflow to itself")
+    return t
 
 
 def load_toml(path: str | Path) -> RouterConfig:

@@ -22,12 +22,12 @@ from .core_layout import (
     D_ANSWERED_ELSEWHERE, D_BUSY, D_CALLER_ABANDONED, D_CB_CANCELLED, D_LOGGED_OUT, D_NONE, D_NOT_READY, D_REJECT, D_TRANSFER,
     EMPTY_EPOCH, ENTERED, ERR_CALL_GONE, ERR_NOT_WAITING, EXT, HOPS, LAST_END, LOAD, LOGGED_IN, NA_RUN, OFFERS,
     OF_FIRST, OF_LAST, OK, OP_ABANDON, OP_ACCEPT, OP_ADVANCE, OP_ARRIVE, OP_CALLBACK, OP_LOGIN, OP_LOGOUT,
-    OP_MEMBER, OP_PAUSE, OP_PRIORITY, OP_READY, OP_REJECT, OP_RELEASE, OP_TRANSFER, OP_UNPAUSE, ORDER, QM_PAUSED, PREF,
+    OP_MEMBER, OP_PAUSE, OP_QUEUE, OP_PRIORITY, OP_READY, OP_REJECT, OP_RELEASE, OP_TRANSFER, OP_UNPAUSE, ORDER, QM_PAUSED, PREF,
     PREF_FB, PREF_UNTIL, PRES, PRIO, QGEN, QUEUE,
     REASON, REASON_LOGIN, REJ_DELAY, RO_LEN, SKP, STATE, STRAT, ST_CONNECTED, ST_WAITING, S_ARRIVED, S_NFREE,
     S_ORDER, S_RESUME, S_SEQ, S_TAIL, S_TRIAL, S_TRIED, TALK, T_CALL_LIMIT, WAIT_ORIGIN, WRAP, XFER,
 )
-from .core_member_op import member_changed
+from .core_member_op import member_changed, queue_changed
 from .core_pref import member_row
 from .core_checks import check_args, check_offer_or_wait, check_state, offer_kept, ringing
 from .core_ring import offer_unlink, offers_to_scratch, ringing_to_scratch
@@ -284,6 +284,8 @@ def apply_op(S, op, t, call, a, q, prio, arg, prof):
         return _priority(S, t, call, prio)
     if op == OP_MEMBER:
         return member_changed(S, t, a, q, int(arg), 1 if prio != 0 else 0)
+    if op == OP_QUEUE:
+        return queue_changed(S, t, a, q)
     return _presence(S, op, t, a, arg)
 
 

@@ -9,16 +9,15 @@ import numpy as np
 from .codes import STRATEGY_NAMES
 from .config import RouterConfig
 from .core_layout import (
-    AHT, AH_CAP, AH_OFF, A_BUSY_DELAY, A_MAX_NA, A_NA_DELAY, A_OF_HEAD, A_REJ_DELAY, A_WRAP, BLOCKED, BUSY_DELAY,
-    CAP, CoreState, DEDICATED, DIR_HEAD, DISPLAY, DISP_LOGGED_OUT, H_EMPTY, H_TOMB, KEYKIND, LAST_END,
-    LAST_OFFERED, MAX_LEN, MAX_NA, MAX_WAIT, NA_DELAY, NO_AGENTS_S, NSTEPS, N_A_F, N_A_I, N_C_F, N_C_I, N_EV_I,
-    N_OF, N_Q_F, N_Q_I, N_S_F, N_S_I, N_TM_I, OVERFLOW, PREF_FB, RA_ORDER, RA_SLOT, RA_T, REJ_DELAY,
-    RING_STEP, RING_TO, RO_LEN, RO_OFF, RR_CURSOR, SCAN, STATE, STRAT, ST_FREE, ST_OFFERED, S_EV_ROOM, S_HUSED,
-    S_NFREE, S_NNUMBERS, S_NOW, S_NPROF, S_NREASONS, S_NT, S_OF_NFREE, S_OF_ROOM, S_RO_ROOM, S_RO_USED, S_TM_NEED,
-    S_TM_ROOM, WEIGHT, WRAP, W_HEAD, W_ROOT,
+    AHT, AH_CAP, AH_OFF, A_BUSY_DELAY, A_MAX_NA, A_NA_DELAY, A_OF_HEAD, A_REJ_DELAY, A_WRAP, BLOCKED, CAP,
+    CoreState, DEDICATED, DIR_HEAD, DISPLAY, DISP_LOGGED_OUT, H_EMPTY, H_TOMB, KEYKIND, LAST_END, LAST_OFFERED,
+    NSTEPS, N_A_F, N_A_I, N_C_F, N_C_I, N_EV_I, N_OF, N_Q_F, N_Q_I, N_S_F, N_S_I, N_TM_I, RA_ORDER, RA_SLOT, RA_T,
+    RO_LEN, RO_OFF, RR_CURSOR, SCAN, STATE, STRAT, ST_FREE, ST_OFFERED, S_EV_ROOM, S_HUSED, S_NFREE, S_NNUMBERS,
+    S_NOW, S_NPROF, S_NREASONS, S_NT, S_OF_NFREE, S_OF_ROOM, S_RO_ROOM, S_RO_USED, S_TM_NEED, S_TM_ROOM, W_HEAD,
+    W_ROOT,
 )
 from .core_ids import h_rebuild
-from .core_members import HEAP_KEYS, member_tables, ring_members, steps_of, step_rooms
+from .core_members import HEAP_KEYS, member_tables, queue_settings, ring_members, steps_of, step_rooms
 
 #: Every strategy; those not in HEAP_KEYS choose by the member scan.
 CORE_STRATEGIES = (*HEAP_KEYS, "round-robin", "top-down", "sequentially-by-agent-order", "random",
@@ -72,16 +71,9 @@ def build(cfg: RouterConfig, calls: int = 1024, timers: int = 4096, events: int 
             ESC_f[qi, k] = step.after_s
             ESC_i[qi, k] = qindex[step.overflow] if step.overflow else -1
         Q_i[qi, RR_CURSOR] = -1
-        Q_i[qi, MAX_NA] = q.max_no_answer
-        Q_i[qi, MAX_LEN] = q.max_length
-        Q_i[qi, OVERFLOW] = qindex[q.overflow] if q.overflow else -1
         Q_i[qi, BLOCKED] = T.rows[qi].blocked
-        Q_f[qi, [WEIGHT, RING_TO, WRAP, REJ_DELAY, BUSY_DELAY, NA_DELAY, MAX_WAIT, AHT]] = (
-            q.weight, q.ring_timeout_s, q.wrap_up_s, q.reject_delay_s, q.busy_delay_s, q.no_answer_delay_s,
-            q.max_wait_s, q.expected_aht_s)
-        Q_f[qi, NO_AGENTS_S] = q.max_wait_no_agents_s
-        Q_f[qi, RING_STEP] = q.ring_step_s
-        Q_f[qi, PREF_FB] = q.preferred_fallback_s
+        queue_settings(Q_i, Q_f, qi, q, qindex)
+        Q_f[qi, AHT] = q.expected_aht_s
         Q_i[qi, DEDICATED] = agent_index[q.dedicated_agent] if q.dedicated_agent is not None else -1
         qs_rows.extend((skill_index[s], lvl) for s, lvl in q.skills)
         qs_ptr[qi + 1] = len(qs_rows)

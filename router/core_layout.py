@@ -158,11 +158,14 @@ OP_PRIORITY = 15  # a waiting or ringing call's new priority (``priority``)
 # ``queue``, ``arg`` the kind (membership.ADD / REMOVE / UPDATE), ``priority`` 1 if the agent staffed the
 # queue before. Only the facade builds these rows; Router.submit refuses them.
 OP_MEMBER = 16
+# A queue's settings changed, after the facade set its columns and member tables (fast_members.py): one row
+# with ``agent`` -1 (the event), then one per member with ``agent`` the member (offered what it may now take).
+OP_QUEUE = 17
 OP_NAMES = {OP_ARRIVE: "arrive", OP_ACCEPT: "accept", OP_REJECT: "reject", OP_RELEASE: "release",
             OP_ABANDON: "abandon", OP_LOGIN: "login", OP_LOGOUT: "logout", OP_READY: "ready",
             OP_NOT_READY: "not_ready", OP_ADVANCE: "advance", OP_CALLBACK: "callback",
             OP_TRANSFER: "transfer", OP_PAUSE: "pause", OP_UNPAUSE: "unpause", OP_PRIORITY: "priority",
-            OP_MEMBER: "member"}
+            OP_MEMBER: "member", OP_QUEUE: "queue"}
 
 #: One operation per row. ``arg``: arrive → the preferred agent's fallback seconds (NaN: the queue's;
 #: ``agent`` the preferred agent or -1); release → wrap-up seconds (NaN: the queue's); reject → 1 if busy;

@@ -14,7 +14,9 @@ from __future__ import annotations
 import math
 
 from .core_jit import kernel
-from .core_kernels import K_MEMBER_ADDED, K_MEMBER_REMOVED, K_MEMBER_UPDATED, P_LOGGED_OUT, emit, push_timer
+from .core_kernels import (
+    K_MEMBER_ADDED, K_MEMBER_REMOVED, K_MEMBER_UPDATED, K_QUEUE_UPDATED, P_LOGGED_OUT, emit, push_timer,
+)
 from .core_layout import (
     CB, D_NONE, EMPTY_EPOCH, ERR_MEMBERSHIP, LOGGED_IN, NO_AGENTS_S, OK, PREF, PRES, QGEN, QM_FROM, QM_PEN, T_NO_AGENTS, W_HEAD,
 )
@@ -48,5 +50,16 @@ def member_changed(S, t, a, q, kind, before):
                     push_timer(S, t + d, T_NO_AGENTS, x, S.C_i[x, QGEN], S.Q_i[q, EMPTY_EPOCH])
                 x = w_next(S, x)
     if kind != M_REMOVE:
+        agent_freed(S, a, t)
+    return OK
+
+
+@kernel
+def queue_changed(S, t, a, q):
+    """Queue ``q``'s settings changed: with ``a`` -1 the event, else member ``a`` is offered what it may
+    take now (one row per member, so each has the room of one step)."""
+    if a < 0:
+        emit(S, t, K_QUEUE_UPDATED, -1, -1, q, D_NONE, 0.0)
+    else:
         agent_freed(S, a, t)
     return OK

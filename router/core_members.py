@@ -22,7 +22,8 @@ from .config import QueueConfig, RouterConfig
 from .core_layout import (
     ANSWERED, CAP, CoreState, DISPLAY, DISP_AVAILABLE, IDLE_RANK, KEYKIND, N_QM, QM_AGENT, QM_PAUSED, QM_SKILL_SUM,
     QUEUE, RO_LEN, RO_OFF, SCAN, STATE, STRAT, ST_OFFERED, S_EV_ROOM, S_OF_ROOM, S_RO_ROOM, S_TM_ROOM, TALK, AH_CAP,
-    AH_LEN, AH_OFF, BLOCKED,
+    AH_LEN, AH_OFF, BLOCKED, BUSY_DELAY, MAX_LEN, MAX_NA, MAX_WAIT, NA_DELAY, NO_AGENTS_S, OVERFLOW, PREF_FB,
+    REJ_DELAY, RING_STEP, RING_TO, WEIGHT, WRAP,
 )
 
 #: Strategies whose choice the available-member heap makes (on a queue whose members share one tier
@@ -40,6 +41,17 @@ class QueueRows(NamedTuple):
     scan: bool  # a member scan routes (else the available-member heap)
     blocked: bool
     ah_cap: int  # rows of its available-member heap
+
+
+def queue_settings(Q_i: np.ndarray, Q_f: np.ndarray, qi: int, q: QueueConfig, queue_index: dict) -> None:
+    """Write queue ``q``'s settings that a running engine can change (config.QUEUE_SETTINGS but the
+    statistics' threshold and max penalty, which lives in QOK) into its row ``qi``."""
+    Q_i[qi, MAX_NA] = q.max_no_answer
+    Q_i[qi, MAX_LEN] = q.max_length
+    Q_i[qi, OVERFLOW] = queue_index[q.overflow] if q.overflow else -1
+    Q_f[qi, [WEIGHT, RING_TO, WRAP, REJ_DELAY, BUSY_DELAY, NA_DELAY, MAX_WAIT, NO_AGENTS_S, RING_STEP, PREF_FB]] = (
+        q.weight, q.ring_timeout_s, q.wrap_up_s, q.reject_delay_s, q.busy_delay_s, q.no_answer_delay_s,
+        q.max_wait_s, q.max_wait_no_agents_s, q.ring_step_s, q.preferred_fallback_s)
 
 
 def steps_of(q: QueueConfig) -> list[tuple[int, int]]:

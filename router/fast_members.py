@@ -12,11 +12,11 @@ from __future__ import annotations
 from typing import Any, Hashable
 
 from .core_build import grow
-from .core_layout import NO_ID, NWAIT, OP_ADVANCE, OP_MEMBER, S_NT, S_TM_NEED, S_TM_ROOM
-from .core_members import swap_queue
+from .core_layout import NO_ID, NWAIT, OP_ADVANCE, OP_MEMBER, OP_QUEUE, QM_AGENT, S_NT, S_TM_NEED, S_TM_ROOM
+from .core_members import queue_settings, swap_queue
 from .errors import TimeError, real_seconds
 from .events import Event
-from .membership import ADD, REMOVE, UPDATE, MemberChange, plan_change
+from .membership import ADD, REMOVE, UPDATE, MemberChange, QueueChange, plan_change, plan_queue
 
 
 class MemberChanges:
@@ -72,3 +72,34 @@ class MemberChanges:
         events += self._one(*self.member_swap(change))
         return events + self._one(OP_ADVANCE, now)
 
+
+    def queue_update(self, now: float, queue: str, **settings: Any) -> list[Event]:
+        """Change queue settings while calls go on (docs/routing.md §16): ring_timeout_s, wrap_up_s, the
+        delays, max_no_answer, max_wait_s, max_wait_no_agents_s, max_length, overflow, weight, ring_step_s,
+        preferred_fallback_s, max_penalty, sl_threshold_s. They apply to what is decided from ``now`` on;
+        the queue's free members are then offered what they may take."""
+        now, change = self.queue_plan(now, queue, settings)
+        events = self._one(OP_ADVANCE, now)
+        for row in self.queue_swap(change):
+            events += self._one(*row)
+        return events
+
+    def queue_plan(self, now: float, queue: str, settings: dict[str, Any]) -> tuple[float, QueueChange]:
+        """(now, the change) checked against this router, changing nothing."""
+        now = real_seconds(now)
+        if now < self.now:
+            raise TimeError(f"time went backwards: now={now!r} is before the last time {self.now!r}")
+        return now, plan_queue(self.config, queue, self._queue_index, settings)
+
+    def queue_swap(self, change: QueueChange) -> list[tuple]:
+        """Put the queue's new settings in place (the core advanced to its time first); return the OP_QUEUE
+        rows that finish the change: the event, then one per member."""
+        qi, q = change.queue, change.config.queues[change.queue]
+        S = swap_queue(self._S, change.config, qi, self._agent_index, self._skill_index)  # max penalty: QOK
+        queue_settings(S.Q_i, S.Q_f, qi, q, self._queue_index)
+        self._S = grow(S)
+        self.config = change.config
+        if getattr(self, "_stats", None) is not None:
+            self._stats.threshold[q.name] = q.sl_threshold_s
+        members = S.QM[S.QM_ptr[qi]:S.QM_ptr[qi + 1], QM_AGENT].tolist()
+        return [(OP_QUEUE, self.now, NO_ID, a, qi, 0, 0.0) for a in [-1, *members]]

@@ -18,7 +18,7 @@ from typing import Any, Hashable
 from .codes import PRESENCE_LOGGED_OUT, CallState, EventKind
 from .config import QueueConfig
 from .events import Event
-from .membership import ADD, REMOVE, UPDATE, penalty_after, plan_change, staffs_now
+from .membership import ADD, REMOVE, UPDATE, penalty_after, plan_change, plan_queue, staffs_now
 from .state import QueueState
 
 _CARRIED = ("waiting", "logged_in", "ringing", "empty_epoch", "rr_cursor", "ring_all_order", "ring_all_t", "aht_est_s")
@@ -63,6 +63,20 @@ class MemberChangesMixin:
                 if q.logged_in == 0:
                     self._queue_emptied(q, now)
         if kind != REMOVE:
+            self._agent_freed(a, now)
+        return self._flush()
+
+    def queue_update(self, now: float, queue: str, **settings: Any) -> list[Event]:
+        """Change queue settings; they apply to what is decided from ``now`` on (docs/routing.md §16)."""
+        now = self._clock(now)
+        change = plan_queue(self.config, queue, self._queue_index, settings)
+        self._advance(now)
+        q = self._rebuild_queue(self._queues[change.queue], change.config.queues[change.queue])
+        self.config = change.config
+        if self._stats is not None:
+            self._stats.threshold[q.name] = q.cfg.sl_threshold_s
+        self._emit(now, EventKind.QUEUE_UPDATED, None, -1, q.name)
+        for a in q.members_list:  # in member order, each offered what it may take now
             self._agent_freed(a, now)
         return self._flush()
 

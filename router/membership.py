@@ -19,8 +19,8 @@ import math
 from dataclasses import replace
 from typing import Any, Hashable, NamedTuple
 
-from .config import MAX_MEMBER_VALUE, MemberConfig, RouterConfig
-from .errors import StateError, UnknownIdError
+from .config import MAX_MEMBER_VALUE, QUEUE_SETTINGS, MemberConfig, RouterConfig, queue_setting
+from .errors import ConfigError, StateError, UnknownIdError
 
 #: The kind of change (the ``arg`` of the compiled core's OP_MEMBER row).
 ADD, REMOVE, UPDATE = 0, 1, 2
@@ -119,3 +119,28 @@ def penalty_after(change: MemberChange) -> float:
     removed)."""
     aid = change.config.agents[change.agent].id
     return float(next((m.penalty for m in change.config.queues[change.queue].members if m.agent == aid), 0))
+
+
+class QueueChange(NamedTuple):
+    """A checked change of a queue's settings: the queue and the configuration after it."""
+
+    queue: int
+    config: RouterConfig
+
+
+def plan_queue(cfg: RouterConfig, queue: str, queue_index: dict, settings: dict[str, Any]) -> QueueChange:
+    """Check a change of queue settings (config.QUEUE_SETTINGS, each checked as in a configuration file;
+    ``overflow`` or ``max_penalty`` None removes it) and build the configuration after it, changing
+    nothing. Raises UnknownIdError for an unknown queue, ConfigError naming the setting otherwise."""
+    try:
+        qi = queue_index[queue]
+    except (KeyError, TypeError):
+        raise UnknownIdError(f"unknown queue {queue!r}") from None
+    if not settings:
+        raise ConfigError(f"queue_update: nothing to change; give one or more of: {', '.join(QUEUE_SETTINGS)}")
+    q = cfg.queues[qi]
+    raw = {"name": q.name, **settings}
+    names = [x.name for x in cfg.queues]
+    given = {k: queue_setting(raw, k, q.name, names) for k in settings}
+    queues = cfg.queues[:qi] + (replace(q, **given),) + cfg.queues[qi + 1:]
+    return QueueChange(qi, replace(cfg, queues=queues))

@@ -104,10 +104,10 @@ class CompiledEngine(CoreViews):
         profs: list[int] = []  # each row's skill profile (arrive rows with their own skills; else 0)
         idx: list[int] = []
         for k, (op, f) in enumerate(cmds):
-            if op in _MEMBER_OPS:  # changes the member tables between core runs
+            if op in _MEMBER_OPS or op == "queue_update":  # changes the queue's tables between core runs
                 self._run(now, rows, profs, idx, cmds, results)
                 rows, profs, idx = [], [], []
-                results[k] = self._member(now, op, f)
+                results[k] = self._member(now, op, f) if op in _MEMBER_OPS else self._queue_update(now, f)
                 continue
             if self._reads_state(op, f):
                 self._run(now, rows, profs, idx, cmds, results)
@@ -136,6 +136,15 @@ class CompiledEngine(CoreViews):
         events = self._rows_now([self._row(now, "advance", {})])
         row = self.fr.member_swap(change)
         return events + self._rows_now([row, self._row(now, "advance", {})]), None
+
+    def _queue_update(self, now: float, f: dict) -> tuple[list[Event], RouterError | None]:
+        """A change of queue settings (fast_members.py), as :meth:`_member`."""
+        try:
+            now, change = self.fr.queue_plan(now, f["queue"], {k: v for k, v in f.items() if k != "queue"})
+        except RouterError as exc:
+            return [], exc
+        events = self._rows_now([self._row(now, "advance", {})])
+        return events + self._rows_now(self.fr.queue_swap(change)), None
 
     def _rows_now(self, rows: list[tuple]) -> list[Event]:
         """Run rows that cannot fail (an advance to the present, a membership row) and read their events."""

@@ -19,7 +19,7 @@ from typing import Any, Hashable, NamedTuple
 import msgpack
 
 from ..codes import EventKind
-from ..config import MAX_MEMBER_VALUE
+from ..config import MAX_MEMBER_VALUE, QUEUE_SECONDS, QUEUE_SETTINGS
 from ..events import Event
 from ..membership import MEMBER_SETTINGS
 
@@ -106,6 +106,17 @@ def _member_int(name: str, v: Any) -> int:
     return _int(name, v, 0, MAX_MEMBER_VALUE)
 
 
+def _count(name: str, v: Any) -> int:
+    return _int(name, v, 0, _INT64[1])
+
+
+def _seconds(name: str, v: Any) -> float:
+    """Seconds, infinity allowed (no limit); the engine checks each setting's own range."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or math.isnan(v) or v < 0:
+        raise ProtocolError(BAD_REQUEST, f"field '{name}' must be a number of seconds >= 0 (inf: none), got {_show(v)}")
+    return float(v)
+
+
 def _bool(name: str, v: Any) -> bool:
     if not isinstance(v, bool):
         raise ProtocolError(BAD_REQUEST, f"field '{name}' must be true or false, got {_show(v)}")
@@ -141,6 +152,8 @@ _CHECKS = {
     "preferred_fallback_s": _number, "max_wait_s": _number, "wrap_up_s": _number, "busy": _bool, "ready": _bool,
     "number": lambda n, v: _text(n, v, 64), "reason": _reason,
     "tier": _member_int, "penalty": _member_int, "position": _member_int, "weight": _number,
+    **{k: _seconds for k in QUEUE_SECONDS if k not in ("wrap_up_s", "max_wait_s", "preferred_fallback_s")},
+    "max_length": _count, "max_no_answer": _count, "max_penalty": _count, "overflow": _text,
     "seq": lambda n, v: _int(n, v, 0, _INT64[1]), "limit": lambda n, v: _int(n, v, 1, MAX_EVENTS_PER_REPLY),
 }
 
@@ -164,6 +177,7 @@ ENGINE_OPS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "member_add": (("agent", "queue"), MEMBER_SETTINGS),
     "member_remove": (("agent", "queue"), ()),
     "member_update": (("agent", "queue"), MEMBER_SETTINGS),
+    "queue_update": (("queue",), QUEUE_SETTINGS),
 }
 QUERY_OPS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "ping": ((), ()), "agent": (("agent",), ()), "call": (("call",), ()), "queue": (("queue",), ()),
@@ -213,13 +227,17 @@ def validate(req: Any) -> Command:
             if name not in optional:
                 raise ProtocolError(BAD_REQUEST, f"op '{op}' has no field {_show(name)}")
             if value is not None:
-                fields[name] = _CHECKS[name](name, value)
+                fields[name] = (_SECONDS if op == "queue_update" and name in QUEUE_SECONDS else _CHECKS[name])(name, value)
+            elif name in _CLEARABLE and op == "queue_update":
+                fields[name] = None  # nil removes the queue's overflow or max penalty
     if op == "transfer" and ("queue" in fields) == ("agent" in fields):
         raise ProtocolError(BAD_REQUEST, "op 'transfer' needs exactly one of 'queue' and 'agent'")
     return Command(rid, op, fields)
 
 
 _HEAD = frozenset(("v", "id", "op"))
+_CLEARABLE = frozenset(("overflow", "max_penalty"))
+_SECONDS = _seconds  # queue_update's seconds: infinity allowed (no limit)
 _SPECS = {op: (frozenset(req), frozenset(opt), tuple((n, _CHECKS[n]) for n in req)) for op, (req, opt) in
           _ALL_OPS.items()}
 

@@ -67,6 +67,10 @@ def test_round_trip(server):
         added = c.member_add("a1", "sales", penalty=2, weight=1.5).events
         assert [(e.kind, e.value) for e in added] == [("MEMBER_ADDED", 2.0)]
         assert [e.kind for e in c.member_update("a1", "sales", tier=0).events] == ["MEMBER_UPDATED"]
+        assert [e.kind for e in c.queue_update("sales", ring_timeout_s=5.0, overflow=None).events] == ["QUEUE_UPDATED"]
+        with pytest.raises(RouterRequestError) as err:
+            c.queue_update("sales", ring_timeout_s=-1)
+        assert err.value.code == "bad_request" and "ring_timeout_s" in err.value.message
         with pytest.raises(RouterRequestError) as err:
             c.member_add("a1", "sales", tier=-1)
         assert err.value.code == "bad_request" and "tier" in err.value.message

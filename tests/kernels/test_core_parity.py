@@ -98,7 +98,7 @@ OPS = st.lists(st.tuples(st.sampled_from(["arrive", "arrive", "arrive", "accept"
                                           "reject", "release", "release", "release", "abandon", "login", "login",
                                           "logout", "ready", "ready", "not_ready", "advance", "callback",
                                           "transfer", "pause", "unpause", "priority", "member_add",
-                                          "member_remove", "member_update"]),
+                                          "member_remove", "member_update", "queue_update"]),
                          st.sampled_from([0.0, 0.0, 0.5, 1.0, 2.0, 4.0, 9.0, 20.0]),
                          st.integers(0, 1 << 16), st.booleans()), min_size=15, max_size=120)
 
@@ -107,6 +107,13 @@ OPS = st.lists(st.tuples(st.sampled_from(["arrive", "arrive", "arrive", "accept"
 AGENT_SETTINGS = ({}, {"wrap_up_s": 0.0}, {"wrap_up_s": 6.0, "max_no_answer": 1},
                   {"reject_delay_s": 4.0, "busy_delay_s": 0.0, "no_answer_delay_s": 0.0},
                   {"max_no_answer": 0, "no_answer_delay_s": 5.0})
+# Queue settings changed at run time (the last ones refused).
+QUEUE_CHANGES = ({"ring_timeout_s": 4.0}, {"ring_timeout_s": 30.0}, {"wrap_up_s": 2.0}, {"max_penalty": 0},
+                 {"max_penalty": None}, {"max_penalty": 1, "weight": 2.0}, {"max_wait_s": 5.0}, {"max_wait_s": math.inf},
+                 {"overflow": None}, {"overflow": "q0"}, {"max_length": 1}, {"max_no_answer": 1}, {"ring_step_s": 1.0},
+                 {"reject_delay_s": 2.0, "busy_delay_s": 1.0, "no_answer_delay_s": 0.0}, {"sl_threshold_s": 5.0},
+                 {"max_wait_no_agents_s": 0.0}, {"preferred_fallback_s": 0.0}, {}, {"ring_timeout_s": -1.0},
+                 {"strategy": "random"}, {"max_length": 1.5})
 # An agent's capacity per channel (None: the default, one voice call).
 CAPACITIES = (None, {"voice": 1, "chat": 2}, {"voice": 0, "chat": 3}, {"voice": 2}, {"voice": 1, "chat": 1})
 # A call's own skills (added to its queue's): none mostly, else levels some agents lack.
@@ -219,6 +226,11 @@ def _step(r, op: str, now: float, k: int, flag: bool, twin: Twin, ringing: dict,
                 kw = {n: v for n, v in kw.items() if v is not None}
         row = (op, now, a, mq, kw)  # replayed through the per-call method (no batch row)
         fn = lambda: getattr(r, op)(now, a, mq, **kw)  # noqa: E731
+    elif op == "queue_update":  # settings applying from now on (refused: a bad value, an unknown setting)
+        mq = _pick(queues, k // 7)
+        kw = _pick(QUEUE_CHANGES, k) if k % 23 else {"overflow": _pick(queues, k // 3)}  # itself: refused
+        row = (op, now, None, mq, kw)
+        fn = lambda: r.queue_update(now, mq, **kw)  # noqa: E731
     elif op == "callback":
         cid = _pick(live, k) if live else 999_999
         number = "" if flag and k % 7 == 0 else f"+1555{k % 97:04d}"
@@ -251,7 +263,7 @@ OPS_BUSY = st.lists(st.tuples(st.sampled_from(["arrive", "arrive", "arrive", "ar
                                                "release", "release", "abandon", "login", "logout", "ready", "ready",
                                                "not_ready", "not_ready", "advance", "callback", "transfer",
                                                "pause", "unpause", "priority", "member_add", "member_remove",
-                                               "member_update"]),
+                                               "member_update", "queue_update"]),
                               st.sampled_from([0.0, 0.0, 0.5, 1.0, 2.0, 4.0, 9.0]),
                               st.integers(0, 1 << 16), st.booleans()), min_size=15, max_size=120)
 
@@ -329,7 +341,8 @@ def _parity(cfg: dict, ops: list, channels: tuple = ("voice", "voice", "chat")) 
             status += [bool(s != OK) for s in res.status]
         if i < len(rows):
             op, now, a, mq, kw = rows[i]
-            out = _outcome(getattr(batch, op), now, a, mq, **kw)
+            out = (_outcome(batch.queue_update, now, mq, **kw) if op == "queue_update"
+                   else _outcome(getattr(batch, op), now, a, mq, **kw))
             status.append(isinstance(out, type))
             events += [] if isinstance(out, type) else out
         lo = i + 1

@@ -19,7 +19,7 @@ from test_core_parity import _parity, configs
 OPS_MEMBERS = st.lists(st.tuples(st.sampled_from(["arrive", "arrive", "arrive", "accept", "accept", "reject", "release",
                                                   "release", "logout", "login", "ready", "advance", "pause",
                                                   "member_add", "member_add", "member_remove", "member_remove",
-                                                  "member_update"]),
+                                                  "member_update", "queue_update", "queue_update"]),
                                  st.sampled_from([0.0, 0.0, 0.5, 1.0, 2.0, 4.0, 9.0]),
                                  st.integers(0, 1 << 16), st.booleans()), min_size=15, max_size=100)
 
@@ -28,6 +28,7 @@ OPS_MEMBERS = st.lists(st.tuples(st.sampled_from(["arrive", "arrive", "arrive", 
 @given(cfg=configs(strategies=("longest-idle-agent", "agent-with-fewest-calls", "most-skilled-first", "round-robin",
                                "ring-all", "ring-progressively", "top-down", "weighted-random")), ops=OPS_MEMBERS)
 def test_membership_changes_match_router(cfg, ops):
-    """Queues gain and lose members, and members change tier, penalty, position and weight, with everyone
-    logged in ready first: the available-member heaps, ring orders, pauses and logged-in counts follow."""
+    """Queues gain and lose members, members change tier, penalty, position and weight, and queues their
+    settings, with everyone logged in ready first: the available-member heaps, ring orders, pauses and
+    logged-in counts follow."""
     _parity(cfg, [("login", 0.0, i, True) for i in range(len(cfg["agents"]))] + ops)

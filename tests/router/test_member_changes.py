@@ -168,3 +168,12 @@ def test_the_change_outlives_a_pickle():
     r2 = pickle.loads(pickle.dumps(r))
     assert [m.agent for m in r2.config.queues[0].members] == ["a1", "a2"]
     assert offered(r2.call_arrive(2.0, "c1", "sales")) == ["a2"]
+
+
+def test_a_pause_ended_by_removal_counts_in_the_statistics():
+    r = _router("a1")
+    r.member_pause(1.0, "a1", "ring", "coaching")
+    r.member_remove(11.0, "a1", "ring")
+    r.advance(20.0)
+    totals = {t.agent: t for t in r.stats().agents}
+    assert totals["a1"].paused_s == {"ring": 10.0}

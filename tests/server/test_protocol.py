@@ -78,6 +78,13 @@ def test_unusable_frames_are_refused_whole(frame, code):
     ({"v": 1, "id": 1, "op": "release", "call": "c", "wrap_up_s": math.nan}, P.BAD_REQUEST, "'wrap_up_s'"),
     ({"v": 1, "id": 1, "op": "release", "call": "c", "wrap_up_s": math.inf}, P.BAD_REQUEST, "'wrap_up_s'"),
     ({"v": 1, "id": 1, "op": "reject", "call": "c", "agent": "a", "busy": 1}, P.BAD_REQUEST, "'busy'"),
+    ({"v": 1, "id": 1, "op": "member_add", "agent": "a", "queue": "q", "tier": -1}, P.BAD_REQUEST, "'tier'"),
+    ({"v": 1, "id": 1, "op": "member_add", "agent": "a", "queue": "q", "penalty": 1 << 31}, P.BAD_REQUEST, "'penalty'"),
+    ({"v": 1, "id": 1, "op": "member_update", "agent": "a", "queue": "q", "weight": "2"}, P.BAD_REQUEST, "'weight'"),
+    ({"v": 1, "id": 1, "op": "queue_update", "queue": "q", "max_wait_s": math.nan}, P.BAD_REQUEST, "'max_wait_s'"),
+    ({"v": 1, "id": 1, "op": "queue_update", "queue": "q", "max_length": 1.5}, P.BAD_REQUEST, "'max_length'"),
+    ({"v": 1, "id": 1, "op": "queue_update", "queue": "q", "overflow": 3}, P.BAD_REQUEST, "'overflow'"),
+    ({"v": 1, "id": 1, "op": "queue_update", "queue": "q", "strategy": "random"}, P.BAD_REQUEST, "strategy"),
     ({"v": 1, "id": 1, "op": "not_ready", "agent": "a", "reason": "a:b"}, P.BAD_REQUEST, "':'"),
     ({"v": 1, "id": 1, "op": "transfer", "call": "c"}, P.BAD_REQUEST, "exactly one"),
     ({"v": 1, "id": 1, "op": "transfer", "call": "c", "queue": "q", "agent": "a"}, P.BAD_REQUEST, "exactly one"),
@@ -154,3 +161,12 @@ def test_stream_frames_only_for_subscribed_topics():
     want.update(b"\x01")  # the empty prefix: every topic
     assert set(dict(P.stream_frames(evs, tseq, wanted=want))) == {b"all", b"queue:sales", b"agent:a1", b"agent:a17"}
     assert tseq == {b"all": 3, b"agent:a1": 3, b"agent:a17": 3, b"queue:sales": 1}
+
+
+def test_queue_update_keeps_infinity_and_nil_which_remove_a_limit_or_an_overflow():
+    req = {"v": 1, "id": 1, "op": "queue_update", "queue": "q", "max_wait_s": math.inf, "overflow": None,
+           "max_penalty": None, "ring_timeout_s": 4}
+    cmd = P.validate(req)
+    assert cmd.fields == {"queue": "q", "max_wait_s": math.inf, "overflow": None, "max_penalty": None,
+                          "ring_timeout_s": 4.0}
+    assert "wrap_up_s" not in P.validate({"v": 1, "id": 2, "op": "release", "call": "c", "wrap_up_s": None}).fields
