@@ -11,12 +11,16 @@ from __future__ import annotations
 
 from typing import Any, Hashable
 
+import numpy as np
+
 from .core_build import grow
-from .core_layout import NO_ID, NWAIT, OP_ADVANCE, OP_MEMBER, OP_QUEUE, QM_AGENT, S_NT, S_TM_NEED, S_TM_ROOM
+from .codes import EventKind
+from .core_layout import NO_ID, NWAIT, OK, OP_ADVANCE, OP_DTYPE, OP_MEMBER, OP_QUEUE, QM_AGENT, S_NT, S_TM_NEED, S_TM_ROOM
 from .core_members import queue_settings, swap_queue
 from .errors import TimeError, real_seconds
 from .events import Event
-from .membership import ADD, REMOVE, UPDATE, MemberChange, QueueChange, plan_change, plan_queue
+from .config import RouterConfig
+from .membership import ADD, REMOVE, UPDATE, MemberChange, QueueChange, plan_change, plan_queue, plan_reload
 
 
 class MemberChanges:
@@ -103,3 +107,50 @@ class MemberChanges:
             self._stats.threshold[q.name] = q.sl_threshold_s
         members = S.QM[S.QM_ptr[qi]:S.QM_ptr[qi + 1], QM_AGENT].tolist()
         return [(OP_QUEUE, self.now, NO_ID, a, qi, 0, 0.0) for a in [-1, *members]]
+
+    def reload(self, now: float, config: RouterConfig) -> list[Event]:
+        """Apply the differences between the running configuration and ``config`` — queue members and the
+        queue settings ``queue_update`` changes — keeping every call and agent state (docs/routing.md §16).
+        Anything else that differs raises ConfigError naming it (it needs a restart); nothing changes then."""
+        now = real_seconds(now)
+        if now < self.now:
+            raise TimeError(f"time went backwards: now={now!r} is before the last time {self.now!r}")
+        plan = plan_reload(self.config, config)
+        events = self._one(OP_ADVANCE, now)
+        for r in plan:
+            qi = r.queue
+            S = swap_queue(self._S, config, qi, self._agent_index, self._skill_index)
+            queue_settings(S.Q_i, S.Q_f, qi, r.config, self._queue_index)
+            if r.removed:  # room for the no-agents timers of the queue's waiting calls
+                S.S_i[S_TM_NEED] = S.S_i[S_NT] + S.Q_i[qi, NWAIT] + S.S_i[S_TM_ROOM]
+            self._S = grow(S)
+            self._S.S_i[S_TM_NEED] = 0
+            if r.settings_changed and getattr(self, "_stats", None) is not None:
+                self._stats.threshold[r.config.name] = r.config.sl_threshold_s
+            rows = [(OP_QUEUE, now, NO_ID, -1, qi, 0, 0.0)] if r.settings_changed else []
+            rows += [(OP_MEMBER, now, NO_ID, a, qi, 0, float(ADD)) for a in r.added]
+            rows += [(OP_MEMBER, now, NO_ID, a, qi, int(before), float(kind)) for kind, changes in (
+                (UPDATE, r.updated), (REMOVE, r.removed)) for a, before in changes]
+            if r.settings_changed:
+                members = self._S.QM[self._S.QM_ptr[qi]:self._S.QM_ptr[qi + 1], QM_AGENT].tolist()
+                rows += [(OP_QUEUE, now, NO_ID, a, qi, 0, 0.0) for a in members]
+            # then what fell due (a no-agents limit of 0) before the next queue changes: each row fires what is
+            # due before it runs, as the reference fires it at once
+            events += self._internal_rows(rows + [(OP_ADVANCE, now, NO_ID, -1, -1, 0, 0.0)])
+        if plan:  # an equal configuration changes nothing, not even which object holds it
+            self.config = config
+        return events + self._one(OP_ADVANCE, now)
+
+    def _internal_rows(self, rows: list[tuple]) -> list[Event]:
+        """Run rows the facade built (they cannot fail) in one core run, as :meth:`_one` runs one."""
+        if not rows:
+            return []
+        events, status, _ = self.run_rows(np.array(rows, dtype=OP_DTYPE), records=self._ext)
+        if (status != OK).any():
+            raise RuntimeError(f"internal rows refused: {self.describe(np.array(rows, dtype=OP_DTYPE), status)}")
+        for e in events:
+            if self._stats is not None:
+                self._stats.apply(e)
+            if e.kind is EventKind.CALL_ENDED:
+                self._ended_call(e.call_id, e.detail)
+        return events

@@ -16,9 +16,9 @@ from __future__ import annotations
 from typing import Any, Hashable
 
 from .codes import PRESENCE_LOGGED_OUT, CallState, EventKind
-from .config import QueueConfig
+from .config import QueueConfig, RouterConfig
 from .events import Event
-from .membership import ADD, REMOVE, UPDATE, penalty_after, plan_change, plan_queue, staffs_now
+from .membership import ADD, REMOVE, UPDATE, member_penalty, plan_change, plan_queue, plan_reload
 from .state import QueueState
 
 _CARRIED = ("waiting", "logged_in", "ringing", "empty_epoch", "rr_cursor", "ring_all_order", "ring_all_t", "aht_est_s")
@@ -50,9 +50,17 @@ class MemberChangesMixin:
         self._advance(now)  # no timer changes a membership: checked before them
         q = self._rebuild_queue(self._queues[change.queue], change.config.queues[change.queue])
         self.config = change.config
-        a = change.agent
-        self._emit(now, _KINDS[kind], None, a, q.name, "", 0.0 if kind == REMOVE else penalty_after(change))
-        staffs, before = staffs_now(change), change.staffed_before
+        self._member_effect(q, change.agent, kind, change.staffed_before, now)
+        return self._flush()
+
+    def _member_effect(self, q: QueueState, a: int, kind: int, before: bool, now: float) -> None:
+        """After agent ``a``'s membership of ``q`` changed (``before``: it staffed ``q``): the event, the
+        logged-in count (a queue left empty starts its no-agents limit, and a limit of 0 ends its calls
+        now: the compiled core's next row fires it), and the waiting calls a free agent may now take
+        (core_member_op.member_changed)."""
+        aid = self._agents.ids[a]
+        self._emit(now, _KINDS[kind], None, a, q.name, "", 0.0 if kind == REMOVE else member_penalty(q.cfg, aid))
+        staffs = any(m.agent == aid and m.from_step == 0 for m in q.cfg.members)
         if self._agents.presence[a] != PRESENCE_LOGGED_OUT and staffs != before:
             if staffs:
                 q.logged_in += 1
@@ -64,6 +72,31 @@ class MemberChangesMixin:
                     self._queue_emptied(q, now)
         if kind != REMOVE:
             self._agent_freed(a, now)
+
+    def reload(self, now: float, config: RouterConfig) -> list[Event]:
+        """Apply the differences between the running configuration and ``config`` — queue members and the
+        queue settings ``queue_update`` changes — keeping every call and agent state (docs/routing.md §16)."""
+        now = self._clock(now)
+        plan = plan_reload(self.config, config)
+        self._advance(now)
+        for r in plan:
+            q = self._rebuild_queue(self._queues[r.queue], r.config)
+            if r.settings_changed:
+                if self._stats is not None:
+                    self._stats.threshold[q.name] = q.cfg.sl_threshold_s
+                self._emit(now, EventKind.QUEUE_UPDATED, None, -1, q.name)
+            for a in r.added:
+                self._member_effect(q, a, ADD, False, now)
+            for a, before in r.updated:
+                self._member_effect(q, a, UPDATE, before, now)
+            for a, before in r.removed:
+                self._member_effect(q, a, REMOVE, before, now)
+            if r.settings_changed:
+                for a in q.members_list:
+                    self._agent_freed(a, now)
+        if plan:  # an equal configuration changes nothing, not even which object holds it
+            self.config = config
+        self._advance(now)
         return self._flush()
 
     def queue_update(self, now: float, queue: str, **settings: Any) -> list[Event]:

@@ -19,7 +19,7 @@ import math
 from dataclasses import replace
 from typing import Any, Hashable, NamedTuple
 
-from .config import MAX_MEMBER_VALUE, QUEUE_SETTINGS, MemberConfig, RouterConfig, queue_setting
+from .config import MAX_MEMBER_VALUE, QUEUE_SETTINGS, MemberConfig, QueueConfig, RouterConfig, queue_setting
 from .errors import ConfigError, StateError, UnknownIdError
 
 #: The kind of change (the ``arg`` of the compiled core's OP_MEMBER row).
@@ -108,19 +108,6 @@ def plan_change(cfg: RouterConfig, kind: int, agent_id: Hashable, queue: str, ag
     return MemberChange(kind, a, qi, replace(cfg, queues=queues), staffed)
 
 
-def staffs_now(change: MemberChange) -> bool:
-    """The agent serves the queue from the first step after the change."""
-    aid = change.config.agents[change.agent].id
-    return any(m.agent == aid and m.from_step == 0 for m in change.config.queues[change.queue].members)
-
-
-def penalty_after(change: MemberChange) -> float:
-    """The member's penalty after the change (the value of its MEMBER_ADDED / MEMBER_UPDATED event; 0 once
-    removed)."""
-    aid = change.config.agents[change.agent].id
-    return float(next((m.penalty for m in change.config.queues[change.queue].members if m.agent == aid), 0))
-
-
 class QueueChange(NamedTuple):
     """A checked change of a queue's settings: the queue and the configuration after it."""
 
@@ -144,3 +131,53 @@ def plan_queue(cfg: RouterConfig, queue: str, queue_index: dict, settings: dict[
     given = {k: queue_setting(raw, k, q.name, names) for k in settings}
     queues = cfg.queues[:qi] + (replace(q, **given),) + cfg.queues[qi + 1:]
     return QueueChange(qi, replace(cfg, queues=queues))
+
+
+class QueueReload(NamedTuple):
+    """What a reload changes in one queue: its new configuration, whether its settings change, and the
+    members added, updated and removed (agent indices; with, for the last two, whether the agent staffed the
+    queue before)."""
+
+    queue: int
+    config: QueueConfig
+    settings_changed: bool
+    added: tuple[int, ...]
+    updated: tuple[tuple[int, bool], ...]
+    removed: tuple[tuple[int, bool], ...]
+
+
+def plan_reload(cfg: RouterConfig, new: RouterConfig) -> list[QueueReload]:
+    """The changes that take ``cfg`` to ``new``, queue by queue, changing nothing. Only queue members and
+    the queue settings ``queue_update`` changes may differ; anything else raises ConfigError naming every
+    difference (it needs a restart)."""
+    if not isinstance(new, RouterConfig):
+        raise ConfigError("reload: expected a RouterConfig (busyhour.router.parse_config or load_toml)")
+    fixed = [name for name in ("agents", "skills", "channels", "seed", "interval_s", "short_abandon_s")
+             if getattr(cfg, name) != getattr(new, name)]
+    if [q.name for q in cfg.queues] != [q.name for q in new.queues]:
+        fixed.append("queues (names or order)")
+    else:
+        keep = set(QueueConfig.__dataclass_fields__) - set(QUEUE_SETTINGS) - {"members"}
+        fixed += [f"queues[{i}].{k}" for i, (a, b) in enumerate(zip(cfg.queues, new.queues))
+                  for k in sorted(keep) if getattr(a, k) != getattr(b, k)]
+    if fixed:
+        raise ConfigError(f"reload: these differences need a restart: {', '.join(fixed)}")
+    index = {a.id: i for i, a in enumerate(cfg.agents)}
+    out = []
+    for qi, (a, b) in enumerate(zip(cfg.queues, new.queues)):
+        settings = any(getattr(a, k) != getattr(b, k) for k in QUEUE_SETTINGS)
+        old = {m.agent: m for m in a.members}
+        now = {m.agent: m for m in b.members}
+        added = tuple(index[m.agent] for m in b.members if m.agent not in old)
+        updated = tuple((index[m.agent], old[m.agent].from_step == 0) for m in b.members
+                        if m.agent in old and old[m.agent] != m)
+        removed = tuple((index[m.agent], m.from_step == 0) for m in a.members if m.agent not in now)
+        order = [m.agent for m in a.members if m.agent in now] != [m.agent for m in b.members if m.agent in old]
+        if settings or added or updated or removed or order:
+            out.append(QueueReload(qi, b, settings, added, updated, removed))
+    return out
+
+
+def member_penalty(q: QueueConfig, agent_id: Hashable) -> float:
+    """The penalty of ``agent_id``'s membership of ``q`` (0 when it is none)."""
+    return float(next((m.penalty for m in q.members if m.agent == agent_id), 0))

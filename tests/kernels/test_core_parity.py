@@ -15,6 +15,7 @@ events and fail exactly the operations that failed.
 
 from __future__ import annotations
 
+import copy
 import math
 import random
 
@@ -22,7 +23,7 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from busyhour.router import EventKind, ReferenceRouter, RouterError
+from busyhour.router import EventKind, ReferenceRouter, RouterError, parse_config
 from busyhour.router.core_build import CORE_STRATEGIES
 from busyhour.router.core_layout import (
     OK, OP_ABANDON, OP_ACCEPT, OP_ADVANCE, OP_CALLBACK, OP_TRANSFER, S_RO_USED, OP_ARRIVE, OP_DTYPE, OP_LOGIN, OP_LOGOUT, OP_NOT_READY, OP_READY,
@@ -98,7 +99,7 @@ OPS = st.lists(st.tuples(st.sampled_from(["arrive", "arrive", "arrive", "accept"
                                           "reject", "release", "release", "release", "abandon", "login", "login",
                                           "logout", "ready", "ready", "not_ready", "advance", "callback",
                                           "transfer", "pause", "unpause", "priority", "member_add",
-                                          "member_remove", "member_update", "queue_update"]),
+                                          "member_remove", "member_update", "queue_update", "reload"]),
                          st.sampled_from([0.0, 0.0, 0.5, 1.0, 2.0, 4.0, 9.0, 20.0]),
                          st.integers(0, 1 << 16), st.booleans()), min_size=15, max_size=120)
 
@@ -226,6 +227,10 @@ def _step(r, op: str, now: float, k: int, flag: bool, twin: Twin, ringing: dict,
                 kw = {n: v for n, v in kw.items() if v is not None}
         row = (op, now, a, mq, kw)  # replayed through the per-call method (no batch row)
         fn = lambda: getattr(r, op)(now, a, mq, **kw)  # noqa: E731
+    elif op == "reload":  # the configuration with members and settings changed (a strategy too: refused)
+        new = _reloaded(twin.cfg, twin.agents, k)
+        row = (op, now, None, None, new)
+        fn = lambda: r.reload(now, new)  # noqa: E731
     elif op == "queue_update":  # settings applying from now on (refused: a bad value, an unknown setting)
         mq = _pick(queues, k // 7)
         kw = _pick(QUEUE_CHANGES, k) if k % 23 else {"overflow": _pick(queues, k // 3)}  # itself: refused
@@ -342,6 +347,7 @@ def _parity(cfg: dict, ops: list, channels: tuple = ("voice", "voice", "chat")) 
         if i < len(rows):
             op, now, a, mq, kw = rows[i]
             out = (_outcome(batch.queue_update, now, mq, **kw) if op == "queue_update"
+                   else _outcome(batch.reload, now, kw) if op == "reload"
                    else _outcome(getattr(batch, op), now, a, mq, **kw))
             status.append(isinstance(out, type))
             events += [] if isinstance(out, type) else out
@@ -349,6 +355,30 @@ def _parity(cfg: dict, ops: list, channels: tuple = ("voice", "voice", "chat")) 
     assert events == py_events
     assert status == failed
     return batch
+
+
+def _reloaded(raw: dict, agents: list, k: int):
+    """``raw`` (the configuration the routers started from) with one queue's members and settings changed."""
+    raw = copy.deepcopy(raw)
+    q = raw["queues"][k % len(raw["queues"])]
+    members = [m if isinstance(m, dict) else {"agent": m} for m in q["members"]]
+    if members and k % 3 == 0:
+        members.pop((k // 3) % len(members))
+    absent = [a for a in agents if a not in {m["agent"] for m in members}]
+    if absent and k % 5 < 2:
+        members.insert((k // 5) % (len(members) + 1), {"agent": absent[0], "penalty": (k // 5) % 3})
+    if members and k % 2:
+        members[-1] = {**members[-1], "penalty": (k // 7) % 3, "tier": (k // 21) % 2}
+    q["members"] = members
+    if k % 4 == 0:
+        q["ring_timeout_s"] = 6.0
+    if k % 11 == 0:
+        q["max_penalty"] = 1 if "max_penalty" not in q else None
+        q = {key: v for key, v in q.items() if v is not None}
+        raw["queues"][k % len(raw["queues"])] = q
+    if k % 17 == 0:
+        q["strategy"] = "random" if q["strategy"] != "random" else "top-down"  # needs a restart: refused
+    return parse_config(raw)
 
 
 def _submit(batch: Router, rows: list):

@@ -19,7 +19,8 @@ from test_core_parity import _parity, configs
 OPS_MEMBERS = st.lists(st.tuples(st.sampled_from(["arrive", "arrive", "arrive", "accept", "accept", "reject", "release",
                                                   "release", "logout", "login", "ready", "advance", "pause",
                                                   "member_add", "member_add", "member_remove", "member_remove",
-                                                  "member_update", "queue_update", "queue_update"]),
+                                                  "member_update", "queue_update", "queue_update", "reload",
+                                                  "reload"]),
                                  st.sampled_from([0.0, 0.0, 0.5, 1.0, 2.0, 4.0, 9.0]),
                                  st.integers(0, 1 << 16), st.booleans()), min_size=15, max_size=100)
 

@@ -1,0 +1,99 @@
+"""``reload(now, config)``: a running engine takes a new configuration's queue members and settings, keeping
+every call and agent state, on both engines (docs/routing.md §16)."""
+
+from __future__ import annotations
+
+import copy
+import pickle
+
+import pytest
+from router_helpers import engine, offered
+
+from busyhour.router import ConfigError, EventKind, TimeError, parse_config
+
+pytestmark = pytest.mark.usefixtures("each_engine")
+
+RAW = {"agents": [{"id": "a1"}, {"id": "a2"}, {"id": "a3"}],
+       "queues": [{"name": "sales", "members": ["a1"], "max_wait_no_agents_s": 0.0},
+                  {"name": "support", "members": [{"agent": "a2", "penalty": 4}], "max_penalty": 1}]}
+
+
+def _router(*ready):
+    r = engine()(parse_config(RAW))
+    for a in ready:
+        r.agent_login(0.0, a, ready=True)
+    return r
+
+
+def _edited(**queues):
+    raw = copy.deepcopy(RAW)
+    for q in raw["queues"]:
+        q.update(queues.get(q["name"], {}))
+    return parse_config(raw)
+
+
+def test_a_reload_adds_a_member_who_takes_the_waiting_call():
+    r = _router("a3")
+    r.agent_login(0.0, "a1")  # logged in, not ready
+    r.call_arrive(1.0, "c1", "sales")
+    ev = r.reload(2.0, _edited(sales={"members": ["a1", {"agent": "a3", "penalty": 2}]}))
+    assert [(e.kind, e.agent_id, e.value) for e in ev[:1]] == [(EventKind.MEMBER_ADDED, "a3", 2.0)]
+    assert offered(ev) == ["a3"]
+    assert [m.agent for m in r.config.queues[0].members] == ["a1", "a3"]
+
+
+def test_a_reload_lifting_max_penalty_offers_the_member_it_now_allows():
+    r = _router("a2")
+    r.call_arrive(1.0, "c1", "support")
+    raw_support = {k: v for k, v in RAW["queues"][1].items() if k != "max_penalty"}
+    raw = copy.deepcopy(RAW)
+    raw["queues"][1] = raw_support
+    ev = r.reload(2.0, parse_config(raw))
+    assert [e.kind for e in ev][:2] == [EventKind.QUEUE_UPDATED, EventKind.CALL_OFFERED] and offered(ev) == ["a2"]
+
+
+def test_a_reload_removing_the_last_member_ends_the_waiting_calls_with_a_zero_no_agents_limit():
+    r = _router()
+    r.agent_login(0.0, "a1")
+    r.call_arrive(1.0, "c1", "sales")
+    ev = r.reload(2.0, _edited(sales={"members": []}))
+    assert [(e.kind, e.detail) for e in ev] == [(EventKind.MEMBER_REMOVED, ""),
+                                                 (EventKind.CALL_ENDED, "exited:no-agents")]
+
+
+def test_the_same_configuration_changes_nothing():
+    r = _router("a1")
+    r.call_arrive(1.0, "c1", "sales")
+    before = pickle.dumps(r)
+    assert r.reload(1.0, parse_config(RAW)) == []
+    assert pickle.dumps(r) == before
+
+
+@pytest.mark.parametrize("change, words", [
+    (lambda raw: raw["agents"].append({"id": "a4"}), "agents"),
+    (lambda raw: raw["queues"][0].update(strategy="random"), "queues[0].strategy"),
+    (lambda raw: raw["queues"].reverse(), "queues (names or order)"),
+    (lambda raw: raw.update(interval_s=60.0), "interval_s"),
+])
+def test_what_needs_a_restart_is_refused_by_name_and_changes_nothing(change, words):
+    r = _router("a1")
+    r.agent_not_ready(1.0, "a1")
+    r.call_arrive(1.0, "c1", "support")
+    raw = copy.deepcopy(RAW)
+    raw["queues"][0]["members"] = ["a1", "a2"]  # a change it could make, refused with the rest
+    change(raw)
+    before = pickle.dumps(r)
+    with pytest.raises(ConfigError, match="need a restart") as err:
+        r.reload(5.0, parse_config(raw))
+    assert words in str(err.value)
+    assert pickle.dumps(r) == before
+
+
+def test_bad_arguments_are_refused():
+    r = _router()
+    r.advance(3.0)
+    with pytest.raises(ConfigError, match="RouterConfig"):
+        r.reload(4.0, RAW)
+    with pytest.raises(TimeError):
+        r.reload(2.0, parse_config(RAW))
+    assert r.now == 3.0
