@@ -284,6 +284,10 @@ class Operations:
         return self._op("member_add", _reply, {"agent": agent, "queue": queue, **_opt(
             tier=tier, penalty=penalty, position=position, weight=weight)})
 
+    def move(self, call: Any, queue: str) -> Any:
+        """Move a waiting or ringing call to ``queue``, keeping its place by arrival and priority."""
+        return self._op("move", _reply, {"call": call, "queue": queue})
+
     def queue_update(self, queue: str, **settings: Any) -> Any:
         """Change ``queue``'s settings (``overflow=None`` / ``max_penalty=None`` remove them)."""
         return self._op("queue_update", _reply, {"queue": queue, **settings})

@@ -296,6 +296,31 @@ class CallOpsMixin:
             call.priority = priority
         return self._flush()
 
+    def call_move(self, now: float, call_id: Hashable, queue: str) -> list[Event]:
+        """Move a waiting or ringing call to ``queue``: its offers are withdrawn and it enters ``queue``
+        keeping its arrival time, priority and own limits, as an overflow does."""
+        now = self._clock(now)
+        call = self._call(call_id)
+        q = self._queue(queue)
+        if call.state == CallState.CONNECTED:  # no timer connects a call: checked before them
+            raise StateError(f"call {call_id!r} is connected: transfer it to move it to another queue")
+        self._tried(now, lambda r: r._movable(call_id, q.idx))
+        self._advance(now)
+        call = self._movable(call_id, q.idx)
+        self._emit(now, EventKind.CALL_MOVED, call, -1, self._queues[call.queue].name, q.name)
+        self._leave_queue(call, now, "moved")
+        call.hops = 0  # the overflow loop guard counts from here
+        self._enter_queue(call, q, now, "moved")
+        return self._flush()
+
+    def _movable(self, call_id: Hashable, qi: int) -> Call:
+        call = self._calls.get(call_key(call_id))
+        if call is None:
+            raise StateError(f"call {call_id!r} ended before it could be moved")
+        if call.queue == qi:
+            raise StateError(f"call {call_id!r} is in queue {self._queues[qi].name!r} already")
+        return call
+
     def _queued_call(self, call_id: Hashable) -> Call:
         call = self._calls.get(call_key(call_id))
         if call is None:

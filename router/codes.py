@@ -92,3 +92,4 @@ class EventKind(IntEnum):
     MEMBER_REMOVED = 19  # an agent stopped being a member of a queue (a pause there ends with it)
     MEMBER_UPDATED = 20  # a member's tier, penalty, position or weight changed: value its penalty
     QUEUE_UPDATED = 21  # a queue's settings changed at run time (queue_update)
+    CALL_MOVED = 22  # a waiting or ringing call moved to another queue (call_move): detail the target

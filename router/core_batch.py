@@ -22,12 +22,12 @@ from .core_layout import (
     D_ANSWERED_ELSEWHERE, D_BUSY, D_CALLER_ABANDONED, D_CB_CANCELLED, D_LOGGED_OUT, D_NONE, D_NOT_READY, D_REJECT, D_TRANSFER,
     EMPTY_EPOCH, ENTERED, ERR_CALL_GONE, ERR_NOT_WAITING, EXT, HOPS, LAST_END, LOAD, LOGGED_IN, NA_RUN, OFFERS,
     OF_FIRST, OF_LAST, OK, OP_ABANDON, OP_ACCEPT, OP_ADVANCE, OP_ARRIVE, OP_CALLBACK, OP_LOGIN, OP_LOGOUT,
-    OP_MEMBER, OP_PAUSE, OP_QUEUE, OP_PRIORITY, OP_READY, OP_REJECT, OP_RELEASE, OP_TRANSFER, OP_UNPAUSE, ORDER, QM_PAUSED, PREF,
+    OP_MEMBER, OP_MOVE, OP_PAUSE, OP_QUEUE, OP_PRIORITY, OP_READY, OP_REJECT, OP_RELEASE, OP_TRANSFER, OP_UNPAUSE, ORDER, QM_PAUSED, PREF,
     PREF_FB, PREF_UNTIL, PRES, PRIO, QGEN, QUEUE,
     REASON, REASON_LOGIN, REJ_DELAY, RO_LEN, SKP, STATE, STRAT, ST_CONNECTED, ST_WAITING, S_ARRIVED, S_NFREE,
     S_ORDER, S_RESUME, S_SEQ, S_TAIL, S_TRIAL, S_TRIED, TALK, T_CALL_LIMIT, WAIT_ORIGIN, WRAP, XFER,
 )
-from .core_member_op import member_changed, queue_changed
+from .core_member_op import call_moved, member_changed, queue_changed
 from .core_pref import member_row
 from .core_checks import check_args, check_offer_or_wait, check_state, offer_kept, ringing
 from .core_ring import offer_unlink, offers_to_scratch, ringing_to_scratch
@@ -250,10 +250,12 @@ def apply_op(S, op, t, call, a, q, prio, arg, prof):
         st = check_state(S, op, call, a, q)
         if st != OK:
             return st
-        if (op == OP_ACCEPT or op == OP_REJECT or op == OP_CALLBACK or op == OP_PRIORITY) and S.S_i[S_TRIED] == 0:
-            if next_deadline(S) <= t and (op == OP_CALLBACK or op == OP_PRIORITY or not offer_kept(S, call, a, t)):
+        if ((op == OP_ACCEPT or op == OP_REJECT or op == OP_CALLBACK or op == OP_PRIORITY or op == OP_MOVE)
+                and S.S_i[S_TRIED] == 0):
+            if next_deadline(S) <= t and (op == OP_CALLBACK or op == OP_PRIORITY or op == OP_MOVE
+                                          or not offer_kept(S, call, a, t)):
                 return TRIAL
-            st = check_offer_or_wait(S, op, call, a)  # no timer due: the state it sees is this one
+            st = check_offer_or_wait(S, op, call, a, q)  # no timer due: the state it sees is this one
             if st != OK:
                 return st
         S.S_i[S_TRIED] = 0
@@ -286,6 +288,8 @@ def apply_op(S, op, t, call, a, q, prio, arg, prof):
         return member_changed(S, t, a, q, int(arg), 1 if prio != 0 else 0)
     if op == OP_QUEUE:
         return queue_changed(S, t, a, q)
+    if op == OP_MOVE:
+        return call_moved(S, t, call, q)
     return _presence(S, op, t, a, arg)
 
 

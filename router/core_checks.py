@@ -18,10 +18,10 @@ from .core_kernels import P_LOGGED_OUT
 from .core_pref import member_row
 from .core_layout import (
     AGENT, CB, CONN, ERR_BAD_ARG, ERR_BAD_OP, ERR_CALL_GONE, ERR_CONNECTED_ELSEWHERE, ERR_DUPLICATE_CALL,
-    ERR_ANSWERED, ERR_HAS_CALLS, ERR_LOGGED_IN, ERR_LOGGED_OUT, ERR_NOT_MEMBER, ERR_NOT_PAUSED, ERR_PAUSED, ERR_NO_OFFER, ERR_NOT_CONNECTED, ERR_NOT_WAITING, ERR_SAME_AGENT,
+    ERR_ANSWERED, ERR_HAS_CALLS, ERR_SAME_QUEUE, ERR_LOGGED_IN, ERR_LOGGED_OUT, ERR_NOT_MEMBER, ERR_NOT_PAUSED, ERR_PAUSED, ERR_NO_OFFER, ERR_NOT_CONNECTED, ERR_NOT_WAITING, ERR_SAME_AGENT,
     ERR_TIME, ERR_UNKNOWN_AGENT, ERR_UNKNOWN_CALL, ERR_UNKNOWN_QUEUE, NO_ID, OK, OP_ABANDON, OP_ACCEPT, OP_ADVANCE,
     OP_ARRIVE, OP_CALLBACK, OP_LOGIN, OP_LOGOUT, OP_NOT_READY, OP_PAUSE, OP_PRIORITY, OP_READY, OP_REJECT, OP_RELEASE,
-    OP_MEMBER, OP_QUEUE, OP_TRANSFER, OP_UNPAUSE, PRES, QM_PAUSED,
+    OP_MEMBER, OP_MOVE, OP_QUEUE, OP_TRANSFER, OP_UNPAUSE, PRES, QM_PAUSED, QUEUE,
     S_NNUMBERS, S_NOW, S_NPROF, S_NREASONS, S_NT, ST_CONNECTED, ST_WAITING, STATE, T_LOCK_END, TKIND, TTARGET,
 )
 from .core_ring import offer_row
@@ -33,7 +33,8 @@ def check_args(S, op, t, call, a, q, arg, prof):
     if not (t >= S.S_f[S_NOW] and t < math.inf and t > -math.inf):  # NaN fails every comparison
         return ERR_TIME
     n_agents = S.A_i.shape[0]
-    if (((op >= OP_ARRIVE and op <= OP_ABANDON) or op == OP_CALLBACK or op == OP_TRANSFER or op == OP_PRIORITY)
+    if (((op >= OP_ARRIVE and op <= OP_ABANDON) or op == OP_CALLBACK or op == OP_TRANSFER or op == OP_PRIORITY
+         or op == OP_MOVE)
             and (call == NO_ID or call == NO_ID + 1)):
         return ERR_BAD_ARG  # reserved: they mark empty and deleted rows of the call-id table
     if op == OP_ARRIVE:
@@ -86,6 +87,11 @@ def check_args(S, op, t, call, a, q, arg, prof):
             return ERR_UNKNOWN_QUEUE
         if op == OP_PAUSE and not (arg >= 0 and arg < S.S_i[S_NREASONS] and arg == math.floor(arg)):
             return ERR_BAD_ARG
+    elif op == OP_MOVE:
+        if h_get(S, call) < 0:
+            return ERR_UNKNOWN_CALL
+        if q < 0 or q >= S.Q_i.shape[0]:
+            return ERR_UNKNOWN_QUEUE
     elif op == OP_QUEUE:
         if a < -1 or a >= n_agents:
             return ERR_UNKNOWN_AGENT
@@ -129,7 +135,7 @@ def check_state(S, op, call, a, q):
             return ERR_LOGGED_OUT
         if op == OP_LOGOUT and S.A_i[a, CONN] > 0:
             return ERR_HAS_CALLS
-    elif op == OP_PRIORITY:  # no timer connects a call
+    elif op == OP_PRIORITY or op == OP_MOVE:  # no timer connects a call
         if S.C_i[h_get(S, call), STATE] == ST_CONNECTED:
             return ERR_ANSWERED
     elif op == OP_PAUSE or op == OP_UNPAUSE:
@@ -151,13 +157,16 @@ def check_state(S, op, call, a, q):
 
 
 @kernel
-def check_offer_or_wait(S, op, call, a):
-    """An accept or reject needs the agent's offer ringing; a callback, a waiting call not one already."""
+def check_offer_or_wait(S, op, call, a, q):
+    """An accept or reject needs the agent's offer ringing; a callback, a waiting call not one already; a
+    move, a call in another queue than ``q``."""
     if op == OP_CALLBACK:
         slot = h_get(S, call)
         return ERR_NOT_WAITING if S.C_i[slot, STATE] != ST_WAITING or S.C_i[slot, CB] else OK
     if op == OP_PRIORITY:
         return OK  # live (check_args) and not connected (check_state): nothing else to ask
+    if op == OP_MOVE:
+        return ERR_SAME_QUEUE if S.C_i[h_get(S, call), QUEUE] == q else OK
     slot = ringing(S, call, a)
     return -slot if slot < 0 else OK
 

@@ -111,11 +111,11 @@ H_EMPTY, H_TOMB = NO_ID, NO_ID + 1  # call-id table: a free row, a deleted row
 DETAILS = ("", "overflow", "busy", "reject", "caller-abandoned", "agent-logged-out", "agent-not-ready", "exit",
            "completed", "abandoned", "abandoned-ringing", "exited:timeout", "rejected:queue-full",
            "exited:queue-full", "exited:no-agents", "rejected:no-agents", "escalation", "exited:escalation",
-           "exited:callback-cancelled", "answered-elsewhere", "transfer")
+           "exited:callback-cancelled", "answered-elsewhere", "transfer", "moved")
 D_NONE, D_OVERFLOW, D_BUSY, D_REJECT, D_CALLER_ABANDONED, D_LOGGED_OUT, D_NOT_READY, D_EXIT = range(8)
 D_COMPLETED, D_ABANDONED, D_ABANDONED_RINGING, D_EXIT_TIMEOUT, D_REJ_FULL, D_EXIT_FULL = range(8, 14)
 D_EXIT_NO_AGENTS, D_REJ_NO_AGENTS, D_ESCALATION, D_EXIT_ESCALATION, D_CB_CANCELLED = 14, 15, 16, 17, 18
-D_ANSWERED_ELSEWHERE, D_TRANSFER = 19, 20
+D_ANSWERED_ELSEWHERE, D_TRANSFER, D_MOVED = 19, 20, 21
 DETAIL_STEP = 1 << 19  # CALL_ESCALATED: DETAIL_STEP + the step reached
 DETAIL_QUEUE = 1 << 20
 DETAIL_DISPLAY = 1 << 21
@@ -161,11 +161,12 @@ OP_MEMBER = 16
 # A queue's settings changed, after the facade set its columns and member tables (fast_members.py): one row
 # with ``agent`` -1 (the event), then one per member with ``agent`` the member (offered what it may now take).
 OP_QUEUE = 17
+OP_MOVE = 18  # a waiting or ringing call moved to queue ``queue`` (call_move)
 OP_NAMES = {OP_ARRIVE: "arrive", OP_ACCEPT: "accept", OP_REJECT: "reject", OP_RELEASE: "release",
             OP_ABANDON: "abandon", OP_LOGIN: "login", OP_LOGOUT: "logout", OP_READY: "ready",
             OP_NOT_READY: "not_ready", OP_ADVANCE: "advance", OP_CALLBACK: "callback",
             OP_TRANSFER: "transfer", OP_PAUSE: "pause", OP_UNPAUSE: "unpause", OP_PRIORITY: "priority",
-            OP_MEMBER: "member", OP_QUEUE: "queue"}
+            OP_MEMBER: "member", OP_QUEUE: "queue", OP_MOVE: "move"}
 
 #: One operation per row. ``arg``: arrive → the preferred agent's fallback seconds (NaN: the queue's;
 #: ``agent`` the preferred agent or -1); release → wrap-up seconds (NaN: the queue's); reject → 1 if busy;
@@ -204,6 +205,7 @@ ERR_PAUSED = 18  # pause: paused in that queue already
 ERR_NOT_PAUSED = 19  # unpause: not paused in that queue
 ERR_ANSWERED = 20  # priority: the call is connected (only a waiting or ringing call's priority changes)
 ERR_MEMBERSHIP = 21  # OP_MEMBER: the member tables do not show the change (a row not built by the facade)
+ERR_SAME_QUEUE = 22  # move: the call is in that queue already
 NOT_RUN = -1  # the batch stopped before this operation (room must grow first)
 
 

@@ -1,4 +1,5 @@
-"""Compiled core: what a queue membership change does once its tables are in place (core_members.swap_queue).
+"""Compiled core: run-time changes — a queue membership or settings change once its tables are in place
+(core_members.swap_queue), and a waiting call moved to another queue.
 
 The facade (fast_members.py) checks the change, advances the core to its
 time, swaps the queue's member tables, then runs one ``OP_MEMBER`` row
@@ -15,12 +16,13 @@ import math
 
 from .core_jit import kernel
 from .core_kernels import (
-    K_MEMBER_ADDED, K_MEMBER_REMOVED, K_MEMBER_UPDATED, K_QUEUE_UPDATED, P_LOGGED_OUT, emit, push_timer,
+    K_MEMBER_ADDED, K_MEMBER_REMOVED, K_MEMBER_UPDATED, K_MOVED, K_QUEUE_UPDATED, P_LOGGED_OUT, emit, push_timer,
 )
 from .core_layout import (
-    CB, D_NONE, EMPTY_EPOCH, ERR_MEMBERSHIP, LOGGED_IN, NO_AGENTS_S, OK, PREF, PRES, QGEN, QM_FROM, QM_PEN, T_NO_AGENTS, W_HEAD,
+    CB, DETAIL_QUEUE, D_MOVED, D_NONE, EMPTY_EPOCH, ERR_CALL_GONE, ERR_MEMBERSHIP, ERR_SAME_QUEUE, HOPS, QUEUE, LOGGED_IN, NO_AGENTS_S, OK, PREF, PRES, QGEN, QM_FROM, QM_PEN, T_NO_AGENTS, W_HEAD,
 )
-from .core_ops import agent_freed
+from .core_ids import h_get
+from .core_ops import agent_freed, enter_queue, leave_queue
 from .core_pref import member_row
 from .core_wait import w_next
 
@@ -62,4 +64,21 @@ def queue_changed(S, t, a, q):
         emit(S, t, K_QUEUE_UPDATED, -1, -1, q, D_NONE, 0.0)
     else:
         agent_freed(S, a, t)
+    return OK
+
+
+@kernel
+def call_moved(S, t, call, q):
+    """A waiting or ringing call moves to queue ``q`` (call_move): its offers are withdrawn, and it enters
+    ``q`` keeping its arrival time (its place), priority and own limits, as an overflow does."""
+    slot = h_get(S, call)
+    if slot < 0:
+        return ERR_CALL_GONE  # a timer due before it ended the call (found on a trial copy)
+    old = S.C_i[slot, QUEUE]
+    if old == q:
+        return ERR_SAME_QUEUE  # a timer due before it moved the call there (found on a trial copy)
+    emit(S, t, K_MOVED, slot, -1, old, DETAIL_QUEUE + q, 0.0)
+    leave_queue(S, slot, t, D_MOVED)
+    S.C_i[slot, HOPS] = 0  # the overflow loop guard counts from here
+    enter_queue(S, slot, q, t, D_MOVED)
     return OK

@@ -6,7 +6,7 @@ from typing import Any
 
 from .core_layout import (
     ERR_ANSWERED, ERR_BAD_ARG, ERR_CALL_GONE, ERR_CONNECTED_ELSEWHERE, ERR_DUPLICATE_CALL, ERR_HAS_CALLS, ERR_LOGGED_IN,
-    ERR_LOGGED_OUT, ERR_MEMBERSHIP, ERR_NOT_MEMBER, ERR_NOT_PAUSED, ERR_PAUSED, ERR_NO_OFFER, ERR_NOT_CONNECTED, ERR_NOT_WAITING, ERR_SAME_AGENT, ERR_TIME, ERR_UNKNOWN_AGENT,
+    ERR_LOGGED_OUT, ERR_MEMBERSHIP, ERR_NOT_MEMBER, ERR_SAME_QUEUE, OP_MOVE, ERR_NOT_PAUSED, ERR_PAUSED, ERR_NO_OFFER, ERR_NOT_CONNECTED, ERR_NOT_WAITING, ERR_SAME_AGENT, ERR_TIME, ERR_UNKNOWN_AGENT,
     ERR_UNKNOWN_CALL, ERR_UNKNOWN_QUEUE, NO_ID, NOT_RUN, OP_ACCEPT, OP_CALLBACK, OP_LOGOUT, OP_PRIORITY, OP_REJECT, OP_RELEASE,
     OP_TRANSFER,
 )
@@ -62,7 +62,10 @@ def row_error(r: Any, st: int, op: int, now: float, call: int, agent: int, queue
 
 #: (status, operation or None for any) -> the StateError's text, formatted with call, aid and qname (reprs)
 _STATE_TEXTS = {
+    (ERR_ANSWERED, OP_MOVE): "call {call!r} is connected: transfer it to move it to another queue",
     (ERR_ANSWERED, None): "call {call!r} is connected: only a waiting or ringing call's priority can change",
+    (ERR_CALL_GONE, OP_MOVE): "call {call!r} ended before it could be moved",
+    (ERR_SAME_QUEUE, None): "call {call!r} is in queue {qname!r} already",
     (ERR_CALL_GONE, OP_PRIORITY): "call {call!r} ended before its priority could change",
     (ERR_CALL_GONE, OP_CALLBACK): "call {call!r} ended before the callback request",
     (ERR_CALL_GONE, OP_RELEASE): "call {call!r} ended before it could be released",
@@ -92,6 +95,7 @@ MESSAGES = {
     ERR_PAUSED: "the agent is paused in the queue already",
     ERR_NOT_PAUSED: "the agent is not paused in the queue",
     ERR_ANSWERED: "the call is connected: only a waiting or ringing call's priority changes",
+    ERR_SAME_QUEUE: "the call is in that queue already",
     ERR_MEMBERSHIP: "the queue's member tables do not show this membership change (OP_MEMBER rows are the facade's)",
     ERR_BAD_ARG: ("bad argument (a reserved call id NO_ID or NO_ID + 1, a wrap-up not finite >= 0, a login or "
                   "reject flag other than 0 or 1, a reason code reason_code() did not give, a callback "

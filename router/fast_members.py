@@ -1,4 +1,5 @@
-"""Router: queue membership changes at run time, on the compiled core (docs/routing.md §16).
+"""Router: changes at run time on the compiled core — queue membership, queue settings, reloads, moving a
+waiting call to another queue (docs/routing.md §16).
 
 ``member_add`` / ``member_remove`` / ``member_update`` check the change
 (membership.plan_change), advance the core to ``now``, swap the queue's
@@ -15,9 +16,9 @@ import numpy as np
 
 from .core_build import grow
 from .codes import EventKind
-from .core_layout import NO_ID, NWAIT, OK, OP_ADVANCE, OP_DTYPE, OP_MEMBER, OP_QUEUE, QM_AGENT, S_NT, S_TM_NEED, S_TM_ROOM
+from .core_layout import NO_ID, NWAIT, OK, OP_ADVANCE, OP_DTYPE, OP_MEMBER, OP_MOVE, OP_QUEUE, QM_AGENT, S_NT, S_TM_NEED, S_TM_ROOM
 from .core_members import queue_settings, swap_queue
-from .errors import TimeError, real_seconds
+from .errors import TimeError, UnknownIdError, real_seconds
 from .events import Event
 from .config import RouterConfig
 from .membership import ADD, REMOVE, UPDATE, MemberChange, QueueChange, plan_change, plan_queue, plan_reload
@@ -76,6 +77,22 @@ class MemberChanges:
         events += self._one(*self.member_swap(change))
         return events + self._one(OP_ADVANCE, now)
 
+
+    def move_row(self, now: float, cid: int, queue: str) -> tuple:
+        """Reads the call's state when ``queue`` is unknown (an unknown call is the error to report then)."""
+        try:
+            q = self.queue_index(queue)
+        except UnknownIdError:
+            if self._slot(cid) >= 0:
+                raise
+            q = 0  # the unknown call is the error the core reports
+        return (OP_MOVE, now, cid, -1, q, 0, 0.0)
+
+    def call_move(self, now: float, call_id: Hashable, queue: str) -> list[Event]:
+        """Move a waiting or ringing call to ``queue`` (a supervisor's choice): its offers are withdrawn and
+        it enters ``queue`` keeping its arrival time, priority and own limits, as an overflow does
+        (docs/routing.md §16). A connected call is refused (transfer it)."""
+        return self._one(*self.move_row(now, self._call_id(call_id), queue), asked=call_id)
 
     def queue_update(self, now: float, queue: str, **settings: Any) -> list[Event]:
         """Change queue settings while calls go on (docs/routing.md §16): ring_timeout_s, wrap_up_s, the

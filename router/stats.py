@@ -172,7 +172,7 @@ class StatsCollector:
             self.connected_at[ev.call_id] = ev.time_s
         elif kind == EventKind.CALL_TRANSFERRED:
             self._handled(ev)
-        elif kind == EventKind.CALL_OVERFLOWED:
+        elif kind == EventKind.CALL_OVERFLOWED or kind == EventKind.CALL_MOVED:  # it leaves this queue
             self.call_bucket[ev.call_id].exited += 1
         elif kind == EventKind.CALL_ENDED:
             b = self.call_bucket[ev.call_id]

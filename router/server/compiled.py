@@ -171,6 +171,8 @@ class CompiledEngine(CoreViews):
             return (OP_ABANDON, now, self._cid(f["call"]), -1, -1, 0, 0.0)
         if op == "priority":
             return fr.priority_row(now, self._cid(f["call"]), f["priority"])
+        if op == "move":
+            return fr.move_row(now, self._cid(f["call"]), f["queue"])
         if op in ("pause", "unpause"):
             return fr.pause_row(OP_PAUSE if op == "pause" else OP_UNPAUSE, now, f["agent"], f["queue"],
                                 f.get("reason", "paused"))

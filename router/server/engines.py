@@ -47,6 +47,7 @@ _APPLY: dict[str, Callable[[ReferenceRouter, float, dict], list[Event]]] = {
     "member_add": lambda r, t, f: r.member_add(t, f["agent"], f["queue"], **member_settings(f)),
     "member_remove": lambda r, t, f: r.member_remove(t, f["agent"], f["queue"]),
     "member_update": lambda r, t, f: r.member_update(t, f["agent"], f["queue"], **member_settings(f)),
+    "move": lambda r, t, f: r.call_move(t, f["call"], f["queue"]),
     "queue_update": lambda r, t, f: r.queue_update(t, f["queue"], **{k: v for k, v in f.items() if k != "queue"}),
 }
 

@@ -178,6 +178,7 @@ ENGINE_OPS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "member_remove": (("agent", "queue"), ()),
     "member_update": (("agent", "queue"), MEMBER_SETTINGS),
     "queue_update": (("queue",), QUEUE_SETTINGS),
+    "move": (("call", "queue"), ()),
 }
 QUERY_OPS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "ping": ((), ()), "agent": (("agent",), ()), "call": (("call",), ()), "queue": (("queue",), ()),

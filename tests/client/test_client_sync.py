@@ -68,6 +68,11 @@ def test_round_trip(server):
         assert [(e.kind, e.value) for e in added] == [("MEMBER_ADDED", 2.0)]
         assert [e.kind for e in c.member_update("a1", "sales", tier=0).events] == ["MEMBER_UPDATED"]
         assert [e.kind for e in c.queue_update("sales", ring_timeout_s=5.0, overflow=None).events] == ["QUEUE_UPDATED"]
+        moved = c.move("c2", "support").events
+        assert [(e.kind, e.detail) for e in moved][:1] == [("CALL_MOVED", "support")]
+        with pytest.raises(RouterRequestError) as err:
+            c.move("c2", "support")
+        assert err.value.code == "state" and "already" in err.value.message
         with pytest.raises(RouterRequestError) as err:
             c.queue_update("sales", ring_timeout_s=-1)
         assert err.value.code == "bad_request" and "ring_timeout_s" in err.value.message

@@ -27,7 +27,7 @@ from busyhour.router import EventKind, ReferenceRouter, RouterError, parse_confi
 from busyhour.router.core_build import CORE_STRATEGIES
 from busyhour.router.core_layout import (
     OK, OP_ABANDON, OP_ACCEPT, OP_ADVANCE, OP_CALLBACK, OP_TRANSFER, S_RO_USED, OP_ARRIVE, OP_DTYPE, OP_LOGIN, OP_LOGOUT, OP_NOT_READY, OP_READY,
-    OP_PAUSE, OP_PRIORITY, OP_REJECT, OP_RELEASE, OP_UNPAUSE,
+    OP_MOVE, OP_PAUSE, OP_PRIORITY, OP_REJECT, OP_RELEASE, OP_UNPAUSE,
 )
 from busyhour.router.fast import Router
 
@@ -99,7 +99,8 @@ OPS = st.lists(st.tuples(st.sampled_from(["arrive", "arrive", "arrive", "accept"
                                           "reject", "release", "release", "release", "abandon", "login", "login",
                                           "logout", "ready", "ready", "not_ready", "advance", "callback",
                                           "transfer", "pause", "unpause", "priority", "member_add",
-                                          "member_remove", "member_update", "queue_update", "reload"]),
+                                          "member_remove", "member_update", "queue_update", "reload",
+                                          "move", "move"]),
                          st.sampled_from([0.0, 0.0, 0.5, 1.0, 2.0, 4.0, 9.0, 20.0]),
                          st.integers(0, 1 << 16), st.booleans()), min_size=15, max_size=120)
 
@@ -227,6 +228,11 @@ def _step(r, op: str, now: float, k: int, flag: bool, twin: Twin, ringing: dict,
                 kw = {n: v for n, v in kw.items() if v is not None}
         row = (op, now, a, mq, kw)  # replayed through the per-call method (no batch row)
         fn = lambda: getattr(r, op)(now, a, mq, **kw)  # noqa: E731
+    elif op == "move":  # a live call to another queue (its own: refused; a connected one: refused)
+        cid = _pick(live, k) if live and k % 13 else 999_999
+        mq = _pick(queues, k // 5)
+        row = (OP_MOVE, now, cid, -1, queues.index(mq), 0, 0.0)
+        fn = lambda: r.call_move(now, cid, mq)  # noqa: E731
     elif op == "reload":  # the configuration with members and settings changed (a strategy too: refused)
         new = _reloaded(twin.cfg, twin.agents, k)
         row = (op, now, None, None, new)
@@ -268,7 +274,7 @@ OPS_BUSY = st.lists(st.tuples(st.sampled_from(["arrive", "arrive", "arrive", "ar
                                                "release", "release", "abandon", "login", "logout", "ready", "ready",
                                                "not_ready", "not_ready", "advance", "callback", "transfer",
                                                "pause", "unpause", "priority", "member_add", "member_remove",
-                                               "member_update", "queue_update"]),
+                                               "member_update", "queue_update", "move"]),
                               st.sampled_from([0.0, 0.0, 0.5, 1.0, 2.0, 4.0, 9.0]),
                               st.integers(0, 1 << 16), st.booleans()), min_size=15, max_size=120)
 
@@ -376,8 +382,11 @@ def _reloaded(raw: dict, agents: list, k: int):
         q["max_penalty"] = 1 if "max_penalty" not in q else None
         q = {key: v for key, v in q.items() if v is not None}
         raw["queues"][k % len(raw["queues"])] = q
-    if k % 17 == 0:
-        q["strategy"] = "random" if q["strategy"] != "random" else "top-down"  # needs a restart: refused
+    if k % 17 == 0:  # needs a restart: refused
+        if "dedicated_agent" in q:
+            q["expected_aht_s"] = 90.0
+        else:
+            q["strategy"] = "random" if q["strategy"] != "random" else "top-down"
     return parse_config(raw)
 
 

@@ -47,6 +47,7 @@ def _odd_requests(draw, rid: int) -> dict:
         {"op": "member_remove", "agent": agent, "queue": draw(st.sampled_from(["sales", "support"]))},
         {"op": "member_update", "agent": agent, "queue": "support", "penalty": draw(st.integers(0, 2))},
         {"op": "member_update", "agent": agent, "queue": "sales", "weight": 0.0},
+        {"op": "move", "call": call, "queue": draw(st.sampled_from(["sales", "support", "nope"]))},
         {"op": "queue_update", "queue": draw(st.sampled_from(["sales", "support"])),
          **draw(st.sampled_from([{"ring_timeout_s": 3.0}, {"max_penalty": 0}, {"max_penalty": None},
                                  {"overflow": None}, {"max_wait_s": float("inf"), "wrap_up_s": 1.0},
