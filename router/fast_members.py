@@ -53,10 +53,7 @@ class MemberChanges:
                     settings: dict[str, Any]) -> tuple[float, MemberChange]:
         """(now, the change) checked against this router, changing nothing (TimeError, UnknownIdError,
         StateError)."""
-        now = real_seconds(now)
-        if now < self.now:
-            raise TimeError(f"time went backwards: now={now!r} is before the last time {self.now!r}")
-        return now, plan_change(self.config, kind, agent_id, queue, self._agent_index, self._queue_index, settings)
+        return self._checked_now(now), plan_change(self.config, kind, agent_id, queue, self._agent_index, self._queue_index, settings)
 
     def member_swap(self, change: MemberChange) -> tuple:
         """Put the change's member tables in place (the core advanced to its time first); return the
@@ -107,10 +104,7 @@ class MemberChanges:
 
     def queue_plan(self, now: float, queue: str, settings: dict[str, Any]) -> tuple[float, QueueChange]:
         """(now, the change) checked against this router, changing nothing."""
-        now = real_seconds(now)
-        if now < self.now:
-            raise TimeError(f"time went backwards: now={now!r} is before the last time {self.now!r}")
-        return now, plan_queue(self.config, queue, self._queue_index, settings)
+        return self._checked_now(now), plan_queue(self.config, queue, self._queue_index, settings)
 
     def queue_swap(self, change: QueueChange) -> list[tuple]:
         """Put the queue's new settings in place (the core advanced to its time first); return the OP_QUEUE
@@ -129,9 +123,7 @@ class MemberChanges:
         """Apply the differences between the running configuration and ``config`` — queue members and the
         queue settings ``queue_update`` changes — keeping every call and agent state (docs/routing.md §16).
         Anything else that differs raises ConfigError naming it (it needs a restart); nothing changes then."""
-        now = real_seconds(now)
-        if now < self.now:
-            raise TimeError(f"time went backwards: now={now!r} is before the last time {self.now!r}")
+        now = self._checked_now(now)
         plan = plan_reload(self.config, config)
         events = self._one(OP_ADVANCE, now)
         for r in plan:
@@ -157,6 +149,13 @@ class MemberChanges:
         if plan:  # an equal configuration changes nothing, not even which object holds it
             self.config = config
         return events + self._one(OP_ADVANCE, now)
+
+    def _checked_now(self, now: float) -> float:
+        """``now`` as seconds, refused (TimeError) when not finite or before the router's clock."""
+        now = real_seconds(now)
+        if now < self.now:
+            raise TimeError(f"time went backwards: now={now!r} is before the last time {self.now!r}")
+        return now
 
     def _internal_rows(self, rows: list[tuple]) -> list[Event]:
         """Run rows the facade built (they cannot fail) in one core run, as :meth:`_one` runs one."""
