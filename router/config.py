@@ -315,7 +315,8 @@ QUEUE_SECONDS = {"sl_threshold_s": (20.0, False, False), "max_wait_s": (math.inf
                  "ring_timeout_s": (15.0, True, False), "reject_delay_s": (0.0, False, False),
                  "busy_delay_s": (0.0, False, False), "no_answer_delay_s": (0.0, False, False),
                  "ring_step_s": (5.0, True, False), "preferred_fallback_s": (30.0, False, True)}
-QUEUE_INTS = {"max_length": (0, 1_000_000_000), "max_no_answer": (0, 1_000_000), "max_penalty": (None, MAX_MEMBER_VALUE)}
+QUEUE_INTS = {"max_length": (0, 1_000_000_000), "max_no_answer": (0, 1_000_000),
+              "max_penalty": (None, MAX_MEMBER_VALUE)}
 QUEUE_SETTINGS = (*QUEUE_SECONDS, *QUEUE_INTS, "overflow", "weight")
 
 

@@ -5,7 +5,9 @@ waiting call to another queue (docs/routing.md §16).
 (membership.plan_change), advance the core to ``now``, swap the queue's
 member tables (core_members.swap_queue) and run one ``OP_MEMBER`` row for
 the rest (core_member_op.member_changed), then fire what fell due at ``now``
-(a no-agents limit of 0). A refused change changes nothing, clock included.
+(a no-agents limit of 0). ``queue_update`` and ``reload`` do the same with
+``OP_QUEUE`` rows for the settings; ``call_move`` is one ``OP_MOVE`` row. A
+refused change changes nothing, clock included.
 """
 
 from __future__ import annotations
@@ -14,13 +16,15 @@ from typing import Any, Hashable
 
 import numpy as np
 
-from .core_build import grow
 from .codes import EventKind
-from .core_layout import NO_ID, NWAIT, OK, OP_ADVANCE, OP_DTYPE, OP_MEMBER, OP_MOVE, OP_QUEUE, QM_AGENT, S_NT, S_TM_NEED, S_TM_ROOM
+from .config import RouterConfig
+from .core_build import grow
+from .core_layout import (
+    NO_ID, NWAIT, OK, OP_ADVANCE, OP_DTYPE, OP_MEMBER, OP_MOVE, OP_QUEUE, QM_AGENT, S_NT, S_TM_NEED, S_TM_ROOM,
+)
 from .core_members import queue_settings, swap_queue
 from .errors import TimeError, UnknownIdError, real_seconds
 from .events import Event
-from .config import RouterConfig
 from .membership import ADD, REMOVE, UPDATE, MemberChange, QueueChange, plan_change, plan_queue, plan_reload
 
 
@@ -53,7 +57,8 @@ class MemberChanges:
                     settings: dict[str, Any]) -> tuple[float, MemberChange]:
         """(now, the change) checked against this router, changing nothing (TimeError, UnknownIdError,
         StateError)."""
-        return self._checked_now(now), plan_change(self.config, kind, agent_id, queue, self._agent_index, self._queue_index, settings)
+        now = self._checked_now(now)
+        return now, plan_change(self.config, kind, agent_id, queue, self._agent_index, self._queue_index, settings)
 
     def member_swap(self, change: MemberChange) -> tuple:
         """Put the change's member tables in place (the core advanced to its time first); return the
@@ -73,7 +78,6 @@ class MemberChanges:
         events = self._one(OP_ADVANCE, now)
         events += self._one(*self.member_swap(change))
         return events + self._one(OP_ADVANCE, now)
-
 
     def move_row(self, now: float, cid: int, queue: str) -> tuple:
         """Reads the call's state when ``queue`` is unknown (an unknown call is the error to report then)."""
