@@ -284,6 +284,11 @@ class Operations:
         return self._op("member_add", _reply, {"agent": agent, "queue": queue, **_opt(
             tier=tier, penalty=penalty, position=position, weight=weight)})
 
+    def agent_add(self, agent: Any, *, skills: dict | None = None, capacity: dict | None = None,
+                  **settings: Any) -> Any:
+        """Add an agent (logged out, in no queue); ``settings``: its own wrap_up_s, delays, max_no_answer."""
+        return self._op("agent_add", _reply, {"agent": agent, **_opt(skills=skills, capacity=capacity, **settings)})
+
     def move(self, call: Any, queue: str) -> Any:
         """Move a waiting or ringing call to ``queue``, keeping its place by arrival and priority."""
         return self._op("move", _reply, {"call": call, "queue": queue})

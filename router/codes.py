@@ -93,3 +93,4 @@ class EventKind(IntEnum):
     MEMBER_UPDATED = 20  # a member's tier, penalty, position or weight changed: value its penalty
     QUEUE_UPDATED = 21  # a queue's settings changed at run time (queue_update)
     CALL_MOVED = 22  # a waiting or ringing call moved to another queue (call_move): detail the target
+    AGENT_ADDED = 23  # an agent added at run time (agent_add): logged out, a member of no queue

@@ -168,35 +168,7 @@ def parse_config(raw: dict[str, Any]) -> RouterConfig:
     if not all(isinstance(s, str) for s in skill_names):
         raise _err("skills", "must be a list of skill names")
     for i, a in enumerate(agents_raw):
-        p = f"agents[{i}]"
-        _check_keys(a, _AGENT_KEYS, p)
-        if "id" not in a:
-            raise _err(f"{p}.id", "missing")
-        aid = a["id"]
-        if not isinstance(aid, (str, int)) or isinstance(aid, bool):
-            raise _err(f"{p}.id", f"must be a string or integer, got {aid!r}")
-        if aid in seen:
-            raise _err(f"{p}.id", f"duplicate agent id {aid!r}")
-        seen.add(aid)
-        sk = _skills(a.get("skills"), f"{p}.skills", None)
-        for s, _ in sk:
-            if s not in skill_names:
-                skill_names.append(s)
-        cap_raw = a.get("capacity", {"voice": 1})
-        if not isinstance(cap_raw, dict):
-            raise _err(f"{p}.capacity", "must map channel to a count")
-        for ch, n in cap_raw.items():
-            if ch not in channels:
-                raise _err(f"{p}.capacity.{ch}", f"unknown channel (channels: {', '.join(channels)})")
-            if isinstance(n, bool) or not isinstance(n, int) or n < 0 or n > 1000:
-                raise _err(f"{p}.capacity.{ch}", f"must be an integer 0-1000, got {n!r}")
-        groups = a.get("groups", [])
-        if not isinstance(groups, list) or not all(isinstance(g, str) for g in groups):
-            raise _err(f"{p}.groups", "must be a list of group names")
-        own = {k: _num(a, k, p, 0.0, allow_inf=False) for k in AGENT_SETTINGS[:4] if k in a}
-        if "max_no_answer" in a:
-            own["max_no_answer"] = _int(a, "max_no_answer", p, 0, lo=0, hi=1_000_000)
-        agents.append(AgentConfig(aid, sk, tuple(cap_raw.items()), tuple(groups), **own))
+        agents.append(parse_agent(a, f"agents[{i}]", channels, skill_names, seen))
 
     by_group: dict[str, list[Hashable]] = {}
     for a in agents:
@@ -224,6 +196,40 @@ def parse_config(raw: dict[str, Any]) -> RouterConfig:
         interval_s=_num(raw, "interval_s", "config", 900.0, strict=True, allow_inf=False),
         short_abandon_s=_num(raw, "short_abandon_s", "config", 5.0, allow_inf=False),
     )
+
+
+def parse_agent(a: Any, p: str, channels: list[str], skill_names: list[str], seen: set,
+                fixed_skills: bool = False) -> AgentConfig:
+    """One agent table at path ``p``: its id (not in ``seen``; added to it), skills (new names join
+    ``skill_names`` unless ``fixed_skills``), capacity per channel, groups and own settings."""
+    _check_keys(a, _AGENT_KEYS, p)
+    if "id" not in a:
+        raise _err(f"{p}.id", "missing")
+    aid = a["id"]
+    if not isinstance(aid, (str, int)) or isinstance(aid, bool):
+        raise _err(f"{p}.id", f"must be a string or integer, got {aid!r}")
+    if aid in seen:
+        raise _err(f"{p}.id", f"duplicate agent id {aid!r}")
+    sk = _skills(a.get("skills"), f"{p}.skills", set(skill_names) if fixed_skills else None)
+    seen.add(aid)
+    for s, _ in sk:
+        if s not in skill_names:
+            skill_names.append(s)
+    cap_raw = a.get("capacity", {"voice": 1})
+    if not isinstance(cap_raw, dict):
+        raise _err(f"{p}.capacity", "must map channel to a count")
+    for ch, n in cap_raw.items():
+        if ch not in channels:
+            raise _err(f"{p}.capacity.{ch}", f"unknown channel (channels: {', '.join(channels)})")
+        if isinstance(n, bool) or not isinstance(n, int) or n < 0 or n > 1000:
+            raise _err(f"{p}.capacity.{ch}", f"must be an integer 0-1000, got {n!r}")
+    groups = a.get("groups", [])
+    if not isinstance(groups, list) or not all(isinstance(g, str) for g in groups):
+        raise _err(f"{p}.groups", "must be a list of group names")
+    own = {k: _num(a, k, p, 0.0, allow_inf=False) for k in AGENT_SETTINGS[:4] if k in a}
+    if "max_no_answer" in a:
+        own["max_no_answer"] = _int(a, "max_no_answer", p, 0, lo=0, hi=1_000_000)
+    return AgentConfig(aid, sk, tuple(cap_raw.items()), tuple(groups), **own)
 
 
 def _parse_queue(q: dict, i: int, names: list[str], agent_ids: set, by_group: dict,

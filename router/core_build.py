@@ -9,15 +9,13 @@ import numpy as np
 from .codes import STRATEGY_NAMES
 from .config import RouterConfig
 from .core_layout import (
-    AHT, AH_CAP, AH_OFF, A_BUSY_DELAY, A_MAX_NA, A_NA_DELAY, A_OF_HEAD, A_REJ_DELAY, A_WRAP, BLOCKED, CAP,
-    CoreState, DEDICATED, DIR_HEAD, DISPLAY, DISP_LOGGED_OUT, H_EMPTY, H_TOMB, KEYKIND, LAST_END, LAST_OFFERED,
-    NSTEPS, N_A_F, N_A_I, N_C_F, N_C_I, N_EV_I, N_OF, N_Q_F, N_Q_I, N_S_F, N_S_I, N_TM_I, RA_ORDER, RA_SLOT, RA_T,
-    RO_LEN, RO_OFF, RR_CURSOR, SCAN, STATE, STRAT, ST_FREE, ST_OFFERED, S_EV_ROOM, S_HUSED, S_NFREE, S_NNUMBERS,
-    S_NOW, S_NPROF, S_NREASONS, S_NT, S_OF_NFREE, S_OF_ROOM, S_RO_ROOM, S_RO_USED, S_TM_NEED, S_TM_ROOM, W_HEAD,
-    W_ROOT,
+    AHT, AH_CAP, AH_OFF, BLOCKED, CAP, CoreState, DEDICATED, H_EMPTY, H_TOMB, KEYKIND, NSTEPS, N_C_F, N_C_I, N_EV_I,
+    N_OF, N_Q_F, N_Q_I, N_S_F, N_S_I, N_TM_I, RA_ORDER, RA_SLOT, RA_T, RO_LEN, RO_OFF, RR_CURSOR, SCAN, STATE,
+    STRAT, ST_FREE, ST_OFFERED, S_EV_ROOM, S_HUSED, S_NFREE, S_NNUMBERS, S_NOW, S_NPROF, S_NREASONS, S_NT,
+    S_OF_NFREE, S_OF_ROOM, S_RO_ROOM, S_RO_USED, S_TM_NEED, S_TM_ROOM, W_HEAD, W_ROOT,
 )
 from .core_ids import h_rebuild
-from .core_members import HEAP_KEYS, member_tables, queue_settings, ring_members, steps_of, step_rooms
+from .core_members import HEAP_KEYS, agent_tables, member_tables, queue_settings, ring_members, steps_of, step_rooms
 
 #: Every strategy; those not in HEAP_KEYS choose by the member scan.
 CORE_STRATEGIES = (*HEAP_KEYS, "round-robin", "top-down", "sequentially-by-agent-order", "random",
@@ -31,29 +29,11 @@ def _pow2(n: int) -> int:
 
 def build(cfg: RouterConfig, calls: int = 1024, timers: int = 4096, events: int = 8192) -> CoreState:
     """A fresh :class:`CoreState` for ``cfg``: everyone logged out, nothing waiting."""
-    n, nq = len(cfg.agents), len(cfg.queues)
+    nq = len(cfg.queues)
     agent_index = {a.id: i for i, a in enumerate(cfg.agents)}
     skill_index = {s: i for i, s in enumerate(cfg.skills)}
     qindex = {q.name: i for i, q in enumerate(cfg.queues)}
-    skills = np.zeros((n, max(1, len(cfg.skills))), dtype=np.uint8)
-    A_i = np.zeros((n, N_A_I), dtype=np.int64)
-    A_f = np.zeros((n, N_A_F), dtype=np.float64)
-    chans = core_channels(cfg)
-    CA = np.zeros((n, len(chans)), dtype=np.int64)
-    for i, a in enumerate(cfg.agents):
-        for s, lvl in a.skills:
-            skills[i, skill_index[s]] = lvl
-        for c, k in a.capacity:
-            CA[i, chans.index(c)] = k
-        A_i[i, A_MAX_NA] = -1 if a.max_no_answer is None else a.max_no_answer
-        A_f[i, [A_WRAP, A_REJ_DELAY, A_BUSY_DELAY, A_NA_DELAY]] = [
-            math.nan if v is None else v for v in (a.wrap_up_s, a.reject_delay_s, a.busy_delay_s, a.no_answer_delay_s)]
-    A_i[:, CAP] = CA.sum(axis=1)
-    A_i[:, DISPLAY] = DISP_LOGGED_OUT
-    A_i[:, A_OF_HEAD] = -1
-    A_i[:, DIR_HEAD] = -1
-    A_f[:, LAST_END] = -math.inf
-    A_f[:, LAST_OFFERED] = -math.inf
+    A_i, A_f, skills, CA = agent_tables(cfg.agents, core_channels(cfg), skill_index, len(cfg.skills))
     Q_i = np.zeros((nq, N_Q_I), dtype=np.int64)
     Q_f = np.zeros((nq, N_Q_F), dtype=np.float64)
     max_steps = max([len(q.escalation) for q in cfg.queues] + [0])

@@ -21,7 +21,7 @@ from .core_layout import (
     ERR_ANSWERED, ERR_HAS_CALLS, ERR_SAME_QUEUE, ERR_LOGGED_IN, ERR_LOGGED_OUT, ERR_NOT_MEMBER, ERR_NOT_PAUSED, ERR_PAUSED, ERR_NO_OFFER, ERR_NOT_CONNECTED, ERR_NOT_WAITING, ERR_SAME_AGENT,
     ERR_TIME, ERR_UNKNOWN_AGENT, ERR_UNKNOWN_CALL, ERR_UNKNOWN_QUEUE, NO_ID, OK, OP_ABANDON, OP_ACCEPT, OP_ADVANCE,
     OP_ARRIVE, OP_CALLBACK, OP_LOGIN, OP_LOGOUT, OP_NOT_READY, OP_PAUSE, OP_PRIORITY, OP_READY, OP_REJECT, OP_RELEASE,
-    OP_MEMBER, OP_MOVE, OP_QUEUE, OP_TRANSFER, OP_UNPAUSE, PRES, QM_PAUSED, QUEUE,
+    OP_AGENT, OP_MEMBER, OP_MOVE, OP_QUEUE, OP_TRANSFER, OP_UNPAUSE, PRES, QM_PAUSED, QUEUE,
     S_NNUMBERS, S_NOW, S_NPROF, S_NREASONS, S_NT, ST_CONNECTED, ST_WAITING, STATE, T_LOCK_END, TKIND, TTARGET,
 )
 from .core_ring import offer_row
@@ -87,6 +87,9 @@ def check_args(S, op, t, call, a, q, arg, prof):
             return ERR_UNKNOWN_QUEUE
         if op == OP_PAUSE and not (arg >= 0 and arg < S.S_i[S_NREASONS] and arg == math.floor(arg)):
             return ERR_BAD_ARG
+    elif op == OP_AGENT:
+        if a < 0 or a >= n_agents:
+            return ERR_UNKNOWN_AGENT
     elif op == OP_MOVE:
         if h_get(S, call) < 0:
             return ERR_UNKNOWN_CALL

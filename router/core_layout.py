@@ -162,11 +162,12 @@ OP_MEMBER = 16
 # with ``agent`` -1 (the event), then one per member with ``agent`` the member (offered what it may now take).
 OP_QUEUE = 17
 OP_MOVE = 18  # a waiting or ringing call moved to queue ``queue`` (call_move)
+OP_AGENT = 19  # agent ``agent`` was added (the facade grew the agent tables first: agent_add)
 OP_NAMES = {OP_ARRIVE: "arrive", OP_ACCEPT: "accept", OP_REJECT: "reject", OP_RELEASE: "release",
             OP_ABANDON: "abandon", OP_LOGIN: "login", OP_LOGOUT: "logout", OP_READY: "ready",
             OP_NOT_READY: "not_ready", OP_ADVANCE: "advance", OP_CALLBACK: "callback",
             OP_TRANSFER: "transfer", OP_PAUSE: "pause", OP_UNPAUSE: "unpause", OP_PRIORITY: "priority",
-            OP_MEMBER: "member", OP_QUEUE: "queue", OP_MOVE: "move"}
+            OP_MEMBER: "member", OP_QUEUE: "queue", OP_MOVE: "move", OP_AGENT: "agent"}
 
 #: One operation per row. ``arg``: arrive → the preferred agent's fallback seconds (NaN: the queue's;
 #: ``agent`` the preferred agent or -1); release → wrap-up seconds (NaN: the queue's); reject → 1 if busy;

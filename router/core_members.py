@@ -13,6 +13,7 @@ O(the queue's members) Python.
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import numpy as np
@@ -23,7 +24,8 @@ from .core_layout import (
     ANSWERED, CAP, CoreState, DISPLAY, DISP_AVAILABLE, IDLE_RANK, KEYKIND, N_QM, QM_AGENT, QM_PAUSED, QM_SKILL_SUM,
     QUEUE, RO_LEN, RO_OFF, SCAN, STATE, STRAT, ST_OFFERED, S_EV_ROOM, S_OF_ROOM, S_RO_ROOM, S_TM_ROOM, TALK, AH_CAP,
     AH_LEN, AH_OFF, BLOCKED, BUSY_DELAY, MAX_LEN, MAX_NA, MAX_WAIT, NA_DELAY, NO_AGENTS_S, OVERFLOW, PREF_FB,
-    REJ_DELAY, RING_STEP, RING_TO, WEIGHT, WRAP,
+    REJ_DELAY, RING_STEP, RING_TO, WEIGHT, WRAP, A_BUSY_DELAY, A_MAX_NA, A_NA_DELAY, A_OF_HEAD, A_REJ_DELAY, A_WRAP,
+    DIR_HEAD, DISP_LOGGED_OUT, LAST_END, LAST_OFFERED, N_A_F, N_A_I,
 )
 
 #: Strategies whose choice the available-member heap makes (on a queue whose members share one tier
@@ -41,6 +43,40 @@ class QueueRows(NamedTuple):
     scan: bool  # a member scan routes (else the available-member heap)
     blocked: bool
     ah_cap: int  # rows of its available-member heap
+
+
+def agent_tables(agents, chans: list[str], skill_index: dict, n_skills: int) -> tuple[np.ndarray, ...]:
+    """(A_i, A_f, SK, CA) rows of ``agents`` (AgentConfig), logged out: skill levels, capacity per core channel
+    (``chans``), their own settings (NaN / -1: the queue's)."""
+    n = len(agents)
+    SK = np.zeros((n, max(1, n_skills)), dtype=np.uint8)
+    A_i = np.zeros((n, N_A_I), dtype=np.int64)
+    A_f = np.zeros((n, N_A_F), dtype=np.float64)
+    CA = np.zeros((n, len(chans)), dtype=np.int64)
+    for i, a in enumerate(agents):
+        for s, lvl in a.skills:
+            SK[i, skill_index[s]] = lvl
+        for c, k in a.capacity:
+            CA[i, chans.index(c)] = k
+        A_i[i, A_MAX_NA] = -1 if a.max_no_answer is None else a.max_no_answer
+        A_f[i, [A_WRAP, A_REJ_DELAY, A_BUSY_DELAY, A_NA_DELAY]] = [
+            math.nan if v is None else v for v in (a.wrap_up_s, a.reject_delay_s, a.busy_delay_s, a.no_answer_delay_s)]
+    A_i[:, CAP] = CA.sum(axis=1)
+    A_i[:, DISPLAY] = DISP_LOGGED_OUT
+    A_i[:, A_OF_HEAD] = -1
+    A_i[:, DIR_HEAD] = -1
+    A_f[:, LAST_END] = -math.inf
+    A_f[:, LAST_OFFERED] = -math.inf
+    return A_i, A_f, SK, CA
+
+
+def add_agent(S: CoreState, agent, chans: list[str], skill_index: dict) -> CoreState:
+    """``S`` with one more agent, last, logged out and a member of no queue (room regrown for its capacity)."""
+    A_i, A_f, SK, CA = agent_tables([agent], chans, skill_index, S.SK.shape[1])
+    S = S._replace(A_i=np.concatenate([S.A_i, A_i]), A_f=np.concatenate([S.A_f, A_f]), SK=np.concatenate([S.SK, SK]),
+                   CA=np.concatenate([S.CA, CA]), LD=np.concatenate([S.LD, np.zeros_like(CA)]),
+                   AQ_ptr=np.append(S.AQ_ptr, S.AQ_ptr[-1]))
+    return _with_rooms(S)
 
 
 def queue_settings(Q_i: np.ndarray, Q_f: np.ndarray, qi: int, q: QueueConfig, queue_index: dict) -> None:

@@ -18,14 +18,17 @@ import numpy as np
 
 from .codes import EventKind
 from .config import RouterConfig
-from .core_build import grow
+from .core_build import core_channels, grow
 from .core_layout import (
-    NO_ID, NWAIT, OK, OP_ADVANCE, OP_DTYPE, OP_MEMBER, OP_MOVE, OP_QUEUE, QM_AGENT, S_NT, S_TM_NEED, S_TM_ROOM,
+    NO_ID, NWAIT, OK, OP_ADVANCE, OP_AGENT, OP_DTYPE, OP_MEMBER, OP_MOVE, OP_QUEUE, QM_AGENT, S_NT, S_TM_NEED, S_TM_ROOM,
 )
-from .core_members import queue_settings, swap_queue
+from .core_members import add_agent, queue_settings, swap_queue
+from .stats import AgentTotals
 from .errors import TimeError, UnknownIdError, real_seconds
 from .events import Event
-from .membership import ADD, REMOVE, UPDATE, MemberChange, QueueChange, plan_change, plan_queue, plan_reload
+from .membership import (
+    ADD, REMOVE, UPDATE, AgentAdd, MemberChange, QueueChange, plan_agent_add, plan_change, plan_queue, plan_reload,
+)
 
 
 class MemberChanges:
@@ -78,6 +81,31 @@ class MemberChanges:
         events = self._one(OP_ADVANCE, now)
         events += self._one(*self.member_swap(change))
         return events + self._one(OP_ADVANCE, now)
+
+    def agent_add(self, now: float, agent: dict) -> list[Event]:
+        """Add an agent while calls go on (FreeSWITCH's ``callcenter_config agent add``): ``agent`` is a table
+        as in the configuration file (``id``, ``skills``, ``capacity``, its own settings; no ``groups``). It
+        starts logged out and a member of no queue: ``member_add`` it, then log it in."""
+        now = self._checked_now(now)
+        add = plan_agent_add(self.config, agent)
+        events = self._one(OP_ADVANCE, now)
+        return events + self._one(*self.agent_swap(add))
+
+    def agent_plan(self, now: float, agent: dict) -> tuple[float, AgentAdd]:
+        """(now, the new agent) checked against this router, changing nothing."""
+        return self._checked_now(now), plan_agent_add(self.config, agent)
+
+    def agent_swap(self, add: AgentAdd) -> tuple:
+        """Grow the agent tables by the new agent (the core advanced to its time first); return the OP_AGENT
+        row that announces it."""
+        self._S = add_agent(self._S, add.agent, core_channels(add.config), self._skill_index)
+        a = len(self.agent_ids)
+        self.agent_ids.append(add.agent.id)
+        self._agent_index[add.agent.id] = a
+        self.config = add.config
+        if getattr(self, "_stats", None) is not None:
+            self._stats.agents[add.agent.id] = AgentTotals(add.agent.id)
+        return (OP_AGENT, self.now, NO_ID, a, -1, 0, 0.0)
 
     def move_row(self, now: float, cid: int, queue: str) -> tuple:
         """Reads the call's state when ``queue`` is unknown (an unknown call is the error to report then)."""

@@ -15,11 +15,14 @@ from __future__ import annotations
 
 from typing import Any, Hashable
 
+import numpy as np
+
 from .codes import PRESENCE_LOGGED_OUT, CallState, EventKind
 from .config import QueueConfig, RouterConfig
 from .events import Event
-from .membership import ADD, REMOVE, UPDATE, member_penalty, plan_change, plan_queue, plan_reload
-from .state import QueueState
+from .membership import ADD, REMOVE, UPDATE, member_penalty, plan_agent_add, plan_change, plan_queue, plan_reload
+from .state import QueueState, _add_agent
+from .stats import AgentTotals
 
 _CARRIED = ("waiting", "logged_in", "ringing", "empty_epoch", "rr_cursor", "ring_all_order", "ring_all_t", "aht_est_s")
 _KINDS = {ADD: EventKind.MEMBER_ADDED, REMOVE: EventKind.MEMBER_REMOVED, UPDATE: EventKind.MEMBER_UPDATED}
@@ -111,6 +114,19 @@ class MemberChangesMixin:
         self._emit(now, EventKind.QUEUE_UPDATED, None, -1, q.name)
         for a in q.members_list:  # in member order, each offered what it may take now
             self._agent_freed(a, now)
+        return self._flush()
+
+    def agent_add(self, now: float, agent: dict) -> list[Event]:
+        """Add an agent (a table as in the configuration file, no ``groups``): logged out, in no queue."""
+        now = self._clock(now)
+        add = plan_agent_add(self.config, agent)
+        self._advance(now)
+        a = _add_agent(self._agents, add.agent, add.config)
+        self.config = add.config
+        self._cand_buf = np.empty(len(self._agents.ids), dtype=np.int64)
+        if self._stats is not None:
+            self._stats.agents[add.agent.id] = AgentTotals(add.agent.id)
+        self._emit(now, EventKind.AGENT_ADDED, None, a, None)
         return self._flush()
 
     def _rebuild_queue(self, old: QueueState, cfg: QueueConfig) -> QueueState:

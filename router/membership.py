@@ -19,7 +19,9 @@ import math
 from dataclasses import replace
 from typing import Any, Hashable, NamedTuple
 
-from .config import MAX_MEMBER_VALUE, QUEUE_SETTINGS, MemberConfig, QueueConfig, RouterConfig, queue_setting
+from .config import (
+    MAX_MEMBER_VALUE, QUEUE_SETTINGS, AgentConfig, MemberConfig, QueueConfig, RouterConfig, parse_agent, queue_setting,
+)
 from .errors import ConfigError, StateError, UnknownIdError
 
 #: The kind of change (the ``arg`` of the compiled core's OP_MEMBER row).
@@ -181,3 +183,26 @@ def plan_reload(cfg: RouterConfig, new: RouterConfig) -> list[QueueReload]:
 def member_penalty(q: QueueConfig, agent_id: Hashable) -> float:
     """The penalty of ``agent_id``'s membership of ``q`` (0 when it is none)."""
     return float(next((m.penalty for m in q.members if m.agent == agent_id), 0))
+
+
+MAX_AGENTS = 1_000_000  # agents a running router takes (the configuration's and those added)
+
+
+class AgentAdd(NamedTuple):
+    """A checked new agent and the configuration with it, last."""
+
+    agent: AgentConfig
+    config: RouterConfig
+
+
+def plan_agent_add(cfg: RouterConfig, raw: Any) -> AgentAdd:
+    """Check an agent table as the configuration file's (``id``, ``skills``, ``capacity``, its own
+    settings) for an agent added at run time: its id new, its skills among the router's; no ``groups`` (it
+    joins queues with member_add). ConfigError names what is wrong."""
+    if len(cfg.agents) >= MAX_AGENTS:
+        raise ConfigError(f"agent_add: this router has {MAX_AGENTS:,} agents, its limit")
+    agent = parse_agent(raw, "agent", list(cfg.channels), list(cfg.skills), {a.id for a in cfg.agents},
+                        fixed_skills=True)
+    if agent.groups:
+        raise ConfigError("agent.groups: an agent added at run time joins queues with member_add")
+    return AgentAdd(agent, replace(cfg, agents=cfg.agents + (agent,)))

@@ -47,7 +47,7 @@ from ..fast_errors import row_error
 from ..fast_views import CoreViews
 from ..membership import ADD, REMOVE, UPDATE
 from ..stats import StatsCollector
-from .engines import member_settings
+from .engines import agent_table, member_settings
 
 UNMAPPED = NO_ID + 2  # a call id the core never holds (ours count up from 1)
 _AGENT_OPS = {"login": OP_LOGIN, "logout": OP_LOGOUT, "ready": OP_READY, "not_ready": OP_NOT_READY}
@@ -104,10 +104,11 @@ class CompiledEngine(CoreViews):
         profs: list[int] = []  # each row's skill profile (arrive rows with their own skills; else 0)
         idx: list[int] = []
         for k, (op, f) in enumerate(cmds):
-            if op in _MEMBER_OPS or op == "queue_update":  # changes the queue's tables between core runs
+            if op in _MEMBER_OPS or op in ("queue_update", "agent_add"):  # change tables between core runs
                 self._run(now, rows, profs, idx, cmds, results)
                 rows, profs, idx = [], [], []
-                results[k] = self._member(now, op, f) if op in _MEMBER_OPS else self._queue_update(now, f)
+                results[k] = (self._member(now, op, f) if op in _MEMBER_OPS else self._queue_update(now, f)
+                              if op == "queue_update" else self._agent_add(now, f))
                 continue
             if self._reads_state(op, f):
                 self._run(now, rows, profs, idx, cmds, results)
@@ -145,6 +146,15 @@ class CompiledEngine(CoreViews):
             return [], exc
         events = self._rows_now([self._row(now, "advance", {})])
         return events + self._rows_now(self.fr.queue_swap(change)), None
+
+    def _agent_add(self, now: float, f: dict) -> tuple[list[Event], RouterError | None]:
+        """A new agent (fast_members.agent_add; its events name no call)."""
+        try:
+            now, add = self.fr.agent_plan(now, agent_table(f))
+        except RouterError as exc:
+            return [], exc
+        events = self._rows_now([self._row(now, "advance", {})])
+        return events + self._rows_now([self.fr.agent_swap(add)]), None
 
     def _rows_now(self, rows: list[tuple]) -> list[Event]:
         """Run rows that cannot fail (an advance to the present, a membership row) and read their events."""

@@ -48,8 +48,14 @@ _APPLY: dict[str, Callable[[ReferenceRouter, float, dict], list[Event]]] = {
     "member_remove": lambda r, t, f: r.member_remove(t, f["agent"], f["queue"]),
     "member_update": lambda r, t, f: r.member_update(t, f["agent"], f["queue"], **member_settings(f)),
     "move": lambda r, t, f: r.call_move(t, f["call"], f["queue"]),
+    "agent_add": lambda r, t, f: r.agent_add(t, agent_table(f)),
     "queue_update": lambda r, t, f: r.queue_update(t, f["queue"], **{k: v for k, v in f.items() if k != "queue"}),
 }
+
+
+def agent_table(f: dict) -> dict:
+    """An ``agent_add`` request as the agent table of a configuration file."""
+    return {"id": f["agent"], **{k: v for k, v in f.items() if k != "agent"}}
 
 
 def member_settings(f: dict) -> dict:

@@ -19,7 +19,7 @@ from typing import Any, Hashable, NamedTuple
 import msgpack
 
 from ..codes import EventKind
-from ..config import MAX_MEMBER_VALUE, QUEUE_SECONDS, QUEUE_SETTINGS
+from ..config import AGENT_SETTINGS, MAX_MEMBER_VALUE, QUEUE_SECONDS, QUEUE_SETTINGS
 from ..events import Event
 from ..membership import MEMBER_SETTINGS
 
@@ -106,6 +106,12 @@ def _member_int(name: str, v: Any) -> int:
     return _int(name, v, 0, MAX_MEMBER_VALUE)
 
 
+def _capacity(name: str, v: Any) -> dict[str, int]:
+    if not isinstance(v, dict) or len(v) > MAX_MAP_ENTRIES:
+        raise ProtocolError(BAD_REQUEST, f"field '{name}' must be a map of at most {MAX_MAP_ENTRIES} channels")
+    return {_text(f"{name} key", k): _int(f"{name}.{k}", n, 0, 1000) for k, n in v.items()}
+
+
 def _count(name: str, v: Any) -> int:
     return _int(name, v, 0, _INT64[1])
 
@@ -153,7 +159,7 @@ _CHECKS = {
     "number": lambda n, v: _text(n, v, 64), "reason": _reason,
     "tier": _member_int, "penalty": _member_int, "position": _member_int, "weight": _number,
     **{k: _seconds for k in QUEUE_SECONDS if k not in ("wrap_up_s", "max_wait_s", "preferred_fallback_s")},
-    "max_length": _count, "max_no_answer": _count, "max_penalty": _count, "overflow": _text,
+    "max_length": _count, "max_no_answer": _count, "max_penalty": _count, "overflow": _text, "capacity": _capacity,
     "seq": lambda n, v: _int(n, v, 0, _INT64[1]), "limit": lambda n, v: _int(n, v, 1, MAX_EVENTS_PER_REPLY),
 }
 
@@ -179,6 +185,7 @@ ENGINE_OPS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "member_update": (("agent", "queue"), MEMBER_SETTINGS),
     "queue_update": (("queue",), QUEUE_SETTINGS),
     "move": (("call", "queue"), ()),
+    "agent_add": (("agent",), ("skills", "capacity", *AGENT_SETTINGS)),
 }
 QUERY_OPS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "ping": ((), ()), "agent": (("agent",), ()), "call": (("call",), ()), "queue": (("queue",), ()),

@@ -68,6 +68,11 @@ def test_round_trip(server):
         assert [(e.kind, e.value) for e in added] == [("MEMBER_ADDED", 2.0)]
         assert [e.kind for e in c.member_update("a1", "sales", tier=0).events] == ["MEMBER_UPDATED"]
         assert [e.kind for e in c.queue_update("sales", ring_timeout_s=5.0, overflow=None).events] == ["QUEUE_UPDATED"]
+        assert [(e.kind, e.agent) for e in c.agent_add("n9", capacity={"voice": 1}, wrap_up_s=3.0).events] == [
+            ("AGENT_ADDED", "n9")]
+        with pytest.raises(RouterRequestError) as err:
+            c.agent_add("n9")
+        assert err.value.code == "bad_request" and "duplicate" in err.value.message
         moved = c.move("c2", "support").events
         assert [(e.kind, e.detail) for e in moved][:1] == [("CALL_MOVED", "support")]
         with pytest.raises(RouterRequestError) as err:

@@ -100,7 +100,7 @@ OPS = st.lists(st.tuples(st.sampled_from(["arrive", "arrive", "arrive", "accept"
                                           "logout", "ready", "ready", "not_ready", "advance", "callback",
                                           "transfer", "pause", "unpause", "priority", "member_add",
                                           "member_remove", "member_update", "queue_update", "reload",
-                                          "move", "move"]),
+                                          "move", "move", "agent_add"]),
                          st.sampled_from([0.0, 0.0, 0.5, 1.0, 2.0, 4.0, 9.0, 20.0]),
                          st.integers(0, 1 << 16), st.booleans()), min_size=15, max_size=120)
 
@@ -228,13 +228,20 @@ def _step(r, op: str, now: float, k: int, flag: bool, twin: Twin, ringing: dict,
                 kw = {n: v for n, v in kw.items() if v is not None}
         row = (op, now, a, mq, kw)  # replayed through the per-call method (no batch row)
         fn = lambda: getattr(r, op)(now, a, mq, **kw)  # noqa: E731
+    elif op == "agent_add":  # a new agent (an id in use: refused); then the stream may log it in, add it to queues
+        raw = {"id": f"n{len(agents)}" if k % 7 else agents[0], "skills": {"s1": 1 + k % 5, "s2": 1 + (k // 5) % 5}}
+        cap = CAPACITIES[(k // 25) % len(CAPACITIES)]
+        if cap is not None:
+            raw["capacity"] = cap
+        row = (op, now, None, None, raw)
+        fn = lambda: r.agent_add(now, raw)  # noqa: E731
     elif op == "move":  # a live call to another queue (its own: refused; a connected one: refused)
         cid = _pick(live, k) if live and k % 13 else 999_999
         mq = _pick(queues, k // 5)
         row = (OP_MOVE, now, cid, -1, queues.index(mq), 0, 0.0)
         fn = lambda: r.call_move(now, cid, mq)  # noqa: E731
     elif op == "reload":  # the configuration with members and settings changed (a strategy too: refused)
-        new = _reloaded(twin.cfg, twin.agents, k)
+        new = _reloaded(twin.cfg, [a["id"] for a in twin.cfg["agents"]], k)  # refused once agents were added
         row = (op, now, None, None, new)
         fn = lambda: r.reload(now, new)  # noqa: E731
     elif op == "queue_update":  # settings applying from now on (refused: a bad value, an unknown setting)
@@ -309,6 +316,8 @@ def _parity(cfg: dict, ops: list, channels: tuple = ("voice", "voice", "chat")) 
             assert [_observed(r, twin, live) for r in (py, fast)] == before, (op, now, row)
         if op == "arrive":
             next_id[0] += 1
+        if op == "agent_add" and not isinstance(out_py, type):
+            twin.agents.append(row[4]["id"])
         rows.append(row)
         failed.append(isinstance(out_py, type))
         if not isinstance(out_py, type):
@@ -354,6 +363,7 @@ def _parity(cfg: dict, ops: list, channels: tuple = ("voice", "voice", "chat")) 
             op, now, a, mq, kw = rows[i]
             out = (_outcome(batch.queue_update, now, mq, **kw) if op == "queue_update"
                    else _outcome(batch.reload, now, kw) if op == "reload"
+                   else _outcome(batch.agent_add, now, kw) if op == "agent_add"
                    else _outcome(getattr(batch, op), now, a, mq, **kw))
             status.append(isinstance(out, type))
             events += [] if isinstance(out, type) else out

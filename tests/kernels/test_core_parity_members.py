@@ -20,7 +20,7 @@ OPS_MEMBERS = st.lists(st.tuples(st.sampled_from(["arrive", "arrive", "arrive", 
                                                   "release", "logout", "login", "ready", "advance", "pause",
                                                   "member_add", "member_add", "member_remove", "member_remove",
                                                   "member_update", "queue_update", "queue_update", "reload",
-                                                  "reload", "move"]),
+                                                  "reload", "move", "agent_add", "login"]),
                                  st.sampled_from([0.0, 0.0, 0.5, 1.0, 2.0, 4.0, 9.0]),
                                  st.integers(0, 1 << 16), st.booleans()), min_size=15, max_size=100)
 

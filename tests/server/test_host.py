@@ -48,7 +48,7 @@ def work(client: bytes, *reqs: dict, batch: bool = False) -> Work:
 def _request(draw, rid: int) -> dict:
     op = draw(st.sampled_from(["arrive", "accept", "reject", "release", "abandon", "login", "logout", "ready",
                                "not_ready", "transfer", "callback", "ping", "position", "snapshot", "member_add",
-                               "member_remove", "member_update", "queue_update", "move"]))
+                               "member_remove", "member_update", "queue_update", "move", "agent_add"]))
     call, agent = draw(st.sampled_from(CALLS)), draw(st.sampled_from(AGENTS))
     req = {"v": 1, "id": rid, "op": op}
     if op == "arrive":
@@ -72,6 +72,8 @@ def _request(draw, rid: int) -> dict:
         req.update(agent=agent, queue=draw(st.sampled_from(["sales", "support"])))
         if op != "member_remove":
             req["penalty"] = draw(st.integers(0, 2))
+    elif op == "agent_add":
+        req.update(agent=draw(st.sampled_from(["n1", "n2", "a1"])), capacity={"voice": 1})
     elif op == "move":
         req.update(call=call, queue=draw(st.sampled_from(["sales", "support"])))
     elif op == "queue_update":

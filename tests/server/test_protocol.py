@@ -85,6 +85,8 @@ def test_unusable_frames_are_refused_whole(frame, code):
     ({"v": 1, "id": 1, "op": "queue_update", "queue": "q", "max_length": 1.5}, P.BAD_REQUEST, "'max_length'"),
     ({"v": 1, "id": 1, "op": "queue_update", "queue": "q", "overflow": 3}, P.BAD_REQUEST, "'overflow'"),
     ({"v": 1, "id": 1, "op": "queue_update", "queue": "q", "strategy": "random"}, P.BAD_REQUEST, "strategy"),
+    ({"v": 1, "id": 1, "op": "agent_add", "agent": "n", "capacity": {"voice": -1}}, P.BAD_REQUEST, "capacity"),
+    ({"v": 1, "id": 1, "op": "agent_add", "agent": "n", "groups": ["g"]}, P.BAD_REQUEST, "groups"),
     ({"v": 1, "id": 1, "op": "not_ready", "agent": "a", "reason": "a:b"}, P.BAD_REQUEST, "':'"),
     ({"v": 1, "id": 1, "op": "transfer", "call": "c"}, P.BAD_REQUEST, "exactly one"),
     ({"v": 1, "id": 1, "op": "transfer", "call": "c", "queue": "q", "agent": "a"}, P.BAD_REQUEST, "exactly one"),
