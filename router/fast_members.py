@@ -12,6 +12,7 @@ refused change changes nothing, clock included.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, Hashable
 
 import numpy as np
@@ -152,13 +153,17 @@ class MemberChanges:
         return [(OP_QUEUE, self.now, NO_ID, a, qi, 0, 0.0) for a in [-1, *members]]
 
     def reload(self, now: float, config: RouterConfig) -> list[Event]:
-        """Apply the differences between the running configuration and ``config`` — queue members and the
-        queue settings ``queue_update`` changes — keeping every call and agent state (docs/routing.md §16).
+        """Apply the differences between the running configuration and ``config`` — agents after the existing
+        ones, queue members and the queue settings ``queue_update`` changes — keeping every call and agent state
+        (docs/routing.md §16).
         Anything else that differs raises ConfigError naming it (it needs a restart); nothing changes then."""
         now = self._checked_now(now)
         plan = plan_reload(self.config, config)
         events = self._one(OP_ADVANCE, now)
-        for r in plan:
+        for agent in plan.agents:  # new agents first, so queues can list them
+            add = AgentAdd(agent, replace(self.config, agents=self.config.agents + (agent,)))
+            events += self._internal_rows([self.agent_swap(add)])
+        for r in plan.queues:
             qi = r.queue
             S = swap_queue(self._S, config, qi, self._agent_index, self._skill_index)
             queue_settings(S.Q_i, S.Q_f, qi, r.config, self._queue_index)
@@ -178,7 +183,7 @@ class MemberChanges:
             # then what fell due (a no-agents limit of 0) before the next queue changes: each row fires what is
             # due before it runs, as the reference fires it at once
             events += self._internal_rows(rows + [(OP_ADVANCE, now, NO_ID, -1, -1, 0, 0.0)])
-        if plan:  # an equal configuration changes nothing, not even which object holds it
+        if plan.agents or plan.queues:  # an equal configuration changes nothing, not even which object holds it
             self.config = config
         return events + self._one(OP_ADVANCE, now)
 

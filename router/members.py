@@ -13,6 +13,7 @@ of its waiting calls); a free agent offered the waiting calls it may take.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, Hashable
 
 import numpy as np
@@ -77,12 +78,15 @@ class MemberChangesMixin:
             self._agent_freed(a, now)
 
     def reload(self, now: float, config: RouterConfig) -> list[Event]:
-        """Apply the differences between the running configuration and ``config`` — queue members and the
-        queue settings ``queue_update`` changes — keeping every call and agent state (docs/routing.md §16)."""
+        """Apply the differences between the running configuration and ``config`` — agents after the existing
+        ones, queue members and the queue settings ``queue_update`` changes — keeping every call and agent state
+        (docs/routing.md §16)."""
         now = self._clock(now)
         plan = plan_reload(self.config, config)
         self._advance(now)
-        for r in plan:
+        for agent in plan.agents:  # new agents first, so queues can list them
+            self._agent_added(agent, replace(self.config, agents=self.config.agents + (agent,)), now)
+        for r in plan.queues:
             q = self._rebuild_queue(self._queues[r.queue], r.config)
             if r.settings_changed:
                 if self._stats is not None:
@@ -97,7 +101,7 @@ class MemberChangesMixin:
             if r.settings_changed:
                 for a in q.members_list:
                     self._agent_freed(a, now)
-        if plan:  # an equal configuration changes nothing, not even which object holds it
+        if plan.agents or plan.queues:  # an equal configuration changes nothing, not even which object holds it
             self.config = config
         self._advance(now)
         return self._flush()
@@ -121,13 +125,16 @@ class MemberChangesMixin:
         now = self._clock(now)
         add = plan_agent_add(self.config, agent)
         self._advance(now)
-        a = _add_agent(self._agents, add.agent, add.config)
-        self.config = add.config
+        self._agent_added(add.agent, add.config, now)
+        return self._flush()
+
+    def _agent_added(self, agent, config: RouterConfig, now: float) -> None:
+        a = _add_agent(self._agents, agent, config)
+        self.config = config
         self._cand_buf = np.empty(len(self._agents.ids), dtype=np.int64)
         if self._stats is not None:
-            self._stats.agents[add.agent.id] = AgentTotals(add.agent.id)
+            self._stats.agents[agent.id] = AgentTotals(agent.id)
         self._emit(now, EventKind.AGENT_ADDED, None, a, None)
-        return self._flush()
 
     def _rebuild_queue(self, old: QueueState, cfg: QueueConfig) -> QueueState:
         """The queue's state for its new members, in its place, with everything carried over."""

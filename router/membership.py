@@ -148,14 +148,26 @@ class QueueReload(NamedTuple):
     removed: tuple[tuple[int, bool], ...]
 
 
-def plan_reload(cfg: RouterConfig, new: RouterConfig) -> list[QueueReload]:
-    """The changes that take ``cfg`` to ``new``, queue by queue, changing nothing. Only queue members and
-    the queue settings ``queue_update`` changes may differ; anything else raises ConfigError naming every
-    difference (it needs a restart)."""
+class ReloadPlan(NamedTuple):
+    """What a reload changes: the agents it adds (last, in order), then each queue that changes."""
+
+    agents: tuple[AgentConfig, ...]
+    queues: list[QueueReload]
+
+
+def plan_reload(cfg: RouterConfig, new: RouterConfig) -> ReloadPlan:
+    """The changes that take ``cfg`` to ``new``, changing nothing: agents added after the existing ones,
+    then queue by queue. Only new agents at the end, queue members and the queue settings ``queue_update``
+    changes may differ; anything else raises ConfigError naming every difference (it needs a restart)."""
     if not isinstance(new, RouterConfig):
         raise ConfigError("reload: expected a RouterConfig (busyhour.router.parse_config or load_toml)")
-    fixed = [name for name in ("agents", "skills", "channels", "seed", "interval_s", "short_abandon_s")
+    fixed = [name for name in ("skills", "channels", "seed", "interval_s", "short_abandon_s")
              if getattr(cfg, name) != getattr(new, name)]
+    n = len(cfg.agents)
+    if new.agents[:n] != cfg.agents:
+        fixed.insert(0, "agents (agents can only be added, after the existing ones)")
+    elif len(new.agents) > MAX_AGENTS:
+        fixed.insert(0, f"agents (more than {MAX_AGENTS:,})")
     if [q.name for q in cfg.queues] != [q.name for q in new.queues]:
         fixed.append("queues (names or order)")
     else:
@@ -164,7 +176,7 @@ def plan_reload(cfg: RouterConfig, new: RouterConfig) -> list[QueueReload]:
                   for k in sorted(keep) if getattr(a, k) != getattr(b, k)]
     if fixed:
         raise ConfigError(f"reload: these differences need a restart: {', '.join(fixed)}")
-    index = {a.id: i for i, a in enumerate(cfg.agents)}
+    index = {a.id: i for i, a in enumerate(new.agents)}
     out = []
     for qi, (a, b) in enumerate(zip(cfg.queues, new.queues)):
         settings = any(getattr(a, k) != getattr(b, k) for k in QUEUE_SETTINGS)
@@ -177,7 +189,7 @@ def plan_reload(cfg: RouterConfig, new: RouterConfig) -> list[QueueReload]:
         order = [m.agent for m in a.members if m.agent in now] != [m.agent for m in b.members if m.agent in old]
         if settings or added or updated or removed or order:
             out.append(QueueReload(qi, b, settings, added, updated, removed))
-    return out
+    return ReloadPlan(new.agents[n:], out)
 
 
 def member_penalty(q: QueueConfig, agent_id: Hashable) -> float:

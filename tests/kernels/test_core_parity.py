@@ -318,6 +318,8 @@ def _parity(cfg: dict, ops: list, channels: tuple = ("voice", "voice", "chat")) 
             next_id[0] += 1
         if op == "agent_add" and not isinstance(out_py, type):
             twin.agents.append(row[4]["id"])
+        if op == "reload" and not isinstance(out_py, type):  # agents it added
+            twin.agents += [a.id for a in row[4].agents if a.id not in twin.agents]
         rows.append(row)
         failed.append(isinstance(out_py, type))
         if not isinstance(out_py, type):
@@ -385,6 +387,9 @@ def _reloaded(raw: dict, agents: list, k: int):
         members.insert((k // 5) % (len(members) + 1), {"agent": absent[0], "penalty": (k // 5) % 3})
     if members and k % 2:
         members[-1] = {**members[-1], "penalty": (k // 7) % 3, "tier": (k // 21) % 2}
+    if k % 19 == 0:  # a new agent, last, and a member of this queue
+        raw["agents"].append({"id": f"r{len(raw['agents'])}", "skills": {"s1": 2, "s2": 3}})
+        members.append({"agent": raw["agents"][-1]["id"]})
     q["members"] = members
     if k % 4 == 0:
         q["ring_timeout_s"] = 6.0

@@ -61,6 +61,18 @@ def test_a_reload_removing_the_last_member_ends_the_waiting_calls_with_a_zero_no
                                                  (EventKind.CALL_ENDED, "exited:no-agents")]
 
 
+def test_a_reload_adds_agents_listed_after_the_others_and_their_memberships():
+    r = _router()
+    r.call_arrive(1.0, "c1", "support")
+    raw = copy.deepcopy(RAW)
+    raw["agents"].append({"id": "n1", "wrap_up_s": 2.0})
+    raw["queues"][1]["members"].append({"agent": "n1", "penalty": 0})
+    ev = r.reload(2.0, parse_config(raw))
+    assert [(e.kind, e.agent_id) for e in ev] == [(EventKind.AGENT_ADDED, "n1"), (EventKind.MEMBER_ADDED, "n1")]
+    assert offered(r.agent_login(3.0, "n1", ready=True)) == ["n1"]
+    assert r.reload(4.0, parse_config(raw)) == []  # now equal
+
+
 def test_the_same_configuration_changes_nothing():
     r = _router("a1")
     r.call_arrive(1.0, "c1", "sales")
@@ -70,7 +82,9 @@ def test_the_same_configuration_changes_nothing():
 
 
 @pytest.mark.parametrize("change, words", [
-    (lambda raw: raw["agents"].append({"id": "a4"}), "agents"),
+    (lambda raw: raw["agents"].reverse(), "agents (agents can only be added"),
+    (lambda raw: raw["agents"].pop(), "agents (agents can only be added"),
+    (lambda raw: raw["agents"][0].update(wrap_up_s=3.0), "agents (agents can only be added"),
     (lambda raw: raw["queues"][0].update(strategy="random"), "queues[0].strategy"),
     (lambda raw: raw["queues"].reverse(), "queues (names or order)"),
     (lambda raw: raw.update(interval_s=60.0), "interval_s"),
