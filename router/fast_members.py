@@ -64,39 +64,51 @@ class MemberChanges:
         now = self._checked_now(now)
         return now, plan_change(self.config, kind, agent_id, queue, self._agent_index, self._queue_index, settings)
 
-    def member_swap(self, change: MemberChange) -> tuple:
-        """Put the change's member tables in place (the core advanced to its time first); return the
-        OP_MEMBER row that finishes it, to run at that time."""
-        S = swap_queue(self._S, change.config, change.queue, self._agent_index, self._skill_index)
-        if change.kind == REMOVE:  # room for the no-agents timers of the queue's waiting calls
-            S.S_i[S_TM_NEED] = S.S_i[S_NT] + S.Q_i[change.queue, NWAIT] + S.S_i[S_TM_ROOM]
-        self._S = grow(S)
-        self._S.S_i[S_TM_NEED] = 0
+    def member_swap(self, change: MemberChange) -> list[tuple]:
+        """Put the change's member tables in place (the core advanced to its time first); return the rows
+        that finish it, to run at that time: OP_MEMBER, then an advance (a no-agents limit of 0)."""
+        self._put_queue(change.config, change.queue, timers=change.kind == REMOVE)
         self.config = change.config
-        return (OP_MEMBER, self.now, NO_ID, change.agent, change.queue, int(change.staffed_before),
-                float(change.kind))
+        return [(OP_MEMBER, self.now, NO_ID, change.agent, change.queue, int(change.staffed_before),
+                 float(change.kind)), (OP_ADVANCE, self.now, NO_ID, -1, -1, 0, 0.0)]
 
     def _member_change(self, now: float, kind: int, agent_id: Hashable, queue: str,
                        settings: dict[str, Any]) -> list[Event]:
         now, change = self.member_plan(now, kind, agent_id, queue, settings)
-        events = self._one(OP_ADVANCE, now)
-        events += self._one(*self.member_swap(change))
-        return events + self._one(OP_ADVANCE, now)
+        return self._one(OP_ADVANCE, now) + self._internal_rows(self.member_swap(change))
+
+    def _put_queue(self, config: RouterConfig, qi: int, timers: bool) -> None:
+        """Queue ``qi``'s member tables and settings as ``config`` has them (core_members.swap_queue,
+        queue_settings), the arrays regrown; with ``timers``, room for a no-agents timer per waiting call (a
+        removal may leave the queue empty)."""
+        S = swap_queue(self._S, config, qi, self._agent_index, self._skill_index)
+        queue_settings(S.Q_i, S.Q_f, qi, config.queues[qi], self._queue_index)
+        if timers:
+            S.S_i[S_TM_NEED] = S.S_i[S_NT] + S.Q_i[qi, NWAIT] + S.S_i[S_TM_ROOM]
+        self._S = grow(S)
+        self._S.S_i[S_TM_NEED] = 0
+
+    def _settings_changed(self, q) -> list[tuple]:
+        """The statistics take queue ``q``'s new threshold; the OP_QUEUE rows that announce the change and
+        then offer each member what it may take, one row each (each row has one step's room)."""
+        if getattr(self, "_stats", None) is not None:
+            self._stats.threshold[q.name] = q.sl_threshold_s
+        qi = self._queue_index[q.name]
+        members = self._S.QM[self._S.QM_ptr[qi]:self._S.QM_ptr[qi + 1], QM_AGENT].tolist()
+        return [(OP_QUEUE, self.now, NO_ID, a, qi, 0, 0.0) for a in [-1, *members]]
 
     def agent_add(self, now: float, agent: dict) -> list[Event]:
         """Add an agent while calls go on (FreeSWITCH's ``callcenter_config agent add``): ``agent`` is a table
         as in the configuration file (``id``, ``skills``, ``capacity``, its own settings; no ``groups``). It
         starts logged out and a member of no queue: ``member_add`` it, then log it in."""
-        now = self._checked_now(now)
-        add = plan_agent_add(self.config, agent)
-        events = self._one(OP_ADVANCE, now)
-        return events + self._one(*self.agent_swap(add))
+        now, add = self.agent_plan(now, agent)
+        return self._one(OP_ADVANCE, now) + self._internal_rows(self.agent_swap(add))
 
     def agent_plan(self, now: float, agent: dict) -> tuple[float, AgentAdd]:
         """(now, the new agent) checked against this router, changing nothing."""
         return self._checked_now(now), plan_agent_add(self.config, agent)
 
-    def agent_swap(self, add: AgentAdd) -> tuple:
+    def agent_swap(self, add: AgentAdd) -> list[tuple]:
         """Grow the agent tables by the new agent (the core advanced to its time first); return the OP_AGENT
         row that announces it."""
         self._S = add_agent(self._S, add.agent, core_channels(add.config), self._skill_index)
@@ -106,7 +118,7 @@ class MemberChanges:
         self.config = add.config
         if getattr(self, "_stats", None) is not None:
             self._stats.agents[add.agent.id] = AgentTotals(add.agent.id)
-        return (OP_AGENT, self.now, NO_ID, a, -1, 0, 0.0)
+        return [(OP_AGENT, self.now, NO_ID, a, -1, 0, 0.0)]
 
     def move_row(self, now: float, cid: int, queue: str) -> tuple:
         """Reads the call's state when ``queue`` is unknown (an unknown call is the error to report then)."""
@@ -130,10 +142,7 @@ class MemberChanges:
         preferred_fallback_s, max_penalty, sl_threshold_s. They apply to what is decided from ``now`` on;
         the queue's free members are then offered what they may take."""
         now, change = self.queue_plan(now, queue, settings)
-        events = self._one(OP_ADVANCE, now)
-        for row in self.queue_swap(change):
-            events += self._one(*row)
-        return events
+        return self._one(OP_ADVANCE, now) + self._internal_rows(self.queue_swap(change))
 
     def queue_plan(self, now: float, queue: str, settings: dict[str, Any]) -> tuple[float, QueueChange]:
         """(now, the change) checked against this router, changing nothing."""
@@ -142,15 +151,9 @@ class MemberChanges:
     def queue_swap(self, change: QueueChange) -> list[tuple]:
         """Put the queue's new settings in place (the core advanced to its time first); return the OP_QUEUE
         rows that finish the change: the event, then one per member."""
-        qi, q = change.queue, change.config.queues[change.queue]
-        S = swap_queue(self._S, change.config, qi, self._agent_index, self._skill_index)  # max penalty: QOK
-        queue_settings(S.Q_i, S.Q_f, qi, q, self._queue_index)
-        self._S = grow(S)
+        self._put_queue(change.config, change.queue, timers=False)  # the member tables: max penalty (QOK)
         self.config = change.config
-        if getattr(self, "_stats", None) is not None:
-            self._stats.threshold[q.name] = q.sl_threshold_s
-        members = S.QM[S.QM_ptr[qi]:S.QM_ptr[qi + 1], QM_AGENT].tolist()
-        return [(OP_QUEUE, self.now, NO_ID, a, qi, 0, 0.0) for a in [-1, *members]]
+        return self._settings_changed(change.config.queues[change.queue])
 
     def reload(self, now: float, config: RouterConfig) -> list[Event]:
         """Apply the differences between the running configuration and ``config`` — agents after the existing
@@ -162,24 +165,16 @@ class MemberChanges:
         events = self._one(OP_ADVANCE, now)
         for agent in plan.agents:  # new agents first, so queues can list them
             add = AgentAdd(agent, replace(self.config, agents=self.config.agents + (agent,)))
-            events += self._internal_rows([self.agent_swap(add)])
+            events += self._internal_rows(self.agent_swap(add))
         for r in plan.queues:
             qi = r.queue
-            S = swap_queue(self._S, config, qi, self._agent_index, self._skill_index)
-            queue_settings(S.Q_i, S.Q_f, qi, r.config, self._queue_index)
-            if r.removed:  # room for the no-agents timers of the queue's waiting calls
-                S.S_i[S_TM_NEED] = S.S_i[S_NT] + S.Q_i[qi, NWAIT] + S.S_i[S_TM_ROOM]
-            self._S = grow(S)
-            self._S.S_i[S_TM_NEED] = 0
-            if r.settings_changed and getattr(self, "_stats", None) is not None:
-                self._stats.threshold[r.config.name] = r.config.sl_threshold_s
-            rows = [(OP_QUEUE, now, NO_ID, -1, qi, 0, 0.0)] if r.settings_changed else []
+            self._put_queue(config, qi, timers=bool(r.removed))
+            offers = self._settings_changed(r.config) if r.settings_changed else []
+            rows = offers[:1]  # QUEUE_UPDATED first; the members' offers after the membership rows
             rows += [(OP_MEMBER, now, NO_ID, a, qi, 0, float(ADD)) for a in r.added]
             rows += [(OP_MEMBER, now, NO_ID, a, qi, int(before), float(kind)) for kind, changes in (
                 (UPDATE, r.updated), (REMOVE, r.removed)) for a, before in changes]
-            if r.settings_changed:
-                members = self._S.QM[self._S.QM_ptr[qi]:self._S.QM_ptr[qi + 1], QM_AGENT].tolist()
-                rows += [(OP_QUEUE, now, NO_ID, a, qi, 0, 0.0) for a in members]
+            rows += offers[1:]
             # then what fell due (a no-agents limit of 0) before the next queue changes: each row fires what is
             # due before it runs, as the reference fires it at once
             events += self._internal_rows(rows + [(OP_ADVANCE, now, NO_ID, -1, -1, 0, 0.0)])

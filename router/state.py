@@ -58,27 +58,17 @@ class AgentArrays:
 
 
 def _add_agent(A: "AgentArrays", a, cfg: RouterConfig) -> int:
-    """Append agent ``a`` (AgentConfig) to ``A``, logged out, as ``AgentArrays.__init__`` sets each agent;
-    return its index."""
+    """Append agent ``a`` (AgentConfig) to ``A`` as ``AgentArrays.__init__`` sets each agent (logged out);
+    return its index. ``cfg``: the router's configuration (skills and channels)."""
     i = len(A.ids)
-    A.ids.append(a.id)
-    A.index[a.id] = i
-    skills = np.zeros((1, A.skills.shape[1]), dtype=np.uint8)
-    cap = np.zeros((1, A.cap.shape[1]), dtype=np.int32)
-    for s, lvl in a.skills:
-        skills[0, cfg.skills.index(s)] = lvl
-    for ch, c in a.capacity:
-        cap[0, cfg.channels.index(ch)] = c
-    A.skills, A.cap = np.concatenate([A.skills, skills]), np.concatenate([A.cap, cap])
-    A.load = np.concatenate([A.load, np.zeros_like(cap)])
-    for name, v in (("presence", PRESENCE_LOGGED_OUT), ("lock_kind", LOCK_NONE), ("lock_until", 0.0), ("lock_token", 0),
-                    ("idle_since", 0.0), ("idle_rank", 0.0), ("answered", 0), ("talk_s", 0.0)):
-        setattr(A, name, np.append(getattr(A, name), np.array([v], dtype=getattr(A, name).dtype)))
-    for name, v in (("not_ready_reason", ""), ("offers", 0), ("connected", 0), ("last_end_s", -math.inf),
-                    ("last_offered_s", -math.inf), ("no_answer_run", 0), ("display", "LOGGED_OUT")):
-        getattr(A, name).append(v)
-    for name in ("fast_queues", "queues", "directed"):
-        getattr(A, name).append([])
+    one = AgentArrays(RouterConfig(queues=(), agents=(a,), skills=cfg.skills, channels=cfg.channels))
+    for name, v in vars(one).items():
+        if name == "index":
+            A.index[a.id] = i
+        elif isinstance(v, np.ndarray):
+            setattr(A, name, np.concatenate([getattr(A, name), v]))
+        else:
+            getattr(A, name).extend(v)
     return i
 
 

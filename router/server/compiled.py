@@ -107,8 +107,7 @@ class CompiledEngine(CoreViews):
             if op in _MEMBER_OPS or op in ("queue_update", "agent_add"):  # change tables between core runs
                 self._run(now, rows, profs, idx, cmds, results)
                 rows, profs, idx = [], [], []
-                results[k] = (self._member(now, op, f) if op in _MEMBER_OPS else self._queue_update(now, f)
-                              if op == "queue_update" else self._agent_add(now, f))
+                results[k] = self._table_change(now, op, f)
                 continue
             if self._reads_state(op, f):
                 self._run(now, rows, profs, idx, cmds, results)
@@ -127,34 +126,24 @@ class CompiledEngine(CoreViews):
         self._run(now, rows, profs, idx, cmds, results)
         return results
 
-    def _member(self, now: float, op: str, f: dict) -> tuple[list[Event], RouterError | None]:
-        """A membership change (fast_members.py): checked, the core advanced to ``now``, the tables swapped,
-        its OP_MEMBER row run, then what fell due at ``now``."""
+    def _table_change(self, now: float, op: str, f: dict) -> tuple[list[Event], RouterError | None]:
+        """A change of the engine's tables (fast_members.py: a membership, a queue's settings, a new agent):
+        checked, the core advanced to ``now``, the tables changed, then the rows that finish it."""
+        fr = self.fr
         try:
-            now, change = self.fr.member_plan(now, _MEMBER_OPS[op], f["agent"], f["queue"], member_settings(f))
+            if op in _MEMBER_OPS:
+                now, change = fr.member_plan(now, _MEMBER_OPS[op], f["agent"], f["queue"], member_settings(f))
+                swap = fr.member_swap
+            elif op == "queue_update":
+                now, change = fr.queue_plan(now, f["queue"], {k: v for k, v in f.items() if k != "queue"})
+                swap = fr.queue_swap
+            else:
+                now, change = fr.agent_plan(now, agent_table(f))
+                swap = fr.agent_swap
         except RouterError as exc:
             return [], exc
         events = self._rows_now([self._row(now, "advance", {})])
-        row = self.fr.member_swap(change)
-        return events + self._rows_now([row, self._row(now, "advance", {})]), None
-
-    def _queue_update(self, now: float, f: dict) -> tuple[list[Event], RouterError | None]:
-        """A change of queue settings (fast_members.py), as :meth:`_member`."""
-        try:
-            now, change = self.fr.queue_plan(now, f["queue"], {k: v for k, v in f.items() if k != "queue"})
-        except RouterError as exc:
-            return [], exc
-        events = self._rows_now([self._row(now, "advance", {})])
-        return events + self._rows_now(self.fr.queue_swap(change)), None
-
-    def _agent_add(self, now: float, f: dict) -> tuple[list[Event], RouterError | None]:
-        """A new agent (fast_members.agent_add; its events name no call)."""
-        try:
-            now, add = self.fr.agent_plan(now, agent_table(f))
-        except RouterError as exc:
-            return [], exc
-        events = self._rows_now([self._row(now, "advance", {})])
-        return events + self._rows_now([self.fr.agent_swap(add)]), None
+        return events + self._rows_now(swap(change)), None
 
     def _rows_now(self, rows: list[tuple]) -> list[Event]:
         """Run rows that cannot fail (an advance to the present, a membership row) and read their events."""
