@@ -153,7 +153,8 @@ class CompiledEngine(CoreViews):
 
     def _reads_state(self, op: str, f: dict) -> bool:
         return (op in ("transfer", "callback") or (op == "arrive" and f["call"] in self._int)
-                or (op == "release" and not Router.wrap_up_ok(f.get("wrap_up_s"))))
+                or (op == "release" and not Router.wrap_up_ok(f.get("wrap_up_s")))
+                or (op == "move" and f["queue"] not in self.fr._queue_index))  # move_row asks if the call lives
 
     def _cid(self, ext: Hashable) -> int:
         return self._int.get(ext, UNMAPPED)

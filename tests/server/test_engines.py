@@ -114,6 +114,19 @@ def _reply(host: Host, t: float, req: dict) -> dict:
     return msgpack.unpackb(host.step(t, [work(b"k", req)]).replies[0][1])
 
 
+def test_a_move_to_an_unknown_queue_of_a_call_arrived_in_the_same_batch_names_the_queue():
+    """Found by the random streams: the compiled engine built the move's row before the arrival had run, so it
+    took the call for unknown and the queue for its own."""
+    replies = []
+    for kind in ("compiled", "python"):
+        host = Host(CONFIG, engine=kind)
+        out = host.step(1.0, [work(b"k", {"v": 1, "id": 1, "op": "arrive", "call": "c1", "queue": "sales"},
+                                   {"v": 1, "id": 2, "op": "move", "call": "c1", "queue": "nope"}, batch=True)])
+        replies.append(msgpack.unpackb(out.replies[0][1]))
+    assert replies[0] == replies[1]
+    assert replies[0][1]["error"] == {"code": P.UNKNOWN_ID, "message": "unknown queue 'nope'"}
+
+
 def test_chat_calls_are_served_alike_by_both_engines():
     for config in (CONFIG, MULTI):
         replies = []
