@@ -17,7 +17,7 @@ from .config import MAX_LEVEL
 from .fast_ids import call_key
 from .errors import OfferError, StateError, UnknownIdError, flag
 from .events import Event
-from .state import NO_SKILLS, Call
+from .state import NO_SKILLS, Call, QueueState
 
 
 def parse_call_skills(skills: dict[str, int] | None, skill_index: dict[str, int]) -> tuple[np.ndarray, np.ndarray]:
@@ -193,13 +193,19 @@ class CallOpsMixin:
             raise StateError(f"call {call_id!r} cannot be {verb}: it is {call.state.name}, not CONNECTED")
         return call
 
-    def _free_agent_of(self, call: Call, t: float) -> int:
+    def _free_agent_of(self, call: Call, t: float, q: QueueState | None = None) -> int:
+        """The call's agent lets it go at ``t``; ``q``: the queue the call was answered in (default: its own)."""
         A = self._agents
         a = call.agent
         A.load[a, call.channel] -= 1
         A.connected[a] -= 1
         A.talk_s[a] += t - call.connected_s
         A.last_end_s[a] = t
+        q = self._queues[call.queue] if q is None else q
+        i = q.member_of.get(a)
+        if i is not None:  # a member of the call's queue counts the call there (Asterisk's fewestcalls, leastrecent)
+            q.m_calls[i] += 1
+            q.m_last_s[i] = t
         call.agent = -1
         return a
 
@@ -272,7 +278,7 @@ class CallOpsMixin:
         call.hops = 0
         call.wait_origin_s = t  # the second leg's wait starts now; arrival time (its place) is kept
         self._enter_queue(call, target_q, t, "transfer")  # old agent still holds the line here
-        self._free_agent_of(call, t)
+        self._free_agent_of(call, t, old_q)
         self._lock_or_free(old, t, self._setting(old, old_q, "wrap_up_s"), LOCK_WRAP_UP)
         return self._flush()
 

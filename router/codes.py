@@ -32,6 +32,10 @@ STRAT_RANDOM = 8
 STRAT_WEIGHTED_RANDOM = 9
 STRAT_MOST_SKILLED = 10
 STRAT_PREFERRED = 11
+# Asterisk app_queue's own rules (docs/routing.md §2): counted per queue member, or drawn from the penalty
+STRAT_LEAST_RECENT = 12
+STRAT_FEWEST_CALLS_QUEUE = 13
+STRAT_WRANDOM = 14
 
 STRATEGY_NAMES: dict[str, int] = {
     "ring-all": STRAT_RING_ALL,
@@ -46,6 +50,17 @@ STRATEGY_NAMES: dict[str, int] = {
     "weighted-random": STRAT_WEIGHTED_RANDOM,
     "most-skilled-first": STRAT_MOST_SKILLED,
     "preferred-agent": STRAT_PREFERRED,
+    "leastrecent": STRAT_LEAST_RECENT,
+    "fewestcalls": STRAT_FEWEST_CALLS_QUEUE,
+    "wrandom": STRAT_WRANDOM,
+}
+#: Asterisk's names for rules busyhour already has under another name: a configuration may use either.
+STRATEGY_ALIASES: dict[str, str] = {
+    "ringall": "ring-all",
+    "rrmemory": "round-robin",
+    "roundrobin": "round-robin",
+    "rrordered": "round-robin",
+    "linear": "top-down",
 }
 STRATEGY_BY_CODE = {v: k for k, v in STRATEGY_NAMES.items()}
 

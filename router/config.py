@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Hashable
 
-from .codes import STRATEGY_NAMES
+from .codes import STRATEGY_ALIASES, STRATEGY_NAMES
 from .errors import ConfigError
 
 MAX_LEVEL = 5
@@ -236,8 +236,10 @@ def _parse_queue(q: dict, i: int, names: list[str], agent_ids: set, by_group: di
                  known_skills: set[str]) -> QueueConfig:
     p = f"queues[{i}]"
     strategy = q.get("strategy", "longest-idle-agent")
-    if strategy not in STRATEGY_NAMES:
-        raise _err(f"{p}.strategy", f"unknown strategy {strategy!r} (one of: {', '.join(STRATEGY_NAMES)})")
+    strategy = STRATEGY_ALIASES.get(strategy, strategy) if isinstance(strategy, str) else strategy
+    if not isinstance(strategy, str) or strategy not in STRATEGY_NAMES:
+        raise _err(f"{p}.strategy", f"unknown strategy {strategy!r} (one of: {', '.join(STRATEGY_NAMES)}; "
+                                    f"or Asterisk's {', '.join(STRATEGY_ALIASES)})")
     members: list[MemberConfig] = []
     listed: set = set()
 

@@ -28,7 +28,7 @@ from .core_layout import (
     S_ORDER, S_RESUME, S_SEQ, S_TAIL, S_TRIAL, S_TRIED, TALK, T_CALL_LIMIT, WAIT_ORIGIN, WRAP, XFER,
 )
 from .core_member_op import call_moved, member_changed, queue_changed
-from .core_pref import member_row
+from .core_pref import member_call_done, member_row
 from .core_checks import check_args, check_offer_or_wait, check_state, offer_kept, ringing
 from .core_ring import offer_unlink, offers_to_scratch, ringing_to_scratch
 from .codes import STRAT_PREFERRED
@@ -176,6 +176,7 @@ def _transfer(S, t, call, tq, ta, fallback_s):
     S.A_i[old, CONN] -= 1
     S.A_f[old, TALK] += t - S.C_f[slot, CONNECTED_S]
     S.A_f[old, LAST_END] = t
+    member_call_done(S, old_q, old, t)
     S.C_i[slot, AGENT] = -1
     lock_or_free(S, old, t, agent_setting(S, old, A_WRAP, old_q, WRAP), L_WRAP_UP)
     return OK

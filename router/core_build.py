@@ -19,7 +19,7 @@ from .core_members import HEAP_KEYS, agent_tables, member_tables, queue_settings
 
 #: Every strategy; those not in HEAP_KEYS choose by the member scan.
 CORE_STRATEGIES = (*HEAP_KEYS, "round-robin", "top-down", "sequentially-by-agent-order", "random",
-                   "weighted-random", "ring-all", "ring-progressively")
+                   "weighted-random", "ring-all", "ring-progressively", "leastrecent", "fewestcalls", "wrandom")
 RING_STRATEGIES = ("ring-all", "ring-progressively")
 
 

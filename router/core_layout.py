@@ -55,10 +55,13 @@ QM_AGENT, QM_OK, QM_TIER, QM_PEN, QM_POS = range(5)  # QM_OK: QOK[m, 0], kept in
 # (core_kernels.serves reads QOK and the pause together)
 QM_FROM = 5  # the escalation step from which the member serves (0: always; it counts as logged in)
 QM_PAUSED = 6  # paused in this queue: 1 + the reason's code (0: not paused); no offers of its calls
-N_QM = 7
+QM_CALLS = 7  # calls the member completed from this queue (released or transferred): Asterisk's fewestcalls
+N_QM = 8
 # QOK[member row, step]: the member may take a call at escalation step ``step`` (from_step, max penalty and
 # skills with the step's level drop); column 0 equals QM_OK.
 QM_SKILL_SUM, QM_WEIGHT = 0, 1  # QM_f: levels summed over the queue's skills; weighted-random weight
+QM_LAST_CALL = 2  # QM_f: when the member's last call from this queue ended (-inf: none): Asterisk's leastrecent
+N_QM_F = 3
 
 # ---------------------------------------------------------------- calls (C_i int64, C_f float64), by slot
 EXT, ORDER, QUEUE, PRIO, STATE, AGENT, OF_FIRST, QGEN, HOPS = range(9)

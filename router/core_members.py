@@ -21,7 +21,8 @@ import numpy as np
 from .codes import STRAT_RING_ALL, STRAT_RING_PROGRESSIVELY
 from .config import QueueConfig, RouterConfig
 from .core_layout import (
-    ANSWERED, CAP, CoreState, DISPLAY, DISP_AVAILABLE, IDLE_RANK, KEYKIND, N_QM, QM_AGENT, QM_PAUSED, QM_SKILL_SUM,
+    ANSWERED, CAP, CoreState, DISPLAY, DISP_AVAILABLE, IDLE_RANK, KEYKIND, N_QM, N_QM_F, QM_AGENT, QM_CALLS,
+    QM_LAST_CALL, QM_PAUSED, QM_SKILL_SUM, QM_WEIGHT,
     QUEUE, RO_LEN, RO_OFF, SCAN, STATE, STRAT, ST_OFFERED, S_EV_ROOM, S_OF_ROOM, S_RO_ROOM, S_TM_ROOM, TALK, AH_CAP,
     AH_LEN, AH_OFF, BLOCKED, BUSY_DELAY, MAX_LEN, MAX_NA, MAX_WAIT, NA_DELAY, NO_AGENTS_S, OVERFLOW, PREF_FB,
     REJ_DELAY, RING_STEP, RING_TO, WEIGHT, WRAP, A_BUSY_DELAY, A_MAX_NA, A_NA_DELAY, A_OF_HEAD, A_REJ_DELAY, A_WRAP,
@@ -120,9 +121,9 @@ def queue_members(q: QueueConfig, agent_index: dict, skill_index: dict, SK: np.n
     QM = np.zeros((k, N_QM), dtype=np.int64)
     QM[:, :6] = np.stack([agents, QOK[:, 0], tier, pen, np.array([m.position for m in q.members], dtype=np.int64),
                           from_step], axis=1)
-    QM_f = np.zeros((k, 2))
-    QM_f[:, 0] = held.sum(axis=1)
-    QM_f[:, 1] = [m.weight for m in q.members]
+    QM_f = np.full((k, N_QM_F), -np.inf)  # QM_LAST_CALL: none yet
+    QM_f[:, QM_SKILL_SUM] = held.sum(axis=1)
+    QM_f[:, QM_WEIGHT] = [m.weight for m in q.members]
     uniform = len({(m.tier, m.penalty) for m in q.members}) == 1  # False without members
     single = bool((cap[agents] <= 1).all())
     scan = not (q.strategy in HEAP_KEYS and uniform and single and not q.escalation)
@@ -160,7 +161,7 @@ def member_tables(cfg: RouterConfig, SK: np.ndarray, cap: np.ndarray, max_steps:
     QM_ptr[1:] = np.cumsum([r.QM.shape[0] for r in rows])
     QM = np.concatenate([r.QM for r in rows]).reshape(-1, N_QM)
     AQ_ptr, AQ = agent_queues(QM, QM_ptr, len(cfg.agents))
-    return MemberTables(AQ_ptr, AQ, QM_ptr, QM, np.concatenate([r.QM_f for r in rows]).reshape(-1, 2),
+    return MemberTables(AQ_ptr, AQ, QM_ptr, QM, np.concatenate([r.QM_f for r in rows]).reshape(-1, N_QM_F),
                         np.concatenate([r.QOK for r in rows]).reshape(-1, max_steps + 1), rows)
 
 
@@ -196,10 +197,12 @@ def swap_queue(S: CoreState, cfg: RouterConfig, qi: int, agent_index: dict, skil
     old_agents = S.QM[lo:hi, QM_AGENT]
     new_agents = r.QM[:, QM_AGENT]
     where = dict(zip(new_agents.tolist(), range(new_agents.shape[0])))  # agent -> its new member index
-    for i in np.flatnonzero(S.QM[lo:hi, QM_PAUSED]).tolist():  # pauses go with the agent
-        a = int(old_agents[i])
-        if a in where:
-            r.QM[where[a], QM_PAUSED] = S.QM[lo + i, QM_PAUSED]
+    kept = [(i, where[int(a)]) for i, a in enumerate(old_agents.tolist()) if int(a) in where]
+    if kept:  # pauses and call counts go with the agent (a new member starts with none)
+        old_i, new_i = (np.array(x, dtype=np.int64) for x in zip(*kept))
+        r.QM[new_i, QM_PAUSED] = S.QM[lo + old_i, QM_PAUSED]
+        r.QM[new_i, QM_CALLS] = S.QM[lo + old_i, QM_CALLS]
+        r.QM_f[new_i, QM_LAST_CALL] = S.QM_f[lo + old_i, QM_LAST_CALL]
     delta = r.QM.shape[0] - (hi - lo)
     QM_ptr = S.QM_ptr.copy()
     QM_ptr[qi + 1:] += delta

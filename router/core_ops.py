@@ -38,7 +38,7 @@ from .core_layout import (
 from .codes import STRAT_MOST_SKILLED, STRAT_RING_ALL, STRAT_RING_PROGRESSIVELY, STRAT_ROUND_ROBIN, STRAT_TOP_DOWN
 from .core_ids import h_del
 from .core_ring import drop_offer, offer, ring_join, ring_next, ring_route, ro_short
-from .core_pref import eligible, first_directed, mark_waiting, member_row, pref_active, unmark_waiting
+from .core_pref import eligible, first_directed, mark_waiting, member_call_done, member_row, pref_active, unmark_waiting
 from .core_scan import pick_scan
 from .core_wait import w_insert, w_next, w_remove
 
@@ -262,6 +262,7 @@ def release(S, slot, t, wrap_s):
     S.A_i[a, CONN] -= 1
     S.A_f[a, TALK] += t - S.C_f[slot, CONNECTED_S]
     S.A_f[a, LAST_END] = t
+    member_call_done(S, q, a, t)
     S.C_i[slot, AGENT] = -1
     lock_or_free(S, a, t, w, L_WRAP_UP)
 

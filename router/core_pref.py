@@ -16,8 +16,8 @@ from __future__ import annotations
 from .core_jit import kernel
 from .core_kernels import L_NONE, P_READY, call_ok, serves
 from .core_layout import (
-    CH, DIR_HEAD, DIR_NEXT, DIR_PREV, IN_DIR, LOCK_KIND, NSPECIAL, PRES, PREF, PREF_UNTIL, QUEUE,
-    SKP, SPECIAL, STEP, XFER,
+    CH, DIR_HEAD, DIR_NEXT, DIR_PREV, IN_DIR, LOCK_KIND, NSPECIAL, PRES, PREF, PREF_UNTIL, QM_CALLS, QM_LAST_CALL,
+    QUEUE, SKP, SPECIAL, STEP, XFER,
 )
 from .core_wait import w_less
 
@@ -125,3 +125,13 @@ def member_row(S, q, a):
         if S.AQ[k, 0] == q:
             return S.QM_ptr[q] + S.AQ[k, 1]
     return -1
+
+
+@kernel
+def member_call_done(S, q, a, t):
+    """Agent ``a`` ended (released or transferred) a call of queue ``q`` at ``t``: its member row there, if
+    it is still a member, counts the call and its time (Asterisk's fewestcalls and leastrecent)."""
+    m = member_row(S, q, a)
+    if m >= 0:
+        S.QM[m, QM_CALLS] += 1
+        S.QM_f[m, QM_LAST_CALL] = t

@@ -192,7 +192,7 @@ class DispatchMixin:
             return True
         cursor = call.cursor if s == STRAT_TOP_DOWN else q.rr_cursor
         i = K.pick_candidate(s if s != STRAT_PREFERRED else STRAT_LONGEST_IDLE, cand, n, q.members, q.m_tier, q.m_penalty,
-                             q.m_pos, q.m_weight, A.idle_rank, A.answered, A.talk_s, A.skills, call.req_ids,
+                             q.m_pos, q.m_weight, q.m_calls, q.m_last_s, A.idle_rank, A.answered, A.talk_s, A.skills, call.req_ids,
                              cursor, self._rng)
         if s == STRAT_ROUND_ROBIN:
             q.rr_cursor = int(q.m_pos[i])

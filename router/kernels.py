@@ -31,8 +31,9 @@ import numpy as np
 from numba import njit
 
 from .codes import (
-    PRESENCE_READY, STRAT_FEWEST_CALLS, STRAT_LEAST_TALK, STRAT_MOST_SKILLED, STRAT_RANDOM,
-    STRAT_ROUND_ROBIN, STRAT_SEQUENTIAL, STRAT_TOP_DOWN, STRAT_WEIGHTED_RANDOM,
+    PRESENCE_READY, STRAT_FEWEST_CALLS, STRAT_FEWEST_CALLS_QUEUE, STRAT_LEAST_RECENT, STRAT_LEAST_TALK,
+    STRAT_MOST_SKILLED, STRAT_RANDOM, STRAT_ROUND_ROBIN, STRAT_SEQUENTIAL, STRAT_TOP_DOWN, STRAT_WEIGHTED_RANDOM,
+    STRAT_WRANDOM,
 )
 
 _BIG = 1 << 40
@@ -80,37 +81,49 @@ def collect_candidates(members, m_from_step, m_penalty, step, max_penalty, prese
 
 
 @njit(cache=True)
-def _lowest_group(cand, n, m_tier, m_penalty, out):
-    """Keep candidates with the lowest (tier, penalty); write them to ``out``, return count."""
+def _lowest_group(cand, n, m_tier, m_penalty, out, by_penalty=True):
+    """Keep candidates with the lowest (tier, penalty) — the lowest tier only without ``by_penalty`` —;
+    write them to ``out``, return count."""
     bt = 1 << 62
     bp = 1 << 62
     for j in range(n):
         i = cand[j]
-        if m_tier[i] < bt or (m_tier[i] == bt and m_penalty[i] < bp):
+        p = m_penalty[i] if by_penalty else 0
+        if m_tier[i] < bt or (m_tier[i] == bt and p < bp):
             bt = m_tier[i]
-            bp = m_penalty[i]
+            bp = p
     g = 0
     for j in range(n):
         i = cand[j]
-        if m_tier[i] == bt and m_penalty[i] == bp:
+        if m_tier[i] == bt and (m_penalty[i] if by_penalty else 0) == bp:
             out[g] = i
             g += 1
     return g
 
 
 @njit(cache=True)
-def pick_candidate(strategy, cand, n, members, m_tier, m_penalty, m_pos, m_weight, idle_rank,
-                   answered, talk_s, skills, req_ids, cursor, rng_state):
+def pick_candidate(strategy, cand, n, members, m_tier, m_penalty, m_pos, m_weight, m_calls, m_last_s,
+                   idle_rank, answered, talk_s, skills, req_ids, cursor, rng_state):
     """Choose one candidate (a member index) by ``strategy``; -1 when ``n == 0``.
 
     ``cursor`` is the queue's round-robin memory or the call's top-down cursor
-    (a member position; -1 for none). ``rng_state`` is consumed only by the
-    random strategies.
+    (a member position; -1 for none). ``m_calls`` / ``m_last_s``: each member's
+    calls completed from the queue and when the last one ended (-inf: none).
+    ``rng_state`` is consumed only by the random strategies.
     """
     if n == 0:
         return -1
     grp = np.empty(n, dtype=np.int64)
-    g = _lowest_group(cand, n, m_tier, m_penalty, grp)
+    g = _lowest_group(cand, n, m_tier, m_penalty, grp, strategy != STRAT_WRANDOM)
+    if strategy == STRAT_WRANDOM:  # Asterisk: a metric in [0, (penalty + 1) * 1000) each; the lowest wins
+        best = -1
+        low = np.uint64(0)
+        for j in range(g):
+            x = splitmix64(rng_state) % np.uint64((m_penalty[grp[j]] + 1) * 1000)
+            if best < 0 or x < low:
+                best = grp[j]
+                low = x
+        return best
     if strategy == STRAT_RANDOM:
         return grp[np.int64(splitmix64(rng_state) % np.uint64(g))]
     if strategy == STRAT_WEIGHTED_RANDOM:
@@ -140,6 +153,12 @@ def pick_candidate(strategy, cand, n, members, m_tier, m_penalty, m_pos, m_weigh
         elif strategy == STRAT_FEWEST_CALLS:
             c1 = float(answered[a])
             c2 = idle_rank[a]
+        elif strategy == STRAT_FEWEST_CALLS_QUEUE:
+            c1 = float(m_calls[i])
+            c2 = 0.0
+        elif strategy == STRAT_LEAST_RECENT:
+            c1 = m_last_s[i]
+            c2 = 0.0
         elif strategy == STRAT_LEAST_TALK:
             c1 = talk_s[a]
             c2 = idle_rank[a]

@@ -144,6 +144,10 @@ class MemberChangesMixin:
             setattr(q, name, getattr(old, name))
         was = [int(a) for a in old.members]
         q.paused = {q.member_of[was[i]]: r for i, r in old.paused.items() if was[i] in q.member_of}
+        for i, a in enumerate(was):  # so do its calls completed from this queue (a new member has none)
+            if a in q.member_of:
+                q.m_calls[q.member_of[a]] = old.m_calls[i]
+                q.m_last_s[q.member_of[a]] = old.m_last_s[i]
         self._queues[old.idx] = q
         for a in set(was) | set(q.member_of):  # each agent's (queue, member index) rows, in queue order
             rows = [(qi, mi) for qi, mi in A.queues[a] if qi != old.idx]

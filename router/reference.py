@@ -8,8 +8,9 @@ readings of the same rule in docs/routing.md.
 from __future__ import annotations
 
 from .codes import (
-    PRESENCE_READY, STRAT_FEWEST_CALLS, STRAT_LEAST_TALK, STRAT_MOST_SKILLED, STRAT_RANDOM,
-    STRAT_ROUND_ROBIN, STRAT_SEQUENTIAL, STRAT_TOP_DOWN, STRAT_WEIGHTED_RANDOM,
+    PRESENCE_READY, STRAT_FEWEST_CALLS, STRAT_FEWEST_CALLS_QUEUE, STRAT_LEAST_RECENT, STRAT_LEAST_TALK,
+    STRAT_MOST_SKILLED, STRAT_RANDOM, STRAT_ROUND_ROBIN, STRAT_SEQUENTIAL, STRAT_TOP_DOWN, STRAT_WEIGHTED_RANDOM,
+    STRAT_WRANDOM,
 )
 
 _MASK = (1 << 64) - 1
@@ -42,17 +43,23 @@ def collect_candidates(members, m_from_step, m_penalty, step, max_penalty, prese
     return len(found)
 
 
-def _lowest(cand, n, m_tier, m_penalty) -> list[int]:
+def _lowest(cand, n, m_tier, m_penalty, by_penalty=True) -> list[int]:
     pool = [int(i) for i in cand[:n]]
-    best = min((int(m_tier[i]), int(m_penalty[i])) for i in pool)
-    return [i for i in pool if (int(m_tier[i]), int(m_penalty[i])) == best]
+
+    def group(i: int) -> tuple[int, int]:
+        return int(m_tier[i]), int(m_penalty[i]) if by_penalty else 0
+    best = min(group(i) for i in pool)
+    return [i for i in pool if group(i) == best]
 
 
-def pick_candidate(strategy, cand, n, members, m_tier, m_penalty, m_pos, m_weight, idle_rank,
-                   answered, talk_s, skills, req_ids, cursor, rng_state) -> int:
+def pick_candidate(strategy, cand, n, members, m_tier, m_penalty, m_pos, m_weight, m_calls, m_last_s,
+                   idle_rank, answered, talk_s, skills, req_ids, cursor, rng_state) -> int:
     if n == 0:
         return -1
-    grp = _lowest(cand, n, m_tier, m_penalty)
+    grp = _lowest(cand, n, m_tier, m_penalty, strategy != STRAT_WRANDOM)
+    if strategy == STRAT_WRANDOM:  # each draws its metric in turn; the first of the lowest wins
+        metrics = [(splitmix64(rng_state) % ((int(m_penalty[i]) + 1) * 1000), j) for j, i in enumerate(grp)]
+        return grp[min(metrics)[1]]
     if strategy == STRAT_RANDOM:
         return grp[splitmix64(rng_state) % len(grp)]
     if strategy == STRAT_WEIGHTED_RANDOM:
@@ -74,6 +81,10 @@ def pick_candidate(strategy, cand, n, members, m_tier, m_penalty, m_pos, m_weigh
             return (int(m_pos[i]), 0.0, i)
         if strategy == STRAT_FEWEST_CALLS:
             return (int(answered[a]), float(idle_rank[a]), i)
+        if strategy == STRAT_FEWEST_CALLS_QUEUE:
+            return (int(m_calls[i]), 0.0, i)
+        if strategy == STRAT_LEAST_RECENT:
+            return (float(m_last_s[i]), 0.0, i)
         if strategy == STRAT_LEAST_TALK:
             return (float(talk_s[a]), float(idle_rank[a]), i)
         if strategy == STRAT_MOST_SKILLED:

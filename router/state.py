@@ -79,12 +79,15 @@ class QueueState:
                  "m_from_step", "member_of", "waiting", "logged_in", "rr_cursor", "req_ids", "req_min",
                  "max_penalty_by_step", "drop_by_step", "aht_est_s", "overflow_idx", "step_overflow_idx",
                  "empty_epoch", "avail", "avail_key", "base_ok", "skill_sum", "ringing", "pos_order", "pos_sorted",
-                 "members_list", "ring_all_order", "ring_all_t", "paused")
+                 "members_list", "ring_all_order", "ring_all_t", "paused", "m_calls", "m_last_s")
 
     def __setstate__(self, state) -> None:
         _restore(self, state, {"ring_all_order": -1, "ring_all_t": -math.inf})  # ring-all joins (ring_join.py)
         if not hasattr(self, "paused"):  # pickled before members could be paused in one queue
             self.paused = {}
+        if not hasattr(self, "m_calls"):  # pickled before members' calls were counted per queue: none counted
+            self.m_calls = np.zeros(self.members.size, dtype=np.int64)
+            self.m_last_s = np.full(self.members.size, -math.inf)
 
     def __init__(self, idx: int, cfg: QueueConfig, agent_index: dict, skill_index: dict, queue_index: dict):
         self.idx = idx
@@ -98,6 +101,8 @@ class QueueState:
         self.m_pos = np.array([m.position for m in ms], dtype=np.int64)
         self.m_weight = np.array([m.weight for m in ms], dtype=np.float64)
         self.m_from_step = np.array([m.from_step for m in ms], dtype=np.int64)
+        self.m_calls = np.zeros(len(ms), dtype=np.int64)  # calls each member completed from this queue
+        self.m_last_s = np.full(len(ms), -math.inf)  # when the last of them ended (-inf: none yet)
         self.member_of = {int(a): i for i, a in enumerate(self.members)}
         self.waiting: list[tuple] = []  # sorted keys (-priority, arrival_s, order)
         self.logged_in = 0  # logged-in members that serve from step 0

@@ -24,18 +24,17 @@ from .result import ImportResult
 #: Asterisk strategy → (busyhour strategy, difference or "" when the rule is the same).
 STRATEGIES: dict[str, tuple[str, str]] = {
     "ringall": ("ring-all", ""),
-    "leastrecent": ("longest-idle-agent", "Asterisk ranks by the end of the member's last call from this queue; "
-                                          "busyhour by when the agent last became available in any queue"),
-    "fewestcalls": ("agent-with-fewest-calls", "Asterisk counts calls completed from this queue; busyhour counts "
-                                               "calls answered in every queue"),
+    "leastrecent": ("leastrecent", ""),
+    "fewestcalls": ("fewestcalls", ""),
     "random": ("random", ""),
-    "rrmemory": ("round-robin", "the ring follows the listing order here (Asterisk's own member order otherwise); "
-                                "the memory moves on offer, not on answer"),
-    "rrordered": ("round-robin", "the memory moves on offer, not on answer"),
-    "linear": ("top-down", "members added at run time are not appended to the order"),
-    "wrandom": ("weighted-random", "penalty becomes weight 1/(penalty+1) and every member is in one penalty "
-                                   "group; Asterisk draws a metric in [0, (penalty+1)·1000) and takes the lowest"),
+    "rrmemory": ("round-robin", "the ring follows the listing order here (Asterisk's own member order otherwise)"),
+    "roundrobin": ("round-robin", "the ring follows the listing order here (Asterisk's own member order otherwise)"),
+    "rrordered": ("round-robin", ""),
+    "linear": ("top-down", ""),
+    "wrandom": ("wrandom", ""),
 }
+#: With [general] shared_lastcall = yes, Asterisk counts a member's calls in every queue that lists it.
+_SHARED_COUNTS = {"leastrecent": "longest-idle-agent", "fewestcalls": "agent-with-fewest-calls"}
 
 _TRUE = {"yes", "true", "y", "t", "1", "on"}
 _FALSE = {"no", "false", "n", "f", "0", "off"}
@@ -88,6 +87,8 @@ def import_asterisk(queues_path: str | os.PathLike[str], agents_path: str | os.P
     agents: dict[str, dict[str, Any]] = {}
     queues: list[dict[str, Any]] = []
     n_queues = sum(1 for s in sections if not s.template and s.name.lower() != "general")
+    shared = any(e.key == "shared_lastcall" and _bool(e.value) is True
+                 for s in sections if s.name.lower() == "general" for e in s.entries)
     check_counts(label, n_queues, 0, 0)
     for sec in sections:
         if sec.template:
@@ -95,7 +96,7 @@ def import_asterisk(queues_path: str | os.PathLike[str], agents_path: str | os.P
         if sec.name.lower() == "general":
             _general(sec, notes)
             continue
-        queues.append(_queue(sec, agents, notes))
+        queues.append(_queue(sec, agents, notes, shared))
     if not queues:
         raise SourceError(label, None, "no queue found (every section is [general] or a template)")
     for aid, where in known_agents.items():
@@ -150,7 +151,8 @@ def _seconds(v: float) -> float | int:
     return int(v) if float(v).is_integer() else v
 
 
-def _queue(sec: Section, agents: dict[str, dict[str, Any]], notes: Notes) -> dict[str, Any]:
+def _queue(sec: Section, agents: dict[str, dict[str, Any]], notes: Notes, shared: bool = False) -> dict[str, Any]:
+    """One queue's table; ``shared``: [general] shared_lastcall = yes."""
     q: dict[str, Any] = {"name": sec.name, "strategy": "ring-all"}  # Asterisk's default strategy is ringall
     last: dict[str, Entry] = {}
     members: list[Entry] = []
@@ -168,6 +170,10 @@ def _queue(sec: Section, agents: dict[str, dict[str, Any]], notes: Notes) -> dic
             strategy = "ringall"
         else:
             q["strategy"], diff = STRATEGIES[strategy]
+            if shared and strategy in _SHARED_COUNTS:
+                diff = (f"with shared_lastcall = yes Asterisk counts a member's calls in every queue that lists it; "
+                        f"busyhour's {strategy} counts this queue's only ({_SHARED_COUNTS[strategy]} counts every "
+                        "queue's, with other tie-breaks)")
             if diff:
                 notes.approx(e.where, sec.name, "strategy", e.value, f"→ {q['strategy']}: {diff}")
     empty_rules: list[Entry] = []
@@ -286,12 +292,7 @@ def _members(lines: list[Entry], strategy: str, scope: str, agents: dict[str, di
         agents.setdefault(iface, {"id": iface})
         out.append(m)
     penalties = [m.get("penalty", 0) for m in out]
-    if strategy == "wrandom":
-        for m in out:
-            p = max(0, m.pop("penalty", 0))
-            if p:
-                m["weight"] = 1.0 / (p + 1)
-    elif penalties and min(penalties) < 0:
+    if penalties and min(penalties) < 0:
         low = min(penalties)
         for m in out:
             m["penalty"] = m.get("penalty", 0) - low

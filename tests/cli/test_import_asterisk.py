@@ -52,7 +52,7 @@ def sample():
 def test_sample_queues_and_strategies(sample):
     cfg = configured(sample)
     assert [q.name for q in cfg.queues] == ["sales", "support", "billing", "overflow"]
-    assert [q.strategy for q in cfg.queues] == ["longest-idle-agent", "round-robin", "weighted-random", "ring-all"]
+    assert [q.strategy for q in cfg.queues] == ["leastrecent", "round-robin", "wrandom", "ring-all"]
     assert (sample.queues, sample.agents) == (4, 7)
 
 
@@ -75,9 +75,9 @@ def test_sample_support_overrides_the_template(sample):
     assert [m.position for m in q.members] == [0, 1, 2]  # configuration order is kept (rrordered)
 
 
-def test_sample_wrandom_turns_penalty_into_weight(sample):
-    q = queue(configured(sample), "billing")
-    assert members(q) == [("PJSIP/1001", 1, 0, 1.0), ("PJSIP/1005", 1, 0, 0.2)]
+def test_sample_wrandom_keeps_its_penalties(sample):
+    q = queue(configured(sample), "billing")  # busyhour's wrandom draws from the penalty as Asterisk does
+    assert members(q) == [("PJSIP/1001", 1, 0, 1.0), ("PJSIP/1005", 1, 4, 1.0)]
 
 
 def test_sample_defaults_of_a_bare_queue(sample):
@@ -98,7 +98,8 @@ def test_sample_notes(sample):
     unknown = by["support", "frobnicate"]
     assert (unknown.status, unknown.reason, unknown.value) == (NOT_MAPPED, "unknown option", "7")
     assert unknown.where.endswith("queues.conf:42")
-    assert by["sales", "strategy"].status == APPROXIMATED
+    assert by["sales", "strategy"].status == APPROXIMATED  # leastrecent with shared_lastcall = yes
+    assert "every queue" in by["sales", "strategy"].reason
     assert by["sales", "joinempty"].status == APPROXIMATED and "paused" in by["sales", "joinempty"].reason
     assert by["sales", "retry"].status == NOT_MAPPED
     assert ("agents", "wrapuptime") not in by  # mapped: the agent's own wrap-up
@@ -119,9 +120,20 @@ def test_each_asterisk_strategy(tmp_path, name):
 
 
 def test_strategy_names_cover_asterisk():
-    assert set(STRATEGIES) == {"ringall", "leastrecent", "fewestcalls", "random", "rrmemory", "rrordered", "linear",
-                               "wrandom"}
+    assert set(STRATEGIES) == {"ringall", "leastrecent", "fewestcalls", "random", "rrmemory", "roundrobin",
+                               "rrordered", "linear", "wrandom"}
     assert STRATEGIES["linear"][0] == "top-down" and STRATEGIES["rrordered"][0] == "round-robin"
+
+
+@pytest.mark.parametrize("name", ["leastrecent", "fewestcalls"])
+@pytest.mark.parametrize("shared", ["yes", "no", None])
+def test_shared_lastcall_notes_the_per_queue_counts(tmp_path, name, shared):
+    general = f"[general]\nshared_lastcall = {shared}\n" if shared else ""
+    r = imported(tmp_path, f"{general}[q]\nstrategy = {name}\nmember => SIP/a\n")
+    assert configured(r).queues[0].strategy == name
+    noted = [n for n in r.notes if n.option == "strategy"]
+    assert bool(noted) == (shared == "yes")
+    assert all(n.status == APPROXIMATED and "every queue" in n.reason for n in noted)
 
 
 def test_unknown_strategy_is_noted_and_ringall_used(tmp_path):

@@ -41,6 +41,8 @@ def worlds(draw):
         m_tier=rng.integers(0, 3, n_members).astype(np.int64),
         m_pos=rng.integers(0, 6, n_members).astype(np.int64),  # duplicates on purpose: ties
         m_weight=rng.uniform(0.1, 5.0, n_members),
+        m_calls=rng.integers(0, 3, n_members).astype(np.int64),  # ties on purpose
+        m_last_s=np.where(rng.random(n_members) < 0.3, -np.inf, rng.integers(0, 4, n_members) * 10.0),
         presence=rng.integers(0, 3, n_agents).astype(np.int8),
         lock_kind=np.where(rng.random(n_agents) < 0.3, rng.integers(1, 3, n_agents), 0).astype(np.int8),
         load=rng.integers(0, 3, (n_agents, n_ch)).astype(np.int32),
@@ -87,7 +89,7 @@ def test_pick_candidate_matches_reference(w, strategy):
     for mod in (K, R):
         state = np.array([w["rng_seed"]], dtype=np.uint64)
         i = mod.pick_candidate(strategy, cand, n, w["members"], w["m_tier"], w["m_penalty"], w["m_pos"],
-                               w["m_weight"], w["idle_since"], w["answered"], w["talk_s"], w["skills"],
+                               w["m_weight"], w["m_calls"], w["m_last_s"], w["idle_since"], w["answered"], w["talk_s"], w["skills"],
                                w["req_ids"], w["cursor"], state)
         results.append((int(i), int(state[0])))
     assert results[0] == results[1]
@@ -132,6 +134,6 @@ def test_most_skilled_prefers_higher_level_then_longest_idle():
     cand = np.arange(3, dtype=np.int64)
     for mod in (K, R):
         i = mod.pick_candidate(STRATEGY_NAMES["most-skilled-first"], cand, 3, members, zeros, zeros, zeros,
-                               np.ones(3), idle, zeros, np.zeros(3), skills, np.array([0], dtype=np.int64), -1,
+                               np.ones(3), zeros, np.zeros(3), idle, zeros, np.zeros(3), skills, np.array([0], dtype=np.int64), -1,
                                np.array([1], dtype=np.uint64))
         assert int(i) == 2  # level 5 beats 3; among the two level-5 agents, idle since 5 s beats 10 s
