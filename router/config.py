@@ -235,11 +235,7 @@ def parse_agent(a: Any, p: str, channels: list[str], skill_names: list[str], see
 def _parse_queue(q: dict, i: int, names: list[str], agent_ids: set, by_group: dict,
                  known_skills: set[str]) -> QueueConfig:
     p = f"queues[{i}]"
-    strategy = q.get("strategy", "longest-idle-agent")
-    strategy = STRATEGY_ALIASES.get(strategy, strategy) if isinstance(strategy, str) else strategy
-    if not isinstance(strategy, str) or strategy not in STRATEGY_NAMES:
-        raise _err(f"{p}.strategy", f"unknown strategy {strategy!r} (one of: {', '.join(STRATEGY_NAMES)}; "
-                                    f"or Asterisk's {', '.join(STRATEGY_ALIASES)})")
+    strategy = _strategy(q, p)
     members: list[MemberConfig] = []
     listed: set = set()
 
@@ -307,7 +303,7 @@ def _parse_queue(q: dict, i: int, names: list[str], agent_ids: set, by_group: di
     if dedicated is not None and strategy != "preferred-agent":
         raise _err(f"{p}.dedicated_agent", "only with strategy 'preferred-agent'")
     return QueueConfig(
-        name=q["name"], strategy=strategy, skills=_skills(q.get("skills"), f"{p}.skills", known_skills),
+        name=q["name"], skills=_skills(q.get("skills"), f"{p}.skills", known_skills),
         members=tuple(members),
         **settings,
         dedicated_agent=dedicated,
@@ -325,7 +321,17 @@ QUEUE_SECONDS = {"sl_threshold_s": (20.0, False, False), "max_wait_s": (math.inf
                  "ring_step_s": (5.0, True, False), "preferred_fallback_s": (30.0, False, True)}
 QUEUE_INTS = {"max_length": (0, 1_000_000_000), "max_no_answer": (0, 1_000_000),
               "max_penalty": (None, MAX_MEMBER_VALUE)}
-QUEUE_SETTINGS = (*QUEUE_SECONDS, *QUEUE_INTS, "overflow", "weight")
+QUEUE_SETTINGS = (*QUEUE_SECONDS, *QUEUE_INTS, "overflow", "weight", "strategy")
+
+
+def _strategy(q: dict, path: str) -> str:
+    """The queue's strategy: a busyhour name, or an Asterisk alias taken as the busyhour name."""
+    strategy = q.get("strategy", "longest-idle-agent")
+    strategy = STRATEGY_ALIASES.get(strategy, strategy) if isinstance(strategy, str) else strategy
+    if not isinstance(strategy, str) or strategy not in STRATEGY_NAMES:
+        raise _err(f"{path}.strategy", f"unknown strategy {strategy!r} (one of: {', '.join(STRATEGY_NAMES)}; "
+                                       f"or Asterisk's {', '.join(STRATEGY_ALIASES)})")
+    return strategy
 
 
 def queue_setting(q: dict, key: str, path: str, names: list[str]) -> Any:
@@ -340,6 +346,8 @@ def queue_setting(q: dict, key: str, path: str, names: list[str]) -> Any:
         return v if default is None else v or 0
     if key == "weight":
         return _num(q, key, path, 1.0, strict=True, allow_inf=False)
+    if key == "strategy":
+        return _strategy(q, path)
     if key != "overflow":
         raise _err(f"{path}.{key}", f"not a queue setting that can change (one of: {', '.join(QUEUE_SETTINGS)})")
     t = q.get("overflow")

@@ -6,12 +6,11 @@ import math
 
 import numpy as np
 
-from .codes import STRATEGY_NAMES
 from .config import RouterConfig
 from .core_layout import (
-    AHT, AH_CAP, AH_OFF, BLOCKED, CAP, CoreState, DEDICATED, H_EMPTY, H_TOMB, KEYKIND, NSTEPS, N_C_F, N_C_I, N_EV_I,
+    AHT, AH_CAP, AH_OFF, BLOCKED, CAP, CoreState, DEDICATED, H_EMPTY, H_TOMB, NSTEPS, N_C_F, N_C_I, N_EV_I,
     N_OF, N_Q_F, N_Q_I, N_S_F, N_S_I, N_TM_I, RA_ORDER, RA_SLOT, RA_T, RO_LEN, RO_OFF, RR_CURSOR, SCAN, STATE,
-    STRAT, ST_FREE, ST_OFFERED, S_EV_ROOM, S_HUSED, S_NFREE, S_NNUMBERS, S_NOW, S_NPROF, S_NREASONS, S_NT,
+    ST_FREE, ST_OFFERED, S_EV_ROOM, S_HUSED, S_NFREE, S_NNUMBERS, S_NOW, S_NPROF, S_NREASONS, S_NT,
     S_OF_NFREE, S_OF_ROOM, S_RO_ROOM, S_RO_USED, S_TM_NEED, S_TM_ROOM, W_HEAD, W_ROOT,
 )
 from .core_ids import h_rebuild
@@ -43,8 +42,6 @@ def build(cfg: RouterConfig, calls: int = 1024, timers: int = 4096, events: int 
     qs_ptr, qs_rows = np.zeros(nq + 1, dtype=np.int64), []
     T = member_tables(cfg, skills, A_i[:, CAP], max_steps)
     for qi, q in enumerate(cfg.queues):
-        Q_i[qi, KEYKIND] = HEAP_KEYS.get(q.strategy, 0)
-        Q_i[qi, STRAT] = STRATEGY_NAMES[q.strategy]
         Q_i[qi, SCAN] = T.rows[qi].scan
         Q_i[qi, NSTEPS] = len(q.escalation)
         for k, step in enumerate(q.escalation):

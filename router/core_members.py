@@ -18,7 +18,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .codes import STRAT_RING_ALL, STRAT_RING_PROGRESSIVELY
+from .codes import STRAT_RING_ALL, STRAT_RING_PROGRESSIVELY, STRATEGY_NAMES
 from .config import QueueConfig, RouterConfig
 from .core_layout import (
     ANSWERED, CAP, CoreState, DISPLAY, DISP_AVAILABLE, IDLE_RANK, KEYKIND, N_QM, N_QM_F, QM_AGENT, QM_CALLS,
@@ -80,9 +80,15 @@ def add_agent(S: CoreState, agent, chans: list[str], skill_index: dict) -> CoreS
     return _with_rooms(S)
 
 
+def strategy_codes(q: QueueConfig) -> tuple[int, int]:
+    """(STRAT, KEYKIND) of queue ``q``: its strategy's code, and its available-member heap's key."""
+    return STRATEGY_NAMES[q.strategy], HEAP_KEYS.get(q.strategy, 0)
+
+
 def queue_settings(Q_i: np.ndarray, Q_f: np.ndarray, qi: int, q: QueueConfig, queue_index: dict) -> None:
     """Write queue ``q``'s settings that a running engine can change (config.QUEUE_SETTINGS but the
     statistics' threshold and max penalty, which lives in QOK) into its row ``qi``."""
+    Q_i[qi, STRAT], Q_i[qi, KEYKIND] = strategy_codes(q)
     Q_i[qi, MAX_NA] = q.max_no_answer
     Q_i[qi, MAX_LEN] = q.max_length
     Q_i[qi, OVERFLOW] = queue_index[q.overflow] if q.overflow else -1
@@ -210,6 +216,7 @@ def swap_queue(S: CoreState, cfg: RouterConfig, qi: int, agent_index: dict, skil
     AQ_ptr, AQ = agent_queues(QM, QM_ptr, S.A_i.shape[0])
     Q_i = S.Q_i.copy()
     Q_i[qi, SCAN], Q_i[qi, BLOCKED] = r.scan, r.blocked
+    Q_i[qi, STRAT], Q_i[qi, KEYKIND] = strategy_codes(cfg.queues[qi])  # before the heap takes its keys
     off, cap_old = int(S.Q_i[qi, AH_OFF]), int(S.Q_i[qi, AH_CAP])
     Q_i[qi + 1:, AH_OFF] += r.ah_cap - cap_old
     Q_i[qi, AH_CAP] = r.ah_cap

@@ -131,6 +131,9 @@ def plan_queue(cfg: RouterConfig, queue: str, queue_index: dict, settings: dict[
     raw = {"name": q.name, **settings}
     names = [x.name for x in cfg.queues]
     given = {k: queue_setting(raw, k, q.name, names) for k in settings}
+    if q.dedicated_agent is not None and given.get("strategy", q.strategy) != "preferred-agent":
+        raise ConfigError(f"{q.name}.strategy: the queue has a dedicated agent, so its strategy stays "
+                          "'preferred-agent'")
     queues = cfg.queues[:qi] + (replace(q, **given),) + cfg.queues[qi + 1:]
     return QueueChange(qi, replace(cfg, queues=queues))
 

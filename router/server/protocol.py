@@ -159,7 +159,8 @@ _CHECKS = {
     "number": lambda n, v: _text(n, v, 64), "reason": _reason,
     "tier": _member_int, "penalty": _member_int, "position": _member_int, "weight": _number,
     **{k: _seconds for k in QUEUE_SECONDS if k not in ("wrap_up_s", "max_wait_s", "preferred_fallback_s")},
-    "max_length": _count, "max_no_answer": _count, "max_penalty": _count, "overflow": _text, "capacity": _capacity,
+    "max_length": _count, "max_no_answer": _count, "max_penalty": _count, "overflow": _text, "strategy": _text,
+    "capacity": _capacity,
     "seq": lambda n, v: _int(n, v, 0, _INT64[1]), "limit": lambda n, v: _int(n, v, 1, MAX_EVENTS_PER_REPLY),
 }
 

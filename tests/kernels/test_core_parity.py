@@ -114,8 +114,11 @@ QUEUE_CHANGES = ({"ring_timeout_s": 4.0}, {"ring_timeout_s": 30.0}, {"wrap_up_s"
                  {"max_penalty": None}, {"max_penalty": 1, "weight": 2.0}, {"max_wait_s": 5.0}, {"max_wait_s": math.inf},
                  {"overflow": None}, {"overflow": "q0"}, {"max_length": 1}, {"max_no_answer": 1}, {"ring_step_s": 1.0},
                  {"reject_delay_s": 2.0, "busy_delay_s": 1.0, "no_answer_delay_s": 0.0}, {"sl_threshold_s": 5.0},
-                 {"max_wait_no_agents_s": 0.0}, {"preferred_fallback_s": 0.0}, {}, {"ring_timeout_s": -1.0},
-                 {"strategy": "random"}, {"max_length": 1.5})
+                 {"max_wait_no_agents_s": 0.0}, {"preferred_fallback_s": 0.0}, {"strategy": "random"},
+                 {"strategy": "ring-all"}, {"strategy": "ring-progressively", "ring_step_s": 2.0},
+                 {"strategy": "leastrecent"}, {"strategy": "round-robin"}, {"strategy": "agent-with-fewest-calls"},
+                 {"strategy": "wrandom"}, {"strategy": "linear"}, {"strategy": "longest-idle-agent"},
+                 {}, {"ring_timeout_s": -1.0}, {"strategy": "psychic"}, {"max_length": 1.5})
 # An agent's capacity per channel (None: the default, one voice call).
 CAPACITIES = (None, {"voice": 1, "chat": 2}, {"voice": 0, "chat": 3}, {"voice": 2}, {"voice": 1, "chat": 1})
 # A call's own skills (added to its queue's): none mostly, else levels some agents lack.
@@ -398,10 +401,9 @@ def _reloaded(raw: dict, agents: list, k: int):
         q = {key: v for key, v in q.items() if v is not None}
         raw["queues"][k % len(raw["queues"])] = q
     if k % 17 == 0:  # needs a restart: refused
-        if "dedicated_agent" in q:
-            q["expected_aht_s"] = 90.0
-        else:
-            q["strategy"] = "random" if q["strategy"] != "random" else "top-down"
+        q["expected_aht_s"] = 90.0
+    elif k % 13 == 0 and "dedicated_agent" not in q:  # a new strategy (a dedicated line keeps preferred-agent)
+        q["strategy"] = "ring-all" if q["strategy"] != "ring-all" else "leastrecent"
     return parse_config(raw)
 
 

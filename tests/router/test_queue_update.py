@@ -76,7 +76,8 @@ def test_the_service_level_threshold_counts_from_the_change():
     ({"max_length": 2.5}, "max_length", ConfigError),
     ({"overflow": "sales"}, "itself", ConfigError),
     ({"overflow": "nope"}, "unknown queue", ConfigError),
-    ({"strategy": "random"}, "not a queue setting", ConfigError),
+    ({"strategy": "psychic"}, "unknown strategy", ConfigError),
+    ({"skills": {"s1": 2}}, "not a queue setting", ConfigError),
     ({"weight": math.nan}, "weight", ConfigError),
 ])
 def test_a_refused_update_changes_nothing(settings, match, error):
@@ -108,3 +109,46 @@ def test_the_heavier_queue_is_served_first_after_a_weight_change():
     r.queue_update(3.0, "y", weight=5.0)
     assert offered(r.agent_ready(4.0, "a1")) == ["a1"]
     assert r.call_state("cy").name == "OFFERED" and r.call_state("cx").name == "WAITING"
+
+
+# ------------------------------------------------------------------ the strategy
+
+def _ring_queue(strategy):
+    r = engine().from_config({"agents": [{"id": a} for a in ("a1", "a2", "a3")],
+                              "queues": [{"name": "q", "strategy": strategy, "members": ["a1", "a2", "a3"]}]})
+    for a in ("a1", "a2", "a3"):
+        r.agent_login(0.0, a, ready=True)
+    return r
+
+
+def test_a_new_strategy_decides_the_next_offer_and_a_ringing_call_rings_on():
+    r = _ring_queue("longest-idle-agent")
+    assert offered(r.call_arrive(1.0, "c1", "q")) == ["a1"]
+    ev = r.queue_update(2.0, "q", strategy="ringall")  # Asterisk's name, taken as ring-all
+    assert [(e.kind, e.queue) for e in ev] == [(EventKind.QUEUE_UPDATED, "q")]
+    assert r.call_view("c1").state == "OFFERED"  # c1 still rings a1 alone
+    assert offered(r.call_arrive(3.0, "c2", "q")) == ["a2", "a3"]  # rings every free member now
+    ev = r.queue_update(4.0, "q", strategy="longest-idle-agent")
+    r.call_abandon(5.0, "c2")
+    assert offered(r.call_arrive(6.0, "c3", "q")) == ["a2"]  # one agent again
+
+
+def test_a_strategy_change_keeps_the_calls_counted_for_leastrecent():
+    r = _ring_queue("longest-idle-agent")
+    for t, c in ((1.0, "c1"), (2.0, "c2")):
+        a = offered(r.call_arrive(t, c, "q"))[0]
+        r.offer_accept(t, c, a)
+        r.call_release(t + 0.5, c)      # a1 ends at 1.5, a2 at 2.5 (counted whatever the strategy)
+    r.queue_update(3.0, "q", strategy="leastrecent")
+    assert offered(r.call_arrive(4.0, "c3", "q")) == ["a3"]  # no call yet, then a1 (1.5), then a2
+
+
+def test_a_dedicated_line_keeps_preferred_agent():
+    r = engine().from_config({"agents": [{"id": "a1"}],
+                              "queues": [{"name": "vip", "strategy": "preferred-agent", "dedicated_agent": "a1",
+                                          "members": ["a1"]}]})
+    before = pickle.dumps(r)
+    with pytest.raises(ConfigError, match="dedicated agent"):
+        r.queue_update(1.0, "vip", strategy="ring-all")
+    assert pickle.dumps(r) == before
+    r.queue_update(1.0, "vip", strategy="preferred-agent", wrap_up_s=3.0)

@@ -52,6 +52,16 @@ def test_a_reload_lifting_max_penalty_offers_the_member_it_now_allows():
     assert [e.kind for e in ev][:2] == [EventKind.QUEUE_UPDATED, EventKind.CALL_OFFERED] and offered(ev) == ["a2"]
 
 
+def test_a_reload_changes_a_queue_strategy_while_its_call_rings():
+    r = _router("a1", "a3")
+    assert offered(r.call_arrive(1.0, "c1", "sales")) == ["a1"]
+    ev = r.reload(2.0, _edited(sales={"members": ["a1", "a3"], "strategy": "ringall"}))
+    assert [e.kind for e in ev] == [EventKind.QUEUE_UPDATED, EventKind.MEMBER_ADDED]  # c1 rings a1 on, alone
+    assert r.config.queues[0].strategy == "ring-all"
+    r.call_abandon(3.0, "c1")
+    assert offered(r.call_arrive(4.0, "c2", "sales")) == ["a1", "a3"]  # ring-all from now on
+
+
 def test_a_reload_removing_the_last_member_ends_the_waiting_calls_with_a_zero_no_agents_limit():
     r = _router()
     r.agent_login(0.0, "a1")
@@ -85,7 +95,7 @@ def test_the_same_configuration_changes_nothing():
     (lambda raw: raw["agents"].reverse(), "agents (agents can only be added"),
     (lambda raw: raw["agents"].pop(), "agents (agents can only be added"),
     (lambda raw: raw["agents"][0].update(wrap_up_s=3.0), "agents (agents can only be added"),
-    (lambda raw: raw["queues"][0].update(strategy="random"), "queues[0].strategy"),
+    (lambda raw: raw["queues"][0].update(expected_aht_s=60.0), "queues[0].expected_aht_s"),
     (lambda raw: raw["queues"].reverse(), "queues (names or order)"),
     (lambda raw: raw.update(interval_s=60.0), "interval_s"),
 ])
