@@ -109,3 +109,4 @@ class EventKind(IntEnum):
     QUEUE_UPDATED = 21  # a queue's settings changed at run time (queue_update)
     CALL_MOVED = 22  # a waiting or ringing call moved to another queue (call_move): detail the target
     AGENT_ADDED = 23  # an agent added at run time (agent_add): logged out, a member of no queue
+    AGENT_REMOVED = 24  # an agent removed at run time (agent_remove): its id is free again

@@ -12,15 +12,15 @@ import math
 
 from .core_jit import entry, kernel
 from .core_kernels import (
-    K_AGENT_ADDED, K_CALLBACK_REQUESTED, K_CONNECTED, K_MEMBER_PAUSED, K_MEMBER_UNPAUSED, K_PRIORITY_CHANGED, K_REJECTED,
+    K_AGENT_ADDED, K_AGENT_REMOVED, K_CALLBACK_REQUESTED, K_CONNECTED, K_MEMBER_PAUSED, K_MEMBER_UNPAUSED, K_PRIORITY_CHANGED, K_REJECTED,
     K_TRANSFERRED, K_WITHDRAWN, L_DELAY, L_NONE, L_WRAP_UP, P_LOGGED_OUT, P_NOT_READY, P_READY, agent_setting,
     emit, lock, next_deadline, push_timer, set_not_ready, set_state, staffs, touch, unlock,
 )
 from .core_layout import (
-    AGENT, ANSWERED, ARRIVAL, A_BUSY_DELAY, A_REJ_DELAY, A_WRAP, BUSY_DELAY, CB, CH, CONN, CONNECTED_S, DEDICATED,
+    AGENT, ANSWERED, ARRIVAL, A_GONE, A_BUSY_DELAY, A_REJ_DELAY, A_WRAP, BUSY_DELAY, CB, CH, CONN, CONNECTED_S, DEDICATED,
     DETAIL_NUMBER, DETAIL_REASON, DETAIL_TO_AGENT, DETAIL_TO_QUEUE, D_ABANDONED, D_ABANDONED_RINGING,
     D_ANSWERED_ELSEWHERE, D_BUSY, D_CALLER_ABANDONED, D_CB_CANCELLED, D_LOGGED_OUT, D_NONE, D_NOT_READY, D_REJECT, D_TRANSFER,
-    EMPTY_EPOCH, ENTERED, ERR_CALL_GONE, ERR_NOT_WAITING, EXT, HOPS, LAST_END, LOAD, LOGGED_IN, NA_RUN, OFFERS,
+    DIR_HEAD, EMPTY_EPOCH, ENTERED, ERR_CALL_GONE, ERR_NOT_WAITING, EXT, HOPS, LAST_END, LOAD, LOGGED_IN, NA_RUN, OFFERS,
     OF_FIRST, OF_LAST, OK, OP_ABANDON, OP_ACCEPT, OP_ADVANCE, OP_ARRIVE, OP_CALLBACK, OP_LOGIN, OP_LOGOUT,
     OP_AGENT, OP_MEMBER, OP_MOVE, OP_PAUSE, OP_QUEUE, OP_PRIORITY, OP_READY, OP_REJECT, OP_RELEASE, OP_TRANSFER, OP_UNPAUSE, ORDER, QM_PAUSED, PREF,
     PREF_FB, PREF_UNTIL, PRES, PRIO, QGEN, QUEUE,
@@ -36,7 +36,7 @@ from .core_ids import h_get, h_put
 from .core_ops import (
     logout_tail,
     PAUSED, advance_to, agent_freed, back_to_queue, drop_offer, end_call, enter_queue, lock_or_free,
-    release, room_short, unwait, wait,
+    pref_fallback, release, room_short, unwait, wait,
 )
 
 TRIAL = -3  # apply_op: run this operation on a copy first (S_TRIAL)
@@ -292,8 +292,7 @@ def apply_op(S, op, t, call, a, q, prio, arg, prof):
     if op == OP_MOVE:
         return call_moved(S, t, call, q)
     if op == OP_AGENT:
-        emit(S, t, K_AGENT_ADDED, -1, a, -1, D_NONE, 0.0)
-        return OK
+        return _agent(S, t, a, int(arg))
     return _presence(S, op, t, a, arg)
 
 
@@ -372,3 +371,16 @@ def run_batch(S, ops, prof, start, status, seq_after, stop_on_error):
 def deadline(S):
     return next_deadline(S)
 
+
+@kernel
+def _agent(S, t, a, kind):
+    """Agent ``a`` was added (kind 0), removed (1: its row is marked gone), or, after a removal, the first
+    call still waiting for it as its preferred agent falls back to its queue (2: one row per call)."""
+    if kind == 0:
+        emit(S, t, K_AGENT_ADDED, -1, a, -1, D_NONE, 0.0)
+    elif kind == 1:
+        emit(S, t, K_AGENT_REMOVED, -1, a, -1, D_NONE, 0.0)
+        S.A_i[a, A_GONE] = 1
+    elif S.A_i[a, DIR_HEAD] >= 0:
+        pref_fallback(S, S.A_i[a, DIR_HEAD], t)
+    return OK

@@ -17,7 +17,7 @@ from .core_jit import kernel
 from .core_kernels import P_LOGGED_OUT
 from .core_pref import member_row
 from .core_layout import (
-    AGENT, CB, CONN, ERR_BAD_ARG, ERR_BAD_OP, ERR_CALL_GONE, ERR_CONNECTED_ELSEWHERE, ERR_DUPLICATE_CALL,
+    AGENT, A_GONE, CB, CONN, ERR_BAD_ARG, ERR_BAD_OP, ERR_CALL_GONE, ERR_CONNECTED_ELSEWHERE, ERR_DUPLICATE_CALL,
     ERR_ANSWERED, ERR_HAS_CALLS, ERR_SAME_QUEUE, ERR_LOGGED_IN, ERR_LOGGED_OUT, ERR_NOT_MEMBER, ERR_NOT_PAUSED, ERR_PAUSED, ERR_NO_OFFER, ERR_NOT_CONNECTED, ERR_NOT_WAITING, ERR_SAME_AGENT,
     ERR_TIME, ERR_UNKNOWN_AGENT, ERR_UNKNOWN_CALL, ERR_UNKNOWN_QUEUE, NO_ID, OK, OP_ABANDON, OP_ACCEPT, OP_ADVANCE,
     OP_ARRIVE, OP_CALLBACK, OP_LOGIN, OP_LOGOUT, OP_NOT_READY, OP_PAUSE, OP_PRIORITY, OP_READY, OP_REJECT, OP_RELEASE,
@@ -42,7 +42,7 @@ def check_args(S, op, t, call, a, q, arg, prof):
             return ERR_DUPLICATE_CALL
         if q < 0 or q >= S.Q_i.shape[0]:
             return ERR_UNKNOWN_QUEUE
-        if a < -1 or a >= n_agents:
+        if a < -1 or a >= n_agents or (a >= 0 and S.A_i[a, A_GONE]):
             return ERR_UNKNOWN_AGENT
         if not (math.isnan(arg) or arg >= 0):
             return ERR_BAD_ARG
@@ -55,12 +55,12 @@ def check_args(S, op, t, call, a, q, arg, prof):
             return ERR_BAD_ARG  # no target
         if q < -1 or q >= S.Q_i.shape[0]:
             return ERR_UNKNOWN_QUEUE
-        if a < -1 or a >= n_agents:
+        if a < -1 or a >= n_agents or (a >= 0 and S.A_i[a, A_GONE]):
             return ERR_UNKNOWN_AGENT
         if not arg >= 0:
             return ERR_BAD_ARG
     elif op == OP_ACCEPT or op == OP_REJECT:
-        if a < 0 or a >= n_agents:
+        if a < 0 or a >= n_agents or S.A_i[a, A_GONE]:
             return ERR_UNKNOWN_AGENT
         if h_get(S, call) < 0:
             return ERR_UNKNOWN_CALL
@@ -74,34 +74,36 @@ def check_args(S, op, t, call, a, q, arg, prof):
         if op == OP_RELEASE and not math.isnan(arg) and not (arg >= 0 and arg < math.inf):
             return ERR_BAD_ARG
     elif op == OP_LOGIN or op == OP_LOGOUT or op == OP_READY or op == OP_NOT_READY:
-        if a < 0 or a >= n_agents:
+        if a < 0 or a >= n_agents or S.A_i[a, A_GONE]:
             return ERR_UNKNOWN_AGENT
         if op == OP_LOGIN and not (arg == 0 or arg == 1):
             return ERR_BAD_ARG
         if op == OP_NOT_READY and not (arg >= 2 and arg < S.S_i[S_NREASONS] and arg == math.floor(arg)):
             return ERR_BAD_ARG
     elif op == OP_PAUSE or op == OP_UNPAUSE:
-        if a < 0 or a >= n_agents:
+        if a < 0 or a >= n_agents or S.A_i[a, A_GONE]:
             return ERR_UNKNOWN_AGENT
         if q < 0 or q >= S.Q_i.shape[0]:
             return ERR_UNKNOWN_QUEUE
         if op == OP_PAUSE and not (arg >= 0 and arg < S.S_i[S_NREASONS] and arg == math.floor(arg)):
             return ERR_BAD_ARG
-    elif op == OP_AGENT:
+    elif op == OP_AGENT:  # built by the facade only (submit refuses it): a removal's rows follow the mark
         if a < 0 or a >= n_agents:
             return ERR_UNKNOWN_AGENT
+        if not (arg == 0 or arg == 1 or arg == 2):
+            return ERR_BAD_ARG
     elif op == OP_MOVE:
         if h_get(S, call) < 0:
             return ERR_UNKNOWN_CALL
         if q < 0 or q >= S.Q_i.shape[0]:
             return ERR_UNKNOWN_QUEUE
     elif op == OP_QUEUE:
-        if a < -1 or a >= n_agents:
+        if a < -1 or a >= n_agents or (a >= 0 and S.A_i[a, A_GONE]):
             return ERR_UNKNOWN_AGENT
         if q < 0 or q >= S.Q_i.shape[0]:
             return ERR_UNKNOWN_QUEUE
     elif op == OP_MEMBER:
-        if a < 0 or a >= n_agents:
+        if a < 0 or a >= n_agents or S.A_i[a, A_GONE]:
             return ERR_UNKNOWN_AGENT
         if q < 0 or q >= S.Q_i.shape[0]:
             return ERR_UNKNOWN_QUEUE

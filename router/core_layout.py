@@ -20,7 +20,7 @@ import numpy as np
 PRES, REASON, LOCK_KIND, LOCK_TOKEN, LOAD, CAP, OFFERS, CONN, ANSWERED, NA_RUN, DISPLAY = range(11)
 A_OF_HEAD = 11  # the first of the offers ringing this agent (an OF row, -1: none), in call order (ORDER)
 A_MAX_NA = 12  # the agent's own max no-answer (-1: the queue's)
-A_SPARE = 13  # unused
+A_GONE = 13  # 1: the agent was removed (agent_remove); its row stays, unused, so no index moves
 DIR_HEAD = 14  # first of the waiting calls directed to this agent (preferred agent, agent transfer), or -1
 N_A_I = 15
 LOCK_UNTIL, IDLE_SINCE, IDLE_RANK, TALK, LAST_END, LAST_OFFERED = range(6)

@@ -267,6 +267,18 @@ def release(S, slot, t, wrap_s):
     lock_or_free(S, a, t, w, L_WRAP_UP)
 
 
+@kernel
+def pref_fallback(S, slot, t):
+    """The call's preference for one agent ends at ``t``: a waiting call goes to its queue's members."""
+    if S.C_i[slot, PREF] >= 0 and S.C_i[slot, STATE] == ST_WAITING:
+        unwait(S, slot)
+        S.C_f[slot, PREF_UNTIL] = t
+        wait(S, slot, S.C_i[slot, QUEUE], t)
+        try_route(S, slot, t, True)
+    elif S.C_i[slot, PREF] >= 0:
+        S.C_f[slot, PREF_UNTIL] = t
+
+
 # ------------------------------------------------------------------ timers
 @kernel
 def fire(S, t, kind, target, arg):
@@ -301,13 +313,7 @@ def fire(S, t, kind, target, arg):
         leave_queue(S, slot, t, D_EXIT)
         overflow_or_end(S, slot, q, S.Q_i[q, OVERFLOW], t, D_EXIT_TIMEOUT if kind == T_MAX_WAIT else D_EXIT_NO_AGENTS)
     elif kind == T_PREF_FALLBACK:
-        if S.C_i[slot, PREF] >= 0 and S.C_i[slot, STATE] == ST_WAITING:
-            unwait(S, slot)
-            S.C_f[slot, PREF_UNTIL] = t
-            wait(S, slot, q, t)
-            try_route(S, slot, t, True)
-        elif S.C_i[slot, PREF] >= 0:
-            S.C_f[slot, PREF_UNTIL] = t
+        pref_fallback(S, slot, t)
     elif kind == T_RING_STEP:
         if S.C_i[slot, STATE] == ST_OFFERED:
             ring_next(S, slot, t)

@@ -22,7 +22,7 @@ import numpy as np
 from .config import RouterConfig
 from .core_build import build, empty_profiles
 from .core_layout import (
-    A_MAX_NA, A_OF_HEAD, A_SPARE, A_WRAP, CAP, N_A_F, LOAD, N_C_I, N_QM, N_QM_F, N_S_I, O_AGENT, O_ANEXT, O_CNEXT, O_SLOT, O_TOKEN, OF_FIRST,
+    A_GONE, A_MAX_NA, A_OF_HEAD, A_WRAP, CAP, N_A_F, LOAD, N_C_I, N_QM, N_QM_F, N_S_I, O_AGENT, O_ANEXT, O_CNEXT, O_SLOT, O_TOKEN, OF_FIRST,
     OF_LAST, S_EV_ROOM, S_NPROF, S_NT, S_OF_NFREE, S_OF_ROOM, S_RO_ROOM, S_TM_ROOM, ST_OFFERED, STATE, T_RING,
     TARG, TKIND, TTARGET, TTOKEN, CoreState,
 )
@@ -41,7 +41,7 @@ def upgrade(S: CoreState, cfg: RouterConfig, profiles: dict) -> tuple[CoreState,
         A_f[:, :S.A_f.shape[1]] = S.A_f
         A_f[:, A_WRAP:] = fresh.A_f[:, A_WRAP:]
         S.A_i[:, A_MAX_NA] = fresh.A_i[:, A_MAX_NA]
-        S.A_i[:, A_SPARE] = 0
+        S.A_i[:, A_GONE] = 0
         S = S._replace(A_f=A_f)
     if S.QM.shape[1] < N_QM:  # before pauses in one queue, or per-member call counts: none was, none counted
         QM = np.zeros((S.QM.shape[0], N_QM), dtype=np.int64)

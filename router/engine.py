@@ -249,7 +249,8 @@ class ReferenceRouter(CallOpsMixin, AgentOpsMixin, MemberChangesMixin, DispatchM
 
     def _setting(self, a: int, q: QueueState, name: str) -> float:
         """Agent ``a``'s own value of a setting (wrap-up, delays, max no-answer), else queue ``q``'s."""
-        own = getattr(self.config.agents[a], name)
+        rows = self._agents.configs  # None in engines pickled before agents could be removed: config order
+        own = getattr(rows[a] if rows is not None else self.config.agents[a], name)
         return getattr(q.cfg, name) if own is None else own
 
     def _tried(self, now: float, check, ringing: tuple | None = None) -> None:
@@ -356,13 +357,17 @@ class ReferenceRouter(CallOpsMixin, AgentOpsMixin, MemberChangesMixin, DispatchM
             elif call.state == CallState.WAITING:
                 self._try_route(call, t)
         elif kind == T_PREF_FALLBACK:
-            if call.preferred >= 0 and call.state == CallState.WAITING:
-                self._unwait(call)
-                call.preferred_until = t
-                self._wait(call, q, t)
-                self._try_route(call, t)
-            elif call.preferred >= 0:
-                call.preferred_until = t
+            self._pref_fallback(call, t)
+
+    def _pref_fallback(self, call: Call, t: float) -> None:
+        """The call's preference for one agent ends at ``t``: a waiting call goes to its queue's members."""
+        if call.preferred >= 0 and call.state == CallState.WAITING:
+            self._unwait(call)
+            call.preferred_until = t
+            self._wait(call, self._queues[call.queue], t)
+            self._try_route(call, t)
+        elif call.preferred >= 0:
+            call.preferred_until = t
 
     def _leave_queue(self, call: Call, t: float, reason: str) -> None:
         """Take a waiting or ringing call out of its queue (offers withdrawn)."""

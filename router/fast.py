@@ -32,7 +32,7 @@ from .core_upgrade import upgrade
 from .fast_trial import settle_trial
 from .core_layout import (
     AGENT, CB, CONN, CoreState, ERR_UNKNOWN_CALL, EXT, MAX_NUMBER_CODES, NOT_RUN, NO_ID, OK, OP_ABANDON,
-    OP_ACCEPT, OP_ADVANCE, OP_DTYPE, OP_LOGIN, OP_LOGOUT, OP_MEMBER, OP_NOT_READY, OP_READY, OP_REJECT, OP_RELEASE, STATE,
+    OP_ACCEPT, OP_ADVANCE, OP_DTYPE, OP_LOGIN, OP_LOGOUT, OP_AGENT, OP_MEMBER, OP_NOT_READY, OP_READY, OP_REJECT, OP_RELEASE, STATE,
     S_ARRIVED, S_ENDED, S_NEV, S_NNUMBERS, S_NOW, S_NREASONS, S_TRIAL,
 )
 from .fast_errors import row_error
@@ -169,9 +169,9 @@ class Router(EventReaders, RowBuilders, CallIds, CoreViews, MemberPause, MemberC
         if skills is not None and not (isinstance(skills, np.ndarray) and skills.ndim == 1
                                        and skills.shape == ops.shape and skills.dtype.kind in "iu"):
             raise StateError("skills must be a 1-D integer numpy array with one profile code per row of ops")
-        if ops.shape[0] and bool((ops["op"] == OP_MEMBER).any()):
-            raise StateError("ops: OP_MEMBER rows are built by member_add / member_remove / member_update, "
-                             "which change the member tables first; call those")
+        if ops.shape[0] and bool(np.isin(ops["op"], (OP_MEMBER, OP_AGENT)).any()):
+            raise StateError("ops: OP_MEMBER and OP_AGENT rows are built by member_add / member_remove / "
+                             "member_update / agent_add / agent_remove, which change the tables first; call those")
         if ops.shape[0] and int(ops["call"].min()) < NO_ID:
             raise StateError(f"ops: call ids below {FIRST_OWN_ID - 2} are reserved for the ids the per-call "
                              "methods map (router/fast_ids.py); a batch's call ids are integers from "

@@ -21,14 +21,16 @@ from .codes import EventKind
 from .config import RouterConfig
 from .core_build import core_channels, grow
 from .core_layout import (
-    NO_ID, NWAIT, OK, OP_ADVANCE, OP_AGENT, OP_DTYPE, OP_MEMBER, OP_MOVE, OP_QUEUE, QM_AGENT, S_NT, S_TM_NEED, S_TM_ROOM,
+    DIR_HEAD, DIR_NEXT, NO_ID, NWAIT, OK, OP_ADVANCE, OP_AGENT, PRES, OP_DTYPE, OP_MEMBER, OP_MOVE, OP_QUEUE, QM_AGENT, S_NT, S_TM_NEED, S_TM_ROOM,
 )
 from .core_members import add_agent, queue_settings, swap_queue
 from .stats import AgentTotals
-from .errors import TimeError, UnknownIdError, real_seconds
+from .core_kernels import P_LOGGED_OUT
+from .errors import StateError, TimeError, UnknownIdError, real_seconds
 from .events import Event
 from .membership import (
-    ADD, REMOVE, UPDATE, AgentAdd, MemberChange, QueueChange, plan_agent_add, plan_change, plan_queue, plan_reload,
+    ADD, REMOVE, UPDATE, AgentAdd, AgentRemove, MemberChange, QueueChange, plan_agent_add, plan_agent_remove,
+    plan_change, plan_queue, plan_reload,
 )
 
 
@@ -104,6 +106,39 @@ class MemberChanges:
         now, add = self.agent_plan(now, agent)
         return self._one(OP_ADVANCE, now) + self._internal_rows(self.agent_swap(add))
 
+    def agent_remove(self, now: float, agent_id: Hashable) -> list[Event]:
+        """Remove a logged-out agent (FreeSWITCH's ``callcenter_config agent del``; docs/routing.md §16): it
+        leaves its queues (``MEMBER_REMOVED`` each, in queue order), ``AGENT_REMOVED``; then each call still
+        waiting for it as its preferred agent goes to its queue's members at once, as at its fallback. Its
+        id is free again; its row stays, marked gone, so no index moves."""
+        now, plan = self.agent_remove_plan(now, agent_id)
+        return self._one(OP_ADVANCE, now) + self._internal_rows(self.agent_unswap(plan, agent_id))
+
+    def agent_remove_plan(self, now: float, agent_id: Hashable) -> tuple[float, AgentRemove]:
+        """(now, the removal) checked against this router, changing nothing."""
+        now = self._checked_now(now)
+        plan = plan_agent_remove(self.config, agent_id, self._agent_index)
+        if self._S.A_i[plan.agent, PRES] != P_LOGGED_OUT:  # no timer changes presence
+            raise StateError(f"agent {agent_id!r} is logged in: log it out before removing it")
+        return now, plan
+
+    def agent_unswap(self, plan: AgentRemove, agent_id: Hashable) -> list[tuple]:
+        """Take the agent out of its queues' member tables and the id map (the core advanced to its time
+        first); return the rows that finish the removal: OP_MEMBER per queue, OP_AGENT (removed), one
+        OP_AGENT per call waiting for it (its fallback)."""
+        a, now = plan.agent, self.now
+        for qi in plan.queues:
+            self._put_queue(plan.config, qi, timers=False)
+        self.config = plan.config
+        del self._agent_index[agent_id]
+        S = self._S
+        waiting, x = 0, int(S.A_i[a, DIR_HEAD])
+        while x >= 0:
+            waiting += 1
+            x = int(S.C_i[x, DIR_NEXT])
+        return ([(OP_MEMBER, now, NO_ID, a, qi, 0, float(REMOVE)) for qi in plan.queues]
+                + [(OP_AGENT, now, NO_ID, a, -1, 0, 1.0)] + [(OP_AGENT, now, NO_ID, a, -1, 0, 2.0)] * waiting)
+
     def agent_plan(self, now: float, agent: dict) -> tuple[float, AgentAdd]:
         """(now, the new agent) checked against this router, changing nothing."""
         return self._checked_now(now), plan_agent_add(self.config, agent)
@@ -161,7 +196,7 @@ class MemberChanges:
         (docs/routing.md §16).
         Anything else that differs raises ConfigError naming it (it needs a restart); nothing changes then."""
         now = self._checked_now(now)
-        plan = plan_reload(self.config, config)
+        plan = plan_reload(self.config, config, self._agent_index, len(self.agent_ids))
         events = self._one(OP_ADVANCE, now)
         for agent in plan.agents:  # new agents first, so queues can list them
             add = AgentAdd(agent, replace(self.config, agents=self.config.agents + (agent,)))

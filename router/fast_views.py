@@ -20,7 +20,7 @@ import numpy as np
 
 from .codes import CallState
 from .core_layout import (
-    AGENT, AHT, ANSWERED, ARRIVAL, CB, DETAIL_DISPLAY, DISP_AVAILABLE, DISPLAY, IDLE_SINCE, LAST_END, LAST_OFFERED,
+    AGENT, A_GONE, AHT, ANSWERED, ARRIVAL, CB, DETAIL_DISPLAY, DISP_AVAILABLE, DISPLAY, IDLE_SINCE, LAST_END, LAST_OFFERED,
     LOGGED_IN, NA_RUN, NWAIT, OF_FIRST, O_AGENT, O_CNEXT, ORDER, PRIO, QM_AGENT, QUEUE, RINGING, STATE,
     ST_CONNECTED, ST_OFFERED, ST_WAITING, TALK,
 )
@@ -115,8 +115,10 @@ class CoreViews:
         return AgentView(r.agent_ids[a], self.agent_state(agent_id), *self.agent_counters(agent_id))
 
     def all_agents(self) -> list[AgentView]:
-        """Every configured agent, in configuration order."""
-        return [self.agent_view(a) for a in self._rt().agent_ids]
+        """Every agent, in configuration order (then the order they were added); removed agents are not listed."""
+        r = self._rt()
+        gone = r._S.A_i[:, A_GONE].tolist()
+        return [self.agent_view(a) for a, g in zip(r.agent_ids, gone) if not g]
 
     def displays(self) -> list[str]:
         """Every agent's display state, in configuration order."""

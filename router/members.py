@@ -19,9 +19,12 @@ from typing import Any, Hashable
 import numpy as np
 
 from .codes import PRESENCE_LOGGED_OUT, CallState, EventKind
+from .errors import StateError
 from .config import QueueConfig, RouterConfig
 from .events import Event
-from .membership import ADD, REMOVE, UPDATE, member_penalty, plan_agent_add, plan_change, plan_queue, plan_reload
+from .membership import (
+    ADD, REMOVE, UPDATE, member_penalty, plan_agent_add, plan_agent_remove, plan_change, plan_queue, plan_reload,
+)
 from .state import QueueState, _add_agent
 from .stats import AgentTotals
 
@@ -82,7 +85,7 @@ class MemberChangesMixin:
         ones, queue members and the queue settings ``queue_update`` changes — keeping every call and agent state
         (docs/routing.md §16)."""
         now = self._clock(now)
-        plan = plan_reload(self.config, config)
+        plan = plan_reload(self.config, config, self._agents.index, len(self._agents.ids))
         self._advance(now)
         for agent in plan.agents:  # new agents first, so queues can list them
             self._agent_added(agent, replace(self.config, agents=self.config.agents + (agent,)), now)
@@ -126,6 +129,31 @@ class MemberChangesMixin:
         add = plan_agent_add(self.config, agent)
         self._advance(now)
         self._agent_added(add.agent, add.config, now)
+        return self._flush()
+
+    def agent_remove(self, now: float, agent_id: Hashable) -> list[Event]:
+        """Remove a logged-out agent (docs/routing.md §16): it leaves its queues (``MEMBER_REMOVED`` each, in
+        queue order), ``AGENT_REMOVED``; then each call still waiting for it as its preferred agent goes to
+        its queue's members at once, as at its fallback. Its id is free again (``agent_add`` makes a new
+        agent of it)."""
+        now = self._clock(now)
+        plan = plan_agent_remove(self.config, agent_id, self._agents.index)
+        A = self._agents
+        a = plan.agent
+        if A.presence[a] != PRESENCE_LOGGED_OUT:  # no timer changes presence
+            raise StateError(f"agent {agent_id!r} is logged in: log it out before removing it")
+        self._advance(now)
+        if A.configs is None:  # pickled before removals: the rows are the configuration's agents
+            A.configs = list(self.config.agents)
+        for qi in plan.queues:
+            q = self._rebuild_queue(self._queues[qi], plan.config.queues[qi])
+            self._member_effect(q, a, REMOVE, False, now)
+        self.config = plan.config
+        self._emit(now, EventKind.AGENT_REMOVED, None, a, None)
+        A.gone[a] = True
+        del A.index[agent_id]
+        for key in list(A.directed[a]):  # in waiting order
+            self._pref_fallback(self._by_order[key[2]], now)
         return self._flush()
 
     def _agent_added(self, agent, config: RouterConfig, now: float) -> None:

@@ -88,7 +88,7 @@ def plan_change(cfg: RouterConfig, kind: int, agent_id: Hashable, queue: str, ag
         raise UnknownIdError(f"unknown queue {queue!r}") from None
     given = check_settings(settings)
     q = cfg.queues[qi]
-    aid = cfg.agents[a].id
+    aid = agent_id
     members = list(q.members)
     at = next((i for i, m in enumerate(members) if m.agent == aid), -1)
     if kind == ADD:
@@ -158,10 +158,12 @@ class ReloadPlan(NamedTuple):
     queues: list[QueueReload]
 
 
-def plan_reload(cfg: RouterConfig, new: RouterConfig) -> ReloadPlan:
+def plan_reload(cfg: RouterConfig, new: RouterConfig, agent_index: dict, n_rows: int) -> ReloadPlan:
     """The changes that take ``cfg`` to ``new``, changing nothing: agents added after the existing ones,
     then queue by queue. Only new agents at the end, queue members and the queue settings ``queue_update``
-    changes may differ; anything else raises ConfigError naming every difference (it needs a restart)."""
+    changes may differ; anything else raises ConfigError naming every difference (it needs a restart).
+    ``agent_index``: the engine's agent id -> row; ``n_rows``: its rows (removed agents' included), so the
+    agents added take rows ``n_rows``, ``n_rows + 1``, …"""
     if not isinstance(new, RouterConfig):
         raise ConfigError("reload: expected a RouterConfig (busyhour.router.parse_config or load_toml)")
     fixed = [name for name in ("skills", "channels", "seed", "interval_s", "short_abandon_s")
@@ -179,20 +181,28 @@ def plan_reload(cfg: RouterConfig, new: RouterConfig) -> ReloadPlan:
                   for k in sorted(keep) if getattr(a, k) != getattr(b, k)]
     if fixed:
         raise ConfigError(f"reload: these differences need a restart: {', '.join(fixed)}")
-    index = {a.id: i for i, a in enumerate(new.agents)}
+    index = {**agent_index, **{a.id: n_rows + k for k, a in enumerate(new.agents[n:])}}
     out = []
     for qi, (a, b) in enumerate(zip(cfg.queues, new.queues)):
         settings = any(getattr(a, k) != getattr(b, k) for k in QUEUE_SETTINGS)
         old = {m.agent: m for m in a.members}
         now = {m.agent: m for m in b.members}
         added = tuple(index[m.agent] for m in b.members if m.agent not in old)
+        renumbered = _rank(a.members, now) == _rank(b.members, old)  # positions moved, the order did not
         updated = tuple((index[m.agent], old[m.agent].from_step == 0) for m in b.members
-                        if m.agent in old and old[m.agent] != m)
+                        if m.agent in old and old[m.agent] != m
+                        and not (renumbered and replace(old[m.agent], position=m.position) == m))
         removed = tuple((index[m.agent], m.from_step == 0) for m in a.members if m.agent not in now)
         order = [m.agent for m in a.members if m.agent in now] != [m.agent for m in b.members if m.agent in old]
         if settings or added or updated or removed or order:
             out.append(QueueReload(qi, b, settings, added, updated, removed))
     return ReloadPlan(new.agents[n:], out)
+
+
+def _rank(members: tuple[MemberConfig, ...], among: dict) -> list:
+    """The agents of ``members`` that are in ``among``, in (position, listing) order: the order offers follow."""
+    return [m.agent for _, m in sorted(enumerate(members), key=lambda im: (im[1].position, im[0]))
+            if m.agent in among]
 
 
 def member_penalty(q: QueueConfig, agent_id: Hashable) -> float:
@@ -221,3 +231,30 @@ def plan_agent_add(cfg: RouterConfig, raw: Any) -> AgentAdd:
     if agent.groups:
         raise ConfigError("agent.groups: an agent added at run time joins queues with member_add")
     return AgentAdd(agent, replace(cfg, agents=cfg.agents + (agent,)))
+
+
+class AgentRemove(NamedTuple):
+    """A checked removal: the agent's row, the queues it leaves (in order), the configuration without it."""
+
+    agent: int
+    queues: tuple[int, ...]
+    config: RouterConfig
+
+
+def plan_agent_remove(cfg: RouterConfig, agent_id: Hashable, agent_index: dict) -> AgentRemove:
+    """Check the removal of an agent (the engine checks that it is logged out) and build the configuration
+    without it and its memberships, changing nothing. UnknownIdError for an unknown agent; StateError for a
+    queue's dedicated agent (the queue names it)."""
+    try:
+        a = agent_index[agent_id]
+    except (KeyError, TypeError):
+        raise UnknownIdError(f"unknown agent {agent_id!r}") from None
+    for q in cfg.queues:
+        if q.dedicated_agent == agent_id:
+            raise StateError(f"agent {agent_id!r} is the dedicated agent of queue {q.name!r}: it cannot be "
+                             "removed while the configuration names it")
+    left = tuple(i for i, q in enumerate(cfg.queues) if any(m.agent == agent_id for m in q.members))
+    queues = tuple(replace(q, members=tuple(m for m in q.members if m.agent != agent_id)) if i in left else q
+                   for i, q in enumerate(cfg.queues))
+    agents = tuple(x for x in cfg.agents if x.id != agent_id)
+    return AgentRemove(a, left, replace(cfg, agents=agents, queues=queues))

@@ -18,7 +18,13 @@ from .config import QueueConfig, RouterConfig
 
 
 class AgentArrays:
-    """Per-agent state, one row per agent (index = configuration order)."""
+    """Per-agent state, one row per agent (index = configuration order, then the order agents were added)."""
+
+    def __setstate__(self, state) -> None:
+        self.__dict__.update(state)
+        if "gone" not in state:  # pickled before agents could be removed: none was; rows = config.agents
+            self.gone = [False] * len(self.ids)
+            self.configs = None
 
     def __init__(self, cfg: RouterConfig):
         n = len(cfg.agents)
@@ -50,6 +56,8 @@ class AgentArrays:
         self.display: list[str] = ["LOGGED_OUT"] * n
         self.queues: list[list[tuple[int, int]]] = [[] for _ in range(n)]  # (queue idx, member idx)
         self.directed: list[list[tuple]] = [[] for _ in range(n)]  # sorted wait keys of calls for this agent
+        self.configs: list = list(cfg.agents)  # each row's AgentConfig (its own settings)
+        self.gone: list[bool] = [False] * n  # removed (agent_remove): the row stays, unused
         for i, a in enumerate(cfg.agents):
             for s, lvl in a.skills:
                 self.skills[i, skill_index[s]] = lvl
@@ -65,6 +73,8 @@ def _add_agent(A: "AgentArrays", a, cfg: RouterConfig) -> int:
     for name, v in vars(one).items():
         if name == "index":
             A.index[a.id] = i
+        elif name == "configs" and A.configs is None:
+            continue  # an engine pickled before removals: its configuration lists every row
         elif isinstance(v, np.ndarray):
             setattr(A, name, np.concatenate([getattr(A, name), v]))
         else:

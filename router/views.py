@@ -71,8 +71,9 @@ def agent_view(router, agent_id: Hashable) -> AgentView:
 
 
 def all_agents(router) -> list[AgentView]:
-    """Every configured agent, in configuration order."""
-    return [agent_view(router, a) for a in router._agents.ids]
+    """Every agent, in configuration order (then the order they were added); removed agents are not listed."""
+    A = router._agents
+    return [agent_view(router, a) for a, g in zip(A.ids, A.gone) if not g]
 
 
 def queue_view(router, name: str) -> QueueView:

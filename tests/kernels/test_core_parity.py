@@ -100,7 +100,7 @@ OPS = st.lists(st.tuples(st.sampled_from(["arrive", "arrive", "arrive", "accept"
                                           "logout", "ready", "ready", "not_ready", "advance", "callback",
                                           "transfer", "pause", "unpause", "priority", "member_add",
                                           "member_remove", "member_update", "queue_update", "reload",
-                                          "move", "move", "agent_add"]),
+                                          "move", "move", "agent_add", "agent_remove"]),
                          st.sampled_from([0.0, 0.0, 0.5, 1.0, 2.0, 4.0, 9.0, 20.0]),
                          st.integers(0, 1 << 16), st.booleans()), min_size=15, max_size=120)
 
@@ -238,6 +238,9 @@ def _step(r, op: str, now: float, k: int, flag: bool, twin: Twin, ringing: dict,
             raw["capacity"] = cap
         row = (op, now, None, None, raw)
         fn = lambda: r.agent_add(now, raw)  # noqa: E731
+    elif op == "agent_remove":  # a logged-out agent leaves (logged in or unknown: refused)
+        row = (op, now, a, None, {})
+        fn = lambda: r.agent_remove(now, a)  # noqa: E731
     elif op == "move":  # a live call to another queue (its own: refused; a connected one: refused)
         cid = _pick(live, k) if live and k % 13 else 999_999
         mq = _pick(queues, k // 5)
@@ -299,7 +302,7 @@ def test_multi_channel_agents_match_router(cfg, ops):
 
 def _observed(r, twin: Twin, live: list) -> tuple:
     """What a caller can observe of router ``r``: the clock, the next deadline, counts, agent and call states."""
-    return (r.now, r.next_deadline(), r.counts, [r.agent_state(a) for a in twin.agents],
+    return (r.now, r.next_deadline(), r.counts, [_outcome(r.agent_state, a) for a in twin.agents],
             [_outcome(r.call_state, c) for c in live])
 
 
@@ -321,6 +324,8 @@ def _parity(cfg: dict, ops: list, channels: tuple = ("voice", "voice", "chat")) 
             next_id[0] += 1
         if op == "agent_add" and not isinstance(out_py, type):
             twin.agents.append(row[4]["id"])
+        if op == "agent_remove" and not isinstance(out_py, type):  # its row stays: later rows naming it are refused
+            twin.agents[twin.agents.index(row[2])] = f"(removed {row[2]})"
         if op == "reload" and not isinstance(out_py, type):  # agents it added
             twin.agents += [a.id for a in row[4].agents if a.id not in twin.agents]
         rows.append(row)
@@ -343,13 +348,14 @@ def _parity(cfg: dict, ops: list, channels: tuple = ("voice", "voice", "chat")) 
                     live.remove(e.call_id)
                     connected.pop(e.call_id, None)
         for aid in twin.agents:
-            assert fast.agent_state(aid) == py.agent_state(aid), aid
+            assert _outcome(fast.agent_state, aid) == _outcome(py.agent_state, aid), aid
         for cid in live:
             assert _outcome(fast.call_state, cid) == _outcome(py.call_state, cid), cid
             assert _outcome(fast.position, cid) == _outcome(py.position, cid), cid
         assert fast.counts == py.counts
         assert fast.next_deadline() == py.next_deadline()
-        assert [fast.paused_in(aid) for aid in twin.agents] == [py.paused_in(aid) for aid in twin.agents]
+        assert [_outcome(fast.paused_in, aid) for aid in twin.agents] == [_outcome(py.paused_in, aid)
+                                                                          for aid in twin.agents]
     assert py._flush() == []  # a refused operation fires no timer: nothing is left pending
     assert fast.stats() == py.stats()  # intervals, agent totals and live queues, from the same events
     assert fast.live_calls() == py.live_calls() and fast.all_agents() == py.all_agents()  # what adapters resync from
@@ -369,6 +375,7 @@ def _parity(cfg: dict, ops: list, channels: tuple = ("voice", "voice", "chat")) 
             out = (_outcome(batch.queue_update, now, mq, **kw) if op == "queue_update"
                    else _outcome(batch.reload, now, kw) if op == "reload"
                    else _outcome(batch.agent_add, now, kw) if op == "agent_add"
+                   else _outcome(batch.agent_remove, now, a) if op == "agent_remove"
                    else _outcome(getattr(batch, op), now, a, mq, **kw))
             status.append(isinstance(out, type))
             events += [] if isinstance(out, type) else out

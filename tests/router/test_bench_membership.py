@@ -11,7 +11,9 @@ from busyhour.router.membership import plan_reload
 
 def test_the_variant_changes_memberships_and_five_queues_settings():
     raw = B.centre(400)
-    plan = plan_reload(parse_config(raw), parse_config(B.variant(raw, 0, 400))).queues
+    cfg = parse_config(raw)
+    index = {a.id: i for i, a in enumerate(cfg.agents)}
+    plan = plan_reload(cfg, parse_config(B.variant(raw, 0, 400)), index, len(index)).queues
     assert sum(len(p.added) for p in plan) >= 40 and sum(len(p.removed) for p in plan) >= 20
     assert sum(p.settings_changed for p in plan) == 5
 
