@@ -24,6 +24,7 @@ from .core_layout import (
     NO_ID, NWAIT, OK, OP_ADVANCE, OP_AGENT, OP_DTYPE, OP_MEMBER, OP_MOVE, OP_QUEUE, QM_AGENT, S_NT, S_TM_NEED, S_TM_ROOM,
 )
 from .core_members import add_agent, queue_settings, swap_queue
+from .empty import set_rules
 from .stats import AgentTotals
 from .errors import TimeError, UnknownIdError, real_seconds
 from .events import Event
@@ -83,6 +84,7 @@ class MemberChanges:
         removal may leave the queue empty)."""
         S = swap_queue(self._S, config, qi, self._agent_index, self._skill_index)
         queue_settings(S.Q_i, S.Q_f, qi, config.queues[qi], self._queue_index)
+        S = S._replace(LE=set_rules(S.LE, qi, config.queues))  # join / leave rules (empty.py)
         if timers:
             S.S_i[S_TM_NEED] = S.S_i[S_NT] + S.Q_i[qi, NWAIT] + S.S_i[S_TM_ROOM]
         self._S = grow(S)
