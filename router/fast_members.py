@@ -141,7 +141,7 @@ class MemberChanges:
     def queue_update(self, now: float, queue: str, **settings: Any) -> list[Event]:
         """Change queue settings while calls go on (docs/routing.md §16): ring_timeout_s, wrap_up_s, the
         delays, max_no_answer, max_wait_s, max_wait_no_agents_s, max_length, overflow, weight, ring_step_s,
-        preferred_fallback_s, max_penalty, sl_threshold_s. They apply to what is decided from ``now`` on;
+        preferred_fallback_s, max_penalty, sl_threshold_s, join_empty, leave_when_empty. They apply to what is decided from ``now`` on;
         the queue's free members are then offered what they may take."""
         now, change = self.queue_plan(now, queue, settings)
         return self._one(OP_ADVANCE, now) + self._internal_rows(self.queue_swap(change))
