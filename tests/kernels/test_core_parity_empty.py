@@ -50,3 +50,30 @@ def test_empty_queue_rules_match_router(cfg, ops):
 @given(cfg=ruled_configs(multi_channel=True), ops=OPS_EMPTY)
 def test_empty_queue_rules_with_multi_channel_agents_match_router(cfg, ops):
     _parity(cfg, ops)
+
+
+def test_a_router_pickled_before_the_rules_loads_and_carries_on():
+    import pickle
+
+    from busyhour.router.fast import Router
+
+    cfg = {"agents": [{"id": "a0"}, {"id": "a1"}], "queues": [{"name": "q", "members": ["a0", "a1"]}]}
+
+    def start(r):
+        r.agent_login(0.0, "a0", ready=True)
+        r.call_arrive(1.0, 1, "q")
+        r.call_arrive(1.0, 2, "q")
+
+    def rest(r):
+        return r.offer_accept(2.0, 1, "a0") + r.call_release(3.0, 1) + r.advance(30.0)
+
+    ref = Router.from_config(cfg)
+    start(ref)
+    old = Router.from_config(cfg)
+    start(old)
+    old._S = old._S._replace(LE=None, S_i=old._S.S_i[:28].copy())  # the layout before the rules
+    loaded = pickle.loads(pickle.dumps(old))
+    assert loaded._S.LE is not None and loaded._S.LE.shape[0] == 0 and loaded._S.S_i.shape == ref._S.S_i.shape
+    assert rest(loaded) == rest(ref)
+    ev = loaded.queue_update(31.0, "q", leave_when_empty=["unavailable"]) + loaded.call_arrive(32.0, 3, "q")
+    assert ev == ref.queue_update(31.0, "q", leave_when_empty=["unavailable"]) + ref.call_arrive(32.0, 3, "q")
