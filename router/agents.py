@@ -126,6 +126,8 @@ class AgentOpsMixin:
         self._advance(now)
         q.paused[i] = reason
         self._emit(now, EventKind.MEMBER_PAUSED, None, a, q.name, reason)
+        if self._leave_on:
+            self._leave_agent(a, now)
         return self._flush()
 
     def member_unpause(self, now: float, agent_id: Hashable, queue: str) -> list[Event]:
@@ -139,6 +141,8 @@ class AgentOpsMixin:
         self._advance(now)
         del q.paused[i]
         self._emit(now, EventKind.MEMBER_UNPAUSED, None, a, q.name, "")
+        if self._leave_on:
+            self._leave_agent(a, now)
         self._agent_freed(a, now)
         return self._flush()
 

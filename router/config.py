@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Hashable
 
 from .codes import STRATEGY_ALIASES, STRATEGY_NAMES
+from .empty import SETTINGS as EMPTY_SETTINGS, check_steps, parse_conditions
 from .errors import ConfigError
 
 MAX_LEVEL = 5
@@ -63,6 +64,8 @@ class QueueConfig:
     max_penalty: int | None = None
     weight: float = 1.0
     expected_aht_s: float = 180.0
+    join_empty: tuple[str, ...] = ()  # empty.CONDITIONS: refused on entry to a queue empty under them
+    leave_when_empty: tuple[str, ...] = ()  # waiting callers leave when the queue is empty under them
 
 
 @dataclass(frozen=True)
@@ -302,7 +305,7 @@ def _parse_queue(q: dict, i: int, names: list[str], agent_ids: set, by_group: di
         raise _err(f"{p}.dedicated_agent", f"unknown agent {dedicated!r}")
     if dedicated is not None and strategy != "preferred-agent":
         raise _err(f"{p}.dedicated_agent", "only with strategy 'preferred-agent'")
-    return QueueConfig(
+    config = QueueConfig(
         name=q["name"], skills=_skills(q.get("skills"), f"{p}.skills", known_skills),
         members=tuple(members),
         **settings,
@@ -310,6 +313,8 @@ def _parse_queue(q: dict, i: int, names: list[str], agent_ids: set, by_group: di
         escalation=tuple(steps),
         expected_aht_s=_num(q, "expected_aht_s", p, 180.0, strict=True, allow_inf=False),
     )
+    check_steps(config, p)
+    return config
 
 
 #: The queue settings a running engine can change (``queue_update``), checked by :func:`queue_setting`:
@@ -322,6 +327,7 @@ QUEUE_SECONDS = {"sl_threshold_s": (20.0, False, False), "max_wait_s": (math.inf
 QUEUE_INTS = {"max_length": (0, 1_000_000_000), "max_no_answer": (0, 1_000_000),
               "max_penalty": (None, MAX_MEMBER_VALUE)}
 QUEUE_SETTINGS = (*QUEUE_SECONDS, *QUEUE_INTS, "overflow", "weight", "strategy")
+QUEUE_SETTINGS += EMPTY_SETTINGS  # join_empty, leave_when_empty (empty.py)
 
 
 def _strategy(q: dict, path: str) -> str:
@@ -348,6 +354,8 @@ def queue_setting(q: dict, key: str, path: str, names: list[str]) -> Any:
         return _num(q, key, path, 1.0, strict=True, allow_inf=False)
     if key == "strategy":
         return _strategy(q, path)
+    if key in EMPTY_SETTINGS:
+        return parse_conditions(q.get(key, []), f"{path}.{key}")
     if key != "overflow":
         raise _err(f"{path}.{key}", f"not a queue setting that can change (one of: {', '.join(QUEUE_SETTINGS)})")
     t = q.get("overflow")

@@ -28,6 +28,8 @@ from .core_layout import (
     S_ORDER, S_RESUME, S_SEQ, S_TAIL, S_TRIAL, S_TRIED, TALK, T_CALL_LIMIT, WAIT_ORIGIN, WRAP, XFER,
 )
 from .core_member_op import call_moved, member_changed, queue_changed
+from .core_empty import leave_agent
+from .core_layout import S_LEAVE_TAIL
 from .core_pref import member_call_done, member_row
 from .core_checks import check_args, check_offer_or_wait, check_state, offer_kept, ringing
 from .core_ring import offer_unlink, offers_to_scratch, ringing_to_scratch
@@ -321,9 +323,11 @@ def _pause(S, t, a, q, reason, on):
     if on:
         S.QM[m, QM_PAUSED] = 1 + int(reason)
         emit(S, t, K_MEMBER_PAUSED, -1, a, q, DETAIL_REASON + int(reason), 0.0)
+        leave_agent(S, a, t)
         return OK
     S.QM[m, QM_PAUSED] = 0
     emit(S, t, K_MEMBER_UNPAUSED, -1, a, q, D_NONE, 0.0)
+    leave_agent(S, a, t)
     agent_freed(S, a, t)
     return OK
 
@@ -343,6 +347,11 @@ def run_batch(S, ops, prof, start, status, seq_after, stop_on_error):
         if S.S_i[S_TAIL]:
             if not logout_tail(S, o['agent'], o['time_s']):
                 return i
+            S.S_i[S_LEAVE_TAIL] = 1
+        if S.S_i[S_LEAVE_TAIL]:  # what the row made due at its own time: an empty queue's callers leaving
+            if next_deadline(S) <= o['time_s'] and not advance_to(S, o['time_s']):
+                return i
+            S.S_i[S_LEAVE_TAIL] = 0
             status[i] = OK
             seq_after[i] = S.S_i[S_SEQ]
             i += 1
@@ -358,6 +367,9 @@ def run_batch(S, ops, prof, start, status, seq_after, stop_on_error):
             return i
         if st == OK and o['op'] == OP_LOGOUT:
             S.S_i[S_TAIL] = 1
+            continue
+        if st == OK and next_deadline(S) <= o['time_s']:
+            S.S_i[S_LEAVE_TAIL] = 1
             continue
         status[i] = st
         seq_after[i] = S.S_i[S_SEQ]

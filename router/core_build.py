@@ -14,6 +14,7 @@ from .core_layout import (
     S_OF_NFREE, S_OF_ROOM, S_RO_ROOM, S_RO_USED, S_TM_NEED, S_TM_ROOM, W_HEAD, W_ROOT,
 )
 from .core_ids import h_rebuild
+from .empty import rules_table
 from .core_members import HEAP_KEYS, agent_tables, member_tables, queue_settings, ring_members, steps_of, step_rooms
 
 #: Every strategy; those not in HEAP_KEYS choose by the member scan.
@@ -90,7 +91,7 @@ def build(cfg: RouterConfig, calls: int = 1024, timers: int = 4096, events: int 
         RO=np.zeros(max(16, 8 * ring), dtype=np.int64), SK=skills, QS_ptr=qs_ptr,
         QS=np.array(qs_rows, dtype=np.int64).reshape(-1, 2), DROP=DROP, CP=empty_profiles(len(cfg.skills)),
         PCH=np.zeros(4, dtype=np.int64), PLIM=np.full(4, np.inf), OF=np.zeros((of_rows, N_OF), dtype=np.int64),
-        OFREE=np.arange(of_rows - 1, -1, -1, dtype=np.int64), LD=np.zeros_like(CA), CA=CA)
+        OFREE=np.arange(of_rows - 1, -1, -1, dtype=np.int64), LD=np.zeros_like(CA), CA=CA, LE=rules_table(cfg.queues))
     S_i[S_NPROF] = 1  # row 0: no own skills, voice
     if "voice" not in cfg.channels:
         state.PCH[0] = -1  # no voice channel: profile 0 is refused (channel 0 stands for it, capacity 0)

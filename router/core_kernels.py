@@ -26,6 +26,7 @@ from .core_layout import (
     ST_OFFERED, ST_WAITING, O_SLOT, O_TOKEN, CH, SCAN, QM_SKILL_SUM, EMPTY_EPOCH, LOGGED_IN,
     T_NO_AGENTS, QM_FROM, SKP, XFER, T_CALL_LIMIT, ORDER, CONNECTED_S, CB, QM_PAUSED,
 )
+from .core_layout import T_LEAVE_CALL, T_LEAVE_WALK
 
 # Presence and lock codes (codes.py) and event kinds (EventKind), as plain ints for numba.
 P_LOGGED_OUT, P_NOT_READY, P_READY = 0, 1, 2
@@ -144,6 +145,8 @@ def timer_live(S, k):
     if kind == T_RING:
         r = S.TM_i[k, TARG]
         return S.OF[r, O_TOKEN] == token and S.OF[r, O_SLOT] == target
+    if kind == T_LEAVE_WALK:  # target: a queue; the walk looks again when it fires
+        return True
     st = S.C_i[target, STATE]
     if not (st == ST_WAITING or st == ST_OFFERED):
         return False  # a connected call's waiting timers are void
@@ -156,7 +159,7 @@ def timer_live(S, k):
     if kind == T_NO_AGENTS:
         q = S.C_i[target, QUEUE]
         return S.Q_i[q, EMPTY_EPOCH] == S.TM_i[k, TARG] and S.Q_i[q, LOGGED_IN] == 0
-    return kind == T_MAX_WAIT or kind == T_ESCALATE or kind == T_PREF_FALLBACK
+    return kind == T_MAX_WAIT or kind == T_ESCALATE or kind == T_PREF_FALLBACK or kind == T_LEAVE_CALL
 
 
 @kernel
@@ -326,6 +329,8 @@ def staffs(S, k):
 @kernel
 def touch(S, a, t):
     """engine._touch: emit AGENT_STATE when the display state changed; index a newly AVAILABLE agent."""
+    if S.LE.shape[0] > 0:
+        leave_agent(S, a, t)  # its queues' leave rules for an empty queue (core_empty.py)
     d = display(S, a)
     if d == S.A_i[a, DISPLAY]:
         return
@@ -392,3 +397,6 @@ def set_state(S, slot, new):
     elif new == ST_OFFERED and old != ST_OFFERED:
         S.Q_i[S.C_i[slot, QUEUE], RINGING] += 1
     S.C_i[slot, STATE] = new
+
+
+from .core_empty import leave_agent  # noqa: E402 - at the end: core_empty uses this module's kernels

@@ -144,7 +144,8 @@ S_OF_NFREE, S_OF_ROOM = 24, 25  # free offer rows; the rows one step may need
 # An accept, reject or callback with timers due before it: whether it is refused depends on what they do, so
 # the facade first runs it on a copy (S_TRIAL 1: the batch stopped at it); S_TRIED 1: it passed, run it.
 S_TRIAL, S_TRIED = 26, 27
-N_S_I = 28
+S_LEAVE_TAIL = 28  # 1 while a row fires what it made due at its own time (core_batch.run_batch; empty queues)
+N_S_I = 29
 S_NOW = 0
 N_S_F = 1
 
@@ -262,3 +263,11 @@ class CoreState(NamedTuple):
     # Each profile's own max wait in seconds (inf: none), from the call's arrival. None only in a state pickled
     # before calls had one (Router.__setstate__ upgrades it).
     PLIM: np.ndarray = None
+    # The queues' join and leave rules for an empty queue (empty.py: LE_* columns), one row per queue, or no
+    # rows while no queue has one. None only in a state pickled before they existed (core_upgrade).
+    LE: np.ndarray = None
+
+# ---------------------------------------------------------------- empty queues (empty.py, core_empty.py)
+# T_LEAVE_CALL: a waiting call checks whether its queue is empty for it (TTARGET its slot, TTOKEN its QGEN);
+# T_LEAVE_WALK: queue TTARGET's waiting calls leave one by one while it is empty for them (CoreState.LE).
+T_LEAVE_CALL, T_LEAVE_WALK = 9, 10

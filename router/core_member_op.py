@@ -23,6 +23,7 @@ from .core_layout import (
     NO_AGENTS_S, OK, PREF, PRES, QGEN, QM_FROM, QM_PEN, QUEUE, T_NO_AGENTS, W_HEAD,
 )
 from .core_ids import h_get
+from .core_empty import leave_settings
 from .core_ops import agent_freed, enter_queue, leave_queue
 from .core_pref import member_row
 from .core_wait import w_next
@@ -54,6 +55,7 @@ def member_changed(S, t, a, q, kind, before):
                 x = w_next(S, x)
     if kind != M_REMOVE:
         agent_freed(S, a, t)
+    leave_settings(S, q, t)  # core_empty.py
     return OK
 
 
@@ -63,6 +65,7 @@ def queue_changed(S, t, a, q):
     take now (one row per member, so each has the room of one step)."""
     if a < 0:
         emit(S, t, K_QUEUE_UPDATED, -1, -1, q, D_NONE, 0.0)
+        leave_settings(S, q, t)  # core_empty.py
     else:
         agent_freed(S, a, t)
     return OK

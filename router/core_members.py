@@ -179,7 +179,8 @@ def step_rooms(n_queues: int, max_steps: int, ring: int, most: int) -> tuple[int
     offers = 2 * (ring + 1) * (most + 1)
     step_events = 4 * n_queues + 32 + 4 * ring + 4 * offers  # an overflow chain visits each queue at most once
     # each queue of a chain: waits, steps, rings; the call's own max wait
-    timers = 2 * (n_queues * (3 + max_steps) + 9 + ring + offers)
+    # empty queues (core_empty.py): a walk per queue, a check per call that waits
+    timers = 2 * (n_queues * (4 + max_steps) + 9 + 2 * (ring + offers))
     return 2 * step_events, timers, max(ring, 1) * most, offers
 
 

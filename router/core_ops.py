@@ -41,6 +41,8 @@ from .core_ring import drop_offer, offer, ring_join, ring_next, ring_route, ro_s
 from .core_pref import eligible, first_directed, mark_waiting, member_call_done, member_row, pref_active, unmark_waiting
 from .core_scan import pick_scan
 from .core_wait import w_insert, w_next, w_remove
+from .core_empty import joins_empty, leave_check_call
+from .core_layout import T_LEAVE_CALL, T_LEAVE_WALK
 
 PAUSED = -2
 
@@ -69,6 +71,7 @@ def wait(S, slot, q, t):
     mark_waiting(S, slot, t)
     set_state(S, slot, ST_WAITING)
     emit(S, t, K_QUEUED, slot, -1, q, D_NONE, float(pos))
+    leave_check_call(S, slot, q, t)  # a leave rule finding the queue empty for it (core_empty.py)
 
 
 @kernel
@@ -135,6 +138,8 @@ def enter_queue(S, slot, q, t, how):
         refuse = -1
         if ml > 0 and S.Q_i[q, NWAIT] + S.Q_i[q, RINGING] >= ml:  # callers being rung count too
             refuse = D_REJ_FULL
+        elif joins_empty(S, slot, q):  # join_empty: refused as with no agents (core_empty.py)
+            refuse = D_REJ_NO_AGENTS
         elif S.Q_i[q, LOGGED_IN] == 0 and S.C_i[slot, PREF] < 0 and S.Q_f[q, NO_AGENTS_S] == 0:  # nobody serves it
             refuse = D_REJ_NO_AGENTS
         if refuse >= 0:
@@ -286,6 +291,9 @@ def fire(S, t, kind, target, arg):
         unlock(S, target)
         free(S, target, t)
         return
+    if kind == T_LEAVE_WALK:
+        leave_walk(S, target, t)
+        return
     slot = target
     q = S.C_i[slot, QUEUE]
     if kind == T_RING:
@@ -326,8 +334,10 @@ def fire(S, t, kind, target, arg):
         if target >= 0:
             leave_queue(S, slot, t, D_ESCALATION)
             overflow_or_end(S, slot, q, target, t, D_EXIT_ESCALATION)
-        elif S.C_i[slot, STATE] == ST_WAITING:
-            try_route(S, slot, t, True)
+        elif S.C_i[slot, STATE] == ST_WAITING and not try_route(S, slot, t, True):
+            leave_check_call(S, slot, q, t)  # waits on at the new step: empty for it there?
+    elif kind == T_LEAVE_CALL:
+        leave_call(S, slot, q, t)
 
 
 @kernel
@@ -394,3 +404,6 @@ def logout_tail(S, a, t):
     S.S_i[S_TAIL] = 0
     S.S_i[S_TAIL_K] = 0
     return True
+
+
+from .core_leave import leave_call, leave_walk  # noqa: E402 - at the end: core_leave uses this module's kernels

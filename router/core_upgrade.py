@@ -21,6 +21,7 @@ import numpy as np
 
 from .config import RouterConfig
 from .core_build import build, empty_profiles
+from .empty import rules_table
 from .core_layout import (
     A_GONE, A_MAX_NA, A_OF_HEAD, A_WRAP, CAP, N_A_F, LOAD, N_C_I, N_QM, N_QM_F, N_S_I, O_AGENT, O_ANEXT, O_CNEXT, O_SLOT, O_TOKEN, OF_FIRST,
     OF_LAST, S_EV_ROOM, S_NPROF, S_NT, S_OF_NFREE, S_OF_ROOM, S_RO_ROOM, S_TM_ROOM, ST_OFFERED, STATE, T_RING,
@@ -53,6 +54,8 @@ def upgrade(S: CoreState, cfg: RouterConfig, profiles: dict) -> tuple[CoreState,
         S = S._replace(QM_f=QM_f)
     if S.PLIM is None:  # before a call had its own max wait: none had
         S = S._replace(PLIM=np.full(S.CP.shape[0], np.inf))
+    if S.LE is None:  # before the empty-queue rules: the configuration has none
+        S = S._replace(LE=rules_table(cfg.queues))
     return S, profiles
 
 

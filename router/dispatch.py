@@ -39,6 +39,7 @@ T_ESCALATE = 5
 T_PREF_FALLBACK = 6
 T_RING_STEP = 7
 T_CALL_LIMIT = 8  # a call's own max wait from its arrival (token: the call's order)
+T_LEAVE_CALL, T_LEAVE_WALK = 9, 10  # empty queues (empty_ref.py): one call's check; a walk of queue ``target``
 
 _RING_WALK = 64  # round-robin: members looked at before handing over to the kernel scan
 
@@ -65,6 +66,9 @@ class DispatchMixin:
         if q.cfg.max_length and len(q.waiting) + q.ringing >= q.cfg.max_length:  # callers rung count too
             self._overflow_or_end(call, q, q.overflow_idx, t, "queue-full", entry=True)
             return
+        if q.join_mask and self._joins_empty(call, q):  # join_empty: refused as with no agents (empty_ref.py)
+            self._overflow_or_end(call, q, q.overflow_idx, t, "no-agents", entry=True)
+            return
         if q.logged_in == 0 and call.preferred < 0:
             d = q.cfg.max_wait_no_agents_s
             if d == 0:
@@ -88,6 +92,8 @@ class DispatchMixin:
             bisect.insort(self._agents.directed[call.preferred], key)
         self._set_state(call, CallState.WAITING)
         self._emit(t, EventKind.CALL_QUEUED, call, -1, q.name, "", float(bisect.bisect_left(q.waiting, key) + 1))
+        if q.leave_mask:
+            self._leave_check_call(call, q, t)
 
     def _unwait(self, call: Call) -> None:
         key = call.key()

@@ -49,14 +49,15 @@ from .agents import AgentOpsMixin
 from .members import MemberChangesMixin
 from .ring_join import RingJoinMixin
 from .calls import CallOpsMixin
+from .empty_ref import EmptyRulesMixin
 from .codes import (
     LOCK_DELAY, LOCK_NONE, STRAT_FEWEST_CALLS, STRAT_ROUND_ROBIN, STRAT_LEAST_TALK, STRAT_LONGEST_IDLE, STRAT_MOST_SKILLED,
     STRAT_PREFERRED, LOCK_WRAP_UP, PRESENCE_LOGGED_OUT, PRESENCE_NOT_READY, CallState, EventKind,
 )
 from .config import RouterConfig, load_toml, parse_config
 from .dispatch import (
-    T_CALL_LIMIT, T_ESCALATE, T_LOCK_END, T_MAX_WAIT, T_NO_AGENTS, T_PREF_FALLBACK, T_RING, T_RING_STEP,
-    DispatchMixin,
+    T_CALL_LIMIT, T_ESCALATE, T_LEAVE_CALL, T_LEAVE_WALK, T_LOCK_END, T_MAX_WAIT, T_NO_AGENTS, T_PREF_FALLBACK,
+    T_RING, T_RING_STEP, DispatchMixin,
 )
 from .errors import ConfigError, StateError, TimeError, UnknownIdError, real_seconds
 from .events import Event
@@ -74,7 +75,8 @@ _INDEXED_KEY = {STRAT_LONGEST_IDLE: 0, STRAT_PREFERRED: 0, STRAT_FEWEST_CALLS: 1
 _new_event = tuple.__new__  # builds an Event without NamedTuple's Python-level __new__ (hot path)
 
 
-class ReferenceRouter(CallOpsMixin, AgentOpsMixin, MemberChangesMixin, DispatchMixin, RingJoinMixin, ReferenceViews):
+class ReferenceRouter(CallOpsMixin, AgentOpsMixin, MemberChangesMixin, DispatchMixin, RingJoinMixin, EmptyRulesMixin,
+                      ReferenceViews):
     """The specification engine. Build with :meth:`from_config` or :meth:`from_toml`."""
 
     def __init__(self, config: RouterConfig, *, collect_stats: bool = True, fast_paths: bool = True):
@@ -92,6 +94,7 @@ class ReferenceRouter(CallOpsMixin, AgentOpsMixin, MemberChangesMixin, DispatchM
             for mi, a in enumerate(q.members):
                 self._agents.queues[int(a)].append((q.idx, mi))
         self._rank = 0
+        self._leave_on = any(q.leave_mask for q in self._queues)
         self._fast_paths = fast_paths
         if fast_paths:
             self._enable_available_index()
@@ -163,6 +166,8 @@ class ReferenceRouter(CallOpsMixin, AgentOpsMixin, MemberChangesMixin, DispatchM
             self._stats.apply(ev)
 
     def _flush(self) -> list[Event]:
+        if self._timers and self.next_deadline() <= self._now:  # due now: an empty queue's callers leaving
+            self._advance(self._now)
         out, self._out = self._out, []
         return out
 
@@ -183,6 +188,8 @@ class ReferenceRouter(CallOpsMixin, AgentOpsMixin, MemberChangesMixin, DispatchM
 
     def _touch(self, a: int, t: float) -> None:
         """Emit AGENT_STATE when agent ``a``'s display state changed."""
+        if self._leave_on:
+            self._leave_agent(a, t)  # its queues' leave rules (empty_ref.py)
         d = self._display(a)
         A = self._agents
         if d != A.display[a]:
@@ -290,6 +297,8 @@ class ReferenceRouter(CallOpsMixin, AgentOpsMixin, MemberChangesMixin, DispatchM
         _, _, kind, target, token, arg = entry
         if kind == T_LOCK_END:
             return self._agents.lock_token[target] == token
+        if kind == T_LEAVE_WALK:  # target: a queue; the walk looks again when it fires
+            return True
         call = self._by_sid.get(target)
         if call is None:
             return False
@@ -312,6 +321,9 @@ class ReferenceRouter(CallOpsMixin, AgentOpsMixin, MemberChangesMixin, DispatchM
         if kind == T_LOCK_END:
             self._unlock(target)
             self._lock_or_free(target, t, 0.0, LOCK_NONE)
+            return
+        if kind == T_LEAVE_WALK:
+            self._leave_walk(self._queues[target], t)
             return
         call = self._by_sid[target]
         q = self._queues[call.queue]
@@ -354,8 +366,10 @@ class ReferenceRouter(CallOpsMixin, AgentOpsMixin, MemberChangesMixin, DispatchM
             if target_q >= 0:
                 self._leave_queue(call, t, "escalation")
                 self._overflow_or_end(call, q, target_q, t, "escalation")
-            elif call.state == CallState.WAITING:
-                self._try_route(call, t)
+            elif call.state == CallState.WAITING and not self._try_route(call, t):
+                self._leave_check_call(call, q, t)  # waits on at the new step: empty for it there?
+        elif kind == T_LEAVE_CALL:
+            self._leave_call(call, q, t)
         elif kind == T_PREF_FALLBACK:
             self._pref_fallback(call, t)
 

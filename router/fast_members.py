@@ -24,6 +24,7 @@ from .core_layout import (
     DIR_HEAD, DIR_NEXT, NO_ID, NWAIT, OK, OP_ADVANCE, OP_AGENT, PRES, OP_DTYPE, OP_MEMBER, OP_MOVE, OP_QUEUE, QM_AGENT, S_NT, S_TM_NEED, S_TM_ROOM,
 )
 from .core_members import add_agent, queue_settings, swap_queue
+from .empty import set_rules
 from .stats import AgentTotals
 from .core_kernels import P_LOGGED_OUT
 from .errors import StateError, TimeError, UnknownIdError, real_seconds
@@ -85,6 +86,7 @@ class MemberChanges:
         removal may leave the queue empty)."""
         S = swap_queue(self._S, config, qi, self._agent_index, self._skill_index)
         queue_settings(S.Q_i, S.Q_f, qi, config.queues[qi], self._queue_index)
+        S = S._replace(LE=set_rules(S.LE, qi, config.queues))  # join / leave rules (empty.py)
         if timers:
             S.S_i[S_TM_NEED] = S.S_i[S_NT] + S.Q_i[qi, NWAIT] + S.S_i[S_TM_ROOM]
         self._S = grow(S)
@@ -174,8 +176,8 @@ class MemberChanges:
     def queue_update(self, now: float, queue: str, **settings: Any) -> list[Event]:
         """Change queue settings while calls go on (docs/routing.md §16): ring_timeout_s, wrap_up_s, the
         delays, max_no_answer, max_wait_s, max_wait_no_agents_s, max_length, overflow, weight, ring_step_s,
-        preferred_fallback_s, max_penalty, sl_threshold_s, strategy. They apply to what is decided from ``now`` on;
-        the queue's free members are then offered what they may take."""
+        preferred_fallback_s, max_penalty, sl_threshold_s, strategy, join_empty, leave_when_empty. They apply to
+        what is decided from ``now`` on; the queue's free members are then offered what they may take."""
         now, change = self.queue_plan(now, queue, settings)
         return self._one(OP_ADVANCE, now) + self._internal_rows(self.queue_swap(change))
 

@@ -28,7 +28,8 @@ from .membership import (
 from .state import QueueState, _add_agent
 from .stats import AgentTotals
 
-_CARRIED = ("waiting", "logged_in", "ringing", "empty_epoch", "rr_cursor", "ring_all_order", "ring_all_t", "aht_est_s")
+_CARRIED = ("waiting", "logged_in", "ringing", "empty_epoch", "rr_cursor", "ring_all_order", "ring_all_t", "aht_est_s",
+            "empty_steps", "leave_pending", "leave_cur")
 _KINDS = {ADD: EventKind.MEMBER_ADDED, REMOVE: EventKind.MEMBER_REMOVED, UPDATE: EventKind.MEMBER_UPDATED}
 
 
@@ -79,6 +80,7 @@ class MemberChangesMixin:
                     self._queue_emptied(q, now)
         if kind != REMOVE:
             self._agent_freed(a, now)
+        self._leave_settings(q, now)  # empty_ref.py
 
     def reload(self, now: float, config: RouterConfig) -> list[Event]:
         """Apply the differences between the running configuration and ``config`` — agents after the existing
@@ -95,15 +97,22 @@ class MemberChangesMixin:
                 if self._stats is not None:
                     self._stats.threshold[q.name] = q.cfg.sl_threshold_s
                 self._emit(now, EventKind.QUEUE_UPDATED, None, -1, q.name)
+                self._leave_settings(q, now)
+            # Each change fires what falls due at ``now`` before the next (the compiled core's rows do).
             for a in r.added:
+                self._advance(now)
                 self._member_effect(q, a, ADD, False, now)
             for a, before in r.updated:
+                self._advance(now)
                 self._member_effect(q, a, UPDATE, before, now)
             for a, before in r.removed:
+                self._advance(now)
                 self._member_effect(q, a, REMOVE, before, now)
             if r.settings_changed:
                 for a in q.members_list:
+                    self._advance(now)
                     self._agent_freed(a, now)
+            self._advance(now)
         if plan.agents or plan.queues:  # an equal configuration changes nothing, not even which object holds it
             self.config = config
         self._advance(now)
@@ -119,7 +128,9 @@ class MemberChangesMixin:
         if self._stats is not None:
             self._stats.threshold[q.name] = q.cfg.sl_threshold_s
         self._emit(now, EventKind.QUEUE_UPDATED, None, -1, q.name)
+        self._leave_settings(q, now)  # empty_ref.py
         for a in q.members_list:  # in member order, each offered what it may take now
+            self._advance(now)  # (what fell due at ``now`` first, as the compiled core's rows do)
             self._agent_freed(a, now)
         return self._flush()
 
@@ -177,6 +188,7 @@ class MemberChangesMixin:
                 q.m_calls[q.member_of[a]] = old.m_calls[i]
                 q.m_last_s[q.member_of[a]] = old.m_last_s[i]
         self._queues[old.idx] = q
+        self._leave_on = any(x.leave_mask for x in self._queues)  # empty-queue rules (empty_ref.py)
         for a in set(was) | set(q.member_of):  # each agent's (queue, member index) rows, in queue order
             rows = [(qi, mi) for qi, mi in A.queues[a] if qi != old.idx]
             if a in q.member_of:

@@ -22,6 +22,7 @@ from typing import Any, Hashable, NamedTuple
 from .config import (
     MAX_MEMBER_VALUE, QUEUE_SETTINGS, AgentConfig, MemberConfig, QueueConfig, RouterConfig, parse_agent, queue_setting,
 )
+from .empty import check_steps
 from .errors import ConfigError, StateError, UnknownIdError
 
 #: The kind of change (the ``arg`` of the compiled core's OP_MEMBER row).
@@ -134,6 +135,7 @@ def plan_queue(cfg: RouterConfig, queue: str, queue_index: dict, settings: dict[
     if q.dedicated_agent is not None and given.get("strategy", q.strategy) != "preferred-agent":
         raise ConfigError(f"{q.name}.strategy: the queue has a dedicated agent, so its strategy stays "
                           "'preferred-agent'")
+    check_steps(replace(q, **given), q.name)
     queues = cfg.queues[:qi] + (replace(q, **given),) + cfg.queues[qi + 1:]
     return QueueChange(qi, replace(cfg, queues=queues))
 

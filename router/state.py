@@ -15,6 +15,7 @@ import numpy as np
 
 from .codes import LOCK_NONE, PRESENCE_LOGGED_OUT, STRATEGY_NAMES, CallState
 from .config import QueueConfig, RouterConfig
+from .empty import mask as empty_mask
 
 
 class AgentArrays:
@@ -89,10 +90,13 @@ class QueueState:
                  "m_from_step", "member_of", "waiting", "logged_in", "rr_cursor", "req_ids", "req_min",
                  "max_penalty_by_step", "drop_by_step", "aht_est_s", "overflow_idx", "step_overflow_idx",
                  "empty_epoch", "avail", "avail_key", "base_ok", "skill_sum", "ringing", "pos_order", "pos_sorted",
-                 "members_list", "ring_all_order", "ring_all_t", "paused", "m_calls", "m_last_s")
+                 "members_list", "ring_all_order", "ring_all_t", "paused", "m_calls", "m_last_s",
+                 "join_mask", "leave_mask", "empty_steps", "leave_pending", "leave_cur")
 
     def __setstate__(self, state) -> None:
-        _restore(self, state, {"ring_all_order": -1, "ring_all_t": -math.inf})  # ring-all joins (ring_join.py)
+        _restore(self, state, {"ring_all_order": -1, "ring_all_t": -math.inf,  # ring-all joins (ring_join.py)
+                               "join_mask": 0, "leave_mask": 0, "empty_steps": 0, "leave_pending": False,
+                               "leave_cur": None})  # empty-queue rules (empty_ref.py)
         if not hasattr(self, "paused"):  # pickled before members could be paused in one queue
             self.paused = {}
         if not hasattr(self, "m_calls"):  # pickled before members' calls were counted per queue: none counted
@@ -144,6 +148,11 @@ class QueueState:
         self.aht_est_s = cfg.expected_aht_s
         self.overflow_idx = queue_index[cfg.overflow] if cfg.overflow else -1
         self.step_overflow_idx = [queue_index[s.overflow] if s.overflow else -1 for s in cfg.escalation]
+        self.join_mask = empty_mask(cfg.join_empty)  # empty-queue rules (empty_ref.py)
+        self.leave_mask = empty_mask(cfg.leave_when_empty)
+        self.empty_steps = 0  # bit k: empty for a call at step k when last looked at (leave rule)
+        self.leave_pending = False  # a walk of the waiting calls is due (T_LEAVE_WALK)
+        self.leave_cur: tuple | None = None  # where it goes on: (sid, order) of a call, None: the first
 
 
 NO_SKILLS = np.empty(0, dtype=np.int64)

@@ -20,6 +20,7 @@ from typing import Any
 from .asterisk_conf import Entry, Section, read_sections
 from .common import MAX_NUMBER, Notes, SourceError, check_counts, render_toml
 from .result import ImportResult
+from ...router.empty import CONDITIONS as EMPTY_CONDITIONS
 
 #: Asterisk strategy → (busyhour strategy, difference or "" when the rule is the same).
 STRATEGIES: dict[str, tuple[str, str]] = {
@@ -44,8 +45,7 @@ _EMPTY_ALIASES = {  # joinempty / leavewhenempty legacy words (queues.conf.sampl
     "leavewhenempty": {"yes": "penalty,paused,invalid", "no": "", "strict": "penalty,paused,invalid,unavailable",
                        "loose": "penalty,invalid"},
 }
-_EMPTY_CONDITIONS = {"paused", "penalty", "inuse", "ringing", "unavailable", "invalid", "unknown", "wrapup"}
-_MEANINGLESS_HERE = {"unavailable", "invalid", "unknown"}  # all mean "not logged in" here
+_EMPTY_CONDITIONS = set(EMPTY_CONDITIONS)
 
 ADAPTER = "played or set by the PBX adapter; busyhour routes only"
 _ADAPTER_KEYS = {
@@ -240,7 +240,8 @@ def _option(key: str, e: Entry, q: dict[str, Any], scope: str, notes: Notes) -> 
 
 
 def _empty_rules(rules: list[Entry], q: dict[str, Any], scope: str, notes: Notes) -> None:
-    """joinempty / leavewhenempty → max_wait_no_agents_s = 0 when either lists a condition."""
+    """joinempty / leavewhenempty → join_empty / leave_when_empty (their conditions; the legacy words as
+    queues.conf.sample translates them)."""
     for e in rules:
         text = _EMPTY_ALIASES[e.key].get(e.value.strip().lower(), e.value)
         conds = {c.strip().lower() for c in text.split(",") if c.strip()}
@@ -248,14 +249,17 @@ def _empty_rules(rules: list[Entry], q: dict[str, Any], scope: str, notes: Notes
         if unknown:
             notes.skip(e.where, scope, e.key, e.value, f"unknown condition {', '.join(unknown)}")
             conds -= set(unknown)
-        if not conds:
-            continue
-        q["max_wait_no_agents_s"] = 0
-        unchecked = sorted(conds - _MEANINGLESS_HERE)
-        what = ("callers are refused on entry when no member is logged in" if e.key == "joinempty" else
-                "callers are refused on entry, and leave when the last member logs out")
-        diff = f"; {', '.join(unchecked)} not checked (a logged-in member counts in any state)" if unchecked else ""
-        notes.approx(e.where, scope, e.key, e.value, f"→ max_wait_no_agents_s = 0: {what}{diff}")
+        key = "join_empty" if e.key == "joinempty" else "leave_when_empty"
+        q[key] = [c for c in EMPTY_CONDITIONS if c in conds]
+        diffs = []
+        if conds & {"invalid", "unknown"}:
+            diffs.append("invalid and unknown mean logged out (busyhour has no device states)")
+        if "inuse" in conds:
+            diffs.append("inuse: on a connected call of any channel")
+        if q[key] and key == "leave_when_empty":
+            diffs.append("checked at the instant a member's state changes, not about once a second")
+        if diffs:
+            notes.approx(e.where, scope, e.key, e.value, f"→ {key} = {q[key]}: {'; '.join(diffs)}")
 
 
 def _members(lines: list[Entry], strategy: str, scope: str, agents: dict[str, dict[str, Any]],

@@ -164,6 +164,17 @@ _CHECKS = {
     "seq": lambda n, v: _int(n, v, 0, _INT64[1]), "limit": lambda n, v: _int(n, v, 1, MAX_EVENTS_PER_REPLY),
 }
 
+
+
+def _conditions(name: str, v: Any) -> list[str]:
+    """``join_empty`` / ``leave_when_empty``: a list of condition names (the router checks the names)."""
+    if type(v) is not list or len(v) > 16:
+        raise ProtocolError(BAD_REQUEST, f"field '{name}' must be a list of at most 16 condition names, got {_show(v)}")
+    return [_text(name, c, 32) for c in v]
+
+
+_CHECKS.update(join_empty=_conditions, leave_when_empty=_conditions)  # empty-queue rules (router/empty.py)
+
 #: op -> (required fields, optional fields). Engine ops change state and are journaled.
 ENGINE_OPS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "arrive": (("call", "queue"), ("priority", "skills", "channel", "preferred_agent", "preferred_fallback_s", "context",

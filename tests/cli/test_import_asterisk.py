@@ -62,7 +62,8 @@ def test_sample_sales_options_from_template_and_own_lines(sample):
     assert q.max_no_answer == 1  # autopause = yes
     assert q.weight == 3  # weight 2 overrides the template's 0; +1
     assert q.sl_threshold_s == 30
-    assert q.max_wait_no_agents_s == 0  # joinempty = strict
+    assert q.join_empty == ("paused", "penalty", "unavailable", "invalid")  # joinempty = strict
+    assert q.leave_when_empty == () and math.isinf(q.max_wait_no_agents_s)  # leavewhenempty = no
     assert members(q) == [("PJSIP/1001", 1, 0, 1.0), ("PJSIP/1002", 1, 1, 1.0), ("PJSIP/1003", 1, 2, 1.0),
                           ("PJSIP/1004", 1, 1, 1.0)]  # the last one from the #include
 
@@ -70,7 +71,7 @@ def test_sample_sales_options_from_template_and_own_lines(sample):
 def test_sample_support_overrides_the_template(sample):
     q = queue(configured(sample), "support")
     assert (q.ring_timeout_s, q.wrap_up_s, q.max_length, q.max_no_answer, q.weight) == (15, 30, 0, 1, 1)
-    assert math.isinf(q.max_wait_no_agents_s)  # joinempty = yes: callers always join
+    assert q.join_empty == () and math.isinf(q.max_wait_no_agents_s)  # joinempty = yes: callers always join
     assert [m.agent for m in q.members] == ["PJSIP/1002", "PJSIP/1004", "Agent/2001"]
     assert [m.position for m in q.members] == [0, 1, 2]  # configuration order is kept (rrordered)
 
@@ -100,7 +101,8 @@ def test_sample_notes(sample):
     assert unknown.where.endswith("queues.conf:42")
     assert by["sales", "strategy"].status == APPROXIMATED  # leastrecent with shared_lastcall = yes
     assert "every queue" in by["sales", "strategy"].reason
-    assert by["sales", "joinempty"].status == APPROXIMATED and "paused" in by["sales", "joinempty"].reason
+    assert by["sales", "joinempty"].status == APPROXIMATED and "invalid" in by["sales", "joinempty"].reason
+    assert ("sales", "leavewhenempty") not in by  # 'no': no rule, exactly
     assert by["sales", "retry"].status == NOT_MAPPED
     assert ("agents", "wrapuptime") not in by  # mapped: the agent's own wrap-up
     assert by["agents", "ackcall"].count == 2  # one row for both agents of agents.conf
@@ -173,11 +175,36 @@ def test_bad_values_keep_the_default_and_are_noted(tmp_path):
     assert {n.option for n in r.notes if n.status == NOT_MAPPED} == {"timeout", "wrapuptime", "maxlen"}
 
 
-def test_leavewhenempty_alone_refuses_on_entry_and_says_so(tmp_path):
+def test_leavewhenempty_alone_is_a_leave_rule_and_says_when_it_is_checked(tmp_path):
     r = imported(tmp_path, "[q]\nleavewhenempty = unavailable\n")
-    assert configured(r).queues[0].max_wait_no_agents_s == 0
+    q = configured(r).queues[0]
+    assert q.leave_when_empty == ("unavailable",) and q.join_empty == () and math.isinf(q.max_wait_no_agents_s)
     note = next(n for n in r.notes if n.option == "leavewhenempty")
-    assert note.status == APPROXIMATED and "not checked" not in note.reason  # unavailable = not logged in here
+    assert note.status == APPROXIMATED and "instant" in note.reason
+
+
+@pytest.mark.parametrize("key, value, conditions", [
+    ("joinempty", "yes", ()), ("joinempty", "no", ("paused", "penalty", "invalid")),
+    ("joinempty", "strict", ("paused", "penalty", "unavailable", "invalid")),
+    ("joinempty", "loose", ("penalty", "invalid")),
+    ("leavewhenempty", "yes", ("paused", "penalty", "invalid")), ("leavewhenempty", "no", ()),
+    ("leavewhenempty", "Strict", ("paused", "penalty", "unavailable", "invalid")),
+    ("leavewhenempty", "loose", ("penalty", "invalid")),
+    ("joinempty", "wrapup, ringing,inuse", ("inuse", "ringing", "wrapup")),
+    ("leavewhenempty", "unknown,paused", ("paused", "unknown")),
+])
+def test_empty_options_map_to_their_conditions(tmp_path, key, value, conditions):
+    q = configured(imported(tmp_path, f"[q]\n{key} = {value}\n")).queues[0]
+    assert (q.join_empty if key == "joinempty" else q.leave_when_empty) == conditions
+
+
+def test_joinempty_with_exact_conditions_has_no_note_and_unknown_ones_are_noted(tmp_path):
+    r = imported(tmp_path, "[q]\njoinempty = paused,penalty,ringing,wrapup,unavailable\n")
+    assert not [n for n in r.notes if n.option == "joinempty"]
+    r = imported(tmp_path, "[q]\njoinempty = paused,away\n")
+    assert configured(r).queues[0].join_empty == ("paused",)
+    note = next(n for n in r.notes if n.option == "joinempty")
+    assert note.status == NOT_MAPPED and "away" in note.reason
 
 
 def test_agents_conf_old_style_and_unknown_agent_member(tmp_path):

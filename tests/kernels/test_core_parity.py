@@ -29,6 +29,7 @@ from busyhour.router.core_layout import (
     OK, OP_ABANDON, OP_ACCEPT, OP_ADVANCE, OP_CALLBACK, OP_TRANSFER, S_RO_USED, OP_ARRIVE, OP_DTYPE, OP_LOGIN, OP_LOGOUT, OP_NOT_READY, OP_READY,
     OP_MOVE, OP_PAUSE, OP_PRIORITY, OP_REJECT, OP_RELEASE, OP_UNPAUSE,
 )
+from busyhour.router.empty import CONDITIONS as EMPTY_CONDITIONS
 from busyhour.router.fast import Router
 
 
@@ -88,6 +89,11 @@ def configs(draw, strategies=tuple(sorted(CORE_STRATEGIES)), multi_channel=False
                     step["overflow"] = f"q{(k + 1) % n_queues}"
                 steps.append(step)
             q["escalation"] = steps
+        if draw(st.integers(0, 3)) == 0:  # refused on entry to a queue empty under these conditions
+            q["join_empty"] = draw(st.lists(st.sampled_from(EMPTY_CONDITIONS), max_size=3, unique=True))
+        if draw(st.integers(0, 2)) == 0:  # waiting callers leave a queue empty under these conditions
+            q["leave_when_empty"] = draw(st.lists(st.sampled_from(EMPTY_CONDITIONS), min_size=1, max_size=3,
+                                                  unique=True))
         if draw(st.integers(0, 9)) == 0:  # every member above the queue's max penalty: never routed
             q["members"] = [{"agent": m, "penalty": 1} for m in members]
             q["max_penalty"] = 0
@@ -118,6 +124,9 @@ QUEUE_CHANGES = ({"ring_timeout_s": 4.0}, {"ring_timeout_s": 30.0}, {"wrap_up_s"
                  {"strategy": "ring-all"}, {"strategy": "ring-progressively", "ring_step_s": 2.0},
                  {"strategy": "leastrecent"}, {"strategy": "round-robin"}, {"strategy": "agent-with-fewest-calls"},
                  {"strategy": "wrandom"}, {"strategy": "linear"}, {"strategy": "longest-idle-agent"},
+                 {"leave_when_empty": ["inuse", "ringing"]}, {"leave_when_empty": []},
+                 {"join_empty": ["paused", "unavailable"], "leave_when_empty": ["penalty", "paused", "wrapup"]},
+                 {"join_empty": []}, {"leave_when_empty": ["unknown"]}, {"join_empty": ["busy"]},
                  {}, {"ring_timeout_s": -1.0}, {"strategy": "psychic"}, {"max_length": 1.5})
 # An agent's capacity per channel (None: the default, one voice call).
 CAPACITIES = (None, {"voice": 1, "chat": 2}, {"voice": 0, "chat": 3}, {"voice": 2}, {"voice": 1, "chat": 1})
@@ -403,6 +412,8 @@ def _reloaded(raw: dict, agents: list, k: int):
     q["members"] = members
     if k % 4 == 0:
         q["ring_timeout_s"] = 6.0
+    if k % 13 == 0:  # an empty-queue rule added (or a different one)
+        q["leave_when_empty"] = ["paused", "inuse"] if q.get("leave_when_empty") != ["paused", "inuse"] else ["wrapup"]
     if k % 11 == 0:
         q["max_penalty"] = 1 if "max_penalty" not in q else None
         q = {key: v for key, v in q.items() if v is not None}

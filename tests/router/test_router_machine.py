@@ -37,7 +37,21 @@ from busyhour.router import STRATEGIES, CallState, EventKind, ReferenceRouter, R
 AGENTS = ["a0", "a1", "a2", "a3", "a4"]
 
 
-def make_config(strategies: list[str], wrap_up_s: float, delay_s: float) -> dict:
+# Empty-queue rules (docs/routing.md §6): none, or join and leave rules on q0 and q1.
+EMPTY_RULES = ({}, {"q0": {"leave_when_empty": ["penalty", "inuse"]},
+                    "q1": {"join_empty": ["unavailable", "paused"], "leave_when_empty": ["paused", "wrapup"]}},
+               {"q0": {"join_empty": ["ringing"], "leave_when_empty": ["unavailable", "ringing"]},
+                "q3": {"leave_when_empty": ["inuse", "wrapup", "paused"]}})
+
+
+def make_config(strategies: list[str], wrap_up_s: float, delay_s: float, rules: int = 0) -> dict:
+    cfg = _make_config(strategies, wrap_up_s, delay_s)
+    for q in cfg["queues"]:
+        q.update(EMPTY_RULES[rules].get(q["name"], {}))
+    return cfg
+
+
+def _make_config(strategies: list[str], wrap_up_s: float, delay_s: float) -> dict:
     return {
         "skills": ["en", "es"],
         "agents": [
@@ -78,9 +92,10 @@ class RouterMachine(RuleBasedStateMachine):
     @initialize(strategies=st.lists(st.sampled_from(STRATEGIES), min_size=3, max_size=3).flatmap(
                     lambda s: st.sampled_from(["longest-idle-agent", "preferred-agent", *STRATEGIES]).map(
                         lambda x: [*s, x])),
-                wrap_up_s=st.sampled_from([0.0, 3.0]), delay_s=st.sampled_from([0.0, 4.0]))
-    def setup(self, strategies, wrap_up_s, delay_s):
-        self.cfg = _strip_none(make_config(strategies, wrap_up_s, delay_s))
+                wrap_up_s=st.sampled_from([0.0, 3.0]), delay_s=st.sampled_from([0.0, 4.0]),
+                rules=st.sampled_from([0, 0, 1, 2]))
+    def setup(self, strategies, wrap_up_s, delay_s, rules):
+        self.cfg = _strip_none(make_config(strategies, wrap_up_s, delay_s, rules))
         self.router = ReferenceRouter.from_config(self.cfg)
         self.now = 0.0
         self.ops: list[tuple] = []
