@@ -145,6 +145,16 @@ class CompiledEngine(CoreViews):
         events = self._rows_now([self._row(now, "advance", {})])
         return events + self._rows_now(swap(change)), None
 
+    def reload(self, now: float, config: RouterConfig) -> list[Event]:
+        """``Router.reload`` on this engine's ids (a CALL_ENDED a no-agents limit of 0 fires unmaps its call):
+        checked, the core advanced to ``now``, then the reload's steps, each run before the next."""
+        fr = self.fr
+        now, plan = fr.reload_plan(now, config)
+        events = self._rows_now([self._row(now, "advance", {})])
+        for rows in fr.reload_steps(config, plan):
+            events += self._rows_now(rows)
+        return events + self._rows_now([self._row(now, "advance", {})])
+
     def _rows_now(self, rows: list[tuple]) -> list[Event]:
         """Run rows that cannot fail (an advance to the present, a membership row) and read their events."""
         ev, status, _ = self.fr.run_rows(np.array(rows, dtype=OP_DTYPE), records=self._ext)

@@ -73,6 +73,11 @@ class PythonEngine:
         self.queue_names = [q.name for q in config.queues]
 
     @property
+    def config(self) -> RouterConfig:
+        """The configuration as it is now (run-time changes included)."""
+        return self.router.config
+
+    @property
     def now(self) -> float:
         return self.router.now
 
@@ -95,6 +100,10 @@ class PythonEngine:
             except RouterError as exc:
                 out.append(([], exc))
         return out
+
+    def reload(self, now: float, config: RouterConfig) -> list[Event]:
+        """The router's ``reload`` (RouterError, nothing changed, when refused)."""
+        return self.router.reload(now, config)
 
     def call_view(self, call: Hashable) -> views.CallView:
         return views.call_view(self.router, call)

@@ -32,6 +32,7 @@ MAX_MAP_ENTRIES = 64
 MAX_CONTEXT_BYTES = 16 * 1024
 MAX_PRIORITY = 1_000_000
 MAX_EVENTS_PER_REPLY = 10_000
+MAX_CONFIG_BYTES = 16 << 20  # a reload's configuration text (the frame limit, --max-frame-bytes, applies first)
 _INT64 = (-(1 << 63), (1 << 63) - 1)
 
 #: Error codes (docs/protocol.md). Never renamed: adapters branch on them.
@@ -152,6 +153,14 @@ def _reason(name: str, v: Any) -> str:
     return v
 
 
+def _config(name: str, v: Any) -> str:
+    if not isinstance(v, str) or not v.strip():
+        raise ProtocolError(BAD_REQUEST, f"field '{name}' must be the text of a TOML configuration, got {_show(v)}")
+    if 4 * len(v) > MAX_CONFIG_BYTES and len(v.encode("utf-8", "surrogatepass")) > MAX_CONFIG_BYTES:
+        raise ProtocolError(TOO_LARGE, f"field '{name}' is longer than {MAX_CONFIG_BYTES:,} bytes")
+    return v
+
+
 _CHECKS = {
     "call": _id, "agent": _id, "preferred_agent": _id, "queue": _text, "channel": _text,
     "priority": lambda n, v: _int(n, v, 0, MAX_PRIORITY), "skills": _skills, "context": _context,
@@ -160,7 +169,7 @@ _CHECKS = {
     "tier": _member_int, "penalty": _member_int, "position": _member_int, "weight": _number,
     **{k: _seconds for k in QUEUE_SECONDS if k not in ("wrap_up_s", "max_wait_s", "preferred_fallback_s")},
     "max_length": _count, "max_no_answer": _count, "max_penalty": _count, "overflow": _text, "capacity": _capacity,
-    "seq": lambda n, v: _int(n, v, 0, _INT64[1]), "limit": lambda n, v: _int(n, v, 1, MAX_EVENTS_PER_REPLY),
+    "config": _config, "seq": lambda n, v: _int(n, v, 0, _INT64[1]), "limit": lambda n, v: _int(n, v, 1, MAX_EVENTS_PER_REPLY),
 }
 
 #: op -> (required fields, optional fields). Engine ops change state and are journaled.
@@ -186,6 +195,7 @@ ENGINE_OPS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "queue_update": (("queue",), QUEUE_SETTINGS),
     "move": (("call", "queue"), ()),
     "agent_add": (("agent",), ("skills", "capacity", *AGENT_SETTINGS)),
+    "reload": (("config",), ()),  # applied alone (reloads.py)
 }
 QUERY_OPS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "ping": ((), ()), "agent": (("agent",), ()), "call": (("call",), ()), "queue": (("queue",), ()),

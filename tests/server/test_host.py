@@ -206,7 +206,7 @@ def test_fuzzed_frames_never_change_state_or_stop_the_host(frame):
         assert out.record is None
 
 
-def test_snapshot_keeps_events_typed_and_loads_formats_1_and_2():
+def test_snapshot_keeps_events_typed_and_loads_formats_1_to_3():
     import pickle
 
     from busyhour.router.codes import EventKind
@@ -219,12 +219,18 @@ def test_snapshot_keeps_events_typed_and_loads_formats_1_and_2():
     host.step(0.0, steps)
     py.step(0.0, steps)
     events = host.events_since(0)[0]
-    assert events and SNAPSHOT_FORMAT == 3 and py.events_since(0)[0] == events and py.digest() == host.digest()
+    assert events and SNAPSHOT_FORMAT == 4 and py.events_since(0)[0] == events and py.digest() == host.digest()
     restored = Host(CONFIG, engine="python")  # the snapshot's engine wins
     restored.load_blob(host.to_blob())
     again = restored.events_since(0)[0]
     assert again == events and all(type(e.kind) is EventKind for e in again)
     assert restored.engine.kind == "compiled" and restored.digest() == host.digest()
+    old3 = pickle.loads(host.to_blob())  # format 3 held no configuration: the host's own (the startup one) stays
+    del old3["config"]
+    old3["format"] = 3
+    from_3 = Host(CONFIG, config_text="# the startup text\n")
+    from_3.load_blob(pickle.dumps(old3))
+    assert from_3.config_track.text == "# the startup text\n" and from_3.events_since(0)[0] == events
     for fmt, ring in ((1, list(events)), (2, None)):  # formats 1 and 2 held a ReferenceRouter (1: the events themselves)
         old = pickle.loads(py.to_blob())
         old["router"] = old.pop("engine").router
