@@ -46,6 +46,7 @@ from typing import Any, Hashable, NamedTuple
 import msgpack
 
 from ..config import QUEUE_SETTINGS, RouterConfig, parse_toml
+from ..errors import ConfigError
 from ..events import Event
 from ..membership import ReloadPlan, plan_reload
 from . import protocol as P
@@ -121,7 +122,11 @@ def apply_reload(engine: Any, now: float, text: str) -> tuple[list[Event], Reloa
     """Parse ``text``, plan the change against the engine's running configuration and apply it: (events, the
     summary). ``ConfigError`` (nothing changed) for bad TOML, a bad configuration or a difference that needs a
     restart."""
-    new = parse_toml(text, "reload config")
+    try:
+        new = parse_toml(text, "reload config")
+    except ConfigError as exc:  # TOML errors name "reload config" already; the schema's name the key path
+        message = str(exc)
+        raise ConfigError(message if message.startswith("reload config") else f"reload config: {message}") from None
     before = engine.config
     plan = plan_reload(before, new)  # refused here, by name, before the engine is touched
     events = engine.reload(now, new)

@@ -19,7 +19,7 @@ from busyhour.router.errors import ConfigError
 from busyhour.router.server import protocol as P
 from busyhour.router.server.engines import make_engine, resolve
 from busyhour.router.server.host import Host
-from test_host import CONFIG_RAW, AGENTS, CALLS, CONFIG, streams, work
+from test_host import CONFIG_RAW, AGENTS, CALLS, CONFIG, RELOADS, streams, work
 
 
 @st.composite
@@ -55,6 +55,7 @@ def _odd_requests(draw, rid: int) -> dict:
          **draw(st.sampled_from([{"ring_timeout_s": 3.0}, {"max_penalty": 0}, {"max_penalty": None},
                                  {"overflow": None}, {"max_wait_s": float("inf"), "wrap_up_s": 1.0},
                                  {"sl_threshold_s": 2.0}, {"ring_timeout_s": 0.0}, {}]))},
+        {"op": "reload", "config": draw(st.sampled_from(RELOADS))},
         {"op": "queue", "queue": "support"},
         {"op": "call", "call": call},
         {"op": "agent", "agent": agent},

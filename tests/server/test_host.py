@@ -32,6 +32,34 @@ CONFIG_RAW = {
                {"name": "support", "strategy": "ring-all", "members": ["a1", "a3"], "max_wait_s": 30}],
 }
 CONFIG = parse_config(CONFIG_RAW)
+_TOML = """skills = ["es"]
+[[agents]]
+id = "a1"
+skills = { es = 3 }
+[[agents]]
+id = "a2"
+[[agents]]
+id = "a3"
+skills = { es = 1 }
+[[queues]]
+name = "sales"
+members = ["a1", "a2", "a3"]
+ring_timeout_s = 10
+wrap_up_s = 5
+max_wait_s = 60
+overflow = "support"
+[[queues]]
+name = "support"
+strategy = "ring-all"
+members = ["a1", "a3"]
+max_wait_s = 30
+"""
+#: reload texts: CONFIG itself, members and settings changed, an agent added (n1, as agent_add adds it)
+RELOADS = [_TOML, _TOML.replace('members = ["a1", "a2", "a3"]\nring_timeout_s = 10', 'members = ["a3", "a1"]\n'
+                                'ring_timeout_s = 4\nmax_penalty = 0').replace('members = ["a1", "a3"]',
+                                                                               'members = ["a2", "a1", "a3"]'),
+           _TOML.replace('members = ["a1", "a3"]', 'members = ["a1", "a3", "n1"]')
+           + '[[agents]]\nid = "n1"\ncapacity = { voice = 1 }\n']
 AGENTS = ["a1", "a2", "a3", "ghost"]
 CALLS = ["c1", "c2", "c3", 4, 5]
 
@@ -48,7 +76,7 @@ def work(client: bytes, *reqs: dict, batch: bool = False) -> Work:
 def _request(draw, rid: int) -> dict:
     op = draw(st.sampled_from(["arrive", "accept", "reject", "release", "abandon", "login", "logout", "ready",
                                "not_ready", "transfer", "callback", "ping", "position", "snapshot", "member_add",
-                               "member_remove", "member_update", "queue_update", "move", "agent_add"]))
+                               "member_remove", "member_update", "queue_update", "move", "agent_add", "reload"]))
     call, agent = draw(st.sampled_from(CALLS)), draw(st.sampled_from(AGENTS))
     req = {"v": 1, "id": rid, "op": op}
     if op == "arrive":
@@ -76,6 +104,8 @@ def _request(draw, rid: int) -> dict:
         req.update(agent=draw(st.sampled_from(["n1", "n2", "a1"])), capacity={"voice": 1})
     elif op == "move":
         req.update(call=call, queue=draw(st.sampled_from(["sales", "support"])))
+    elif op == "reload":
+        req["config"] = draw(st.sampled_from(RELOADS))
     elif op == "queue_update":
         req.update(queue=draw(st.sampled_from(["sales", "support"])), max_penalty=draw(st.sampled_from([0, 1, None])),
                    ring_timeout_s=draw(st.sampled_from([5.0, 20.0])))
