@@ -26,7 +26,7 @@ from typing import Any
 import msgpack
 import zmq
 
-from busyhour.bench.serverproc import ServerProcess, free_port
+from busyhour.bench.serverproc import ServerProcess
 
 DEBIAN_PACKAGES = ("kamailio", "kamailio-python3-modules", "python3-zmq", "python3-msgpack", "sip-tester")
 ADAPTER_DIR = Path(__file__).resolve().parents[1] / "adapters" / "kamailio"

@@ -146,19 +146,21 @@ def replay_check(journal: Path, config: Path, live_stats: Any,
     statistics are compared, and then to the time of the state the server
     left before the digests are compared. ``auditor`` is fed every replayed event (the journal must
     then be whole: replayed from record 0)."""
-    from busyhour.router import load_toml
+    from busyhour.router import parse_toml
+    from busyhour.router.config import read_toml_text
     from busyhour.router.server.host import Host
     from busyhour.router.server.journal import Journal
 
-    cfg = load_toml(config)
     j, rec = Journal.open(journal, fsync="never")
     try:
-        left = Host(cfg)  # what the server left: its newest snapshot + the records after it
+        text = (rec.header or {}).get("config_toml") or read_toml_text(config)  # the journal's first configuration
+        cfg = parse_toml(text, str(config))
+        left = Host(cfg, config_text=text)  # what the server left: its newest snapshot + the records after it
         if rec.snapshot_blob is not None:
             left.load_blob(rec.snapshot_blob)
         for payload in rec.records:
             left.replay(payload)
-        fresh = Host(cfg)
+        fresh = Host(cfg, config_text=text)
         start = 0
         if j.first_retained_record > 0:  # pruned: start from the oldest snapshot kept
             start = j.list_snapshots()[0]

@@ -34,6 +34,9 @@ def summary(info: Any) -> dict[str, Any]:
     newest = usable[-1] if usable else None
     end = info.first_record + info.records
     epoch = info.epoch_unix_s
+    header = dict(info.header) if info.header is not None else None
+    if header is not None and isinstance(header.get("config_toml"), str):  # the text itself is not shown
+        header["config_toml_bytes"] = len(header.pop("config_toml").encode("utf-8"))
     return {
         "path": info.path,
         "segments": info.segments,
@@ -49,13 +52,14 @@ def summary(info: Any) -> dict[str, Any]:
         else None,
         "commands": info.commands,
         "arrivals": info.arrivals,
+        "reloads": info.reloads,
         "last_seq": info.last_seq,
         "snapshots": info.snapshots,
         "replay_from_record": newest["record"] if newest else info.first_record,
         "replay_records": end - (newest["record"] if newest else info.first_record),
         "torn": info.torn,
         "undecodable": info.undecodable,
-        "header": info.header,
+        "header": header,
     }
 
 
@@ -72,6 +76,10 @@ def _table(doc: dict[str, Any]) -> None:
     t.add_row("epoch", _utc(doc["epoch_unix_s"]))
     if header.get("config_sha256"):
         t.add_row("config sha256", str(header["config_sha256"])[:16] + "…")
+    if doc["header"]:
+        kept = header.get("config_toml_bytes")
+        t.add_row("first config", f"kept in the header ({kept:,} bytes)" if kept is not None
+                  else "not kept (the file it started with must stay)")
     t.add_row("segments", str(doc["segments"]))
     end = doc["first_record"] + doc["records"]
     t.add_row("records", f"{doc['records']:,}" + (f" (records {doc['first_record']:,} – {end - 1:,})"
@@ -83,6 +91,7 @@ def _table(doc: dict[str, Any]) -> None:
         t.add_row("wall clock", f"{doc['first_time_utc']} – {doc['last_time_utc']}")
     t.add_row("commands", f"{doc['commands']:,}")
     t.add_row("calls arrived", f"{doc['arrivals']:,}")
+    t.add_row("reloads", f"{doc['reloads']:,}")
     t.add_row("last seq", "-" if doc["last_seq"] is None else f"{doc['last_seq']:,}")
     t.add_row("snapshots", str(len(doc["snapshots"])))
     t.add_row("a restart replays", f"{doc['replay_records']:,} records (from record {doc['replay_from_record']:,})")

@@ -33,7 +33,7 @@ def _root(version: bool = version_option()) -> None:
 
 
 _COMMAND_MODULES = ("demo_cmd", "erlang_cmds", "sim_cmds", "router_cmds", "server_cmds", "journal_cmds",
-                    "bench_server_cmds", "bench_sip_cmds", "warmup_cmd", "import_cmds")
+                    "bench_server_cmds", "bench_sip_cmds", "warmup_cmd", "import_cmds", "server_reload_cmd")
 for _name in _COMMAND_MODULES:
     try:
         _mod = importlib.import_module(f"busyhour.cli.{_name}")

@@ -8,13 +8,14 @@ library".
 """
 
 from .aio import AsyncRouterClient
-from .records import (Event, EventsPage, Ping, ProtocolMismatch, Reply, RouterClientError, RouterRequestError,
-                      RouterUnavailable)
+from .records import (Event, EventsPage, Ping, ProtocolMismatch, QueueChanges, ReloadResult, Reply,
+                      RouterClientError, RouterRequestError, RouterUnavailable)
 from .sync import Pending, RouterClient, Subscription
 from .wire import CurveKeys, default_identity, load_curve
 
 __all__ = [
     "RouterClient", "AsyncRouterClient", "Subscription", "Pending", "Reply", "Event", "Ping", "EventsPage",
+    "ReloadResult", "QueueChanges",
     "RouterClientError", "RouterRequestError", "RouterUnavailable", "ProtocolMismatch", "CurveKeys",
     "default_identity", "load_curve",
 ]

@@ -90,6 +90,28 @@ class EventsPage(NamedTuple):
     more: bool
 
 
+class QueueChanges(NamedTuple):
+    """What a ``reload`` changed in one queue: settings that took new values, members (agent ids) added,
+    changed and removed. All empty: only the members' order changed."""
+
+    queue: str
+    settings: tuple[str, ...]
+    members_added: tuple[Any, ...]
+    members_updated: tuple[Any, ...]
+    members_removed: tuple[Any, ...]
+
+
+class ReloadResult(NamedTuple):
+    """Result of ``reload``: the sha256 of the configuration the server now runs, whether anything changed,
+    the agents added, the queues changed, and the events the reload caused."""
+
+    config_sha256: str
+    changed: bool
+    agents_added: tuple[Any, ...]
+    queues: tuple[QueueChanges, ...]
+    events: tuple[Event, ...]
+
+
 class RouterClientError(Exception):
     """Base class of the client library's errors."""
 

@@ -18,7 +18,7 @@ from typing import Any, Callable, Iterable, NamedTuple
 import msgpack
 import zmq
 
-from .records import EventsPage, Ping, ProtocolMismatch, Reply, events_from_wire
+from .records import EventsPage, Ping, ProtocolMismatch, QueueChanges, ReloadResult, Reply, events_from_wire
 
 DEFAULT_COMMANDS = "tcp://127.0.0.1:5570"
 VERSION = 1
@@ -29,6 +29,7 @@ MAX_RETRIES = 1000
 HWM = 1_000_000  # messages queued per socket and direction (ZeroMQ's default, 1,000, would block a big pipeline)
 BACKOFF_BASE_S = 0.05
 BACKOFF_CAP_S = 1.0
+MAX_CONFIG_BYTES = 16 << 20  # a reload's configuration (docs/protocol.md, Limits)
 
 _packer = msgpack.Packer(use_bin_type=True)
 
@@ -194,6 +195,34 @@ def _page(op: str, reply: Reply) -> EventsPage:
     return EventsPage(events_from_wire(r.get("events")), int(r.get("last_seq", 0)), bool(r.get("more", False)))
 
 
+def _reload(op: str, reply: Reply) -> ReloadResult:
+    r = reply.result
+    try:
+        queues = tuple(QueueChanges(str(q["queue"]), tuple(q["settings"]), tuple(q["members_added"]),
+                                    tuple(q["members_updated"]), tuple(q["members_removed"])) for q in r["queues"])
+        return ReloadResult(str(r["config_sha256"]), bool(r["changed"]), tuple(r["agents_added"]), queues,
+                            reply.events)
+    except (TypeError, KeyError) as exc:
+        raise ProtocolMismatch(f"reload: result is not a reload summary ({type(exc).__name__}: {exc})") from None
+
+
+def read_config(path: str | os.PathLike[str]) -> str:
+    """The text of a configuration file for ``reload``: ValueError (naming the file) when it is missing, not a
+    file, over 16 MiB, unreadable or not UTF-8."""
+    p = Path(path)
+    try:
+        if not p.is_file():
+            raise ValueError(f"{p}: no such configuration file")
+        size = p.stat().st_size
+        if size > MAX_CONFIG_BYTES:
+            raise ValueError(f"{p}: {size:,} bytes, over the {MAX_CONFIG_BYTES:,}-byte limit of a reload")
+        return p.read_bytes().decode("utf-8")
+    except OSError as exc:
+        raise ValueError(f"{p}: cannot read: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{p}: not UTF-8 text (byte {exc.start})") from None
+
+
 Post = Callable[[str, Reply], Any]
 
 
@@ -289,6 +318,10 @@ class Operations:
         """Add an agent (logged out, in no queue); ``settings``: its own wrap_up_s, delays, max_no_answer."""
         return self._op("agent_add", _reply, {"agent": agent, **_opt(skills=skills, capacity=capacity, **settings)})
 
+    def agent_remove(self, agent: Any) -> Any:
+        """Remove a logged-out agent: it leaves its queues; its id is free again."""
+        return self._op("agent_remove", _reply, {"agent": agent})
+
     def move(self, call: Any, queue: str) -> Any:
         """Move a waiting or ringing call to ``queue``, keeping its place by arrival and priority."""
         return self._op("move", _reply, {"call": call, "queue": queue})
@@ -305,6 +338,19 @@ class Operations:
         """Change a member's settings (those not given stay)."""
         return self._op("member_update", _reply, {"agent": agent, "queue": queue, **_opt(
             tier=tier, penalty=penalty, position=position, weight=weight)})
+
+    def reload(self, config: str) -> Any:
+        """Apply a configuration, given as its TOML text, to the running server (docs/routing.md §16): a
+        :class:`ReloadResult`. A configuration the server refuses raises :class:`RouterRequestError`
+        (``bad_request``, the message naming the problem); nothing changed then."""
+        if not isinstance(config, str):
+            raise TypeError(f"reload takes the configuration's TOML text (a str), got {type(config).__name__}; "
+                            "use reload_file(path) for a file")
+        return self._op("reload", _reload, {"config": config})
+
+    def reload_file(self, path: str | os.PathLike[str]) -> Any:
+        """:meth:`reload` with the text of the file at ``path`` (read here; ValueError if it cannot be)."""
+        return self.reload(read_config(path))
 
     # queries
     def ping(self) -> Any:

@@ -7,7 +7,7 @@ hold the two equal. ``FastRouter`` is an old name of ``Router``.
 """
 
 from .codes import STRATEGY_NAMES, AgentState, CallState, EventKind
-from .config import RouterConfig, load_toml, parse_config
+from .config import RouterConfig, load_toml, parse_config, parse_toml
 from .engine import ReferenceRouter
 from .errors import ConfigError, OfferError, RouterError, StateError, TimeError, UnknownIdError
 from .events import Event
@@ -17,7 +17,8 @@ from .stats import Position, RouterStats
 STRATEGIES = tuple(STRATEGY_NAMES)
 
 __all__ = [
-    "Router", "ReferenceRouter", "FastRouter", "BatchResult", "RouterConfig", "parse_config", "load_toml", "Event",
+    "Router", "ReferenceRouter", "FastRouter", "BatchResult", "RouterConfig", "parse_config", "parse_toml",
+    "load_toml", "Event",
     "EventKind", "AgentState", "CallState",
     "Position", "RouterStats", "RouterError", "ConfigError", "UnknownIdError", "StateError", "OfferError",
     "TimeError", "STRATEGIES",

@@ -366,13 +366,29 @@ def queue_setting(q: dict, key: str, path: str, names: list[str]) -> Any:
     return t
 
 
-def load_toml(path: str | Path) -> RouterConfig:
-    """Read and validate a TOML router configuration."""
+def parse_toml(text: str, source: str = "configuration") -> RouterConfig:
+    """Validate a TOML router configuration given as text; ``source`` names it in errors
+    (``"<source>: not valid TOML: … (at line N, column M)"``)."""
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{source}: not valid TOML: {exc}") from None
+    return parse_config(raw)
+
+
+def read_toml_text(path: str | Path) -> str:
+    """The text of a TOML file (UTF-8); ConfigError naming the file if it cannot be read."""
     try:
         with open(path, "rb") as fh:
-            raw = tomllib.load(fh)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+            data = fh.read()
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
-    return parse_config(raw)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: not UTF-8 text (byte {exc.start})") from None
+
+
+def load_toml(path: str | Path) -> RouterConfig:
+    """Read and validate a TOML router configuration."""
+    return parse_toml(read_toml_text(path), str(path))

@@ -13,7 +13,7 @@ refused change changes nothing, clock included.
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any, Hashable
+from typing import Any, Hashable, Iterator
 
 import numpy as np
 
@@ -30,8 +30,8 @@ from .core_kernels import P_LOGGED_OUT
 from .errors import StateError, TimeError, UnknownIdError, real_seconds
 from .events import Event
 from .membership import (
-    ADD, REMOVE, UPDATE, AgentAdd, AgentRemove, MemberChange, QueueChange, plan_agent_add, plan_agent_remove,
-    plan_change, plan_queue, plan_reload,
+    ADD, REMOVE, UPDATE, AgentAdd, AgentRemove, MemberChange, QueueChange, ReloadPlan, plan_agent_add,
+    plan_agent_remove, plan_change, plan_queue, plan_reload,
 )
 
 
@@ -197,12 +197,23 @@ class MemberChanges:
         ones, queue members and the queue settings ``queue_update`` changes — keeping every call and agent state
         (docs/routing.md §16).
         Anything else that differs raises ConfigError naming it (it needs a restart); nothing changes then."""
-        now = self._checked_now(now)
-        plan = plan_reload(self.config, config, self._agent_index, len(self.agent_ids))
+        now, plan = self.reload_plan(now, config)
         events = self._one(OP_ADVANCE, now)
+        for rows in self.reload_steps(config, plan):
+            events += self._internal_rows(rows)
+        return events + self._one(OP_ADVANCE, now)
+
+    def reload_plan(self, now: float, config: RouterConfig) -> tuple[float, ReloadPlan]:
+        """(now, the reload's plan) checked against this router, changing nothing (TimeError, ConfigError)."""
+        return self._checked_now(now), plan_reload(self.config, config, self._agent_index, len(self.agent_ids))
+
+    def reload_steps(self, config: RouterConfig, plan: ReloadPlan) -> Iterator[list[tuple]]:
+        """Put a reload's changes in place (the core advanced to its time first), one step at a time: each
+        step yields the rows that finish it, which the caller runs before taking the next step (a queue's
+        rows see the queues before it changed and the ones after it not yet)."""
+        now = self.now
         for agent in plan.agents:  # new agents first, so queues can list them
-            add = AgentAdd(agent, replace(self.config, agents=self.config.agents + (agent,)))
-            events += self._internal_rows(self.agent_swap(add))
+            yield self.agent_swap(AgentAdd(agent, replace(self.config, agents=self.config.agents + (agent,))))
         for r in plan.queues:
             qi = r.queue
             self._put_queue(config, qi, timers=bool(r.removed))
@@ -214,10 +225,9 @@ class MemberChanges:
             rows += offers[1:]
             # then what fell due (a no-agents limit of 0) before the next queue changes: each row fires what is
             # due before it runs, as the reference fires it at once
-            events += self._internal_rows(rows + [(OP_ADVANCE, now, NO_ID, -1, -1, 0, 0.0)])
+            yield rows + [(OP_ADVANCE, now, NO_ID, -1, -1, 0, 0.0)]
         if plan.agents or plan.queues:  # an equal configuration changes nothing, not even which object holds it
             self.config = config
-        return events + self._one(OP_ADVANCE, now)
 
     def _checked_now(self, now: float) -> float:
         """``now`` as seconds, refused (TimeError) when not finite or before the router's clock."""

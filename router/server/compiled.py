@@ -104,7 +104,7 @@ class CompiledEngine(CoreViews):
         profs: list[int] = []  # each row's skill profile (arrive rows with their own skills; else 0)
         idx: list[int] = []
         for k, (op, f) in enumerate(cmds):
-            if op in _MEMBER_OPS or op in ("queue_update", "agent_add"):  # change tables between core runs
+            if op in _MEMBER_OPS or op in ("queue_update", "agent_add", "agent_remove"):  # tables change between runs
                 self._run(now, rows, profs, idx, cmds, results)
                 rows, profs, idx = [], [], []
                 results[k] = self._table_change(now, op, f)
@@ -137,6 +137,9 @@ class CompiledEngine(CoreViews):
             elif op == "queue_update":
                 now, change = fr.queue_plan(now, f["queue"], {k: v for k, v in f.items() if k != "queue"})
                 swap = fr.queue_swap
+            elif op == "agent_remove":
+                now, change = fr.agent_remove_plan(now, f["agent"])
+                swap = lambda c: fr.agent_unswap(c, f["agent"])  # noqa: E731
             else:
                 now, change = fr.agent_plan(now, agent_table(f))
                 swap = fr.agent_swap
@@ -144,6 +147,20 @@ class CompiledEngine(CoreViews):
             return [], exc
         events = self._rows_now([self._row(now, "advance", {})])
         return events + self._rows_now(swap(change)), None
+
+    def agent_rows(self) -> tuple[dict, list]:
+        """(agent id -> row, the id of every row): removed agents keep their rows, so rows are not positions."""
+        return self.fr._agent_index, self.fr.agent_ids
+
+    def reload(self, now: float, config: RouterConfig) -> list[Event]:
+        """``Router.reload`` on this engine's ids (a CALL_ENDED a no-agents limit of 0 fires unmaps its call):
+        checked, the core advanced to ``now``, then the reload's steps, each run before the next."""
+        fr = self.fr
+        now, plan = fr.reload_plan(now, config)
+        events = self._rows_now([self._row(now, "advance", {})])
+        for rows in fr.reload_steps(config, plan):
+            events += self._rows_now(rows)
+        return events + self._rows_now([self._row(now, "advance", {})])
 
     def _rows_now(self, rows: list[tuple]) -> list[Event]:
         """Run rows that cannot fail (an advance to the present, a membership row) and read their events."""

@@ -49,6 +49,7 @@ _APPLY: dict[str, Callable[[ReferenceRouter, float, dict], list[Event]]] = {
     "member_update": lambda r, t, f: r.member_update(t, f["agent"], f["queue"], **member_settings(f)),
     "move": lambda r, t, f: r.call_move(t, f["call"], f["queue"]),
     "agent_add": lambda r, t, f: r.agent_add(t, agent_table(f)),
+    "agent_remove": lambda r, t, f: r.agent_remove(t, f["agent"]),
     "queue_update": lambda r, t, f: r.queue_update(t, f["queue"], **{k: v for k, v in f.items() if k != "queue"}),
 }
 
@@ -73,6 +74,11 @@ class PythonEngine:
         self.queue_names = [q.name for q in config.queues]
 
     @property
+    def config(self) -> RouterConfig:
+        """The configuration as it is now (run-time changes included)."""
+        return self.router.config
+
+    @property
     def now(self) -> float:
         return self.router.now
 
@@ -95,6 +101,14 @@ class PythonEngine:
             except RouterError as exc:
                 out.append(([], exc))
         return out
+
+    def reload(self, now: float, config: RouterConfig) -> list[Event]:
+        """The router's ``reload`` (RouterError, nothing changed, when refused)."""
+        return self.router.reload(now, config)
+
+    def agent_rows(self) -> tuple[dict, list]:
+        """(agent id -> row, the id of every row): removed agents keep their rows, so rows are not positions."""
+        return self.router._agents.index, self.router._agents.ids
 
     def call_view(self, call: Hashable) -> views.CallView:
         return views.call_view(self.router, call)

@@ -12,8 +12,12 @@ Specification
   that same ``now``. Timer events belong to no request.
 * **One batch.** The engine operations of a wake-up are applied as one batch
   (one run of the compiled core; engines.py), cut only where a query or a
-  resend of an operation of the same batch must see the operations before it.
-  The result is the one request-by-request application gives.
+  resend of an operation of the same batch must see the operations before it,
+  and around a ``reload``, which is applied alone (reloads.py). The result is
+  the one request-by-request application gives.
+* **Configuration.** :attr:`Host.config_track` is the configuration running:
+  the startup one, then each successful reload's text and sha256;
+  snapshots carry it.
 * **Idempotency.** An engine operation is remembered under (client routing id,
   request id) with its packed reply, for the last ``idem_capacity`` operations
   (FIFO eviction). A repeat gets the remembered bytes and is not applied.
@@ -48,11 +52,12 @@ from ..errors import OfferError, RouterError, StateError, UnknownIdError
 from ..events import Event
 from . import protocol as P
 from .engines import PythonEngine, make_engine
+from .reloads import ConfigTrack, apply_reload, ok_reply as reload_reply, text_sha256
 
 log = logging.getLogger("busyhour.server")
 
-SNAPSHOT_FORMAT = 3  # 3: the engine (either kind); 2: the kept events as plain tuples; 1 and 2 hold a Router
-SNAPSHOT_FORMATS = (1, 2, 3)
+SNAPSHOT_FORMAT = 4  # 4: the configuration running; 3: the engine (either kind); 2: the kept events as plain
+SNAPSHOT_FORMATS = (1, 2, 3, 4)  # tuples; 1 and 2 hold a Router
 
 
 class Work(NamedTuple):
@@ -93,9 +98,11 @@ class Host:
     """One engine, its idempotency table and its recent events."""
 
     def __init__(self, config: RouterConfig, *, engine: str = "auto", idem_capacity: int = 1_000_000,
-                 ring_capacity: int = 1_000_000):
+                 ring_capacity: int = 1_000_000, config_text: str | None = None):
         self.engine = make_engine(config, engine)
-        self.config = config
+        self.config = config  # the startup configuration
+        self.config_track = ConfigTrack(config_text, None if config_text is None else text_sha256(config_text))
+        self.reload_refusal: str | None = None  # why reloads are refused (a journal that cannot keep them), or None
         self.idem_capacity = int(idem_capacity)
         self.ring_capacity = int(ring_capacity)
         self._idem: dict[tuple[bytes, Any], bytes] = {}
@@ -119,6 +126,8 @@ class Host:
                ) -> list[tuple[list[Event], str, bytes, list[list]]]:
         """Apply engine ops in order, note their events and remember each reply under (client, rid):
         per op (events, status, reply, rows), status "ok" or the error code (a refusal: no events)."""
+        if len(batch) == 1 and batch[0][1] == "reload":
+            return [self._reload(now, *batch[0])]
         out = []
         results = self.engine.apply(now, [(op, fields) for _, op, fields in batch])
         for (key, _op, _f), (events, exc) in zip(batch, results):
@@ -132,6 +141,33 @@ class Host:
             self._remember(key, reply)
             out.append((events, status, reply, rows))
         return out
+
+    def _reload_refusal(self, cmd: P.Command, taken: list[int]) -> tuple[str, str] | None:
+        """(code, message) refusing a reload before it reaches the engine (not remembered: a retry is judged
+        afresh), or None. ``taken``: the text already taken by this wake-up's reloads, updated."""
+        if self.reload_refusal is not None:
+            return P.BAD_REQUEST, self.reload_refusal
+        size = len(cmd.fields["config"])
+        if taken[0] and taken[0] + size > P.MAX_CONFIG_BYTES:  # one journal record must hold them all
+            return P.TOO_LARGE, (f"reloads in one wake-up hold at most {P.MAX_CONFIG_BYTES:,} characters of "
+                                 "configuration; send this one again")
+        taken[0] += size
+        return None
+
+    def _reload(self, now: float, key: tuple[bytes, Any], _op: str, fields: dict
+                ) -> tuple[list[Event], str, bytes, list[list]]:
+        """One ``reload`` (reloads.apply_reload), remembered like the other operations."""
+        try:
+            events, summary = apply_reload(self.engine, now, fields["config"])
+        except RouterError as exc:
+            status, events, rows, reply = _error_code(exc), [], [], P.error_reply(key[1], _error_code(exc), str(exc))
+        else:
+            rows = [P.event_row(e) for e in events]
+            status, reply = "ok", reload_reply(key[1], rows, summary)
+            self._note(events)
+            self.config_track = ConfigTrack(fields["config"], summary.config_sha256, now)
+        self._remember(key, reply)
+        return events, status, reply, rows
 
     def _remember(self, key: tuple[bytes, Any], reply: bytes) -> None:
         if key in self._idem:
@@ -163,6 +199,7 @@ class Host:
         where: list[tuple[list, int, int]] = []  # per batched op: its reply list, index there, index in ops
         batched: set[tuple[bytes, Any]] = set()
         idem, queries, refused = self._idem, P.QUERY_OPS, P.Refused
+        reload_chars = [0]  # configuration text taken by this wake-up's reloads
 
         def flush() -> None:
             if not batch:
@@ -200,11 +237,20 @@ class Host:
                     parts.append(seen)
                     ops.append((op, "repeat"))
                     continue
+                if op == "reload":  # applied alone, after the batch before it
+                    flush()
+                    refusal = self._reload_refusal(item, reload_chars)
+                    if refusal is not None:
+                        parts.append(P.error_reply(item.rid, *refusal))
+                        ops.append((op, refusal[0]))
+                        continue
                 batch.append((key, op, item.fields))
                 batched.add(key)
                 where.append((parts, len(parts), len(ops)))
                 parts.append(None)
                 ops.append((op, ""))
+                if op == "reload":
+                    flush()
             replies.append((w.envelope, parts))
         flush()
         replies = [(env, parts[0] if not w.batch else P.join_replies(parts, True))
@@ -223,9 +269,17 @@ class Host:
         self.time_s = now
         events = self.engine.advance(now)
         self._note(events)
-        if cmds:
-            for applied in self._apply(now, [((bytes(client), rid), op, fields) for client, rid, op, fields in cmds]):
-                events.extend(applied[0])
+        run: list = []
+        for client, rid, op, fields in cmds:  # the batches step applied: cut around each reload
+            if op == "reload" and run:
+                events.extend(e for applied in self._apply(now, run) for e in applied[0])
+                run = []
+            run.append(((bytes(client), rid), op, fields))
+            if op == "reload":
+                events.extend(self._apply(now, run)[0][0])
+                run = []
+        if run:
+            events.extend(e for applied in self._apply(now, run) for e in applied[0])
         if self.last_seq != seq_after:
             raise ReplayError(f"replaying the record at time {now!r} gave last seq {self.last_seq}, "
                               f"the journal says {seq_after}: the journal was written by a different engine "
@@ -282,7 +336,7 @@ class Host:
     def snapshot_meta(self, record: int) -> dict:
         arrived, ended = self.engine.counts
         return {"record": record, "time_s": self.time_s, "seq": self.last_seq, "calls_live": arrived - ended,
-                "agents": len(self.config.agents)}
+                "agents": len(self.engine.config.agents), "config_sha256": self.config_track.sha256}
 
     def to_blob(self, keep_events: int = 100_000) -> bytes:
         """The engine, idempotency table and the most recent events, as bytes (trusted files only)."""
@@ -290,7 +344,7 @@ class Host:
         kind = int  # events as plain tuples: pickling an enum member per event took ~6 µs, tuples ~0.3 µs
         state = {"format": SNAPSHOT_FORMAT, "engine": self.engine, "idem": list(self._idem.items()),
                  "ring": [(e[0], e[1], kind(e[2]), *e[3:]) for e in ring], "last_seq": self.last_seq,
-                 "time_s": self.time_s}
+                 "time_s": self.time_s, "config": tuple(self.config_track)}
         return pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
 
     def load_blob(self, blob: bytes) -> None:
@@ -305,10 +359,13 @@ class Host:
         self._ring = [Event(r[0], r[1], EventKind(r[2]), *r[3:]) for r in state["ring"]]
         self.last_seq = state["last_seq"]
         self.time_s = state["time_s"]
+        if "config" in state:  # format 4; before it no reload was served: the startup configuration runs
+            self.config_track = ConfigTrack(*state["config"])
 
     def digest(self) -> str:
-        """sha256 of everything observable: counts, clock, deadline, agents, live calls, statistics, seq."""
+        """sha256 of everything observable: counts, clock, deadline, seq, the configuration's sha256, agents, live
+        calls, statistics."""
         r = self.engine
-        state = [list(r.counts), r.now, r.next_deadline(), self.last_seq,
+        state = [list(r.counts), r.now, r.next_deadline(), self.last_seq, self.config_track.sha256,
                  [list(a) for a in r.all_agents()], [list(c) for c in r.live_calls()], self._stats({})]
         return hashlib.sha256(msgpack.packb(state, default=repr, strict_types=False)).hexdigest()

@@ -46,7 +46,7 @@ import time
 from pathlib import Path
 from typing import Iterator
 
-from .journal_format import (HEADER, HEADER_MAGIC, LOCK, MAX_META_BYTES, MAX_PAYLOAD_BYTES, SEGMENT, SNAPSHOT,
+from .journal_format import (HEADER, HEADER_MAGIC, LOCK, MAX_HEADER_BYTES, MAX_PAYLOAD_BYTES, SEGMENT, SNAPSHOT,
                              JournalError, JournalInfo, check_folder, frame, fsync_dir, inspect, numbered, pack,
                              read_file, read_header, read_snapshot, scan, write_atomic, write_snapshot)
 from .journal_types import FSYNC_POLICIES, CommitTiming, FsyncPolicy, Recovery, parse_fsync
@@ -191,17 +191,19 @@ class Journal:
         if self._failed:
             raise JournalError(f"{self.directory}: journal failed earlier ({self._failed}); restart the server")
 
-    def write_header(self, header: dict) -> None:
-        """Write the header of a new journal (once; atomically) and start its first segment."""
+    def write_header(self, header: dict, *, replace: bool = False) -> None:
+        """Write the header of a new journal (atomically) and start its first segment; ``replace``: write the
+        header of a journal that has one again (adding to it, atomically)."""
         self._usable()
-        if self._header:
+        if self._header and not replace:
             raise JournalError(f"{self.directory}: the journal already has a header")
         payload = pack(dict(header))
-        if len(payload) > MAX_META_BYTES:
-            raise JournalError(f"{self.directory}: header of {len(payload)} bytes, over {MAX_META_BYTES}")
+        if len(payload) > MAX_HEADER_BYTES:
+            raise JournalError(f"{self.directory}: header of {len(payload)} bytes, over {MAX_HEADER_BYTES}")
         write_atomic(self.directory / HEADER, HEADER_MAGIC + frame(payload))
-        self._header = True
-        self._new_segment()
+        if not self._header:
+            self._header = True
+            self._new_segment()
 
     def append(self, payload: bytes) -> None:
         """Buffer one record (1 byte .. 64 MiB); nothing is written until :meth:`commit`."""

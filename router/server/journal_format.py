@@ -19,6 +19,7 @@ import numpy as np
 
 MAX_PAYLOAD_BYTES = 64 << 20
 MAX_META_BYTES = 1 << 20
+MAX_HEADER_BYTES = MAX_META_BYTES + (16 << 20)  # the header may hold the startup configuration (16 MiB at most)
 FRAME = struct.Struct("<II")
 SNAP = struct.Struct("<4sIQI")
 HEADER_MAGIC, SNAP_MAGIC = b"BHJH", b"BHJS"
@@ -49,6 +50,7 @@ class JournalInfo(NamedTuple):
     first_record: int
     undecodable: int
     header: dict | None
+    reloads: int = 0  # ``reload`` commands among the records
 
 
 def frame(payload: bytes) -> bytes:
@@ -249,7 +251,7 @@ def _inspect(d: Path) -> JournalInfo:
         except JournalError as exc:
             snapshots.append({"record": n, "file": path.name, "error": str(exc)})
     segments = numbered(d, SEGMENT)
-    records = size = arrivals = commands = undecodable = 0
+    records = size = arrivals = commands = undecodable = reloads = 0
     first_t = last_t = last_seq = torn = None
     for i, (first, path) in enumerate(segments):
         data = read_file(path)
@@ -269,9 +271,11 @@ def _inspect(d: Path) -> JournalInfo:
             first_t = time_s if first_t is None else first_t
             last_t = time_s
             commands += len(cmds)
-            arrivals += sum(1 for c in cmds if isinstance(c, list) and len(c) > 2 and c[2] == "arrive")
+            ops = [c[2] for c in cmds if isinstance(c, list) and len(c) > 2]
+            arrivals += ops.count("arrive")
+            reloads += ops.count("reload")
     if torn:
         torn += " (a live server may be writing it; open repairs a torn tail)"
     epoch = header.get("epoch_unix_s") if header else None
     return JournalInfo(str(d), len(segments), records, size, snapshots, first_t, last_t, arrivals, commands,
-                       last_seq, torn, epoch, segments[0][0] if segments else 0, undecodable, header)
+                       last_seq, torn, epoch, segments[0][0] if segments else 0, undecodable, header, reloads)

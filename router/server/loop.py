@@ -14,7 +14,6 @@ server was down fire at once, at their own deadlines.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import signal
@@ -23,12 +22,11 @@ import time
 import uuid
 import warnings
 from collections import deque
-from pathlib import Path
 from typing import Any
 
 import zmq
 
-from ..config import load_toml
+from ..config import parse_toml, read_toml_text
 from ..events import Event
 from . import protocol as P
 from .groupcommit import BackgroundFsync
@@ -37,6 +35,7 @@ from .host import Host, Outcome, Work
 from .journal import Journal
 from .journal_format import write_snapshot
 from .metrics import Metrics
+from .reloads import Reloading, log_reply, text_sha256
 from .runtime import Clock, ServerError, ServerOptions, quiet_gc
 from .security import check_binds, start_server_auth
 
@@ -46,17 +45,18 @@ MAX_DRAIN = 10_000  # frames taken per wake-up, so one burst cannot starve the r
 POLL_CAP_MS = 200  # the loop wakes at least this often (signals, periodic work)
 
 
-class Server:
+class Server(Reloading):
     """One engine served on a ROUTER (commands) and a PUB (events) socket."""
 
     def __init__(self, opts: ServerOptions):
         self.opts = opts
         self.warnings = check_binds([opts.bind, opts.pub], curve=opts.curve_keys is not None,
                                     insecure=opts.insecure)
-        raw = Path(opts.config).read_bytes() if Path(opts.config).is_file() else b""
-        self.config = load_toml(opts.config)
-        self.config_sha256 = hashlib.sha256(raw).hexdigest()
-        self.host = Host(self.config, engine=opts.engine, idem_capacity=opts.idem_capacity, ring_capacity=opts.ring_capacity)
+        self.config_text = read_toml_text(opts.config)
+        self.config = parse_toml(self.config_text, str(opts.config))  # the journal's first one, once recovered
+        self.config_sha256 = text_sha256(self.config_text)
+        self.host = Host(self.config, engine=opts.engine, idem_capacity=opts.idem_capacity,
+                         ring_capacity=opts.ring_capacity, config_text=self.config_text)
         self.host.boot = uuid.uuid4().hex
         self.journal: Journal | None = None
         self.replayed = 0
@@ -84,19 +84,16 @@ class Server:
             self.journal, rec = Journal.open(self.opts.journal, fsync=self.opts.fsync,
                                              keep_snapshots=self.opts.keep_snapshots)
             if rec.header is None:
-                self.journal.write_header({"format": 1, "epoch_unix_s": epoch, "config_sha256": self.config_sha256,
-                                           "created_unix_s": epoch, "engine": self.host.engine.kind})
+                self.journal.write_header(self._new_header(epoch))
             else:
-                if rec.header.get("config_sha256") != self.config_sha256:
-                    self.journal.close()
-                    raise ServerError(f"{self.opts.journal}: this journal was written with another configuration "
-                                      "file; start with that file, or use a new journal folder")
+                self._open_header(rec.header)  # reloads.py: the configuration the journal started with
                 epoch = float(rec.header["epoch_unix_s"])
                 self._keep_engine(rec.header.get("engine", "python"))  # journals before the compiled engine
             if rec.snapshot_blob is not None:
                 self.host.load_blob(rec.snapshot_blob)
             for payload in rec.records:
                 self.host.replay(payload)
+            self._check_restart(rec.header)  # the file must be the configuration the journal ran last
             self.replayed, self.torn = len(rec.records), rec.torn
             self.host.history = self._history
         self.host.epoch_unix_s = epoch
@@ -216,6 +213,9 @@ class Server:
         """Send a wake-up's replies, then publish its events."""
         send, more = self.cmd.send, zmq.SNDMORE
         for envelope, frame in out.replies:
+            if not envelope:  # the loop's own request (SIGHUP's reload): its reply goes to the log
+                log_reply(frame)
+                continue
             for part in envelope:
                 send(part, more)
             send(frame)
@@ -327,6 +327,7 @@ class Server:
             timeout = 0 if wait_ms <= 0 else int(min(POLL_CAP_MS, wait_ms + 1))
             works: list[Work] = []
             ready = poller.poll(timeout)
+            self._hangup_works(works)  # reloads.py: SIGHUP's reload, taken in at this wake-up
             if ready:
                 for sock, _ in ready:
                     if sock is cmd:
@@ -384,7 +385,7 @@ def run(opts: ServerOptions) -> int:
     server.bind()
     signal.signal(signal.SIGTERM, server.stop)
     signal.signal(signal.SIGINT, server.stop)
-    signal.signal(signal.SIGHUP, lambda *_: log.info("SIGHUP: nothing to reload; runtime changes come as ops"))
+    signal.signal(signal.SIGHUP, server.hangup)
     try:
         log.info("replayed %d journal records; last seq %d", server.replayed, server.host.last_seq)
         print(f"busyhour serve: ready commands={server.endpoints[0]} events={server.endpoints[1]} "

@@ -73,6 +73,10 @@ def test_round_trip(server):
         with pytest.raises(RouterRequestError) as err:
             c.agent_add("n9")
         assert err.value.code == "bad_request" and "duplicate" in err.value.message
+        assert [(e.kind, e.agent) for e in c.agent_remove("n9").events] == [("AGENT_REMOVED", "n9")]
+        with pytest.raises(RouterRequestError) as err:
+            c.agent_remove("n9")
+        assert err.value.code == "unknown_id"
         moved = c.move("c2", "support").events
         assert [(e.kind, e.detail) for e in moved][:1] == [("CALL_MOVED", "support")]
         with pytest.raises(RouterRequestError) as err:

@@ -19,7 +19,7 @@ from busyhour.router.errors import ConfigError
 from busyhour.router.server import protocol as P
 from busyhour.router.server.engines import make_engine, resolve
 from busyhour.router.server.host import Host
-from test_host import CONFIG_RAW, AGENTS, CALLS, CONFIG, streams, work
+from test_host import CONFIG_RAW, AGENTS, CALLS, CONFIG, RELOADS, streams, work
 
 
 @st.composite
@@ -50,11 +50,13 @@ def _odd_requests(draw, rid: int) -> dict:
         {"op": "agent_add", "agent": draw(st.sampled_from(["n1", "n2", "a1"])), "skills": {"es": 2},
          "wrap_up_s": draw(st.sampled_from([1.0, -1.0]))},
         {"op": "member_add", "agent": draw(st.sampled_from(["n1", "n2"])), "queue": "sales"},
+        {"op": "agent_remove", "agent": draw(st.sampled_from(["n1", "a2", "nope"]))},
         {"op": "move", "call": call, "queue": draw(st.sampled_from(["sales", "support", "nope"]))},
         {"op": "queue_update", "queue": draw(st.sampled_from(["sales", "support"])),
          **draw(st.sampled_from([{"ring_timeout_s": 3.0}, {"max_penalty": 0}, {"max_penalty": None},
                                  {"overflow": None}, {"max_wait_s": float("inf"), "wrap_up_s": 1.0},
                                  {"sl_threshold_s": 2.0}, {"ring_timeout_s": 0.0}, {}]))},
+        {"op": "reload", "config": draw(st.sampled_from(RELOADS))},
         {"op": "queue", "queue": "support"},
         {"op": "call", "call": call},
         {"op": "agent", "agent": agent},

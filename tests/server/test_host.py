@@ -32,6 +32,34 @@ CONFIG_RAW = {
                {"name": "support", "strategy": "ring-all", "members": ["a1", "a3"], "max_wait_s": 30}],
 }
 CONFIG = parse_config(CONFIG_RAW)
+_TOML = """skills = ["es"]
+[[agents]]
+id = "a1"
+skills = { es = 3 }
+[[agents]]
+id = "a2"
+[[agents]]
+id = "a3"
+skills = { es = 1 }
+[[queues]]
+name = "sales"
+members = ["a1", "a2", "a3"]
+ring_timeout_s = 10
+wrap_up_s = 5
+max_wait_s = 60
+overflow = "support"
+[[queues]]
+name = "support"
+strategy = "ring-all"
+members = ["a1", "a3"]
+max_wait_s = 30
+"""
+#: reload texts: CONFIG itself, members and settings changed, an agent added (n1, as agent_add adds it)
+RELOADS = [_TOML, _TOML.replace('members = ["a1", "a2", "a3"]\nring_timeout_s = 10', 'members = ["a3", "a1"]\n'
+                                'ring_timeout_s = 4\nmax_penalty = 0').replace('members = ["a1", "a3"]',
+                                                                               'members = ["a2", "a1", "a3"]'),
+           _TOML.replace('members = ["a1", "a3"]', 'members = ["a1", "a3", "n1"]')
+           + '[[agents]]\nid = "n1"\ncapacity = { voice = 1 }\n']
 AGENTS = ["a1", "a2", "a3", "ghost"]
 CALLS = ["c1", "c2", "c3", 4, 5]
 
@@ -48,7 +76,8 @@ def work(client: bytes, *reqs: dict, batch: bool = False) -> Work:
 def _request(draw, rid: int) -> dict:
     op = draw(st.sampled_from(["arrive", "accept", "reject", "release", "abandon", "login", "logout", "ready",
                                "not_ready", "transfer", "callback", "ping", "position", "snapshot", "member_add",
-                               "member_remove", "member_update", "queue_update", "move", "agent_add"]))
+                               "member_remove", "member_update", "queue_update", "move", "agent_add", "reload",
+                               "agent_remove"]))
     call, agent = draw(st.sampled_from(CALLS)), draw(st.sampled_from(AGENTS))
     req = {"v": 1, "id": rid, "op": op}
     if op == "arrive":
@@ -74,8 +103,12 @@ def _request(draw, rid: int) -> dict:
             req["penalty"] = draw(st.integers(0, 2))
     elif op == "agent_add":
         req.update(agent=draw(st.sampled_from(["n1", "n2", "a1"])), capacity={"voice": 1})
+    elif op == "agent_remove":  # refused while logged in; then a reload naming it is refused too
+        req["agent"] = draw(st.sampled_from(["n1", "a2"]))
     elif op == "move":
         req.update(call=call, queue=draw(st.sampled_from(["sales", "support"])))
+    elif op == "reload":
+        req["config"] = draw(st.sampled_from(RELOADS))
     elif op == "queue_update":
         req.update(queue=draw(st.sampled_from(["sales", "support"])), max_penalty=draw(st.sampled_from([0, 1, None])),
                    ring_timeout_s=draw(st.sampled_from([5.0, 20.0])))
@@ -206,7 +239,7 @@ def test_fuzzed_frames_never_change_state_or_stop_the_host(frame):
         assert out.record is None
 
 
-def test_snapshot_keeps_events_typed_and_loads_formats_1_and_2():
+def test_snapshot_keeps_events_typed_and_loads_formats_1_to_3():
     import pickle
 
     from busyhour.router.codes import EventKind
@@ -219,12 +252,18 @@ def test_snapshot_keeps_events_typed_and_loads_formats_1_and_2():
     host.step(0.0, steps)
     py.step(0.0, steps)
     events = host.events_since(0)[0]
-    assert events and SNAPSHOT_FORMAT == 3 and py.events_since(0)[0] == events and py.digest() == host.digest()
+    assert events and SNAPSHOT_FORMAT == 4 and py.events_since(0)[0] == events and py.digest() == host.digest()
     restored = Host(CONFIG, engine="python")  # the snapshot's engine wins
     restored.load_blob(host.to_blob())
     again = restored.events_since(0)[0]
     assert again == events and all(type(e.kind) is EventKind for e in again)
     assert restored.engine.kind == "compiled" and restored.digest() == host.digest()
+    old3 = pickle.loads(host.to_blob())  # format 3 held no configuration: the host's own (the startup one) stays
+    del old3["config"]
+    old3["format"] = 3
+    from_3 = Host(CONFIG, config_text="# the startup text\n")
+    from_3.load_blob(pickle.dumps(old3))
+    assert from_3.config_track.text == "# the startup text\n" and from_3.events_since(0)[0] == events
     for fmt, ring in ((1, list(events)), (2, None)):  # formats 1 and 2 held a ReferenceRouter (1: the events themselves)
         old = pickle.loads(py.to_blob())
         old["router"] = old.pop("engine").router
