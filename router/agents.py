@@ -13,8 +13,8 @@ from __future__ import annotations
 import math
 from typing import Hashable
 
-from .codes import PRESENCE_LOGGED_OUT, PRESENCE_NOT_READY, PRESENCE_READY, CallState, EventKind
-from .dispatch import T_NO_AGENTS
+from .codes import LOCK_NONE, PRESENCE_LOGGED_OUT, PRESENCE_NOT_READY, PRESENCE_READY, CallState, EventKind
+from .dispatch import T_LOCK_END, T_NO_AGENTS
 from .errors import StateError, check_reason, flag
 from .events import Event
 
@@ -166,3 +166,30 @@ class AgentOpsMixin:
         for c in calls:
             self._drop_offer(c, a, t, EventKind.OFFER_WITHDRAWN, reason)
         return calls
+
+    # ----------------------------------------------------------------- locks (wrap-up, delays)
+    def _lock_or_free(self, a: int, t: float, lock_s: float, kind: int) -> None:
+        """Put agent ``a`` in wrap-up/delay for ``lock_s``, or offer it work now."""
+        if not self._lock(a, t, lock_s, kind):
+            self._free(a, t)
+
+    def _lock(self, a: int, t: float, lock_s: float, kind: int) -> bool:
+        """Start a wrap-up/delay lock of ``lock_s`` (extending any longer one); False if none."""
+        A = self._agents
+        if lock_s <= 0 or A.presence[a] == PRESENCE_LOGGED_OUT:
+            return False
+        until = max(t + lock_s, A.lock_until[a])
+        A.lock_until[a] = until
+        if kind > A.lock_kind[a]:
+            A.lock_kind[a] = kind
+        A.lock_token[a] += 1
+        self._push_timer(until, T_LOCK_END, a, int(A.lock_token[a]))
+        self._touch(a, t)
+        return True
+
+    def _unlock(self, a: int) -> None:
+        """End agent ``a``'s wrap-up or delay lock now; its pending end timer becomes stale."""
+        A = self._agents
+        A.lock_kind[a] = LOCK_NONE
+        A.lock_until[a] = 0.0
+        A.lock_token[a] += 1

@@ -25,7 +25,7 @@ import numpy as np
 
 from . import kernels as K
 from .codes import (
-    LOCK_DELAY, LOCK_NONE, PRESENCE_LOGGED_OUT, PRESENCE_NOT_READY, PRESENCE_READY, STRAT_LONGEST_IDLE, STRAT_PREFERRED, STRAT_RING_ALL,
+    LOCK_DELAY, LOCK_NONE, PRESENCE_NOT_READY, PRESENCE_READY, STRAT_LONGEST_IDLE, STRAT_PREFERRED, STRAT_RING_ALL,
     STRAT_RING_PROGRESSIVELY, STRAT_ROUND_ROBIN, STRAT_TOP_DOWN, CallState, EventKind,
 )
 from .state import Call, QueueState
@@ -325,32 +325,6 @@ class DispatchMixin:
             self._lock_or_free(a, t, 0.0, LOCK_NONE)
 
     # ----------------------------------------------------------------- agents
-    def _lock_or_free(self, a: int, t: float, lock_s: float, kind: int) -> None:
-        """Put agent ``a`` in wrap-up/delay for ``lock_s``, or offer it work now."""
-        if not self._lock(a, t, lock_s, kind):
-            self._free(a, t)
-
-    def _lock(self, a: int, t: float, lock_s: float, kind: int) -> bool:
-        """Start a wrap-up/delay lock of ``lock_s`` (extending any longer one); False if none."""
-        A = self._agents
-        if lock_s <= 0 or A.presence[a] == PRESENCE_LOGGED_OUT:
-            return False
-        until = max(t + lock_s, A.lock_until[a])
-        A.lock_until[a] = until
-        if kind > A.lock_kind[a]:
-            A.lock_kind[a] = kind
-        A.lock_token[a] += 1
-        self._push_timer(until, T_LOCK_END, a, int(A.lock_token[a]))
-        self._touch(a, t)
-        return True
-
-    def _unlock(self, a: int) -> None:
-        """End agent ``a``'s wrap-up or delay lock now; its pending end timer becomes stale."""
-        A = self._agents
-        A.lock_kind[a] = LOCK_NONE
-        A.lock_until[a] = 0.0
-        A.lock_token[a] += 1
-
     def _free(self, a: int, t: float) -> None:
         self._touch(a, t)
         self._agent_freed(a, t)
