@@ -204,9 +204,12 @@ def swap_queue(S: CoreState, cfg: RouterConfig, qi: int, agent_index: dict, skil
     old_agents = S.QM[lo:hi, QM_AGENT]
     new_agents = r.QM[:, QM_AGENT]
     where = dict(zip(new_agents.tolist(), range(new_agents.shape[0])))  # agent -> its new member index
-    kept = [(i, where[int(a)]) for i, a in enumerate(old_agents.tolist()) if int(a) in where]
-    if kept:  # pauses and call counts go with the agent (a new member starts with none)
-        old_i, new_i = (np.array(x, dtype=np.int64) for x in zip(*kept))
+    order = np.argsort(new_agents, kind="stable")  # pauses and call counts go with the agent (a new member
+    at = np.searchsorted(new_agents[order], old_agents)  # starts with none): each old row's new one, if any
+    old_i = np.flatnonzero(new_agents[order][np.minimum(at, max(new_agents.shape[0] - 1, 0))] == old_agents
+                           ) if new_agents.shape[0] else np.zeros(0, dtype=np.int64)
+    if old_i.shape[0]:
+        new_i = order[at[old_i]]
         r.QM[new_i, QM_PAUSED] = S.QM[lo + old_i, QM_PAUSED]
         r.QM[new_i, QM_CALLS] = S.QM[lo + old_i, QM_CALLS]
         r.QM_f[new_i, QM_LAST_CALL] = S.QM_f[lo + old_i, QM_LAST_CALL]

@@ -190,10 +190,10 @@ def plan_reload(cfg: RouterConfig, new: RouterConfig, agent_index: dict, n_rows:
         old = {m.agent: m for m in a.members}
         now = {m.agent: m for m in b.members}
         added = tuple(index[m.agent] for m in b.members if m.agent not in old)
-        renumbered = _rank(a.members, now) == _rank(b.members, old)  # positions moved, the order did not
-        updated = tuple((index[m.agent], old[m.agent].from_step == 0) for m in b.members
-                        if m.agent in old and old[m.agent] != m
-                        and not (renumbered and replace(old[m.agent], position=m.position) == m))
+        changed = [m for m in b.members if m.agent in old and old[m.agent] != m]
+        if changed and _rank(a.members, now) == _rank(b.members, old):  # positions moved, the order did not
+            changed = [m for m in changed if replace(old[m.agent], position=m.position) != m]
+        updated = tuple((index[m.agent], old[m.agent].from_step == 0) for m in changed)
         removed = tuple((index[m.agent], m.from_step == 0) for m in a.members if m.agent not in now)
         order = [m.agent for m in a.members if m.agent in now] != [m.agent for m in b.members if m.agent in old]
         if settings or added or updated or removed or order:
