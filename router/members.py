@@ -156,15 +156,19 @@ class MemberChangesMixin:
         self._advance(now)
         if A.configs is None:  # pickled before removals: the rows are the configuration's agents
             A.configs = list(self.config.agents)
-        for qi in plan.queues:
-            q = self._rebuild_queue(self._queues[qi], plan.config.queues[qi])
-            self._member_effect(q, a, REMOVE, False, now)
+        queues = [self._rebuild_queue(self._queues[qi], plan.config.queues[qi]) for qi in plan.queues]
         self.config = plan.config
+        del A.index[agent_id]
+        # Each step fires what falls due at ``now`` before the next, as the compiled core's rows do.
+        for q in queues:
+            self._member_effect(q, a, REMOVE, False, now)
+            self._advance(now)
         self._emit(now, EventKind.AGENT_REMOVED, None, a, None)
         A.gone[a] = True
-        del A.index[agent_id]
+        self._advance(now)
         for key in list(A.directed[a]):  # in waiting order
             self._pref_fallback(self._by_order[key[2]], now)
+            self._advance(now)
         return self._flush()
 
     def _agent_added(self, agent, config: RouterConfig, now: float) -> None:

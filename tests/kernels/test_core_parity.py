@@ -241,7 +241,8 @@ def _step(r, op: str, now: float, k: int, flag: bool, twin: Twin, ringing: dict,
         row = (op, now, a, mq, kw)  # replayed through the per-call method (no batch row)
         fn = lambda: getattr(r, op)(now, a, mq, **kw)  # noqa: E731
     elif op == "agent_add":  # a new agent (an id in use: refused); then the stream may log it in, add it to queues
-        raw = {"id": f"n{len(agents)}" if k % 7 else agents[0], "skills": {"s1": 1 + k % 5, "s2": 1 + (k // 5) % 5}}
+        dup = next((x for x in agents if not str(x).startswith("(removed")), "n0")  # an id in use
+        raw = {"id": f"n{len(agents)}" if k % 7 else dup, "skills": {"s1": 1 + k % 5, "s2": 1 + (k // 5) % 5}}
         cap = CAPACITIES[(k // 25) % len(CAPACITIES)]
         if cap is not None:
             raw["capacity"] = cap
