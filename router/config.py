@@ -8,6 +8,7 @@ documented in docs/routing.md.
 from __future__ import annotations
 
 import math
+import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -238,7 +239,7 @@ def parse_agent(a: Any, p: str, channels: list[str], skill_names: list[str], see
 def _parse_queue(q: dict, i: int, names: list[str], agent_ids: set, by_group: dict,
                  known_skills: set[str]) -> QueueConfig:
     p = f"queues[{i}]"
-    strategy = _strategy(q, p)
+    _strategy(q, p)  # checked before the members, as it always was (the value comes with the settings below)
     members: list[MemberConfig] = []
     listed: set = set()
 
@@ -303,8 +304,6 @@ def _parse_queue(q: dict, i: int, names: list[str], agent_ids: set, by_group: di
     dedicated = q.get("dedicated_agent")
     if dedicated is not None and dedicated not in agent_ids:
         raise _err(f"{p}.dedicated_agent", f"unknown agent {dedicated!r}")
-    if dedicated is not None and strategy != "preferred-agent":
-        raise _err(f"{p}.dedicated_agent", "only with strategy 'preferred-agent'")
     config = QueueConfig(
         name=q["name"], skills=_skills(q.get("skills"), f"{p}.skills", known_skills),
         members=tuple(members),
@@ -313,8 +312,17 @@ def _parse_queue(q: dict, i: int, names: list[str], agent_ids: set, by_group: di
         escalation=tuple(steps),
         expected_aht_s=_num(q, "expected_aht_s", p, 180.0, strict=True, allow_inf=False),
     )
-    check_steps(config, p)
+    check_queue(config, p)
     return config
+
+
+def check_queue(q: QueueConfig, path: str) -> None:
+    """The rules that tie a queue's settings together, for a configuration file and for a change at run time:
+    a dedicated agent only with strategy preferred-agent; the escalation steps a leave rule can follow."""
+    if q.dedicated_agent is not None and q.strategy != "preferred-agent":
+        raise _err(f"{path}.dedicated_agent", f"only with strategy 'preferred-agent' (a queue with a dedicated agent "
+                                              f"keeps it), not {q.strategy!r}")
+    check_steps(q, path)
 
 
 #: The queue settings a running engine can change (``queue_update``), checked by :func:`queue_setting`:
@@ -376,10 +384,14 @@ def parse_toml(text: str, source: str = "configuration") -> RouterConfig:
     return parse_config(raw)
 
 
-def read_toml_text(path: str | Path) -> str:
-    """The text of a TOML file (UTF-8); ConfigError naming the file if it cannot be read."""
+def read_toml_text(path: str | Path, max_bytes: int | None = None) -> str:
+    """The text of a TOML file (UTF-8); ConfigError naming the file if it cannot be read or, with
+    ``max_bytes``, is larger (checked before reading)."""
     try:
         with open(path, "rb") as fh:
+            size = os.fstat(fh.fileno()).st_size
+            if max_bytes is not None and size > max_bytes:
+                raise ConfigError(f"{path}: {size:,} bytes, over the {max_bytes:,}-byte limit")
             data = fh.read()
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None

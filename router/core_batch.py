@@ -25,11 +25,10 @@ from .core_layout import (
     OP_AGENT, OP_MEMBER, OP_MOVE, OP_PAUSE, OP_QUEUE, OP_PRIORITY, OP_READY, OP_REJECT, OP_RELEASE, OP_TRANSFER, OP_UNPAUSE, ORDER, QM_PAUSED, PREF,
     PREF_FB, PREF_UNTIL, PRES, PRIO, QGEN, QUEUE,
     REASON, REASON_LOGIN, REJ_DELAY, RO_LEN, SKP, STATE, STRAT, ST_CONNECTED, ST_WAITING, S_ARRIVED, S_NFREE,
-    S_ORDER, S_RESUME, S_SEQ, S_TAIL, S_TRIAL, S_TRIED, TALK, T_CALL_LIMIT, WAIT_ORIGIN, WRAP, XFER,
+    S_LEAVE_TAIL, S_ORDER, S_RESUME, S_SEQ, S_TAIL, S_TRIAL, S_TRIED, TALK, T_CALL_LIMIT, WAIT_ORIGIN, WRAP, XFER,
 )
 from .core_member_op import call_moved, member_changed, queue_changed
 from .core_empty import leave_agent
-from .core_layout import S_LEAVE_TAIL
 from .core_pref import member_call_done, member_row
 from .core_checks import check_args, check_offer_or_wait, check_state, offer_kept, ringing
 from .core_ring import offer_unlink, offers_to_scratch, ringing_to_scratch

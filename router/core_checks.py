@@ -28,6 +28,14 @@ from .core_ring import offer_row
 
 
 @kernel
+def unknown_agent(S, a, none_ok):
+    """Row ``a`` names no agent: out of range, or removed (agent_remove); -1 (no agent) is fine if ``none_ok``."""
+    if a == -1 and none_ok:
+        return False
+    return a < 0 or a >= S.A_i.shape[0] or S.A_i[a, A_GONE] != 0
+
+
+@kernel
 def check_args(S, op, t, call, a, q, arg, prof):
     """Argument checks made before the implicit advance (the facade's order)."""
     if not (t >= S.S_f[S_NOW] and t < math.inf and t > -math.inf):  # NaN fails every comparison
@@ -42,7 +50,7 @@ def check_args(S, op, t, call, a, q, arg, prof):
             return ERR_DUPLICATE_CALL
         if q < 0 or q >= S.Q_i.shape[0]:
             return ERR_UNKNOWN_QUEUE
-        if a < -1 or a >= n_agents or (a >= 0 and S.A_i[a, A_GONE]):
+        if unknown_agent(S, a, True):
             return ERR_UNKNOWN_AGENT
         if not (math.isnan(arg) or arg >= 0):
             return ERR_BAD_ARG
@@ -55,12 +63,12 @@ def check_args(S, op, t, call, a, q, arg, prof):
             return ERR_BAD_ARG  # no target
         if q < -1 or q >= S.Q_i.shape[0]:
             return ERR_UNKNOWN_QUEUE
-        if a < -1 or a >= n_agents or (a >= 0 and S.A_i[a, A_GONE]):
+        if unknown_agent(S, a, True):
             return ERR_UNKNOWN_AGENT
         if not arg >= 0:
             return ERR_BAD_ARG
     elif op == OP_ACCEPT or op == OP_REJECT:
-        if a < 0 or a >= n_agents or S.A_i[a, A_GONE]:
+        if unknown_agent(S, a, False):
             return ERR_UNKNOWN_AGENT
         if h_get(S, call) < 0:
             return ERR_UNKNOWN_CALL
@@ -74,14 +82,14 @@ def check_args(S, op, t, call, a, q, arg, prof):
         if op == OP_RELEASE and not math.isnan(arg) and not (arg >= 0 and arg < math.inf):
             return ERR_BAD_ARG
     elif op == OP_LOGIN or op == OP_LOGOUT or op == OP_READY or op == OP_NOT_READY:
-        if a < 0 or a >= n_agents or S.A_i[a, A_GONE]:
+        if unknown_agent(S, a, False):
             return ERR_UNKNOWN_AGENT
         if op == OP_LOGIN and not (arg == 0 or arg == 1):
             return ERR_BAD_ARG
         if op == OP_NOT_READY and not (arg >= 2 and arg < S.S_i[S_NREASONS] and arg == math.floor(arg)):
             return ERR_BAD_ARG
     elif op == OP_PAUSE or op == OP_UNPAUSE:
-        if a < 0 or a >= n_agents or S.A_i[a, A_GONE]:
+        if unknown_agent(S, a, False):
             return ERR_UNKNOWN_AGENT
         if q < 0 or q >= S.Q_i.shape[0]:
             return ERR_UNKNOWN_QUEUE
@@ -98,12 +106,12 @@ def check_args(S, op, t, call, a, q, arg, prof):
         if q < 0 or q >= S.Q_i.shape[0]:
             return ERR_UNKNOWN_QUEUE
     elif op == OP_QUEUE:
-        if a < -1 or a >= n_agents or (a >= 0 and S.A_i[a, A_GONE]):
+        if unknown_agent(S, a, True):
             return ERR_UNKNOWN_AGENT
         if q < 0 or q >= S.Q_i.shape[0]:
             return ERR_UNKNOWN_QUEUE
     elif op == OP_MEMBER:
-        if a < 0 or a >= n_agents or S.A_i[a, A_GONE]:
+        if unknown_agent(S, a, False):
             return ERR_UNKNOWN_AGENT
         if q < 0 or q >= S.Q_i.shape[0]:
             return ERR_UNKNOWN_QUEUE

@@ -114,7 +114,7 @@ class MemberChanges:
         waiting for it as its preferred agent goes to its queue's members at once, as at its fallback. Its
         id is free again; its row stays, marked gone, so no index moves."""
         now, plan = self.agent_remove_plan(now, agent_id)
-        return self._one(OP_ADVANCE, now) + self._internal_rows(self.agent_unswap(plan, agent_id))
+        return self._one(OP_ADVANCE, now) + self._internal_rows(self.agent_unswap(plan))
 
     def agent_remove_plan(self, now: float, agent_id: Hashable) -> tuple[float, AgentRemove]:
         """(now, the removal) checked against this router, changing nothing."""
@@ -124,7 +124,7 @@ class MemberChanges:
             raise StateError(f"agent {agent_id!r} is logged in: log it out before removing it")
         return now, plan
 
-    def agent_unswap(self, plan: AgentRemove, agent_id: Hashable) -> list[tuple]:
+    def agent_unswap(self, plan: AgentRemove) -> list[tuple]:
         """Take the agent out of its queues' member tables and the id map (the core advanced to its time
         first); return the rows that finish the removal: OP_MEMBER per queue, OP_AGENT (removed), one
         OP_AGENT per call waiting for it (its fallback)."""
@@ -132,7 +132,7 @@ class MemberChanges:
         for qi in plan.queues:
             self._put_queue(plan.config, qi, timers=False)
         self.config = plan.config
-        del self._agent_index[agent_id]
+        del self._agent_index[self.agent_ids[a]]
         S = self._S
         waiting, x = 0, int(S.A_i[a, DIR_HEAD])
         while x >= 0:

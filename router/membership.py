@@ -20,9 +20,9 @@ from dataclasses import replace
 from typing import Any, Hashable, NamedTuple
 
 from .config import (
-    MAX_MEMBER_VALUE, QUEUE_SETTINGS, AgentConfig, MemberConfig, QueueConfig, RouterConfig, parse_agent, queue_setting,
+    MAX_MEMBER_VALUE, QUEUE_SETTINGS, AgentConfig, MemberConfig, QueueConfig, RouterConfig, check_queue, parse_agent,
+    queue_setting,
 )
-from .empty import check_steps
 from .errors import ConfigError, StateError, UnknownIdError
 
 #: The kind of change (the ``arg`` of the compiled core's OP_MEMBER row).
@@ -132,10 +132,7 @@ def plan_queue(cfg: RouterConfig, queue: str, queue_index: dict, settings: dict[
     raw = {"name": q.name, **settings}
     names = [x.name for x in cfg.queues]
     given = {k: queue_setting(raw, k, q.name, names) for k in settings}
-    if q.dedicated_agent is not None and given.get("strategy", q.strategy) != "preferred-agent":
-        raise ConfigError(f"{q.name}.strategy: the queue has a dedicated agent, so its strategy stays "
-                          "'preferred-agent'")
-    check_steps(replace(q, **given), q.name)
+    check_queue(replace(q, **given), q.name)
     queues = cfg.queues[:qi] + (replace(q, **given),) + cfg.queues[qi + 1:]
     return QueueChange(qi, replace(cfg, queues=queues))
 

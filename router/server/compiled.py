@@ -139,7 +139,7 @@ class CompiledEngine(CoreViews):
                 swap = fr.queue_swap
             elif op == "agent_remove":
                 now, change = fr.agent_remove_plan(now, f["agent"])
-                swap = lambda c: fr.agent_unswap(c, f["agent"])  # noqa: E731
+                swap = fr.agent_unswap
             else:
                 now, change = fr.agent_plan(now, agent_table(f))
                 swap = fr.agent_swap
