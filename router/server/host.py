@@ -269,16 +269,12 @@ class Host:
         self.time_s = now
         events = self.engine.advance(now)
         self._note(events)
-        run: list = []
-        for client, rid, op, fields in cmds:  # the batches step applied: cut around each reload
-            if op == "reload" and run:
-                events.extend(e for applied in self._apply(now, run) for e in applied[0])
-                run = []
-            run.append(((bytes(client), rid), op, fields))
-            if op == "reload":
-                events.extend(self._apply(now, run)[0][0])
-                run = []
-        if run:
+        runs: list[list] = []  # the batches step applied: a reload alone, the operations between reloads together
+        for client, rid, op, fields in cmds:
+            if not runs or op == "reload" or runs[-1][-1][1] == "reload":
+                runs.append([])
+            runs[-1].append(((bytes(client), rid), op, fields))
+        for run in runs:
             events.extend(e for applied in self._apply(now, run) for e in applied[0])
         if self.last_seq != seq_after:
             raise ReplayError(f"replaying the record at time {now!r} gave last seq {self.last_seq}, "

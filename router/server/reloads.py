@@ -38,14 +38,13 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import uuid
 from pathlib import Path
 from typing import Any, Hashable, NamedTuple
 
 import msgpack
 
-from ..config import QUEUE_SETTINGS, RouterConfig, parse_toml
+from ..config import QUEUE_SETTINGS, RouterConfig, parse_toml, read_toml_text
 from ..errors import ConfigError
 from ..events import Event
 from ..membership import ReloadPlan, plan_reload
@@ -142,13 +141,9 @@ def ok_reply(rid: Any, rows: list[list], summary: ReloadSummary) -> bytes:
 def hangup_request(path: Path) -> P.Command | None:
     """A ``reload`` of the file at ``path`` under a new request id, or None (logged) if it cannot be read."""
     try:
-        size = os.path.getsize(path)
-        if size > P.MAX_CONFIG_BYTES:
-            raise ValueError(f"{size:,} bytes, over the {P.MAX_CONFIG_BYTES:,}-byte limit of a reload")
-        text = Path(path).read_bytes().decode("utf-8")
-    except (OSError, ValueError) as exc:  # UnicodeDecodeError is a ValueError
-        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        log.error("SIGHUP: cannot reload %s: %s; nothing changed", path, why)
+        text = read_toml_text(path, max_bytes=P.MAX_CONFIG_BYTES)  # the same reading as at start-up
+    except ConfigError as exc:  # the message names the file and what is wrong
+        log.error("SIGHUP: cannot reload %s; nothing changed", exc)
         return None
     if not text.strip():
         log.error("SIGHUP: cannot reload %s: the file is empty; nothing changed", path)
