@@ -262,6 +262,8 @@ class CallOpsMixin:
         call = self._connected(call_id, "transferred")  # no timer connects or ends a call: checked before them
         if target_a == call.agent:
             raise StateError(f"call {call_id!r} is already connected to agent {agent!r}")
+        if target_q is None and self._queues[call.queue].cfg.removed:
+            raise StateError(f"call {call_id!r}: its queue was removed; name the queue to transfer it to (queue=…)")
         self._advance(now)
         t = self._now
         old_q = self._queues[call.queue]
@@ -312,12 +314,14 @@ class CallOpsMixin:
             raise StateError(f"call {call_id!r} is connected: transfer it to move it to another queue")
         self._tried(now, lambda r: r._movable(call_id, q.idx))
         self._advance(now)
-        call = self._movable(call_id, q.idx)
+        self._move_call(self._movable(call_id, q.idx), q, now)
+        return self._flush()
+
+    def _move_call(self, call: Call, q, now: float) -> None:
         self._emit(now, EventKind.CALL_MOVED, call, -1, self._queues[call.queue].name, q.name)
         self._leave_queue(call, now, "moved")
         call.hops = 0  # the overflow loop guard counts from here
         self._enter_queue(call, q, now, "moved")
-        return self._flush()
 
     def _movable(self, call_id: Hashable, qi: int) -> Call:
         call = self._calls.get(call_key(call_id))

@@ -110,3 +110,5 @@ class EventKind(IntEnum):
     CALL_MOVED = 22  # a waiting or ringing call moved to another queue (call_move): detail the target
     AGENT_ADDED = 23  # an agent added at run time (agent_add): logged out, a member of no queue
     AGENT_REMOVED = 24  # an agent removed at run time (agent_remove): its id is free again
+    QUEUE_ADDED = 25  # a queue added at run time (queue_add); its members' MEMBER_ADDED follow
+    QUEUE_REMOVED = 26  # a queue removed at run time (queue_remove), after its calls moved and members left

@@ -67,6 +67,7 @@ class QueueConfig:
     expected_aht_s: float = 180.0
     join_empty: tuple[str, ...] = ()  # empty.CONDITIONS: refused on entry to a queue empty under them
     leave_when_empty: tuple[str, ...] = ()  # waiting callers leave when the queue is empty under them
+    removed: bool = False  # only in a running router's configuration: removed at run time (queue_remove)
 
 
 @dataclass(frozen=True)
@@ -146,7 +147,7 @@ def _skills(v: Any, path: str, known: set[str] | None) -> tuple[tuple[str, int],
     return tuple(out)
 
 
-_QUEUE_KEYS = {f for f in QueueConfig.__dataclass_fields__} | {"groups"}
+_QUEUE_KEYS = {f for f in QueueConfig.__dataclass_fields__ if f != "removed"} | {"groups"}
 AGENT_SETTINGS = ("wrap_up_s", "reject_delay_s", "busy_delay_s", "no_answer_delay_s", "max_no_answer")
 _AGENT_KEYS = {"id", "skills", "capacity", "groups", *AGENT_SETTINGS}
 _TOP_KEYS = {"queues", "agents", "skills", "channels", "seed", "interval_s", "short_abandon_s"}
@@ -236,9 +237,10 @@ def parse_agent(a: Any, p: str, channels: list[str], skill_names: list[str], see
     return AgentConfig(aid, sk, tuple(cap_raw.items()), tuple(groups), **own)
 
 
-def _parse_queue(q: dict, i: int, names: list[str], agent_ids: set, by_group: dict,
+def _parse_queue(q: dict, i: int | str, names: list[str], agent_ids: set, by_group: dict,
                  known_skills: set[str]) -> QueueConfig:
-    p = f"queues[{i}]"
+    """Queue table ``q``, at ``queues[i]`` (or at path ``i``, a queue added at run time)."""
+    p = i if isinstance(i, str) else f"queues[{i}]"
     _strategy(q, p)  # checked before the members, as it always was (the value comes with the settings below)
     members: list[MemberConfig] = []
     listed: set = set()

@@ -289,7 +289,7 @@ def apply_op(S, op, t, call, a, q, prio, arg, prof):
     if op == OP_MEMBER:
         return member_changed(S, t, a, q, int(arg), 1 if prio != 0 else 0)
     if op == OP_QUEUE:
-        return queue_changed(S, t, a, q)
+        return queue_changed(S, t, a, q, int(arg))
     if op == OP_MOVE:
         return call_moved(S, t, call, q)
     if op == OP_AGENT:

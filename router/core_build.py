@@ -8,14 +8,15 @@ import numpy as np
 
 from .config import RouterConfig
 from .core_layout import (
-    AHT, AH_CAP, AH_OFF, BLOCKED, CAP, CoreState, DEDICATED, H_EMPTY, H_TOMB, NSTEPS, N_C_F, N_C_I, N_EV_I,
-    N_OF, N_Q_F, N_Q_I, N_S_F, N_S_I, N_TM_I, RA_ORDER, RA_SLOT, RA_T, RO_LEN, RO_OFF, RR_CURSOR, SCAN, STATE,
+    AH_CAP, AH_OFF, BLOCKED, CAP, CoreState, H_EMPTY, H_TOMB, N_C_F, N_C_I, N_EV_I,
+    N_OF, N_Q_F, N_Q_I, N_S_F, N_S_I, N_TM_I, RO_LEN, RO_OFF, SCAN, STATE,
     ST_FREE, ST_OFFERED, S_EV_ROOM, S_HUSED, S_NFREE, S_NNUMBERS, S_NOW, S_NPROF, S_NREASONS, S_NT,
-    S_OF_NFREE, S_OF_ROOM, S_RO_ROOM, S_RO_USED, S_TM_NEED, S_TM_ROOM, W_HEAD, W_ROOT,
+    S_OF_NFREE, S_OF_ROOM, S_RO_ROOM, S_RO_USED, S_TM_NEED, S_TM_ROOM,
 )
 from .core_ids import h_rebuild
 from .empty import rules_table
-from .core_members import HEAP_KEYS, agent_tables, member_tables, queue_settings, ring_members, steps_of, step_rooms
+from .core_members import HEAP_KEYS, agent_tables, member_tables, ring_members, step_rooms
+from .core_queues import queue_row
 
 #: Every strategy; those not in HEAP_KEYS choose by the member scan.
 CORE_STRATEGIES = (*HEAP_KEYS, "round-robin", "top-down", "sequentially-by-agent-order", "random",
@@ -43,28 +44,13 @@ def build(cfg: RouterConfig, calls: int = 1024, timers: int = 4096, events: int 
     qs_ptr, qs_rows = np.zeros(nq + 1, dtype=np.int64), []
     T = member_tables(cfg, skills, A_i[:, CAP], max_steps)
     for qi, q in enumerate(cfg.queues):
-        Q_i[qi, SCAN] = T.rows[qi].scan
-        Q_i[qi, NSTEPS] = len(q.escalation)
-        for k, step in enumerate(q.escalation):
-            ESC_f[qi, k] = step.after_s
-            ESC_i[qi, k] = qindex[step.overflow] if step.overflow else -1
-        Q_i[qi, RR_CURSOR] = -1
-        Q_i[qi, BLOCKED] = T.rows[qi].blocked
-        queue_settings(Q_i, Q_f, qi, q, qindex)
-        Q_f[qi, AHT] = q.expected_aht_s
-        Q_i[qi, DEDICATED] = agent_index[q.dedicated_agent] if q.dedicated_agent is not None else -1
+        queue_row((Q_i, Q_f, ESC_f, ESC_i, DROP), qi, q, qindex, agent_index)
+        Q_i[qi, SCAN], Q_i[qi, BLOCKED] = T.rows[qi].scan, T.rows[qi].blocked
         qs_rows.extend((skill_index[s], lvl) for s, lvl in q.skills)
         qs_ptr[qi + 1] = len(qs_rows)
-        for k, (_, d_k) in enumerate(steps_of(q)):
-            DROP[qi, k] = d_k
     ah_cap = np.array([r.ah_cap for r in T.rows], dtype=np.int64)
     Q_i[:, AH_OFF] = np.concatenate([[0], np.cumsum(ah_cap)[:-1]])
     Q_i[:, AH_CAP] = ah_cap
-    Q_i[:, W_ROOT] = -1
-    Q_i[:, RA_SLOT] = -1
-    Q_i[:, RA_ORDER] = -1
-    Q_f[:, RA_T] = -np.inf
-    Q_i[:, W_HEAD] = -1
     C_i = np.zeros((calls, N_C_I), dtype=np.int64)
     C_i[:, STATE] = ST_FREE
     S_i = np.zeros(N_S_I, dtype=np.int64)

@@ -19,9 +19,9 @@ from .core_pref import member_row
 from .core_layout import (
     AGENT, A_GONE, CB, CONN, ERR_BAD_ARG, ERR_BAD_OP, ERR_CALL_GONE, ERR_CONNECTED_ELSEWHERE, ERR_DUPLICATE_CALL,
     ERR_ANSWERED, ERR_HAS_CALLS, ERR_SAME_QUEUE, ERR_LOGGED_IN, ERR_LOGGED_OUT, ERR_NOT_MEMBER, ERR_NOT_PAUSED, ERR_PAUSED, ERR_NO_OFFER, ERR_NOT_CONNECTED, ERR_NOT_WAITING, ERR_SAME_AGENT,
-    ERR_TIME, ERR_UNKNOWN_AGENT, ERR_UNKNOWN_CALL, ERR_UNKNOWN_QUEUE, NO_ID, OK, OP_ABANDON, OP_ACCEPT, OP_ADVANCE,
+    ERR_QUEUE_GONE, ERR_TIME, ERR_UNKNOWN_AGENT, ERR_UNKNOWN_CALL, ERR_UNKNOWN_QUEUE, NO_ID, OK, OP_ABANDON, OP_ACCEPT, OP_ADVANCE,
     OP_ARRIVE, OP_CALLBACK, OP_LOGIN, OP_LOGOUT, OP_NOT_READY, OP_PAUSE, OP_PRIORITY, OP_READY, OP_REJECT, OP_RELEASE,
-    OP_AGENT, OP_MEMBER, OP_MOVE, OP_QUEUE, OP_TRANSFER, OP_UNPAUSE, PRES, QM_PAUSED, QUEUE,
+    OP_AGENT, OP_MEMBER, OP_MOVE, OP_QUEUE, OP_TRANSFER, OP_UNPAUSE, PRES, QM_PAUSED, Q_GONE, QUEUE,
     S_NNUMBERS, S_NOW, S_NPROF, S_NREASONS, S_NT, ST_CONNECTED, ST_WAITING, STATE, T_LOCK_END, TKIND, TTARGET,
 )
 from .core_ring import offer_row
@@ -33,6 +33,12 @@ def unknown_agent(S, a, none_ok):
     if a == -1 and none_ok:
         return False
     return a < 0 or a >= S.A_i.shape[0] or S.A_i[a, A_GONE] != 0
+
+
+@kernel
+def unknown_queue(S, q):
+    """Row ``q`` names no queue: out of range, or removed (queue_remove)."""
+    return q < 0 or q >= S.Q_i.shape[0] or S.Q_i[q, Q_GONE] != 0
 
 
 @kernel
@@ -48,7 +54,7 @@ def check_args(S, op, t, call, a, q, arg, prof):
     if op == OP_ARRIVE:
         if h_get(S, call) >= 0:
             return ERR_DUPLICATE_CALL
-        if q < 0 or q >= S.Q_i.shape[0]:
+        if unknown_queue(S, q):
             return ERR_UNKNOWN_QUEUE
         if unknown_agent(S, a, True):
             return ERR_UNKNOWN_AGENT
@@ -61,7 +67,7 @@ def check_args(S, op, t, call, a, q, arg, prof):
             return ERR_UNKNOWN_CALL
         if q == -1 and a == -1:
             return ERR_BAD_ARG  # no target
-        if q < -1 or q >= S.Q_i.shape[0]:
+        if q != -1 and unknown_queue(S, q):
             return ERR_UNKNOWN_QUEUE
         if unknown_agent(S, a, True):
             return ERR_UNKNOWN_AGENT
@@ -91,7 +97,7 @@ def check_args(S, op, t, call, a, q, arg, prof):
     elif op == OP_PAUSE or op == OP_UNPAUSE:
         if unknown_agent(S, a, False):
             return ERR_UNKNOWN_AGENT
-        if q < 0 or q >= S.Q_i.shape[0]:
+        if unknown_queue(S, q):
             return ERR_UNKNOWN_QUEUE
         if op == OP_PAUSE and not (arg >= 0 and arg < S.S_i[S_NREASONS] and arg == math.floor(arg)):
             return ERR_BAD_ARG
@@ -103,17 +109,19 @@ def check_args(S, op, t, call, a, q, arg, prof):
     elif op == OP_MOVE:
         if h_get(S, call) < 0:
             return ERR_UNKNOWN_CALL
-        if q < 0 or q >= S.Q_i.shape[0]:
+        if unknown_queue(S, q):
             return ERR_UNKNOWN_QUEUE
     elif op == OP_QUEUE:
         if unknown_agent(S, a, True):
             return ERR_UNKNOWN_AGENT
-        if q < 0 or q >= S.Q_i.shape[0]:
+        if unknown_queue(S, q):
             return ERR_UNKNOWN_QUEUE
+        if not (arg == 0 or arg == 1 or arg == 2):
+            return ERR_BAD_ARG
     elif op == OP_MEMBER:
         if unknown_agent(S, a, False):
             return ERR_UNKNOWN_AGENT
-        if q < 0 or q >= S.Q_i.shape[0]:
+        if unknown_queue(S, q):
             return ERR_UNKNOWN_QUEUE
         if not (arg == 0 or arg == 1 or arg == 2):
             return ERR_BAD_ARG
@@ -165,6 +173,8 @@ def check_state(S, op, call, a, q):
             return ERR_NOT_CONNECTED
         if op == OP_TRANSFER and a == S.C_i[slot, AGENT]:
             return ERR_SAME_AGENT
+        if op == OP_TRANSFER and q == -1 and S.Q_i[S.C_i[slot, QUEUE], Q_GONE] != 0:
+            return ERR_QUEUE_GONE  # it would wait in a removed queue
     return OK
 
 

@@ -42,7 +42,8 @@ NSTEPS = 17  # escalation steps (their times and overflows: ESC_f / ESC_i rows)
 DEDICATED = 18  # preferred-agent: the dedicated agent, or -1
 NSPECIAL = 19  # waiting calls whose eligibility is their own (an active preferred agent); see SPECIAL
 RA_SLOT, RA_ORDER = 20, 21  # ring-all: the call (slot, global order) whose ring began at Q_f RA_T (ring_join)
-N_Q_I = 22
+Q_GONE = 22  # 1: the queue was removed (queue_remove); its row stays, with no members, so no index moves
+N_Q_I = 23
 WEIGHT, RING_TO, WRAP, REJ_DELAY, BUSY_DELAY, NA_DELAY, MAX_WAIT, AHT = range(8)
 NO_AGENTS_S = 8  # max_wait_no_agents_s
 RING_STEP = 9  # ring-progressively: seconds between adding agents
@@ -164,6 +165,7 @@ OP_PRIORITY = 15  # a waiting or ringing call's new priority (``priority``)
 OP_MEMBER = 16
 # A queue's settings changed, after the facade set its columns and member tables (fast_members.py): one row
 # with ``agent`` -1 (the event), then one per member with ``agent`` the member (offered what it may now take).
+# ``arg`` 1: the queue was removed (its members and calls gone first), 2: added (fast_queues.py).
 OP_QUEUE = 17
 OP_MOVE = 18  # a waiting or ringing call moved to queue ``queue`` (call_move)
 OP_AGENT = 19  # agent ``agent`` was added (the facade grew the agent tables first: agent_add)
@@ -211,6 +213,7 @@ ERR_NOT_PAUSED = 19  # unpause: not paused in that queue
 ERR_ANSWERED = 20  # priority: the call is connected (only a waiting or ringing call's priority changes)
 ERR_MEMBERSHIP = 21  # OP_MEMBER: the member tables do not show the change (a row not built by the facade)
 ERR_SAME_QUEUE = 22  # move: the call is in that queue already
+ERR_QUEUE_GONE = 23  # transfer: the call's own queue was removed (queue_remove), and no other queue is named
 NOT_RUN = -1  # the batch stopped before this operation (room must grow first)
 
 

@@ -23,7 +23,7 @@ from .config import RouterConfig
 from .core_build import build, empty_profiles
 from .empty import rules_table
 from .core_layout import (
-    A_GONE, A_MAX_NA, A_OF_HEAD, A_WRAP, CAP, N_A_F, LOAD, N_C_I, N_QM, N_QM_F, N_S_I, O_AGENT, O_ANEXT, O_CNEXT, O_SLOT, O_TOKEN, OF_FIRST,
+    A_GONE, A_MAX_NA, A_OF_HEAD, A_WRAP, CAP, N_A_F, LOAD, N_C_I, N_QM, N_QM_F, N_Q_I, N_S_I, O_AGENT, O_ANEXT, O_CNEXT, O_SLOT, O_TOKEN, OF_FIRST,
     OF_LAST, S_EV_ROOM, S_NPROF, S_NT, S_OF_NFREE, S_OF_ROOM, S_RO_ROOM, S_TM_ROOM, ST_OFFERED, STATE, T_RING,
     TARG, TKIND, TTARGET, TTOKEN, CoreState,
 )
@@ -52,6 +52,10 @@ def upgrade(S: CoreState, cfg: RouterConfig, profiles: dict) -> tuple[CoreState,
         QM_f = np.full((S.QM_f.shape[0], N_QM_F), -np.inf)
         QM_f[:, :S.QM_f.shape[1]] = S.QM_f
         S = S._replace(QM_f=QM_f)
+    if S.Q_i.shape[1] < N_Q_I:  # before queues could be removed: none was
+        Q_i = np.zeros((S.Q_i.shape[0], N_Q_I), dtype=np.int64)
+        Q_i[:, :S.Q_i.shape[1]] = S.Q_i
+        S = S._replace(Q_i=Q_i)
     if S.PLIM is None:  # before a call had its own max wait: none had
         S = S._replace(PLIM=np.full(S.CP.shape[0], np.inf))
     if S.LE is None:  # before the empty-queue rules: the configuration has none

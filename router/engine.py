@@ -64,6 +64,7 @@ from .events import Event
 from .state import AgentArrays, Call, QueueState
 from .stats import StatsCollector
 from .views import ReferenceViews
+from .queues_ref import QueueChangesMixin
 from .fast_ids import call_key
 
 
@@ -75,8 +76,8 @@ _INDEXED_KEY = {STRAT_LONGEST_IDLE: 0, STRAT_PREFERRED: 0, STRAT_FEWEST_CALLS: 1
 _new_event = tuple.__new__  # builds an Event without NamedTuple's Python-level __new__ (hot path)
 
 
-class ReferenceRouter(CallOpsMixin, AgentOpsMixin, MemberChangesMixin, DispatchMixin, RingJoinMixin, EmptyRulesMixin,
-                      ReferenceViews):
+class ReferenceRouter(CallOpsMixin, AgentOpsMixin, MemberChangesMixin, QueueChangesMixin, DispatchMixin, RingJoinMixin,
+                      EmptyRulesMixin, ReferenceViews):
     """The specification engine. Build with :meth:`from_config` or :meth:`from_toml`."""
 
     def __init__(self, config: RouterConfig, *, collect_stats: bool = True, fast_paths: bool = True):

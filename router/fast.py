@@ -40,6 +40,7 @@ from .fast_events import EventReaders
 from .fast_ids import FIRST_OWN_ID, CallIds, call_key
 from .fast_members import MemberChanges
 from .fast_pause import MemberPause
+from .fast_queues import QueueChanges
 from .fast_rows import RowBuilders
 from .fast_views import CoreViews
 from .errors import ConfigError, RouterError, StateError, UnknownIdError, check_reason, real_seconds
@@ -57,7 +58,7 @@ class BatchResult(NamedTuple):
     status: np.ndarray
 
 
-class Router(EventReaders, RowBuilders, CallIds, CoreViews, MemberPause, MemberChanges):
+class Router(EventReaders, RowBuilders, CallIds, CoreViews, MemberPause, MemberChanges, QueueChanges):
     """The ACD engine. Build with :meth:`from_config` or :meth:`from_toml`. ``calls``: room for this many
     live calls at first (it grows); ``collect_stats``: feed :meth:`stats` (costs ~1 µs an event);
     ``notice``: say so when the core is being compiled."""

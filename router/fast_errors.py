@@ -6,7 +6,7 @@ from typing import Any
 
 from .core_layout import (
     ERR_ANSWERED, ERR_BAD_ARG, ERR_CALL_GONE, ERR_CONNECTED_ELSEWHERE, ERR_DUPLICATE_CALL, ERR_HAS_CALLS, ERR_LOGGED_IN,
-    ERR_LOGGED_OUT, ERR_MEMBERSHIP, ERR_NOT_MEMBER, ERR_SAME_QUEUE, OP_MOVE, ERR_NOT_PAUSED, ERR_PAUSED, ERR_NO_OFFER, ERR_NOT_CONNECTED, ERR_NOT_WAITING, ERR_SAME_AGENT, ERR_TIME, ERR_UNKNOWN_AGENT,
+    ERR_LOGGED_OUT, ERR_MEMBERSHIP, ERR_NOT_MEMBER, ERR_QUEUE_GONE, ERR_SAME_QUEUE, OP_MOVE, ERR_NOT_PAUSED, ERR_PAUSED, ERR_NO_OFFER, ERR_NOT_CONNECTED, ERR_NOT_WAITING, ERR_SAME_AGENT, ERR_TIME, ERR_UNKNOWN_AGENT,
     ERR_UNKNOWN_CALL, ERR_UNKNOWN_QUEUE, NO_ID, NOT_RUN, OP_ACCEPT, OP_CALLBACK, OP_LOGOUT, OP_PRIORITY, OP_REJECT, OP_RELEASE,
     OP_TRANSFER,
 )
@@ -71,6 +71,7 @@ _STATE_TEXTS = {
     (ERR_CALL_GONE, OP_RELEASE): "call {call!r} ended before it could be released",
     (ERR_CALL_GONE, OP_TRANSFER): "call {call!r} ended before it could be transferred",
     (ERR_SAME_AGENT, None): "call {call!r} is already connected to agent {aid!r}",
+    (ERR_QUEUE_GONE, None): "call {call!r}: its queue was removed; name the queue to transfer it to (queue=…)",
     (ERR_NOT_MEMBER, None): "agent {aid!r} is not a member of queue {qname!r}",
     (ERR_PAUSED, None): "agent {aid!r} is already paused in queue {qname!r}; unpause it first",
     (ERR_NOT_PAUSED, None): "agent {aid!r} is not paused in queue {qname!r}",
@@ -96,6 +97,7 @@ MESSAGES = {
     ERR_NOT_PAUSED: "the agent is not paused in the queue",
     ERR_ANSWERED: "the call is connected: only a waiting or ringing call's priority changes",
     ERR_SAME_QUEUE: "the call is in that queue already",
+    ERR_QUEUE_GONE: "the call's queue was removed; name the queue to transfer it to",
     ERR_MEMBERSHIP: "the queue's member tables do not show this membership change (OP_MEMBER rows are the facade's)",
     ERR_BAD_ARG: ("bad argument (a reserved call id NO_ID or NO_ID + 1, a wrap-up not finite >= 0, a login or "
                   "reject flag other than 0 or 1, a reason code reason_code() did not give, a callback "

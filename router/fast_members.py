@@ -30,9 +30,11 @@ from .core_kernels import P_LOGGED_OUT
 from .errors import StateError, TimeError, UnknownIdError, real_seconds
 from .events import Event
 from .membership import (
-    ADD, REMOVE, UPDATE, AgentAdd, AgentRemove, MemberChange, QueueChange, ReloadPlan, plan_agent_add,
-    plan_agent_remove, plan_change, plan_queue, plan_reload,
+    ADD, REMOVE, UPDATE, AgentAdd, AgentRemove, MemberChange, QueueChange, plan_agent_add, plan_agent_remove,
+    plan_change, plan_queue,
 )
+from .queue_plans import QueueAdd, QueueRemove
+from .reload_plan import ReloadPlan, plan_reload, reload_refusal
 
 
 class MemberChanges:
@@ -193,10 +195,11 @@ class MemberChanges:
         return self._settings_changed(change.config.queues[change.queue])
 
     def reload(self, now: float, config: RouterConfig) -> list[Event]:
-        """Apply the differences between the running configuration and ``config`` — agents after the existing
-        ones, queue members and the queue settings ``queue_update`` changes — keeping every call and agent state
-        (docs/routing.md §16).
-        Anything else that differs raises ConfigError naming it (it needs a restart); nothing changes then."""
+        """Apply the differences between the running configuration and ``config``, matched by queue name and
+        agent id: agents added, queues added, queue settings and members changed, queues removed (refused
+        while one holds a waiting or ringing call), agents removed (refused while one is logged in), in that
+        order, keeping every call and agent state (docs/routing.md §16). Anything else that differs raises
+        ConfigError naming it (it needs a restart); nothing changes then."""
         now, plan = self.reload_plan(now, config)
         events = self._one(OP_ADVANCE, now)
         for rows in self.reload_steps(config, plan):
@@ -204,19 +207,33 @@ class MemberChanges:
         return events + self._one(OP_ADVANCE, now)
 
     def reload_plan(self, now: float, config: RouterConfig) -> tuple[float, ReloadPlan]:
-        """(now, the reload's plan) checked against this router, changing nothing (TimeError, ConfigError)."""
-        return self._checked_now(now), plan_reload(self.config, config, self._agent_index, len(self.agent_ids))
+        """(now, the reload's plan) checked against this router at ``now``, changing nothing (TimeError,
+        ConfigError, StateError)."""
+        now = self._checked_now(now)
+        plan = plan_reload(self.config, config, self._agent_index, len(self.agent_ids))
+        S = self._state_at(now) if plan.queues_removed else self._S
+        for name in plan.queues_removed:
+            reload_refusal(name, len(self._queue_calls(S, self._queue_index[name])), False)
+        for aid in plan.agents_removed:
+            reload_refusal(aid, 0, self._S.A_i[self._agent_index[aid], PRES] != P_LOGGED_OUT)
+        return now, plan
 
     def reload_steps(self, config: RouterConfig, plan: ReloadPlan) -> Iterator[list[tuple]]:
         """Put a reload's changes in place (the core advanced to its time first), one step at a time: each
         step yields the rows that finish it, which the caller runs before taking the next step (a queue's
         rows see the queues before it changed and the ones after it not yet)."""
-        now = self.now
+        now, old, final = self.now, self.config, plan.config
         for agent in plan.agents:  # new agents first, so queues can list them
             yield self.agent_swap(AgentAdd(agent, replace(self.config, agents=self.config.agents + (agent,))))
+        for qi, q in plan.queues_added:  # every new name first: one may overflow to another
+            if qi == len(self.queue_names):
+                self.queue_names.append(q.name)
+            self._queue_index[q.name] = qi
+        for qi, _ in plan.queues_added:
+            yield self.queue_put(QueueAdd(qi, final))
         for r in plan.queues:
             qi = r.queue
-            self._put_queue(config, qi, timers=bool(r.removed))
+            self._put_queue(final, qi, timers=bool(r.removed))
             offers = self._settings_changed(r.config) if r.settings_changed else []
             rows = offers[:1]  # QUEUE_UPDATED first; the members' offers after the membership rows
             rows += [(OP_MEMBER, now, NO_ID, a, qi, 0, float(ADD)) for a in r.added]
@@ -226,8 +243,14 @@ class MemberChanges:
             # then what fell due (a no-agents limit of 0) before the next queue changes: each row fires what is
             # due before it runs, as the reference fires it at once
             yield rows + [(OP_ADVANCE, now, NO_ID, -1, -1, 0, 0.0)]
-        if plan.agents or plan.queues:  # an equal configuration changes nothing, not even which object holds it
-            self.config = config
+        for name in plan.queues_removed:
+            qi = self._queue_index[name]
+            members = tuple((self._agent_index[m.agent], m.from_step == 0) for m in old.queues[qi].members)
+            yield from self.queue_remove_steps(QueueRemove(qi, -1, members, final))
+        for aid in plan.agents_removed:
+            yield self.agent_unswap(plan_agent_remove(final, aid, self._agent_index))
+        if plan.changes:  # an equal configuration changes nothing, not even which object holds it
+            self.config = final
 
     def _checked_now(self, now: float) -> float:
         """``now`` as seconds, refused (TimeError) when not finite or before the router's clock."""

@@ -21,7 +21,7 @@ import numpy as np
 from .codes import CallState
 from .core_layout import (
     AGENT, A_GONE, AHT, ANSWERED, ARRIVAL, CB, DETAIL_DISPLAY, DISP_AVAILABLE, DISPLAY, IDLE_SINCE, LAST_END, LAST_OFFERED,
-    LOGGED_IN, NA_RUN, NWAIT, OF_FIRST, O_AGENT, O_CNEXT, ORDER, PRIO, QM_AGENT, QUEUE, RINGING, STATE,
+    LOGGED_IN, NA_RUN, NWAIT, OF_FIRST, O_AGENT, O_CNEXT, ORDER, PRIO, QM_AGENT, Q_GONE, QUEUE, RINGING, STATE,
     ST_CONNECTED, ST_OFFERED, ST_WAITING, TALK,
 )
 from .errors import StateError
@@ -78,7 +78,7 @@ class CoreViews:
         waiting = S.C_i[:, STATE] == ST_WAITING
         queues = [SimpleNamespace(name=name, members=S.QM[S.QM_ptr[q]:S.QM_ptr[q + 1], QM_AGENT],
                                   waiting=[(0, t) for t in S.C_f[waiting & (S.C_i[:, QUEUE] == q), ARRIVAL].tolist()])
-                  for q, name in enumerate(r.queue_names)]
+                  for q, name in enumerate(r.queue_names) if not S.Q_i[q, Q_GONE]]
         view = SimpleNamespace(now=r.now, _queues=queues, _agents=SimpleNamespace(display=self.displays()))
         return r._stats.snapshot(view)
 

@@ -23,8 +23,10 @@ from .errors import StateError
 from .config import QueueConfig, RouterConfig
 from .events import Event
 from .membership import (
-    ADD, REMOVE, UPDATE, member_penalty, plan_agent_add, plan_agent_remove, plan_change, plan_queue, plan_reload,
+    ADD, REMOVE, UPDATE, member_penalty, plan_agent_add, plan_agent_remove, plan_change, plan_queue,
 )
+from .queue_plans import QueueRemove
+from .reload_plan import plan_reload, reload_refusal
 from .state import QueueState, _add_agent
 from .stats import AgentTotals
 
@@ -83,14 +85,24 @@ class MemberChangesMixin:
         self._leave_settings(q, now)  # empty_ref.py
 
     def reload(self, now: float, config: RouterConfig) -> list[Event]:
-        """Apply the differences between the running configuration and ``config`` — agents after the existing
-        ones, queue members and the queue settings ``queue_update`` changes — keeping every call and agent state
-        (docs/routing.md §16)."""
+        """Apply the differences between the running configuration and ``config``, matched by queue name and
+        agent id: agents added, queues added, queue settings and members changed, queues removed, agents
+        removed, in that order, keeping every call and agent state (docs/routing.md §16)."""
         now = self._clock(now)
-        plan = plan_reload(self.config, config, self._agents.index, len(self._agents.ids))
+        A = self._agents
+        plan = plan_reload(self.config, config, A.index, len(A.ids))
+        if plan.queues_removed:
+            self._tried(now, lambda r: [r._no_calls(r._queue_index[n], n, True) for n in plan.queues_removed])
+        for aid in plan.agents_removed:  # no timer changes presence
+            reload_refusal(aid, 0, A.presence[A.index[aid]] != PRESENCE_LOGGED_OUT)
         self._advance(now)
+        old, final = self.config, plan.config
         for agent in plan.agents:  # new agents first, so queues can list them
             self._agent_added(agent, replace(self.config, agents=self.config.agents + (agent,)), now)
+        for qi, q in plan.queues_added:  # every new name first: one may overflow to another
+            self._queue_index[q.name] = qi
+        for qi, _ in plan.queues_added:
+            self._queue_added(qi, final, now)
         for r in plan.queues:
             q = self._rebuild_queue(self._queues[r.queue], r.config)
             if r.settings_changed:
@@ -113,8 +125,14 @@ class MemberChangesMixin:
                     self._advance(now)
                     self._agent_freed(a, now)
             self._advance(now)
-        if plan.agents or plan.queues:  # an equal configuration changes nothing, not even which object holds it
-            self.config = config
+        for name in plan.queues_removed:
+            qi = self._queue_index[name]
+            members = tuple((A.index[m.agent], m.from_step == 0) for m in old.queues[qi].members)
+            self._queue_removed(QueueRemove(qi, -1, members, final), now)
+        for aid in plan.agents_removed:
+            self._agent_removed(plan_agent_remove(final, aid, A.index), now)
+        if plan.changes:  # an equal configuration changes nothing, not even which object holds it
+            self.config = final
         self._advance(now)
         return self._flush()
 
@@ -154,11 +172,17 @@ class MemberChangesMixin:
         if A.presence[a] != PRESENCE_LOGGED_OUT:  # no timer changes presence
             raise StateError(f"agent {agent_id!r} is logged in: log it out before removing it")
         self._advance(now)
+        self._agent_removed(plan, now)
+        return self._flush()
+
+    def _agent_removed(self, plan, now: float) -> None:
+        A = self._agents
+        a = plan.agent
         if A.configs is None:  # pickled before removals: the rows are the configuration's agents
             A.configs = list(self.config.agents)
         queues = [self._rebuild_queue(self._queues[qi], plan.config.queues[qi]) for qi in plan.queues]
         self.config = plan.config
-        del A.index[agent_id]
+        del A.index[A.ids[a]]
         # Each step fires what falls due at ``now`` before the next, as the compiled core's rows do.
         for q in queues:
             self._member_effect(q, a, REMOVE, False, now)
@@ -169,7 +193,6 @@ class MemberChangesMixin:
         for key in list(A.directed[a]):  # in waiting order
             self._pref_fallback(self._by_order[key[2]], now)
             self._advance(now)
-        return self._flush()
 
     def _agent_added(self, agent, config: RouterConfig, now: float) -> None:
         a = _add_agent(self._agents, agent, config)

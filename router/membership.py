@@ -130,72 +130,11 @@ def plan_queue(cfg: RouterConfig, queue: str, queue_index: dict, settings: dict[
         raise ConfigError(f"queue_update: nothing to change; give one or more of: {', '.join(QUEUE_SETTINGS)}")
     q = cfg.queues[qi]
     raw = {"name": q.name, **settings}
-    names = [x.name for x in cfg.queues]
+    names = [x.name for x in cfg.queues if not x.removed]
     given = {k: queue_setting(raw, k, q.name, names) for k in settings}
     check_queue(replace(q, **given), q.name)
     queues = cfg.queues[:qi] + (replace(q, **given),) + cfg.queues[qi + 1:]
     return QueueChange(qi, replace(cfg, queues=queues))
-
-
-class QueueReload(NamedTuple):
-    """What a reload changes in one queue: its new configuration, whether its settings change, and the
-    members added, updated and removed (agent indices; with, for the last two, whether the agent staffed the
-    queue before)."""
-
-    queue: int
-    config: QueueConfig
-    settings_changed: bool
-    added: tuple[int, ...]
-    updated: tuple[tuple[int, bool], ...]
-    removed: tuple[tuple[int, bool], ...]
-
-
-class ReloadPlan(NamedTuple):
-    """What a reload changes: the agents it adds (last, in order), then each queue that changes."""
-
-    agents: tuple[AgentConfig, ...]
-    queues: list[QueueReload]
-
-
-def plan_reload(cfg: RouterConfig, new: RouterConfig, agent_index: dict, n_rows: int) -> ReloadPlan:
-    """The changes that take ``cfg`` to ``new``, changing nothing: agents added after the existing ones,
-    then queue by queue. Only new agents at the end, queue members and the queue settings ``queue_update``
-    changes may differ; anything else raises ConfigError naming every difference (it needs a restart).
-    ``agent_index``: the engine's agent id -> row; ``n_rows``: its rows (removed agents' included), so the
-    agents added take rows ``n_rows``, ``n_rows + 1``, …"""
-    if not isinstance(new, RouterConfig):
-        raise ConfigError("reload: expected a RouterConfig (busyhour.router.parse_config or load_toml)")
-    fixed = [name for name in ("skills", "channels", "seed", "interval_s", "short_abandon_s")
-             if getattr(cfg, name) != getattr(new, name)]
-    n = len(cfg.agents)
-    if new.agents[:n] != cfg.agents:
-        fixed.insert(0, "agents (agents can only be added, after the existing ones)")
-    elif len(new.agents) > MAX_AGENTS:
-        fixed.insert(0, f"agents (more than {MAX_AGENTS:,})")
-    if [q.name for q in cfg.queues] != [q.name for q in new.queues]:
-        fixed.append("queues (names or order)")
-    else:
-        keep = set(QueueConfig.__dataclass_fields__) - set(QUEUE_SETTINGS) - {"members"}
-        fixed += [f"queues[{i}].{k}" for i, (a, b) in enumerate(zip(cfg.queues, new.queues))
-                  for k in sorted(keep) if getattr(a, k) != getattr(b, k)]
-    if fixed:
-        raise ConfigError(f"reload: these differences need a restart: {', '.join(fixed)}")
-    index = {**agent_index, **{a.id: n_rows + k for k, a in enumerate(new.agents[n:])}}
-    out = []
-    for qi, (a, b) in enumerate(zip(cfg.queues, new.queues)):
-        settings = any(getattr(a, k) != getattr(b, k) for k in QUEUE_SETTINGS)
-        old = {m.agent: m for m in a.members}
-        now = {m.agent: m for m in b.members}
-        added = tuple(index[m.agent] for m in b.members if m.agent not in old)
-        changed = [m for m in b.members if m.agent in old and old[m.agent] != m]
-        if changed and _rank(a.members, now) == _rank(b.members, old):  # positions moved, the order did not
-            changed = [m for m in changed if replace(old[m.agent], position=m.position) != m]
-        updated = tuple((index[m.agent], old[m.agent].from_step == 0) for m in changed)
-        removed = tuple((index[m.agent], m.from_step == 0) for m in a.members if m.agent not in now)
-        order = [m.agent for m in a.members if m.agent in now] != [m.agent for m in b.members if m.agent in old]
-        if settings or added or updated or removed or order:
-            out.append(QueueReload(qi, b, settings, added, updated, removed))
-    return ReloadPlan(new.agents[n:], out)
 
 
 def _rank(members: tuple[MemberConfig, ...], among: dict) -> list:

@@ -279,6 +279,8 @@ class StatsCollector:
         live = []
         A = router._agents
         for q in router._queues:
+            if getattr(getattr(q, "cfg", None), "removed", False):  # a queue removed at run time: history only
+                continue
             by_state: dict[str, int] = defaultdict(int)
             for m in q.members:
                 by_state[A.display[int(m)].split(":", 1)[0]] += 1

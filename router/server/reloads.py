@@ -47,7 +47,7 @@ import msgpack
 from ..config import QUEUE_SETTINGS, RouterConfig, parse_toml, read_toml_text
 from ..errors import ConfigError
 from ..events import Event
-from ..membership import ReloadPlan, plan_reload
+from ..reload_plan import ReloadPlan, plan_reload
 from . import protocol as P
 from .runtime import ServerError
 

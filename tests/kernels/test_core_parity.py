@@ -18,6 +18,7 @@ from __future__ import annotations
 import copy
 import math
 import random
+from typing import Callable, NamedTuple
 
 import numpy as np
 from hypothesis import HealthCheck, given, settings
@@ -145,6 +146,18 @@ def _pick(seq, k):
     return seq[k % len(seq)] if seq else None
 
 
+class Extra(NamedTuple):
+    """An operation another module adds: ``step(r, now, k, flag, twin, live) -> (row, fn)`` (a row whose first
+    item is the op's name, replayed by ``replay(batch, row)``); ``after(twin, row)`` once it succeeded."""
+
+    step: Callable
+    after: Callable
+    replay: Callable
+
+
+EXTRA: dict[str, Extra] = {}
+
+
 class Twin:
     """Applies one generated operation to a router and records what came back."""
 
@@ -257,7 +270,7 @@ def _step(r, op: str, now: float, k: int, flag: bool, twin: Twin, ringing: dict,
         row = (OP_MOVE, now, cid, -1, queues.index(mq), 0, 0.0)
         fn = lambda: r.call_move(now, cid, mq)  # noqa: E731
     elif op == "reload":  # the configuration with members and settings changed (a strategy too: refused)
-        new = _reloaded(twin.cfg, [a["id"] for a in twin.cfg["agents"]], k)  # refused once agents were added
+        new = _reloaded(twin.cfg, [a["id"] for a in twin.cfg["agents"]], k)  # removes agents added since
         row = (op, now, None, None, new)
         fn = lambda: r.reload(now, new)  # noqa: E731
     elif op == "queue_update":  # settings applying from now on (refused: a bad value, an unknown setting)
@@ -265,6 +278,8 @@ def _step(r, op: str, now: float, k: int, flag: bool, twin: Twin, ringing: dict,
         kw = _pick(QUEUE_CHANGES, k) if k % 23 else {"overflow": _pick(queues, k // 3)}  # itself: refused
         row = (op, now, None, mq, kw)
         fn = lambda: r.queue_update(now, mq, **kw)  # noqa: E731
+    elif op in EXTRA:  # operations other modules add (test_core_parity_queues.py)
+        row, fn = EXTRA[op].step(r, now, k, flag, twin, live)
     elif op == "callback":
         cid = _pick(live, k) if live else 999_999
         number = "" if flag and k % 7 == 0 else f"+1555{k % 97:04d}"
@@ -336,8 +351,17 @@ def _parity(cfg: dict, ops: list, channels: tuple = ("voice", "voice", "chat")) 
             twin.agents.append(row[4]["id"])
         if op == "agent_remove" and not isinstance(out_py, type):  # its row stays: later rows naming it are refused
             twin.agents[twin.agents.index(row[2])] = f"(removed {row[2]})"
-        if op == "reload" and not isinstance(out_py, type):  # agents it added
+        if op in EXTRA and not isinstance(out_py, type):
+            EXTRA[op].after(twin, row)
+        if op == "reload" and not isinstance(out_py, type):  # agents it removed (rows stay), then those it added
+            kept = {a.id for a in row[4].agents}
+            twin.agents = [a if a in kept else f"(removed {a})" if not str(a).startswith("(") else a
+                           for a in twin.agents]
             twin.agents += [a.id for a in row[4].agents if a.id not in twin.agents]
+            names = [q.name for q in row[4].queues]  # queues removed (rows stay), back, or added
+            twin.queues = [q[9:-1] if q.startswith("(removed ") and q[9:-1] in names else q if q in names
+                           or q.startswith("(") else f"(removed {q})" for q in twin.queues]
+            twin.queues += [n for n in names if n not in twin.queues]
         rows.append(row)
         failed.append(isinstance(out_py, type))
         if not isinstance(out_py, type):
@@ -369,7 +393,8 @@ def _parity(cfg: dict, ops: list, channels: tuple = ("voice", "voice", "chat")) 
     assert py._flush() == []  # a refused operation fires no timer: nothing is left pending
     assert fast.stats() == py.stats()  # intervals, agent totals and live queues, from the same events
     assert fast.live_calls() == py.live_calls() and fast.all_agents() == py.all_agents()  # what adapters resync from
-    assert [fast.queue_view(q) for q in fast.queue_names] == [py.queue_view(q) for q in fast.queue_names]
+    assert [_outcome(fast.queue_view, q) for q in fast.queue_names] == [_outcome(py.queue_view, q)
+                                                                         for q in fast.queue_names]
 
     batch = Router.from_config(cfg, calls=16)
     events, status = [], []
@@ -386,6 +411,7 @@ def _parity(cfg: dict, ops: list, channels: tuple = ("voice", "voice", "chat")) 
                    else _outcome(batch.reload, now, kw) if op == "reload"
                    else _outcome(batch.agent_add, now, kw) if op == "agent_add"
                    else _outcome(batch.agent_remove, now, a) if op == "agent_remove"
+                   else _outcome(EXTRA[op].replay, batch, rows[i]) if op in EXTRA
                    else _outcome(getattr(batch, op), now, a, mq, **kw))
             status.append(isinstance(out, type))
             events += [] if isinstance(out, type) else out

@@ -107,5 +107,11 @@ def test_a_reload_after_a_removal_takes_the_configuration_without_the_agent():
     assert [(e.kind, e.agent_id) for e in ev] == [(EventKind.AGENT_ADDED, "a4"), (EventKind.MEMBER_ADDED, "a4")]
     r.agent_login(3.0, "a4", ready=True)
     assert offered(r.call_arrive(4.0, "c1", "sales")) == ["a4"]
-    with pytest.raises(ConfigError, match="need a restart"):
-        r.reload(5.0, parse_config(RAW))  # a2 again, before a3: agents are only added after the others
+    with pytest.raises(StateError, match="agent 'a4' is logged in"):
+        r.reload(5.0, parse_config(RAW))  # a2 again, a4 gone: a logged-in agent cannot be removed
+    r.agent_logout(5.0, "a4")
+    ev = r.reload(6.0, parse_config(RAW))  # a2 comes back (a new row, listed where the file lists it), a4 goes
+    assert (EventKind.AGENT_ADDED, "a2") in [(e.kind, e.agent_id) for e in ev]
+    pairs = [(e.kind, e.agent_id) for e in ev]
+    assert (EventKind.MEMBER_REMOVED, "a4") in pairs and pairs[-1] == (EventKind.AGENT_REMOVED, "a4")
+    assert "a4" not in [v.agent for v in r.all_agents()]

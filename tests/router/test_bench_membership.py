@@ -6,7 +6,7 @@ import pytest
 
 from busyhour.bench import membership as B
 from busyhour.router import Router, parse_config
-from busyhour.router.membership import plan_reload
+from busyhour.router.reload_plan import plan_reload
 
 
 def test_the_variant_changes_memberships_and_five_queues_settings():
