@@ -183,7 +183,11 @@ def back_to_queue(S, slot, t):
         if S.C_i[slot, NOFF] > 0:
             return
     if not try_route(S, slot, t, False):
-        wait(S, slot, S.C_i[slot, QUEUE], t)
+        q = S.C_i[slot, QUEUE]
+        if S.Q_i[q, LOGGED_IN] == 0 and S.C_i[slot, PREF] < 0 and S.Q_f[q, NO_AGENTS_S] < math.inf:
+            # back in a queue nobody serves: its no-agents limit starts now (dispatch._back_to_queue)
+            push_timer(S, t + S.Q_f[q, NO_AGENTS_S], T_NO_AGENTS, slot, S.C_i[slot, QGEN], S.Q_i[q, EMPTY_EPOCH])
+        wait(S, slot, q, t)
 
 
 # ------------------------------------------------------------------ agents

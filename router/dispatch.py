@@ -306,6 +306,9 @@ class DispatchMixin:
             if call.offers:
                 return
         if not self._try_route(call, t, waiting=False):
+            d = q.cfg.max_wait_no_agents_s
+            if q.logged_in == 0 and call.preferred < 0 and d < math.inf:  # back in a queue nobody serves:
+                self._push_timer(t + d, T_NO_AGENTS, call.sid, call.qgen, q.empty_epoch)  # its limit starts now
             self._wait(call, q, t)
 
     def _ring_next(self, call: Call, t: float) -> None:

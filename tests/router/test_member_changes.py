@@ -177,3 +177,18 @@ def test_a_pause_ended_by_removal_counts_in_the_statistics():
     r.advance(20.0)
     totals = {t.agent: t for t in r.stats().agents}
     assert totals["a1"].paused_s == {"ring": 10.0}
+
+
+def test_a_ringing_call_back_in_a_queue_left_with_nobody_starts_its_no_agents_limit_then():
+    """A call ringing the member removed from its queue comes back when the ring ends; nobody serves the queue
+    any more, so its no-agents limit starts then (it used to wait until someone logged in)."""
+    r = engine().from_config({"agents": [{"id": "a1"}], "queues": [
+        {"name": "sales", "members": ["a1"], "ring_timeout_s": 15.0, "max_wait_no_agents_s": 10.0}]})
+    r.agent_login(0.0, "a1", ready=True)
+    r.call_arrive(1.0, "c1", "sales")  # rings a1 until 16 s
+    r.member_remove(2.0, "a1", "sales")
+    assert r.call_state("c1").name == "OFFERED"
+    r.advance(16.0)  # the ring expires: back in the queue at 16 s
+    assert r.call_state("c1").name == "WAITING" and r.next_deadline() == 26.0
+    ev = r.advance(26.0)
+    assert [(e.kind, e.detail) for e in ev if e.kind == EventKind.CALL_ENDED] == [(EventKind.CALL_ENDED, "exited:no-agents")]
