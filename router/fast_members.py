@@ -160,7 +160,9 @@ class MemberChanges:
         return [(OP_AGENT, self.now, NO_ID, a, -1, 0, 0.0)]
 
     def move_row(self, now: float, cid: int, queue: str) -> tuple:
-        """Reads the call's state when ``queue`` is unknown (an unknown call is the error to report then)."""
+        """Reads the call's state when ``queue`` is unknown (a bad time, then an unknown call, is the error to
+        report first)."""
+        now = self._checked_now(now)
         try:
             q = self.queue_index(queue)
         except UnknownIdError:

@@ -19,6 +19,8 @@ class MemberPause:
     """Mixed into Router (uses its agent_index, queue_index, reason_code, _one, _S and _reasons)."""
 
     def pause_row(self, op: int, now: float, agent_id: Hashable, queue: str, reason: str = "paused") -> tuple:
+        """The time is the error to report first, then the agent, the queue and the reason (as the reference)."""
+        now = self._checked_now(now)
         a = self.agent_index(agent_id)
         q = self.queue_index(queue)
         arg = float(self.reason_code(reason, "pause")) if op == OP_PAUSE else 0.0

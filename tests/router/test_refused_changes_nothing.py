@@ -113,3 +113,25 @@ def test_an_accept_of_a_ringing_offer_makes_no_copy_when_only_other_timers_are_d
                                                        ("AGENT_STATE", "a1")]
     with pytest.raises(AssertionError, match="decided on a copy"):  # call 3's max wait (11) is due: its own
         r.request_callback(12.0, 3, "+15550100")
+
+
+@pytest.mark.parametrize("call, error", [
+    (lambda r: r.member_pause(1.0, "a1", "nowhere"), TimeError),  # a bad time and an unknown queue: the time
+    (lambda r: r.member_pause(1.0, "nobody", "q"), TimeError),
+    (lambda r: r.member_unpause(math.nan, "a1", "nowhere"), TimeError),
+    (lambda r: r.call_move(1.0, 1, "nowhere"), TimeError),
+    (lambda r: r.call_move(1.0, 999, "nowhere"), TimeError),
+    (lambda r: r.call_move(6.0, 999, "nowhere"), UnknownIdError),  # an unknown call and queue: the call
+    (lambda r: r.member_pause(6.0, "nobody", "nowhere"), UnknownIdError),
+])
+def test_two_faults_give_the_same_error_on_both_engines(call, error):
+    """Where an operation has two faults, both engines report the same one: the time first, then the ids in
+    the order of the arguments."""
+    out = []
+    for cls in (ReferenceRouter, Router):
+        r = cls.from_config(CFG)
+        _setup(r)
+        with pytest.raises(error) as err:
+            call(r)
+        out.append(str(err.value))
+    assert out[0] == out[1]
