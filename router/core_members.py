@@ -22,7 +22,7 @@ from .codes import STRAT_RING_ALL, STRAT_RING_PROGRESSIVELY, STRATEGY_NAMES
 from .config import QueueConfig, RouterConfig
 from .core_layout import (
     ANSWERED, CAP, CoreState, DISPLAY, DISP_AVAILABLE, IDLE_RANK, KEYKIND, N_QM, N_QM_F, QM_AGENT, QM_CALLS,
-    QM_LAST_CALL, QM_PAUSED, QM_SKILL_SUM, QM_WEIGHT,
+    QM_LAST_CALL, QM_PAUSED, QM_POS, QM_SKILL_SUM, QM_WEIGHT, RR_CURSOR,
     QUEUE, RO_LEN, RO_OFF, SCAN, STATE, STRAT, ST_OFFERED, S_EV_ROOM, S_OF_ROOM, S_RO_ROOM, S_TM_ROOM, TALK, AH_CAP,
     AH_LEN, AH_OFF, BLOCKED, BUSY_DELAY, MAX_LEN, MAX_NA, MAX_WAIT, NA_DELAY, NO_AGENTS_S, OVERFLOW, PREF_FB,
     REJ_DELAY, RING_STEP, RING_TO, WEIGHT, WRAP, A_BUSY_DELAY, A_MAX_NA, A_NA_DELAY, A_OF_HEAD, A_REJ_DELAY, A_WRAP,
@@ -219,6 +219,9 @@ def swap_queue(S: CoreState, cfg: RouterConfig, qi: int, agent_index: dict, skil
     QM = _splice(S.QM, lo, hi, r.QM)
     AQ_ptr, AQ = agent_queues(QM, QM_ptr, S.A_i.shape[0])
     Q_i = S.Q_i.copy()
+    last = np.flatnonzero(S.QM[lo:hi, QM_POS] == S.Q_i[qi, RR_CURSOR])  # round-robin: the member last offered
+    if last.shape[0] and int(old_agents[last[0]]) in where:  # the turn goes on from it, wherever it stands
+        Q_i[qi, RR_CURSOR] = r.QM[where[int(old_agents[last[0]])], QM_POS]
     Q_i[qi, SCAN], Q_i[qi, BLOCKED] = r.scan, r.blocked
     Q_i[qi, STRAT], Q_i[qi, KEYKIND] = strategy_codes(cfg.queues[qi])  # before the heap takes its keys
     off, cap_old = int(S.Q_i[qi, AH_OFF]), int(S.Q_i[qi, AH_CAP])

@@ -210,6 +210,9 @@ class MemberChangesMixin:
             setattr(q, name, getattr(old, name))
         was = [int(a) for a in old.members]
         q.paused = {q.member_of[was[i]]: r for i, r in old.paused.items() if was[i] in q.member_of}
+        last = next((was[i] for i in range(len(was)) if int(old.m_pos[i]) == old.rr_cursor), None)
+        if last in q.member_of:  # round-robin: the turn goes on from the member last offered, wherever it stands
+            q.rr_cursor = int(q.m_pos[q.member_of[last]])
         for i, a in enumerate(was):  # so do its calls completed from this queue (a new member has none)
             if a in q.member_of:
                 q.m_calls[q.member_of[a]] = old.m_calls[i]

@@ -119,3 +119,16 @@ def test_bad_arguments_are_refused():
     with pytest.raises(TimeError):
         r.reload(2.0, parse_config(RAW))
     assert r.now == 3.0
+
+
+def test_round_robin_goes_on_from_the_member_last_offered_when_a_reload_renumbers_positions():
+    raw = {"agents": [{"id": "x"}, {"id": "a1"}, {"id": "a2"}, {"id": "a3"}],
+           "queues": [{"name": "q", "strategy": "rrmemory", "members": ["x", "a1", "a2", "a3"]}]}
+    r = engine()(parse_config(raw))
+    for a in ("a1", "a2", "a3"):
+        r.agent_login(0.0, a, ready=True)
+    assert offered(r.call_arrive(1.0, "c1", "q")) == ["a1"]
+    r.offer_accept(1.0, "c1", "a1")
+    raw["queues"][0]["members"] = ["a1", "a2", "a3"]  # x leaves: the others' positions go 1, 2, 3 -> 0, 1, 2
+    r.reload(2.0, parse_config(raw))
+    assert offered(r.call_arrive(3.0, "c2", "q")) == ["a2"]  # the one after a1, not after position 1 (a3)
