@@ -278,8 +278,8 @@ class RouterMachine(RuleBasedStateMachine):
     def inv4_work_conservation(self):
         r = self.router
         for c in self._live(CallState.WAITING):
-            for a in range(len(AGENTS)):  # every agent, so the fast path's answer is checked too
-                assert not r._eligible(a, c, r.now), f"call {c.id} waits while agent {AGENTS[a]} is eligible"
+            for a in range(len(r._agents.ids)):  # every agent (added ones too), so the fast path's answer is checked
+                assert not r._eligible(a, c, r.now), f"call {c.id} waits while agent {r._agents.ids[a]} is eligible"
 
     @invariant()
     def inv7_time_and_seq(self):
@@ -308,7 +308,8 @@ class RouterMachine(RuleBasedStateMachine):
     def _check_fifo(self, out):
         ended = {e.call_id for e in out if e.kind == EventKind.CALL_ENDED}
         moved = {e.call_id for e in out if e.kind in (EventKind.CALL_OVERFLOWED, EventKind.CALL_ESCALATED,
-                                                      EventKind.CALLBACK_REQUESTED)}
+                                                      EventKind.CALLBACK_REQUESTED, EventKind.CALL_MOVED,
+                                                      EventKind.PRIORITY_CHANGED)}
         now = self.router.now
         for sig, calls in self._pre.items():
             if any(c.id in ended or c.id in moved for c in calls):
