@@ -56,7 +56,8 @@ _FIXED_QUEUE = sorted(set(QueueConfig.__dataclass_fields__) - set(QUEUE_SETTINGS
 
 
 def _same_agent(a: AgentConfig, b: AgentConfig) -> bool:
-    return replace(a, groups=()) == replace(b, groups=())  # groups only list members, which the queues give
+    """Equal but for ``groups``, which only list members (the queues give those)."""
+    return a == b or (a.groups != b.groups and replace(a, groups=b.groups) == b)
 
 
 def plan_reload(cfg: RouterConfig, new: RouterConfig, agent_index: dict, n_rows: int) -> ReloadPlan:
