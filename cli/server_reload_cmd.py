@@ -15,18 +15,24 @@ from .common import EXIT_USAGE, OutputFormat, fail, format_option, info
 server_app = typer.Typer(help="Talk to a running server (busyhour serve).", no_args_is_help=True)
 
 
-def _rows(result: Any) -> list[tuple[str, str, str, str, str]]:
-    """(queue, settings, members added, changed, removed) per queue changed, as text."""
-    def ids(values: Any) -> str:
-        return ", ".join(str(v) for v in values)
+def _ids(values: Any) -> str:
+    return ", ".join(str(v) for v in values)
 
-    return [(q.queue, ", ".join(q.settings), ids(q.members_added), ids(q.members_updated), ids(q.members_removed))
-            for q in result.queues]
+
+def _rows(result: Any) -> list[tuple[str, str, str, str, str, str]]:
+    """(queue, change, settings, members added, changed, removed) per queue added, changed or removed, as text,
+    in the order the reload applies them."""
+    return ([(name, "added", "", "", "", "") for name in result.queues_added]
+            + [(q.queue, "changed", ", ".join(q.settings), _ids(q.members_added), _ids(q.members_updated),
+                _ids(q.members_removed)) for q in result.queues]
+            + [(name, "removed", "", "", "", "") for name in result.queues_removed])
 
 
 def _document(result: Any) -> dict[str, Any]:
     return {"config_sha256": result.config_sha256, "changed": result.changed, "agents_added": list(result.agents_added),
-            "queues": [q._asdict() for q in result.queues], "events": len(result.events)}
+            "queues_added": list(result.queues_added), "queues": [q._asdict() for q in result.queues],
+            "queues_removed": list(result.queues_removed), "agents_removed": list(result.agents_removed),
+            "events": len(result.events)}
 
 
 def _table(result: Any) -> None:
@@ -40,12 +46,13 @@ def _table(result: Any) -> None:
     head.add_column("value")
     head.add_row("configuration sha256", result.config_sha256)
     head.add_row("changed", "yes" if result.changed else "no: the server already runs this configuration")
-    head.add_row("agents added", escape(", ".join(str(a) for a in result.agents_added)) or "-")
+    head.add_row("agents added", escape(_ids(result.agents_added)) or "-")
+    head.add_row("agents removed", escape(_ids(result.agents_removed)) or "-")
     head.add_row("events", f"{len(result.events):,}")
     console.print(head)
-    if result.queues:
+    if result.queues or result.queues_added or result.queues_removed:
         t = Table(title="queues changed")
-        for col in ("queue", "settings", "members added", "members changed", "members removed"):
+        for col in ("queue", "change", "settings", "members added", "members changed", "members removed"):
             t.add_column(col)
         for row in _rows(result):
             t.add_row(*(escape(v) or "-" for v in row))
@@ -65,8 +72,9 @@ def reload_cmd(
 ) -> None:
     """Apply a configuration file to a running server, keeping its calls (docs/server.md, "Reloading").
 
-    The file is read here and sent as the reload op; the server applies the new agents, queue members and
-    queue settings, or refuses (naming the differences that need a restart) and changes nothing."""
+    The file is read here and sent as the reload op; the server adds and removes agents and queues and applies
+    queue members and settings, or refuses (naming the differences that need a restart, a queue removed that
+    holds calls, an agent removed that is logged in) and changes nothing."""
     from busyhour.client import RouterClient, RouterRequestError, RouterUnavailable
     from busyhour.client.wire import read_config
 
@@ -89,7 +97,7 @@ def reload_cmd(
     elif fmt == OutputFormat.csv:
         out = io.StringIO()
         w = csv.writer(out, lineterminator="\n")
-        w.writerow(["queue", "settings", "members_added", "members_updated", "members_removed"])
+        w.writerow(["queue", "change", "settings", "members_added", "members_updated", "members_removed"])
         w.writerows(_rows(result))
         typer.echo(out.getvalue(), nl=False)
     else:

@@ -103,13 +103,17 @@ class QueueChanges(NamedTuple):
 
 class ReloadResult(NamedTuple):
     """Result of ``reload``: the sha256 of the configuration the server now runs, whether anything changed,
-    the agents added, the queues changed, and the events the reload caused."""
+    the agents added, the queues changed, the events the reload caused, and the queues added, the queues
+    removed and the agents removed."""
 
     config_sha256: str
     changed: bool
     agents_added: tuple[Any, ...]
     queues: tuple[QueueChanges, ...]
     events: tuple[Event, ...]
+    queues_added: tuple[str, ...] = ()
+    queues_removed: tuple[str, ...] = ()
+    agents_removed: tuple[Any, ...] = ()
 
 
 class RouterClientError(Exception):

@@ -201,7 +201,8 @@ def _reload(op: str, reply: Reply) -> ReloadResult:
         queues = tuple(QueueChanges(str(q["queue"]), tuple(q["settings"]), tuple(q["members_added"]),
                                     tuple(q["members_updated"]), tuple(q["members_removed"])) for q in r["queues"])
         return ReloadResult(str(r["config_sha256"]), bool(r["changed"]), tuple(r["agents_added"]), queues,
-                            reply.events)
+                            reply.events, tuple(r.get("queues_added", ())), tuple(r.get("queues_removed", ())),
+                            tuple(r.get("agents_removed", ())))
     except (TypeError, KeyError) as exc:
         raise ProtocolMismatch(f"reload: result is not a reload summary ({type(exc).__name__}: {exc})") from None
 
@@ -321,6 +322,18 @@ class Operations:
     def agent_remove(self, agent: Any) -> Any:
         """Remove a logged-out agent: it leaves its queues; its id is free again."""
         return self._op("agent_remove", _reply, {"agent": agent})
+
+    def queue_add(self, queue: dict[str, Any]) -> Any:
+        """Add a queue while calls go on: ``queue`` is a table as in the configuration file (``name``,
+        ``strategy``, ``members``, settings, ``escalation``…). ``QUEUE_ADDED``, then ``MEMBER_ADDED`` per member."""
+        if not isinstance(queue, dict):
+            raise TypeError(f"queue_add takes a queue table (a dict with 'name', …), got {type(queue).__name__}")
+        return self._op("queue_add", _reply, {"queue": queue})
+
+    def queue_remove(self, queue: str, to: str | None = None) -> Any:
+        """Remove ``queue``: its waiting, then ringing calls move to ``to`` (refused, ``state``, without it while
+        it holds any); its members leave it; ``QUEUE_REMOVED``. Its connected calls finish."""
+        return self._op("queue_remove", _reply, {"queue": queue, **_opt(to=to)})
 
     def move(self, call: Any, queue: str) -> Any:
         """Move a waiting or ringing call to ``queue``, keeping its place by arrival and priority."""

@@ -53,6 +53,7 @@ UNMAPPED = NO_ID + 2  # a call id the core never holds (ours count up from 1)
 _AGENT_OPS = {"login": OP_LOGIN, "logout": OP_LOGOUT, "ready": OP_READY, "not_ready": OP_NOT_READY}
 _CONTEXT_OPS = ("arrive", "transfer")
 _MEMBER_OPS = {"member_add": ADD, "member_remove": REMOVE, "member_update": UPDATE}
+_TABLE_OPS = frozenset(("queue_update", "agent_add", "agent_remove", "queue_add", "queue_remove"))
 
 
 class CompiledEngine(CoreViews):
@@ -104,7 +105,7 @@ class CompiledEngine(CoreViews):
         profs: list[int] = []  # each row's skill profile (arrive rows with their own skills; else 0)
         idx: list[int] = []
         for k, (op, f) in enumerate(cmds):
-            if op in _MEMBER_OPS or op in ("queue_update", "agent_add", "agent_remove"):  # tables change between runs
+            if op in _MEMBER_OPS or op in _TABLE_OPS:  # tables change between runs
                 self._run(now, rows, profs, idx, cmds, results)
                 rows, profs, idx = [], [], []
                 results[k] = self._table_change(now, op, f)
@@ -127,11 +128,19 @@ class CompiledEngine(CoreViews):
         return results
 
     def _table_change(self, now: float, op: str, f: dict) -> tuple[list[Event], RouterError | None]:
-        """A change of the engine's tables (fast_members.py: a membership, a queue's settings, a new agent):
-        checked, the core advanced to ``now``, the tables changed, then the rows that finish it."""
+        """A change of the engine's tables (fast_members.py: a membership, a queue's settings, an agent added or
+        removed; fast_queues.py: a queue added or removed): checked, the core advanced to ``now``, the tables
+        changed, then the rows that finish it (a queue removed: step by step, each step's rows run before the
+        next changes the tables)."""
         fr = self.fr
         try:
-            if op in _MEMBER_OPS:
+            if op == "queue_remove":
+                now, change = fr.queue_remove_plan(now, f["queue"], f.get("to"))
+                swap = None
+            elif op == "queue_add":
+                now, change = fr.queue_add_plan(now, f["queue"])
+                swap = fr.queue_put
+            elif op in _MEMBER_OPS:
                 now, change = fr.member_plan(now, _MEMBER_OPS[op], f["agent"], f["queue"], member_settings(f))
                 swap = fr.member_swap
             elif op == "queue_update":
@@ -146,11 +155,20 @@ class CompiledEngine(CoreViews):
         except RouterError as exc:
             return [], exc
         events = self._rows_now([self._row(now, "advance", {})])
+        if swap is None:  # a queue removed, step by step
+            for rows in fr.queue_remove_steps(change):
+                events += self._rows_now(rows)
+            return events, None
         return events + self._rows_now(swap(change)), None
 
     def agent_rows(self) -> tuple[dict, list]:
         """(agent id -> row, the id of every row): removed agents keep their rows, so rows are not positions."""
         return self.fr._agent_index, self.fr.agent_ids
+
+    def running_queues(self) -> list[str]:
+        """The queues this engine runs (removed ones left out), in row order: those :meth:`queue_view` answers.
+        (:attr:`queue_names` names every row, removed queues' included: rows are not positions.)"""
+        return self.fr.queue_names_running()
 
     def reload(self, now: float, config: RouterConfig) -> list[Event]:
         """``Router.reload`` on this engine's ids (a CALL_ENDED a no-agents limit of 0 fires unmaps its call):

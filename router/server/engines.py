@@ -21,6 +21,7 @@ from ..engine import ReferenceRouter
 from ..errors import ConfigError, RouterError
 from ..events import Event
 from ..membership import MEMBER_SETTINGS
+from ..queue_plans import live_names
 from ..stats import Position
 
 ENGINES = ("auto", "compiled", "python")
@@ -51,6 +52,8 @@ _APPLY: dict[str, Callable[[ReferenceRouter, float, dict], list[Event]]] = {
     "agent_add": lambda r, t, f: r.agent_add(t, agent_table(f)),
     "agent_remove": lambda r, t, f: r.agent_remove(t, f["agent"]),
     "queue_update": lambda r, t, f: r.queue_update(t, f["queue"], **{k: v for k, v in f.items() if k != "queue"}),
+    "queue_add": lambda r, t, f: r.queue_add(t, f["queue"]),
+    "queue_remove": lambda r, t, f: r.queue_remove(t, f["queue"], to=f.get("to")),
 }
 
 
@@ -71,7 +74,15 @@ class PythonEngine:
 
     def __init__(self, config: RouterConfig, router: ReferenceRouter | None = None):
         self.router = router if router is not None else ReferenceRouter(config)
-        self.queue_names = [q.name for q in config.queues]
+
+    @property
+    def queue_names(self) -> list[str]:
+        """The name of every queue row, removed queues' included (rows are not positions)."""
+        return [q.name for q in self.router.config.queues]
+
+    def running_queues(self) -> list[str]:
+        """The queues this engine runs (removed ones left out), in row order: those :meth:`queue_view` answers."""
+        return live_names(self.router.config)
 
     @property
     def config(self) -> RouterConfig:

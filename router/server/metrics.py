@@ -36,6 +36,7 @@ class Metrics:
         self.replayed = Gauge("busyhour_replayed_records", "Journal records replayed at the last start", registry=r)
         self.seq = Gauge("busyhour_last_seq", "Last event seq", registry=r)
         self._last_live = -1e18
+        self._queues: set[str] = set()  # the queue labels set so far
 
     def serve(self, host: str, port: int) -> None:
         start_http_server(port, addr=host, registry=self.registry)
@@ -55,7 +56,14 @@ class Metrics:
             return
         self._last_live = now_mono
         self.seq.set(last_seq)
-        for name in engine.queue_names:
+        names = engine.running_queues()  # a removed queue has no view: its label goes, an added one gets one
+        for name in self._queues.difference(names):
+            try:
+                self.waiting.remove(name)
+            except KeyError:
+                pass
+        self._queues = set(names)
+        for name in names:
             self.waiting.labels(name).set(engine.queue_view(name).waiting)
         by_state = _Tally(s.split(":", 1)[0] for s in engine.displays())
         for state in ("LOGGED_OUT", "NOT_READY", "AVAILABLE", "RESERVED", "BUSY", "WRAP_UP"):

@@ -26,7 +26,7 @@ from .replies import (  # the protocol's encoding, re-exported (__all__)
 )
 
 __all__ = ["VERSION", "MAX_BATCH", "MAX_REQUEST_ID_BYTES", "MAX_CALL_ID_BYTES", "MAX_NAME_BYTES", "MAX_MAP_ENTRIES",
-           "MAX_CONTEXT_BYTES", "MAX_PRIORITY", "MAX_EVENTS_PER_REPLY", "MAX_CONFIG_BYTES", "BAD_FRAME",
+           "MAX_CONTEXT_BYTES", "MAX_PRIORITY", "MAX_EVENTS_PER_REPLY", "MAX_CONFIG_BYTES", "MAX_QUEUE_TABLE_BYTES", "BAD_FRAME",
            "BAD_VERSION", "BAD_REQUEST", "UNKNOWN_OP", "TOO_LARGE", "UNKNOWN_ID", "STATE", "OFFER", "GONE",
            "INTERNAL", "ProtocolError", "Command", "Refused", "ENGINE_OPS", "QUERY_OPS", "validate", "decode_frame",
            "KIND_NAMES", "Interest", "error_reply", "event_row", "join_replies", "ok_reply", "ok_reply_rows", "pack",
@@ -42,6 +42,7 @@ MAX_CONTEXT_BYTES = 16 * 1024
 MAX_PRIORITY = 1_000_000
 MAX_EVENTS_PER_REPLY = 10_000
 MAX_CONFIG_BYTES = 16 << 20  # a reload's configuration text (the frame limit, --max-frame-bytes, applies first)
+MAX_QUEUE_TABLE_BYTES = 1 << 20  # a queue_add's queue table, packed
 _INT64 = (-(1 << 63), (1 << 63) - 1)
 
 #: Error codes (docs/protocol.md). Never renamed: adapters branch on them.
@@ -169,6 +170,53 @@ def _config(name: str, v: Any) -> str:
     return v
 
 
+def _table_value(name: str, v: Any, depth: int = 0) -> None:
+    """A value a TOML file can hold (strings, numbers, booleans, lists, string-keyed tables; no nil, no bytes)."""
+    if isinstance(v, (str, int, float)):  # bool is an int
+        return
+    if depth < 4 and type(v) is list:
+        for x in v:
+            _table_value(name, x, depth + 1)
+        return
+    if depth < 4 and type(v) is dict:
+        for k, x in v.items():
+            _text(f"{name} key", k)
+            _table_value(f"{name}.{k}", x, depth + 1)
+        return
+    raise ProtocolError(BAD_REQUEST, f"field '{name}' must hold what a TOML queue table holds, got {_show(v)}")
+
+
+def _queue_table(name: str, v: Any) -> dict[str, Any]:
+    """``queue_add``'s queue: a table as in the configuration file (the router checks its keys and values);
+    here its shape, and that agent ids and group names are ids and names."""
+    if type(v) is not dict or not v:
+        raise ProtocolError(BAD_REQUEST, f"field '{name}' must be a queue table (a map: name, strategy, members, "
+                                         f"…), got {_show(v)}")
+    _table_value(name, v)
+    if len(msgpack.packb(v)) > MAX_QUEUE_TABLE_BYTES:
+        raise ProtocolError(TOO_LARGE, f"field '{name}' encodes to more than {MAX_QUEUE_TABLE_BYTES:,} bytes")
+    members = v.get("members", [])
+    for j, m in enumerate(members if type(members) is list else ()):
+        if type(m) is dict:
+            if "agent" in m:
+                _id(f"{name}.members[{j}].agent", m["agent"])
+        else:
+            _id(f"{name}.members[{j}]", m)
+    if "dedicated_agent" in v:
+        _id(f"{name}.dedicated_agent", v["dedicated_agent"])
+    _names(f"{name}.groups", v.get("groups"))
+    steps = v.get("escalation", [])
+    for k, s in enumerate(steps if type(steps) is list else ()):
+        if type(s) is dict:
+            _names(f"{name}.escalation[{k}].add_groups", s.get("add_groups"))
+    return v
+
+
+def _names(name: str, v: Any) -> None:
+    for g in v if type(v) is list else ():
+        _text(name, g)
+
+
 _CHECKS = {
     "call": _id, "agent": _id, "preferred_agent": _id, "queue": _text, "channel": _text,
     "priority": lambda n, v: _int(n, v, 0, MAX_PRIORITY), "skills": _skills, "context": _context,
@@ -177,7 +225,7 @@ _CHECKS = {
     "tier": _member_int, "penalty": _member_int, "position": _member_int, "weight": _number,
     **{k: _seconds for k in QUEUE_SECONDS if k not in ("wrap_up_s", "max_wait_s", "preferred_fallback_s")},
     "max_length": _count, "max_no_answer": _count, "max_penalty": _count, "overflow": _text, "strategy": _text,
-    "capacity": _capacity, "config": _config,
+    "capacity": _capacity, "config": _config, "to": _text,
     "seq": lambda n, v: _int(n, v, 0, _INT64[1]), "limit": lambda n, v: _int(n, v, 1, MAX_EVENTS_PER_REPLY),
 }
 
@@ -216,6 +264,8 @@ ENGINE_OPS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "move": (("call", "queue"), ()),
     "agent_add": (("agent",), ("skills", "capacity", *AGENT_SETTINGS)),
     "agent_remove": (("agent",), ()),
+    "queue_add": (("queue",), ()),  # queue: a queue table (_queue_table)
+    "queue_remove": (("queue",), ("to",)),
     "reload": (("config",), ()),  # applied alone (reloads.py)
 }
 QUERY_OPS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
@@ -277,8 +327,9 @@ def validate(req: Any) -> Command:
 _HEAD = frozenset(("v", "id", "op"))
 _CLEARABLE = frozenset(("overflow", "max_penalty"))
 _SECONDS = _seconds  # queue_update's seconds: infinity allowed (no limit)
-_SPECS = {op: (frozenset(req), frozenset(opt), tuple((n, _CHECKS[n]) for n in req)) for op, (req, opt) in
-          _ALL_OPS.items()}
+_OP_CHECKS = {("queue_add", "queue"): _queue_table}  # a field whose check differs in one op
+_SPECS = {op: (frozenset(req), frozenset(opt), tuple((n, _OP_CHECKS.get((op, n), _CHECKS[n])) for n in req))
+          for op, (req, opt) in _ALL_OPS.items()}
 
 
 def decode_frame(frame: bytes) -> tuple[list[Command | Refused], bool]:

@@ -8,7 +8,7 @@ Specification
   remembered for retries) and is applied alone: the host cuts its batch
   around it (host.py). :func:`apply_reload` parses the text with the loader
   the server starts with (``config.parse_toml``), plans the change against
-  the engine's running configuration (``membership.plan_reload``) and has the
+  the engine's running configuration (``reload_plan.plan_reload``) and has the
   engine apply it (``reload`` of either engine). Bad TOML, a bad
   configuration or a difference that needs a restart raise ``ConfigError``
   before anything changes (``bad_request``). The reply's ``result`` is the
@@ -74,38 +74,57 @@ class QueueChanges(NamedTuple):
 
 
 class ReloadSummary(NamedTuple):
-    """What a reload did: the sha256 of the configuration now running, the agents added, the queues changed."""
+    """What a reload did: the sha256 of the configuration now running, the agents added, the queues added,
+    the queues changed, the queues removed and the agents removed (in the order the reload applies them)."""
 
     config_sha256: str
     agents_added: tuple[Hashable, ...]
     queues: tuple[QueueChanges, ...]
+    queues_added: tuple[str, ...] = ()
+    queues_removed: tuple[str, ...] = ()
+    agents_removed: tuple[Hashable, ...] = ()
 
     @property
     def changed(self) -> bool:
-        return bool(self.agents_added or self.queues)
+        return bool(self.agents_added or self.queues or self.queues_added or self.queues_removed
+                    or self.agents_removed)
 
     def to_wire(self) -> dict[str, Any]:
         """The ``result`` map of a ``reload`` reply (docs/protocol.md)."""
         return {"config_sha256": self.config_sha256, "changed": self.changed, "agents_added": list(self.agents_added),
+                "queues_added": list(self.queues_added),
                 "queues": [{"queue": q.queue, "settings": list(q.settings), "members_added": list(q.members_added),
                             "members_updated": list(q.members_updated), "members_removed": list(q.members_removed)}
-                           for q in self.queues]}
+                           for q in self.queues],
+                "queues_removed": list(self.queues_removed), "agents_removed": list(self.agents_removed)}
+
+    @classmethod
+    def from_wire(cls, r: dict[str, Any]) -> "ReloadSummary":
+        """The summary a ``reload`` reply's ``result`` holds."""
+        return cls(r["config_sha256"], tuple(r["agents_added"]), tuple(
+            QueueChanges(q["queue"], tuple(q["settings"]), tuple(q["members_added"]), tuple(q["members_updated"]),
+                         tuple(q["members_removed"])) for q in r["queues"]),
+            tuple(r.get("queues_added", ())), tuple(r.get("queues_removed", ())), tuple(r.get("agents_removed", ())))
 
     def describe(self) -> str:
         """One line for the server's log."""
         if not self.changed:
             return "nothing changed"
         parts = [f"{len(self.agents_added)} agents added"] if self.agents_added else []
+        parts += [f"queues added: {', '.join(self.queues_added)}"] if self.queues_added else []
         for q in self.queues:
             what = [f"{n} members {verb}" for n, verb in ((len(q.members_added), "added"), (len(q.members_updated),
                     "changed"), (len(q.members_removed), "removed")) if n]
             what += [f"settings {', '.join(q.settings)}"] if q.settings else []
             parts.append(f"queue {q.queue}: {'; '.join(what) or 'members reordered'}")
+        parts += [f"queues removed: {', '.join(self.queues_removed)}"] if self.queues_removed else []
+        parts += [f"{len(self.agents_removed)} agents removed"] if self.agents_removed else []
         return "; ".join(parts)
 
 
 def summarize(before: RouterConfig, plan: ReloadPlan, ids: list, sha: str) -> ReloadSummary:
-    """The summary of ``plan``, a reload of ``before`` on an engine whose agent rows have ``ids``."""
+    """The summary of ``plan``, a reload of ``before`` (its queues in row order, removed ones kept, as the
+    engines keep them: a queue change names its row there) on an engine whose agent rows have ``ids``."""
     after = ids + [a.id for a in plan.agents]
     out = []
     for r in plan.queues:
@@ -114,7 +133,8 @@ def summarize(before: RouterConfig, plan: ReloadPlan, ids: list, sha: str) -> Re
         out.append(QueueChanges(old.name, settings, tuple(after[a] for a in r.added),
                                 tuple(after[a] for a, _ in r.updated),
                                 tuple(after[a] for a, _ in r.removed)))
-    return ReloadSummary(sha, tuple(a.id for a in plan.agents), tuple(out))
+    return ReloadSummary(sha, tuple(a.id for a in plan.agents), tuple(out), tuple(q.name for _, q in plan.queues_added),
+                         tuple(plan.queues_removed), tuple(plan.agents_removed))
 
 
 def apply_reload(engine: Any, now: float, text: str) -> tuple[list[Event], ReloadSummary]:
@@ -126,6 +146,8 @@ def apply_reload(engine: Any, now: float, text: str) -> tuple[list[Event], Reloa
     except ConfigError as exc:  # TOML errors name "reload config" already; the schema's name the key path
         message = str(exc)
         raise ConfigError(message if message.startswith("reload config") else f"reload config: {message}") from None
+    except (TypeError, AttributeError) as exc:  # the parser is pure: a value of the wrong kind, nothing changed
+        raise ConfigError(f"reload config: a value of the wrong kind ({type(exc).__name__}: {exc})") from None
     before = engine.config
     index, ids = engine.agent_rows()
     plan = plan_reload(before, new, index, len(ids))  # refused here, by name, before the engine is touched
@@ -156,10 +178,7 @@ def log_reply(frame: bytes) -> None:
     """Log the reply to a SIGHUP's reload: what changed, or why it was refused."""
     reply = msgpack.unpackb(frame, raw=False, strict_map_key=False)
     if reply.get("ok"):
-        r = reply["result"]
-        summary = ReloadSummary(r["config_sha256"], tuple(r["agents_added"]), tuple(
-            QueueChanges(q["queue"], tuple(q["settings"]), tuple(q["members_added"]), tuple(q["members_updated"]),
-                         tuple(q["members_removed"])) for q in r["queues"]))
+        summary = ReloadSummary.from_wire(reply["result"])
         log.info("SIGHUP: reloaded (sha256 %s…, %d events): %s", summary.config_sha256[:12],
                  len(reply.get("events", [])), summary.describe())
     else:

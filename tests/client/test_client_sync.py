@@ -175,3 +175,36 @@ def test_pipeline_refuses_malformed_requests():
     with RouterClient("tcp://127.0.0.1:1", timeout_s=0.1, retries=0) as c:
         with pytest.raises(TypeError, match="pairs"):
             c.pipeline(["ping"])
+
+
+def test_queue_add_and_queue_remove_round_trip_and_survive_a_restart(server):
+    """A queue added over the wire takes calls; its removal is refused without ``to`` while it holds calls, and
+    with ``to`` moves them; after a SIGKILL + restart the journal replays both to the same state."""
+    with RouterClient(server.commands, timeout_s=5.0, retries=40) as c:
+        added = c.queue_add({"name": "vip", "strategy": "ring-all", "members": ["a1", {"agent": "a2", "tier": 2}]})
+        assert [(e.kind, e.agent, e.queue) for e in added.events] == [
+            ("QUEUE_ADDED", None, "vip"), ("MEMBER_ADDED", "a1", "vip"), ("MEMBER_ADDED", "a2", "vip")]
+        with pytest.raises(RouterRequestError) as err:
+            c.queue_add({"name": "vip"})
+        assert err.value.code == "state"
+        with pytest.raises(RouterRequestError) as err:
+            c.queue_add({"name": "x", "colour": "red"})
+        assert err.value.code == "bad_request" and "colour" in err.value.message
+        assert [e.kind for e in c.arrive("v1", "vip").events] == ["CALL_ARRIVED", "CALL_QUEUED"]
+        c.arrive("v2", "vip")
+        with pytest.raises(RouterRequestError) as err:
+            c.queue_remove("vip")
+        assert err.value.code == "state" and "to=" in err.value.message
+        assert c.queue("vip")["waiting"] == 2
+        removed = c.queue_remove("vip", to="support")
+        assert [e.call for e in removed.events if e.kind == "CALL_MOVED"] == ["v1", "v2"]
+        assert removed.events[-1].kind == "QUEUE_REMOVED" and removed.events[-1].queue == "vip"
+        before = c.snapshot()
+        assert {x["call"]: x["queue"] for x in before["calls"]} == {"v1": "support", "v2": "support"}
+        restart(server)
+        after = c.snapshot()
+        assert {k: v for k, v in after.items() if k != "time_s"} == {k: v for k, v in before.items() if k != "time_s"}
+        with pytest.raises(RouterRequestError) as err:
+            c.queue("vip")
+        assert err.value.code == "unknown_id"
+        assert c.queue_add({"name": "vip", "members": ["a3"]}).events[0].kind == "QUEUE_ADDED"

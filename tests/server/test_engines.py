@@ -57,7 +57,14 @@ def _odd_requests(draw, rid: int) -> dict:
                                  {"overflow": None}, {"max_wait_s": float("inf"), "wrap_up_s": 1.0},
                                  {"sl_threshold_s": 2.0}, {"ring_timeout_s": 0.0}, {}]))},
         {"op": "reload", "config": draw(st.sampled_from(RELOADS))},
-        {"op": "queue", "queue": "support"},
+        {"op": "queue_add", "queue": draw(st.sampled_from([
+            {"name": "vip", "members": ["a1", "a2"], "escalation": [{"after_s": 2, "max_penalty": 1}]},
+            {"name": "vip", "members": [{"agent": "a3", "tier": 2}], "max_length": 1, "strategy": "ring-all"},
+            {"name": "sales", "members": ["a3"]}, {"name": "vip", "members": ["n1"]}, {"name": "vip", "bad": 1}]))},
+        {"op": "arrive", "call": call, "queue": "vip", "priority": draw(st.integers(0, 2))},
+        {"op": "queue_remove", "queue": draw(st.sampled_from(["vip", "sales", "nope"])),
+         **draw(st.sampled_from([{}, {"to": "support"}, {"to": "vip"}, {"to": "sales"}]))},
+        {"op": "queue", "queue": draw(st.sampled_from(["support", "vip", "sales"]))},
         {"op": "call", "call": call},
         {"op": "agent", "agent": agent},
     ])) | {"v": 1, "id": rid}

@@ -77,11 +77,11 @@ def _request(draw, rid: int) -> dict:
     op = draw(st.sampled_from(["arrive", "accept", "reject", "release", "abandon", "login", "logout", "ready",
                                "not_ready", "transfer", "callback", "ping", "position", "snapshot", "member_add",
                                "member_remove", "member_update", "queue_update", "move", "agent_add", "reload",
-                               "agent_remove"]))
+                               "agent_remove", "queue_add", "queue_remove"]))
     call, agent = draw(st.sampled_from(CALLS)), draw(st.sampled_from(AGENTS))
     req = {"v": 1, "id": rid, "op": op}
     if op == "arrive":
-        req.update(call=call, queue=draw(st.sampled_from(["sales", "support", "nope"])),
+        req.update(call=call, queue=draw(st.sampled_from(["sales", "support", "vip", "nope"])),
                    priority=draw(st.integers(0, 2)))
         if draw(st.booleans()):
             req["skills"] = {"es": draw(st.integers(1, 4))}
@@ -106,7 +106,17 @@ def _request(draw, rid: int) -> dict:
     elif op == "agent_remove":  # refused while logged in; then a reload naming it is refused too
         req["agent"] = draw(st.sampled_from(["n1", "a2"]))
     elif op == "move":
-        req.update(call=call, queue=draw(st.sampled_from(["sales", "support"])))
+        req.update(call=call, queue=draw(st.sampled_from(["sales", "support", "vip"])))
+    elif op == "queue_add":  # vip new (or back in its row), sales back after its removal; else refused
+        req["queue"] = draw(st.sampled_from([
+            {"name": "vip", "members": ["a2", {"agent": "a3", "penalty": 1}], "ring_timeout_s": 5},
+            {"name": "vip", "strategy": "ring-all", "members": ["a1"], "overflow": "support"},
+            {"name": "sales", "members": ["a1", "a2"], "max_wait_s": 60, "overflow": "support"},
+            {"name": "vip", "members": ["ghost"]}]))
+    elif op == "queue_remove":  # refused while it holds calls without `to`; support is sales's overflow
+        req["queue"] = draw(st.sampled_from(["vip", "sales", "support"]))
+        if draw(st.booleans()):
+            req["to"] = draw(st.sampled_from(["support", "sales", "vip"]))
     elif op == "reload":
         req["config"] = draw(st.sampled_from(RELOADS))
     elif op == "queue_update":

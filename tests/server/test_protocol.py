@@ -89,6 +89,30 @@ def test_unusable_frames_are_refused_whole(frame, code):
     ({"v": 1, "id": 1, "op": "agent_add", "agent": "n", "capacity": {"voice": -1}}, P.BAD_REQUEST, "capacity"),
     ({"v": 1, "id": 1, "op": "agent_add", "agent": "n", "groups": ["g"]}, P.BAD_REQUEST, "groups"),
     ({"v": 1, "id": 1, "op": "not_ready", "agent": "a", "reason": "a:b"}, P.BAD_REQUEST, "':'"),
+    ({"v": 1, "id": 1, "op": "queue_add"}, P.BAD_REQUEST, "needs field 'queue'"),
+    ({"v": 1, "id": 1, "op": "queue_add", "queue": "vip"}, P.BAD_REQUEST, "must be a queue table"),
+    ({"v": 1, "id": 1, "op": "queue_add", "queue": {}}, P.BAD_REQUEST, "must be a queue table"),
+    ({"v": 1, "id": 1, "op": "queue_add", "queue": {"name": None}}, P.BAD_REQUEST, "TOML queue table"),
+    ({"v": 1, "id": 1, "op": "queue_add", "queue": {"name": b"vip"}}, P.BAD_REQUEST, "TOML queue table"),
+    ({"v": 1, "id": 1, "op": "queue_add", "queue": {1: "vip"}}, P.BAD_REQUEST, "'queue key'"),
+    ({"v": 1, "id": 1, "op": "queue_add", "queue": {"name": "v", "members": [["a"]]}}, P.BAD_REQUEST,
+     "'queue.members[0]'"),
+    ({"v": 1, "id": 1, "op": "queue_add", "queue": {"name": "v", "members": [{"agent": {}}]}}, P.BAD_REQUEST,
+     "'queue.members[0].agent'"),
+    ({"v": 1, "id": 1, "op": "queue_add", "queue": {"name": "v", "groups": [[1]]}}, P.BAD_REQUEST, "'queue.groups'"),
+    ({"v": 1, "id": 1, "op": "queue_add", "queue": {"name": "v", "dedicated_agent": [1]}}, P.BAD_REQUEST,
+     "'queue.dedicated_agent'"),
+    ({"v": 1, "id": 1, "op": "queue_add", "queue": {"name": "v", "escalation": [{"after_s": 1, "add_groups": [{}]}]}},
+     P.BAD_REQUEST, "add_groups"),
+    ({"v": 1, "id": 1, "op": "queue_add", "queue": {"name": "v", "x": [[[[[1]]]]]}}, P.BAD_REQUEST, "TOML queue table"),
+    ({"v": 1, "id": 1, "op": "queue_add", "queue": {"name": "v", "members": ["a" * 100] * 12000}}, P.TOO_LARGE,
+     "1,048,576"),
+    ({"v": 1, "id": 1, "op": "queue_add", "queue": {"name": "v"}, "to": "q"}, P.BAD_REQUEST, "has no field 'to'"),
+    ({"v": 1, "id": 1, "op": "queue_remove"}, P.BAD_REQUEST, "needs field 'queue'"),
+    ({"v": 1, "id": 1, "op": "queue_remove", "queue": 3}, P.BAD_REQUEST, "'queue'"),
+    ({"v": 1, "id": 1, "op": "queue_remove", "queue": {"name": "v"}}, P.BAD_REQUEST, "'queue'"),
+    ({"v": 1, "id": 1, "op": "queue_remove", "queue": "q", "to": ""}, P.BAD_REQUEST, "'to'"),
+    ({"v": 1, "id": 1, "op": "queue_remove", "queue": "q", "to": 5}, P.BAD_REQUEST, "'to'"),
     ({"v": 1, "id": 1, "op": "transfer", "call": "c"}, P.BAD_REQUEST, "exactly one"),
     ({"v": 1, "id": 1, "op": "transfer", "call": "c", "queue": "q", "agent": "a"}, P.BAD_REQUEST, "exactly one"),
     ({"v": 1, "id": 1, "op": "events_since", "seq": -1}, P.BAD_REQUEST, "'seq'"),
@@ -164,6 +188,17 @@ def test_stream_frames_only_for_subscribed_topics():
     want.update(b"\x01")  # the empty prefix: every topic
     assert set(dict(P.stream_frames(evs, tseq, wanted=want))) == {b"all", b"queue:sales", b"agent:a1", b"agent:a17"}
     assert tseq == {b"all": 3, b"agent:a1": 3, b"agent:a17": 3, b"queue:sales": 1}
+
+
+def test_queue_add_and_queue_remove_keep_their_fields():
+    table = {"name": "vip", "strategy": "ring-all", "members": ["a1", {"agent": 7, "penalty": 1}],
+             "ring_timeout_s": math.inf, "escalation": [{"after_s": 5, "add_groups": ["night"]}], "skills": {"es": 2}}
+    cmd = _one({"v": 1, "id": 1, "op": "queue_add", "queue": table})
+    assert cmd == P.Command(1, "queue_add", {"queue": table})
+    assert _one({"v": 1, "id": 2, "op": "queue_remove", "queue": "vip", "to": "sales"}).fields == {
+        "queue": "vip", "to": "sales"}
+    assert _one({"v": 1, "id": 3, "op": "queue_remove", "queue": "vip", "to": None}).fields == {"queue": "vip"}
+    assert "queue_add" in P.ENGINE_OPS and "queue_remove" in P.ENGINE_OPS
 
 
 def test_queue_update_keeps_infinity_and_nil_which_remove_a_limit_or_an_overflow():

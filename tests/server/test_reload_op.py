@@ -88,7 +88,7 @@ def test_the_protocol_refuses_a_bad_config_field(fields, code, words):
     ("[[agents]\nid = 1\n", "reload config: not valid TOML"),
     ('[[agents]]\nid = "a1"\n[[queues]]\nname = "sales"\nmembers = ["ghost"]\n', "reload config: queues[0]"),
     (RESTART_ONLY, "reload: these differences need a restart: skills"),
-    (BASE.replace('"a2"', '"b2"'), "agents (agents can only be added, after the existing ones)"),
+    (BASE.replace('skills = { es = 3 }', 'skills = { es = 2 }'), "agents['a1'] (its skills, capacity or own settings)"),
 ])
 def test_a_refused_reload_names_the_problem_and_changes_nothing(engine, text, words):
     host = busy_host(engine)
@@ -119,7 +119,8 @@ def test_a_reload_keeps_the_calls_and_both_engines_answer_alike():
                            "queues": [{"queue": "sales", "settings": ["ring_timeout_s"], "members_added": ["a2"],
                                        "members_updated": [], "members_removed": []},
                                       {"queue": "support", "settings": [], "members_added": ["a3"],
-                                       "members_updated": [], "members_removed": []}]}
+                                       "members_updated": [], "members_removed": []}],
+                           "queues_added": [], "queues_removed": [], "agents_removed": []}
     calls = {v.call: v.state for v in ch.engine.live_calls()}
     assert calls == {"s1": "CONNECTED", "w1": "WAITING"}  # a2 is busy: the waiting call stays
     assert ch.config_track.sha256 == text_sha256(GROWN) and ch.config_track.reloaded_s == 4.0

@@ -99,8 +99,11 @@ def test_a_reload_over_the_wire_keeps_calls_and_streams_its_events(tmp_path, eng
                                                               ("AGENT_STATE", "a2")]
             assert c.call("c1")["state"] == "OFFERED"  # the call lived through the reload
             with pytest.raises(RouterRequestError) as info:
-                c.reload(BASE.replace("[[agents]]\nid = \"a2\"\n", ""))
-            assert info.value.code == "bad_request" and "need a restart: agents" in info.value.message
+                c.reload(BASE.replace("[[agents]]\nid = \"a2\"\n", ""))  # a2 is logged in
+            assert info.value.code == "state" and "agent 'a2' is logged in" in info.value.message
+            with pytest.raises(RouterRequestError) as info:
+                c.reload(BASE.replace('id = "a1"', 'id = "a1"\ncapacity = { voice = 2 }'))
+            assert info.value.code == "bad_request" and "need a restart: agents['a1']" in info.value.message
             with pytest.raises(TypeError, match="reload_file"):
                 c.reload(GROWN.encode())
             with pytest.raises(ValueError, match="no such configuration file"):
@@ -198,7 +201,8 @@ def test_sighup_reloads_the_file_and_a_bad_file_changes_nothing(tmp_path, caplog
     try:
         with caplog.at_level(logging.INFO, logger="busyhour.server"):
             for text, words in (("[[queues]\n", "reload refused (bad_request): reload config: not valid TOML"),
-                                (OTHER.replace("[[agents]]\nid = \"a2\"\n", ""), "need a restart"),
+                                (OTHER.replace('id = "a1"', 'id = "a1"\ncapacity = { voice = 2 }'),
+                                 "need a restart"),
                                 (None, "cannot reload"), (GROWN, "reloaded (sha256")):
                 caplog.clear()
                 if text is None:
