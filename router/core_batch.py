@@ -34,8 +34,8 @@ from .core_checks import check_args, check_offer_or_wait, check_state, offer_kep
 from .core_ring import offer_unlink, offers_to_scratch, ringing_to_scratch
 from .codes import STRAT_PREFERRED
 from .core_ids import h_get, h_put
+from .core_logout import logout_tail
 from .core_ops import (
-    logout_tail,
     PAUSED, advance_to, agent_freed, back_to_queue, drop_offer, end_call, enter_queue, lock_or_free,
     pref_fallback, release, room_short, unwait, wait,
 )
@@ -338,7 +338,7 @@ def run_batch(S, ops, prof, start, status, seq_after, stop_on_error):
     previous row's). With ``stop_on_error`` it also returns right after a row that failed, so the caller
     can read the state that row saw.
 
-    A logout finishes with its tail (:func:`core_ops.logout_tail`: the no-agents limit of the queues it
+    A logout finishes with its tail (:func:`core_logout.logout_tail`: the no-agents limit of the queues it
     emptied), which may pause for room like an implicit advance; the row's status is set when it is done."""
     i = start
     while i < ops.shape[0]:

@@ -23,7 +23,7 @@ from .core_jit import kernel
 from .core_kernels import (
     K_ARRIVED, K_ENDED, K_ESCALATED, K_EXPIRED, K_OVERFLOWED, K_QUEUED, K_WITHDRAWN,
     L_DELAY, L_NONE, L_WRAP_UP, P_READY, agent_setting, emit, lock, pick_available, pop_timer,
-    push_timer, serves, set_not_ready, set_state, staffs, timer_live, touch, unlock,
+    push_timer, serves, set_not_ready, set_state, timer_live, touch, unlock,
 )
 from .core_layout import (
     A_MAX_NA, A_NA_DELAY, A_WRAP, AGENT, AHT, ARRIVAL, CAP, CB, CONN, CONNECTED_S, CURSOR, D_COMPLETED, D_ESCALATION, D_EXIT,
@@ -31,7 +31,7 @@ from .core_layout import (
     DETAIL_QUEUE, DETAIL_STEP, EMPTY_EPOCH, ENTERED, EXT, HOPS, LAST_END, LOAD, LOCK_KIND, LOGGED_IN, MAX_LEN,
     MAX_NA, MAX_WAIT, NA_DELAY, NA_RUN, NO_AGENTS_S, NOFF, NSTEPS, NWAIT, OF_FIRST, O_AGENT, CH, ORDER, OVERFLOW, PRES,
     PRIO, QGEN, QM_AGENT, QM_POS, QUEUE, REASON_NO_ANSWER, RINGING, RO_LEN, RR_CURSOR, S_ENDED,
-    S_EV_ROOM, S_GEN, S_HUSED, S_NEV, S_NFREE, S_NOW, S_NT, S_TAIL, S_TAIL_FIRING, S_TAIL_K, S_TM_NEED,
+    S_EV_ROOM, S_GEN, S_HUSED, S_NEV, S_NFREE, S_NOW, S_NT,
     S_TM_ROOM, S_OF_NFREE, S_OF_ROOM, SCAN, ST_ENDED, ST_OFFERED, ST_WAITING, STATE, STEP, STRAT, T_ESCALATE, T_LOCK_END, T_MAX_WAIT,
     T_CALL_LIMIT, T_NO_AGENTS, T_RING, T_RING_STEP, SKP, NSPECIAL, PREF, PREF_UNTIL, T_PREF_FALLBACK, TALK, TARG, TKIND, TTARGET, W_HEAD, WEIGHT, WRAP,
 )
@@ -377,36 +377,6 @@ def advance_to(S, now):
             S.S_f[S_NOW] = max(S.S_f[S_NOW], t)
             fire(S, t, kind, target, arg)
     S.S_f[S_NOW] = now
-    return True
-
-
-@kernel
-def logout_tail(S, a, t):
-    """Agent ``a``'s logout emptied queues: set the no-agents timers of their waiting calls, in key
-    order, queue by queue, firing them at once where the limit is 0 (engine._queue_emptied). Resumable:
-    False when it must pause for room (more timer rows: S_TM_NEED; or events), True when done."""
-    base = S.AQ_ptr[a]
-    while base + S.S_i[S_TAIL_K] < S.AQ_ptr[a + 1]:
-        q = S.AQ[base + S.S_i[S_TAIL_K], 0]
-        d = S.Q_f[q, NO_AGENTS_S]
-        if staffs(S, base + S.S_i[S_TAIL_K]) and S.Q_i[q, LOGGED_IN] == 0 and d < math.inf:
-            if S.S_i[S_TAIL_FIRING] == 0:
-                need = S.S_i[S_NT] + S.Q_i[q, NWAIT] + S.S_i[S_TM_ROOM]
-                if need > S.TM_t.shape[0]:
-                    S.S_i[S_TM_NEED] = need
-                    return False
-                x = S.Q_i[q, W_HEAD]
-                while x >= 0:
-                    if not S.C_i[x, CB] and S.C_i[x, PREF] < 0:  # callbacks, directed calls: no limit
-                        push_timer(S, t + d, T_NO_AGENTS, x, S.C_i[x, QGEN], S.Q_i[q, EMPTY_EPOCH])
-                    x = w_next(S, x)
-                S.S_i[S_TAIL_FIRING] = 1
-            if d == 0 and not advance_to(S, t):
-                return False
-        S.S_i[S_TAIL_FIRING] = 0
-        S.S_i[S_TAIL_K] += 1
-    S.S_i[S_TAIL] = 0
-    S.S_i[S_TAIL_K] = 0
     return True
 
 
