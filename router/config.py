@@ -8,10 +8,7 @@ documented in docs/routing.md.
 from __future__ import annotations
 
 import math
-import os
-import tomllib
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Hashable
 
 from .codes import STRATEGY_ALIASES, STRATEGY_NAMES
@@ -237,6 +234,16 @@ def parse_agent(a: Any, p: str, channels: list[str], skill_names: list[str], see
     return AgentConfig(aid, sk, tuple(cap_raw.items()), tuple(groups), **own)
 
 
+def _is_id(v: Any) -> bool:
+    return isinstance(v, (str, int)) and not isinstance(v, bool)
+
+
+def _names(v: Any, path: str) -> list[str]:
+    if not isinstance(v, list) or not all(isinstance(g, str) for g in v):
+        raise _err(path, "must be a list of group names")
+    return v
+
+
 def _parse_queue(q: dict, i: int | str, names: list[str], agent_ids: set, by_group: dict,
                  known_skills: set[str]) -> QueueConfig:
     """Queue table ``q``, at ``queues[i]`` (or at path ``i``, a queue added at run time)."""
@@ -246,7 +253,7 @@ def _parse_queue(q: dict, i: int | str, names: list[str], agent_ids: set, by_gro
     listed: set = set()
 
     def add(agent: Hashable, path: str, m: dict | None, from_step: int) -> None:
-        if agent not in agent_ids:
+        if not _is_id(agent) or agent not in agent_ids:
             raise _err(path, f"unknown agent {agent!r}")
         if agent in listed:
             return  # first listing wins (explicit member or earlier group)
@@ -270,7 +277,7 @@ def _parse_queue(q: dict, i: int | str, names: list[str], agent_ids: set, by_gro
             add(m["agent"], mp, m, 0)
         else:
             add(m, mp, None, 0)
-    for g in q.get("groups", []):
+    for g in _names(q.get("groups", []), f"{p}.groups"):
         if g not in by_group:
             raise _err(f"{p}.groups", f"no agent is in group {g!r}")
         for a in by_group[g]:
@@ -293,7 +300,7 @@ def _parse_queue(q: dict, i: int | str, names: list[str], agent_ids: set, by_gro
         ov = s.get("overflow")
         if ov is not None and (ov not in names or ov == q["name"]):
             raise _err(f"{sp}.overflow", f"unknown or same queue {ov!r}")
-        groups = s.get("add_groups", [])
+        groups = _names(s.get("add_groups", []), f"{sp}.add_groups")
         for g in groups:
             if g not in by_group:
                 raise _err(f"{sp}.add_groups", f"no agent is in group {g!r}")
@@ -304,7 +311,7 @@ def _parse_queue(q: dict, i: int | str, names: list[str], agent_ids: set, by_gro
 
     settings = {k: queue_setting(q, k, p, names) for k in QUEUE_SETTINGS}
     dedicated = q.get("dedicated_agent")
-    if dedicated is not None and dedicated not in agent_ids:
+    if dedicated is not None and (not _is_id(dedicated) or dedicated not in agent_ids):
         raise _err(f"{p}.dedicated_agent", f"unknown agent {dedicated!r}")
     config = QueueConfig(
         name=q["name"], skills=_skills(q.get("skills"), f"{p}.skills", known_skills),
@@ -376,33 +383,6 @@ def queue_setting(q: dict, key: str, path: str, names: list[str]) -> Any:
     return t
 
 
-def parse_toml(text: str, source: str = "configuration") -> RouterConfig:
-    """Validate a TOML router configuration given as text; ``source`` names it in errors
-    (``"<source>: not valid TOML: … (at line N, column M)"``)."""
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{source}: not valid TOML: {exc}") from None
-    return parse_config(raw)
+from .config_files import load_toml, parse_toml, read_toml_text  # noqa: E402 - they use parse_config
 
-
-def read_toml_text(path: str | Path, max_bytes: int | None = None) -> str:
-    """The text of a TOML file (UTF-8); ConfigError naming the file if it cannot be read or, with
-    ``max_bytes``, is larger (checked before reading)."""
-    try:
-        with open(path, "rb") as fh:
-            size = os.fstat(fh.fileno()).st_size
-            if max_bytes is not None and size > max_bytes:
-                raise ConfigError(f"{path}: {size:,} bytes, over the {max_bytes:,}-byte limit")
-            data = fh.read()
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: not UTF-8 text (byte {exc.start})") from None
-
-
-def load_toml(path: str | Path) -> RouterConfig:
-    """Read and validate a TOML router configuration."""
-    return parse_toml(read_toml_text(path), str(path))
+__all__ = ["load_toml", "parse_toml", "read_toml_text"]  # re-exported: config files are read here too

@@ -60,9 +60,9 @@ def test_a_reload_prints_what_changed_then_nothing_the_second_time(endpoint, tmp
 
 def test_a_refused_reload_is_one_line_naming_the_reason(endpoint, tmp_path):
     path = tmp_path / "other.toml"
-    path.write_text(BASE.replace('[[agents]]\nid = "a2"\n', ""))
+    path.write_text(BASE.replace('id = "a1"\n', 'id = "a1"\ncapacity = { voice = 2 }\n'))
     line = one_error_line(run("--config", path, "--endpoint", endpoint), 1)
-    assert "the server refused the reload (bad_request)" in line and "need a restart: agents" in line
+    assert "the server refused the reload (bad_request)" in line and "need a restart: agents['a1']" in line
 
 
 @pytest.mark.parametrize("make, code, words", [

@@ -155,6 +155,10 @@ def mutated(path: tuple, value) -> dict:
     (("agents", 0, "capacity"), {"fax": 1}, r"agents\[0\]\.capacity\.fax: unknown channel"),
     (("queues", 0, "dedicated_agent"), "a1", r"queues\[0\]\.dedicated_agent: only with strategy 'preferred-agent'"),
     (("interval_s",), 0, r"config\.interval_s: must be > 0"),
+    (("queues", 0, "members"), [["a1"]], r"queues\[0\]\.members\[0\]: unknown agent \['a1'\]"),  # not hashable
+    (("queues", 0, "groups"), [{}], r"queues\[0\]\.groups: must be a list of group names"),
+    (("queues", 0, "escalation"), [{"after_s": 1, "add_groups": [[1]]}],
+     r"queues\[0\]\.escalation\[0\]\.add_groups: must be a list of group names"),
 ])
 def test_router_malformed_config_names_the_key(path, value, match):
     with pytest.raises(ConfigError, match=match):

@@ -1,0 +1,42 @@
+"""Router configuration files: TOML text or a file, read with a size limit and validated (config.py)."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+
+from .config import RouterConfig, parse_config
+from .errors import ConfigError
+
+
+def parse_toml(text: str, source: str = "configuration") -> RouterConfig:
+    """Validate a TOML router configuration given as text; ``source`` names it in errors
+    (``"<source>: not valid TOML: … (at line N, column M)"``)."""
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{source}: not valid TOML: {exc}") from None
+    return parse_config(raw)
+
+
+def read_toml_text(path: str | Path, max_bytes: int | None = None) -> str:
+    """The text of a TOML file (UTF-8); ConfigError naming the file if it cannot be read or, with
+    ``max_bytes``, is larger (checked before reading)."""
+    try:
+        with open(path, "rb") as fh:
+            size = os.fstat(fh.fileno()).st_size
+            if max_bytes is not None and size > max_bytes:
+                raise ConfigError(f"{path}: {size:,} bytes, over the {max_bytes:,}-byte limit")
+            data = fh.read()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: not UTF-8 text (byte {exc.start})") from None
+
+
+def load_toml(path: str | Path) -> RouterConfig:
+    """Read and validate a TOML router configuration."""
+    return parse_toml(read_toml_text(path), str(path))
