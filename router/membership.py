@@ -137,12 +137,6 @@ def plan_queue(cfg: RouterConfig, queue: str, queue_index: dict, settings: dict[
     return QueueChange(qi, replace(cfg, queues=queues))
 
 
-def _rank(members: tuple[MemberConfig, ...], among: dict) -> list:
-    """The agents of ``members`` that are in ``among``, in (position, listing) order: the order offers follow."""
-    return [m.agent for _, m in sorted(enumerate(members), key=lambda im: (im[1].position, im[0]))
-            if m.agent in among]
-
-
 def member_penalty(q: QueueConfig, agent_id: Hashable) -> float:
     """The penalty of ``agent_id``'s membership of ``q`` (0 when it is none)."""
     return float(next((m.penalty for m in q.members if m.agent == agent_id), 0))

@@ -16,9 +16,9 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Hashable, NamedTuple
 
-from .config import QUEUE_SETTINGS, AgentConfig, QueueConfig, RouterConfig
+from .config import QUEUE_SETTINGS, AgentConfig, MemberConfig, QueueConfig, RouterConfig
 from .errors import ConfigError, StateError
-from .membership import MAX_AGENTS, _rank
+from .membership import MAX_AGENTS
 from .queue_plans import MAX_QUEUES, removed_queue
 
 
@@ -58,6 +58,15 @@ _FIXED_QUEUE = sorted(set(QueueConfig.__dataclass_fields__) - set(QUEUE_SETTINGS
 def _same_agent(a: AgentConfig, b: AgentConfig) -> bool:
     """Equal but for ``groups``, which only list members (the queues give those)."""
     return a == b or (a.groups != b.groups and replace(a, groups=b.groups) == b)
+
+
+def _but_position(m: MemberConfig) -> tuple:
+    return m.tier, m.penalty, m.weight, m.from_step
+
+
+def _order(members: tuple[MemberConfig, ...], among: dict) -> list:
+    """The agents of ``members`` that are in ``among``, in (position, listing) order: the order offers follow."""
+    return [a for _, _, a in sorted((m.position, i, m.agent) for i, m in enumerate(members)) if a in among]
 
 
 def plan_reload(cfg: RouterConfig, new: RouterConfig, agent_index: dict, n_rows: int) -> ReloadPlan:
@@ -114,8 +123,8 @@ def _queue_reload(qi: int, a: QueueConfig, b: QueueConfig, index: dict) -> Queue
     now = {m.agent: m for m in b.members}
     added = tuple(index[m.agent] for m in b.members if m.agent not in old)
     changed = [m for m in b.members if m.agent in old and old[m.agent] != m]
-    if changed and _rank(a.members, now) == _rank(b.members, old):  # positions moved, the order did not
-        changed = [m for m in changed if replace(old[m.agent], position=m.position) != m]
+    if changed and _order(a.members, now) == _order(b.members, old):  # positions moved, the order did not
+        changed = [m for m in changed if _but_position(old[m.agent]) != _but_position(m)]
     updated = tuple((index[m.agent], old[m.agent].from_step == 0) for m in changed)
     removed = tuple((index[m.agent], m.from_step == 0) for m in a.members if m.agent not in now)
     order = [m.agent for m in a.members if m.agent in now] != [m.agent for m in b.members if m.agent in old]
