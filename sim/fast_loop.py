@@ -53,7 +53,8 @@ from busyhour.router.core_layout import (
     LOGGED_IN, AHT,
 )
 from busyhour.router.core_ids import h_get
-from busyhour.router.core_ops import logout_tail, room_short
+from busyhour.router.core_logout import logout_tail
+from busyhour.router.core_ops import room_short
 from busyhour.router.core_wait import w_rank
 
 from .fast_layout import (  # the columns of Loop, the state run_loop takes
