@@ -259,4 +259,4 @@ def test_a_reload_whose_values_are_of_the_wrong_kind_is_refused_and_changes_noth
     out = host.step(1.0, [work(b"k", {"v": 1, "id": 1, "op": "reload",
                                       "config": BASE.replace('members = ["a1"]', 'members = [["a1"]]')})])
     err = msgpack.unpackb(out.replies[0][1])["error"]
-    assert err["code"] == "bad_request" and "wrong kind" in err["message"] and host.digest() == before
+    assert err["code"] == "bad_request" and "queues[0].members[0]" in err["message"] and host.digest() == before
