@@ -172,10 +172,7 @@ def parse_config(raw: dict[str, Any]) -> RouterConfig:
     for i, a in enumerate(agents_raw):
         agents.append(parse_agent(a, f"agents[{i}]", channels, skill_names, seen))
 
-    by_group: dict[str, list[Hashable]] = {}
-    for a in agents:
-        for g in a.groups:
-            by_group.setdefault(g, []).append(a.id)
+    by_group = agent_groups(agents)
 
     queues_raw = raw.get("queues")
     if not isinstance(queues_raw, list) or not queues_raw:
@@ -208,7 +205,7 @@ def parse_agent(a: Any, p: str, channels: list[str], skill_names: list[str], see
     if "id" not in a:
         raise _err(f"{p}.id", "missing")
     aid = a["id"]
-    if not isinstance(aid, (str, int)) or isinstance(aid, bool):
+    if not _is_id(aid):
         raise _err(f"{p}.id", f"must be a string or integer, got {aid!r}")
     if aid in seen:
         raise _err(f"{p}.id", f"duplicate agent id {aid!r}")
@@ -225,13 +222,20 @@ def parse_agent(a: Any, p: str, channels: list[str], skill_names: list[str], see
             raise _err(f"{p}.capacity.{ch}", f"unknown channel (channels: {', '.join(channels)})")
         if isinstance(n, bool) or not isinstance(n, int) or n < 0 or n > 1000:
             raise _err(f"{p}.capacity.{ch}", f"must be an integer 0-1000, got {n!r}")
-    groups = a.get("groups", [])
-    if not isinstance(groups, list) or not all(isinstance(g, str) for g in groups):
-        raise _err(f"{p}.groups", "must be a list of group names")
+    groups = _names(a.get("groups", []), f"{p}.groups")
     own = {k: _num(a, k, p, 0.0, allow_inf=False) for k in AGENT_SETTINGS[:4] if k in a}
     if "max_no_answer" in a:
         own["max_no_answer"] = _int(a, "max_no_answer", p, 0, lo=0, hi=1_000_000)
     return AgentConfig(aid, sk, tuple(cap_raw.items()), tuple(groups), **own)
+
+
+def agent_groups(agents) -> dict[str, list[Hashable]]:
+    """Group name -> the ids of its agents (AgentConfig), in agent order."""
+    by_group: dict[str, list[Hashable]] = {}
+    for a in agents:
+        for g in a.groups:
+            by_group.setdefault(g, []).append(a.id)
+    return by_group
 
 
 def _is_id(v: Any) -> bool:

@@ -15,10 +15,10 @@ into these changes, matching queues and agents by name and id
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any, Hashable, NamedTuple
+from typing import Any, NamedTuple
 
 from .config import (
-    _QUEUE_KEYS, QueueConfig, RouterConfig, _check_keys, _parse_queue,
+    _QUEUE_KEYS, QueueConfig, RouterConfig, _check_keys, _parse_queue, agent_groups,
 )
 from .errors import ConfigError, StateError, UnknownIdError
 
@@ -60,11 +60,8 @@ def plan_queue_add(cfg: RouterConfig, raw: Any) -> QueueAdd:
     row = next((i for i, q in enumerate(cfg.queues) if q.name == name), len(cfg.queues))
     if row == len(cfg.queues) and row >= MAX_QUEUES:
         raise ConfigError(f"queue_add: this router has {MAX_QUEUES:,} queues, its limit")
-    by_group: dict[str, list[Hashable]] = {}
-    for a in cfg.agents:
-        for g in a.groups:
-            by_group.setdefault(g, []).append(a.id)
-    q = _parse_queue(raw, "queue", [*names, name], {a.id for a in cfg.agents}, by_group, set(cfg.skills))
+    q = _parse_queue(raw, "queue", [*names, name], {a.id for a in cfg.agents}, agent_groups(cfg.agents),
+                     set(cfg.skills))
     return QueueAdd(row, replace(cfg, queues=cfg.queues[:row] + (q,) + cfg.queues[row + 1:]))
 
 
