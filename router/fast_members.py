@@ -27,14 +27,14 @@ from .core_members import add_agent, queue_settings, swap_queue
 from .empty import set_rules
 from .stats import AgentTotals
 from .core_kernels import P_LOGGED_OUT
-from .errors import StateError, TimeError, UnknownIdError, real_seconds
+from .errors import TimeError, UnknownIdError, real_seconds
 from .events import Event
 from .membership import (
     ADD, REMOVE, UPDATE, AgentAdd, AgentRemove, MemberChange, QueueChange, plan_agent_add, plan_agent_remove,
-    plan_change, plan_queue,
+    plan_change, plan_queue, refuse_logged_in,
 )
-from .queue_plans import QueueAdd, QueueRemove
-from .reload_plan import ReloadPlan, plan_reload, reload_refusal
+from .queue_plans import QueueAdd, refuse_calls, removal
+from .reload_plan import ReloadPlan, plan_reload
 
 
 class MemberChanges:
@@ -122,8 +122,7 @@ class MemberChanges:
         """(now, the removal) checked against this router, changing nothing."""
         now = self._checked_now(now)
         plan = plan_agent_remove(self.config, agent_id, self._agent_index)
-        if self._S.A_i[plan.agent, PRES] != P_LOGGED_OUT:  # no timer changes presence
-            raise StateError(f"agent {agent_id!r} is logged in: log it out before removing it")
+        refuse_logged_in(agent_id, self._S.A_i[plan.agent, PRES] != P_LOGGED_OUT)
         return now, plan
 
     def agent_unswap(self, plan: AgentRemove) -> list[tuple]:
@@ -215,9 +214,9 @@ class MemberChanges:
         plan = plan_reload(self.config, config, self._agent_index, len(self.agent_ids))
         S = self._state_at(now) if plan.queues_removed else self._S
         for name in plan.queues_removed:
-            reload_refusal(name, len(self._queue_calls(S, self._queue_index[name])), False)
+            refuse_calls(name, len(self._queue_calls(S, self._queue_index[name])), reload=True)
         for aid in plan.agents_removed:
-            reload_refusal(aid, 0, self._S.A_i[self._agent_index[aid], PRES] != P_LOGGED_OUT)
+            refuse_logged_in(aid, self._S.A_i[self._agent_index[aid], PRES] != P_LOGGED_OUT, reload=True)
         return now, plan
 
     def reload_steps(self, config: RouterConfig, plan: ReloadPlan) -> Iterator[list[tuple]]:
@@ -246,9 +245,7 @@ class MemberChanges:
             # due before it runs, as the reference fires it at once
             yield rows + [(OP_ADVANCE, now, NO_ID, -1, -1, 0, 0.0)]
         for name in plan.queues_removed:
-            qi = self._queue_index[name]
-            members = tuple((self._agent_index[m.agent], m.from_step == 0) for m in old.queues[qi].members)
-            yield from self.queue_remove_steps(QueueRemove(qi, -1, members, final))
+            yield from self.queue_remove_steps(removal(old, self._queue_index[name], -1, self._agent_index, final))
         for aid in plan.agents_removed:
             yield self.agent_unswap(plan_agent_remove(final, aid, self._agent_index))
         if plan.changes:  # an equal configuration changes nothing, not even which object holds it

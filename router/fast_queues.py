@@ -23,11 +23,10 @@ from .core_layout import (
     STATE, ST_OFFERED, ST_WAITING,
 )
 from .core_queues import put_new_queue
-from .errors import StateError
 from .events import Event
 from .fast_trial import run_trial
 from .membership import ADD, REMOVE
-from .queue_plans import QueueAdd, QueueRemove, plan_queue_add, plan_queue_remove
+from .queue_plans import QueueAdd, QueueRemove, plan_queue_add, plan_queue_remove, refuse_calls
 
 QUEUE_REMOVED_ARG, QUEUE_ADDED_ARG = 1.0, 2.0  # OP_QUEUE's arg (core_member_op.queue_changed)
 
@@ -82,10 +81,7 @@ class QueueChanges:
         now = self._checked_now(now)
         plan = plan_queue_remove(self.config, queue, to, self._queue_index, self._agent_index)
         if plan.to < 0:
-            n = len(self._queue_calls(self._state_at(now), plan.queue))
-            if n:
-                raise StateError(f"queue {queue!r} holds {n} waiting or ringing call(s): name the queue they move "
-                                 "to (to=…)")
+            refuse_calls(queue, len(self._queue_calls(self._state_at(now), plan.queue)))
         return now, plan
 
     def queue_remove_steps(self, plan: QueueRemove) -> Iterator[list[tuple]]:

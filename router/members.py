@@ -19,14 +19,14 @@ from typing import Any, Hashable
 import numpy as np
 
 from .codes import PRESENCE_LOGGED_OUT, CallState, EventKind
-from .errors import StateError
 from .config import QueueConfig, RouterConfig
 from .events import Event
 from .membership import (
     ADD, REMOVE, UPDATE, member_penalty, plan_agent_add, plan_agent_remove, plan_change, plan_queue,
+    refuse_logged_in,
 )
-from .queue_plans import QueueRemove
-from .reload_plan import plan_reload, reload_refusal
+from .queue_plans import refuse_calls, removal
+from .reload_plan import plan_reload
 from .state import QueueState, _add_agent
 from .stats import AgentTotals
 
@@ -92,9 +92,10 @@ class MemberChangesMixin:
         A = self._agents
         plan = plan_reload(self.config, config, A.index, len(A.ids))
         if plan.queues_removed:
-            self._tried(now, lambda r: [r._no_calls(r._queue_index[n], n, True) for n in plan.queues_removed])
-        for aid in plan.agents_removed:  # no timer changes presence
-            reload_refusal(aid, 0, A.presence[A.index[aid]] != PRESENCE_LOGGED_OUT)
+            self._tried(now, lambda r: [refuse_calls(n, len(r._queue_calls(r._queue_index[n])), reload=True)
+                                        for n in plan.queues_removed])
+        for aid in plan.agents_removed:
+            refuse_logged_in(aid, A.presence[A.index[aid]] != PRESENCE_LOGGED_OUT, reload=True)
         self._advance(now)
         old, final = self.config, plan.config
         for agent in plan.agents:  # new agents first, so queues can list them
@@ -126,9 +127,7 @@ class MemberChangesMixin:
                     self._agent_freed(a, now)
             self._advance(now)
         for name in plan.queues_removed:
-            qi = self._queue_index[name]
-            members = tuple((A.index[m.agent], m.from_step == 0) for m in old.queues[qi].members)
-            self._queue_removed(QueueRemove(qi, -1, members, final), now)
+            self._queue_removed(removal(old, self._queue_index[name], -1, A.index, final), now)
         for aid in plan.agents_removed:
             self._agent_removed(plan_agent_remove(final, aid, A.index), now)
         if plan.changes:  # an equal configuration changes nothing, not even which object holds it
@@ -169,8 +168,7 @@ class MemberChangesMixin:
         plan = plan_agent_remove(self.config, agent_id, self._agents.index)
         A = self._agents
         a = plan.agent
-        if A.presence[a] != PRESENCE_LOGGED_OUT:  # no timer changes presence
-            raise StateError(f"agent {agent_id!r} is logged in: log it out before removing it")
+        refuse_logged_in(agent_id, A.presence[a] != PRESENCE_LOGGED_OUT)
         self._advance(now)
         self._agent_removed(plan, now)
         return self._flush()

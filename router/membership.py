@@ -165,6 +165,15 @@ def plan_agent_add(cfg: RouterConfig, raw: Any) -> AgentAdd:
     return AgentAdd(agent, replace(cfg, agents=cfg.agents + (agent,)))
 
 
+def refuse_logged_in(agent_id: Hashable, logged_in: bool, reload: bool = False) -> None:
+    """StateError when the agent to remove is logged in (``reload``: the removal is a reload's). No timer
+    changes presence, so this is checked before the timers due."""
+    if logged_in and reload:
+        raise StateError(f"reload: agent {agent_id!r} is logged in: log it out before a reload removes it")
+    if logged_in:
+        raise StateError(f"agent {agent_id!r} is logged in: log it out before removing it")
+
+
 class AgentRemove(NamedTuple):
     """A checked removal: the agent's row, the queues it leaves (in order), the configuration without it."""
 

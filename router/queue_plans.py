@@ -97,7 +97,23 @@ def plan_queue_remove(cfg: RouterConfig, queue: str, to: str | None, queue_index
     if refs:
         raise StateError(f"queue {queue!r} is the overflow of queue(s) {', '.join(map(repr, refs))}: change "
                          "their overflow or escalation steps first")
-    q = cfg.queues[qi]
-    members = tuple((agent_index[m.agent], m.from_step == 0) for m in q.members)
-    queues = cfg.queues[:qi] + (removed_queue(q),) + cfg.queues[qi + 1:]
-    return QueueRemove(qi, ti, members, replace(cfg, queues=queues))
+    queues = cfg.queues[:qi] + (removed_queue(cfg.queues[qi]),) + cfg.queues[qi + 1:]
+    return removal(cfg, qi, ti, agent_index, replace(cfg, queues=queues))
+
+
+def removal(cfg: RouterConfig, qi: int, to: int, agent_index: dict, after: RouterConfig) -> QueueRemove:
+    """The removal of queue row ``qi`` of ``cfg`` (its members leaving, in order), the configuration then
+    ``after`` (queue_remove's, or a reload's)."""
+    return QueueRemove(qi, to, tuple((agent_index[m.agent], m.from_step == 0) for m in cfg.queues[qi].members),
+                       after)
+
+
+def refuse_calls(queue: str, calls: int, reload: bool = False) -> None:
+    """StateError when queue ``queue``, to be removed with nowhere to send its calls, holds ``calls`` waiting or
+    ringing calls (``reload``: the removal is a reload's)."""
+    if calls and reload:
+        raise StateError(f"reload: queue {queue!r} holds {calls} waiting or ringing call(s): move them (call_move) "
+                         "or remove the queue with queue_remove(to=…) first")
+    if calls:
+        raise StateError(f"queue {queue!r} holds {calls} waiting or ringing call(s): name the queue they move to "
+                         "(to=…)")

@@ -15,11 +15,9 @@ from __future__ import annotations
 from dataclasses import replace
 
 from .codes import CallState, EventKind
-from .errors import StateError
 from .events import Event
 from .membership import ADD, REMOVE
-from .queue_plans import QueueRemove, plan_queue_add, plan_queue_remove
-from .reload_plan import reload_refusal
+from .queue_plans import QueueRemove, plan_queue_add, plan_queue_remove, refuse_calls
 from .state import Call, QueueState
 
 
@@ -59,18 +57,10 @@ class QueueChangesMixin:
         now = self._clock(now)
         plan = plan_queue_remove(self.config, queue, to, self._queue_index, self._agents.index)
         if plan.to < 0:
-            self._tried(now, lambda r: r._no_calls(plan.queue, queue))
+            self._tried(now, lambda r: refuse_calls(queue, len(r._queue_calls(plan.queue))))
         self._advance(now)
         self._queue_removed(plan, now)
         return self._flush()
-
-    def _no_calls(self, qi: int, name: str, reload: bool = False) -> None:
-        n = len(self._queue_calls(qi))
-        if n and reload:
-            reload_refusal(name, n, False)
-        if n:
-            raise StateError(f"queue {name!r} holds {n} waiting or ringing call(s): name the queue they move to "
-                             "(to=…)")
 
     def _queue_calls(self, qi: int) -> list[Call]:
         """Queue ``qi``'s waiting calls in their order, then its ringing calls in arrival order."""

@@ -17,7 +17,7 @@ from dataclasses import replace
 from typing import Hashable, NamedTuple
 
 from .config import QUEUE_SETTINGS, AgentConfig, MemberConfig, QueueConfig, RouterConfig
-from .errors import ConfigError, StateError
+from .errors import ConfigError
 from .membership import MAX_AGENTS
 from .queue_plans import MAX_QUEUES, removed_queue
 
@@ -133,14 +133,4 @@ def _queue_reload(qi: int, a: QueueConfig, b: QueueConfig, index: dict) -> Queue
     return None
 
 
-def reload_refusal(what: Hashable, calls: int, logged_in: bool) -> None:
-    """StateError for what the engine's state refuses in a reload: a queue removed that holds ``calls``
-    waiting or ringing calls, an agent removed that is ``logged_in``."""
-    if calls:
-        raise StateError(f"reload: queue {what!r} holds {calls} waiting or ringing call(s): move them (call_move) "
-                         "or remove the queue with queue_remove(to=…) first")
-    if logged_in:
-        raise StateError(f"reload: agent {what!r} is logged in: log it out before a reload removes it")
-
-
-__all__ = ["QueueReload", "ReloadPlan", "plan_reload", "reload_refusal"]
+__all__ = ["QueueReload", "ReloadPlan", "plan_reload"]
