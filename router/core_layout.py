@@ -165,8 +165,10 @@ OP_PRIORITY = 15  # a waiting or ringing call's new priority (``priority``)
 OP_MEMBER = 16
 # A queue's settings changed, after the facade set its columns and member tables (fast_members.py): one row
 # with ``agent`` -1 (the event), then one per member with ``agent`` the member (offered what it may now take).
-# ``arg`` 1: the queue was removed (its members and calls gone first), 2: added (fast_queues.py).
+# ``arg`` QUEUE_REMOVED_ARG: the queue was removed (its members and calls gone first); QUEUE_ADDED_ARG: it was
+# added (fast_queues.py).
 OP_QUEUE = 17
+QUEUE_REMOVED_ARG, QUEUE_ADDED_ARG = 1, 2
 OP_MOVE = 18  # a waiting or ringing call moved to queue ``queue`` (call_move)
 OP_AGENT = 19  # agent ``agent`` was added (the facade grew the agent tables first: agent_add)
 OP_NAMES = {OP_ARRIVE: "arrive", OP_ACCEPT: "accept", OP_REJECT: "reject", OP_RELEASE: "release",

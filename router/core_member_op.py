@@ -20,7 +20,7 @@ from .core_kernels import (
 )
 from .core_layout import (
     CB, DETAIL_QUEUE, D_MOVED, D_NONE, EMPTY_EPOCH, ERR_CALL_GONE, ERR_MEMBERSHIP, ERR_SAME_QUEUE, HOPS, LOGGED_IN,
-    NO_AGENTS_S, OK, PREF, PRES, QGEN, Q_GONE, QM_FROM, QM_PEN, QUEUE, T_NO_AGENTS, W_HEAD,
+    NO_AGENTS_S, OK, PREF, PRES, QGEN, Q_GONE, QUEUE_ADDED_ARG, QUEUE_REMOVED_ARG, QM_FROM, QM_PEN, QUEUE, T_NO_AGENTS, W_HEAD,
 )
 from .core_ids import h_get
 from .core_empty import leave_settings
@@ -29,7 +29,6 @@ from .core_pref import member_row
 from .core_wait import w_next
 
 M_ADD, M_REMOVE, M_UPDATE = 0, 1, 2  # membership.ADD, REMOVE, UPDATE
-Q_REMOVED, Q_ADDED = 1, 2  # OP_QUEUE's arg
 
 
 @kernel
@@ -65,10 +64,10 @@ def queue_changed(S, t, a, q, kind):
     """Queue ``q``'s settings changed: with ``a`` -1 the event, else member ``a`` is offered what it may
     take now (one row per member, so each has the room of one step). ``kind`` 1: the queue was removed (its
     calls moved and its members gone first); 2: it was added (its members' rows follow)."""
-    if a < 0 and kind == Q_REMOVED:
+    if a < 0 and kind == QUEUE_REMOVED_ARG:
         emit(S, t, K_QUEUE_REMOVED, -1, -1, q, D_NONE, 0.0)
         S.Q_i[q, Q_GONE] = 1
-    elif a < 0 and kind == Q_ADDED:
+    elif a < 0 and kind == QUEUE_ADDED_ARG:
         emit(S, t, K_QUEUE_ADDED, -1, -1, q, D_NONE, 0.0)
     elif a < 0:
         emit(S, t, K_QUEUE_UPDATED, -1, -1, q, D_NONE, 0.0)

@@ -150,8 +150,7 @@ def enter_queue(S, slot, q, t, how):
                 continue
             end_call(S, slot, t, refuse)
             return
-        if S.Q_i[q, LOGGED_IN] == 0 and S.C_i[slot, PREF] < 0 and S.Q_f[q, NO_AGENTS_S] < math.inf:  # no agents
-            push_timer(S, t + S.Q_f[q, NO_AGENTS_S], T_NO_AGENTS, slot, S.C_i[slot, QGEN], S.Q_i[q, EMPTY_EPOCH])
+        no_agents_limit(S, slot, q, t)
         if S.Q_f[q, MAX_WAIT] < math.inf:
             push_timer(S, t + S.Q_f[q, MAX_WAIT], T_MAX_WAIT, slot, S.C_i[slot, QGEN], 0)
         for k in range(S.Q_i[q, NSTEPS]):
@@ -162,6 +161,14 @@ def enter_queue(S, slot, q, t, how):
         if not try_route(S, slot, t, False):
             wait(S, slot, q, t)
         return
+
+
+@kernel
+def no_agents_limit(S, slot, q, t):
+    """Start the call's no-agents limit if nobody logged in serves queue ``q`` (a directed call has none):
+    on entry, and when it comes back to wait (dispatch._no_agents_limit)."""
+    if S.Q_i[q, LOGGED_IN] == 0 and S.C_i[slot, PREF] < 0 and S.Q_f[q, NO_AGENTS_S] < math.inf:
+        push_timer(S, t + S.Q_f[q, NO_AGENTS_S], T_NO_AGENTS, slot, S.C_i[slot, QGEN], S.Q_i[q, EMPTY_EPOCH])
 
 
 @kernel
@@ -184,9 +191,7 @@ def back_to_queue(S, slot, t):
             return
     if not try_route(S, slot, t, False):
         q = S.C_i[slot, QUEUE]
-        if S.Q_i[q, LOGGED_IN] == 0 and S.C_i[slot, PREF] < 0 and S.Q_f[q, NO_AGENTS_S] < math.inf:
-            # back in a queue nobody serves: its no-agents limit starts now (dispatch._back_to_queue)
-            push_timer(S, t + S.Q_f[q, NO_AGENTS_S], T_NO_AGENTS, slot, S.C_i[slot, QGEN], S.Q_i[q, EMPTY_EPOCH])
+        no_agents_limit(S, slot, q, t)  # back in a queue nobody serves: its limit starts now
         wait(S, slot, q, t)
 
 

@@ -69,13 +69,10 @@ class DispatchMixin:
         if q.join_mask and self._joins_empty(call, q):  # join_empty: refused as with no agents (empty_ref.py)
             self._overflow_or_end(call, q, q.overflow_idx, t, "no-agents", entry=True)
             return
-        if q.logged_in == 0 and call.preferred < 0:
-            d = q.cfg.max_wait_no_agents_s
-            if d == 0:
-                self._overflow_or_end(call, q, q.overflow_idx, t, "no-agents", entry=True)
-                return
-            if d < math.inf:
-                self._push_timer(t + d, T_NO_AGENTS, call.sid, call.qgen, q.empty_epoch)
+        if q.logged_in == 0 and call.preferred < 0 and q.cfg.max_wait_no_agents_s == 0:
+            self._overflow_or_end(call, q, q.overflow_idx, t, "no-agents", entry=True)
+            return
+        self._no_agents_limit(call, q, t)
         if q.cfg.max_wait_s < math.inf:
             self._push_timer(t + q.cfg.max_wait_s, T_MAX_WAIT, call.sid, call.qgen)
         for k, step in enumerate(q.cfg.escalation):
@@ -306,10 +303,15 @@ class DispatchMixin:
             if call.offers:
                 return
         if not self._try_route(call, t, waiting=False):
-            d = q.cfg.max_wait_no_agents_s
-            if q.logged_in == 0 and call.preferred < 0 and d < math.inf:  # back in a queue nobody serves:
-                self._push_timer(t + d, T_NO_AGENTS, call.sid, call.qgen, q.empty_epoch)  # its limit starts now
+            self._no_agents_limit(call, q, t)  # back in a queue nobody serves: its limit starts now
             self._wait(call, q, t)
+
+    def _no_agents_limit(self, call: Call, q: QueueState, t: float) -> None:
+        """Start the call's no-agents limit if nobody logged in serves ``q`` (a directed call has none): on
+        entry, and when it comes back to wait."""
+        d = q.cfg.max_wait_no_agents_s
+        if q.logged_in == 0 and call.preferred < 0 and d < math.inf:
+            self._push_timer(t + d, T_NO_AGENTS, call.sid, call.qgen, q.empty_epoch)
 
     def _ring_next(self, call: Call, t: float) -> None:
         q = self._queues[call.queue]

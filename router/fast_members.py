@@ -227,9 +227,7 @@ class MemberChanges:
         for agent in plan.agents:  # new agents first, so queues can list them
             yield self.agent_swap(AgentAdd(agent, replace(self.config, agents=self.config.agents + (agent,))))
         for qi, q in plan.queues_added:  # every new name first: one may overflow to another
-            if qi == len(self.queue_names):
-                self.queue_names.append(q.name)
-            self._queue_index[q.name] = qi
+            self._name_row(qi, q.name)
         for qi, _ in plan.queues_added:
             yield self.queue_put(QueueAdd(qi, final))
         for r in plan.queues:

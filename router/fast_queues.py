@@ -20,15 +20,13 @@ import numpy as np
 from .core_batch import run_batch
 from .core_layout import (
     ARRIVAL, CoreState, EXT, NO_ID, OK, OP_ADVANCE, OP_DTYPE, OP_MEMBER, OP_MOVE, OP_QUEUE, ORDER, PRIO, QUEUE,
-    STATE, ST_OFFERED, ST_WAITING,
+    QUEUE_ADDED_ARG, QUEUE_REMOVED_ARG, STATE, ST_OFFERED, ST_WAITING,
 )
 from .core_queues import put_new_queue
 from .events import Event
 from .fast_trial import run_trial
 from .membership import ADD, REMOVE
 from .queue_plans import QueueAdd, QueueRemove, plan_queue_add, plan_queue_remove, refuse_calls
-
-QUEUE_REMOVED_ARG, QUEUE_ADDED_ARG = 1.0, 2.0  # OP_QUEUE's arg (core_member_op.queue_changed)
 
 
 class QueueChanges:
@@ -51,16 +49,14 @@ class QueueChanges:
         """Give the queue its row and member tables (the core advanced to its time first); return the rows
         that announce it: OP_QUEUE (added), OP_MEMBER per member, then an advance."""
         qi, q = add.queue, add.config.queues[add.queue]
-        if qi == len(self.queue_names):
-            self.queue_names.append(q.name)
-        self._queue_index[q.name] = qi
+        self._name_row(qi, q.name)
         self._S = put_new_queue(self._S, add.config, qi, self._queue_index, self._agent_index, self._skill_index)
         self._put_queue(add.config, qi, timers=False)
         self.config = add.config
         if getattr(self, "_stats", None) is not None:
             self._stats.threshold[q.name] = q.sl_threshold_s
         now = self.now
-        return ([(OP_QUEUE, now, NO_ID, -1, qi, 0, QUEUE_ADDED_ARG)]
+        return ([(OP_QUEUE, now, NO_ID, -1, qi, 0, float(QUEUE_ADDED_ARG))]
                 + [(OP_MEMBER, now, NO_ID, self._agent_index[m.agent], qi, 0, float(ADD)) for m in q.members]
                 + [(OP_ADVANCE, now, NO_ID, -1, -1, 0, 0.0)])
 
@@ -96,7 +92,13 @@ class QueueChanges:
         self.config = plan.config
         del self._queue_index[self.queue_names[qi]]
         yield ([(OP_MEMBER, now, NO_ID, a, qi, int(before), float(REMOVE)) for a, before in plan.members]
-               + [(OP_QUEUE, now, NO_ID, -1, qi, 0, QUEUE_REMOVED_ARG), (OP_ADVANCE, now, NO_ID, -1, -1, 0, 0.0)])
+               + [(OP_QUEUE, now, NO_ID, -1, qi, 0, float(QUEUE_REMOVED_ARG)), (OP_ADVANCE, now, NO_ID, -1, -1, 0, 0.0)])
+
+    def _name_row(self, qi: int, name: str) -> None:
+        """Queue row ``qi`` answers to ``name`` (a new row is the next one; a removed queue's comes back)."""
+        if qi == len(self.queue_names):
+            self.queue_names.append(name)
+        self._queue_index[name] = qi
 
     @staticmethod
     def _queue_calls(S: CoreState, qi: int) -> list[int]:
@@ -119,7 +121,3 @@ class QueueChanges:
         if status != OK:  # an advance to a checked time cannot be refused
             raise RuntimeError(f"advancing a copy of the core to {now!r} was refused (status {status})")
         return T
-
-    def queue_names_running(self) -> list[str]:
-        """The names of the queues this router runs (removed ones left out), in row order."""
-        return [n for n in self.queue_names if n in self._queue_index]

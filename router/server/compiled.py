@@ -46,6 +46,7 @@ from ..fast import Router
 from ..fast_errors import row_error
 from ..fast_views import CoreViews
 from ..membership import ADD, REMOVE, UPDATE
+from ..queue_plans import live_names
 from ..stats import StatsCollector
 from .engines import agent_table, member_settings
 
@@ -168,7 +169,7 @@ class CompiledEngine(CoreViews):
     def running_queues(self) -> list[str]:
         """The queues this engine runs (removed ones left out), in row order: those :meth:`queue_view` answers.
         (:attr:`queue_names` names every row, removed queues' included: rows are not positions.)"""
-        return self.fr.queue_names_running()
+        return live_names(self.fr.config)
 
     def reload(self, now: float, config: RouterConfig) -> list[Event]:
         """``Router.reload`` on this engine's ids (a CALL_ENDED a no-agents limit of 0 fires unmaps its call):
