@@ -13,9 +13,22 @@ compiles once per array layout. Kernels that Python never calls
 (:func:`kernel`) get no Python or C-callable wrapper either, which is about a
 fifth of the compile time saved again.
 
+**Calls between kernels.** numba passes a tuple argument as its flattened
+fields: the core's state (``CoreState``, about 40 arrays of 7–9 machine words
+each) is about 2.5 KB pushed on the stack by every call of a kernel that LLVM
+did not inline — hundreds of instructions per call, most of a row's cost. numba
+links each kernel's callees into its library as ``linkonce_odr`` copies, which
+LLVM may neither change nor drop arguments of. In the library of an
+:func:`entry` (the code Python runs), :func:`_internal_copies` makes those
+copies ``internal`` before the library is optimised, so LLVM removes the
+arguments a kernel never reads and inlines the kernels called from one place:
+the same compile time, about twice the batch throughput and four times the
+simulation loop's (docs/performance.md).
+
 This leans on numba internals: ``_nrt``, ``no_cpython_wrapper`` and
-``no_cfunc_wrapper`` are accepted by ``njit`` but undocumented, and the
-widening replaces the dispatcher's ``get_call_template``. pyproject.toml
+``no_cfunc_wrapper`` are accepted by ``njit`` but undocumented, the
+widening replaces the dispatcher's ``get_call_template``, and the linkage
+change wraps ``CPUCodeLibrary._optimize_final_module``. pyproject.toml
 bounds numba's version and tests/router/test_core_jit.py fails loudly if
 numba changes them.
 """
@@ -23,8 +36,35 @@ numba changes them.
 from __future__ import annotations
 
 from numba import njit, types
+from numba.core import codegen as _codegen
 
 _OPTIONS = {"cache": True, "_nrt": False, "no_cfunc_wrapper": True}
+_ENTRY = "_ZN7cpython8busyhour"  # how numba names the Python wrapper of a function of this package
+
+
+def _internal_copies(optimize):
+    """Wrap ``CPUCodeLibrary._optimize_final_module``: in the library of an entry of this package (a kernel
+    with a Python wrapper), the kernels linked in from other libraries (numba makes those copies
+    ``linkonce_odr``) become ``internal`` first (see the module docstring). Only entries: a kernel's own
+    library keeps them shareable, or every caller would link private copies of its callees' callees
+    (the first compile took several times longer that way)."""
+
+    def _optimize_final_module(self):
+        mod = self._final_module
+        fns = [fn for fn in mod.functions if not fn.is_declaration]
+        if any(fn.name.startswith(_ENTRY) for fn in fns):
+            for fn in fns:
+                if fn.linkage == _LINKONCE:
+                    fn.linkage = "internal"
+        return optimize(self)
+
+    _optimize_final_module.busyhour_internal = True
+    return _optimize_final_module
+
+
+_LINKONCE = _codegen.ll.Linkage.linkonce_odr
+if not getattr(_codegen.CPUCodeLibrary._optimize_final_module, "busyhour_internal", False):
+    _codegen.CPUCodeLibrary._optimize_final_module = _internal_copies(_codegen.CPUCodeLibrary._optimize_final_module)
 
 
 def _widened(t):

@@ -32,12 +32,12 @@ from .core_upgrade import upgrade
 from .fast_trial import settle_trial
 from .core_layout import (
     AGENT, CB, CONN, CoreState, ERR_UNKNOWN_CALL, EXT, MAX_NUMBER_CODES, NOT_RUN, NO_ID, OK, OP_ABANDON,
-    OP_ACCEPT, OP_ADVANCE, OP_DTYPE, OP_LOGIN, OP_LOGOUT, OP_AGENT, OP_MEMBER, OP_NOT_READY, OP_READY, OP_REJECT, OP_RELEASE, STATE,
+    OP_ACCEPT, OP_ADVANCE, OP_DTYPE, OP_LOGIN, OP_LOGOUT, OP_NOT_READY, OP_READY, OP_REJECT, OP_RELEASE, STATE,
     S_ARRIVED, S_ENDED, S_NEV, S_NNUMBERS, S_NOW, S_NREASONS, S_TRIAL,
 )
-from .fast_errors import row_error
+from .fast_errors import check_batch, row_error
 from .fast_events import EventReaders
-from .fast_ids import FIRST_OWN_ID, CallIds, call_key
+from .fast_ids import CallIds, call_key
 from .fast_members import MemberChanges
 from .fast_pause import MemberPause
 from .fast_queues import QueueChanges
@@ -164,19 +164,7 @@ class Router(EventReaders, RowBuilders, CallIds, CoreViews, MemberPause, MemberC
         """Apply every row of ``ops`` in order; a row that fails changes nothing (its timers fire with the
         next row) and the batch goes on (see ``status`` and :meth:`describe`). ``skills``: per row,
         the arrive's own skills as a :meth:`skill_profile` code (0: none; other rows ignore it)."""
-        if not isinstance(ops, np.ndarray) or ops.dtype != OP_DTYPE or ops.ndim != 1:
-            raise StateError("ops must be a 1-D numpy array of busyhour.router.OP_DTYPE")
-        ops = np.require(ops, requirements=("C", "A", "W"))  # the layout the core's direct call is bound to
-        if skills is not None and not (isinstance(skills, np.ndarray) and skills.ndim == 1
-                                       and skills.shape == ops.shape and skills.dtype.kind in "iu"):
-            raise StateError("skills must be a 1-D integer numpy array with one profile code per row of ops")
-        if ops.shape[0] and bool(np.isin(ops["op"], (OP_MEMBER, OP_AGENT)).any()):
-            raise StateError("ops: OP_MEMBER and OP_AGENT rows are built by member_add / member_remove / "
-                             "member_update / agent_add / agent_remove, which change the tables first; call those")
-        if ops.shape[0] and int(ops["call"].min()) < NO_ID:
-            raise StateError(f"ops: call ids below {FIRST_OWN_ID - 2} are reserved for the ids the per-call "
-                             "methods map (router/fast_ids.py); a batch's call ids are integers from "
-                             f"{FIRST_OWN_ID} to 2**63 - 1")
+        ops = check_batch(ops, skills)
         events, status, _ = self.run_rows(ops, skills=skills)
         if self._stats is not None:
             for e in self.to_events(events):

@@ -4,13 +4,44 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from .core_layout import (
     ERR_ANSWERED, ERR_BAD_ARG, ERR_CALL_GONE, ERR_CONNECTED_ELSEWHERE, ERR_DUPLICATE_CALL, ERR_HAS_CALLS, ERR_LOGGED_IN,
     ERR_LOGGED_OUT, ERR_MEMBERSHIP, ERR_NOT_MEMBER, ERR_QUEUE_GONE, ERR_SAME_QUEUE, OP_MOVE, ERR_NOT_PAUSED, ERR_PAUSED, ERR_NO_OFFER, ERR_NOT_CONNECTED, ERR_NOT_WAITING, ERR_SAME_AGENT, ERR_TIME, ERR_UNKNOWN_AGENT,
-    ERR_UNKNOWN_CALL, ERR_UNKNOWN_QUEUE, NO_ID, NOT_RUN, OP_ACCEPT, OP_CALLBACK, OP_LOGOUT, OP_PRIORITY, OP_REJECT, OP_RELEASE,
+    ERR_UNKNOWN_CALL, ERR_UNKNOWN_QUEUE, NO_ID, NOT_RUN, OP_ACCEPT, OP_AGENT, OP_DTYPE, OP_MEMBER, OP_CALLBACK, OP_LOGOUT, OP_PRIORITY, OP_REJECT, OP_RELEASE,
     OP_TRANSFER,
 )
 from .errors import OfferError, StateError, TimeError, UnknownIdError
+from .fast_ids import FIRST_OWN_ID
+
+
+def check_batch(ops: Any, skills: Any) -> np.ndarray:
+    """``Router.submit``'s checks of a batch before any row runs (a StateError naming the problem); ``ops`` in the
+    layout the core's direct call is bound to. One row is read as scalars: ``np.isin`` and a reduction
+    cost ~45 µs, most of a one-row batch."""
+    if not isinstance(ops, np.ndarray) or ops.dtype != OP_DTYPE or ops.ndim != 1:
+        raise StateError("ops must be a 1-D numpy array of busyhour.router.OP_DTYPE")
+    ops = np.require(ops, requirements=("C", "A", "W"))
+    if skills is not None and not (isinstance(skills, np.ndarray) and skills.ndim == 1
+                                   and skills.shape == ops.shape and skills.dtype.kind in "iu"):
+        raise StateError("skills must be a 1-D integer numpy array with one profile code per row of ops")
+    n = ops.shape[0]
+    if n == 1:
+        op = int(ops["op"][0])
+        member_rows, low_ids = op == OP_MEMBER or op == OP_AGENT, int(ops["call"][0]) < NO_ID
+    else:
+        o = ops["op"]
+        member_rows = n > 0 and bool(((o == OP_MEMBER) | (o == OP_AGENT)).any())
+        low_ids = n > 0 and int(ops["call"].min()) < NO_ID
+    if member_rows:
+        raise StateError("ops: OP_MEMBER and OP_AGENT rows are built by member_add / member_remove / "
+                         "member_update / agent_add / agent_remove, which change the tables first; call those")
+    if low_ids:
+        raise StateError(f"ops: call ids below {FIRST_OWN_ID - 2} are reserved for the ids the per-call "
+                         "methods map (router/fast_ids.py); a batch's call ids are integers from "
+                         f"{FIRST_OWN_ID} to 2**63 - 1")
+    return ops
 
 
 def row_error(r: Any, st: int, op: int, now: float, call: int, agent: int, queue: int = -1) -> Exception:

@@ -12,7 +12,9 @@ They also check that Python never imports a kernel that has no Python wrapper
 from __future__ import annotations
 
 import ast
+import inspect
 import pathlib
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -111,3 +113,40 @@ def test_direct_calls_bind_the_compiled_overload_and_agree_with_the_dispatcher()
     fast.next_deadline()
     for bound in (fast._run_batch, fast._deadline):
         assert bound._call is not None and bound._call is not bound._dispatcher
+
+
+_IR = """
+define i32 @"_ZN7cpython8busyhour5probe5entryE"() {{ %r = call i32 @"_ZN8busyhour5probe6kernelE"(i32 1) ret i32 %r }}
+define {linkage} i32 @"_ZN8busyhour5probe6kernelE"(i32 %x) {{ ret i32 %x }}
+"""
+
+
+def _linkages_seen(entry_name: str) -> dict[str, str]:
+    """The linkage of each defined function when numba's optimiser starts on a module holding an entry
+    named ``entry_name`` and a ``linkonce_odr`` kernel copy (what numba links in), through core_jit's hook."""
+    import llvmlite.binding as llvm
+
+    mod = llvm.parse_assembly(_IR.format(linkage="linkonce_odr").replace("_ZN7cpython8busyhour5probe5entryE",
+                                                                         entry_name))
+    seen = {}
+
+    def optimize(lib):
+        seen.update({fn.name: fn.linkage.name for fn in lib._final_module.functions if not fn.is_declaration})
+
+    core_jit._internal_copies(optimize)(SimpleNamespace(_final_module=mod))
+    return seen
+
+
+def test_an_entrys_library_holds_its_kernels_as_internal_copies():
+    """core_jit makes the kernel copies in an entry's library ``internal`` before numba optimises it (LLVM may
+    then drop the ~2.5 KB of CoreState arguments a kernel does not read, and inline it): only in this
+    package's entries, and only if numba still optimises a library through ``_optimize_final_module``."""
+    from numba.core import codegen
+
+    assert getattr(codegen.CPUCodeLibrary._optimize_final_module, "busyhour_internal", False)
+    assert "self._optimize_final_module()" in inspect.getsource(codegen.CPUCodeLibrary.finalize)
+    ours = _linkages_seen("_ZN7cpython8busyhour5probe5entryE")
+    assert ours["_ZN8busyhour5probe6kernelE"] == "internal"
+    assert ours["_ZN7cpython8busyhour5probe5entryE"] == "external"
+    theirs = _linkages_seen("_ZN7cpython5other5probe5entryE")  # another package's entry: left as numba made it
+    assert theirs["_ZN8busyhour5probe6kernelE"] == "linkonce_odr"
