@@ -14,7 +14,8 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from test_core_parity import _parity, configs
+from parity_steps import configs
+from test_core_parity import _parity
 
 from busyhour.router.empty import CONDITIONS
 

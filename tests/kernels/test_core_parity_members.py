@@ -12,7 +12,8 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from test_core_parity import _parity, configs
+from parity_steps import configs
+from test_core_parity import _parity
 
 
 # Membership changing while calls arrive, ring and wait: agents join, leave and change settings mid-call.

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_core_parity import EXTRA, Extra, _parity, configs
+from parity_steps import EXTRA, Extra, configs
+from test_core_parity import _parity
 
 _STRATEGIES = ("longest-idle-agent", "ring-all", "round-robin", "ring-progressively", "leastrecent", "top-down")
 
