@@ -11,7 +11,9 @@ time with its whole call tree, which made the first run take minutes.
 integers widened to ``int64`` (unsigned 64-bit ones kept), so each kernel
 compiles once per array layout. Kernels that Python never calls
 (:func:`kernel`) get no Python or C-callable wrapper either, which is about a
-fifth of the compile time saved again.
+fifth of the compile time saved again. A kernel's code is kept as LLVM IR
+and made machine code only inside the entries that call it (core_irlib.py):
+that halved the first compile again.
 
 **Calls between kernels.** numba passes a tuple argument as its flattened
 fields: the core's state (``CoreState``, about 40 arrays of 7–9 machine words
@@ -22,13 +24,14 @@ LLVM may neither change nor drop arguments of. In the library of an
 :func:`entry` (the code Python runs), :func:`_internal_copies` makes those
 copies ``internal`` before the library is optimised, so LLVM removes the
 arguments a kernel never reads and inlines the kernels called from one place:
-the same compile time, about twice the batch throughput and four times the
-simulation loop's (docs/performance.md).
+about twice the batch throughput and four times the simulation loop's, and
+kernels kept as IR (core_irlib.py) no longer cost speed (docs/performance.md).
 
 This leans on numba internals: ``_nrt``, ``no_cpython_wrapper`` and
 ``no_cfunc_wrapper`` are accepted by ``njit`` but undocumented, the
 widening replaces the dispatcher's ``get_call_template``, and the linkage
-change wraps ``CPUCodeLibrary._optimize_final_module``. pyproject.toml
+change wraps ``CPUCodeLibrary._optimize_final_module``; core_irlib.py lists
+what it leans on. pyproject.toml
 bounds numba's version and tests/router/test_core_jit.py fails loudly if
 numba changes them.
 """
@@ -37,6 +40,8 @@ from __future__ import annotations
 
 from numba import njit, types
 from numba.core import codegen as _codegen
+
+from .core_irlib import KernelCompiler
 
 _OPTIONS = {"cache": True, "_nrt": False, "no_cfunc_wrapper": True}
 _ENTRY = "_ZN7cpython8busyhour"  # how numba names the Python wrapper of a function of this package
@@ -124,8 +129,9 @@ class Direct:
 
 
 def kernel(fn):
-    """A kernel only other kernels call: compiled once per array layout, without a Python wrapper."""
-    return _one_compile_per_layout(njit(no_cpython_wrapper=True, **_OPTIONS)(fn))
+    """A kernel only other kernels call: compiled once per array layout, without a Python wrapper, to LLVM IR
+    that its calling entries optimise and make machine code."""
+    return _one_compile_per_layout(njit(no_cpython_wrapper=True, pipeline_class=KernelCompiler, **_OPTIONS)(fn))
 
 
 def entry(fn):

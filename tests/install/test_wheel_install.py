@@ -96,7 +96,7 @@ def test_installed_demo_runs(installed):
     """`busyhour demo` from the wheel: the shipped scenario, simulated, with its staffing suggestion.
 
     Run with ``NUMBA_DISABLE_JIT=1``: what this checks is the wheel (entry point, shipped scenario, the demo's
-    whole path), in ~15 s instead of the ~3 min a first compile of the routing core and the simulation loop
+    whole path), in ~15 s instead of the ~1.5 min a first compile of the routing core and the simulation loop
     takes from a fresh install. Compiling from the wheel is checked by ``busyhour erlang c`` above; the
     compiled demo itself by tests/sim/test_sim_engine_cli.py."""
     env = {**installed["env"], "NUMBA_DISABLE_JIT": "1"}

@@ -1,7 +1,8 @@
 """The compile options of the compiled core (router/core_jit.py), which lean on numba internals.
 
-``_nrt=False``, ``no_cpython_wrapper``, ``no_cfunc_wrapper`` and a replaced
-``Dispatcher.get_call_template`` are not numba's public API. These tests fail
+``_nrt=False``, ``no_cpython_wrapper``, ``no_cfunc_wrapper``, a replaced
+``Dispatcher.get_call_template`` and the kernels' IR-only code libraries
+(router/core_irlib.py) are not numba's public API. These tests fail
 loudly if a numba release stops honouring them (pyproject.toml also bounds
 numba's version): the core would still run, but compile several times over
 (minutes on first use) or call into the reference counter it does not set up.
@@ -13,7 +14,11 @@ from __future__ import annotations
 
 import ast
 import inspect
+import os
 import pathlib
+import subprocess
+import sys
+import textwrap
 from types import SimpleNamespace
 
 import numpy as np
@@ -22,7 +27,7 @@ from numba import types
 from numba.core import config
 from numba.core.errors import TypingError
 
-from busyhour.router import core_jit
+from busyhour.router import core_irlib, core_jit
 from busyhour.router.core_jit import entry, kernel
 
 pytestmark = pytest.mark.skipif(config.DISABLE_JIT, reason="NUMBA_DISABLE_JIT=1: nothing is compiled")
@@ -67,11 +72,61 @@ def test_kernels_have_no_wrappers_and_no_reference_counting():
     _scaled.get_call_template((ARRAY, types.int64, types.boolean), {})
     inner = _scaled.overloads[_scaled.signatures[0]]
     outer = _sum_three.overloads[_sum_three.signatures[0]]
-    assert inner.library.get_pointer_to_function(inner.fndesc.llvm_cpython_wrapper_name) == 0
-    assert inner.library.get_pointer_to_function(inner.fndesc.llvm_func_name) != 0
+    assert not any(f.name == inner.fndesc.llvm_cpython_wrapper_name for f in inner.library._final_module.functions)
     assert outer.library.get_pointer_to_function(outer.fndesc.llvm_cpython_wrapper_name) != 0
     with pytest.raises(TypingError):  # without the reference counter numba refuses to allocate an array
         _allocates(3)
+
+
+def test_kernels_are_ir_linked_into_their_entries_and_made_machine_code_only_there():
+    """core_irlib: a kernel's library holds IR (no machine code, no module optimisation); the entry's holds
+    the kernel's code, optimised (here inlined: no call left) and emitted once."""
+    _sum_three(np.arange(3.0), 1)
+    inner = _scaled.overloads[_scaled.signatures[0]]
+    outer = _sum_three.overloads[_sum_three.signatures[0]]
+    assert type(inner.library) is core_irlib.IRLibrary and type(outer.library) is not core_irlib.IRLibrary
+    assert inner.library.get_pointer_to_function(inner.fndesc.llvm_func_name) == 0
+    ir = {f.name: f for f in inner.library._get_module_for_linking().functions}
+    assert not ir[inner.fndesc.llvm_func_name].is_declaration
+    calls = [i for f in outer.library._final_module.functions if f.name == outer.fndesc.llvm_func_name
+             for b in f.blocks for i in b.instructions if i.opcode == "call"]
+    assert inner.fndesc.llvm_func_name not in "".join(str(c) for c in calls)  # inlined: optimised in the entry
+    # numba's disk cache: written as tagged bitcode, read back as IR without machine code
+    state = inner.library.serialize_using_object_code()
+    assert state[0].startswith(core_irlib.IR_TAG) and state[1] == "bitcode"
+    back = inner.library.codegen.unserialize_library(state)
+    assert type(back) is core_irlib.IRLibrary and back._finalized
+    assert {f.name for f in back._get_module_for_linking().functions} >= {inner.fndesc.llvm_func_name}
+
+
+def test_an_entry_compiled_later_links_kernels_read_back_from_the_disk_cache(tmp_path):
+    """The sim's loop compiled in a process where the core's kernels come from numba's cache: the cached
+    IR is linked and runs (a second process: a cache hit for the kernel, a compile for the new entry)."""
+    (tmp_path / "irmod.py").write_text(textwrap.dedent('''
+        import sys
+        import numpy as np
+        from busyhour.router.core_jit import entry, kernel
+
+        @kernel
+        def twice(a, i):
+            return a[i] * 2.0
+
+        @entry
+        def first(a):
+            return twice(a, 1)
+
+        @entry
+        def second(a):
+            return twice(a, 2) + 1.0
+
+        a = np.arange(4.0)
+        f = first if sys.argv[1] == "1" else second
+        print(f(a), twice.stats.cache_hits.get(twice.signatures[0], 0), f.stats.cache_misses.get(f.signatures[0], 0))
+    '''))
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "cache")}
+    out = [subprocess.run([sys.executable, str(tmp_path / "irmod.py"), n], env=env, capture_output=True,
+                          text=True, check=True, cwd=tmp_path).stdout.split() for n in ("1", "2")]
+    assert out == [["2.0", "0", "1"], ["5.0", "1", "1"]]
 
 
 def _kernel_names(path: pathlib.Path) -> set[str]:
