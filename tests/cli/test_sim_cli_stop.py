@@ -42,8 +42,8 @@ def _interrupt(args: list[str], after_s: float) -> tuple[int, float, str, str]:
     finally:
         if p.poll() is None:
             p.kill()
-        if p.returncode is None or p.stdout and not p.stdout.closed:
-            p.communicate()  # reaps it and closes its pipes, also when the run ended early
+        if not p.stdout.closed:  # not communicated yet (ended before the signal, or killed): reap, close pipes
+            p.communicate()
 
 
 # Work for minutes (the compiled simulation runs busy_hour.toml at ~200,000 calls/s; --force: past the
