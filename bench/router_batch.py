@@ -32,12 +32,12 @@ class BatchDriver:
     """Keeps the floor at the target occupancy and runs lifecycles in batches."""
 
     def __init__(self, w: Workload, *, seed: int = 1, occupancy: float = 0.9, batch: int = 256,
-                 strategy: str = "longest-idle-agent"):
+                 strategy: str = "longest-idle-agent", stats: bool = False):
         self.w = w
         self.dt_s = 2.0 / max(1.0, 0.05 * w.agents)
         self.batch = max(1, min(batch, int(2.0 / self.dt_s)))  # a batch spans at most 2 s: answers come fast
         self.router = Router.from_config(build_config(w, seed, strategy=strategy), calls=2 * w.agents + 1024,
-                                          collect_stats=False)
+                                          collect_stats=stats)
         self.rng = np.random.default_rng(seed + 1)
         self.now = 0.0
         self.next_id = 1
@@ -135,10 +135,11 @@ def decision_ns(d: BatchDriver, n: int = 2000) -> np.ndarray:
 
 
 def run(w: Workload | str = "10k", *, lifecycles: int = 1_000_000, max_seconds: float = 30.0, batch: int = 256,
-        warmup_batches: int = 20, strategy: str = "longest-idle-agent") -> RouterBenchResult:
-    """Time ``lifecycles`` (bounded by ``max_seconds``) after an untimed warm-up and a correctness check."""
+        warmup_batches: int = 20, strategy: str = "longest-idle-agent", stats: bool = False) -> RouterBenchResult:
+    """Time ``lifecycles`` (bounded by ``max_seconds``) after an untimed warm-up and a correctness check; ``stats``:
+    the router also collects its statistics (from the event rows)."""
     w = WORKLOADS[w] if isinstance(w, str) else w
-    d = BatchDriver(w, batch=batch, strategy=strategy)
+    d = BatchDriver(w, batch=batch, strategy=strategy, stats=stats)
     for _ in range(warmup_batches):
         d.step()
     d.check()
@@ -155,4 +156,4 @@ def run(w: Workload | str = "10k", *, lifecycles: int = 1_000_000, max_seconds: 
     rate = done / secs
     return RouterBenchResult(w.name, w.agents, w.skills, w.queues, done, secs, rate, rate * 3600.0,
                              float(np.percentile(ns, 50)), float(np.percentile(ns, 99)),
-                             (d.fifo.size + d.pend_call.size) / w.agents, False, True, strategy, "compiled", d.batch)
+                             (d.fifo.size + d.pend_call.size) / w.agents, stats, True, strategy, "compiled", d.batch)

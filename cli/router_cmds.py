@@ -68,7 +68,7 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
                                                fast_paths=fast_paths, strategy=strategy, engine=e))
                         else:
                             results.append(run_compiled(wl, lifecycles=lifecycles, max_seconds=max_seconds,
-                                                        batch=batch, strategy=strategy))
+                                                        batch=batch, strategy=strategy, stats=stats))
                     except ConfigError as exc:
                         fail(str(exc), EXIT_USAGE)
         back = _backlog(console, backlog) if backlog and "compiled" in engines else None

@@ -50,8 +50,9 @@ def router_dispatchers() -> list:
     from .core_batch import deadline, run_batch
     from .core_ids import h_get, h_rebuild
     from .core_wait import w_rank
+    from .stats_core import stats_feed, stats_rehash
 
-    return [run_batch, deadline, h_get, h_rebuild, w_rank]
+    return [run_batch, deadline, h_get, h_rebuild, w_rank, stats_feed, stats_rehash]
 
 
 def warm_up_router() -> float:

@@ -46,6 +46,8 @@ from .fast_views import CoreViews
 from .errors import ConfigError, RouterError, StateError, UnknownIdError, check_reason, real_seconds
 from .events import Event
 from .stats import StatsCollector
+from .stats_arrays import EventStats
+from .stats_upgrade import from_collector
 
 _ENDED = EventKind.CALL_ENDED
 _NO_PROFILES = np.zeros(0, dtype=np.int64)  # run_batch's ``prof`` when no row has its own skills
@@ -60,7 +62,7 @@ class BatchResult(NamedTuple):
 
 class Router(EventReaders, RowBuilders, CallIds, CoreViews, MemberPause, MemberChanges, QueueChanges):
     """The ACD engine. Build with :meth:`from_config` or :meth:`from_toml`. ``calls``: room for this many
-    live calls at first (it grows); ``collect_stats``: feed :meth:`stats` (costs ~1 µs an event);
+    live calls at first (it grows); ``collect_stats``: feed :meth:`stats` (the event rows, in bulk);
     ``notice``: say so when the core is being compiled."""
 
     def __init__(self, config: RouterConfig, *, calls: int = 1024, collect_stats: bool = True, notice: bool = True):
@@ -83,7 +85,7 @@ class Router(EventReaders, RowBuilders, CallIds, CoreViews, MemberPause, MemberC
         self._number_code: dict[str, int] = {}
         self._init_ids()
         self._detail_texts: dict[int, str] = {}  # detail code -> text, filled as events are read
-        self._stats = StatsCollector(config) if collect_stats else None  # fed every event (~1 µs each)
+        self._stats = EventStats(config) if collect_stats else None  # fed the event rows as they are drained
         self._direct()
 
     def _direct(self) -> None:
@@ -111,6 +113,8 @@ class Router(EventReaders, RowBuilders, CallIds, CoreViews, MemberPause, MemberC
         self._S, self._profiles = upgrade(self._S, self.config, getattr(self, "_profiles", {}))
         self._skill_index = {s: i for i, s in enumerate(self.config.skills)}
         self._channel_index = {c: i for i, c in enumerate(core_channels(self.config))}
+        if isinstance(self._stats, StatsCollector):  # pickled when statistics were fed one Event at a time
+            self._stats = from_collector(self._stats, self, lambda ext: self._int.get(ext, ext))
 
     @classmethod
     def from_config(cls, raw: dict[str, Any], **kw: Any) -> "Router":
@@ -166,9 +170,6 @@ class Router(EventReaders, RowBuilders, CallIds, CoreViews, MemberPause, MemberC
         the arrive's own skills as a :meth:`skill_profile` code (0: none; other rows ignore it)."""
         ops = check_batch(ops, skills)
         events, status, _ = self.run_rows(ops, skills=skills)
-        if self._stats is not None:
-            for e in self.to_events(events):
-                self._stats.apply(e)
         return BatchResult(events, status)
 
     def run_rows(self, ops: np.ndarray, on_error: Callable | None = None, skills: np.ndarray | None = None,
@@ -234,9 +235,6 @@ class Router(EventReaders, RowBuilders, CallIds, CoreViews, MemberPause, MemberC
                     break
                 continue
             self._S = grow(S)
-        if self._stats is not None:
-            for e in events:
-                self._stats.apply(e)
         for e in events:
             if e.kind is _ENDED:
                 self._ended_call(e.call_id, e.detail)

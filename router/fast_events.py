@@ -22,7 +22,7 @@ assert (E_SEQ, E_KIND, E_CALL, E_AGENT, E_QUEUE, E_DETAIL, N_EV_I, E_TIME, E_VAL
 
 
 class EventReaders:
-    """Mixed into Router: uses its _S, agent_ids, queue_names, _reasons, _numbers and _detail_texts."""
+    """Mixed into Router: uses its _S, _stats, agent_ids, queue_names, _reasons, _numbers and _detail_texts."""
 
     @staticmethod
     def _joined(chunks: list, records: dict | None = None) -> np.ndarray | list[Event]:
@@ -35,6 +35,8 @@ class EventReaders:
         S = self._S
         n = int(S.S_i[S_NEV])
         out = self._records(map(list.__add__, S.EV_i[:n].tolist(), S.EV_f[:n].tolist()), call_ids)
+        if self._stats is not None:
+            self._stats.feed(S.EV_i, S.EV_f, n)
         S.S_i[S_NEV] = 0
         return out
 
@@ -51,6 +53,8 @@ class EventReaders:
         out["detail"] = ev_i[:, E_DETAIL]
         out["time_s"] = ev_f[:, E_TIME]
         out["value"] = ev_f[:, E_VALUE]
+        if self._stats is not None:
+            self._stats.feed(S.EV_i, S.EV_f, n)
         S.S_i[S_NEV] = 0
         return out
 

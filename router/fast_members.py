@@ -25,7 +25,6 @@ from .core_layout import (
 )
 from .core_members import add_agent, queue_settings, swap_queue
 from .empty import set_rules
-from .stats import AgentTotals
 from .core_kernels import P_LOGGED_OUT
 from .errors import TimeError, UnknownIdError, real_seconds
 from .events import Event
@@ -98,7 +97,7 @@ class MemberChanges:
         """The statistics take queue ``q``'s new threshold; the OP_QUEUE rows that announce the change and
         then offer each member what it may take, one row each (each row has one step's room)."""
         if getattr(self, "_stats", None) is not None:
-            self._stats.threshold[q.name] = q.sl_threshold_s
+            self._stats.set_threshold(q.name, q.sl_threshold_s)
         qi = self._queue_index[q.name]
         members = self._S.QM[self._S.QM_ptr[qi]:self._S.QM_ptr[qi + 1], QM_AGENT].tolist()
         return [(OP_QUEUE, self.now, NO_ID, a, qi, 0, 0.0) for a in [-1, *members]]
@@ -155,7 +154,7 @@ class MemberChanges:
         self._agent_index[add.agent.id] = a
         self.config = add.config
         if getattr(self, "_stats", None) is not None:
-            self._stats.agents[add.agent.id] = AgentTotals(add.agent.id)
+            self._stats.agent_put(a, add.agent.id)
         return [(OP_AGENT, self.now, NO_ID, a, -1, 0, 0.0)]
 
     def move_row(self, now: float, cid: int, queue: str) -> tuple:
@@ -264,8 +263,6 @@ class MemberChanges:
         if (status != OK).any():
             raise RuntimeError(f"internal rows refused: {self.describe(np.array(rows, dtype=OP_DTYPE), status)}")
         for e in events:
-            if self._stats is not None:
-                self._stats.apply(e)
             if e.kind is EventKind.CALL_ENDED:
                 self._ended_call(e.call_id, e.detail)
         return events

@@ -79,7 +79,8 @@ class CoreViews:
         queues = [SimpleNamespace(name=name, members=S.QM[S.QM_ptr[q]:S.QM_ptr[q + 1], QM_AGENT],
                                   waiting=[(0, t) for t in S.C_f[waiting & (S.C_i[:, QUEUE] == q), ARRIVAL].tolist()])
                   for q, name in enumerate(r.queue_names) if not S.Q_i[q, Q_GONE]]
-        view = SimpleNamespace(now=r.now, _queues=queues, _agents=SimpleNamespace(display=self.displays()))
+        view = SimpleNamespace(now=r.now, _queues=queues, _agents=SimpleNamespace(display=self.displays()),
+                               reasons=r._reasons)
         return r._stats.snapshot(view)
 
     # ------------------------------------------------------------ what an adapter resyncs from

@@ -276,15 +276,20 @@ class StatsCollector:
                 self._account(a, state, t0, now, intervals, agents[a], False)
         for (a, queue), t0 in self.paused_since.items() if math.isfinite(now) else ():
             self._paused(queue, t0, now, buckets, agents[a])
-        live = []
-        A = router._agents
-        for q in router._queues:
-            if getattr(getattr(q, "cfg", None), "removed", False):  # a queue removed at run time: history only
-                continue
-            by_state: dict[str, int] = defaultdict(int)
-            for m in q.members:
-                by_state[A.display[int(m)].split(":", 1)[0]] += 1
-            oldest = min((k[1] for k in q.waiting), default=math.nan)
-            live.append(QueueLive(q.name, len(q.waiting), now - oldest if q.waiting else 0.0, dict(by_state)))
-        return RouterStats(now, live, [buckets[k] for k in sorted(buckets, key=lambda k: (k[1], k[0]))],
+        return RouterStats(now, live_queues(router), [buckets[k] for k in sorted(buckets, key=lambda k: (k[1], k[0]))],
                            [intervals[k] for k in sorted(intervals)], list(agents.values()))
+
+
+def live_queues(router) -> list[QueueLive]:
+    """Each queue's live figures (not a queue removed at run time: it has history only). ``router``: ``now``,
+    ``_queues`` (``name``, ``members``, ``waiting`` as (…, arrival time) pairs) and ``_agents.display``."""
+    now, live, A = router.now, [], router._agents
+    for q in router._queues:
+        if getattr(getattr(q, "cfg", None), "removed", False):
+            continue
+        by_state: dict[str, int] = defaultdict(int)
+        for m in q.members:
+            by_state[A.display[int(m)].split(":", 1)[0]] += 1
+        oldest = min((k[1] for k in q.waiting), default=math.nan)
+        live.append(QueueLive(q.name, len(q.waiting), now - oldest if q.waiting else 0.0, dict(by_state)))
+    return live

@@ -20,7 +20,7 @@ Specification
   the rows collected before it.
 * **Refusals.** A refused request changes nothing, clock included, and has
   no events (docs/router-api.md), as on the Python engine.
-* Statistics are collected from every event (``stats`` query, digests).
+* Statistics are collected from every event row (``stats`` query, digests), in bulk (router/stats_arrays.py).
 
 Cost: one numba call per wake-up (two or more when a state-reading request
 splits it) plus O(requests + events) Python for ids and event records.
@@ -45,9 +45,10 @@ from ..events import Event
 from ..fast import Router
 from ..fast_errors import row_error
 from ..fast_views import CoreViews
+from ..stats import StatsCollector
+from ..stats_upgrade import from_collector
 from ..membership import ADD, REMOVE, UPDATE
 from ..queue_plans import live_names
-from ..stats import StatsCollector
 from .engines import agent_table, member_settings
 
 UNMAPPED = NO_ID + 2  # a call id the core never holds (ours count up from 1)
@@ -63,11 +64,9 @@ class CompiledEngine(CoreViews):
     kind = "compiled"
 
     def __init__(self, config: RouterConfig, *, calls: int = 4096):
-        self.fr = Router(config, calls=calls, collect_stats=False)
+        self.fr = Router(config, calls=calls)  # its statistics are fed the event rows as the core's run drains them
         self.agent_ids = self.fr.agent_ids
         self.queue_names = self.fr.queue_names
-        self._stats = StatsCollector(config)
-        self.fr._stats = self._stats  # Router.stats() reads it; its submit() is not used here
         self._int: dict[Hashable, int] = {}
         self._ext: dict[int, Hashable] = {}
         self._next_id = 1
@@ -80,6 +79,14 @@ class CompiledEngine(CoreViews):
     def config(self) -> RouterConfig:
         """The configuration as it is now (membership changes included)."""
         return self.fr.config
+
+    def __setstate__(self, state: dict) -> None:
+        """Unpickle (server snapshots). An engine pickled when it fed a StatsCollector of its own (with the
+        protocol's call ids) gets those figures in its router's statistics."""
+        old = state.pop("_stats", None)
+        self.__dict__.update(state)
+        if isinstance(old, StatsCollector):
+            self.fr._stats = from_collector(old, self.fr, self._int.get)
 
     @property
     def now(self) -> float:
@@ -282,12 +289,11 @@ class CompiledEngine(CoreViews):
         return row_error(self, st, int(row[0]), float(row[1]), ext, int(row[3]), int(row[4]))
 
     def _events(self, events: list[Event]) -> list[Event]:
-        """Event records (with protocol ids: run_rows' ``records``) to statistics; a CALL_ENDED unmaps its call."""
-        apply = self._stats.apply
+        """Event records (with protocol ids: run_rows' ``records``); a CALL_ENDED unmaps its call."""
+        ended = EventKind.CALL_ENDED
         for e in events:
-            if e.kind == EventKind.CALL_ENDED:  # the chunk ends with the row being settled: no later row reads it
+            if e.kind is ended:  # the chunk ends with the row being settled: no later row reads it
                 self._forget(e.call_id, e.detail)
-            apply(e)
         return events
 
     def _forget(self, ext: Hashable, detail: str) -> None:

@@ -6,6 +6,7 @@ Engine tests run on both engines; the MEMBER_REMOVED path and bad events are fed
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import math
 import pickle
@@ -17,6 +18,7 @@ from router_helpers import engine
 
 from busyhour.router import Event, EventKind, ReferenceRouter, Router, RouterError, parse_config
 from busyhour.router.stats import StatsCollector
+from busyhour.router.stats_arrays import EventStats
 
 each_engine = pytest.mark.usefixtures("each_engine")
 
@@ -170,9 +172,12 @@ def _as_before_pause_time(stats: StatsCollector) -> None:
 @each_engine
 def test_a_router_pickled_before_pause_time_was_counted_loads_and_counts_new_pauses():
     r = engine().from_config(CFG)
-    r.agent_login(0.0, "a1", ready=True)
-    r.call_arrive(1.0, "c1", "sales")
-    r.member_pause(10.0, "a2", "sales")  # open when pickled: the old collector never saw it start
+    events = r.agent_login(0.0, "a1", ready=True) + r.call_arrive(1.0, "c1", "sales")
+    events += r.member_pause(10.0, "a2", "sales")  # open when pickled: the old collector never saw it start
+    if isinstance(r, Router):  # a Router of that busyhour held a StatsCollector fed these events
+        r._stats = StatsCollector(r.config)
+        for e in events:
+            r._stats.apply(e)
     _as_before_pause_time(r._stats)
     r2 = pickle.loads(pickle.dumps(r))
     r2.member_unpause(50.0, "a2", "sales")
@@ -263,6 +268,25 @@ def test_both_engines_report_the_same_pause_figures(seed):
             assert in_intervals == pytest.approx(sum(v for (_, b), v in expected.items() if b == q))
     assert drive.closed and sum(drive.paused().values()) > 0  # the sequence paused and unpaused someone
     assert sum(iv.answered for iv in ref.intervals) > 0  # and calls were answered meanwhile
+
+
+@pytest.mark.parametrize("seed", [4, 5, 6])
+def test_a_router_pickled_with_a_stats_collector_loads_with_the_same_figures(seed):
+    """A Router of the busyhour that fed a StatsCollector one Event at a time (a server's old snapshot): after
+    loading, its figures are the collector's, open states, pauses and calls in progress included, and the
+    events after it count as they would have."""
+    fast, ref = Router.from_config(CFG), ReferenceRouter.from_config(CFG)
+    drive = Driver([fast, ref], seed)
+    drive.run(80)
+    old = pickle.loads(pickle.dumps(fast))
+    old._stats = copy.deepcopy(ref._stats)  # the reference's collector was fed the same events
+    loaded = pickle.loads(pickle.dumps(old))
+    assert isinstance(loaded._stats, EventStats) and loaded.stats() == fast.stats() == ref.stats()
+    drive.routers.append(loaded)
+    for _ in range(3):
+        drive.run(60)
+        assert loaded.stats() == fast.stats() == ref.stats()
+    assert sum(iv.answered for iv in ref.stats().intervals) > 0
 
 
 # ----------------------------------------------------------------- the collector alone

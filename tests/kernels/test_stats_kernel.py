@@ -1,0 +1,104 @@
+"""The compiled statistics (router/stats_core.py, stats_arrays.py) against their reference, StatsCollector.
+
+Router's statistics fold the core's event rows into hash tables; ReferenceRouter's StatsCollector reads one
+Event at a time. Random operation streams on both, with the tables starting at two rows so that every table
+grows (and the call table drops its deleted rows) many times, must give equal ``stats()`` — every count and
+every float to the last digit, dictionaries in the same order. Short intervals make many interval rows and
+states that span several intervals. Also run with ``NUMBA_DISABLE_JIT=1`` (the kernels as Python).
+"""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+import busyhour.router.stats_arrays as stats_arrays
+from busyhour.router import EventKind, ReferenceRouter, Router, RouterError
+
+AGENTS = [f"a{i}" for i in range(5)]
+QUEUES = ["sales", "support", "billing"]
+CFG = {"interval_s": 7.5, "short_abandon_s": 2.0,
+       "agents": [{"id": a} for a in AGENTS],
+       "queues": [{"name": q, "members": AGENTS[i:] + AGENTS[:i], "sl_threshold_s": 3.0 * i, "wrap_up_s": 1.5 * i}
+                  for i, q in enumerate(QUEUES)]}
+_OPS = ("login", "logout", "not_ready", "ready", "ready", "arrive", "arrive", "arrive", "accept", "accept", "accept",
+        "release", "release", "abandon", "pause", "unpause", "advance")
+
+
+def _drive(routers, seed: int, steps: int, check_every: int) -> int:
+    """Random operations on every router (the same outcome on each, refusals included); compare the statistics
+    every ``check_every`` steps. Returns how many calls were answered."""
+    rng = random.Random(seed)
+    t, n, ringing, connected, answered = 0.0, 0, [], [], 0
+    for step in range(steps):
+        t += rng.choice((0.0, 0.0, 1.0, 3.0, rng.uniform(0.0, 4.0), rng.uniform(0.0, 30.0)))  # waits = thresholds too
+        a, q = rng.choice(AGENTS), rng.choice(QUEUES)
+        op = rng.choice(_OPS)
+        if op == "arrive":
+            n += 1
+        call = rng.choice(connected or ["none"]) if op == "release" else f"c{rng.randint(max(1, n - 8), max(1, n))}"
+        if op == "accept" and ringing:
+            call, a = rng.choice(ringing)
+        args = {"login": ("agent_login", a), "logout": ("agent_logout", a),
+                "not_ready": ("agent_not_ready", a, rng.choice(("lunch", "training", "meeting"))),
+                "ready": ("agent_ready", a), "arrive": ("call_arrive", f"c{n}", q),
+                "accept": ("offer_accept", call, a), "release": ("call_release", call),
+                "abandon": ("call_abandon", call), "pause": ("member_pause", a, q),
+                "unpause": ("member_unpause", a, q), "advance": ("advance",)}[op]
+        outcomes = []
+        for r in routers:
+            try:
+                outcomes.append(getattr(r, args[0])(t, *args[1:]))
+            except RouterError as exc:
+                outcomes.append(type(exc))
+        assert len({o if isinstance(o, type) else "ok" for o in outcomes}) == 1, (op, args, outcomes)
+        for e in outcomes[0] if isinstance(outcomes[0], list) else ():
+            if e.kind == EventKind.CALL_OFFERED:
+                ringing.append((e.call_id, e.agent_id))
+            elif e.kind in (EventKind.OFFER_WITHDRAWN, EventKind.OFFER_EXPIRED, EventKind.OFFER_REJECTED):
+                ringing = [o for o in ringing if o != (e.call_id, e.agent_id)]
+            elif e.kind == EventKind.CALL_CONNECTED:
+                ringing = [o for o in ringing if o[0] != e.call_id]
+                connected.append(e.call_id)
+                answered += 1
+            elif e.kind == EventKind.CALL_ENDED:
+                connected = [c for c in connected if c != e.call_id]
+                ringing = [o for o in ringing if o[0] != e.call_id]
+        if step % check_every == check_every - 1:
+            first = routers[0].stats()
+            for r in routers[1:]:
+                assert r.stats() == first
+                assert _orders(r.stats()) == _orders(first)
+    return answered
+
+
+def _orders(s) -> list:
+    """The order of every dictionary's keys (``==`` on dictionaries ignores it; a server's digest does not)."""
+    return ([(list(t.not_ready_s), list(t.paused_s)) for t in s.agents]
+            + [list(iv.seconds_by_state) for iv in s.agent_intervals] + [list(q.agents_by_state) for q in s.queues])
+
+
+@pytest.fixture
+def tiny_tables(monkeypatch):
+    monkeypatch.setattr(stats_arrays, "_ROWS", 2)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_the_compiled_statistics_equal_the_reference_as_every_table_grows(tiny_tables, seed):
+    fast, ref = Router.from_config(CFG), ReferenceRouter.from_config(CFG)
+    assert fast._stats._T.CK.shape[0] == 2
+    answered = _drive([fast, ref], seed, steps=500, check_every=50)
+    s = fast.stats()
+    assert answered > 20 and fast._stats._T.CK.shape[0] > 2 and len(s.intervals) > 20 and len(s.agent_intervals) > 20
+    assert any(t.not_ready_s for t in s.agents) and any(t.paused_s for t in s.agents)
+    assert sum(iv.abandoned for iv in s.intervals) > 0 and sum(iv.acw_s for iv in s.intervals) > 0
+
+
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), steps=st.integers(1, 120))
+def test_random_streams_give_equal_statistics(seed, steps):
+    routers = [Router.from_config(CFG), ReferenceRouter.from_config(CFG)]
+    _drive(routers, seed, steps=steps, check_every=max(1, steps // 3))
+    assert routers[0].stats() == routers[1].stats()
