@@ -30,6 +30,8 @@ MAX_ENDED_KEPT = 65536  # recently ended calls remembered for clear errors
 
 def call_key(call_id: object) -> Hashable:
     """``call_id`` as the key it is known by (integers as ``int``); UnknownIdError if it cannot be a call id."""
+    if type(call_id) is int or type(call_id) is str:  # the common cases, without the ABC checks below (~1 µs)
+        return call_id
     if isinstance(call_id, numbers.Integral) and not isinstance(call_id, bool):
         return int(call_id)
     if call_id is None:

@@ -35,6 +35,9 @@ class RowBuilders:
         its own max wait — for the ``skills`` array of :meth:`submit`: 0 for none on voice; registered on
         first use and kept for the router's life, at most :meth:`max_skill_profiles` distinct ones. Bad
         input gets ``call_arrive``'s error."""
+        if skills is None and max_wait_s is None and type(channel) is str and channel == "voice" \
+                and "voice" in self.config.channels and self._channel_index.get("voice") == 0:
+            return 0  # the common case, without the checks below
         ids, mins = parse_call_skills(skills, self._skill_index)
         if not isinstance(channel, str) or channel not in self.config.channels:
             raise UnknownIdError(f"unknown channel {channel!r} (channels: {', '.join(self.config.channels)})")

@@ -53,8 +53,8 @@ def _grown(T: StatsState) -> StatsState:
     return T._replace(**{k: K2, i: I2, f: F2})
 
 
-def _feed(T: StatsState, ev_i: np.ndarray, ev_f: np.ndarray, n: int, feed=stats_feed) -> StatsState:
-    i = 0
+def _feed(T: StatsState, ev_i: np.ndarray, ev_f: np.ndarray, n: int, feed=stats_feed, i: int = 0) -> StatsState:
+    """``T`` (grown as needed) with event rows i..n-1 added."""
     while True:
         i = feed(T, ev_i, ev_f, i, n)
         if i >= n:
@@ -99,7 +99,9 @@ class EventStats:
             d = self.__dict__.get("_direct")
             if d is None:  # numba's dispatch checks the 18 arrays' types on every call: ~2 µs (core_jit.Direct)
                 d = self._direct = Direct(stats_feed)
-            self._T = _feed(self._T, ev_i, ev_f, n, d)
+            i = d(self._T, ev_i, ev_f, 0, n)
+            if i < n:  # a table needs room first
+                self._T = _feed(_grown(self._T), ev_i, ev_f, n, d, i)
 
     def queue_put(self, index: int, name: str, threshold_s: float) -> None:
         """Queue ``index`` is ``name`` (added, or its settings changed): its threshold from now on."""
