@@ -30,7 +30,8 @@ _STATE_NAMES = ("LOGGED_OUT", "AVAILABLE", "RESERVED", "BUSY", "WRAP_UP", "NOT_R
 _BI_NAMES = ("offered", "answered", "answered_within", "abandoned", "short_abandoned", "exited", "handled")
 _TABLES = {NEED_B: ("BK", "BI", "BF", N_B), NEED_C: ("CK", "CI", "CF", N_C), NEED_A: ("AK", "AI", "AF", N_A),
            NEED_P: ("PK", "PI", "PF", N_P)}
-_ROWS = 64  # first rows of each table (a power of two; they grow as needed)
+_ROWS = 64  # first rows of each table (a power of two; they grow as needed) …
+_CHURN_ROWS = 4096  # … to at least this many once they need room
 
 
 def _table(ni: int, nf: int, rows: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -45,8 +46,10 @@ def _grown(T: StatsState) -> StatsState:
     k, i, f, used = _TABLES[int(T.T_i[NEED])]
     K, I, F = getattr(T, k), getattr(T, i), getattr(T, f)
     live = int(np.count_nonzero((K[:, 0] != EMPTY) & (K[:, 0] != TOMB)))
-    rows = K.shape[0]
-    while 2 * (live + int(T.T_i[NEED_ROWS])) > rows:
+    # at most a quarter full after, and at least twice as large up to _CHURN_ROWS: the call table fills with
+    # deleted rows as calls end, so a small one would be rehashed every few calls
+    rows = max(K.shape[0], min(_CHURN_ROWS, 2 * K.shape[0]))
+    while 4 * (live + int(T.T_i[NEED_ROWS])) > rows:
         rows *= 2
     K2, I2, F2 = _table(I.shape[1], F.shape[1], rows)
     T.T_i[used] = stats_rehash(K, I, F, K2, I2, F2)
