@@ -179,5 +179,5 @@ def agent_stats(scn, agent_ids, agent_team, calls: np.ndarray, staffed_s: np.nda
 def _per_agent(agent: np.ndarray, start_s: np.ndarray, end_s: np.ndarray, w0: float, w1: float, n: int) -> np.ndarray:
     """Total length of each agent's spans inside [w0, w1)."""
     ok = (agent >= 0) & np.isfinite(start_s) & np.isfinite(end_s)
-    length = np.clip(np.minimum(end_s[ok], w1) - np.maximum(start_s[ok], w0), 0.0, None)
+    length = np.maximum(np.minimum(end_s[ok], w1) - np.maximum(start_s[ok], w0), 0.0)  # np.clip(…, 0.0, None)
     return np.bincount(agent[ok], weights=length, minlength=n)

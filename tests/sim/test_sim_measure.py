@@ -59,3 +59,8 @@ def test_one_grouped_pass_or_three_give_the_same_result(name, monkeypatch):
         three = simulate(scn, 2, engine=engine)
         monkeypatch.undo()
         assert repr(dataclasses.replace(one, wall_s=0.0)) == repr(dataclasses.replace(three, wall_s=0.0))
+
+
+def test_new_record_refuses_a_wrong_number_of_values():
+    with pytest.raises(TypeError, match="6 fields"):
+        new_record(AgentStats, ("a-1", "t", 3, 100.0, 50.0))
