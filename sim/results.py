@@ -131,10 +131,16 @@ def busy_in_bins(start_s: np.ndarray, end_s: np.ndarray, edges_s: np.ndarray) ->
     (each row is summed as the 1-D sum of that edge's values would be).
     """
     ok = np.isfinite(start_s) & np.isfinite(end_s)
-    s, length = start_s[ok], end_s[ok] - start_s[ok]
+    s = start_s[ok]
+    length = end_s[ok] - s
+
+    def clipped_sums(e: np.ndarray) -> np.ndarray:
+        x = np.subtract(e[:, None], s)
+        np.clip(x, 0.0, length, out=x)  # in place: one block-sized temporary, not two
+        return x.sum(axis=1)
+
     step = max(1, _BLOCK // max(s.size, 1))
-    cum = np.concatenate([np.clip(edges_s[i:i + step, None] - s, 0.0, length).sum(axis=1)
-                          for i in range(0, edges_s.size, step)] or [np.zeros(0)])
+    cum = np.concatenate([clipped_sums(edges_s[i:i + step]) for i in range(0, edges_s.size, step)] or [np.zeros(0)])
     return np.diff(cum)
 
 

@@ -4,7 +4,8 @@
 2. the staffed spans as three arrays (the compiled loop's) or as a list of tuples (the SimPy driver's)
    give the same arrays;
 3. a run summarised with the three groupings in one pass (short runs) or one pass each (long runs,
-   ``ONE_PASS_CALLS``) is the same ``RunResult``.
+   ``ONE_PASS_CALLS``) is the same ``RunResult``;
+4. ``busy_in_bins`` (clipped in place, by blocks of edges) is the plain clipped (edges × spans) sum.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
 
 import busyhour.sim.measure as measure
 from busyhour.sim.driver import simulate
@@ -64,3 +66,26 @@ def test_one_grouped_pass_or_three_give_the_same_result(name, monkeypatch):
 def test_new_record_refuses_a_wrong_number_of_values():
     with pytest.raises(TypeError, match="6 fields"):
         new_record(AgentStats, ("a-1", "t", 3, 100.0, 50.0))
+
+
+@settings(max_examples=100, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(0, 300), n_edges=st.integers(1, 40),
+       block=st.sampled_from([1, 7, 64, 1 << 18]))
+def test_busy_in_bins_is_the_plain_clipped_sum_bit_for_bit(seed, n, n_edges, block):
+    """In place and by blocks of edges, the same sums as one clipped (edges × spans) array."""
+    import busyhour.sim.results as results
+
+    rng = np.random.default_rng(seed)
+    start = np.round(rng.random(n) * 3600, int(rng.integers(0, 3)))
+    end = start + np.round(rng.exponential(300.0, n), 1)
+    start[rng.random(n) < 0.1] = np.nan
+    end[rng.random(n) < 0.05] = np.inf
+    edges = np.sort(np.round(rng.random(n_edges) * 4000, 1))
+    ok = np.isfinite(start) & np.isfinite(end)
+    s, length = start[ok], end[ok] - start[ok]
+    want = np.diff(np.clip(edges[:, None] - s, 0.0, length).sum(axis=1))
+    saved, results._BLOCK = results._BLOCK, block
+    try:
+        assert results.busy_in_bins(start, end, edges).tobytes() == want.tobytes()
+    finally:
+        results._BLOCK = saved
