@@ -112,7 +112,8 @@ def group_counts(log: CallLog, rows: np.ndarray, groups: np.ndarray, n_groups: i
     ends = starts + answered
     bounds = list(zip(starts.tolist(), ends.tolist()))
     wsum = np.array([w_call_order[s:e].sum() for s, e in bounds])
-    pct = percentiles_sorted(_sorted_in_groups(w_call_order, bounds), starts, answered) if percentiles else np.zeros((0, 4))
+    pct = (percentiles_sorted(_sorted_in_groups(w_call_order, bounds), starts, answered) if percentiles
+           else np.zeros((0, 4)))
     return GroupCounts(
         offered=np.bincount(groups, minlength=n_groups), answered=answered,
         abandoned=count(log.disposition == ABANDONED),

@@ -49,7 +49,8 @@ def queue_profile(q_t: list[float], q_d: list[int], edges_s: np.ndarray,
 
     def area(lo: float, hi: float) -> float:
         seg_end = np.append(t[1:], max(hi, t[-1]))
-        return float((n * np.maximum(np.minimum(seg_end, hi) - np.maximum(t, lo), 0.0)).sum())  # np.clip(…, 0.0, None)
+        # np.maximum(x, 0.0) is what np.clip(x, 0.0, None) calls
+        return float((n * np.maximum(np.minimum(seg_end, hi) - np.maximum(t, lo), 0.0)).sum())
 
     out = np.zeros(edges_s.size - 1, dtype=np.int64)
     bins = np.searchsorted(edges_s, t, side="right") - 1
