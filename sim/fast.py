@@ -55,6 +55,7 @@ CB_CODES = MAX_NUMBER_CODES
 #: stays on the SimPy driver: half the codes, so the random count cannot reach the bound.
 CB_MAX_CALLS = CB_CODES // 2
 _router_config = router_cfg  # the name tests and callers know
+_ran = [False]  # the loop has run in this process (compiled, or loaded from numba's cache)
 
 
 def unsupported(scn: Scenario) -> list[str]:
@@ -145,7 +146,9 @@ class _Draws:
         """Keep every row at least its low-water mark ahead of its next draw."""
         self.DL[:len(self.samplers)] = [events_room if e else self.FEW for e in self.per_event]
         k_rows, width = self.DR.shape
-        new_width = max(width, 2 * int(self.DL.max()) + self.BLOCK)
+        # twice the deepest low-water mark (a row is refilled after at least that many draws), and one
+        # block at least: a row's first fill takes one block from each sampler, not two
+        new_width = max(width, 2 * int(self.DL.max()), self.BLOCK)
         DR = self.DR if new_width == width else np.zeros((k_rows, new_width))
         for k, (sample, rng) in enumerate(self.samplers):
             i = int(self.DI[k])
@@ -238,7 +241,8 @@ def _simulate(scn: Scenario, replication: int, seed, progress, log_fh, streaming
     tpl = template(scn, seed)
     S = fresh_core(tpl)
     S.S_i[S_NNUMBERS] = CB_CODES
-    compile_notice("the simulation loop", [run_loop], SIM_COMPILE_S)
+    if not _ran[0]:  # numba's check of its cache costs more than a short run's setup: once a process ran it, skip
+        compile_notice("the simulation loop", [run_loop], SIM_COMPILE_S)
     P, samplers, n_answer = loop_state(tpl, arr, replication, seed, small_queue_log=streaming)
     del arr  # its columns are in the loop's call rows now
     feed = _Feed(StreamStats(scn, len(tpl.agent_ids))) if streaming else None
@@ -259,6 +263,7 @@ def _simulate(scn: Scenario, replication: int, seed, progress, log_fh, streaming
         P.L_f[L_STOP] = b
         while True:
             code = run_loop(S, P)
+            _ran[0] = True
             if log is not None:
                 log.flush(P)
             if code == 0:
@@ -276,9 +281,9 @@ def _simulate(scn: Scenario, replication: int, seed, progress, log_fh, streaming
         if progress is not None:
             progress(min(b / scn.horizon_s, 1.0))
     n, nq, nsp = int(P.L_i[L_NCALLS]), int(P.L_i[L_NQ]), int(P.L_i[L_NSPAN])
-    spans = list(zip(P.SP_i[:nsp].tolist(), P.SP_f[:nsp, 0].tolist(), P.SP_f[:nsp, 1].tolist()))
     n_agents = len(tpl.agent_ids)
     if feed is not None:
+        spans = list(zip(P.SP_i[:nsp].tolist(), P.SP_f[:nsp, 0].tolist(), P.SP_f[:nsp, 1].tolist()))
         end_s = float(P.L_f[L_NOW])
         feed.take(P, end_s)
         return feed.stats.result(replication=replication, seed=seed, staffed_spans=spans,
@@ -289,7 +294,8 @@ def _simulate(scn: Scenario, replication: int, seed, progress, log_fh, streaming
         scn=scn, replication=replication, seed=seed, n_first=int(P.L_i[L_NFIRST]), arrival=P.C_f[:n, CF_ARR],
         queue=P.C_i[:n, CI_QUEUE], wait=P.C_f[:n, CF_WAIT], connect=P.C_f[:n, CF_CONN], disp=P.C_i[:n, CI_DISP],
         busy_end=P.C_f[:n, CF_BEND], agent=P.C_i[:n, CI_AGENT], callback=P.C_i[:n, CI_CB] != 0,
-        staffed_spans=spans, staffed_from=P.A_f[:n_agents, AF_FROM].tolist(), end_s=float(P.L_f[L_NOW]),
+        staffed_spans=(P.SP_i[:nsp], P.SP_f[:nsp, 0], P.SP_f[:nsp, 1]), staffed_from=P.A_f[:n_agents, AF_FROM],
+        end_s=float(P.L_f[L_NOW]),
         q_t=P.q_t[:nq], q_d=P.q_d[:nq], agent_ids=list(tpl.agent_ids), agent_team=list(tpl.agent_team),
         events=int(P.L_i[L_EVENTS]))
     return summarise_run(run, wall0, engine="compiled")

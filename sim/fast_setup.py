@@ -156,8 +156,9 @@ def loop_state(tpl: Template, arr, replication: int, seed: int, *, small_queue_l
     """The loop's arrays at t = 0 for one replication: its first attempts ``arr``, the presence schedule on
     the heap; and its samplers (answer delays first, then each redialling queue's) with how many are
     answer delays. The heap and the staffed spans start with room for the schedule and twice the
-    router's event rows, the queue-length log for every call's two changes — or only that room with
-    ``small_queue_log`` (it is emptied at every interval boundary); all grow when short (fast._fit)."""
+    router's event rows, the queue-length log for two changes of every call row (first attempts and room
+    for redials) and the free rows fast._fit keeps — or only that room with ``small_queue_log`` (it is
+    emptied at every interval boundary); all grow when short (fast._fit)."""
     scn = tpl.scn
     n, n_agents = arr.time_s.size, len(tpl.agent_ids)
     rows = n + n // 8 + 16  # first attempts, and room for redials before the rows grow
@@ -189,7 +190,8 @@ def loop_state(tpl: Template, arr, replication: int, seed: int, *, small_queue_l
     L_i[L_R_BREAK], L_i[L_R_SHIFT] = tpl.reason_codes
     L_f[L_STOP] = scn.horizon_s + scn.drain_s
     k = max(len(samplers), 1)
-    nq_log = room if small_queue_log else max(room, 2 * n + 16)
+    # two changes a call for every row of C_f, and the free rows fast._fit keeps: no return to grow it
+    nq_log = room if small_queue_log else 2 * rows + room // 2
     P = Loop(L_i, L_f, H_t, H_i, C_f, C_i, tpl.A_i.copy(), tpl.A_f.copy(), Q_i, tpl.Q_f.copy(), T_i,
              np.zeros((k, 1)), np.ones(k, dtype=np.int64), np.zeros(k, dtype=np.int64),
              np.zeros(nq_log), np.zeros(nq_log, dtype=np.int64), np.zeros(m + room, dtype=np.int64),

@@ -84,6 +84,19 @@ def window_groups(in_win: np.ndarray, bin_of: np.ndarray, queue: np.ndarray, n_b
     return rows, groups
 
 
+def _sorted_in_groups(values: np.ndarray, bounds: list[tuple[int, int]]) -> np.ndarray:
+    """``values`` (grouped: group k is ``values[s:e]`` for its ``(s, e)`` in ``bounds``) sorted ascending within
+    each group: ``values[np.lexsort((values, group))]``, the same array bit for bit. A sort puts equal values
+    in any order, which shows only where equal values differ in bits: a -0.0 among +0.0s (or NaNs), where
+    the sort is stable, as lexsort is."""
+    out = values.copy()
+    kind = "stable" if np.isnan(values).any() or np.signbit(values[values == 0.0]).any() else "quicksort"
+    for s, e in bounds:
+        if e - s > 1:
+            out[s:e].sort(kind=kind)
+    return out
+
+
 def group_counts(log: CallLog, rows: np.ndarray, groups: np.ndarray, n_groups: int, sl_threshold_s: float,
                  *, percentiles: bool = True) -> GroupCounts:
     """Call ``rows[i]`` belongs to group ``groups[i]`` (0 … n_groups − 1); a call may be in several groups,
@@ -97,8 +110,10 @@ def group_counts(log: CallLog, rows: np.ndarray, groups: np.ndarray, n_groups: i
     answered = np.bincount(ga, minlength=n_groups)
     starts = np.concatenate(([0], np.cumsum(answered)[:-1])).astype(np.intp)
     ends = starts + answered
-    wsum = np.array([w_call_order[s:e].sum() for s, e in zip(starts.tolist(), ends.tolist())])
-    pct = percentiles_sorted(waits[np.lexsort((waits, ga))], starts, answered) if percentiles else np.zeros((0, 4))
+    bounds = list(zip(starts.tolist(), ends.tolist()))
+    wsum = np.array([w_call_order[s:e].sum() for s, e in bounds])
+    pct = (percentiles_sorted(_sorted_in_groups(w_call_order, bounds), starts, answered) if percentiles
+           else np.zeros((0, 4)))
     return GroupCounts(
         offered=np.bincount(groups, minlength=n_groups), answered=answered,
         abandoned=count(log.disposition == ABANDONED),

@@ -12,10 +12,12 @@ import time
 
 import numpy as np
 
-from busyhour.sim.groups import GroupCounts, group_counts
-from busyhour.sim.results import AgentStats, CallLog, LittleCheck, RunResult, Stats, busy_in_bins, stats_from
+from busyhour.sim.groups import GroupCounts, group_counts, window_groups
+from busyhour.sim.results import (
+    AgentStats, CallLog, LittleCheck, RunResult, Stats, busy_in_bins, new_record, stats_from,
+)
 
-__all__ = ["call_log", "queue_profile", "summarise_run"]
+__all__ = ["ONE_PASS_CALLS", "call_log", "queue_profile", "staffed_arrays", "summarise_run"]
 
 
 def call_log(run) -> CallLog:
@@ -40,12 +42,15 @@ def queue_profile(q_t: list[float], q_d: list[int], edges_s: np.ndarray,
     if t.size == 0:
         empty = np.zeros(edges_s.size - 1, dtype=np.int64), 0.0
         return empty if whole_to_s is None else (*empty, 0.0)
-    last = np.append(np.nonzero(np.diff(t))[0], t.size - 1)  # the count after all changes at one instant
+    last = np.empty(t.size, dtype=bool)  # the count after all changes at one instant (times are finite)
+    np.not_equal(t[1:], t[:-1], out=last[:-1])
+    last[-1] = True
     t, n = t[last], n[last]
 
     def area(lo: float, hi: float) -> float:
         seg_end = np.append(t[1:], max(hi, t[-1]))
-        return float((n * np.clip(np.minimum(seg_end, hi) - np.maximum(t, lo), 0.0, None)).sum())
+        # np.maximum(x, 0.0) is what np.clip(x, 0.0, None) calls
+        return float((n * np.maximum(np.minimum(seg_end, hi) - np.maximum(t, lo), 0.0)).sum())
 
     out = np.zeros(edges_s.size - 1, dtype=np.int64)
     bins = np.searchsorted(edges_s, t, side="right") - 1
@@ -59,7 +64,8 @@ def queue_profile(q_t: list[float], q_d: list[int], edges_s: np.ndarray,
 
 def summarise_run(run, wall0: float, engine: str = "simpy") -> RunResult:
     """The run's ``RunResult``; ``wall0``: ``time.perf_counter()`` when the run started (its ``wall_s``
-    ends once the results are summarised)."""
+    ends once the results are summarised). ``run.staffed_spans``: the closed staffed spans, a list of
+    (agent, start, end) or — from the compiled loop — three arrays (agents, starts, ends)."""
     scn = run.scn
     log = call_log(run)
     w0, w1 = scn.warmup_s, scn.horizon_s
@@ -70,28 +76,32 @@ def summarise_run(run, wall0: float, engine: str = "simpy") -> RunResult:
     bin_of = np.searchsorted(edges, log.arrival_s, side="right") - 1
 
     end_s = run.end_s
-    spans = list(run.staffed_spans) + [(a, s, end_s) for a, s in enumerate(run.staffed_from) if s == s]
-    sp_a = np.array([s[0] for s in spans], dtype=np.int64)
-    sp_s = np.array([s[1] for s in spans], dtype=np.float64)
-    sp_e = np.array([s[2] for s in spans], dtype=np.float64)
+    sp_a, sp_s, sp_e = staffed_arrays(run.staffed_spans, run.staffed_from, end_s)
     # a call still talking when the run stopped (drain limit) is busy until the stop
     busy_end = np.where(log.answered & np.isnan(log.busy_end_s), end_s, log.busy_end_s)
     busy_bins = busy_in_bins(log.busy_start_s, busy_end, edges)
     staffed_bins = busy_in_bins(sp_s, sp_e, edges)
     maxq, area, area_all = queue_profile(run.q_t, run.q_d, edges, max(end_s, w1))
 
-    n_bins, thr = edges.size - 1, scn.sl_threshold_s
-    # the window's calls by interval, as one group, by queue: one grouped pass each (temporaries of the
-    # window's size, not three times it)
-    idx = np.nonzero(in_win)[0]
-    by_bin = group_counts(log, idx, bin_of[idx], n_bins, thr)
-    whole = group_counts(log, idx, np.zeros(idx.size, dtype=np.int64), 1, thr)
-    by_queue = group_counts(log, idx, log.queue[idx], len(scn.queues), thr)
-    intervals = tuple(_stats(by_bin, k, float(edges[k]), float(edges[k + 1]), float(busy_bins[k]),
-                             float(staffed_bins[k]), int(maxq[k])) for k in range(n_bins))
-    overall = _stats(whole, 0, w0, w1, float(busy_bins.sum()), float(staffed_bins.sum()),
-                     int(maxq.max()) if maxq.size else 0)
-    queues = tuple((q.name, _stats(by_queue, qi, w0, w1, math.nan, 0.0, 0)) for qi, q in enumerate(scn.queues))
+    n_bins, n_queues, thr = edges.size - 1, len(scn.queues), scn.sl_threshold_s
+    # the window's calls by interval, as one group, by queue: one grouped pass over all three groupings,
+    # or — for a long run — one pass each (temporaries of the window's size, not three times it)
+    if np.count_nonzero(in_win) <= ONE_PASS_CALLS:
+        g = group_counts(log, *window_groups(in_win, bin_of, log.queue, n_bins), n_bins + 1 + n_queues, thr)
+        by_bin = whole = by_queue = _rows(g)
+        o_whole, o_queue = n_bins, n_bins + 1
+    else:
+        idx = np.nonzero(in_win)[0]
+        by_bin = _rows(group_counts(log, idx, bin_of[idx], n_bins, thr))
+        whole = _rows(group_counts(log, idx, np.zeros(idx.size, dtype=np.int64), 1, thr))
+        by_queue = _rows(group_counts(log, idx, log.queue[idx], n_queues, thr))
+        o_whole = o_queue = 0
+    e, bb, sb, mq = edges.tolist(), busy_bins.tolist(), staffed_bins.tolist(), maxq.tolist()
+    intervals = tuple(_stats_row(by_bin, k, e[k], e[k + 1], bb[k], sb[k], mq[k]) for k in range(n_bins))
+    overall = _stats_row(whole, o_whole, w0, w1, float(busy_bins.sum()), float(staffed_bins.sum()),
+                         max(mq) if mq else 0)
+    queues = tuple((q.name, _stats_row(by_queue, o_queue + qi, w0, w1, math.nan, 0.0, 0))
+                   for qi, q in enumerate(scn.queues))
 
     n_agents = len(run.agent_ids)
     busy_a = _per_agent(log.agent, log.busy_start_s, busy_end, w0, w1, n_agents)
@@ -113,6 +123,41 @@ def summarise_run(run, wall0: float, engine: str = "simpy") -> RunResult:
     )
 
 
+#: Window calls up to which summarise_run counts the three groupings in one pass (three rows a call).
+ONE_PASS_CALLS = 1 << 20
+
+
+def staffed_arrays(closed, staffed_from, end_s: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(agent, start, end) arrays of the staffed spans: the closed ones in their order, then each agent
+    still staffed (``staffed_from[a]`` not nan) from then to ``end_s``, by agent. ``closed``: a list of
+    (agent, start, end), or three arrays."""
+    if isinstance(closed, tuple) and len(closed) == 3 and isinstance(closed[0], np.ndarray):
+        c_a, c_s, c_e = closed
+    else:
+        c_a = np.array([s[0] for s in closed], dtype=np.int64)
+        c_s = np.array([s[1] for s in closed], dtype=np.float64)
+        c_e = np.array([s[2] for s in closed], dtype=np.float64)
+    sf = np.asarray(staffed_from, dtype=np.float64)
+    open_a = np.nonzero(~np.isnan(sf))[0]
+    return (np.concatenate((np.asarray(c_a, dtype=np.int64), open_a)),
+            np.concatenate((np.asarray(c_s, dtype=np.float64), sf[open_a])),
+            np.concatenate((np.asarray(c_e, dtype=np.float64), np.full(open_a.size, float(end_s)))))
+
+
+def _rows(g: GroupCounts) -> GroupCounts:
+    """``g`` with Python lists for columns (``wait_pct_s``: a list of rows), for one Stats per group."""
+    return GroupCounts(*(a.tolist() for a in g))
+
+
+def _stats_row(g: GroupCounts, k: int, start_s: float, end_s: float, busy_s: float, staffed_s: float,
+               max_queue: int) -> Stats:
+    """:func:`_stats` of a GroupCounts of lists (:func:`_rows`): the same Stats."""
+    return stats_from(start_s, end_s, offered=g.offered[k], answered=g.answered[k], abandoned=g.abandoned[k],
+                      within_sl=g.within_sl[k], not_waiting=g.not_waiting[k], wait_sum_s=g.wait_sum_s[k],
+                      wait_pct_s=g.wait_pct_s[k], callbacks=g.callbacks[k], redials=g.redials[k], busy_s=busy_s,
+                      staffed_s=staffed_s, max_queue=max_queue)
+
+
 def _stats(g: GroupCounts, k: int, start_s: float, end_s: float, busy_s: float, staffed_s: float,
            max_queue: int) -> Stats:
     return stats_from(start_s, end_s, offered=int(g.offered[k]), answered=int(g.answered[k]),
@@ -125,13 +170,15 @@ def agent_stats(scn, agent_ids, agent_team, calls: np.ndarray, staffed_s: np.nda
                 busy_s: np.ndarray) -> tuple[AgentStats, ...]:
     """Each agent's record from its calls, staffed and busy seconds (arrays by agent index)."""
     team = [t.name for t in scn.teams]
-    return tuple(AgentStats(aid, team[tm], c, st, bu, bu / st if st > 0 else math.nan)
-                 for aid, tm, c, st, bu in zip(agent_ids, agent_team, calls.tolist(), staffed_s.tolist(),
-                                               busy_s.tolist()))
+    staffed_s, busy_s = np.asarray(staffed_s, dtype=np.float64), np.asarray(busy_s, dtype=np.float64)
+    util = np.divide(busy_s, staffed_s, out=np.full(staffed_s.shape, math.nan), where=staffed_s > 0)
+    return tuple(new_record(AgentStats, (aid, team[tm], c, st, bu, u))
+                 for aid, tm, c, st, bu, u in zip(agent_ids, agent_team, calls.tolist(), staffed_s.tolist(),
+                                                  busy_s.tolist(), util.tolist()))
 
 
 def _per_agent(agent: np.ndarray, start_s: np.ndarray, end_s: np.ndarray, w0: float, w1: float, n: int) -> np.ndarray:
     """Total length of each agent's spans inside [w0, w1)."""
     ok = (agent >= 0) & np.isfinite(start_s) & np.isfinite(end_s)
-    length = np.clip(np.minimum(end_s[ok], w1) - np.maximum(start_s[ok], w0), 0.0, None)
+    length = np.maximum(np.minimum(end_s[ok], w1) - np.maximum(start_s[ok], w0), 0.0)  # np.clip(…, 0.0, None)
     return np.bincount(agent[ok], weights=length, minlength=n)

@@ -27,11 +27,12 @@ rounding whenever every wait the router reports is accounted for.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 
-__all__ = ["AgentStats", "CallLog", "LittleCheck", "RunResult", "Stats", "busy_in_bins", "compute_stats", "stats_from"]
+__all__ = ["AgentStats", "CallLog", "LittleCheck", "RunResult", "Stats", "busy_in_bins", "compute_stats", "new_record",
+           "stats_from"]
 
 #: Disposition codes in ``CallLog.disposition``.
 UNFINISHED, COMPLETED, ABANDONED, OTHER = 0, 1, 2, 3
@@ -130,10 +131,16 @@ def busy_in_bins(start_s: np.ndarray, end_s: np.ndarray, edges_s: np.ndarray) ->
     (each row is summed as the 1-D sum of that edge's values would be).
     """
     ok = np.isfinite(start_s) & np.isfinite(end_s)
-    s, length = start_s[ok], end_s[ok] - start_s[ok]
+    s = start_s[ok]
+    length = end_s[ok] - s
+
+    def clipped_sums(e: np.ndarray) -> np.ndarray:
+        x = np.subtract(e[:, None], s)
+        np.clip(x, 0.0, length, out=x)  # in place: one block-sized temporary, not two
+        return x.sum(axis=1)
+
     step = max(1, _BLOCK // max(s.size, 1))
-    cum = np.concatenate([np.clip(edges_s[i:i + step, None] - s, 0.0, length).sum(axis=1)
-                          for i in range(0, edges_s.size, step)] or [np.zeros(0)])
+    cum = np.concatenate([clipped_sums(edges_s[i:i + step]) for i in range(0, edges_s.size, step)] or [np.zeros(0)])
     return np.diff(cum)
 
 
@@ -169,10 +176,25 @@ def stats_from(start_s: float, end_s: float, *, offered: int, answered: int, aba
         p_ab = abandoned / offered
     else:
         sl = p_wait = p_ab = nan
-    return Stats(
-        start_s=start_s, end_s=end_s, offered=offered, answered=answered, abandoned=abandoned,
-        other=offered - answered - abandoned, service_level=sl, asa_s=wait_sum_s / answered if answered else nan,
-        p_wait=p_wait, p_abandon=p_ab, occupancy=busy_s / staffed_s if staffed_s > 0 else nan,
-        max_queue=int(max_queue), wait_p50_s=float(wait_pct_s[0]), wait_p90_s=float(wait_pct_s[1]),
-        wait_p95_s=float(wait_pct_s[2]), wait_p99_s=float(wait_pct_s[3]), callbacks=callbacks, redials=redials,
-    )
+    return new_record(Stats, (
+        start_s, end_s, offered, answered, abandoned, offered - answered - abandoned, sl,
+        wait_sum_s / answered if answered else nan, p_wait, p_ab, busy_s / staffed_s if staffed_s > 0 else nan,
+        int(max_queue), float(wait_pct_s[0]), float(wait_pct_s[1]), float(wait_pct_s[2]), float(wait_pct_s[3]),
+        callbacks, redials))
+
+
+_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def new_record(cls: type, values: tuple) -> object:
+    """``cls(*values)`` for a frozen dataclass without ``__post_init__`` (Stats, AgentStats), about twice as
+    fast: the same object — attributes set in field order — without ``__init__``'s ``object.__setattr__``
+    per field (a run makes one per interval, queue and agent)."""
+    names = _FIELDS.get(cls)
+    if names is None:
+        names = _FIELDS[cls] = tuple(f.name for f in fields(cls))
+    if len(values) != len(names):
+        raise TypeError(f"{cls.__name__} has {len(names)} fields, got {len(values)} values")
+    obj = object.__new__(cls)
+    obj.__dict__.update(zip(names, values))
+    return obj

@@ -92,3 +92,24 @@ def test_the_three_window_groupings_at_once_are_compute_stats_on_each_mask(seed,
                          wait_pct_s=g.wait_pct_s[k], callbacks=int(g.callbacks[k]), redials=int(g.redials[k]),
                          busy_s=0.0, staffed_s=0.0, max_queue=0)
         assert repr(got) == repr(want), k
+
+
+@settings(max_examples=150, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(0, 400), groups=st.integers(1, 9),
+       odd=st.sampled_from(["none", "negative zero", "nan"]))
+def test_sorting_within_groups_is_lexsort_bit_for_bit(seed, n, groups, odd):
+    """``_sorted_in_groups`` (one sort a group) is ``values[np.lexsort((values, group))]`` byte for byte,
+    also where equal values differ in bits (-0.0 beside 0.0, NaNs)."""
+    from busyhour.sim.groups import _sorted_in_groups
+
+    rng = np.random.default_rng(seed)
+    g = np.sort(rng.integers(0, groups, n))
+    x = np.round(rng.exponential(20.0, n) * (rng.random(n) < 0.7), int(rng.integers(0, 3)))
+    if odd == "negative zero":
+        x[rng.random(n) < 0.2] = -0.0
+    elif odd == "nan":
+        x[rng.random(n) < 0.1] = np.nan
+    counts = np.bincount(g, minlength=groups)
+    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+    bounds = list(zip(starts.tolist(), (starts + counts).tolist()))
+    assert _sorted_in_groups(x, bounds).tobytes() == x[np.lexsort((x, g))].tobytes()
