@@ -42,7 +42,7 @@ def _table(ni: int, nf: int, rows: int) -> tuple[np.ndarray, np.ndarray, np.ndar
 
 def _grown(T: StatsState) -> StatsState:
     """``T`` with the table the feed stopped for (``T_i[NEED]``) rehashed into room for ``T_i[NEED_ROWS]`` more
-    rows, at most half full (deleted rows dropped)."""
+    rows (deleted rows dropped)."""
     k, i, f, used = _TABLES[int(T.T_i[NEED])]
     K, I, F = getattr(T, k), getattr(T, i), getattr(T, f)
     live = int(np.count_nonzero((K[:, 0] != EMPTY) & (K[:, 0] != TOMB)))
