@@ -102,3 +102,28 @@ def test_random_streams_give_equal_statistics(seed, steps):
     routers = [Router.from_config(CFG), ReferenceRouter.from_config(CFG)]
     _drive(routers, seed, steps=steps, check_every=max(1, steps // 3))
     assert routers[0].stats() == routers[1].stats()
+
+
+@pytest.mark.parametrize("queue_too", [False, True])
+def test_an_agent_or_queue_removed_and_added_again_under_its_old_name_counts_as_the_reference(queue_too):
+    """The reference keeps totals, states and intervals by id and name: an agent id added again after its
+    removal keeps its place in the totals (fresh totals) and its last state's history; a queue name added again
+    takes its old intervals back."""
+    routers = [Router.from_config(CFG), ReferenceRouter.from_config(CFG)]
+    steps = [("agent_login", 0.0, "a4"), ("agent_not_ready", 5.0, "a4", "lunch"), ("call_arrive", 6.0, "x1", "sales"),
+             ("agent_logout", 20.0, "a4"), ("agent_remove", 31.0, "a4"), ("agent_add", 47.0, {"id": "a4"}),
+             ("member_add", 48.0, "a4", "sales"), ("agent_login", 50.0, "a4"), ("agent_ready", 52.0, "a4")]
+    if queue_too:
+        steps += [("queue_remove", 60.0, "billing"), ("queue_add", 75.0, {"name": "billing", "members": ["a4"]}),
+                  ("call_arrive", 76.0, "x2", "billing")]
+    for name, *args in steps:
+        outcomes = [getattr(r, name)(*args) for r in routers]
+        assert outcomes[0] == outcomes[1], name
+        assert routers[0].stats() == routers[1].stats(), name
+        assert _orders(routers[0].stats()) == _orders(routers[1].stats()), name
+    for r in routers:
+        r.advance(100.0)
+    s = routers[0].stats()
+    assert s == routers[1].stats() and [t.agent for t in s.agents].count("a4") == 1
+    if queue_too:  # the call that arrived in the queue added again counts in it
+        assert sum(iv.offered for iv in s.intervals if iv.queue == "billing") == 1
