@@ -283,11 +283,11 @@ def _simulate(scn: Scenario, replication: int, seed, progress, log_fh, streaming
     n, nq, nsp = int(P.L_i[L_NCALLS]), int(P.L_i[L_NQ]), int(P.L_i[L_NSPAN])
     n_agents = len(tpl.agent_ids)
     if feed is not None:
-        spans = list(zip(P.SP_i[:nsp].tolist(), P.SP_f[:nsp, 0].tolist(), P.SP_f[:nsp, 1].tolist()))
         end_s = float(P.L_f[L_NOW])
         feed.take(P, end_s)
-        return feed.stats.result(replication=replication, seed=seed, staffed_spans=spans,
-                                 staffed_from=P.A_f[:n_agents, AF_FROM].tolist(), end_s=end_s,
+        return feed.stats.result(replication=replication, seed=seed,
+                                 staffed_spans=(P.SP_i[:nsp], P.SP_f[:nsp, 0], P.SP_f[:nsp, 1]),
+                                 staffed_from=P.A_f[:n_agents, AF_FROM], end_s=end_s,
                                  agent_ids=list(tpl.agent_ids), agent_team=list(tpl.agent_team), calls=n,
                                  events=int(P.L_i[L_EVENTS]), wall0=wall0, engine="compiled")
     run = SimpleNamespace(

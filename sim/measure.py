@@ -151,19 +151,11 @@ def _rows(g: GroupCounts) -> GroupCounts:
 
 def _stats_row(g: GroupCounts, k: int, start_s: float, end_s: float, busy_s: float, staffed_s: float,
                max_queue: int) -> Stats:
-    """:func:`_stats` of a GroupCounts of lists (:func:`_rows`): the same Stats."""
+    """Group ``k``'s ``Stats`` from a GroupCounts of lists (:func:`_rows`)."""
     return stats_from(start_s, end_s, offered=g.offered[k], answered=g.answered[k], abandoned=g.abandoned[k],
                       within_sl=g.within_sl[k], not_waiting=g.not_waiting[k], wait_sum_s=g.wait_sum_s[k],
                       wait_pct_s=g.wait_pct_s[k], callbacks=g.callbacks[k], redials=g.redials[k], busy_s=busy_s,
                       staffed_s=staffed_s, max_queue=max_queue)
-
-
-def _stats(g: GroupCounts, k: int, start_s: float, end_s: float, busy_s: float, staffed_s: float,
-           max_queue: int) -> Stats:
-    return stats_from(start_s, end_s, offered=int(g.offered[k]), answered=int(g.answered[k]),
-                      abandoned=int(g.abandoned[k]), within_sl=int(g.within_sl[k]), not_waiting=int(g.not_waiting[k]),
-                      wait_sum_s=float(g.wait_sum_s[k]), wait_pct_s=g.wait_pct_s[k], callbacks=int(g.callbacks[k]),
-                      redials=int(g.redials[k]), busy_s=busy_s, staffed_s=staffed_s, max_queue=max_queue)
 
 
 def agent_stats(scn, agent_ids, agent_team, calls: np.ndarray, staffed_s: np.ndarray,

@@ -28,7 +28,7 @@ import time
 
 import numpy as np
 
-from busyhour.sim.measure import _per_agent, _stats, agent_stats
+from busyhour.sim.measure import _per_agent, _rows, _stats_row, agent_stats, staffed_arrays
 from busyhour.sim.groups import GroupCounts, group_counts, window_groups
 from busyhour.sim.results import CallLog, LittleCheck, RunResult, busy_in_bins
 
@@ -166,22 +166,20 @@ class StreamStats:
         self.area_all += self.q_n * max(hi_all - max(self.q_t, 0.0), 0.0)
         carried = np.where(self.carried >= 0, self.carried, np.where(self.edges[:-1] > self.q_t, self.q_n, 0))
         maxq = np.maximum(self.maxq, carried)
-        spans = list(staffed_spans) + [(a, s, end_s) for a, s in enumerate(staffed_from) if s == s]
-        sp_a = np.array([s[0] for s in spans], dtype=np.int64)
-        sp_s = np.array([s[1] for s in spans], dtype=np.float64)
-        sp_e = np.array([s[2] for s in spans], dtype=np.float64)
+        sp_a, sp_s, sp_e = staffed_arrays(staffed_spans, staffed_from, end_s)
         staffed_bins = busy_in_bins(sp_s, sp_e, self.edges)
         staffed_a = _per_agent(sp_a, sp_s, sp_e, w0, w1, self.n_agents)
         c = self.counts
-        g = GroupCounts(offered=c[0], answered=c[1], abandoned=c[2], within_sl=c[3], not_waiting=c[4],
-                        wait_sum_s=self.wait_sum, wait_pct_s=histogram_percentiles(self.hist), callbacks=c[5],
-                        redials=c[6])
+        g = _rows(GroupCounts(offered=c[0], answered=c[1], abandoned=c[2], within_sl=c[3], not_waiting=c[4],
+                              wait_sum_s=self.wait_sum, wait_pct_s=histogram_percentiles(self.hist), callbacks=c[5],
+                              redials=c[6]))
         e = self.edges
-        intervals = tuple(_stats(g, k, float(e[k]), float(e[k + 1]), float(self.busy_bins[k]),
-                                 float(staffed_bins[k]), int(maxq[k])) for k in range(nb))
-        overall = _stats(g, nb, w0, w1, float(self.busy_bins.sum()), float(staffed_bins.sum()),
-                         int(maxq.max()) if maxq.size else 0)
-        queues = tuple((q.name, _stats(g, nb + 1 + qi, w0, w1, math.nan, 0.0, 0)) for qi, q in enumerate(scn.queues))
+        intervals = tuple(_stats_row(g, k, float(e[k]), float(e[k + 1]), float(self.busy_bins[k]),
+                                     float(staffed_bins[k]), int(maxq[k])) for k in range(nb))
+        overall = _stats_row(g, nb, w0, w1, float(self.busy_bins.sum()), float(staffed_bins.sum()),
+                             int(maxq.max()) if maxq.size else 0)
+        queues = tuple((q.name, _stats_row(g, nb + 1 + qi, w0, w1, math.nan, 0.0, 0))
+                       for qi, q in enumerate(scn.queues))
         agents = agent_stats(scn, agent_ids, agent_team, self.calls_agent, staffed_a, self.busy_agent)
         little = LittleCheck(mean_in_queue=self.area / (w1 - w0), arrival_rate_per_s=self.n_in_win / (w1 - w0),
                              mean_time_in_queue_s=self.win_wait_sum / self.win_wait_n if self.win_wait_n else 0.0,
