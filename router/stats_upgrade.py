@@ -9,7 +9,7 @@ import math
 from typing import Callable, Hashable
 
 from .stats import StatsCollector
-from .stats_arrays import _STATE_NAMES, EventStats, _table
+from .stats_arrays import _ROWS, _STATE_NAMES, EventStats, _table
 from .stats_core import (
     A_KF, A_SEEN, B_KF, G_BKF, G_BSLOT, G_FIRST, G_HANDLED, G_IDLE, G_ACW, G_SINCE, G_STATE, G_TALK, N_A, N_B, N_C,
     N_P, N_STATES, P_MADE_NEXT, P_NEXT, P_ORDER, P_SINCE, P_TOTAL, stats_rehash,
@@ -85,7 +85,7 @@ def from_collector(c: StatsCollector, router, core_id: Callable[[Hashable], int]
         K, I, F = _table(ni, nf, max(1, len(rows)))
         for r, (key, ints, floats) in enumerate(rows):
             K[r], I[r], F[r] = key, ints, floats
-        size = 64
+        size = _ROWS
         while 2 * len(rows) > size:
             size *= 2
         K2, I2, F2 = _table(ni, nf, size)
