@@ -90,6 +90,7 @@ class RouterConfig:
     seed: int = 0
     interval_s: float = 900.0
     short_abandon_s: float = 5.0
+    intervals_kept: int = 96  # statistics keep the per-interval rows of the last this many intervals
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -147,7 +148,9 @@ def _skills(v: Any, path: str, known: set[str] | None) -> tuple[tuple[str, int],
 _QUEUE_KEYS = {f for f in QueueConfig.__dataclass_fields__ if f != "removed"} | {"groups"}
 AGENT_SETTINGS = ("wrap_up_s", "reject_delay_s", "busy_delay_s", "no_answer_delay_s", "max_no_answer")
 _AGENT_KEYS = {"id", "skills", "capacity", "groups", *AGENT_SETTINGS}
-_TOP_KEYS = {"queues", "agents", "skills", "channels", "seed", "interval_s", "short_abandon_s"}
+_TOP_KEYS = {"queues", "agents", "skills", "channels", "seed", "interval_s", "short_abandon_s", "intervals_kept"}
+MIN_INTERVAL_S = 1.0
+MAX_INTERVALS_KEPT = 100_000
 _STEP_KEYS = {"after_s", "min_level_drop", "add_groups", "max_penalty", "overflow"}
 _MEMBER_KEYS = {"agent", "tier", "position", "penalty", "weight"}
 
@@ -192,8 +195,9 @@ def parse_config(raw: dict[str, Any]) -> RouterConfig:
     return RouterConfig(
         queues=queues, agents=tuple(agents), skills=tuple(skill_names), channels=tuple(channels),
         seed=seed or 0,
-        interval_s=_num(raw, "interval_s", "config", 900.0, strict=True, allow_inf=False),
+        interval_s=_num(raw, "interval_s", "config", 900.0, lo=MIN_INTERVAL_S, allow_inf=False),
         short_abandon_s=_num(raw, "short_abandon_s", "config", 5.0, allow_inf=False),
+        intervals_kept=_int(raw, "intervals_kept", "config", 96, lo=1, hi=MAX_INTERVALS_KEPT),
     )
 
 

@@ -75,7 +75,8 @@ def plan_reload(cfg: RouterConfig, new: RouterConfig, agent_index: dict, n_rows:
     included), so the agents added take rows ``n_rows``, ``n_rows + 1``, …"""
     if not isinstance(new, RouterConfig):
         raise ConfigError("reload: expected a RouterConfig (busyhour.router.parse_config or load_toml)")
-    fixed = [name for name in ("skills", "channels", "seed", "interval_s", "short_abandon_s")
+    fixed = [name for name in ("skills", "channels", "seed", "interval_s", "short_abandon_s",
+                                    "intervals_kept")
              if getattr(cfg, name) != getattr(new, name)]
     old_agents = {a.id: a for a in cfg.agents}
     new_agents = {a.id: a for a in new.agents}

@@ -15,6 +15,11 @@ feeds its own). Definitions (also in docs/routing.md):
   to ``MEMBER_UNPAUSED`` or ``MEMBER_REMOVED`` of that (agent, queue),
   whatever its presence meanwhile (a pause outlives logout); per agent and
   queue, and per (queue, interval) as agent-seconds split at boundaries.
+* Only the last ``intervals_kept`` intervals are kept (the configuration;
+  96 by default): at each event, intervals numbered below ``time //
+  interval_s − intervals_kept + 1`` are dropped, figures for a dropped
+  interval are not counted, and a span of a state or a pause is split over
+  the kept intervals only. Agent totals count every span whole.
 """
 
 from __future__ import annotations
@@ -131,6 +136,8 @@ class StatsCollector:
     def __init__(self, cfg: RouterConfig):
         self.interval_s = cfg.interval_s
         self.short_s = cfg.short_abandon_s
+        self.keep = cfg.intervals_kept
+        self._lo = -math.inf  # the oldest interval number kept since the last drop
         self.threshold = {q.name: q.sl_threshold_s for q in cfg.queues}
         self.buckets: dict[tuple[str, int], QueueInterval] = {}
         self.call_bucket: dict[Hashable, QueueInterval] = {}
@@ -144,7 +151,7 @@ class StatsCollector:
     def __setstate__(self, state: dict) -> None:
         """Unpickle (server snapshots), also a collector pickled before pause time was counted: pauses
         open when it was pickled are not counted (it never saw them start)."""
-        _restore(self, state, {"paused_since": {}})
+        _restore(self, state, {"paused_since": {}, "keep": RouterConfig.intervals_kept, "_lo": -math.inf})
 
     def _bucket(self, queue: str, t: float) -> QueueInterval:
         return self._bucket_at(self.buckets, queue, int(t // self.interval_s))
@@ -155,7 +162,18 @@ class StatsCollector:
             b = buckets[(queue, k)] = QueueInterval(queue, k * self.interval_s)
         return b
 
+    def _oldest(self, t: float) -> float:
+        return t // self.interval_s - self.keep + 1
+
+    def _drop_old(self, lo: float) -> None:
+        self._lo = lo
+        self.buckets = {k: b for k, b in self.buckets.items() if k[1] >= lo}
+        self.agent_intervals = {k: v for k, v in self.agent_intervals.items() if k >= lo}
+
     def apply(self, ev) -> None:
+        lo = self._oldest(ev.time_s)
+        if lo > self._lo:
+            self._drop_old(lo)
         kind = ev.kind
         if kind == EventKind.AGENT_STATE:
             self._agent_state(ev.agent_id, ev.detail, ev.time_s)
@@ -222,7 +240,7 @@ class StatsCollector:
         calls gets a bucket too) and to the agent's totals."""
         if not t0 < t1 or not math.isfinite(t1 - t0):
             return
-        k = int(t0 // self.interval_s)
+        k = int(max(t0 // self.interval_s, self._oldest(t1)))
         while k * self.interval_s < t1:
             start, end = max(t0, k * self.interval_s), min(t1, (k + 1) * self.interval_s)
             if end > start:
@@ -242,9 +260,10 @@ class StatsCollector:
         if t1 <= t0:
             return
         name = state.split(":", 1)[0]
-        t = t0
+        lo = self._oldest(t1)
+        t = max(t0, lo * self.interval_s)
         while t < t1:
-            k = int(t // self.interval_s)
+            k = int(max(t // self.interval_s, lo))
             end = min(t1, (k + 1) * self.interval_s)
             iv = intervals.get(k)
             if iv is None:
@@ -276,8 +295,10 @@ class StatsCollector:
                 self._account(a, state, t0, now, intervals, agents[a], False)
         for (a, queue), t0 in self.paused_since.items() if math.isfinite(now) else ():
             self._paused(queue, t0, now, buckets, agents[a])
-        return RouterStats(now, live_queues(router), [buckets[k] for k in sorted(buckets, key=lambda k: (k[1], k[0]))],
-                           [intervals[k] for k in sorted(intervals)], list(agents.values()))
+        lo = self._oldest(now) if math.isfinite(now) else -math.inf
+        return RouterStats(now, live_queues(router),
+                           [buckets[k] for k in sorted(buckets, key=lambda k: (k[1], k[0])) if k[1] >= lo],
+                           [intervals[k] for k in sorted(intervals) if k >= lo], list(agents.values()))
 
 
 def live_queues(router) -> list[QueueLive]:

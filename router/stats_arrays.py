@@ -21,9 +21,9 @@ from .core_jit import Direct
 from .core_layout import E_AGENT, E_DETAIL, E_KIND, E_QUEUE, E_TIME, N_EV_I
 from .stats import AgentInterval, AgentTotals, QueueInterval, RouterStats, live_queues
 from .stats_core import (
-    A_KF, B_KF, EMPTY, G_BKF, G_BSLOT, G_FIRST, G_SINCE, G_STATE, K_CLOSE_PAUSE, K_CLOSE_STATE, N_A, N_B,
+    A_KF, B_KF, EMPTY, G_BKF, G_BSLOT, G_FIRST, G_SINCE, G_STATE, K_CLOSE_PAUSE, K_CLOSE_STATE, K_NOW, N_A, N_B,
     N_C, N_P, N_STATES, NEED, NEED_A, NEED_B, NEED_C, NEED_P, NEED_ROWS, P_ADDED, P_MADE, P_ORDER, P_TOTAL,
-    T_IV, T_SHORT, TOMB, StatsState, stats_feed, stats_rehash,
+    T_LO, TOMB, StatsState, stats_feed, stats_rehash,
 )
 
 _STATE_NAMES = ("LOGGED_OUT", "AVAILABLE", "RESERVED", "BUSY", "WRAP_UP", "NOT_READY")
@@ -70,13 +70,13 @@ class EventStats:
     ``queue_put`` / ``agent_put`` when a queue or agent gets an index; ``snapshot`` for ``Router.stats()``."""
 
     def __init__(self, cfg: RouterConfig):
-        self._empty(cfg.interval_s, cfg.short_abandon_s)
+        self._empty(cfg.interval_s, cfg.short_abandon_s, cfg.intervals_kept)
         for qi, q in enumerate(cfg.queues):
             self.queue_put(qi, q.name, q.sl_threshold_s)
         for a, agent in enumerate(cfg.agents):
             self.agent_put(a, agent.id)
 
-    def _empty(self, interval_s: float, short_abandon_s: float) -> None:
+    def _empty(self, interval_s: float, short_abandon_s: float, intervals_kept: int) -> None:
         self.interval_s = interval_s
         self._slots: dict[str, int] = {}  # queue name -> slot (its intervals and threshold)
         self._slot_names: list[str] = []
@@ -84,8 +84,7 @@ class EventStats:
         self._latest: dict[Hashable, int] = {}  # agent id -> its (latest) index
         B, C, P = _table(7, 5, _ROWS), _table(1, 2, _ROWS), _table(3, 2, _ROWS)
         A = _table(N_STATES + 1, N_STATES + 1, _ROWS)
-        T_f = np.zeros(2, dtype=np.float64)
-        T_f[T_IV], T_f[T_SHORT] = interval_s, short_abandon_s
+        T_f = np.array([interval_s, short_abandon_s, intervals_kept, -math.inf], dtype=np.float64)
         self._T = StatsState(np.zeros(8, dtype=np.int64), T_f, *B, *C, *A, *P, np.zeros((0, 4), dtype=np.int64),
                              np.zeros((0, 5), dtype=np.float64), np.zeros(0, dtype=np.int64), np.zeros(0, np.float64))
 
@@ -94,6 +93,13 @@ class EventStats:
         state = dict(self.__dict__)
         state.pop("_direct", None)
         return state
+
+    def __setstate__(self, state: dict) -> None:
+        """Unpickle; statistics pickled before intervals were dropped keep the default number from now on."""
+        T = state["_T"]
+        if T.T_f.shape[0] < T_LO + 1:
+            state["_T"] = T._replace(T_f=np.append(T.T_f, [RouterConfig.intervals_kept, -math.inf]))
+        self.__dict__.update(state)
 
     def feed(self, ev_i: np.ndarray, ev_f: np.ndarray, n: int) -> None:
         """Add the first ``n`` rows of the core's event buffers (``EV_i``, ``EV_f``: C-contiguous int64 and
@@ -196,16 +202,18 @@ def _closing_rows(T: StatsState, now: float) -> tuple[np.ndarray, np.ndarray, in
     agents = agents[np.argsort(T.GI[agents, G_FIRST], kind="stable")]
     open_p = np.flatnonzero((T.PK[:, 0] != EMPTY) & (T.PK[:, 0] != TOMB) & (T.PI[:, P_ORDER] > 0))
     open_p = open_p[np.argsort(T.PI[open_p, P_ORDER], kind="stable")]
-    n = agents.size + open_p.size
+    n = 1 + agents.size + open_p.size
     ev_i = np.zeros((n, N_EV_I), dtype=np.int64)
     ev_f = np.zeros((n, 2), dtype=np.float64)
     ev_f[:, E_TIME] = now
     ev_i[:, E_QUEUE] = -1
-    ev_i[:agents.size, E_KIND] = K_CLOSE_STATE
-    ev_i[:agents.size, E_AGENT] = agents
-    ev_i[agents.size:, E_KIND] = K_CLOSE_PAUSE
-    ev_i[agents.size:, E_AGENT] = T.PK[open_p, 0]
-    ev_i[agents.size:, E_DETAIL] = T.PK[open_p, 1] >> 1
+    ev_i[0, E_KIND] = K_NOW  # (drops the intervals older than ``now`` keeps, when nothing else is open)
+    ev_i[0, E_AGENT] = -1
+    ev_i[1:1 + agents.size, E_KIND] = K_CLOSE_STATE
+    ev_i[1:1 + agents.size, E_AGENT] = agents
+    ev_i[1 + agents.size:, E_KIND] = K_CLOSE_PAUSE
+    ev_i[1 + agents.size:, E_AGENT] = T.PK[open_p, 0]
+    ev_i[1 + agents.size:, E_DETAIL] = T.PK[open_p, 1] >> 1
     return ev_i, ev_f, n
 
 

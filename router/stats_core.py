@@ -15,6 +15,12 @@ first mark a free or deleted row), ``I`` and ``F`` the row's int and float
 columns. Python keeps each at most half full; a row that would need more room
 stops the feed (``T_i[NEED]`` says which table) before it changes anything, so
 the owner grows that table and feeds on from the same row.
+
+Only the last ``intervals_kept`` intervals are kept: before each row, the
+intervals older than the row's time allows (its interval number − kept + 1)
+are deleted, and a span of an agent's state or a pause is split only over
+the intervals kept (its totals count the whole span). So a span costs at most
+``intervals_kept`` steps, however long it lasted.
 """
 
 from __future__ import annotations
@@ -33,12 +39,14 @@ EMPTY, TOMB = H_EMPTY, H_TOMB
 # event kinds read (codes.EventKind), and the two the snapshot adds to close what is open at ``now``
 K_ARRIVED, K_CONNECTED, K_OVERFLOWED, K_TRANSFERRED, K_ENDED, K_STATE = 1, 8, 10, 11, 13, 14
 K_PAUSED, K_UNPAUSED, K_MEMBER_REMOVED, K_MOVED = 15, 16, 19, 22
-# rows the snapshot adds: an agent's open state up to the time (no ACW to a queue); an open pause (detail: its slot)
-K_CLOSE_STATE, K_CLOSE_PAUSE = -1, -2
+# rows the snapshot adds: an agent's open state up to the time (no ACW to a queue); an open pause (detail: its slot);
+# the time itself (old intervals deleted, nothing added)
+K_CLOSE_STATE, K_CLOSE_PAUSE, K_NOW = -1, -2, -3
 
 # scalars: T_i (rows used per table, tombstones included; the open-pause counter; which table needs room, how much)
 N_B, N_C, N_A, N_P, P_NEXT, NEED, NEED_ROWS, P_MADE_NEXT = range(8)
-T_IV, T_SHORT = 0, 1  # T_f: interval length, short-abandon limit
+# T_f: interval length, short-abandon limit, intervals kept, the oldest interval number kept since the last deletion
+T_IV, T_SHORT, T_KEEP, T_LO = range(4)
 NEED_B, NEED_C, NEED_A, NEED_P = 1, 2, 3, 4
 # queue intervals: BK (name slot, interval); BI counts; BF seconds and the interval number as a float
 B_OFFERED, B_ANSWERED, B_WITHIN, B_ABANDONED, B_SHORT, B_EXITED, B_HANDLED = range(7)
@@ -133,11 +141,30 @@ def _room(T, table, used, cap, rows):
 
 
 @kernel
-def _span(iv, t0, t1):
-    """Intervals a positive span from t0 to t1 touches (0 if empty)."""
+def _span(T, t0, t1):
+    """Kept intervals a positive span from t0 to t1 touches (0 if empty)."""
     if not t0 < t1:
         return 0
-    return int(t1 // iv - t0 // iv) + 1
+    iv = T.T_f[T_IV]
+    return int(min(t1 // iv - t0 // iv + 1.0, T.T_f[T_KEEP]))
+
+
+@kernel
+def _oldest(T, t):
+    """Number of the oldest interval kept at time ``t``."""
+    return t // T.T_f[T_IV] - T.T_f[T_KEEP] + 1.0
+
+
+@kernel
+def _drop_old(T, lo):
+    """Delete the queue and agent intervals numbered below ``lo``."""
+    T.T_f[T_LO] = lo
+    for r in range(T.BK.shape[0]):
+        if T.BK[r, 0] != EMPTY and T.BK[r, 0] != TOMB and T.BF[r, B_KF] < lo:
+            T.BK[r, 0] = TOMB
+    for r in range(T.AK.shape[0]):
+        if T.AK[r, 0] != EMPTY and T.AK[r, 0] != TOMB and T.AF[r, A_KF] < lo:
+            T.AK[r, 0] = TOMB
 
 
 @kernel
@@ -149,7 +176,7 @@ def _bucket(T, qs, kf):
 
 @kernel
 def _call_bucket(T, call):
-    """(the call's row, its interval's row), or (-1, -1) for a call never seen arriving."""
+    """(the call's row, its interval's row): -1 for a call never seen arriving, below 0 for an interval deleted."""
     c = find(T.CK, call, 0)
     if c < 0:
         return -1, -1
@@ -159,12 +186,13 @@ def _call_bucket(T, call):
 @kernel
 def _handled(T, t, call, agent):
     c, b = _call_bucket(T, call)
-    if b < 0 or agent < 0:
+    if c < 0 or agent < 0:
         return
     talk = t - T.CF[c, C_CONN]
     T.CF[c, C_CONN] = np.nan
-    T.BI[b, B_HANDLED] += 1
-    T.BF[b, B_TALK] += talk
+    if b >= 0:
+        T.BI[b, B_HANDLED] += 1
+        T.BF[b, B_TALK] += talk
     T.GI[agent, G_HANDLED] += 1
     T.GF[agent, G_TALK] += talk
     T.GI[agent, G_BSLOT] = T.CI[c, C_SLOT]
@@ -178,9 +206,10 @@ def _account(T, agent, state, t0, t1, to_queue):
         return
     iv = T.T_f[T_IV]
     col = N_STATES - 1 if state >= DISP_NOT_READY else (0 if state == 0 else state - 1)
-    t = t0
+    lo = _oldest(T, t1)
+    t = max(t0, lo * iv)
     while t < t1:
-        kf = t // iv
+        kf = max(t // iv, lo)
         end = min(t1, (kf + 1.0) * iv)
         r = _row(T, T.AK, T.AI, T.AF, int(kf), 0, N_A)
         T.AF[r, A_KF] = kf
@@ -194,7 +223,9 @@ def _account(T, agent, state, t0, t1, to_queue):
         T.GF[agent, G_ACW] += d
         bs = T.GI[agent, G_BSLOT]
         if to_queue and bs >= 0:
-            T.BF[find(T.BK, bs, int(T.GF[agent, G_BKF])), B_ACW] += d
+            b = find(T.BK, bs, int(T.GF[agent, G_BKF]))
+            if b >= 0:  # (not deleted)
+                T.BF[b, B_ACW] += d
     elif col == COL_AVAILABLE:
         T.GF[agent, G_IDLE] += d
     elif col == COL_NOT_READY:
@@ -217,7 +248,7 @@ def _paused(T, agent, qs, t0, t1):
     if not t0 < t1 or not (d - d == 0.0):
         return
     iv = T.T_f[T_IV]
-    kf = t0 // iv
+    kf = max(t0 // iv, _oldest(T, t1))
     while kf * iv < t1:
         start, end = max(t0, kf * iv), min(t1, (kf + 1.0) * iv)
         if end > start:
@@ -229,14 +260,13 @@ def _paused(T, agent, qs, t0, t1):
 @kernel
 def _fits(T, kind, call, agent, qs, t):
     """Whether the tables have the room this event may take (else the feed stops before it)."""
-    iv = T.T_f[T_IV]
     if kind == K_ARRIVED:
         return _room(T, NEED_C, N_C, T.CK.shape[0], 1) and _room(T, NEED_B, N_B, T.BK.shape[0], 1)
     if kind == K_STATE or kind == K_CLOSE_STATE:
         st = T.GI[agent, G_STATE]
         if st < 0:
             return True
-        return (_room(T, NEED_A, N_A, T.AK.shape[0], _span(iv, T.GF[agent, G_SINCE], t))
+        return (_room(T, NEED_A, N_A, T.AK.shape[0], _span(T, T.GF[agent, G_SINCE], t))
                 and _room(T, NEED_P, N_P, T.PK.shape[0], 1))
     if kind == K_PAUSED or kind == K_UNPAUSED or kind == K_MEMBER_REMOVED or kind == K_CLOSE_PAUSE:
         if not _room(T, NEED_P, N_P, T.PK.shape[0], 1):
@@ -244,7 +274,7 @@ def _fits(T, kind, call, agent, qs, t):
         p = find(T.PK, agent, 2 * qs)
         if kind == K_PAUSED or p < 0 or T.PI[p, P_ORDER] == 0:
             return True
-        return _room(T, NEED_B, N_B, T.BK.shape[0], _span(iv, T.PF[p, P_SINCE], t))
+        return _room(T, NEED_B, N_B, T.BK.shape[0], _span(T, T.PF[p, P_SINCE], t))
     return True
 
 
@@ -258,6 +288,9 @@ def stats_feed(T, EV_i, EV_f, lo, n):
         call, agent, q = EV_i[i, E_CALL], EV_i[i, E_AGENT], EV_i[i, E_QUEUE]
         t, value = EV_f[i, E_TIME], EV_f[i, E_VALUE]
         qs = EV_i[i, E_DETAIL] if kind == K_CLOSE_PAUSE else (T.Q2S[q] if q >= 0 else -1)
+        lo = _oldest(T, t)
+        if lo > T.T_f[T_LO]:
+            _drop_old(T, lo)
         if not _fits(T, kind, call, agent, qs, t):
             return i
         if kind == K_ARRIVED:
@@ -280,6 +313,7 @@ def stats_feed(T, EV_i, EV_f, lo, n):
                 T.BF[b, B_WAIT] += value
                 if value <= T.TH[T.BK[b, 0]]:
                     T.BI[b, B_WITHIN] += 1
+            if c >= 0:
                 T.CF[c, C_CONN] = t
         elif kind == K_TRANSFERRED:
             _handled(T, t, call, agent)
@@ -289,10 +323,12 @@ def stats_feed(T, EV_i, EV_f, lo, n):
                 T.BI[b, B_EXITED] += 1
         elif kind == K_ENDED:
             c, b = _call_bucket(T, call)
-            if b >= 0:
+            if c >= 0:
                 d = EV_i[i, E_DETAIL]
                 if d == D_COMPLETED:
                     _handled(T, t, call, agent)
+                elif b < 0:  # its interval was deleted
+                    pass
                 elif d == D_ABANDONED or d == D_ABANDONED_RINGING:
                     T.BI[b, B_ABANDONED] += 1
                     if value < T.T_f[T_SHORT]:

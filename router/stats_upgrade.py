@@ -23,7 +23,7 @@ def from_collector(c: StatsCollector, router, core_id: Callable[[Hashable], int]
     """``c``'s figures for ``router`` (its queue names, agent ids, reasons); ``core_id``: a call id as ``c`` knows
     it (the events' ids) to the core's (a call it gives no integer for is left out)."""
     e = EventStats.__new__(EventStats)
-    e._empty(c.interval_s, c.short_s)
+    e._empty(c.interval_s, c.short_s, c.keep)
     for qi, name in enumerate(router.queue_names):
         e.queue_put(qi, name, c.threshold.get(name, math.nan))
     for name in c.threshold:

@@ -45,6 +45,8 @@ def serves(team: TeamSpec, queue_name: str, queue_skills: dict[str, int]) -> boo
 
 
 def router_config(scn: Scenario, seed: int | None = None) -> dict[str, Any]:
+    from busyhour.router.config import MAX_INTERVALS_KEPT
+
     agents = [{"id": aid, "skills": dict(scn.teams[ti].skills), "groups": [scn.teams[ti].name]}
               for aid, ti in agent_ids(scn)]
     staffed = {t.name for t in scn.teams if t.agents > 0}
@@ -54,8 +56,9 @@ def router_config(scn: Scenario, seed: int | None = None) -> dict[str, Any]:
         queues.append({"name": q.name, "skills": dict(q.skills), "groups": groups,
                        "sl_threshold_s": scn.sl_threshold_s, **scn.router, **q.router})
     skills = sorted({s for t in scn.teams for s in t.skills} | {s for q in scn.queues for s in q.skills})
+    # a run's router statistics keep every interval (a horizon has at most 2,016; the drain after it is short)
     return {"queues": queues, "agents": agents, "skills": skills, "interval_s": scn.interval_s,
-            "seed": int(scn.seed if seed is None else seed) % (2**63)}
+            "intervals_kept": MAX_INTERVALS_KEPT, "seed": int(scn.seed if seed is None else seed) % (2**63)}
 
 
 def check_router_config(scn: Scenario) -> None:

@@ -96,6 +96,7 @@ def test_the_same_configuration_changes_nothing():
     (lambda raw: raw["queues"][0].update(expected_aht_s=60.0), "queues['sales'].expected_aht_s"),
     (lambda raw: raw["queues"][1].update(escalation=[{"after_s": 5.0}]), "queues['support'].escalation"),
     (lambda raw: raw.update(interval_s=60.0), "interval_s"),
+    (lambda raw: raw.update(intervals_kept=4), "intervals_kept"),
 ])
 def test_what_needs_a_restart_is_refused_by_name_and_changes_nothing(change, words):
     r = _router("a1")

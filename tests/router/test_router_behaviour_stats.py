@@ -154,7 +154,11 @@ def mutated(path: tuple, value) -> dict:
     (("agents",), [{"id": "a1"}, {"id": "a1"}], r"agents\[1\]\.id: duplicate agent id 'a1'"),
     (("agents", 0, "capacity"), {"fax": 1}, r"agents\[0\]\.capacity\.fax: unknown channel"),
     (("queues", 0, "dedicated_agent"), "a1", r"queues\[0\]\.dedicated_agent: only with strategy 'preferred-agent'"),
-    (("interval_s",), 0, r"config\.interval_s: must be > 0"),
+    (("interval_s",), 0, r"config\.interval_s: must be >= 1, got 0"),
+    (("interval_s",), 0.5, r"config\.interval_s: must be >= 1, got 0\.5"),
+    (("intervals_kept",), 0, r"config\.intervals_kept: must be in \[1, 100000\], got 0"),
+    (("intervals_kept",), 100_001, r"config\.intervals_kept: must be in \[1, 100000\]"),
+    (("intervals_kept",), 2.0, r"config\.intervals_kept: must be an integer"),
     (("queues", 0, "members"), [["a1"]], r"queues\[0\]\.members\[0\]: unknown agent \['a1'\]"),  # not hashable
     (("queues", 0, "groups"), [{}], r"queues\[0\]\.groups: must be a list of group names"),
     (("queues", 0, "escalation"), [{"after_s": 1, "add_groups": [[1]]}],

@@ -289,6 +289,21 @@ def test_a_router_pickled_with_a_stats_collector_loads_with_the_same_figures(see
     assert sum(iv.answered for iv in ref.stats().intervals) > 0
 
 
+def test_statistics_pickled_before_old_intervals_were_dropped_load_and_keep_the_default():
+    """A Router pickled when its statistics kept every interval (two scalars in ``T_f``) loads, keeps the
+    default number of intervals from then on, and counts on as a router that always did."""
+    fast, ref = Router.from_config(CFG), ReferenceRouter.from_config(CFG)
+    drive = Driver([fast, ref], 7)
+    drive.run(60)
+    old = pickle.loads(pickle.dumps(fast))
+    old._stats._T = old._stats._T._replace(T_f=old._stats._T.T_f[:2].copy())
+    loaded = pickle.loads(pickle.dumps(old))
+    assert loaded._stats._T.T_f.shape == (4,) and loaded._stats._T.T_f[2] == 96
+    drive.routers.append(loaded)
+    drive.run(60)
+    assert loaded.stats() == fast.stats() == ref.stats()
+
+
 # ----------------------------------------------------------------- the collector alone
 
 
