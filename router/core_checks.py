@@ -24,6 +24,7 @@ from .core_layout import (
     OP_AGENT, OP_MEMBER, OP_MOVE, OP_QUEUE, OP_TRANSFER, OP_UNPAUSE, PRES, QM_PAUSED, Q_GONE, QUEUE,
     S_NNUMBERS, S_NOW, S_NPROF, S_NREASONS, S_NT, ST_CONNECTED, ST_WAITING, STATE, T_LOCK_END, TKIND, TTARGET,
 )
+from .core_layout import MAX_TIME_S
 from .core_ring import offer_row
 
 
@@ -44,7 +45,7 @@ def unknown_queue(S, q):
 @kernel
 def check_args(S, op, t, call, a, q, arg, prof):
     """Argument checks made before the implicit advance (the facade's order)."""
-    if not (t >= S.S_f[S_NOW] and t < math.inf and t > -math.inf):  # NaN fails every comparison
+    if not (t >= S.S_f[S_NOW] and t <= MAX_TIME_S and t >= -MAX_TIME_S):  # NaN fails every comparison
         return ERR_TIME
     n_agents = S.A_i.shape[0]
     if (((op >= OP_ARRIVE and op <= OP_ABANDON) or op == OP_CALLBACK or op == OP_TRANSFER or op == OP_PRIORITY

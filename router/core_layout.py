@@ -191,9 +191,13 @@ OP_DTYPE = np.dtype([("op", np.int8), ("time_s", np.float64), ("call", np.int64)
 EVENT_DTYPE = np.dtype([("seq", np.int64), ("time_s", np.float64), ("kind", np.int8), ("call", np.int64),
                         ("agent", np.int32), ("queue", np.int32), ("detail", np.int32), ("value", np.float64)])
 
+#: Times (seconds) are finite and within ±MAX_TIME_S (about 31,700 years): room for Unix-epoch seconds, and
+#: an interval number ``time // interval_s`` (interval_s >= 1) stays an exact integer.
+MAX_TIME_S = 1e12
+
 # Status of each operation (0 = done). The facade turns them into RouterError subclasses.
 OK = 0
-ERR_TIME = 1  # now not finite or before the last time
+ERR_TIME = 1  # now not finite, beyond ±MAX_TIME_S or before the last time
 ERR_UNKNOWN_CALL = 2
 ERR_UNKNOWN_AGENT = 3
 ERR_UNKNOWN_QUEUE = 4

@@ -59,6 +59,7 @@ from .dispatch import (
     T_CALL_LIMIT, T_ESCALATE, T_LEAVE_CALL, T_LEAVE_WALK, T_LOCK_END, T_MAX_WAIT, T_NO_AGENTS, T_PREF_FALLBACK,
     T_RING, T_RING_STEP, DispatchMixin,
 )
+from .core_layout import MAX_TIME_S
 from .errors import ConfigError, StateError, TimeError, UnknownIdError, real_seconds
 from .events import Event
 from .state import AgentArrays, Call, QueueState
@@ -214,8 +215,8 @@ class ReferenceRouter(CallOpsMixin, AgentOpsMixin, MemberChangesMixin, QueueChan
         heapq.heappush(self._timers, (t, self._tseq, kind, target, token, arg))
 
     def _clock(self, now: float) -> float:
-        """Validate ``now`` (finite, not before the last call) without changing anything."""
-        if type(now) is float and self._now <= now < math.inf and now > -math.inf:  # the common case (NaN fails)
+        """Validate ``now`` (finite, within ±MAX_TIME_S, not before the last call) without changing anything."""
+        if type(now) is float and self._now <= now <= MAX_TIME_S and now >= -MAX_TIME_S:  # common case (NaN fails)
             return now
         now = real_seconds(now)
         if now < self._now:

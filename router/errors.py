@@ -6,6 +6,8 @@ import numbers
 
 import numpy as np
 
+from .core_layout import MAX_TIME_S
+
 
 class RouterError(Exception):
     """Base class for every error the router raises on bad input."""
@@ -35,14 +37,17 @@ class TimeError(RouterError, ValueError):
 
 
 def real_seconds(now: object) -> float:
-    """``now`` as a float: any finite real number (int, float, numpy integer or float); TimeError otherwise."""
-    if type(now) is float and now - now == 0.0:  # the common case: a finite float (inf - inf and NaN give NaN)
+    """``now`` as a float: any finite real number (int, float, numpy integer or float) within ±MAX_TIME_S
+    (1e12 s, about 31,700 years); TimeError otherwise."""
+    if type(now) is float and -MAX_TIME_S <= now <= MAX_TIME_S:  # the common case (NaN fails both comparisons)
         return now
     if isinstance(now, (bool, np.bool_)) or not isinstance(now, numbers.Real):
         raise TimeError(f"now must be a finite number of seconds, got {now!r}")
     t = float(now)
     if not math.isfinite(t):
         raise TimeError(f"now must be a finite number of seconds, got {now!r}")
+    if not -MAX_TIME_S <= t <= MAX_TIME_S:
+        raise TimeError(f"now must be within ±{MAX_TIME_S:.0e} seconds (about 31,700 years), got {now!r}")
     return t
 
 

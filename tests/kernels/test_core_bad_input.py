@@ -2,11 +2,11 @@
 
 Each defect has a test on the Python engine (``ReferenceRouter``) and on the compiled
 core (``Router``, per call and as batch rows): reserved call ids on rows
-other than ``arrive``, times of ``-inf``/``inf``/NaN on a fresh engine, a
+other than ``arrive``, times of ``-inf``/``inf``/NaN on a fresh engine, times beyond ±1e12 s, a
 login or reject flag that is not 0 or 1, and numpy integer and float times
 (accepted exactly like the same Python float). The batch fuzz corrupts random
 rows of a valid stream — every op, with every reserved id in ``call`` and
-every non-finite value in ``time_s`` and ``arg`` — and requires the corrupted
+every non-finite or out-of-range value in ``time_s`` and ``arg`` — and requires the corrupted
 batch to give the same events as the stream without the rows that must fail,
 those rows failing.
 """
@@ -31,6 +31,7 @@ CFG = {"skills": ["s"], "agents": [{"id": f"a{i}", "skills": {"s": 1}} for i in 
                   {"name": "q1", "members": ["a1", "a2"], "ring_timeout_s": 4.0, "reject_delay_s": 1.0}]}
 RESERVED = (NO_ID, NO_ID + 1)
 NON_FINITE = (-math.inf, math.inf, math.nan)
+BEYOND = (1.0000001e12, -1.0000001e12, 1e300)  # finite, past ±MAX_TIME_S
 
 
 def _engines():
@@ -52,6 +53,26 @@ def test_non_finite_time_on_a_fresh_engine_is_refused(now):
                      (OP_ARRIVE, 0.0, 2, -1, 0, 0, 0.0)], dtype=OP_DTYPE)
     res = fast.submit(rows)
     assert list(res.status) == [ERR_TIME, ERR_TIME, OK] and fast.now == 0.0
+
+
+@pytest.mark.parametrize("now", BEYOND)
+def test_times_beyond_the_bound_are_refused_with_the_bound_named(now):
+    """A finite time past ±1e12 s (a far-future ``advance`` used to make the statistics loop over every interval
+    since the last change) is refused like a non-finite one; ±1e12 itself is a time like any other."""
+    for r in _engines():
+        with pytest.raises(TimeError, match=r"within ±1e\+12"):
+            r.call_arrive(now, 1, "q0")
+        with pytest.raises(TimeError, match=r"within ±1e\+12"):
+            r.advance(np.float64(now))
+        assert r.now == -math.inf
+        r.agent_login(-1e12, "a0", ready=True)
+        r.advance(1e12)
+        assert r.now == 1e12 and (r._stats is None or r.stats().agents[0].idle_s == 2e12)
+    fast = Router.from_config(CFG)
+    rows = np.array([(OP_ARRIVE, now, 1, -1, 0, 0, 0.0), (OP_ADVANCE, 3.0, 0, -1, -1, 0, 0.0)], dtype=OP_DTYPE)
+    res = fast.submit(rows)
+    assert list(res.status) == [ERR_TIME, OK] and fast.now == 3.0
+    assert "beyond ±1e12 s" in fast.describe(rows, res.status)[0]
 
 
 @pytest.mark.parametrize("op", [OP_ACCEPT, OP_REJECT, OP_RELEASE, OP_ABANDON])
@@ -148,7 +169,7 @@ def _must_fail(op: int, field: str, value: float) -> bool:
 ROWS = st.lists(st.tuples(st.sampled_from(OPS), st.sampled_from([0.0, 0.0, 0.5, 1.0, 3.0, 7.0]),
                           st.integers(0, 1000)), min_size=5, max_size=80)
 CORRUPT = st.lists(st.tuples(st.integers(0, 79), st.sampled_from(
-    [("call", v) for v in RESERVED] + [("time_s", v) for v in NON_FINITE] + [("arg", v) for v in NON_FINITE])),
+    [("call", v) for v in RESERVED] + [("time_s", v) for v in NON_FINITE + BEYOND] + [("arg", v) for v in NON_FINITE])),
     max_size=12)
 
 
