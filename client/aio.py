@@ -3,9 +3,9 @@
 Any number of requests may be in flight: each gets a future keyed by its
 request id, and one reader task resolves them as reply frames come in, in
 any order. A request whose reply has not come within ``timeout_s`` resends
-its frame with the same id (after a capped exponential back-off, on a new
-socket with the same routing id; concurrent timeouts share one reconnect),
-and gives up with :class:`RouterUnavailable` after ``retries`` attempts.
+its frame with the same id (after a capped exponential back-off, on the same
+socket: never on a new one, sockets.py says why), and gives up with
+:class:`RouterUnavailable` after ``retries`` attempts.
 The operation methods (``arrive``, ``ping`` …) return awaitables.
 """
 
@@ -20,8 +20,8 @@ import zmq.asyncio
 
 from .records import Event, Reply, RouterRequestError, RouterUnavailable
 from .stream import CHECK_EVERY_S, StreamTracker, check_since, check_topics, parse_message
-from .wire import (DEFAULT_COMMANDS, Operations, Post, as_pairs, backoff_s, configure, frames_for, reply_maps,
-                   request_map)
+from .sockets import configure
+from .wire import DEFAULT_COMMANDS, Operations, Post, as_pairs, backoff_s, frames_for, reply_maps, request_map
 
 MAX_IN_FLIGHT = 1_000_000
 
@@ -35,7 +35,6 @@ class AsyncRouterClient(Operations):
         self._settings(commands, events, identity, timeout_s, retries, curve, curve_client)
         self._ctx = zmq.asyncio.Context()
         self._sock = self._connect()
-        self._gen = 0
         self._futures: dict[int, asyncio.Future] = {}
         self._reader: asyncio.Task | None = None
         self._closed = False
@@ -84,16 +83,6 @@ class AsyncRouterClient(Operations):
                 if fut is not None and not fut.done():
                     fut.set_result(Reply.from_wire(m, now))
 
-    async def _reconnect(self, seen_gen: int) -> None:
-        if self._gen != seen_gen:  # another request already reconnected since we sent
-            return
-        self._gen += 1
-        await self._stop_reader()
-        self._sock.close(0)
-        self._sock = self._connect()
-        self.reconnects += 1
-        self._ensure_reader()
-
     # ------------------------------------------------------------ requests
     async def pipeline(self, requests: Iterable[tuple[str, dict[str, Any]]], *, batched: bool = False,
                        partial: bool = False) -> list[Reply]:
@@ -109,7 +98,6 @@ class AsyncRouterClient(Operations):
         futs = {m["id"]: loop.create_future() for m in maps}
         self._futures.update(futs)
         self._ensure_reader()
-        gen = self._gen
         for frame, _ in frames:
             await self._sock.send(frame, copy=False)
         attempt = 0
@@ -122,16 +110,23 @@ class AsyncRouterClient(Operations):
             if attempt > self.retries:
                 return self._give_up(futs, partial)
             await asyncio.sleep(backoff_s(attempt))
-            await self._reconnect(gen)
-            gen = self._gen
-            for frame, ids in frames:
-                if any(not futs[rid].done() for rid in ids):
-                    for rid in ids:
-                        if not futs[rid].done():
-                            self._futures[rid] = futs[rid]
-                    await self._sock.send(frame, copy=False)
-                    self.resends += 1
+            self.reconnects += 1  # a retry round (the same socket: ZeroMQ reconnects it when needed)
+            await self._resend(frames, futs)
         return [futs[m["id"]].result() for m in maps]
+
+    async def _resend(self, frames: list[tuple[bytes, tuple[int, ...]]], futs: dict[int, asyncio.Future]) -> None:
+        """Send the frames holding an unanswered request of ``futs`` again, on the same socket; a frame that finds
+        its queue full (the server away) waits for the next round, the queue still holds the ones sent before."""
+        for frame, ids in frames:
+            if any(not futs[rid].done() for rid in ids):
+                for rid in ids:
+                    if not futs[rid].done():
+                        self._futures[rid] = futs[rid]
+                try:
+                    await self._sock.send(frame, zmq.NOBLOCK, copy=False)
+                except zmq.Again:
+                    return
+                self.resends += 1
 
     def _give_up(self, futs: dict[int, asyncio.Future], partial: bool) -> list[Reply]:
         message = (f"no reply from {self.commands} after {self.retries} retries "

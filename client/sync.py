@@ -3,11 +3,12 @@
 Request ids are one increasing integer per client. A request (or a pipeline
 of them) is sent, then replies are matched by id as they arrive, in any
 order. When no awaited reply has come for ``timeout_s``, the client pauses
-(exponential back-off, 50 ms doubling up to 1 s), opens a new socket with the
-same routing id and resends the very same frames with the same ids; the
-server answers a request it has already applied with its first reply, so a
-retry is applied exactly once. After ``retries`` such attempts it gives up
-with :class:`RouterUnavailable`.
+(exponential back-off, 50 ms doubling up to 1 s) and resends the very same
+frames with the same ids on the same socket (never on a new one: sockets.py
+says why; ZeroMQ reconnects it by itself after a server restart); the server
+answers a request it has already applied with its first reply, so a retry is
+applied exactly once. After ``retries`` such attempts it gives up with
+:class:`RouterUnavailable`.
 
 Not thread-safe: one client per thread.
 """
@@ -22,8 +23,8 @@ import zmq
 
 from .records import Event, Reply, RouterRequestError, RouterUnavailable
 from .stream import CHECK_EVERY_S, StreamTracker, check_since, check_topics, parse_message
-from .wire import (DEFAULT_COMMANDS, Operations, Post, as_pairs, backoff_s, configure, frames_for, reply_maps,
-                   request_map)
+from .sockets import configure
+from .wire import DEFAULT_COMMANDS, Operations, Post, as_pairs, backoff_s, frames_for, reply_maps, request_map
 
 MAX_PIPELINE = 1_000_000  # requests in one pipeline call
 
@@ -108,7 +109,7 @@ class RouterClient(Operations):
                 if attempt > self.retries:
                     return self._give_up(pending, partial)
                 time.sleep(backoff_s(attempt))
-                self._reconnect_and_resend()
+                self._resend()
                 deadline = time.monotonic() + self.timeout_s
                 continue
             if self._sock.poll(max(1, int(remaining * 1000))):
@@ -147,14 +148,19 @@ class RouterClient(Operations):
                 if p is not None:
                     p.replies[rid] = Reply.from_wire(m, now)
 
-    def _reconnect_and_resend(self) -> None:
-        self._sock.close(0)
-        self._sock = self._connect()
+    def _resend(self) -> None:
+        """Send every frame with an unanswered request again, on the same socket. A frame that finds the
+        socket's queue full (a pipeline as long as the high-water mark, the server away) waits for the next
+        round: the queue still holds the frames sent before."""
         self.reconnects += 1
+        send, noblock = self._sock.send, zmq.NOBLOCK
         for p in {id(p): p for p in self._waiting.values()}.values():
             for frame, ids in p.frames:
                 if any(rid not in p.replies for rid in ids):
-                    self._sock.send(frame, copy=False)
+                    try:
+                        send(frame, noblock, copy=False)
+                    except zmq.Again:
+                        return
                     self.resends += 1
 
     def _give_up(self, pending: Pending, partial: bool) -> list[Reply]:

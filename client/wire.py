@@ -1,4 +1,4 @@
-"""What the blocking and the asyncio clients share: identity, CurveZMQ keys, framing, back-off, the op table.
+"""What the blocking and the asyncio clients share: identity, framing, back-off, the op table (sockets: sockets.py).
 
 Nothing here blocks. ``Operations`` holds one method per protocol operation;
 each calls ``self._op(op, post, fields)``, which the blocking client
@@ -13,12 +13,12 @@ import random
 import socket
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterable, NamedTuple
+from typing import Any, Callable, Iterable
 
 import msgpack
-import zmq
 
 from .records import EventsPage, Ping, ProtocolMismatch, QueueChanges, ReloadResult, Reply, events_from_wire
+from .sockets import command_socket, load_curve
 
 DEFAULT_COMMANDS = "tcp://127.0.0.1:5570"
 VERSION = 1
@@ -26,7 +26,6 @@ MAX_BATCH = 10_000  # requests per frame (docs/protocol.md, Limits)
 MAX_IDENTITY_BYTES = 255
 MAX_TIMEOUT_S = 3600.0
 MAX_RETRIES = 1000
-HWM = 1_000_000  # messages queued per socket and direction (ZeroMQ's default, 1,000, would block a big pipeline)
 BACKOFF_BASE_S = 0.05
 BACKOFF_CAP_S = 1.0
 MAX_CONFIG_BYTES = 16 << 20  # a reload's configuration (docs/protocol.md, Limits)
@@ -71,72 +70,6 @@ def backoff_s(attempt: int) -> float:
     """Pause before reconnect number ``attempt`` (1, 2, …): 50 ms doubling, capped at 1 s, with ±20 % jitter."""
     base = min(BACKOFF_CAP_S, BACKOFF_BASE_S * (2 ** min(attempt - 1, 16)))
     return base * random.uniform(0.8, 1.2)
-
-
-# ----------------------------------------------------------------- CurveZMQ
-class CurveKeys(NamedTuple):
-    """z85-encoded keys (40 bytes each) of a CurveZMQ client."""
-
-    public: bytes
-    secret: bytes
-    server_public: bytes
-
-
-def _z85(name: str, key: str | bytes) -> bytes:
-    k = key.encode("ascii") if isinstance(key, str) else bytes(key)
-    if len(k) != 40:
-        raise ValueError(f"curve {name} key must be 40 z85 characters, got {len(k)}")
-    return k
-
-
-def load_curve(curve: Any, client_name: str | None = None) -> CurveKeys | None:
-    """Curve keys from a ``(client_public, client_secret, server_public)`` triple or a keys folder.
-
-    A folder is one made by ``busyhour keys generate DIR``: the server's public
-    key ``server.key`` and a client key pair ``<name>.key`` /
-    ``<name>.key_secret`` (``zmq.auth`` certificate files; ``client_name``
-    picks one, else the folder must hold exactly one client secret key). The
-    ``clients/`` subfolder is searched too."""
-    if curve is None:
-        return None
-    if isinstance(curve, (str, os.PathLike)) and Path(curve).is_dir():
-        return _load_curve_dir(Path(curve), client_name)
-    if isinstance(curve, (tuple, list)) and len(curve) == 3:
-        return CurveKeys(_z85("client public", curve[0]), _z85("client secret", curve[1]),
-                         _z85("server public", curve[2]))
-    raise ValueError("curve must be (client_public, client_secret, server_public) or a keys folder")
-
-
-def _load_curve_dir(folder: Path, client_name: str | None) -> CurveKeys:
-    import zmq.auth
-
-    server = next((p for p in (folder / "server.key", folder / "public_keys" / "server.key") if p.is_file()), None)
-    if server is None:
-        raise ValueError(f"{folder}: no server.key (the server's public key) in this keys folder")
-    secrets = [p for d in (folder, folder / "clients", folder / "private_keys") if d.is_dir()
-               for p in sorted(d.glob("*.key_secret")) if p.stem != "server"]
-    if client_name is not None:
-        secrets = [p for p in secrets if p.stem == client_name]
-    if len(secrets) != 1:
-        what = f"client '{client_name}'" if client_name else "exactly one client"
-        raise ValueError(f"{folder}: need the secret key of {what}, found {len(secrets)} *.key_secret files")
-    public, secret = zmq.auth.load_certificate(secrets[0])
-    server_public, _ = zmq.auth.load_certificate(server)
-    if secret is None:
-        raise ValueError(f"{secrets[0]}: holds no secret key")
-    return CurveKeys(public, secret, server_public)
-
-
-def configure(sock: zmq.Socket, identity: bytes | None, curve: CurveKeys | None) -> None:
-    sock.setsockopt(zmq.LINGER, 0)
-    sock.setsockopt(zmq.SNDHWM, HWM)  # a long pipeline queues instead of blocking the sender
-    sock.setsockopt(zmq.RCVHWM, HWM)
-    if identity is not None:
-        sock.setsockopt(zmq.ROUTING_ID, identity)
-    if curve is not None:
-        sock.curve_publickey = curve.public
-        sock.curve_secretkey = curve.secret
-        sock.curve_serverkey = curve.server_public
 
 
 # ----------------------------------------------------------------- framing
@@ -248,16 +181,13 @@ class Operations:
         self.timeout_s = float(timeout_s)
         self.retries = retries
         self.curve = load_curve(curve, curve_client)
-        self.reconnects = 0
+        self.reconnects = 0  # retry rounds: timeouts after which the unanswered frames were resent (same socket)
         self.resends = 0
         self._next_id = time.time_ns()  # ids never repeat across restarts of a client with a stable identity
 
     def _connect(self) -> Any:
-        """A new DEALER on the client's context, with its identity and keys, connected."""
-        sock = self._ctx.socket(zmq.DEALER)
-        configure(sock, self.identity, self.curve)
-        sock.connect(self.commands)
-        return sock
+        """The client's one command socket (sockets.py: why a retry never replaces it), connected."""
+        return command_socket(self._ctx, self.commands, self.identity, self.curve)
 
     def _op(self, op: str, post: Post, fields: dict[str, Any]) -> Any:  # pragma: no cover - overridden
         raise NotImplementedError

@@ -115,3 +115,155 @@ class Reverser:
 
     def join(self) -> None:
         self._thread.join(15)
+
+
+class StallingServer:
+    """A fake server that reads nothing until ``stalled()`` holds (a starved ``busyhour serve``, the same
+    ``ROUTER_HANDOVER``), then waits up to ``settle_s`` for a second connection's handshake (a client that
+    reconnected), and answers what comes from an idempotency table keyed as the server's: (routing id, request
+    id). ``keys``: the key of each request read; ``applied``: the keys it applied (answered for the first time)."""
+
+    def __init__(self, stalled, settle_s: float = 1.0):
+        import msgpack
+        from zmq.utils.monitor import recv_monitor_message
+
+        self.address = f"tcp://127.0.0.1:{free_port()}"
+        self.keys: list[tuple[bytes, int]] = []
+        self.applied: list[tuple[bytes, int]] = []
+        self.handshakes = 0
+        ready = threading.Event()
+
+        def run() -> None:
+            ctx = zmq.Context()
+            sock = ctx.socket(zmq.ROUTER)
+            sock.setsockopt(zmq.LINGER, 1000)  # as the server's
+            sock.setsockopt(zmq.ROUTER_HANDOVER, 1)
+            mon = sock.get_monitor_socket(zmq.EVENT_HANDSHAKE_SUCCEEDED)
+            sock.bind(self.address)
+            ready.set()
+
+            def watch(until) -> None:  # count handshakes without touching ``sock`` (that would read the queue)
+                end = time.monotonic() + 10
+                while not until() and time.monotonic() < end:
+                    if mon.poll(10):
+                        recv_monitor_message(mon)
+                        self.handshakes += 1
+
+            watch(stalled)
+            settle_end = time.monotonic() + settle_s
+            watch(lambda: self.handshakes >= 2 or time.monotonic() > settle_end)
+            table: dict[tuple[bytes, int], bytes] = {}
+            quiet_end, end = time.monotonic() + 1.0, time.monotonic() + 5
+            while time.monotonic() < min(quiet_end, end):
+                if not sock.poll(20):
+                    continue
+                ident, frame = sock.recv_multipart()
+                rid = msgpack.unpackb(frame)["id"]
+                self.keys.append((ident, rid))
+                if (ident, rid) not in table:
+                    table[ident, rid] = msgpack.packb({"id": rid, "ok": True, "events": [], "result": {}})
+                    self.applied.append((ident, rid))
+                sock.send_multipart([ident, table[ident, rid]])
+                quiet_end = time.monotonic() + 0.3
+            sock.disable_monitor()
+            for s in (mon, sock):
+                s.close(0)
+            ctx.term()
+
+        self._thread = threading.Thread(target=run, daemon=True)
+        self._thread.start()
+        assert ready.wait(5)
+
+    def join(self) -> None:
+        self._thread.join(20)
+
+
+class Answering:
+    """A fake server answering every request with an empty ok reply, until :meth:`close` (at most 60 s)."""
+
+    def __init__(self):
+        import msgpack
+
+        self.address = f"tcp://127.0.0.1:{free_port()}"
+        self._stop = threading.Event()
+        ready = threading.Event()
+
+        def run() -> None:
+            ctx = zmq.Context()
+            sock = ctx.socket(zmq.ROUTER)
+            sock.setsockopt(zmq.LINGER, 0)
+            sock.setsockopt(zmq.ROUTER_HANDOVER, 1)
+            sock.bind(self.address)
+            ready.set()
+            end = time.monotonic() + 60
+            while not self._stop.is_set() and time.monotonic() < end:
+                if sock.poll(20):
+                    ident, frame = sock.recv_multipart()
+                    reply = {"id": msgpack.unpackb(frame)["id"], "ok": True, "events": [], "result": {}}
+                    sock.send_multipart([ident, msgpack.packb(reply)])
+            sock.close(0)
+            ctx.term()
+
+        self._thread = threading.Thread(target=run, daemon=True)
+        self._thread.start()
+        assert ready.wait(5)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+
+class Relay:
+    """A TCP relay to ``upstream`` (``tcp://host:port``), one upstream connection per connection taken
+    (``accepted`` counts them). :meth:`silence` turns the open connections into a black hole: bytes are taken
+    and dropped both ways and nothing is closed (a dropped NAT entry, a peer gone without a reset); connections
+    opened afterwards relay normally."""
+
+    def __init__(self, upstream: str):
+        import selectors
+        import socket
+
+        host, port = upstream.removeprefix("tcp://").rsplit(":", 1)
+        listener = socket.create_server(("127.0.0.1", 0))
+        self.address = f"tcp://127.0.0.1:{listener.getsockname()[1]}"
+        self.accepted = 0
+        self._epoch = 0  # connections of an older epoch are silenced
+        self._stop = threading.Event()
+
+        def run() -> None:
+            sel = selectors.DefaultSelector()
+            sel.register(listener, selectors.EVENT_READ)
+            peers: dict = {}  # socket -> (its peer, epoch)
+            end = time.monotonic() + 60
+            while not self._stop.is_set() and time.monotonic() < end:
+                for key, _ in sel.select(0.02):
+                    s = key.fileobj
+                    if s is listener:
+                        conn, _ = listener.accept()
+                        up = socket.create_connection((host, int(port)))
+                        self.accepted += 1
+                        peers[conn], peers[up] = (up, self._epoch), (conn, self._epoch)
+                        sel.register(conn, selectors.EVENT_READ)
+                        sel.register(up, selectors.EVENT_READ)
+                        continue
+                    peer, epoch = peers[s]
+                    data = s.recv(65536)
+                    if not data:
+                        for x in (s, peer):
+                            sel.unregister(x)
+                            peers.pop(x)
+                            x.close()
+                    elif epoch == self._epoch:
+                        peer.sendall(data)
+            for s in [listener, *peers]:
+                s.close()
+
+        self._thread = threading.Thread(target=run, daemon=True)
+        self._thread.start()
+
+    def silence(self) -> None:
+        self._epoch += 1
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(5)

@@ -1,0 +1,108 @@
+"""The client's ZeroMQ sockets: CurveZMQ keys, socket options, and the one command socket of a client.
+
+One command socket for a client's whole life: a retry resends on it and it is
+never replaced while requests are outstanding. A second connection with the
+same routing id takes over the first at the server (``ROUTER_HANDOVER``), and
+libzmq renames the old connection to a generated routing id (a zero byte and
+four more): requests the server had not read from it yet (a slow start, a
+busy CPU) then reach it under that name, so the first copy of a request and
+its resend have different idempotency keys (routing id, request id) and the
+request is applied twice. On one socket every copy arrives under the client's
+routing id and the server applies it once.
+
+ZeroMQ reconnects that socket by itself when its connection breaks (a server
+restart; 100 ms between attempts) and keeps the frames not yet sent
+(``ZMQ_IMMEDIATE`` off). A connection that goes silent without breaking (a
+dropped NAT entry, a peer gone without a reset) is found by ZMTP heartbeats:
+a PING every ``HEARTBEAT_IVL_MS``; the connection is closed and opened again
+when nothing has come back for ``HEARTBEAT_TIMEOUT_MS``. The server's I/O
+thread answers PINGs even while its loop is busy, so only a server frozen
+whole that long (or a dead network) causes such a reconnect; requests it held
+unread from before can then still be applied twice (known limitation).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import zmq
+
+HWM = 1_000_000  # messages queued per socket and direction (ZeroMQ's default, 1,000, would block a big pipeline)
+HEARTBEAT_IVL_MS = 1_000  # a ZMTP PING this often on the command connection
+HEARTBEAT_TIMEOUT_MS = 10_000  # nothing back for this long: the connection is closed and opened again
+
+
+class CurveKeys(NamedTuple):
+    """z85-encoded keys (40 bytes each) of a CurveZMQ client."""
+
+    public: bytes
+    secret: bytes
+    server_public: bytes
+
+
+def _z85(name: str, key: str | bytes) -> bytes:
+    k = key.encode("ascii") if isinstance(key, str) else bytes(key)
+    if len(k) != 40:
+        raise ValueError(f"curve {name} key must be 40 z85 characters, got {len(k)}")
+    return k
+
+
+def load_curve(curve: Any, client_name: str | None = None) -> CurveKeys | None:
+    """Curve keys from a ``(client_public, client_secret, server_public)`` triple or a keys folder.
+
+    A folder is one made by ``busyhour keys generate DIR``: the server's public
+    key ``server.key`` and a client key pair ``<name>.key`` /
+    ``<name>.key_secret`` (``zmq.auth`` certificate files; ``client_name``
+    picks one, else the folder must hold exactly one client secret key). The
+    ``clients/`` subfolder is searched too."""
+    if curve is None:
+        return None
+    if isinstance(curve, (str, os.PathLike)) and Path(curve).is_dir():
+        return _load_curve_dir(Path(curve), client_name)
+    if isinstance(curve, (tuple, list)) and len(curve) == 3:
+        return CurveKeys(_z85("client public", curve[0]), _z85("client secret", curve[1]),
+                         _z85("server public", curve[2]))
+    raise ValueError("curve must be (client_public, client_secret, server_public) or a keys folder")
+
+
+def _load_curve_dir(folder: Path, client_name: str | None) -> CurveKeys:
+    import zmq.auth
+
+    server = next((p for p in (folder / "server.key", folder / "public_keys" / "server.key") if p.is_file()), None)
+    if server is None:
+        raise ValueError(f"{folder}: no server.key (the server's public key) in this keys folder")
+    secrets = [p for d in (folder, folder / "clients", folder / "private_keys") if d.is_dir()
+               for p in sorted(d.glob("*.key_secret")) if p.stem != "server"]
+    if client_name is not None:
+        secrets = [p for p in secrets if p.stem == client_name]
+    if len(secrets) != 1:
+        what = f"client '{client_name}'" if client_name else "exactly one client"
+        raise ValueError(f"{folder}: need the secret key of {what}, found {len(secrets)} *.key_secret files")
+    public, secret = zmq.auth.load_certificate(secrets[0])
+    server_public, _ = zmq.auth.load_certificate(server)
+    if secret is None:
+        raise ValueError(f"{secrets[0]}: holds no secret key")
+    return CurveKeys(public, secret, server_public)
+
+
+def configure(sock: zmq.Socket, identity: bytes | None, curve: CurveKeys | None) -> None:
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.setsockopt(zmq.SNDHWM, HWM)  # a long pipeline queues instead of blocking the sender
+    sock.setsockopt(zmq.RCVHWM, HWM)
+    if identity is not None:
+        sock.setsockopt(zmq.ROUTING_ID, identity)
+    if curve is not None:
+        sock.curve_publickey = curve.public
+        sock.curve_secretkey = curve.secret
+        sock.curve_serverkey = curve.server_public
+
+def command_socket(ctx: zmq.Context, address: str, identity: bytes, curve: CurveKeys | None) -> zmq.Socket:
+    """The client's one DEALER to ``address`` (module docstring): routing id, keys, queues, heartbeats; connected."""
+    sock = ctx.socket(zmq.DEALER)
+    configure(sock, identity, curve)
+    sock.setsockopt(zmq.HEARTBEAT_IVL, HEARTBEAT_IVL_MS)
+    sock.setsockopt(zmq.HEARTBEAT_TIMEOUT, HEARTBEAT_TIMEOUT_MS)
+    sock.connect(address)
+    return sock
