@@ -98,6 +98,7 @@ def configure(sock: zmq.Socket, identity: bytes | None, curve: CurveKeys | None)
         sock.curve_secretkey = curve.secret
         sock.curve_serverkey = curve.server_public
 
+
 def command_socket(ctx: zmq.Context, address: str, identity: bytes, curve: CurveKeys | None) -> zmq.Socket:
     """The client's one DEALER to ``address`` (module docstring): routing id, keys, queues, heartbeats; connected."""
     sock = ctx.socket(zmq.DEALER)
