@@ -44,6 +44,7 @@ from ..errors import RouterError, StateError
 from ..events import Event
 from ..fast import Router
 from ..fast_errors import row_error
+from ..fast_ids import MAX_ENDED_KEPT
 from ..fast_views import CoreViews
 from ..stats import StatsCollector
 from ..stats_upgrade import from_collector
@@ -301,7 +302,7 @@ class CompiledEngine(CoreViews):
         del self._ext[cid]
         self._context.pop(ext, None)
         self._ended[ext] = detail
-        if len(self._ended) > 65536:
+        if len(self._ended) > MAX_ENDED_KEPT:
             self._ended.popitem(last=False)
 
     # ------------------------------------------------------------ what row_error reads
