@@ -14,8 +14,9 @@ from .core_jit import entry, kernel
 from .core_kernels import (
     K_AGENT_ADDED, K_AGENT_REMOVED, K_CALLBACK_REQUESTED, K_CONNECTED, K_MEMBER_PAUSED, K_MEMBER_UNPAUSED, K_PRIORITY_CHANGED, K_REJECTED,
     K_TRANSFERRED, K_WITHDRAWN, L_DELAY, L_NONE, L_WRAP_UP, P_LOGGED_OUT, P_NOT_READY, P_READY, agent_setting,
-    emit, lock, next_deadline, push_timer, set_not_ready, set_state, staffs, touch, unlock,
+    emit, lock, set_not_ready, set_state, staffs, touch, unlock,
 )
+from .core_timers import next_deadline, push_timer
 from .core_layout import (
     AGENT, ANSWERED, ARRIVAL, A_GONE, A_BUSY_DELAY, A_REJ_DELAY, A_WRAP, BUSY_DELAY, CB, CH, CONN, CONNECTED_S, DEDICATED,
     DETAIL_NUMBER, DETAIL_REASON, DETAIL_TO_AGENT, DETAIL_TO_QUEUE, D_ABANDONED, D_ABANDONED_RINGING,
