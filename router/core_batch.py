@@ -14,8 +14,9 @@ from .core_jit import entry, kernel
 from .core_kernels import (
     K_AGENT_ADDED, K_AGENT_REMOVED, K_CALLBACK_REQUESTED, K_CONNECTED, K_MEMBER_PAUSED, K_MEMBER_UNPAUSED, K_PRIORITY_CHANGED, K_REJECTED,
     K_TRANSFERRED, K_WITHDRAWN, L_DELAY, L_NONE, L_WRAP_UP, P_LOGGED_OUT, P_NOT_READY, P_READY, agent_setting,
-    emit, lock, next_deadline, push_timer, set_not_ready, set_state, staffs, touch, unlock,
+    emit, lock, set_not_ready, set_state, staffs, touch, unlock,
 )
+from .core_timers import next_deadline, push_timer
 from .core_layout import (
     AGENT, ANSWERED, ARRIVAL, A_GONE, A_BUSY_DELAY, A_REJ_DELAY, A_WRAP, BUSY_DELAY, CB, CH, CONN, CONNECTED_S, DEDICATED,
     DETAIL_NUMBER, DETAIL_REASON, DETAIL_TO_AGENT, DETAIL_TO_QUEUE, D_ABANDONED, D_ABANDONED_RINGING,
@@ -25,6 +26,7 @@ from .core_layout import (
     OP_AGENT, OP_MEMBER, OP_MOVE, OP_PAUSE, OP_QUEUE, OP_PRIORITY, OP_READY, OP_REJECT, OP_RELEASE, OP_TRANSFER, OP_UNPAUSE, ORDER, QM_PAUSED, PREF,
     PREF_FB, PREF_UNTIL, PRES, PRIO, QGEN, QUEUE,
     REASON, REASON_LOGIN, REJ_DELAY, RO_LEN, SKP, STATE, STRAT, ST_CONNECTED, ST_WAITING, S_ARRIVED, S_NFREE,
+    S_NOW, S_NT,
     S_LEAVE_TAIL, S_ORDER, S_RESUME, S_SEQ, S_TAIL, S_TRIAL, S_TRIED, TALK, T_CALL_LIMIT, WAIT_ORIGIN, WRAP, XFER,
 )
 from .core_member_op import call_moved, member_changed, queue_changed
@@ -261,9 +263,11 @@ def apply_op(S, op, t, call, a, q, prio, arg, prof):
             if st != OK:
                 return st
         S.S_i[S_TRIED] = 0
-    if not advance_to(S, t):
-        S.S_i[S_RESUME] = 1
-        return PAUSED
+    if S.S_i[S_NT] > 0 and S.TM_t[0] <= t:  # timers due: fire them (a call not made for most rows)
+        if not advance_to(S, t):
+            S.S_i[S_RESUME] = 1
+            return PAUSED
+    S.S_f[S_NOW] = t  # as advance_to leaves it
     S.S_i[S_RESUME] = 0
     if op == OP_ARRIVE:
         return _arrive(S, t, call, q, prio, a, arg, prof)

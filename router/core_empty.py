@@ -9,7 +9,8 @@ or none while no queue has a rule, so other routers pay one shape test).
 from __future__ import annotations
 
 from .core_jit import kernel
-from .core_kernels import L_WRAP_UP, P_LOGGED_OUT, P_NOT_READY, push_timer
+from .core_kernels import L_WRAP_UP, P_LOGGED_OUT, P_NOT_READY
+from .core_timers import push_timer
 from .core_layout import (
     CB, CONN, LOCK_KIND, NSTEPS, NWAIT, OFFERS, PREF, PRES, QGEN, QM_AGENT, QM_PAUSED, STEP, T_LEAVE_CALL,
     T_LEAVE_WALK,

@@ -26,6 +26,12 @@ copies ``internal`` before the library is optimised, so LLVM removes the
 arguments a kernel never reads and inlines the kernels called from one place:
 about twice the batch throughput and four times the simulation loop's, and
 kernels kept as IR (core_irlib.py) no longer cost speed (docs/performance.md).
+LLVM's inliner still leaves the biggest of them out, however often they are
+called: ``apply_op`` (one call per row from ``run_batch``) or ``fire`` (one call
+per timer) were plain calls pushing ~100 words each. So a kernel copy called
+from exactly one place in the entry's library is also marked ``alwaysinline``
+(:func:`_inline_single_calls`): it disappears into its caller, so the code
+does not grow (a kernel called from several places is left to LLVM's choice).
 
 This leans on numba internals: ``_nrt``, ``no_cpython_wrapper`` and
 ``no_cfunc_wrapper`` are accepted by ``njit`` but undocumented, the
@@ -37,6 +43,9 @@ numba changes them.
 """
 
 from __future__ import annotations
+
+import collections
+import re
 
 from numba import njit, types
 from numba.core import codegen as _codegen
@@ -61,13 +70,25 @@ def _internal_copies(optimize):
             for fn in fns:
                 if fn.linkage == _LINKONCE:
                     fn.linkage = "internal"
+            _inline_single_calls(fns)
         return optimize(self)
 
     _optimize_final_module.busyhour_internal = True
     return _optimize_final_module
 
 
-_LINKONCE = _codegen.ll.Linkage.linkonce_odr
+def _inline_single_calls(fns) -> None:
+    """Mark ``alwaysinline`` each internal function of ``fns`` that exactly one call instruction calls (and that
+    is not ``noinline``): see the module docstring."""
+    calls = collections.Counter(_CALL.findall("\n".join(str(fn) for fn in fns)))  # from the IR text: a walk
+    # over the instructions through llvmlite's bindings is far slower
+    for fn in fns:
+        if fn.linkage == _INTERNAL and calls.get(fn.name) == 1 and b"noinline" not in set(fn.attributes):
+            fn.add_function_attribute("alwaysinline")
+
+
+_LINKONCE, _INTERNAL = _codegen.ll.Linkage.linkonce_odr, _codegen.ll.Linkage.internal
+_CALL = re.compile(r'\bcall [^\n]*?@"?([-\w$.]+)"?\(')  # the callee of a call instruction
 if not getattr(_codegen.CPUCodeLibrary._optimize_final_module, "busyhour_internal", False):
     _codegen.CPUCodeLibrary._optimize_final_module = _internal_copies(_codegen.CPUCodeLibrary._optimize_final_module)
 

@@ -1,14 +1,15 @@
-"""Compiled core, part 1: heaps, timers, events and agent bookkeeping (numba).
+"""Compiled core, part 1: the available-member heaps, events and agent bookkeeping (numba).
 
 Each function mirrors the method of the Python engine with the same name
 (engine.py / dispatch.py), step for step, so both produce the same events;
 tests/router/test_core_parity.py replays random operation streams through
 both and compares the streams event by event. ``S`` is a :class:`CoreState`.
 
-Heaps are binary heaps in flat arrays: the timer heap (deadline, sequence)
-and, per queue, a segment of the available-member heap (strategy key, idle
-rank). Entries are deleted lazily: each carries the generation or rank it was
-pushed with. The waiting lists are trees (core_wait.py).
+Heaps are binary heaps in flat arrays: per queue, a segment of the
+available-member heap (strategy key, idle rank), and the timer heap
+(deadline, sequence; core_timers.py). Entries are deleted lazily: each
+carries the generation or rank it was pushed with. The waiting lists are
+trees (core_wait.py).
 """
 
 from __future__ import annotations
@@ -20,12 +21,10 @@ from .core_layout import (
     AH_CAP, AH_LEN, AH_OFF, ANSWERED, BLOCKED, CONN, DETAIL_DISPLAY, DISP_AVAILABLE, DISP_BUSY,
     DISP_LOGGED_OUT, DISP_NOT_READY, DISP_RESERVED, DISP_WRAP_UP, DISPLAY, E_AGENT, E_CALL, E_DETAIL, E_KIND,
     E_QUEUE, E_SEQ, E_TIME, E_VALUE, EXT, IDLE_RANK, IDLE_SINCE, KEYKIND, LOCK_KIND, LOCK_TOKEN, LOCK_UNTIL,
-    NO_ID, OFFERS, PRES, QGEN, QUEUE, REASON, RINGING, S_NEV, S_NT, S_RANK,
-    RING_GEN, T_PREF_FALLBACK, T_RING_STEP,
-    S_SEQ, S_TSEQ, STATE, T_ESCALATE, T_LOCK_END, T_MAX_WAIT, T_RING, TALK, TARG, TKIND, TSEQ, TTARGET, TTOKEN,
-    ST_OFFERED, ST_WAITING, O_SLOT, O_TOKEN, CH, SCAN, QM_SKILL_SUM, EMPTY_EPOCH, LOGGED_IN,
-    T_NO_AGENTS, QM_FROM, SKP, XFER, T_CALL_LIMIT, ORDER, CONNECTED_S, CB, QM_PAUSED, T_LEAVE_CALL, T_LEAVE_WALK,
+    NO_ID, OFFERS, PRES, QUEUE, REASON, RINGING, S_NEV, S_RANK, S_SEQ, STATE, T_LOCK_END, TALK,
+    ST_OFFERED, CH, SCAN, QM_SKILL_SUM, QM_FROM, SKP, XFER, QM_PAUSED,
 )
+from .core_timers import push_timer
 
 # Presence and lock codes (codes.py) and event kinds (EventKind), as plain ints for numba.
 P_LOGGED_OUT, P_NOT_READY, P_READY = 0, 1, 2
@@ -97,78 +96,6 @@ def emit(S, t, kind, slot, a, q, detail, value):
     S.S_i[S_NEV] = n + 1
 
 
-# ------------------------------------------------------------------ timer heap: (deadline, sequence)
-@kernel
-def _tm_less(S, i, j):
-    ti, tj = S.TM_t[i], S.TM_t[j]
-    return ti < tj or (ti == tj and S.TM_i[i, TSEQ] < S.TM_i[j, TSEQ])
-
-
-@kernel
-def _tm_swap(S, i, j):
-    S.TM_t[i], S.TM_t[j] = S.TM_t[j], S.TM_t[i]
-    for c in range(S.TM_i.shape[1]):
-        S.TM_i[i, c], S.TM_i[j, c] = S.TM_i[j, c], S.TM_i[i, c]
-
-
-@kernel
-def push_timer(S, t, kind, target, token, arg):
-    i = S.S_i[S_NT]
-    S.S_i[S_NT] = i + 1
-    S.S_i[S_TSEQ] += 1
-    S.TM_t[i] = t
-    S.TM_i[i, TSEQ] = S.S_i[S_TSEQ]
-    S.TM_i[i, TKIND] = kind
-    S.TM_i[i, TTARGET] = target
-    S.TM_i[i, TTOKEN] = token
-    S.TM_i[i, TARG] = arg
-    sift_up(S, HEAP_TIMERS, 0, i)
-
-
-@kernel
-def pop_timer(S):
-    """Remove the root; its fields are left at index n-1 (the old last slot) for the caller to read."""
-    n = S.S_i[S_NT] - 1
-    S.S_i[S_NT] = n
-    _tm_swap(S, 0, n)
-    sift_down(S, HEAP_TIMERS, 0, n, 0)
-    return n
-
-
-@kernel
-def timer_live(S, k):
-    kind = S.TM_i[k, TKIND]
-    target = S.TM_i[k, TTARGET]
-    token = S.TM_i[k, TTOKEN]
-    if kind == T_LOCK_END:
-        return S.A_i[target, LOCK_TOKEN] == token
-    if kind == T_RING:
-        r = S.TM_i[k, TARG]
-        return S.OF[r, O_TOKEN] == token and S.OF[r, O_SLOT] == target
-    if kind == T_LEAVE_WALK:  # target: a queue; the walk looks again when it fires
-        return True
-    st = S.C_i[target, STATE]
-    if not (st == ST_WAITING or st == ST_OFFERED):
-        return False  # a connected call's waiting timers are void
-    if kind == T_CALL_LIMIT:  # the call's own max wait: until it is first answered; not for a callback
-        return S.C_i[target, ORDER] == token and math.isnan(S.C_f[target, CONNECTED_S]) and S.C_i[target, CB] == 0
-    if kind == T_RING_STEP:
-        return S.C_i[target, RING_GEN] == token
-    if S.C_i[target, QGEN] != token:
-        return False
-    if kind == T_NO_AGENTS:
-        q = S.C_i[target, QUEUE]
-        return S.Q_i[q, EMPTY_EPOCH] == S.TM_i[k, TARG] and S.Q_i[q, LOGGED_IN] == 0
-    return kind == T_MAX_WAIT or kind == T_ESCALATE or kind == T_PREF_FALLBACK or kind == T_LEAVE_CALL
-
-
-@kernel
-def next_deadline(S):
-    while S.S_i[S_NT] > 0 and not timer_live(S, 0):
-        pop_timer(S)
-    return S.TM_t[0] if S.S_i[S_NT] > 0 else math.inf
-
-
 # ------------------------------------------------------------------ available-member heaps: (key, rank)
 @kernel
 def _ah_less(S, i, j):
@@ -196,7 +123,7 @@ def _ah_pop(S, q):
     n = S.Q_i[q, AH_LEN] - 1
     S.Q_i[q, AH_LEN] = n
     _ah_swap(S, off, off + n)
-    sift_down(S, HEAP_AVAIL, off, n, off)
+    sift_down(S, off, n, off)
     return off + n
 
 
@@ -213,14 +140,14 @@ def ah_push(S, q, key, rank, a, m):
                 w += 1
         n = w - off
         for k in range(off + n // 2, off - 1, -1):
-            sift_down(S, HEAP_AVAIL, off, n, k)
+            sift_down(S, off, n, k)
     i = off + n
     S.AH_f[i, 0] = key
     S.AH_f[i, 1] = rank
     S.AH_i[i, 0] = a
     S.AH_i[i, 1] = m
     S.Q_i[q, AH_LEN] = n + 1
-    sift_up(S, HEAP_AVAIL, off, i)
+    sift_up(S, off, i)
 
 
 @kernel
@@ -249,7 +176,7 @@ def pick_available(S, q, slot):
     while i < end:
         if _ah_current(S, i):
             S.Q_i[q, AH_LEN] += 1
-            sift_up(S, HEAP_AVAIL, off, i)
+            sift_up(S, off, i)
             i += 1
         else:
             end -= 1
@@ -257,48 +184,30 @@ def pick_available(S, q, slot):
     return found
 
 
-# ------------------------------------------------------------------ one sift for the two heaps
-HEAP_TIMERS, HEAP_AVAIL = 0, 1
-
-
+# ------------------------------------------------------------------ sifts of a queue's segment
 @kernel
-def _less(S, h, i, j):
-    if h == HEAP_TIMERS:
-        return _tm_less(S, i, j)
-    return _ah_less(S, i, j)
-
-
-@kernel
-def _swap(S, h, i, j):
-    if h == HEAP_TIMERS:
-        _tm_swap(S, i, j)
-    else:
-        _ah_swap(S, i, j)
-
-
-@kernel
-def sift_up(S, h, off, i):
-    """Move entry ``i`` of the heap starting at ``off`` up to its place."""
+def sift_up(S, off, i):
+    """Move entry ``i`` of the available-member heap starting at ``off`` up to its place."""
     while i > off:
         p = off + ((i - off - 1) >> 1)
-        if not _less(S, h, i, p):
+        if not _ah_less(S, i, p):
             break
-        _swap(S, h, i, p)
+        _ah_swap(S, i, p)
         i = p
 
 
 @kernel
-def sift_down(S, h, off, n, i):
-    """Move entry ``i`` of the ``n``-entry heap starting at ``off`` down to its place."""
+def sift_down(S, off, n, i):
+    """Move entry ``i`` of the ``n``-entry available-member heap starting at ``off`` down to its place."""
     while True:
         c = off + 2 * (i - off) + 1
         if c >= off + n:
             break
-        if c + 1 < off + n and _less(S, h, c + 1, c):
+        if c + 1 < off + n and _ah_less(S, c + 1, c):
             c += 1
-        if not _less(S, h, c, i):
+        if not _ah_less(S, c, i):
             break
-        _swap(S, h, i, c)
+        _ah_swap(S, i, c)
         i = c
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from .core_empty import empty_for, empty_steps, exempt
 from .core_jit import kernel
-from .core_kernels import push_timer
+from .core_timers import push_timer
 from .core_layout import (
     D_EXIT, D_EXIT_NO_AGENTS, ORDER, OVERFLOW, QUEUE, STATE, STEP, ST_WAITING, T_LEAVE_WALK, W_HEAD,
 )

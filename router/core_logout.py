@@ -12,7 +12,8 @@ from __future__ import annotations
 import math
 
 from .core_jit import kernel
-from .core_kernels import push_timer, staffs
+from .core_kernels import staffs
+from .core_timers import push_timer
 from .core_layout import (
     CB, EMPTY_EPOCH, LOGGED_IN, NO_AGENTS_S, NWAIT, PREF, QGEN, S_NT, S_TAIL, S_TAIL_FIRING, S_TAIL_K, S_TM_NEED,
     S_TM_ROOM, T_NO_AGENTS, W_HEAD,

@@ -22,9 +22,10 @@ import math
 from .core_jit import kernel
 from .core_kernels import (
     K_ARRIVED, K_ENDED, K_ESCALATED, K_EXPIRED, K_OVERFLOWED, K_QUEUED, K_WITHDRAWN,
-    L_DELAY, L_NONE, L_WRAP_UP, P_READY, agent_setting, emit, lock, pick_available, pop_timer,
-    push_timer, serves, set_not_ready, set_state, timer_live, touch, unlock,
+    L_DELAY, L_NONE, L_WRAP_UP, P_READY, agent_setting, emit, lock, pick_available, serves, set_not_ready,
+    set_state, touch, unlock,
 )
+from .core_timers import pop_timer, push_timer, timer_live
 from .core_layout import (
     A_MAX_NA, A_NA_DELAY, A_WRAP, AGENT, AHT, ARRIVAL, CAP, CB, CONN, CONNECTED_S, CURSOR, D_COMPLETED, D_ESCALATION, D_EXIT,
     D_EXIT_ESCALATION, D_EXIT_NO_AGENTS, D_EXIT_TIMEOUT, D_NONE, D_OVERFLOW, D_REJ_FULL, D_REJ_NO_AGENTS,

@@ -18,7 +18,8 @@ need is short. Its far end is scratch for the agents an operation releases.
 from __future__ import annotations
 
 from .core_jit import kernel
-from .core_kernels import K_CALLBACK_OFFERED, K_OFFERED, emit, push_timer, set_state, touch
+from .core_kernels import K_CALLBACK_OFFERED, K_OFFERED, emit, set_state, touch
+from .core_timers import push_timer
 from .core_layout import (
     A_OF_HEAD, CB, CH, D_NONE, DETAIL_NUMBER, LAST_OFFERED, LOAD, NOFF, O_AGENT, O_ANEXT, O_CNEXT, O_SLOT, O_TOKEN,
     OF_FIRST, OF_LAST, OFFERS, ORDER, S_OF_NFREE, QM_AGENT, QM_PEN, QM_POS, QM_TIER, QUEUE, RA_ORDER, RA_SLOT, RA_T, RING_GEN, RING_STEP,

@@ -45,7 +45,7 @@ import math
 
 from busyhour.router.core_jit import entry, kernel
 from busyhour.router.core_batch import apply_op
-from busyhour.router.core_kernels import next_deadline
+from busyhour.router.core_timers import next_deadline
 from busyhour.router.core_layout import (
     D_ABANDONED, D_ABANDONED_RINGING, D_COMPLETED, DISP_BUSY, DISP_LOGGED_OUT, DISPLAY, E_AGENT, E_CALL,
     E_DETAIL, E_KIND, E_TIME, E_VALUE, OK, OP_ABANDON, OP_ACCEPT, OP_ADVANCE, OP_ARRIVE, OP_CALLBACK, OP_LOGIN,

@@ -205,3 +205,31 @@ def test_an_entrys_library_holds_its_kernels_as_internal_copies():
     assert ours["_ZN7cpython8busyhour5probe5entryE"] == "external"
     theirs = _linkages_seen("_ZN7cpython5other5probe5entryE")  # another package's entry: left as numba made it
     assert theirs["_ZN8busyhour5probe6kernelE"] == "linkonce_odr"
+
+
+def test_a_kernel_called_from_one_place_is_always_inlined_in_an_entrys_library():
+    """core_jit marks ``alwaysinline`` a kernel copy that one call instruction of an entry's library calls (LLVM
+    left big ones out: each such call pushed ~100 words of CoreState); one called twice, or ``noinline``, is
+    left to LLVM's inliner."""
+    import llvmlite.binding as llvm
+
+    mod = llvm.parse_assembly('''
+define i32 @"_ZN7cpython8busyhour5probe5entryE"() {
+  %a = call i32 @once(i32 1)
+  %b = call i32 @twice(i32 %a)
+  %c = call i32 @twice(i32 %b)
+  %d = call i32 @"kept"(i32 %c)
+  ret i32 %d
+}
+define linkonce_odr i32 @once(i32 %x) { ret i32 %x }
+define linkonce_odr i32 @twice(i32 %x) { ret i32 %x }
+define linkonce_odr i32 @kept(i32 %x) noinline { ret i32 %x }
+''')
+    seen = {}
+
+    def optimize(lib):
+        seen.update({fn.name: set(fn.attributes) for fn in lib._final_module.functions})
+
+    core_jit._internal_copies(optimize)(SimpleNamespace(_final_module=mod))
+    assert b"alwaysinline" in seen["once"]
+    assert b"alwaysinline" not in seen["twice"] and b"alwaysinline" not in seen["kept"]
