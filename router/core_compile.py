@@ -18,7 +18,7 @@ import time
 import numpy as np
 
 #: Compile time measured on a 2-core machine (first run after install), for the notice.
-ROUTER_COMPILE_S = 65  # 59.2 s on 2026-12-01, before the statistics pass (~5 s more; docs/performance.md, "First compile")
+ROUTER_COMPILE_S = 75  # 74.7 s on 2026-12-02 at load 0.2 (docs/performance.md, "First compile")
 _told: set[str] = set()
 
 
