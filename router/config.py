@@ -197,7 +197,7 @@ def parse_config(raw: dict[str, Any]) -> RouterConfig:
         seed=seed or 0,
         interval_s=_num(raw, "interval_s", "config", 900.0, lo=MIN_INTERVAL_S, allow_inf=False),
         short_abandon_s=_num(raw, "short_abandon_s", "config", 5.0, allow_inf=False),
-        intervals_kept=_int(raw, "intervals_kept", "config", 96, lo=1, hi=MAX_INTERVALS_KEPT),
+        intervals_kept=_int(raw, "intervals_kept", "config", RouterConfig.intervals_kept, lo=1, hi=MAX_INTERVALS_KEPT),
     )
 
 

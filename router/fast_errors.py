@@ -12,8 +12,7 @@ from .core_layout import (
     ERR_UNKNOWN_CALL, ERR_UNKNOWN_QUEUE, NO_ID, NOT_RUN, OP_ACCEPT, OP_AGENT, OP_DTYPE, OP_MEMBER, OP_CALLBACK, OP_LOGOUT, OP_PRIORITY, OP_REJECT, OP_RELEASE,
     OP_TRANSFER,
 )
-from .core_layout import MAX_TIME_S
-from .errors import OfferError, StateError, TimeError, UnknownIdError
+from .errors import OfferError, StateError, TimeError, UnknownIdError, real_seconds
 from .fast_ids import FIRST_OWN_ID
 
 
@@ -51,8 +50,10 @@ def row_error(r: Any, st: int, op: int, now: float, call: int, agent: int, queue
     facts ``_callback_state``, ``_call_state_name``, ``_call_agent``, ``_agent_calls`` (ids as in ``call``)."""
     aid = r.agent_ids[agent] if agent >= 0 else None
     if st == ERR_TIME:
-        if not -MAX_TIME_S <= now <= MAX_TIME_S:  # NaN and infinities too
-            return TimeError(f"now must be a finite number of seconds within ±{MAX_TIME_S:.0e}, got {now!r}")
+        try:
+            real_seconds(now)  # not finite or beyond the bound: the per-call methods' own message
+        except TimeError as exc:
+            return exc
         return TimeError(f"time went backwards: now={now!r} is before the last time {r.now!r}")
     if st == ERR_UNKNOWN_CALL:
         ended = r._ended.get(call)
