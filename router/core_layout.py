@@ -11,6 +11,7 @@ Never renumber op, status or detail codes: they are part of the batch API.
 
 from __future__ import annotations
 
+import struct
 from typing import NamedTuple
 
 import numpy as np
@@ -186,6 +187,9 @@ OP_NAMES = {OP_ARRIVE: "arrive", OP_ACCEPT: "accept", OP_REJECT: "reject", OP_RE
 #: (:meth:`Router.skill_profile`; 0: none), so arrays built for this dtype keep working.
 OP_DTYPE = np.dtype([("op", np.int8), ("time_s", np.float64), ("call", np.int64), ("agent", np.int32),
                      ("queue", np.int32), ("priority", np.int32), ("arg", np.float64)])
+#: One OP_DTYPE row as ``struct`` packs it (the per-call methods write their row's bytes with it).
+OP_ROW = struct.Struct("<bdqiiid")
+assert OP_ROW.pack(-2, 1.5, -3, 4, -5, 6, 7.5) == np.array([(-2, 1.5, -3, 4, -5, 6, 7.5)], OP_DTYPE).tobytes()
 
 #: One event per row; ``call`` is NO_ID when the event has no call, ``agent``/``queue`` -1 when none.
 EVENT_DTYPE = np.dtype([("seq", np.int64), ("time_s", np.float64), ("kind", np.int8), ("call", np.int64),

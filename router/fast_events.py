@@ -16,13 +16,18 @@ from .events import Event
 from .fast_errors import MESSAGES
 
 _KINDS = {int(k): k for k in EventKind}
+#: Event rows the per-call methods leave for the statistics to read in one call (a call saved per operation).
+#: At most a quarter of the core's event buffer is left so: the buffer holds four times the room one row's
+#: events may need (core_build), so the core never stops for room because of them.
+FEED_ROWS = 256
 _DISPLAY_NAMES = {0: "LOGGED_OUT", 2: "AVAILABLE", 3: "RESERVED", 4: "BUSY", 5: "WRAP_UP"}
 # EventReaders._records reads the event buffers' rows as they are laid out:
 assert (E_SEQ, E_KIND, E_CALL, E_AGENT, E_QUEUE, E_DETAIL, N_EV_I, E_TIME, E_VALUE) == (0, 1, 2, 3, 4, 5, 6, 0, 1)
 
 
 class EventReaders:
-    """Mixed into Router: uses its _S, _stats, agent_ids, queue_names, _reasons, _numbers and _detail_texts."""
+    """Mixed into Router: uses its _S, _stats, _unfed, agent_ids, queue_names, _reasons, _numbers and
+    _detail_texts."""
 
     @staticmethod
     def _joined(chunks: list, records: dict | None = None) -> np.ndarray | list[Event]:
@@ -31,20 +36,37 @@ class EventReaders:
         return chunks[0] if len(chunks) == 1 else (np.concatenate(chunks) if chunks else np.empty(0, EVENT_DTYPE))
 
     def _drain_records(self, call_ids: dict | None = None) -> list[Event]:
-        """The events in the core's buffers as records (call ids through ``call_ids`` when given); empties them."""
+        """The core's new events as records (call ids through ``call_ids`` when given). The statistics read
+        the rows later, in one call for up to :data:`FEED_ROWS` of them (:meth:`_fed_stats`): the rows stay
+        at the head of the buffers meanwhile (``_unfed`` of them) and the core writes after them."""
         S = self._S
         n = int(S.S_i[S_NEV])
-        out = self._records(map(list.__add__, S.EV_i[:n].tolist(), S.EV_f[:n].tolist()), call_ids)
-        if self._stats is not None:
+        k = self._unfed
+        out = self._records(zip(S.EV_i[k:n].tolist(), S.EV_f[k:n].tolist()), call_ids)
+        if self._stats is None:
+            S.S_i[S_NEV] = 0
+        elif n >= FEED_ROWS or 4 * n >= S.EV_i.shape[0]:
             self._stats.feed(S.EV_i, S.EV_f, n)
-        S.S_i[S_NEV] = 0
+            S.S_i[S_NEV] = self._unfed = 0
+        else:
+            self._unfed = n
         return out
+
+    def _fed_stats(self):
+        """The statistics, fed every event row so far (call between operations, before anything reads them
+        or changes what they count by: a queue's threshold, a queue or agent index)."""
+        if self._unfed:
+            S = self._S
+            self._stats.feed(S.EV_i, S.EV_f, self._unfed)
+            S.S_i[S_NEV] = self._unfed = 0
+        return self._stats
 
     def _drain(self) -> np.ndarray:
         S = self._S
         n = int(S.S_i[S_NEV])
-        out = np.empty(n, dtype=EVENT_DTYPE)
-        ev_i, ev_f = S.EV_i[:n], S.EV_f[:n]
+        k = self._unfed
+        out = np.empty(n - k, dtype=EVENT_DTYPE)
+        ev_i, ev_f = S.EV_i[k:n], S.EV_f[k:n]
         out["seq"] = ev_i[:, E_SEQ]
         out["kind"] = ev_i[:, E_KIND]
         out["call"] = ev_i[:, E_CALL]
@@ -55,7 +77,7 @@ class EventReaders:
         out["value"] = ev_f[:, E_VALUE]
         if self._stats is not None:
             self._stats.feed(S.EV_i, S.EV_f, n)
-        S.S_i[S_NEV] = 0
+        S.S_i[S_NEV] = self._unfed = 0
         return out
 
     def detail_text(self, code: int) -> str:
@@ -83,16 +105,17 @@ class EventReaders:
         call ids to the ones to show (a driver's own ids), when given."""
         if not rows.shape[0]:
             return []
-        return self._records(zip(
+        return self._records(zip(zip(
             rows["seq"].tolist(), rows["kind"].tolist(), rows["call"].tolist(), rows["agent"].tolist(),
-            rows["queue"].tolist(), rows["detail"].tolist(), rows["time_s"].tolist(), rows["value"].tolist()), call_ids)
+            rows["queue"].tolist(), rows["detail"].tolist()), zip(rows["time_s"].tolist(), rows["value"].tolist())),
+            call_ids)
 
     def _records(self, rows, call_ids: dict[int, Hashable] | None = None) -> list[Event]:
-        """Event records from rows of plain numbers in the core's buffer order: the ``EV_i`` columns (seq,
-        kind, call, agent, queue, detail), then the ``EV_f`` ones (time, value)."""
+        """Event records from pairs of rows of plain numbers in the core's buffer order: the ``EV_i`` columns
+        (seq, kind, call, agent, queue, detail), and the ``EV_f`` ones (time, value)."""
         ids, qn, kinds, texts = self.agent_ids, self.queue_names, _KINDS, self._detail_texts
         out = []
-        for seq, k, c, a, q, d, t, v in rows:
+        for (seq, k, c, a, q, d), (t, v) in rows:
             text = texts.get(d)
             if text is None:  # a code's text never changes (reasons and numbers are only ever added)
                 text = texts[d] = self.detail_text(d)

@@ -97,7 +97,7 @@ class MemberChanges:
         """The statistics take queue ``q``'s new threshold; the OP_QUEUE rows that announce the change and
         then offer each member what it may take, one row each (each row has one step's room)."""
         if getattr(self, "_stats", None) is not None:
-            self._stats.set_threshold(q.name, q.sl_threshold_s)
+            self._fed_stats().set_threshold(q.name, q.sl_threshold_s)
         qi = self._queue_index[q.name]
         members = self._S.QM[self._S.QM_ptr[qi]:self._S.QM_ptr[qi + 1], QM_AGENT].tolist()
         return [(OP_QUEUE, self.now, NO_ID, a, qi, 0, 0.0) for a in [-1, *members]]
@@ -154,7 +154,7 @@ class MemberChanges:
         self._agent_index[add.agent.id] = a
         self.config = add.config
         if getattr(self, "_stats", None) is not None:
-            self._stats.agent_put(a, add.agent.id)
+            self._fed_stats().agent_put(a, add.agent.id)
         return [(OP_AGENT, self.now, NO_ID, a, -1, 0, 0.0)]
 
     def move_row(self, now: float, cid: int, queue: str) -> tuple:

@@ -54,7 +54,7 @@ class QueueChanges:
         self._put_queue(add.config, qi, timers=False)
         self.config = add.config
         if getattr(self, "_stats", None) is not None:
-            self._stats.queue_put(qi, q.name, q.sl_threshold_s)
+            self._fed_stats().queue_put(qi, q.name, q.sl_threshold_s)
         now = self.now
         return ([(OP_QUEUE, now, NO_ID, -1, qi, 0, float(QUEUE_ADDED_ARG))]
                 + [(OP_MEMBER, now, NO_ID, self._agent_index[m.agent], qi, 0, float(ADD)) for m in q.members]

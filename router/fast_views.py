@@ -81,7 +81,7 @@ class CoreViews:
                   for q, name in enumerate(r.queue_names) if not S.Q_i[q, Q_GONE]]
         view = SimpleNamespace(now=r.now, _queues=queues, _agents=SimpleNamespace(display=self.displays()),
                                reasons=r._reasons)
-        return r._stats.snapshot(view)
+        return r._fed_stats().snapshot(view)
 
     # ------------------------------------------------------------ what an adapter resyncs from
     def call_view(self, call_id: Hashable) -> CallView:
