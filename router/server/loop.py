@@ -322,6 +322,7 @@ class Server(Reloading):
         if bg_fd is not None:
             poller.register(bg_fd, zmq.POLLIN)  # a background fsync finished
         self._tick([])  # the present: timers that fell due while the server was down
+        quiet_gc()  # after that first run: numba's objects for the compiled code it loaded are frozen too
         while not self._stop:
             wait_ms = (self.host.engine.next_deadline() - self.clock.now()) * 1000.0
             timeout = 0 if wait_ms <= 0 else int(min(POLL_CAP_MS, wait_ms + 1))
@@ -390,7 +391,6 @@ def run(opts: ServerOptions) -> int:
         log.info("replayed %d journal records; last seq %d", server.replayed, server.host.last_seq)
         print(f"busyhour serve: ready commands={server.endpoints[0]} events={server.endpoints[1]} "
               f"engine={server.host.engine.kind}", flush=True)
-        quiet_gc()
         server.serve_forever()
         server.snapshot()
     finally:
