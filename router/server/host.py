@@ -18,7 +18,7 @@ Specification
 * **Configuration.** :attr:`Host.config_track` is the configuration running:
   the startup one, then each successful reload's text and sha256;
   snapshots carry it.
-* **Idempotency.** An engine operation is remembered under (client routing id,
+* **Idempotency.** An engine operation is remembered (idem.py) under (client routing id,
   request id) with its packed reply, for the last ``idem_capacity`` operations
   (FIFO eviction). A repeat gets the remembered bytes and is not applied.
   Queries are answered afresh and never remembered.
@@ -41,7 +41,6 @@ import dataclasses
 import hashlib
 import logging
 import pickle
-from collections import deque
 from typing import Any, Callable, NamedTuple
 
 import msgpack
@@ -52,6 +51,7 @@ from ..errors import OfferError, RouterError, StateError, UnknownIdError
 from ..events import Event
 from . import protocol as P
 from .engines import PythonEngine, make_engine
+from .idem import Remembered
 from .reloads import ConfigTrack, apply_reload, ok_reply as reload_reply, text_sha256
 
 log = logging.getLogger("busyhour.server")
@@ -107,8 +107,7 @@ class Host:
         self.reload_refusal: str | None = None  # why reloads are refused (a journal that cannot keep them), or None
         self.idem_capacity = int(idem_capacity)
         self.ring_capacity = int(ring_capacity)
-        self._idem: dict[tuple[bytes, Any], bytes] = {}
-        self._idem_order: deque = deque()
+        self._idem = Remembered(self.idem_capacity)
         self._ring: list[tuple] = []  # recent events as plain tuples (kind as int): see _note
         self.last_seq = 0
         self.time_s = 0.0
@@ -172,12 +171,7 @@ class Host:
         return events, status, reply, rows
 
     def _remember(self, key: tuple[bytes, Any], reply: bytes) -> None:
-        if key in self._idem:
-            return
-        self._idem[key] = reply
-        self._idem_order.append(key)
-        while len(self._idem_order) > self.idem_capacity:
-            self._idem.pop(self._idem_order.popleft(), None)
+        self._idem.add(key, reply)
 
     def _note(self, events: list[Event]) -> None:
         """Keep ``events`` in the ring as plain tuples: a tuple of numbers and strings leaves the garbage
@@ -355,7 +349,7 @@ class Host:
         if not isinstance(state, dict) or state.get("format") not in SNAPSHOT_FORMATS:
             raise ReplayError("snapshot was written by an incompatible version of busyhour")
         self.engine = state["engine"] if "engine" in state else PythonEngine(self.config, state["router"])
-        self._idem, self._idem_order = {}, deque()
+        self._idem = Remembered(self.idem_capacity)
         for key, reply in state["idem"]:
             self._remember(key, reply)
         self._ring = [(r[0], r[1], int(r[2]), *r[3:]) for r in state["ring"]]  # format 1 kept Event records
