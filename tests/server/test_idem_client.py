@@ -8,7 +8,8 @@ Checked at the host (pure, no sockets) and on a real server with a journal:
 2. Without ``client`` the key is the routing id: the same copies are two requests (the engine sees both).
 3. A name and a routing id of the same bytes are one client (one namespace).
 4. The journal record holds the name's bytes where it held the routing id (format unchanged), and a replay,
-   a snapshot plus the records after it, and a server restart rebuild the key.
+   a snapshot plus the records after it, and a server restart rebuild the key; a journal written before
+   ``client`` existed replays, and a named retry of one of its requests is recognised (invariant 3).
 5. A bad ``client`` (not a string, empty, over 255 bytes, starting with a zero byte) is ``bad_request``
    naming the field, alone in a frame or inside a batch, for engine ops and queries; nothing changes and
    nothing is journaled.
@@ -101,6 +102,20 @@ def test_replay_and_snapshot_rebuild_the_key_of_a_name():
         out = host.step(3.0, [work(b"new-socket", ARRIVE), work(b"new-socket", second)])
         assert out.replies[0][1] == first.replies[0][1] and out.applied == 0
         assert host.digest() == before and host.engine.counts == (2, 0)
+
+
+def test_a_journal_written_before_client_existed_replays_and_a_named_retry_matches_it():
+    """Records as servers without ``client`` wrote them (routing-id bytes first), built here literally."""
+    old = [msgpack.packb(["b", 0.0, [[b"pbx-1", 1, "login", {"agent": "a1", "ready": True}]], 1]),
+           msgpack.packb(["b", 1.0, [[b"pbx-1", 2, "arrive", {"call": "c1", "queue": "sales"}]], 4])]
+    host = Host(CONFIG)
+    for r in old:
+        host.replay(r)
+    host.step(2.0, [])
+    before = host.digest()
+    out = host.step(2.0, [work(b"a-new-socket", ARRIVE)])                   # client "pbx-1", id 2
+    assert out.applied == 0 and _reply(out)["ok"] and host.digest() == before
+    assert [e[2] for e in _reply(out)["events"]] == ["CALL_ARRIVED", "CALL_OFFERED", "AGENT_STATE"]
 
 
 BAD_CLIENTS = [
