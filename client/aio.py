@@ -93,7 +93,7 @@ class AsyncRouterClient(Operations):
         if len(pairs) + len(self._futures) > MAX_IN_FLIGHT:
             raise ValueError(f"at most {MAX_IN_FLIGHT:,} requests in flight per client")
         loop = asyncio.get_running_loop()
-        maps = [request_map(self.next_id(), op, fields) for op, fields in pairs]
+        maps = [request_map(self.next_id(), op, fields, self.client_name) for op, fields in pairs]
         frames = frames_for(maps, batched)
         futs = {m["id"]: loop.create_future() for m in maps}
         self._futures.update(futs)

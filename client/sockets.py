@@ -6,9 +6,11 @@ same routing id takes over the first at the server (``ROUTER_HANDOVER``), and
 libzmq renames the old connection to a generated routing id (a zero byte and
 four more): requests the server had not read from it yet (a slow start, a
 busy CPU) then reach it under that name, so the first copy of a request and
-its resend have different idempotency keys (routing id, request id) and the
-request is applied twice. On one socket every copy arrives under the client's
-routing id and the server applies it once.
+its resend would have different idempotency keys (routing id, request id).
+Every engine request also names the client (the request field ``client``,
+the routing id as text: wire.request_map), and the server keys a named
+request by (name, request id) whatever connection it comes on, so even such
+a copy is applied once; one socket keeps every copy on one connection anyway.
 
 ZeroMQ reconnects that socket by itself when its connection breaks (a server
 restart; 100 ms between attempts) and keeps the frames not yet sent
@@ -18,7 +20,8 @@ a PING every ``HEARTBEAT_IVL_MS``; the connection is closed and opened again
 when nothing has come back for ``HEARTBEAT_TIMEOUT_MS``. The server's I/O
 thread answers PINGs even while its loop is busy, so only a server frozen
 whole that long (or a dead network) causes such a reconnect; requests it held
-unread from before can then still be applied twice (known limitation).
+unread from before are then read under a generated routing id, and recognised
+by their ``client`` name.
 """
 
 from __future__ import annotations

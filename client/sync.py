@@ -49,7 +49,8 @@ class RouterClient(Operations):
     """A blocking protocol-v1 client (docs/protocol.md): requests, pipelines, retries, events.
 
     ``commands``/``events``: the server's ROUTER and PUB addresses.
-    ``identity``: the routing id (default ``<hostname>-<pid>-<random>``).
+    ``identity``: the routing id, UTF-8 text (default ``<hostname>-<pid>-<random>``); every engine request also
+    carries it as its ``client`` name, so the server recognises a resend on any connection.
     ``curve``: ``(client_public, client_secret, server_public)`` z85 keys or a
     keys folder made by ``busyhour keys generate``.
     """
@@ -85,7 +86,7 @@ class RouterClient(Operations):
         pairs = as_pairs(requests)
         if len(pairs) > MAX_PIPELINE:
             raise ValueError(f"at most {MAX_PIPELINE:,} requests per pipeline, got {len(pairs):,}")
-        maps = [request_map(self.next_id(), op, fields) for op, fields in pairs]
+        maps = [request_map(self.next_id(), op, fields, self.client_name) for op, fields in pairs]
         frames = frames_for(maps, batched)
         pending = Pending([m["id"] for m in maps], frames, time.monotonic())
         for rid in pending.ids:

@@ -29,6 +29,8 @@ MAX_RETRIES = 1000
 BACKOFF_BASE_S = 0.05
 BACKOFF_CAP_S = 1.0
 MAX_CONFIG_BYTES = 16 << 20  # a reload's configuration (docs/protocol.md, Limits)
+#: Queries (docs/protocol.md): never remembered by the server, so they carry no ``client``; every other op does.
+QUERY_OPS = frozenset(("ping", "agent", "call", "queue", "position", "stats", "snapshot", "events_since"))
 
 _packer = msgpack.Packer(use_bin_type=True)
 
@@ -43,7 +45,7 @@ def unpack(frame: bytes) -> Any:
 
 def default_identity() -> bytes:
     """``<hostname>-<pid>-<random>``: unique per client process, stable across its reconnects."""
-    host = socket.gethostname().encode("utf-8", "replace")[:200] or b"client"
+    host = socket.gethostname().encode("utf-8", "replace")[:200].decode("utf-8", "ignore").encode() or b"client"
     return host + f"-{os.getpid()}-{random.SystemRandom().getrandbits(32):08x}".encode()
 
 
@@ -56,6 +58,11 @@ def routing_id(identity: str | bytes | None) -> bytes:
         raise ValueError(f"identity must be 1–{MAX_IDENTITY_BYTES} bytes, got {len(rid)}")
     if rid[0] == 0:
         raise ValueError("identity must not start with a zero byte (ZeroMQ reserves those)")
+    try:
+        rid.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ValueError(f"identity must be UTF-8 text (it is also sent as the request field 'client'), "
+                         f"got {rid[:40]!r}") from None
     return rid
 
 
@@ -73,10 +80,15 @@ def backoff_s(attempt: int) -> float:
 
 
 # ----------------------------------------------------------------- framing
-def request_map(rid: int, op: str, fields: dict[str, Any]) -> dict[str, Any]:
+def request_map(rid: int, op: str, fields: dict[str, Any], client: str | None = None) -> dict[str, Any]:
+    """The request map; ``client`` (the client's name) goes into every op but a query, so that the server
+    recognises a resend on any connection (docs/protocol.md, "Retries are safe")."""
     if not isinstance(op, str):
         raise TypeError(f"op must be a str, got {type(op).__name__}")
-    m = {"v": VERSION, "id": rid, "op": op}
+    if client is None or op in QUERY_OPS:
+        m = {"v": VERSION, "id": rid, "op": op}
+    else:
+        m = {"v": VERSION, "id": rid, "op": op, "client": client}
     m.update(fields)
     return m
 
@@ -178,6 +190,7 @@ class Operations:
         self.commands = commands
         self.events_address = events
         self.identity = routing_id(identity)
+        self.client_name = self.identity.decode("utf-8")  # the requests' `client`: the routing id as text
         self.timeout_s = float(timeout_s)
         self.retries = retries
         self.curve = load_curve(curve, curve_client)

@@ -18,10 +18,12 @@ Specification
 * **Configuration.** :attr:`Host.config_track` is the configuration running:
   the startup one, then each successful reload's text and sha256;
   snapshots carry it.
-* **Idempotency.** An engine operation is remembered (idem.py) under (client routing id,
+* **Idempotency.** An engine operation is remembered (idem.py) under (client,
   request id) with its packed reply, for the last ``idem_capacity`` operations
-  (FIFO eviction). A repeat gets the remembered bytes and is not applied.
-  Queries are answered afresh and never remembered.
+  (FIFO eviction); the client is the request's ``client`` name as UTF-8 bytes,
+  or else the frame's routing id (one namespace: protocol.py ``_client``). A
+  repeat gets the remembered bytes and is not applied, whichever connection
+  it came on. Queries are answered afresh and never remembered.
 * **Journal record.** ``["b", now, cmds, seq_after]`` with every engine
   operation applied (remembered repeats and protocol refusals excluded), or
   ``["a", now, [], seq_after]`` when only timers fired. :meth:`replay` applies
@@ -229,7 +231,7 @@ class Host:
                     parts.append(self._answer(item))
                     ops.append((op, "query"))
                     continue
-                key = (client, item.rid)
+                key = (client if item.client is None else item.client, item.rid)
                 if key in batched:
                     flush()  # a resend of an op in this batch: answered from the idempotency table
                 seen = idem.get(key)

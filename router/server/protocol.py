@@ -27,6 +27,7 @@ from .replies import (  # the protocol's encoding, re-exported (__all__)
 
 __all__ = ["VERSION", "MAX_BATCH", "MAX_REQUEST_ID_BYTES", "MAX_CALL_ID_BYTES", "MAX_NAME_BYTES", "MAX_MAP_ENTRIES",
            "MAX_CONTEXT_BYTES", "MAX_PRIORITY", "MAX_EVENTS_PER_REPLY", "MAX_CONFIG_BYTES", "MAX_QUEUE_TABLE_BYTES", "BAD_FRAME",
+           "MAX_CLIENT_BYTES",
            "BAD_VERSION", "BAD_REQUEST", "UNKNOWN_OP", "TOO_LARGE", "UNKNOWN_ID", "STATE", "OFFER", "GONE",
            "INTERNAL", "ProtocolError", "Command", "Refused", "ENGINE_OPS", "QUERY_OPS", "validate", "decode_frame",
            "KIND_NAMES", "Interest", "error_reply", "event_row", "join_replies", "ok_reply", "ok_reply_rows", "pack",
@@ -35,6 +36,7 @@ __all__ = ["VERSION", "MAX_BATCH", "MAX_REQUEST_ID_BYTES", "MAX_CALL_ID_BYTES", 
 VERSION = 1
 MAX_BATCH = 10_000
 MAX_REQUEST_ID_BYTES = 64
+MAX_CLIENT_BYTES = 255  # a `client` name, as a ZeroMQ routing id: the two share one namespace (validate)
 MAX_CALL_ID_BYTES = 128
 MAX_NAME_BYTES = 128
 MAX_MAP_ENTRIES = 64
@@ -61,11 +63,14 @@ class ProtocolError(Exception):
 
 
 class Command(NamedTuple):
-    """One validated request: its id, operation and fields (only the documented ones)."""
+    """One validated request: its id, operation and fields (only the documented ones); ``client``: the request's
+    ``client`` name as UTF-8 bytes, the idempotency key's first element in place of the routing id (host.py),
+    or None when the request had none."""
 
     rid: int | str
     op: str
     fields: dict[str, Any]
+    client: bytes | None = None
 
 
 class Refused(NamedTuple):
@@ -98,6 +103,25 @@ def _id(name: str, v: Any, limit: int = MAX_CALL_ID_BYTES) -> int | str:
             raise ProtocolError(BAD_REQUEST, f"field '{name}' must fit in int64")
         return v
     return _text(name, v, limit)
+
+
+def _client(v: Any) -> bytes:
+    """The ``client`` field: the name of the client process, 1–255 UTF-8 bytes not starting with a zero byte,
+    returned as those bytes. A name is keyed like a routing id of the same bytes (one namespace: the client
+    identity); ZeroMQ's generated routing ids start with a zero byte, so no name can take one of theirs."""
+    if type(v) is not str:
+        raise ProtocolError(BAD_REQUEST, f"field 'client' must be a string (the client's name), got {_show(v)}")
+    try:
+        name = v.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ProtocolError(BAD_REQUEST, "field 'client' must be valid UTF-8 text") from None
+    if not 1 <= len(name) <= MAX_CLIENT_BYTES:
+        raise ProtocolError(BAD_REQUEST, f"field 'client' must be 1 to {MAX_CLIENT_BYTES} bytes of UTF-8, "
+                                         f"got {len(name)}")
+    if name[0] == 0:
+        raise ProtocolError(BAD_REQUEST, "field 'client' must not start with a zero byte (ZeroMQ reserves those "
+                                         "for the routing ids it generates)")
+    return name
 
 
 def _number(name: str, v: Any, *, low: float = 0.0, high: float = 1e9) -> float:
@@ -286,8 +310,9 @@ def _show(v: Any) -> str:
 def validate(req: Any) -> Command:
     """Check one decoded request map; raise :class:`ProtocolError` naming what is wrong.
 
-    Checks run in a fixed order (id, v, op, required fields, other fields), so
-    the first problem found is always the one named."""
+    Checks run in a fixed order (id, v, op, client, required fields, other
+    fields), so the first problem found is always the one named. ``client`` is
+    checked for every op, queries too (which do not use it)."""
     if type(req) is not dict:
         raise ProtocolError(BAD_REQUEST, f"a request must be a map, got {type(req).__name__}")
     rid = req.get("id")
@@ -303,13 +328,15 @@ def validate(req: Any) -> Command:
         if not isinstance(op, str):
             raise ProtocolError(BAD_REQUEST, f"field 'op' must be a string, got {_show(op)}")
         raise ProtocolError(UNKNOWN_OP, f"unknown op {_show(op)}")
+    client = req.get("client", _ABSENT)
+    client, head = (None, 3) if client is _ABSENT else (_client(client), 4)  # head: v, id, op (and client)
     required, optional, checks = spec
     fields: dict[str, Any] = {}
     for name, check in checks:
         if name not in req:
             raise ProtocolError(BAD_REQUEST, f"op '{op}' needs field '{name}'")
         fields[name] = check(name, req[name])
-    if len(req) > 3 + len(required):  # optional (or unknown) fields present
+    if len(req) > head + len(required):  # optional (or unknown) fields present
         for name, value in req.items():
             if name in _HEAD or name in required:
                 continue
@@ -321,10 +348,11 @@ def validate(req: Any) -> Command:
                 fields[name] = None  # nil removes the queue's overflow or max penalty
     if op == "transfer" and ("queue" in fields) == ("agent" in fields):
         raise ProtocolError(BAD_REQUEST, "op 'transfer' needs exactly one of 'queue' and 'agent'")
-    return Command(rid, op, fields)
+    return Command(rid, op, fields, client)
 
 
-_HEAD = frozenset(("v", "id", "op"))
+_ABSENT = object()
+_HEAD = frozenset(("v", "id", "op", "client"))
 _CLEARABLE = frozenset(("overflow", "max_penalty"))
 _SECONDS = _seconds  # queue_update's seconds: infinity allowed (no limit)
 _OP_CHECKS = {("queue_add", "queue"): _queue_table}  # a field whose check differs in one op

@@ -8,7 +8,9 @@ Invariants checked on random operation streams:
 2. A snapshot taken at any record, plus replay of the records after it,
    gives the same digest as the live host.
 3. A repeated (client, id) engine request gets the first reply byte for byte
-   and changes nothing; replay rebuilds that memory.
+   and changes nothing; replay rebuilds that memory. The client is the
+   request's ``client`` name when it has one, else the routing id: streams
+   resend named requests from the other routing id.
 4. A request refused by the protocol or the engine leaves the digest
    unchanged; one the protocol refuses is never journaled (fuzzed with random
    bytes and random structures).
@@ -128,7 +130,7 @@ def _request(draw, rid: int) -> dict:
 @st.composite
 def streams(draw):
     """Wake-ups: (time step, [frames of requests]); request ids repeat now and then (retries)."""
-    out, rid, t = [], 0, 0.0
+    out, rid, t, named = [], 0, 0.0, []
     for _ in range(draw(st.integers(5, 40))):
         t += draw(st.sampled_from([0.0, 0.5, 3.0, 11.0, 40.0]))
         frames = []
@@ -139,9 +141,14 @@ def streams(draw):
             for _ in range(n):
                 if rid and draw(st.integers(0, 9)) == 0:
                     reqs.append({"v": 1, "id": draw(st.integers(1, rid)), "op": "ping"})
+                elif named and draw(st.integers(0, 7)) == 0:  # a resend, from either routing id
+                    reqs.append(draw(st.sampled_from(named)))
                 else:
                     rid += 1
                     reqs.append(_request(draw, rid))
+                    if draw(st.booleans()):
+                        reqs[-1]["client"] = draw(st.sampled_from(["k1", "pbx-1"]))
+                        named.append(reqs[-1])
             frames.append((client, reqs, n > 1))
         out.append((t, frames))
     return out
@@ -228,7 +235,9 @@ def test_events_since_pages_and_reports_gone():
     st.fixed_dictionaries({"v": st.sampled_from([1, 2, None]), "id": st.integers(0, 5) | st.none(),
                            "op": st.sampled_from(list(P.ENGINE_OPS) + ["x"]),
                            "call": st.none() | st.floats() | st.booleans() | st.lists(st.integers(-9, 9), max_size=2),
-                           "agent": st.none() | st.integers(-5, 5) | st.binary(max_size=3)}).map(msgpack.packb),
+                           "agent": st.none() | st.integers(-5, 5) | st.binary(max_size=3)},
+                          optional={"client": st.none() | st.text(max_size=3) | st.binary(max_size=3) | st.integers()
+                                    | st.sampled_from(["k", "\x00k", "x" * 256, "é" * 128])}).map(msgpack.packb),
 ))
 def test_fuzzed_frames_never_change_state_or_stop_the_host(frame):
     host = Host(CONFIG)
