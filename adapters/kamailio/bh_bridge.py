@@ -107,6 +107,7 @@ class Bridge:
         self.down_since_s: float | None = None
         self.ping_sent_s = -1e18
         self.sock = self.sub = self.pull = None
+        self.client: str | None = None  # the requests' `client` name (the routing id), once open()
         self.now_s = 0.0
         self.warnings: list[str] = []   # one line per refused engine request; the handler logs them
         self.cancelled: dict = {}       # call id -> time: CANCELs for calls not (yet) known
@@ -116,7 +117,8 @@ class Bridge:
         """Create this process's sockets (after Kamailio forked it)."""
         ctx = zmq.Context()
         self.sock = ctx.socket(zmq.DEALER)
-        self.sock.setsockopt(zmq.ROUTING_ID, f"kamailio-{os.getpid()}".encode())
+        self.client = f"kamailio-{os.getpid()}"  # also each request's `client`: a resend on any connection is known
+        self.sock.setsockopt(zmq.ROUTING_ID, self.client.encode())
         self.sock.setsockopt(zmq.LINGER, 0)
         self.sock.setsockopt(zmq.RECONNECT_IVL, 100)
         self.sock.setsockopt(zmq.RECONNECT_IVL_MAX, 1000)
@@ -152,6 +154,8 @@ class Bridge:
         self.n += 1
         rid = f"{self.prefix}{self.n:x}"
         req = {"v": 1, "id": rid, "op": op, **fields}
+        if self.client is not None:
+            req["client"] = self.client
         self.pending[rid] = Pending(req, now_s, -1e18)
         self.outbox.append(req)
         return rid

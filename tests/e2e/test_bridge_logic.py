@@ -166,3 +166,14 @@ def test_restarted_server_is_detected_by_boot(b):
     b.timers(10.0)
     reply(b, "ping", result={"seq": 0, "boot": "boot2", "time_s": 1.0, "epoch_unix_s": 0.0})
     assert sent(b) == [("events_since", {"seq": 0})]
+
+
+def test_requests_carry_the_bridge_name_once_its_socket_is_open(b):
+    """Once open() has named the bridge (its routing id), every request carries it as 'client': the server
+    then knows a resend whatever connection it comes on (docs/protocol.md)."""
+    arrive(b)
+    assert all("client" not in r for r in b.outbox)  # not opened: nothing to name
+    b.outbox.clear()
+    b.client = "kamailio-42"
+    arrive(b, "c2")
+    assert b.outbox and all(r["client"] == "kamailio-42" for r in b.outbox)
