@@ -37,8 +37,8 @@ from .fast_layout import (
 )
 from .routing import agent_ids, router_config
 from .scenario import Scenario
-from .schedule import presence_schedule, redial_samplers
-from .streams import stream
+from .schedule import REDIAL_DRAWS, presence_schedule, redial_samplers, redial_streams
+from .streams import streams
 
 __all__ = ["REASONS", "Template", "fresh_core", "loop_state", "new_router", "offers_callbacks",
            "router_cfg", "template"]
@@ -168,16 +168,20 @@ def loop_state(tpl: Template, arr, replication: int, seed: int, *, small_queue_l
     C_i = np.zeros((rows, 5), dtype=np.int64)
     C_i[:, CI_AGENT], C_i[:, CI_ATTEMPT], C_i[:n, CI_QUEUE] = -1, 1, arr.queue
     samplers, T_i = [], np.full(max(len(scn.teams), 1), -1, dtype=np.int64)
+    delayed = [tm for tm in scn.teams if getattr(tm.answer_delay, "value_s", None) != 0.0]
+    redialling = [q for q in scn.queues if q.redial.probability > 0]
+    gens = iter(streams(seed, replication, [("answer", tm.name) for tm in delayed]
+                        + [w for q in redialling for w in redial_streams(q)]))  # taken in this order
     for ti, tm in enumerate(scn.teams):
         if getattr(tm.answer_delay, "value_s", None) != 0.0:
             T_i[ti] = len(samplers)
-            samplers.append((tm.answer_delay.sample, stream(seed, replication, "answer", tm.name)))
+            samplers.append((tm.answer_delay.sample, next(gens)))
     n_answer = len(samplers)
     Q_i = tpl.Q_i.copy()
     for qi, q in enumerate(scn.queues):
         if q.redial.probability > 0:
             Q_i[qi, QI_ROW] = len(samplers)
-            samplers.extend(redial_samplers(scn, q, seed, replication))
+            samplers.extend(redial_samplers(scn, q, seed, replication, [next(gens) for _ in REDIAL_DRAWS]))
     m = tpl.H_t.size
     room = 2 * (tpl.core.EV_i.shape[0] + 16)  # fast._fit keeps half of that free in each array
     H_t, H_i = np.zeros(m + room), np.zeros((m + room, 4), dtype=np.int64)
