@@ -5,9 +5,10 @@ the scenario and the router seed — the built router core (agents, queues,
 member heaps, escalation tables), the presence schedule on the loop's heap,
 the agents' teams and talk-time factors, the queues' redial and callback
 settings — plus what it draws: its callers (arrivals.py) and its samplers.
-:func:`template` builds the first part once per ``(scenario, seed)`` (the
-last one is kept, so replications of one scenario in one process share it, also when each comes as
-an equal copy, as in a process pool's workers)
+:func:`template` builds the first part once per ``(scenario, seed)`` and keeps it
+on the scenario object (``scenario.run_cache``; the last one built is also
+kept, so replications that each come as an equal copy, as in a process
+pool's workers, share it)
 and :func:`loop_state` copies its arrays for each replication (numpy
 copies, no parsing or Python loops over agents), then lays the
 replication's callers over them. The copy is the state a fresh build gives,
@@ -36,7 +37,7 @@ from .fast_layout import (
     L_R_BREAK, L_R_SHIFT, L_STOP, N_L_I, QI_ROW, Loop,
 )
 from .routing import agent_ids, router_config
-from .scenario import Scenario
+from .scenario import Scenario, run_cache
 from .schedule import REDIAL_DRAWS, presence_schedule, redial_samplers, redial_streams
 from .streams import streams
 
@@ -71,14 +72,20 @@ _last: list = [None, None]  # the last (scenario, seed, RouterConfig) parsed, th
 
 
 def router_cfg(scn: Scenario, seed: int | None) -> RouterConfig:
-    """The parsed router configuration of ``scn`` with ``seed`` (any seed when None: the rules are the
-    same), reusing the last one parsed for this scenario (or an equal one)."""
-    last = _last[0]  # one read: another thread may replace it meanwhile
-    if last is not None and _same(last[0], scn) and (seed is None or last[1] == seed):
-        return last[2]
+    """The parsed router configuration of ``scn`` with ``seed`` (``scn.seed`` when None: the rules are the
+    same for any seed), kept on the scenario (``run_cache``), or the last one parsed for an equal scenario."""
     seed = scn.seed if seed is None else seed
-    cfg = parse_config(router_config(scn, seed))
-    _last[0] = (scn, seed, cfg)
+    own = run_cache(scn)
+    cfg = own.get(("router_cfg", seed))
+    if cfg is not None:
+        return cfg
+    last = _last[0]  # one read: another thread may replace it meanwhile
+    if last is not None and last[1] == seed and _same(last[0], scn):
+        cfg = last[2]
+    else:
+        cfg = parse_config(router_config(scn, seed))
+        _last[0] = (scn, seed, cfg)
+    own[("router_cfg", seed)] = cfg
     return cfg
 
 
@@ -93,13 +100,19 @@ def offers_callbacks(q) -> bool:
 
 
 def template(scn: Scenario, seed: int) -> Template:
-    """The :class:`Template` of ``scn`` with router seed ``seed`` (the last one built is reused)."""
-    tpl = _last[1]
-    if tpl is not None and tpl.seed == seed and _same(tpl.scn, scn):
+    """The :class:`Template` of ``scn`` with router seed ``seed``: kept on the scenario (``run_cache``, so a
+    program alternating between scenarios builds each once), else the last one built if it is for an
+    equal scenario (a process pool's worker gets each job's scenario as a fresh copy), else built."""
+    own = run_cache(scn)
+    tpl = own.get(("template", seed))
+    if tpl is not None:
         return tpl
-    with _lock:
-        tpl = _build(scn, seed)
-        _last[1] = tpl
+    tpl = _last[1]
+    if tpl is None or tpl.seed != seed or not _same(tpl.scn, scn):
+        with _lock:
+            tpl = _build(scn, seed)
+            _last[1] = tpl
+    own[("template", seed)] = tpl
     return tpl
 
 
