@@ -165,7 +165,7 @@ class _Draws:
             while n < want:
                 parts.append(sample(rng, block))
                 n += block
-            row = np.concatenate(parts)
+            row = parts[2] if n == block and len(parts) == 3 else np.concatenate(parts)  # a first fill: one block
             DR[k, new_width - want:] = row[:want]
             self.carry[k] = row[want:]
             self.DI[k] = new_width - want
