@@ -15,7 +15,7 @@ import numpy as np
 from busyhour.sim.groups import GroupCounts, group_counts, window_groups
 from busyhour.sim.summary_kernels import queue_profile_kernel
 from busyhour.sim.results import (
-    AgentStats, CallLog, LittleCheck, RunResult, Stats, busy_in_bins, new_record, stats_from,
+    AgentStats, CallLog, LittleCheck, RunResult, Stats, agent_records, busy_in_bins, stats_from,
 )
 
 __all__ = ["ONE_PASS_CALLS", "call_log", "queue_profile", "staffed_arrays", "summarise_run"]
@@ -147,9 +147,8 @@ def agent_stats(scn, agent_ids, agent_team, calls: np.ndarray, staffed_s: np.nda
     team = [t.name for t in scn.teams]
     staffed_s, busy_s = np.asarray(staffed_s, dtype=np.float64), np.asarray(busy_s, dtype=np.float64)
     util = np.divide(busy_s, staffed_s, out=np.full(staffed_s.shape, math.nan), where=staffed_s > 0)
-    return tuple(new_record(AgentStats, (aid, team[tm], c, st, bu, u))
-                 for aid, tm, c, st, bu, u in zip(agent_ids, agent_team, calls.tolist(), staffed_s.tolist(),
-                                                  busy_s.tolist(), util.tolist()))
+    return agent_records(agent_ids, [team[tm] for tm in agent_team], calls.tolist(), staffed_s.tolist(),
+                         busy_s.tolist(), util.tolist())
 
 
 def _per_agent(agent: np.ndarray, start_s: np.ndarray, end_s: np.ndarray, w0: float, w1: float, n: int) -> np.ndarray:
