@@ -128,12 +128,15 @@ def _room(S):
 
 
 class _Draws:
-    """The loop's draw rows: row k hands out sampler k's values in BlockSampler's order (blocks of
-    ``BLOCK`` from the sampler's own generator), refilled from Python before a row runs dry.
-    ``per_event[k]``: one step may draw once per router event from row k (answer delays), else at
-    most ``FEW`` times (a redial's values)."""
+    """The loop's draw rows: row k hands out sampler k's values in BlockSampler's order, refilled from
+    Python before a row runs dry; a row's unused values are ``DR[k, DI[k]:]`` (right-aligned: a row
+    may hold fewer values than the array is wide). ``per_event[k]``: one step may draw once per router
+    event from row k (answer delays; drawn in blocks of ``BLOCK``), else at most ``FEW`` times (a
+    redial's values; drawn in blocks of ``FEW_BLOCK``: a replication makes tens of redials, not
+    thousands). The block sizes change no value: a sampler's n draws are its first k draws and then
+    its next n - k (tests/sim/test_sim_distributions.py), as BlockSampler's blocks of 1,024 are."""
 
-    BLOCK, FEW = 1024, 4
+    BLOCK, FEW, FEW_BLOCK = 1024, 4, 64
 
     def __init__(self, samplers: list[tuple], per_event: list[bool]) -> None:
         self.samplers, self.per_event = samplers, per_event
@@ -144,24 +147,28 @@ class _Draws:
 
     def refill(self, events_room: int) -> None:
         """Keep every row at least its low-water mark ahead of its next draw."""
+        if not self.samplers:
+            return
         self.DL[:len(self.samplers)] = [events_room if e else self.FEW for e in self.per_event]
         k_rows, width = self.DR.shape
         # twice the deepest low-water mark (a row is refilled after at least that many draws), and one
         # block at least: a row's first fill takes one block from each sampler, not two
-        new_width = max(width, 2 * int(self.DL.max()), self.BLOCK)
+        new_width = max(width, 2 * int(self.DL.max()), self.BLOCK if any(self.per_event) else self.FEW_BLOCK)
         DR = self.DR if new_width == width else np.zeros((k_rows, new_width))
         for k, (sample, rng) in enumerate(self.samplers):
             i = int(self.DI[k])
             if DR is self.DR and width - i >= self.DL[k]:
                 continue
+            block = self.BLOCK if self.per_event[k] else self.FEW_BLOCK
+            want = new_width if self.per_event[k] else min(new_width, max(2 * int(self.DL[k]), block))
             parts, n = [self.DR[k, i:], self.carry[k]], width - i + self.carry[k].size
-            while n < new_width:
-                parts.append(sample(rng, self.BLOCK))
-                n += self.BLOCK
-            row = np.concatenate(parts)
-            DR[k] = row[:new_width]
-            self.carry[k] = row[new_width:]
-            self.DI[k] = 0
+            while n < want:
+                parts.append(sample(rng, block))
+                n += block
+            row = parts[2] if n == block and len(parts) == 3 else np.concatenate(parts)  # a first fill: one block
+            DR[k, new_width - want:] = row[:want]
+            self.carry[k] = row[want:]
+            self.DI[k] = new_width - want
         self.DR = DR
 
 

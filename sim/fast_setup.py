@@ -5,9 +5,10 @@ the scenario and the router seed — the built router core (agents, queues,
 member heaps, escalation tables), the presence schedule on the loop's heap,
 the agents' teams and talk-time factors, the queues' redial and callback
 settings — plus what it draws: its callers (arrivals.py) and its samplers.
-:func:`template` builds the first part once per ``(scenario, seed)`` (the
-last one is kept, so replications of one scenario in one process share it, also when each comes as
-an equal copy, as in a process pool's workers)
+:func:`template` builds the first part once per ``(scenario, seed)`` and keeps it
+on the scenario object (``scenario.run_cache``; the last one built is also
+kept, so replications that each come as an equal copy, as in a process
+pool's workers, share it)
 and :func:`loop_state` copies its arrays for each replication (numpy
 copies, no parsing or Python loops over agents), then lays the
 replication's callers over them. The copy is the state a fresh build gives,
@@ -36,9 +37,9 @@ from .fast_layout import (
     L_R_BREAK, L_R_SHIFT, L_STOP, N_L_I, QI_ROW, Loop,
 )
 from .routing import agent_ids, router_config
-from .scenario import Scenario
-from .schedule import presence_schedule, redial_samplers
-from .streams import stream
+from .scenario import Scenario, run_cache
+from .schedule import REDIAL_DRAWS, presence_schedule, redial_samplers, redial_streams
+from .streams import streams
 
 __all__ = ["REASONS", "Template", "fresh_core", "loop_state", "new_router", "offers_callbacks",
            "router_cfg", "template"]
@@ -71,14 +72,20 @@ _last: list = [None, None]  # the last (scenario, seed, RouterConfig) parsed, th
 
 
 def router_cfg(scn: Scenario, seed: int | None) -> RouterConfig:
-    """The parsed router configuration of ``scn`` with ``seed`` (any seed when None: the rules are the
-    same), reusing the last one parsed for this scenario (or an equal one)."""
-    last = _last[0]  # one read: another thread may replace it meanwhile
-    if last is not None and _same(last[0], scn) and (seed is None or last[1] == seed):
-        return last[2]
+    """The parsed router configuration of ``scn`` with ``seed`` (``scn.seed`` when None: the rules are the
+    same for any seed), kept on the scenario (``run_cache``), or the last one parsed for an equal scenario."""
     seed = scn.seed if seed is None else seed
-    cfg = parse_config(router_config(scn, seed))
-    _last[0] = (scn, seed, cfg)
+    own = run_cache(scn)
+    cfg = own.get(("router_cfg", seed))
+    if cfg is not None:
+        return cfg
+    last = _last[0]  # one read: another thread may replace it meanwhile
+    if last is not None and last[1] == seed and _same(last[0], scn):
+        cfg = last[2]
+    else:
+        cfg = parse_config(router_config(scn, seed))
+        _last[0] = (scn, seed, cfg)
+    own[("router_cfg", seed)] = cfg
     return cfg
 
 
@@ -93,13 +100,19 @@ def offers_callbacks(q) -> bool:
 
 
 def template(scn: Scenario, seed: int) -> Template:
-    """The :class:`Template` of ``scn`` with router seed ``seed`` (the last one built is reused)."""
-    tpl = _last[1]
-    if tpl is not None and tpl.seed == seed and _same(tpl.scn, scn):
+    """The :class:`Template` of ``scn`` with router seed ``seed``: kept on the scenario (``run_cache``, so a
+    program alternating between scenarios builds each once), else the last one built if it is for an
+    equal scenario (a process pool's worker gets each job's scenario as a fresh copy), else built."""
+    own = run_cache(scn)
+    tpl = own.get(("template", seed))
+    if tpl is not None:
         return tpl
-    with _lock:
-        tpl = _build(scn, seed)
-        _last[1] = tpl
+    tpl = _last[1]
+    if tpl is None or tpl.seed != seed or not _same(tpl.scn, scn):
+        with _lock:
+            tpl = _build(scn, seed)
+            _last[1] = tpl
+    own[("template", seed)] = tpl
     return tpl
 
 
@@ -168,16 +181,20 @@ def loop_state(tpl: Template, arr, replication: int, seed: int, *, small_queue_l
     C_i = np.zeros((rows, 5), dtype=np.int64)
     C_i[:, CI_AGENT], C_i[:, CI_ATTEMPT], C_i[:n, CI_QUEUE] = -1, 1, arr.queue
     samplers, T_i = [], np.full(max(len(scn.teams), 1), -1, dtype=np.int64)
+    delayed = [tm for tm in scn.teams if getattr(tm.answer_delay, "value_s", None) != 0.0]
+    redialling = [q for q in scn.queues if q.redial.probability > 0]
+    gens = iter(streams(seed, replication, [("answer", tm.name) for tm in delayed]
+                        + [w for q in redialling for w in redial_streams(q)]))  # taken in this order
     for ti, tm in enumerate(scn.teams):
         if getattr(tm.answer_delay, "value_s", None) != 0.0:
             T_i[ti] = len(samplers)
-            samplers.append((tm.answer_delay.sample, stream(seed, replication, "answer", tm.name)))
+            samplers.append((tm.answer_delay.sample, next(gens)))
     n_answer = len(samplers)
     Q_i = tpl.Q_i.copy()
     for qi, q in enumerate(scn.queues):
         if q.redial.probability > 0:
             Q_i[qi, QI_ROW] = len(samplers)
-            samplers.extend(redial_samplers(scn, q, seed, replication))
+            samplers.extend(redial_samplers(scn, q, seed, replication, [next(gens) for _ in REDIAL_DRAWS]))
     m = tpl.H_t.size
     room = 2 * (tpl.core.EV_i.shape[0] + 16)  # fast._fit keeps half of that free in each array
     H_t, H_i = np.zeros(m + room), np.zeros((m + room, 4), dtype=np.int64)

@@ -31,8 +31,10 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-__all__ = ["AgentStats", "CallLog", "LittleCheck", "RunResult", "Stats", "busy_in_bins", "compute_stats", "new_record",
-           "stats_from"]
+from busyhour.sim.summary_kernels import span_edges
+
+__all__ = ["AgentStats", "CallLog", "LittleCheck", "RunResult", "Stats", "agent_records", "busy_in_bins", "compute_stats",
+           "new_record", "stats_from"]
 
 #: Disposition codes in ``CallLog.disposition``.
 UNFINISHED, COMPLETED, ABANDONED, OTHER = 0, 1, 2, 3
@@ -124,27 +126,16 @@ class CallLog:
 
 
 def busy_in_bins(start_s: np.ndarray, end_s: np.ndarray, edges_s: np.ndarray) -> np.ndarray:
-    """Total length of the spans [start, end) inside each bin of ``edges_s``.
+    """Total length of the spans [start, end) inside each bin of ``edges_s`` (spans with a non-finite end
+    left out).
 
-    Uses F(x) = Σ clip(x − start, 0, end − start): bin k gets F(e_{k+1}) − F(e_k).
-    O(spans × bins) in vector operations: one (edges × spans) array at a time, up to ``_BLOCK`` values
-    (each row is summed as the 1-D sum of that edge's values would be).
+    Uses F(x) = Σ clip(x − start, 0, end − start): bin k gets F(e_{k+1}) − F(e_k), each F summed as numpy
+    sums that edge's clipped values (summary_kernels.span_edges, compiled: O(spans × bins), no
+    (edges × spans) temporary).
     """
-    ok = np.isfinite(start_s) & np.isfinite(end_s)
-    s = start_s[ok]
-    length = end_s[ok] - s
-
-    def clipped_sums(e: np.ndarray) -> np.ndarray:
-        x = np.subtract(e[:, None], s)
-        np.clip(x, 0.0, length, out=x)  # in place: one block-sized temporary, not two
-        return x.sum(axis=1)
-
-    step = max(1, _BLOCK // max(s.size, 1))
-    cum = np.concatenate([clipped_sums(edges_s[i:i + step]) for i in range(0, edges_s.size, step)] or [np.zeros(0)])
-    return np.diff(cum)
-
-
-_BLOCK = 1 << 18  # values per (edges × spans) block of busy_in_bins: 2 MiB of float64
+    f64 = np.float64
+    return np.diff(span_edges(np.ascontiguousarray(start_s, dtype=f64), np.ascontiguousarray(end_s, dtype=f64),
+                              np.ascontiguousarray(edges_s, dtype=f64)))
 
 
 def compute_stats(log: CallLog, sel: np.ndarray, start_s: float, end_s: float, sl_threshold_s: float,
@@ -176,11 +167,47 @@ def stats_from(start_s: float, end_s: float, *, offered: int, answered: int, aba
         p_ab = abandoned / offered
     else:
         sl = p_wait = p_ab = nan
-    return new_record(Stats, (
-        start_s, end_s, offered, answered, abandoned, offered - answered - abandoned, sl,
-        wait_sum_s / answered if answered else nan, p_wait, p_ab, busy_s / staffed_s if staffed_s > 0 else nan,
-        int(max_queue), float(wait_pct_s[0]), float(wait_pct_s[1]), float(wait_pct_s[2]), float(wait_pct_s[3]),
-        callbacks, redials))
+    obj = _new(Stats)  # new_record's object, its attributes set one by one in field order (faster still)
+    d = obj.__dict__
+    d["start_s"] = start_s
+    d["end_s"] = end_s
+    d["offered"] = offered
+    d["answered"] = answered
+    d["abandoned"] = abandoned
+    d["other"] = offered - answered - abandoned
+    d["service_level"] = sl
+    d["asa_s"] = wait_sum_s / answered if answered else nan
+    d["p_wait"] = p_wait
+    d["p_abandon"] = p_ab
+    d["occupancy"] = busy_s / staffed_s if staffed_s > 0 else nan
+    d["max_queue"] = int(max_queue)
+    d["wait_p50_s"] = float(wait_pct_s[0])
+    d["wait_p90_s"] = float(wait_pct_s[1])
+    d["wait_p95_s"] = float(wait_pct_s[2])
+    d["wait_p99_s"] = float(wait_pct_s[3])
+    d["callbacks"] = callbacks
+    d["redials"] = redials
+    return obj
+
+
+def agent_records(agent_ids, teams, calls, staffed_s, busy_s, utilisation) -> tuple[AgentStats, ...]:
+    """The ``AgentStats`` of each agent from parallel sequences: new_record's objects, their attributes set
+    one by one in field order (about three times as fast for a run's tens of agents)."""
+    out = []
+    for aid, tm, c, st, bu, u in zip(agent_ids, teams, calls, staffed_s, busy_s, utilisation, strict=True):
+        obj = _new(AgentStats)
+        d = obj.__dict__
+        d["agent_id"] = aid
+        d["team"] = tm
+        d["calls"] = c
+        d["staffed_s"] = st
+        d["busy_s"] = bu
+        d["utilisation"] = u
+        out.append(obj)
+    return tuple(out)
+
+
+_new = object.__new__
 
 
 _FIELDS: dict[type, tuple[str, ...]] = {}

@@ -21,7 +21,8 @@ from busyhour.sim import distributions as d
 from busyhour.sim import limits
 from busyhour.sim.validate import ScenarioError, _get, _keys, _list, _num, _time, _unique
 
-__all__ = ["Burst", "CallbackOffer", "Period", "QueueSpec", "Redial", "Scenario", "ScenarioError", "TeamSpec", "load_scenario", "parse_scenario"]
+__all__ = ["Burst", "CallbackOffer", "Period", "QueueSpec", "Redial", "Scenario", "ScenarioError", "TeamSpec", "load_scenario",
+           "parse_scenario", "run_cache"]
 
 
 @dataclass(frozen=True)
@@ -95,6 +96,13 @@ class Scenario:
     source: str = ""
     start_clock_s: float = 0.0  # display only: time of day at t = 0 ("08:00" → 28800)
 
+    def __getstate__(self) -> dict:
+        """Pickled without :func:`run_cache`'s entries (a process-pool job carries the scenario, not what
+        this process built from it)."""
+        state = dict(self.__dict__)
+        state.pop(_RUN_CACHE, None)
+        return state
+
     def clock(self, t_s: float) -> str:
         """``t_s`` as a time of day, e.g. ``"09:15"``."""
         m = int((self.start_clock_s + t_s) // 60)
@@ -126,6 +134,20 @@ class Scenario:
         """The same scenario with every queue routed by ``strategy``."""
         queues = tuple(replace(q, router={**q.router, "strategy": strategy}) for q in self.queues)
         return replace(self, queues=queues, router={**self.router, "strategy": strategy})
+
+
+_RUN_CACHE = "_run_cache"
+
+
+def run_cache(scn: Scenario) -> dict:
+    """A dict kept on ``scn`` itself for what its runs build once and reuse (fast_setup.py: the parsed
+    router configuration and the compiled loop's starting state, by seed). Not a field: not compared,
+    printed or pickled, and a changed copy (``dataclasses.replace``) starts without it."""
+    cache = scn.__dict__.get(_RUN_CACHE)
+    if cache is None:
+        cache = {}
+        object.__setattr__(scn, _RUN_CACHE, cache)  # frozen: the dataclass refuses plain assignment
+    return cache
 
 
 def load_scenario(path: str | Path) -> Scenario:

@@ -15,9 +15,9 @@ import math
 
 from busyhour.sim.routing import after_call_work, agent_ids
 from busyhour.sim.scenario import Period, Scenario
-from busyhour.sim.streams import stream
+from busyhour.sim.streams import streams
 
-__all__ = ["presence_schedule", "redial_samplers"]
+__all__ = ["REDIAL_DRAWS", "presence_schedule", "redial_samplers", "redial_streams"]
 
 
 def presence_schedule(scn: Scenario, codes: tuple[int, int, int, int]) -> list[tuple[float, int, int]]:
@@ -41,14 +41,24 @@ def presence_schedule(scn: Scenario, codes: tuple[int, int, int, int]) -> list[t
     return out
 
 
-def redial_samplers(scn: Scenario, q, seed: int, replication: int) -> list[tuple]:
+#: The draws of a redial attempt, one stream each.
+REDIAL_DRAWS = ("delay", "handle", "acw", "patience", "redial", "callback")
+
+
+def redial_streams(q) -> list[tuple[str, str]]:
+    """The (source, name) of each stream of queue ``q``'s redial draws (streams.streams takes them)."""
+    return [("redial", f"{q.name}#{k}") for k in REDIAL_DRAWS]
+
+
+def redial_samplers(scn: Scenario, q, seed: int, replication: int, gens: list | None = None) -> list[tuple]:
     """(sample, generator) of each draw a redial attempt of queue ``q`` takes — its delay, talk time,
     after-call work, patience, redial and callback uniforms — each from its own stream, so the k-th
-    redial's values do not depend on when the other draws were made."""
-    kinds = (("delay", q.redial.delay.sample), ("handle", q.handle_time.sample),
-             ("acw", after_call_work(scn, q).sample), ("patience", q.patience.sample), ("redial", _uniform),
-             ("callback", _uniform))
-    return [(s, stream(seed, replication, "redial", f"{q.name}#{k}")) for k, s in kinds]
+    redial's values do not depend on when the other draws were made. ``gens``: those streams, when the
+    caller made them (``streams(seed, replication, redial_streams(q))``)."""
+    samples = (q.redial.delay.sample, q.handle_time.sample, after_call_work(scn, q).sample, q.patience.sample,
+               _uniform, _uniform)
+    gens = streams(seed, replication, redial_streams(q)) if gens is None else gens
+    return list(zip(samples, gens, strict=True))
 
 
 def _uniform(rng, n):

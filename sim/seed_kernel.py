@@ -15,6 +15,11 @@ to ``numpy.random.SeedSequence`` on random seeds and keys. Inputs: a seed
 and key elements from 0 to 2^63 − 1 (streams.stream's: ``limits.MAX_SEED``,
 a replication, a source code, a CRC-32).
 
+:func:`state_words_rows` computes the words of many keys in one call (a
+replication's streams: streams.streams). The helpers are inlined by numba
+(``inline="always"``) so that each entry is one library and entries share
+no callee copies (see sim/summary_kernels.py).
+
 Cost: O(entropy words × 4) 32-bit operations.
 """
 
@@ -23,7 +28,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["state_words", "state_words_py"]
+__all__ = ["state_words", "state_words_py", "state_words_rows"]
 
 M32 = 0xFFFFFFFF
 INIT_A, MULT_A, INIT_B, MULT_B = 0x43B0D7E5, 0x931E8875, 0x8B51F9DD, 0x58F38DED
@@ -31,7 +36,7 @@ MIX_L, MIX_R = 0xCA01F9DD, 0x4973F715
 POOL = 4
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _words(out, n, x):
     """Append the 32-bit words of ``x`` (little end first; 0 is one word) to ``out`` from row ``n``."""
     x = np.uint64(x)
@@ -43,7 +48,7 @@ def _words(out, n, x):
             return n
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _entropy(seed, key):
     """The entropy words: the seed's words padded to the pool size, then each key element's words."""
     out = np.zeros(POOL + 2 * key.size, dtype=np.uint64)
@@ -53,7 +58,7 @@ def _entropy(seed, key):
     return out[:n]
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _hashmix(v, h):
     """(hashed v, next hash constant)."""
     m32 = np.uint64(M32)
@@ -63,7 +68,7 @@ def _hashmix(v, h):
     return v ^ (v >> np.uint64(16)), h
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _mix(x, y):
     m32 = np.uint64(M32)
     a, b = (np.uint64(MIX_L) * x) & m32, (np.uint64(MIX_R) * y) & m32
@@ -75,6 +80,23 @@ def _mix(x, y):
 def state_words(seed, key, n_words):
     """``SeedSequence(seed, spawn_key=key).generate_state(n_words, np.uint32)`` (as uint64 values < 2^32);
     ``key``: an int64 array."""
+    out = np.zeros(n_words, dtype=np.uint64)
+    _state_words_into(seed, key, out)
+    return out
+
+
+@njit(cache=True)
+def state_words_rows(seed, keys, n_words):
+    """:func:`state_words` of every row of ``keys`` (an int64 array, one key a row): one call for all the
+    streams of a replication."""
+    out = np.zeros((keys.shape[0], n_words), dtype=np.uint64)
+    for r in range(keys.shape[0]):
+        _state_words_into(seed, keys[r], out[r])
+    return out
+
+
+@njit(cache=True, inline="always")
+def _state_words_into(seed, key, out):
     m32 = np.uint64(M32)
     ent = _entropy(seed, key)
     pool = np.zeros(POOL, dtype=np.uint64)
@@ -90,14 +112,12 @@ def state_words(seed, key, n_words):
         for d in range(POOL):
             v, h = _hashmix(ent[s], h)
             pool[d] = _mix(pool[d], v)
-    out = np.zeros(n_words, dtype=np.uint64)
     hb = np.uint64(INIT_B)
-    for i in range(n_words):
+    for i in range(out.size):
         v = pool[i % POOL] ^ hb
         hb = (hb * np.uint64(MULT_B)) & m32
         v = (v * hb) & m32
         out[i] = v ^ (v >> np.uint64(16))
-    return out
 
 
 def state_words_py(seed: int, key: tuple[int, ...], n_words: int) -> list[int]:

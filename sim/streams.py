@@ -22,9 +22,9 @@ import zlib
 import numpy as np
 from numpy.random.bit_generator import ISeedSequence
 
-from busyhour.sim.seed_kernel import state_words
+from busyhour.sim.seed_kernel import state_words, state_words_rows
 
-__all__ = ["SOURCES", "stream"]
+__all__ = ["SOURCES", "stream", "streams"]
 
 #: Source codes, part of each stream's spawn key. Append only: changing a
 #: code changes every seeded result.
@@ -50,18 +50,37 @@ def stream(seed: int, replication: int, source: str, name: str) -> np.random.Gen
     return np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=key)))
 
 
+def streams(seed: int, replication: int, wanted: list[tuple[str, str]]) -> list[np.random.Generator]:
+    """``[stream(seed, replication, source, name) for source, name in wanted]``, the same generators, with
+    the state words of all of them from one compiled call (a replication opens about thirty)."""
+    seed, replication = int(seed), int(replication)
+    if not (0 <= seed < 2**63 and 0 <= replication < 2**63 and sys.byteorder == "little") or not wanted:
+        return [stream(seed, replication, source, name) for source, name in wanted]
+    keys = np.array([(replication, SOURCES[source], zlib.crc32(name.encode("utf-8"))) for source, name in wanted],
+                    dtype=np.int64)
+    words = state_words_rows(seed, keys, _PCG64_WORDS).astype(np.uint32)
+    return [np.random.Generator(np.random.PCG64(_StateWords(seed, keys[i], words[i]))) for i in range(len(wanted))]
+
+
+_PCG64_WORDS = 8  # PCG64 asks its seed sequence for 4 uint64 words: 8 uint32 words
+
+
 class _StateWords(ISeedSequence):
     """``SeedSequence(seed, spawn_key=key)``'s state words from the compiled seed_kernel — the same words
     (tests/kernels/test_sim_seed_kernel.py), without numpy's per-object cost. PCG64 asks once."""
 
-    __slots__ = ("seed", "key")
+    __slots__ = ("seed", "key", "words")
 
-    def __init__(self, seed: int, key: np.ndarray) -> None:
-        self.seed, self.key = seed, key
+    def __init__(self, seed: int, key: np.ndarray, words: np.ndarray | None = None) -> None:
+        self.seed, self.key, self.words = seed, key, words  # words: the first uint32 words, when known
 
     def generate_state(self, n_words: int, dtype=np.uint32) -> np.ndarray:
         wide = np.dtype(dtype) == np.uint64
         if not wide and np.dtype(dtype) != np.uint32:
             raise ValueError("only support uint32 or uint64")
-        words = state_words(self.seed, self.key, n_words * (2 if wide else 1)).astype(np.uint32)
+        n32 = n_words * (2 if wide else 1)
+        if self.words is not None and self.words.size == n32:
+            words = self.words
+        else:
+            words = state_words(self.seed, self.key, n32).astype(np.uint32)
         return words.view(np.uint64) if wide else words

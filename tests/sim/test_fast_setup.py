@@ -6,7 +6,8 @@
    far too small (it grows during the run) and on a very large one is the same run, and the SimPy
    driver's.
 3. A template belongs to one (scenario, seed): an equal copy of the scenario shares it, another seed or
-   scenario gets its own.
+   scenario gets its own; a scenario keeps its own (``run_cache``) while others are built, which is not
+   pickled, compared or printed with it.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import numpy as np
 
 import busyhour.sim.fast_setup as setup
 from busyhour.sim.driver import simulate
-from busyhour.sim.scenario import load_scenario
+from busyhour.sim.scenario import load_scenario, run_cache
 from test_fast_sim import scenario
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -48,8 +49,10 @@ def test_results_do_not_depend_on_the_cores_starting_room(monkeypatch):
     monkeypatch.setattr(setup, "_last", [None, None])
     runs = []
     for sizes in ((16, 64, 256), (1 << 14, 1 << 15, 1 << 16)):  # far less and far more room than the run needs
-        setup._last[1] = setup._build(scn, scn.seed, sizes)
+        tpl = setup._build(scn, scn.seed, sizes)
+        run_cache(scn)[("template", scn.seed)] = tpl
         runs.append(simulate(scn, 1))
+        assert setup.template(scn, scn.seed) is tpl and tpl.sizes == sizes
     _same_run(*runs)
     _same_run(runs[0], simulate(scn, 1, engine="simpy"))
 
@@ -65,3 +68,16 @@ def test_a_template_belongs_to_one_scenario_and_seed():
     t_other = setup.template(other, 1)
     assert t_other.scn is other and len(t_other.agent_ids) == 12
     assert setup.router_cfg(pickle.loads(pickle.dumps(other)), 1) is setup.router_cfg(other, 1)
+
+
+def test_a_scenario_keeps_its_template_while_another_is_built():
+    """Alternating two scenarios (as ``busyhour bench sim`` does) builds each template once; what a
+    scenario keeps is not pickled, compared or printed."""
+    a, b = scenario({}), scenario({"team": {"agents": 12}})
+    ta = setup.template(a, 1)
+    tb = setup.template(b, 1)
+    assert setup.template(a, 1) is ta and setup.template(b, 1) is tb
+    assert setup.router_cfg(a, 1) is ta.config and setup.router_cfg(a, None) is setup.router_cfg(a, a.seed)
+    copy = pickle.loads(pickle.dumps(a))
+    assert "_run_cache" not in copy.__dict__ and copy == a and repr(copy) == repr(a)
+    assert dataclasses.replace(a).__dict__.get("_run_cache") is None

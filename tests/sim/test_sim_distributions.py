@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from busyhour.sim import distributions as d
 from busyhour.sim.streams import stream
@@ -27,6 +28,26 @@ def test_mean_and_cv(dist):
     cv = getattr(dist, "cv", None)
     if cv is not None:  # sd of the sd estimate is larger for skewed laws; 5% is ~ 10 SE here
         assert sd / x.mean() == pytest.approx(cv, rel=0.05)
+
+
+SPLIT_DISTS = [d.Exponential(180.0), d.LogNormal(240.0, 0.8), d.Gamma(200.0, 0.5), d.Gamma(60.0, 1.7),
+               d.Weibull(120.0, 0.7), d.Constant(30.0), d.Never(), d.Empirical(np.array([10.0, 20.0, 60.0])),
+               d.Empirical(np.arange(1.0, 70_000.0))]
+
+
+@settings(max_examples=60, deadline=None)
+@given(dist=st.sampled_from(SPLIT_DISTS), seed=st.integers(0, 2**32), cuts=st.lists(st.integers(0, 300), max_size=4))
+def test_draws_do_not_depend_on_how_they_are_split(dist, seed, cuts):
+    """n draws are the first k draws and then the next n - k, for any k: the simulation's draw rows
+    (fast._Draws) take a sampler's values in other blocks than driver.py's BlockSampler and must hand
+    out the same sequence. Also the redial uniforms (``Generator.random``)."""
+    sizes = cuts + [1024]
+    whole = dist.sample(stream(seed, 0, "handle", "split"), sum(sizes))
+    g = stream(seed, 0, "handle", "split")
+    parts = np.concatenate([dist.sample(g, n) for n in sizes])
+    assert parts.tobytes() == whole.tobytes()
+    u = stream(seed, 0, "redial", "split")
+    assert np.concatenate([u.random(n) for n in sizes]).tobytes() == stream(seed, 0, "redial", "split").random(sum(sizes)).tobytes()
 
 
 def test_never_and_empirical():
