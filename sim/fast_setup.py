@@ -71,6 +71,16 @@ _lock = threading.Lock()
 _last: list = [None, None]  # the last (scenario, seed, RouterConfig) parsed, the last Template built
 
 
+RUN_CACHE_ENTRIES = 8  # what one scenario object keeps (a sweep over many router seeds must not grow it for ever)
+
+
+def _keep(own: dict, key: tuple, value) -> None:
+    """``own[key] = value``, emptying ``own`` first when it holds :data:`RUN_CACHE_ENTRIES` entries."""
+    if len(own) >= RUN_CACHE_ENTRIES:
+        own.clear()
+    own[key] = value
+
+
 def router_cfg(scn: Scenario, seed: int | None) -> RouterConfig:
     """The parsed router configuration of ``scn`` with ``seed`` (``scn.seed`` when None: the rules are the
     same for any seed), kept on the scenario (``run_cache``), or the last one parsed for an equal scenario."""
@@ -85,7 +95,7 @@ def router_cfg(scn: Scenario, seed: int | None) -> RouterConfig:
     else:
         cfg = parse_config(router_config(scn, seed))
         _last[0] = (scn, seed, cfg)
-    own[("router_cfg", seed)] = cfg
+    _keep(own, ("router_cfg", seed), cfg)
     return cfg
 
 
@@ -112,7 +122,7 @@ def template(scn: Scenario, seed: int) -> Template:
         with _lock:
             tpl = _build(scn, seed)
             _last[1] = tpl
-    own[("template", seed)] = tpl
+    _keep(own, ("template", seed), tpl)
     return tpl
 
 

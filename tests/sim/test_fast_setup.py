@@ -81,3 +81,13 @@ def test_a_scenario_keeps_its_template_while_another_is_built():
     copy = pickle.loads(pickle.dumps(a))
     assert "_run_cache" not in copy.__dict__ and copy == a and repr(copy) == repr(a)
     assert dataclasses.replace(a).__dict__.get("_run_cache") is None
+
+
+def test_what_a_scenario_keeps_is_bounded_over_many_router_seeds():
+    """A sweep over router seeds on one scenario object keeps at most RUN_CACHE_ENTRIES builds."""
+    a = scenario({})
+    for seed in range(3 * setup.RUN_CACHE_ENTRIES):
+        setup.template(a, seed)
+        assert len(run_cache(a)) <= setup.RUN_CACHE_ENTRIES
+    last = setup.template(a, 3 * setup.RUN_CACHE_ENTRIES - 1)
+    assert setup.template(a, 3 * setup.RUN_CACHE_ENTRIES - 1) is last  # the latest is still kept
