@@ -13,7 +13,6 @@ import time
 import numpy as np
 
 from busyhour.sim.groups import GroupCounts, group_counts, window_groups
-from busyhour.sim.summary_kernels import queue_profile_kernel
 from busyhour.sim.results import (
     AgentStats, CallLog, LittleCheck, RunResult, Stats, agent_records, busy_in_bins, stats_from,
 )
@@ -37,12 +36,30 @@ def queue_profile(q_t: list[float], q_d: list[int], edges_s: np.ndarray,
                   whole_to_s: float | None = None) -> tuple[np.ndarray, float] | tuple[np.ndarray, float, float]:
     """Max number waiting in each bin, and the integral of the number waiting over [edges[0], edges[-1]);
     with ``whole_to_s`` also the integral over [0, whole_to_s) (what ``queue_profile`` over the edges
-    [0, whole_to_s] gives). Compiled (summary_kernels.queue_profile_kernel)."""
-    f64 = np.float64
-    maxq, area, area_all = queue_profile_kernel(
-        np.ascontiguousarray(q_t, dtype=f64), np.ascontiguousarray(q_d, dtype=np.int64),
-        np.ascontiguousarray(edges_s, dtype=f64), float(edges_s[-1] if whole_to_s is None else whole_to_s))
-    return (maxq, area) if whole_to_s is None else (maxq, area, area_all)
+    [0, whole_to_s] gives)."""
+    t = np.asarray(q_t, dtype=np.float64)
+    n = np.cumsum(np.asarray(q_d, dtype=np.int64))
+    if t.size == 0:
+        empty = np.zeros(edges_s.size - 1, dtype=np.int64), 0.0
+        return empty if whole_to_s is None else (*empty, 0.0)
+    last = np.empty(t.size, dtype=bool)  # the count after all changes at one instant (times are finite)
+    np.not_equal(t[1:], t[:-1], out=last[:-1])
+    last[-1] = True
+    t, n = t[last], n[last]
+
+    def area(lo: float, hi: float) -> float:
+        seg_end = np.append(t[1:], max(hi, t[-1]))
+        # np.maximum(x, 0.0) is what np.clip(x, 0.0, None) calls
+        return float((n * np.maximum(np.minimum(seg_end, hi) - np.maximum(t, lo), 0.0)).sum())
+
+    out = np.zeros(edges_s.size - 1, dtype=np.int64)
+    bins = np.searchsorted(edges_s, t, side="right") - 1
+    ok = (bins >= 0) & (bins < out.size)
+    np.maximum.at(out, bins[ok], n[ok])
+    before = np.searchsorted(t, edges_s[:-1], side="left") - 1  # last change before each bin opens
+    carried = np.where(before >= 0, n[np.maximum(before, 0)], 0)
+    profile = np.maximum(out, carried), area(edges_s[0], edges_s[-1])
+    return profile if whole_to_s is None else (*profile, area(0.0, whole_to_s))
 
 
 def summarise_run(run, wall0: float, engine: str = "simpy") -> RunResult:

@@ -34,7 +34,7 @@ import math
 import numpy as np
 from numba import njit
 
-__all__ = ["TALLY_COLUMNS", "group_tally", "pairwise_sum", "pairwise_sum_py", "queue_profile_kernel", "span_edges"]
+__all__ = ["TALLY_COLUMNS", "group_tally", "pairwise_sum", "pairwise_sum_py", "span_edges"]
 
 #: Columns of group_tally's counts, one row per group.
 T_OFFERED, T_ANSWERED, T_ABANDONED, T_WITHIN_SL, T_NOT_WAITING, T_CALLBACKS, T_REDIALS = range(7)
@@ -272,51 +272,3 @@ def span_edges(start_s, end_s, edges_s):
             x[j] = v if v < length[j] else length[j]
         out[k] = 0.0 + _pairwise(x, 0, m, f_i, f_left)
     return out
-
-
-@njit(cache=True, inline="always")
-def _queue_area(t, n, m, lo, hi, vals, f_i, f_left):
-    """∫ number waiting over [lo, hi) from the first ``m`` (time, count after) rows: numpy's
-    ``(n * np.maximum(np.minimum(seg_end, hi) - np.maximum(t, lo), 0.0)).sum()`` (``np.maximum(a, b)``:
-    ``a`` when ``a >= b``), a segment ending at the next change (the last at ``max(hi, t[-1])``)."""
-    for j in range(m):
-        end = t[j + 1] if j + 1 < m else (t[m - 1] if t[m - 1] > hi else hi)
-        a = end if end <= hi else hi
-        b = t[j] if t[j] >= lo else lo
-        d = a - b
-        vals[j] = float(n[j]) * (d if d >= 0.0 else 0.0)
-    return 0.0 + _pairwise(vals, 0, m, f_i, f_left)
-
-
-@njit(cache=True)
-def queue_profile_kernel(q_t, q_d, edges_s, whole_to_s):
-    """measure.queue_profile's figures: the most calls waiting in each bin of ``edges_s`` (the count after
-    all changes at one instant; a bin starts with the count carried in), the integral of the number
-    waiting over [edges[0], edges[-1]) and over [0, whole_to_s). ``q_t``: change times (ascending),
-    ``q_d``: ±1 changes."""
-    n_bins = edges_s.size - 1
-    out = np.zeros(n_bins, dtype=np.int64)
-    m = 0
-    t = np.empty(q_t.size)
-    n = np.empty(q_t.size, dtype=np.int64)
-    count = 0
-    for i in range(q_t.size):  # keep the count after the last change of each instant
-        count += q_d[i]
-        if i + 1 == q_t.size or q_t[i + 1] != q_t[i]:
-            t[m] = q_t[i]
-            n[m] = count
-            m += 1
-    if m == 0:
-        return out, 0.0, 0.0
-    for j in range(m):  # np.maximum.at(out, bin of each change, its count)
-        k = np.searchsorted(edges_s, t[j], side="right") - 1
-        if 0 <= k < n_bins and n[j] > out[k]:
-            out[k] = n[j]
-    for k in range(n_bins):  # the count carried into each bin
-        before = np.searchsorted(t[:m], edges_s[k], side="left") - 1
-        if before >= 0 and n[before] > out[k]:
-            out[k] = n[before]
-    vals = np.empty(m)
-    f_i, f_left = _stack()
-    area = _queue_area(t, n, m, edges_s[0], edges_s[n_bins], vals, f_i, f_left)
-    return out, area, _queue_area(t, n, m, 0.0, whole_to_s, vals, f_i, f_left)

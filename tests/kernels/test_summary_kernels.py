@@ -6,10 +6,7 @@
 2. ``group_tally``'s counts are the per-group counts of the masks; its sums are numpy's sums of each
    group's answered waits in call order; its sorted waits are numpy's lexsort of (wait, group) — -0.0
    among +0.0 and NaN included (numpy's stable order there).
-3. ``queue_profile_kernel`` (measure.queue_profile) is the numpy code it replaced, bit for bit: the most
-   waiting per bin (the count after all changes at an instant, carried into a bin), the integral over
-   the bins and over [0, end) — ties, an empty log, changes before, between and after the edges.
-4. ``span_edges`` is numpy's ``np.clip(e - start, 0, end - start).sum()`` at each edge over the spans with
+3. ``span_edges`` is numpy's ``np.clip(e - start, 0, end - start).sum()`` at each edge over the spans with
    finite ends (NaN starts, infinite ends, zero and negative lengths included).
 Also passes with ``NUMBA_DISABLE_JIT=1`` (the kernels as plain Python).
 """
@@ -23,7 +20,7 @@ from hypothesis import given, settings, strategies as st
 
 from busyhour.sim.summary_kernels import (
     T_ABANDONED, T_ANSWERED, T_CALLBACKS, T_NOT_WAITING, T_OFFERED, T_REDIALS, T_WITHIN_SL, group_tally, pairwise_sum,
-    pairwise_sum_py, queue_profile_kernel, span_edges,
+    pairwise_sum_py, span_edges,
 )
 
 SIZES = st.one_of(st.integers(0, 20), st.sampled_from([127, 128, 129, 255, 256, 257, 1000, 1031]), st.integers(0, 3000))
@@ -100,42 +97,3 @@ def test_span_edges_is_the_clipped_sum(seed, n, n_edges):
     s, length = start[ok], end[ok] - start[ok]
     want = np.clip(edges[:, None] - s, 0.0, length).sum(axis=1)
     assert span_edges(start, end, edges).tobytes() == want.tobytes()
-
-
-def _queue_profile_numpy(q_t, q_d, edges_s, whole_to_s):
-    """The reference: measure.queue_profile as it was in numpy."""
-    t = np.asarray(q_t, dtype=np.float64)
-    n = np.cumsum(np.asarray(q_d, dtype=np.int64))
-    if t.size == 0:
-        return np.zeros(edges_s.size - 1, dtype=np.int64), 0.0, 0.0
-    last = np.empty(t.size, dtype=bool)
-    np.not_equal(t[1:], t[:-1], out=last[:-1])
-    last[-1] = True
-    t, n = t[last], n[last]
-
-    def area(lo, hi):
-        seg_end = np.append(t[1:], max(hi, t[-1]))
-        return float((n * np.maximum(np.minimum(seg_end, hi) - np.maximum(t, lo), 0.0)).sum())
-
-    out = np.zeros(edges_s.size - 1, dtype=np.int64)
-    bins = np.searchsorted(edges_s, t, side="right") - 1
-    ok = (bins >= 0) & (bins < out.size)
-    np.maximum.at(out, bins[ok], n[ok])
-    before = np.searchsorted(t, edges_s[:-1], side="left") - 1
-    carried = np.where(before >= 0, n[np.maximum(before, 0)], 0)
-    return np.maximum(out, carried), area(edges_s[0], edges_s[-1]), area(0.0, whole_to_s)
-
-
-@settings(max_examples=200, deadline=None)
-@given(seed=st.integers(0, 2**32 - 1), n=st.integers(0, 600), n_edges=st.integers(1, 20))
-def test_queue_profile_is_the_numpy_code(seed, n, n_edges):
-    rng = np.random.default_rng(seed)
-    t = np.sort(np.round(rng.random(n) * 4000, int(rng.integers(0, 2))))  # ties
-    d = np.where(rng.random(n) < 0.55, 1, -1)  # the count may go below zero: both take it as it comes
-    edges = np.sort(np.round(rng.uniform(-100, 4200, n_edges + 1), 1))
-    whole = float(max(edges[-1], t[-1] if n else 0.0) + rng.random() * 100)
-    want = _queue_profile_numpy(t, d, edges, whole)
-    got = queue_profile_kernel(t, d.astype(np.int64), edges, whole)
-    assert got[0].tolist() == want[0].tolist()
-    assert np.float64(got[1]).tobytes() == np.float64(want[1]).tobytes()
-    assert np.float64(got[2]).tobytes() == np.float64(want[2]).tobytes()
