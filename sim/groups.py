@@ -5,11 +5,11 @@ counts on that group's mask, in a few numpy passes over the calls instead of
 one pass per group, and to the last bit:
 
 * counts (offered, answered, abandoned, within the service-level threshold,
-  not waiting, callbacks, redials) in one compiled pass
-  (summary_kernels.group_tally), which also
-* sums a group's answered waits *in call order* in numpy's pairwise order
-  (what numpy's sum of the masked array gives), and sorts each group's
-  waits as numpy's sort does;
+  not waiting, callbacks, redials) by ``bincount``;
+* a group's sum of answered waits is numpy's sum of those waits *in call
+  order*: after a stable sort by group, each group is a contiguous slice of
+  the same values in the same order as the masked array, so numpy adds them
+  in the same pairwise order;
 * the wait percentiles are numpy's ``linear`` method (``np.percentile``'s
   default), computed for all groups at once from the waits sorted by
   (group, wait) — :func:`percentiles_sorted` repeats numpy's index and
@@ -18,7 +18,7 @@ one pass per group, and to the last bit:
 tests/sim/test_sim_groups.py holds both against ``compute_stats`` and
 ``np.percentile`` on random calls and groupings.
 
-Cost: O(n log n) for n calls (compiled), O(groups) numpy for the percentiles.
+Cost: O(n log n) for n calls (two sorts), O(groups) Python.
 """
 
 from __future__ import annotations
@@ -28,9 +28,6 @@ from typing import NamedTuple
 import numpy as np
 
 from busyhour.sim.results import ABANDONED, CallLog
-from busyhour.sim.summary_kernels import (
-    T_ABANDONED, T_ANSWERED, T_CALLBACKS, T_NOT_WAITING, T_OFFERED, T_REDIALS, T_WITHIN_SL, group_tally,
-)
 
 __all__ = ["PERCENTILES", "GroupCounts", "group_counts", "percentiles_sorted", "window_groups"]
 
@@ -91,7 +88,7 @@ def _sorted_in_groups(values: np.ndarray, bounds: list[tuple[int, int]]) -> np.n
     """``values`` (grouped: group k is ``values[s:e]`` for its ``(s, e)`` in ``bounds``) sorted ascending within
     each group: ``values[np.lexsort((values, group))]``, the same array bit for bit. A sort puts equal values
     in any order, which shows only where equal values differ in bits: a -0.0 among +0.0s (or NaNs), where
-    the sort is stable, as lexsort is. (The reference for group_tally's sort.)"""
+    the sort is stable, as lexsort is."""
     out = values.copy()
     kind = "stable" if np.isnan(values).any() or np.signbit(values[values == 0.0]).any() else "quicksort"
     for s, e in bounds:
@@ -103,13 +100,23 @@ def _sorted_in_groups(values: np.ndarray, bounds: list[tuple[int, int]]) -> np.n
 def group_counts(log: CallLog, rows: np.ndarray, groups: np.ndarray, n_groups: int, sl_threshold_s: float,
                  *, percentiles: bool = True) -> GroupCounts:
     """Call ``rows[i]`` belongs to group ``groups[i]`` (0 … n_groups − 1); a call may be in several groups,
-    and within a group the rows are in call order. ``percentiles=False`` leaves ``wait_pct_s`` empty.
-    Counts, sums and sorts in one compiled pass (summary_kernels.group_tally)."""
-    counts, wsum, waits, starts = group_tally(
-        np.asarray(rows, dtype=np.int64), np.asarray(groups, dtype=np.int64), log.answered,
-        log.disposition == ABANDONED, log.callback, log.redial, log.wait_s, n_groups, float(sl_threshold_s))
-    answered = counts[:, T_ANSWERED]
-    pct = percentiles_sorted(waits, starts, answered) if percentiles else np.zeros((0, 4))
-    return GroupCounts(offered=counts[:, T_OFFERED], answered=answered, abandoned=counts[:, T_ABANDONED],
-                       within_sl=counts[:, T_WITHIN_SL], not_waiting=counts[:, T_NOT_WAITING], wait_sum_s=wsum,
-                       wait_pct_s=pct, callbacks=counts[:, T_CALLBACKS], redials=counts[:, T_REDIALS])
+    and within a group the rows are in call order. ``percentiles=False`` leaves ``wait_pct_s`` empty."""
+    count = lambda sel: np.bincount(groups[sel[rows]], minlength=n_groups)  # noqa: E731
+    ans = log.answered[rows]
+    waits = log.wait_s[rows[ans]]
+    ga = groups[ans]
+    order = np.argsort(ga, kind="stable")  # call order within each group
+    w_call_order = waits[order]
+    answered = np.bincount(ga, minlength=n_groups)
+    starts = np.concatenate(([0], np.cumsum(answered)[:-1])).astype(np.intp)
+    ends = starts + answered
+    bounds = list(zip(starts.tolist(), ends.tolist()))
+    wsum = np.array([w_call_order[s:e].sum() for s, e in bounds])
+    pct = (percentiles_sorted(_sorted_in_groups(w_call_order, bounds), starts, answered) if percentiles
+           else np.zeros((0, 4)))
+    return GroupCounts(
+        offered=np.bincount(groups, minlength=n_groups), answered=answered,
+        abandoned=count(log.disposition == ABANDONED),
+        within_sl=np.bincount(ga[waits <= sl_threshold_s], minlength=n_groups),
+        not_waiting=np.bincount(ga[waits <= 0.0], minlength=n_groups),
+        wait_sum_s=wsum.reshape(n_groups), wait_pct_s=pct, callbacks=count(log.callback), redials=count(log.redial))

@@ -18,7 +18,9 @@ a replication, a source code, a CRC-32).
 :func:`state_words_rows` computes the words of many keys in one call (a
 replication's streams: streams.streams). The helpers are inlined by numba
 (``inline="always"``) so that each entry is one library and entries share
-no callee copies (see sim/summary_kernels.py).
+no callee copies: two cached entries, one compiled where router/core_jit.py's
+linkage change was active and one where it was not, linking each other's
+copies gave wrong results once.
 
 Cost: O(entropy words × 4) 32-bit operations.
 """
