@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench clean
+.PHONY: demo test bench clean clean-cache
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -23,5 +23,9 @@ bench: $(STAMP)
 	$(PY) -m pip install --quiet -e ".[test,dask,peers]"
 	$(PY) -m pytest -q -p no:cacheprovider -m benchmark --benchmark-enable bench
 
-clean:
+clean: clean-cache
 	rm -rf $(VENV) build *.egg-info
+
+# numba's on-disk caches of the kernels (__pycache__/*.nbi, *.nbc): stale after a pull that changes a callee's file
+clean-cache:
+	find . -path ./$(VENV) -prune -o \( -name '*.nbi' -o -name '*.nbc' \) -type f -print0 | xargs -0 rm -f
