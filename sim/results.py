@@ -176,47 +176,17 @@ def stats_from(start_s: float, end_s: float, *, offered: int, answered: int, aba
         p_ab = abandoned / offered
     else:
         sl = p_wait = p_ab = nan
-    obj = _new(Stats)  # new_record's object, its attributes set one by one in field order (faster still)
-    d = obj.__dict__
-    d["start_s"] = start_s
-    d["end_s"] = end_s
-    d["offered"] = offered
-    d["answered"] = answered
-    d["abandoned"] = abandoned
-    d["other"] = offered - answered - abandoned
-    d["service_level"] = sl
-    d["asa_s"] = wait_sum_s / answered if answered else nan
-    d["p_wait"] = p_wait
-    d["p_abandon"] = p_ab
-    d["occupancy"] = busy_s / staffed_s if staffed_s > 0 else nan
-    d["max_queue"] = int(max_queue)
-    d["wait_p50_s"] = float(wait_pct_s[0])
-    d["wait_p90_s"] = float(wait_pct_s[1])
-    d["wait_p95_s"] = float(wait_pct_s[2])
-    d["wait_p99_s"] = float(wait_pct_s[3])
-    d["callbacks"] = callbacks
-    d["redials"] = redials
-    return obj
+    return new_record(Stats, (
+        start_s, end_s, offered, answered, abandoned, offered - answered - abandoned, sl,
+        wait_sum_s / answered if answered else nan, p_wait, p_ab, busy_s / staffed_s if staffed_s > 0 else nan,
+        int(max_queue), float(wait_pct_s[0]), float(wait_pct_s[1]), float(wait_pct_s[2]), float(wait_pct_s[3]),
+        callbacks, redials))
 
 
 def agent_records(agent_ids, teams, calls, staffed_s, busy_s, utilisation) -> tuple[AgentStats, ...]:
-    """The ``AgentStats`` of each agent from parallel sequences: new_record's objects, their attributes set
-    one by one in field order (about three times as fast for a run's tens of agents)."""
-    out = []
-    for aid, tm, c, st, bu, u in zip(agent_ids, teams, calls, staffed_s, busy_s, utilisation, strict=True):
-        obj = _new(AgentStats)
-        d = obj.__dict__
-        d["agent_id"] = aid
-        d["team"] = tm
-        d["calls"] = c
-        d["staffed_s"] = st
-        d["busy_s"] = bu
-        d["utilisation"] = u
-        out.append(obj)
-    return tuple(out)
-
-
-_new = object.__new__
+    """The ``AgentStats`` of each agent from parallel sequences (of one length: ValueError otherwise)."""
+    return tuple(new_record(AgentStats, values)
+                 for values in zip(agent_ids, teams, calls, staffed_s, busy_s, utilisation, strict=True))
 
 
 _FIELDS: dict[type, tuple[str, ...]] = {}
