@@ -57,8 +57,7 @@ from .idem import Remembered
 from .reloads import ConfigTrack, apply_reload, ok_reply as reload_reply, text_sha256
 
 log = logging.getLogger("busyhour.server")
-_KIND_INT = {k: int(k) for k in EventKind}
-_KINDS = {int(k): k for k in EventKind}
+_KIND_BY_NAME = {k.name: k for k in EventKind}
 
 SNAPSHOT_FORMAT = 4  # 4: the configuration running; 3: the engine (either kind); 2: the kept events as plain
 SNAPSHOT_FORMATS = (1, 2, 3, 4)  # tuples; 1 and 2 hold a Router
@@ -81,7 +80,7 @@ class Outcome(NamedTuple):
     record: bytes | None
     ops: list[tuple[str, str]]  # (op, status) per request, for metrics; status "ok" or an error code
     applied: int  # engine requests applied (the journal record's commands)
-    rows: list[list]  # the events as wire rows (protocol.event_row), built once for replies and stream
+    rows: list[tuple]  # the events as wire rows (protocol.event_row), built once for replies, stream and ring
 
 
 class ReplayError(Exception):
@@ -110,7 +109,7 @@ class Host:
         self.idem_capacity = int(idem_capacity)
         self.ring_capacity = int(ring_capacity)
         self._idem = Remembered(self.idem_capacity)
-        self._ring: list[tuple] = []  # recent events as plain tuples (kind as int): see _note
+        self._ring: list[tuple] = []  # recent events as their wire rows (protocol.event_row): see _note
         self.last_seq = 0
         self.time_s = 0.0
         self.history: Callable[[int, int], list[Event]] | None = None  # older events, from the journal
@@ -137,7 +136,7 @@ class Host:
             if exc is None:
                 rows = [P.event_row(e) for e in events]
                 status, reply = "ok", P.ok_reply_rows(key[1], rows)
-                self._note(events)
+                self._note(rows)
             else:
                 status = _error_code(exc)
                 rows, reply = [], P.error_reply(key[1], status, str(exc))
@@ -167,7 +166,7 @@ class Host:
         else:
             rows = [P.event_row(e) for e in events]
             status, reply = "ok", reload_reply(key[1], rows, summary)
-            self._note(events)
+            self._note(rows)
             self.config_track = ConfigTrack(fields["config"], summary.config_sha256, now)
         self._remember(key, reply)
         return events, status, reply, rows
@@ -175,15 +174,14 @@ class Host:
     def _remember(self, key: tuple[bytes, Any], reply: bytes) -> None:
         self._idem.add(key, reply)
 
-    def _note(self, events: list[Event]) -> None:
-        """Keep ``events`` in the ring as plain tuples: a tuple of numbers and strings leaves the garbage
+    def _note(self, rows: list[tuple]) -> None:
+        """Keep events in the ring as their wire rows: a tuple of numbers and strings leaves the garbage
         collector's lists at its first young collection, an ``Event`` (it holds an ``EventKind``) never does.
         With a million kept events, each full collection walked them all: pauses of 50-300 ms."""
-        if not events:
+        if not rows:
             return
-        kind = _KIND_INT
-        self._ring.extend([(e[0], e[1], kind[e[2]], e[3], e[4], e[5], e[6], e[7]) for e in events])
-        self.last_seq = events[-1].seq
+        self._ring.extend(rows)
+        self.last_seq = rows[-1][0]
         if len(self._ring) > 2 * self.ring_capacity:
             del self._ring[: len(self._ring) - self.ring_capacity]
 
@@ -192,8 +190,8 @@ class Host:
         two queries (or a repeat of an op not yet applied) are applied as one batch."""
         self.time_s = now
         all_events = self.engine.advance(now)
-        self._note(all_events)
         all_rows = [P.event_row(e) for e in all_events]
+        self._note(all_rows)
         replies: list[tuple[list[bytes], Any]] = []
         cmds: list[list] = []
         ops: list[tuple[str, str]] = []
@@ -270,7 +268,7 @@ class Host:
             raise ReplayError(f"journal record is not a server record ({type(exc).__name__})") from None
         self.time_s = now
         events = self.engine.advance(now)
-        self._note(events)
+        self._note([P.event_row(e) for e in events])
         runs: list[list] = []  # the batches step applied: a reload alone, the operations between reloads together
         for client, rid, op, fields in cmds:
             if not runs or op == "reload" or runs[-1][-1][1] == "reload":
@@ -318,7 +316,7 @@ class Host:
         first = self.oldest_kept_seq
         if seq + 1 >= first:
             lo = seq + 1 - first
-            kinds = _KINDS
+            kinds = _KIND_BY_NAME
             out = [Event(r[0], r[1], kinds[r[2]], *r[3:]) for r in self._ring[lo: lo + limit]]
         elif self.history is not None:
             out = self.history(seq, min(limit, first - seq - 1))
@@ -339,9 +337,10 @@ class Host:
 
     def to_blob(self, keep_events: int = 100_000) -> bytes:
         """The engine, idempotency table and the most recent events, as bytes (trusted files only)."""
-        ring = self._ring[-keep_events:] if keep_events else []  # plain tuples (_note): pickled fast
+        ring = self._ring[-keep_events:] if keep_events else []
+        kind = _KIND_BY_NAME  # the format's plain tuples hold the kind as an int
         state = {"format": SNAPSHOT_FORMAT, "engine": self.engine, "idem": list(self._idem.items()),
-                 "ring": ring, "last_seq": self.last_seq,
+                 "ring": [(r[0], r[1], int(kind[r[2]]), *r[3:]) for r in ring], "last_seq": self.last_seq,
                  "time_s": self.time_s, "config": tuple(self.config_track)}
         return pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
 
@@ -354,7 +353,7 @@ class Host:
         self._idem = Remembered(self.idem_capacity)
         for key, reply in state["idem"]:
             self._remember(key, reply)
-        self._ring = [(r[0], r[1], int(r[2]), *r[3:]) for r in state["ring"]]  # format 1 kept Event records
+        self._ring = [(r[0], r[1], P.KIND_NAMES[int(r[2])], *r[3:]) for r in state["ring"]]  # format 1: Events
         self.last_seq = state["last_seq"]
         self.time_s = state["time_s"]
         if "config" in state:  # format 4; before it no reload was served: the startup configuration runs

@@ -17,9 +17,10 @@ from ..events import Event
 KIND_NAMES = {int(k): k.name for k in EventKind}
 
 
-def event_row(e: Event) -> list:
-    """An event as the eight-value wire array."""
-    return [e.seq, e.time_s, KIND_NAMES[e.kind], e.call_id, e.agent_id, e.queue, e.detail, e.value]
+def event_row(e: Event) -> tuple:
+    """An event as the eight-value wire array (a tuple of plain values: msgpack packs it as an array, and the
+    host keeps it as it is for ``events_since``, where the garbage collector soon stops tracking it)."""
+    return (e.seq, e.time_s, KIND_NAMES[e.kind], e.call_id, e.agent_id, e.queue, e.detail, e.value)
 
 
 _packer = msgpack.Packer(use_bin_type=True)
