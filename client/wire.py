@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 import msgpack
+import msgspec
 
 from .records import EventsPage, Ping, ProtocolMismatch, QueueChanges, ReloadResult, Reply, events_from_wire
 from .sockets import command_socket, load_curve
@@ -32,11 +33,11 @@ MAX_CONFIG_BYTES = 16 << 20  # a reload's configuration (docs/protocol.md, Limit
 #: Queries (docs/protocol.md): never remembered by the server, so they carry no ``client``; every other op does.
 QUERY_OPS = frozenset(("ping", "agent", "call", "queue", "position", "stats", "snapshot", "events_since"))
 
-_packer = msgpack.Packer(use_bin_type=True)
+_encode = msgspec.msgpack.Encoder().encode  # the bytes msgpack.packb(obj, use_bin_type=True) gives, faster
 
 
 def pack(obj: Any) -> bytes:
-    return _packer.pack(obj)
+    return _encode(obj)
 
 
 def unpack(frame: bytes) -> Any:
