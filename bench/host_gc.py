@@ -91,7 +91,7 @@ def run(ticks: int = 1_000, arrivals: int = 300, agents: int = 400) -> HostGcRes
                                 for k in range(arrivals)]))
             calls += arrivals
             out = host.step(now, works)
-            offered = [(e.call_id, e.agent_id) for e in out.events if e.kind.name == "CALL_OFFERED"]
+            offered = [(r[3], r[4]) for r in out.rows if r[2] == "CALL_OFFERED"]
         cpu_s = time.thread_time() - t0
     finally:
         gc.callbacks.remove(timed)

@@ -179,14 +179,15 @@ class Router(EventReaders, RowBuilders, CallIds, CoreViews, MemberPause, MemberC
         return BatchResult(events, status)
 
     def run_rows(self, ops: np.ndarray, on_error: Callable | None = None, skills: np.ndarray | None = None,
-                 records: dict | None = None) -> tuple[np.ndarray | list[Event], np.ndarray, np.ndarray]:
+                 records: dict | None = None, wire: bool = False) -> tuple[np.ndarray | list, np.ndarray, np.ndarray]:
         """:meth:`submit` without the checks and statistics, for drivers that attribute events to rows:
         (events, status, seq_after), the events of row ``i`` being those with ``seq_after[i - 1] < seq
         <= seq_after[i]``. With ``on_error``, each failed row ``i`` calls ``on_error(i, status, events,
         seq_after)`` right after it ran (the state is the one it saw), with the events since the last call;
         the events returned are those after the last call. With ``records`` (a map from the core's call ids
         to the driver's), events come as ``Event`` records naming the driver's ids, read straight from the
-        core's buffers (``to_events`` of the rows, without the rows)."""
+        core's buffers (``to_events`` of the rows, without the rows); with ``wire`` too, as the server's wire
+        rows instead (fast_events ``_wire_rows``)."""
         n = ops.shape[0]
         prof = _NO_PROFILES if skills is None else np.ascontiguousarray(skills, dtype=np.int64)
         status = np.full(n, NOT_RUN, dtype=np.int8)
@@ -196,7 +197,7 @@ class Router(EventReaders, RowBuilders, CallIds, CoreViews, MemberPause, MemberC
         while True:
             i = self._run_batch(self._S, ops, prof, i, status, seq_after, stop)
             if self._S.S_i[S_NEV]:
-                chunks.append(self._drain() if records is None else self._drain_records(records))
+                chunks.append(self._drain() if records is None else self._drain_records(records, wire))
             tried = bool(self._S.S_i[S_TRIAL])
             seen = settle_trial(self._run_batch, self._S, ops, prof, i, status, seq_after) if tried else None
             if seen is not None:  # refused on the copy: the row fails, the state is unchanged

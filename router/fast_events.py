@@ -16,6 +16,7 @@ from .events import Event
 from .fast_errors import MESSAGES
 
 _KINDS = {int(k): k for k in EventKind}
+_KIND_NAMES = {int(k): k.name for k in EventKind}
 #: Event rows the per-call methods leave for the statistics to read in one call (a call saved per operation).
 #: At most a quarter of the core's event buffer is left so: the buffer holds four times the room one row's
 #: events may need (core_build), so the core never stops for room because of them.
@@ -35,14 +36,15 @@ class EventReaders:
             return chunks[0] if len(chunks) == 1 else [e for c in chunks for e in c]
         return chunks[0] if len(chunks) == 1 else (np.concatenate(chunks) if chunks else np.empty(0, EVENT_DTYPE))
 
-    def _drain_records(self, call_ids: dict | None = None) -> list[Event]:
-        """The core's new events as records (call ids through ``call_ids`` when given). The statistics read
-        the rows later, in one call for up to :data:`FEED_ROWS` of them (:meth:`_fed_stats`): the rows stay
-        at the head of the buffers meanwhile (``_unfed`` of them) and the core writes after them."""
+    def _drain_records(self, call_ids: dict | None = None, wire: bool = False) -> list[Event] | list[tuple]:
+        """The core's new events as records (call ids through ``call_ids`` when given), or with ``wire`` as
+        the protocol's rows (:meth:`_wire_rows`). The statistics read the rows later, in one call for up to
+        :data:`FEED_ROWS` of them (:meth:`_fed_stats`): the rows stay at the head of the buffers meanwhile
+        (``_unfed`` of them) and the core writes after them."""
         S = self._S
         n = int(S.S_i[S_NEV])
         k = self._unfed
-        out = self._records(zip(S.EV_i[k:n].tolist(), S.EV_f[k:n].tolist()), call_ids)
+        out = (self._wire_rows if wire else self._records)(zip(S.EV_i[k:n].tolist(), S.EV_f[k:n].tolist()), call_ids)
         if self._stats is None:
             S.S_i[S_NEV] = 0
         elif n >= FEED_ROWS or 4 * n >= S.EV_i.shape[0]:
@@ -122,6 +124,19 @@ class EventReaders:
             out.append(tuple.__new__(Event, (seq, t, kinds[k], None if c == NO_ID else (
                 c if call_ids is None else call_ids.get(c, c)), ids[a] if a >= 0 else None, qn[q] if q >= 0 else None,
                 text, v)))
+        return out
+
+    def _wire_rows(self, rows, call_ids: dict[int, Hashable] | None = None) -> list[tuple]:
+        """:meth:`_records` as the server's wire rows: the same eight values with the kind's name for the
+        ``EventKind`` (protocol.event_row of each record, without making the records)."""
+        ids, qn, kinds, texts = self.agent_ids, self.queue_names, _KIND_NAMES, self._detail_texts
+        out = []
+        for (seq, k, c, a, q, d), (t, v) in rows:
+            text = texts.get(d)
+            if text is None:
+                text = texts[d] = self.detail_text(d)
+            out.append((seq, t, kinds[k], None if c == NO_ID else (c if call_ids is None else call_ids.get(c, c)),
+                        ids[a] if a >= 0 else None, qn[q] if q >= 0 else None, text, v))
         return out
 
     def describe(self, ops: np.ndarray, status: np.ndarray) -> list[str]:

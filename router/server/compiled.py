@@ -5,7 +5,9 @@
 events, the same errors and messages, the same views (fast_views.py). What it
 adds is the batch: the requests of one wake-up become rows of one ``OP_DTYPE``
 array and one call into the core (``Router.run_rows``), and each request gets
-back the events with the sequence numbers its row produced.
+back the events with the sequence numbers its row produced, as the
+protocol's wire rows (``protocol.event_row``), read straight from the core's
+buffers.
 
 Specification
 -------------
@@ -23,7 +25,7 @@ Specification
 * Statistics are collected from every event row (``stats`` query, digests), in bulk (router/stats_arrays.py).
 
 Cost: one numba call per wake-up (two or more when a state-reading request
-splits it) plus O(requests + events) Python for ids and event records.
+splits it) plus O(requests + events) Python for ids and event rows.
 """
 
 from __future__ import annotations
@@ -41,7 +43,6 @@ from ..core_layout import (
     OP_NOT_READY, OP_PAUSE, OP_READY, OP_REJECT, OP_RELEASE, OP_UNPAUSE, S_SEQ,
 )
 from ..errors import RouterError, StateError
-from ..events import Event
 from ..fast import Router
 from ..fast_errors import row_error
 from ..fast_ids import MAX_ENDED_KEPT
@@ -57,6 +58,7 @@ _AGENT_OPS = {"login": OP_LOGIN, "logout": OP_LOGOUT, "ready": OP_READY, "not_re
 _CONTEXT_OPS = ("arrive", "transfer")
 _MEMBER_OPS = {"member_add": ADD, "member_remove": REMOVE, "member_update": UPDATE}
 _TABLE_OPS = frozenset(("queue_update", "agent_add", "agent_remove", "queue_add", "queue_remove"))
+_ENDED = EventKind.CALL_ENDED.name  # a wire row's kind
 
 
 class CompiledEngine(CoreViews):
@@ -100,15 +102,15 @@ class CompiledEngine(CoreViews):
     def next_deadline(self) -> float:
         return self.fr.next_deadline()
 
-    def advance(self, now: float) -> list[Event]:
+    def advance(self, now: float) -> list[tuple]:
         """:meth:`apply` of one ``advance``, without its batch bookkeeping (the host advances every wake-up)."""
         events, status, _ = self.fr.run_rows(np.array([self._row(now, "advance", {})], dtype=OP_DTYPE),
-                                             records=self._ext)
+                                             records=self._ext, wire=True)
         return self._events(events) if status[0] == OK else []  # refused (a time before the clock): no events
 
-    def apply(self, now: float, cmds: list[tuple[str, dict]]) -> list[tuple[list[Event], RouterError | None]]:
-        """Apply ``cmds`` (protocol op, validated fields) at ``now`` in order: per command, its events and
-        ``None``, or no events and the error that refused it."""
+    def apply(self, now: float, cmds: list[tuple[str, dict]]) -> list[tuple[list[tuple], RouterError | None]]:
+        """Apply ``cmds`` (protocol op, validated fields) at ``now`` in order: per command, its events (wire rows)
+        and ``None``, or no events and the error that refused it."""
         results: list[Any] = [None] * len(cmds)
         rows: list[tuple] = []
         profs: list[int] = []  # each row's skill profile (arrive rows with their own skills; else 0)
@@ -136,7 +138,7 @@ class CompiledEngine(CoreViews):
         self._run(now, rows, profs, idx, cmds, results)
         return results
 
-    def _table_change(self, now: float, op: str, f: dict) -> tuple[list[Event], RouterError | None]:
+    def _table_change(self, now: float, op: str, f: dict) -> tuple[list[tuple], RouterError | None]:
         """A change of the engine's tables (fast_members.py: a membership, a queue's settings, an agent added or
         removed; fast_queues.py: a queue added or removed): checked, the core advanced to ``now``, the tables
         changed, then the rows that finish it (a queue removed: step by step, each step's rows run before the
@@ -179,7 +181,7 @@ class CompiledEngine(CoreViews):
         (:attr:`queue_names` names every row, removed queues' included: rows are not positions.)"""
         return live_names(self.fr.config)
 
-    def reload(self, now: float, config: RouterConfig) -> list[Event]:
+    def reload(self, now: float, config: RouterConfig) -> list[tuple]:
         """``Router.reload`` on this engine's ids (a CALL_ENDED a no-agents limit of 0 fires unmaps its call):
         checked, the core advanced to ``now``, then the reload's steps, each run before the next."""
         fr = self.fr
@@ -189,9 +191,9 @@ class CompiledEngine(CoreViews):
             events += self._rows_now(rows)
         return events + self._rows_now([self._row(now, "advance", {})])
 
-    def _rows_now(self, rows: list[tuple]) -> list[Event]:
+    def _rows_now(self, rows: list[tuple]) -> list[tuple]:
         """Run rows that cannot fail (an advance to the present, a membership row) and read their events."""
-        ev, status, _ = self.fr.run_rows(np.array(rows, dtype=OP_DTYPE), records=self._ext)
+        ev, status, _ = self.fr.run_rows(np.array(rows, dtype=OP_DTYPE), records=self._ext, wire=True)
         assert (status == OK).all(), status
         return self._events(ev)
 
@@ -258,7 +260,7 @@ class CompiledEngine(CoreViews):
         fresh, self._fresh = self._fresh, set()
         walk = SimpleNamespace(j=0, buf=[], at=0, seq=int(self.fr._S.S_i[S_SEQ]))
 
-        def settle(upto: int, ev: list[Event], seq_after: np.ndarray, failed: int = -1, status: int = OK) -> None:
+        def settle(upto: int, ev: list[tuple], seq_after: np.ndarray, failed: int = -1, status: int = OK) -> None:
             buf = walk.buf = walk.buf[walk.at:] + self._events(ev)  # a chunk holds events up to row upto - 1
             lo = 0
             for j, hi in zip(range(walk.j, upto), (seq_after[walk.j:upto] - walk.seq).tolist()):
@@ -278,24 +280,24 @@ class CompiledEngine(CoreViews):
                 walk.seq = int(seq_after[upto - 1])
             walk.at, walk.j = lo, upto
 
-        def on_error(i: int, st: int, ev: list[Event], seq_after: np.ndarray) -> None:
+        def on_error(i: int, st: int, ev: list[tuple], seq_after: np.ndarray) -> None:
             settle(i + 1, ev, seq_after, failed=i, status=st)
 
         ev, _, seq_after = self.fr.run_rows(np.array(rows, dtype=OP_DTYPE), on_error,
-                                            np.array(profs, dtype=np.int64) if any(profs) else None, self._ext)
+                                            np.array(profs, dtype=np.int64) if any(profs) else None, self._ext, True)
         settle(len(rows), ev, seq_after)
 
     def _error(self, st: int, row: tuple, f: dict) -> RouterError:
         ext = f["call"] if row[2] != NO_ID else NO_ID
         return row_error(self, st, int(row[0]), float(row[1]), ext, int(row[3]), int(row[4]))
 
-    def _events(self, events: list[Event]) -> list[Event]:
-        """Event records (with protocol ids: run_rows' ``records``); a CALL_ENDED unmaps its call."""
-        ended = EventKind.CALL_ENDED
-        for e in events:
-            if e.kind is ended:  # the chunk ends with the row being settled: no later row reads it
-                self._forget(e.call_id, e.detail)
-        return events
+    def _events(self, rows: list[tuple]) -> list[tuple]:
+        """Wire rows (seq, time_s, kind name, call, agent, queue, detail, value) with protocol ids (run_rows'
+        ``records``); a CALL_ENDED unmaps its call."""
+        for r in rows:
+            if r[2] == _ENDED:  # the chunk ends with the row being settled: no later row reads it
+                self._forget(r[3], r[6])
+        return rows
 
     def _forget(self, ext: Hashable, detail: str) -> None:
         cid = self._int.pop(ext)

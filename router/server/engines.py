@@ -1,7 +1,8 @@
 """The server's engines: one interface over the Python engine and the compiled core.
 
 The host (host.py) applies a wake-up's requests through :meth:`apply` and
-answers queries through the views; :func:`make_engine` picks the engine.
+answers queries through the views; events come back as the protocol's wire
+rows (``replies.event_row``); :func:`make_engine` picks the engine.
 ``compiled`` runs the engine, the compiled core (server/compiled.py), one
 core run per wake-up; ``auto`` is ``compiled``. ``python`` runs the
 reference engine, :class:`~busyhour.router.ReferenceRouter`, one call per
@@ -23,6 +24,7 @@ from ..events import Event
 from ..membership import MEMBER_SETTINGS
 from ..queue_plans import live_names
 from ..stats import Position
+from .replies import event_row
 
 ENGINES = ("auto", "compiled", "python")
 
@@ -100,22 +102,22 @@ class PythonEngine:
     def next_deadline(self) -> float:
         return self.router.next_deadline()
 
-    def advance(self, now: float) -> list[Event]:
-        return self.router.advance(now)
+    def advance(self, now: float) -> list[tuple]:
+        return [event_row(e) for e in self.router.advance(now)]
 
-    def apply(self, now: float, cmds: list[tuple[str, dict]]) -> list[tuple[list[Event], RouterError | None]]:
-        out: list[tuple[list[Event], RouterError | None]] = []
+    def apply(self, now: float, cmds: list[tuple[str, dict]]) -> list[tuple[list[tuple], RouterError | None]]:
+        out: list[tuple[list[tuple], RouterError | None]] = []
         r = self.router
         for op, f in cmds:
             try:
-                out.append((_APPLY[op](r, now, f), None))
+                out.append(([event_row(e) for e in _APPLY[op](r, now, f)], None))
             except RouterError as exc:
                 out.append(([], exc))
         return out
 
-    def reload(self, now: float, config: RouterConfig) -> list[Event]:
+    def reload(self, now: float, config: RouterConfig) -> list[tuple]:
         """The router's ``reload`` (RouterError, nothing changed, when refused)."""
-        return self.router.reload(now, config)
+        return [event_row(e) for e in self.router.reload(now, config)]
 
     def agent_rows(self) -> tuple[dict, list]:
         """(agent id -> row, the id of every row): removed agents keep their rows, so rows are not positions."""

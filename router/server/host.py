@@ -76,15 +76,19 @@ class Outcome(NamedTuple):
     """What one wake-up produced: reply frames, events in seq order, journal payload (or None)."""
 
     replies: list[tuple[list[bytes], bytes]]
-    events: list[Event]
+    rows: list[tuple]  # the events as wire rows (protocol.event_row): the engines' form, for replies, stream, ring
     record: bytes | None
     ops: list[tuple[str, str]]  # (op, status) per request, for metrics; status "ok" or an error code
     applied: int  # engine requests applied (the journal record's commands)
-    rows: list[tuple]  # the events as wire rows (protocol.event_row), built once for replies, stream and ring
 
 
 class ReplayError(Exception):
     """A journal record does not reproduce what the live server recorded."""
+
+
+def as_event(row: tuple) -> Event:
+    """The ``Event`` record of a wire row (protocol.event_row's inverse)."""
+    return Event(row[0], row[1], _KIND_BY_NAME[row[2]], *row[3:])
 
 
 def _error_code(exc: Exception) -> str:
@@ -125,23 +129,22 @@ class Host:
 
     # ------------------------------------------------------------ engine operations
     def _apply(self, now: float, batch: list[tuple[tuple[bytes, Any], str, dict]]
-               ) -> list[tuple[list[Event], str, bytes, list[list]]]:
+               ) -> list[tuple[list[tuple], str, bytes]]:
         """Apply engine ops in order, note their events and remember each reply under (client, rid):
-        per op (events, status, reply, rows), status "ok" or the error code (a refusal: no events)."""
+        per op (event rows, status, reply), status "ok" or the error code (a refusal: no events)."""
         if len(batch) == 1 and batch[0][1] == "reload":
             return [self._reload(now, *batch[0])]
         out = []
         results = self.engine.apply(now, [(op, fields) for _, op, fields in batch])
-        for (key, _op, _f), (events, exc) in zip(batch, results):
+        for (key, _op, _f), (rows, exc) in zip(batch, results):
             if exc is None:
-                rows = [P.event_row(e) for e in events]
                 status, reply = "ok", P.ok_reply_rows(key[1], rows)
                 self._note(rows)
             else:
                 status = _error_code(exc)
-                rows, reply = [], P.error_reply(key[1], status, str(exc))
-            self._remember(key, reply)
-            out.append((events, status, reply, rows))
+                reply = P.error_reply(key[1], status, str(exc))
+            self._idem.add(key, reply)
+            out.append((rows, status, reply))
         return out
 
     def _reload_refusal(self, cmd: P.Command, taken: list[int]) -> tuple[str, str] | None:
@@ -157,22 +160,18 @@ class Host:
         return None
 
     def _reload(self, now: float, key: tuple[bytes, Any], _op: str, fields: dict
-                ) -> tuple[list[Event], str, bytes, list[list]]:
+                ) -> tuple[list[tuple], str, bytes]:
         """One ``reload`` (reloads.apply_reload), remembered like the other operations."""
         try:
-            events, summary = apply_reload(self.engine, now, fields["config"])
+            rows, summary = apply_reload(self.engine, now, fields["config"])
         except RouterError as exc:
-            status, events, rows, reply = _error_code(exc), [], [], P.error_reply(key[1], _error_code(exc), str(exc))
+            status, rows, reply = _error_code(exc), [], P.error_reply(key[1], _error_code(exc), str(exc))
         else:
-            rows = [P.event_row(e) for e in events]
             status, reply = "ok", reload_reply(key[1], rows, summary)
             self._note(rows)
             self.config_track = ConfigTrack(fields["config"], summary.config_sha256, now)
-        self._remember(key, reply)
-        return events, status, reply, rows
-
-    def _remember(self, key: tuple[bytes, Any], reply: bytes) -> None:
         self._idem.add(key, reply)
+        return rows, status, reply
 
     def _note(self, rows: list[tuple]) -> None:
         """Keep events in the ring as their wire rows: a tuple of numbers and strings leaves the garbage
@@ -189,8 +188,7 @@ class Host:
         """Advance to ``now``, then answer every request of ``works`` in order: the engine ops between
         two queries (or a repeat of an op not yet applied) are applied as one batch."""
         self.time_s = now
-        all_events = self.engine.advance(now)
-        all_rows = [P.event_row(e) for e in all_events]
+        all_rows = self.engine.advance(now)
         self._note(all_rows)
         replies: list[tuple[list[bytes], Any]] = []
         cmds: list[list] = []
@@ -204,9 +202,7 @@ class Host:
         def flush() -> None:
             if not batch:
                 return
-            for (key, op, fields), (parts, pi, oi), (events, status, reply, rows) in zip(
-                    batch, where, self._apply(now, batch)):
-                all_events.extend(events)
+            for (key, op, fields), (parts, pi, oi), (rows, status, reply) in zip(batch, where, self._apply(now, batch)):
                 all_rows.extend(rows)
                 cmds.append([key[0], key[1], op, fields])
                 parts[pi] = reply
@@ -256,9 +252,9 @@ class Host:
         replies = [(env, parts[0] if not w.batch else P.join_replies(parts, True))
                    for (env, parts), w in zip(replies, works)]
         record = None
-        if cmds or all_events:
+        if cmds or all_rows:
             record = P.pack(["b" if cmds else "a", now, cmds, self.last_seq])
-        return Outcome(replies, all_events, record, ops, len(cmds), all_rows)
+        return Outcome(replies, all_rows, record, ops, len(cmds))
 
     def replay(self, payload: bytes) -> list[Event]:
         """Apply one journal record as :meth:`step` did; return its events."""
@@ -267,20 +263,20 @@ class Host:
         except Exception as exc:
             raise ReplayError(f"journal record is not a server record ({type(exc).__name__})") from None
         self.time_s = now
-        events = self.engine.advance(now)
-        self._note([P.event_row(e) for e in events])
+        rows = self.engine.advance(now)
+        self._note(rows)
         runs: list[list] = []  # the batches step applied: a reload alone, the operations between reloads together
         for client, rid, op, fields in cmds:
             if not runs or op == "reload" or runs[-1][-1][1] == "reload":
                 runs.append([])
             runs[-1].append(((bytes(client), rid), op, fields))
         for run in runs:
-            events.extend(e for applied in self._apply(now, run) for e in applied[0])
+            rows.extend(r for applied in self._apply(now, run) for r in applied[0])
         if self.last_seq != seq_after:
             raise ReplayError(f"replaying the record at time {now!r} gave last seq {self.last_seq}, "
                               f"the journal says {seq_after}: the journal was written by a different engine "
                               "or configuration")
-        return events
+        return [as_event(r) for r in rows]
 
     # ------------------------------------------------------------ queries
     def _answer(self, cmd: P.Command) -> bytes:
@@ -316,8 +312,7 @@ class Host:
         first = self.oldest_kept_seq
         if seq + 1 >= first:
             lo = seq + 1 - first
-            kinds = _KIND_BY_NAME
-            out = [Event(r[0], r[1], kinds[r[2]], *r[3:]) for r in self._ring[lo: lo + limit]]
+            out = [as_event(r) for r in self._ring[lo: lo + limit]]
         elif self.history is not None:
             out = self.history(seq, min(limit, first - seq - 1))
         else:
@@ -352,7 +347,7 @@ class Host:
         self.engine = state["engine"] if "engine" in state else PythonEngine(self.config, state["router"])
         self._idem = Remembered(self.idem_capacity)
         for key, reply in state["idem"]:
-            self._remember(key, reply)
+            self._idem.add(key, reply)
         self._ring = [(r[0], r[1], P.KIND_NAMES[int(r[2])], *r[3:]) for r in state["ring"]]  # format 1: Events
         self.last_seq = state["last_seq"]
         self.time_s = state["time_s"]

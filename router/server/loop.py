@@ -203,7 +203,7 @@ class Server(Reloading):
         else:  # group commit on the helper thread: answer once the records written so far are on disk
             self._held.append((journal.records_total, out))
             self._sync_and_release()
-        self.metrics.count(out.ops, len(out.events), step_s)
+        self.metrics.count(out.ops, len(out.rows), step_s)
         if journal is not None and self._since_snapshot and (
                 self._since_snapshot >= self.opts.snapshot_every
                 or time.monotonic() - self._last_snapshot >= self.opts.snapshot_interval_s):
@@ -219,10 +219,9 @@ class Server(Reloading):
             for part in envelope:
                 send(part, more)
             send(frame)
-        if out.events and (self.interest.prefixes or self._subscriptions()):
+        if out.rows and (self.interest.prefixes or self._subscriptions()):
             send = self.pub.send
-            for topic, payload in P.stream_frames(out.events, self._tseq, self.host.boot, rows=out.rows,
-                                                  wanted=self.interest):
+            for topic, payload in P.stream_frames(out.rows, self._tseq, self.host.boot, wanted=self.interest):
                 send(topic, more)
                 send(payload)
 

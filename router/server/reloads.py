@@ -46,7 +46,6 @@ import msgpack
 
 from ..config import QUEUE_SETTINGS, RouterConfig, parse_toml, read_toml_text
 from ..errors import ConfigError
-from ..events import Event
 from ..reload_plan import ReloadPlan, plan_reload
 from . import protocol as P
 from .runtime import ServerError
@@ -137,9 +136,9 @@ def summarize(before: RouterConfig, plan: ReloadPlan, ids: list, sha: str) -> Re
                          tuple(plan.queues_removed), tuple(plan.agents_removed))
 
 
-def apply_reload(engine: Any, now: float, text: str) -> tuple[list[Event], ReloadSummary]:
-    """Parse ``text``, plan the change against the engine's running configuration and apply it: (events, the
-    summary). ``ConfigError`` (nothing changed) for bad TOML, a bad configuration or a difference that needs a
+def apply_reload(engine: Any, now: float, text: str) -> tuple[list[tuple], ReloadSummary]:
+    """Parse ``text``, plan the change against the engine's running configuration and apply it: (its events as
+    wire rows, the summary). ``ConfigError`` (nothing changed) for bad TOML, a bad configuration or a difference that needs a
     restart."""
     try:
         new = parse_toml(text, "reload config")

@@ -78,23 +78,21 @@ def _topic(kind: int, name: Hashable) -> bytes:
     return t
 
 
-def stream_frames(events: list[Event], tseq: dict[bytes, int], boot: str = "", *, rows: list | None = None,
+def stream_frames(rows: list[tuple], tseq: dict[bytes, int], boot: str = "", *,
                   wanted: "Interest | None" = None) -> list[tuple[bytes, bytes]]:
-    """The event-stream messages for one wake-up's events: ``all`` plus one per agent and queue named.
+    """The event-stream messages for one wake-up's events (wire rows, :func:`event_row`): ``all`` plus one
+    per agent and queue named.
 
-    ``tseq`` counts messages sent per topic (updated in place); ``boot`` names the server run; ``rows``, when
-    given, are the events' wire rows already built (``event_row``); ``wanted`` limits the messages to topics
-    some subscriber asked for (None: every topic)."""
-    if not events:
+    ``tseq`` counts messages sent per topic (updated in place); ``boot`` names the server run; ``wanted``
+    limits the messages to topics some subscriber asked for (None: every topic)."""
+    if not rows:
         return []
-    if rows is None:
-        rows = [event_row(e) for e in events]
     groups: dict[bytes, list] = {}
     if wanted is None or wanted(b"all"):
         groups[b"all"] = rows
     if wanted is None or wanted.per_topic:
-        for e, row in zip(events, rows):
-            for kind, name in ((0, e.agent_id), (1, e.queue)):
+        for row in rows:
+            for kind, name in ((0, row[4]), (1, row[5])):
                 if name is not None:
                     t = _topic(kind, name)
                     g = groups.get(t)
@@ -104,7 +102,7 @@ def stream_frames(events: list[Event], tseq: dict[bytes, int], boot: str = "", *
                         groups[t] = [row]
                     else:
                         g.append(row)
-    seq0, seq1 = events[0].seq, events[-1].seq
+    seq0, seq1 = rows[0][0], rows[-1][0]
     out = []
     for topic, grp in groups.items():
         n = tseq.get(topic, 0) + 1

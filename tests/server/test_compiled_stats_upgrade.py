@@ -11,6 +11,7 @@ import pickle
 
 from busyhour.router import parse_config
 from busyhour.router.server.compiled import CompiledEngine
+from busyhour.router.server.host import as_event
 from busyhour.router.stats import StatsCollector
 from busyhour.router.stats_arrays import EventStats
 
@@ -25,7 +26,7 @@ def _ops(engines, now: float, cmds: list[tuple[str, dict]]) -> list:
     first = [(ev, type(exc)) for ev, exc in results[0]]
     for r in results[1:]:
         assert [(ev, type(exc)) for ev, exc in r] == first
-    return [ev for ev, _ in results[0]]
+    return [[as_event(r) for r in ev] for ev, _ in results[0]]  # the engines give wire rows
 
 
 def test_an_engine_pickled_with_its_own_stats_collector_loads_with_the_same_figures():

@@ -146,6 +146,7 @@ def test_stream_frames_group_by_topic_and_count_per_topic():
     evs = [Event(1, 0.0, EventKind.CALL_ARRIVED, "c1", None, "sales", "", 0.0),
            Event(2, 0.0, EventKind.CALL_OFFERED, "c1", "a1", "sales", "", 15.0),
            Event(3, 0.0, EventKind.AGENT_STATE, None, "a1", None, "RESERVED", 0.0)]
+    evs = [P.event_row(e) for e in evs]
     tseq: dict[bytes, int] = {}
     frames = dict(P.stream_frames(evs, tseq))
     assert set(frames) == {b"all", b"queue:sales", b"agent:a1"}
@@ -170,6 +171,7 @@ def test_stream_frames_only_for_subscribed_topics():
     evs = [Event(1, 0.0, EventKind.CALL_ARRIVED, "c1", None, "sales", "", 0.0),
            Event(2, 0.0, EventKind.CALL_OFFERED, "c1", "a1", "sales", "", 15.0),
            Event(3, 0.0, EventKind.AGENT_STATE, None, "a17", None, "RESERVED", 0.0)]
+    evs = [P.event_row(e) for e in evs]
     want = P.Interest()
     tseq: dict[bytes, int] = {}
     assert P.stream_frames(evs, tseq, wanted=want) == [] and tseq == {}
