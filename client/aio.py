@@ -21,7 +21,7 @@ import zmq.asyncio
 from .records import Event, Reply, RouterRequestError, RouterUnavailable
 from .stream import CHECK_EVERY_S, StreamTracker, check_since, check_topics, parse_message
 from .sockets import configure
-from .wire import DEFAULT_COMMANDS, Operations, Post, as_pairs, backoff_s, frames_for, reply_maps, request_map
+from .wire import DEFAULT_COMMANDS, Operations, Post, as_pairs, backoff_s, frames_for, replies_from_frame, request_map
 
 MAX_IN_FLIGHT = 1_000_000
 
@@ -76,12 +76,11 @@ class AsyncRouterClient(Operations):
         futures = self._futures
         while True:
             frame = await sock.recv()
-            now = time.monotonic()
-            for m in reply_maps(frame):
-                rid = m.get("id")
+            for reply in replies_from_frame(frame, time.monotonic()):
+                rid = reply.id
                 fut = futures.pop(rid, None) if isinstance(rid, int) else None
                 if fut is not None and not fut.done():
-                    fut.set_result(Reply.from_wire(m, now))
+                    fut.set_result(reply)
 
     # ------------------------------------------------------------ requests
     async def pipeline(self, requests: Iterable[tuple[str, dict[str, Any]]], *, batched: bool = False,

@@ -24,7 +24,7 @@ import zmq
 from .records import Event, Reply, RouterRequestError, RouterUnavailable
 from .stream import CHECK_EVERY_S, StreamTracker, check_since, check_topics, parse_message
 from .sockets import configure
-from .wire import DEFAULT_COMMANDS, Operations, Post, as_pairs, backoff_s, frames_for, reply_maps, request_map
+from .wire import DEFAULT_COMMANDS, Operations, Post, as_pairs, backoff_s, frames_for, replies_from_frame, request_map
 
 MAX_PIPELINE = 1_000_000  # requests in one pipeline call
 
@@ -142,12 +142,11 @@ class RouterClient(Operations):
                 frame = recv(zmq.NOBLOCK)
             except zmq.Again:
                 return
-            now = time.monotonic()
-            for m in reply_maps(frame):
-                rid = m.get("id")
+            for reply in replies_from_frame(frame, time.monotonic()):
+                rid = reply.id
                 p = waiting.pop(rid, None) if isinstance(rid, int) else None
                 if p is not None:
-                    p.replies[rid] = Reply.from_wire(m, now)
+                    p.replies[rid] = reply
 
     def _resend(self) -> None:
         """Send every frame with an unanswered request again, on the same socket. A frame that finds the

@@ -13,12 +13,13 @@ import random
 import socket
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Optional, Union
 
 import msgpack
 import msgspec
 
-from .records import EventsPage, Ping, ProtocolMismatch, QueueChanges, ReloadResult, Reply, events_from_wire
+from .records import Event, EventsPage, Ping, ProtocolMismatch, QueueChanges, ReloadResult, Reply, events_from_wire
+from .records import _reply as _new_reply
 from .sockets import command_socket, load_curve
 
 DEFAULT_COMMANDS = "tcp://127.0.0.1:5570"
@@ -116,6 +117,39 @@ def reply_maps(frame: bytes) -> list[dict]:
     if isinstance(obj, list):
         return [m for m in obj if isinstance(m, dict)]
     return []
+
+
+class _WireReply(msgspec.Struct):
+    """A reply map as the server writes it (other keys are ignored, as :meth:`Reply.from_wire` ignores them)."""
+
+    id: Any = None
+    ok: Any = None
+    events: Optional[list[Event]] = None  # each row decoded straight into an Event (typed: seq int, …)
+    result: Any = None
+    error: Any = None
+
+
+_reply_decoder = msgspec.msgpack.Decoder(Union[list[_WireReply], _WireReply])
+
+
+def replies_from_frame(frame: bytes, received_s: float) -> list[Reply]:
+    """The replies a frame holds, as :class:`Reply` records (:func:`reply_maps`, then ``Reply.from_wire``
+    each). A well-formed frame is decoded in one typed pass by msgspec; anything else (a malformed event row,
+    a non-map in the array, garbage) the general way, which skips what it cannot read."""
+    try:
+        obj = _reply_decoder.decode(frame)
+    except msgspec.MsgspecError:
+        return [Reply.from_wire(m, received_s) for m in reply_maps(frame)]
+    out = []
+    for m in obj if type(obj) is list else (obj,):
+        events = tuple(m.events) if m.events else ()
+        if m.ok is True:
+            out.append(_new_reply(m.id, True, events, m.result, None, None, received_s))
+        else:
+            err = m.error if isinstance(m.error, dict) else {}
+            out.append(_new_reply(m.id, False, events, None, str(err.get("code", "internal")),
+                              str(err.get("message", "the server gave no message")), received_s))
+    return out
 
 
 # ----------------------------------------------------------------- results
