@@ -136,7 +136,10 @@ def busy_in_bins(start_s: np.ndarray, end_s: np.ndarray, edges_s: np.ndarray) ->
 
     def clipped_sums(e: np.ndarray) -> np.ndarray:
         x = np.subtract(e[:, None], s)
-        np.clip(x, 0.0, length, out=x)  # in place: one block-sized temporary, not two
+        # in place: one block-sized temporary, not two; np.clip(x, 0.0, length) is min(max(x, 0), length),
+        # the same values, but two plain ufuncs run about a third faster than the clip ufunc
+        np.maximum(x, 0.0, out=x)
+        np.minimum(x, length, out=x)
         return x.sum(axis=1)
 
     step = max(1, _BLOCK // max(s.size, 1))
