@@ -187,9 +187,16 @@ def stats_from(start_s: float, end_s: float, *, offered: int, answered: int, aba
 
 
 def agent_records(agent_ids, teams, calls, staffed_s, busy_s, utilisation) -> tuple[AgentStats, ...]:
-    """The ``AgentStats`` of each agent from parallel sequences (of one length: ValueError otherwise)."""
-    return tuple(new_record(AgentStats, values)
-                 for values in zip(agent_ids, teams, calls, staffed_s, busy_s, utilisation, strict=True))
+    """The ``AgentStats`` of each agent from parallel sequences (of one length: ValueError otherwise): the
+    objects ``new_record`` makes, each attribute dict made whole and set at once (a run makes one per agent;
+    the test holds the keys to the fields, in order)."""
+    make, set_attr, out = object.__new__, object.__setattr__, []
+    for a, t, c, st, b, u in zip(agent_ids, teams, calls, staffed_s, busy_s, utilisation, strict=True):
+        rec = make(AgentStats)
+        set_attr(rec, "__dict__", {"agent_id": a, "team": t, "calls": c, "staffed_s": st, "busy_s": b,
+                                   "utilisation": u})
+        out.append(rec)
+    return tuple(out)
 
 
 _FIELDS: dict[type, tuple[str, ...]] = {}

@@ -44,6 +44,7 @@ def test_new_record_is_the_constructors_object():
     (c, d) = agent_records(["a-1", "a-2"], ["t", "u"], [3, 0], [100.0, 0.0], [50.0, 0.0], [0.5, math.nan])
     assert c == b and repr(c) == repr(b) and pickle.dumps(c) == pickle.dumps(b) and hash(c) == hash(b)
     assert repr(d) == repr(AgentStats("a-2", "u", 0, 0.0, 0.0, math.nan))
+    assert list(vars(c)) == [f.name for f in dataclasses.fields(AgentStats)]  # every field, in order, nothing else
     with pytest.raises(dataclasses.FrozenInstanceError):
         c.calls = 4
     with pytest.raises(ValueError):  # sequences of different lengths
