@@ -125,6 +125,7 @@ def group_counts(log: CallLog, rows: np.ndarray, groups: np.ndarray, n_groups: i
            else np.zeros((0, 4)))
     return GroupCounts(
         offered=np.bincount(groups, minlength=n_groups), answered=answered,
-        abandoned=count(log.disposition == ABANDONED), within_sl=_count_in(w_call_order <= sl_threshold_s, starts, ends),
+        abandoned=count(log.disposition == ABANDONED),
+        within_sl=_count_in(w_call_order <= sl_threshold_s, starts, ends),
         not_waiting=_count_in(w_call_order <= 0.0, starts, ends),
         wait_sum_s=wsum.reshape(n_groups), wait_pct_s=pct, callbacks=count(log.callback), redials=count(log.redial))
