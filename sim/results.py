@@ -136,7 +136,10 @@ def busy_in_bins(start_s: np.ndarray, end_s: np.ndarray, edges_s: np.ndarray) ->
 
     def clipped_sums(e: np.ndarray) -> np.ndarray:
         x = np.subtract(e[:, None], s)
-        np.clip(x, 0.0, length, out=x)  # in place: one block-sized temporary, not two
+        # in place: one block-sized temporary, not two; np.clip(x, 0.0, length) is min(max(x, 0), length),
+        # the same values, but two plain ufuncs run about a third faster than the clip ufunc
+        np.maximum(x, 0.0, out=x)
+        np.minimum(x, length, out=x)
         return x.sum(axis=1)
 
     step = max(1, _BLOCK // max(s.size, 1))
@@ -184,9 +187,16 @@ def stats_from(start_s: float, end_s: float, *, offered: int, answered: int, aba
 
 
 def agent_records(agent_ids, teams, calls, staffed_s, busy_s, utilisation) -> tuple[AgentStats, ...]:
-    """The ``AgentStats`` of each agent from parallel sequences (of one length: ValueError otherwise)."""
-    return tuple(new_record(AgentStats, values)
-                 for values in zip(agent_ids, teams, calls, staffed_s, busy_s, utilisation, strict=True))
+    """The ``AgentStats`` of each agent from parallel sequences (of one length: ValueError otherwise): the
+    objects ``new_record`` makes, each attribute dict made whole and set at once (a run makes one per agent;
+    the test holds the keys to the fields, in order)."""
+    make, set_attr, out = object.__new__, object.__setattr__, []
+    for a, t, c, st, b, u in zip(agent_ids, teams, calls, staffed_s, busy_s, utilisation, strict=True):
+        rec = make(AgentStats)
+        set_attr(rec, "__dict__", {"agent_id": a, "team": t, "calls": c, "staffed_s": st, "busy_s": b,
+                                   "utilisation": u})
+        out.append(rec)
+    return tuple(out)
 
 
 _FIELDS: dict[type, tuple[str, ...]] = {}

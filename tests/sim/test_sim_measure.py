@@ -6,7 +6,9 @@
    give the same arrays;
 3. a run summarised with the three groupings in one pass (short runs) or one pass each (long runs,
    ``ONE_PASS_CALLS``) is the same ``RunResult``;
-4. ``busy_in_bins`` (clipped in place, by blocks of edges) is the plain clipped (edges × spans) sum.
+4. ``busy_in_bins`` (clipped in place, by blocks of edges) is the plain clipped (edges × spans) sum;
+5. ``queue_profile``'s maximum of each bin (from slices of the sorted changes) is the plain one: the most
+   waiting after any instant of changes inside the bin, or carried in when it opens, and at least 0.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ def test_new_record_is_the_constructors_object():
     (c, d) = agent_records(["a-1", "a-2"], ["t", "u"], [3, 0], [100.0, 0.0], [50.0, 0.0], [0.5, math.nan])
     assert c == b and repr(c) == repr(b) and pickle.dumps(c) == pickle.dumps(b) and hash(c) == hash(b)
     assert repr(d) == repr(AgentStats("a-2", "u", 0, 0.0, 0.0, math.nan))
+    assert list(vars(c)) == [f.name for f in dataclasses.fields(AgentStats)]  # every field, in order, nothing else
     with pytest.raises(dataclasses.FrozenInstanceError):
         c.calls = 4
     with pytest.raises(ValueError):  # sequences of different lengths
@@ -98,3 +101,23 @@ def test_busy_in_bins_is_the_plain_clipped_sum_bit_for_bit(seed, n, n_edges, blo
         assert results.busy_in_bins(start, end, edges).tobytes() == want.tobytes()
     finally:
         results._BLOCK = saved
+
+
+@settings(max_examples=150, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(1, 200), n_edges=st.integers(2, 12))
+def test_queue_profile_maxima_are_the_plain_ones(seed, n, n_edges):
+    rng = np.random.default_rng(seed)
+    t = np.sort(np.round(rng.random(n) * 100.0, int(rng.integers(0, 2))))  # instants with several changes
+    d = rng.choice([-1, 1], n)
+    edges = np.unique(np.round(rng.random(n_edges) * 120.0 - 10.0, 1))
+    if edges.size < 2:
+        edges = np.array([0.0, 50.0])
+    counts = np.cumsum(d)
+    after = {float(x): int(c) for x, c in zip(t, counts)}  # the count after all changes at each instant
+    want = []
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        before = [c for x, c in after.items() if x < lo]
+        inside = [c for x, c in after.items() if lo <= x < hi]
+        want.append(max([0, *before[-1:], *inside]))
+    got, _ = measure.queue_profile(t, d, edges)
+    assert got.tolist() == want
