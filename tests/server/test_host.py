@@ -236,7 +236,8 @@ def test_events_since_pages_and_reports_gone():
                            "op": st.sampled_from(list(P.ENGINE_OPS) + ["x"]),
                            "call": st.none() | st.floats() | st.booleans() | st.lists(st.integers(-9, 9), max_size=2),
                            "agent": st.none() | st.integers(-5, 5) | st.binary(max_size=3)},
-                          optional={"client": st.none() | st.text(max_size=3) | st.binary(max_size=3) | st.integers()
+                          optional={"client": st.none() | st.text(max_size=3) | st.binary(max_size=3)
+                                    | st.integers(-(1 << 63), (1 << 64) - 1)  # what msgpack can pack
                                     | st.sampled_from(["k", "\x00k", "x" * 256, "é" * 128])}).map(msgpack.packb),
 ))
 def test_fuzzed_frames_never_change_state_or_stop_the_host(frame):
