@@ -59,12 +59,18 @@ class Reply:
 
     @classmethod
     def from_wire(cls, m: dict, received_s: float) -> "Reply":
-        if m.get("ok") is True:
-            return _reply(m.get("id"), True, events_from_wire(m.get("events")), m.get("result"), None, None,
-                          received_s)
-        err = m.get("error")
-        err = err if isinstance(err, dict) else {}
-        return _reply(m.get("id"), False, events_from_wire(m.get("events")), None, str(err.get("code", "internal")),
+        return cls.from_fields(m.get("id"), m.get("ok"), events_from_wire(m.get("events")), m.get("result"),
+                               m.get("error"), received_s)
+
+    @staticmethod
+    def from_fields(rid: Any, ok: Any, events: tuple, result: Any, error: Any, received_s: float) -> "Reply":
+        """The reply a map with these values of ``id``, ``ok``, ``events`` (as records), ``result`` and ``error``
+        stands for: ok only when ``ok`` is true itself; an error's code and message read from ``error`` when it
+        is a map."""
+        if ok is True:
+            return _reply(rid, True, events, result, None, None, received_s)
+        err = error if isinstance(error, dict) else {}
+        return _reply(rid, False, events, None, str(err.get("code", "internal")),
                       str(err.get("message", "the server gave no message")), received_s)
 
     @classmethod

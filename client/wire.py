@@ -19,7 +19,6 @@ import msgpack
 import msgspec
 
 from .records import Event, EventsPage, Ping, ProtocolMismatch, QueueChanges, ReloadResult, Reply, events_from_wire
-from .records import _reply as _new_reply
 from .sockets import command_socket, load_curve
 
 DEFAULT_COMMANDS = "tcp://127.0.0.1:5570"
@@ -140,16 +139,9 @@ def replies_from_frame(frame: bytes, received_s: float) -> list[Reply]:
         obj = _reply_decoder.decode(frame)
     except msgspec.MsgspecError:
         return [Reply.from_wire(m, received_s) for m in reply_maps(frame)]
-    out = []
-    for m in obj if type(obj) is list else (obj,):
-        events = tuple(m.events) if m.events else ()
-        if m.ok is True:
-            out.append(_new_reply(m.id, True, events, m.result, None, None, received_s))
-        else:
-            err = m.error if isinstance(m.error, dict) else {}
-            out.append(_new_reply(m.id, False, events, None, str(err.get("code", "internal")),
-                              str(err.get("message", "the server gave no message")), received_s))
-    return out
+    make = Reply.from_fields
+    return [make(m.id, m.ok, tuple(m.events) if m.events else (), m.result, m.error, received_s)
+            for m in (obj if type(obj) is list else (obj,))]
 
 
 # ----------------------------------------------------------------- results
