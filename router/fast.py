@@ -187,7 +187,7 @@ class Router(EventReaders, RowBuilders, CallIds, CoreViews, MemberPause, MemberC
         the events returned are those after the last call. With ``records`` (a map from the core's call ids
         to the driver's), events come as ``Event`` records naming the driver's ids, read straight from the
         core's buffers (``to_events`` of the rows, without the rows); with ``wire`` too, as the server's wire
-        rows instead (fast_events ``_wire_rows``)."""
+        rows instead (fast_events ``_records``)."""
         n = ops.shape[0]
         prof = _NO_PROFILES if skills is None else np.ascontiguousarray(skills, dtype=np.int64)
         status = np.full(n, NOT_RUN, dtype=np.int8)

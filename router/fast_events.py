@@ -38,13 +38,13 @@ class EventReaders:
 
     def _drain_records(self, call_ids: dict | None = None, wire: bool = False) -> list[Event] | list[tuple]:
         """The core's new events as records (call ids through ``call_ids`` when given), or with ``wire`` as
-        the protocol's rows (:meth:`_wire_rows`). The statistics read the rows later, in one call for up to
+        the protocol's rows (:meth:`_records`). The statistics read the rows later, in one call for up to
         :data:`FEED_ROWS` of them (:meth:`_fed_stats`): the rows stay at the head of the buffers meanwhile
         (``_unfed`` of them) and the core writes after them."""
         S = self._S
         n = int(S.S_i[S_NEV])
         k = self._unfed
-        out = (self._wire_rows if wire else self._records)(zip(S.EV_i[k:n].tolist(), S.EV_f[k:n].tolist()), call_ids)
+        out = self._records(zip(S.EV_i[k:n].tolist(), S.EV_f[k:n].tolist()), call_ids, wire)
         if self._stats is None:
             S.S_i[S_NEV] = 0
         elif n >= FEED_ROWS or 4 * n >= S.EV_i.shape[0]:
@@ -112,31 +112,22 @@ class EventReaders:
             rows["queue"].tolist(), rows["detail"].tolist()), zip(rows["time_s"].tolist(), rows["value"].tolist())),
             call_ids)
 
-    def _records(self, rows, call_ids: dict[int, Hashable] | None = None) -> list[Event]:
+    def _records(self, rows, call_ids: dict[int, Hashable] | None = None, wire: bool = False
+                 ) -> list[Event] | list[tuple]:
         """Event records from pairs of rows of plain numbers in the core's buffer order: the ``EV_i`` columns
-        (seq, kind, call, agent, queue, detail), and the ``EV_f`` ones (time, value)."""
-        ids, qn, kinds, texts = self.agent_ids, self.queue_names, _KINDS, self._detail_texts
+        (seq, kind, call, agent, queue, detail), and the ``EV_f`` ones (time, value). With ``wire``, the
+        server's wire rows instead: the same eight values with the kind's name for the ``EventKind``
+        (protocol.event_row of each record, without making the records)."""
+        ids, qn, kinds, texts = self.agent_ids, self.queue_names, _KIND_NAMES if wire else _KINDS, self._detail_texts
+        new = tuple.__new__
         out = []
         for (seq, k, c, a, q, d), (t, v) in rows:
             text = texts.get(d)
             if text is None:  # a code's text never changes (reasons and numbers are only ever added)
                 text = texts[d] = self.detail_text(d)
-            out.append(tuple.__new__(Event, (seq, t, kinds[k], None if c == NO_ID else (
-                c if call_ids is None else call_ids.get(c, c)), ids[a] if a >= 0 else None, qn[q] if q >= 0 else None,
-                text, v)))
-        return out
-
-    def _wire_rows(self, rows, call_ids: dict[int, Hashable] | None = None) -> list[tuple]:
-        """:meth:`_records` as the server's wire rows: the same eight values with the kind's name for the
-        ``EventKind`` (protocol.event_row of each record, without making the records)."""
-        ids, qn, kinds, texts = self.agent_ids, self.queue_names, _KIND_NAMES, self._detail_texts
-        out = []
-        for (seq, k, c, a, q, d), (t, v) in rows:
-            text = texts.get(d)
-            if text is None:
-                text = texts[d] = self.detail_text(d)
-            out.append((seq, t, kinds[k], None if c == NO_ID else (c if call_ids is None else call_ids.get(c, c)),
-                        ids[a] if a >= 0 else None, qn[q] if q >= 0 else None, text, v))
+            row = (seq, t, kinds[k], None if c == NO_ID else (c if call_ids is None else call_ids.get(c, c)),
+                   ids[a] if a >= 0 else None, qn[q] if q >= 0 else None, text, v)
+            out.append(row if wire else new(Event, row))
         return out
 
     def describe(self, ops: np.ndarray, status: np.ndarray) -> list[str]:
