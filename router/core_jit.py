@@ -127,25 +127,30 @@ class Direct:
     C-contiguous, aligned and of fixed dtypes; :class:`~busyhour.router.Router`
     checks the arrays a user hands in). With ``NUMBA_DISABLE_JIT=1`` it is the
     plain function. Not pickled: an owner drops it and makes a new one.
+
+    ``fn``: what a call runs once the first call has found it (None before) —
+    the entry point, or the dispatcher if it could not be found. The hottest
+    callers call ``d.fn or d``, which saves this wrapper's own Python call
+    (0.5–0.8 µs of a one-row batch's ~2 µs).
     """
 
-    __slots__ = ("_dispatcher", "_call")
+    __slots__ = ("_dispatcher", "fn")
 
     def __init__(self, dispatcher):
         self._dispatcher = dispatcher
-        self._call = None
+        self.fn = None
 
     def __call__(self, *args):
-        call = self._call
+        call = self.fn
         if call is not None:
             return call(*args)
         d = self._dispatcher
         out = d(*args)
         try:
             sig = tuple(d.typeof_pyval(a) for a in args)
-            self._call = d.overloads[sig].entry_point
+            self.fn = d.overloads[sig].entry_point
         except (AttributeError, KeyError, TypeError):  # NUMBA_DISABLE_JIT=1, or numba changed: dispatch as usual
-            self._call = d
+            self.fn = d
         return out
 
 

@@ -32,12 +32,12 @@ from .core_build import build, core_channels, grow
 from .core_upgrade import upgrade
 from .fast_trial import settle_trial
 from .core_layout import (
-    AGENT, CB, CONN, CoreState, ERR_UNKNOWN_CALL, EXT, MAX_NUMBER_CODES, NOT_RUN, NO_ID, OK, OP_ABANDON,
+    AGENT, CB, CONN, CoreState, ERR_UNKNOWN_CALL, EXT, MAX_NUMBER_CODES, MAX_TIME_S, NOT_RUN, NO_ID, OK, OP_ABANDON,
     OP_ACCEPT, OP_ADVANCE, OP_DTYPE, OP_LOGIN, OP_ROW, OP_LOGOUT, OP_NOT_READY, OP_READY, OP_REJECT, OP_RELEASE, STATE,
     S_ARRIVED, S_ENDED, S_NEV, S_NNUMBERS, S_NOW, S_NREASONS, S_TRIAL,
 )
 from .fast_errors import check_batch, row_error
-from .fast_events import EventReaders
+from .fast_events import DetailTexts, EventReaders, core_views
 from .fast_ids import CallIds, call_key
 from .fast_members import MemberChanges
 from .fast_pause import MemberPause
@@ -86,7 +86,6 @@ class Router(EventReaders, RowBuilders, CallIds, CoreViews, MemberPause, MemberC
         self._numbers: list[str] = [""]  # callback numbers by code (0: none)
         self._number_code: dict[str, int] = {}
         self._init_ids()
-        self._detail_texts: dict[int, str] = {}  # detail code -> text, filled as events are read
         self._stats = EventStats(config) if collect_stats else None  # fed the event rows as they are drained
         self._unfed = 0  # event rows at the head of the core's buffers the statistics have not read yet
         self._direct()
@@ -95,13 +94,16 @@ class Router(EventReaders, RowBuilders, CallIds, CoreViews, MemberPause, MemberC
         """The core's hot entries called without numba's per-call dispatch (core_jit.Direct; not pickled)."""
         self._run_batch, self._deadline, self._h_get = Direct(run_batch), Direct(deadline), Direct(h_get)
         # the one-row arrays of the per-call methods: (op row, status, seq_after, skill profile, the op row's bytes)
-        raw = bytearray(OP_DTYPE.itemsize)
-        self._one_rows = (np.frombuffer(raw, dtype=OP_DTYPE), np.zeros(1, dtype=np.int8),
-                          np.zeros(1, dtype=np.int64), np.zeros(1, dtype=np.int64), raw)
+        # and the status as a memoryview (read at a fifth of numpy's cost)
+        raw, status = bytearray(OP_DTYPE.itemsize), np.zeros(1, dtype=np.int8)
+        self._one_rows = (np.frombuffer(raw, dtype=OP_DTYPE), status, np.zeros(1, dtype=np.int64),
+                          np.zeros(1, dtype=np.int64), raw, memoryview(status))
+        self._core_views = core_views(self._S)  # EventReaders: remade when _S is replaced
+        self._detail_texts = DetailTexts(self.detail_text)
 
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
-        for name in ("_run_batch", "_deadline", "_h_get", "_one_rows"):
+        for name in ("_run_batch", "_deadline", "_h_get", "_one_rows", "_core_views", "_detail_texts"):
             state.pop(name, None)
         return state
 
@@ -113,11 +115,11 @@ class Router(EventReaders, RowBuilders, CallIds, CoreViews, MemberPause, MemberC
             ended, context = self._ended, self._context
             self._init_ids()
             self._ended, self._context = ended, context
-        self._direct()
         self._S, self._profiles = upgrade(self._S, self.config, getattr(self, "_profiles", {}))
         self._skill_index = {s: i for i, s in enumerate(self.config.skills)}
         self._channel_index = {c: i for i, c in enumerate(core_channels(self.config))}
         self._unfed = state.get("_unfed", 0)
+        self._direct()
         if isinstance(self._stats, StatsCollector):  # pickled when statistics were fed one Event at a time
             self._stats = from_collector(self._stats, self, lambda ext: self._int.get(ext, ext))
             self._S.S_i[S_NEV] = self._unfed = 0  # that collector had every event already
@@ -220,34 +222,41 @@ class Router(EventReaders, RowBuilders, CallIds, CoreViews, MemberPause, MemberC
              arg: float = 0.0, prof: int = 0, *, asked: Any = None) -> list[Event]:
         """Run one row; its events as records, or the error it got (``asked``: the call id as the caller gave
         it, for the message)."""
-        now = real_seconds(now)
-        row, status, seq_after, prof1, raw = self._one_rows
+        if type(now) is not float or not -MAX_TIME_S <= now <= MAX_TIME_S:  # real_seconds' own common case
+            now = real_seconds(now)
+        row, status, seq_after, prof1, raw, status_view = self._one_rows
         try:  # the row's fields straight into its bytes: a third of the time numpy takes from a tuple
             _pack_row(raw, 0, op, now, call, agent, queue, priority, arg)
         except struct.error:  # a value out of its column's range: numpy's own error, as before
             row[0] = (op, now, call, agent, queue, priority, arg)
         if prof:
             prof1[0] = prof
+        profs = prof1 if prof else _NO_PROFILES
         events: list[Event] = []
         seen = None
         ext = self._ext or None  # only ids that are not their own core id need mapping back
+        S = self._S
+        counts = (self._core_views if self._core_views[0] is S else self._views())[1]
+        ended = counts[S_ENDED]
+        run = self._run_batch.fn or self._run_batch
         while True:  # as run_rows, reading the events straight from the core's buffers
-            done = self._run_batch(self._S, row, prof1 if prof else _NO_PROFILES, 0, status, seq_after, False)
-            S = self._S
-            if S.S_i[S_NEV] > self._unfed:
+            done = run(S, row, profs, 0, status, seq_after, False)
+            if counts[S_NEV] > self._unfed:
                 events += self._drain_records(ext)
             if done:
                 break
-            if S.S_i[S_TRIAL]:
-                seen = settle_trial(self._run_batch, S, row, prof1 if prof else _NO_PROFILES, 0, status, seq_after)
+            if counts[S_TRIAL]:
+                seen = settle_trial(self._run_batch, S, row, profs, 0, status, seq_after)
                 if seen is not None:
                     break
                 continue
-            self._S = grow(S)
-        for e in events:
-            if e.kind is _ENDED:
-                self._ended_call(e.call_id, e.detail)
-        st = int(status[0])
+            self._S = S = grow(S)
+            counts = self._views()[1]
+        if counts[S_ENDED] != ended:  # a call ended (core_ops.end_call counts them)
+            for e in events:
+                if e.kind is _ENDED:
+                    self._ended_call(e.call_id, e.detail)
+        st = status_view[0]
         if st != OK:
             with self._seeing(seen):
                 raise self._error(st, op, now, call if asked is None else self._known_as(asked), agent, queue)
@@ -332,12 +341,12 @@ class Router(EventReaders, RowBuilders, CallIds, CoreViews, MemberPause, MemberC
         return self._one(OP_ADVANCE, now)
 
     def next_deadline(self) -> float:
-        return float(self._deadline(self._S))
+        return float((self._deadline.fn or self._deadline)(self._S))
 
     # ------------------------------------------------------------------ queries
     def _slot(self, cid: int) -> int:
         """The core's slot of core id ``cid`` (-1: no live call)."""
-        return int(self._h_get(self._S, cid))
+        return int((self._h_get.fn or self._h_get)(self._S, cid))
 
     # what the views read (fast_views.CoreViews)
     def _rt(self) -> "Router":

@@ -70,6 +70,8 @@ class CallIds:
     def _new_call_id(self, call_id: object) -> int:
         """The core id of an arriving call: its own, a live call's (the core refuses the duplicate) or a
         new one, mapped until the call ends (:meth:`_unmap` if the core refuses the arrival)."""
+        if type(call_id) is int and FIRST_OWN_ID <= call_id <= _LAST_ID:  # its own core id: no lookup
+            return call_id
         key = call_key(call_id)
         cid = self._core_id(key)
         if cid != UNMAPPED:

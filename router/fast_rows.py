@@ -23,6 +23,7 @@ from .errors import StateError, TimeError, UnknownIdError, flag, real_seconds
 
 MAX_SKILL_PROFILES = 1_000_000  # distinct per-call skill requirements one router registers, at most …
 MAX_PROFILE_BYTES = 64 << 20  # … and no more than its profile table can hold in this much memory
+_PRIORITY_BOUND = 1 << 31  # check_priority: a 32-bit integer
 
 
 class RowBuilders:
@@ -83,9 +84,12 @@ class RowBuilders:
                    max_wait_s: float | None = None) -> tuple[tuple, int]:
         """(the row, the call's skill profile code)."""
         q = self.queue_index(queue)
-        check_priority(priority)
+        if type(priority) is not int or not -_PRIORITY_BOUND < priority < _PRIORITY_BOUND:  # else surely fine
+            check_priority(priority)
         prof = self.skill_profile(skills, channel, max_wait_s)
         pref = self.agent_index(preferred_agent) if preferred_agent is not None else -1
+        if preferred_fallback_s is None and context is None:  # nothing to check
+            return (OP_ARRIVE, now, cid, pref, q, priority, math.nan), prof
         check_arrival_extras(preferred_fallback_s, context)
         fallback_s = math.nan if preferred_fallback_s is None else float(preferred_fallback_s)
         return (OP_ARRIVE, now, cid, pref, q, priority, fallback_s), prof

@@ -91,3 +91,52 @@ def test_logout_emptying_a_long_queue_starts_every_no_agents_wait(limit_s):
     ended = [e for e in want if e.kind == EventKind.CALL_ENDED]
     assert len(ended) == n and {e.detail for e in ended} == {"exited:no-agents"}
     assert [e.call_id for e in ended[:3]] == [1, 3, 5] and ended[0].time_s == 1.0 + limit_s
+
+
+def test_per_call_events_are_the_batch_events_through_growth_long_reads_and_a_pickle():
+    """The per-call methods read the core's buffers their own way (a few rows unpacked from the bytes, longer
+    runs listed, counters through memoryviews made again when the state grows or is unpickled): the same
+    records as the batch's rows through ``to_events``, for one-event, few-event and 40-event operations."""
+    import pickle
+
+    cfg = {"agents": [{"id": f"a{i}"} for i in range(40)],
+           "queues": [{"name": "q", "members": [f"a{i}" for i in range(40)], "ring_timeout_s": 5.0}]}
+    one = Router.from_config(cfg, calls=16)
+    got, rows, offered = [], [], {}
+    for i in range(40):
+        got += one.agent_login(0.0, f"a{i}", ready=True)
+        rows.append((OP_LOGIN, 0.0, 0, i, -1, 0, 1.0))
+    for c in range(1, 41):  # 40 ringing offers
+        got += one.call_arrive(1.0 + 0.01 * c, c, "q")
+        rows.append((OP_ARRIVE, 1.0 + 0.01 * c, c, -1, 0, 0, float("nan")))
+    one = pickle.loads(pickle.dumps(one))  # a snapshot's round trip
+    evs = one.advance(10.0)  # they all ring out and are offered again: a long run of events
+    assert len(evs) > 32
+    got += evs
+    rows.append((OP_ADVANCE, 10.0, 0, -1, -1, 0, 0.0))
+    offered = {e.call_id: e.agent_id for e in got if e.kind == EventKind.CALL_OFFERED}
+    for c in range(1, 41):
+        got += one.offer_accept(10.0, c, offered[c])
+        rows.append((OP_ACCEPT, 10.0, c, int(offered[c][1:]), -1, 0, 0.0))
+    batch = Router.from_config(cfg, calls=16)
+    res = batch.submit(np.array(rows, dtype=OP_DTYPE))
+    assert (res.status == OK).all()
+    assert got == batch.to_events(res.events)
+    assert sum(e.kind == EventKind.CALL_CONNECTED for e in got) == 40
+
+
+def test_per_call_reads_follow_an_event_buffer_grown_by_new_members():
+    """Members added to a ring-all queue grow the core's event buffer (one arrival now rings them all): the
+    per-call methods read the new buffer, every offer of a 60-agent ring included."""
+    cfg = {"agents": [{"id": "a0"}], "queues": [{"name": "q", "members": ["a0"], "strategy": "ring-all"}]}
+    router = Router.from_config(cfg)
+    before = router._S.EV_i
+    for i in range(1, 60):
+        router.agent_add(0.0, {"id": f"a{i}"})
+        router.member_add(0.0, f"a{i}", "q")
+    for i in range(60):
+        router.agent_login(0.0, f"a{i}", ready=True)
+    assert router._S.EV_i is not before  # the case under test: the buffer was replaced
+    events = router.call_arrive(1.0, 7, "q")
+    assert sorted(e.agent_id for e in events if e.kind == EventKind.CALL_OFFERED) == sorted(f"a{i}" for i in range(60))
+    assert [e.seq for e in events] == list(range(events[0].seq, events[0].seq + len(events)))

@@ -161,13 +161,13 @@ def test_direct_calls_bind_the_compiled_overload_and_agree_with_the_dispatcher()
     a = np.arange(4.0)
     direct = core_jit.Direct(_sum_three)
     assert direct(a, 2) == _sum_three(a, 2)
-    assert direct._call is not _sum_three and direct._call is _sum_three.overloads[_sum_three.signatures[0]].entry_point
+    assert direct.fn is not _sum_three and direct.fn is _sum_three.overloads[_sum_three.signatures[0]].entry_point
     assert direct(a, 3) == _sum_three(a, 3) == 0.0 + 1.0 + 6.0
     fast = Router.from_config({"agents": [{"id": "a"}], "queues": [{"name": "q", "members": ["a"]}]})
     fast.agent_login(0.0, "a", ready=True)
     fast.next_deadline()
     for bound in (fast._run_batch, fast._deadline):
-        assert bound._call is not None and bound._call is not bound._dispatcher
+        assert bound.fn is not None and bound.fn is not bound._dispatcher
 
 
 _IR = """
