@@ -195,10 +195,20 @@ def run_generators(load: list[LoadSpec], on_start=None) -> list[LoadResult]:
             on_start(start_at)
         bound = max(s.max_seconds + s.drain_s + s.retries * (s.timeout_s + 1.0) for s in load) + RESULT_MARGIN_S
         end = time.monotonic() + bound
-        return [pickle.loads(base64.b64decode(c.expect(end - time.monotonic()))) for c in children]
+        return [_result(c.expect(end - time.monotonic()), i) for i, c in enumerate(children)]
     finally:
         for c in children:
             c.close()
+
+
+def _result(line: str, index: int) -> LoadResult:
+    """Generator ``index``'s result line, or a RuntimeError that says it could not be read (a line cut short
+    when the generator was stopped while writing it)."""
+    try:
+        return pickle.loads(base64.b64decode(line, validate=True))
+    except Exception as exc:  # binascii.Error, UnpicklingError, EOFError, …: the line is not a whole result
+        raise RuntimeError(f"load generator {index} sent a result that could not be read ({len(line):,} characters:"
+                           f" {type(exc).__name__}: {exc})") from None
 
 
 def percentiles(lat_ms: np.ndarray) -> dict[str, float]:

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import base64
 import json
+import pickle
 import subprocess
 import sys
+
+import pytest
+
+from busyhour.bench.loadgen import LoadResult
+from busyhour.bench.server_bench import _result
 
 
 def busyhour(*args: str, timeout_s: float = 120.0) -> subprocess.CompletedProcess:
@@ -41,3 +48,13 @@ def test_bench_refuses_bad_input_before_work(tmp_path):
     assert p.returncode == 2 and "queues" in p.stderr
     p = busyhour("bench", "soak", "--kills", "-1")
     assert p.returncode == 2 and "--kills" in p.stderr
+
+
+def test_a_generator_result_cut_short_is_a_clear_error():
+    """A generator stopped while writing its result line (seen under a profiler) gets a message that says
+    so, not a bare unpickling error."""
+    whole = base64.b64encode(pickle.dumps(LoadResult("g", lifecycles=3))).decode("ascii")
+    assert _result(whole, 0).lifecycles == 3
+    for cut in (whole[:len(whole) // 2], whole[:-4], "not base64!", ""):
+        with pytest.raises(RuntimeError, match="load generator 1 sent a result that could not be read"):
+            _result(cut, 1)
