@@ -8,10 +8,11 @@ applies each router operation with ``core_batch.apply_op`` — the very
 function ``Router.submit`` runs, which the parity tests hold
 event-for-event equal to :class:`busyhour.router.Router`. So the same
 scenario and seed give the same calls, waits and dispositions on either path
-(tests/sim/test_fast_sim.py). Each step's operation is followed by its
-reaction from one place in ``run_loop`` (the operation's own kernels, such
-as ``_arrive``, stop before it): a kernel called once is inlined (core_jit.py),
-and a call passes the loop's and the core's arrays, hundreds of words.
+(tests/sim/test_fast_sim.py). Each step's operation and its reaction go
+through one place (``_operate``: one ``apply_op`` call site; the kernels that
+choose the operation, such as ``_redial`` or fast_presence.presence, stop
+before applying it): a kernel called once is inlined (core_jit.py), and a
+call passes the loop's and the core's arrays, hundreds of words.
 
 Ordering at equal times, as in driver.py: router timers (advance) first, then
 the sim heap in (time, sequence) order — equal keys FIFO — then the arrival.
@@ -52,8 +53,8 @@ from busyhour.router.core_batch import apply_op
 from busyhour.router.core_timers import next_deadline
 from busyhour.router.core_layout import (
     D_ABANDONED, D_ABANDONED_RINGING, D_COMPLETED, E_AGENT, E_CALL, E_DETAIL, E_KIND, E_TIME, E_VALUE, OK,
-    OP_ABANDON, OP_ACCEPT, OP_ADVANCE, OP_ARRIVE, OP_CALLBACK, OP_RELEASE, S_NEV, S_NNUMBERS, ST_WAITING, STATE,
-    QUEUE as R_QUEUE, LOGGED_IN, AHT,
+    OP_ABANDON, OP_ACCEPT, OP_ADVANCE, OP_ARRIVE, OP_CALLBACK, OP_LOGOUT, OP_RELEASE, S_NEV, S_NNUMBERS, S_TAIL,
+    ST_WAITING, STATE, QUEUE as R_QUEUE, LOGGED_IN, AHT,
 )
 from busyhour.router.core_ids import h_get
 from busyhour.router.core_logout import logout_tail
@@ -68,8 +69,7 @@ from .fast_layout import (  # the columns of Loop, the state run_loop takes
     QI_CB, QI_MAXATT, QI_PRIO, QI_ROW,
 )
 from .fast_heap import pop as _pop, push as _push
-from .fast_presence import PAUSED, REACT, close_span as _close_span, presence as _presence
-from .fast_presence import staffed_from as _staffed_from
+from .fast_presence import close_span as _close_span, presence as _presence, staffed_from as _staffed_from
 from .results import ABANDONED, COMPLETED, OTHER
 
 K_QUEUED, K_OFFERED, K_CB_OFFERED, K_CONNECTED, K_ENDED = 2, 3, 4, 8, 13
@@ -165,39 +165,45 @@ def _apply_events(P, S, t, start, n_off):
     return n_off
 
 
-@kernel
-def _react(P, S, t):
-    """driver.react: apply this step's events, then accept the instant offers in offer order; return
-    the offer count. An accept's own events are a connection and the agent's state: never an offer.
+#: What :func:`_operate` returns besides an offer count: no reaction (an accept that lost), an advance
+#: paused for room, a logout's tail paused for room.
+NOT_REACTED, ADVANCE_PAUSED, LOGOUT_PAUSED = -1, -2, -3
 
-    One call of ``_apply_events`` applies both the step's events (from row 0) and each accept's (from
-    its first row), and run_loop calls this once a step: a kernel called from one place is inlined
-    into its caller (core_jit.py), which spares each step two calls passing the loop's and the core's
-    arrays (hundreds of words each)."""
+
+@kernel
+def _operate(P, S, t, op, c, a, q, prio, value):
+    """Apply the step's router operation ``op`` (-1: none) with ``apply_op``'s arguments, then react as
+    driver.react does: apply its events, then accept the instant offers in offer order (an accept's
+    own events are a connection and the agent's state: never an offer). Returns the offer count, or
+    NOT_REACTED / ADVANCE_PAUSED / LOGOUT_PAUSED (a logout is followed by its tail, as Router.submit does).
+
+    Every ``apply_op`` and ``_apply_events`` call of a step is the one call here, and run_loop calls this
+    once: a kernel called from one place is inlined into its caller (core_jit.py), which spares each
+    operation a call passing the core's arrays (hundreds of words) and each step two more."""
     start, n_off, j = 0, 0, -1
     while True:
-        got = _apply_events(P, S, t, start, n_off)
-        if j < 0:  # the step's own events: their instant offers
-            n_off = got
+        res = OK if op < 0 else apply_op(S, op, t, c, a, q, prio, value, 0)
+        if j < 0:  # the step's own operation
+            if op == OP_ADVANCE and res < 0:  # paused: keep its events, grow, finish
+                return ADVANCE_PAUSED
+            if op == OP_LOGOUT and res == OK:
+                S.S_i[S_TAIL] = 1  # the no-agents limit of the queues it emptied (Router.submit's order)
+                if not logout_tail(S, a, t):
+                    P.L_i[L_PA] = a
+                    return LOGOUT_PAUSED
+            if op == OP_ACCEPT and res != OK:  # an accept that lost (the offer expired) is dropped
+                return NOT_REACTED
+        if j < 0 or res == OK:
+            got = _apply_events(P, S, t, start, n_off)
+            if j < 0:  # the step's own events: their instant offers
+                n_off = got
         j += 1
-        while j < n_off:  # the next offer that is accepted
-            c = P.offers[j, 0]
-            if P.C_i[c, CI_DISP] == 0:  # else the caller hung up while the phone rang
-                start = S.S_i[S_NEV]
-                if apply_op(S, OP_ACCEPT, t, c, P.offers[j, 1], -1, 0, 0.0, 0) == OK:
-                    break
+        while j < n_off and P.C_i[P.offers[j, 0], CI_DISP] != 0:  # the caller hung up while the phone rang
             j += 1
         if j >= n_off:
             return n_off
-
-
-@kernel
-def _arrive(P, S, c, t):
-    """driver.arrive up to its reaction: the call joins its queue (run_loop reacts, then :func:`_patience`)."""
-    _q_change(P, t, 1)
-    q = P.C_i[c, CI_QUEUE]
-    # no preferred agent (a dedicated one: its fallback)
-    apply_op(S, OP_ARRIVE, t, c, -1, q, P.Q_i[q, QI_PRIO], math.nan, 0)
+        op, c, a, q, prio, value = OP_ACCEPT, P.offers[j, 0], P.offers[j, 1], -1, 0, 0.0
+        start = S.S_i[S_NEV]
 
 
 @kernel
@@ -246,9 +252,9 @@ def ewt_s(S, slot):
 
 
 @kernel
-def _cb_check(P, S, c, t):
+def _cb_check(P, S, c):
     """driver.callback_check: a waiting caller whose estimated wait is over the threshold and who
-    accepts becomes a callback (number code c + 1). True when it did (run_loop reacts)."""
+    accepts becomes a callback (number code c + 1). True when it does (run_loop applies OP_CALLBACK)."""
     q = P.C_i[c, CI_QUEUE]
     if P.C_i[c, CI_DISP] != 0 or P.C_i[c, CI_CB] != 0 or P.C_f[c, CF_CBU] >= P.Q_f[q, QF_CB_P]:
         return False
@@ -257,7 +263,6 @@ def _cb_check(P, S, c, t):
         return False
     if ewt_s(S, slot) > P.Q_f[q, QF_CB_EWT]:
         P.C_i[c, CI_CB] = 1
-        apply_op(S, OP_CALLBACK, t, c, -1, -1, 0, float(c + 1), 0)
         return True
     return False
 
@@ -288,13 +293,13 @@ def run_loop(S, P):
             return 1
         if _short(P, S):
             return 3
-        # the step's router operation; then, below, the one reaction to its events (one _react call site)
+        # the step's router operation (apply_op's arguments), applied with its reaction below, in one place
+        op, oc, oa, oq, oprio, ov = -1, 0, -1, -1, 0, 0.0
         react, arrived, login = True, -1, -1  # arrived: a call that arrived; login: an agent whose shift began
         if L_i[L_PENDING] == 1:  # an advance paused for room: finish it, then react to all its events
-            if apply_op(S, OP_ADVANCE, L_f[L_PT], 0, -1, -1, 0, 0.0, 0) < 0:
-                return 1
             L_i[L_PENDING] = 0
             t = L_f[L_PT]
+            op = OP_ADVANCE
         elif L_i[L_PENDING] == 2:  # a logout's tail paused for room: finish it, then react
             if not logout_tail(S, L_i[L_PA], L_f[L_PT]):
                 return 1
@@ -311,45 +316,46 @@ def run_loop(S, P):
                 return 0
             L_f[L_NOW] = t
             if td == t:
-                if apply_op(S, OP_ADVANCE, t, 0, -1, -1, 0, 0.0, 0) < 0:  # paused: keep its events, grow, finish
-                    L_i[L_PENDING] = 1
-                    L_f[L_PT] = t
-                    return 1
+                op = OP_ADVANCE
             elif th == t:
                 k = _pop(P)
                 action, c, b = P.H_i[k, 1], P.H_i[k, 2], P.H_i[k, 3]
                 if action == A_RELEASE:
-                    apply_op(S, OP_RELEASE, t, c, -1, -1, 0, C_f[c, CF_ACW], 0)
+                    op, oc, ov = OP_RELEASE, c, C_f[c, CF_ACW]
                 elif action == A_PATIENCE:
                     # not answered, not a callback (a callback is exempt from patience)
                     react = P.C_i[c, CI_DISP] == 0 and C_f[c, CF_CONN] != C_f[c, CF_CONN] and P.C_i[c, CI_CB] == 0
-                    if react:
-                        apply_op(S, OP_ABANDON, t, c, -1, -1, 0, 0.0, 0)
-                elif action == A_ACCEPT:  # an accept that lost (the offer expired) is dropped
-                    react = P.C_i[c, CI_DISP] == 0 and apply_op(S, OP_ACCEPT, t, c, b, -1, 0, 0.0, 0) == OK
+                    op, oc = OP_ABANDON, c
+                elif action == A_ACCEPT:
+                    react = P.C_i[c, CI_DISP] == 0
+                    op, oc, oa = OP_ACCEPT, c, b
                 elif action == A_REDIAL:
                     arrived = _redial(P, c, t)
                 elif action == A_CB_CHECK:
                     if c + 1 >= S.S_i[S_NNUMBERS]:
                         return 4
-                    react = _cb_check(P, S, c, t)
+                    react = _cb_check(P, S, c)
+                    op, oc, ov = OP_CALLBACK, c, float(c + 1)
                 else:
-                    done = _presence(P, S, action, c, t)
-                    if done == PAUSED:
-                        L_i[L_PENDING] = 2
-                        L_f[L_PT] = t
-                        return 1
-                    react = done == REACT
+                    op, ov = _presence(P, S, action, c, t)
+                    oa = c
+                    react = op >= 0
                     if action == A_LOGIN:
                         login = c
             else:
                 arrived = i
                 L_i[L_NEXT] = i + 1
-            if arrived >= 0:
-                _arrive(P, S, arrived, t)
+            if arrived >= 0:  # driver.arrive: the call joins its queue (no preferred agent)
+                _q_change(P, t, 1)
+                oq = P.C_i[arrived, CI_QUEUE]
+                op, oc, oprio, ov = OP_ARRIVE, arrived, P.Q_i[oq, QI_PRIO], math.nan
         if react:
-            offered = _react(P, S, t)
+            got = _operate(P, S, t, op, oc, oa, oq, oprio, ov)
+            if got == ADVANCE_PAUSED or got == LOGOUT_PAUSED:
+                L_i[L_PENDING] = 1 if got == ADVANCE_PAUSED else 2
+                L_f[L_PT] = t
+                return 1
             if arrived >= 0:
-                _patience(P, arrived, t, offered)
-            elif login >= 0:
+                _patience(P, arrived, t, got)
+            elif login >= 0 and got >= 0:
                 _staffed_from(P, login, t)
