@@ -1,13 +1,18 @@
 """The driver loop of driver.py, compiled: same order, same reactions, the compiled router core.
 
 It mirrors ``_Run.loop`` / ``arrive`` / ``react`` / ``accept`` / ``presence``
-/ ``redial`` / ``_ended`` line for line for the scenarios sim/fast.py accepts
-(shifts, breaks, answer delays, redials and callback offers included), and
+(fast_presence.py) / ``redial`` / ``_ended`` line for line for the scenarios
+sim/fast.py accepts (shifts, breaks, answer delays, redials and callback
+offers included), and
 applies each router operation with ``core_batch.apply_op`` — the very
 function ``Router.submit`` runs, which the parity tests hold
 event-for-event equal to :class:`busyhour.router.Router`. So the same
 scenario and seed give the same calls, waits and dispositions on either path
-(tests/sim/test_fast_sim.py).
+(tests/sim/test_fast_sim.py). Each step's operation and its reaction go
+through one place (``_operate``: one ``apply_op`` call site; the kernels that
+choose the operation, such as ``_redial`` or fast_presence.presence, stop
+before applying it): a kernel called once is inlined (core_jit.py), and a
+call passes the loop's and the core's arrays, hundreds of words.
 
 Ordering at equal times, as in driver.py: router timers (advance) first, then
 the sim heap in (time, sequence) order — equal keys FIFO — then the arrival.
@@ -47,10 +52,9 @@ from busyhour.router.core_jit import entry, kernel
 from busyhour.router.core_batch import apply_op
 from busyhour.router.core_timers import next_deadline
 from busyhour.router.core_layout import (
-    D_ABANDONED, D_ABANDONED_RINGING, D_COMPLETED, DISP_BUSY, DISP_LOGGED_OUT, DISPLAY, E_AGENT, E_CALL,
-    E_DETAIL, E_KIND, E_TIME, E_VALUE, OK, OP_ABANDON, OP_ACCEPT, OP_ADVANCE, OP_ARRIVE, OP_CALLBACK, OP_LOGIN,
-    OP_LOGOUT, OP_NOT_READY, OP_READY, OP_RELEASE, S_NEV, S_NNUMBERS, S_TAIL, ST_WAITING, STATE, QUEUE as R_QUEUE,
-    LOGGED_IN, AHT,
+    D_ABANDONED, D_ABANDONED_RINGING, D_COMPLETED, E_AGENT, E_CALL, E_DETAIL, E_KIND, E_TIME, E_VALUE, OK,
+    OP_ABANDON, OP_ACCEPT, OP_ADVANCE, OP_ARRIVE, OP_CALLBACK, OP_LOGOUT, OP_RELEASE, S_NEV, S_NNUMBERS, S_TAIL,
+    ST_WAITING, STATE, QUEUE as R_QUEUE, LOGGED_IN, AHT,
 )
 from busyhour.router.core_ids import h_get
 from busyhour.router.core_logout import logout_tail
@@ -58,13 +62,14 @@ from busyhour.router.core_ops import room_short
 from busyhour.router.core_wait import w_rank
 
 from .fast_layout import (  # the columns of Loop, the state run_loop takes
-    AF_BUSY, AF_CLOSED, AF_FACTOR, AF_FROM, AI_BREAK, AI_LOGOUT, AI_TEAM, A_ACCEPT, A_BACK, A_CB_CHECK, A_LOGIN,
-    A_LOGOUT, A_PATIENCE, A_REDIAL, A_RELEASE, CF_ACW, CF_ARR, CF_BEND, CF_CBU, CF_CONN, CF_HANDLE, CF_PAT,
-    CF_REDU, CF_WAIT, CI_AGENT, CI_ATTEMPT, CI_CB, CI_DISP, CI_QUEUE, L_EVENTS, L_HN, L_INSTANT, L_LOG, L_LOW,
-    L_MAXSTEPS, L_NCALLS, L_NEXT, L_NFIRST, L_NLOG, L_NOW, L_NQ, L_NSPAN, L_PA, L_PENDING, L_PT, L_REFILL,
-    L_R_BREAK, L_R_SHIFT, L_STEPS, L_STOP, QF_CB_EWT, QF_CB_P, QF_PROB, QI_CB, QI_MAXATT, QI_PRIO, QI_ROW,
+    AF_BUSY, AF_FACTOR, AI_BREAK, AI_LOGOUT, AI_TEAM, A_ACCEPT, A_CB_CHECK, A_LOGIN, A_LOGOUT, A_PATIENCE, A_REDIAL,
+    A_RELEASE, CF_ACW, CF_ARR, CF_BEND, CF_CBU, CF_CONN, CF_HANDLE, CF_PAT, CF_REDU, CF_WAIT, CI_AGENT, CI_ATTEMPT,
+    CI_CB, CI_DISP, CI_QUEUE, L_EVENTS, L_HN, L_INSTANT, L_LOG, L_LOW, L_MAXSTEPS, L_NCALLS, L_NEXT, L_NFIRST,
+    L_NLOG, L_NOW, L_NQ, L_NSPAN, L_PA, L_PENDING, L_PT, L_REFILL, L_STEPS, L_STOP, QF_CB_EWT, QF_CB_P, QF_PROB,
+    QI_CB, QI_MAXATT, QI_PRIO, QI_ROW,
 )
 from .fast_heap import pop as _pop, push as _push
+from .fast_presence import close_span as _close_span, presence as _presence, staffed_from as _staffed_from
 from .results import ABANDONED, COMPLETED, OTHER
 
 K_QUEUED, K_OFFERED, K_CB_OFFERED, K_CONNECTED, K_ENDED = 2, 3, 4, 8, 13
@@ -85,19 +90,6 @@ def _q_change(P, t, d):
     P.q_t[n] = t
     P.q_d[n] = d
     P.L_i[L_NQ] = n + 1
-
-
-@kernel
-def _close_span(P, a, t):
-    s = P.A_f[a, AF_FROM]
-    if s == s:
-        n = P.L_i[L_NSPAN]
-        P.SP_i[n] = a
-        P.SP_f[n, 0] = s
-        P.SP_f[n, 1] = t
-        P.L_i[L_NSPAN] = n + 1
-        P.A_f[a, AF_FROM] = math.nan
-        P.A_f[a, AF_CLOSED] = t
 
 
 @kernel
@@ -173,36 +165,59 @@ def _apply_events(P, S, t, start, n_off):
     return n_off
 
 
-@kernel
-def _react(P, S, t):
-    """driver.react: apply this step's events, then accept the instant offers in offer order.
-
-    An accept's own events are a connection and the agent's state: never an offer."""
-    n_off = _apply_events(P, S, t, 0, 0)
-    for j in range(n_off):
-        c = P.offers[j, 0]
-        if P.C_i[c, CI_DISP] != 0:  # the caller hung up while the phone rang
-            continue
-        mark = S.S_i[S_NEV]
-        if apply_op(S, OP_ACCEPT, t, c, P.offers[j, 1], -1, 0, 0.0, 0) == OK:
-            _apply_events(P, S, t, mark, n_off)
-    return n_off
+#: What :func:`_operate` returns besides an offer count: no reaction (an accept that lost), an advance
+#: paused for room, a logout's tail paused for room.
+NOT_REACTED, ADVANCE_PAUSED, LOGOUT_PAUSED = -1, -2, -3
 
 
 @kernel
-def _arrive(P, S, c, t):
-    _q_change(P, t, 1)
-    q = P.C_i[c, CI_QUEUE]
-    apply_op(S, OP_ARRIVE, t, c, -1, q, P.Q_i[q, QI_PRIO], math.nan, 0)  # no preferred agent (a dedicated one: its fallback)
-    offered = _react(P, S, t)
+def _operate(P, S, t, op, c, a, q, prio, value):
+    """Apply the step's router operation ``op`` (-1: none) with ``apply_op``'s arguments, then react as
+    driver.react does: apply its events, then accept the instant offers in offer order (an accept's
+    own events are a connection and the agent's state: never an offer). Returns the offer count, or
+    NOT_REACTED / ADVANCE_PAUSED / LOGOUT_PAUSED (a logout is followed by its tail, as Router.submit does).
+
+    Every ``apply_op`` and ``_apply_events`` call of a step is the one call here, and run_loop calls this
+    once: a kernel called from one place is inlined into its caller (core_jit.py), which spares each
+    operation a call passing the core's arrays (hundreds of words) and each step two more."""
+    start, n_off, j = 0, 0, -1
+    while True:
+        res = OK if op < 0 else apply_op(S, op, t, c, a, q, prio, value, 0)
+        if j < 0:  # the step's own operation
+            if op == OP_ADVANCE and res < 0:  # paused: keep its events, grow, finish
+                return ADVANCE_PAUSED
+            if op == OP_LOGOUT and res == OK:
+                S.S_i[S_TAIL] = 1  # the no-agents limit of the queues it emptied (Router.submit's order)
+                if not logout_tail(S, a, t):
+                    P.L_i[L_PA] = a
+                    return LOGOUT_PAUSED
+            if op == OP_ACCEPT and res != OK:  # an accept that lost (the offer expired) is dropped
+                return NOT_REACTED
+        if j < 0 or res == OK:
+            got = _apply_events(P, S, t, start, n_off)
+            if j < 0:  # the step's own events: their instant offers
+                n_off = got
+        j += 1
+        while j < n_off and P.C_i[P.offers[j, 0], CI_DISP] != 0:  # the caller hung up while the phone rang
+            j += 1
+        if j >= n_off:
+            return n_off
+        op, c, a, q, prio, value = OP_ACCEPT, P.offers[j, 0], P.offers[j, 1], -1, 0, 0.0
+        start = S.S_i[S_NEV]
+
+
+@kernel
+def _patience(P, c, t, offered):
+    """driver.arrive after its reaction: the caller's patience runs unless an instant offer answered it."""
     p = P.C_f[c, CF_PAT]
     if p < math.inf and not (offered > 0 and P.L_i[L_INSTANT]):
         _push(P, t + p, A_PATIENCE, c, 0)
 
 
 @kernel
-def _redial(P, S, prev, t):
-    """driver.redial: a new attempt of an abandoned caller, drawn from the queue's redial rows."""
+def _redial(P, prev, t):
+    """driver.redial up to its arrival: a new attempt of an abandoned caller, drawn from the queue's redial
+    rows; returns its call id (run_loop makes it arrive)."""
     C_f, C_i = P.C_f, P.C_i
     q = C_i[prev, CI_QUEUE]
     row = P.Q_i[q, QI_ROW]
@@ -222,7 +237,7 @@ def _redial(P, S, prev, t):
     C_i[c, CI_DISP] = 0
     C_i[c, CI_ATTEMPT] = C_i[prev, CI_ATTEMPT] + 1
     C_i[c, CI_QUEUE] = q
-    _arrive(P, S, c, t)
+    return c
 
 
 @entry
@@ -237,70 +252,19 @@ def ewt_s(S, slot):
 
 
 @kernel
-def _cb_check(P, S, c, t):
+def _cb_check(P, S, c):
     """driver.callback_check: a waiting caller whose estimated wait is over the threshold and who
-    accepts becomes a callback (number code c + 1)."""
+    accepts becomes a callback (number code c + 1). True when it does (run_loop applies OP_CALLBACK)."""
     q = P.C_i[c, CI_QUEUE]
     if P.C_i[c, CI_DISP] != 0 or P.C_i[c, CI_CB] != 0 or P.C_f[c, CF_CBU] >= P.Q_f[q, QF_CB_P]:
-        return
+        return False
     slot = h_get(S, c)
     if slot < 0 or S.C_i[slot, STATE] != ST_WAITING:  # only a waiting call converts
-        return
+        return False
     if ewt_s(S, slot) > P.Q_f[q, QF_CB_EWT]:
         P.C_i[c, CI_CB] = 1
-        apply_op(S, OP_CALLBACK, t, c, -1, -1, 0, float(c + 1), 0)
-        _react(P, S, t)
-
-
-@kernel
-def _presence(P, S, action, a, t):
-    """driver.presence: shift start / end, break start / end. Returns 1 when a logout's tail paused."""
-    state = S.A_i[a, DISPLAY]
-    if action == A_LOGIN:
-        if state == DISP_LOGGED_OUT:
-            apply_op(S, OP_LOGIN, t, 0, a, -1, 0, 1.0, 0)
-        else:  # a shift starts before the previous one's last call ended
-            P.A_i[a, AI_LOGOUT] = 0
-            apply_op(S, OP_READY, t, 0, a, -1, 0, 0.0, 0)
-        _react(P, S, t)
-        if P.A_f[a, AF_FROM] != P.A_f[a, AF_FROM]:  # else still staffed: on the last shift's call
-            P.A_f[a, AF_FROM] = t
-    elif action == A_BACK:
-        if state == DISP_LOGGED_OUT or P.A_i[a, AI_LOGOUT]:
-            return 0
-        if P.A_i[a, AI_BREAK]:  # still on the call that outlasted the break: staffed throughout
-            P.A_i[a, AI_BREAK] = 0
-        elif P.A_f[a, AF_FROM] != P.A_f[a, AF_FROM]:
-            P.A_f[a, AF_FROM] = max(t, P.A_f[a, AF_CLOSED])
-        apply_op(S, OP_READY, t, 0, a, -1, 0, 0.0, 0)
-        _react(P, S, t)
-    elif action == A_LOGOUT:
-        if state == DISP_LOGGED_OUT:
-            return 0
-        if state == DISP_BUSY:  # refused on a call: no new offers now, log out after the call and its wrap-up
-            P.A_i[a, AI_LOGOUT] = 1
-            apply_op(S, OP_NOT_READY, t, 0, a, -1, 0, float(P.L_i[L_R_SHIFT]), 0)
-            _react(P, S, t)
-            return 0
-        P.A_i[a, AI_LOGOUT] = 0
-        P.A_i[a, AI_BREAK] = 0
-        _close_span(P, a, t)
-        if apply_op(S, OP_LOGOUT, t, 0, a, -1, 0, 0.0, 0) == OK:
-            S.S_i[S_TAIL] = 1  # the no-agents limit of the queues it emptied (Router.submit's order)
-            if not logout_tail(S, a, t):
-                P.L_i[L_PA] = a
-                return 1
-        _react(P, S, t)
-    else:  # A_BREAK: the router applies it when a busy agent's call ends; staffed time runs until then
-        if state == DISP_LOGGED_OUT:
-            return 0
-        if state == DISP_BUSY:
-            P.A_i[a, AI_BREAK] = 1
-        else:
-            _close_span(P, a, max(t, P.A_f[a, AF_BUSY]))
-        apply_op(S, OP_NOT_READY, t, 0, a, -1, 0, float(P.L_i[L_R_BREAK]), 0)
-        _react(P, S, t)
-    return 0
+        return True
+    return False
 
 
 @kernel
@@ -329,57 +293,69 @@ def run_loop(S, P):
             return 1
         if _short(P, S):
             return 3
+        # the step's router operation (apply_op's arguments), applied with its reaction below, in one place
+        op, oc, oa, oq, oprio, ov = -1, 0, -1, -1, 0, 0.0
+        react, arrived, login = True, -1, -1  # arrived: a call that arrived; login: an agent whose shift began
         if L_i[L_PENDING] == 1:  # an advance paused for room: finish it, then react to all its events
-            if apply_op(S, OP_ADVANCE, L_f[L_PT], 0, -1, -1, 0, 0.0, 0) < 0:
-                return 1
             L_i[L_PENDING] = 0
-            _react(P, S, L_f[L_PT])
-            continue
-        if L_i[L_PENDING] == 2:  # a logout's tail paused for room: finish it, then react
+            t = L_f[L_PT]
+            op = OP_ADVANCE
+        elif L_i[L_PENDING] == 2:  # a logout's tail paused for room: finish it, then react
             if not logout_tail(S, L_i[L_PA], L_f[L_PT]):
                 return 1
             L_i[L_PENDING] = 0
-            _react(P, S, L_f[L_PT])
-            continue
-        L_i[L_STEPS] += 1
-        i = L_i[L_NEXT]
-        ta = C_f[i, CF_ARR] if i < n_first else math.inf
-        th = P.H_t[0] if L_i[L_HN] > 0 else math.inf
-        td = next_deadline(S)
-        t = min(ta, min(th, td))
-        if t == math.inf or t > L_f[L_STOP]:
-            return 0
-        L_f[L_NOW] = t
-        if td == t:
-            if apply_op(S, OP_ADVANCE, t, 0, -1, -1, 0, 0.0, 0) < 0:  # paused: keep its events, grow, finish
-                L_i[L_PENDING] = 1
-                L_f[L_PT] = t
-                return 1
-            _react(P, S, t)
-        elif th == t:
-            k = _pop(P)
-            action, c, b = P.H_i[k, 1], P.H_i[k, 2], P.H_i[k, 3]
-            if action == A_RELEASE:
-                apply_op(S, OP_RELEASE, t, c, -1, -1, 0, C_f[c, CF_ACW], 0)
-                _react(P, S, t)
-            elif action == A_PATIENCE:
-                if P.C_i[c, CI_DISP] == 0 and C_f[c, CF_CONN] != C_f[c, CF_CONN] and P.C_i[c, CI_CB] == 0:
-                    # not answered, not a callback (a callback is exempt from patience)
-                    apply_op(S, OP_ABANDON, t, c, -1, -1, 0, 0.0, 0)
-                    _react(P, S, t)
-            elif action == A_ACCEPT:
-                if P.C_i[c, CI_DISP] == 0 and apply_op(S, OP_ACCEPT, t, c, b, -1, 0, 0.0, 0) == OK:
-                    _react(P, S, t)  # an accept that lost (the offer expired) is dropped
-            elif action == A_REDIAL:
-                _redial(P, S, c, t)
-            elif action == A_CB_CHECK:
-                if c + 1 >= S.S_i[S_NNUMBERS]:
-                    return 4
-                _cb_check(P, S, c, t)
-            elif _presence(P, S, action, c, t):
-                L_i[L_PENDING] = 2
-                L_f[L_PT] = t
-                return 1
+            t = L_f[L_PT]
         else:
-            _arrive(P, S, i, t)
-            L_i[L_NEXT] = i + 1
+            L_i[L_STEPS] += 1
+            i = L_i[L_NEXT]
+            ta = C_f[i, CF_ARR] if i < n_first else math.inf
+            th = P.H_t[0] if L_i[L_HN] > 0 else math.inf
+            td = next_deadline(S)
+            t = min(ta, min(th, td))
+            if t == math.inf or t > L_f[L_STOP]:
+                return 0
+            L_f[L_NOW] = t
+            if td == t:
+                op = OP_ADVANCE
+            elif th == t:
+                k = _pop(P)
+                action, c, b = P.H_i[k, 1], P.H_i[k, 2], P.H_i[k, 3]
+                if action == A_RELEASE:
+                    op, oc, ov = OP_RELEASE, c, C_f[c, CF_ACW]
+                elif action == A_PATIENCE:
+                    # not answered, not a callback (a callback is exempt from patience)
+                    react = P.C_i[c, CI_DISP] == 0 and C_f[c, CF_CONN] != C_f[c, CF_CONN] and P.C_i[c, CI_CB] == 0
+                    op, oc = OP_ABANDON, c
+                elif action == A_ACCEPT:
+                    react = P.C_i[c, CI_DISP] == 0
+                    op, oc, oa = OP_ACCEPT, c, b
+                elif action == A_REDIAL:
+                    arrived = _redial(P, c, t)
+                elif action == A_CB_CHECK:
+                    if c + 1 >= S.S_i[S_NNUMBERS]:
+                        return 4
+                    react = _cb_check(P, S, c)
+                    op, oc, ov = OP_CALLBACK, c, float(c + 1)
+                else:
+                    op, ov = _presence(P, S, action, c, t)
+                    oa = c
+                    react = op >= 0
+                    if action == A_LOGIN:
+                        login = c
+            else:
+                arrived = i
+                L_i[L_NEXT] = i + 1
+            if arrived >= 0:  # driver.arrive: the call joins its queue (no preferred agent)
+                _q_change(P, t, 1)
+                oq = P.C_i[arrived, CI_QUEUE]
+                op, oc, oprio, ov = OP_ARRIVE, arrived, P.Q_i[oq, QI_PRIO], math.nan
+        if react:
+            got = _operate(P, S, t, op, oc, oa, oq, oprio, ov)
+            if got == ADVANCE_PAUSED or got == LOGOUT_PAUSED:
+                L_i[L_PENDING] = 1 if got == ADVANCE_PAUSED else 2
+                L_f[L_PT] = t
+                return 1
+            if arrived >= 0:
+                _patience(P, arrived, t, got)
+            elif login >= 0 and got >= 0:
+                _staffed_from(P, login, t)

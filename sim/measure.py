@@ -12,7 +12,7 @@ import time
 
 import numpy as np
 
-from busyhour.sim.groups import GroupCounts, group_counts, window_groups
+from busyhour.sim.groups import GroupCounts, group_counts, window_counts
 from busyhour.sim.results import (
     AgentStats, CallLog, LittleCheck, RunResult, Stats, agent_records, busy_in_bins, stats_from,
 )
@@ -89,10 +89,10 @@ def summarise_run(run, wall0: float, engine: str = "simpy") -> RunResult:
     maxq, area, area_all = queue_profile(run.q_t, run.q_d, edges, max(end_s, w1))
 
     n_bins, n_queues, thr = edges.size - 1, len(scn.queues), scn.sl_threshold_s
-    # the window's calls by interval, as one group, by queue: one grouped pass over all three groupings,
-    # or — for a long run — one pass each (temporaries of the window's size, not three times it)
+    # the window's calls by interval, as one group, by queue: all three groupings at once (window_counts),
+    # or — for a long run — one pass each (its reordered waits are three times the window's answered calls)
     if np.count_nonzero(in_win) <= ONE_PASS_CALLS:
-        g = group_counts(log, *window_groups(in_win, bin_of, log.queue, n_bins), n_bins + 1 + n_queues, thr)
+        g = window_counts(log, in_win, bin_of, n_bins, n_queues, thr)
         by_bin = whole = by_queue = _rows(g)
         o_whole, o_queue = n_bins, n_bins + 1
     else:

@@ -5,7 +5,8 @@ Invariants, on random calls, waits (ties, zeros, single calls, empty groups incl
 1. ``percentiles_sorted`` is ``np.percentile`` on each group, bit for bit;
 2. each group's ``Stats`` from ``group_counts`` is ``compute_stats`` on that group's mask, bit for bit —
    counts, service level, ASA (the same pairwise sum, in call order), percentiles — also with every call
-   in three groupings at once (``window_groups``: its interval, the window, its queue).
+   in three groupings at once (``window_groups``: its interval, the window, its queue);
+3. ``window_counts`` is ``group_counts`` over ``window_groups``, byte for byte.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import math
 import numpy as np
 from hypothesis import given, settings, strategies as st
 
-from busyhour.sim.groups import PERCENTILES, group_counts, percentiles_sorted, window_groups
+from busyhour.sim.groups import PERCENTILES, group_counts, percentiles_sorted, window_counts, window_groups
 from busyhour.sim.results import ABANDONED, COMPLETED, OTHER, UNFINISHED, CallLog, compute_stats, stats_from
 
 
@@ -113,3 +114,20 @@ def test_sorting_within_groups_is_lexsort_bit_for_bit(seed, n, groups, odd):
     starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
     bounds = list(zip(starts.tolist(), (starts + counts).tolist()))
     assert _sorted_in_groups(x, bounds).tobytes() == x[np.lexsort((x, g))].tobytes()
+
+
+@settings(max_examples=150, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(0, 500), bins=st.integers(1, 300),
+       threshold=st.sampled_from([0.0, 20.0, math.inf]))
+def test_window_counts_are_group_counts_of_the_three_groupings_byte_for_byte(seed, n, bins, threshold):
+    """``window_counts`` (the window's calls once, codes and histograms) gives ``group_counts`` over
+    ``window_groups`` array for array, byte for byte (more than 256 intervals: 16-bit sort keys)."""
+    rng = np.random.default_rng(seed)
+    log = _log(rng, n)
+    in_win = rng.random(n) < 0.85
+    bin_of = rng.integers(0, bins, n)
+    want = group_counts(log, *window_groups(in_win, bin_of, log.queue, bins), bins + 1 + 3, threshold)
+    got = window_counts(log, in_win, bin_of, bins, 3, threshold)
+    for name, w, g in zip(want._fields, want, got):
+        assert g.dtype == w.dtype and g.shape == w.shape, name
+        assert np.ascontiguousarray(g).tobytes() == w.tobytes(), name
