@@ -18,9 +18,10 @@ from .events import Event
 from .fast_errors import MESSAGES
 
 _KINDS = [None] * (max(EventKind) + 1)  # by the kind's code
-_KIND_NAMES = [None] * (max(EventKind) + 1)
+#: An event kind's name by its code: the wire rows' form (the server's replies.event_row uses it too)
+KIND_NAMES = [None] * (max(EventKind) + 1)
 for _k in EventKind:
-    _KINDS[_k], _KIND_NAMES[_k] = _k, _k.name
+    _KINDS[_k], KIND_NAMES[_k] = _k, _k.name
 _NEW_EVENT = partial(tuple.__new__, Event)  # an Event from a tuple of its fields, without its Python __new__
 N_EV_F = 2  # the EV_f columns: time, value
 _ROW_I_BYTES, _ROW_F_BYTES = 8 * N_EV_I, 8 * N_EV_F
@@ -166,7 +167,7 @@ class EventReaders:
         record, without making the records)."""
         ids, qn, texts = self.agent_ids, self.queue_names, self._detail_texts
         get = None if call_ids is None else call_ids.get
-        kinds, make = (_KIND_NAMES, tuple) if wire else (_KINDS, _NEW_EVENT)  # tuple() of a tuple is that tuple
+        kinds, make = (KIND_NAMES, tuple) if wire else (_KINDS, _NEW_EVENT)  # tuple() of a tuple is that tuple
         return [make((seq, t, kinds[k], None if c == NO_ID else (c if get is None else get(c, c)),
                       ids[a] if a >= 0 else None, qn[q] if q >= 0 else None, texts[d], v))
                 for seq, k, c, a, q, d, t, v in rows]

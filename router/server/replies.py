@@ -11,10 +11,8 @@ from typing import Any, Hashable
 
 import msgspec
 
-from ..codes import EventKind
 from ..events import Event
-
-KIND_NAMES = {int(k): k.name for k in EventKind}
+from ..fast_events import KIND_NAMES  # by the kind's code; protocol re-exports it
 
 
 def event_row(e: Event) -> tuple:
