@@ -48,9 +48,7 @@ class _Answer(_Request, tag="accept"):
     agent: Id
 
 
-class _Reject(_Request, tag="reject"):
-    call: Id
-    agent: Id
+class _Reject(_Answer, tag="reject"):  # an accept's fields, and whether the agent was busy
     busy: Optional[bool] = None
 
 
