@@ -138,8 +138,8 @@ def summarize(before: RouterConfig, plan: ReloadPlan, ids: list, sha: str) -> Re
 
 def apply_reload(engine: Any, now: float, text: str) -> tuple[list[tuple], ReloadSummary]:
     """Parse ``text``, plan the change against the engine's running configuration and apply it: (its events as
-    wire rows, the summary). ``ConfigError`` (nothing changed) for bad TOML, a bad configuration or a difference that needs a
-    restart."""
+    wire rows, the summary). ``ConfigError`` (nothing changed) for bad TOML, a bad configuration or a
+    difference that needs a restart."""
     try:
         new = parse_toml(text, "reload config")
     except ConfigError as exc:  # TOML errors name "reload config" already; the schema's name the key path

@@ -14,8 +14,9 @@ from busyhour.client.records import Reply
 
 SCALAR = st.one_of(st.none(), st.booleans(), st.integers(-5, 5), st.floats(allow_nan=False), st.text(max_size=4))
 ROW = st.tuples(st.integers(0, 10**12), st.floats(0, 1e6), st.sampled_from(["CALL_ARRIVED", "CALL_OFFERED"]),
-                st.one_of(st.integers(0, 99), st.text(max_size=5), st.none()), st.one_of(st.text(max_size=5), st.none()),
-                st.one_of(st.text(max_size=5), st.none()), st.text(max_size=8), st.floats(-1e3, 1e3)).map(list)
+                st.one_of(st.integers(0, 99), st.text(max_size=5), st.none()),
+                st.one_of(st.text(max_size=5), st.none()), st.one_of(st.text(max_size=5), st.none()),
+                st.text(max_size=8), st.floats(-1e3, 1e3)).map(list)
 BAD_ROW = st.one_of(st.lists(SCALAR, max_size=9), SCALAR, ROW.map(lambda r: r[:7]), ROW.map(lambda r: [True, *r[1:]]))
 REPLY = st.fixed_dictionaries(
     {"id": st.one_of(st.integers(0, 10**9), st.text(max_size=3), st.none()), "ok": st.one_of(st.just(True), SCALAR)},
@@ -44,7 +45,8 @@ def test_garbage_gives_what_the_general_path_gives(frame):
 
 
 def test_a_server_reply_frame_takes_the_typed_pass(monkeypatch):
-    rows = [[7, 1.5, "CALL_OFFERED", "c1", "a1", "q", "", 0.0], [8, 1.5, "AGENT_STATE", None, "a1", None, "RESERVED", 0.0]]
+    rows = [[7, 1.5, "CALL_OFFERED", "c1", "a1", "q", "", 0.0],
+            [8, 1.5, "AGENT_STATE", None, "a1", None, "RESERVED", 0.0]]
     frame = msgpack.packb([{"id": 1, "ok": True, "events": rows}, {"id": 2, "ok": False, "error": {"code": "state",
                                                                                                "message": "m"}}])
     monkeypatch.setattr(wire, "reply_maps", lambda _frame: [])  # the general path would find nothing
