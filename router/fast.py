@@ -53,6 +53,7 @@ from .stats_upgrade import from_collector
 _ENDED = EventKind.CALL_ENDED
 _pack_row = OP_ROW.pack_into
 _NO_PROFILES = np.zeros(0, dtype=np.int64)  # run_batch's ``prof`` when no row has its own skills
+_NOT_RUN_ROW = np.full(1, NOT_RUN, dtype=np.int8)  # a one-row batch's status before it runs (copied)
 
 
 class BatchResult(NamedTuple):
@@ -192,7 +193,7 @@ class Router(EventReaders, RowBuilders, CallIds, CoreViews, MemberPause, MemberC
         rows instead (fast_events ``_records``)."""
         n = ops.shape[0]
         prof = _NO_PROFILES if skills is None else np.ascontiguousarray(skills, dtype=np.int64)
-        status = np.full(n, NOT_RUN, dtype=np.int8)
+        status = _NOT_RUN_ROW.copy() if n == 1 else np.full(n, NOT_RUN, dtype=np.int8)  # a copy: a third the time
         seq_after = np.zeros(n, dtype=np.int64)
         chunks = []
         i, handled, stop = 0, -1, on_error is not None

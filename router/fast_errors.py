@@ -22,7 +22,8 @@ def check_batch(ops: Any, skills: Any) -> np.ndarray:
     cost ~45 µs, most of a one-row batch."""
     if not isinstance(ops, np.ndarray) or ops.dtype != OP_DTYPE or ops.ndim != 1:
         raise StateError("ops must be a 1-D numpy array of busyhour.router.OP_DTYPE")
-    ops = np.require(ops, requirements=("C", "A", "W"))
+    if not ops.flags.carray:  # C-contiguous, aligned and writeable (np.require's own test costs ~1 µs more)
+        ops = np.require(ops, requirements=("C", "A", "W"))
     if skills is not None and not (isinstance(skills, np.ndarray) and skills.ndim == 1
                                    and skills.shape == ops.shape and skills.dtype.kind in "iu"):
         raise StateError("skills must be a 1-D integer numpy array with one profile code per row of ops")

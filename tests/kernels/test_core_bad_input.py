@@ -208,3 +208,24 @@ def test_callback_numbers_are_bounded(monkeypatch):
     assert (r.number_code("+1"), r.number_code("+2"), r.number_code("+1")) == (1, 2, 1)
     with pytest.raises(StateError, match="callback numbers, its limit"):
         r.number_code("+3")
+
+
+def test_strided_and_read_only_batches_run_like_their_copies():
+    """A batch that is a strided view or read-only is copied into the layout the core is bound to; a one-row
+    batch's status array is the caller's own (a fresh array each time, never a shared template)."""
+    rows = np.zeros(8, dtype=OP_DTYPE)
+    rows[0::2] = [(OP_LOGIN, 0.0, 0, 0, -1, 0, 1.0), (OP_ARRIVE, 1.0, 2**40, -1, 0, 0, 0.0),
+                  (OP_ACCEPT, 2.0, 2**40, 0, -1, 0, 0.0), (OP_RELEASE, 3.0, 2**40, -1, -1, 0, math.nan)]
+    want = Router.from_config(CFG).submit(np.ascontiguousarray(rows[0::2]))
+    frozen = rows[0::2].copy()
+    frozen.flags.writeable = False
+    for ops in (rows[0::2], frozen):
+        assert not ops.flags.carray
+        got = Router.from_config(CFG).submit(ops)
+        assert got.status.tolist() == want.status.tolist() == [OK] * 4
+        assert got.events.tobytes() == want.events.tobytes()
+    r = Router.from_config(CFG)
+    first = r.submit(rows[0:1]).status
+    first[0] = 99  # the caller may write its status array
+    second = r.submit(np.array([(OP_ADVANCE, 0.5, 0, -1, -1, 0, 0.0)], dtype=OP_DTYPE)).status
+    assert second.tolist() == [OK] and first is not second
