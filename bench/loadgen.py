@@ -11,8 +11,11 @@ or one array frame with ``frames="batched"``), and handles the replies:
 * accept → ``CALL_CONNECTED`` starts the talk time; then release;
 * release → ``CALL_ENDED`` plus the agent's ``AGENT_STATE`` leaving BUSY.
 
-Callers arrive closed-loop (a new call as soon as a queue has a free member:
-as fast as the server answers) or at a fixed rate. The run is bounded by its
+Callers arrive closed-loop (a new call as soon as fewer than ``busy_share``
+of a queue's members have a call: as fast as the server answers) or at a
+fixed rate. A call not offered in its arrive's reply waited for an agent;
+the generator counts those (``waited``) and keeps the latencies of the calls
+offered at once apart (``latencies_now_ms``). The run is bounded by its
 call count and ``max_seconds``; after that it only drains (``drain_s``).
 
 What the generator counts is what a PBX adapter would see (docs/performance.md
@@ -55,6 +58,7 @@ class LoadSpec:
     drain_s: float = 10.0
     garbage_share: float = 0.0  # share of frames followed by a frame of random bytes (fault soak)
     seed: int = 1
+    busy_share: float = 1.0  # closed loop: calls in flight per queue at most this share of its members (≥ 1)
 
 
 @dataclass
@@ -78,7 +82,9 @@ class LoadResult:
     resends: int = 0
     first_send_s: float = 0.0
     last_done_s: float = 0.0
+    waited: int = 0  # calls not offered in their arrive's reply (no agent free then)
     latencies_ms: bytes = b""  # float32 array: arrive sent → CALL_OFFERED received
+    latencies_now_ms: bytes = b""  # float32 array: the same, for calls offered in their arrive's reply
     acked_calls: bytes = b""  # int64 array: calls whose arrive was answered ok
 
 
@@ -94,11 +100,12 @@ class Generator:
         self.rng = random.Random(spec.seed)
         self.res = LoadResult(spec.name, lifecycles_by_module=[0] * len(spec.modules))
         self.in_flight = [0] * len(spec.queues)
-        self.caps = [len(m) for _, _, m in spec.queues]
+        self.caps = [max(1, int(spec.busy_share * len(m))) for _, _, m in spec.queues]
         self.accepts: deque = deque()  # (due_s, call, agent, queue index)
         self.releases: deque = deque()
         self.waiting: dict[int, tuple[float, int]] = {}  # call -> (sent_s, queue index), not offered yet
         self.latencies = array("f")
+        self.latencies_now = array("f")
         self.acked = array("q")
         self.next_call = 0
         self.rr = 0
@@ -194,6 +201,7 @@ class Generator:
                 if k == "CALL_OFFERED":
                     if e.call == call and kind == 0:
                         self._offered(call, e.agent, sent_s, got, qi)
+                        self.latencies_now.append((got - sent_s) * 1000.0)
                         kind = -1  # offered at once
                     else:
                         w = waiting.pop(e.call, None)
@@ -208,6 +216,7 @@ class Generator:
                     freed = True
             if kind == 0:  # arrived and waits for an agent
                 waiting[call] = (sent_s, qi)
+                res.waited += 1
             if kind in (0, -1):
                 res.calls_arrived += 1
                 self.acked.append(call)
@@ -271,6 +280,7 @@ class Generator:
         self.res.reconnects = sum(c.reconnects for c in self.clients)
         self.res.resends = sum(c.resends for c in self.clients)
         self.res.latencies_ms = self.latencies.tobytes()
+        self.res.latencies_now_ms = self.latencies_now.tobytes()
         self.res.acked_calls = self.acked.tobytes()
         return self.res
 

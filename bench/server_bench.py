@@ -39,7 +39,8 @@ from .loadgen import LoadResult, LoadSpec
 from .serverproc import ServerProcess, write_config
 
 LIMITS = {"calls": (100, 100_000_000), "max_seconds": (1.0, 3600.0), "generators": (1, 16), "modules": (1, 2),
-          "agents": (1, 100_000), "queues": (1, 1000), "ring_delay_s": (0.0, 60.0), "talk_s": (0.0, 600.0)}
+          "agents": (1, 100_000), "queues": (1, 1000), "ring_delay_s": (0.0, 60.0), "talk_s": (0.0, 600.0),
+          "busy_share": (0.05, 1.0)}
 RESULT_MARGIN_S = 60.0  # wait this much beyond a run's own bound for the generators to report
 
 
@@ -49,7 +50,7 @@ class BenchSetup:
     fsync: str = "batch"
     modules: int = 1
     generators: int = 2
-    agents: int = 400  # per generator
+    agents: int = 800  # per generator
     queues: int = 8  # per generator
     calls: int = 200_000  # per run, over all generators
     max_seconds: float = 10.0
@@ -57,6 +58,8 @@ class BenchSetup:
     talk_s: float = 0.0
     seed: int = 1
     engine: str = "auto"  # the server's --engine
+    busy_share: float = 0.5  # the max run keeps this share of each queue's members busy (the rest stay free, so
+    # the 80 % run's calls find an agent and its latency is the server's, not a wait for an agent)
 
     def check(self) -> None:
         for name, (lo, hi) in LIMITS.items():
@@ -90,6 +93,8 @@ class RunFigures:
     unfinished: int
     frames_sent: int
     errors: dict[str, int]
+    waited_share: float  # calls not offered in their arrive's reply (no agent free): share of calls arrived
+    latency_ms_at_once: dict[str, float]  # latency_ms of the calls offered in their arrive's reply
 
 
 def layout(setup: BenchSetup) -> list[dict[str, tuple[str, ...]]]:
@@ -135,7 +140,7 @@ def specs(setup: BenchSetup, servers: list[ServerProcess], *, run_id: int, rate_
                             rate_per_s=None if rate_per_s is None else rate_per_s / setup.generators,
                             ring_delay_s=setup.ring_delay_s, talk_s=setup.talk_s, frames=setup.frames,
                             timeout_s=timeout_s, retries=retries, drain_s=drain_s, garbage_share=garbage_share,
-                            seed=setup.seed * 1000 + run_id * 64 + g))
+                            seed=setup.seed * 1000 + run_id * 64 + g, busy_share=setup.busy_share))
     return out
 
 
@@ -237,16 +242,20 @@ def figures(results: list[LoadResult], modules: int, rate_per_s: float | None) -
     lifecycles = sum(r.lifecycles for r in results)
     by_module = [sum(r.lifecycles_by_module[m] for r in results) / seconds for m in range(modules)]
     lat = np.concatenate([np.frombuffer(r.latencies_ms, dtype=np.float32) for r in results])
+    lat_now = np.concatenate([np.frombuffer(r.latencies_now_ms, dtype=np.float32) for r in results])
+    arrived = sum(r.calls_arrived for r in results)
     errors: dict[str, int] = {}
     for r in results:
         for k, v in r.errors.items():
             errors[k] = errors.get(k, 0) + v
     rate = lifecycles / seconds
     return RunFigures("closed-loop" if rate_per_s is None else "fixed-rate", rate_per_s,
-                      sum(r.calls_arrived for r in results), lifecycles, seconds, rate, rate * 3600.0, by_module,
+                      arrived, lifecycles, seconds, rate, rate * 3600.0, by_module,
                       percentiles(lat.astype(np.float64)), ratios(results), sum(r.requests for r in results),
                       sum(r.failed_requests for r in results), sum(r.unfinished for r in results),
-                      sum(r.frames for r in results), errors)
+                      sum(r.frames for r in results), errors,
+                      sum(r.waited for r in results) / arrived if arrived else 0.0,
+                      percentiles(lat_now.astype(np.float64)))
 
 
 @dataclass(frozen=True)
@@ -261,6 +270,8 @@ class ServerBenchResult:
     bhca: float
     latency_ms: dict[str, float]  # at 80 % of max
     latency_ms_at_max: dict[str, float]
+    waited_share: float  # at 80 % of max: calls that waited for an agent (their latency includes that wait)
+    latency_ms_at_once: dict[str, float]  # at 80 % of max: the calls offered in their arrive's reply
     ratios: dict[str, float]  # worst of the two runs
     runs: dict[str, RunFigures]
     cpu_count: int
@@ -294,7 +305,8 @@ def run(setup: BenchSetup, workdir: Path | None = None, progress=lambda msg: Non
               "load-generator process(es) on loopback: the figures are bounded by that sharing")
     return ServerBenchResult(setup.frames, setup.fsync, setup.engine, setup.modules, setup.generators,
                              setup.agents * setup.generators, top.lifecycles_per_s, top.bhca, at80.latency_ms,
-                             top.latency_ms, _worst(top.ratios, at80.ratios), {"max": top, "at_80": at80},
+                             top.latency_ms, at80.waited_share, at80.latency_ms_at_once,
+                             _worst(top.ratios, at80.ratios), {"max": top, "at_80": at80},
                              os.cpu_count() or 0, caveat)
 
 

@@ -234,7 +234,7 @@ def run(calls: int, kills: int, *, frames: str = "single", generators: int = 2, 
         workdir: Path | None = None, progress: Callable[[str], None] = lambda m: None) -> SoakResult:
     check(calls, kills, garbage_share, max_seconds)
     setup = BenchSetup(frames=frames, fsync="batch", modules=1, generators=generators, agents=agents, queues=queues,
-                       calls=calls, max_seconds=max_seconds, seed=seed)
+                       calls=calls, max_seconds=max_seconds, seed=seed, busy_share=1.0)  # every agent busy
     setup.check()
     rng = random.Random(seed)
     t0 = time.monotonic()

@@ -45,7 +45,9 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
         fsync: str = typer.Option("batch", help="the server's journal policy: always | batch | interval:MS | never"),
         modules: int = typer.Option(1, min=1, max=2, help="servers with disjoint queue sets (clients route by queue)"),
         generators: int = typer.Option(2, min=1, max=16, help="load-generator processes"),
-        agents: int = typer.Option(400, min=1, max=100_000, help="simulated agents per generator"),
+        agents: int = typer.Option(800, min=1, max=100_000, help="simulated agents per generator"),
+        busy_share: float = typer.Option(0.5, min=0.05, max=1.0, help="the max run keeps this share of each "
+                                         "queue's agents busy; the rest stay free for the 80 % run"),
         queues: int = typer.Option(8, min=1, max=1000, help="queues per generator"),
         calls: int = typer.Option(200_000, min=100, max=100_000_000, help="calls per run (bounded by --max-seconds)"),
         max_seconds: float = typer.Option(10.0, min=1.0, max=3600.0, help="arrivals stop after this; then a drain"),
@@ -69,7 +71,7 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
         for f, e in runs:
             setup = BenchSetup(frames=f, fsync=policy, modules=modules, generators=generators, agents=agents,
                                queues=queues, calls=calls, max_seconds=max_seconds, ring_delay_s=ring_delay_s,
-                               talk_s=talk_s, seed=seed, engine=e)
+                               talk_s=talk_s, seed=seed, engine=e, busy_share=busy_share)
             try:
                 setup.check()
                 results.append(run(setup, progress=info))
@@ -121,8 +123,8 @@ def _print_bench(results: list) -> None:
     from rich.table import Table
 
     table = Table(title="busyhour serve over ZeroMQ (arrive → offer → accept → release)")
-    for col in ("frames", "engine", "fsync", "modules", "run", "lifecycles/s", "BHCA", "per module", "offer p50/p99/p99.9 ms",
-                "proc. fail", "premature", "release fail", "connection"):
+    for col in ("frames", "engine", "fsync", "modules", "run", "lifecycles/s", "BHCA", "per module",
+                "offer p50/p99/p99.9 ms", "waited", "proc. fail", "premature", "release fail", "connection"):
         table.add_column(col, justify="right")
     for r in results:
         for name, f in r.runs.items():
@@ -130,10 +132,10 @@ def _print_bench(results: list) -> None:
             table.add_row(r.frames, r.engine, r.fsync, str(r.modules), "max" if name == "max" else "80 %",
                           f"{f.lifecycles_per_s:,.0f}", f"{f.bhca / 1e6:,.1f} M",
                           " + ".join(f"{x:,.0f}" for x in f.lifecycles_per_s_by_module),
-                          f"{lat['p50']:.2f} / {lat['p99']:.2f} / {lat['p999']:.2f}",
+                          f"{lat['p50']:.2f} / {lat['p99']:.2f} / {lat['p999']:.2f}", f"{f.waited_share:.1%}",
                           f"{f.ratios['processing_failure']:.2g}", f"{f.ratios['premature_release']:.2g}",
                           f"{f.ratios['release_failure']:.2g}", f"{f.ratios['connection']:.4%}")
-    Console(width=160).print(table)
+    Console(width=170).print(table)
     if results:
         info(results[0].caveat)
 

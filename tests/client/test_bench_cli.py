@@ -10,7 +10,9 @@ import sys
 
 import pytest
 
-from busyhour.bench.loadgen import LoadResult
+from types import SimpleNamespace
+
+from busyhour.bench.loadgen import Generator, LoadResult, LoadSpec
 from busyhour.bench.server_bench import _result
 
 
@@ -25,13 +27,18 @@ def test_bench_server_small_run_writes_the_figures(tmp_path):
                  "--queues", "2", "--frames", "batched", "--json", str(out))
     assert p.returncode == 0, p.stderr
     body = json.loads(out.read_text())
-    for key in ("lifecycles_per_s", "bhca", "frames", "latency_ms", "latency_ms_at_max", "fsync", "ratios", "runs"):
+    for key in ("lifecycles_per_s", "bhca", "frames", "latency_ms", "latency_ms_at_max", "fsync", "ratios", "runs",
+                "waited_share", "latency_ms_at_once"):
         assert key in body
     assert body["frames"] == "batched" and body["fsync"] == "batch"
     assert body["bhca"] == body["lifecycles_per_s"] * 3600
     assert set(body["latency_ms"]) == {"p50", "p99", "p999"}
     assert body["latency_ms"]["p50"] <= body["latency_ms"]["p99"] <= body["latency_ms"]["p999"]
     assert body["runs"]["max"]["lifecycles"] == 400  # every call completed its lifecycle
+    assert body["runs"]["max"]["waited_share"] == 0.0  # closed loop: a call arrives only for a free agent
+    assert 0.0 <= body["waited_share"] <= 1.0
+    once = body["latency_ms_at_once"]
+    assert once["p50"] <= once["p99"] <= once["p999"] and once["p50"] > 0
     assert body["ratios"] == {"processing_failure": 0.0, "premature_release": 0.0, "release_failure": 0.0,
                               "connection": 1.0}
 
@@ -58,3 +65,31 @@ def test_a_generator_result_cut_short_is_a_clear_error():
     for cut in (whole[:len(whole) // 2], whole[:-4], "not base64!", ""):
         with pytest.raises(RuntimeError, match="load generator 1 sent a result that could not be read"):
             _result(cut, 1)
+
+
+def _reply(t_s: float, *events: tuple) -> SimpleNamespace:
+    return SimpleNamespace(ok=True, received_s=t_s, events=[
+        SimpleNamespace(kind=k, call=c, agent=a, detail=d) for k, c, a, d in events])
+
+
+def test_the_generator_counts_calls_that_waited_for_an_agent_apart():
+    """A call offered in its arrive's reply has its latency kept apart too; one offered in a later reply waited
+    for an agent. The closed loop keeps ``busy_share`` of a queue's members busy at most (one at least)."""
+    spec = LoadSpec("g", ("tcp://127.0.0.1:9",), (("q", 0, ("a0", "a1", "a2", "a3")),), calls=10, call_base=1,
+                    max_seconds=1.0, busy_share=0.5)
+    gen = Generator(spec)
+    try:
+        assert gen.caps == [2]
+        gen._handle(0, [_reply(1.002, ("CALL_OFFERED", 1, "a0", "")), _reply(1.002, ("CALL_QUEUED", 2, None, ""))],
+                    [(0, 1, 0, None), (0, 2, 0, None)], 1.0)
+        assert gen.res.waited == 1 and gen.res.calls_arrived == 2
+        assert list(gen.latencies_now) == pytest.approx([2.0], abs=1e-3)
+        gen._handle(0, [_reply(1.050, ("CALL_CONNECTED", 1, "a0", ""), ("CALL_OFFERED", 2, "a1", ""))],
+                    [(1, 1, 0, "a0")], 1.04)
+        assert list(gen.latencies) == pytest.approx([2.0, 50.0], abs=1e-3)  # call 2: from its own arrive
+        assert len(gen.latencies_now) == 1 and gen.res.waited == 1
+    finally:
+        gen.close()
+    one = Generator(LoadSpec("h", ("tcp://127.0.0.1:9",), (("q", 0, ("a0",)),), 1, 1, 1.0, busy_share=0.05))
+    one.close()
+    assert one.caps == [1]
