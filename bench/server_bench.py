@@ -95,6 +95,7 @@ class RunFigures:
     errors: dict[str, int]
     waited_share: float  # calls not offered in their arrive's reply (no agent free): share of calls arrived
     latency_ms_at_once: dict[str, float]  # latency_ms of the calls offered in their arrive's reply
+    server_cpu_us_per_lifecycle: float | None  # the servers' CPU time over the run per lifecycle (None: no /proc)
 
 
 def layout(setup: BenchSetup) -> list[dict[str, tuple[str, ...]]]:
@@ -235,7 +236,8 @@ def ratios(results: list[LoadResult]) -> dict[str, float]:
             "connection": sum(r.connected for r in results) / arrived if arrived else 1.0}
 
 
-def figures(results: list[LoadResult], modules: int, rate_per_s: float | None) -> RunFigures:
+def figures(results: list[LoadResult], modules: int, rate_per_s: float | None,
+            server_cpu_s: float | None = None) -> RunFigures:
     t0 = min(r.first_send_s for r in results)
     t1 = max(r.last_done_s for r in results)
     seconds = max(t1 - t0, 1e-9)
@@ -255,7 +257,25 @@ def figures(results: list[LoadResult], modules: int, rate_per_s: float | None) -
                       sum(r.failed_requests for r in results), sum(r.unfinished for r in results),
                       sum(r.frames for r in results), errors,
                       sum(r.waited for r in results) / arrived if arrived else 0.0,
-                      percentiles(lat_now.astype(np.float64)))
+                      percentiles(lat_now.astype(np.float64)),
+                      server_cpu_s * 1e6 / lifecycles if server_cpu_s is not None and lifecycles else None)
+
+
+def servers_cpu_s(servers: list[ServerProcess]) -> float | None:
+    """The servers' CPU seconds so far, summed (None if any cannot be read)."""
+    each = [s.cpu_s() for s in servers]
+    return None if any(c is None for c in each) else sum(each)
+
+
+def _run_measured(setup: BenchSetup, servers: list[ServerProcess], rate_per_s: float | None, **kw) -> RunFigures:
+    """One run of the generators, with the servers' CPU time from the start (the agents logged in, so a
+    server's first use of the compiled core is not in it) to the last generator's result."""
+    cpu0: list[float | None] = []
+    results = run_generators(specs(setup, servers, rate_per_s=rate_per_s, **kw),
+                             on_start=lambda start_at: cpu0.append(servers_cpu_s(servers)))
+    cpu1 = servers_cpu_s(servers)
+    cpu = cpu1 - cpu0[0] if cpu0 and cpu0[0] is not None and cpu1 is not None else None
+    return figures(results, setup.modules, rate_per_s, cpu)
 
 
 @dataclass(frozen=True)
@@ -272,6 +292,7 @@ class ServerBenchResult:
     latency_ms_at_max: dict[str, float]
     waited_share: float  # at 80 % of max: calls that waited for an agent (their latency includes that wait)
     latency_ms_at_once: dict[str, float]  # at 80 % of max: the calls offered in their arrive's reply
+    server_cpu_us_per_lifecycle: float | None  # in the max run (None: no /proc to read it from)
     ratios: dict[str, float]  # worst of the two runs
     runs: dict[str, RunFigures]
     cpu_count: int
@@ -290,14 +311,11 @@ def run(setup: BenchSetup, workdir: Path | None = None, progress=lambda msg: Non
         servers = start_servers(setup, work)
         try:
             progress(f"max run: closed loop, {setup.generators} generators, {setup.frames} frames")
-            best = run_generators(specs(setup, servers, run_id=1, rate_per_s=None, calls=setup.calls,
-                                        max_seconds=setup.max_seconds))
-            top = figures(best, setup.modules, None)
+            top = _run_measured(setup, servers, None, run_id=1, calls=setup.calls, max_seconds=setup.max_seconds)
             rate = 0.8 * top.lifecycles_per_s
             calls80 = max(100, min(setup.calls, int(rate * setup.max_seconds)))
             progress(f"80 % run: fixed rate {rate:,.0f} calls/s")
-            at80 = figures(run_generators(specs(setup, servers, run_id=2, rate_per_s=rate, calls=calls80,
-                                                max_seconds=setup.max_seconds)), setup.modules, rate)
+            at80 = _run_measured(setup, servers, rate, run_id=2, calls=calls80, max_seconds=setup.max_seconds)
         finally:
             for s in servers:
                 s.stop()
@@ -306,6 +324,7 @@ def run(setup: BenchSetup, workdir: Path | None = None, progress=lambda msg: Non
     return ServerBenchResult(setup.frames, setup.fsync, setup.engine, setup.modules, setup.generators,
                              setup.agents * setup.generators, top.lifecycles_per_s, top.bhca, at80.latency_ms,
                              top.latency_ms, at80.waited_share, at80.latency_ms_at_once,
+                             top.server_cpu_us_per_lifecycle,
                              _worst(top.ratios, at80.ratios), {"max": top, "at_80": at80},
                              os.cpu_count() or 0, caveat)
 

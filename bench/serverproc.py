@@ -48,6 +48,17 @@ def write_config(path: Path, queues: dict[str, list[str]], *, ring_timeout_s: fl
     return path
 
 
+def process_cpu_s(pid: int) -> float | None:
+    """CPU seconds of process ``pid`` (user and system, with its reaped children: a snapshot's forked writer)
+    from ``/proc``; None where there is none (not Linux, or the process is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            fields = f.read().rsplit(b")", 1)[1].split()  # after the command name, which may hold spaces
+        return sum(int(x) for x in fields[11:15]) / os.sysconf("SC_CLK_TCK")  # utime stime cutime cstime
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 class ServerProcess:
     """One ``busyhour serve`` child. Ports are picked once and kept across restarts (clients reconnect)."""
 
@@ -155,6 +166,10 @@ class ServerProcess:
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
+
+    def cpu_s(self) -> float | None:
+        """The running server's CPU seconds so far (:func:`process_cpu_s`), or None."""
+        return process_cpu_s(self.proc.pid) if self.alive() else None
 
     def __enter__(self) -> "ServerProcess":
         self.start()

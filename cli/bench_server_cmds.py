@@ -124,7 +124,8 @@ def _print_bench(results: list) -> None:
 
     table = Table(title="busyhour serve over ZeroMQ (arrive → offer → accept → release)")
     for col in ("frames", "engine", "fsync", "modules", "run", "lifecycles/s", "BHCA", "per module",
-                "offer p50/p99/p99.9 ms", "waited", "proc. fail", "premature", "release fail", "connection"):
+                "offer p50/p99/p99.9 ms", "waited", "server CPU µs/lifecycle", "proc. fail", "premature",
+                "release fail", "connection"):
         table.add_column(col, justify="right")
     for r in results:
         for name, f in r.runs.items():
@@ -133,9 +134,10 @@ def _print_bench(results: list) -> None:
                           f"{f.lifecycles_per_s:,.0f}", f"{f.bhca / 1e6:,.1f} M",
                           " + ".join(f"{x:,.0f}" for x in f.lifecycles_per_s_by_module),
                           f"{lat['p50']:.2f} / {lat['p99']:.2f} / {lat['p999']:.2f}", f"{f.waited_share:.1%}",
+                          "?" if f.server_cpu_us_per_lifecycle is None else f"{f.server_cpu_us_per_lifecycle:,.0f}",
                           f"{f.ratios['processing_failure']:.2g}", f"{f.ratios['premature_release']:.2g}",
                           f"{f.ratios['release_failure']:.2g}", f"{f.ratios['connection']:.4%}")
-    Console(width=170).print(table)
+    Console(width=180).print(table)
     if results:
         info(results[0].caveat)
 

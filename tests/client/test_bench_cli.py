@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import pickle
 import subprocess
 import sys
@@ -13,6 +14,7 @@ import pytest
 from types import SimpleNamespace
 
 from busyhour.bench.loadgen import Generator, LoadResult, LoadSpec
+from busyhour.bench.serverproc import process_cpu_s
 from busyhour.bench.server_bench import _result
 
 
@@ -28,7 +30,7 @@ def test_bench_server_small_run_writes_the_figures(tmp_path):
     assert p.returncode == 0, p.stderr
     body = json.loads(out.read_text())
     for key in ("lifecycles_per_s", "bhca", "frames", "latency_ms", "latency_ms_at_max", "fsync", "ratios", "runs",
-                "waited_share", "latency_ms_at_once"):
+                "waited_share", "latency_ms_at_once", "server_cpu_us_per_lifecycle"):
         assert key in body
     assert body["frames"] == "batched" and body["fsync"] == "batch"
     assert body["bhca"] == body["lifecycles_per_s"] * 3600
@@ -39,6 +41,10 @@ def test_bench_server_small_run_writes_the_figures(tmp_path):
     assert 0.0 <= body["waited_share"] <= 1.0
     once = body["latency_ms_at_once"]
     assert once["p50"] <= once["p99"] <= once["p999"] and once["p50"] > 0
+    # the server's CPU over the max run, per lifecycle: more than nothing, less than the run's whole wall time
+    cpu_us = body["server_cpu_us_per_lifecycle"]
+    assert cpu_us == body["runs"]["max"]["server_cpu_us_per_lifecycle"]
+    assert 0 < cpu_us < body["runs"]["max"]["seconds"] * 1e6 / 400 * 2  # at most both cores, the whole run
     assert body["ratios"] == {"processing_failure": 0.0, "premature_release": 0.0, "release_failure": 0.0,
                               "connection": 1.0}
 
@@ -93,3 +99,20 @@ def test_the_generator_counts_calls_that_waited_for_an_agent_apart():
     one = Generator(LoadSpec("h", ("tcp://127.0.0.1:9",), (("q", 0, ("a0",)),), 1, 1, 1.0, busy_share=0.05))
     one.close()
     assert one.caps == [1]
+
+
+def test_a_process_cpu_time_is_read_from_proc():
+    """process_cpu_s reads user + system time, with reaped children, as os.times() counts them; None for a
+    process that is gone."""
+    child = subprocess.run([sys.executable, "-c", "sum(i * i for i in range(3_000_000))"], check=True)
+    assert child.returncode == 0
+    x = 0
+    for i in range(2_000_000):  # some CPU of our own
+        x += i * i
+    t = os.times()
+    want = t.user + t.system + t.children_user + t.children_system
+    got = process_cpu_s(os.getpid())
+    assert got is not None and abs(got - want) < 0.05 and t.children_user > 0.05
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    assert process_cpu_s(gone.pid) is None
