@@ -8,7 +8,7 @@ import numpy as np
 
 from .config import RouterConfig
 from .core_layout import (
-    AH_CAP, AH_OFF, BLOCKED, CAP, CoreState, H_EMPTY, H_TOMB, N_C_F, N_C_I, N_EV_I,
+    AH_CAP, AH_OFF, BLOCKED, CAP, CoreState, H_EMPTY, H_TOMB, N_C_F, N_C_I, N_EV_F, N_EV_I,
     N_OF, N_Q_F, N_Q_I, N_S_F, N_S_I, N_TM_I, RO_LEN, RO_OFF, SCAN, STATE,
     ST_FREE, ST_OFFERED, S_EV_ROOM, S_HUSED, S_NFREE, S_NNUMBERS, S_NOW, S_NPROF, S_NREASONS, S_NT,
     S_OF_NFREE, S_OF_ROOM, S_RO_ROOM, S_RO_USED, S_TM_NEED, S_TM_ROOM,
@@ -70,7 +70,7 @@ def build(cfg: RouterConfig, calls: int = 1024, timers: int = 4096, events: int 
         AH_i=np.zeros((int(ah_cap.sum()), 2), dtype=np.int64), C_i=C_i, C_f=np.zeros((calls, N_C_F)),
         FREE=np.arange(calls - 1, -1, -1, dtype=np.int64), TM_t=np.zeros(timers), TM_i=np.zeros((timers, N_TM_I), dtype=np.int64),
         EV_i=np.zeros((max(events, 4 * S_i[S_EV_ROOM]), N_EV_I), dtype=np.int64),
-        EV_f=np.zeros((max(events, 4 * S_i[S_EV_ROOM]), 2)), S_i=S_i, S_f=S_f,
+        EV_f=np.zeros((max(events, 4 * S_i[S_EV_ROOM]), N_EV_F)), S_i=S_i, S_f=S_f,
         HK=np.full(_pow2(4 * calls), H_EMPTY, dtype=np.int64), HV=np.zeros(_pow2(4 * calls), dtype=np.int64),
         RNG=np.array([cfg.seed], dtype=np.uint64),
         QOK=T.QOK, ESC_f=ESC_f, ESC_i=ESC_i,

@@ -108,6 +108,7 @@ T_CALL_LIMIT = 8
 E_SEQ, E_KIND, E_CALL, E_AGENT, E_QUEUE, E_DETAIL = range(6)
 N_EV_I = 6
 E_TIME, E_VALUE = 0, 1
+N_EV_F = 2
 NO_ID = -(1 << 62)  # "no call" in E_CALL; it and NO_ID + 1 are reserved, every other int64 is a call id
 H_EMPTY, H_TOMB = NO_ID, NO_ID + 1  # call-id table: a free row, a deleted row
 

@@ -12,7 +12,7 @@ from .codes import EventKind
 from .core_layout import (
     DETAIL_DISPLAY, DETAIL_NUMBER, DETAIL_QUEUE, DETAIL_REASON, DETAIL_STEP, DETAIL_TO_AGENT, DETAIL_TO_QUEUE, DETAILS,
     DISP_NOT_READY, E_AGENT, E_CALL, E_DETAIL, E_KIND, E_QUEUE, E_SEQ, E_TIME, E_VALUE, EVENT_DTYPE, NO_ID, OK,
-    N_EV_I, OP_NAMES, S_NEV,
+    N_EV_F, N_EV_I, OP_NAMES, S_NEV,
 )
 from .events import Event
 from .fast_errors import MESSAGES
@@ -23,7 +23,6 @@ KIND_NAMES = [None] * (max(EventKind) + 1)
 for _k in EventKind:
     _KINDS[_k], KIND_NAMES[_k] = _k, _k.name
 _NEW_EVENT = partial(tuple.__new__, Event)  # an Event from a tuple of its fields, without its Python __new__
-N_EV_F = 2  # the EV_f columns: time, value
 _ROW_I_BYTES, _ROW_F_BYTES = 8 * N_EV_I, 8 * N_EV_F
 #: Readers of 1 to 32 event rows from the buffers' bytes (``struct.unpack_from``: no slice, no list made);
 #: more rows are sliced and listed.

@@ -88,9 +88,8 @@ class RowBuilders:
             check_priority(priority)
         prof = self.skill_profile(skills, channel, max_wait_s)
         pref = self.agent_index(preferred_agent) if preferred_agent is not None else -1
-        if preferred_fallback_s is None and context is None:  # nothing to check
-            return (OP_ARRIVE, now, cid, pref, q, priority, math.nan), prof
-        check_arrival_extras(preferred_fallback_s, context)
+        if preferred_fallback_s is not None or context is not None:  # else nothing to check
+            check_arrival_extras(preferred_fallback_s, context)
         fallback_s = math.nan if preferred_fallback_s is None else float(preferred_fallback_s)
         return (OP_ARRIVE, now, cid, pref, q, priority, fallback_s), prof
 
