@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 
 from .core_jit import entry, kernel
+from .core_ref import state_ref
 from .core_kernels import (
     K_AGENT_ADDED, K_AGENT_REMOVED, K_CALLBACK_REQUESTED, K_CONNECTED, K_MEMBER_PAUSED, K_MEMBER_UNPAUSED, K_PRIORITY_CHANGED, K_REJECTED,
     K_TRANSFERRED, K_WITHDRAWN, L_DELAY, L_NONE, L_WRAP_UP, P_LOGGED_OUT, P_NOT_READY, P_READY, agent_setting,
@@ -35,7 +36,7 @@ from .core_pref import member_call_done, member_row
 from .core_checks import check_args, check_offer_or_wait, check_state, offer_kept, ringing
 from .core_ring import offer_unlink, offers_to_scratch, ringing_to_scratch
 from .codes import STRAT_PREFERRED
-from .core_ids import h_get, h_put
+from .core_ids import h_find, h_put
 from .core_logout import logout_tail
 from .core_ops import (
     PAUSED, advance_to, agent_freed, back_to_queue, drop_offer, end_call, enter_queue, lock_or_free,
@@ -143,7 +144,7 @@ def _reject(S, t, call, a, busy):
 
 @kernel
 def _abandon(S, t, call):
-    slot = h_get(S, call)
+    slot = h_find(S, call)
     if slot < 0:
         return OK  # a timer ended it first: nothing more to do
     st = S.C_i[slot, STATE]
@@ -162,7 +163,7 @@ def _abandon(S, t, call):
 @kernel
 def _transfer(S, t, call, tq, ta, fallback_s):
     """Move a connected call to queue ``tq`` (-1: its own) and/or agent ``ta`` (calls.transfer)."""
-    slot = h_get(S, call)  # connected (core_checks.check_state): no timer ends it
+    slot = h_find(S, call)  # connected (core_checks.check_state): no timer ends it
     old = S.C_i[slot, AGENT]
     old_q = S.C_i[slot, QUEUE]
     q = tq if tq >= 0 else old_q
@@ -188,7 +189,7 @@ def _transfer(S, t, call, tq, ta, fallback_s):
 @kernel
 def _callback(S, t, call, code):
     """A waiting caller hangs up and keeps its place; an agent will call the number back."""
-    slot = h_get(S, call)
+    slot = h_find(S, call)
     if slot < 0:
         return ERR_CALL_GONE
     if S.C_i[slot, STATE] != ST_WAITING or S.C_i[slot, CB]:
@@ -278,7 +279,7 @@ def apply_op(S, op, t, call, a, q, prio, arg, prof):
     if op == OP_REJECT:
         return _reject(S, t, call, a, arg != 0)
     if op == OP_RELEASE:  # connected (core_checks.check_state): no timer ends it
-        release(S, h_get(S, call), t, arg)
+        release(S, h_find(S, call), t, arg)
         return OK
     if op == OP_ABANDON:
         return _abandon(S, t, call)
@@ -304,7 +305,7 @@ def apply_op(S, op, t, call, a, q, prio, arg, prof):
 @kernel
 def _priority(S, t, call, prio):
     """A waiting or ringing call's new priority; a waiting one moves to its new place among equals."""
-    slot = h_get(S, call)
+    slot = h_find(S, call)
     if slot < 0:
         return ERR_CALL_GONE  # a timer due before it ended the call (found on a trial copy)
     q = S.C_i[slot, QUEUE]
@@ -337,6 +338,12 @@ def _pause(S, t, a, q, reason, on):
 
 @entry
 def run_batch(S, ops, prof, start, status, seq_after, stop_on_error):
+    """:func:`batch` for Python: ``S`` as the tuple of arrays."""
+    return batch(state_ref(S), ops, prof, start, status, seq_after, stop_on_error)
+
+
+@kernel
+def batch(S, ops, prof, start, status, seq_after, stop_on_error):
     """Apply ``ops[start:]`` (``prof``: each row's skill profile, or empty for none); return the index of the first operation not done (``len(ops)`` when all are).
     ``seq_after[i]`` is set to the last event seq once row ``i`` is done (its events are those after the
     previous row's). With ``stop_on_error`` it also returns right after a row that failed, so the caller
@@ -384,7 +391,7 @@ def run_batch(S, ops, prof, start, status, seq_after, stop_on_error):
 
 @entry
 def deadline(S):
-    return next_deadline(S)
+    return next_deadline(state_ref(S))
 
 
 @kernel

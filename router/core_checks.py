@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 
-from .core_ids import h_get
+from .core_ids import h_find
 from .core_jit import kernel
 from .core_kernels import P_LOGGED_OUT
 from .core_pref import member_row
@@ -53,7 +53,7 @@ def check_args(S, op, t, call, a, q, arg, prof):
             and (call == NO_ID or call == NO_ID + 1)):
         return ERR_BAD_ARG  # reserved: they mark empty and deleted rows of the call-id table
     if op == OP_ARRIVE:
-        if h_get(S, call) >= 0:
+        if h_find(S, call) >= 0:
             return ERR_DUPLICATE_CALL
         if unknown_queue(S, q):
             return ERR_UNKNOWN_QUEUE
@@ -64,7 +64,7 @@ def check_args(S, op, t, call, a, q, arg, prof):
         if prof < 0 or prof >= S.S_i[S_NPROF] or S.PCH[prof] < 0:
             return ERR_BAD_ARG  # a profile the facade never registered, or voice where it is not configured
     elif op == OP_TRANSFER:
-        if h_get(S, call) < 0:
+        if h_find(S, call) < 0:
             return ERR_UNKNOWN_CALL
         if q == -1 and a == -1:
             return ERR_BAD_ARG  # no target
@@ -77,12 +77,12 @@ def check_args(S, op, t, call, a, q, arg, prof):
     elif op == OP_ACCEPT or op == OP_REJECT:
         if unknown_agent(S, a, False):
             return ERR_UNKNOWN_AGENT
-        if h_get(S, call) < 0:
+        if h_find(S, call) < 0:
             return ERR_UNKNOWN_CALL
         if op == OP_REJECT and not (arg == 0 or arg == 1):
             return ERR_BAD_ARG
     elif op == OP_RELEASE or op == OP_ABANDON or op == OP_CALLBACK or op == OP_PRIORITY:
-        if h_get(S, call) < 0:
+        if h_find(S, call) < 0:
             return ERR_UNKNOWN_CALL
         if op == OP_CALLBACK and not (arg >= 1 and arg < S.S_i[S_NNUMBERS] and arg == math.floor(arg)):
             return ERR_BAD_ARG
@@ -108,7 +108,7 @@ def check_args(S, op, t, call, a, q, arg, prof):
         if not (arg == 0 or arg == 1 or arg == 2):
             return ERR_BAD_ARG
     elif op == OP_MOVE:
-        if h_get(S, call) < 0:
+        if h_find(S, call) < 0:
             return ERR_UNKNOWN_CALL
         if unknown_queue(S, q):
             return ERR_UNKNOWN_QUEUE
@@ -135,7 +135,7 @@ def check_args(S, op, t, call, a, q, arg, prof):
 @kernel
 def ringing(S, call, a):
     """The slot of ``call`` ringing agent ``a``, or a negative status."""
-    slot = h_get(S, call)
+    slot = h_find(S, call)
     if slot < 0:
         return -ERR_CALL_GONE
     if offer_row(S, slot, a) < 0:
@@ -158,7 +158,7 @@ def check_state(S, op, call, a, q):
         if op == OP_LOGOUT and S.A_i[a, CONN] > 0:
             return ERR_HAS_CALLS
     elif op == OP_PRIORITY or op == OP_MOVE:  # no timer connects a call
-        if S.C_i[h_get(S, call), STATE] == ST_CONNECTED:
+        if S.C_i[h_find(S, call), STATE] == ST_CONNECTED:
             return ERR_ANSWERED
     elif op == OP_PAUSE or op == OP_UNPAUSE:
         m = member_row(S, q, a)
@@ -169,7 +169,7 @@ def check_state(S, op, call, a, q):
         if op == OP_UNPAUSE and S.QM[m, QM_PAUSED] == 0:
             return ERR_NOT_PAUSED
     elif op == OP_RELEASE or op == OP_TRANSFER:
-        slot = h_get(S, call)
+        slot = h_find(S, call)
         if S.C_i[slot, STATE] != ST_CONNECTED:
             return ERR_NOT_CONNECTED
         if op == OP_TRANSFER and a == S.C_i[slot, AGENT]:
@@ -185,12 +185,12 @@ def check_offer_or_wait(S, op, call, a, q):
     """An accept or reject needs the agent's offer ringing; a callback, a waiting call not one already; a
     move, a call in another queue than ``q``."""
     if op == OP_CALLBACK:
-        slot = h_get(S, call)
+        slot = h_find(S, call)
         return ERR_NOT_WAITING if S.C_i[slot, STATE] != ST_WAITING or S.C_i[slot, CB] else OK
     if op == OP_PRIORITY:
         return OK  # live (check_args) and not connected (check_state): nothing else to ask
     if op == OP_MOVE:
-        return ERR_SAME_QUEUE if S.C_i[h_get(S, call), QUEUE] == q else OK
+        return ERR_SAME_QUEUE if S.C_i[h_find(S, call), QUEUE] == q else OK
     slot = ringing(S, call, a)
     return -slot if slot < 0 else OK
 
@@ -200,7 +200,7 @@ def offer_kept(S, call, a, t):
     """Agent ``a``'s offer of ``call`` rings now and no timer of the call is due at or before ``t``: only the
     call's own timers end an offer (its expiry, the call leaving its queue), so it still rings at ``t``
     (Router._tried). Stale timers count too: the answer is only ever "no need to try it on a copy"."""
-    slot = h_get(S, call)
+    slot = h_find(S, call)
     if slot < 0 or offer_row(S, slot, a) < 0:
         return False
     for i in range(S.S_i[S_NT]):

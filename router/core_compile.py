@@ -18,7 +18,7 @@ import time
 import numpy as np
 
 #: Compile time measured on a 2-core machine (first run after install), for the notice.
-ROUTER_COMPILE_S = 75  # 74.7 s on 2026-12-02 at load 0.2 (docs/performance.md, "First compile")
+ROUTER_COMPILE_S = 30  # 27.3 s on 2026-12-02 at load ~0.9 (docs/performance.md, "First compile")
 _told: set[str] = set()
 
 
@@ -49,10 +49,10 @@ def compile_notice(what: str, dispatchers, estimate_s: float) -> None:
 def router_dispatchers() -> list:
     from .core_batch import deadline, run_batch
     from .core_ids import h_get, h_rebuild
-    from .core_wait import w_rank
+    from .core_wait import rank_of
     from .stats_core import stats_feed, stats_rehash
 
-    return [run_batch, deadline, h_get, h_rebuild, w_rank, stats_feed, stats_rehash]
+    return [run_batch, deadline, h_get, h_rebuild, rank_of, stats_feed, stats_rehash]
 
 
 def warm_up_router() -> float:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from .core_jit import entry, kernel
 from .core_layout import H_EMPTY, H_TOMB, S_HUSED
+from .core_ref import state_ref
 
 
 @kernel
@@ -18,6 +19,12 @@ def _h_home(key, mask):
 
 @entry
 def h_get(S, key):
+    """The slot of call ``key``, or -1, for Python (kernels call :func:`h_find`)."""
+    return h_find(state_ref(S), key)
+
+
+@kernel
+def h_find(S, key):
     """The slot of call ``key``, or -1 (the two reserved ids are never a call)."""
     if key == H_EMPTY or key == H_TOMB:
         return -1
@@ -59,6 +66,11 @@ def h_del(S, key):
 @entry
 def h_rebuild(old_k, old_v, S):
     """Insert every live row of an old table into ``S``'s (empty) table."""
+    _rebuild(old_k, old_v, state_ref(S))
+
+
+@kernel
+def _rebuild(old_k, old_v, S):
     S.S_i[S_HUSED] = 0
     for i in range(old_k.shape[0]):
         k = old_k[i]

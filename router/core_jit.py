@@ -17,8 +17,11 @@ that halved the first compile again.
 
 **Calls between kernels.** numba passes a tuple argument as its flattened
 fields: the core's state (``CoreState``, about 40 arrays of 7–9 machine words
-each) is about 2.5 KB pushed on the stack by every call of a kernel that LLVM
-did not inline — hundreds of instructions per call, most of a row's cost. numba
+each) was about 2.5 KB pushed on the stack by every call of a kernel that LLVM
+did not inline, and hundreds of IR instructions per call site that numba built
+and LLVM parsed and optimised. Entries now hand their kernels a reference to
+the state instead (core_ref.py: one pointer), which halved the first compile;
+what follows dates from before and still applies to the other arguments. numba
 links each kernel's callees into its library as ``linkonce_odr`` copies, which
 LLVM may neither change nor drop arguments of. In the library of an
 :func:`entry` (the code Python runs), :func:`_internal_copies` makes those
@@ -53,7 +56,9 @@ from numba.core import codegen as _codegen
 from .core_irlib import KernelCompiler
 
 _OPTIONS = {"cache": True, "_nrt": False, "no_cfunc_wrapper": True}
-_ENTRY = "_ZN7cpython8busyhour"  # how numba names the Python wrapper of a function of this package
+#: How numba's names of the Python wrappers of :func:`entry` functions begin: this package's, and those of the
+#: modules elsewhere (tests) that define entries calling its kernels.
+_ENTRY_PREFIXES = {"_ZN7cpython8busyhour"}
 
 
 def _internal_copies(optimize):
@@ -66,7 +71,8 @@ def _internal_copies(optimize):
     def _optimize_final_module(self):
         mod = self._final_module
         fns = [fn for fn in mod.functions if not fn.is_declaration]
-        if any(fn.name.startswith(_ENTRY) for fn in fns):
+        prefixes = tuple(_ENTRY_PREFIXES)
+        if any(fn.name.startswith(prefixes) for fn in fns):
             for fn in fns:
                 if fn.linkage == _LINKONCE:
                     fn.linkage = "internal"
@@ -161,5 +167,10 @@ def kernel(fn):
 
 
 def entry(fn):
-    """A kernel Python calls too (and kernels may): compiled once per array layout, with its Python wrapper."""
+    """A kernel Python calls too (and kernels may): compiled once per array layout, with its Python wrapper.
+
+    Its library gets private copies of the kernels it calls (:func:`_internal_copies`), wherever it is defined:
+    left shareable (``linkonce_odr``), a copy in cached machine code could bind to another library's symbol of
+    the same name when loaded, such as a kernel kept as IR, which has no machine code (a crash)."""
+    _ENTRY_PREFIXES.add("_ZN7cpython" + "".join(f"{len(p)}{p}" for p in fn.__module__.split(".")))
     return _one_compile_per_layout(njit(**_OPTIONS)(fn))

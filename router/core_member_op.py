@@ -23,7 +23,7 @@ from .core_layout import (
     CB, DETAIL_QUEUE, D_MOVED, D_NONE, EMPTY_EPOCH, ERR_CALL_GONE, ERR_MEMBERSHIP, ERR_SAME_QUEUE, HOPS, LOGGED_IN,
     NO_AGENTS_S, OK, PREF, PRES, QGEN, Q_GONE, QUEUE_ADDED_ARG, QUEUE_REMOVED_ARG, QM_FROM, QM_PEN, QUEUE, T_NO_AGENTS, W_HEAD,
 )
-from .core_ids import h_get
+from .core_ids import h_find
 from .core_empty import leave_settings
 from .core_ops import agent_freed, enter_queue, leave_queue
 from .core_pref import member_row
@@ -82,7 +82,7 @@ def queue_changed(S, t, a, q, kind):
 def call_moved(S, t, call, q):
     """A waiting or ringing call moves to queue ``q`` (call_move): its offers are withdrawn, and it enters
     ``q`` keeping its arrival time (its place), priority and own limits, as an overflow does."""
-    slot = h_get(S, call)
+    slot = h_find(S, call)
     if slot < 0:
         return ERR_CALL_GONE  # a timer due before it ended the call (found on a trial copy)
     old = S.C_i[slot, QUEUE]

@@ -14,6 +14,7 @@ remembers its first call (``W_HEAD``), so the head costs nothing.
 from __future__ import annotations
 
 from .core_jit import entry, kernel
+from .core_ref import state_ref
 from .core_layout import (
     ARRIVAL, NWAIT, ORDER, PRIO, S_GEN, W_HEAD, W_LEFT, W_PRI, W_RIGHT, W_ROOT, W_SIZE, W_UP,
 )
@@ -78,7 +79,7 @@ def _rotate_up(S, q, x):
     S.C_i[p, W_SIZE] = _size(S, S.C_i[p, W_LEFT]) + _size(S, S.C_i[p, W_RIGHT]) + 1
 
 
-@entry
+@kernel
 def w_insert(S, q, x):
     """Add call ``x`` to ``q``'s waiting list; return its position (1-based)."""
     S.S_i[S_GEN] += 1
@@ -114,7 +115,7 @@ def w_insert(S, q, x):
     return pos
 
 
-@entry
+@kernel
 def w_remove(S, q, x):
     """Take call ``x`` out of ``q``'s waiting list."""
     while S.C_i[x, W_LEFT] >= 0 and S.C_i[x, W_RIGHT] >= 0:  # rotate it down to at most one child
@@ -137,6 +138,12 @@ def w_remove(S, q, x):
 
 
 @entry
+def rank_of(S, x):
+    """:func:`w_rank` for Python."""
+    return w_rank(state_ref(S), x)
+
+
+@kernel
 def w_rank(S, x):
     """Position (1-based) of waiting call ``x`` in its queue."""
     r = _size(S, S.C_i[x, W_LEFT]) + 1

@@ -30,6 +30,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .core_jit import entry, kernel
+from .core_ref import state_ref
 from .core_layout import (
     D_ABANDONED, D_ABANDONED_RINGING, D_COMPLETED, DETAIL_DISPLAY, DISP_NOT_READY, E_AGENT, E_CALL, E_DETAIL,
     E_KIND, E_QUEUE, E_SEQ, E_TIME, E_VALUE, H_EMPTY, H_TOMB,
@@ -280,6 +281,12 @@ def _fits(T, kind, call, agent, qs, t):
 
 @entry
 def stats_feed(T, EV_i, EV_f, lo, n):
+    """:func:`feed` for Python: ``T`` as the tuple of arrays."""
+    return feed(state_ref(T), EV_i, EV_f, lo, n)
+
+
+@kernel
+def feed(T, EV_i, EV_f, lo, n):
     """Add event rows lo..n-1; return the first row not added (n when all were; else ``T_i[NEED]`` names the
     table to grow). Rows of kind ``K_CLOSE_PAUSE`` name the queue's slot in their detail column."""
     T.T_i[NEED] = 0

@@ -47,7 +47,7 @@ from .scenario import Scenario
 
 __all__ = ["check_streaming", "choose_engine", "unsupported", "simulate_compiled"]
 
-SIM_COMPILE_S = 17  # the loop's first compile after the core's, measured on a 2-core machine (for the notice)
+SIM_COMPILE_S = 8  # the loop's first compile after the core's, measured on a 2-core machine (for the notice)
 #: Callback number codes the router can carry (core_layout.MAX_NUMBER_CODES): call c's callback is
 #: code c + 1, so a run with callback offers holds at most that many calls.
 CB_CODES = MAX_NUMBER_CODES

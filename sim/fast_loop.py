@@ -56,7 +56,8 @@ from busyhour.router.core_layout import (
     OP_ABANDON, OP_ACCEPT, OP_ADVANCE, OP_ARRIVE, OP_CALLBACK, OP_LOGOUT, OP_RELEASE, S_NEV, S_NNUMBERS, S_TAIL,
     ST_WAITING, STATE, QUEUE as R_QUEUE, LOGGED_IN, AHT,
 )
-from busyhour.router.core_ids import h_get
+from busyhour.router.core_ids import h_find
+from busyhour.router.core_ref import state_ref
 from busyhour.router.core_logout import logout_tail
 from busyhour.router.core_ops import room_short
 from busyhour.router.core_wait import w_rank
@@ -240,7 +241,7 @@ def _redial(P, prev, t):
     return c
 
 
-@entry
+@kernel
 def ewt_s(S, slot):
     """``Router.position(call).ewt_s`` of the waiting call in ``slot``: its rank × its queue's AHT
     estimate / the queue's logged-in members (infinite when none)."""
@@ -258,7 +259,7 @@ def _cb_check(P, S, c):
     q = P.C_i[c, CI_QUEUE]
     if P.C_i[c, CI_DISP] != 0 or P.C_i[c, CI_CB] != 0 or P.C_f[c, CF_CBU] >= P.Q_f[q, QF_CB_P]:
         return False
-    slot = h_get(S, c)
+    slot = h_find(S, c)
     if slot < 0 or S.C_i[slot, STATE] != ST_WAITING:  # only a waiting call converts
         return False
     if ewt_s(S, slot) > P.Q_f[q, QF_CB_EWT]:
@@ -280,6 +281,12 @@ def _short(P, S):
 
 @entry
 def run_loop(S, P):
+    """:func:`loop` for Python: ``S`` and ``P`` as tuples of arrays."""
+    return loop(state_ref(S), state_ref(P))
+
+
+@kernel
+def loop(S, P):
     """Run until the end (0), until the router needs room (1), past the step bound (2), until the
     loop's own arrays need room or its draw rows a refill (3), or out of callback number codes (4)."""
     L_i, L_f, C_f = P.L_i, P.L_f, P.C_f

@@ -16,7 +16,19 @@ from hypothesis import strategies as st
 from busyhour.router import parse_config
 from busyhour.router.core_build import build
 from busyhour.router.core_layout import ARRIVAL, NWAIT, ORDER, PRIO, W_HEAD, W_LEFT, W_RIGHT, W_ROOT, W_SIZE, W_UP
-from busyhour.router.core_wait import w_insert, w_rank, w_remove
+from busyhour.router.core_jit import entry
+from busyhour.router.core_ref import state_ref
+from busyhour.router.core_wait import rank_of, w_insert, w_remove
+
+@entry
+def _insert(S, q, x):
+    return w_insert(state_ref(S), q, x)
+
+
+@entry
+def _remove(S, q, x):
+    w_remove(state_ref(S), q, x)
+
 
 CFG = parse_config({"agents": [{"id": "a"}], "queues": [{"name": "q0", "members": ["a"]}, {"name": "q1"}]})
 
@@ -57,14 +69,14 @@ def test_waiting_tree_matches_a_sorted_list(steps):
             S.C_i[slot, ORDER] = order
             S.C_f[slot, ARRIVAL] = float(t)
             key = (-prio, float(t), order, slot)
-            pos = w_insert(S, q, slot)
+            pos = _insert(S, q, slot)
             bisect.insort(lists[q], key)
             assert pos == bisect.bisect_left(lists[q], key) + 1
             where[slot] = (q, key)
         else:
             slot = sorted(where)[k % len(where)]
             q, key = where.pop(slot)
-            w_remove(S, q, slot)
+            _remove(S, q, slot)
             lists[q].remove(key)
         for qq in (0, 1):
             keys = lists[qq]
@@ -72,4 +84,4 @@ def test_waiting_tree_matches_a_sorted_list(steps):
             assert S.Q_i[qq, W_HEAD] == (keys[0][3] if keys else -1)
             _check_tree(S, qq, keys)
             for i, key in enumerate(keys):
-                assert w_rank(S, key[3]) == i + 1
+                assert rank_of(S, key[3]) == i + 1

@@ -19,6 +19,9 @@ from busyhour.sim.driver import SimulationError, simulate
 from busyhour.sim.fast import unsupported
 from sim_helpers import scenario_from
 from busyhour.sim.scenario import load_scenario, parse_scenario
+from busyhour.router.core_jit import entry
+from busyhour.router.core_ref import state_ref
+from busyhour.sim.fast_loop import ewt_s
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
@@ -261,13 +264,17 @@ def test_a_long_run_grows_the_routers_arrays_without_changing_results():
     assert fast.overall.max_queue > 300  # past the first 256 call slots
 
 
+@entry
+def _ewt_s(S, slot):
+    return ewt_s(state_ref(S), slot)
+
+
 def test_the_loops_estimated_wait_is_the_routers_position():
     """fast_loop.ewt_s (numba) against ReferenceRouter.position and Router.position (Python), call by call."""
     import math
 
     from busyhour.router import ReferenceRouter
     from busyhour.router.fast import Router
-    from busyhour.sim.fast_loop import ewt_s
 
     cfg = {"agents": [{"id": f"a{i}"} for i in range(3)],
            "queues": [{"name": "q", "members": ["a0", "a1"], "expected_aht_s": 200},
@@ -279,6 +286,6 @@ def test_the_loops_estimated_wait_is_the_routers_position():
         for c in range(12):
             r.call_arrive(1.0 + c, c, "q" if c % 3 else "empty", priority=c % 2)
     for c in range(12):
-        got = ewt_s(fr._S, fr._slot(c))
+        got = _ewt_s(fr._S, fr._slot(c))
         assert got == fr.position(c).ewt_s == ref.position(c).ewt_s
         assert math.isinf(got) == (c % 3 == 0) and (math.isinf(got) or got > 0)
