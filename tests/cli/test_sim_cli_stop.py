@@ -21,19 +21,44 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from busyhour.bench.serverproc import process_cpu_s
 from busyhour.cli.main import app
 
 EX = Path(__file__).resolve().parents[2] / "examples"
 runner = CliRunner()
 
 
-def _interrupt(args: list[str], after_s: float) -> tuple[int, float, str, str]:
-    """Start ``busyhour ARGS``, send SIGINT after ``after_s``, return (exit code, seconds to exit, stdout, stderr)."""
+def _tree_cpu_s(pid: int) -> float:
+    """CPU seconds used so far by process ``pid`` and its descendants (a process pool's workers, which a
+    forkserver starts), from /proc."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat", "rb") as f:
+                    ppid = int(f.read().rsplit(b")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):  # gone meanwhile
+                continue
+            children.setdefault(ppid, []).append(int(entry))
+    total, todo = 0.0, [pid]
+    while todo:
+        p = todo.pop()
+        total += process_cpu_s(p) or 0.0
+        todo += children.get(p, [])
+    return total
+
+
+def _interrupt(args: list[str], busy_cpu_s: float) -> tuple[int, float, str, str]:
+    """Start ``busyhour ARGS``; once it and its workers have used ``busy_cpu_s`` of CPU (imports take ~2 s of
+    it, the rest is simulation, however loaded the machine; at most 60 s of waiting), send SIGINT; return
+    (exit code, seconds to exit, stdout, stderr)."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     p = subprocess.Popen([sys.executable, "-m", "busyhour.cli.main", *args], stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True, env=env)
     try:
-        time.sleep(after_s)
+        deadline = time.monotonic() + 60.0
+        while time.monotonic() < deadline and p.poll() is None and _tree_cpu_s(p.pid) < busy_cpu_s:
+            time.sleep(0.2)
         assert p.poll() is None, "the run ended before the signal; give it more work"
         t0 = time.perf_counter()
         p.send_signal(signal.SIGINT)
@@ -47,7 +72,7 @@ def _interrupt(args: list[str], after_s: float) -> tuple[int, float, str, str]:
 
 
 # Work for minutes (the compiled simulation runs busy_hour.toml at ~200,000 calls/s; --force: past the
-# calls × replications limit), so that the signal, sent after 15 s, always finds the run going.
+# calls × replications limit), so that the signal, sent once the workers simulate, always finds the run going.
 @pytest.mark.parametrize(("args", "bound_s"), [
     (["simulate", str(EX / "busy_hour.toml"), "-r", "10000", "--workers", "2", "--force"], 2.0),
     (["sweep", str(EX / "busy_hour.toml"), "--agents", "40:80", "-r", "400", "--workers", "2", "-f", "csv", "--force"],
@@ -55,7 +80,7 @@ def _interrupt(args: list[str], after_s: float) -> tuple[int, float, str, str]:
     (["demo", "-r", "10000", "--workers", "2", "--force"], 2.0),
 ], ids=["simulate", "sweep", "demo"])
 def test_ctrl_c_stops_within_2_s_and_prints_what_finished(args, bound_s):
-    code, secs, out, err = _interrupt(args, after_s=15.0)
+    code, secs, out, err = _interrupt(args, busy_cpu_s=6.0)
     assert code == 130, err
     assert secs < bound_s, f"took {secs:.1f} s to stop"
     assert "interrupted: partial results" in err and "Traceback" not in err
@@ -65,7 +90,7 @@ def test_ctrl_c_stops_within_2_s_and_prints_what_finished(args, bound_s):
 
 def test_ctrl_c_in_process_prints_the_finished_replications():
     code, secs, out, err = _interrupt(["simulate", str(EX / "busy_hour.toml"), "-r", "10000", "--workers", "1",
-                                       "-f", "json", "--force"], after_s=8.0)
+                                       "-f", "json", "--force"], busy_cpu_s=5.0)
     assert code == 130 and secs < 2.0, err
     import json
 
