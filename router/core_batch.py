@@ -13,26 +13,25 @@ import math
 from .core_jit import entry, kernel
 from .core_ref import state_ref
 from .core_kernels import (
-    K_AGENT_ADDED, K_AGENT_REMOVED, K_CALLBACK_REQUESTED, K_CONNECTED, K_MEMBER_PAUSED, K_MEMBER_UNPAUSED, K_PRIORITY_CHANGED, K_REJECTED,
+    K_CALLBACK_REQUESTED, K_CONNECTED, K_REJECTED,
     K_TRANSFERRED, K_WITHDRAWN, L_DELAY, L_NONE, L_WRAP_UP, P_LOGGED_OUT, P_NOT_READY, P_READY, agent_setting,
     emit, lock, set_not_ready, set_state, staffs, touch, unlock,
 )
 from .core_timers import next_deadline, push_timer
 from .core_layout import (
-    AGENT, ANSWERED, ARRIVAL, A_GONE, A_BUSY_DELAY, A_REJ_DELAY, A_WRAP, BUSY_DELAY, CB, CH, CONN, CONNECTED_S, DEDICATED,
-    DETAIL_NUMBER, DETAIL_REASON, DETAIL_TO_AGENT, DETAIL_TO_QUEUE, D_ABANDONED, D_ABANDONED_RINGING,
+    AGENT, ANSWERED, ARRIVAL, A_BUSY_DELAY, A_REJ_DELAY, A_WRAP, BUSY_DELAY, CB, CH, CONN, CONNECTED_S, DEDICATED,
+    DETAIL_NUMBER, DETAIL_TO_AGENT, DETAIL_TO_QUEUE, D_ABANDONED, D_ABANDONED_RINGING,
     D_ANSWERED_ELSEWHERE, D_BUSY, D_CALLER_ABANDONED, D_CB_CANCELLED, D_LOGGED_OUT, D_NONE, D_NOT_READY, D_REJECT, D_TRANSFER,
-    DIR_HEAD, EMPTY_EPOCH, ENTERED, ERR_CALL_GONE, ERR_NOT_WAITING, EXT, HOPS, LAST_END, LOAD, LOGGED_IN, NA_RUN, OFFERS,
+    EMPTY_EPOCH, ENTERED, ERR_CALL_GONE, ERR_NOT_WAITING, EXT, HOPS, LAST_END, LOAD, LOGGED_IN, NA_RUN, OFFERS,
     OF_FIRST, OF_LAST, OK, OP_ABANDON, OP_ACCEPT, OP_ADVANCE, OP_ARRIVE, OP_CALLBACK, OP_LOGIN, OP_LOGOUT,
-    OP_AGENT, OP_MEMBER, OP_MOVE, OP_PAUSE, OP_QUEUE, OP_PRIORITY, OP_READY, OP_REJECT, OP_RELEASE, OP_TRANSFER, OP_UNPAUSE, ORDER, QM_PAUSED, PREF,
+    OP_AGENT, OP_MEMBER, OP_MOVE, OP_PAUSE, OP_QUEUE, OP_PRIORITY, OP_READY, OP_REJECT, OP_RELEASE, OP_TRANSFER, OP_UNPAUSE, ORDER, PREF,
     PREF_FB, PREF_UNTIL, PRES, PRIO, QGEN, QUEUE,
     REASON, REASON_LOGIN, REJ_DELAY, RO_LEN, SKP, STATE, STRAT, ST_CONNECTED, ST_WAITING, S_ARRIVED, S_NFREE,
     S_NOW, S_NT,
     S_LEAVE_TAIL, S_ORDER, S_RESUME, S_SEQ, S_TAIL, S_TRIAL, S_TRIED, TALK, T_CALL_LIMIT, WAIT_ORIGIN, WRAP, XFER,
 )
-from .core_member_op import call_moved, member_changed, queue_changed
-from .core_empty import leave_agent
-from .core_pref import member_call_done, member_row
+from .core_member_op import agent_op, call_moved, call_priority, member_changed, queue_changed, set_pause
+from .core_pref import member_call_done
 from .core_checks import check_args, check_offer_or_wait, check_state, offer_kept, ringing
 from .core_ring import offer_unlink, offers_to_scratch, ringing_to_scratch
 from .codes import STRAT_PREFERRED
@@ -40,7 +39,7 @@ from .core_ids import h_find, h_put
 from .core_logout import logout_tail
 from .core_ops import (
     PAUSED, advance_to, agent_freed, back_to_queue, drop_offer, end_call, enter_queue, lock_or_free,
-    pref_fallback, release, room_short, unwait, wait,
+    release, room_short, unwait,
 )
 
 TRIAL = -3  # apply_op: run this operation on a copy first (S_TRIAL)
@@ -288,9 +287,9 @@ def apply_op(S, op, t, call, a, q, prio, arg, prof):
     if op == OP_ADVANCE:
         return OK
     if op == OP_PAUSE or op == OP_UNPAUSE:
-        return _pause(S, t, a, q, arg, op == OP_PAUSE)
+        return set_pause(S, t, a, q, arg, op == OP_PAUSE)
     if op == OP_PRIORITY:
-        return _priority(S, t, call, prio)
+        return call_priority(S, t, call, prio)
     if op == OP_MEMBER:
         return member_changed(S, t, a, q, int(arg), 1 if prio != 0 else 0)
     if op == OP_QUEUE:
@@ -298,42 +297,8 @@ def apply_op(S, op, t, call, a, q, prio, arg, prof):
     if op == OP_MOVE:
         return call_moved(S, t, call, q)
     if op == OP_AGENT:
-        return _agent(S, t, a, int(arg))
+        return agent_op(S, t, a, int(arg))
     return _presence(S, op, t, a, arg)
-
-
-@kernel
-def _priority(S, t, call, prio):
-    """A waiting or ringing call's new priority; a waiting one moves to its new place among equals."""
-    slot = h_find(S, call)
-    if slot < 0:
-        return ERR_CALL_GONE  # a timer due before it ended the call (found on a trial copy)
-    q = S.C_i[slot, QUEUE]
-    emit(S, t, K_PRIORITY_CHANGED, slot, -1, q, D_NONE, float(prio))
-    if S.C_i[slot, STATE] == ST_WAITING:
-        unwait(S, slot)
-        S.C_i[slot, PRIO] = prio
-        wait(S, slot, q, t)
-    else:
-        S.C_i[slot, PRIO] = prio
-    return OK
-
-
-@kernel
-def _pause(S, t, a, q, reason, on):
-    """Agent ``a`` paused (``on``) or unpaused in queue ``q`` (member and state checked: check_state). It
-    gets no offer of that queue's calls while paused; unpaused, it takes its waiting calls if it can."""
-    m = member_row(S, q, a)
-    if on:
-        S.QM[m, QM_PAUSED] = 1 + int(reason)
-        emit(S, t, K_MEMBER_PAUSED, -1, a, q, DETAIL_REASON + int(reason), 0.0)
-        leave_agent(S, a, t)
-        return OK
-    S.QM[m, QM_PAUSED] = 0
-    emit(S, t, K_MEMBER_UNPAUSED, -1, a, q, D_NONE, 0.0)
-    leave_agent(S, a, t)
-    agent_freed(S, a, t)
-    return OK
 
 
 @entry
@@ -392,17 +357,3 @@ def batch(S, ops, prof, start, status, seq_after, stop_on_error):
 @entry
 def deadline(S):
     return next_deadline(state_ref(S))
-
-
-@kernel
-def _agent(S, t, a, kind):
-    """Agent ``a`` was added (kind 0), removed (1: its row is marked gone), or, after a removal, the first
-    call still waiting for it as its preferred agent falls back to its queue (2: one row per call)."""
-    if kind == 0:
-        emit(S, t, K_AGENT_ADDED, -1, a, -1, D_NONE, 0.0)
-    elif kind == 1:
-        emit(S, t, K_AGENT_REMOVED, -1, a, -1, D_NONE, 0.0)
-        S.A_i[a, A_GONE] = 1
-    elif S.A_i[a, DIR_HEAD] >= 0:
-        pref_fallback(S, S.A_i[a, DIR_HEAD], t)
-    return OK

@@ -1,5 +1,6 @@
 """Compiled core: run-time changes — a queue membership or settings change once its tables are in place
-(core_members.swap_queue), and a waiting call moved to another queue.
+(core_members.swap_queue), a waiting call moved to another queue or given a new priority, a member paused or
+unpaused in one queue, an agent added or removed.
 
 The facade (fast_members.py) checks the change, advances the core to its
 time, swaps the queue's member tables, then runs one ``OP_MEMBER`` row
@@ -16,16 +17,18 @@ import math
 
 from .core_jit import kernel
 from .core_kernels import (
-    K_MEMBER_ADDED, K_MEMBER_REMOVED, K_MEMBER_UPDATED, K_MOVED, K_QUEUE_ADDED, K_QUEUE_REMOVED, K_QUEUE_UPDATED, P_LOGGED_OUT, emit,
+    K_AGENT_ADDED, K_AGENT_REMOVED, K_MEMBER_ADDED, K_MEMBER_PAUSED, K_MEMBER_REMOVED, K_MEMBER_UNPAUSED,
+    K_MEMBER_UPDATED, K_MOVED, K_PRIORITY_CHANGED, K_QUEUE_ADDED, K_QUEUE_REMOVED, K_QUEUE_UPDATED, P_LOGGED_OUT, emit,
 )
 from .core_timers import push_timer
 from .core_layout import (
-    CB, DETAIL_QUEUE, D_MOVED, D_NONE, EMPTY_EPOCH, ERR_CALL_GONE, ERR_MEMBERSHIP, ERR_SAME_QUEUE, HOPS, LOGGED_IN,
-    NO_AGENTS_S, OK, PREF, PRES, QGEN, Q_GONE, QUEUE_ADDED_ARG, QUEUE_REMOVED_ARG, QM_FROM, QM_PEN, QUEUE, T_NO_AGENTS, W_HEAD,
+    A_GONE, CB, DETAIL_QUEUE, DETAIL_REASON, DIR_HEAD, D_MOVED, D_NONE, EMPTY_EPOCH, ERR_CALL_GONE, ERR_MEMBERSHIP,
+    ERR_SAME_QUEUE, HOPS, LOGGED_IN, NO_AGENTS_S, OK, PREF, PRES, PRIO, QGEN, Q_GONE, QUEUE_ADDED_ARG,
+    QUEUE_REMOVED_ARG, QM_FROM, QM_PAUSED, QM_PEN, QUEUE, STATE, ST_WAITING, T_NO_AGENTS, W_HEAD,
 )
 from .core_ids import h_find
-from .core_empty import leave_settings
-from .core_ops import agent_freed, enter_queue, leave_queue
+from .core_empty import leave_agent, leave_settings
+from .core_ops import agent_freed, enter_queue, leave_queue, pref_fallback, unwait, wait
 from .core_pref import member_row
 from .core_wait import w_next
 
@@ -92,4 +95,52 @@ def call_moved(S, t, call, q):
     leave_queue(S, slot, t, D_MOVED)
     S.C_i[slot, HOPS] = 0  # the overflow loop guard counts from here
     enter_queue(S, slot, q, t, D_MOVED)
+    return OK
+
+
+@kernel
+def call_priority(S, t, call, prio):
+    """A waiting or ringing call's new priority; a waiting one moves to its new place among equals."""
+    slot = h_find(S, call)
+    if slot < 0:
+        return ERR_CALL_GONE  # a timer due before it ended the call (found on a trial copy)
+    q = S.C_i[slot, QUEUE]
+    emit(S, t, K_PRIORITY_CHANGED, slot, -1, q, D_NONE, float(prio))
+    if S.C_i[slot, STATE] == ST_WAITING:
+        unwait(S, slot)
+        S.C_i[slot, PRIO] = prio
+        wait(S, slot, q, t)
+    else:
+        S.C_i[slot, PRIO] = prio
+    return OK
+
+
+@kernel
+def set_pause(S, t, a, q, reason, on):
+    """Agent ``a`` paused (``on``) or unpaused in queue ``q`` (member and state checked: check_state). It
+    gets no offer of that queue's calls while paused; unpaused, it takes its waiting calls if it can."""
+    m = member_row(S, q, a)
+    if on:
+        S.QM[m, QM_PAUSED] = 1 + int(reason)
+        emit(S, t, K_MEMBER_PAUSED, -1, a, q, DETAIL_REASON + int(reason), 0.0)
+        leave_agent(S, a, t)
+        return OK
+    S.QM[m, QM_PAUSED] = 0
+    emit(S, t, K_MEMBER_UNPAUSED, -1, a, q, D_NONE, 0.0)
+    leave_agent(S, a, t)
+    agent_freed(S, a, t)
+    return OK
+
+
+@kernel
+def agent_op(S, t, a, kind):
+    """Agent ``a`` was added (kind 0), removed (1: its row is marked gone), or, after a removal, the first
+    call still waiting for it as its preferred agent falls back to its queue (2: one row per call)."""
+    if kind == 0:
+        emit(S, t, K_AGENT_ADDED, -1, a, -1, D_NONE, 0.0)
+    elif kind == 1:
+        emit(S, t, K_AGENT_REMOVED, -1, a, -1, D_NONE, 0.0)
+        S.A_i[a, A_GONE] = 1
+    elif S.A_i[a, DIR_HEAD] >= 0:
+        pref_fallback(S, S.A_i[a, DIR_HEAD], t)
     return OK
