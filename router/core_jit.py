@@ -38,9 +38,10 @@ does not grow (a kernel called from several places is left to LLVM's choice).
 
 This leans on numba internals: ``_nrt``, ``no_cpython_wrapper`` and
 ``no_cfunc_wrapper`` are accepted by ``njit`` but undocumented, the
-widening replaces the dispatcher's ``get_call_template``, and the linkage
-change wraps ``CPUCodeLibrary._optimize_final_module``; core_irlib.py lists
-what it leans on. pyproject.toml
+widening replaces the dispatcher's ``get_call_template``, the linkage
+change wraps ``CPUCodeLibrary._optimize_final_module``, and
+:func:`_cheap_flag_comparisons` replaces ``TargetConfig.__hash__`` and
+``__eq__`` (reading its ``_values``); core_irlib.py lists what it leans on. pyproject.toml
 bounds numba's version and tests/router/test_core_jit.py fails loudly if
 numba changes them.
 """
@@ -52,6 +53,7 @@ import re
 
 from numba import njit, types
 from numba.core import codegen as _codegen
+from numba.core import targetconfig as _targetconfig
 
 from .core_irlib import KernelCompiler
 
@@ -97,6 +99,39 @@ _LINKONCE, _INTERNAL = _codegen.ll.Linkage.linkonce_odr, _codegen.ll.Linkage.int
 _CALL = re.compile(r'\bcall [^\n]*?@"?([-\w$.]+)"?\(')  # the callee of a call instruction
 if not getattr(_codegen.CPUCodeLibrary._optimize_final_module, "busyhour_internal", False):
     _codegen.CPUCodeLibrary._optimize_final_module = _internal_copies(_codegen.CPUCodeLibrary._optimize_final_module)
+
+
+def _cheap_flag_comparisons(cls) -> None:
+    """Make hashing and comparing numba's compile flags (``TargetConfig``) cheap, with the same results.
+
+    numba's typing looks up each overloaded function it resolves in a cache keyed by, among others, the
+    compile flags in force: about 50,000 lookups for the core, each hashing the flags and comparing them by
+    building a dict of all ~40 options through their properties, about a fifth of the first compile
+    (docs/performance.md, "First compile"). numba's hash is that of the sorted option names (the same for
+    every instance of a class): it is computed once per class here. Two flags of one class with the same
+    explicitly set options are equal without building the dicts; anything else is compared as numba does.
+    """
+    stock_eq = cls.__eq__
+
+    def __hash__(self):
+        k = type(self)
+        h = k.__dict__.get("_busyhour_hash")
+        if h is None:
+            h = hash(tuple(sorted(self.values())))  # numba's own formula, once per class
+            k._busyhour_hash = h
+        return h
+
+    def __eq__(self, other):
+        if type(other) is type(self) and self._values == other._values:
+            return True
+        return stock_eq(self, other)
+
+    __hash__.busyhour_flags = True
+    cls.__hash__, cls.__eq__ = __hash__, __eq__
+
+
+if not getattr(_targetconfig.TargetConfig.__hash__, "busyhour_flags", False):
+    _cheap_flag_comparisons(_targetconfig.TargetConfig)
 
 
 def _widened(t):

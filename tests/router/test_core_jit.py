@@ -244,3 +244,20 @@ define linkonce_odr i32 @kept(i32 %x) noinline { ret i32 %x }
     core_jit._internal_copies(optimize)(SimpleNamespace(_final_module=mod))
     assert b"alwaysinline" in seen["once"]
     assert b"alwaysinline" not in seen["twice"] and b"alwaysinline" not in seen["kept"]
+
+
+def test_compile_flags_hash_and_compare_as_numba_defines_them():
+    """core_jit's cheap ``TargetConfig`` hash and equality give numba's own results (a numba release that
+    changes the class fails here before a cache lookup could go wrong)."""
+    from numba.core.compiler import Flags
+    from numba.core.targetconfig import TargetConfig
+
+    assert TargetConfig.__hash__.busyhour_flags and Flags.__hash__ is TargetConfig.__hash__
+    assert Flags.__eq__ is TargetConfig.__eq__
+    a, b, c = Flags(), Flags(), Flags()
+    b.nrt = True
+    c.nrt = Flags().nrt  # set explicitly to its default: equal to an unset one
+    for f in (a, b, c):
+        assert hash(f) == hash(tuple(sorted(f.values()))) == hash(Flags())
+        assert all((f == g) == (f.values() == g.values()) for g in (a, b, c))
+    assert a == c and a != b and (a == 1) is False
