@@ -1,7 +1,7 @@
 """``busyhour warmup``: compile the routing core and the simulation loop ahead of time.
 
 numba compiles on first use and caches the result on disk, so the first run
-after an install waits several minutes. Run this once (e.g. in a container
+after an install waits about half a minute. Run this once (e.g. in a container
 build) and later runs start at once.
 """
 
@@ -24,7 +24,7 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
 
         for what, fresh, warm in (("routing core", not cached(router_dispatchers()), warm_up_router),
                                   ("simulation loop", not cached([run_loop]), _warm_up_sim)):
-            typer.echo(f"{what}: {'compiling (minutes, once)' if fresh else 'loading from the cache'} ...", err=True)
+            typer.echo(f"{what}: {'compiling (about half a minute, once)' if fresh else 'loading from the cache'} ...", err=True)
             secs = warm()
             typer.echo(f"{what}: ready ({'compiled' if fresh else 'cached'}, {secs:.1f} s)")
 
