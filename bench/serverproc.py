@@ -48,15 +48,37 @@ def write_config(path: Path, queues: dict[str, list[str]], *, ring_timeout_s: fl
     return path
 
 
-def process_cpu_s(pid: int) -> float | None:
-    """CPU seconds of process ``pid`` (user and system, with its reaped children: a snapshot's forked writer)
-    from ``/proc``; None where there is none (not Linux, or the process is gone)."""
+def _stat(pid: int) -> tuple[int, float] | None:
+    """(parent pid, CPU seconds) of process ``pid`` from ``/proc/PID/stat``; None where there is none."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as f:
             fields = f.read().rsplit(b")", 1)[1].split()  # after the command name, which may hold spaces
-        return sum(int(x) for x in fields[11:15]) / os.sysconf("SC_CLK_TCK")  # utime stime cutime cstime
+        cpu_ticks = sum(int(x) for x in fields[11:15])  # utime stime cutime cstime
+        return int(fields[1]), cpu_ticks / os.sysconf("SC_CLK_TCK")
     except (OSError, ValueError, IndexError):
         return None
+
+
+def process_cpu_s(pid: int) -> float | None:
+    """CPU seconds of process ``pid`` (user and system, with its reaped children: a snapshot's forked writer)
+    from ``/proc``; None where there is none (not Linux, or the process is gone)."""
+    st = _stat(pid)
+    return None if st is None else st[1]
+
+
+def process_tree_cpu_s(pid: int) -> float:
+    """CPU seconds used so far by process ``pid`` and its live descendants (a process pool's workers, which a
+    forkserver starts), from ``/proc``: 0.0 where there is none."""
+    stats = {int(e): st for e in os.listdir("/proc") if e.isdigit() and (st := _stat(int(e))) is not None}
+    children: dict[int, list[int]] = {}
+    for p, (ppid, _) in stats.items():
+        children.setdefault(ppid, []).append(p)
+    total, todo = 0.0, [pid]
+    while todo:
+        p = todo.pop()
+        total += stats[p][1] if p in stats else 0.0
+        todo += children.get(p, [])
+    return total
 
 
 class ServerProcess:

@@ -21,31 +21,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from busyhour.bench.serverproc import process_cpu_s
+from busyhour.bench.serverproc import process_tree_cpu_s
 from busyhour.cli.main import app
 
 EX = Path(__file__).resolve().parents[2] / "examples"
 runner = CliRunner()
-
-
-def _tree_cpu_s(pid: int) -> float:
-    """CPU seconds used so far by process ``pid`` and its descendants (a process pool's workers, which a
-    forkserver starts), from /proc."""
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat", "rb") as f:
-                    ppid = int(f.read().rsplit(b")", 1)[1].split()[1])
-            except (OSError, ValueError, IndexError):  # gone meanwhile
-                continue
-            children.setdefault(ppid, []).append(int(entry))
-    total, todo = 0.0, [pid]
-    while todo:
-        p = todo.pop()
-        total += process_cpu_s(p) or 0.0
-        todo += children.get(p, [])
-    return total
 
 
 def _interrupt(args: list[str], busy_cpu_s: float) -> tuple[int, float, str, str]:
@@ -57,7 +37,7 @@ def _interrupt(args: list[str], busy_cpu_s: float) -> tuple[int, float, str, str
                          stderr=subprocess.PIPE, text=True, env=env)
     try:
         deadline = time.monotonic() + 60.0
-        while time.monotonic() < deadline and p.poll() is None and _tree_cpu_s(p.pid) < busy_cpu_s:
+        while time.monotonic() < deadline and p.poll() is None and process_tree_cpu_s(p.pid) < busy_cpu_s:
             time.sleep(0.2)
         assert p.poll() is None, "the run ended before the signal; give it more work"
         t0 = time.perf_counter()

@@ -8,13 +8,12 @@ import os
 import pickle
 import subprocess
 import sys
+from types import SimpleNamespace
 
 import pytest
 
-from types import SimpleNamespace
-
 from busyhour.bench.loadgen import Generator, LoadResult, LoadSpec
-from busyhour.bench.serverproc import process_cpu_s
+from busyhour.bench.serverproc import process_cpu_s, process_tree_cpu_s
 from busyhour.bench.server_bench import _result
 
 
@@ -116,3 +115,21 @@ def test_a_process_cpu_time_is_read_from_proc():
     gone = subprocess.Popen([sys.executable, "-c", "pass"])
     gone.wait()
     assert process_cpu_s(gone.pid) is None
+
+
+def test_a_process_trees_cpu_time_sums_its_live_descendants():
+    """process_tree_cpu_s: the process's own CPU time plus that of its live children (not yet reaped, so not in
+    the parent's own figure); 0.0 for a process that is gone."""
+    child = subprocess.Popen([sys.executable, "-c", "import sys, time\nsum(i * i for i in range(3_000_000))\n"
+                              "print('busy', flush=True)\ntime.sleep(30)"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout.readline().strip() == "busy"
+        mine, its = process_cpu_s(os.getpid()), process_cpu_s(child.pid)
+        assert its is not None and its > 0.05
+        assert process_tree_cpu_s(child.pid) == its  # no descendants of its own
+        assert process_tree_cpu_s(os.getpid()) >= mine + its - 0.02
+    finally:
+        child.kill()
+        child.wait()
+        child.stdout.close()
+    assert process_tree_cpu_s(child.pid) == 0.0
