@@ -24,7 +24,8 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
 
         for what, fresh, warm in (("routing core", not cached(router_dispatchers()), warm_up_router),
                                   ("simulation loop", not cached([run_loop]), _warm_up_sim)):
-            typer.echo(f"{what}: {'compiling (about half a minute, once)' if fresh else 'loading from the cache'} ...", err=True)
+            doing = "compiling (about half a minute, once)" if fresh else "loading from the cache"
+            typer.echo(f"{what}: {doing} ...", err=True)
             secs = warm()
             typer.echo(f"{what}: ready ({'compiled' if fresh else 'cached'}, {secs:.1f} s)")
 

@@ -20,6 +20,7 @@ from busyhour.router.core_jit import entry
 from busyhour.router.core_ref import state_ref
 from busyhour.router.core_wait import rank_of, w_insert, w_remove
 
+
 @entry
 def _insert(S, q, x):
     return w_insert(state_ref(S), q, x)

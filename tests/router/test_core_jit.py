@@ -129,17 +129,20 @@ def test_an_entry_compiled_later_links_kernels_read_back_from_the_disk_cache(tmp
     assert out == [["2.0", "0", "1"], ["5.0", "1", "1"]]
 
 
+def _decorated(node: ast.AST, names: tuple[str, ...]) -> bool:
+    """Whether ``node`` is a function decorated by one of ``names`` (``@kernel``, ``@entry``)."""
+    return isinstance(node, ast.FunctionDef) and any(isinstance(d, ast.Name) and d.id in names
+                                                     for d in node.decorator_list)
+
+
 def _kernel_names(path: pathlib.Path) -> set[str]:
     """Functions decorated ``@kernel`` in ``path``."""
-    tree = ast.parse(path.read_text())
-    return {n.name for n in tree.body if isinstance(n, ast.FunctionDef)
-            and any(isinstance(d, ast.Name) and d.id == "kernel" for d in n.decorator_list)}
+    return {n.name for n in ast.parse(path.read_text()).body if _decorated(n, ("kernel",))}
 
 
 def _names_used_by_python(tree: ast.Module) -> set[str]:
     """Names read anywhere in ``tree`` except inside functions decorated ``@entry`` or ``@kernel`` (compiled)."""
-    compiled = [n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)
-                and any(isinstance(d, ast.Name) and d.id in ("entry", "kernel") for d in n.decorator_list)]
+    compiled = [n for n in ast.walk(tree) if _decorated(n, ("entry", "kernel"))]
     inside = {id(x) for f in compiled for x in ast.walk(f)}
     return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and id(n) not in inside}
 
