@@ -51,14 +51,11 @@ from .ring_join import RingJoinMixin
 from .calls import CallOpsMixin
 from .empty_ref import EmptyRulesMixin
 from .codes import (
-    LOCK_DELAY, LOCK_NONE, STRAT_FEWEST_CALLS, STRAT_ROUND_ROBIN, STRAT_LEAST_TALK, STRAT_LONGEST_IDLE, STRAT_MOST_SKILLED,
+    STRAT_FEWEST_CALLS, STRAT_ROUND_ROBIN, STRAT_LEAST_TALK, STRAT_LONGEST_IDLE, STRAT_MOST_SKILLED,
     STRAT_PREFERRED, LOCK_WRAP_UP, PRESENCE_LOGGED_OUT, PRESENCE_NOT_READY, CallState, EventKind,
 )
 from .config import RouterConfig, load_toml, parse_config
-from .dispatch import (
-    T_CALL_LIMIT, T_ESCALATE, T_LEAVE_CALL, T_LEAVE_WALK, T_LOCK_END, T_MAX_WAIT, T_NO_AGENTS, T_PREF_FALLBACK,
-    T_RING, T_RING_STEP, DispatchMixin,
-)
+from .dispatch import T_LOCK_END, DispatchMixin
 from .core_layout import MAX_TIME_S
 from .errors import ConfigError, StateError, TimeError, UnknownIdError, real_seconds
 from .events import Event
@@ -66,6 +63,7 @@ from .state import AgentArrays, Call, QueueState
 from .stats import StatsCollector
 from .views import ReferenceViews
 from .queues_ref import QueueChangesMixin
+from .timers_ref import TimerRulesMixin
 from .fast_ids import call_key
 
 
@@ -78,7 +76,7 @@ _new_event = tuple.__new__  # builds an Event without NamedTuple's Python-level 
 
 
 class ReferenceRouter(CallOpsMixin, AgentOpsMixin, MemberChangesMixin, QueueChangesMixin, DispatchMixin, RingJoinMixin,
-                      EmptyRulesMixin, ReferenceViews):
+                      EmptyRulesMixin, TimerRulesMixin, ReferenceViews):
     """The specification engine. Build with :meth:`from_config` or :meth:`from_toml`."""
 
     def __init__(self, config: RouterConfig, *, collect_stats: bool = True, fast_paths: bool = True):
@@ -294,96 +292,6 @@ class ReferenceRouter(CallOpsMixin, AgentOpsMixin, MemberChangesMixin, QueueChan
                 self._now = max(self._now, entry[0])
                 self._fire(entry)
         self._now = now
-
-    def _timer_live(self, entry: tuple) -> bool:
-        _, _, kind, target, token, arg = entry
-        if kind == T_LOCK_END:
-            return self._agents.lock_token[target] == token
-        if kind == T_LEAVE_WALK:  # target: a queue; the walk looks again when it fires
-            return True
-        call = self._by_sid.get(target)
-        if call is None:
-            return False
-        if kind == T_RING:
-            return call.offers.get(arg) == token
-        if call.state not in (CallState.WAITING, CallState.OFFERED):
-            return False  # a connected call's waiting timers are void (a transfer re-arms them)
-        if kind == T_RING_STEP:
-            return call.ring_gen == token
-        if kind == T_CALL_LIMIT:  # the caller's own max wait: until it is first answered; not for a callback
-            return call.order == token and math.isnan(call.connected_s) and call.callback is None
-        if kind == T_NO_AGENTS:
-            q = self._queues[call.queue]
-            return call.qgen == token and q.empty_epoch == arg and q.logged_in == 0
-        return call.qgen == token
-
-    def _fire(self, entry: tuple) -> None:
-        t, _, kind, target, token, arg = entry
-        A = self._agents
-        if kind == T_LOCK_END:
-            self._unlock(target)
-            self._lock_or_free(target, t, 0.0, LOCK_NONE)
-            return
-        if kind == T_LEAVE_WALK:
-            self._leave_walk(self._queues[target], t)
-            return
-        call = self._by_sid[target]
-        q = self._queues[call.queue]
-        if kind == T_RING:
-            self._drop_offer(call, arg, t, EventKind.OFFER_EXPIRED, "")
-            A.no_answer_run[arg] += 1
-            # The agent's delay starts first, then the call goes back to its place (and may be routed),
-            # and only then is an agent without a delay free for work: the call keeps its FIFO turn.
-            mna = self._setting(arg, q, "max_no_answer")
-            if mna and A.no_answer_run[arg] >= mna:
-                self._set_not_ready(arg, t, "no-answer")
-                self._touch(arg, t)
-                self._back_to_queue(call, t)
-            else:
-                locked = self._lock(arg, t, self._setting(arg, q, "no_answer_delay_s"), LOCK_DELAY)
-                if not locked:
-                    self._touch(arg, t)
-                self._back_to_queue(call, t)
-                if not locked:
-                    self._agent_freed(arg, t)
-        elif kind == T_RING_STEP:
-            if call.state == CallState.OFFERED:
-                self._ring_next(call, t)
-        elif kind == T_CALL_LIMIT:  # the caller's own limit: it leaves wherever it waits or rings, no overflow
-            self._leave_queue(call, t, "exit")
-            self._overflow_or_end(call, q, -1, t, "timeout")
-        elif kind in (T_MAX_WAIT, T_NO_AGENTS):
-            if call.callback is not None or call.state not in (CallState.WAITING, CallState.OFFERED):
-                return
-            if kind == T_NO_AGENTS and q.logged_in > 0:
-                return
-            self._leave_queue(call, t, "exit")
-            self._overflow_or_end(call, q, q.overflow_idx, t, "timeout" if kind == T_MAX_WAIT else "no-agents")
-        elif kind == T_ESCALATE:
-            if call.state not in (CallState.WAITING, CallState.OFFERED) or arg <= call.step:
-                return
-            call.step = arg
-            self._emit(t, EventKind.CALL_ESCALATED, call, -1, q.name, str(arg))
-            target_q = q.step_overflow_idx[arg - 1]
-            if target_q >= 0:
-                self._leave_queue(call, t, "escalation")
-                self._overflow_or_end(call, q, target_q, t, "escalation")
-            elif call.state == CallState.WAITING and not self._try_route(call, t):
-                self._leave_check_call(call, q, t)  # waits on at the new step: empty for it there?
-        elif kind == T_LEAVE_CALL:
-            self._leave_call(call, q, t)
-        elif kind == T_PREF_FALLBACK:
-            self._pref_fallback(call, t)
-
-    def _pref_fallback(self, call: Call, t: float) -> None:
-        """The call's preference for one agent ends at ``t``: a waiting call goes to its queue's members."""
-        if call.preferred >= 0 and call.state == CallState.WAITING:
-            self._unwait(call)
-            call.preferred_until = t
-            self._wait(call, self._queues[call.queue], t)
-            self._try_route(call, t)
-        elif call.preferred >= 0:
-            call.preferred_until = t
 
     def _leave_queue(self, call: Call, t: float, reason: str) -> None:
         """Take a waiting or ringing call out of its queue (offers withdrawn)."""

@@ -19,6 +19,7 @@ from typing import Any
 
 from busyhour.sim import distributions as d
 from busyhour.sim import limits
+from busyhour.sim.scenario_dist import parse_dist
 from busyhour.sim.validate import ScenarioError, _get, _keys, _list, _num, _time, _unique
 
 __all__ = ["Burst", "CallbackOffer", "Period", "QueueSpec", "Redial", "Scenario", "ScenarioError", "TeamSpec", "load_scenario",
@@ -267,7 +268,7 @@ def _queue(q: Any, p: str, n_int: int, interval: float, base_dir: Path) -> Queue
         r, rp = _get(q, "redial", p, dict), f"{p}.redial"
         _keys(r, {"probability", "delay", "max_attempts"}, rp)
         redial = Redial(_num(r, "probability", rp, lo=0.0, hi=1.0, default=0.0),
-                        _dist(r, "delay", rp, base_dir, default=d.Exponential(300.0)),
+                        parse_dist(r, "delay", rp, base_dir, default=d.Exponential(300.0)),
                         _get(r, "max_attempts", rp, int, default=3))
     callback = CallbackOffer()
     if "callback" in q:
@@ -277,9 +278,9 @@ def _queue(q: Any, p: str, n_int: int, interval: float, base_dir: Path) -> Queue
                                  _num(c, "accept_probability", cp, lo=0.0, hi=1.0, default=1.0))
     return QueueSpec(
         name=name, calls_per_interval=volumes,
-        handle_time=_dist(q, "handle_time", p, base_dir, required=True),
-        after_call_work=_dist(q, "after_call_work", p, base_dir, default=None, none=d.Constant(0.0)),
-        patience=_dist(q, "patience", p, base_dir, default=d.Never()),
+        handle_time=parse_dist(q, "handle_time", p, base_dir, required=True),
+        after_call_work=parse_dist(q, "after_call_work", p, base_dir, default=None, none=d.Constant(0.0)),
+        patience=parse_dist(q, "patience", p, base_dir, default=d.Never()),
         overdispersion_cv=_overdispersion(q, p),
         priority=_priority(q, p), skills=_skills(q, "skills", p),
         redial=redial, callback=callback, router=dict(_get(q, "router", p, dict, default={})),
@@ -300,7 +301,7 @@ def _team(t: Any, p: str, horizon: float, base_dir: Path) -> TeamSpec:
         name=_get(t, "name", p, str, required=True), agents=agents, skills=skills,
         shifts=_periods(t, "shifts", p, horizon), breaks=_periods(t, "breaks", p, horizon),
         break_spread_s=_num(t, "break_spread_s", p, lo=0.0, hi=limits.MAX_DURATION_S, default=0.0),
-        answer_delay=_dist(t, "answer_delay", p, base_dir, default=d.Constant(0.0)),
+        answer_delay=parse_dist(t, "answer_delay", p, base_dir, default=d.Constant(0.0)),
         aht_factor=_num(t, "aht_factor", p, lo=1e-3, hi=1e3, default=1.0),
         queues=_queue_names(t, p),
     )
@@ -335,53 +336,6 @@ def _periods(t: dict, key: str, p: str, horizon: float) -> tuple[Period, ...]:
         if b.start_s < a.end_s:
             raise ScenarioError(f"{p}.{key}: periods overlap ({a.start_s:g}..{a.end_s:g} and {b.start_s:g}..{b.end_s:g})")
     return tuple(out)
-
-
-_DIST_KEYS = {"exponential": {"mean_s"}, "lognormal": {"mean_s", "cv"}, "gamma": {"mean_s", "cv"},
-              "weibull": {"mean_s", "shape"}, "constant": {"value_s"}, "empirical": {"csv", "column"}, "none": set()}
-
-
-def _dist(t: dict, key: str, p: str, base_dir: Path, *, required: bool = False, default: Any = None, none: Any = None) -> Any:
-    if key not in t:
-        if required:
-            raise ScenarioError(f"{p}.{key}: missing (e.g. {key} = {{ dist = \"exponential\", mean_s = 180 }})")
-        return default
-    spec, dp = t[key], f"{p}.{key}"
-    if not isinstance(spec, dict):
-        raise ScenarioError(f"{dp}: must be a table like {{ dist = \"exponential\", mean_s = 180 }}")
-    kind = spec.get("dist")
-    if not isinstance(kind, str) or kind not in _DIST_KEYS:
-        raise ScenarioError(f"{dp}.dist: must be one of {', '.join(_DIST_KEYS)} (got {kind!r})")
-    _keys(spec, _DIST_KEYS[kind] | {"dist"}, dp)
-    if kind == "empirical":
-        csv_path = base_dir / _get(spec, "csv", dp, str, required=True)
-        try:
-            limits.check_file(csv_path, "durations CSV")
-            values = d.load_durations_csv(csv_path, _get(spec, "column", dp, str))
-        except (OSError, ValueError) as exc:
-            raise ScenarioError(f"{dp}.csv: {exc}") from None
-        return d.Empirical(values, str(csv_path))
-    if kind == "none":
-        return none if none is not None else d.Never()
-    if kind == "constant":
-        return d.Constant(_num(spec, "value_s", dp, lo=0.0, hi=limits.MAX_DURATION_S, required=True))
-    mean = _num(spec, "mean_s", dp, lo=0.0, hi=limits.MAX_DURATION_S, required=True)
-    if mean <= 0:
-        raise ScenarioError(f"{dp}.mean_s: must be > 0 (got {mean:g})")
-    if kind == "exponential":
-        return d.Exponential(mean)
-    if kind == "weibull":
-        return d.Weibull(mean, _pos(spec, "shape", dp, 0.1, 20.0))
-    return (d.LogNormal if kind == "lognormal" else d.Gamma)(mean, _pos(spec, "cv", dp, 0.01, 10.0))
-
-
-def _pos(t: dict, key: str, p: str, lo: float, hi: float) -> float:
-    v = _num(t, key, p, required=True)
-    if v <= 0:
-        raise ScenarioError(f"{p}.{key}: must be > 0 (got {v:g})")
-    if not lo <= v <= hi:
-        raise ScenarioError(f"{p}.{key}: must be in [{lo:g}, {hi:g}] (got {v:g})")
-    return v
 
 
 def _overdispersion(q: dict, p: str) -> float:
