@@ -23,7 +23,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from busyhour.router.core_compile import compile_notice
+from busyhour.router.core_compile import cached, compile_notice, router_dispatchers
 from busyhour.router.core_build import grow
 from busyhour.router.core_layout import (
     E_AGENT, E_CALL, E_DETAIL, E_KIND, E_QUEUE, E_SEQ, E_TIME, E_VALUE, EVENT_DTYPE, MAX_NUMBER_CODES,
@@ -47,7 +47,10 @@ from .scenario import Scenario
 
 __all__ = ["check_streaming", "choose_engine", "unsupported", "simulate_compiled"]
 
-SIM_COMPILE_S = 8  # the loop's first compile after the core's, measured on a 2-core machine (for the notice)
+#: The loop's first compile on a 2-core machine (for the notice): after the routing core's (its kernels
+#: compiled or in numba's cache), and from nothing (2026-12-02, load ~0.5: 7.9 s and 25.6 s).
+SIM_COMPILE_S = 8
+SIM_ALONE_COMPILE_S = 26
 #: Callback number codes the router can carry (core_layout.MAX_NUMBER_CODES): call c's callback is
 #: code c + 1, so a run with callback offers holds at most that many calls.
 CB_CODES = MAX_NUMBER_CODES
@@ -239,6 +242,11 @@ def simulate_compiled(scn: Scenario, replication: int = 0, *, seed: int | None =
             fh.close()
 
 
+def sim_compile_estimate_s() -> float:
+    """Seconds the loop's first compile takes here: less when the routing core it calls is compiled already."""
+    return SIM_COMPILE_S if cached(router_dispatchers()) else SIM_ALONE_COMPILE_S
+
+
 def _simulate(scn: Scenario, replication: int, seed, progress, log_fh, streaming: bool = False) -> RunResult:
     from .driver import SimulationError
 
@@ -249,7 +257,7 @@ def _simulate(scn: Scenario, replication: int, seed, progress, log_fh, streaming
     S = fresh_core(tpl)
     S.S_i[S_NNUMBERS] = CB_CODES
     if not _ran[0]:  # numba's check of its cache costs more than a short run's setup: once a process ran it, skip
-        compile_notice("the simulation loop", [run_loop], SIM_COMPILE_S)
+        compile_notice("the simulation loop", [run_loop], sim_compile_estimate_s())
     P, samplers, n_answer = loop_state(tpl, arr, replication, seed, small_queue_log=streaming)
     del arr  # its columns are in the loop's call rows now
     feed = _Feed(StreamStats(scn, len(tpl.agent_ids))) if streaming else None

@@ -36,3 +36,14 @@ def test_notice_once_when_a_compile_is_coming(capsys, monkeypatch):
     warm = SimpleNamespace(signatures=["(int64,)"])
     compile_notice("a third kernel", [warm], 12)
     assert capsys.readouterr().err == ""
+
+
+def test_the_loops_notice_counts_the_core_when_the_core_is_not_compiled(monkeypatch):
+    """A first `busyhour simulate` compiles the core's kernels with the loop: its notice says so."""
+    from busyhour.sim import fast
+
+    cold = SimpleNamespace(signatures=[], _cache=SimpleNamespace(_cache_file=SimpleNamespace(_load_index=dict)))
+    monkeypatch.setattr(fast, "router_dispatchers", lambda: [cold])
+    assert fast.sim_compile_estimate_s() == fast.SIM_ALONE_COMPILE_S > 2 * fast.SIM_COMPILE_S
+    monkeypatch.setattr(fast, "router_dispatchers", lambda: [SimpleNamespace(signatures=["(int64,)"])])
+    assert fast.sim_compile_estimate_s() == fast.SIM_COMPILE_S
