@@ -40,6 +40,14 @@ def _write_then_read(R, v):
 
 
 @kernel
+def _running_sum(R):
+    """Each step reads what the step before wrote, through the reference: the data are not taken as fixed."""
+    for i in range(1, R.out.shape[0]):
+        R.out[i] = R.out[i - 1] + R.out[i]
+    return R.out[R.out.shape[0] - 1]
+
+
+@kernel
 def _passed_down(R, v):
     return _write_then_read(state_ref(R), v)  # a reference given again is the same reference
 
@@ -48,7 +56,13 @@ def _passed_down(R, v):
 def _through_ref(T, v):
     R = state_ref(T)
     _read_all(R)
+    _running_sum(R)
     return _passed_down(R, v)
+
+
+@entry
+def _running_sum_of(T):
+    return _running_sum(state_ref(T))
 
 
 def _fields(T):
@@ -66,6 +80,13 @@ def test_a_kernel_reads_and_writes_every_field_through_the_reference(rows, cols,
                words=rng.integers(0, 2**40, 3, dtype=np.uint64), out=np.zeros(5))
     want = _fields(T)
     got = _through_ref(T, v)
-    assert T.out.tolist() == want  # read before the write, field by field
+    assert T.out.tolist() == np.cumsum(want).tolist()  # read field by field, then summed in place
     assert T.ints[0, 0] == v and T.reals[-1, -1] == v * 0.5  # the writes reached the caller's arrays
     assert got == v + v * 0.5
+
+
+def test_a_loop_reads_back_what_it_wrote_through_the_reference():
+    T = _Mixed(ints=np.zeros((1, 1), dtype=np.int64), small=np.zeros(1, dtype=np.uint8), reals=np.zeros((1, 1)),
+               words=np.zeros(1, dtype=np.uint64), out=np.arange(1.0, 65.0))
+    assert _running_sum_of(T) == 64 * 65 / 2
+    assert T.out.tolist() == np.cumsum(np.arange(1.0, 65.0)).tolist()
