@@ -17,7 +17,8 @@ gives the tuple back.
 A field's load is marked ``!invariant.load``: the slot is written once, by
 the entry, before any kernel reads it, and a tuple's fields cannot be
 assigned, so the array a field holds (its data pointer, shape and strides)
-never changes while kernels run. Without the mark LLVM must assume that any
+never changes while kernels run (an entry makes its references once, outside
+any loop: a test checks). Without the mark LLVM must assume that any
 store into an array's data may have changed the slot, and loads the array
 again after every store (a heap sift copying a row reloaded the timer
 table's pointer and shape for each of its six columns). The arrays' data are
@@ -83,6 +84,6 @@ def _same(tup):
     return tup
 
 
-#: ``state_ref(S)``: in an entry, a :class:`TupleRef` to the named tuple ``S`` for the kernels it calls (``S``
-#: itself when numba's JIT is off).
+#: ``state_ref(S)``: in an entry, once and outside any loop (see the module docstring), a :class:`TupleRef` to
+#: the named tuple ``S`` for the kernels it calls (``S`` itself when numba's JIT is off).
 state_ref = _same if config.DISABLE_JIT else _state_ref

@@ -5,6 +5,8 @@ Runs compiled and with ``NUMBA_DISABLE_JIT=1`` (then ``state_ref`` is the tuple 
 
 from __future__ import annotations
 
+import ast
+from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
@@ -90,3 +92,24 @@ def test_a_loop_reads_back_what_it_wrote_through_the_reference():
                words=np.zeros(1, dtype=np.uint64), out=np.arange(1.0, 65.0))
     assert _running_sum_of(T) == 64 * 65 / 2
     assert T.out.tolist() == np.cumsum(np.arange(1.0, 65.0)).tolist()
+
+
+def test_every_state_reference_is_made_outside_loops():
+    """A field's load is marked invariant (core_ref.py): sound because an entry stores the state in its slot
+    once, before any kernel reads it. A ``state_ref`` inside a loop would store again on each pass, and LLVM
+    may hoist an invariant load above the loop's first store: this scan keeps every call outside loops."""
+    root = Path(__file__).resolve().parents[2]
+    sources = [p for d in root.iterdir() if d.is_dir() and not d.name.startswith((".", "build", "docs"))
+               for p in d.rglob("*.py")]
+    calls, in_loops = 0, []
+    for path in sources:
+        tree = ast.parse(path.read_text())
+        looped = {id(n) for loop in ast.walk(tree) if isinstance(loop, (ast.For, ast.While))
+                  for n in ast.walk(loop)}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "state_ref":
+                calls += 1
+                if id(node) in looped:
+                    in_loops.append(f"{path.relative_to(root)}:{node.lineno}")
+    assert calls >= 8  # the scan found the entries
+    assert in_loops == []
