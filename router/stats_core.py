@@ -29,6 +29,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .core_floor import floor_div
 from .core_jit import entry, kernel
 from .core_ref import state_ref
 from .core_layout import (
@@ -147,13 +148,13 @@ def _span(T, t0, t1):
     if not t0 < t1:
         return 0
     iv = T.T_f[T_IV]
-    return int(min(t1 // iv - t0 // iv + 1.0, T.T_f[T_KEEP]))
+    return int(min(floor_div(t1, iv) - floor_div(t0, iv) + 1.0, T.T_f[T_KEEP]))
 
 
 @kernel
 def _oldest(T, t):
     """Number of the oldest interval kept at time ``t``."""
-    return t // T.T_f[T_IV] - T.T_f[T_KEEP] + 1.0
+    return floor_div(t, T.T_f[T_IV]) - T.T_f[T_KEEP] + 1.0
 
 
 @kernel
@@ -210,7 +211,7 @@ def _account(T, agent, state, t0, t1, to_queue):
     lo = _oldest(T, t1)
     t = max(t0, lo * iv)
     while t < t1:
-        kf = max(t // iv, lo)
+        kf = max(floor_div(t, iv), lo)
         end = min(t1, (kf + 1.0) * iv)
         r = _row(T, T.AK, T.AI, T.AF, int(kf), 0, N_A)
         T.AF[r, A_KF] = kf
@@ -249,7 +250,7 @@ def _paused(T, agent, qs, t0, t1):
     if not t0 < t1 or not (d - d == 0.0):
         return
     iv = T.T_f[T_IV]
-    kf = max(t0 // iv, _oldest(T, t1))
+    kf = max(floor_div(t0, iv), _oldest(T, t1))
     while kf * iv < t1:
         start, end = max(t0, kf * iv), min(t1, (kf + 1.0) * iv)
         if end > start:
@@ -301,7 +302,7 @@ def feed(T, EV_i, EV_f, lo, n):
         if not _fits(T, kind, call, agent, qs, t):
             return i
         if kind == K_ARRIVED:
-            kf = t // T.T_f[T_IV]
+            kf = floor_div(t, T.T_f[T_IV])
             T.BI[_bucket(T, qs, kf), B_OFFERED] += 1
             c = find(T.CK, call, 0)
             if c < 0:
