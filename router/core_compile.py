@@ -14,6 +14,7 @@ import math
 import os
 import sys
 import time
+from typing import Callable
 
 import numpy as np
 
@@ -37,11 +38,14 @@ def cached(dispatchers) -> bool:
     return all(getattr(d, "signatures", None) or _on_disk(d) for d in dispatchers)
 
 
-def compile_notice(what: str, dispatchers, estimate_s: float) -> None:
-    """One line on stderr (once per process and ``what``) when ``dispatchers`` must be compiled first."""
+def compile_notice(what: str, dispatchers, estimate_s: float | Callable[[], float]) -> None:
+    """One line on stderr (once per process and ``what``) when ``dispatchers`` must be compiled first;
+    ``estimate_s`` may be a function, called only then."""
     if what in _told or os.environ.get("NUMBA_DISABLE_JIT") == "1" or cached(dispatchers):
         return
     _told.add(what)
+    if callable(estimate_s):
+        estimate_s = estimate_s()
     print(f"busyhour: compiling {what}, once: ~{estimate_s:.0f} s (cached afterwards; "
           "`busyhour warmup` compiles everything ahead of time)", file=sys.stderr, flush=True)
 

@@ -257,7 +257,7 @@ def _simulate(scn: Scenario, replication: int, seed, progress, log_fh, streaming
     S = fresh_core(tpl)
     S.S_i[S_NNUMBERS] = CB_CODES
     if not _ran[0]:  # numba's check of its cache costs more than a short run's setup: once a process ran it, skip
-        compile_notice("the simulation loop", [run_loop], sim_compile_estimate_s())
+        compile_notice("the simulation loop", [run_loop], sim_compile_estimate_s)
     P, samplers, n_answer = loop_state(tpl, arr, replication, seed, small_queue_log=streaming)
     del arr  # its columns are in the loop's call rows now
     feed = _Feed(StreamStats(scn, len(tpl.agent_ids))) if streaming else None

@@ -38,6 +38,17 @@ def test_notice_once_when_a_compile_is_coming(capsys, monkeypatch):
     assert capsys.readouterr().err == ""
 
 
+def test_an_estimate_given_as_a_function_is_asked_only_for_a_notice(capsys, monkeypatch):
+    monkeypatch.delenv("NUMBA_DISABLE_JIT", raising=False)
+    monkeypatch.setattr(core_compile, "_told", set())
+    asked = []
+    warm = SimpleNamespace(signatures=["(int64,)"])
+    compile_notice("a compiled kernel", [warm], lambda: asked.append(1) or 5)
+    assert asked == [] and capsys.readouterr().err == ""
+    compile_notice("a kernel to compile", [SimpleNamespace(signatures=[])], lambda: asked.append(1) or 5)
+    assert asked == [1] and "a kernel to compile, once: ~5 s" in capsys.readouterr().err
+
+
 def test_the_loops_notice_counts_the_core_when_the_core_is_not_compiled(monkeypatch):
     """A first `busyhour simulate` compiles the core's kernels with the loop: its notice says so."""
     from busyhour.sim import fast
