@@ -34,14 +34,14 @@ from .core_jit import kernel
 @intrinsic
 def _fma(typingctx, a, b, c):
     """``a * b + c`` rounded once (LLVM's ``llvm.fma.f64``)."""
-    if not all(isinstance(x, types.Float) for x in (a, b, c)):
+    if not all(isinstance(x, (types.Float, types.Integer)) for x in (a, b, c)):
         return None
     sig = types.float64(types.float64, types.float64, types.float64)
 
     def codegen(context, builder, sig, args):
         d = ir.DoubleType()
         fn = builder.module.declare_intrinsic("llvm.fma", [d], ir.FunctionType(d, [d, d, d]))
-        return builder.call(fn, [context.cast(builder, v, t, types.float64) for v, t in zip(args, sig.args)])
+        return builder.call(fn, args)  # numba casts the arguments to the signature's float64 first
 
     return sig, codegen
 

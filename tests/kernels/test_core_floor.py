@@ -30,6 +30,15 @@ def _div_all(ts, iv, out):
         out[i] = floor_div(ts[i], iv)
 
 
+@entry
+def _div_int(t, iv):
+    return floor_div(t, iv)
+
+
+def test_integer_times_divide_as_floats():
+    assert _div_int(-7, 2.0) == -7 // 2.0 == -4.0 and _div_int(1_000_000_000_000, 900.0) == 1e12 // 900.0
+
+
 def _same(a: float, b: float) -> bool:
     return a == b and math.copysign(1.0, a) == math.copysign(1.0, b)
 
