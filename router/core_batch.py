@@ -17,7 +17,7 @@ from .core_kernels import (
     K_TRANSFERRED, K_WITHDRAWN, L_DELAY, L_NONE, L_WRAP_UP, P_LOGGED_OUT, P_NOT_READY, P_READY, agent_setting,
     emit, lock, set_not_ready, set_state, staffs, touch, unlock,
 )
-from .core_timers import next_deadline, push_timer
+from .core_timers import next_deadline, push_timer, sweep_due
 from .core_layout import (
     AGENT, ANSWERED, ARRIVAL, A_BUSY_DELAY, A_REJ_DELAY, A_WRAP, BUSY_DELAY, CB, CH, CONN, CONNECTED_S, DEDICATED,
     DETAIL_NUMBER, DETAIL_TO_AGENT, DETAIL_TO_QUEUE, D_ABANDONED, D_ABANDONED_RINGING,
@@ -319,6 +319,7 @@ def batch(S, ops, prof, start, status, seq_after, stop_on_error):
     i = start
     while i < ops.shape[0]:
         o = ops[i]
+        sweep_due(S)
         if S.S_i[S_TAIL]:
             if not logout_tail(S, o['agent'], o['time_s']):
                 return i

@@ -61,6 +61,8 @@ _OPTIONS = {"cache": True, "_nrt": False, "no_cfunc_wrapper": True}
 #: How numba's names of the Python wrappers of :func:`entry` functions begin: this package's, and those of the
 #: modules elsewhere (tests) that define entries calling its kernels.
 _ENTRY_PREFIXES = {"_ZN7cpython8busyhour"}
+#: How the names of :func:`cold_kernel` functions begin.
+_COLD_PREFIXES: set[str] = set()
 
 
 def _internal_copies(optimize):
@@ -75,9 +77,13 @@ def _internal_copies(optimize):
         fns = [fn for fn in mod.functions if not fn.is_declaration]
         prefixes = tuple(_ENTRY_PREFIXES)
         if any(fn.name.startswith(prefixes) for fn in fns):
+            cold = tuple(_COLD_PREFIXES)
             for fn in fns:
                 if fn.linkage == _LINKONCE:
                     fn.linkage = "internal"
+                if cold and fn.name.startswith(cold):
+                    fn.add_function_attribute("noinline")
+                    fn.add_function_attribute("cold")
             _inline_single_calls(fns)
         return optimize(self)
 
@@ -91,8 +97,13 @@ def _inline_single_calls(fns) -> None:
     calls = collections.Counter(_CALL.findall("\n".join(str(fn) for fn in fns)))  # from the IR text: a walk
     # over the instructions through llvmlite's bindings is far slower
     for fn in fns:
-        if fn.linkage == _INTERNAL and calls.get(fn.name) == 1 and b"noinline" not in set(fn.attributes):
+        if fn.linkage == _INTERNAL and calls.get(fn.name) == 1 and b"noinline" not in _attributes(fn):
             fn.add_function_attribute("alwaysinline")
+
+
+def _attributes(fn) -> set:
+    """The names of a function's attributes (llvmlite gives them as one space-separated string per set)."""
+    return {a for group in fn.attributes for a in group.split()}
 
 
 _LINKONCE, _INTERNAL = _codegen.ll.Linkage.linkonce_odr, _codegen.ll.Linkage.internal
@@ -199,6 +210,19 @@ def kernel(fn):
     """A kernel only other kernels call: compiled once per array layout, without a Python wrapper, to LLVM IR
     that its calling entries optimise and make machine code."""
     return _one_compile_per_layout(njit(no_cpython_wrapper=True, pipeline_class=KernelCompiler, **_OPTIONS)(fn))
+
+
+def _mangled_prefix(fn) -> str:
+    """How numba's symbol names of ``fn``'s compiled code begin (module path and name, length-prefixed)."""
+    return "_ZN" + "".join(f"{len(p)}{p}" for p in fn.__module__.split(".") + fn.__qualname__.split("."))
+
+
+def cold_kernel(fn):
+    """A :func:`kernel` that runs rarely (a sweep, a rebuild) from hot code: kept out of line in every entry
+    (``noinline``, ``cold``). Inlined where it is called once (:func:`_inline_single_calls`), its loops would
+    make the hot caller too big for LLVM to inline that caller in turn."""
+    _COLD_PREFIXES.add(_mangled_prefix(fn))
+    return kernel(fn)
 
 
 def entry(fn):

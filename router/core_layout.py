@@ -148,7 +148,10 @@ S_OF_NFREE, S_OF_ROOM = 24, 25  # free offer rows; the rows one step may need
 # the facade first runs it on a copy (S_TRIAL 1: the batch stopped at it); S_TRIED 1: it passed, run it.
 S_TRIAL, S_TRIED = 26, 27
 S_LEAVE_TAIL = 28  # 1 while a row fires what it made due at its own time (core_batch.run_batch; empty queues)
-N_S_I = 29
+# S_TM_SWEEP: the timer rows at which the core's next step first sweeps out void timers (core_timers.sweep);
+# S_TM_SWEEP_MIN the fewest rows a sweep waits for (0: core_timers.SWEEP_MIN).
+S_TM_SWEEP, S_TM_SWEEP_MIN = 29, 30
+N_S_I = 31
 S_NOW = 0
 N_S_F = 1
 

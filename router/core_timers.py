@@ -12,18 +12,29 @@ has moved on.
 Cost: set and pop are O(log n) in the timers held. A sift moves a hole, not
 the entry: each level copies one row (not two swapped), and the entry is
 written once, where it stops.
+
+**Void timers are swept out.** Most timers never fire: a ring timeout is
+void once the call is answered, seconds into a timeout of 15–30 s, so on a
+busy floor nine heap rows in ten can be void, each costing a pop when it
+reaches the top. When a step of the core's drivers finds ``S_TM_SWEEP`` rows
+in the heap (at least :data:`SWEEP_MIN`), :func:`sweep` drops every timer that
+:func:`timer_void` proves can never fire and rebuilds the heap from the rest
+(O(n)); the next sweep waits until the heap is twice what it kept. Timers
+leave in (deadline, sequence) order whatever the heap's arrangement, so what
+fires, and when, is unchanged (the parity suite); only rows that would have
+been dropped at the top are dropped earlier.
 """
 
 from __future__ import annotations
 
 import math
 
-from .core_jit import kernel
+from .core_jit import cold_kernel, kernel
 from .core_layout import (
     CB, CONNECTED_S, EMPTY_EPOCH, LOCK_TOKEN, LOGGED_IN, O_SLOT, O_TOKEN, ORDER, QGEN, QUEUE, RING_GEN,
-    S_NT, S_TSEQ, ST_OFFERED, ST_WAITING, STATE, T_CALL_LIMIT, T_ESCALATE, T_LEAVE_CALL, T_LEAVE_WALK,
-    T_LOCK_END, T_MAX_WAIT, T_NO_AGENTS, T_PREF_FALLBACK, T_RING, T_RING_STEP, TARG, TKIND, TSEQ, TTARGET,
-    TTOKEN,
+    S_NT, S_TM_SWEEP, S_TM_SWEEP_MIN, S_TSEQ, ST_OFFERED, ST_WAITING, STATE, T_CALL_LIMIT, T_ESCALATE,
+    T_LEAVE_CALL, T_LEAVE_WALK, T_LOCK_END, T_MAX_WAIT, T_NO_AGENTS, T_PREF_FALLBACK, T_RING, T_RING_STEP, TARG,
+    TKIND, TSEQ, TTARGET, TTOKEN,
 )
 
 
@@ -46,6 +57,11 @@ def _tm_put(S, i, t, seq, kind, target, token, arg):
     S.TM_i[i, TTARGET] = target
     S.TM_i[i, TTOKEN] = token
     S.TM_i[i, TARG] = arg
+
+
+#: The fewest heap rows a sweep looks at (below, void rows cost little at the top), unless the state says
+#: otherwise (``S_TM_SWEEP_MIN``: tests sweep small heaps, or never).
+SWEEP_MIN = 256
 
 
 @kernel
@@ -73,7 +89,14 @@ def pop_timer(S):
     t, seq = S.TM_t[n], S.TM_i[n, TSEQ]  # the last entry sinks from the root's place
     kind, target, token, arg = S.TM_i[n, TKIND], S.TM_i[n, TTARGET], S.TM_i[n, TTOKEN], S.TM_i[n, TARG]
     _tm_move(S, n, 0)
-    i = 0
+    _sift_down(S, 0, n, t, seq, kind, target, token, arg)
+    return n
+
+
+@kernel
+def _sift_down(S, i, n, t, seq, kind, target, token, arg):
+    """Put the entry (``t``, ``seq``, ...) in the hole at ``i`` of the heap's first ``n`` rows, sinking the hole
+    below every child with a smaller key."""
     while True:
         c = 2 * i + 1
         if c >= n:
@@ -88,7 +111,59 @@ def pop_timer(S):
         _tm_move(S, i, c)
         i = c
     _tm_put(S, i, t, seq, kind, target, token, arg)
-    return n
+
+
+@kernel
+def timer_void(S, k):
+    """Whether timer row ``k`` can never fire: the token it was set with has moved on for good (tokens are
+    never given out twice). A subset of ``not timer_live``: a timer it keeps may still be dropped at the top."""
+    kind = S.TM_i[k, TKIND]
+    target = S.TM_i[k, TTARGET]
+    token = S.TM_i[k, TTOKEN]
+    if kind == T_LOCK_END:
+        return S.A_i[target, LOCK_TOKEN] != token
+    if kind == T_RING:
+        r = S.TM_i[k, TARG]
+        return S.OF[r, O_TOKEN] != token or S.OF[r, O_SLOT] != target
+    if kind == T_LEAVE_WALK:
+        return False
+    if kind == T_CALL_LIMIT:  # a call's order is its own; it is answered once (only a new arrival clears that)
+        return S.C_i[target, ORDER] != token or not math.isnan(S.C_f[target, CONNECTED_S])
+    if kind == T_RING_STEP:
+        return S.C_i[target, RING_GEN] != token
+    if S.C_i[target, QGEN] != token:
+        return True
+    if kind == T_NO_AGENTS:  # the queue's empty epoch only grows
+        return S.Q_i[S.C_i[target, QUEUE], EMPTY_EPOCH] != S.TM_i[k, TARG]
+    return False
+
+
+@kernel
+def sweep_due(S):
+    """Sweep the heap (:func:`sweep`) if it has grown to ``S_TM_SWEEP`` rows. The core's drivers call it once per
+    step (core_batch.batch, the simulation loop), so :func:`push_timer` stays small enough to be inlined."""
+    if S.S_i[S_NT] >= S.S_i[S_TM_SWEEP]:
+        sweep(S)
+
+
+@cold_kernel
+def sweep(S):
+    """Drop every void timer (:func:`timer_void`) and rebuild the heap from the rest (O(n)); the rows kept."""
+    n = S.S_i[S_NT]
+    m = 0
+    for k in range(n):
+        if not timer_void(S, k):
+            if m != k:
+                _tm_move(S, m, k)
+            m += 1
+    for i in range(m // 2 - 1, -1, -1):  # Floyd: sift every parent down, the last first
+        t, seq = S.TM_t[i], S.TM_i[i, TSEQ]
+        kind, target, token, arg = S.TM_i[i, TKIND], S.TM_i[i, TTARGET], S.TM_i[i, TTOKEN], S.TM_i[i, TARG]
+        _sift_down(S, i, m, t, seq, kind, target, token, arg)
+    S.S_i[S_NT] = m
+    lo = S.S_i[S_TM_SWEEP_MIN]
+    S.S_i[S_TM_SWEEP] = max(2 * m, lo if lo > 0 else SWEEP_MIN)
+    return m
 
 
 @kernel

@@ -50,7 +50,7 @@ import math
 
 from busyhour.router.core_jit import entry, kernel
 from busyhour.router.core_batch import apply_op
-from busyhour.router.core_timers import next_deadline
+from busyhour.router.core_timers import next_deadline, sweep_due
 from busyhour.router.core_layout import (
     D_ABANDONED, D_ABANDONED_RINGING, D_COMPLETED, E_AGENT, E_CALL, E_DETAIL, E_KIND, E_TIME, E_VALUE, OK,
     OP_ABANDON, OP_ACCEPT, OP_ADVANCE, OP_ARRIVE, OP_CALLBACK, OP_LOGOUT, OP_RELEASE, S_NEV, S_NNUMBERS, S_TAIL,
@@ -298,6 +298,7 @@ def loop(S, P):
             S.S_i[S_NEV] = 0  # every event so far has been reacted to
         if room_short(S):
             return 1
+        sweep_due(S)
         if _short(P, S):
             return 3
         # the step's router operation (apply_op's arguments), applied with its reaction below, in one place

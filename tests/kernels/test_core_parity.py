@@ -23,7 +23,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from busyhour.router import EventKind, ReferenceRouter, RouterError
-from busyhour.router.core_layout import OK, OP_ARRIVE, OP_CALLBACK, OP_DTYPE, OP_NOT_READY, OP_PAUSE, S_RO_USED
+from busyhour.router.core_layout import (
+    OK, OP_ARRIVE, OP_CALLBACK, OP_DTYPE, OP_NOT_READY, OP_PAUSE, S_RO_USED, S_TM_SWEEP_MIN,
+)
 from busyhour.router.fast import Router
 from parity_steps import EXTRA, OPS, Twin, _outcome, _step, configs
 
@@ -69,6 +71,7 @@ def _parity(cfg: dict, ops: list, channels: tuple = ("voice", "voice", "chat")) 
     twin = Twin(cfg, channels)
     py = ReferenceRouter.from_config(cfg)
     fast = Router.from_config(cfg, calls=16, collect_stats=True)
+    fast._S.S_i[S_TM_SWEEP_MIN] = 1  # sweeps void timers whenever its heap doubles (test_core_sweep.py)
     now, ringing, live, next_id, connected = 0.0, {}, [], [1], {}
     py_events, rows, failed = [], [], []
     for op, dt, k, flag in ops:

@@ -13,6 +13,7 @@ They also check that Python never imports a kernel that has no Python wrapper
 from __future__ import annotations
 
 import ast
+import importlib
 import inspect
 import os
 import pathlib
@@ -137,12 +138,12 @@ def _decorated(node: ast.AST, names: tuple[str, ...]) -> bool:
 
 def _kernel_names(path: pathlib.Path) -> set[str]:
     """Functions decorated ``@kernel`` in ``path``."""
-    return {n.name for n in ast.parse(path.read_text()).body if _decorated(n, ("kernel",))}
+    return {n.name for n in ast.parse(path.read_text()).body if _decorated(n, ("kernel", "cold_kernel"))}
 
 
 def _names_used_by_python(tree: ast.Module) -> set[str]:
     """Names read anywhere in ``tree`` except inside functions decorated ``@entry`` or ``@kernel`` (compiled)."""
-    compiled = [n for n in ast.walk(tree) if _decorated(n, ("entry", "kernel"))]
+    compiled = [n for n in ast.walk(tree) if _decorated(n, ("entry", "kernel", "cold_kernel"))]
     inside = {id(x) for f in compiled for x in ast.walk(f)}
     return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and id(n) not in inside}
 
@@ -233,20 +234,79 @@ define i32 @"_ZN7cpython8busyhour5probe5entryE"() {
   %b = call i32 @twice(i32 %a)
   %c = call i32 @twice(i32 %b)
   %d = call i32 @"kept"(i32 %c)
-  ret i32 %d
+  %e = call i32 @"kept_too"(i32 %d)
+  ret i32 %e
 }
 define linkonce_odr i32 @once(i32 %x) { ret i32 %x }
 define linkonce_odr i32 @twice(i32 %x) { ret i32 %x }
 define linkonce_odr i32 @kept(i32 %x) noinline { ret i32 %x }
+define linkonce_odr i32 @kept_too(i32 %x) noinline nounwind { ret i32 %x }
 ''')
     seen = {}
 
     def optimize(lib):
-        seen.update({fn.name: set(fn.attributes) for fn in lib._final_module.functions})
+        seen.update({fn.name: core_jit._attributes(fn) for fn in lib._final_module.functions})
 
     core_jit._internal_copies(optimize)(SimpleNamespace(_final_module=mod))
     assert b"alwaysinline" in seen["once"]
     assert b"alwaysinline" not in seen["twice"] and b"alwaysinline" not in seen["kept"]
+    assert b"noinline" in seen["kept_too"] and b"alwaysinline" not in seen["kept_too"]  # among other attributes
+
+
+def test_a_cold_kernel_stays_out_of_line_in_an_entrys_library(monkeypatch, tmp_path):
+    """A :func:`core_jit.cold_kernel` copy is marked ``noinline`` and ``cold`` in an entry's library, even where
+    one call calls it (the core's sweep of void timers is one); compiled, it stays a call of its own."""
+    import llvmlite.binding as llvm
+
+    importlib.import_module("busyhour.router.core_timers")  # defines the sweep
+
+    assert "_ZN8busyhour6router11core_timers5sweep" in core_jit._COLD_PREFIXES
+    monkeypatch.setattr(core_jit, "_COLD_PREFIXES", {"_ZN8busyhour5probe4cold"})
+    mod = llvm.parse_assembly('''
+define i32 @"_ZN7cpython8busyhour5probe5entryE"() {
+  %a = call i32 @"_ZN8busyhour5probe4coldB2v1E"(i32 1)
+  ret i32 %a
+}
+define linkonce_odr i32 @"_ZN8busyhour5probe4coldB2v1E"(i32 %x) { ret i32 %x }
+''')
+    seen = {}
+
+    def optimize(lib):
+        seen.update({fn.name: core_jit._attributes(fn) for fn in lib._final_module.functions})
+
+    core_jit._internal_copies(optimize)(SimpleNamespace(_final_module=mod))
+    assert {b"noinline", b"cold"} <= seen["_ZN8busyhour5probe4coldB2v1E"]
+    assert b"alwaysinline" not in seen["_ZN8busyhour5probe4coldB2v1E"]
+    monkeypatch.undo()
+
+    (tmp_path / "coldmod.py").write_text(textwrap.dedent('''
+        import re
+        import numpy as np
+        from busyhour.router.core_jit import cold_kernel, entry, kernel
+
+        @cold_kernel
+        def rare(a):
+            for i in range(a.shape[0]):
+                a[i] = 0.0
+
+        @kernel
+        def often(a):
+            if a[0] > 1.0:
+                rare(a)
+            return a[1]
+
+        @entry
+        def run(a):
+            return often(a)
+
+        print(run(np.full(3, 2.0)), run(np.ones(3)))
+        ir = next(iter(run.overloads.values())).library.get_llvm_str()
+        print(len(re.findall(r"call [^\\n]*4rareB", ir)))  # run as a script: __main__.rare
+    '''))
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "cache")}
+    out = subprocess.run([sys.executable, str(tmp_path / "coldmod.py")], env=env, capture_output=True, text=True,
+                         check=True, cwd=tmp_path).stdout.split()
+    assert out == ["0.0", "1.0", "1"]
 
 
 def test_compile_flags_hash_and_compare_as_numba_defines_them():
