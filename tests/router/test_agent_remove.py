@@ -7,7 +7,7 @@ import pickle
 import pytest
 from router_helpers import engine, offered
 
-from busyhour.router import ConfigError, EventKind, StateError, TimeError, UnknownIdError, parse_config
+from busyhour.router import EventKind, StateError, TimeError, UnknownIdError, parse_config
 
 pytestmark = pytest.mark.usefixtures("each_engine")
 
