@@ -102,7 +102,9 @@ def _inline_single_calls(fns) -> None:
 
 
 def _attributes(fn) -> set:
-    """The names of a function's attributes (llvmlite gives them as one space-separated string per set)."""
+    """Every attribute word llvmlite reports for ``fn``: it gives one space-separated string per attribute set
+    (the function's, its return value's and its parameters'), so ``noinline`` is not an item of its own
+    when a function has other attributes."""
     return {a for group in fn.attributes for a in group.split()}
 
 
