@@ -13,7 +13,11 @@ from busyhour.bench.serverproc import ServerProcess
 
 
 class Peer:
-    def __init__(self, commands: str, identity: bytes = b"test-peer", *, curve=None, timeout_s: float = 10.0):
+    """A DEALER on the server's command socket. ``timeout_s``: how long a reply may take before the test fails;
+    30 s, since a server's first command may load or compile the routing core on a loaded machine (tests that
+    expect no reply set a short one)."""
+
+    def __init__(self, commands: str, identity: bytes = b"test-peer", *, curve=None, timeout_s: float = 30.0):
         self.ctx = zmq.Context.instance()
         self.sock = self.ctx.socket(zmq.DEALER)
         self.sock.linger = 0
