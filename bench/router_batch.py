@@ -144,11 +144,11 @@ def run(w: Workload | str = "10k", *, lifecycles: int = 1_000_000, max_seconds: 
         d.step()
     d.check()
     start = d.released
-    t0 = time.perf_counter()
+    c0, t0 = time.process_time(), time.perf_counter()
     deadline = t0 + max_seconds
     while d.released - start < lifecycles and time.perf_counter() < deadline:
         d.step()
-    secs = time.perf_counter() - t0
+    secs, cpu_s = time.perf_counter() - t0, time.process_time() - c0
     done = d.released - start
     d.check()
     ns = decision_ns(d)
@@ -156,4 +156,5 @@ def run(w: Workload | str = "10k", *, lifecycles: int = 1_000_000, max_seconds: 
     rate = done / secs
     return RouterBenchResult(w.name, w.agents, w.skills, w.queues, done, secs, rate, rate * 3600.0,
                              float(np.percentile(ns, 50)), float(np.percentile(ns, 99)),
-                             (d.fifo.size + d.pend_call.size) / w.agents, stats, True, strategy, "compiled", d.batch)
+                             (d.fifo.size + d.pend_call.size) / w.agents, stats, True, strategy, "compiled", d.batch,
+                             cpu_us_per_lifecycle=cpu_s * 1e6 / done)

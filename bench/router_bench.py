@@ -59,6 +59,8 @@ class RouterBenchResult:
     engine: str = "python"  # "python": ReferenceRouter (the specification), one call per command; "compiled":
     # Router.submit batches; "per-call": Router's per-call methods (the compiled core), one call per command
     batch: int = 1  # lifecycles per submitted batch
+    cpu_us_per_lifecycle: float = 0.0  # this process's CPU time (user + system) over the timed lifecycles: unlike
+    # lifecycles/s, it does not count the time other processes take the cores away on a shared machine
 
 
 def build_config(w: Workload, seed: int = 1, wrap_up_s: float = 2.0, strategy: str = "longest-idle-agent") -> dict:
@@ -173,7 +175,7 @@ def run(w: Workload | str = "10k", *, lifecycles: int = 200_000, max_seconds: fl
         d.step(None)
     d.check()
     timed: list[int] = []
-    t0 = time.perf_counter()
+    c0, t0 = time.process_time(), time.perf_counter()
     done = 0
     deadline = t0 + max_seconds
     while done < lifecycles:
@@ -181,13 +183,14 @@ def run(w: Workload | str = "10k", *, lifecycles: int = 200_000, max_seconds: fl
         done += 1
         if done % 1024 == 0 and time.perf_counter() > deadline:
             break
-    secs = time.perf_counter() - t0
+    secs, cpu_s = time.perf_counter() - t0, time.process_time() - c0
     d.check()
     ns = np.array(timed, dtype=np.float64)
     rate = done / secs
     return RouterBenchResult(w.name, w.agents, w.skills, w.queues, done, secs, rate, rate * 3600.0,
                              float(np.percentile(ns, 50)), float(np.percentile(ns, 99)),
-                             len(d.connected) / w.agents, stats, fast_paths, strategy, engine)
+                             len(d.connected) / w.agents, stats, fast_paths, strategy, engine,
+                             cpu_us_per_lifecycle=cpu_s * 1e6 / done)
 
 
 def write_json(results: list[RouterBenchResult], path: Path) -> None:

@@ -58,6 +58,7 @@ def test_bench_router_report():
     out.mkdir(parents=True, exist_ok=True)
     write_json(results, out / "bench_router.json")
     assert all(r.lifecycles_per_s > 0 and r.decision_ns_p99 >= r.decision_ns_p50 for r in results)
+    assert all(0 < r.cpu_us_per_lifecycle < 1e6 for r in results)
 
 
 def test_bench_router_backlog():
