@@ -16,6 +16,9 @@ from .errors import OfferError, StateError, TimeError, UnknownIdError, real_seco
 from .fast_ids import FIRST_OWN_ID
 
 
+_TABLE_OPS_FROM = min(OP_MEMBER, OP_AGENT)
+
+
 def check_batch(ops: Any, skills: Any) -> np.ndarray:
     """``Router.submit``'s checks of a batch before any row runs (a StateError naming the problem); ``ops`` in the
     layout the core's direct call is bound to. One row is read as scalars: ``np.isin`` and a reduction
@@ -31,9 +34,9 @@ def check_batch(ops: Any, skills: Any) -> np.ndarray:
     if n == 1:
         op = int(ops["op"][0])
         member_rows, low_ids = op == OP_MEMBER or op == OP_AGENT, int(ops["call"][0]) < NO_ID
-    else:
+    else:  # one reduction per column for a usual batch: only codes from _TABLE_OPS_FROM up can be table rows
         o = ops["op"]
-        member_rows = n > 0 and bool(((o == OP_MEMBER) | (o == OP_AGENT)).any())
+        member_rows = n > 0 and int(o.max()) >= _TABLE_OPS_FROM and bool(((o == OP_MEMBER) | (o == OP_AGENT)).any())
         low_ids = n > 0 and int(ops["call"].min()) < NO_ID
     if member_rows:
         raise StateError("ops: OP_MEMBER and OP_AGENT rows are built by member_add / member_remove / "

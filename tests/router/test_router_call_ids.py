@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from busyhour.router import EventKind, ReferenceRouter, Router, StateError, UnknownIdError
-from busyhour.router.core_layout import NO_ID, OP_ABANDON, OP_ARRIVE, OP_DTYPE
+from busyhour.router.core_layout import NO_ID, OP_ABANDON, OP_AGENT, OP_ARRIVE, OP_DTYPE, OP_MEMBER, OP_MOVE
 
 CFG = {"agents": [{"id": "a1"}, {"id": "a2"}],
        "queues": [{"name": "q", "members": ["a1", "a2"], "wrap_up_s": 0.0}, {"name": "other", "members": ["a2"]}]}
@@ -108,3 +108,21 @@ def test_batch_rows_and_per_call_methods_name_the_same_integer_calls():
     with pytest.raises(StateError, match="reserved for the ids the per-call methods map"):
         fast.submit(np.array([(OP_ABANDON, 4.0, NO_ID - 1, -1, -1, 0, 0.0)], dtype=OP_DTYPE))
     assert fast.call_view("mapped").state == "WAITING" and fast.now == 3.0
+
+
+@pytest.mark.parametrize("table_op", [OP_MEMBER, OP_AGENT])
+@pytest.mark.parametrize("rows", [1, 3])
+def test_a_batch_may_not_carry_the_rows_that_change_the_tables(table_op, rows):
+    """OP_MEMBER and OP_AGENT rows come from member_add and the like, which grow the tables first: a batch that
+    holds one is refused whole, naming them, and changes nothing."""
+    fast = Router.from_config(CFG)
+    fast.call_arrive(0.5, "first", "q")
+    before = (fast.counts, fast.now)
+    ops = np.array([(OP_ARRIVE, 1.0, 42 + i, -1, 0, 0, math.nan) for i in range(rows - 1)]
+                   + [(table_op, 1.0, NO_ID + 5, 0, 0, 0, 1.0)], dtype=OP_DTYPE)
+    with pytest.raises(StateError, match="member_add / member_remove"):
+        fast.submit(ops)
+    assert (fast.counts, fast.now) == before == ((1, 0), 0.5)
+    ops[-1]["op"] = OP_MOVE  # a code above them that is not a table row: run, and refused on its own row
+    res = fast.submit(ops)
+    assert list(res.status[:-1] == 0) == [True] * (rows - 1) and res.status[-1] != 0
