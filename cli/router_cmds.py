@@ -96,8 +96,9 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
                     "decision p99 µs", "occupancy"):
             table.add_column(col, justify="right", min_width=max(len(word) for word in col.split()))
         for r in results:
-            table.add_row(r.workload, r.engine, f"{r.agents:,}", f"{r.lifecycles_per_s:,.0f}", f"{r.cpu_us_per_lifecycle:.2f}", f"{r.bhca / 1e6:,.0f} M",
-                          f"{r.decision_ns_p50 / 1e3:.1f}", f"{r.decision_ns_p99 / 1e3:.1f}", f"{r.occupancy:.1%}")
+            table.add_row(r.workload, r.engine, f"{r.agents:,}", f"{r.lifecycles_per_s:,.0f}",
+                          f"{r.cpu_us_per_lifecycle:.2f}", f"{r.bhca / 1e6:,.0f} M", f"{r.decision_ns_p50 / 1e3:.1f}",
+                          f"{r.decision_ns_p99 / 1e3:.1f}", f"{r.occupancy:.1%}")
         tables = [table] if back is None else [table, _backlog_table(back)]
         if out is None:
             for t in tables:

@@ -214,16 +214,16 @@ def kernel(fn):
     return _one_compile_per_layout(njit(no_cpython_wrapper=True, pipeline_class=KernelCompiler, **_OPTIONS)(fn))
 
 
-def _mangled_prefix(fn) -> str:
-    """How numba's symbol names of ``fn``'s compiled code begin (module path and name, length-prefixed)."""
-    return "_ZN" + "".join(f"{len(p)}{p}" for p in fn.__module__.split(".") + fn.__qualname__.split("."))
+def _mangled(*dotted: str) -> str:
+    """Dotted names as numba's symbol names spell them: each part prefixed by its length."""
+    return "".join(f"{len(p)}{p}" for d in dotted for p in d.split("."))
 
 
 def cold_kernel(fn):
     """A :func:`kernel` that runs rarely (a sweep, a rebuild) from hot code: kept out of line in every entry
     (``noinline``, ``cold``). Inlined where it is called once (:func:`_inline_single_calls`), its loops would
     make the hot caller too big for LLVM to inline that caller in turn."""
-    _COLD_PREFIXES.add(_mangled_prefix(fn))
+    _COLD_PREFIXES.add("_ZN" + _mangled(fn.__module__, fn.__qualname__))  # how its compiled code's names begin
     return kernel(fn)
 
 
@@ -233,5 +233,5 @@ def entry(fn):
     Its library gets private copies of the kernels it calls (:func:`_internal_copies`), wherever it is defined:
     left shareable (``linkonce_odr``), a copy in cached machine code could bind to another library's symbol of
     the same name when loaded, such as a kernel kept as IR, which has no machine code (a crash)."""
-    _ENTRY_PREFIXES.add("_ZN7cpython" + "".join(f"{len(p)}{p}" for p in fn.__module__.split(".")))
+    _ENTRY_PREFIXES.add("_ZN7cpython" + _mangled(fn.__module__))
     return _one_compile_per_layout(njit(**_OPTIONS)(fn))

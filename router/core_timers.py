@@ -148,7 +148,7 @@ def sweep_due(S):
 
 @cold_kernel
 def sweep(S):
-    """Drop every void timer (:func:`timer_void`) and rebuild the heap from the rest (O(n)); the rows kept."""
+    """Drop every void timer (:func:`timer_void`) and rebuild the heap from the rest (O(n))."""
     n = S.S_i[S_NT]
     m = 0
     for k in range(n):
@@ -163,7 +163,6 @@ def sweep(S):
     S.S_i[S_NT] = m
     lo = S.S_i[S_TM_SWEEP_MIN]
     S.S_i[S_TM_SWEEP] = max(2 * m, lo if lo > 0 else SWEEP_MIN)
-    return m
 
 
 @kernel

@@ -24,7 +24,8 @@ def test_notice_once_when_a_compile_is_coming(capsys, monkeypatch):
     monkeypatch.delenv("NUMBA_DISABLE_JIT", raising=False)
     monkeypatch.setattr(core_compile, "_told", set())
     index: dict = {}  # numba's disk index for the kernel's current source: empty, nothing cached
-    cold = SimpleNamespace(signatures=[], _cache=SimpleNamespace(_cache_file=SimpleNamespace(_load_index=lambda: index)))
+    cache_file = SimpleNamespace(_load_index=lambda: index)
+    cold = SimpleNamespace(signatures=[], _cache=SimpleNamespace(_cache_file=cache_file))
     compile_notice("the test kernel", [cold], 12)
     compile_notice("the test kernel", [cold], 12)
     err = capsys.readouterr().err
