@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import csv
 import math
+import os
 import time
 from types import SimpleNamespace
 
@@ -45,7 +46,7 @@ from .stream_stats import StreamStats
 from .results import RunResult
 from .scenario import Scenario
 
-__all__ = ["check_streaming", "choose_engine", "unsupported", "simulate_compiled"]
+__all__ = ["check_streaming", "choose_engine", "compile_pending", "unsupported", "simulate_compiled"]
 
 #: The loop's first compile on a 2-core machine (for the notice): after the routing core's (its kernels
 #: compiled or in numba's cache), and from nothing (2026-12-02, load ~0.5: 7.9 s and 25.6 s).
@@ -245,6 +246,20 @@ def simulate_compiled(scn: Scenario, replication: int = 0, *, seed: int | None =
 def sim_compile_estimate_s() -> float:
     """Seconds the loop's first compile takes here: less when the routing core it calls is compiled already."""
     return SIM_COMPILE_S if cached(router_dispatchers()) else SIM_ALONE_COMPILE_S
+
+
+def compile_pending(scn: Scenario, engine: str = "auto") -> bool:
+    """Whether running ``scn`` on ``engine`` would first compile what numba's disk cache lacks: the loop, or
+    for the SimPy driver the routing core. False where that cannot be told (the run itself says why)."""
+    from .driver import SimulationError
+
+    if os.environ.get("NUMBA_DISABLE_JIT") == "1":
+        return False
+    try:
+        eng = choose_engine(scn, engine)
+    except (SimulationError, ValueError):
+        return False
+    return not cached([run_loop] if eng == "compiled" else router_dispatchers())
 
 
 def _simulate(scn: Scenario, replication: int, seed, progress, log_fh, streaming: bool = False) -> RunResult:

@@ -6,7 +6,9 @@ their ``RunResult`` s in job order, whatever the completion order:
 * ``workers=1``: one after the other in this process;
 * otherwise a ``multiprocessing.Pool`` (forkserver context) whose workers
   ignore SIGINT, so Ctrl-C reaches only this process; the first job runs
-  in this process while the pool starts, so progress shows at once;
+  in this process while the pool starts, so progress shows at once (before
+  the pool starts when it compiles the simulation code: the workers then
+  load that from numba's cache instead of each compiling it too);
 * ``dask_address``: a Dask ``distributed.Client``. The address is checked
   before anything runs (``check_dask_address``): it must be
   ``tcp://HOST:PORT``, ``tls://HOST:PORT`` or ``inproc://…``; a TCP
@@ -141,12 +143,8 @@ def run_jobs(jobs: Sequence[tuple], *, workers: int | None = None, dask_address:
     workers = min(workers or os.cpu_count() or 1, n)
     try:
         if workers <= 1:
-            from busyhour.sim.driver import simulate
-
-            for i, scn, rep, seed, eng, streaming in indexed:
-                results[i] = simulate(scn, rep, seed=seed, engine=eng, streaming_stats=streaming,
-                                      progress=lambda f, i=i: report(i, f))
-                report(i, 1.0)
+            for job in indexed:
+                _run_here(job, results, report)
         else:
             _run_pool(workers, indexed, results, report)
     except KeyboardInterrupt:
@@ -154,20 +152,37 @@ def run_jobs(jobs: Sequence[tuple], *, workers: int | None = None, dask_address:
     return results
 
 
+def _run_here(job: tuple, results: list, report) -> None:
+    from busyhour.sim.driver import simulate
+
+    i, scn, rep, seed, eng, streaming = job
+    results[i] = simulate(scn, rep, seed=seed, engine=eng, streaming_stats=streaming, progress=lambda f: report(i, f))
+    report(i, 1.0)
+
+
+def _compiles_first(job: tuple) -> bool:
+    """Whether ``job`` would compile the simulation code first (numba's cache lacks it)."""
+    from busyhour.sim.fast import compile_pending
+
+    _, scn, _, _, eng, _ = job
+    return compile_pending(scn, eng)
+
+
 def _run_pool(workers: int, indexed: list, results: list, report) -> None:
     import multiprocessing
 
+    # Code not yet in numba's cache is compiled by the first job here, before the workers start: they then
+    # load it, instead of every process compiling the same code at once (three compiles sharing two cores).
+    first_alone = _compiles_first(indexed[0])
+    if first_alone:
+        _run_here(indexed[0], results, report)
     ctx = multiprocessing.get_context(_start_method())
     q = ctx.Queue()
     try:
         with ctx.Pool(workers, initializer=_init_worker, initargs=(q,)) as pool:  # exit: terminate()
             it = pool.imap_unordered(_job, indexed[1:])
-            i, scn, rep, seed, eng, streaming = indexed[0]  # the first job runs here while the pool starts
-            from busyhour.sim.driver import simulate
-
-            results[i] = simulate(scn, rep, seed=seed, engine=eng, streaming_stats=streaming,
-                                  progress=lambda f: report(i, f))
-            report(i, 1.0)
+            if not first_alone:
+                _run_here(indexed[0], results, report)  # while the pool starts
             done = 1
             while done < len(indexed):
                 try:
