@@ -163,3 +163,19 @@ def make_engine(config: RouterConfig, engine: str = "auto"):
 
         return CompiledEngine(config)
     return PythonEngine(config)
+
+
+def warm_up(engine, log) -> float:
+    """Make ``engine``'s compiled code ready in this process (compiled now, or loaded from numba's disk cache),
+    say so on ``log`` when it was compiled, and return the seconds it took (0 for the Python engine). The server
+    calls it before its ready line: from an empty cache the compile takes tens of seconds, which a first
+    request would otherwise wait for, past its client's timeout."""
+    if engine.kind != "compiled":
+        return 0.0
+    from busyhour.router.core_compile import cached, router_dispatchers, warm_up_router
+
+    fresh = not cached(router_dispatchers())
+    secs = warm_up_router()
+    if fresh:
+        log.info("routing core compiled in %.1f s (numba's cache keeps it for later starts)", secs)
+    return secs

@@ -30,7 +30,7 @@ from ..config import parse_toml, read_toml_text
 from ..events import Event
 from . import protocol as P
 from .groupcommit import BackgroundFsync
-from .engines import make_engine
+from .engines import make_engine, warm_up
 from .host import Host, Outcome, Work
 from .journal import Journal
 from .journal_format import write_snapshot
@@ -383,6 +383,7 @@ def run(opts: ServerOptions) -> int:
         log.warning(w)
     server.recover()
     server.bind()
+    warm_up(server.host.engine, log)  # after the bind, which fails fast; before the ready line
     signal.signal(signal.SIGTERM, server.stop)
     signal.signal(signal.SIGINT, server.stop)
     signal.signal(signal.SIGHUP, server.hangup)
