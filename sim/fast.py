@@ -250,7 +250,10 @@ def sim_compile_estimate_s() -> float:
 
 def compile_pending(scn: Scenario, engine: str = "auto") -> bool:
     """Whether running ``scn`` on ``engine`` would first compile what numba's disk cache lacks: the loop, or
-    for the SimPy driver the routing core. False where that cannot be told (the run itself says why)."""
+    for the SimPy driver the routing core's batch entry (most of its compile; a SimPy run may never call the
+    statistics' entries, so they are not asked for). False where that cannot be told (the run says why)."""
+    from busyhour.router.core_batch import run_batch
+
     from .driver import SimulationError
 
     if os.environ.get("NUMBA_DISABLE_JIT") == "1":
@@ -259,7 +262,7 @@ def compile_pending(scn: Scenario, engine: str = "auto") -> bool:
         eng = choose_engine(scn, engine)
     except (SimulationError, ValueError):
         return False
-    return not cached([run_loop] if eng == "compiled" else router_dispatchers())
+    return not cached([run_loop if eng == "compiled" else run_batch])
 
 
 def _simulate(scn: Scenario, replication: int, seed, progress, log_fh, streaming: bool = False) -> RunResult:

@@ -21,7 +21,7 @@ import pytest
 import busyhour.sim.driver as driver
 import busyhour.sim.fast as fast
 import busyhour.sim.jobs as jobs
-from busyhour.router.core_compile import router_dispatchers
+from busyhour.router.core_batch import run_batch
 from busyhour.sim.fast_loop import run_loop
 from busyhour.sim.scenario import parse_scenario
 
@@ -90,7 +90,7 @@ def test_compile_pending_asks_the_cache_for_the_engine_that_will_run(monkeypatch
     assert fast.compile_pending(scn, "compiled") is True
     assert asked[-1] == [run_loop]
     assert fast.compile_pending(scn, "simpy") is True
-    assert asked[-1] == router_dispatchers()
+    assert asked[-1] == [run_batch]
     monkeypatch.setattr(fast, "cached", lambda ds: True)
     assert fast.compile_pending(scn, "auto") is False
     monkeypatch.setattr(fast, "cached", lambda ds: False)
