@@ -24,7 +24,8 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from busyhour.router.core_compile import cached, compile_notice, router_dispatchers
+from busyhour.router.core_batch import run_batch
+from busyhour.router.core_compile import cached, compile_notice
 from busyhour.router.core_build import grow
 from busyhour.router.core_layout import (
     E_AGENT, E_CALL, E_DETAIL, E_KIND, E_QUEUE, E_SEQ, E_TIME, E_VALUE, EVENT_DTYPE, MAX_NUMBER_CODES,
@@ -244,16 +245,15 @@ def simulate_compiled(scn: Scenario, replication: int = 0, *, seed: int | None =
 
 
 def sim_compile_estimate_s() -> float:
-    """Seconds the loop's first compile takes here: less when the routing core it calls is compiled already."""
-    return SIM_COMPILE_S if cached(router_dispatchers()) else SIM_ALONE_COMPILE_S
+    """Seconds the loop's first compile takes here: less when the routing core's kernels it calls are compiled
+    already (the batch entry calls them all; a run without statistics never compiles the statistics' entries)."""
+    return SIM_COMPILE_S if cached([run_batch]) else SIM_ALONE_COMPILE_S
 
 
 def compile_pending(scn: Scenario, engine: str = "auto") -> bool:
     """Whether running ``scn`` on ``engine`` would first compile what numba's disk cache lacks: the loop, or
     for the SimPy driver the routing core's batch entry (most of its compile; a SimPy run may never call the
     statistics' entries, so they are not asked for). False where that cannot be told (the run says why)."""
-    from busyhour.router.core_batch import run_batch
-
     from .driver import SimulationError
 
     if os.environ.get("NUMBA_DISABLE_JIT") == "1":

@@ -55,7 +55,7 @@ def test_the_loops_notice_counts_the_core_when_the_core_is_not_compiled(monkeypa
     from busyhour.sim import fast
 
     cold = SimpleNamespace(signatures=[], _cache=SimpleNamespace(_cache_file=SimpleNamespace(_load_index=dict)))
-    monkeypatch.setattr(fast, "router_dispatchers", lambda: [cold])
+    monkeypatch.setattr(fast, "run_batch", cold)
     assert fast.sim_compile_estimate_s() == fast.SIM_ALONE_COMPILE_S > 2 * fast.SIM_COMPILE_S
-    monkeypatch.setattr(fast, "router_dispatchers", lambda: [SimpleNamespace(signatures=["(int64,)"])])
+    monkeypatch.setattr(fast, "run_batch", SimpleNamespace(signatures=["(int64,)"]))
     assert fast.sim_compile_estimate_s() == fast.SIM_COMPILE_S
