@@ -17,7 +17,8 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
     def warmup_cmd() -> None:
         """Compile (or load from numba's cache) every compiled kernel: routing core, simulation loop."""
         from busyhour.router import core_compile
-        from busyhour.router.core_compile import cached, router_dispatchers, warm_up_router
+        from busyhour.router.core_batch import run_batch
+        from busyhour.router.core_compile import cache_folder, cached, router_dispatchers, warm_up_router
         from busyhour.sim.fast_loop import run_loop
 
         core_compile._told.update({"the routing core", "the simulation loop"})  # this command says it itself
@@ -28,6 +29,9 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
             typer.echo(f"{what}: {doing} ...", err=True)
             secs = warm()
             typer.echo(f"{what}: ready ({'compiled' if fresh else 'cached'}, {secs:.1f} s)")
+        folder = cache_folder(run_batch)
+        if folder is not None:  # where it went: a folder the run-time user cannot write is not used (docs/server.md)
+            typer.echo(f"cache: {folder}")
 
 
 def _warm_up_sim() -> float:

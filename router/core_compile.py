@@ -38,6 +38,14 @@ def cached(dispatchers) -> bool:
     return all(getattr(d, "signatures", None) or _on_disk(d) for d in dispatchers)
 
 
+def cache_folder(dispatcher) -> str | None:
+    """The folder numba keeps ``dispatcher``'s compiled code in: ``NUMBA_CACHE_DIR``'s, ``__pycache__`` beside
+    the module, or the user's own cache when neither can be written to. None when unknown (no cache, or a numba
+    without this private attribute)."""
+    path = getattr(getattr(dispatcher, "_cache", None), "_cache_path", None)
+    return path if isinstance(path, str) else None
+
+
 def compile_notice(what: str, dispatchers, estimate_s: float | Callable[[], float]) -> None:
     """One line on stderr (once per process and ``what``) when ``dispatchers`` must be compiled first;
     ``estimate_s`` may be a function, called only then."""

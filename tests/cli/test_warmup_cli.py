@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from types import SimpleNamespace
 
 from typer.testing import CliRunner
@@ -15,9 +16,11 @@ def test_warmup_compiles_or_loads_both_kernels():
     r = CliRunner().invoke(app, ["warmup"])
     assert r.exit_code == 0, r.output
     lines = r.stdout.splitlines()
-    assert [line.split(":")[0] for line in lines] == ["routing core", "simulation loop"]
-    assert all("ready (" in line for line in lines)
+    assert [line.split(":")[0] for line in lines] == ["routing core", "simulation loop", "cache"]
+    assert all("ready (" in line for line in lines[:2])
     assert cached(core_compile.router_dispatchers())  # compiled in this process now
+    folder = Path(lines[2].split(": ", 1)[1])  # where the batch entry's cache index is
+    assert any(p.name.startswith("core_batch.run_batch-") for p in folder.glob("*.nbi")), sorted(folder.iterdir())
 
 
 def test_notice_once_when_a_compile_is_coming(capsys, monkeypatch):
