@@ -54,7 +54,9 @@ def compile_notice(what: str, dispatchers, estimate_s: float | Callable[[], floa
     _told.add(what)
     if callable(estimate_s):
         estimate_s = estimate_s()
-    print(f"busyhour: compiling {what}, once: ~{estimate_s:.0f} s (cached afterwards; "
+    folder = next((f for f in map(cache_folder, dispatchers) if f is not None), None)
+    where = f" in {folder}" if folder else ""
+    print(f"busyhour: compiling {what}, once: ~{estimate_s:.0f} s (cached afterwards{where}; "
           "`busyhour warmup` compiles everything ahead of time)", file=sys.stderr, flush=True)
 
 

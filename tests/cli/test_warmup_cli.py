@@ -28,13 +28,15 @@ def test_notice_once_when_a_compile_is_coming(capsys, monkeypatch):
     monkeypatch.setattr(core_compile, "_told", set())
     index: dict = {}  # numba's disk index for the kernel's current source: empty, nothing cached
     cache_file = SimpleNamespace(_load_index=lambda: index)
-    cold = SimpleNamespace(signatures=[], _cache=SimpleNamespace(_cache_file=cache_file))
+    cold = SimpleNamespace(signatures=[], _cache=SimpleNamespace(_cache_file=cache_file, _cache_path="/c/numba"))
     compile_notice("the test kernel", [cold], 12)
     compile_notice("the test kernel", [cold], 12)
     err = capsys.readouterr().err
     assert err.count("compiling the test kernel, once: ~12 s") == 1 and "busyhour warmup" in err
+    assert "(cached afterwards in /c/numba;" in err  # where: a folder the user cannot write is not used
     compile_notice("a kernel without numba's cache", [SimpleNamespace(signatures=[])], 12)
-    assert "a kernel without" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "a kernel without" in err and "(cached afterwards;" in err
     index["(int64,)"] = "code.nbc"  # now on disk: no notice for another kernel
     compile_notice("another kernel", [cold], 12)
     warm = SimpleNamespace(signatures=["(int64,)"])
