@@ -38,6 +38,12 @@ def cached(dispatchers) -> bool:
     return all(getattr(d, "signatures", None) or _on_disk(d) for d in dispatchers)
 
 
+def will_compile(dispatchers) -> bool:
+    """Whether calling ``dispatchers`` would compile first: numba compiles (``NUMBA_DISABLE_JIT`` is not 1) and
+    neither this process nor the disk cache holds their code."""
+    return os.environ.get("NUMBA_DISABLE_JIT") != "1" and not cached(dispatchers)
+
+
 def cache_folder(dispatcher) -> str | None:
     """The folder numba keeps ``dispatcher``'s compiled code in: ``NUMBA_CACHE_DIR``'s, ``__pycache__`` beside
     the module, or the user's own cache when neither can be written to. None when unknown (no cache, or a numba
@@ -49,7 +55,7 @@ def cache_folder(dispatcher) -> str | None:
 def compile_notice(what: str, dispatchers, estimate_s: float | Callable[[], float]) -> None:
     """One line on stderr (once per process and ``what``) when ``dispatchers`` must be compiled first;
     ``estimate_s`` may be a function, called only then."""
-    if what in _told or os.environ.get("NUMBA_DISABLE_JIT") == "1" or cached(dispatchers):
+    if what in _told or not will_compile(dispatchers):
         return
     _told.add(what)
     if callable(estimate_s):

@@ -18,14 +18,13 @@ from __future__ import annotations
 
 import csv
 import math
-import os
 import time
 from types import SimpleNamespace
 
 import numpy as np
 
 from busyhour.router.core_batch import run_batch
-from busyhour.router.core_compile import cached, compile_notice
+from busyhour.router.core_compile import cached, compile_notice, will_compile
 from busyhour.router.core_build import grow
 from busyhour.router.core_layout import (
     E_AGENT, E_CALL, E_DETAIL, E_KIND, E_QUEUE, E_SEQ, E_TIME, E_VALUE, EVENT_DTYPE, MAX_NUMBER_CODES,
@@ -256,13 +255,11 @@ def compile_pending(scn: Scenario, engine: str = "auto") -> bool:
     statistics' entries, so they are not asked for). False where that cannot be told (the run says why)."""
     from .driver import SimulationError
 
-    if os.environ.get("NUMBA_DISABLE_JIT") == "1":
-        return False
     try:
         eng = choose_engine(scn, engine)
     except (SimulationError, ValueError):
         return False
-    return not cached([run_loop if eng == "compiled" else run_batch])
+    return will_compile([run_loop if eng == "compiled" else run_batch])
 
 
 def _simulate(scn: Scenario, replication: int, seed, progress, log_fh, streaming: bool = False) -> RunResult:

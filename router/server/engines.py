@@ -172,9 +172,9 @@ def warm_up(engine, log) -> float:
     request would otherwise wait for, past its client's timeout."""
     if engine.kind != "compiled":
         return 0.0
-    from busyhour.router.core_compile import cached, router_dispatchers, warm_up_router
+    from busyhour.router.core_compile import router_dispatchers, warm_up_router, will_compile
 
-    fresh = not cached(router_dispatchers())
+    fresh = will_compile(router_dispatchers())
     secs = warm_up_router()
     if fresh:
         log.info("routing core compiled in %.1f s (numba's cache keeps it for later starts)", secs)

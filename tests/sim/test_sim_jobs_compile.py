@@ -21,6 +21,7 @@ import pytest
 import busyhour.sim.driver as driver
 import busyhour.sim.fast as fast
 import busyhour.sim.jobs as jobs
+from busyhour.router import core_compile
 from busyhour.router.core_batch import run_batch
 from busyhour.sim.fast_loop import run_loop
 from busyhour.sim.scenario import parse_scenario
@@ -85,15 +86,15 @@ def test_with_the_code_cached_the_first_job_runs_while_the_pool_starts(monkeypat
 def test_compile_pending_asks_the_cache_for_the_engine_that_will_run(monkeypatch):
     scn = parse_scenario(RAW)
     asked: list = []
-    monkeypatch.setattr(fast, "cached", lambda ds: asked.append(list(ds)) or False)
+    monkeypatch.setattr(core_compile, "cached", lambda ds: asked.append(list(ds)) or False)
     monkeypatch.delenv("NUMBA_DISABLE_JIT", raising=False)
     assert fast.compile_pending(scn, "compiled") is True
     assert asked[-1] == [run_loop]
     assert fast.compile_pending(scn, "simpy") is True
     assert asked[-1] == [run_batch]
-    monkeypatch.setattr(fast, "cached", lambda ds: True)
+    monkeypatch.setattr(core_compile, "cached", lambda ds: True)
     assert fast.compile_pending(scn, "auto") is False
-    monkeypatch.setattr(fast, "cached", lambda ds: False)
+    monkeypatch.setattr(core_compile, "cached", lambda ds: False)
     assert fast.compile_pending(scn, "no-such-engine") is False  # the run itself refuses the engine
     monkeypatch.setenv("NUMBA_DISABLE_JIT", "1")
     assert fast.compile_pending(scn, "compiled") is False  # nothing is compiled at all
