@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from busyhour.router.config import parse_toml
 from busyhour.router.core_compile import router_dispatchers
 from busyhour.router.server import engines, loop
 from busyhour.router.server.loop import ServerOptions
@@ -34,7 +35,7 @@ def test_the_ready_line_comes_after_the_warm_up(monkeypatch, engine):
 
 
 def test_warm_up_readies_every_kernel_the_router_calls():
-    eng = engines.make_engine(loop.parse_toml(CONFIG.read_text(), str(CONFIG)), "compiled")
+    eng = engines.make_engine(parse_toml(CONFIG.read_text(), str(CONFIG)), "compiled")
     secs = engines.warm_up(eng, logging.getLogger("test"))
     assert secs > 0.0
     missing = [d.py_func.__name__ for d in router_dispatchers() if not d.signatures]
@@ -42,5 +43,5 @@ def test_warm_up_readies_every_kernel_the_router_calls():
 
 
 def test_the_python_engine_needs_no_warm_up():
-    eng = engines.make_engine(loop.parse_toml(CONFIG.read_text(), str(CONFIG)), "python")
+    eng = engines.make_engine(parse_toml(CONFIG.read_text(), str(CONFIG)), "python")
     assert engines.warm_up(eng, logging.getLogger("test")) == 0.0
