@@ -98,7 +98,10 @@ class AsyncRouterClient(Operations):
         self._futures.update(futs)
         self._ensure_reader()
         for frame, _ in frames:
-            await self._sock.send(frame, copy=False)
+            try:
+                await self._sock.send(frame, zmq.NOBLOCK, copy=False)
+            except zmq.Again:  # no connection to queue on (sockets.py): the retries resend, then give up
+                break
         attempt = 0
         waiting = set(futs.values())
         while waiting:
@@ -109,6 +112,7 @@ class AsyncRouterClient(Operations):
             if attempt > self.retries:
                 return self._give_up(futs, partial)
             await asyncio.sleep(backoff_s(attempt))
+            self._handshake.refusal()  # reads the monitor's queue (sockets.HandshakeWatch)
             self.reconnects += 1  # a retry round (the same socket: ZeroMQ reconnects it when needed)
             await self._resend(frames, futs)
         return [futs[m["id"]].result() for m in maps]
@@ -128,8 +132,7 @@ class AsyncRouterClient(Operations):
                 self.resends += 1
 
     def _give_up(self, futs: dict[int, asyncio.Future], partial: bool) -> list[Reply]:
-        message = (f"no reply from {self.commands} after {self.retries} retries "
-                   f"({self.timeout_s:g} s each); is 'busyhour serve' running there?")
+        message = self._unavailable_message()
         out = []
         for rid, fut in futs.items():
             self._futures.pop(rid, None)

@@ -22,6 +22,13 @@ thread answers PINGs even while its loop is busy, so only a server frozen
 whole that long (or a dead network) causes such a reconnect; requests it held
 unread from before are then read under a generated routing id, and recognised
 by their ``client`` name.
+
+A handshake the server refuses (a client without CurveZMQ keys, or with a key
+it does not admit, or the wrong server key) is not an error ZeroMQ reports on
+``send``: the connection just never carries anything, and after a mechanism
+mismatch the socket has no connection left to queue on. So the clients send
+without blocking, and a :class:`HandshakeWatch` (a ZeroMQ socket monitor)
+keeps the last handshake outcome, which names the cause when they give up.
 """
 
 from __future__ import annotations
@@ -31,10 +38,14 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import zmq
+from zmq.utils.monitor import recv_monitor_message
 
 HWM = 1_000_000  # messages queued per socket and direction (ZeroMQ's default, 1,000, would block a big pipeline)
 HEARTBEAT_IVL_MS = 1_000  # a ZMTP PING this often on the command connection
 HEARTBEAT_TIMEOUT_MS = 10_000  # nothing back for this long: the connection is closed and opened again
+HANDSHAKE_EVENTS = (zmq.EVENT_HANDSHAKE_SUCCEEDED | zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL
+                    | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL | zmq.EVENT_HANDSHAKE_FAILED_AUTH)
+_VAGUE = (zmq.EVENT_HANDSHAKE_SUCCEEDED, zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL)
 
 
 class CurveKeys(NamedTuple):
@@ -102,11 +113,63 @@ def configure(sock: zmq.Socket, identity: bytes | None, curve: CurveKeys | None)
         sock.curve_serverkey = curve.server_public
 
 
-def command_socket(ctx: zmq.Context, address: str, identity: bytes, curve: CurveKeys | None) -> zmq.Socket:
-    """The client's one DEALER to ``address`` (module docstring): routing id, keys, queues, heartbeats; connected."""
+def command_socket(ctx: zmq.Context, address: str, identity: bytes,
+                   curve: CurveKeys | None) -> tuple[zmq.Socket, "HandshakeWatch"]:
+    """The client's one DEALER to ``address`` (module docstring): routing id, keys, queues, heartbeats;
+    connected, with the watch on its handshakes (set up before the connect, so it sees the first)."""
     sock = ctx.socket(zmq.DEALER)
     configure(sock, identity, curve)
     sock.setsockopt(zmq.HEARTBEAT_IVL, HEARTBEAT_IVL_MS)
     sock.setsockopt(zmq.HEARTBEAT_TIMEOUT, HEARTBEAT_TIMEOUT_MS)
+    watch = HandshakeWatch(sock, address)
     sock.connect(address)
-    return sock
+    return sock, watch
+
+
+class HandshakeWatch:
+    """The last handshake outcome of a client's command socket, read from a ZeroMQ socket monitor.
+
+    The monitor queues an event per handshake (one per connection attempt,
+    every 100 ms while the server refuses); :meth:`refusal` reads what has
+    queued and keeps the last. The clients read it at each retry round, so the
+    queue (ZeroMQ drops monitor events beyond 1,000) stays short. A refusal
+    with a reason (a mechanism mismatch, a key not admitted) is kept over the
+    vague "closed during the handshake" that the same refusal can also show
+    as, depending on which side notices first."""
+
+    def __init__(self, sock: zmq.Socket, address: str):
+        self.address = address
+        self._mon = sock.get_monitor_socket(HANDSHAKE_EVENTS)  # closed with the client's context
+        self._view = zmq.Socket.shadow(self._mon.underlying)  # non-blocking reads, for the asyncio client too
+        self._last: dict[str, Any] | None = None
+
+    def refusal(self) -> str | None:
+        """Why the server refused the last handshake, in words; None when it succeeded or none happened yet."""
+        while True:
+            try:
+                event = recv_monitor_message(self._view, zmq.NOBLOCK)
+            except zmq.Again:
+                break
+            if self._last is None or self._last["event"] in _VAGUE or event["event"] == zmq.EVENT_HANDSHAKE_SUCCEEDED:
+                self._last = event  # a named refusal is kept until a handshake succeeds
+        if self._last is None or self._last["event"] == zmq.EVENT_HANDSHAKE_SUCCEEDED:
+            return None
+        return handshake_refusal(self._last["event"], self._last["value"], self.address)
+
+
+def handshake_refusal(event: int, value: int, address: str) -> str:
+    """A failed handshake event of a socket monitor as the words a user needs."""
+    if event == zmq.EVENT_HANDSHAKE_FAILED_AUTH:
+        return (f"the server at {address} refused this client's CurveZMQ key (ZAP status {value}): "
+                "its public key must be in the server's clients/ folder")
+    if event == zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL and value == zmq.PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH:
+        return (f"the server at {address} refused the handshake: one side uses CurveZMQ keys and the other "
+                "does not (the client's curve= and the server's --curve-keys)")
+    if event == zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL:
+        try:
+            name = zmq.Event(value).name
+        except ValueError:
+            name = str(value)
+        return f"the handshake with {address} failed: ZMTP protocol error {name}"
+    return (f"the server at {address} closed the connection during the handshake: check the CurveZMQ keys "
+            "(one side using them and the other not, or a wrong server public key in the client's)")

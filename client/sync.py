@@ -91,9 +91,12 @@ class RouterClient(Operations):
         pending = Pending([m["id"] for m in maps], frames, time.monotonic())
         for rid in pending.ids:
             self._waiting[rid] = pending
-        send = self._sock.send
+        send, noblock = self._sock.send, zmq.NOBLOCK
         for frame, _ in frames:
-            send(frame, copy=False)
+            try:
+                send(frame, noblock, copy=False)
+            except zmq.Again:  # no connection to queue on (sockets.py): the retries resend, then give up
+                break
         return pending
 
     def collect(self, pending: Pending, *, partial: bool = False) -> list[Reply]:
@@ -110,6 +113,7 @@ class RouterClient(Operations):
                 if attempt > self.retries:
                     return self._give_up(pending, partial)
                 time.sleep(backoff_s(attempt))
+                self._handshake.refusal()  # reads the monitor's queue (sockets.HandshakeWatch)
                 self._resend()
                 deadline = time.monotonic() + self.timeout_s
                 continue
@@ -164,8 +168,7 @@ class RouterClient(Operations):
                     self.resends += 1
 
     def _give_up(self, pending: Pending, partial: bool) -> list[Reply]:
-        message = (f"no reply from {self.commands} after {self.retries} retries "
-                   f"({self.timeout_s:g} s each); is 'busyhour serve' running there?")
+        message = self._unavailable_message()
         for rid in pending.ids:
             self._waiting.pop(rid, None)
         if not partial:

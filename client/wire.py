@@ -227,7 +227,16 @@ class Operations:
 
     def _connect(self) -> Any:
         """The client's one command socket (sockets.py: why a retry never replaces it), connected."""
-        return command_socket(self._ctx, self.commands, self.identity, self.curve)
+        sock, self._handshake = command_socket(self._ctx, self.commands, self.identity, self.curve)
+        return sock
+
+    def _unavailable_message(self) -> str:
+        """Why the client gives up: a handshake the server refused, else no reply at all."""
+        refusal = self._handshake.refusal()
+        if refusal is not None:
+            return f"no reply from {self.commands} after {self.retries} retries: {refusal}"
+        return (f"no reply from {self.commands} after {self.retries} retries "
+                f"({self.timeout_s:g} s each); is 'busyhour serve' running there?")
 
     def _op(self, op: str, post: Post, fields: dict[str, Any]) -> Any:  # pragma: no cover - overridden
         raise NotImplementedError

@@ -1,0 +1,150 @@
+"""A handshake the server refuses: the clients' wait stays bounded and the error names the cause.
+
+Invariants checked:
+
+1. A client without keys whose handshake a CurveZMQ server has already
+   refused (the socket then has no connection to queue on, and a blocking
+   send would wait for ever) raises ``RouterUnavailable`` within its
+   timeout and retries, naming the mismatch; the blocking and the asyncio
+   client alike.
+2. Against ``busyhour serve --curve-keys``: a client without keys, a client
+   key the server does not admit, and a wrong server public key each give up
+   with words naming the keys.
+3. Against an address where nothing listens, the message is the plain
+   "is 'busyhour serve' running there?".
+
+A SIGALRM bounds each wait here: a send blocked in ZeroMQ returns to Python
+on a signal, so a regression fails the test instead of hanging the suite.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import zmq
+
+from busyhour.bench.serverproc import ServerProcess
+from busyhour.client import AsyncRouterClient, RouterClient, RouterUnavailable
+
+BOUND_S = 10.0
+
+
+@pytest.fixture
+def alarm():
+    def ring(*_):
+        raise TimeoutError(f"the client did not return within {BOUND_S:g} s")
+
+    old = signal.signal(signal.SIGALRM, ring)
+    signal.setitimer(signal.ITIMER_REAL, BOUND_S)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+
+
+@pytest.fixture(scope="module")
+def curve_server(tmp_path_factory):
+    from client_helpers import QUEUES
+
+    from busyhour.bench.serverproc import write_config
+
+    tmp = tmp_path_factory.mktemp("curve")
+    keys = tmp / "keys"
+    subprocess.run([sys.executable, "-m", "busyhour.cli.main", "keys", "generate", str(keys)], check=True,
+                   capture_output=True)
+    proc = ServerProcess(write_config(tmp / "router.toml", QUEUES), None, extra_args=("--curve-keys", str(keys)))
+    proc.start()
+    try:
+        yield proc, keys
+    finally:
+        proc.stop()
+
+
+@pytest.fixture
+def bare_curve_server():
+    """A CurveZMQ ROUTER in this process (no ZAP: it refuses a plain client at once, every time)."""
+    ctx = zmq.Context()
+    public, secret = zmq.curve_keypair()
+    sock = ctx.socket(zmq.ROUTER)
+    sock.curve_server, sock.curve_secretkey, sock.curve_publickey = True, secret, public
+    port = sock.bind_to_random_port("tcp://127.0.0.1")
+    try:
+        yield f"tcp://127.0.0.1:{port}"
+    finally:
+        ctx.destroy(linger=0)
+
+
+def _until_socket_refuses(client) -> None:
+    """Wait for the mechanism mismatch, then until the client's socket takes no more frames (its session
+    ended): the state in which a blocking send waits for ever."""
+    end = time.monotonic() + 5.0
+    while "one side uses CurveZMQ" not in (client._handshake.refusal() or ""):
+        assert time.monotonic() < end, "the server never refused the handshake"
+        time.sleep(0.02)
+    raw = zmq.Socket.shadow(client._sock.underlying)
+    while True:
+        try:
+            raw.send(b"", zmq.NOBLOCK)
+        except zmq.Again:
+            return
+        assert time.monotonic() < end, "the socket still queues frames after a refused handshake"
+        time.sleep(0.02)
+
+
+def test_plain_client_after_refused_handshake_gives_up_in_time(bare_curve_server, alarm):
+    with RouterClient(bare_curve_server, timeout_s=0.2, retries=1) as plain:
+        _until_socket_refuses(plain)
+        t0 = time.monotonic()
+        with pytest.raises(RouterUnavailable, match="one side uses CurveZMQ keys and the other does not"):
+            plain.ping()
+        assert time.monotonic() - t0 < 3.0
+
+
+def test_async_plain_client_after_refused_handshake_gives_up_in_time(bare_curve_server, alarm):
+    async def main() -> None:
+        async with AsyncRouterClient(bare_curve_server, timeout_s=0.2, retries=1) as plain:
+            _until_socket_refuses(plain)
+            with pytest.raises(RouterUnavailable, match="one side uses CurveZMQ keys and the other does not"):
+                await plain.ping()
+
+    asyncio.run(main())
+
+
+def test_plain_client_against_the_server_names_the_keys(curve_server, alarm):
+    proc, _ = curve_server
+    with RouterClient(proc.commands, timeout_s=0.3, retries=1) as plain:
+        with pytest.raises(RouterUnavailable, match="handshake.*CurveZMQ keys"):
+            plain.ping()
+
+
+def test_key_not_admitted_is_named(curve_server, alarm):
+    proc, keys = curve_server
+    public, secret = zmq.curve_keypair()
+    server_public = (keys / "server.key").read_text().split('public-key = "')[1][:40]
+    with RouterClient(proc.commands, curve=(public, secret, server_public), timeout_s=0.3, retries=1) as c:
+        with pytest.raises(RouterUnavailable, match="refused this client's CurveZMQ key"):
+            c.ping()
+
+
+def test_wrong_server_key_is_named(curve_server, alarm):
+    proc, keys = curve_server
+    import zmq.auth
+
+    public, secret = zmq.auth.load_certificate(keys / "clients" / "client.key_secret")
+    with RouterClient(proc.commands, curve=(public, secret, zmq.curve_keypair()[0]), timeout_s=0.3,
+                      retries=1) as c:
+        with pytest.raises(RouterUnavailable, match="closed the connection during the handshake"):
+            c.ping()
+
+
+def test_nobody_listening_says_so(alarm, tmp_path: Path):
+    with RouterClient("ipc://" + str(tmp_path / "nothing"), timeout_s=0.1, retries=1) as c:
+        with pytest.raises(RouterUnavailable, match="is 'busyhour serve' running there"):
+            c.ping()
