@@ -16,21 +16,28 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
     @app.command("warmup")
     def warmup_cmd() -> None:
         """Compile (or load from numba's cache) every compiled kernel: routing core, simulation loop."""
+        import os
+
         from busyhour.router import core_compile
         from busyhour.router.core_batch import run_batch
         from busyhour.router.core_compile import cache_folder, cached, router_dispatchers, warm_up_router
         from busyhour.sim.fast_loop import run_loop
 
         core_compile._told.update({"the routing core", "the simulation loop"})  # this command says it itself
-
+        jit_off = os.environ.get("NUMBA_DISABLE_JIT") == "1"
+        if jit_off:
+            typer.echo("NUMBA_DISABLE_JIT=1: numba compiles nothing, the kernels run as Python; "
+                       "checking that they run", err=True)
         for what, fresh, warm in (("routing core", not cached(router_dispatchers()), warm_up_router),
                                   ("simulation loop", not cached([run_loop]), _warm_up_sim)):
-            doing = "compiling (about half a minute, once)" if fresh else "loading from the cache"
-            typer.echo(f"{what}: {doing} ...", err=True)
+            if not jit_off:
+                doing = "compiling (about half a minute, once)" if fresh else "loading from the cache"
+                typer.echo(f"{what}: {doing} ...", err=True)
             secs = warm()
-            typer.echo(f"{what}: ready ({'compiled' if fresh else 'cached'}, {secs:.1f} s)")
+            how = "not compiled: NUMBA_DISABLE_JIT=1" if jit_off else "compiled" if fresh else "cached"
+            typer.echo(f"{what}: ready ({how}, {secs:.1f} s)")
         folder = cache_folder(run_batch)
-        if folder is not None:  # where it went: a folder the run-time user cannot write is not used (docs/server.md)
+        if folder is not None and not jit_off:  # a folder the run-time user cannot write is not used (docs/server.md)
             typer.echo(f"cache: {folder}")
 
 

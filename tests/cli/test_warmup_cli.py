@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from types import SimpleNamespace
 
+from numba.core import config as numba_config
 from typer.testing import CliRunner
 
 from busyhour.cli.main import app
@@ -12,7 +13,9 @@ from busyhour.router import core_compile
 from busyhour.router.core_compile import cached, compile_notice
 
 
-def test_warmup_compiles_or_loads_both_kernels():
+def test_warmup_compiles_or_loads_both_kernels(monkeypatch):
+    if numba_config.DISABLE_JIT:  # a run of the suite with the JIT off: nothing can compile
+        return test_warmup_with_the_jit_off(monkeypatch)
     r = CliRunner().invoke(app, ["warmup"])
     assert r.exit_code == 0, r.output
     lines = r.stdout.splitlines()
@@ -21,6 +24,17 @@ def test_warmup_compiles_or_loads_both_kernels():
     assert cached(core_compile.router_dispatchers())  # compiled in this process now
     folder = Path(lines[2].split(": ", 1)[1])  # where the batch entry's cache index is
     assert any(p.name.startswith("core_batch.run_batch-") for p in folder.glob("*.nbi")), sorted(folder.iterdir())
+
+
+def test_warmup_with_the_jit_off(monkeypatch):
+    """With NUMBA_DISABLE_JIT=1 nothing compiles: warmup says so, runs both engines, names no cache."""
+    monkeypatch.setenv("NUMBA_DISABLE_JIT", "1")
+    r = CliRunner().invoke(app, ["warmup"])
+    assert r.exit_code == 0, r.output
+    lines = r.stdout.splitlines()
+    assert lines == [f"{what}: ready (not compiled: NUMBA_DISABLE_JIT=1, {line.rsplit(', ', 1)[1]}"
+                     for what, line in zip(("routing core", "simulation loop"), lines)], lines
+    assert "numba compiles nothing" in r.stderr and "compiling" not in r.stderr
 
 
 def test_notice_once_when_a_compile_is_coming(capsys, monkeypatch):
