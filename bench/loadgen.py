@@ -239,7 +239,10 @@ class Generator:
             n = sum(1 for _ in range(frames) if self.rng.random() < share) if frames < 1000 else \
                 int(frames * share + self.rng.random())
             for _ in range(n):
-                sock.send(os.urandom(self.rng.randint(1, 64)))
+                try:
+                    sock.send(os.urandom(self.rng.randint(1, 64)), zmq.NOBLOCK)
+                except zmq.Again:  # its queue is full (the server is not reading): injected faults never stall the run
+                    break
                 self.res.garbage_frames += 1
             try:
                 while True:

@@ -199,7 +199,10 @@ class SipStack:
             self.sock.setsockopt(zmq.ROUTING_ID, f"e2e-{uuid.uuid4().hex[:12]}".encode())
             self.sock.connect(self.server.commands)
         rid = uuid.uuid4().hex
-        self.sock.send(msgpack.packb({"v": 1, "id": rid, "op": op, **fields}))
+        try:
+            self.sock.send(msgpack.packb({"v": 1, "id": rid, "op": op, **fields}), zmq.NOBLOCK)
+        except zmq.Again:  # no connection to queue on: fail now rather than block for ever
+            raise TimeoutError(f"cannot send {op} to {self.server.commands}: no connection to queue on") from None
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.sock.poll(100):
