@@ -45,7 +45,7 @@ HEARTBEAT_IVL_MS = 1_000  # a ZMTP PING this often on the command connection
 HEARTBEAT_TIMEOUT_MS = 10_000  # nothing back for this long: the connection is closed and opened again
 HANDSHAKE_EVENTS = (zmq.EVENT_HANDSHAKE_SUCCEEDED | zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL
                     | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL | zmq.EVENT_HANDSHAKE_FAILED_AUTH)
-_VAGUE = (zmq.EVENT_HANDSHAKE_SUCCEEDED, zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL)
+_REPLACEABLE = (zmq.EVENT_HANDSHAKE_SUCCEEDED, zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL)
 
 
 class CurveKeys(NamedTuple):
@@ -150,7 +150,8 @@ class HandshakeWatch:
                 event = recv_monitor_message(self._view, zmq.NOBLOCK)
             except zmq.Again:
                 break
-            if self._last is None or self._last["event"] in _VAGUE or event["event"] == zmq.EVENT_HANDSHAKE_SUCCEEDED:
+            last = self._last
+            if last is None or last["event"] in _REPLACEABLE or event["event"] == zmq.EVENT_HANDSHAKE_SUCCEEDED:
                 self._last = event  # a named refusal is kept until a handshake succeeds
         if self._last is None or self._last["event"] == zmq.EVENT_HANDSHAKE_SUCCEEDED:
             return None
