@@ -77,8 +77,11 @@ def generate(directory: str | Path, clients: list[str]) -> list[Path]:
     for name in clients:
         if not _NAME.match(name) or name == "server":
             raise SecurityError(f"client name {name!r}: use 1-64 letters, digits, '.', '_' or '-', not 'server'")
-    d.mkdir(mode=0o700, exist_ok=True)
-    (d / "clients").mkdir(mode=0o700, exist_ok=True)
+    try:
+        d.mkdir(mode=0o700, exist_ok=True)
+        (d / "clients").mkdir(mode=0o700, exist_ok=True)
+    except OSError as exc:
+        raise SecurityError(f"{d}: cannot create the keys folder: {exc.strerror}") from None
     written = []
     if not (d / "server.key_secret").exists():
         pub, sec = zmq.auth.create_certificates(str(d), "server")

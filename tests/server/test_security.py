@@ -69,3 +69,13 @@ def test_curve_admits_listed_keys_and_refuses_others(tmp_path):
         assert srv.alive()
     finally:
         srv.kill()
+
+
+def test_a_keys_folder_that_cannot_be_made_is_named(tmp_path):
+    from busyhour.router.server.security import generate
+
+    with pytest.raises(SecurityError, match="/proc/busyhour-keys: cannot create the keys folder"):
+        generate("/proc/busyhour-keys", ["pbx"])  # /proc takes no new folders, even from root
+    with pytest.raises(SecurityError, match="exists and is not a folder"):
+        (tmp_path / "f").write_text("")
+        generate(tmp_path / "f", [])
