@@ -29,7 +29,10 @@ class Peer:
         self._id = 0
 
     def raw(self, frame: bytes) -> bytes | None:
-        self.sock.send(frame)
+        try:
+            self.sock.send(frame, zmq.NOBLOCK)
+        except zmq.Again:  # no connection to queue on (a handshake the server refused): no reply can come
+            return None
         return self.sock.recv() if self.sock.poll(self.timeout_ms) else None
 
     def ask(self, op: str, rid=None, **fields):
