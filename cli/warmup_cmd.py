@@ -20,7 +20,10 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
 
         from busyhour.router import core_compile
         from busyhour.router.core_batch import run_batch
-        from busyhour.router.core_compile import cache_folder, cached, router_dispatchers, warm_up_router
+        from busyhour.router.core_compile import (
+            ROUTER_COMPILE_S, cache_folder, cached, router_dispatchers, warm_up_router,
+        )
+        from busyhour.sim.fast import sim_compile_estimate_s
         from busyhour.sim.fast_loop import run_loop
 
         core_compile._told.update({"the routing core", "the simulation loop"})  # this command says it itself
@@ -28,10 +31,11 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
         if jit_off:
             typer.echo("NUMBA_DISABLE_JIT=1: numba compiles nothing, the kernels run as Python; "
                        "checking that they run", err=True)
-        for what, fresh, warm in (("routing core", not cached(router_dispatchers()), warm_up_router),
-                                  ("simulation loop", not cached([run_loop]), _warm_up_sim)):
-            if not jit_off:
-                doing = "compiling (about half a minute, once)" if fresh else "loading from the cache"
+        for what, fresh, estimate_s, warm in (
+                ("routing core", not cached(router_dispatchers()), lambda: ROUTER_COMPILE_S, warm_up_router),
+                ("simulation loop", not cached([run_loop]), sim_compile_estimate_s, _warm_up_sim)):
+            if not jit_off:  # the loop's estimate is asked after the core is ready: less when it reuses its kernels
+                doing = f"compiling, once: ~{estimate_s():.0f} s" if fresh else "loading from the cache"
                 typer.echo(f"{what}: {doing} ...", err=True)
             secs = warm()
             how = "not compiled: NUMBA_DISABLE_JIT=1" if jit_off else "compiled" if fresh else "cached"

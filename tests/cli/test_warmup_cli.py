@@ -37,6 +37,27 @@ def test_warmup_with_the_jit_off(monkeypatch):
     assert "numba compiles nothing" in r.stderr and "compiling" not in r.stderr
 
 
+def test_warmup_announces_each_compile_with_its_estimate(monkeypatch):
+    """From an empty cache: the core's estimate, then the loop's, asked once the core is ready (the loop then
+    reuses the core's kernels, so its estimate is the smaller one)."""
+    from busyhour.cli import warmup_cmd
+    from busyhour.sim import fast
+
+    monkeypatch.delenv("NUMBA_DISABLE_JIT", raising=False)
+    core_ready: list[bool] = []
+    monkeypatch.setattr(core_compile, "cached", lambda ds: False)
+    monkeypatch.setattr(core_compile, "warm_up_router", lambda: core_ready.append(True) or 1.0)
+    monkeypatch.setattr(fast, "cached", lambda ds: bool(core_ready))
+    monkeypatch.setattr(warmup_cmd, "_warm_up_sim", lambda: 1.0)
+    r = CliRunner().invoke(app, ["warmup"])
+    assert r.exit_code == 0, r.output
+    assert f"routing core: compiling, once: ~{core_compile.ROUTER_COMPILE_S} s" in r.stderr
+    assert f"simulation loop: compiling, once: ~{fast.SIM_COMPILE_S} s" in r.stderr
+    assert fast.SIM_COMPILE_S < fast.SIM_ALONE_COMPILE_S
+    assert r.stdout.splitlines()[:2] == ["routing core: ready (compiled, 1.0 s)",
+                                         "simulation loop: ready (compiled, 1.0 s)"]
+
+
 def test_notice_once_when_a_compile_is_coming(capsys, monkeypatch):
     monkeypatch.delenv("NUMBA_DISABLE_JIT", raising=False)
     monkeypatch.setattr(core_compile, "_told", set())

@@ -58,7 +58,7 @@ def curve_server(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("curve")
     keys = tmp / "keys"
     subprocess.run([sys.executable, "-m", "busyhour.cli.main", "keys", "generate", str(keys)], check=True,
-                   capture_output=True)
+                   capture_output=True, timeout=120)
     proc = ServerProcess(write_config(tmp / "router.toml", QUEUES), None, extra_args=("--curve-keys", str(keys)))
     proc.start()
     try:
