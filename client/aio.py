@@ -99,9 +99,9 @@ class AsyncRouterClient(Operations):
         self._ensure_reader()
         for frame, _ in frames:
             try:
-                await self._sock.send(frame, zmq.NOBLOCK, copy=False)
-            except zmq.Again:  # no connection to queue on (sockets.py): the retries resend, then give up
-                break
+                await self._sock.send(frame, copy=False)  # waits for room at most timeout_s (SNDTIMEO)
+            except zmq.Again:  # a queue full that long, or no connection to queue on (sockets.py): the retries
+                break  # resend, then give up
         attempt = 0
         waiting = set(futs.values())
         while waiting:

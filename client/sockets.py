@@ -26,9 +26,11 @@ by their ``client`` name.
 A handshake the server refuses (a client without CurveZMQ keys, or with a key
 it does not admit, or the wrong server key) is not an error ZeroMQ reports on
 ``send``: the connection just never carries anything, and after a mechanism
-mismatch the socket has no connection left to queue on. So the clients send
-without blocking, and a :class:`HandshakeWatch` (a ZeroMQ socket monitor)
-keeps the last handshake outcome, which names the cause when they give up.
+mismatch the socket has no connection left to queue on, where a blocking send
+would wait for ever. So a send waits at most the client's ``timeout_s``
+(a full queue still holds the sender back until there is room), and a
+:class:`HandshakeWatch` (a ZeroMQ socket monitor) keeps the last handshake
+outcome, which names the cause when the client gives up.
 """
 
 from __future__ import annotations
@@ -113,12 +115,14 @@ def configure(sock: zmq.Socket, identity: bytes | None, curve: CurveKeys | None)
         sock.curve_serverkey = curve.server_public
 
 
-def command_socket(ctx: zmq.Context, address: str, identity: bytes,
-                   curve: CurveKeys | None) -> tuple[zmq.Socket, "HandshakeWatch"]:
+def command_socket(ctx: zmq.Context, address: str, identity: bytes, curve: CurveKeys | None,
+                   send_timeout_s: float) -> tuple[zmq.Socket, "HandshakeWatch"]:
     """The client's one DEALER to ``address`` (module docstring): routing id, keys, queues, heartbeats;
-    connected, with the watch on its handshakes (set up before the connect, so it sees the first)."""
+    connected, with the watch on its handshakes (set up before the connect, so it sees the first). A send
+    waits at most ``send_timeout_s`` for room in a full queue (``SNDTIMEO``), then raises ``zmq.Again``."""
     sock = ctx.socket(zmq.DEALER)
     configure(sock, identity, curve)
+    sock.setsockopt(zmq.SNDTIMEO, max(1, int(send_timeout_s * 1000)))
     sock.setsockopt(zmq.HEARTBEAT_IVL, HEARTBEAT_IVL_MS)
     sock.setsockopt(zmq.HEARTBEAT_TIMEOUT, HEARTBEAT_TIMEOUT_MS)
     watch = HandshakeWatch(sock, address)

@@ -91,12 +91,12 @@ class RouterClient(Operations):
         pending = Pending([m["id"] for m in maps], frames, time.monotonic())
         for rid in pending.ids:
             self._waiting[rid] = pending
-        send, noblock = self._sock.send, zmq.NOBLOCK
+        send = self._sock.send
         for frame, _ in frames:
             try:
-                send(frame, noblock, copy=False)
-            except zmq.Again:  # no connection to queue on (sockets.py): the retries resend, then give up
-                break
+                send(frame, copy=False)  # waits for room at most timeout_s (SNDTIMEO)
+            except zmq.Again:  # a queue full that long, or no connection to queue on (sockets.py): the retries
+                break  # resend, then give up
         return pending
 
     def collect(self, pending: Pending, *, partial: bool = False) -> list[Reply]:

@@ -227,7 +227,7 @@ class Operations:
 
     def _connect(self) -> Any:
         """The client's one command socket (sockets.py: why a retry never replaces it), connected."""
-        sock, self._handshake = command_socket(self._ctx, self.commands, self.identity, self.curve)
+        sock, self._handshake = command_socket(self._ctx, self.commands, self.identity, self.curve, self.timeout_s)
         return sock
 
     def _unavailable_message(self) -> str:
