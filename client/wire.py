@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import socket
 import time
 from pathlib import Path
@@ -72,6 +73,24 @@ def check_settings(timeout_s: float, retries: int) -> None:
         raise ValueError(f"timeout_s must be in (0, {MAX_TIMEOUT_S:g}] seconds, got {timeout_s!r}")
     if isinstance(retries, bool) or not isinstance(retries, int) or not 0 <= retries <= MAX_RETRIES:
         raise ValueError(f"retries must be an integer in 0–{MAX_RETRIES}, got {retries!r}")
+
+
+_ADDRESS = re.compile(r"^tcp://(\[[^\]]+\]|[^:/\[\]]+):(\d{1,5})$")
+
+
+def check_address(name: str, address: Any) -> str:
+    """``address`` if it is one a client can connect to: ``tcp://HOST:PORT`` (PORT 1–65535; ZeroMQ would take
+    a larger number modulo 65,536, a different port), ``ipc://PATH`` or ``inproc://NAME``; else ValueError."""
+    if isinstance(address, str):
+        if address.startswith(("ipc://", "inproc://")) and address.split("://", 1)[1]:
+            return address
+        m = _ADDRESS.match(address)
+        if m and 1 <= int(m.group(2)) <= 65535:
+            return address
+        if m:
+            raise ValueError(f"{name} {address!r}: port {int(m.group(2))} is outside 1–65535")
+    raise ValueError(f"{name} must be an address like tcp://127.0.0.1:5570 or ipc:///run/busyhour.sock, "
+                     f"got {address!r}")
 
 
 def backoff_s(attempt: int) -> float:
@@ -214,8 +233,8 @@ class Operations:
                   retries: int, curve: Any, curve_client: str | None) -> None:
         """Check and keep the settings both clients share (their ``__init__`` arguments)."""
         check_settings(timeout_s, retries)
-        self.commands = commands
-        self.events_address = events
+        self.commands = check_address("commands", commands)
+        self.events_address = None if events is None else check_address("events", events)
         self.identity = routing_id(identity)
         self.client_name = self.identity.decode("utf-8")  # the requests' `client`: the routing id as text
         self.timeout_s = float(timeout_s)

@@ -42,9 +42,11 @@ def is_local_endpoint(endpoint: str) -> bool:
     """True for ipc://, inproc:// and tcp:// on a loopback address."""
     if endpoint.startswith(("ipc://", "inproc://")):
         return True
-    m = re.match(r"^tcp://(\[[^\]]+\]|[^:]+):(\d+|\*)$", endpoint)
+    m = re.match(r"^tcp://(\[[^\]]+\]|[^:]+):(\d{1,9}|\*)$", endpoint)
     if not m:
         raise SecurityError(f"{endpoint!r} is not a ZeroMQ endpoint like tcp://127.0.0.1:5570")
+    if m.group(2) != "*" and int(m.group(2)) > 65535:  # ZeroMQ would bind that number modulo 65,536
+        raise SecurityError(f"{endpoint!r}: port {int(m.group(2))} is outside 0–65535 (0 or * picks a free one)")
     host = m.group(1).strip("[]")
     if host == "localhost":
         return True

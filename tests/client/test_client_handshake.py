@@ -1,4 +1,5 @@
-"""A handshake the server refuses: the clients' wait stays bounded and the error names the cause.
+"""A handshake the server refuses: the clients' wait stays bounded and the error names the cause; an address
+no server can have is refused at once.
 
 Invariants checked:
 
@@ -12,6 +13,9 @@ Invariants checked:
    with words naming the keys.
 3. Against an address where nothing listens, the message is the plain
    "is 'busyhour serve' running there?".
+4. An address no server can have (a TCP port beyond 65,535, which ZeroMQ
+   would wrap to another port; no port; not an address) is refused when the
+   client is made.
 
 A SIGALRM bounds each wait here: a send blocked in ZeroMQ returns to Python
 on a signal, so a regression fails the test instead of hanging the suite.
@@ -148,3 +152,26 @@ def test_nobody_listening_says_so(alarm, tmp_path: Path):
     with RouterClient("ipc://" + str(tmp_path / "nothing"), timeout_s=0.1, retries=1) as c:
         with pytest.raises(RouterUnavailable, match="is 'busyhour serve' running there"):
             c.ping()
+
+
+@pytest.mark.parametrize("address, words", [
+    ("tcp://127.0.0.1:99999", "port 99999 is outside 1–65535"),  # ZeroMQ would connect to 34463
+    ("tcp://127.0.0.1:0", "port 0 is outside 1–65535"),
+    ("tcp://127.0.0.1", "must be an address like tcp://127.0.0.1:5570"),
+    ("garbage", "must be an address like"),
+    ("ipc://", "must be an address like"),
+    (5570, "must be an address like"),
+])
+def test_an_address_no_server_can_have_is_refused_at_once(address, words):
+    for make in (RouterClient, AsyncRouterClient):
+        with pytest.raises(ValueError, match=words):
+            make(address)
+    with pytest.raises(ValueError, match="events"):
+        RouterClient("tcp://127.0.0.1:5570", events="tcp://127.0.0.1:70000")
+
+
+@pytest.mark.parametrize("address", ["tcp://127.0.0.1:5570", "tcp://[::1]:5570", "tcp://pbx-1.example:1",
+                                     "ipc:///run/busyhour.sock", "inproc://router"])
+def test_addresses_a_server_can_have_are_taken(address):
+    with RouterClient(address, timeout_s=0.1, retries=0) as c:
+        assert c.commands == address

@@ -79,3 +79,12 @@ def test_a_keys_folder_that_cannot_be_made_is_named(tmp_path):
     with pytest.raises(SecurityError, match="exists and is not a folder"):
         (tmp_path / "f").write_text("")
         generate(tmp_path / "f", [])
+
+
+def test_a_port_beyond_65535_is_refused_not_wrapped():
+    from busyhour.router.server.security import is_local_endpoint
+
+    with pytest.raises(SecurityError, match="port 99999 is outside 0–65535"):  # ZeroMQ would bind 34463
+        is_local_endpoint("tcp://127.0.0.1:99999")
+    assert is_local_endpoint("tcp://127.0.0.1:65535") and is_local_endpoint("tcp://127.0.0.1:0")
+    assert is_local_endpoint("tcp://127.0.0.1:*")
