@@ -6,6 +6,7 @@ problem is one ``ValueError`` line naming the key or header.
 
 from __future__ import annotations
 
+import re
 import tomllib
 
 MAX_HEADER_BYTES = 1024
@@ -18,6 +19,18 @@ TIMINGS = {
     "down_after_ms": (1500, 10, 600_000),
     "hold_when_down_s": (60, 0, 86_400),
 }
+
+
+#: ZeroMQ addresses the adapter connects to. (Kamailio's Python runs this file without busyhour installed,
+#: so the client library's check is not importable here.) ZeroMQ would take a port above 65535 modulo 65,536.
+_TCP = re.compile(r"^tcp://(\[[^\]]+\]|[^:/\[\]]+):(\d{1,5})$")
+MAX_IPC_PATH = 107  # sockaddr_un.sun_path on Linux, less its final zero
+_IPC = re.compile(r"^ipc://.{1,%d}$" % MAX_IPC_PATH, re.S)
+
+
+def _address_ok(address: str) -> bool:
+    m = _TCP.match(address)
+    return bool(_IPC.match(address)) if m is None else 1 <= int(m.group(2)) <= 65535
 
 
 def load_config(path: str) -> dict:
@@ -34,12 +47,16 @@ def load_config(path: str) -> dict:
     for key in ("commands", "events"):
         if not isinstance(router.get(key), str):
             raise ValueError(f"{path}: router.{key} (a ZeroMQ address) is required")
+        if not _address_ok(router[key]):
+            raise ValueError(f"{path}: router.{key} must be tcp://HOST:PORT (PORT 1-65535) or ipc://PATH, "
+                             f"got {router[key]!r}")
     for key, (default, lo, hi) in TIMINGS.items():
         value = router.setdefault(key, default)
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not lo <= value <= hi:
             raise ValueError(f"{path}: router.{key} must be a number {lo}..{hi}, got {value!r}")
-    if not isinstance(adapter.get("ipc"), str):
-        raise ValueError(f"{path}: adapter.ipc (the workers' ipc:// address for the bridge) is required")
+    if not isinstance(adapter.get("ipc"), str) or not _IPC.match(adapter["ipc"]):
+        raise ValueError(f"{path}: adapter.ipc (the workers' ipc:// address for the bridge) is required, "
+                         f"ipc://PATH with PATH at most {MAX_IPC_PATH} bytes")
     if not isinstance(adapter.setdefault("name", "kamailio"), str) or not adapter["name"]:
         raise ValueError(f"{path}: adapter.name must be a non-empty string")
     if not isinstance(adapter.setdefault("queue_equals_user", True), bool):
