@@ -50,8 +50,7 @@ class Server(Reloading):
 
     def __init__(self, opts: ServerOptions):
         self.opts = opts
-        self.warnings = check_binds([opts.bind, opts.pub], curve=opts.curve_keys is not None,
-                                    insecure=opts.insecure)
+        self.warnings = check_binds([opts.bind, opts.pub], curve=opts.curve_keys is not None, insecure=opts.insecure)
         self.config_text = read_toml_text(opts.config)
         self.config = parse_toml(self.config_text, str(opts.config))  # the journal's first one, once recovered
         self.config_sha256 = text_sha256(self.config_text)
@@ -347,6 +346,8 @@ class Server(Reloading):
                     self._durable = self.journal.records_total
                     self._sync_and_release()
             self.metrics.live(self.host.engine, time.monotonic(), self.host.last_seq)
+            if self.auth is not None:  # handshakes ZeroMQ refused: counted and logged (security.ServerAuth)
+                self.auth.report(time.monotonic(), self.metrics.refused, log)
             if self._snap_pid is not None:
                 self._snapshot_finished()
         works = []

@@ -23,6 +23,8 @@ class Metrics:
         self.registry = r = CollectorRegistry()
         self.requests = Counter("busyhour_requests", "Requests by op and status", ["op", "status"], registry=r)
         self.bad_frames = Counter("busyhour_bad_frames", "Frames that were not msgpack maps/arrays", registry=r)
+        self.refused = Counter("busyhour_handshakes_refused", "Client handshakes refused (CurveZMQ), by reason",
+                               ["reason"], registry=r)
         self.batch = Histogram("busyhour_batch_requests", "Requests applied per wake-up", buckets=_BATCH, registry=r)
         self.decision = Histogram("busyhour_step_seconds", "Engine time per wake-up (all requests and timers)",
                                   buckets=_LATENCY_S, registry=r)

@@ -15,14 +15,17 @@ ZeroMQ's handshake before any request is read.
 from __future__ import annotations
 
 import ipaddress
+import math
 import os
 import re
+from collections import Counter
 from pathlib import Path
 from typing import NamedTuple
 
 import zmq
 import zmq.auth
 from zmq.auth.thread import ThreadAuthenticator
+from zmq.utils.monitor import recv_monitor_message
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 MAX_CLIENT_KEYS = 1000
@@ -119,8 +122,9 @@ def client_keys(directory: str | Path, name: str) -> CurveKeys:
     return CurveKeys(pub, sec, server_pub)
 
 
-def start_server_auth(ctx: zmq.Context, sockets: list[zmq.Socket], directory: str | Path) -> ThreadAuthenticator:
-    """Make ``sockets`` CurveZMQ servers that admit only ``DIR/clients/*.key``; return the running authenticator."""
+def start_server_auth(ctx: zmq.Context, sockets: list[zmq.Socket], directory: str | Path) -> "ServerAuth":
+    """Make ``sockets`` CurveZMQ servers that admit only ``DIR/clients/*.key``; return the running authenticator
+    and the watch on what it refuses."""
     d = Path(directory)
     pub, sec = _load(d / "server.key_secret", True)
     clients = d / "clients"
@@ -133,4 +137,67 @@ def start_server_auth(ctx: zmq.Context, sockets: list[zmq.Socket], directory: st
         s.curve_secretkey = sec
         s.curve_publickey = pub
         s.curve_server = True
-    return auth
+    return ServerAuth(auth, sockets)
+
+
+#: Why a handshake failed, from the server's side: a socket monitor's event and value -> a metric label.
+REFUSALS = {
+    (zmq.EVENT_HANDSHAKE_FAILED_AUTH, 400): "key_not_admitted",
+    (zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL, zmq.PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH): "plain_text",
+    (zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL, zmq.PROTOCOL_ERROR_ZMTP_CRYPTOGRAPHIC): "wrong_server_key",
+}
+_WORDS = {"key_not_admitted": "a client key not in clients/", "plain_text": "a client without CurveZMQ keys",
+          "wrong_server_key": "a client holding another server public key", "other": "other handshake errors"}
+REFUSAL_LOG_S = 60.0  # at most one log line about refused handshakes this often
+REFUSAL_READ_S = 1.0  # the monitors are read at most this often
+
+
+class ServerAuth:
+    """The running ZAP authenticator, and socket monitors that count the handshakes refused.
+
+    ZeroMQ refuses a client with the wrong keys during the handshake, before
+    any frame reaches the loop, and tells nobody: the client just gets no
+    replies. :meth:`report` (called by the loop) reads the monitors, counts
+    each refusal by reason in ``busyhour_handshakes_refused_total`` and logs
+    them: at the first, then at most once a minute."""
+
+    def __init__(self, auth: ThreadAuthenticator, sockets: list[zmq.Socket]):
+        self._auth = auth
+        failed = (zmq.EVENT_HANDSHAKE_FAILED_AUTH | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
+                  | zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL)
+        self._monitors = [s.get_monitor_socket(failed) for s in sockets]
+        self._unlogged: Counter[str] = Counter()
+        self._logged_s = self._read_s = -math.inf
+
+    def take(self) -> Counter[str]:
+        """The refusals the monitors have queued since the last call, by reason."""
+        out: Counter[str] = Counter()
+        for m in self._monitors:
+            while True:
+                try:
+                    ev = recv_monitor_message(m, zmq.NOBLOCK)
+                except zmq.Again:
+                    break
+                out[REFUSALS.get((ev["event"], ev["value"]), "other")] += 1
+        return out
+
+    def report(self, now_s: float, counter, log) -> None:
+        """Read the monitors (at most once a second), add each kind to ``counter`` (a Prometheus counter with a
+        ``reason`` label) and log what the last log line did not cover (at most once a minute)."""
+        if now_s - self._read_s < REFUSAL_READ_S:
+            return
+        self._read_s = now_s
+        for reason, n in self.take().items():
+            counter.labels(reason).inc(n)
+            self._unlogged[reason] += n
+        if self._unlogged and now_s - self._logged_s >= REFUSAL_LOG_S:
+            what = ", ".join(f"{n} from {_WORDS[r]}" for r, n in sorted(self._unlogged.items()))
+            log.warning("refused %d client handshakes (%s); such clients get no replies (docs/server.md, "
+                        "Security)", sum(self._unlogged.values()), what)
+            self._unlogged.clear()
+            self._logged_s = now_s
+
+    def stop(self) -> None:
+        for m in self._monitors:
+            m.close(0)
+        self._auth.stop()

@@ -88,3 +88,44 @@ def test_a_port_beyond_65535_is_refused_not_wrapped():
         is_local_endpoint("tcp://127.0.0.1:99999")
     assert is_local_endpoint("tcp://127.0.0.1:65535") and is_local_endpoint("tcp://127.0.0.1:0")
     assert is_local_endpoint("tcp://127.0.0.1:*")
+
+
+def test_refused_handshakes_are_counted_by_reason_and_logged(tmp_path):
+    import time
+    import urllib.request
+
+    from busyhour.bench.serverproc import free_port
+    from wire import server_log
+
+    keys = tmp_path / "keys"
+    assert _cli("keys", "generate", str(keys), "--client", "pbx").returncode == 0
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(CONFIG)
+    port = free_port()
+    srv = spawn(cfg, extra=["--curve-keys", str(keys), "--metrics", f"127.0.0.1:{port}"])
+    try:
+        admitted = client_keys(keys, "pbx")
+        stranger_pub, stranger_sec = zmq.curve_keypair()
+        other_server_pub, _ = zmq.curve_keypair()
+        for curve in (None, (stranger_pub, stranger_sec, admitted.server_public),
+                      (admitted.public, admitted.secret, other_server_pub)):
+            peer = Peer(srv.commands, b"refused", curve=curve, timeout_s=0.5)
+            assert peer.raw(b"\x81\xa1v\x01") is None
+            peer.close()
+        wanted = ('reason="plain_text"', 'reason="key_not_admitted"', 'reason="wrong_server_key"')
+        end = time.monotonic() + 10.0
+        while True:  # the loop reads its monitors once a second
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
+                text = resp.read().decode()
+            lines = [ln for ln in text.splitlines() if ln.startswith("busyhour_handshakes_refused_total{")]
+            if all(any(w in ln and not ln.endswith(" 0.0") for ln in lines) for w in wanted):
+                break
+            assert time.monotonic() < end, lines
+            time.sleep(0.2)
+        log = server_log(srv)
+        assert "refused" in log and "client handshakes" in log and "docs/server.md" in log, log
+        ok = Peer(srv.commands, b"ok-client", curve=admitted)
+        assert ok.ask("ping")["ok"]  # an admitted client is untouched
+        ok.close()
+    finally:
+        srv.kill()
