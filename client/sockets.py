@@ -46,8 +46,20 @@ HWM = 1_000_000  # messages queued per socket and direction (ZeroMQ's default, 1
 HEARTBEAT_IVL_MS = 1_000  # a ZMTP PING this often on the command connection
 HEARTBEAT_TIMEOUT_MS = 10_000  # nothing back for this long: the connection is closed and opened again
 HANDSHAKE_EVENTS = (zmq.EVENT_HANDSHAKE_SUCCEEDED | zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL
-                    | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL | zmq.EVENT_HANDSHAKE_FAILED_AUTH)
-_REPLACEABLE = (zmq.EVENT_HANDSHAKE_SUCCEEDED, zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL)
+                    | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL | zmq.EVENT_HANDSHAKE_FAILED_AUTH | zmq.EVENT_DISCONNECTED)
+_NAMED = (zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL, zmq.EVENT_HANDSHAKE_FAILED_AUTH)  # refusals with a reason
+_FAILED = (*_NAMED, zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL)
+
+
+def _replaces(new: int, old: int | None) -> bool:
+    """Whether monitor event ``new`` replaces ``old`` as what the client knows of its connection: a success or a
+    named refusal always; a connection closed only a success (after a refusal it is the refusal's own close);
+    a vague failure anything but a named refusal (the same refusal seen from the other side)."""
+    if old is None or new == zmq.EVENT_HANDSHAKE_SUCCEEDED or new in _NAMED:
+        return True
+    if new == zmq.EVENT_DISCONNECTED:
+        return old == zmq.EVENT_HANDSHAKE_SUCCEEDED
+    return old not in _NAMED
 
 
 class CurveKeys(NamedTuple):
@@ -131,15 +143,15 @@ def command_socket(ctx: zmq.Context, address: str, identity: bytes, curve: Curve
 
 
 class HandshakeWatch:
-    """The last handshake outcome of a client's command socket, read from a ZeroMQ socket monitor.
+    """What a client's command socket last learned of its connection, read from a ZeroMQ socket monitor.
 
     The monitor queues an event per handshake (one per connection attempt,
-    every 100 ms while the server refuses); :meth:`refusal` reads what has
-    queued and keeps the last. The clients read it at each retry round, so the
-    queue (ZeroMQ drops monitor events beyond 1,000) stays short. A refusal
-    with a reason (a mechanism mismatch, a key not admitted) is kept over the
-    vague "closed during the handshake" that the same refusal can also show
-    as, depending on which side notices first."""
+    every 100 ms while the server refuses) and per connection closed; the
+    clients read it at each retry round and when they give up, so the queue
+    (ZeroMQ drops monitor events beyond 1,000) stays short. A refusal with a
+    reason (a mechanism mismatch, a key not admitted) is kept over the vague
+    "closed during the handshake" that the same refusal can also show as,
+    depending on which side notices first (:func:`_replaces`)."""
 
     def __init__(self, sock: zmq.Socket, address: str):
         self.address = address
@@ -147,19 +159,37 @@ class HandshakeWatch:
         self._view = zmq.Socket.shadow(self._mon.underlying)  # non-blocking reads, for the asyncio client too
         self._last: dict[str, Any] | None = None
 
-    def refusal(self) -> str | None:
-        """Why the server refused the last handshake, in words; None when it succeeded or none happened yet."""
+    def _read(self) -> int | None:
         while True:
             try:
                 event = recv_monitor_message(self._view, zmq.NOBLOCK)
             except zmq.Again:
                 break
-            last = self._last
-            if last is None or last["event"] in _REPLACEABLE or event["event"] == zmq.EVENT_HANDSHAKE_SUCCEEDED:
-                self._last = event  # a named refusal is kept until a handshake succeeds
-        if self._last is None or self._last["event"] == zmq.EVENT_HANDSHAKE_SUCCEEDED:
+            if _replaces(event["event"], None if self._last is None else self._last["event"]):
+                self._last = event
+        return None if self._last is None else self._last["event"]
+
+    def refusal(self) -> str | None:
+        """Why the server refused the last handshake, in words; None when none was refused since one succeeded."""
+        if self._read() not in _FAILED:
             return None
+        assert self._last is not None
         return handshake_refusal(self._last["event"], self._last["value"], self.address)
+
+    def connected(self) -> bool:
+        """Whether the socket holds a connection whose handshake succeeded: a ZeroMQ peer is there."""
+        return self._read() == zmq.EVENT_HANDSHAKE_SUCCEEDED
+
+    def why_unanswered(self) -> str:
+        """The end of a client's give-up message: the handshake the server refused, a peer that took the
+        connection and kept silent, or nobody there."""
+        refusal = self.refusal()
+        if refusal is not None:
+            return f": {refusal}"
+        if self.connected():
+            return ("; the server took the connection but did not answer: it may be overloaded, or still "
+                    "starting (its first start after an install compiles for about half a minute)")
+        return "; is 'busyhour serve' running there?"
 
 
 def handshake_refusal(event: int, value: int, address: str) -> str:

@@ -250,12 +250,9 @@ class Operations:
         return sock
 
     def _unavailable_message(self) -> str:
-        """Why the client gives up: a handshake the server refused, else no reply at all."""
-        refusal = self._handshake.refusal()
-        if refusal is not None:
-            return f"no reply from {self.commands} after {self.retries} retries: {refusal}"
-        return (f"no reply from {self.commands} after {self.retries} retries "
-                f"({self.timeout_s:g} s each); is 'busyhour serve' running there?")
+        """Why the client gives up (sockets.HandshakeWatch.why_unanswered)."""
+        head = f"no reply from {self.commands} after {self.retries} retries ({self.timeout_s:g} s each)"
+        return f"{head}{self._handshake.why_unanswered()}"
 
     def _op(self, op: str, post: Post, fields: dict[str, Any]) -> Any:  # pragma: no cover - overridden
         raise NotImplementedError

@@ -12,7 +12,8 @@ Invariants checked:
    key the server does not admit, and a wrong server public key each give up
    with words naming the keys.
 3. Against an address where nothing listens, the message is the plain
-   "is 'busyhour serve' running there?".
+   "is 'busyhour serve' running there?"; against a peer that took the
+   connection and stays silent (a server still compiling), it says so.
 4. An address no server can have (a TCP port beyond 65,535, which ZeroMQ
    would wrap to another port; no port; not an address) is refused when the
    client is made.
@@ -152,6 +153,25 @@ def test_nobody_listening_says_so(alarm, tmp_path: Path):
     with RouterClient("ipc://" + str(tmp_path / "nothing"), timeout_s=0.1, retries=1) as c:
         with pytest.raises(RouterUnavailable, match="is 'busyhour serve' running there"):
             c.ping()
+
+
+def test_a_silent_server_is_told_apart_from_none(alarm):
+    """A peer that completes the handshake and never answers (a server still compiling its core, or stuck) gets
+    its own words; once it is gone, the client says nothing is there."""
+    ctx = zmq.Context()
+    silent = ctx.socket(zmq.ROUTER)
+    silent.linger = 0
+    port = silent.bind_to_random_port("tcp://127.0.0.1")
+    try:
+        with RouterClient(f"tcp://127.0.0.1:{port}", timeout_s=0.3, retries=1) as c:
+            with pytest.raises(RouterUnavailable, match="took the connection but did not answer.*still starting"):
+                c.ping()
+            silent.close(0)
+            time.sleep(0.3)  # the client sees its connection close
+            with pytest.raises(RouterUnavailable, match="is 'busyhour serve' running there"):
+                c.ping()
+    finally:
+        ctx.destroy(linger=0)
 
 
 @pytest.mark.parametrize("address, words", [
