@@ -122,8 +122,10 @@ class Bridge:
         self.sock.setsockopt(zmq.LINGER, 0)
         self.sock.setsockopt(zmq.RECONNECT_IVL, 100)
         self.sock.setsockopt(zmq.RECONNECT_IVL_MAX, 1000)
-        self.sock.connect(self.cfg["router"]["commands"])
         self.sub = ctx.socket(zmq.SUB)
+        for s in (self.sock, self.sub) if self.cfg["router"].get("curve") else ():  # bh_config read the keys
+            s.curve_publickey, s.curve_secretkey, s.curve_serverkey = self.cfg["router"]["curve"]
+        self.sock.connect(self.cfg["router"]["commands"])
         self.sub.setsockopt(zmq.LINGER, 0)
         self.sub.setsockopt(zmq.RCVHWM, 0)
         self.sub.setsockopt(zmq.RECONNECT_IVL, 100)

@@ -1,13 +1,15 @@
 """The adapter's configuration file and caller headers, checked (see docs/adapters.md).
 
-Pure Python (tomllib); shared by the Kamailio handler and its tests. Every
-problem is one ``ValueError`` line naming the key or header.
+Pure Python (tomllib; pyzmq's key-file reader only when ``router.curve_keys`` is
+set); shared by the Kamailio handler and its tests. Every problem is one
+``ValueError`` line naming the key or header.
 """
 
 from __future__ import annotations
 
 import re
 import tomllib
+from pathlib import Path
 
 MAX_HEADER_BYTES = 1024
 MAX_SKILLS = 64
@@ -33,6 +35,42 @@ def _address_ok(address: str) -> bool:
     return bool(_IPC.match(address)) if m is None else 1 <= int(m.group(2)) <= 65535
 
 
+def _check_curve(path: str, router: dict) -> None:
+    """``router.curve_keys`` (a folder from ``busyhour keys generate``) and ``router.curve_client`` (its client
+    name, when the folder holds several): set ``router["curve"]`` = (client public, client secret, server public),
+    z85 bytes, for the bridge's sockets."""
+    folder = router.get("curve_keys")
+    if folder is None:
+        if "curve_client" in router:
+            raise ValueError(f"{path}: router.curve_client needs router.curve_keys")
+        return
+    if not isinstance(folder, str) or not Path(folder).is_dir():
+        raise ValueError(f"{path}: router.curve_keys must be a folder made by 'busyhour keys generate', "
+                         f"got {folder!r}")
+    name = router.get("curve_client")
+    if name is not None and (not isinstance(name, str) or not name):
+        raise ValueError(f"{path}: router.curve_client must be a client name, got {name!r}")
+    d = Path(folder)
+    server = d / "server.key"
+    secrets = sorted(p for p in (d / "clients").glob("*.key_secret") if name is None or p.stem == name)
+    if not server.is_file():
+        raise ValueError(f"{path}: router.curve_keys: {server} is missing (the server's public key)")
+    if len(secrets) != 1:
+        which = f"client {name!r}" if name else "exactly one client (or set router.curve_client)"
+        raise ValueError(f"{path}: router.curve_keys: need the secret key of {which} in {d / 'clients'}, "
+                         f"found {len(secrets)}")
+    import zmq.auth  # python3-zmq: the handler needs it anyway
+
+    try:
+        public, secret = zmq.auth.load_certificate(secrets[0])
+        server_public, _ = zmq.auth.load_certificate(server)
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"{path}: router.curve_keys: cannot read the keys ({exc})") from None
+    if secret is None:
+        raise ValueError(f"{path}: router.curve_keys: {secrets[0]} holds no secret key")
+    router["curve"] = (public, secret, server_public)
+
+
 def load_config(path: str) -> dict:
     """Read and check the adapter's TOML; fill the timing defaults."""
     try:
@@ -54,6 +92,7 @@ def load_config(path: str) -> dict:
         value = router.setdefault(key, default)
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not lo <= value <= hi:
             raise ValueError(f"{path}: router.{key} must be a number {lo}..{hi}, got {value!r}")
+    _check_curve(path, router)
     if not isinstance(adapter.get("ipc"), str) or not _IPC.match(adapter["ipc"]):
         raise ValueError(f"{path}: adapter.ipc (the workers' ipc:// address for the bridge) is required, "
                          f"ipc://PATH with PATH at most {MAX_IPC_PATH} bytes")
