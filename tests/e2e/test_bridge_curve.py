@@ -1,10 +1,12 @@
 """The Kamailio adapter's bridge with CurveZMQ keys (``router.curve_keys``), against a real
 ``busyhour serve --curve-keys``: its command and event sockets get through with an admitted key,
-and not without one. The keys' checks at config load are one-line errors."""
+and not without one. The keys' checks at config load are one-line errors, and Kamailio's own python3
+(the Debian one, not this venv) reads the keys."""
 
 from __future__ import annotations
 
 import importlib.util
+import os
 import subprocess
 import sys
 import time
@@ -99,3 +101,24 @@ def test_curve_keys_errors_name_the_key(tmp_path):
     path.write_text(path.read_text().replace("[adapter]", 'curve_client = "b"\n[adapter]'))
     with pytest.raises(ValueError, match="router.curve_client needs router.curve_keys"):
         cfgmod.load_config(str(path))
+
+
+def test_kamailios_python_reads_the_keys(tmp_path):
+    """Kamailio runs bh_config.py in the system's python3 (python3-zmq), not this venv: it reads the keys there."""
+    from busyhour.bench.sip_stack import KAMAILIO_PYTHON, missing_packages
+
+    missing = [p for p in missing_packages() if p == "python3-zmq"]
+    if missing:
+        msg = f"Kamailio's python3 lacks {missing[0]}"
+        if os.environ.get("CI"):
+            pytest.fail(msg)
+        pytest.skip(msg)
+    keys = tmp_path / "keys"
+    subprocess.run([sys.executable, "-m", "busyhour.cli.main", "keys", "generate", str(keys), "--client", "kam"],
+                   check=True, capture_output=True, timeout=120)
+    path = _config(tmp_path, "tcp://127.0.0.1:1", "tcp://127.0.0.1:2", str(keys))
+    code = ("import sys; sys.path.insert(0, sys.argv[1]); from bh_config import load_config; "
+            "print(*(len(k) for k in load_config(sys.argv[2])['router']['curve']))")
+    out = subprocess.run([KAMAILIO_PYTHON, "-c", code, str(ROOT / "adapters" / "kamailio"), str(path)],
+                         capture_output=True, text=True, timeout=60, env={})
+    assert out.returncode == 0 and out.stdout.split() == ["40", "40", "40"], out.stderr
