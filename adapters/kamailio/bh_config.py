@@ -26,13 +26,16 @@ TIMINGS = {
 #: ZeroMQ addresses the adapter connects to. (Kamailio's Python runs this file without busyhour installed,
 #: so the client library's check is not importable here.) ZeroMQ would take a port above 65535 modulo 65,536.
 _TCP = re.compile(r"^tcp://(\[[^\]]+\]|[^:/\[\]]+):(\d{1,5})$")
-MAX_IPC_PATH = 107  # sockaddr_un.sun_path on Linux, less its final zero
-_IPC = re.compile(r"^ipc://.{1,%d}$" % MAX_IPC_PATH, re.S)
+MAX_IPC_PATH = 107  # bytes: sockaddr_un.sun_path on Linux, less its final zero
+
+
+def _ipc_ok(address: str) -> bool:
+    return address.startswith("ipc://") and 1 <= len(address[6:].encode()) <= MAX_IPC_PATH
 
 
 def _address_ok(address: str) -> bool:
     m = _TCP.match(address)
-    return bool(_IPC.match(address)) if m is None else 1 <= int(m.group(2)) <= 65535
+    return _ipc_ok(address) if m is None else 1 <= int(m.group(2)) <= 65535
 
 
 def _check_curve(path: str, router: dict) -> None:
@@ -93,7 +96,7 @@ def load_config(path: str) -> dict:
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not lo <= value <= hi:
             raise ValueError(f"{path}: router.{key} must be a number {lo}..{hi}, got {value!r}")
     _check_curve(path, router)
-    if not isinstance(adapter.get("ipc"), str) or not _IPC.match(adapter["ipc"]):
+    if not isinstance(adapter.get("ipc"), str) or not _ipc_ok(adapter["ipc"]):
         raise ValueError(f"{path}: adapter.ipc (the workers' ipc:// address for the bridge) is required, "
                          f"ipc://PATH with PATH at most {MAX_IPC_PATH} bytes")
     if not isinstance(adapter.setdefault("name", "kamailio"), str) or not adapter["name"]:

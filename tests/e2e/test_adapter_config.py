@@ -41,6 +41,7 @@ def test_defaults_filled(tmp_path):
     (MINIMAL.replace("tcp://127.0.0.1:2", "udp://127.0.0.1:2"), "router.events must be"),
     (MINIMAL.replace("ipc:///tmp/x", "tcp://127.0.0.1:3"), "adapter.ipc"),
     (MINIMAL.replace("ipc:///tmp/x", "ipc:///" + "x" * 120), "adapter.ipc"),
+    (MINIMAL.replace("ipc:///tmp/x", "ipc:///" + "é" * 60), "adapter.ipc"),  # 60 characters, 121 bytes
     (MINIMAL.replace('ipc = "ipc:///tmp/x"', ""), "adapter.ipc"),
     (MINIMAL + "[queues]\n'5000' = 3\n", "queues.5000"),
     (MINIMAL.replace("[adapter]", "request_timeout_ms = 0\n[adapter]"), "router.request_timeout_ms"),
