@@ -100,16 +100,20 @@ class SipStack:
 
     ``agents``: phone name -> SIPp scenario file name (one SIPp UAS each);
     ``agent_phone``: engine agent id -> phone name (default: the agent id is
-    the phone's name); ``queues``: dialled number -> queue name."""
+    the phone's name); ``queues``: dialled number -> queue name. ``curve_keys``: a folder from ``busyhour keys
+    generate DIR --client kamailio --client stack``: the server runs ``--curve-keys DIR``, Kamailio's bridge
+    uses client ``kamailio`` and this stack's own requests client ``stack``."""
 
     def __init__(self, work: Path, router_toml: str, agents: dict[str, str], queues: dict[str, str], *,
                  fsync: str = "batch", children: int = 4, journal: bool = True,
-                 agent_phone: dict[str, str] | None = None):
+                 agent_phone: dict[str, str] | None = None, curve_keys: Path | None = None):
         self.work = Path(work)
         self.work.mkdir(parents=True, exist_ok=True)
         (self.work / "router.toml").write_text(router_toml, encoding="utf-8")
+        self.curve_keys = curve_keys
         self.server = ServerProcess(self.work / "router.toml", self.work / "journal" if journal else None,
-                                    fsync=fsync, log_path=self.work / "serve.log")
+                                    fsync=fsync, log_path=self.work / "serve.log",
+                                    extra_args=("--curve-keys", str(curve_keys)) if curve_keys else ())
         self.sip_port = free_udp_port()
         self.agent_ports = {a: free_udp_port() for a in agents}
         self.agents = agents
@@ -131,8 +135,10 @@ class SipStack:
         ipc = self.work / "bridge.ipc"
         if len(str(ipc)) > 90:           # a Unix socket path holds at most ~107 bytes
             ipc = Path(tempfile.gettempdir()) / f"busyhour-{uuid.uuid4().hex[:12]}.ipc"
-        lines = ["[router]", f'commands = "{self.server.commands}"', f'events = "{self.server.events}"',
-                 "[adapter]", f'ipc = "ipc://{ipc}"', 'name = "e2e"', "[queues]"]
+        lines = ["[router]", f'commands = "{self.server.commands}"', f'events = "{self.server.events}"']
+        if self.curve_keys:
+            lines += [f'curve_keys = "{self.curve_keys}"', 'curve_client = "kamailio"']
+        lines += ["[adapter]", f'ipc = "ipc://{ipc}"', 'name = "e2e"', "[queues]"]
         lines += [f'"{num}" = "{q}"' for num, q in self.queues.items()]
         lines += ["[agents]"] + [f'"{a}" = "sip:{a}@127.0.0.1:{self.agent_ports[ph]}"'
                                  for a, ph in self.agent_phone.items()]
@@ -197,6 +203,12 @@ class SipStack:
             self.sock = self.ctx.socket(zmq.DEALER)
             self.sock.setsockopt(zmq.LINGER, 0)
             self.sock.setsockopt(zmq.ROUTING_ID, f"e2e-{uuid.uuid4().hex[:12]}".encode())
+            if self.curve_keys:
+                from busyhour.router.server.security import client_keys
+
+                keys = client_keys(self.curve_keys, "stack")
+                self.sock.curve_publickey, self.sock.curve_secretkey = keys.public, keys.secret
+                self.sock.curve_serverkey = keys.server_public
             self.sock.connect(self.server.commands)
         rid = uuid.uuid4().hex
         try:
