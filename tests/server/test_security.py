@@ -107,13 +107,13 @@ def test_refused_handshakes_are_counted_by_reason_and_logged(tmp_path):
         admitted = client_keys(keys, "pbx")
         stranger_pub, stranger_sec = zmq.curve_keypair()
         other_server_pub, _ = zmq.curve_keypair()
-        for curve in (None, (stranger_pub, stranger_sec, admitted.server_public),
-                      (admitted.public, admitted.secret, other_server_pub)):
-            peer = Peer(srv.commands, b"refused", curve=curve, timeout_s=0.5)
+        peers = [Peer(srv.commands, b"refused", curve=curve, timeout_s=0.5)  # kept open until counted
+                 for curve in (None, (stranger_pub, stranger_sec, admitted.server_public),
+                               (admitted.public, admitted.secret, other_server_pub))]
+        for peer in peers:
             assert peer.raw(b"\x81\xa1v\x01") is None
-            peer.close()
         wanted = ('reason="plain_text"', 'reason="key_not_admitted"', 'reason="wrong_server_key"')
-        end = time.monotonic() + 10.0
+        end = time.monotonic() + 20.0
         while True:  # the loop reads its monitors once a second
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
                 text = resp.read().decode()
@@ -122,6 +122,8 @@ def test_refused_handshakes_are_counted_by_reason_and_logged(tmp_path):
                 break
             assert time.monotonic() < end, lines
             time.sleep(0.2)
+        for peer in peers:
+            peer.close()
         log = server_log(srv)
         assert "refused" in log and "client handshakes" in log and "docs/server.md" in log, log
         ok = Peer(srv.commands, b"ok-client", curve=admitted)
