@@ -110,9 +110,9 @@ def layout(setup: BenchSetup) -> list[dict[str, tuple[str, ...]]]:
 
 
 def start_servers(setup: BenchSetup, workdir: Path, extra_args: tuple[str, ...] = ()) -> list[ServerProcess]:
-    if setup.engine != "python" and os.environ.get("NUMBA_DISABLE_JIT") != "1":
-        from busyhour.router.core_compile import warm_up_router
+    from busyhour.router.core_compile import jit_disabled, warm_up_router
 
+    if setup.engine != "python" and not jit_disabled():
         warm_up_router()  # fills numba's disk cache here, so no server waits out its ready timeout compiling
     servers = []
     for m, queues in enumerate(layout(setup)):

@@ -16,18 +16,16 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
     @app.command("warmup")
     def warmup_cmd() -> None:
         """Compile (or load from numba's cache) every compiled kernel: routing core, simulation loop."""
-        import os
-
         from busyhour.router import core_compile
         from busyhour.router.core_batch import run_batch
         from busyhour.router.core_compile import (
-            ROUTER_COMPILE_S, cache_folder, cached, router_dispatchers, warm_up_router,
+            ROUTER_COMPILE_S, cache_folder, cached, jit_disabled, router_dispatchers, warm_up_router,
         )
         from busyhour.sim.fast import sim_compile_estimate_s
         from busyhour.sim.fast_loop import run_loop
 
         core_compile._told.update({"the routing core", "the simulation loop"})  # this command says it itself
-        jit_off = os.environ.get("NUMBA_DISABLE_JIT") == "1"
+        jit_off = jit_disabled()
         if jit_off:
             typer.echo("NUMBA_DISABLE_JIT=1: numba compiles nothing, the kernels run as Python; "
                        "checking that they run", err=True)

@@ -38,10 +38,15 @@ def cached(dispatchers) -> bool:
     return all(getattr(d, "signatures", None) or _on_disk(d) for d in dispatchers)
 
 
+def jit_disabled() -> bool:
+    """Whether numba's JIT is off (``NUMBA_DISABLE_JIT=1``): the kernels run as Python and nothing compiles."""
+    return os.environ.get("NUMBA_DISABLE_JIT") == "1"
+
+
 def will_compile(dispatchers) -> bool:
-    """Whether calling ``dispatchers`` would compile first: numba compiles (``NUMBA_DISABLE_JIT`` is not 1) and
+    """Whether calling ``dispatchers`` would compile first: numba compiles (:func:`jit_disabled` is False) and
     neither this process nor the disk cache holds their code."""
-    return os.environ.get("NUMBA_DISABLE_JIT") != "1" and not cached(dispatchers)
+    return not jit_disabled() and not cached(dispatchers)
 
 
 def cache_folder(dispatcher) -> str | None:

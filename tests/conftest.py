@@ -21,8 +21,7 @@ if os.environ.get("CI"):
 def pytest_sessionstart(session) -> None:
     """Compile the routing core (or load it from numba's disk cache) before any test starts a server:
     servers run it, and several starting at once on a cold cache would each compile it for half a minute or more."""
-    if os.environ.get("NUMBA_DISABLE_JIT") == "1":
-        return
-    from busyhour.router.core_compile import warm_up_router
+    from busyhour.router.core_compile import jit_disabled, warm_up_router
 
-    warm_up_router()
+    if not jit_disabled():
+        warm_up_router()
