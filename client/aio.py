@@ -112,7 +112,7 @@ class AsyncRouterClient(Operations):
             if attempt > self.retries:
                 return self._give_up(futs, partial)
             await asyncio.sleep(backoff_s(attempt))
-            self._handshake.refusal()  # reads the monitor's queue (sockets.HandshakeWatch)
+            self._handshake.read()  # keeps the monitor's queue short (sockets.HandshakeWatch)
             self.reconnects += 1  # a retry round (the same socket: ZeroMQ reconnects it when needed)
             await self._resend(frames, futs)
         return [futs[m["id"]].result() for m in maps]

@@ -159,7 +159,8 @@ class HandshakeWatch:
         self._view = zmq.Socket.shadow(self._mon.underlying)  # non-blocking reads, for the asyncio client too
         self._last: dict[str, Any] | None = None
 
-    def _read(self) -> int | None:
+    def read(self) -> int | None:
+        """Take in what the monitor has queued; the kind of event that stands (None: none yet)."""
         while True:
             try:
                 event = recv_monitor_message(self._view, zmq.NOBLOCK)
@@ -171,14 +172,14 @@ class HandshakeWatch:
 
     def refusal(self) -> str | None:
         """Why the server refused the last handshake, in words; None when none was refused since one succeeded."""
-        if self._read() not in _FAILED:
+        if self.read() not in _FAILED:
             return None
         assert self._last is not None
         return handshake_refusal(self._last["event"], self._last["value"], self.address)
 
     def connected(self) -> bool:
         """Whether the socket holds a connection whose handshake succeeded: a ZeroMQ peer is there."""
-        return self._read() == zmq.EVENT_HANDSHAKE_SUCCEEDED
+        return self.read() == zmq.EVENT_HANDSHAKE_SUCCEEDED
 
     def why_unanswered(self) -> str:
         """The end of a client's give-up message: the handshake the server refused, a peer that took the

@@ -113,7 +113,7 @@ class RouterClient(Operations):
                 if attempt > self.retries:
                     return self._give_up(pending, partial)
                 time.sleep(backoff_s(attempt))
-                self._handshake.refusal()  # reads the monitor's queue (sockets.HandshakeWatch)
+                self._handshake.read()  # keeps the monitor's queue short (sockets.HandshakeWatch)
                 self._resend()
                 deadline = time.monotonic() + self.timeout_s
                 continue
