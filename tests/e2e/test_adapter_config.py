@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
 import re
-import sys
 from pathlib import Path
 
 import pytest
 
+from kamailio_modules import cfgmod
+
 ROOT = Path(__file__).resolve().parents[2]
-_spec = importlib.util.spec_from_file_location("kamailio_bh_config", ROOT / "adapters" / "kamailio" / "bh_config.py")
-cfgmod = sys.modules.setdefault("kamailio_bh_config", importlib.util.module_from_spec(_spec))
-_spec.loader.exec_module(cfgmod)
 
 MINIMAL = '[router]\ncommands = "tcp://127.0.0.1:1"\nevents = "tcp://127.0.0.1:2"\n[adapter]\nipc = "ipc:///tmp/x"\n'
 

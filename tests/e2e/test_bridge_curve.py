@@ -5,7 +5,6 @@ and not without one. The keys' checks at config load are one-line errors, and Ka
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 import sys
 import time
@@ -15,18 +14,8 @@ import pytest
 
 from busyhour.bench.serverproc import ServerProcess
 
-ROOT = Path(__file__).resolve().parents[2]
+from kamailio_modules import ADAPTER_DIR, bh, cfgmod
 
-
-def _load(name: str, file: str):
-    spec = importlib.util.spec_from_file_location(name, ROOT / "adapters" / "kamailio" / file)
-    mod = sys.modules.setdefault(name, importlib.util.module_from_spec(spec))
-    spec.loader.exec_module(mod)
-    return mod
-
-
-bh = _load("kamailio_bh_bridge", "bh_bridge.py")
-cfgmod = _load("kamailio_bh_config", "bh_config.py")
 SERVER_CONFIG = '[[agents]]\nid = "a1"\n[[queues]]\nname = "sales"\nmembers = ["a1"]\n'
 
 
@@ -111,6 +100,6 @@ def test_kamailios_python_reads_the_keys(tmp_path, sip_packages):
     path = _config(tmp_path, "tcp://127.0.0.1:1", "tcp://127.0.0.1:2", str(keys))
     code = ("import sys; sys.path.insert(0, sys.argv[1]); from bh_config import load_config; "
             "print(*(len(k) for k in load_config(sys.argv[2])['router']['curve']))")
-    out = subprocess.run([KAMAILIO_PYTHON, "-c", code, str(ROOT / "adapters" / "kamailio"), str(path)],
+    out = subprocess.run([KAMAILIO_PYTHON, "-c", code, str(ADAPTER_DIR), str(path)],
                          capture_output=True, text=True, timeout=60, env={})
     assert out.returncode == 0 and out.stdout.split() == ["40", "40", "40"], out.stderr

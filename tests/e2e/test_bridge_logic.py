@@ -8,16 +8,9 @@ test_kamailio_e2e.py.
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import pytest
 
-_PATH = Path(__file__).resolve().parents[2] / "adapters" / "kamailio" / "bh_bridge.py"
-_spec = importlib.util.spec_from_file_location("kamailio_bh_bridge", _PATH)
-bh = sys.modules.setdefault("kamailio_bh_bridge", importlib.util.module_from_spec(_spec))
-_spec.loader.exec_module(bh)
+from kamailio_modules import bh
 
 CFG = {"router": {"commands": "tcp://127.0.0.1:1", "events": "tcp://127.0.0.1:2"}, "adapter": {"ipc": "ipc://x",
        "name": "k1"}, "agents": {"a1": "sip:a1@127.0.0.1:5091", "a2": "sip:a2@127.0.0.1:5092"}}
