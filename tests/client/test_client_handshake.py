@@ -26,8 +26,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -35,6 +33,7 @@ import pytest
 import zmq
 
 from busyhour.bench.serverproc import ServerProcess
+from busyhour.router.server.security import generate
 from busyhour.client import AsyncRouterClient, RouterClient, RouterUnavailable
 
 BOUND_S = 10.0
@@ -62,8 +61,7 @@ def curve_server(tmp_path_factory):
 
     tmp = tmp_path_factory.mktemp("curve")
     keys = tmp / "keys"
-    subprocess.run([sys.executable, "-m", "busyhour.cli.main", "keys", "generate", str(keys)], check=True,
-                   capture_output=True, timeout=120)
+    generate(keys, ["client"])  # what `busyhour keys generate DIR` makes
     proc = ServerProcess(write_config(tmp / "router.toml", QUEUES), None, extra_args=("--curve-keys", str(keys)))
     proc.start()
     try:

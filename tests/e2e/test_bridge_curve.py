@@ -6,13 +6,13 @@ and not without one. The keys' checks at config load are one-line errors, and Ka
 from __future__ import annotations
 
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from busyhour.bench.serverproc import ServerProcess
+from busyhour.router.server.security import generate
 
 from kamailio_modules import ADAPTER_DIR, bh, cfgmod
 
@@ -42,8 +42,7 @@ def _heard(bridge, seconds: float) -> bool:
 def curve_server(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("bridge-curve")
     keys = tmp / "keys"
-    subprocess.run([sys.executable, "-m", "busyhour.cli.main", "keys", "generate", str(keys), "--client", "kam"],
-                   check=True, capture_output=True, timeout=120)
+    generate(keys, ["kam"])
     (tmp / "router.toml").write_text(SERVER_CONFIG)
     proc = ServerProcess(tmp / "router.toml", None, extra_args=("--curve-keys", str(keys)))
     proc.start()
@@ -68,8 +67,7 @@ def test_bridge_with_the_keys_talks_to_a_curve_server(curve_server, tmp_path):
 
 def test_curve_keys_errors_name_the_key(tmp_path):
     keys = tmp_path / "keys"
-    subprocess.run([sys.executable, "-m", "busyhour.cli.main", "keys", "generate", str(keys), "--client", "a",
-                    "--client", "b"], check=True, capture_output=True, timeout=120)
+    generate(keys, ["a", "b"])
     cases = [
         (str(tmp_path / "none"), None, "router.curve_keys must be a folder"),
         (str(keys), None, "need the secret key of exactly one client"),
@@ -95,8 +93,7 @@ def test_kamailios_python_reads_the_keys(tmp_path, sip_packages):
     """Kamailio runs bh_config.py in the system's python3 (python3-zmq), not this venv: it reads the keys there."""
     from busyhour.bench.sip_stack import KAMAILIO_PYTHON
     keys = tmp_path / "keys"
-    subprocess.run([sys.executable, "-m", "busyhour.cli.main", "keys", "generate", str(keys), "--client", "kam"],
-                   check=True, capture_output=True, timeout=120)
+    generate(keys, ["kam"])
     path = _config(tmp_path, "tcp://127.0.0.1:1", "tcp://127.0.0.1:2", str(keys))
     code = ("import sys; sys.path.insert(0, sys.argv[1]); from bh_config import load_config; "
             "print(*(len(k) for k in load_config(sys.argv[2])['router']['curve']))")

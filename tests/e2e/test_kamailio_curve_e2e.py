@@ -14,13 +14,12 @@ without them, a failure when the ``CI`` environment variable is set.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections import Counter
 
 import pytest
 
 from busyhour.bench.sip_stack import SipStack
+from busyhour.router.server.security import generate
 
 pytestmark = pytest.mark.slow
 
@@ -29,8 +28,7 @@ ROUTER = '[[agents]]\nid = "a1"\n[[agents]]\nid = "a2"\n[[queues]]\nname = "sale
 
 def test_calls_route_through_kamailio_over_curvezmq(tmp_path, sip_packages):
     keys = tmp_path / "keys"
-    subprocess.run([sys.executable, "-m", "busyhour.cli.main", "keys", "generate", str(keys), "--client",
-                    "kamailio", "--client", "stack"], check=True, capture_output=True, timeout=120)
+    generate(keys, ["kamailio", "stack"])
     agents = {"a1": "agent.xml", "a2": "agent.xml"}
     with SipStack(tmp_path / "sip", ROUTER, agents, {"5000": "sales"}, children=2, journal=False,
                   curve_keys=keys) as stack:
