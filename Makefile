@@ -26,6 +26,7 @@ bench: $(STAMP)
 clean: clean-cache
 	rm -rf $(VENV) build *.egg-info
 
-# numba's on-disk caches of the kernels (__pycache__/*.nbi, *.nbc): stale after a pull that changes a callee's file
+# numba's on-disk caches of the kernels (__pycache__/*.nbi, *.nbc). Not needed after a pull: a changed source
+# makes them stale by itself (router/core_cache.py); this only frees the space.
 clean-cache:
 	find . -path ./$(VENV) -prune -o \( -name '*.nbi' -o -name '*.nbc' \) -type f -print0 | xargs -0 rm -f

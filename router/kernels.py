@@ -35,7 +35,9 @@ from .codes import (
     STRAT_MOST_SKILLED, STRAT_RANDOM, STRAT_ROUND_ROBIN, STRAT_SEQUENTIAL, STRAT_TOP_DOWN, STRAT_WEIGHTED_RANDOM,
     STRAT_WRANDOM,
 )
+from .core_cache import install as _install_cache_check
 
+_install_cache_check()  # before the kernels: their cache check covers the package's sources (core_cache.py)
 _BIG = 1 << 40
 
 

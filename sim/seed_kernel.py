@@ -30,6 +30,10 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from busyhour.router.core_cache import install as _install_cache_check
+
+_install_cache_check()  # before the kernels: their cache check covers the package's sources (core_cache.py)
+
 __all__ = ["state_words", "state_words_py", "state_words_rows"]
 
 M32 = 0xFFFFFFFF

@@ -1,0 +1,102 @@
+"""numba's disk cache of the compiled core, checked against every source it was compiled from.
+
+numba checks a cached function against its own file only (a hash of that
+file's text). The core's entries hold their callees' code, inlined from
+other files (core_jit.py, core_irlib.py), and the kernels read constants
+from others still (core_layout.py): a change to ``core_ids.py`` alone left
+``run_batch`` (in ``core_batch.py``) running its old machine code, silently,
+until its cache was deleted by hand. A source checkout met that after every
+``git pull`` that touched a callee.
+
+Here a function defined under ``router/``, ``sim/`` or ``tests/`` of this
+package gets a freshness stamp made of numba's own and a digest of every
+``.py`` file directly in ``router/`` and ``sim/`` (the compiled code's
+sources: kernels, the layout and codes they read): a change to any of them
+makes every cached kernel stale, and the next run compiles again (saying so,
+core_compile.compile_notice). A change to a module that no kernel reads
+(the facade, the reference engine) recompiles too: following imports
+instead would save that, at the risk of missing one. The digest is taken
+once per process, when its first kernel is defined, so it matches the
+sources that process runs. The Erlang kernels (one self-contained file)
+keep numba's own check.
+
+This leans on numba internals (``caching._SourceFileBackedLocatorMixin``):
+pyproject.toml bounds numba's version and tests/router/test_core_cache.py
+fails loudly if it changes.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+
+from numba.core import caching as _caching
+
+#: The package's folder (this module is router/core_cache.py).
+PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+#: Folders (under :data:`PACKAGE_ROOT`) whose ``.py`` files the compiled code is made from.
+SOURCE_DIRS = ("router", "sim")
+#: Folders whose functions' cached code depends on those sources (tests define entries calling the kernels).
+STAMPED_DIRS = ("router", "sim", "tests")
+
+
+def sources_digest(root: str | None = None, dirs: tuple[str, ...] = SOURCE_DIRS) -> str:
+    """SHA-256 over the names and text of every ``.py`` file directly in ``root``/``dirs`` (``root``:
+    :data:`PACKAGE_ROOT`), in name order."""
+    root = PACKAGE_ROOT if root is None else root
+    h = hashlib.sha256()
+    for d in dirs:
+        folder = os.path.join(root, d)
+        try:
+            names = sorted(n for n in os.listdir(folder) if n.endswith(".py"))
+        except OSError:
+            continue
+        for name in names:
+            try:
+                with open(os.path.join(folder, name), "rb") as f:
+                    text = f.read()
+            except OSError:
+                continue
+            h.update(f"{d}/{name}\0{len(text)}\0".encode())
+            h.update(text)
+    return h.hexdigest()
+
+
+@functools.cache
+def package_digest() -> str:
+    """:func:`sources_digest` of this package, once per process."""
+    return sources_digest()
+
+
+def stamped(path: str, root: str | None = None, dirs: tuple[str, ...] = STAMPED_DIRS) -> bool:
+    """Whether a function defined in ``path`` gets the package digest in its cache stamp (``root``:
+    :data:`PACKAGE_ROOT`)."""
+    root = PACKAGE_ROOT if root is None else root
+    try:
+        rel = os.path.relpath(os.path.abspath(path), root)
+    except ValueError:  # another drive (Windows)
+        return False
+    return rel.split(os.sep, 1)[0] in dirs
+
+
+def _with_package_digest(stock):
+    def get_source_stamp(self):
+        stamp = stock(self)
+        path = getattr(self, "_py_file", None)
+        if isinstance(path, str) and stamped(path):
+            return (stamp, "busyhour-sources", package_digest())
+        return stamp
+
+    get_source_stamp.busyhour_digest = True
+    get_source_stamp.stock = stock  # numba's own, for tests
+    return get_source_stamp
+
+
+def install() -> None:
+    """Make numba's cache check of this package's functions cover :func:`package_digest` (idempotent). Every
+    module that defines kernels calls it before the first (through core_jit.py, or itself), so a kernel's
+    stamp never depends on which module was imported first."""
+    mixin = _caching._SourceFileBackedLocatorMixin
+    if not getattr(mixin.get_source_stamp, "busyhour_digest", False):
+        mixin.get_source_stamp = _with_package_digest(mixin.get_source_stamp)

@@ -1,0 +1,117 @@
+"""numba's disk cache of compiled code is checked against every source of the package (router/core_cache.py).
+
+numba checks a cached function against its own file only; an entry holds the
+code of kernels from other files, so a changed callee used to run with the
+caller's old machine code. The end-to-end test below shows that happening with
+numba's own check, and not with the package's.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+from numba.core import caching, config
+
+from busyhour.router import core_batch, core_cache
+from busyhour.router.core_batch import run_batch
+from busyhour.router.core_compile import warm_up_router
+
+needs_jit = pytest.mark.skipif(config.DISABLE_JIT, reason="NUMBA_DISABLE_JIT=1: nothing is compiled or cached")
+
+
+def _tree(root, files: dict[str, str]) -> None:
+    for rel, text in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+
+
+def test_the_digest_follows_the_text_of_every_source_file_and_nothing_else(tmp_path):
+    _tree(tmp_path, {"router/a.py": "A = 1\n", "router/b.py": "B = 2\n", "sim/c.py": "C = 3\n",
+                     "router/notes.txt": "x", "router/server/d.py": "D = 4\n", "erlang/e.py": "E = 5\n"})
+    first = core_cache.sources_digest(str(tmp_path))
+    assert core_cache.sources_digest(str(tmp_path)) == first
+    os.utime(tmp_path / "router" / "a.py", (1, 1))  # touched, same text
+    assert core_cache.sources_digest(str(tmp_path)) == first
+    for rel in ("router/notes.txt", "router/server/d.py", "erlang/e.py"):  # not compiled-code sources
+        (tmp_path / rel).write_text("changed\n")
+        assert core_cache.sources_digest(str(tmp_path)) == first, rel
+    (tmp_path / "sim" / "c.py").write_text("C = 4\n")
+    second = core_cache.sources_digest(str(tmp_path))
+    assert second != first
+    (tmp_path / "router" / "new.py").write_text("")
+    assert core_cache.sources_digest(str(tmp_path)) not in (first, second)
+
+
+def test_functions_of_router_sim_and_tests_are_stamped_and_others_are_not(tmp_path):
+    root = str(tmp_path)
+    for rel in ("router/core_ids.py", "router/server/engines.py", "sim/fast_loop.py", "tests/router/test_x.py"):
+        assert core_cache.stamped(os.path.join(root, rel), root), rel
+    for rel in ("erlang/kernels.py", "bench/x.py", "routerx/y.py"):
+        assert not core_cache.stamped(os.path.join(root, rel), root), rel
+    assert not core_cache.stamped(str(tmp_path.parent / "elsewhere.py"), root)
+    assert core_cache.stamped(core_batch.__file__)
+
+
+@needs_jit
+def test_numba_uses_the_package_stamp_for_the_core_and_its_own_elsewhere():
+    """The numba internals this leans on: fails loudly if a numba release renames or bypasses them."""
+    mixin = caching._SourceFileBackedLocatorMixin
+    assert getattr(mixin.get_source_stamp, "busyhour_digest", False)
+    stamp = caching.FunctionCache(run_batch.py_func)._cache_file._source_stamp
+    assert stamp[1:] == ("busyhour-sources", core_cache.package_digest())
+    from busyhour.erlang import kernels
+    fn = next(v for v in vars(kernels).values() if hasattr(v, "py_func"))
+    assert not isinstance(caching.FunctionCache(fn.py_func)._cache_file._source_stamp, tuple)
+
+
+@needs_jit
+def test_a_change_to_any_source_makes_the_cached_core_stale(monkeypatch):
+    """numba's own index check, with the digest of a changed source: the cached entry is not loaded."""
+    warm_up_router()
+    assert caching.FunctionCache(run_batch.py_func)._cache_file._load_index(), "run_batch not in the disk cache"
+    monkeypatch.setattr(core_cache, "package_digest", lambda: "a changed source")
+    assert caching.FunctionCache(run_batch.py_func)._cache_file._load_index() == {}
+
+
+_CALLEE = "from busyhour.router.core_jit import kernel\n\n\n@kernel\ndef scale(x):\n    return x * {k}\n"
+_CALLER = "from busyhour.router.core_jit import entry\n\nfrom .callee import scale\n\n\n@entry\ndef run(x):\n    " \
+          "return scale(x) + 1\n"
+_RUN = textwrap.dedent("""
+    import sys
+    from numba.core import caching
+    from busyhour.router import core_batch, core_cache
+    if sys.argv[2] == "numba":  # numba's own check only
+        mixin = caching._SourceFileBackedLocatorMixin
+        mixin.get_source_stamp = mixin.get_source_stamp.stock
+    core_cache.PACKAGE_ROOT = sys.argv[1]
+    core_cache.package_digest.cache_clear()  # taken when busyhour.router was imported
+    sys.path.insert(0, sys.argv[1])
+    from router.caller import run
+    print(run(2))
+""")
+
+
+@needs_jit
+@pytest.mark.parametrize("check", ["package", "numba"])
+def test_a_changed_callee_runs_its_new_code_after_a_cached_run(tmp_path, check):
+    """A kernel in one file, the entry calling it in another, both cached; then the callee's file changes. With
+    the package's check the next run has the new code; with numba's own it ran the stale copy."""
+    _tree(tmp_path, {"pkg/router/__init__.py": "", "pkg/router/callee.py": _CALLEE.format(k=10),
+                     "pkg/router/caller.py": _CALLER, "run.py": _RUN})
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "cache")}
+
+    def run() -> str:
+        return subprocess.run([sys.executable, str(tmp_path / "run.py"), str(tmp_path / "pkg"), check], env=env,
+                              capture_output=True, text=True, check=True, cwd=tmp_path, timeout=120).stdout.strip()
+
+    assert run() == "21"
+    (tmp_path / "pkg" / "router" / "callee.py").write_text(_CALLEE.format(k=100))
+    if check == "package":
+        assert run() == "201", "the entry ran its callee's old code"
+    else:  # the case core_cache.py exists for
+        assert run() == "21", "numba's own check now sees a changed callee: core_cache.py may no longer be needed"
