@@ -20,7 +20,14 @@ once per process, when its first kernel is defined, so it matches the
 sources that process runs. The Erlang kernels (one self-contained file)
 keep numba's own check.
 
-This leans on numba internals (``caching._SourceFileBackedLocatorMixin``):
+Cached code of these functions that cannot be read (a truncated file, an
+index written by something else) is a cache miss: numba compiles it again
+and saves over it, and one line on stderr names the file. Left to numba,
+such a file made every later run fail with the unpickling error, until it
+was found and deleted by hand.
+
+This leans on numba internals (``caching._SourceFileBackedLocatorMixin``,
+``IndexDataCacheFile._load_index``, ``Cache.load_overload``):
 pyproject.toml bounds numba's version and tests/router/test_core_cache.py
 fails loudly if it changes.
 """
@@ -30,6 +37,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
+import sys
 
 from numba.core import caching as _caching
 
@@ -93,10 +101,65 @@ def _with_package_digest(stock):
     return get_source_stamp
 
 
+def _ours(cache_file) -> bool:
+    """Whether a numba cache file object belongs to a function stamped by :func:`_with_package_digest`."""
+    stamp = getattr(cache_file, "_source_stamp", None)
+    return isinstance(stamp, tuple) and stamp[1:2] == ("busyhour-sources",)
+
+
+_said: set[str] = set()
+
+
+def _say_unreadable(path: str, exc: BaseException) -> None:
+    if path not in _said:
+        _said.add(path)
+        print(f"busyhour: numba's cached code {path} (or its data file) could not be read "
+              f"({type(exc).__name__}: {exc}); compiling it again", file=sys.stderr, flush=True)
+
+
+def _unreadable_index_is_empty(stock):
+    """``IndexDataCacheFile._load_index``: an index that cannot be read is an empty one (a cache miss, and
+    the next save writes a good one), not an error that stops every later run."""
+
+    def _load_index(self):
+        try:
+            return stock(self)
+        except Exception as exc:  # noqa: BLE001 - truncated, or written by something else
+            if not _ours(self):
+                raise
+            _say_unreadable(self._index_path, exc)
+            return {}
+
+    _load_index.busyhour_digest = True
+    return _load_index
+
+
+def _unreadable_code_is_a_miss(stock):
+    """``Cache.load_overload``: cached code that cannot be read or rebuilt is compiled again (and saved over)."""
+
+    def load_overload(self, sig, target_context):
+        try:
+            return stock(self, sig, target_context)
+        except Exception as exc:  # noqa: BLE001 - a truncated data file, bitcode LLVM cannot read
+            if not _ours(self._cache_file):
+                raise
+            _say_unreadable(self._cache_file._index_path, exc)
+            return None
+
+    load_overload.busyhour_digest = True
+    return load_overload
+
+
 def install() -> None:
-    """Make numba's cache check of this package's functions cover :func:`package_digest` (idempotent). Every
+    """Make numba's cache check of this package's functions cover :func:`package_digest`, and their unreadable
+    cached code a cache miss (idempotent). Every
     module that defines kernels calls it before the first (through core_jit.py, or itself), so a kernel's
     stamp never depends on which module was imported first."""
     mixin = _caching._SourceFileBackedLocatorMixin
     if not getattr(mixin.get_source_stamp, "busyhour_digest", False):
         mixin.get_source_stamp = _with_package_digest(mixin.get_source_stamp)
+    index = _caching.IndexDataCacheFile
+    if not getattr(index._load_index, "busyhour_digest", False):
+        index._load_index = _unreadable_index_is_empty(index._load_index)
+    if not getattr(_caching.Cache.load_overload, "busyhour_digest", False):
+        _caching.Cache.load_overload = _unreadable_code_is_a_miss(_caching.Cache.load_overload)

@@ -115,3 +115,48 @@ def test_a_changed_callee_runs_its_new_code_after_a_cached_run(tmp_path, check):
         assert run() == "201", "the entry ran its callee's old code"
     else:  # the case core_cache.py exists for
         assert run() == "21", "numba's own check now sees a changed callee: core_cache.py may no longer be needed"
+
+
+def _cached_files(cache, suffix: str, name: str) -> list:
+    return sorted(p for p in cache.rglob(f"*{suffix}") if name in p.name)
+
+
+@needs_jit
+@pytest.mark.parametrize("damaged", [".nbc", ".nbi"])
+def test_unreadable_cached_code_is_compiled_again_and_named(tmp_path, damaged):
+    """A truncated data or index file of the package's cached code: the next run compiles it again (right
+    answer, one line naming the file), saves over it, and the run after that reads it quietly."""
+    _tree(tmp_path, {"pkg/router/__init__.py": "", "pkg/router/callee.py": _CALLEE.format(k=10),
+                     "pkg/router/caller.py": _CALLER, "run.py": _RUN})
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "cache")}
+
+    def run() -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, str(tmp_path / "run.py"), str(tmp_path / "pkg"), "package"],
+                              env=env, capture_output=True, text=True, cwd=tmp_path, timeout=120)
+
+    assert run().stdout.strip() == "21"
+    (target,) = _cached_files(tmp_path / "cache", damaged, "caller.run")
+    target.write_bytes(target.read_bytes()[:10])
+    again = run()
+    assert (again.returncode, again.stdout.strip()) == (0, "21"), again.stderr
+    assert "could not be read" in again.stderr and "caller.run" in again.stderr and "compiling it again" in again.stderr
+    quiet = run()
+    assert (quiet.stdout.strip(), quiet.stderr) == ("21", "")
+
+
+@needs_jit
+def test_unreadable_cached_code_elsewhere_is_left_to_numba(tmp_path):
+    """Outside the package numba's behaviour is unchanged: the unreadable file is its error."""
+    (tmp_path / "plain.py").write_text("from busyhour.router import core_jit\nfrom numba import njit\n\n\n"
+                                       "@njit(cache=True)\ndef f(x):\n    return x + 1\n\n\nprint(f(1))\n")
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "cache")}
+
+    def run() -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, str(tmp_path / "plain.py")], env=env, capture_output=True, text=True,
+                              cwd=tmp_path, timeout=120)
+
+    assert run().stdout.strip() == "2"
+    (target,) = _cached_files(tmp_path / "cache", ".nbc", "plain.f")
+    target.write_bytes(target.read_bytes()[:10])
+    broken = run()
+    assert broken.returncode != 0 and "could not be read" not in broken.stderr
