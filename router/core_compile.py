@@ -80,13 +80,25 @@ def router_dispatchers() -> list:
     return [run_batch, deadline, h_get, h_rebuild, rank_of, stats_feed, stats_rehash]
 
 
+def prepare_router() -> None:
+    """Before a Router is used: when any kernel Router calls is neither compiled in this process nor in numba's
+    disk cache, say so (:func:`compile_notice`) and compile them all now (:func:`warm_up_router`). Compiled
+    only as used, a program that never calls one of them (``position()``, a growing call table) would find it
+    missing, and be told it was compiling the core, at every run."""
+    if not will_compile(router_dispatchers()):
+        return
+    compile_notice("the routing core", router_dispatchers(), ROUTER_COMPILE_S)
+    warm_up_router()
+
+
 def warm_up_router() -> float:
     """Compile (or load from the cache) every kernel Router calls; return the seconds it took."""
     from .core_layout import OP_ACCEPT, OP_ADVANCE, OP_ARRIVE, OP_DTYPE, OP_LOGIN
     from .fast import Router
 
     t0 = time.perf_counter()
-    r = Router.from_config({"agents": [{"id": "a"}], "queues": [{"name": "q", "members": ["a"]}]}, calls=16)
+    r = Router.from_config({"agents": [{"id": "a"}], "queues": [{"name": "q", "members": ["a"]}]}, calls=16,
+                           notice=False)
     ops = np.array([(OP_LOGIN, 0.0, 0, 0, -1, 0, 1.0)] + [(OP_ARRIVE, 0.0, i, -1, 0, 0, 0.0) for i in range(1, 40)]
                    + [(OP_ACCEPT, 1.0, 1, 0, -1, 0, 0.0), (OP_ADVANCE, 2.0, 0, -1, -1, 0, 0.0)], dtype=OP_DTYPE)
     r.submit(ops)  # grows the call table on the way (h_rebuild)

@@ -25,7 +25,7 @@ import numpy as np
 from .codes import MAX_NUMBER_CHARS, CallState, EventKind
 from .config import RouterConfig, load_toml, parse_config
 from .core_batch import deadline, run_batch
-from .core_compile import ROUTER_COMPILE_S, compile_notice, router_dispatchers
+from .core_compile import prepare_router
 from .core_jit import Direct
 from .core_ids import h_get
 from .core_build import build, core_channels, grow
@@ -72,7 +72,7 @@ class Router(EventReaders, RowBuilders, CallIds, CoreViews, MemberPause, MemberC
             raise ConfigError("config: expected a RouterConfig; use Router.from_config(dict)")
         self.config = config
         if notice:  # off for drivers that call the core inside their own compiled loop (the simulator)
-            compile_notice("the routing core", router_dispatchers(), ROUTER_COMPILE_S)
+            prepare_router()
         self._S = build(config, calls=max(16, int(calls)))
         self.agent_ids: list[Hashable] = [a.id for a in config.agents]
         self.queue_names: list[str] = [q.name for q in config.queues]

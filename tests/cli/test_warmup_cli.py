@@ -99,3 +99,23 @@ def test_the_loops_notice_counts_the_core_when_the_core_is_not_compiled(monkeypa
     assert fast.sim_compile_estimate_s() == fast.SIM_ALONE_COMPILE_S > 2 * fast.SIM_COMPILE_S
     monkeypatch.setattr(fast, "run_batch", SimpleNamespace(signatures=["(int64,)"]))
     assert fast.sim_compile_estimate_s() == fast.SIM_COMPILE_S
+
+
+def test_a_router_made_while_one_kernel_is_not_compiled_compiles_them_all_at_once(capsys, monkeypatch):
+    """A program that never calls one of the core's entries (``position()``, say) was told it was compiling
+    the routing core at every run, as that entry stayed out of the cache. Now the first Router compiles
+    every entry (one notice, once per install); later Routers find them all and say nothing."""
+    from busyhour.router import Router
+
+    monkeypatch.delenv("NUMBA_DISABLE_JIT", raising=False)
+    monkeypatch.setattr(core_compile, "_told", set())
+    unused = SimpleNamespace(signatures=[])  # an entry this program never calls: not compiled, not on disk
+    monkeypatch.setattr(core_compile, "router_dispatchers", lambda: [SimpleNamespace(signatures=["x"]), unused])
+    warmed = []
+    monkeypatch.setattr(core_compile, "warm_up_router", lambda: warmed.append(1) or unused.signatures.append("x"))
+    cfg = {"agents": [{"id": "a"}], "queues": [{"name": "q", "members": ["a"]}]}
+    Router.from_config(cfg)
+    assert warmed == [1] and capsys.readouterr().err.count("compiling the routing core, once") == 1
+    monkeypatch.setattr(core_compile, "_told", set())  # a later run of the program
+    Router.from_config(cfg)
+    assert warmed == [1] and capsys.readouterr().err == ""
