@@ -24,7 +24,7 @@ from types import SimpleNamespace
 import numpy as np
 
 from busyhour.router.core_batch import run_batch
-from busyhour.router.core_compile import cached, compile_notice, will_compile
+from busyhour.router.core_compile import cached, compile_notice, router_dispatchers, will_compile
 from busyhour.router.core_build import grow
 from busyhour.router.core_layout import (
     E_AGENT, E_CALL, E_DETAIL, E_KIND, E_QUEUE, E_SEQ, E_TIME, E_VALUE, EVENT_DTYPE, MAX_NUMBER_CODES,
@@ -251,15 +251,15 @@ def sim_compile_estimate_s() -> float:
 
 def compile_pending(scn: Scenario, engine: str = "auto") -> bool:
     """Whether running ``scn`` on ``engine`` would first compile what numba's disk cache lacks: the loop, or
-    for the SimPy driver the routing core's batch entry (most of its compile; a SimPy run may never call the
-    statistics' entries, so they are not asked for). False where that cannot be told (the run says why)."""
+    for the SimPy driver every entry of the routing core (its first Router compiles them all:
+    core_compile.prepare_router). False where that cannot be told (the run says why)."""
     from .driver import SimulationError
 
     try:
         eng = choose_engine(scn, engine)
     except (SimulationError, ValueError):
         return False
-    return will_compile([run_loop if eng == "compiled" else run_batch])
+    return will_compile([run_loop] if eng == "compiled" else router_dispatchers())
 
 
 def _simulate(scn: Scenario, replication: int, seed, progress, log_fh, streaming: bool = False) -> RunResult:

@@ -91,7 +91,8 @@ def test_compile_pending_asks_the_cache_for_the_engine_that_will_run(monkeypatch
     assert fast.compile_pending(scn, "compiled") is True
     assert asked[-1] == [run_loop]
     assert fast.compile_pending(scn, "simpy") is True
-    assert asked[-1] == [run_batch]
+    assert asked[-1] == core_compile.router_dispatchers()  # its first Router compiles every entry
+    assert run_batch in asked[-1]
     monkeypatch.setattr(core_compile, "cached", lambda ds: True)
     assert fast.compile_pending(scn, "auto") is False
     monkeypatch.setattr(core_compile, "cached", lambda ds: False)
