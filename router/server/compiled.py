@@ -67,7 +67,9 @@ class CompiledEngine(CoreViews):
     kind = "compiled"
 
     def __init__(self, config: RouterConfig, *, calls: int = 4096):
-        self.fr = Router(config, calls=calls)  # its statistics are fed the event rows as the core's run drains them
+        # notice=False: the server compiles in engines.warm_up, after its bind (a bad address fails at once) and
+        # logging how long it took; statistics are fed the event rows as the core's run drains them
+        self.fr = Router(config, calls=calls, notice=False)
         self.agent_ids = self.fr.agent_ids
         self.queue_names = self.fr.queue_names
         self._int: dict[Hashable, int] = {}

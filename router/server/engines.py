@@ -172,9 +172,13 @@ def warm_up(engine, log) -> float:
     request would otherwise wait for, past its client's timeout."""
     if engine.kind != "compiled":
         return 0.0
-    from busyhour.router.core_compile import router_dispatchers, warm_up_router, will_compile
+    from busyhour.router.core_compile import (
+        ROUTER_COMPILE_S, compile_notice, router_dispatchers, warm_up_router, will_compile,
+    )
 
     fresh = will_compile(router_dispatchers())
+    if fresh:  # its engine's Router is made quiet (CompiledEngine): the wait is said here, after the bind
+        compile_notice("the routing core", router_dispatchers(), ROUTER_COMPILE_S)
     secs = warm_up_router()
     if fresh:
         log.info("routing core compiled in %.1f s (numba's cache keeps it for later starts)", secs)

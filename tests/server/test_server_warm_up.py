@@ -45,3 +45,23 @@ def test_warm_up_readies_every_kernel_the_router_calls():
 def test_the_python_engine_needs_no_warm_up():
     eng = engines.make_engine(parse_toml(CONFIG.read_text(), str(CONFIG)), "python")
     assert engines.warm_up(eng, logging.getLogger("test")) == 0.0
+
+
+def test_the_server_compiles_in_its_warm_up_after_the_bind_not_when_it_builds_the_engine(monkeypatch, capsys):
+    """A Router compiles the core when made (core_compile.prepare_router), but the server's engine is made
+    before the bind: its compile waits for ``warm_up``, so a bad address still fails at once, and the notice
+    and the log line come there."""
+    from busyhour.router import core_compile
+
+    compiled: list = []
+    monkeypatch.delenv("NUMBA_DISABLE_JIT", raising=False)
+    monkeypatch.setattr(core_compile, "_told", set())
+    monkeypatch.setattr(core_compile, "cached", lambda ds: bool(compiled))  # an empty cache until compiled
+    monkeypatch.setattr(core_compile, "warm_up_router", lambda: compiled.append(1) or 1.5)
+    eng = engines.make_engine(parse_toml(CONFIG.read_text(), str(CONFIG)), "compiled")
+    assert compiled == [] and capsys.readouterr().err == ""
+    logged: list = []
+    monkeypatch.setattr(logging.Logger, "info", lambda self, msg, *a: logged.append(msg % a))
+    assert engines.warm_up(eng, logging.getLogger("test")) == 1.5
+    assert compiled == [1] and "compiling the routing core, once" in capsys.readouterr().err
+    assert logged == ["routing core compiled in 1.5 s (numba's cache keeps it for later starts)"]
