@@ -152,9 +152,8 @@ def _unreadable_code_is_a_miss(stock):
 
 def install() -> None:
     """Make numba's cache check of this package's functions cover :func:`package_digest`, and their unreadable
-    cached code a cache miss (idempotent). Every
-    module that defines kernels calls it before the first (through core_jit.py, or itself), so a kernel's
-    stamp never depends on which module was imported first."""
+    cached code a cache miss (idempotent). Every module that defines kernels calls it before the first (through
+    core_jit.py, or itself), so a kernel's stamp never depends on which module was imported first."""
     mixin = _caching._SourceFileBackedLocatorMixin
     if not getattr(mixin.get_source_stamp, "busyhour_digest", False):
         mixin.get_source_stamp = _with_package_digest(mixin.get_source_stamp)

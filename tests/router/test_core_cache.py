@@ -84,7 +84,7 @@ _CALLER = "from busyhour.router.core_jit import entry\n\nfrom .callee import sca
 _RUN = textwrap.dedent("""
     import sys
     from numba.core import caching
-    from busyhour.router import core_batch, core_cache
+    from busyhour.router import core_cache
     if sys.argv[2] == "numba":  # numba's own check only
         mixin = caching._SourceFileBackedLocatorMixin
         mixin.get_source_stamp = mixin.get_source_stamp.stock
