@@ -103,6 +103,7 @@ def test_refused_handshakes_are_counted_by_reason_and_logged(tmp_path):
     cfg.write_text(CONFIG)
     port = free_port()
     srv = spawn(cfg, extra=["--curve-keys", str(keys), "--metrics", f"127.0.0.1:{port}"])
+    peers: list = []
     try:
         admitted = client_keys(keys, "pbx")
         stranger_pub, stranger_sec = zmq.curve_keypair()
@@ -112,22 +113,29 @@ def test_refused_handshakes_are_counted_by_reason_and_logged(tmp_path):
                                (admitted.public, admitted.secret, other_server_pub))]
         for peer in peers:
             assert peer.raw(b"\x81\xa1v\x01") is None
-        wanted = ('reason="plain_text"', 'reason="key_not_admitted"', 'reason="wrong_server_key"')
+        # The keyless client is refused as plain_text, or as other when it hangs up first: both sides see the
+        # mechanism mismatch, and on a loaded machine the client may close before the server has written its
+        # error (the server's monitor then reports no detail, EPIPE; seen under CPU load, 1 run in ~5).
+        wanted = (('reason="plain_text"', 'reason="other"'), ('reason="key_not_admitted"',),
+                  ('reason="wrong_server_key"',))
         end = time.monotonic() + 20.0
         while True:  # the loop reads its monitors once a second
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
                 text = resp.read().decode()
             lines = [ln for ln in text.splitlines() if ln.startswith("busyhour_handshakes_refused_total{")]
-            if all(any(w in ln and not ln.endswith(" 0.0") for ln in lines) for w in wanted):
+            if all(any(w in ln and not ln.endswith(" 0.0") for w in ws for ln in lines) for ws in wanted):
                 break
             assert time.monotonic() < end, lines
             time.sleep(0.2)
         for peer in peers:
             peer.close()
+        peers = []
         log = server_log(srv)
         assert "refused" in log and "client handshakes" in log and "docs/server.md" in log, log
         ok = Peer(srv.commands, b"ok-client", curve=admitted)
         assert ok.ask("ping")["ok"]  # an admitted client is untouched
         ok.close()
     finally:
+        for peer in peers:  # a failure above leaves them open: closed here, not by a later test's collector
+            peer.close()
         srv.kill()
