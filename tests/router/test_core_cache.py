@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from collections.abc import Callable
 
 import pytest
 from numba.core import caching, config
@@ -96,25 +97,40 @@ _RUN = textwrap.dedent("""
 """)
 
 
+def _runner(tmp_path, *argv) -> Callable[[], subprocess.CompletedProcess]:
+    """A run of ``python argv...`` in ``tmp_path`` with its own numba cache folder there."""
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "cache")}
+    return lambda: subprocess.run([sys.executable, *map(str, argv)], env=env, capture_output=True, text=True,
+                                  cwd=tmp_path, timeout=120)
+
+
+def _two_file_package(tmp_path, check: str) -> Callable[[], subprocess.CompletedProcess]:
+    """A package with a kernel in one file and the entry calling it in another, and its runner (``check``:
+    "package" for the package's cache check, "numba" for numba's own)."""
+    _tree(tmp_path, {"pkg/router/__init__.py": "", "pkg/router/callee.py": _CALLEE.format(k=10),
+                     "pkg/router/caller.py": _CALLER, "run.py": _RUN})
+    return _runner(tmp_path, tmp_path / "run.py", tmp_path / "pkg", check)
+
+
+def _answer(run) -> str:
+    done = run()
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
 @needs_jit
 @pytest.mark.parametrize("check", ["package", "numba"])
 def test_a_changed_callee_runs_its_new_code_after_a_cached_run(tmp_path, check):
     """A kernel in one file, the entry calling it in another, both cached; then the callee's file changes. With
     the package's check the next run has the new code; with numba's own it ran the stale copy."""
-    _tree(tmp_path, {"pkg/router/__init__.py": "", "pkg/router/callee.py": _CALLEE.format(k=10),
-                     "pkg/router/caller.py": _CALLER, "run.py": _RUN})
-    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "cache")}
-
-    def run() -> str:
-        return subprocess.run([sys.executable, str(tmp_path / "run.py"), str(tmp_path / "pkg"), check], env=env,
-                              capture_output=True, text=True, check=True, cwd=tmp_path, timeout=120).stdout.strip()
-
-    assert run() == "21"
+    run = _two_file_package(tmp_path, check)
+    assert _answer(run) == "21"
     (tmp_path / "pkg" / "router" / "callee.py").write_text(_CALLEE.format(k=100))
     if check == "package":
-        assert run() == "201", "the entry ran its callee's old code"
+        assert _answer(run) == "201", "the entry ran its callee's old code"
     else:  # the case core_cache.py exists for
-        assert run() == "21", "numba's own check now sees a changed callee: core_cache.py may no longer be needed"
+        stale = "numba's own check now sees a changed callee: core_cache.py may no longer be needed"
+        assert _answer(run) == "21", stale
 
 
 def _cached_files(cache, suffix: str, name: str) -> list:
@@ -126,15 +142,8 @@ def _cached_files(cache, suffix: str, name: str) -> list:
 def test_unreadable_cached_code_is_compiled_again_and_named(tmp_path, damaged):
     """A truncated data or index file of the package's cached code: the next run compiles it again (right
     answer, one line naming the file), saves over it, and the run after that reads it quietly."""
-    _tree(tmp_path, {"pkg/router/__init__.py": "", "pkg/router/callee.py": _CALLEE.format(k=10),
-                     "pkg/router/caller.py": _CALLER, "run.py": _RUN})
-    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "cache")}
-
-    def run() -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, str(tmp_path / "run.py"), str(tmp_path / "pkg"), "package"],
-                              env=env, capture_output=True, text=True, cwd=tmp_path, timeout=120)
-
-    assert run().stdout.strip() == "21"
+    run = _two_file_package(tmp_path, "package")
+    assert _answer(run) == "21"
     (target,) = _cached_files(tmp_path / "cache", damaged, "caller.run")
     target.write_bytes(target.read_bytes()[:10])
     again = run()
@@ -149,13 +158,8 @@ def test_unreadable_cached_code_elsewhere_is_left_to_numba(tmp_path):
     """Outside the package numba's behaviour is unchanged: the unreadable file is its error."""
     (tmp_path / "plain.py").write_text("from busyhour.router import core_jit\nfrom numba import njit\n\n\n"
                                        "@njit(cache=True)\ndef f(x):\n    return x + 1\n\n\nprint(f(1))\n")
-    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "cache")}
-
-    def run() -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, str(tmp_path / "plain.py")], env=env, capture_output=True, text=True,
-                              cwd=tmp_path, timeout=120)
-
-    assert run().stdout.strip() == "2"
+    run = _runner(tmp_path, tmp_path / "plain.py")
+    assert _answer(run) == "2"
     (target,) = _cached_files(tmp_path / "cache", ".nbc", "plain.f")
     target.write_bytes(target.read_bytes()[:10])
     broken = run()
