@@ -28,6 +28,7 @@ from .core_batch import deadline, run_batch
 from .core_compile import prepare_router
 from .core_jit import Direct
 from .core_ids import h_get
+from .core_kernels import event_rows
 from .core_build import build, core_channels, grow
 from .core_upgrade import upgrade
 from .fast_trial import settle_trial
@@ -93,6 +94,7 @@ class Router(EventReaders, RowBuilders, CallIds, CoreViews, MemberPause, MemberC
     def _direct(self) -> None:
         """The core's hot entries called without numba's per-call dispatch (core_jit.Direct; not pickled)."""
         self._run_batch, self._deadline, self._h_get = Direct(run_batch), Direct(deadline), Direct(h_get)
+        self._event_rows = Direct(event_rows)
         # the one-row arrays of the per-call methods: (op row, status, seq_after, skill profile, the op row's bytes)
         # and the status as a memoryview (read at a fifth of numpy's cost)
         raw, status = bytearray(OP_DTYPE.itemsize), np.zeros(1, dtype=np.int8)
@@ -103,7 +105,7 @@ class Router(EventReaders, RowBuilders, CallIds, CoreViews, MemberPause, MemberC
 
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
-        for name in ("_run_batch", "_deadline", "_h_get", "_one_rows", "_core_views", "_detail_texts"):
+        for name in ("_run_batch", "_deadline", "_h_get", "_event_rows", "_one_rows", "_core_views", "_detail_texts"):
             state.pop(name, None)
         return state
 

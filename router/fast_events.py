@@ -114,15 +114,7 @@ class EventReaders:
         n = int(S.S_i[S_NEV])
         k = self._unfed
         out = np.empty(n - k, dtype=EVENT_DTYPE)
-        ev_i, ev_f = S.EV_i[k:n], S.EV_f[k:n]
-        out["seq"] = ev_i[:, E_SEQ]
-        out["kind"] = ev_i[:, E_KIND]
-        out["call"] = ev_i[:, E_CALL]
-        out["agent"] = ev_i[:, E_AGENT]
-        out["queue"] = ev_i[:, E_QUEUE]
-        out["detail"] = ev_i[:, E_DETAIL]
-        out["time_s"] = ev_f[:, E_TIME]
-        out["value"] = ev_f[:, E_VALUE]
+        self._event_rows(S.EV_i, S.EV_f, k, out)
         if self._stats is not None:
             self._stats.feed(S.EV_i, S.EV_f, n)
         S.S_i[S_NEV] = self._unfed = 0
