@@ -9,16 +9,20 @@ until its cache was deleted by hand. A source checkout met that after every
 ``git pull`` that touched a callee.
 
 Here a function defined under ``router/``, ``sim/`` or ``tests/`` of this
-package gets a freshness stamp made of numba's own and a digest of every
-``.py`` file directly in ``router/`` and ``sim/`` (the compiled code's
-sources: kernels, the layout and codes they read): a change to any of them
-makes every cached kernel stale, and the next run compiles again (saying so,
-core_compile.compile_notice). A change to a module that no kernel reads
-(the facade, the reference engine) recompiles too: following imports
-instead would save that, at the risk of missing one. The digest is taken
-once per process, when its first kernel is defined, so it matches the
-sources that process runs. The Erlang kernels (one self-contained file)
-keep numba's own check.
+package gets a freshness stamp made of numba's own and a digest of the
+compiled code's sources (:func:`compiled_sources`): every ``.py`` file
+directly in ``router/`` and ``sim/`` that defines compiled code (a line
+starting with a decorator such as ``@kernel``, ``@entry``, ``@njit`` or
+``@intrinsic``), and every module of those folders they import, directly or
+not (the layout and codes they read). A change to any of them makes every
+cached kernel stale, and the next run compiles again (saying so,
+core_compile.compile_notice). A module no kernel reaches (the facade, the
+reference engine, the SimPy driver) is left out, so an edit there costs no
+recompile; tests/router/test_core_cache.py checks the imports found here
+against Python's own parse of every module. The digest is taken once per
+process, when its first kernel is defined, so it matches the sources that
+process runs. The Erlang kernels (one self-contained file) keep numba's
+own check.
 
 Cached code of these functions that cannot be read (a truncated file, an
 index written by something else) is a cache miss: numba compiles it again
@@ -37,6 +41,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
+import re
 import sys
 
 from numba.core import caching as _caching
@@ -49,25 +54,75 @@ SOURCE_DIRS = ("router", "sim")
 STAMPED_DIRS = ("router", "sim", "tests")
 
 
-def sources_digest(root: str | None = None, dirs: tuple[str, ...] = SOURCE_DIRS) -> str:
-    """SHA-256 over the names and text of every ``.py`` file directly in ``root``/``dirs`` (``root``:
-    :data:`PACKAGE_ROOT`), in name order."""
+#: A line that makes its module part of the compiled code: a decorator of core_jit's or numba's (a kernel, an
+#: entry, an intrinsic, a typing or lowering registration) at the start of a line. The patterns here match
+#: after a newline (each text is searched with one put before it): far faster than ``^`` with ``re.M``.
+_COMPILED = re.compile(rb"\n@(?:\w+\.)*(?:cold_kernel|kernel|entry|njit|jit|cfunc|intrinsic|overload\w*|lower_\w+|"
+                       rb"infer\w*|register_\w+|type_callable|vectorize|guvectorize)\b")
+#: ``from .x import a, b`` (any number of dots, names in parentheses or not) and ``from busyhour.x import a``.
+_FROM = re.compile(rb"\n[ \t]*from[ \t]+(\.*)([\w.]*)[ \t]+import[ \t]+(\([^)]*\)|[^\n]*)")
+#: ``import busyhour.x.y``.
+_IMPORT = re.compile(rb"\n[ \t]*import[ \t]+busyhour\.([\w.]+)")
+
+
+def _imports(rel: str, text: bytes) -> set[str]:
+    """The files (``folder/name.py``, relative to the package's folder) that module ``rel`` may import from this
+    package: for ``from M import a``, M's own file and a file ``a`` of M's folder (a submodule)."""
+    here = rel.split("/")[:-1]
+    out = set()
+    for dots, module, names in _FROM.findall(text):
+        if dots:
+            if len(dots) - 1 > len(here):
+                continue
+            parts = here[:len(here) - (len(dots) - 1)]
+        elif module == b"busyhour" or module.startswith(b"busyhour."):
+            parts, module = [], module[len(b"busyhour."):]
+        else:
+            continue
+        base = parts + (module.decode().split(".") if module else [])
+        out.add("/".join(base) + ".py")
+        for name in re.split(rb"[\s,()]+", names.split(b"#")[0]):
+            if name and name not in (b"as", b"\\") and name != b"*":
+                out.add("/".join(base + [name.decode()]) + ".py")
+    for module in _IMPORT.findall(text):
+        out.add(module.decode().replace(".", "/") + ".py")
+    return out
+
+
+def compiled_sources(root: str | None = None, dirs: tuple[str, ...] = SOURCE_DIRS) -> dict[str, bytes]:
+    """The compiled code's sources among the ``.py`` files directly in ``root``/``dirs`` (``root``:
+    :data:`PACKAGE_ROOT`): each file that defines compiled code, and each of those files it imports, directly
+    or not (see the module docstring); their texts by ``folder/name.py``."""
     root = PACKAGE_ROOT if root is None else root
-    h = hashlib.sha256()
+    texts = {}
     for d in dirs:
-        folder = os.path.join(root, d)
         try:
-            names = sorted(n for n in os.listdir(folder) if n.endswith(".py"))
+            names = sorted(n for n in os.listdir(os.path.join(root, d)) if n.endswith(".py"))
         except OSError:
             continue
         for name in names:
             try:
-                with open(os.path.join(folder, name), "rb") as f:
-                    text = f.read()
+                with open(os.path.join(root, d, name), "rb") as f:
+                    texts[f"{d}/{name}"] = b"\n" + f.read()
             except OSError:
                 continue
-            h.update(f"{d}/{name}\0{len(text)}\0".encode())
-            h.update(text)
+    todo = [rel for rel, text in texts.items() if _COMPILED.search(text)]
+    keep = set(todo)
+    while todo:
+        rel = todo.pop()
+        for dep in _imports(rel, texts[rel]):
+            if dep in texts and dep not in keep:
+                keep.add(dep)
+                todo.append(dep)
+    return {rel: texts[rel][1:] for rel in sorted(keep)}
+
+
+def sources_digest(root: str | None = None, dirs: tuple[str, ...] = SOURCE_DIRS) -> str:
+    """SHA-256 over the names and texts of :func:`compiled_sources`, in name order."""
+    h = hashlib.sha256()
+    for rel, text in compiled_sources(root, dirs).items():
+        h.update(f"{rel}\0{len(text)}\0".encode())
+        h.update(text)
     return h.hexdigest()
 
 

@@ -8,11 +8,13 @@ numba's own check, and not with the package's.
 
 from __future__ import annotations
 
+import ast
 import os
 import subprocess
 import sys
 import textwrap
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from numba.core import caching, config
@@ -31,21 +33,99 @@ def _tree(root, files: dict[str, str]) -> None:
         path.write_text(text)
 
 
-def test_the_digest_follows_the_text_of_every_source_file_and_nothing_else(tmp_path):
-    _tree(tmp_path, {"router/a.py": "A = 1\n", "router/b.py": "B = 2\n", "sim/c.py": "C = 3\n",
-                     "router/notes.txt": "x", "router/server/d.py": "D = 4\n", "erlang/e.py": "E = 5\n"})
+_KERNEL = """from .core_jit import kernel
+from .layout import (
+    A,
+    B,
+)
+from ..sim.c import C
+
+
+@kernel
+def k(x):
+    return x + A + B + C
+"""
+
+
+def test_the_digest_follows_compiled_code_and_what_it_imports_and_nothing_else(tmp_path):
+    _tree(tmp_path, {"router/core_jit.py": "kernel = None\n", "router/k.py": _KERNEL,
+                     "router/layout.py": "A, B = 1, 2\n", "sim/c.py": "C = 3\n",
+                     "router/facade.py": "from .k import k\n\nX = 1\n", "router/notes.txt": "x",
+                     "router/server/d.py": "@kernel\ndef d(x):\n    return x\n", "erlang/e.py": "E = 5\n"})
+    assert sorted(core_cache.compiled_sources(str(tmp_path))) == [
+        "router/core_jit.py", "router/k.py", "router/layout.py", "sim/c.py"]
     first = core_cache.sources_digest(str(tmp_path))
     assert core_cache.sources_digest(str(tmp_path)) == first
-    os.utime(tmp_path / "router" / "a.py", (1, 1))  # touched, same text
+    os.utime(tmp_path / "router" / "k.py", (1, 1))  # touched, same text
     assert core_cache.sources_digest(str(tmp_path)) == first
-    for rel in ("router/notes.txt", "router/server/d.py", "erlang/e.py"):  # not compiled-code sources
-        (tmp_path / rel).write_text("changed\n")
+    for rel in ("router/facade.py", "router/notes.txt", "router/server/d.py", "erlang/e.py"):  # no kernel reads
+        (tmp_path / rel).write_text("Y = 2\n")
         assert core_cache.sources_digest(str(tmp_path)) == first, rel
-    (tmp_path / "sim" / "c.py").write_text("C = 4\n")
-    second = core_cache.sources_digest(str(tmp_path))
-    assert second != first
-    (tmp_path / "router" / "new.py").write_text("")
-    assert core_cache.sources_digest(str(tmp_path)) not in (first, second)
+    (tmp_path / "router" / "plain.py").write_text("Z = 1\n")  # a new module no kernel imports
+    assert core_cache.sources_digest(str(tmp_path)) == first
+    seen = {first}
+    for rel, text in (("sim/c.py", "C = 4\n"), ("router/layout.py", "A, B = 1, 3\n"),
+                      ("router/core_jit.py", "kernel = 1\n"), ("router/k.py", _KERNEL + "\n# more\n"),
+                      ("router/new.py", "from numba import njit\n\n\n@njit\ndef f():\n    return 1\n")):
+        (tmp_path / rel).write_text(text)
+        digest = core_cache.sources_digest(str(tmp_path))
+        assert digest not in seen, rel
+        seen.add(digest)
+
+
+def _ast_closure(root: str) -> set[str]:
+    """The compiled code's sources found by Python's own parser, independently of core_cache's patterns: modules
+    with a function or class decorated (or a function made) by a name imported from numba or core_jit (but
+    ``Direct``, a caller of compiled code), and everything they import from router/ and sim/, directly or not."""
+    files = {f"{d}/{n}": ast.parse(Path(root, d, n).read_text()) for d in core_cache.SOURCE_DIRS
+             for n in sorted(os.listdir(os.path.join(root, d))) if n.endswith(".py")}
+
+    def imports(rel, tree):
+        here, out = rel.split("/")[:-1], set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom):
+                if node.level:
+                    base = here[:len(here) - (node.level - 1)] + (node.module.split(".") if node.module else [])
+                elif (node.module or "").split(".")[0] == "busyhour":
+                    base = node.module.split(".")[1:]
+                else:
+                    continue
+                out |= {"/".join(base) + ".py"} | {"/".join(base + [a.name]) + ".py" for a in node.names}
+            elif isinstance(node, ast.Import):
+                out |= {"/".join(a.name.split(".")[1:]) + ".py" for a in node.names if a.name.startswith("busyhour.")}
+        return out & set(files)
+
+    def compiles(tree):
+        made = {a.asname or a.name for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
+                and ((node.module or "").startswith("numba") or (node.module or "").endswith("core_jit"))
+                for a in node.names} - {"Direct"}
+        for node in ast.walk(tree):
+            decs = getattr(node, "decorator_list", [])
+            calls = [node.func] if isinstance(node, ast.Call) else []
+            for d in decs + calls:
+                d = d.func if isinstance(d, ast.Call) else d
+                if (isinstance(d, ast.Name) and d.id in made) or (isinstance(d, ast.Attribute)
+                                                                  and ast.unparse(d).startswith("numba.")):
+                    return True
+        return False
+
+    keep = {rel for rel, tree in files.items() if compiles(tree)}
+    todo = list(keep)
+    while todo:
+        for dep in imports(rel := todo.pop(), files[rel]) - keep:
+            keep.add(dep)
+            todo.append(dep)
+    return keep
+
+
+def test_the_digest_covers_every_module_the_compiled_code_is_made_from():
+    """The package itself: every module Python's parser shows compiled code in, or imported by one (directly or
+    not), is in the digest; the facade is not, so an edit there recompiles nothing."""
+    found = set(core_cache.compiled_sources())
+    by_parser = _ast_closure(core_cache.PACKAGE_ROOT)
+    assert by_parser - found == set(), "modules the compiled code reads but the digest leaves out"
+    assert {"router/core_batch.py", "router/core_layout.py", "router/core_jit.py", "sim/fast_loop.py"} <= found
+    assert not {"router/fast.py", "router/engine.py", "sim/driver.py", "sim/fast.py"} & found
 
 
 def test_functions_of_router_sim_and_tests_are_stamped_and_others_are_not(tmp_path):
