@@ -14,6 +14,7 @@ ZeroMQ's handshake before any request is read.
 
 from __future__ import annotations
 
+import errno
 import ipaddress
 import math
 import os
@@ -146,8 +147,21 @@ REFUSALS = {
     (zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL, zmq.PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH): "plain_text",
     (zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL, zmq.PROTOCOL_ERROR_ZMTP_CRYPTOGRAPHIC): "wrong_server_key",
 }
+#: A handshake that failed with no detail but the connection closed under it (the peer hung up, or reset it): a
+#: client that gave up mid-handshake, often one that saw the refusal first (the event's value is the errno).
+CLOSED = {errno.EPIPE, errno.ECONNRESET}
 _WORDS = {"key_not_admitted": "a client key not in clients/", "plain_text": "a client without CurveZMQ keys",
-          "wrong_server_key": "a client holding another server public key", "other": "other handshake errors"}
+          "wrong_server_key": "a client holding another server public key",
+          "closed_during_handshake": "a client that closed the connection during the handshake",
+          "other": "other handshake errors"}
+
+
+def refusal_reason(event: int, value: int) -> str:
+    """The metric label of a failed handshake, from a socket monitor's event and value."""
+    reason = REFUSALS.get((event, value))
+    if reason is None and event == zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL and value in CLOSED:
+        return "closed_during_handshake"
+    return reason or "other"
 REFUSAL_LOG_S = 60.0  # at most one log line about refused handshakes this often
 REFUSAL_READ_S = 1.0  # the monitors are read at most this often
 
@@ -178,7 +192,7 @@ class ServerAuth:
                     ev = recv_monitor_message(m, zmq.NOBLOCK)
                 except zmq.Again:
                     break
-                out[REFUSALS.get((ev["event"], ev["value"]), "other")] += 1
+                out[refusal_reason(ev["event"], ev["value"])] += 1
         return out
 
     def report(self, now_s: float, counter, log) -> None:

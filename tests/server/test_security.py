@@ -90,6 +90,22 @@ def test_a_port_beyond_65535_is_refused_not_wrapped():
     assert is_local_endpoint("tcp://127.0.0.1:*")
 
 
+def test_each_failed_handshake_gets_its_reason():
+    """The socket monitor's event and value -> the metric label: a peer that hung up or reset the connection
+    mid-handshake has its own label; any other error with no detail stays ``other``."""
+    import errno
+
+    from busyhour.router.server.security import REFUSALS, refusal_reason
+
+    for (event, value), reason in REFUSALS.items():
+        assert refusal_reason(event, value) == reason
+    for code in (errno.EPIPE, errno.ECONNRESET):
+        assert refusal_reason(zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL, code) == "closed_during_handshake"
+    assert refusal_reason(zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL, errno.ENOMEM) == "other"
+    assert refusal_reason(zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL, zmq.PROTOCOL_ERROR_ZMTP_UNSPECIFIED) == "other"
+    assert refusal_reason(zmq.EVENT_HANDSHAKE_FAILED_AUTH, 500) == "other"
+
+
 def test_refused_handshakes_are_counted_by_reason_and_logged(tmp_path):
     import time
     import urllib.request
@@ -113,10 +129,10 @@ def test_refused_handshakes_are_counted_by_reason_and_logged(tmp_path):
                                (admitted.public, admitted.secret, other_server_pub))]
         for peer in peers:
             assert peer.raw(b"\x81\xa1v\x01") is None
-        # The keyless client is refused as plain_text, or as other when it hangs up first: both sides see the
-        # mechanism mismatch, and on a loaded machine the client may close before the server has written its
-        # error (the server's monitor then reports no detail, EPIPE; seen under CPU load, 1 run in ~5).
-        wanted = (('reason="plain_text"', 'reason="other"'), ('reason="key_not_admitted"',),
+        # The keyless client is refused as plain_text, or as closed_during_handshake when it hangs up first: both
+        # sides see the mechanism mismatch, and on a loaded machine the client may close before the server has
+        # written its error (the server's monitor then reports no detail, EPIPE; seen under CPU load, 1 run in ~5).
+        wanted = (('reason="plain_text"', 'reason="closed_during_handshake"'), ('reason="key_not_admitted"',),
                   ('reason="wrong_server_key"',))
         end = time.monotonic() + 20.0
         while True:  # the loop reads its monitors once a second
