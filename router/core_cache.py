@@ -55,9 +55,9 @@ STAMPED_DIRS = ("router", "sim", "tests")
 
 
 #: A line that makes its module part of the compiled code: a decorator of core_jit's or numba's (a kernel, an
-#: entry, an intrinsic, a typing or lowering registration) at the start of a line. The patterns here match
-#: after a newline (each text is searched with one put before it): far faster than ``^`` with ``re.M``.
-_COMPILED = re.compile(rb"\n@(?:\w+\.)*(?:cold_kernel|kernel|entry|njit|jit|cfunc|intrinsic|overload\w*|lower_\w+|"
+#: entry, an intrinsic, a typing or lowering registration) starting a line. The patterns here match after a
+#: newline (each text is searched with one put before it): far faster than ``^`` with ``re.M``.
+_COMPILED = re.compile(rb"\n[ \t]*@(?:\w+\.)*(?:cold_kernel|kernel|entry|njit|jit|cfunc|intrinsic|overload\w*|lower_\w+|"
                        rb"infer\w*|register_\w+|type_callable|vectorize|guvectorize)\b")
 #: ``from .x import a, b`` (any number of dots, names in parentheses or not) and ``from busyhour.x import a``.
 _FROM = re.compile(rb"\n[ \t]*from[ \t]+(\.*)([\w.]*)[ \t]+import[ \t]+(\([^)]*\)|[^\n]*)")
@@ -70,6 +70,7 @@ def _imports(rel: str, text: bytes) -> set[str]:
     package: for ``from M import a``, M's own file and a file ``a`` of M's folder (a submodule)."""
     here = rel.split("/")[:-1]
     out = set()
+    text = text.replace(b"\\\n", b" ")  # backslash continuations
     for dots, module, names in _FROM.findall(text):
         if dots:
             if len(dots) - 1 > len(here):
@@ -81,8 +82,8 @@ def _imports(rel: str, text: bytes) -> set[str]:
             continue
         base = parts + (module.decode().split(".") if module else [])
         out.add("/".join(base) + ".py")
-        for name in re.split(rb"[\s,()]+", names.split(b"#")[0]):
-            if name and name not in (b"as", b"\\") and name != b"*":
+        for name in re.split(rb"[\s,()]+", re.sub(rb"#[^\n]*", b"", names)):
+            if name and name not in (b"as", b"*"):
                 out.add("/".join(base + [name.decode()]) + ".py")
     for module in _IMPORT.findall(text):
         out.add(module.decode().replace(".", "/") + ".py")

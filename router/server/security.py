@@ -154,6 +154,8 @@ _WORDS = {"key_not_admitted": "a client key not in clients/", "plain_text": "a c
           "wrong_server_key": "a client holding another server public key",
           "closed_during_handshake": "a client that closed the connection during the handshake",
           "other": "other handshake errors"}
+REFUSAL_LOG_S = 60.0  # at most one log line about refused handshakes this often
+REFUSAL_READ_S = 1.0  # the monitors are read at most this often
 
 
 def refusal_reason(event: int, value: int) -> str:
@@ -162,8 +164,6 @@ def refusal_reason(event: int, value: int) -> str:
     if reason is None and event == zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL and value in CLOSED:
         return "closed_during_handshake"
     return reason or "other"
-REFUSAL_LOG_S = 60.0  # at most one log line about refused handshakes this often
-REFUSAL_READ_S = 1.0  # the monitors are read at most this often
 
 
 class ServerAuth:

@@ -73,6 +73,30 @@ def test_the_digest_follows_compiled_code_and_what_it_imports_and_nothing_else(t
         seen.add(digest)
 
 
+_NESTED = """from numba import njit
+
+from . import (sub1,  # a comment
+               sub2)
+from . import sub3, \\
+    sub4
+
+
+class Holder:
+    @staticmethod
+    @njit
+    def f():
+        return sub1.X + sub2.X + sub3.X + sub4.X
+"""
+
+
+def test_imports_in_any_form_and_indented_decorators_count(tmp_path):
+    """Names after a comment in parentheses, a backslash continuation, a decorator inside a class."""
+    _tree(tmp_path, {"sim/k2.py": _NESTED, **{f"sim/sub{i}.py": "X = 1\n" for i in range(1, 5)},
+                     "sim/sub5.py": "X = 1\n"})
+    assert sorted(core_cache.compiled_sources(str(tmp_path))) == [f"sim/{n}.py" for n in
+                                                                   ("k2", "sub1", "sub2", "sub3", "sub4")]
+
+
 def _ast_closure(root: str) -> set[str]:
     """The compiled code's sources found by Python's own parser, independently of core_cache's patterns: modules
     with a function or class decorated (or a function made) by a name imported from numba or core_jit (but
