@@ -26,10 +26,8 @@ import numpy as np
 from busyhour.router.core_batch import run_batch
 from busyhour.router.core_compile import cached, compile_notice, router_dispatchers, will_compile
 from busyhour.router.core_build import grow
-from busyhour.router.core_layout import (
-    E_AGENT, E_CALL, E_DETAIL, E_KIND, E_QUEUE, E_SEQ, E_TIME, E_VALUE, EVENT_DTYPE, MAX_NUMBER_CODES,
-    S_EV_ROOM, S_NEV, S_NNUMBERS,
-)
+from busyhour.router.core_kernels import event_rows
+from busyhour.router.core_layout import EVENT_DTYPE, MAX_NUMBER_CODES, S_EV_ROOM, S_NEV, S_NNUMBERS
 from busyhour.router.errors import ConfigError
 from busyhour.router.fast import Router
 
@@ -221,10 +219,7 @@ class _Log:
 
         n = int(P.L_i[L_NLOG])
         rows = np.empty(n, dtype=EVENT_DTYPE)
-        for name, col in (("seq", E_SEQ), ("kind", E_KIND), ("call", E_CALL), ("agent", E_AGENT),
-                          ("queue", E_QUEUE), ("detail", E_DETAIL)):
-            rows[name] = P.LOG_i[:n, col]
-        rows["time_s"], rows["value"] = P.LOG_f[:n, E_TIME], P.LOG_f[:n, E_VALUE]
+        event_rows(P.LOG_i, P.LOG_f, 0, rows)  # the router's own rows, so the same pass reads them out
         self.writer.writerows(log_rows(self.fr.to_events(rows)))
         P.L_i[L_NLOG] = 0
 
