@@ -77,7 +77,8 @@ def build(cfg: RouterConfig, calls: int = 1024, timers: int = 4096, events: int 
         RO=np.zeros(max(16, 8 * ring), dtype=np.int64), SK=skills, QS_ptr=qs_ptr,
         QS=np.array(qs_rows, dtype=np.int64).reshape(-1, 2), DROP=DROP, CP=empty_profiles(len(cfg.skills)),
         PCH=np.zeros(4, dtype=np.int64), PLIM=np.full(4, np.inf), OF=np.zeros((of_rows, N_OF), dtype=np.int64),
-        OFREE=np.arange(of_rows - 1, -1, -1, dtype=np.int64), LD=np.zeros_like(CA), CA=CA, LE=rules_table(cfg.queues))
+        OFREE=np.arange(of_rows - 1, -1, -1, dtype=np.int64), LD=np.zeros_like(CA), CA=CA, LE=rules_table(cfg.queues),
+        AV=np.full(A_i.shape[0], np.nan))  # every agent starts logged out
     S_i[S_NPROF] = 1  # row 0: no own skills, voice
     if "voice" not in cfg.channels:
         state.PCH[0] = -1  # no voice channel: profile 0 is refused (channel 0 stands for it, capacity 0)

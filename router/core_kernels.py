@@ -1,15 +1,14 @@
-"""Compiled core, part 1: the available-member heaps, events and agent bookkeeping (numba).
+"""Compiled core, part 1: events and agent bookkeeping (numba).
 
 Each function mirrors the method of the Python engine with the same name
 (engine.py / dispatch.py), step for step, so both produce the same events;
 tests/router/test_core_parity.py replays random operation streams through
 both and compares the streams event by event. ``S`` is a :class:`CoreState`.
 
-Heaps are binary heaps in flat arrays: per queue, a segment of the
-available-member heap (strategy key, idle rank), and the timer heap
-(deadline, sequence; core_timers.py). Entries are deleted lazily: each
-carries the generation or rank it was pushed with. The waiting lists are
-trees (core_wait.py).
+Each queue's available members are a list or a heap (core_avail.py); the
+timers a heap (deadline, sequence; core_timers.py). Entries are deleted
+lazily: each carries the generation or rank it was added with. The waiting
+lists are trees (core_wait.py).
 """
 
 from __future__ import annotations
@@ -18,11 +17,11 @@ import math
 
 from .core_jit import entry, kernel
 from .core_layout import (
-    AH_CAP, AH_LEN, AH_OFF, ANSWERED, BLOCKED, CONN, DETAIL_DISPLAY, DISP_AVAILABLE, DISP_BUSY,
+    ANSWERED, CONN, DETAIL_DISPLAY, DISP_AVAILABLE, DISP_BUSY,
     DISP_LOGGED_OUT, DISP_NOT_READY, DISP_RESERVED, DISP_WRAP_UP, DISPLAY, E_AGENT, E_CALL, E_DETAIL, E_KIND,
     E_QUEUE, E_SEQ, E_TIME, E_VALUE, EXT, IDLE_RANK, IDLE_SINCE, KEYKIND, LOCK_KIND, LOCK_TOKEN, LOCK_UNTIL,
     NO_ID, OFFERS, PRES, QUEUE, REASON, RINGING, S_NEV, S_RANK, S_SEQ, STATE, T_LOCK_END, TALK,
-    ST_OFFERED, CH, SCAN, QM_SKILL_SUM, QM_FROM, SKP, XFER, QM_PAUSED,
+    ST_OFFERED, SCAN, QM_SKILL_SUM, QM_FROM, SKP, QM_PAUSED,
 )
 from .core_timers import push_timer
 
@@ -112,121 +111,6 @@ def event_rows(ev_i, ev_f, k, out):
         r["value"] = ev_f[k + j, E_VALUE]
 
 
-# ------------------------------------------------------------------ available-member heaps: (key, rank)
-@kernel
-def _ah_less(S, i, j):
-    ki, kj = S.AH_f[i, 0], S.AH_f[j, 0]
-    return ki < kj or (ki == kj and S.AH_f[i, 1] < S.AH_f[j, 1])
-
-
-@kernel
-def _ah_swap(S, i, j):
-    for c in range(2):
-        S.AH_f[i, c], S.AH_f[j, c] = S.AH_f[j, c], S.AH_f[i, c]
-        S.AH_i[i, c], S.AH_i[j, c] = S.AH_i[j, c], S.AH_i[i, c]
-
-
-@kernel
-def _ah_current(S, k):
-    a = S.AH_i[k, 0]
-    return S.A_f[a, IDLE_RANK] == S.AH_f[k, 1] and S.A_i[a, DISPLAY] == DISP_AVAILABLE
-
-
-@kernel
-def _ah_pop(S, q):
-    """Move the root to the end of the heap (outside it); return its index."""
-    off = S.Q_i[q, AH_OFF]
-    n = S.Q_i[q, AH_LEN] - 1
-    S.Q_i[q, AH_LEN] = n
-    _ah_swap(S, off, off + n)
-    sift_down(S, off, n, off)
-    return off + n
-
-
-@kernel
-def ah_push(S, q, key, rank, a, m):
-    off = S.Q_i[q, AH_OFF]
-    n = S.Q_i[q, AH_LEN]
-    if n == S.Q_i[q, AH_CAP]:  # full: keep only current entries (at most one per member), then re-heap
-        w = off
-        for k in range(off, off + n):
-            if _ah_current(S, k):
-                if k != w:
-                    _ah_swap(S, w, k)
-                w += 1
-        n = w - off
-        for k in range(off + n // 2, off - 1, -1):
-            sift_down(S, off, n, k)
-    i = off + n
-    S.AH_f[i, 0] = key
-    S.AH_f[i, 1] = rank
-    S.AH_i[i, 0] = a
-    S.AH_i[i, 1] = m
-    S.Q_i[q, AH_LEN] = n + 1
-    sift_up(S, off, i)
-
-
-@kernel
-def pick_available(S, q, slot):
-    """First current entry of ``q``'s heap that can take call ``slot`` now (not the agent who transferred
-    it; holding its own skills), or -1 (dispatch._pick_available)."""
-    if S.Q_i[q, BLOCKED]:
-        return -1
-    excluded = S.C_i[slot, XFER]
-    off = S.Q_i[q, AH_OFF]
-    n0 = S.Q_i[q, AH_LEN]
-    found = -1
-    while S.Q_i[q, AH_LEN] > 0:
-        if not _ah_current(S, off):
-            _ah_pop(S, q)
-        else:
-            a = S.AH_i[off, 0]
-            if (S.A_i[a, LOCK_KIND] == L_NONE and S.CA[a, S.C_i[slot, CH]] > 0 and a != excluded
-                    and serves(S, S.QM_ptr[q] + S.AH_i[off, 1], 0) and call_ok(S, a, slot, q, 0)):
-                found = a
-                break
-            _ah_pop(S, q)
-    # Popped entries sit just past the heap: put back the current ones (set aside), drop the stale.
-    i = off + S.Q_i[q, AH_LEN]
-    end = off + n0
-    while i < end:
-        if _ah_current(S, i):
-            S.Q_i[q, AH_LEN] += 1
-            sift_up(S, off, i)
-            i += 1
-        else:
-            end -= 1
-            _ah_swap(S, i, end)
-    return found
-
-
-# ------------------------------------------------------------------ sifts of a queue's segment
-@kernel
-def sift_up(S, off, i):
-    """Move entry ``i`` of the available-member heap starting at ``off`` up to its place."""
-    while i > off:
-        p = off + ((i - off - 1) >> 1)
-        if not _ah_less(S, i, p):
-            break
-        _ah_swap(S, i, p)
-        i = p
-
-
-@kernel
-def sift_down(S, off, n, i):
-    """Move entry ``i`` of the ``n``-entry available-member heap starting at ``off`` down to its place."""
-    while True:
-        c = off + 2 * (i - off) + 1
-        if c >= off + n:
-            break
-        if c + 1 < off + n and _ah_less(S, c + 1, c):
-            c += 1
-        if not _ah_less(S, c, i):
-            break
-        _ah_swap(S, i, c)
-        i = c
-
-
 # ------------------------------------------------------------------ agents
 @kernel
 def display(S, a):
@@ -260,11 +144,13 @@ def touch(S, a, t):
     if d == S.A_i[a, DISPLAY]:
         return
     S.A_i[a, DISPLAY] = d
+    S.AV[a] = math.nan
     if d == DISP_AVAILABLE:
         S.A_f[a, IDLE_SINCE] = t
         S.S_i[S_RANK] += 1
         rank = float(S.S_i[S_RANK])
         S.A_f[a, IDLE_RANK] = rank
+        S.AV[a] = rank
         for k in range(S.AQ_ptr[a], S.AQ_ptr[a + 1]):
             q = S.AQ[k, 0]
             m = S.AQ[k, 1]
@@ -325,3 +211,4 @@ def set_state(S, slot, new):
 
 
 from .core_empty import leave_agent  # noqa: E402 - at the end: core_empty uses this module's kernels
+from .core_avail import ah_push  # noqa: E402 - at the end: core_avail uses this module's kernels

@@ -44,7 +44,8 @@ DEDICATED = 18  # preferred-agent: the dedicated agent, or -1
 NSPECIAL = 19  # waiting calls whose eligibility is their own (an active preferred agent); see SPECIAL
 RA_SLOT, RA_ORDER = 20, 21  # ring-all: the call (slot, global order) whose ring began at Q_f RA_T (ring_join)
 Q_GONE = 22  # 1: the queue was removed (queue_remove); its row stays, with no members, so no index moves
-N_Q_I = 23
+AH_HEAD = 23  # longest idle (KEYKIND 0): where the in-order list of available members starts (core_avail.py)
+N_Q_I = 24
 WEIGHT, RING_TO, WRAP, REJ_DELAY, BUSY_DELAY, NA_DELAY, MAX_WAIT, AHT = range(8)
 NO_AGENTS_S = 8  # max_wait_no_agents_s
 RING_STEP = 9  # ring-progressively: seconds between adding agents
@@ -283,6 +284,10 @@ class CoreState(NamedTuple):
     # The queues' join and leave rules for an empty queue (empty.py: LE_* columns), one row per queue, or no
     # rows while no queue has one. None only in a state pickled before they existed (core_upgrade).
     LE: np.ndarray = None
+    # Per agent: its IDLE_RANK while it is AVAILABLE, else NaN. The available-member heaps check their entries
+    # against this one dense array (8 bytes an agent) instead of each agent's own rows, which are cold on a
+    # large floor. None only in a state pickled before it existed (core_upgrade).
+    AV: np.ndarray = None
 
 # ---------------------------------------------------------------- empty queues (empty.py, core_empty.py)
 # T_LEAVE_CALL: a waiting call checks whether its queue is empty for it (TTARGET its slot, TTOKEN its QGEN);

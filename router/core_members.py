@@ -24,7 +24,7 @@ from .core_layout import (
     ANSWERED, CAP, CoreState, DISPLAY, DISP_AVAILABLE, IDLE_RANK, KEYKIND, N_QM, N_QM_F, QM_AGENT, QM_CALLS,
     QM_LAST_CALL, QM_PAUSED, QM_POS, QM_SKILL_SUM, QM_WEIGHT, RR_CURSOR,
     QUEUE, RO_LEN, RO_OFF, SCAN, STATE, STRAT, ST_OFFERED, S_EV_ROOM, S_OF_ROOM, S_RO_ROOM, S_TM_ROOM, TALK, AH_CAP,
-    AH_LEN, AH_OFF, BLOCKED, BUSY_DELAY, MAX_LEN, MAX_NA, MAX_WAIT, NA_DELAY, NO_AGENTS_S, OVERFLOW, PREF_FB,
+    AH_HEAD, AH_LEN, AH_OFF, BLOCKED, BUSY_DELAY, MAX_LEN, MAX_NA, MAX_WAIT, NA_DELAY, NO_AGENTS_S, OVERFLOW, PREF_FB,
     REJ_DELAY, RING_STEP, RING_TO, WEIGHT, WRAP, A_BUSY_DELAY, A_MAX_NA, A_NA_DELAY, A_OF_HEAD, A_REJ_DELAY, A_WRAP,
     DIR_HEAD, DISP_LOGGED_OUT, LAST_END, LAST_OFFERED, N_A_F, N_A_I,
 )
@@ -76,7 +76,7 @@ def add_agent(S: CoreState, agent, chans: list[str], skill_index: dict) -> CoreS
     A_i, A_f, SK, CA = agent_tables([agent], chans, skill_index, S.SK.shape[1])
     S = S._replace(A_i=np.concatenate([S.A_i, A_i]), A_f=np.concatenate([S.A_f, A_f]), SK=np.concatenate([S.SK, SK]),
                    CA=np.concatenate([S.CA, CA]), LD=np.concatenate([S.LD, np.zeros_like(CA)]),
-                   AQ_ptr=np.append(S.AQ_ptr, S.AQ_ptr[-1]))
+                   AQ_ptr=np.append(S.AQ_ptr, S.AQ_ptr[-1]), AV=np.append(S.AV, np.nan))
     return _with_rooms(S)
 
 
@@ -229,6 +229,7 @@ def swap_queue(S: CoreState, cfg: RouterConfig, qi: int, agent_index: dict, skil
     Q_i[qi, AH_CAP] = r.ah_cap
     AH_f, AH_i = np.zeros((r.ah_cap, 2)), np.zeros((r.ah_cap, 2), dtype=np.int64)
     Q_i[qi, AH_LEN] = 0 if r.scan else _fill_heap(S, Q_i[qi, KEYKIND], r, AH_f, AH_i)
+    Q_i[qi, AH_HEAD] = 0
     S = S._replace(QM_ptr=QM_ptr, QM=QM, QM_f=_splice(S.QM_f, lo, hi, r.QM_f), QOK=_splice(S.QOK, lo, hi, r.QOK),
                    AQ_ptr=AQ_ptr, AQ=AQ, Q_i=Q_i, AH_f=_splice(S.AH_f, off, off + cap_old, AH_f),
                    AH_i=_splice(S.AH_i, off, off + cap_old, AH_i))
@@ -237,7 +238,8 @@ def swap_queue(S: CoreState, cfg: RouterConfig, qi: int, agent_index: dict, skil
 
 
 def _fill_heap(S: CoreState, kind: int, r: QueueRows, AH_f: np.ndarray, AH_i: np.ndarray) -> int:
-    """Write the queue's available members into its heap, sorted (a sorted array is a heap); return how many.
+    """Write the queue's available members into its segment, sorted (a sorted array is a heap, and for the
+    longest idle the in-order list core_avail.py keeps); return how many.
     Their keys are those core_kernels.touch gave them when they became available (none changes since)."""
     agents = r.QM[:, QM_AGENT]
     m = np.flatnonzero(S.A_i[agents, DISPLAY] == DISP_AVAILABLE)

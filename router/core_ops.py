@@ -20,9 +20,10 @@ from __future__ import annotations
 import math
 
 from .core_jit import kernel
+from .core_avail import pick_available
 from .core_kernels import (
     K_ARRIVED, K_ENDED, K_ESCALATED, K_EXPIRED, K_OVERFLOWED, K_QUEUED, K_WITHDRAWN,
-    L_DELAY, L_NONE, L_WRAP_UP, P_READY, agent_setting, emit, lock, pick_available, serves, set_not_ready,
+    L_DELAY, L_NONE, L_WRAP_UP, P_READY, agent_setting, emit, lock, serves, set_not_ready,
     set_state, touch, unlock,
 )
 from .core_timers import pop_timer, push_timer, timer_live
@@ -231,6 +232,8 @@ def _best_of_queues(S, a, t):
     for k in range(S.AQ_ptr[a], S.AQ_ptr[a + 1]):
         q = S.AQ[k, 0]
         s = S.Q_i[q, W_HEAD]
+        if s < 0:
+            continue  # no call waits there: the member's own rows (cold on a large floor) are not read
         w = -S.Q_f[q, WEIGHT]
         if S.Q_i[q, NSTEPS] == 0 and S.Q_i[q, NSPECIAL] == 0:
             if not serves(S, S.QM_ptr[q] + S.AQ[k, 1], 0) or S.LD[a, 0] >= S.CA[a, 0]:

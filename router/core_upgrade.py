@@ -13,6 +13,9 @@ load. Two earlier layouts exist:
 
 :func:`upgrade` rewrites either into the current layout with the same live
 offers, tokens and timers, so the router carries on exactly where it stopped.
+Smaller additions since (a column, a table) are filled in from what the state
+holds: the dense availability array from each agent's display state and idle
+rank, the longest idle's in-order lists by sorting their former heaps.
 """
 
 from __future__ import annotations
@@ -23,7 +26,8 @@ from .config import RouterConfig
 from .core_build import build, empty_profiles
 from .empty import rules_table
 from .core_layout import (
-    A_GONE, A_MAX_NA, A_OF_HEAD, A_WRAP, CAP, N_A_F, LOAD, N_C_I, N_QM, N_QM_F, N_Q_I, N_S_I, O_AGENT, O_ANEXT, O_CNEXT, O_SLOT, O_TOKEN, OF_FIRST,
+    A_GONE, A_MAX_NA, A_OF_HEAD, A_WRAP, AH_HEAD, AH_LEN, AH_OFF, CAP, DISP_AVAILABLE, DISPLAY, IDLE_RANK, KEYKIND,
+    N_A_F, LOAD, N_C_I, N_QM, N_QM_F, N_Q_I, N_S_I, O_AGENT, O_ANEXT, O_CNEXT, O_SLOT, O_TOKEN, OF_FIRST,
     OF_LAST, S_EV_ROOM, S_NPROF, S_NT, S_OF_NFREE, S_OF_ROOM, S_RO_ROOM, S_TM_ROOM, ST_OFFERED, STATE, T_RING,
     TARG, TKIND, TTARGET, TTOKEN, CoreState,
 )
@@ -52,14 +56,22 @@ def upgrade(S: CoreState, cfg: RouterConfig, profiles: dict) -> tuple[CoreState,
         QM_f = np.full((S.QM_f.shape[0], N_QM_F), -np.inf)
         QM_f[:, :S.QM_f.shape[1]] = S.QM_f
         S = S._replace(QM_f=QM_f)
-    if S.Q_i.shape[1] < N_Q_I:  # before queues could be removed: none was
+    heaps = S.Q_i.shape[1] <= AH_HEAD
+    if S.Q_i.shape[1] < N_Q_I:  # before queues could be removed (none was), or the in-order lists (each at 0)
         Q_i = np.zeros((S.Q_i.shape[0], N_Q_I), dtype=np.int64)
         Q_i[:, :S.Q_i.shape[1]] = S.Q_i
         S = S._replace(Q_i=Q_i)
+    if heaps:  # the longest idle's available members were a heap on (0, rank): sorted, it is their list
+        for q in np.flatnonzero(S.Q_i[:, KEYKIND] == 0).tolist():
+            off, n = int(S.Q_i[q, AH_OFF]), int(S.Q_i[q, AH_LEN])
+            order = off + np.argsort(S.AH_f[off:off + n, 1], kind="stable")
+            S.AH_f[off:off + n], S.AH_i[off:off + n] = S.AH_f[order], S.AH_i[order]
     if S.PLIM is None:  # before a call had its own max wait: none had
         S = S._replace(PLIM=np.full(S.CP.shape[0], np.inf))
     if S.LE is None:  # before the empty-queue rules: the configuration has none
         S = S._replace(LE=rules_table(cfg.queues))
+    if S.AV is None:  # before the dense availability array: from each agent's display state and idle rank
+        S = S._replace(AV=np.where(S.A_i[:, DISPLAY] == DISP_AVAILABLE, S.A_f[:, IDLE_RANK], np.nan))
     return S, profiles
 
 

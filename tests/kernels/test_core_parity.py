@@ -67,10 +67,13 @@ def _observed(r, twin: Twin, live: list) -> tuple:
             [_outcome(r.call_state, c) for c in live])
 
 
-def _parity(cfg: dict, ops: list, channels: tuple = ("voice", "voice", "chat")) -> Router:
+def _parity(cfg: dict, ops: list, channels: tuple = ("voice", "voice", "chat"), prepare=None, check=None) -> Router:
+    """``prepare(fast)`` once before the stream, ``check(fast)`` after each operation (test_core_avail.py)."""
     twin = Twin(cfg, channels)
     py = ReferenceRouter.from_config(cfg)
     fast = Router.from_config(cfg, calls=16, collect_stats=True)
+    if prepare is not None:
+        prepare(fast)
     fast._S.S_i[S_TM_SWEEP_MIN] = 1  # sweeps void timers whenever its heap doubles (test_core_sweep.py)
     now, ringing, live, next_id, connected = 0.0, {}, [], [1], {}
     py_events, rows, failed = [], [], []
@@ -127,6 +130,8 @@ def _parity(cfg: dict, ops: list, channels: tuple = ("voice", "voice", "chat")) 
         assert fast.next_deadline() == py.next_deadline()
         assert [_outcome(fast.paused_in, aid) for aid in twin.agents] == [_outcome(py.paused_in, aid)
                                                                           for aid in twin.agents]
+        if check is not None:
+            check(fast)
     assert py._flush() == []  # a refused operation fires no timer: nothing is left pending
     assert fast.stats() == py.stats()  # intervals, agent totals and live queues, from the same events
     assert fast.live_calls() == py.live_calls() and fast.all_agents() == py.all_agents()  # what adapters resync from
