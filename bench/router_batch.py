@@ -45,6 +45,7 @@ class BatchDriver:
         self.pend_call = np.empty(0, dtype=np.int64)  # offers to answer in the next batch
         self.pend_agent = np.empty(0, dtype=np.int32)
         self.released = 0
+        self.submit_s = 0.0  # wall time inside Router.submit
         ops = np.zeros(w.agents, dtype=OP_DTYPE)
         ops["op"] = OP_LOGIN
         ops["agent"] = np.arange(w.agents)
@@ -86,7 +87,9 @@ class BatchDriver:
         return ops
 
     def _submit(self, ops: np.ndarray) -> None:
+        t0 = time.perf_counter()
         res = self.router.submit(ops)
+        self.submit_s += time.perf_counter() - t0
         if not (res.status == OK).all():
             raise AssertionError("; ".join(self.router.describe(ops, res.status)[:3]))
         self.released += int((ops["op"] == OP_RELEASE).sum())
@@ -143,13 +146,13 @@ def run(w: Workload | str = "10k", *, lifecycles: int = 1_000_000, max_seconds: 
     for _ in range(warmup_batches):
         d.step()
     d.check()
-    start = d.released
+    start, in_submit = d.released, d.submit_s
     c0, t0 = time.process_time(), time.perf_counter()
     deadline = t0 + max_seconds
     while d.released - start < lifecycles and time.perf_counter() < deadline:
         d.step()
     secs, cpu_s = time.perf_counter() - t0, time.process_time() - c0
-    done = d.released - start
+    done, in_submit = d.released - start, d.submit_s - in_submit
     d.check()
     ns = decision_ns(d)
     d.check()
@@ -157,4 +160,4 @@ def run(w: Workload | str = "10k", *, lifecycles: int = 1_000_000, max_seconds: 
     return RouterBenchResult(w.name, w.agents, w.skills, w.queues, done, secs, rate, rate * 3600.0,
                              float(np.percentile(ns, 50)), float(np.percentile(ns, 99)),
                              (d.fifo.size + d.pend_call.size) / w.agents, stats, True, strategy, "compiled", d.batch,
-                             cpu_us_per_lifecycle=cpu_s * 1e6 / done)
+                             cpu_us_per_lifecycle=cpu_s * 1e6 / done, submit_us_per_lifecycle=in_submit * 1e6 / done)

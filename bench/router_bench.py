@@ -61,6 +61,8 @@ class RouterBenchResult:
     batch: int = 1  # lifecycles per submitted batch
     cpu_us_per_lifecycle: float = 0.0  # this process's CPU time (user + system) over the timed lifecycles: unlike
     # lifecycles/s, it does not count the time other processes take the cores away on a shared machine
+    submit_us_per_lifecycle: float = 0.0  # compiled: wall time inside Router.submit over the timed lifecycles, the
+    # router's own cost without the driver's (making the batches, reading the events); 0 for the other engines
 
 
 def build_config(w: Workload, seed: int = 1, wrap_up_s: float = 2.0, strategy: str = "longest-idle-agent") -> dict:
