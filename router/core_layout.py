@@ -284,9 +284,9 @@ class CoreState(NamedTuple):
     # The queues' join and leave rules for an empty queue (empty.py: LE_* columns), one row per queue, or no
     # rows while no queue has one. None only in a state pickled before they existed (core_upgrade).
     LE: np.ndarray = None
-    # Per agent: its IDLE_RANK while it is AVAILABLE, else NaN. The available-member heaps check their entries
-    # against this one dense array (8 bytes an agent) instead of each agent's own rows, which are cold on a
-    # large floor. None only in a state pickled before it existed (core_upgrade).
+    # Per agent: its IDLE_RANK while it is AVAILABLE, else NaN. The available-member lists and heaps
+    # (core_avail.py) check their entries against this one dense array (8 bytes an agent) instead of each agent's
+    # own rows, which are cold on a large floor. None only in a state pickled before it existed (core_upgrade).
     AV: np.ndarray = None
 
 # ---------------------------------------------------------------- empty queues (empty.py, core_empty.py)
