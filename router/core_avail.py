@@ -66,49 +66,50 @@ def _takes(S, q, slot, k, excluded):
 def ah_push(S, q, key, rank, a, m):
     """Add agent ``a`` (member row ``m``), now available with ``rank``, to queue ``q``'s segment."""
     if S.Q_i[q, KEYKIND] == 0:
-        _append_in_order(S, q, rank, a, m)
+        _append_in_order(S, q, key, rank, a, m)  # key: 0 for every entry
         return
     off = S.Q_i[q, AH_OFF]
     n = S.Q_i[q, AH_LEN]
     if n == S.Q_i[q, AH_CAP]:  # full: keep only current entries (at most one per member), then re-heap
-        w = off
-        for k in range(off, off + n):
-            if _ah_current(S, k):
-                if k != w:
-                    _ah_swap(S, w, k)
-                w += 1
-        n = w - off
+        n = _keep_current(S, off, off, off + n)
         for k in range(off + n // 2, off - 1, -1):
             sift_down(S, off, n, k)
-    i = off + n
-    S.AH_f[i, 0] = key
-    S.AH_f[i, 1] = rank
-    S.AH_i[i, 0] = a
-    S.AH_i[i, 1] = m
+    _ah_put(S, off + n, key, rank, a, m)
     S.Q_i[q, AH_LEN] = n + 1
-    sift_up(S, off, i)
+    sift_up(S, off, off + n)
 
 
 @kernel
-def _append_in_order(S, q, rank, a, m):
+def _append_in_order(S, q, key, rank, a, m):
     off = S.Q_i[q, AH_OFF]
     h = S.Q_i[q, AH_HEAD]
     n = S.Q_i[q, AH_LEN]
     if h + n == S.Q_i[q, AH_CAP]:  # the end reached: the current entries, in order, move to the start
-        w = off
-        for k in range(off + h, off + h + n):
-            if _ah_current(S, k):
-                if k != w:
-                    _ah_copy(S, w, k)
-                w += 1
-        h, n = 0, w - off
+        h, n = 0, _keep_current(S, off, off + h, off + h + n)
         S.Q_i[q, AH_HEAD] = 0
-    i = off + h + n
-    S.AH_f[i, 0] = 0.0
+    _ah_put(S, off + h + n, key, rank, a, m)
+    S.Q_i[q, AH_LEN] = n + 1
+
+
+@kernel
+def _keep_current(S, dst, lo, hi):
+    """Move the current entries among rows ``lo`` to ``hi`` (``dst <= lo``), in order, to rows from ``dst``;
+    return how many (the rows after them are left as they were)."""
+    w = dst
+    for k in range(lo, hi):
+        if _ah_current(S, k):
+            if k != w:
+                _ah_copy(S, w, k)
+            w += 1
+    return w - dst
+
+
+@kernel
+def _ah_put(S, i, key, rank, a, m):
+    S.AH_f[i, 0] = key
     S.AH_f[i, 1] = rank
     S.AH_i[i, 0] = a
     S.AH_i[i, 1] = m
-    S.Q_i[q, AH_LEN] = n + 1
 
 
 @kernel
