@@ -146,13 +146,13 @@ def run(w: Workload | str = "10k", *, lifecycles: int = 1_000_000, max_seconds: 
     for _ in range(warmup_batches):
         d.step()
     d.check()
-    start, in_submit = d.released, d.submit_s
+    start, submit0_s = d.released, d.submit_s
     c0, t0 = time.process_time(), time.perf_counter()
     deadline = t0 + max_seconds
     while d.released - start < lifecycles and time.perf_counter() < deadline:
         d.step()
     secs, cpu_s = time.perf_counter() - t0, time.process_time() - c0
-    done, in_submit = d.released - start, d.submit_s - in_submit
+    done, in_submit = d.released - start, d.submit_s - submit0_s
     d.check()
     ns = decision_ns(d)
     d.check()
