@@ -235,28 +235,35 @@ class Relay:
             sel.register(listener, selectors.EVENT_READ)
             peers: dict = {}  # socket -> (its peer, epoch)
             end = time.monotonic() + 60
-            while not self._stop.is_set() and time.monotonic() < end:
-                for key, _ in sel.select(0.02):
-                    s = key.fileobj
-                    if s is listener:
-                        conn, _ = listener.accept()
-                        up = socket.create_connection((host, int(port)))
-                        self.accepted += 1
-                        peers[conn], peers[up] = (up, self._epoch), (conn, self._epoch)
-                        sel.register(conn, selectors.EVENT_READ)
-                        sel.register(up, selectors.EVENT_READ)
-                        continue
-                    peer, epoch = peers[s]
-                    data = s.recv(65536)
-                    if not data:
-                        for x in (s, peer):
-                            sel.unregister(x)
-                            peers.pop(x)
-                            x.close()
-                    elif epoch == self._epoch:
-                        peer.sendall(data)
-            for s in [listener, *peers]:
-                s.close()
+            try:
+                while not self._stop.is_set() and time.monotonic() < end:
+                    for key, _ in sel.select(0.02):
+                        s = key.fileobj
+                        if s is listener:
+                            conn, _ = listener.accept()
+                            up = socket.create_connection((host, int(port)))
+                            self.accepted += 1
+                            peers[conn], peers[up] = (up, self._epoch), (conn, self._epoch)
+                            sel.register(conn, selectors.EVENT_READ)
+                            sel.register(up, selectors.EVENT_READ)
+                            continue
+                        if s not in peers:  # closed with its peer earlier in this round
+                            continue
+                        peer, epoch = peers[s]
+                        try:
+                            data = s.recv(65536)
+                            if data and epoch == self._epoch:
+                                peer.sendall(data)
+                        except ConnectionError:  # one end reset it: the relayed connection ends, as on a close
+                            data = b""
+                        if not data:
+                            for x in (s, peer):
+                                sel.unregister(x)
+                                peers.pop(x)
+                                x.close()
+            finally:
+                for s in [listener, *peers]:
+                    s.close()
 
         self._thread = threading.Thread(target=run, daemon=True)
         self._thread.start()
