@@ -17,7 +17,7 @@ from .core_kernels import (
     K_TRANSFERRED, K_WITHDRAWN, L_DELAY, L_NONE, L_WRAP_UP, P_LOGGED_OUT, P_NOT_READY, P_READY, agent_setting,
     emit, lock, set_not_ready, set_state, staffs, touch, unlock,
 )
-from .core_timers import next_deadline, push_timer, sweep_due
+from .core_timers import first_due, next_deadline, push_timer, sweep_due
 from .core_layout import (
     AGENT, ANSWERED, ARRIVAL, A_BUSY_DELAY, A_REJ_DELAY, A_WRAP, BUSY_DELAY, CB, CH, CONN, CONNECTED_S, DEDICATED,
     DETAIL_NUMBER, DETAIL_TO_AGENT, DETAIL_TO_QUEUE, D_ABANDONED, D_ABANDONED_RINGING,
@@ -27,7 +27,7 @@ from .core_layout import (
     OP_AGENT, OP_MEMBER, OP_MOVE, OP_PAUSE, OP_QUEUE, OP_PRIORITY, OP_READY, OP_REJECT, OP_RELEASE, OP_TRANSFER, OP_UNPAUSE, ORDER, PREF,
     PREF_FB, PREF_UNTIL, PRES, PRIO, QGEN, QUEUE,
     REASON, REASON_LOGIN, REJ_DELAY, RO_LEN, SKP, STATE, STRAT, ST_CONNECTED, ST_WAITING, S_ARRIVED, S_NFREE,
-    S_NOW, S_NT,
+    S_NOW,
     S_LEAVE_TAIL, S_ORDER, S_RESUME, S_SEQ, S_TAIL, S_TRIAL, S_TRIED, TALK, T_CALL_LIMIT, WAIT_ORIGIN, WRAP, XFER,
 )
 from .core_member_op import agent_op, call_moved, call_priority, member_changed, queue_changed, set_pause
@@ -256,14 +256,14 @@ def apply_op(S, op, t, call, a, q, prio, arg, prof):
             return st
         if ((op == OP_ACCEPT or op == OP_REJECT or op == OP_CALLBACK or op == OP_PRIORITY or op == OP_MOVE)
                 and S.S_i[S_TRIED] == 0):
-            if next_deadline(S) <= t and (op == OP_CALLBACK or op == OP_PRIORITY or op == OP_MOVE
-                                          or not offer_kept(S, call, a, t)):
+            due = first_due(S) <= t and next_deadline(S) <= t  # the first reads no row: most often it says no
+            if due and (op == OP_CALLBACK or op == OP_PRIORITY or op == OP_MOVE or not offer_kept(S, call, a, t)):
                 return TRIAL
             st = check_offer_or_wait(S, op, call, a, q)  # no timer due: the state it sees is this one
             if st != OK:
                 return st
         S.S_i[S_TRIED] = 0
-    if S.S_i[S_NT] > 0 and S.TM_t[0] <= t:  # timers due: fire them (a call not made for most rows)
+    if first_due(S) <= t:  # timers due: fire them (a call not made for most rows)
         if not advance_to(S, t):
             S.S_i[S_RESUME] = 1
             return PAUSED
@@ -344,7 +344,7 @@ def batch(S, ops, prof, start, status, seq_after, stop_on_error):
         if st == OK and o['op'] == OP_LOGOUT:
             S.S_i[S_TAIL] = 1
             continue
-        if st == OK and next_deadline(S) <= o['time_s']:
+        if st == OK and first_due(S) <= o['time_s'] and next_deadline(S) <= o['time_s']:
             S.S_i[S_LEAVE_TAIL] = 1
             continue
         status[i] = st

@@ -9,7 +9,7 @@ import numpy as np
 from .config import RouterConfig
 from .core_layout import (
     AH_CAP, AH_OFF, BLOCKED, CAP, CoreState, H_EMPTY, H_TOMB, N_C_F, N_C_I, N_EV_F, N_EV_I,
-    N_OF, N_Q_F, N_Q_I, N_S_F, N_S_I, N_TM_I, RO_LEN, RO_OFF, SCAN, STATE,
+    N_LANES, N_OF, N_Q_F, N_Q_I, N_S_F, N_S_I, N_TM_I, RO_LEN, RO_OFF, SCAN, STATE,
     ST_FREE, ST_OFFERED, S_EV_ROOM, S_HUSED, S_NFREE, S_NNUMBERS, S_NOW, S_NPROF, S_NREASONS, S_NT,
     S_OF_NFREE, S_OF_ROOM, S_RO_ROOM, S_RO_USED, S_TM_NEED, S_TM_ROOM,
 )
@@ -26,6 +26,14 @@ RING_STRATEGIES = ("ring-all", "ring-progressively")
 
 def _pow2(n: int) -> int:
     return 1 << max(4, int(n - 1).bit_length())
+
+
+def lanes(agents: int) -> dict:
+    """Empty timer lanes (core_timers.py) for a floor of ``agents``: the fields ``TL_t``, ``TL_i``, ``TL_p``.
+    Their rows are a fixed room (a lane that cannot take a timer leaves it to the heap, which grows)."""
+    rows = _pow2(max(256, agents))
+    return dict(TL_t=np.zeros((N_LANES, rows)), TL_i=np.zeros((N_LANES, rows, N_TM_I), dtype=np.int64),
+                TL_p=np.zeros((N_LANES, 3), dtype=np.int64))
 
 
 def build(cfg: RouterConfig, calls: int = 1024, timers: int = 4096, events: int = 8192) -> CoreState:
@@ -78,7 +86,7 @@ def build(cfg: RouterConfig, calls: int = 1024, timers: int = 4096, events: int 
         QS=np.array(qs_rows, dtype=np.int64).reshape(-1, 2), DROP=DROP, CP=empty_profiles(len(cfg.skills)),
         PCH=np.zeros(4, dtype=np.int64), PLIM=np.full(4, np.inf), OF=np.zeros((of_rows, N_OF), dtype=np.int64),
         OFREE=np.arange(of_rows - 1, -1, -1, dtype=np.int64), LD=np.zeros_like(CA), CA=CA, LE=rules_table(cfg.queues),
-        AV=np.full(A_i.shape[0], np.nan))  # every agent starts logged out
+        AV=np.full(A_i.shape[0], np.nan), **lanes(A_i.shape[0]))  # every agent starts logged out
     S_i[S_NPROF] = 1  # row 0: no own skills, voice
     if "voice" not in cfg.channels:
         state.PCH[0] = -1  # no voice channel: profile 0 is refused (channel 0 stands for it, capacity 0)

@@ -23,6 +23,7 @@ from .core_layout import (
     OP_ARRIVE, OP_CALLBACK, OP_LOGIN, OP_LOGOUT, OP_NOT_READY, OP_PAUSE, OP_PRIORITY, OP_READY, OP_REJECT, OP_RELEASE,
     OP_AGENT, OP_MEMBER, OP_MOVE, OP_QUEUE, OP_TRANSFER, OP_UNPAUSE, PRES, QM_PAUSED, Q_GONE, QUEUE,
     S_NNUMBERS, S_NOW, S_NPROF, S_NREASONS, S_NT, ST_CONNECTED, ST_WAITING, STATE, T_LOCK_END, TKIND, TTARGET,
+    LANE_END, LANE_HEAD, N_LANES,
 )
 from .core_layout import MAX_TIME_S
 from .core_ring import offer_row
@@ -206,4 +207,10 @@ def offer_kept(S, call, a, t):
     for i in range(S.S_i[S_NT]):
         if S.TM_t[i] <= t and S.TM_i[i, TTARGET] == slot and S.TM_i[i, TKIND] != T_LOCK_END:
             return False
+    for lane in range(N_LANES):  # in deadline order: the rows due by ``t`` come first
+        for i in range(S.TL_p[lane, LANE_HEAD], S.TL_p[lane, LANE_END]):
+            if S.TL_t[lane, i] > t:
+                break
+            if S.TL_i[lane, i, TTARGET] == slot and S.TL_i[lane, i, TKIND] != T_LOCK_END:
+                return False
     return True

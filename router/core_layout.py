@@ -104,6 +104,12 @@ T_RING, T_LOCK_END, T_MAX_WAIT, T_NO_AGENTS, T_ESCALATE, T_PREF_FALLBACK, T_RING
 # T_CALL_LIMIT: the call's own max wait from its arrival (TTARGET its slot, TTOKEN its ORDER: a call that used
 # the slot before, or one answered since, voids it)
 T_CALL_LIMIT = 8
+# Timer lanes (core_timers.py): ring timeouts (lane 0) and wrap-up/delay lock ends (lane 1) are mostly set in
+# deadline order, so each kind keeps such timers in a list in that order instead of the heap. TL_t (lanes,
+# rows) their deadlines, TL_i (lanes, rows, N_TM_I) the rest as in TM_i; TL_p (lanes, 3) each lane's first
+# row in use, the row after its last, and 1 while it is shut (the heap takes its timers until it empties).
+LANE_HEAD, LANE_END, LANE_SHUT = range(3)
+N_LANES = 2
 
 # ---------------------------------------------------------------- events (EV_i int64, EV_f float64)
 E_SEQ, E_KIND, E_CALL, E_AGENT, E_QUEUE, E_DETAIL = range(6)
@@ -288,6 +294,10 @@ class CoreState(NamedTuple):
     # (core_avail.py) check their entries against this one dense array (8 bytes an agent) instead of each agent's
     # own rows, which are cold on a large floor. None only in a state pickled before it existed (core_upgrade).
     AV: np.ndarray = None
+    # The timer lanes (TL_*, above). None only in a state pickled before they existed (core_upgrade: empty lanes).
+    TL_t: np.ndarray = None
+    TL_i: np.ndarray = None
+    TL_p: np.ndarray = None
 
 # ---------------------------------------------------------------- empty queues (empty.py, core_empty.py)
 # T_LEAVE_CALL: a waiting call checks whether its queue is empty for it (TTARGET its slot, TTOKEN its QGEN);

@@ -26,7 +26,7 @@ from .core_kernels import (
     L_DELAY, L_NONE, L_WRAP_UP, P_READY, agent_setting, emit, lock, serves, set_not_ready,
     set_state, touch, unlock,
 )
-from .core_timers import pop_timer, push_timer, timer_live
+from .core_timers import due_at, first_timer, live, push_timer, take_timer
 from .core_layout import (
     A_MAX_NA, A_NA_DELAY, A_WRAP, AGENT, AHT, ARRIVAL, CAP, CB, CONN, CONNECTED_S, CURSOR, D_COMPLETED, D_ESCALATION, D_EXIT,
     D_EXIT_ESCALATION, D_EXIT_NO_AGENTS, D_EXIT_TIMEOUT, D_NONE, D_OVERFLOW, D_REJ_FULL, D_REJ_NO_AGENTS,
@@ -35,7 +35,7 @@ from .core_layout import (
     PRIO, QGEN, QM_AGENT, QM_POS, QUEUE, REASON_NO_ANSWER, RINGING, RO_LEN, RR_CURSOR, S_ENDED,
     S_EV_ROOM, S_GEN, S_HUSED, S_NEV, S_NFREE, S_NOW, S_NT,
     S_TM_ROOM, S_OF_NFREE, S_OF_ROOM, SCAN, ST_ENDED, ST_OFFERED, ST_WAITING, STATE, STEP, STRAT, T_ESCALATE, T_LOCK_END, T_MAX_WAIT,
-    T_CALL_LIMIT, T_NO_AGENTS, T_RING, T_RING_STEP, SKP, NSPECIAL, PREF, PREF_UNTIL, T_PREF_FALLBACK, TALK, TARG, TKIND, TTARGET, W_HEAD, WEIGHT, WRAP,
+    T_CALL_LIMIT, T_NO_AGENTS, T_RING, T_RING_STEP, SKP, NSPECIAL, PREF, PREF_UNTIL, T_PREF_FALLBACK, TALK, W_HEAD, WEIGHT, WRAP,
 )
 from .codes import STRAT_MOST_SKILLED, STRAT_RING_ALL, STRAT_RING_PROGRESSIVELY, STRAT_ROUND_ROBIN, STRAT_TOP_DOWN
 from .core_ids import h_del
@@ -376,13 +376,14 @@ def room_short(S):
 @kernel
 def advance_to(S, now):
     """Fire every live timer due at or before ``now``, in (deadline, sequence) order; False if paused."""
-    while S.S_i[S_NT] > 0 and S.TM_t[0] <= now:
+    while True:
+        w = first_timer(S)
+        if w < 0 or due_at(S, w) > now:
+            break
         if room_short(S):
             return False
-        k = pop_timer(S)
-        t = S.TM_t[k]
-        kind, target, arg = S.TM_i[k, TKIND], S.TM_i[k, TTARGET], S.TM_i[k, TARG]
-        if timer_live(S, k):
+        t, kind, target, token, arg = take_timer(S, w)
+        if live(S, kind, target, token, arg):
             S.S_f[S_NOW] = max(S.S_f[S_NOW], t)
             fire(S, t, kind, target, arg)
     S.S_f[S_NOW] = now

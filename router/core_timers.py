@@ -23,6 +23,20 @@ in the heap (at least :data:`SWEEP_MIN`), :func:`sweep` drops every timer that
 leave in (deadline, sequence) order whatever the heap's arrangement, so what
 fires, and when, is unchanged (the parity suite); only rows that would have
 been dropped at the top are dropped earlier.
+
+**Lanes for the timers set in deadline order.** Ring timeouts and the ends
+of wrap-up and delay locks are most of a busy floor's timers, and each kind
+is set in deadline order as long as its durations do not change (time only
+moves forward). Each of those kinds has a lane: a list of its timers in
+(deadline, sequence) order (``TL_*``, core_layout.py), where setting a timer
+appends it (O(1)) and the next one due is its first row. A timer that would
+break a lane's order (a shorter duration than the last) goes to the heap,
+and so does one that a full lane cannot take: when a lane reaches its last
+row it drops its void timers and moves the rest to its start, and if more
+than half its rows are still in use it is shut (its timers go to the heap)
+until it empties. The next timer due is the least (deadline, sequence) of the
+heap's root and the lanes' first rows, so what fires, and in which order, is
+the same wherever a timer is kept (the parity suite).
 """
 
 from __future__ import annotations
@@ -31,10 +45,10 @@ import math
 
 from .core_jit import cold_kernel, kernel
 from .core_layout import (
-    CB, CONNECTED_S, EMPTY_EPOCH, LOCK_TOKEN, LOGGED_IN, O_SLOT, O_TOKEN, ORDER, QGEN, QUEUE, RING_GEN,
-    S_NT, S_TM_SWEEP, S_TM_SWEEP_MIN, S_TSEQ, ST_OFFERED, ST_WAITING, STATE, T_CALL_LIMIT, T_ESCALATE,
-    T_LEAVE_CALL, T_LEAVE_WALK, T_LOCK_END, T_MAX_WAIT, T_NO_AGENTS, T_PREF_FALLBACK, T_RING, T_RING_STEP, TARG,
-    TKIND, TSEQ, TTARGET, TTOKEN,
+    CB, CONNECTED_S, EMPTY_EPOCH, LANE_END, LANE_HEAD, LANE_SHUT, LOCK_TOKEN, LOGGED_IN, N_LANES, O_SLOT, O_TOKEN,
+    ORDER, QGEN, QUEUE, RING_GEN, S_NT, S_TM_SWEEP, S_TM_SWEEP_MIN, S_TSEQ, ST_OFFERED, ST_WAITING, STATE,
+    T_CALL_LIMIT, T_ESCALATE, T_LEAVE_CALL, T_LEAVE_WALK, T_LOCK_END, T_MAX_WAIT, T_NO_AGENTS, T_PREF_FALLBACK,
+    T_RING, T_RING_STEP, TARG, TKIND, TSEQ, TTARGET, TTOKEN,
 )
 
 
@@ -66,11 +80,15 @@ SWEEP_MIN = 256
 
 @kernel
 def push_timer(S, t, kind, target, token, arg):
-    """Set a timer due at ``t``; the caller has made room (core_ops.room_short)."""
-    i = S.S_i[S_NT]
-    S.S_i[S_NT] = i + 1
+    """Set a timer due at ``t``: in its kind's lane if it keeps the lane's order, else in the heap; the caller has
+    made room in the heap (core_ops.room_short)."""
     seq = S.S_i[S_TSEQ] + 1
     S.S_i[S_TSEQ] = seq
+    lane = 0 if kind == T_RING else (1 if kind == T_LOCK_END else -1)
+    if lane >= 0 and lane_push(S, lane, t, seq, kind, target, token, arg):
+        return
+    i = S.S_i[S_NT]
+    S.S_i[S_NT] = i + 1
     while i > 0:  # the hole rises while the new key is less than its parent's
         p = (i - 1) >> 1
         tp = S.TM_t[p]
@@ -115,16 +133,18 @@ def _sift_down(S, i, n, t, seq, kind, target, token, arg):
 
 @kernel
 def timer_void(S, k):
-    """Whether timer row ``k`` can never fire: the token it was set with has moved on for good (tokens are
-    never given out twice). A subset of ``not timer_live``: a timer it keeps may still be dropped at the top."""
-    kind = S.TM_i[k, TKIND]
-    target = S.TM_i[k, TTARGET]
-    token = S.TM_i[k, TTOKEN]
+    """Whether heap row ``k`` can never fire (:func:`void`)."""
+    return void(S, S.TM_i[k, TKIND], S.TM_i[k, TTARGET], S.TM_i[k, TTOKEN], S.TM_i[k, TARG])
+
+
+@kernel
+def void(S, kind, target, token, arg):
+    """Whether a timer (its fields) can never fire: the token it was set with has moved on for good (tokens are
+    never given out twice). A subset of ``not live``: a timer it keeps may still be dropped when it is due."""
     if kind == T_LOCK_END:
         return S.A_i[target, LOCK_TOKEN] != token
     if kind == T_RING:
-        r = S.TM_i[k, TARG]
-        return S.OF[r, O_TOKEN] != token or S.OF[r, O_SLOT] != target
+        return S.OF[arg, O_TOKEN] != token or S.OF[arg, O_SLOT] != target
     if kind == T_LEAVE_WALK:
         return False
     if kind == T_CALL_LIMIT:  # a call's order is its own; it is answered once (only a new arrival clears that)
@@ -134,7 +154,7 @@ def timer_void(S, k):
     if S.C_i[target, QGEN] != token:
         return True
     if kind == T_NO_AGENTS:  # the queue's empty epoch only grows
-        return S.Q_i[S.C_i[target, QUEUE], EMPTY_EPOCH] != S.TM_i[k, TARG]
+        return S.Q_i[S.C_i[target, QUEUE], EMPTY_EPOCH] != arg
     return False
 
 
@@ -166,15 +186,12 @@ def sweep(S):
 
 
 @kernel
-def timer_live(S, k):
-    kind = S.TM_i[k, TKIND]
-    target = S.TM_i[k, TTARGET]
-    token = S.TM_i[k, TTOKEN]
+def live(S, kind, target, token, arg):
+    """Whether a timer (its fields) fires when it is due: what it was set for still holds."""
     if kind == T_LOCK_END:
         return S.A_i[target, LOCK_TOKEN] == token
     if kind == T_RING:
-        r = S.TM_i[k, TARG]
-        return S.OF[r, O_TOKEN] == token and S.OF[r, O_SLOT] == target
+        return S.OF[arg, O_TOKEN] == token and S.OF[arg, O_SLOT] == target
     if kind == T_LEAVE_WALK:  # target: a queue; the walk looks again when it fires
         return True
     st = S.C_i[target, STATE]
@@ -188,12 +205,125 @@ def timer_live(S, k):
         return False
     if kind == T_NO_AGENTS:
         q = S.C_i[target, QUEUE]
-        return S.Q_i[q, EMPTY_EPOCH] == S.TM_i[k, TARG] and S.Q_i[q, LOGGED_IN] == 0
+        return S.Q_i[q, EMPTY_EPOCH] == arg and S.Q_i[q, LOGGED_IN] == 0
     return kind == T_MAX_WAIT or kind == T_ESCALATE or kind == T_PREF_FALLBACK or kind == T_LEAVE_CALL
 
 
 @kernel
+def timer_live(S, k):
+    """Whether heap row ``k`` fires when due (:func:`live`)."""
+    return live(S, S.TM_i[k, TKIND], S.TM_i[k, TTARGET], S.TM_i[k, TTOKEN], S.TM_i[k, TARG])
+
+
+@kernel
+def first_timer(S):
+    """Where the timer with the least (deadline, sequence) is: -1 nowhere (no timer), 0 the heap's root, 1 + l
+    the first row of lane l."""
+    w = -1
+    t = math.inf
+    seq = 0
+    if S.S_i[S_NT] > 0:
+        w, t, seq = 0, S.TM_t[0], S.TM_i[0, TSEQ]
+    for lane in range(N_LANES):
+        h = S.TL_p[lane, LANE_HEAD]
+        if h < S.TL_p[lane, LANE_END]:
+            tl = S.TL_t[lane, h]
+            if w < 0 or tl < t or (tl == t and S.TL_i[lane, h, TSEQ] < seq):
+                w, t, seq = 1 + lane, tl, S.TL_i[lane, h, TSEQ]
+    return w
+
+
+@kernel
+def due_at(S, w):
+    """The deadline of the first timer of ``w`` (:func:`first_timer`; inf for -1)."""
+    if w < 0:
+        return math.inf
+    return S.TM_t[0] if w == 0 else S.TL_t[w - 1, S.TL_p[w - 1, LANE_HEAD]]
+
+
+@kernel
+def first_due(S):
+    """The deadline of the next timer, live or not (inf: none)."""
+    return due_at(S, first_timer(S))
+
+
+@kernel
+def take_timer(S, w):
+    """Remove the first timer of ``w`` (:func:`first_timer`: 0 the heap, 1 + l lane l); return its fields
+    (deadline, kind, target, token, arg)."""
+    if w == 0:
+        k = pop_timer(S)
+        return S.TM_t[k], S.TM_i[k, TKIND], S.TM_i[k, TTARGET], S.TM_i[k, TTOKEN], S.TM_i[k, TARG]
+    lane = w - 1
+    h = S.TL_p[lane, LANE_HEAD]
+    out = (S.TL_t[lane, h], S.TL_i[lane, h, TKIND], S.TL_i[lane, h, TTARGET], S.TL_i[lane, h, TTOKEN],
+           S.TL_i[lane, h, TARG])
+    if h + 1 == S.TL_p[lane, LANE_END]:  # emptied: it starts again at its first row, and opens if shut
+        S.TL_p[lane, LANE_HEAD] = 0
+        S.TL_p[lane, LANE_END] = 0
+        S.TL_p[lane, LANE_SHUT] = 0
+    else:
+        S.TL_p[lane, LANE_HEAD] = h + 1
+    return out
+
+
+@kernel
 def next_deadline(S):
-    while S.S_i[S_NT] > 0 and not timer_live(S, 0):
-        pop_timer(S)
-    return S.TM_t[0] if S.S_i[S_NT] > 0 else math.inf
+    """The deadline of the next live timer (inf: none), dropping the void ones before it."""
+    while True:
+        w = first_timer(S)
+        if w < 0:
+            return math.inf
+        if w == 0:
+            if timer_live(S, 0):
+                return S.TM_t[0]
+            pop_timer(S)
+        else:
+            lane = w - 1
+            h = S.TL_p[lane, LANE_HEAD]
+            if live(S, S.TL_i[lane, h, TKIND], S.TL_i[lane, h, TTARGET], S.TL_i[lane, h, TTOKEN],
+                    S.TL_i[lane, h, TARG]):
+                return S.TL_t[lane, h]
+            take_timer(S, w)
+
+
+@kernel
+def lane_push(S, lane, t, seq, kind, target, token, arg):
+    """Append a timer to ``lane`` if it keeps the lane's order and the lane has room (making room if it must);
+    False if the heap must take it."""
+    e = S.TL_p[lane, LANE_END]
+    if S.TL_p[lane, LANE_SHUT] or (e > S.TL_p[lane, LANE_HEAD] and t < S.TL_t[lane, e - 1]):
+        return False
+    if e == S.TL_t.shape[1]:
+        if not lane_compact(S, lane):
+            return False
+        e = S.TL_p[lane, LANE_END]
+    S.TL_t[lane, e] = t
+    S.TL_i[lane, e, TSEQ] = seq
+    S.TL_i[lane, e, TKIND] = kind
+    S.TL_i[lane, e, TTARGET] = target
+    S.TL_i[lane, e, TTOKEN] = token
+    S.TL_i[lane, e, TARG] = arg
+    S.TL_p[lane, LANE_END] = e + 1
+    return True
+
+
+@cold_kernel
+def lane_compact(S, lane):
+    """A full lane drops its void timers and moves the rest to its start, in order; it is shut (False) if more
+    than half its rows are still in use."""
+    m = 0
+    for k in range(S.TL_p[lane, LANE_HEAD], S.TL_p[lane, LANE_END]):
+        if not void(S, S.TL_i[lane, k, TKIND], S.TL_i[lane, k, TTARGET], S.TL_i[lane, k, TTOKEN],
+                    S.TL_i[lane, k, TARG]):
+            if m != k:
+                S.TL_t[lane, m] = S.TL_t[lane, k]
+                for c in range(S.TL_i.shape[2]):
+                    S.TL_i[lane, m, c] = S.TL_i[lane, k, c]
+            m += 1
+    S.TL_p[lane, LANE_HEAD] = 0
+    S.TL_p[lane, LANE_END] = m
+    if 2 * m > S.TL_t.shape[1]:
+        S.TL_p[lane, LANE_SHUT] = 1
+        return False
+    return True

@@ -15,7 +15,8 @@ load. Two earlier layouts exist:
 offers, tokens and timers, so the router carries on exactly where it stopped.
 Smaller additions since (a column, a table) are filled in from what the state
 holds: the dense availability array from each agent's display state and idle
-rank, the longest idle's in-order lists by sorting their former heaps.
+rank, the longest idle's in-order lists by sorting their former heaps, empty timer lanes (the heap keeps the
+timers it holds).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from .config import RouterConfig
-from .core_build import build, empty_profiles
+from .core_build import build, empty_profiles, lanes
 from .empty import rules_table
 from .core_layout import (
     A_GONE, A_MAX_NA, A_OF_HEAD, A_WRAP, AH_HEAD, AH_LEN, AH_OFF, CAP, DISP_AVAILABLE, DISPLAY, IDLE_RANK, KEYKIND,
@@ -72,6 +73,8 @@ def upgrade(S: CoreState, cfg: RouterConfig, profiles: dict) -> tuple[CoreState,
         S = S._replace(LE=rules_table(cfg.queues))
     if S.AV is None:  # before the dense availability array: from each agent's display state and idle rank
         S = S._replace(AV=np.where(S.A_i[:, DISPLAY] == DISP_AVAILABLE, S.A_f[:, IDLE_RANK], np.nan))
+    if S.TL_p is None:  # before the timer lanes: every timer is in the heap, and stays there until it is due
+        S = S._replace(**lanes(S.A_i.shape[0]))
     return S, profiles
 
 

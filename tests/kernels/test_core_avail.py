@@ -21,6 +21,7 @@ from busyhour.router.core_layout import (
 )
 from busyhour.router.fast import Router
 from parity_steps import configs
+from old_layout import without_lanes
 from test_core_parity import _parity
 
 # Availability churn: answers, releases with wrap-up, breaks, logins; strategy and membership changes rebuild.
@@ -106,7 +107,7 @@ def test_a_state_pickled_before_the_lists_loads_and_goes_on_the_same():
             order[1], order[2] = order[2], order[1]  # still a heap on (0, rank)
         S.AH_f[off:off + n], S.AH_i[off:off + n] = S.AH_f[order], S.AH_i[order]
     assert S.Q_i[0, AH_HEAD] > 0 and S.Q_i[0, AH_LEN] >= 3
-    old._S = S._replace(AV=None, Q_i=S.Q_i[:, :N_Q_I - 1].copy())  # the layout before them
+    old._S = without_lanes(S)._replace(AV=None, Q_i=S.Q_i[:, :N_Q_I - 1].copy())  # the layout before them
     loaded = pickle.loads(pickle.dumps(old))
     assert loaded._S.Q_i.shape == ref._S.Q_i.shape
     np.testing.assert_array_equal(loaded._S.AV, ref._S.AV)

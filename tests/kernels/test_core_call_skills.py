@@ -18,6 +18,7 @@ from busyhour.router import ReferenceRouter
 from busyhour.router.core_layout import N_C_I, OK, OP_ARRIVE, OP_DTYPE, OP_LOGIN, S_NPROF, SKP
 from busyhour.router.errors import StateError, UnknownIdError
 from busyhour.router.fast import Router
+from old_layout import without_lanes
 
 CFG = {"skills": ["es", "fr"],
        "agents": [{"id": "a0", "skills": {"es": 1}}, {"id": "a1", "skills": {"es": 4, "fr": 2}},
@@ -99,7 +100,7 @@ def test_a_router_pickled_before_profiles_existed_loads_and_routes_on():
     _logins(fast)
     fast.call_arrive(1.0, 1, "q")
     S = fast._S  # as an older version pickled it: no profile table, no profile column
-    fast._S = S._replace(CP=None, C_i=S.C_i[:, :SKP].copy())
+    fast._S = without_lanes(S)._replace(CP=None, C_i=S.C_i[:, :SKP].copy())
     del fast._skill_index, fast._profiles
     old = pickle.loads(pickle.dumps(fast))
     assert old._S.C_i.shape[1] == N_C_I and old._S.S_i[S_NPROF] == 1

@@ -24,6 +24,8 @@ from busyhour.router.core_layout import (
 from busyhour.router.errors import UnknownIdError
 from busyhour.router.fast import Router
 
+from old_layout import without_lanes
+
 CFG = {"skills": ["s"],
        "agents": [{"id": "a1", "skills": {"s": 1}, "capacity": {"voice": 1, "chat": 3}},
                   {"id": "a2", "skills": {"s": 1}, "capacity": {"voice": 0, "chat": 2}},
@@ -107,8 +109,8 @@ def _as_previous_layout(fast: Router) -> None:
     """Rewrite ``fast``'s state as the version before multi-channel agents pickled it: an agent's offer in
     its own columns (call, token, next agent ringing the same call), a call's first and last ringing agent,
     ring timers pointing at the agent, no channel column, offer table, per-channel arrays, profile channels,
-    per-agent settings, per-call max waits or per-queue pauses."""
-    S = fast._S
+    per-agent settings, per-call max waits or per-queue pauses, every timer in the heap."""
+    S = without_lanes(fast._S)
     A_i, C_i, TM_i = S.A_i.copy(), S.C_i[:, :N_C_I - 1].copy(), S.TM_i.copy()
     token, after = 12, 13  # the agent's offer token and the next agent ringing the same call, then
     A_i[:, [A_OF_HEAD, token, after]] = [-1, 0, -1]

@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from parity_steps import configs
+from old_layout import without_lanes
 from test_core_parity import _parity
 
 from busyhour.router.empty import CONDITIONS
@@ -72,7 +73,7 @@ def test_a_router_pickled_before_the_rules_loads_and_carries_on():
     start(ref)
     old = Router.from_config(cfg)
     start(old)
-    old._S = old._S._replace(LE=None, S_i=old._S.S_i[:28].copy())  # the layout before the rules
+    old._S = without_lanes(old._S)._replace(LE=None, S_i=old._S.S_i[:28].copy())  # the layout before the rules
     loaded = pickle.loads(pickle.dumps(old))
     assert loaded._S.LE is not None and loaded._S.LE.shape[0] == 0 and loaded._S.S_i.shape == ref._S.S_i.shape
     assert rest(loaded) == rest(ref)

@@ -1,7 +1,8 @@
 """Void timers swept out of the compiled core's timer heap (core_timers.sweep).
 
-A ring timeout is void once its call is answered, but it stays in the heap
-until it reaches the top, unless a sweep drops it first. Sweeping changes
+A max-wait timer is void once its call is answered, but it stays in the heap
+until it reaches the top, unless a sweep drops it first (ring timeouts and
+wrap-up ends are kept in lanes beside the heap: test_core_lanes.py). Sweeping changes
 which rows the heap holds, never what fires or when: a router that sweeps
 at every doubling of its heap and one that never sweeps must give the same
 events, and the heap must stay a heap. (The parity suites sweep too: their
@@ -76,8 +77,8 @@ def test_sweeping_changes_no_event_and_keeps_the_heap_small(seed):
     b = _lifecycles(always, 400, np.random.default_rng(seed))
     assert [x[:4] for x in a] == [x[:4] for x in b]  # the same events and statuses, round by round
     assert never.next_deadline() == always.next_deadline() and never.counts == always.counts
-    # every answered call leaves a void 30 s ring timeout behind the agents' live wrap-up timers: never swept,
-    # they pile up until due; swept, they go (measured: the swept heap holds a fifth to a third as many rows)
+    # every answered call leaves a void 120 s max-wait timer behind: never swept, they pile up until due;
+    # swept, they go
     held_never, held_swept = [x[4] for x in a], [x[4] for x in b]
     assert max(held_swept) < max(held_never) / 2 and sum(held_swept) < sum(held_never) / 2
     assert always._S.S_i[S_TM_SWEEP] >= 2  # it did sweep (the threshold moved off 0)
