@@ -9,13 +9,13 @@ import numpy as np
 from .config import RouterConfig
 from .core_layout import (
     AH_CAP, AH_OFF, BLOCKED, CAP, CoreState, H_EMPTY, H_TOMB, N_C_F, N_C_I, N_EV_F, N_EV_I,
-    N_LANES, N_OF, N_Q_F, N_Q_I, N_S_F, N_S_I, N_TM_I, RO_LEN, RO_OFF, SCAN, STATE,
+    N_OF, N_Q_F, N_Q_I, N_S_F, N_S_I, N_TM_I, RO_LEN, RO_OFF, SCAN, STATE,
     ST_FREE, ST_OFFERED, S_EV_ROOM, S_HUSED, S_NFREE, S_NNUMBERS, S_NOW, S_NPROF, S_NREASONS, S_NT,
     S_OF_NFREE, S_OF_ROOM, S_RO_ROOM, S_RO_USED, S_TM_NEED, S_TM_ROOM,
 )
 from .core_ids import h_rebuild
 from .empty import rules_table
-from .core_members import HEAP_KEYS, agent_tables, member_tables, ring_members, step_rooms
+from .core_members import HEAP_KEYS, agent_tables, lanes, member_tables, ring_members, step_rooms
 from .core_queues import queue_row
 
 #: Every strategy; those not in HEAP_KEYS choose by the member scan.
@@ -26,14 +26,6 @@ RING_STRATEGIES = ("ring-all", "ring-progressively")
 
 def _pow2(n: int) -> int:
     return 1 << max(4, int(n - 1).bit_length())
-
-
-def lanes(agents: int) -> dict:
-    """Empty timer lanes (core_timers.py) for a floor of ``agents``: the fields ``TL_t``, ``TL_i``, ``TL_p``.
-    Their rows are a fixed room (a lane that cannot take a timer leaves it to the heap, which grows)."""
-    rows = _pow2(max(256, agents))
-    return dict(TL_t=np.zeros((N_LANES, rows)), TL_i=np.zeros((N_LANES, rows, N_TM_I), dtype=np.int64),
-                TL_p=np.zeros((N_LANES, 3), dtype=np.int64))
 
 
 def build(cfg: RouterConfig, calls: int = 1024, timers: int = 4096, events: int = 8192) -> CoreState:

@@ -26,7 +26,8 @@ from .core_layout import (
     QUEUE, RO_LEN, RO_OFF, SCAN, STATE, STRAT, ST_OFFERED, S_EV_ROOM, S_OF_ROOM, S_RO_ROOM, S_TM_ROOM, TALK, AH_CAP,
     AH_HEAD, AH_LEN, AH_OFF, BLOCKED, BUSY_DELAY, MAX_LEN, MAX_NA, MAX_WAIT, NA_DELAY, NO_AGENTS_S, OVERFLOW, PREF_FB,
     REJ_DELAY, RING_STEP, RING_TO, WEIGHT, WRAP, A_BUSY_DELAY, A_MAX_NA, A_NA_DELAY, A_OF_HEAD, A_REJ_DELAY, A_WRAP,
-    DIR_HEAD, DISP_LOGGED_OUT, LAST_END, LAST_OFFERED, N_A_F, N_A_I,
+    DIR_HEAD, DISP_LOGGED_OUT, LAST_END, LAST_OFFERED, N_A_F, N_A_I, LANE_END, LANE_HEAD, LANE_SHUT, N_LANES,
+    N_TM_I,
 )
 
 #: Strategies whose choice the available-member heap makes (on a queue whose members share one tier
@@ -72,12 +73,41 @@ def agent_tables(agents, chans: list[str], skill_index: dict, n_skills: int) -> 
 
 
 def add_agent(S: CoreState, agent, chans: list[str], skill_index: dict) -> CoreState:
-    """``S`` with one more agent, last, logged out and a member of no queue (room regrown for its capacity)."""
+    """``S`` with one more agent, last, logged out and a member of no queue (room regrown for its capacity, the
+    timer lanes' for the floor's size)."""
     A_i, A_f, SK, CA = agent_tables([agent], chans, skill_index, S.SK.shape[1])
     S = S._replace(A_i=np.concatenate([S.A_i, A_i]), A_f=np.concatenate([S.A_f, A_f]), SK=np.concatenate([S.SK, SK]),
                    CA=np.concatenate([S.CA, CA]), LD=np.concatenate([S.LD, np.zeros_like(CA)]),
                    AQ_ptr=np.append(S.AQ_ptr, S.AQ_ptr[-1]), AV=np.append(S.AV, np.nan))
-    return _with_rooms(S)
+    return grown_lanes(_with_rooms(S))
+
+
+def lane_rows(agents: int) -> int:
+    """A timer lane's room for a floor of ``agents``: the power of two at or above it, at least 256 rows."""
+    return 1 << (max(256, agents) - 1).bit_length()
+
+
+def lanes(agents: int) -> dict:
+    """Empty timer lanes (core_timers.py) for a floor of ``agents``: the fields ``TL_t``, ``TL_i``, ``TL_p``.
+    A lane that cannot take a timer leaves it to the heap, which grows; the lanes grow with the floor."""
+    rows = lane_rows(agents)
+    return dict(TL_t=np.zeros((N_LANES, rows)), TL_i=np.zeros((N_LANES, rows, N_TM_I), dtype=np.int64),
+                TL_p=np.zeros((N_LANES, 3), dtype=np.int64))
+
+
+def grown_lanes(S: CoreState) -> CoreState:
+    """``S`` with lanes of the room its number of agents calls for, if they are smaller: each lane's timers moved
+    to the start of the new one, in order, and the lane open again (it has room now)."""
+    if S.TL_t.shape[1] >= lane_rows(S.A_i.shape[0]):
+        return S
+    new = lanes(S.A_i.shape[0])
+    for lane in range(N_LANES):
+        h, e = int(S.TL_p[lane, LANE_HEAD]), int(S.TL_p[lane, LANE_END])
+        new["TL_t"][lane, :e - h] = S.TL_t[lane, h:e]
+        new["TL_i"][lane, :e - h] = S.TL_i[lane, h:e]
+        new["TL_p"][lane, LANE_END] = e - h
+        new["TL_p"][lane, LANE_SHUT] = 0
+    return S._replace(**new)
 
 
 def strategy_codes(q: QueueConfig) -> tuple[int, int]:

@@ -24,7 +24,8 @@ from __future__ import annotations
 import numpy as np
 
 from .config import RouterConfig
-from .core_build import build, empty_profiles, lanes
+from .core_build import build, empty_profiles
+from .core_members import lanes
 from .empty import rules_table
 from .core_layout import (
     A_GONE, A_MAX_NA, A_OF_HEAD, A_WRAP, AH_HEAD, AH_LEN, AH_OFF, CAP, DISP_AVAILABLE, DISPLAY, IDLE_RANK, KEYKIND,

@@ -74,6 +74,18 @@ def test_lanes_that_fill_compact_and_shut_fire_what_the_python_engine_fires(cfg,
             check=_timers_kept)
 
 
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(cfg=configs(), ops=STREAM, adds=st.lists(st.integers(0, 149), min_size=1, max_size=3))
+def test_lanes_that_grow_with_the_floor_mid_stream_fire_what_the_python_engine_fires(cfg, ops, adds):
+    """Agents added part way, each right after an arrival, so the lanes mostly hold timers then (they grow from
+    four rows to the floor's room, keeping them)."""
+    arrivals = [j for j, o in enumerate(ops) if o[0] == "arrive"] or [len(ops) - 1]
+    for i in sorted({arrivals[i % len(arrivals)] for i in adds}, reverse=True):
+        ops.insert(i + 1, ("agent_add", 0.0, i + 1, False))
+    _parity(cfg, [("login", 0.0, i, True) for i in range(len(cfg["agents"]))] + ops, prepare=_small_lanes(4),
+            check=_timers_kept)
+
+
 CFG = {"agents": [{"id": f"a{i}"} for i in range(8)],
        "queues": [{"name": "long", "members": [f"a{i}" for i in range(8)], "ring_timeout_s": 30.0, "wrap_up_s": 5.0},
                   {"name": "short", "members": [f"a{i}" for i in range(8)], "ring_timeout_s": 10.0,
@@ -110,6 +122,32 @@ def test_a_full_lane_shuts_its_timers_go_to_the_heap_and_it_opens_again_once_emp
     assert tuple(S.TL_p[0].tolist()) == (0, 0, 0)  # emptied: open, from its first row
     _offers((ref, big, small), 201.0, 7, "long")
     assert S.TL_p[0, LANE_END] == 1
+
+
+def test_lanes_grow_with_the_floor_and_keep_their_timers_in_order():
+    ref, fast = ReferenceRouter.from_config(CFG), Router.from_config(CFG)
+    _small_lanes(4)(fast)
+    for r in (ref, fast):
+        for i in range(8):
+            r.agent_login(0.0, f"a{i}", ready=True)
+    for c in range(1, 7):  # the lane fills and shuts, as above
+        _offers((ref, fast), float(c), c, "long")
+    S = fast._S
+    assert S.TL_p[0, LANE_SHUT] == 1
+    kept = S.TL_t[0, S.TL_p[0, LANE_HEAD]:S.TL_p[0, LANE_END]].tolist()
+    out = [r.agent_add(7.0, {"id": "a8"}) for r in (ref, fast)]
+    assert out[1] == out[0]
+    S = fast._S
+    assert S.TL_t.shape[1] == 256 and tuple(S.TL_p[0].tolist()) == (0, len(kept), 0)  # open again, same timers
+    assert S.TL_t[0, :len(kept)].tolist() == kept
+    _timers_kept(fast)
+    for r in (ref, fast):
+        r.member_add(8.0, "a8", "long")
+        r.agent_login(8.0, "a8", ready=True)
+    _offers((ref, fast), 9.0, 7, "long")
+    out = [r.advance(60.0) for r in (ref, fast)]
+    assert out[1] == out[0]
+    _timers_kept(fast)
 
 
 def test_a_timer_due_before_the_lanes_last_goes_to_the_heap_and_fires_first():
