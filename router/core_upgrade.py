@@ -15,8 +15,8 @@ load. Two earlier layouts exist:
 offers, tokens and timers, so the router carries on exactly where it stopped.
 Smaller additions since (a column, a table) are filled in from what the state
 holds: the dense availability array from each agent's display state and idle
-rank, the longest idle's in-order lists by sorting their former heaps, empty timer lanes (the heap keeps the
-timers it holds).
+rank, the longest idle's in-order lists by sorting their former heaps, and
+empty timer lanes (the heap keeps the timers it holds).
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from busyhour.router import EventKind, ReferenceRouter
 from busyhour.router.core_layout import (
-    LANE_END, LANE_HEAD, LANE_SHUT, N_LANES, O_TOKEN, S_NT, T_LOCK_END, T_RING, TARG, TKIND, TSEQ, TTOKEN,
+    LANE_END, LANE_HEAD, LANE_SHUT, N_LANES, N_TM_I, O_TOKEN, S_NT, T_LOCK_END, T_RING, TARG, TKIND, TSEQ, TTOKEN,
 )
 from busyhour.router.fast import Router
 from old_layout import without_lanes
@@ -37,7 +37,8 @@ STREAM = st.lists(st.tuples(st.sampled_from(["arrive", "arrive", "arrive", "acce
 
 def _small_lanes(rows: int):
     def prepare(fast: Router) -> None:
-        fast._S = fast._S._replace(TL_t=np.zeros((N_LANES, rows)), TL_i=np.zeros((N_LANES, rows, 5), dtype=np.int64),
+        fast._S = fast._S._replace(TL_t=np.zeros((N_LANES, rows)),
+                                   TL_i=np.zeros((N_LANES, rows, N_TM_I), dtype=np.int64),
                                    TL_p=np.zeros((N_LANES, 3), dtype=np.int64))
     return prepare
 
