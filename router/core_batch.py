@@ -17,7 +17,7 @@ from .core_kernels import (
     K_TRANSFERRED, K_WITHDRAWN, L_DELAY, L_NONE, L_WRAP_UP, P_LOGGED_OUT, P_NOT_READY, P_READY, agent_setting,
     emit, lock, set_not_ready, set_state, staffs, touch, unlock,
 )
-from .core_timers import first_due, next_deadline, push_timer, sweep_due
+from .core_timers import due_by, first_due, next_deadline, push_timer, sweep_due
 from .core_layout import (
     AGENT, ANSWERED, ARRIVAL, A_BUSY_DELAY, A_REJ_DELAY, A_WRAP, BUSY_DELAY, CB, CH, CONN, CONNECTED_S, DEDICATED,
     DETAIL_NUMBER, DETAIL_TO_AGENT, DETAIL_TO_QUEUE, D_ABANDONED, D_ABANDONED_RINGING,
@@ -256,8 +256,8 @@ def apply_op(S, op, t, call, a, q, prio, arg, prof):
             return st
         if ((op == OP_ACCEPT or op == OP_REJECT or op == OP_CALLBACK or op == OP_PRIORITY or op == OP_MOVE)
                 and S.S_i[S_TRIED] == 0):
-            due = first_due(S) <= t and next_deadline(S) <= t  # the first reads no row: most often it says no
-            if due and (op == OP_CALLBACK or op == OP_PRIORITY or op == OP_MOVE or not offer_kept(S, call, a, t)):
+            if due_by(S, t) and (op == OP_CALLBACK or op == OP_PRIORITY or op == OP_MOVE
+                                 or not offer_kept(S, call, a, t)):
                 return TRIAL
             st = check_offer_or_wait(S, op, call, a, q)  # no timer due: the state it sees is this one
             if st != OK:
@@ -325,7 +325,7 @@ def batch(S, ops, prof, start, status, seq_after, stop_on_error):
                 return i
             S.S_i[S_LEAVE_TAIL] = 1
         if S.S_i[S_LEAVE_TAIL]:  # what the row made due at its own time: an empty queue's callers leaving
-            if next_deadline(S) <= o['time_s'] and not advance_to(S, o['time_s']):
+            if due_by(S, o['time_s']) and not advance_to(S, o['time_s']):
                 return i
             S.S_i[S_LEAVE_TAIL] = 0
             status[i] = OK
@@ -344,7 +344,7 @@ def batch(S, ops, prof, start, status, seq_after, stop_on_error):
         if st == OK and o['op'] == OP_LOGOUT:
             S.S_i[S_TAIL] = 1
             continue
-        if st == OK and first_due(S) <= o['time_s'] and next_deadline(S) <= o['time_s']:
+        if st == OK and due_by(S, o['time_s']):
             S.S_i[S_LEAVE_TAIL] = 1
             continue
         status[i] = st

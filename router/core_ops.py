@@ -26,7 +26,7 @@ from .core_kernels import (
     L_DELAY, L_NONE, L_WRAP_UP, P_READY, agent_setting, emit, lock, serves, set_not_ready,
     set_state, touch, unlock,
 )
-from .core_timers import due_at, first_timer, live, push_timer, take_timer
+from .core_timers import drop_first, due_at, first_timer, head_of, live, push_timer
 from .core_layout import (
     A_MAX_NA, A_NA_DELAY, A_WRAP, AGENT, AHT, ARRIVAL, CAP, CB, CONN, CONNECTED_S, CURSOR, D_COMPLETED, D_ESCALATION, D_EXIT,
     D_EXIT_ESCALATION, D_EXIT_NO_AGENTS, D_EXIT_TIMEOUT, D_NONE, D_OVERFLOW, D_REJ_FULL, D_REJ_NO_AGENTS,
@@ -382,7 +382,8 @@ def advance_to(S, now):
             break
         if room_short(S):
             return False
-        t, kind, target, token, arg = take_timer(S, w)
+        t, kind, target, token, arg = head_of(S, w)
+        drop_first(S, w)
         if live(S, kind, target, token, arg):
             S.S_f[S_NOW] = max(S.S_f[S_NOW], t)
             fire(S, t, kind, target, arg)

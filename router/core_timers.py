@@ -6,7 +6,7 @@ takes the next sequence number when it is set, so no two keys are equal:
 timers leave the heap in (deadline, sequence) order whatever the heap's
 inner arrangement, and equal deadlines are FIFO. Timers are deleted lazily:
 each carries the token (generation, order, lock or offer token) it was set
-with, and :func:`timer_live` drops it when it reaches the top if that token
+with, and :func:`live` drops it when it reaches the top if that token
 has moved on.
 
 Cost: set and pop are O(log n) in the timers held. A sift moves a hole, not
@@ -101,14 +101,12 @@ def push_timer(S, t, kind, target, token, arg):
 
 @kernel
 def pop_timer(S):
-    """Remove the root; its fields are left at index n-1 (the old last slot) for the caller to read."""
+    """Remove the root (read it first: :func:`head_of`)."""
     n = S.S_i[S_NT] - 1
     S.S_i[S_NT] = n
     t, seq = S.TM_t[n], S.TM_i[n, TSEQ]  # the last entry sinks from the root's place
     kind, target, token, arg = S.TM_i[n, TKIND], S.TM_i[n, TTARGET], S.TM_i[n, TTOKEN], S.TM_i[n, TARG]
-    _tm_move(S, n, 0)
     _sift_down(S, 0, n, t, seq, kind, target, token, arg)
-    return n
 
 
 @kernel
@@ -210,12 +208,6 @@ def live(S, kind, target, token, arg):
 
 
 @kernel
-def timer_live(S, k):
-    """Whether heap row ``k`` fires when due (:func:`live`)."""
-    return live(S, S.TM_i[k, TKIND], S.TM_i[k, TTARGET], S.TM_i[k, TTOKEN], S.TM_i[k, TARG])
-
-
-@kernel
 def first_timer(S):
     """Where the timer with the least (deadline, sequence) is: -1 nowhere (no timer), 0 the heap's root, 1 + l
     the first row of lane l."""
@@ -248,23 +240,31 @@ def first_due(S):
 
 
 @kernel
-def take_timer(S, w):
-    """Remove the first timer of ``w`` (:func:`first_timer`: 0 the heap, 1 + l lane l); return its fields
-    (deadline, kind, target, token, arg)."""
+def head_of(S, w):
+    """The fields (deadline, kind, target, token, arg) of the first timer of ``w`` (:func:`first_timer`: 0 the
+    heap, 1 + l lane l), left where it is."""
     if w == 0:
-        k = pop_timer(S)
-        return S.TM_t[k], S.TM_i[k, TKIND], S.TM_i[k, TTARGET], S.TM_i[k, TTOKEN], S.TM_i[k, TARG]
+        return S.TM_t[0], S.TM_i[0, TKIND], S.TM_i[0, TTARGET], S.TM_i[0, TTOKEN], S.TM_i[0, TARG]
     lane = w - 1
     h = S.TL_p[lane, LANE_HEAD]
-    out = (S.TL_t[lane, h], S.TL_i[lane, h, TKIND], S.TL_i[lane, h, TTARGET], S.TL_i[lane, h, TTOKEN],
-           S.TL_i[lane, h, TARG])
+    return (S.TL_t[lane, h], S.TL_i[lane, h, TKIND], S.TL_i[lane, h, TTARGET], S.TL_i[lane, h, TTOKEN],
+            S.TL_i[lane, h, TARG])
+
+
+@kernel
+def drop_first(S, w):
+    """Remove the first timer of ``w`` (:func:`first_timer`)."""
+    if w == 0:
+        pop_timer(S)
+        return
+    lane = w - 1
+    h = S.TL_p[lane, LANE_HEAD]
     if h + 1 == S.TL_p[lane, LANE_END]:  # emptied: it starts again at its first row, and opens if shut
         S.TL_p[lane, LANE_HEAD] = 0
         S.TL_p[lane, LANE_END] = 0
         S.TL_p[lane, LANE_SHUT] = 0
     else:
         S.TL_p[lane, LANE_HEAD] = h + 1
-    return out
 
 
 @kernel
@@ -274,17 +274,17 @@ def next_deadline(S):
         w = first_timer(S)
         if w < 0:
             return math.inf
-        if w == 0:
-            if timer_live(S, 0):
-                return S.TM_t[0]
-            pop_timer(S)
-        else:
-            lane = w - 1
-            h = S.TL_p[lane, LANE_HEAD]
-            if live(S, S.TL_i[lane, h, TKIND], S.TL_i[lane, h, TTARGET], S.TL_i[lane, h, TTOKEN],
-                    S.TL_i[lane, h, TARG]):
-                return S.TL_t[lane, h]
-            take_timer(S, w)
+        t, kind, target, token, arg = head_of(S, w)
+        if live(S, kind, target, token, arg):
+            return t
+        drop_first(S, w)
+
+
+@kernel
+def due_by(S, t):
+    """Whether a live timer is due at or before ``t``: the first timer's deadline, which reads no timer's target,
+    before :func:`next_deadline` (most often the first already says no)."""
+    return first_due(S) <= t and next_deadline(S) <= t
 
 
 @kernel
