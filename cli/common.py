@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import enum
 import os
+import stat
 import sys
 import traceback
 from pathlib import Path
@@ -140,7 +141,38 @@ def check_output_path(path: str | os.PathLike[str], *, kind: Literal["file", "pl
                                      param_hint=hint) from None
     if p.exists() and not os.access(p, os.W_OK):
         raise typer.BadParameter(f"{text}: file is not writable", param_hint=hint)
+    _try_open(p, text, hint)
     return p
+
+
+def _try_open(p: Path, text: str, hint: Optional[str]) -> None:
+    """Open ``p`` for writing as the run will, changing nothing: a new file is made and removed at once, an
+    existing regular file opened without truncating it. The permission checks above pass where a file still
+    cannot be made (``/proc``, ``/sys``; root passes every permission check), and a run that found out only
+    when writing its results lost all its work. Other existing paths (a terminal, a pipe) are left to the run:
+    opening a pipe with no reader would block."""
+    try:
+        st = p.stat()
+    except FileNotFoundError:
+        st = None
+    except OSError as exc:
+        raise typer.BadParameter(f"{text}: cannot write ({exc.strerror or exc})", param_hint=hint) from None
+    if st is not None and not stat.S_ISREG(st.st_mode):
+        return
+    flags = os.O_WRONLY | (os.O_CREAT | os.O_EXCL if st is None else os.O_NONBLOCK)
+    try:
+        fd = os.open(p, flags, 0o666)
+    except FileExistsError:
+        return  # made by something else meanwhile (or a dangling symlink): the run opens it as it finds it
+    except OSError as exc:
+        what = "create the file" if st is None else "write the file"
+        raise typer.BadParameter(f"{text}: cannot {what} ({exc.strerror or exc})", param_hint=hint) from None
+    os.close(fd)
+    if st is None:
+        try:
+            os.unlink(p)
+        except OSError:
+            pass  # gone already, or the folder refuses removal: an empty file is left where the run will write
 
 
 def _check_suffix(p: Path, text: str, kind: str, suffixes: Iterable[str] | None, hint: Optional[str]) -> None:

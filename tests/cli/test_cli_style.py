@@ -144,6 +144,23 @@ def test_output_paths_refused_before_the_run(tmp_path, args, needle):
     assert calls == []  # the command body never ran
 
 
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs Linux's /proc")
+def test_a_folder_that_takes_no_new_file_is_refused_before_the_run():
+    """/proc passes the permission checks for root (CI runs as root) but takes no new file: the run used to
+    find out only when it wrote its results."""
+    calls: list = []
+    r = runner.invoke(_toy_app(calls), ["out", "--out", "/proc/busyhour-no-such-file.json"])
+    assert_one_line_error(r, 2, "cannot create the file")
+    assert calls == []
+
+
+def test_checking_a_path_changes_nothing(tmp_path):
+    new, old = tmp_path / "new.json", tmp_path / "old.json"
+    old.write_text("kept")
+    assert check_output_path(new) == new and not new.exists()  # made to try, then removed
+    assert check_output_path(old) == old and old.read_text() == "kept"  # opened, not truncated
+
+
 def test_missing_folders_are_created_before_the_run(tmp_path):
     calls: list = []
     target = tmp_path / "out" / "deeper" / "r.json"
