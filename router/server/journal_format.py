@@ -211,8 +211,8 @@ def check_folder(directory: Path, *, create: bool) -> Path:
     names = {p.name for p in directory.iterdir()}
     ours = {n for n in names if n in (HEADER, LOCK) or SEGMENT.fullmatch(n) or SNAPSHOT.fullmatch(n)}
     if names and not ours:
-        raise JournalError(f"{directory}: not empty and not a journal (no {HEADER}, journal-*.log or {LOCK}); "
-                           "give an empty or new folder")
+        hint = "; give an empty or new folder" if create else ""
+        raise JournalError(f"{directory}: not empty and not a journal (no {HEADER}, journal-*.log or {LOCK}){hint}")
     if create and not os.access(directory, os.W_OK | os.X_OK):
         raise JournalError(f"{directory}: journal folder is not writable")
     return directory

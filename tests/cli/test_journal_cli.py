@@ -91,6 +91,7 @@ def test_inspect_errors_are_one_line(tmp_path, journal_dir):
     (tmp_path / "other" / "notes.txt").write_text("x")
     r = run("journal", "inspect", tmp_path / "other")
     assert r.exit_code == 1 and "not a journal" in one_error_line(r.stderr)
+    assert "empty or new folder" not in r.stderr  # that hint is for serve --journal, which creates one
     seg = sorted(journal_dir.glob("journal-*.log"))[0]
     data = bytearray(seg.read_bytes())
     data[10] ^= 0xFF  # inside the first of two records: corruption in the middle

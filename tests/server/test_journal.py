@@ -309,7 +309,7 @@ def test_bad_folders_and_bad_use(tmp_path, monkeypatch):
     other = tmp_path / "other"
     other.mkdir()
     (other / "notes.txt").write_text("x")
-    with pytest.raises(JournalError, match="not a journal"):
+    with pytest.raises(JournalError, match="not a journal.*give an empty or new folder"):
         Journal.open(other)
     with pytest.raises(ValueError, match="segment_bytes"):
         Journal.open(tmp_path / "j", segment_bytes=10)
