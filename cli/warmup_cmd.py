@@ -17,7 +17,7 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
     def warmup_cmd() -> None:
         """Compile (or load from numba's cache) every compiled kernel: routing core, simulation loop."""
         from busyhour.router import core_compile
-        from busyhour.router.core_batch import run_batch
+        from busyhour.router.core_handle import run_batch_h
         from busyhour.router.core_compile import (
             ROUTER_COMPILE_S, cache_folder, cached, jit_disabled, router_dispatchers, warm_up_router,
         )
@@ -38,7 +38,7 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
             secs = warm()
             how = "not compiled: NUMBA_DISABLE_JIT=1" if jit_off else "compiled" if fresh else "cached"
             typer.echo(f"{what}: ready ({how}, {secs:.1f} s)")
-        folder = cache_folder(run_batch)
+        folder = cache_folder(run_batch_h)
         if folder is not None and not jit_off:  # a folder the run-time user cannot write is not used (docs/server.md)
             typer.echo(f"cache: {folder}")
 

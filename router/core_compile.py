@@ -72,13 +72,14 @@ def compile_notice(what: str, dispatchers, estimate_s: float | Callable[[], floa
 
 
 def router_dispatchers() -> list:
-    from .core_batch import deadline, run_batch
+    from .core_batch import deadline
+    from .core_handle import run_batch_h
     from .core_ids import h_get, h_rebuild
     from .core_kernels import event_rows
     from .core_wait import rank_of
     from .stats_core import stats_feed, stats_rehash
 
-    return [run_batch, deadline, h_get, h_rebuild, rank_of, stats_feed, stats_rehash, event_rows]
+    return [run_batch_h, deadline, h_get, h_rebuild, rank_of, stats_feed, stats_rehash, event_rows]
 
 
 def prepare_router() -> None:

@@ -24,7 +24,8 @@ import numpy as np
 
 from .codes import MAX_NUMBER_CHARS, CallState, EventKind
 from .config import RouterConfig, load_toml, parse_config
-from .core_batch import deadline, run_batch
+from .core_batch import deadline
+from .core_handle import batch_runner, on_state
 from .core_compile import prepare_router
 from .core_jit import Direct
 from .core_ids import h_get
@@ -93,7 +94,9 @@ class Router(EventReaders, RowBuilders, CallIds, CoreViews, MemberPause, MemberC
 
     def _direct(self) -> None:
         """The core's hot entries called without numba's per-call dispatch (core_jit.Direct; not pickled)."""
-        self._run_batch, self._deadline, self._h_get = Direct(run_batch), Direct(deadline), Direct(h_get)
+        # the batch entry takes the state's handle (core_handle: one array to unbox, not 43); the facade's views
+        # hold the handle of the current state (fast_events.core_views)
+        self._run_batch, self._deadline, self._h_get = Direct(batch_runner()), Direct(deadline), Direct(h_get)
         self._event_rows = Direct(event_rows)
         # the one-row arrays of the per-call methods: (op row, status, seq_after, skill profile, the op row's bytes)
         # and the status as a memoryview (read at a fifth of numpy's cost)
@@ -200,11 +203,11 @@ class Router(EventReaders, RowBuilders, CallIds, CoreViews, MemberPause, MemberC
         chunks = []
         i, handled, stop = 0, -1, on_error is not None
         while True:
-            i = self._run_batch(self._S, ops, prof, i, status, seq_after, stop)
+            i = self._run_batch(self._views()[5], ops, prof, i, status, seq_after, stop)
             if self._S.S_i[S_NEV]:
                 chunks.append(self._drain() if records is None else self._drain_records(records, wire))
             tried = bool(self._S.S_i[S_TRIAL])
-            seen = settle_trial(self._run_batch, self._S, ops, prof, i, status, seq_after) if tried else None
+            seen = settle_trial(on_state(self._run_batch), self._S, ops, prof, i, status, seq_after) if tried else None
             if seen is not None:  # refused on the copy: the row fails, the state is unchanged
                 i += 1
             if stop and handled < i - 1 and status[i - 1] != OK:
@@ -239,22 +242,24 @@ class Router(EventReaders, RowBuilders, CallIds, CoreViews, MemberPause, MemberC
         seen = None
         ext = self._ext or None  # only ids that are not their own core id need mapping back
         S = self._S
-        counts = self._views()[1]
+        views = self._views()
+        counts, H = views[1], views[5]
         ended = counts[S_ENDED]
         run = self._run_batch.fn or self._run_batch
         while True:  # as run_rows, reading the events straight from the core's buffers
-            done = run(S, row, profs, 0, status, seq_after, False)
+            done = run(H, row, profs, 0, status, seq_after, False)
             if counts[S_NEV] > self._unfed:
                 events += self._drain_records(ext)
             if done:
                 break
             if counts[S_TRIAL]:
-                seen = settle_trial(self._run_batch, S, row, profs, 0, status, seq_after)
+                seen = settle_trial(on_state(self._run_batch), S, row, profs, 0, status, seq_after)
                 if seen is not None:
                     break
                 continue
             self._S = S = grow(S)
-            counts = self._views()[1]
+            views = self._views()
+            counts, H = views[1], views[5]
         if counts[S_ENDED] != ended:  # a call ended (core_ops.end_call counts them)
             for e in events:
                 if e.kind is _ENDED:

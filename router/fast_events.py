@@ -9,6 +9,7 @@ from typing import Hashable
 import numpy as np
 
 from .codes import EventKind
+from .core_handle import handle_of
 from .core_layout import (
     DETAIL_DISPLAY, DETAIL_NUMBER, DETAIL_QUEUE, DETAIL_REASON, DETAIL_STEP, DETAIL_TO_AGENT, DETAIL_TO_QUEUE, DETAILS,
     DISP_NOT_READY, E_AGENT, E_CALL, E_DETAIL, E_KIND, E_QUEUE, E_SEQ, E_TIME, E_VALUE, EVENT_DTYPE, NO_ID, OK,
@@ -53,10 +54,13 @@ class DetailTexts(dict):
 
 
 def core_views(S) -> tuple:
-    """(``S``, a memoryview of its counters ``S_i``, byte views of its event buffers, the buffers' rows): a
-    memoryview reads or writes one number at about a fifth of what numpy's indexing costs, and
-    ``struct.unpack_from`` reads a few rows at under half of what slicing and listing them does."""
-    return S, memoryview(S.S_i), memoryview(S.EV_i).cast("B"), memoryview(S.EV_f).cast("B"), S.EV_i.shape[0]
+    """(``S``, a memoryview of its counters ``S_i``, byte views of its event buffers, the buffers' rows, its
+    handle): a memoryview reads or writes one number at about a fifth of what numpy's indexing costs, and
+    ``struct.unpack_from`` reads a few rows at under half of what slicing and listing them does. The handle
+    (core_handle.handle_of) is what the batch entry takes; kept here, beside ``S``, it is remade with the
+    views whenever the state object is replaced."""
+    return (S, memoryview(S.S_i), memoryview(S.EV_i).cast("B"), memoryview(S.EV_f).cast("B"), S.EV_i.shape[0],
+            handle_of(S))
 
 
 class EventReaders:
@@ -81,7 +85,7 @@ class EventReaders:
         the protocol's rows (:meth:`_records`). The statistics read the rows later, in one call for up to
         :data:`FEED_ROWS` of them (:meth:`_fed_stats`): the rows stay at the head of the buffers meanwhile
         (``_unfed`` of them) and the core writes after them."""
-        S, s_i, ev_i, ev_f, rows = self._views()
+        S, s_i, ev_i, ev_f, rows, _ = self._views()
         n = s_i[S_NEV]
         k = self._unfed
         unpack = _UNPACK.get(n - k)

@@ -17,7 +17,7 @@ from typing import Iterator
 
 import numpy as np
 
-from .core_batch import run_batch
+from .core_handle import on_state
 from .core_layout import (
     ARRIVAL, CoreState, EXT, NO_ID, OK, OP_ADVANCE, OP_DTYPE, OP_MEMBER, OP_MOVE, OP_QUEUE, ORDER, PRIO, QUEUE,
     QUEUE_ADDED_ARG, QUEUE_REMOVED_ARG, STATE, ST_OFFERED, ST_WAITING,
@@ -117,7 +117,7 @@ class QueueChanges:
         if self.next_deadline() > now:
             return self._S
         row = np.array([(OP_ADVANCE, now, NO_ID, -1, -1, 0, 0.0)], dtype=OP_DTYPE)
-        status, T = run_trial(run_batch, self._S, row, np.zeros(0, dtype=np.int64), 0)
+        status, T = run_trial(on_state(self._run_batch), self._S, row, np.zeros(0, dtype=np.int64), 0)
         if status != OK:  # an advance to a checked time cannot be refused
             raise RuntimeError(f"advancing a copy of the core to {now!r} was refused (status {status})")
         return T

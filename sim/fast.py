@@ -23,7 +23,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from busyhour.router.core_batch import run_batch
+from busyhour.router.core_handle import run_batch_h
 from busyhour.router.core_compile import cached, compile_notice, router_dispatchers, will_compile
 from busyhour.router.core_build import grow
 from busyhour.router.core_kernels import event_rows
@@ -241,7 +241,7 @@ def simulate_compiled(scn: Scenario, replication: int = 0, *, seed: int | None =
 def sim_compile_estimate_s() -> float:
     """Seconds the loop's first compile takes here: less when the routing core's kernels it calls are compiled
     already (the batch entry calls them all; a run without statistics never compiles the statistics' entries)."""
-    return SIM_COMPILE_S if cached([run_batch]) else SIM_ALONE_COMPILE_S
+    return SIM_COMPILE_S if cached([run_batch_h]) else SIM_ALONE_COMPILE_S
 
 
 def compile_pending(scn: Scenario, engine: str = "auto") -> bool:

@@ -23,7 +23,7 @@ def test_warmup_compiles_or_loads_both_kernels(monkeypatch):
     assert all("ready (" in line for line in lines[:2])
     assert cached(core_compile.router_dispatchers())  # compiled in this process now
     folder = Path(lines[2].split(": ", 1)[1])  # where the batch entry's cache index is
-    assert any(p.name.startswith("core_batch.run_batch-") for p in folder.glob("*.nbi")), sorted(folder.iterdir())
+    assert any(p.name.startswith("core_handle.run_batch_h-") for p in folder.glob("*.nbi")), sorted(folder.iterdir())
 
 
 def test_warmup_with_the_jit_off(monkeypatch):
@@ -95,9 +95,9 @@ def test_the_loops_notice_counts_the_core_when_the_core_is_not_compiled(monkeypa
     from busyhour.sim import fast
 
     cold = SimpleNamespace(signatures=[], _cache=SimpleNamespace(_cache_file=SimpleNamespace(_load_index=dict)))
-    monkeypatch.setattr(fast, "run_batch", cold)
+    monkeypatch.setattr(fast, "run_batch_h", cold)
     assert fast.sim_compile_estimate_s() == fast.SIM_ALONE_COMPILE_S > 2 * fast.SIM_COMPILE_S
-    monkeypatch.setattr(fast, "run_batch", SimpleNamespace(signatures=["(int64,)"]))
+    monkeypatch.setattr(fast, "run_batch_h", SimpleNamespace(signatures=["(int64,)"]))
     assert fast.sim_compile_estimate_s() == fast.SIM_COMPILE_S
 
 

@@ -22,6 +22,7 @@ from numba.core import caching, config
 from busyhour.router import core_batch, core_cache
 from busyhour.router.core_batch import run_batch
 from busyhour.router.core_compile import warm_up_router
+from busyhour.router.core_handle import run_batch_h
 
 needs_jit = pytest.mark.skipif(config.DISABLE_JIT, reason="NUMBA_DISABLE_JIT=1: nothing is compiled or cached")
 
@@ -178,9 +179,9 @@ def test_numba_uses_the_package_stamp_for_the_core_and_its_own_elsewhere():
 def test_a_change_to_any_source_makes_the_cached_core_stale(monkeypatch):
     """numba's own index check, with the digest of a changed source: the cached entry is not loaded."""
     warm_up_router()
-    assert caching.FunctionCache(run_batch.py_func)._cache_file._load_index(), "run_batch not in the disk cache"
+    assert caching.FunctionCache(run_batch_h.py_func)._cache_file._load_index(), "run_batch_h not in the disk cache"
     monkeypatch.setattr(core_cache, "package_digest", lambda: "a changed source")
-    assert caching.FunctionCache(run_batch.py_func)._cache_file._load_index() == {}
+    assert caching.FunctionCache(run_batch_h.py_func)._cache_file._load_index() == {}
 
 
 _CALLEE = "from busyhour.router.core_jit import kernel\n\n\n@kernel\ndef scale(x):\n    return x * {k}\n"

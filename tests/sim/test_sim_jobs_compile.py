@@ -22,7 +22,7 @@ import busyhour.sim.driver as driver
 import busyhour.sim.fast as fast
 import busyhour.sim.jobs as jobs
 from busyhour.router import core_compile
-from busyhour.router.core_batch import run_batch
+from busyhour.router.core_handle import run_batch_h
 from busyhour.sim.fast_loop import run_loop
 from busyhour.sim.scenario import parse_scenario
 
@@ -92,7 +92,7 @@ def test_compile_pending_asks_the_cache_for_the_engine_that_will_run(monkeypatch
     assert asked[-1] == [run_loop]
     assert fast.compile_pending(scn, "simpy") is True
     assert asked[-1] == core_compile.router_dispatchers()  # its first Router compiles every entry
-    assert run_batch in asked[-1]
+    assert run_batch_h in asked[-1]
     monkeypatch.setattr(core_compile, "cached", lambda ds: True)
     assert fast.compile_pending(scn, "auto") is False
     monkeypatch.setattr(core_compile, "cached", lambda ds: False)
