@@ -1,14 +1,14 @@
 """The core's state handed to compiled code as one array of addresses and shapes: a handle.
 
 Called from Python, an entry unboxes each of its arguments: the state
-(:class:`~busyhour.router.core_layout.CoreState`, 43 arrays) cost about 2 µs
-of every call, most of what a one-row batch or a per-call method spends in
-compiled code besides the decision itself. :func:`handle_of` writes each
+(:class:`~busyhour.router.core_layout.CoreState`, 43 arrays) cost about 1.5
+µs of every call, most of what a one-row batch or a per-call method spends
+in compiled code besides the decision itself. :func:`handle_of` writes each
 array's data address and shape into one ``int64`` array, once for a given
-state; :func:`run_batch_h` (the facade's entry) rebuilds the tuple from it
-with views of the same memory and runs
-:func:`core_batch.batch`, the code :func:`core_batch.run_batch` runs. One
-array to unbox instead of 43.
+state. The facade's entries rebuild the tuple from it as views of the same
+memory and run what their namesakes taking the tuple run: :func:`run_batch_h`
+(a batch), :func:`deadline_h`, :func:`h_get_h` and :func:`rank_of_h` (its
+queries). One array to unbox instead of 43.
 
 A handle holds addresses, not references: it is valid while the arrays of
 the state it was made from are alive and not replaced. A ``CoreState`` is a
@@ -20,7 +20,7 @@ C-contiguous, aligned and writeable with the dtype and dimensions
 :data:`KINDS` gives: the views assume all three.
 
 With ``NUMBA_DISABLE_JIT=1`` there are no addresses to read: :func:`handle_of`
-returns the state itself and :func:`batch_runner` is ``run_batch``, which takes
+returns the state itself and :func:`handle_entries` gives the entries that take
 it, so callers need not know.
 
 This uses numba's extension API (``numba.extending.intrinsic``) and one helper of its array code
@@ -38,10 +38,13 @@ from numba import types
 from numba.extending import intrinsic
 from numba.np.arrayobj import populate_array
 
-from .core_batch import batch, run_batch
+from .core_batch import batch, deadline, run_batch
+from .core_ids import h_find, h_get
 from .core_jit import entry, kernel
 from .core_layout import CoreState
 from .core_ref import state_ref
+from .core_timers import next_deadline
+from .core_wait import rank_of, w_rank
 
 #: Slots per field in a handle: the data address, then the shape (up to three dimensions; unused ones 0).
 SLOTS = 4
@@ -96,7 +99,16 @@ def handle_of(S: CoreState) -> np.ndarray | CoreState:
 
 def batch_runner():
     """The entry that runs a batch on a handle (``run_batch``'s arguments, the handle for the state)."""
-    return run_batch if jit_disabled() else run_batch_h
+    return handle_entries()[0]
+
+
+def handle_entries() -> tuple:
+    """The facade's entries on a handle: (a batch, the next deadline, a call's slot, a waiting call's rank), with
+    ``run_batch``'s, ``deadline``'s, ``h_get``'s and ``rank_of``'s arguments; those very entries when the JIT is
+    off (the handle is then the state)."""
+    if jit_disabled():
+        return run_batch, deadline, h_get, rank_of
+    return run_batch_h, deadline_h, h_get_h, rank_of_h
 
 
 def on_state(run):
@@ -164,3 +176,21 @@ def state_of(H):
 def run_batch_h(H, ops, prof, start, status, seq_after, stop_on_error):
     """:func:`core_batch.run_batch` on the state whose handle is ``H``."""
     return batch(state_ref(state_of(H)), ops, prof, start, status, seq_after, stop_on_error)
+
+
+@entry
+def deadline_h(H):
+    """:func:`core_batch.deadline` on the state whose handle is ``H``."""
+    return next_deadline(state_ref(state_of(H)))
+
+
+@entry
+def h_get_h(H, key):
+    """:func:`core_ids.h_get` on the state whose handle is ``H``."""
+    return h_find(state_ref(state_of(H)), key)
+
+
+@entry
+def rank_of_h(H, x):
+    """:func:`core_wait.rank_of` on the state whose handle is ``H``."""
+    return w_rank(state_ref(state_of(H)), x)

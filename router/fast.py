@@ -24,11 +24,9 @@ import numpy as np
 
 from .codes import MAX_NUMBER_CHARS, CallState, EventKind
 from .config import RouterConfig, load_toml, parse_config
-from .core_batch import deadline
-from .core_handle import batch_runner, on_state
+from .core_handle import handle_entries, on_state
 from .core_compile import prepare_router
 from .core_jit import Direct
-from .core_ids import h_get
 from .core_kernels import event_rows
 from .core_build import build, core_channels, grow
 from .core_upgrade import upgrade
@@ -94,9 +92,9 @@ class Router(EventReaders, RowBuilders, CallIds, CoreViews, MemberPause, MemberC
 
     def _direct(self) -> None:
         """The core's hot entries called without numba's per-call dispatch (core_jit.Direct; not pickled)."""
-        # the batch entry takes the state's handle (core_handle: one array to unbox, not 43); the facade's views
-        # hold the handle of the current state (fast_events.core_views)
-        self._run_batch, self._deadline, self._h_get = Direct(batch_runner()), Direct(deadline), Direct(h_get)
+        # the entries take the state's handle (core_handle: one array to unbox, not 43); the facade's views hold
+        # the handle of the current state (fast_events.core_views)
+        self._run_batch, self._deadline, self._h_get, self._rank = map(Direct, handle_entries())
         self._event_rows = Direct(event_rows)
         # the one-row arrays of the per-call methods: (op row, status, seq_after, skill profile, the op row's bytes)
         # and the status as a memoryview (read at a fifth of numpy's cost)
@@ -108,7 +106,8 @@ class Router(EventReaders, RowBuilders, CallIds, CoreViews, MemberPause, MemberC
 
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
-        for name in ("_run_batch", "_deadline", "_h_get", "_event_rows", "_one_rows", "_core_views", "_detail_texts"):
+        for name in ("_run_batch", "_deadline", "_h_get", "_rank", "_event_rows", "_one_rows", "_core_views",
+                     "_detail_texts"):
             state.pop(name, None)
         return state
 
@@ -349,12 +348,12 @@ class Router(EventReaders, RowBuilders, CallIds, CoreViews, MemberPause, MemberC
         return self._one(OP_ADVANCE, now)
 
     def next_deadline(self) -> float:
-        return float((self._deadline.fn or self._deadline)(self._S))
+        return float((self._deadline.fn or self._deadline)(self._views()[5]))
 
     # ------------------------------------------------------------------ queries
     def _slot(self, cid: int) -> int:
         """The core's slot of core id ``cid`` (-1: no live call)."""
-        return int((self._h_get.fn or self._h_get)(self._S, cid))
+        return int((self._h_get.fn or self._h_get)(self._views()[5], cid))
 
     # what the views read (fast_views.CoreViews)
     def _rt(self) -> "Router":

@@ -54,8 +54,6 @@ class CoreViews:
 
     def position(self, call_id: Hashable) -> Position:
         """Place of a waiting call in its queue and its estimated wait (docs/routing.md §11), O(log n)."""
-        from .core_wait import rank_of
-
         r = self._rt()
         S = r._S
         slot = self._live_slot(call_id)
@@ -63,7 +61,7 @@ class CoreViews:
         if state != CallState.WAITING:
             raise StateError(f"call {call_id!r} is not waiting (state {state.name})")
         q = int(S.C_i[slot, QUEUE])
-        pos = int(rank_of(S, slot))
+        pos = int((r._rank.fn or r._rank)(r._views()[5], slot))
         serving = int(S.Q_i[q, LOGGED_IN])
         ewt = pos * float(S.Q_f[q, AHT]) / serving if serving else math.inf
         return Position(position=pos, waiting=int(S.Q_i[q, NWAIT]), ewt_s=ewt)

@@ -14,12 +14,16 @@ import numpy as np
 import pytest
 from numba import literal_unroll
 
-from busyhour.router.core_batch import run_batch
+from busyhour.router.core_batch import deadline, run_batch
 from busyhour.router.core_handle import (
-    KINDS, SLOTS, HandleError, batch_runner, handle_of, jit_disabled, on_state, state_of,
+    KINDS, SLOTS, HandleError, batch_runner, handle_entries, handle_of, jit_disabled, on_state, state_of,
 )
+from busyhour.router.core_ids import h_get
+from busyhour.router.core_wait import rank_of
 from busyhour.router.core_jit import entry
-from busyhour.router.core_layout import OK, OP_ACCEPT, OP_ADVANCE, OP_ARRIVE, OP_DTYPE, OP_LOGIN, OP_RELEASE, CoreState
+from busyhour.router.core_layout import (
+    EXT, OK, OP_ACCEPT, OP_ADVANCE, OP_ARRIVE, OP_DTYPE, OP_LOGIN, OP_RELEASE, QUEUE, STATE, ST_WAITING, CoreState,
+)
 from busyhour.router.fast import Router
 
 CONFIG = {
@@ -88,6 +92,25 @@ def test_a_batch_through_the_handle_leaves_the_state_the_tuple_leaves():
     assert results[0] == results[1] and all(s == OK for s in results[0][0]) and results[0][1][-1] > 0
     for name, a, b in zip(CoreState._fields, *states):
         assert np.array_equal(a, b, equal_nan=a.dtype.kind == "f"), name
+
+
+def test_the_queries_through_the_handle_answer_as_through_the_tuple():
+    """The next deadline, each call's slot and each waiting call's rank, on a state with calls waiting."""
+    S = _state()
+    ops = _ops()[:-1]  # no final advance: twelve callers for six agents, some still waiting
+    status, seq_after = np.zeros(len(ops), dtype=np.int8), np.zeros(len(ops), dtype=np.int64)
+    assert run_batch(S, ops, np.zeros(0, dtype=np.int64), 0, status, seq_after, False) == len(ops)
+    H = handle_of(S)
+    _, deadline_e, h_get_e, rank_e = handle_entries()
+    assert deadline_e(H) == deadline(S) < np.inf
+    keys = [100 + c for c in range(14)] + [-5]  # two never arrived, and a reserved id
+    assert [h_get_e(H, k) for k in keys] == [h_get(S, k) for k in keys]
+    waiting = np.flatnonzero((S.C_i[:, STATE] == ST_WAITING) & (S.C_i[:, EXT] >= 100))
+    assert waiting.size >= 2
+    assert [rank_e(H, x) for x in waiting] == [rank_of(S, x) for x in waiting]
+    for q in set(S.C_i[waiting, QUEUE].tolist()):  # 1-based places, each once (a rank that reads nothing fails)
+        mine = waiting[S.C_i[waiting, QUEUE] == q]
+        assert sorted(rank_e(H, x) for x in mine) == list(range(1, mine.size + 1))
 
 
 def test_the_handle_refuses_arrays_it_cannot_describe():
