@@ -97,11 +97,6 @@ def handle_of(S: CoreState) -> np.ndarray | CoreState:
     return np.array(words, dtype=np.int64)
 
 
-def batch_runner():
-    """The entry that runs a batch on a handle (``run_batch``'s arguments, the handle for the state)."""
-    return handle_entries()[0]
-
-
 def handle_entries() -> tuple:
     """The facade's entries on a handle: (a batch, the next deadline, a call's slot, a waiting call's rank), with
     ``run_batch``'s, ``deadline``'s, ``h_get``'s and ``rank_of``'s arguments; those very entries when the JIT is
@@ -112,7 +107,7 @@ def handle_entries() -> tuple:
 
 
 def on_state(run):
-    """``run`` (a batch entry on a handle, e.g. a Direct of :func:`batch_runner`) called with a state instead,
+    """``run`` (a batch entry on a handle, e.g. a Direct of ``handle_entries()[0]``) called with a state instead,
     its handle made for that call: for copies of the state (fast_trial), whose handle nothing keeps."""
 
     def run_state(S, ops, prof, start, status, seq_after, stop_on_error):

@@ -16,7 +16,7 @@ from numba import literal_unroll
 
 from busyhour.router.core_batch import deadline, run_batch
 from busyhour.router.core_handle import (
-    KINDS, SLOTS, HandleError, batch_runner, handle_entries, handle_of, jit_disabled, on_state, state_of,
+    KINDS, SLOTS, HandleError, handle_entries, handle_of, jit_disabled, on_state, state_of,
 )
 from busyhour.router.core_ids import h_get
 from busyhour.router.core_wait import rank_of
@@ -69,7 +69,7 @@ def test_each_view_is_the_array_it_stands_for():
     S = _state()
     H = handle_of(S)
     if jit_disabled():  # no addresses to read: the state itself goes in, to the entry that takes it
-        assert H is S and batch_runner() is run_batch
+        assert H is S and handle_entries()[0] is run_batch
         return
     out = np.full(SLOTS * len(S), -1, dtype=np.int64)
     assert _views_of(H, out) == out.size
@@ -83,7 +83,7 @@ def test_a_batch_through_the_handle_leaves_the_state_the_tuple_leaves():
     ops = _ops()
     prof = np.zeros(0, dtype=np.int64)
     states, results = [], []
-    for run in (on_state(batch_runner()), run_batch):
+    for run in (on_state(handle_entries()[0]), run_batch):
         S = _state()
         status, seq_after = np.zeros(len(ops), dtype=np.int8), np.zeros(len(ops), dtype=np.int64)
         assert run(S, ops, prof, 0, status, seq_after, False) == len(ops)
