@@ -65,6 +65,14 @@ _FROM = re.compile(rb"\n[ \t]*from[ \t]+(\.*)([\w.]*)[ \t]+import[ \t]+(\([^)]*\
 _IMPORT = re.compile(rb"\n[ \t]*import[ \t]+busyhour\.([\w.]+)")
 
 
+def jit_disabled() -> bool:
+    """Whether numba's JIT is off (``NUMBA_DISABLE_JIT=1``): the kernels run as Python, nothing compiles and
+    nothing is cached. Read from the environment on each call (tests switch it); here, a module the compiled
+    code's sources already include, so both the facade's helpers (core_compile.py) and the handle
+    (core_handle.py) take it from one place."""
+    return os.environ.get("NUMBA_DISABLE_JIT") == "1"
+
+
 def _imports(rel: str, text: bytes) -> set[str]:
     """The files (``folder/name.py``, relative to the package's folder) that module ``rel`` may import from this
     package: for ``from M import a``, M's own file and a file ``a`` of M's folder (a submodule)."""

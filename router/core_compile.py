@@ -11,12 +11,13 @@ compiles everything a :class:`~busyhour.router.Router` uses.
 from __future__ import annotations
 
 import math
-import os
 import sys
 import time
 from typing import Callable
 
 import numpy as np
+
+from .core_cache import jit_disabled
 
 #: Compile time measured on a 2-core machine (first run after install), for the notice.
 ROUTER_COMPILE_S = 30  # 27.3 s on 2026-12-02 at load ~0.9 (docs/performance.md, "First compile")
@@ -36,11 +37,6 @@ def _on_disk(d) -> bool:
 def cached(dispatchers) -> bool:
     """Whether every numba dispatcher has compiled code in this process or in its disk cache."""
     return all(getattr(d, "signatures", None) or _on_disk(d) for d in dispatchers)
-
-
-def jit_disabled() -> bool:
-    """Whether numba's JIT is off (``NUMBA_DISABLE_JIT=1``): the kernels run as Python and nothing compiles."""
-    return os.environ.get("NUMBA_DISABLE_JIT") == "1"
 
 
 def will_compile(dispatchers) -> bool:

@@ -31,7 +31,6 @@ tests/kernels/test_core_handle.py fails loudly if either changes.
 from __future__ import annotations
 
 import ctypes
-import os
 
 import numpy as np
 from numba import types
@@ -39,6 +38,7 @@ from numba.extending import intrinsic
 from numba.np.arrayobj import populate_array
 
 from .core_batch import batch, deadline, run_batch
+from .core_cache import jit_disabled
 from .core_ids import h_find, h_get
 from .core_jit import entry, kernel
 from .core_layout import CoreState
@@ -60,12 +60,6 @@ KINDS = (
 
 
 _PAD = {1: (0, 0), 2: (0,), 3: ()}  # unused shape slots
-
-
-def jit_disabled() -> bool:
-    """``NUMBA_DISABLE_JIT=1`` (core_compile.jit_disabled's test; not imported from there, which imports the facade:
-    this module's sources are part of the compiled code's, core_cache.py)."""
-    return os.environ.get("NUMBA_DISABLE_JIT") == "1"
 
 
 def _address(a: np.ndarray) -> int:
