@@ -13,10 +13,15 @@ from typing import Any, Hashable
 
 from .codes import STRATEGY_ALIASES, STRATEGY_NAMES
 from .empty import SETTINGS as EMPTY_SETTINGS, check_steps, parse_conditions
+from .config_limits import (
+    MAX_AGENTS, MAX_CHANNELS, MAX_QUEUES, MAX_SECONDS, MAX_SKILLS, MAX_STEPS, MIN_RING_S, check_agent_id, check_count, check_name,
+    check_seconds_bound, short,
+)
 from .errors import ConfigError
 
 MAX_LEVEL = 5
 MAX_MEMBER_VALUE = 2**31 - 1  # the largest tier, position or penalty of a queue member
+MAX_SECONDS_INT = 2**53  # an integer given for a number: beyond this, its float would not be the integer
 
 
 @dataclass(frozen=True)
@@ -102,12 +107,15 @@ def _num(d: dict, key: str, path: str, default: float, *, lo: float = 0.0, stric
          allow_inf: bool = True) -> float:
     v = d.get(key, default)
     if isinstance(v, bool) or not isinstance(v, (int, float)):
-        raise _err(f"{path}.{key}", f"must be a number, got {v!r}")
+        raise _err(f"{path}.{key}", f"must be a number, got {short(v)}")
+    if isinstance(v, int) and abs(v) > MAX_SECONDS_INT:  # float() of a huge one overflows
+        raise _err(f"{path}.{key}", f"must be a number from {lo:g} to {MAX_SECONDS:g}, got {short(v)}")
     v = float(v)
     if math.isnan(v) or (not allow_inf and math.isinf(v)):
         raise _err(f"{path}.{key}", f"must be a finite number, got {v!r}")
     if v < lo or (strict and v == lo):
         raise _err(f"{path}.{key}", f"must be {'>' if strict else '>='} {lo:g}, got {v:g}")
+    check_seconds_bound(v, f"{path}.{key}")
     return v
 
 
@@ -116,9 +124,9 @@ def _int(d: dict, key: str, path: str, default: int | None, *, lo: int = 0, hi: 
     if v is None:
         return None
     if isinstance(v, bool) or not isinstance(v, int):
-        raise _err(f"{path}.{key}", f"must be an integer, got {v!r}")
+        raise _err(f"{path}.{key}", f"must be an integer, got {short(v)}")
     if v < lo or (hi is not None and v > hi):
-        raise _err(f"{path}.{key}", f"must be in [{lo}, {hi if hi is not None else '∞'}], got {v}")
+        raise _err(f"{path}.{key}", f"must be in [{lo}, {hi if hi is not None else '∞'}], got {short(v)}")
     return v
 
 
@@ -137,6 +145,7 @@ def _skills(v: Any, path: str, known: set[str] | None) -> tuple[tuple[str, int],
         raise _err(path, f"must map skill name to level 1-{MAX_LEVEL}, got {v!r}")
     out = []
     for name, level in v.items():
+        check_name(name, f"{path}.{name}" if isinstance(name, str) else path, "a skill name")
         if isinstance(level, bool) or not isinstance(level, int) or not 1 <= level <= MAX_LEVEL:
             raise _err(f"{path}.{name}", f"level must be an integer 1-{MAX_LEVEL}, got {level!r}")
         if known is not None and name not in known:
@@ -163,29 +172,35 @@ def parse_config(raw: dict[str, Any]) -> RouterConfig:
         raise _err("channels", "must be a non-empty list of channel names")
     if len(set(channels)) != len(channels):
         raise _err("channels", "duplicate channel name")
+    check_count(len(channels), MAX_CHANNELS, "channels", "channels")
+    for c in channels:
+        check_name(c, "channels", "a channel name")
 
     agents_raw = raw.get("agents", [])
     if not isinstance(agents_raw, list):
         raise _err("agents", "must be a list")
+    check_count(len(agents_raw), MAX_AGENTS, "agents", "agents")
     agents: list[AgentConfig] = []
     seen: set = set()
     skill_names: list[str] = list(raw.get("skills", []))
     if not all(isinstance(s, str) for s in skill_names):
         raise _err("skills", "must be a list of skill names")
+    for s in skill_names:
+        check_name(s, "skills", "a skill name")
     for i, a in enumerate(agents_raw):
         agents.append(parse_agent(a, f"agents[{i}]", channels, skill_names, seen))
+    check_count(len(set(skill_names)), MAX_SKILLS, "skills", "distinct skills (listed or held by agents)")
 
     by_group = agent_groups(agents)
 
     queues_raw = raw.get("queues")
     if not isinstance(queues_raw, list) or not queues_raw:
         raise _err("queues", "must be a non-empty list of queues")
+    check_count(len(queues_raw), MAX_QUEUES, "queues", "queues")
     names = []
     for i, q in enumerate(queues_raw):
         _check_keys(q, _QUEUE_KEYS, f"queues[{i}]")
-        n = q.get("name")
-        if not isinstance(n, str) or not n:
-            raise _err(f"queues[{i}].name", f"must be a non-empty string, got {n!r}")
+        n = check_name(q.get("name"), f"queues[{i}].name", "a queue name")
         if n in names:
             raise _err(f"queues[{i}].name", f"duplicate queue name {n!r}")
         names.append(n)
@@ -208,9 +223,7 @@ def parse_agent(a: Any, p: str, channels: list[str], skill_names: list[str], see
     _check_keys(a, _AGENT_KEYS, p)
     if "id" not in a:
         raise _err(f"{p}.id", "missing")
-    aid = a["id"]
-    if not _is_id(aid):
-        raise _err(f"{p}.id", f"must be a string or integer, got {aid!r}")
+    aid = check_agent_id(a["id"], f"{p}.id")
     if aid in seen:
         raise _err(f"{p}.id", f"duplicate agent id {aid!r}")
     sk = _skills(a.get("skills"), f"{p}.skills", set(skill_names) if fixed_skills else None)
@@ -249,6 +262,8 @@ def _is_id(v: Any) -> bool:
 def _names(v: Any, path: str) -> list[str]:
     if not isinstance(v, list) or not all(isinstance(g, str) for g in v):
         raise _err(path, "must be a list of group names")
+    for g in v:
+        check_name(g, path, "a group name")
     return v
 
 
@@ -296,6 +311,7 @@ def _parse_queue(q: dict, i: int | str, names: list[str], agent_ids: set, by_gro
     esc = q.get("escalation", [])
     if not isinstance(esc, list):
         raise _err(f"{p}.escalation", "must be a list of steps")
+    check_count(len(esc), MAX_STEPS, f"{p}.escalation", "steps")
     for k, s in enumerate(esc):
         sp = f"{p}.escalation[{k}]"
         _check_keys(s, _STEP_KEYS, sp)
@@ -349,6 +365,7 @@ QUEUE_SECONDS = {"sl_threshold_s": (20.0, False, False), "max_wait_s": (math.inf
                  "ring_timeout_s": (15.0, True, False), "reject_delay_s": (0.0, False, False),
                  "busy_delay_s": (0.0, False, False), "no_answer_delay_s": (0.0, False, False),
                  "ring_step_s": (5.0, True, False), "preferred_fallback_s": (30.0, False, True)}
+RING_SECONDS = ("ring_timeout_s", "ring_step_s")  # at least MIN_RING_S (config_limits.py)
 QUEUE_INTS = {"max_length": (0, 1_000_000_000), "max_no_answer": (0, 1_000_000),
               "max_penalty": (None, MAX_MEMBER_VALUE)}
 QUEUE_SETTINGS = (*QUEUE_SECONDS, *QUEUE_INTS, "overflow", "weight", "strategy")
@@ -370,6 +387,8 @@ def queue_setting(q: dict, key: str, path: str, names: list[str]) -> Any:
     queue's name (an overflow names one of them, not ``q['name']``)."""
     if key in QUEUE_SECONDS:
         default, strict, allow_inf = QUEUE_SECONDS[key]
+        if key in RING_SECONDS:
+            return _num(q, key, path, default, lo=MIN_RING_S, allow_inf=allow_inf)
         return _num(q, key, path, default, strict=strict, allow_inf=allow_inf)
     if key in QUEUE_INTS:
         default, hi = QUEUE_INTS[key]

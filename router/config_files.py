@@ -10,13 +10,26 @@ from .config import RouterConfig, parse_config
 from .errors import ConfigError
 
 
+def toml_problem(text: str) -> tuple[dict | None, str | None]:
+    """(the parsed table, None), or (None, why ``text`` is not TOML this program reads): a syntax error (with
+    its line and column), arrays or tables nested past Python's recursion limit, or an integer of more digits
+    than Python converts (4,300). tomllib raises the last two as other exceptions than its own."""
+    try:
+        return tomllib.loads(text), None
+    except tomllib.TOMLDecodeError as exc:
+        return None, str(exc)
+    except RecursionError:
+        return None, "arrays or tables nested too deep"
+    except ValueError as exc:  # int("1" * 5000): "Exceeds the limit (4300 digits) for integer string conversion"
+        return None, f"a value this program cannot read ({str(exc)[:120]})"
+
+
 def parse_toml(text: str, source: str = "configuration") -> RouterConfig:
     """Validate a TOML router configuration given as text; ``source`` names it in errors
     (``"<source>: not valid TOML: … (at line N, column M)"``)."""
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{source}: not valid TOML: {exc}") from None
+    raw, problem = toml_problem(text)
+    if problem is not None:
+        raise ConfigError(f"{source}: not valid TOML: {problem}")
     return parse_config(raw)
 
 

@@ -23,6 +23,7 @@ from .config import (
     MAX_MEMBER_VALUE, QUEUE_SETTINGS, AgentConfig, MemberConfig, QueueConfig, RouterConfig, check_queue, parse_agent,
     queue_setting,
 )
+from .config_limits import MAX_AGENTS  # the agents a router takes (reload_plan.py imports it from here)
 from .errors import ConfigError, StateError, UnknownIdError
 
 #: The kind of change (the ``arg`` of the compiled core's OP_MEMBER row).
@@ -140,9 +141,6 @@ def plan_queue(cfg: RouterConfig, queue: str, queue_index: dict, settings: dict[
 def member_penalty(q: QueueConfig, agent_id: Hashable) -> float:
     """The penalty of ``agent_id``'s membership of ``q`` (0 when it is none)."""
     return float(next((m.penalty for m in q.members if m.agent == agent_id), 0))
-
-
-MAX_AGENTS = 1_000_000  # agents a running router takes (the configuration's and those added)
 
 
 class AgentAdd(NamedTuple):

@@ -20,9 +20,8 @@ from typing import Any, NamedTuple
 from .config import (
     _QUEUE_KEYS, QueueConfig, RouterConfig, _check_keys, _parse_queue, agent_groups,
 )
+from .config_limits import MAX_QUEUES, check_name  # the queue rows a router takes (reload_plan.py imports it from here)
 from .errors import ConfigError, StateError, UnknownIdError
-
-MAX_QUEUES = 10_000  #: queue rows a running router takes (the configuration's and those added)
 
 
 def live_names(cfg: RouterConfig) -> list[str]:
@@ -51,9 +50,7 @@ def plan_queue_add(cfg: RouterConfig, raw: Any) -> QueueAdd:
     if not isinstance(raw, dict):
         raise ConfigError(f"queue: expected a table (name, strategy, members, …), got {type(raw).__name__}")
     _check_keys(raw, _QUEUE_KEYS, "queue")
-    name = raw.get("name")
-    if not isinstance(name, str) or not name:
-        raise ConfigError(f"queue.name: must be a non-empty string, got {name!r}")
+    name = check_name(raw.get("name"), "queue.name", "a queue name")
     names = live_names(cfg)
     if name in names:
         raise StateError(f"queue {name!r} already exists; change it with queue_update and member_add")

@@ -12,11 +12,11 @@ minutes (``horizon_min``), never both.
 from __future__ import annotations
 
 import math
-import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from busyhour.router.config_files import toml_problem
 from busyhour.sim import distributions as d
 from busyhour.sim import limits
 from busyhour.sim.scenario_dist import parse_dist
@@ -155,11 +155,13 @@ def load_scenario(path: str | Path) -> Scenario:
     path = Path(path)
     limits.check_file(path, "scenario TOML file")
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        raw, problem = toml_problem(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ScenarioError(f"{path}: no such file") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError as exc:
         raise ScenarioError(f"{path}: not valid TOML: {exc}") from None
+    if problem is not None:
+        raise ScenarioError(f"{path}: not valid TOML: {problem}")
     try:
         return parse_scenario(raw, base_dir=path.parent, source=str(path))
     except ScenarioError as exc:

@@ -142,7 +142,7 @@ def mutated(path: tuple, value) -> dict:
 
 
 @pytest.mark.parametrize("path, value, match", [
-    (("queues", 0, "ring_timeout_s"), -3, r"queues\[0\]\.ring_timeout_s: must be > 0, got -3"),
+    (("queues", 0, "ring_timeout_s"), -3, r"queues\[0\]\.ring_timeout_s: must be >= 0.1, got -3"),
     (("queues", 0, "strategy"), "fifo", r"queues\[0\]\.strategy: unknown strategy 'fifo'"),
     (("queues", 0, "members"), ["ghost"], r"queues\[0\]\.members\[0\]: unknown agent 'ghost'"),
     (("queues", 0, "colour"), "red", r"queues\[0\]\.colour: unknown key"),
