@@ -105,7 +105,7 @@ def decode_hot(frame: bytes) -> tuple[list[Command], bool] | None:
     """(commands, batch) for a frame of only common requests, all valid; None for anything else."""
     try:
         obj = _decoder.decode(frame)
-    except msgspec.MsgspecError:
+    except (msgspec.MsgspecError, RecursionError):  # RecursionError: maps nested past Python's limit
         return None
     batch = type(obj) is list
     reqs = obj if batch else (obj,)

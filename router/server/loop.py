@@ -180,6 +180,11 @@ class Server(Reloading):
                 self.metrics.bad_frames.inc()
                 log.warning("dropped a bad frame from %r: %s", envelope[0][:32], exc.message)
                 items, batch = [P.Refused(None, exc.code, exc.message)], False
+            except Exception as exc:  # noqa: BLE001 - a bug in decoding: answer it, keep serving (nothing applied)
+                self.metrics.bad_frames.inc()
+                log.exception("could not decode a frame from %r", envelope[0][:32])
+                items, batch = [P.Refused(None, P.INTERNAL, f"the server could not decode this frame "
+                                                            f"({type(exc).__name__}); please report it")], False
             works.append(Work(envelope, envelope[0], items, batch))
 
     def _tick(self, works: list[Work]) -> None:

@@ -20,6 +20,7 @@ import msgpack
 
 from ..config import AGENT_SETTINGS, MAX_MEMBER_VALUE, QUEUE_SECONDS, QUEUE_SETTINGS
 from ..membership import MEMBER_SETTINGS
+from .plain import plain_problem
 from .replies import (  # the protocol's encoding, re-exported (__all__)
     KIND_NAMES, Interest, error_reply, event_row, join_replies, ok_reply, ok_reply_rows, pack, stream_frames,
     topic_of_agent, topic_of_queue,
@@ -130,6 +131,13 @@ def _number(name: str, v: Any, *, low: float = 0.0, high: float = 1e9) -> float:
     return float(v)
 
 
+def _positive(name: str, v: Any) -> float:
+    """A number > 0 (a caller's own max wait, a member's weight), at most 1e9."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v <= 1e9:
+        raise ProtocolError(BAD_REQUEST, f"field '{name}' must be a number > 0 and at most 1e+09, got {_show(v)}")
+    return float(v)
+
+
 def _int(name: str, v: Any, low: int, high: int) -> int:
     if isinstance(v, bool) or not isinstance(v, int) or not low <= v <= high:
         raise ProtocolError(BAD_REQUEST, f"field '{name}' must be an integer from {low} to {high}, got {_show(v)}")
@@ -174,6 +182,9 @@ def _context(name: str, v: Any) -> dict[str, Any]:
         raise ProtocolError(BAD_REQUEST, f"field '{name}' must be a map of at most {MAX_MAP_ENTRIES} keys")
     for k in v:
         _text(f"{name} key", k)
+    problem = plain_problem(name, v)
+    if problem is not None:
+        raise ProtocolError(BAD_REQUEST, problem)
     if len(msgpack.packb(v)) > MAX_CONTEXT_BYTES:
         raise ProtocolError(TOO_LARGE, f"field '{name}' encodes to more than {MAX_CONTEXT_BYTES} bytes")
     return v
@@ -244,9 +255,9 @@ def _names(name: str, v: Any) -> None:
 _CHECKS = {
     "call": _id, "agent": _id, "preferred_agent": _id, "queue": _text, "channel": _text,
     "priority": lambda n, v: _int(n, v, 0, MAX_PRIORITY), "skills": _skills, "context": _context,
-    "preferred_fallback_s": _number, "max_wait_s": _number, "wrap_up_s": _number, "busy": _bool, "ready": _bool,
+    "preferred_fallback_s": _number, "max_wait_s": _positive, "wrap_up_s": _number, "busy": _bool, "ready": _bool,
     "number": lambda n, v: _text(n, v, 64), "reason": _reason,
-    "tier": _member_int, "penalty": _member_int, "position": _member_int, "weight": _number,
+    "tier": _member_int, "penalty": _member_int, "position": _member_int, "weight": _positive,
     **{k: _seconds for k in QUEUE_SECONDS if k not in ("wrap_up_s", "max_wait_s", "preferred_fallback_s")},
     "max_length": _count, "max_no_answer": _count, "max_penalty": _count, "overflow": _text, "strategy": _text,
     "capacity": _capacity, "config": _config, "to": _text,
@@ -303,7 +314,9 @@ def _show(v: Any) -> str:
     """A short, safe description of a wire value for error messages."""
     if v is None:
         return "nil"
-    text = repr(v)
+    if type(v) is dict or type(v) is list:  # never repr a container: it may be nested past the recursion limit
+        return f"{'a map' if type(v) is dict else 'an array'} of {len(v)}"
+    text = repr(v[:40] if isinstance(v, (str, bytes)) else v)
     return text if len(text) <= 40 else text[:37] + "..."
 
 
@@ -348,6 +361,8 @@ def validate(req: Any) -> Command:
                 fields[name] = None  # nil removes the queue's overflow or max penalty
     if op == "transfer" and ("queue" in fields) == ("agent" in fields):
         raise ProtocolError(BAD_REQUEST, "op 'transfer' needs exactly one of 'queue' and 'agent'")
+    if op == "member_update" and len(fields) == 2:
+        raise ProtocolError(BAD_REQUEST, f"op 'member_update' needs one or more of: {', '.join(MEMBER_SETTINGS)}")
     return Command(rid, op, fields, client)
 
 
@@ -371,8 +386,12 @@ def decode_frame(frame: bytes) -> tuple[list[Command | Refused], bool]:
 
 def decode_general(frame: bytes) -> tuple[list[Command | Refused], bool]:
     """:func:`decode_frame` for any frame: msgpack, then :func:`validate` per request."""
+    if not frame:
+        raise ProtocolError(BAD_FRAME, "the frame is empty (a request is a msgpack map, or an array of maps)")
     try:
         obj = msgpack.unpackb(frame, raw=False, strict_map_key=False, use_list=True)
+    except UnicodeDecodeError:
+        raise ProtocolError(BAD_FRAME, "frame holds a string that is not valid UTF-8 (ids and names are text)") from None
     except Exception as exc:  # msgpack raises several unrelated types on garbage
         raise ProtocolError(BAD_FRAME, f"frame is not valid msgpack ({type(exc).__name__})") from None
     if isinstance(obj, dict):
