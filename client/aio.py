@@ -21,7 +21,8 @@ import zmq.asyncio
 from .records import Event, Reply, RouterRequestError, RouterUnavailable
 from .stream import CHECK_EVERY_S, StreamTracker, check_since, check_topics, parse_message
 from .sockets import configure
-from .wire import DEFAULT_COMMANDS, Operations, Post, as_pairs, backoff_s, frames_for, replies_from_frame, request_map
+from .framing import MAX_FRAME_BYTES, frames_for, replies_from_frame, request_map
+from .wire import DEFAULT_COMMANDS, Operations, Post, as_pairs, backoff_s
 
 MAX_IN_FLIGHT = 1_000_000
 
@@ -31,8 +32,8 @@ class AsyncRouterClient(Operations):
 
     def __init__(self, commands: str = DEFAULT_COMMANDS, events: str | None = None, *,
                  identity: str | bytes | None = None, timeout_s: float = 2.0, retries: int = 5,
-                 curve: Any = None, curve_client: str | None = None):
-        self._settings(commands, events, identity, timeout_s, retries, curve, curve_client)
+                 curve: Any = None, curve_client: str | None = None, max_frame_bytes: int = MAX_FRAME_BYTES):
+        self._settings(commands, events, identity, timeout_s, retries, curve, curve_client, max_frame_bytes)
         self._ctx = zmq.asyncio.Context()
         self._sock = self._connect()
         self._futures: dict[int, asyncio.Future] = {}
@@ -93,7 +94,7 @@ class AsyncRouterClient(Operations):
             raise ValueError(f"at most {MAX_IN_FLIGHT:,} requests in flight per client")
         loop = asyncio.get_running_loop()
         maps = [request_map(self.next_id(), op, fields, self.client_name) for op, fields in pairs]
-        frames = frames_for(maps, batched)
+        frames = frames_for(maps, batched, self.max_frame_bytes)
         futs = {m["id"]: loop.create_future() for m in maps}
         self._futures.update(futs)
         self._ensure_reader()

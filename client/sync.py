@@ -24,7 +24,8 @@ import zmq
 from .records import Event, Reply, RouterRequestError, RouterUnavailable
 from .stream import CHECK_EVERY_S, StreamTracker, check_since, check_topics, parse_message
 from .sockets import configure
-from .wire import DEFAULT_COMMANDS, Operations, Post, as_pairs, backoff_s, frames_for, replies_from_frame, request_map
+from .framing import MAX_FRAME_BYTES, frames_for, replies_from_frame, request_map
+from .wire import DEFAULT_COMMANDS, Operations, Post, as_pairs, backoff_s
 
 MAX_PIPELINE = 1_000_000  # requests in one pipeline call
 
@@ -57,8 +58,8 @@ class RouterClient(Operations):
 
     def __init__(self, commands: str = DEFAULT_COMMANDS, events: str | None = None, *,
                  identity: str | bytes | None = None, timeout_s: float = 2.0, retries: int = 5,
-                 curve: Any = None, curve_client: str | None = None):
-        self._settings(commands, events, identity, timeout_s, retries, curve, curve_client)
+                 curve: Any = None, curve_client: str | None = None, max_frame_bytes: int = MAX_FRAME_BYTES):
+        self._settings(commands, events, identity, timeout_s, retries, curve, curve_client, max_frame_bytes)
         self._ctx = zmq.Context()
         self._sock = self._connect()
         self._waiting: dict[int, Pending] = {}
@@ -87,7 +88,7 @@ class RouterClient(Operations):
         if len(pairs) > MAX_PIPELINE:
             raise ValueError(f"at most {MAX_PIPELINE:,} requests per pipeline, got {len(pairs):,}")
         maps = [request_map(self.next_id(), op, fields, self.client_name) for op, fields in pairs]
-        frames = frames_for(maps, batched)
+        frames = frames_for(maps, batched, self.max_frame_bytes)
         pending = Pending([m["id"] for m in maps], frames, time.monotonic())
         for rid in pending.ids:
             self._waiting[rid] = pending

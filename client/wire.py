@@ -14,36 +14,19 @@ import re
 import socket
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterable, Optional, Union
+from typing import Any, Callable, Iterable
 
-import msgpack
-import msgspec
-
-from .records import Event, EventsPage, Ping, ProtocolMismatch, QueueChanges, ReloadResult, Reply, events_from_wire
+from .framing import MAX_FRAME_LIMIT, MIN_FRAME_BYTES
+from .records import EventsPage, Ping, ProtocolMismatch, QueueChanges, ReloadResult, Reply, events_from_wire
 from .sockets import command_socket, load_curve
 
 DEFAULT_COMMANDS = "tcp://127.0.0.1:5570"
-VERSION = 1
-MAX_BATCH = 10_000  # requests per frame (docs/protocol.md, Limits)
 MAX_IDENTITY_BYTES = 255
 MAX_TIMEOUT_S = 3600.0
 MAX_RETRIES = 1000
 BACKOFF_BASE_S = 0.05
 BACKOFF_CAP_S = 1.0
 MAX_CONFIG_BYTES = 16 << 20  # a reload's configuration (docs/protocol.md, Limits)
-#: Queries (docs/protocol.md): never remembered by the server, so they carry no ``client``; every other op does.
-QUERY_OPS = frozenset(("ping", "agent", "call", "queue", "position", "stats", "snapshot", "events_since"))
-
-_encode = msgspec.msgpack.Encoder().encode  # the bytes msgpack.packb(obj, use_bin_type=True) gives, faster
-
-
-def pack(obj: Any) -> bytes:
-    return _encode(obj)
-
-
-def unpack(frame: bytes) -> Any:
-    return msgpack.unpackb(frame, raw=False, strict_map_key=False)
-
 
 def default_identity() -> bytes:
     """``<hostname>-<pid>-<random>``: unique per client process, stable across its reconnects."""
@@ -97,70 +80,6 @@ def backoff_s(attempt: int) -> float:
     """Pause before reconnect number ``attempt`` (1, 2, …): 50 ms doubling, capped at 1 s, with ±20 % jitter."""
     base = min(BACKOFF_CAP_S, BACKOFF_BASE_S * (2 ** min(attempt - 1, 16)))
     return base * random.uniform(0.8, 1.2)
-
-
-# ----------------------------------------------------------------- framing
-def request_map(rid: int, op: str, fields: dict[str, Any], client: str | None = None) -> dict[str, Any]:
-    """The request map; ``client`` (the client's name) goes into every op but a query, so that the server
-    recognises a resend on any connection (docs/protocol.md, "Retries are safe")."""
-    if not isinstance(op, str):
-        raise TypeError(f"op must be a str, got {type(op).__name__}")
-    if client is None or op in QUERY_OPS:
-        m = {"v": VERSION, "id": rid, "op": op}
-    else:
-        m = {"v": VERSION, "id": rid, "op": op, "client": client}
-    m.update(fields)
-    return m
-
-
-def frames_for(maps: list[dict], batched: bool) -> list[tuple[bytes, tuple[int, ...]]]:
-    """(frame bytes, request ids it carries): one frame per request, or arrays of up to MAX_BATCH."""
-    if not batched:
-        return [(pack(m), (m["id"],)) for m in maps]
-    out = []
-    for i in range(0, len(maps), MAX_BATCH):
-        chunk = maps[i:i + MAX_BATCH]
-        out.append((pack(chunk), tuple(m["id"] for m in chunk)))
-    return out
-
-
-def reply_maps(frame: bytes) -> list[dict]:
-    """The reply maps a frame holds (a map or an array of maps); anything else is dropped."""
-    try:
-        obj = unpack(frame)
-    except Exception:  # msgpack raises several unrelated types on garbage
-        return []
-    if isinstance(obj, dict):
-        return [obj]
-    if isinstance(obj, list):
-        return [m for m in obj if isinstance(m, dict)]
-    return []
-
-
-class _WireReply(msgspec.Struct):
-    """A reply map as the server writes it (other keys are ignored, as :meth:`Reply.from_wire` ignores them)."""
-
-    id: Any = None
-    ok: Any = None
-    events: Optional[list[Event]] = None  # each row decoded straight into an Event (typed: seq int, …)
-    result: Any = None
-    error: Any = None
-
-
-_reply_decoder = msgspec.msgpack.Decoder(Union[list[_WireReply], _WireReply])
-
-
-def replies_from_frame(frame: bytes, received_s: float) -> list[Reply]:
-    """The replies a frame holds, as :class:`Reply` records (:func:`reply_maps`, then ``Reply.from_wire``
-    each). A well-formed frame is decoded in one typed pass by msgspec; anything else (a malformed event row,
-    a non-map in the array, garbage) the general way, which skips what it cannot read."""
-    try:
-        obj = _reply_decoder.decode(frame)
-    except msgspec.MsgspecError:
-        return [Reply.from_wire(m, received_s) for m in reply_maps(frame)]
-    make = Reply.from_fields
-    return [make(m.id, m.ok, tuple(m.events) if m.events else (), m.result, m.error, received_s)
-            for m in (obj if type(obj) is list else (obj,))]
 
 
 # ----------------------------------------------------------------- results
@@ -230,9 +149,14 @@ class Operations:
     :class:`EventsPage`, the other queries the result map. In :class:`AsyncRouterClient` each returns an awaitable."""
 
     def _settings(self, commands: str, events: str | None, identity: str | bytes | None, timeout_s: float,
-                  retries: int, curve: Any, curve_client: str | None) -> None:
+                  retries: int, curve: Any, curve_client: str | None, max_frame_bytes: int) -> None:
         """Check and keep the settings both clients share (their ``__init__`` arguments)."""
         check_settings(timeout_s, retries)
+        if isinstance(max_frame_bytes, bool) or not isinstance(max_frame_bytes, int) or not (
+                MIN_FRAME_BYTES <= max_frame_bytes <= MAX_FRAME_LIMIT):
+            raise ValueError(f"max_frame_bytes must be an integer in {MIN_FRAME_BYTES:,}–{MAX_FRAME_LIMIT:,} (the "
+                             f"server's --max-frame-bytes), got {max_frame_bytes!r}")
+        self.max_frame_bytes = max_frame_bytes
         self.commands = check_address("commands", commands)
         self.events_address = None if events is None else check_address("events", events)
         self.identity = routing_id(identity)

@@ -21,7 +21,8 @@ import zmq
 from client_helpers import Reverser, free_port
 
 from busyhour.client import AsyncRouterClient, RouterClient
-from busyhour.client.wire import QUERY_OPS, default_identity, request_map, routing_id
+from busyhour.client.framing import QUERY_OPS, request_map
+from busyhour.client.wire import default_identity, routing_id
 
 REQUESTS = [("login", {"agent": "a1"}), ("ping", {}), ("arrive", {"call": "c1", "queue": "sales"}),
             ("call", {"call": "c1"}), ("reload", {"config": "x"}), ("events_since", {"seq": 0})]

@@ -1,4 +1,4 @@
-"""wire.replies_from_frame (one typed msgspec pass) against the general path (reply_maps + Reply.from_wire).
+"""framing.replies_from_frame (one typed msgspec pass) against the general path (reply_maps + Reply.from_wire).
 
 Any frame, well-formed or not, gives the replies the general path gives; an event's time and value
 come as floats (the Event record's declared types) where the general path would keep an int."""
@@ -9,7 +9,7 @@ import msgpack
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from busyhour.client import wire
+from busyhour.client import framing
 from busyhour.client.records import Reply
 
 SCALAR = st.one_of(st.none(), st.booleans(), st.integers(-5, 5), st.floats(allow_nan=False), st.text(max_size=4))
@@ -28,20 +28,20 @@ FRAME = st.one_of(REPLY, st.lists(REPLY, max_size=4), st.lists(st.one_of(REPLY, 
 
 
 def general(frame: bytes, t: float) -> list[Reply]:
-    return [Reply.from_wire(m, t) for m in wire.reply_maps(frame)]
+    return [Reply.from_wire(m, t) for m in framing.reply_maps(frame)]
 
 
 @settings(max_examples=500, deadline=None)
 @given(FRAME)
 def test_replies_decoded_in_one_pass_are_the_general_paths(obj):
     frame = msgpack.packb(obj, use_bin_type=True)
-    assert repr(wire.replies_from_frame(frame, 2.5)) == repr(general(frame, 2.5))
+    assert repr(framing.replies_from_frame(frame, 2.5)) == repr(general(frame, 2.5))
 
 
 @settings(max_examples=200, deadline=None)
 @given(st.binary(max_size=48))
 def test_garbage_gives_what_the_general_path_gives(frame):
-    assert repr(wire.replies_from_frame(frame, 1.0)) == repr(general(frame, 1.0))
+    assert repr(framing.replies_from_frame(frame, 1.0)) == repr(general(frame, 1.0))
 
 
 def test_a_server_reply_frame_takes_the_typed_pass(monkeypatch):
@@ -49,8 +49,8 @@ def test_a_server_reply_frame_takes_the_typed_pass(monkeypatch):
             [8, 1.5, "AGENT_STATE", None, "a1", None, "RESERVED", 0.0]]
     frame = msgpack.packb([{"id": 1, "ok": True, "events": rows}, {"id": 2, "ok": False, "error": {"code": "state",
                                                                                                "message": "m"}}])
-    monkeypatch.setattr(wire, "reply_maps", lambda _frame: [])  # the general path would find nothing
-    got = wire.replies_from_frame(frame, 3.0)
+    monkeypatch.setattr(framing, "reply_maps", lambda _frame: [])  # the general path would find nothing
+    got = framing.replies_from_frame(frame, 3.0)
     assert [(r.id, r.ok, r.error_code, len(r.events), r.received_s) for r in got] == [(1, True, None, 2, 3.0),
                                                                                       (2, False, "state", 0, 3.0)]
     assert got[0].events[0].agent == "a1" and got[0].events[1].detail == "RESERVED"
@@ -58,5 +58,5 @@ def test_a_server_reply_frame_takes_the_typed_pass(monkeypatch):
 
 def test_an_int_time_comes_as_a_float():
     frame = msgpack.packb({"id": 1, "ok": True, "events": [[1, 2, "CALL_ARRIVED", "c", None, "q", "", 0]]})
-    (reply,) = wire.replies_from_frame(frame, 0.0)
+    (reply,) = framing.replies_from_frame(frame, 0.0)
     assert type(reply.events[0].time_s) is float and type(reply.events[0].value) is float

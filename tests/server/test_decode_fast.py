@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from busyhour.client import wire
+from busyhour.client import framing
 from busyhour.router.server import decode_fast as F
 from busyhour.router.server import protocol as P
 from busyhour.router.server import replies
@@ -152,4 +152,4 @@ PLAIN = st.recursive(
 def test_msgspec_writes_msgpacks_bytes(value):
     want = msgpack.packb(value, use_bin_type=True)
     assert replies.pack(value) == want
-    assert wire.pack(value) == want
+    assert framing.pack(value) == want
