@@ -309,7 +309,8 @@ def _with_rooms(S: CoreState) -> CoreState:
     for col, need in ((S_EV_ROOM, ev), (S_TM_ROOM, tm), (S_RO_ROOM, ro), (S_OF_ROOM, of)):
         S_i[col] = max(int(S_i[col]), need)
     if S.EV_i.shape[0] < 4 * S_i[S_EV_ROOM]:  # the events one step may emit must fit a drained buffer
-        n = 4 * int(S_i[S_EV_ROOM])
+        n = max(4 * int(S_i[S_EV_ROOM]), 2 * S.EV_i.shape[0])  # doubling: queue_add after queue_add copies
+        # the buffer O(log n) times, not once per queue (its room grows with the number of queues)
         EV_i, EV_f = np.zeros((n, S.EV_i.shape[1]), dtype=np.int64), np.zeros((n, S.EV_f.shape[1]))
         EV_i[:S.EV_i.shape[0]], EV_f[:S.EV_f.shape[0]] = S.EV_i, S.EV_f
         S = S._replace(EV_i=EV_i, EV_f=EV_f)
