@@ -110,7 +110,7 @@ def import_asterisk(queues_path: str | os.PathLike[str], agents_path: str | os.P
               + (f" and {os.path.basename(str(agents_path))}" if agents_path is not None else ""),
               "by 'busyhour import asterisk'. Rules: docs/routing.md; the mapping: docs/import.md."]
     merged = notes.merged()
-    return ImportResult(render_toml(raw, merged, header), tuple(merged), len(queues), len(agents))
+    return ImportResult(render_toml(raw, merged, header, label), tuple(merged), len(queues), len(agents))
 
 
 def _general(sec: Section, notes: Notes) -> None:

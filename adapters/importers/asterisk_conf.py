@@ -35,6 +35,7 @@ from .common import Notes, SourceError, read_bounded
 MAX_INCLUDE_DEPTH = 8
 MAX_FILES = 64
 MAX_TEMPLATE_DEPTH = 16
+MAX_EXPANDED_OPTIONS = 1_000_000  # options of all sections, their templates' included
 
 _SECTION = re.compile(r"^\[([^\[\]]+)\]\s*(?:\(([^()]*)\))?\s*$")
 
@@ -203,20 +204,25 @@ def _section(text: str, file: str, n: int, sections: dict[str, Section], order: 
 
 
 def _inherit(order: list[Section], sections: dict[str, Section]) -> None:
-    """Put each section's inherited entries (its templates', in order, recursively) before its own."""
-    resolved: dict[str, list[Entry]] = {}
+    """Put each section's inherited entries (its templates', in order, recursively) before its own.
 
-    def entries(sec: Section, depth: int) -> list[Entry]:
-        if sec.name in resolved:
-            return resolved[sec.name]
-        if depth > MAX_TEMPLATE_DEPTH:
+    Checked first, in the order the sections are defined (a parent always comes before): the length of each
+    inheritance chain (MAX_TEMPLATE_DEPTH) and the options the templates expand to (MAX_EXPANDED_OPTIONS): a
+    chain of 20,000 templates, or templates each naming the previous one many times, would otherwise take
+    memory growing with the square of the file (or faster)."""
+    depth: dict[str, int] = {}
+    size: dict[str, int] = {}
+    total = 0
+    for sec in order:
+        depth[sec.name] = 1 + max((depth[p] for p in sec.parents), default=-1)
+        if depth[sec.name] > MAX_TEMPLATE_DEPTH:
             raise SourceError(sec.file, sec.line, f"templates nested deeper than {MAX_TEMPLATE_DEPTH}")
-        out: list[Entry] = []
-        for par in sec.parents:
-            out += entries(sections[par], depth + 1)
-        out += sec.entries
-        resolved[sec.name] = out
-        return out
-
-    for sec in order:  # parents are always defined earlier, so there is no cycle
-        sec.entries = list(entries(sec, 0))
+        size[sec.name] = len(sec.entries) + sum(size[p] for p in sec.parents)
+        total += size[sec.name]
+        if total > MAX_EXPANDED_OPTIONS:
+            raise SourceError(sec.file, sec.line, f"the sections' templates expand to more than "
+                                                  f"{MAX_EXPANDED_OPTIONS:,} options in all")
+    resolved: dict[str, list[Entry]] = {}
+    for sec in order:
+        resolved[sec.name] = [e for par in sec.parents for e in resolved[par]] + sec.entries
+        sec.entries = list(resolved[sec.name])

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import stat
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -109,6 +110,8 @@ def read_bytes(path: str | os.PathLike[str], *, budget: list[int] | None = None,
     try:
         if p.is_dir():
             raise SourceError(name, None, "is a directory, not a configuration file")
+        if stat.S_ISFIFO(p.stat().st_mode) or stat.S_ISSOCK(p.stat().st_mode):  # open() would wait for a writer
+            raise SourceError(name, None, "is a pipe or socket, not a regular file")
         with open(p, "rb") as fh:
             data = fh.read(left + 1)  # a file larger than the limit, or /dev/zero, stops here
     except OSError as exc:
@@ -190,8 +193,10 @@ def notes_comment(notes: list[Note]) -> list[str]:
     return out
 
 
-def render_toml(raw: dict[str, Any], notes: list[Note], header: list[str]) -> str:
-    """``raw`` as a TOML document with ``header`` and the notes as comments on top; checked by ``parse_config``."""
+def render_toml(raw: dict[str, Any], notes: list[Note], header: list[str], label: str) -> str:
+    """``raw`` as a TOML document with ``header`` and the notes as comments on top; checked by ``parse_config``.
+    A configuration it refuses (a name or id past the limits of docs/routing.md §12 — a 200-character section
+    name, a member interface of 8,000 characters) is a SourceError naming the file ``label`` and the key."""
     lines = [_comment(h) for h in header] + ["#"] + notes_comment(notes) + [""]
     for key, value in raw.items():
         if key not in ("agents", "queues"):
@@ -208,6 +213,10 @@ def render_toml(raw: dict[str, Any], notes: list[Note], header: list[str]) -> st
                     lines.append(f"{_toml_key(key)} = {_toml_value(value)}")
     text = "\n".join(lines) + "\n"
     from busyhour.router.config import parse_config
+    from busyhour.router.errors import ConfigError
 
-    parse_config(tomllib.loads(text))  # the output is always a valid configuration (a failure here is a bug)
+    try:
+        parse_config(tomllib.loads(text))  # the output is always a valid configuration
+    except ConfigError as exc:
+        raise SourceError(label, None, f"not a configuration busyhour takes: {exc}") from None
     return text

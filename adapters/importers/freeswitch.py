@@ -152,7 +152,7 @@ def import_freeswitch(path: str | os.PathLike[str]) -> ImportResult:
     header = [f"busyhour router configuration imported from FreeSWITCH {os.path.basename(label)}",
               "by 'busyhour import freeswitch'. Rules: docs/routing.md; the mapping: docs/import.md."]
     merged = notes.merged()
-    return ImportResult(render_toml(raw, merged, header), tuple(merged), len(queues), len(agents))
+    return ImportResult(render_toml(raw, merged, header, label), tuple(merged), len(queues), len(agents))
 
 
 def _children(block: XNode, tag: str, label: str, notes: Notes) -> list[XNode]:
