@@ -189,13 +189,42 @@ def _check_suffix(p: Path, text: str, kind: str, suffixes: Iterable[str] | None,
             raise typer.BadParameter(f"{text}: {what}; use one of {shown}", param_hint=hint)
 
 
+def _claim(ctx: Any, p: Path, name: str, output: bool) -> None:
+    """Refuse an output path that an input or another output of the same command names too (through any
+    symlink): the run would overwrite the input, or one output the other, and say nothing."""
+    seen = ctx.meta.setdefault("busyhour.paths", [])
+    key = os.path.realpath(os.path.expanduser(os.fspath(p)))
+    for other_key, other, other_output in seen:
+        if other_key == key and (output or other_output):
+            what = "both would be written there" if output and other_output else "the run would overwrite it"
+            raise typer.BadParameter(f"{p}: {other} names the same file ({what}); give another file name",
+                                     param_hint=f"'{name}'")
+    seen.append((key, name, output))
+
+
 def _path_callback(kind: Literal["file", "plot"], suffixes: Iterable[str] | None):
     def check(ctx: Any, param: Any, value: Optional[Path]) -> Optional[Path]:
         if value is None or ctx.resilient_parsing:
             return value
         name = param.opts[0] if param.opts else None
-        return check_output_path(value, kind=kind, suffixes=suffixes, option=name)
+        p = check_output_path(value, kind=kind, suffixes=suffixes, option=name)
+        _claim(ctx, p, _label(param), True)
+        return p
     return check
+
+
+def input_path(ctx: Any, param: Any, value: Optional[Path]) -> Optional[Path]:
+    """The callback of an input file's argument or option: noted, so that no output of the command names it."""
+    if value is not None and not ctx.resilient_parsing:
+        _claim(ctx, value, _label(param), False)
+    return value
+
+
+def _label(param: Any) -> str:
+    """How a message names a parameter: its option (``--out``) or its argument's metavar (``SCENARIO``)."""
+    if param.opts and param.opts[0].startswith("-"):
+        return param.opts[0]
+    return getattr(param, "metavar", None) or (param.name or "argument").upper()
 
 
 def out_option(help: str = "Write the results to FILE instead of stdout.", *, flag: str = "--out",

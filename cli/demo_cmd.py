@@ -16,7 +16,7 @@ from typing import Optional
 
 import typer
 
-from busyhour.cli.common import OutputFormat, format_option, info, out_option, plot_option
+from busyhour.cli.common import OutputFormat, format_option, info, input_path, out_option, plot_option
 from busyhour.cli.sim_output import (FORCE_HELP, Bar, Engine, check_engine, emit, engine_line, engine_option,
                                      exit_interrupted, interrupted, load, preflight, short)
 
@@ -41,7 +41,8 @@ def _router_demo() -> None:
 
 def demo_cmd(
     router: bool = typer.Option(False, "--router", help="run the routing engine's own demo instead"),
-    scenario: Optional[Path] = typer.Option(None, "--scenario", help=f"scenario TOML (default: the shipped {DEFAULT_NAME})"),
+    scenario: Optional[Path] = typer.Option(None, "--scenario", help=f"scenario TOML (default: the shipped {DEFAULT_NAME})",
+                                              callback=input_path),
     replications: int = typer.Option(20, "--replications", "-r", min=2, max=10_000),
     staffing_replications: int = typer.Option(6, "--staffing-replications", min=2, max=10_000,
                                               help="replications per point of the staffing sweep"),
@@ -59,6 +60,7 @@ def demo_cmd(
         _router_demo()
         return
     from busyhour.sim.jobs import Interrupted
+    from busyhour.sim.limits import MAX_AGENTS
     from busyhour.sim.planning import erlang_service_level, interval_loads, suggest_agents
     from busyhour.sim.replicate import replicate, summarise
     from busyhour.sim.sweep import SweepInterrupted
@@ -66,7 +68,8 @@ def demo_cmd(
     scn, seed, target = load(scenario or default_scenario(), None, sl)
     check_engine(scenario or default_scenario(), [scn], engine)
     base = scn.n_agents
-    candidates = sorted({max(1, round(base * f)) for f in (0.9, 1.0, 1.1, 1.2, 1.3)})
+    # at most the simulator's limit: a scenario near it was run, then its sweep failed after the work
+    candidates = sorted({min(MAX_AGENTS, max(1, round(base * f))) for f in (0.9, 1.0, 1.1, 1.2, 1.3)})
     total = len(candidates) * staffing_replications
     preflight(scn, replications + total, force, None)
     info(f"{scn.name}: {len(scn.queues)} queues ({', '.join(q.name for q in scn.queues)}), {base} agents in "

@@ -11,7 +11,7 @@ from typing import Any, Optional
 
 import typer
 
-from .common import format_option, info, out_option, plot_option, write_output
+from .common import format_option, info, input_path, out_option, plot_option, write_output
 from .erlang_output import Column, Format, emit, option_error, parse_sl, usage
 
 STAFF_COLS = [
@@ -52,7 +52,8 @@ def plot_plan(plan, path: Path) -> None:
     plt.close(fig)
 
 
-def cmd_staff(forecast: Path = typer.Argument(..., help="CSV: interval_start,calls[,aht_s][,interval_min]."),
+def cmd_staff(forecast: Path = typer.Argument(..., help="CSV: interval_start,calls[,aht_s][,interval_min].",
+                                                callback=input_path),
               sl: str = typer.Option(..., "--sl", help="Service level target, e.g. 80/20 (80 % within 20 s)."),
               aht_s: Optional[float] = typer.Option(None, "--aht-s", help="AHT, s, for rows without aht_s."),
               shrinkage: float = typer.Option(0.0, "--shrinkage", help="Fraction of paid time off the phones."),

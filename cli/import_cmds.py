@@ -14,7 +14,7 @@ from typing import Any, Optional
 
 import typer
 
-from .common import EXIT_USAGE, fail, info, out_option, write_output
+from .common import EXIT_USAGE, fail, info, input_path, out_option, write_output
 
 import_app = typer.Typer(help="Import a queue configuration from Asterisk or FreeSWITCH (prints busyhour TOML).",
                          no_args_is_help=True)
@@ -57,9 +57,11 @@ def _run(call: Any, out: Optional[Path]) -> None:
 
 @import_app.command("asterisk")
 def asterisk_cmd(
-    queues_conf: Path = typer.Argument(..., metavar="QUEUES.CONF", help="Asterisk queues.conf (includes followed)."),
+    queues_conf: Path = typer.Argument(..., metavar="QUEUES.CONF", help="Asterisk queues.conf (includes followed).",
+                                       callback=input_path),
     agents: Optional[Path] = typer.Option(None, "--agents", metavar="AGENTS.CONF",
-                                          help="Asterisk agents.conf: the Agent/<id> members it defines."),
+                                          help="Asterisk agents.conf: the Agent/<id> members it defines.",
+                                          callback=input_path),
     out: Optional[Path] = OUT,
 ) -> None:
     """Asterisk queues.conf (app_queue) → busyhour TOML."""
@@ -71,7 +73,7 @@ def asterisk_cmd(
 @import_app.command("freeswitch")
 def freeswitch_cmd(
     callcenter_xml: Path = typer.Argument(..., metavar="CALLCENTER.CONF.XML",
-                                          help="FreeSWITCH callcenter.conf.xml (mod_callcenter)."),
+                                          help="FreeSWITCH callcenter.conf.xml (mod_callcenter).", callback=input_path),
     out: Optional[Path] = OUT,
 ) -> None:
     """FreeSWITCH callcenter.conf.xml (mod_callcenter) → busyhour TOML."""

@@ -20,8 +20,9 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
     @bench_app.command("router")
     def bench_router(
         workload: str = typer.Option("10k", help=f"agents: one of {', '.join(SIZES)}, or 'all'"),
-        lifecycles: int = typer.Option(200_000, min=1_000, help="lifecycles to time (bounded by --max-seconds)"),
-        max_seconds: float = typer.Option(20.0, min=1.0, help="time limit per workload"),
+        lifecycles: int = typer.Option(200_000, min=1_000, max=1_000_000_000,
+                                        help="lifecycles to time (bounded by --max-seconds)"),
+        max_seconds: float = typer.Option(20.0, min=1.0, max=3600.0, help="time limit per workload (1 to 3,600 s)"),
         stats: bool = typer.Option(False, "--stats/--no-stats", help="also derive interval statistics"),
         skills: Optional[int] = typer.Option(None, min=1, max=4096, help="override the workload's skill count"),
         queues: Optional[int] = typer.Option(None, min=1, max=10_000, help="override the workload's queue count"),

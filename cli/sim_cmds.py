@@ -14,7 +14,7 @@ from typing import Optional
 
 import typer
 
-from busyhour.cli.common import EXIT_USAGE, OutputFormat, fail, format_option, info, out_option, plot_option
+from busyhour.cli.common import EXIT_USAGE, OutputFormat, fail, format_option, info, input_path, out_option, plot_option
 from busyhour.cli.sim_output import (FORCE_HELP, Bar, Engine, check_engine, emit, engine_line, engine_option,
                                      exit_interrupted, interrupted, load, preflight, short, summary_tables)
 
@@ -25,7 +25,7 @@ SL_HELP = "service-level target and threshold, PERCENT/SECONDS such as 80/20 (de
 
 
 def simulate_cmd(
-    scenario: Path = typer.Argument(..., help="scenario TOML (docs/scenarios.md)"),
+    scenario: Path = typer.Argument(..., help="scenario TOML (docs/scenarios.md)", callback=input_path),
     replications: int = typer.Option(20, "--replications", "-r", min=1, max=MAX_REPLICATIONS, help="independent runs"),
     seed: Optional[int] = typer.Option(None, "--seed", help="overrides the scenario's seed (0 to 2**63-1)"),
     fmt: OutputFormat = format_option(help="table, csv (overall, per queue, per interval) or json (docs/outputs.md)"),
@@ -115,7 +115,7 @@ def _deprecated_out(flag: str, value: Optional[Path], fmt: OutputFormat, out: Op
 
 
 def sweep_cmd(
-    scenario: Path = typer.Argument(..., help="scenario TOML (docs/scenarios.md)"),
+    scenario: Path = typer.Argument(..., help="scenario TOML (docs/scenarios.md)", callback=input_path),
     agents: str = typer.Option(..., "--agents", help="seat counts FROM:TO[:STEP] (TO included) or a comma list"),
     strategies: Optional[str] = typer.Option(None, "--strategies", help="comma list of router strategies"),
     replications: int = typer.Option(10, "--replications", "-r", min=1, max=MAX_REPLICATIONS),

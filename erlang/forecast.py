@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import csv
 import math
+import stat
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import NamedTuple
@@ -177,6 +178,8 @@ def read_forecast(path: str | Path) -> Forecast:
     """Read and parse a forecast CSV file (see the module docstring for the format)."""
     p = Path(path)
     try:
+        if stat.S_ISFIFO(p.stat().st_mode) or stat.S_ISSOCK(p.stat().st_mode):  # open() would wait for a writer
+            raise ForecastError(f"{p}: a pipe or socket, not a regular file")
         with p.open("rb") as fh:
             data = fh.read(MAX_FORECAST_BYTES + 1)
     except OSError as exc:

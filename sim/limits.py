@@ -22,7 +22,7 @@ from typing import NamedTuple
 
 from busyhour.sim.validate import ScenarioError
 
-__all__ = ["MAX_AGENTS", "MAX_CALLS_PER_INTERVAL", "MAX_CALLS_PER_RUN", "MAX_CALLS_TOTAL", "MAX_DRAIN_S", "MAX_FILE_BYTES",
+__all__ = ["MAX_AGENTS", "MAX_AGENT_PERIODS", "MAX_PERIODS", "MAX_CALLS_PER_INTERVAL", "MAX_CALLS_PER_RUN", "MAX_CALLS_TOTAL", "MAX_DRAIN_S", "MAX_FILE_BYTES",
            "MAX_HORIZON_S", "MAX_INTERVALS", "MAX_REDIAL_ATTEMPTS", "MAX_REPLICATIONS", "MAX_SEED", "MIN_INTERVAL_S",
            "SizeEstimate", "check_file", "check_seed", "check_size", "estimate_calls"]
 
@@ -34,6 +34,8 @@ MAX_DURATION_S = 86_400.0  #: a distribution's mean or value, sl_threshold_s, br
 MAX_PRIORITY = 1_000_000
 MAX_CALLS_PER_INTERVAL = 1_000_000.0  #: per queue per interval (calls_per_hour is converted first)
 MAX_AGENTS = 10_000  #: over all teams
+MAX_PERIODS = 1_000  #: shifts, or breaks, of one team
+MAX_AGENT_PERIODS = 1_000_000  #: agents × (shifts + breaks) over all teams: each is a login/logout or break pair
 MAX_REDIAL_ATTEMPTS = 10
 MAX_REPLICATIONS = 10_000
 MAX_SEED = 2**63 - 1
@@ -99,6 +101,10 @@ def check_scenario(scn) -> None:
             raise ScenarioError(f"queues[{i}].redial.max_attempts: must be 1 to {MAX_REDIAL_ATTEMPTS} "
                                 f"(got {q.redial.max_attempts})")
     check_agents(scn.n_agents, "teams: agents (total)")
+    periods = sum(t.agents * (len(t.shifts) + len(t.breaks)) for t in scn.teams)
+    if periods > MAX_AGENT_PERIODS:
+        raise ScenarioError(f"teams: agents × (shifts + breaks) is {periods:,}, at most {MAX_AGENT_PERIODS:,} "
+                            "(each is a pair of state changes the run holds in memory)")
     per_run = estimate_calls(scn)
     if per_run > MAX_CALLS_PER_RUN:
         raise ScenarioError(f"about {per_run:,.0f} calls per replication, more than the {MAX_CALLS_PER_RUN:,} "

@@ -320,7 +320,10 @@ def _queue_names(t: dict, p: str) -> tuple[str, ...] | None:
 
 def _periods(t: dict, key: str, p: str, horizon: float) -> tuple[Period, ...]:
     out = []
-    for i, per in enumerate(_list(t, key, p)):
+    periods = _list(t, key, p)
+    if len(periods) > limits.MAX_PERIODS:
+        raise ScenarioError(f"{p}.{key}: at most {limits.MAX_PERIODS:,} periods (got {len(periods):,})")
+    for i, per in enumerate(periods):
         pp = f"{p}.{key}[{i}]"
         _keys(per, {"start_s", "start_min", "end_s", "end_min", "duration_s", "duration_min"}, pp)
         start = _time(per, "start", pp, required=True)
