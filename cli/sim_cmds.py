@@ -153,7 +153,7 @@ def sweep_cmd(
         fail(str(exc), EXIT_USAGE)
     check_engine(scenario, [scn.with_strategy(s) for s in strats] if strats else [scn], engine)
     total = len(counts) * len(strats or [None]) * replications
-    preflight(scn, total, force, dask)
+    preflight(scn, total, force, dask, agent_runs=sum(counts) * len(strats or [None]) * replications)
     from busyhour.sim.driver import SimulationError
     from busyhour.sim.jobs import DaskError
 

@@ -61,13 +61,13 @@ def load(path: Path, seed: Optional[int], sl: Optional[str] = None):
     return scn, (scn.seed if seed is None else seed), (0.8 if target_thr is None else target_thr[0])
 
 
-def preflight(scn, runs: int, force: bool, dask: Optional[str]) -> None:
-    """Size estimate and the Dask address, before any work."""
+def preflight(scn, runs: int, force: bool, dask: Optional[str], agent_runs: Optional[float] = None) -> None:
+    """Size estimate and the Dask address, before any work (``agent_runs``: limits.check_size's)."""
     from busyhour.sim.limits import check_size
     from busyhour.sim.scenario import ScenarioError
 
     try:
-        est = check_size(scn, runs, force=force)
+        est = check_size(scn, runs, force=force, agent_runs=agent_runs)
     except ScenarioError as exc:
         fail(str(exc), EXIT_USAGE)
     if est.calls_total > 1_000_000:

@@ -41,6 +41,7 @@ MAX_REPLICATIONS = 10_000
 MAX_SEED = 2**63 - 1
 MAX_CALLS_PER_RUN = 5_000_000  #: hard: bounds one replication's memory (about 1 KB per call)
 MAX_CALLS_TOTAL = 20_000_000  #: calls × replications × points without ``--force``
+MAX_AGENT_RUNS = 20_000_000  #: agents × replications (summed over a sweep's points) without ``--force``
 MAX_FILE_BYTES = 64 * 1024 * 1024  #: a scenario TOML or a durations CSV
 
 
@@ -127,10 +128,16 @@ def estimate_calls(scn) -> float:
     return total
 
 
-def check_size(scn, runs: int, *, force: bool = False) -> SizeEstimate:
-    """Refuse ``runs`` replications of ``scn`` above ``MAX_CALLS_TOTAL`` calls unless ``force``; never above
-    ``MAX_REPLICATIONS`` runs per point or ``MAX_CALLS_PER_RUN`` per run. Returns the estimate."""
+def check_size(scn, runs: int, *, force: bool = False, agent_runs: float | None = None) -> SizeEstimate:
+    """Refuse ``runs`` replications of ``scn`` above ``MAX_CALLS_TOTAL`` calls, or above ``MAX_AGENT_RUNS``
+    agents summed over the runs (``agent_runs``; default ``scn``'s agents × ``runs``: a run costs per agent too,
+    calls or none), unless ``force``; never above ``MAX_REPLICATIONS`` runs per point or ``MAX_CALLS_PER_RUN``
+    per run. Returns the estimate."""
     est = SizeEstimate(estimate_calls(scn), int(runs))
+    agent_runs = scn.n_agents * runs if agent_runs is None else agent_runs
+    if agent_runs > MAX_AGENT_RUNS and not force:
+        raise ScenarioError(f"{agent_runs:,.0f} agents over all runs (agents × runs), more than "
+                            f"{MAX_AGENT_RUNS:,}; use --force (force=True) to run it anyway")
     if est.calls_per_run > MAX_CALLS_PER_RUN:
         raise ScenarioError(f"about {est.calls_per_run:,.0f} calls per replication, more than the "
                             f"{MAX_CALLS_PER_RUN:,} one replication may hold")

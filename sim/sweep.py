@@ -138,7 +138,8 @@ def sweep(scn: Scenario, agents: Sequence[int], strategies: Sequence[str] | None
         raise ScenarioError(f"{len(agents) * len(strategies)} sweep points, at most {MAX_POINTS}")
     for n in agents:
         check_agents(n, "agents")
-    check_size(scn, len(agents) * len(strategies) * replications, force=force)
+    check_size(scn, len(agents) * len(strategies) * replications, force=force,
+               agent_runs=sum(agents) * len(strategies) * replications)
     points = [(s, n, scn.with_strategy(s).with_agents(n)) for s in strategies for n in agents]
     for s in dict.fromkeys(strategies):
         choose_engine(scn.with_strategy(s), engine)  # SimulationError: a point the compiled path cannot run

@@ -99,3 +99,16 @@ def test_bench_router_time_and_count_are_bounded():
     for args, words in ((("--max-seconds", "inf"), "--max-seconds"), (("--lifecycles", str(10**11)), "--lifecycles")):
         line = one_error_line(run("bench", "router", "--workload", "100", *args), 2)
         assert words in line
+
+
+def test_runs_without_calls_are_bounded_by_the_agents_they_simulate(tmp_path):
+    """A sweep of 10,000 seat counts × 10,000 replications of a scenario without calls passed the calls guard
+    (0 calls) and would have run for hours: every run costs per agent too."""
+    f = tmp_path / "quiet.toml"
+    f.write_text('horizon_s = 3600\ninterval_s = 900\n[[queues]]\nname = "q"\ncalls_per_interval = [0, 0, 0, 0]\n'
+                 'handle_time = { dist = "exponential", mean_s = 180 }\nskills = { s = 1 }\n'
+                 '[[teams]]\nname = "t"\nagents = 10000\nskills = { s = 1 }\n')
+    line = one_error_line(run("sweep", f, "-r", "10000", "--agents", "0:9999"), 2)
+    assert "agents over all runs (agents × runs), more than 20,000,000; use --force" in line
+    line = one_error_line(run("simulate", f, "-r", "10000"), 2)
+    assert "100,000,000 agents over all runs" in line
