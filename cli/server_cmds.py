@@ -54,7 +54,8 @@ def serve(
     from busyhour.router.server.engines import ENGINES
 
     if not config.is_file():
-        fail(f"{config}: no such configuration file", EXIT_USAGE)
+        what = ("is a folder" if config.is_dir() else "is not a regular file") if config.exists() else "no such file"
+        fail(f"{config}: {what}; give the configuration file (TOML)", EXIT_USAGE)
     if engine not in ENGINES:
         fail(f"--engine must be one of {', '.join(ENGINES)}, got {engine!r}", EXIT_USAGE)
     try:
@@ -73,26 +74,28 @@ def serve(
                          keep_snapshots=keep_snapshots)
     try:
         code = run(opts)
-    except (ConfigError, ServerError, SecurityError, JournalError) as exc:
+    except ConfigError as exc:  # the configuration file: bad input, as docs/cli.md's exit codes say
+        fail(str(exc), EXIT_USAGE)
+    except (ServerError, SecurityError, JournalError) as exc:
         fail(str(exc))
     raise typer.Exit(code)
 
 
 @keys_app.command("generate")
 def keys_generate(
-    directory: Path = typer.Argument(..., help="Folder for the keys (created if missing; its parent must exist)."),
+    directory: str = typer.Argument(..., help="Folder for the keys (created if missing; its parent must exist)."),
     client: list[str] = typer.Option(["client"], "--client", "-c", help="A client name; repeat for several."),
 ) -> None:
     """Create the server keypair and one keypair per client (docs/server.md, Security)."""
     from busyhour.router.server.security import SecurityError, generate
 
     try:
-        written = generate(directory, client)
-    except SecurityError as exc:
-        fail(str(exc))
+        written = generate(directory, client)  # a str: typer would make "" the current folder, Path(".")
+    except SecurityError as exc:  # each about the folder or names given: usage errors
+        fail(str(exc), EXIT_USAGE)
     for p in written:
         typer.echo(str(p))
-    info(f"give {directory / 'server.key'} and clients/NAME.key_secret to each client; "
+    info(f"give {Path(directory) / 'server.key'} and clients/NAME.key_secret to each client; "
          "the server admits every clients/*.key")
 
 

@@ -73,6 +73,8 @@ def check_binds(endpoints: list[str], *, curve: bool, insecure: bool) -> list[st
 
 def generate(directory: str | Path, clients: list[str]) -> list[Path]:
     """Create the server keypair (if missing) and one keypair per client name; return the files written."""
+    if not str(directory).strip():
+        raise SecurityError("the keys folder: an empty path; give a folder name such as ./keys")
     d = Path(directory)
     if d.exists() and not d.is_dir():
         raise SecurityError(f"{d}: exists and is not a folder")
@@ -83,6 +85,10 @@ def generate(directory: str | Path, clients: list[str]) -> list[Path]:
     for name in clients:
         if not _NAME.match(name) or name == "server":
             raise SecurityError(f"client name {name!r}: use 1-64 letters, digits, '.', '_' or '-', not 'server'")
+        if (d / "clients" / f"{name}.key").exists():  # checked before anything is written, not half way
+            raise SecurityError(f"{d / 'clients' / (name + '.key')}: exists; remove it first to replace it")
+    if len(set(clients)) != len(clients):
+        raise SecurityError(f"client name {next(c for c in clients if clients.count(c) > 1)!r} given twice")
     try:
         d.mkdir(mode=0o700, exist_ok=True)
         (d / "clients").mkdir(mode=0o700, exist_ok=True)

@@ -112,3 +112,22 @@ def test_runs_without_calls_are_bounded_by_the_agents_they_simulate(tmp_path):
     assert "agents over all runs (agents × runs), more than 20,000,000; use --force" in line
     line = one_error_line(run("simulate", f, "-r", "10000"), 2)
     assert "100,000,000 agents over all runs" in line
+
+
+@pytest.mark.parametrize("write, words", [
+    (lambda p: p.write_text("queues = 1 = 2\n"), "not valid TOML"),
+    (lambda p: p.write_text('[[queues]]\nname = "q"\ncolour = "red"\n'), "queues[0].colour: unknown key"),
+    (lambda p: p.mkdir(), "is a folder; give the configuration file"),
+])
+def test_serve_with_a_bad_configuration_file_is_a_usage_error(tmp_path, write, words):
+    cfg = tmp_path / "c.toml"
+    write(cfg)
+    line = one_error_line(run("serve", cfg, "--bind", f"ipc://{tmp_path}/c.sock", "--pub", f"ipc://{tmp_path}/p.sock"), 2)
+    assert words in line
+
+
+def test_keys_generate_refuses_an_empty_folder_name_and_a_repeated_client_before_writing(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert "an empty path" in one_error_line(run("keys", "generate", ""), 2)
+    assert "given twice" in one_error_line(run("keys", "generate", "k", "-c", "a", "-c", "a"), 2)
+    assert list(tmp_path.iterdir()) == []  # nothing written: not the current folder, not a half-made k/

@@ -51,7 +51,7 @@ def test_curve_admits_listed_keys_and_refuses_others(tmp_path):
     res = _cli("keys", "generate", str(keys), "--client", "pbx", "--client", "bench")
     assert res.returncode == 0, res.stderr
     assert (keys / "server.key_secret").stat().st_mode & 0o077 == 0
-    assert _cli("keys", "generate", str(keys), "--client", "pbx").returncode == 1   # never overwrites a key
+    assert _cli("keys", "generate", str(keys), "--client", "pbx").returncode == 2   # never overwrites a key
     cfg = tmp_path / "c.toml"
     cfg.write_text(CONFIG)
     srv = spawn(cfg, extra=["--curve-keys", str(keys)])
