@@ -101,6 +101,13 @@ def _error_code(exc: Exception) -> str:
     return P.BAD_REQUEST
 
 
+#: Requests that change the engine's tables (each copies tables that grow with the queues or agents: ms each at
+#: thousands) taken per wake-up; later ones are refused ``too_large`` (not remembered: a resend is judged
+#: afresh), so one frame of thousands cannot stop routing for a minute (docs/protocol.md, Limits).
+STRUCTURAL_OPS = frozenset(("queue_add", "queue_remove", "agent_add", "agent_remove"))
+MAX_STRUCTURAL_PER_WAKE = 100
+
+
 class Host:
     """One engine, its idempotency table and its recent events."""
 
@@ -198,6 +205,7 @@ class Host:
         batched: set[tuple[bytes, Any]] = set()
         idem, queries, refused = self._idem, P.QUERY_OPS, P.Refused
         reload_chars = [0]  # configuration text taken by this wake-up's reloads
+        structural = 0  # STRUCTURAL_OPS taken by this wake-up
 
         def flush() -> None:
             if not batch:
@@ -233,6 +241,14 @@ class Host:
                     parts.append(seen)
                     ops.append((op, "repeat"))
                     continue
+                if op in STRUCTURAL_OPS:
+                    if structural >= MAX_STRUCTURAL_PER_WAKE:
+                        parts.append(P.error_reply(item.rid, P.TOO_LARGE, (
+                            f"at most {MAX_STRUCTURAL_PER_WAKE} of {', '.join(sorted(STRUCTURAL_OPS))} are taken "
+                            "in one wake-up; send this one again")))
+                        ops.append((op, P.TOO_LARGE))
+                        continue
+                    structural += 1
                 if op == "reload":  # applied alone, after the batch before it
                     flush()
                     refusal = self._reload_refusal(item, reload_chars)

@@ -110,3 +110,20 @@ def test_hostile_requests_leave_the_host_serving_and_its_state_unchanged(engine)
         assert host.digest() == before, req["id"]
     assert _error(host, 1.0, arrive(50)) is None  # still serving: the call is offered to a1
     assert host.digest() != before
+
+
+@pytest.mark.parametrize("engine", ["compiled", "python"])
+def test_one_wake_up_takes_at_most_a_hundred_table_changes_and_a_resend_of_the_rest_is_applied(engine):
+    """Each queue_add or agent_add copies tables that grow with the queues or agents (ms each at thousands): a
+    frame of thousands blocked routing for a minute. The ones past the budget are refused, not remembered."""
+    from busyhour.router.server.host import MAX_STRUCTURAL_PER_WAKE
+
+    host = Host(CONFIG, engine=engine)
+    reqs = [{"v": 1, "id": 1000 + k, "op": "queue_add", "queue": {"name": f"n{k}"}}
+            for k in range(MAX_STRUCTURAL_PER_WAKE + 1)]
+    out = msgpack.unpackb(host.step(1.0, [work(b"k", *reqs, batch=True)]).replies[0][1])
+    assert [r.get("ok") for r in out[:-1]] == [True] * MAX_STRUCTURAL_PER_WAKE
+    assert out[-1]["error"]["code"] == P.TOO_LARGE and "send this one again" in out[-1]["error"]["message"]
+    assert _error(host, 2.0, reqs[-1]) is None  # the resend, in the next wake-up: applied
+    assert _error(host, 2.0, reqs[0]) is None  # a repeat of an applied one: its first reply, not applied again
+    assert _error(host, 2.0, {**reqs[0], "id": 5000})["code"] == P.STATE  # a new request: that queue exists
