@@ -41,8 +41,8 @@ def _router_demo() -> None:
 
 def demo_cmd(
     router: bool = typer.Option(False, "--router", help="run the routing engine's own demo instead"),
-    scenario: Optional[Path] = typer.Option(None, "--scenario", help=f"scenario TOML (default: the shipped {DEFAULT_NAME})",
-                                              callback=input_path),
+    scenario: Optional[Path] = typer.Option(None, "--scenario", callback=input_path,
+                                            help=f"scenario TOML (default: the shipped {DEFAULT_NAME})"),
     replications: int = typer.Option(20, "--replications", "-r", min=2, max=10_000),
     staffing_replications: int = typer.Option(6, "--staffing-replications", min=2, max=10_000,
                                               help="replications per point of the staffing sweep"),

@@ -84,7 +84,9 @@ _ARRAY_HEADER_BYTES = 5  # the longest msgpack array header (array 32)
 
 
 def _array_header(n: int) -> bytes:
-    return bytes([0x90 | n]) if n < 16 else (b"\xdc" + n.to_bytes(2, "big") if n < 65536 else b"\xdd" + n.to_bytes(4, "big"))
+    if n < 16:
+        return bytes([0x90 | n])  # fixarray
+    return b"\xdc" + n.to_bytes(2, "big") if n < 65536 else b"\xdd" + n.to_bytes(4, "big")  # array 16 / 32
 
 
 def reply_maps(frame: bytes) -> list[dict]:

@@ -14,8 +14,8 @@ from typing import Any, Hashable
 from .codes import STRATEGY_ALIASES, STRATEGY_NAMES
 from .empty import SETTINGS as EMPTY_SETTINGS, check_steps, parse_conditions
 from .config_limits import (
-    MAX_AGENTS, MAX_CHANNELS, MAX_QUEUES, MAX_SECONDS, MAX_SKILLS, MAX_STEPS, MIN_RING_S, check_agent_id, check_count, check_name,
-    check_seconds_bound, short,
+    MAX_AGENTS, MAX_CHANNELS, MAX_QUEUES, MAX_SECONDS, MAX_SKILLS, MAX_STEPS, MIN_RING_S, check_agent_id, check_count,
+    check_name, check_seconds_bound, short,
 )
 from .errors import ConfigError
 

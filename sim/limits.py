@@ -22,9 +22,10 @@ from typing import NamedTuple
 
 from busyhour.sim.validate import ScenarioError
 
-__all__ = ["MAX_AGENTS", "MAX_AGENT_PERIODS", "MAX_PERIODS", "MAX_CALLS_PER_INTERVAL", "MAX_CALLS_PER_RUN", "MAX_CALLS_TOTAL", "MAX_DRAIN_S", "MAX_FILE_BYTES",
-           "MAX_HORIZON_S", "MAX_INTERVALS", "MAX_REDIAL_ATTEMPTS", "MAX_REPLICATIONS", "MAX_SEED", "MIN_INTERVAL_S",
-           "SizeEstimate", "check_file", "check_seed", "check_size", "estimate_calls"]
+__all__ = ["MAX_AGENTS", "MAX_AGENT_PERIODS", "MAX_AGENT_RUNS", "MAX_PERIODS", "MAX_CALLS_PER_INTERVAL", "MAX_CALLS_PER_RUN",
+           "MAX_CALLS_TOTAL", "MAX_DRAIN_S", "MAX_FILE_BYTES", "MAX_HORIZON_S", "MAX_INTERVALS",
+           "MAX_REDIAL_ATTEMPTS", "MAX_REPLICATIONS", "MAX_SEED", "MIN_INTERVAL_S", "SizeEstimate", "check_file",
+           "check_seed", "check_size", "estimate_calls"]
 
 MAX_HORIZON_S = 366 * 86_400.0  #: a year
 MIN_INTERVAL_S = 60.0  #: one minute

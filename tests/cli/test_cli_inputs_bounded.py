@@ -122,7 +122,8 @@ def test_runs_without_calls_are_bounded_by_the_agents_they_simulate(tmp_path):
 def test_serve_with_a_bad_configuration_file_is_a_usage_error(tmp_path, write, words):
     cfg = tmp_path / "c.toml"
     write(cfg)
-    line = one_error_line(run("serve", cfg, "--bind", f"ipc://{tmp_path}/c.sock", "--pub", f"ipc://{tmp_path}/p.sock"), 2)
+    args = ("--bind", f"ipc://{tmp_path}/c.sock", "--pub", f"ipc://{tmp_path}/p.sock")
+    line = one_error_line(run("serve", cfg, *args), 2)
     assert words in line
 
 
