@@ -33,6 +33,8 @@ def check_name(v: Any, path: str, what: str = "a name") -> str:
         raise ConfigError(f"{path}: {what} must be a non-empty string, got {short(v)}")
     if 4 * len(v) > MAX_ID_BYTES and len(v.encode("utf-8", "surrogatepass")) > MAX_ID_BYTES:
         raise ConfigError(f"{path}: {what} is at most {MAX_ID_BYTES} bytes of UTF-8, got {short(v)}")
+    if any(ord(c) < 32 or 127 <= ord(c) < 160 for c in v):  # printed in tables, logs and metrics' labels
+        raise ConfigError(f"{path}: {what} must not contain control characters, got {short(v)}")
     return v
 
 

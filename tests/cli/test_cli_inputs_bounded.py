@@ -132,3 +132,11 @@ def test_keys_generate_refuses_an_empty_folder_name_and_a_repeated_client_before
     assert "an empty path" in one_error_line(run("keys", "generate", ""), 2)
     assert "given twice" in one_error_line(run("keys", "generate", "k", "-c", "a", "-c", "a"), 2)
     assert list(tmp_path.iterdir()) == []  # nothing written: not the current folder, not a half-made k/
+
+
+def test_a_scenario_name_with_terminal_escapes_is_refused_before_it_is_printed(tmp_path):
+    text = (EXAMPLES / "busy_hour.toml").read_text().replace('name = "busy-hour"', 'name = "a\\u001b[31mRED\\u0007"')
+    f = tmp_path / "esc.toml"
+    f.write_text(text)
+    line = one_error_line(run("simulate", f, "-r", "2"), 2)
+    assert "name: must not contain control characters" in line and "\x1b" not in line

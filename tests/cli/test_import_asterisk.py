@@ -216,10 +216,12 @@ def test_agents_conf_old_style_and_unknown_agent_member(tmp_path):
 
 
 def test_odd_names_survive_the_toml(tmp_path):
-    r = imported(tmp_path, '[ventas "ñ" \\x\x7f]\nmember => SIP/é"1,0,Bo\x01b\x7f\nfoo\x1b = \x02\n')
+    r = imported(tmp_path, '[ventas "ñ" \\x]\nmember => SIP/é"1,0,Bo\x01b\x7f\nfoo\x1b = \x02\n')
     cfg = configured(r)
-    assert cfg.queues[0].name == 'ventas "ñ" \\x\x7f' and cfg.agents[0].id == 'SIP/é"1'
+    assert cfg.queues[0].name == 'ventas "ñ" \\x' and cfg.agents[0].id == 'SIP/é"1'
     assert {n.option for n in r.notes} == {"member membername", "foo\x1b"}
+    with pytest.raises(SourceError, match="a queue name must not contain control characters"):
+        imported(tmp_path, "[ventas\x7f]\nmember => SIP/1\n")  # docs/routing.md §12: printed, so refused
 
 
 def test_include_is_followed_from_the_including_folder(tmp_path):
