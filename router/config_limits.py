@@ -33,9 +33,15 @@ def check_name(v: Any, path: str, what: str = "a name") -> str:
         raise ConfigError(f"{path}: {what} must be a non-empty string, got {short(v)}")
     if 4 * len(v) > MAX_ID_BYTES and len(v.encode("utf-8", "surrogatepass")) > MAX_ID_BYTES:
         raise ConfigError(f"{path}: {what} is at most {MAX_ID_BYTES} bytes of UTF-8, got {short(v)}")
-    if any(ord(c) < 32 or 127 <= ord(c) < 160 for c in v):  # printed in tables, logs and metrics' labels
+    if has_control_characters(v):  # printed in tables, logs and metrics' labels
         raise ConfigError(f"{path}: {what} must not contain control characters, got {short(v)}")
     return v
+
+
+def has_control_characters(text: str) -> bool:
+    """Whether ``text`` holds a C0 or C1 control character (an escape sequence would reach a terminal); the
+    simulator's scenario text is held to the same rule (sim/validate.py)."""
+    return any(ord(c) < 32 or 127 <= ord(c) < 160 for c in text)
 
 
 def check_agent_id(v: Any, path: str) -> Any:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from busyhour.router.config_limits import has_control_characters
+
 __all__ = ["ScenarioError"]
 
 
@@ -36,8 +38,8 @@ def _get(t: dict, key: str, p: str, typ: type, *, required: bool = False, defaul
     v = t[key]
     if isinstance(v, bool) and typ is not bool or not isinstance(v, typ):
         raise ScenarioError(f"{kp}: must be {typ.__name__} (got {v!r})")
-    if typ is str and any(ord(c) < 32 or 127 <= ord(c) < 160 for c in v):  # printed in tables and titles: an
-        raise ScenarioError(f"{kp}: must not contain control characters (got {v!r})")  # escape would reach the terminal
+    if typ is str and has_control_characters(v):  # printed in tables and titles
+        raise ScenarioError(f"{kp}: must not contain control characters (got {v!r})")
     return v
 
 

@@ -19,6 +19,7 @@ from typing import Any, NamedTuple
 import msgpack
 
 from ..config import AGENT_SETTINGS, MAX_MEMBER_VALUE, QUEUE_SECONDS, QUEUE_SETTINGS
+from ..config_limits import INT_ID_RANGE, MAX_ID_BYTES
 from ..membership import MEMBER_SETTINGS
 from .plain import plain_problem
 from .replies import (  # the protocol's encoding, re-exported (__all__)
@@ -39,14 +40,14 @@ MAX_BATCH = 10_000
 MAX_REQUEST_ID_BYTES = 64
 MAX_CLIENT_BYTES = 255  # a `client` name, as a ZeroMQ routing id: the two share one namespace (validate)
 MAX_CALL_ID_BYTES = 128
-MAX_NAME_BYTES = 128
+MAX_NAME_BYTES = MAX_ID_BYTES  # a queue, skill or channel name: what a configuration may name (config_limits.py)
 MAX_MAP_ENTRIES = 64
 MAX_CONTEXT_BYTES = 16 * 1024
 MAX_PRIORITY = 1_000_000
 MAX_EVENTS_PER_REPLY = 10_000
 MAX_CONFIG_BYTES = 16 << 20  # a reload's configuration text (the frame limit, --max-frame-bytes, applies first)
 MAX_QUEUE_TABLE_BYTES = 1 << 20  # a queue_add's queue table, packed
-_INT64 = (-(1 << 63), (1 << 63) - 1)
+_INT64 = INT_ID_RANGE  # the protocol's integers: int64, as a configuration's integer agent ids
 
 #: Error codes (docs/protocol.md). Never renamed: adapters branch on them.
 BAD_FRAME, BAD_VERSION, BAD_REQUEST, UNKNOWN_OP, TOO_LARGE = "bad_frame", "bad_version", "bad_request", "unknown_op", "too_large"
