@@ -178,7 +178,8 @@ def read_forecast(path: str | Path) -> Forecast:
     """Read and parse a forecast CSV file (see the module docstring for the format)."""
     p = Path(path)
     try:
-        if stat.S_ISFIFO(p.stat().st_mode) or stat.S_ISSOCK(p.stat().st_mode):  # open() would wait for a writer
+        mode = p.stat().st_mode
+        if stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode):  # open() would wait for a writer
             raise ForecastError(f"{p}: a pipe or socket, not a regular file")
         with p.open("rb") as fh:
             data = fh.read(MAX_FORECAST_BYTES + 1)

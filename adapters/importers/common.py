@@ -108,9 +108,10 @@ def read_bytes(path: str | os.PathLike[str], *, budget: list[int] | None = None,
     too_big = f"larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB (with its includes); an imported " \
               "configuration is at most that size"
     try:
-        if p.is_dir():
+        mode = p.stat().st_mode
+        if stat.S_ISDIR(mode):
             raise SourceError(name, None, "is a directory, not a configuration file")
-        if stat.S_ISFIFO(p.stat().st_mode) or stat.S_ISSOCK(p.stat().st_mode):  # open() would wait for a writer
+        if stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode):  # open() would wait for a writer
             raise SourceError(name, None, "is a pipe or socket, not a regular file")
         with open(p, "rb") as fh:
             data = fh.read(left + 1)  # a file larger than the limit, or /dev/zero, stops here
