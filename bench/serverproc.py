@@ -28,9 +28,21 @@ class ServerStartError(RuntimeError):
 
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nobody listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return free_ports(1)[0]
+
+
+def free_ports(n: int) -> list[int]:
+    """``n`` distinct such ports: held open together while the kernel picks them, since two calls of
+    :func:`free_port` one after the other may get the same port back (a server given it for both its command
+    and its event socket then failed to bind)."""
+    socks = [socket.socket(socket.AF_INET, socket.SOCK_STREAM) for _ in range(n)]
+    try:
+        for s in socks:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
 
 
 def write_config(path: Path, queues: dict[str, list[str]], *, ring_timeout_s: float = 600.0,
@@ -90,8 +102,8 @@ class ServerProcess:
         self.journal = journal
         self.fsync = fsync
         self.extra_args = tuple(extra_args)
-        self.commands = f"tcp://127.0.0.1:{free_port()}"
-        self.events = f"tcp://127.0.0.1:{free_port()}"
+        commands, events = free_ports(2)
+        self.commands, self.events = f"tcp://127.0.0.1:{commands}", f"tcp://127.0.0.1:{events}"
         self.log_path = log_path
         self.proc: subprocess.Popen | None = None
         self._threads: list[threading.Thread] = []
