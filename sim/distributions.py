@@ -30,6 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
+from busyhour.sim.limits import MAX_DURATION_S
+
 __all__ = [
     "Constant",
     "Distribution",
@@ -154,10 +156,10 @@ def load_durations_csv(path: Path, column: str | None = None, max_rows: int = 10
                     col = header.index(column)
                 continue
             if col >= len(row) or not _is_number(row[col]):
-                raise ValueError(f"{path}:{lineno}: not a number: {row[col] if col < len(row) else ''!r}")
+                raise ValueError(f"{path}:{lineno}: not a number: {row[col][:40] if col < len(row) else ''!r}")
             v = float(row[col])
-            if not (v >= 0.0 and math.isfinite(v)):
-                raise ValueError(f"{path}:{lineno}: durations must be finite and >= 0 (got {v})")
+            if not 0.0 <= v <= MAX_DURATION_S:
+                raise ValueError(f"{path}:{lineno}: durations must be 0 to {MAX_DURATION_S:g} s (got {v:g})")
             values.append(v)
     if not values:
         raise ValueError(f"{path}: no durations found")

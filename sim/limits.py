@@ -20,6 +20,7 @@ import stat
 from pathlib import Path
 from typing import NamedTuple
 
+from busyhour.router.config_limits import short
 from busyhour.sim.validate import ScenarioError
 
 __all__ = ["MAX_AGENTS", "MAX_AGENT_PERIODS", "MAX_AGENT_RUNS", "MAX_PERIODS", "MAX_CALLS_PER_INTERVAL", "MAX_CALLS_PER_RUN",
@@ -74,7 +75,7 @@ def check_file(path: Path, what: str = "file") -> None:
 def check_seed(seed: object, key: str = "seed") -> int:
     """A seed must be an integer in [0, 2**63 − 1]."""
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
-        raise ScenarioError(f"{key}: must be an integer from 0 to {MAX_SEED} (got {seed!r})")
+        raise ScenarioError(f"{key}: must be an integer from 0 to {MAX_SEED} (got {short(seed)})")
     return int(seed)
 
 
@@ -101,7 +102,7 @@ def check_scenario(scn) -> None:
                                 f"(got {top:g})")
         if not 1 <= q.redial.max_attempts <= MAX_REDIAL_ATTEMPTS:
             raise ScenarioError(f"queues[{i}].redial.max_attempts: must be 1 to {MAX_REDIAL_ATTEMPTS} "
-                                f"(got {q.redial.max_attempts})")
+                                f"(got {short(q.redial.max_attempts)})")
     check_agents(scn.n_agents, "teams: agents (total)")
     periods = sum(t.agents * (len(t.shifts) + len(t.breaks)) for t in scn.teams)
     if periods > MAX_AGENT_PERIODS:
@@ -115,7 +116,7 @@ def check_scenario(scn) -> None:
 
 def check_agents(n: int, key: str) -> None:
     if not 0 <= n <= MAX_AGENTS:
-        raise ScenarioError(f"{key}: must be 0 to {MAX_AGENTS} (got {n})")
+        raise ScenarioError(f"{key}: must be 0 to {MAX_AGENTS} (got {short(n)})")
 
 
 def estimate_calls(scn) -> float:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from busyhour.router.config_files import toml_problem
+from busyhour.router.config_limits import short
 from busyhour.sim import distributions as d
 from busyhour.sim import limits
 from busyhour.sim.scenario_dist import parse_dist
@@ -263,7 +264,7 @@ def _queue(q: Any, p: str, n_int: int, interval: float, base_dir: Path) -> Queue
         raise ScenarioError(f"{p}.{key}: needs 1 or {n_int} values (one per interval), got {len(vols)}")
     for j, v in enumerate(vols):
         if isinstance(v, bool) or not isinstance(v, int | float) or not (v >= 0 and math.isfinite(v)):
-            raise ScenarioError(f"{p}.{key}[{j}]: must be a number >= 0 (got {v!r})")
+            raise ScenarioError(f"{p}.{key}[{j}]: must be a number >= 0 (got {short(v)})")
     volumes = tuple(float(v) * scale for v in (vols * n_int if len(vols) == 1 else vols))
     redial = Redial()
     if "redial" in q:
@@ -295,7 +296,7 @@ def _team(t: Any, p: str, horizon: float, base_dir: Path) -> TeamSpec:
     _keys(t, _TEAM, p)
     agents = _get(t, "agents", p, int, required=True)
     if agents < 0:
-        raise ScenarioError(f"{p}.agents: must be >= 0 (got {agents})")
+        raise ScenarioError(f"{p}.agents: must be >= 0 (got {short(agents)})")
     skills = _skills(t, "skills", p)
     if not skills:
         raise ScenarioError(f"{p}.skills: a team needs at least one skill")
@@ -353,7 +354,7 @@ def _overdispersion(q: dict, p: str) -> float:
 def _priority(q: dict, p: str) -> int:
     v = _get(q, "priority", p, int, default=0)
     if not -limits.MAX_PRIORITY <= v <= limits.MAX_PRIORITY:
-        raise ScenarioError(f"{p}.priority: must be in [-{limits.MAX_PRIORITY}, {limits.MAX_PRIORITY}] (got {v})")
+        raise ScenarioError(f"{p}.priority: must be in [-{limits.MAX_PRIORITY}, {limits.MAX_PRIORITY}] (got {short(v)})")
     return v
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from busyhour.router.config_limits import short
 from busyhour.sim import distributions as d
 from busyhour.sim import limits
 from busyhour.sim.validate import ScenarioError, _get, _keys, _num
@@ -28,7 +29,7 @@ def parse_dist(t: dict, key: str, p: str, base_dir: Path, *, required: bool = Fa
         raise ScenarioError(f"{dp}: must be a table like {{ dist = \"exponential\", mean_s = 180 }}")
     kind = spec.get("dist")
     if not isinstance(kind, str) or kind not in DIST_KEYS:
-        raise ScenarioError(f"{dp}.dist: must be one of {', '.join(DIST_KEYS)} (got {kind!r})")
+        raise ScenarioError(f"{dp}.dist: must be one of {', '.join(DIST_KEYS)} (got {short(kind)})")
     _keys(spec, DIST_KEYS[kind] | {"dist"}, dp)
     if kind == "empirical":
         csv_path = base_dir / _get(spec, "csv", dp, str, required=True)

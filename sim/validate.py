@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from busyhour.router.config_limits import has_control_characters
+from busyhour.router.config_limits import has_control_characters, short
 
 __all__ = ["ScenarioError"]
 
@@ -37,9 +37,9 @@ def _get(t: dict, key: str, p: str, typ: type, *, required: bool = False, defaul
         return default
     v = t[key]
     if isinstance(v, bool) and typ is not bool or not isinstance(v, typ):
-        raise ScenarioError(f"{kp}: must be {typ.__name__} (got {v!r})")
+        raise ScenarioError(f"{kp}: must be {typ.__name__} (got {short(v)})")
     if typ is str and has_control_characters(v):  # printed in tables and titles
-        raise ScenarioError(f"{kp}: must not contain control characters (got {v!r})")
+        raise ScenarioError(f"{kp}: must not contain control characters (got {short(v)})")
     return v
 
 
@@ -49,9 +49,9 @@ def _num(t: dict, key: str, p: str, *, lo: float | None = None, hi: float | None
         return default
     v = t[key]
     if isinstance(v, bool) or not isinstance(v, int | float) or math.isnan(v):
-        raise ScenarioError(f"{kp}: must be a number (got {v!r})")
+        raise ScenarioError(f"{kp}: must be a number (got {short(v)})")
     if lo is not None and v < lo or hi is not None and v > hi:
-        raise ScenarioError(f"{kp}: must be in [{lo if lo is not None else '-inf'}, {hi if hi is not None else 'inf'}] (got {v!r})")
+        raise ScenarioError(f"{kp}: must be in [{lo if lo is not None else '-inf'}, {hi if hi is not None else 'inf'}] (got {short(v)})")
     return float(v)
 
 

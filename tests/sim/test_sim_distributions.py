@@ -64,6 +64,9 @@ def test_load_durations_csv(tmp_path):
     assert d.load_durations_csv(p, "handle_s").tolist() == [100.0, 200.5]
     with pytest.raises(ValueError, match="no column 'talk'"):
         d.load_durations_csv(p, "talk")
-    p.write_text("5\n-1\n")
-    with pytest.raises(ValueError, match="x.csv:2: durations must be finite and >= 0"):
-        d.load_durations_csv(p)
+    for bad in ("-1", "nan", "inf", "1e308", "86400.5"):  # each a row the run could not use
+        p.write_text(f"5\n{bad}\n")
+        with pytest.raises(ValueError, match=r"x.csv:2: durations must be 0 to 86400 s"):
+            d.load_durations_csv(p)
+    p.write_text("5\n86400\n")
+    assert d.load_durations_csv(p).tolist() == [5.0, 86400.0]
