@@ -8,13 +8,13 @@ from typing import Optional
 
 import typer
 
-from .common import EXIT_USAGE, check_output_path, fail, info
+from .common import EXIT_USAGE, fail, info, out_option
 
 
 def register(app: typer.Typer, bench_app: typer.Typer) -> None:
     @bench_app.command("sip")
     def bench_sip(
-        json_path: Optional[Path] = typer.Option(None, "--json", help="write the figures as JSON here"),
+        json_path: Optional[Path] = out_option("write the figures as JSON here", flag="--json", suffixes=(".json",)),
         agents: int = typer.Option(400, min=1, max=5_000, help="agents (spread over 4 SIPp phones)"),
         talk_ms: int = typer.Option(200, min=0, max=60_000, help="talk time of every call, ms"),
         step_s: float = typer.Option(5.0, min=1.0, max=60.0, help="seconds of calls per rate step"),
@@ -27,11 +27,6 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
         python3-msgpack and sip-tester (see docs/adapters.md)."""
         if not re.fullmatch(r"always|batch|never|interval:[0-9]{1,6}", fsync):
             fail(f"--fsync must be always, batch, never or interval:MS, got {fsync!r}", EXIT_USAGE)
-        if json_path is not None:
-            try:
-                check_output_path(json_path, suffixes=(".json",), option="--json")
-            except typer.BadParameter as exc:
-                fail(str(exc), EXIT_USAGE)
         from busyhour.bench.sip_bench import run, write_json
         from busyhour.bench.sip_stack import missing_packages
 

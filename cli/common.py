@@ -18,6 +18,7 @@ the CLI starts fast.
 from __future__ import annotations
 
 import enum
+import math
 import os
 import stat
 import sys
@@ -124,7 +125,8 @@ def check_output_path(path: str | os.PathLike[str], *, kind: Literal["file", "pl
         raise typer.BadParameter("empty path; give a file name", param_hint=hint)
     p = Path(text).expanduser()
     if p.is_dir() or text.endswith(("/", os.sep)):
-        raise typer.BadParameter(f"{text}: is a directory; give a file name such as {text.rstrip('/')}/"
+        what = "is a directory" if p.is_dir() else "ends in a slash, so it names a folder"
+        raise typer.BadParameter(f"{text}: {what}; give a file name such as {text.rstrip('/')}/"
                                  f"{'plot.png' if kind == 'plot' else 'out.json'}", param_hint=hint)
     _check_suffix(p, text, kind, suffixes, hint)
     parent = p.parent
@@ -229,13 +231,14 @@ def _label(param: Any) -> str:
 
 def out_option(help: str = "Write the results to FILE instead of stdout.", *, flag: str = "--out",
                suffixes: Iterable[str] | None = None) -> Any:
-    """An ``--out FILE`` option (``Optional[Path]``) checked by :func:`check_output_path` at parse time."""
-    return typer.Option(None, flag, metavar="FILE", help=help, callback=_path_callback("file", suffixes))
+    """An ``--out FILE`` option (``Optional[Path]``) checked by :func:`check_output_path` at parse time. It is
+    parsed as text first: typer's own ``Path`` would drop a trailing slash, and ``x.json/`` write ``x.json``."""
+    return typer.Option(None, flag, metavar="FILE", help=help, parser=str, callback=_path_callback("file", suffixes))
 
 
 def plot_option(help: str = "Save a plot to FILE (png, pdf, svg, …).", *, flag: str = "--plot") -> Any:
     """A ``--plot FILE`` option (``Optional[Path]``): the folder must exist and matplotlib must know the suffix."""
-    return typer.Option(None, flag, metavar="FILE", help=help, callback=_path_callback("plot", None))
+    return typer.Option(None, flag, metavar="FILE", help=help, parser=str, callback=_path_callback("plot", None))
 
 
 def write_output(text: str, out: Optional[Path]) -> None:
@@ -267,6 +270,17 @@ class CliGroup(TyperGroup):
                                                                standalone_mode=False, **extra)))
 
 
+def _nan_input(exc: Exception) -> Optional[str]:
+    """The text a user gave when it reads as NaN. typer checks a number's range with pydantic, which calls NaN
+    out of range ("Input should be less than or equal to 3600"), as if the number were only too large."""
+    errors = getattr(exc.__cause__, "errors", None)
+    try:
+        raw = errors()[0].get("input") if callable(errors) else None
+        return raw if isinstance(raw, str) and math.isnan(float(raw)) else None
+    except (TypeError, ValueError, IndexError, AttributeError):
+        return None
+
+
 def run_styled(call: Any) -> int:
     """Run ``call()`` (a click main in non-standalone mode) and return the exit code, printing errors in style."""
     try:
@@ -276,6 +290,8 @@ def run_styled(call: Any) -> int:
         return EXIT_USAGE
     except click_exc.UsageError as exc:
         where = exc.ctx.command_path if exc.ctx is not None else PROG
+        if _nan_input(exc):
+            exc.message = f"not a number: {_nan_input(exc)!r}"
         typer.echo(error_line(f"{exc.format_message()} (see '{where} --help')"), err=True)
         return EXIT_USAGE
     except click_exc.ClickException as exc:

@@ -16,7 +16,7 @@ from typing import Optional
 
 import typer
 
-from busyhour.cli.common import OutputFormat, format_option, info, input_path, out_option, plot_option
+from busyhour.cli.common import EXIT_USAGE, OutputFormat, fail, format_option, info, input_path, out_option, plot_option
 from busyhour.cli.sim_output import (FORCE_HELP, Bar, Engine, check_engine, emit, engine_line, engine_option,
                                      exit_interrupted, interrupted, load, preflight, short)
 
@@ -40,6 +40,7 @@ def _router_demo() -> None:
 
 
 def demo_cmd(
+    ctx: typer.Context,
     router: bool = typer.Option(False, "--router", help="run the routing engine's own demo instead"),
     scenario: Optional[Path] = typer.Option(None, "--scenario", callback=input_path,
                                             help=f"scenario TOML (default: the shipped {DEFAULT_NAME})"),
@@ -57,6 +58,11 @@ def demo_cmd(
 ) -> None:
     """Simulate the default busy-hour scenario: SL per interval vs Erlang C, and suggested staffing."""
     if router:
+        given = [p.opts[0] for p in ctx.command.params if p.name != "router"
+                 and getattr(ctx.get_parameter_source(p.name), "name", "DEFAULT") != "DEFAULT"]
+        if given:
+            fail(f"--router runs the routing engine's scripted demo, which takes no options (got {', '.join(given)})",
+                 EXIT_USAGE)
         _router_demo()
         return
     from busyhour.sim.jobs import Interrupted

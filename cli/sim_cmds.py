@@ -61,8 +61,11 @@ def simulate_cmd(
     try:
         with Bar(replications, "replications", " (starting workers…)" if workers != 1 and replications > 1 else "") as bar:
             if first:
-                runs[0] = simulate(scn, 0, seed=seed, event_log=event_log, progress=bar, engine=engine.value,
-                                   streaming_stats=streaming_stats)
+                try:
+                    runs[0] = simulate(scn, 0, seed=seed, event_log=event_log, progress=bar, engine=engine.value,
+                                       streaming_stats=streaming_stats)
+                except OSError as exc:  # the event log is the only file this run writes (a full disk, a device)
+                    fail(f"--event-log {event_log}: cannot write: {exc.strerror or exc}")
                 bar(1)
             if replications > first:
                 try:
@@ -110,6 +113,8 @@ def _deprecated_out(flag: str, value: Optional[Path], fmt: OutputFormat, out: Op
         return fmt, out
     if out is not None:
         fail(f"{flag}: give --out FILE with --format instead ({flag} is a deprecated alias)", EXIT_USAGE)
+    if fmt is not OutputFormat.table and fmt.value != flag[2:]:  # table is the default: not told apart from no -f
+        fail(f"{flag} FILE writes {flag[2:]}; it cannot be combined with --format {fmt.value}", EXIT_USAGE)
     info(f"{flag} FILE is deprecated: use --format {flag[2:]} --out FILE")
     return OutputFormat(flag[2:]), value
 

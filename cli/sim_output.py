@@ -9,6 +9,7 @@ runs; above the limit the command refuses unless ``--force``.
 from __future__ import annotations
 
 import enum
+import gc
 import io
 import math
 import os
@@ -149,7 +150,10 @@ def interrupted(done: int, planned: int, what: str = "replications") -> None:
 
 def exit_interrupted() -> None:
     """Exit 130 at once: the partial results are out and the pool's workers are gone, so the
-    interpreter's own teardown (up to seconds once the compiled kernels are loaded) is skipped."""
+    interpreter's own teardown (up to seconds once the compiled kernels are loaded) is skipped. A collection
+    first frees the pool that Ctrl-C left unreachable: its semaphores are unlinked as they are freed, and
+    multiprocessing's resource tracker would otherwise warn of "leaked semaphore objects" after the exit."""
+    gc.collect()
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(EXIT_INTERRUPTED)

@@ -87,9 +87,22 @@ def parse_xml(data: bytes, label: str) -> XNode:
     try:
         parser.Parse(data, True)
     except expat.ExpatError as exc:
+        undeclared = b"encoding" not in data[:data.find(b"?>") + 1] if data.lstrip().startswith(b"<?xml") else True
+        if exc.code == expat.errors.codes[expat.errors.XML_ERROR_INVALID_TOKEN] and undeclared and not _is_utf8(data):
+            raise SourceError(label, exc.lineno, f"not UTF-8 (column {exc.offset + 1}); an XML file is UTF-8 unless "
+                                                 'it starts with a declaration such as <?xml version="1.0" '
+                                                 'encoding="ISO-8859-1"?>') from None
         raise SourceError(label, exc.lineno, f"not well-formed XML: {expat.ErrorString(exc.code)} "
                                              f"(column {exc.offset + 1})") from None
     return root[0]
+
+
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _find_config(root: XNode, label: str) -> XNode:

@@ -169,3 +169,18 @@ def test_numbers_beyond_the_limit_are_noted_not_used(tmp_path):
     q = configured(r).queues[0]
     assert math.isinf(q.max_wait_s) and q.wrap_up_s == 0 and q.members[0].position == 1
     assert {n.option for n in r.notes} == {"max-wait-time", "wrap-up-time", "tier position"}
+
+
+def test_encodings_utf8_declared_latin1_and_neither(tmp_path):
+    """UTF-8 by default; Latin-1 when the declaration says so; Latin-1 bytes without one are refused as not UTF-8
+    (expat alone would call them an "invalid token")."""
+    body = '<configuration name="callcenter.conf">\n<queues>\n<queue name="café"/>\n</queues>\n</configuration>\n'
+    path = tmp_path / "callcenter.conf.xml"
+    path.write_bytes(body.encode("utf-8"))
+    assert queue(configured(import_freeswitch(path)), "café")
+    path.write_bytes(b'<?xml version="1.0" encoding="ISO-8859-1"?>\n' + body.encode("latin-1"))
+    assert queue(configured(import_freeswitch(path)), "café")
+    path.write_bytes(body.encode("latin-1"))
+    with pytest.raises(SourceError, match=r"not UTF-8 \(column \d+\); an XML file is UTF-8 unless") as info:
+        import_freeswitch(path)
+    assert info.value.line == 3
