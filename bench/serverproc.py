@@ -97,12 +97,13 @@ class ServerProcess:
     """One ``busyhour serve`` child. Ports are picked once and kept across restarts (clients reconnect)."""
 
     def __init__(self, config: Path, journal: Path | None, *, fsync: str = "batch",
-                 extra_args: tuple[str, ...] = (), log_path: Path | None = None):
+                 extra_args: tuple[str, ...] = (), log_path: Path | None = None, metrics: bool = False):
         self.config = Path(config)
         self.journal = journal
         self.fsync = fsync
-        self.extra_args = tuple(extra_args)
-        commands, events = free_ports(2)
+        commands, events, *rest = free_ports(3 if metrics else 2)  # drawn together: never the same port twice
+        self.metrics_port = rest[0] if metrics else None  # ``--metrics 127.0.0.1:PORT`` when asked for
+        self.extra_args = tuple(extra_args) + (("--metrics", f"127.0.0.1:{rest[0]}") if metrics else ())
         self.commands, self.events = f"tcp://127.0.0.1:{commands}", f"tcp://127.0.0.1:{events}"
         self.log_path = log_path
         self.proc: subprocess.Popen | None = None

@@ -110,15 +110,14 @@ def test_refused_handshakes_are_counted_by_reason_and_logged(tmp_path):
     import time
     import urllib.request
 
-    from busyhour.bench.serverproc import free_port
     from wire import server_log
 
     keys = tmp_path / "keys"
     assert _cli("keys", "generate", str(keys), "--client", "pbx").returncode == 0
     cfg = tmp_path / "c.toml"
     cfg.write_text(CONFIG)
-    port = free_port()
-    srv = spawn(cfg, extra=["--curve-keys", str(keys), "--metrics", f"127.0.0.1:{port}"])
+    srv = spawn(cfg, extra=["--curve-keys", str(keys)], metrics=True)
+    port = srv.metrics_port
     peers: list = []
     try:
         admitted = client_keys(keys, "pbx")

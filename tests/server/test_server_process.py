@@ -34,14 +34,6 @@ def cfg(tmp_path: Path) -> Path:
     return p
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_kill9_restart_keeps_every_acknowledged_command_and_retries_apply_once(cfg, tmp_path):
     journal = tmp_path / "journal"
     srv = spawn(cfg, journal=journal, log_path=tmp_path / "log1")
@@ -124,8 +116,8 @@ def test_late_subscriber_fills_its_gap_and_bad_frames_never_stop_the_server(cfg,
 
 def test_sigterm_drains_snapshots_and_exits_zero_and_metrics_are_served(cfg, tmp_path):
     journal = tmp_path / "journal"
-    port = _free_port()
-    srv = spawn(cfg, journal=journal, extra=["--metrics", f"127.0.0.1:{port}"])
+    srv = spawn(cfg, journal=journal, metrics=True)
+    port = srv.metrics_port
     peer = Peer(srv.commands, b"pbx-4")
     try:
         assert peer.ask("login", agent="a1", ready=True)["ok"]

@@ -72,10 +72,11 @@ def kinds(events: list) -> list[str]:
     return [e[2] for e in events]
 
 
-def spawn(config, *, journal=None, extra=(), log_path=None) -> ServerProcess:
-    """Start `busyhour serve` on free loopback ports and wait until it is ready."""
+def spawn(config, *, journal=None, extra=(), log_path=None, metrics=False) -> ServerProcess:
+    """Start `busyhour serve` on free loopback ports (``metrics``: its metrics too, on ``srv.metrics_port``) and
+    wait until it is ready."""
     srv = ServerProcess(Path(config), None if journal is None else Path(journal), extra_args=tuple(extra),
-                        log_path=None if log_path is None else Path(log_path))
+                        log_path=None if log_path is None else Path(log_path), metrics=metrics)
     srv.start()
     return srv
 
