@@ -143,7 +143,7 @@ class MemberChanges:
 
     def agent_plan(self, now: float, agent: dict) -> tuple[float, AgentAdd]:
         """(now, the new agent) checked against this router, changing nothing."""
-        return self._checked_now(now), plan_agent_add(self.config, agent)
+        return self._checked_now(now), plan_agent_add(self.config, agent, self._agent_index)
 
     def agent_swap(self, add: AgentAdd) -> list[tuple]:
         """Grow the agent tables by the new agent (the core advanced to its time first); return the OP_AGENT

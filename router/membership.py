@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
-from typing import Any, Hashable, NamedTuple
+from typing import Any, Container, Hashable, NamedTuple
 
 from .config import (
     MAX_MEMBER_VALUE, QUEUE_SETTINGS, AgentConfig, MemberConfig, QueueConfig, RouterConfig, check_queue, parse_agent,
@@ -150,14 +150,29 @@ class AgentAdd(NamedTuple):
     config: RouterConfig
 
 
-def plan_agent_add(cfg: RouterConfig, raw: Any) -> AgentAdd:
+class _InUse:
+    """The agent ids in use, as parse_agent's ``seen``, without copying them: an engine's id index answers
+    ``in`` at once, where a set of every id cost O(agents) per added agent. What parse_agent adds is not kept."""
+
+    def __init__(self, ids: Container) -> None:
+        self.ids = ids
+
+    def __contains__(self, agent_id: object) -> bool:
+        return agent_id in self.ids
+
+    def add(self, agent_id: object) -> None:
+        pass
+
+
+def plan_agent_add(cfg: RouterConfig, raw: Any, in_use: Container | None = None) -> AgentAdd:
     """Check an agent table as the configuration file's (``id``, ``skills``, ``capacity``, its own
     settings) for an agent added at run time: its id new, its skills among the router's; no ``groups`` (it
-    joins queues with member_add). ConfigError names what is wrong."""
+    joins queues with member_add). ConfigError names what is wrong. ``in_use``: the ids of ``cfg``'s agents
+    (an engine's id index), if the caller has them."""
     if len(cfg.agents) >= MAX_AGENTS:
         raise ConfigError(f"agent_add: this router has {MAX_AGENTS:,} agents, its limit")
-    agent = parse_agent(raw, "agent", list(cfg.channels), list(cfg.skills), {a.id for a in cfg.agents},
-                        fixed_skills=True)
+    seen = _InUse(in_use) if in_use is not None else {a.id for a in cfg.agents}
+    agent = parse_agent(raw, "agent", list(cfg.channels), list(cfg.skills), seen, fixed_skills=True)
     if agent.groups:
         raise ConfigError("agent.groups: an agent added at run time joins queues with member_add")
     return AgentAdd(agent, replace(cfg, agents=cfg.agents + (agent,)))

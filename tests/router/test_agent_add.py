@@ -87,3 +87,18 @@ def test_the_added_agent_outlives_a_pickle():
     r2 = pickle.loads(pickle.dumps(r))
     r2.member_add(2.0, 7, "sales")
     assert r2.agent_login(3.0, 7, ready=True)[0].agent_id == 7
+
+
+def test_an_id_is_taken_from_its_add_until_its_removal():
+    """The engine answers "is this id in use?" from its own id index (not a set of every agent's id built at
+    each add): an added id is taken at once, a removed one is free again, the configuration's ids unchanged."""
+    r = _router()
+    r.agent_add(1.0, {"id": "n1"})
+    with pytest.raises(ConfigError, match="duplicate agent id 'n1'"):
+        r.agent_add(2.0, {"id": "n1"})
+    r.agent_remove(3.0, "n1")
+    r.agent_add(4.0, {"id": "n1"})
+    r.agent_add(5.0, {"id": 7})
+    with pytest.raises(ConfigError, match="duplicate agent id 7"):
+        r.agent_add(6.0, {"id": 7})
+    assert [a.id for a in r.config.agents] == ["a1", "n1", 7]
