@@ -27,6 +27,10 @@ Format = OutputFormat  # the name the Erlang commands use
 MAX_COUNTS = 100_000
 #: Largest count accepted (the Erlang functions' limit).
 MAX_COUNT = 10**9
+#: Most rows the table format prints: rich lays out about 1,500 rows a second (a few seconds for a week of
+#: 5-minute intervals, 2,016 rows), and nobody reads more in a terminal.  CSV and JSON have no such limit
+#: (they print 100,000 rows in about a second).
+MAX_TABLE_ROWS = 10_000
 
 
 class Column(NamedTuple):
@@ -144,19 +148,43 @@ def emit(rows: list, columns: list[Column], fmt: Format, *, title: str = "",
 
 
 def parse_sl(text: str) -> tuple[float, float]:
-    """``80/20`` or ``0.8/20`` -> (0.8, 20.0)."""
+    """``80/20`` or ``0.8/20`` -> (0.8, 20.0): a target above 1 is a percent, up to 1 a fraction
+    (as in ``busyhour sim --sl``), so ``1/20`` is 100 %, which no queue reaches; 1 % is ``0.01/20``."""
     try:
         left, right = text.split("/")
         target, threshold = float(left), float(right)
     except ValueError:
         raise typer.BadParameter(f"{text!r}: expected PERCENT/SECONDS such as 80/20",
                                  param_hint="'--sl'") from None
-    if target > 1.0:
-        target /= 100.0
-    if not (0.0 < target < 1.0) or not (math.isfinite(threshold) and threshold >= 0):
-        raise typer.BadParameter(f"{text!r}: the target must be between 0 and 100 % (exclusive) and the "
-                                 "seconds >= 0", param_hint="'--sl'")
-    return target, threshold
+    share = target / 100.0 if target > 1.0 else target
+    if not 0.0 < share < 1.0:
+        read = "is not a number" if math.isnan(target) else \
+            f"reads as the fraction {share:g} ({share:.0%})" if target <= 1.0 else f"reads as {target:g} %"
+        raise typer.BadParameter(f"{text!r}: the target {left.strip()} {read}; it must be above 0 and "
+                                 "below 100 % (a number above 1 is a percent, up to 1 a fraction: 80 or 0.8 "
+                                 "for 80 %, 0.01 for 1 %)", param_hint="'--sl'")
+    if not (math.isfinite(threshold) and threshold >= 0):
+        raise typer.BadParameter(f"{text!r}: the seconds {right.strip()} must be a finite number >= 0",
+                                 param_hint="'--sl'")
+    return share, threshold
+
+
+def check_table_rows(rows: int, fmt: Format, what: str) -> None:
+    """Refuse, before any work, a table of more than MAX_TABLE_ROWS rows (``what`` names the input)."""
+    if fmt is Format.table and rows > MAX_TABLE_ROWS:
+        usage(f"{what} gives {rows:,} rows; the table format shows at most {MAX_TABLE_ROWS:,}: "
+              "use -f csv or -f json for more")
+
+
+def check_work(steps: float, what: str, ascending_helps: bool = False) -> None:
+    """Refuse, before any work, an evaluation estimated at more than MAX_WORK_STEPS recursion steps
+    (see busyhour.erlang.work); ``what`` names the counts, e.g. ``--agents 10:20 at 5 Erl``."""
+    from busyhour.erlang.work import MAX_WORK_STEPS
+
+    if steps > MAX_WORK_STEPS:
+        usage(f"{what} needs about {steps:.1e} recursion steps, more than the limit of {MAX_WORK_STEPS:.0e} "
+              "(a few seconds): give fewer counts or a STEP (FIRST:LAST:STEP)"
+              + (", and list counts in ascending order" if ascending_helps else ""))
 
 
 def parse_counts(text: str, hint: str) -> list[int]:

@@ -12,7 +12,7 @@ from typing import Any, Optional
 import typer
 
 from .common import format_option, info, input_path, out_option, plot_option, write_output
-from .erlang_output import Column, Format, emit, option_error, parse_sl, usage
+from .erlang_output import Column, Format, check_table_rows, emit, option_error, parse_sl, usage
 
 STAFF_COLS = [
     Column("interval_start", "interval"), Column("calls", "calls", "{:.0f}"), Column("aht_s", "AHT (s)", "{:.0f}"),
@@ -34,11 +34,13 @@ def plot_plan(plan, path: Path) -> None:
     x = range(len(labels))
     fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(11, 6.5), sharex=True, gridspec_kw={"height_ratios": [3, 2]})
     ax1.bar(x, [r.agents for r in plan.intervals], color="#4C72B0", label="required agents")
-    ax1.step(x, [r.scheduled for r in plan.intervals], where="mid", color="#DD8452", label="scheduled (after shrinkage)")
+    ax1.step(x, [r.scheduled for r in plan.intervals], where="mid", color="#DD8452",
+             label="scheduled (after shrinkage)")
     ax1.set_ylabel("agents")
     ax1.legend(loc="upper right")
     ax1.set_title(f"Staffing plan ({plan.model.replace('_', ' ').title()}): "
-                  f"{plan.target_sl:.0%} within {plan.threshold_s:g} s, peak {plan.peak_agents} agents at {plan.peak_interval}")
+                  f"{plan.target_sl:.0%} within {plan.threshold_s:g} s, "
+                  f"peak {plan.peak_agents} agents at {plan.peak_interval}")
     ax2.plot(x, [100 * r.service_level for r in plan.intervals], marker="o", color="#55A868", label="service level")
     ax2.axhline(100 * plan.target_sl, color="grey", linestyle="--",
                 label=f"target {plan.target_sl:.0%} within {plan.threshold_s:g} s")
@@ -64,7 +66,8 @@ def cmd_staff(forecast: Path = typer.Argument(..., help="CSV: interval_start,cal
               fmt: Format = format_option(), out: Optional[Path] = out_option()) -> None:
     """Agents, scheduled staff, SL, ASA, occupancy, abandonment and trunks for every forecast interval.
 
-    The forecast file is at most 50 MB and 200,000 intervals (see docs/erlang.md)."""
+    The forecast file is at most 50 MB and 200,000 intervals; the table format shows at most 10,000
+    (use -f csv or -f json for more; see docs/erlang.md)."""
     from busyhour.erlang import ForecastError, plan_staffing, read_forecast
 
     target, threshold_s = parse_sl(sl)
@@ -72,6 +75,7 @@ def cmd_staff(forecast: Path = typer.Argument(..., help="CSV: interval_start,cal
         fc = read_forecast(forecast)
     except ForecastError as exc:
         usage(str(exc))
+    check_table_rows(len(fc.intervals), fmt, fc.source)
     try:
         plan = plan_staffing(fc, target_sl=target, threshold_s=threshold_s, aht_s=aht_s, shrinkage=shrinkage,
                              max_occupancy=max_occupancy, patience_s=patience_s, trunk_blocking=trunk_blocking)

@@ -27,7 +27,11 @@ The kernel also returns ``1/B - 1`` (the last product term) so that
 
 Cost: O(min(n, 10 sqrt(A) + 45 + (n - A)+)) operations per value; the loop
 stops early once ``1/B > 1e560`` (B is then 0.0 in double precision), which
-caps the ``(n - A)+`` part at about 51 sqrt(A) + 300 steps.
+caps the ``(n - A)+`` part at about 51 sqrt(A) + 300 steps.  Above the load
+the order of operations does not depend on n, so the B, C and carried-load
+kernels continue one walk over ascending counts (:func:`inv_erlang_b_walk`,
+bit for bit the same results): 100,000 counts near 10**9 cost one walk plus
+one step each.  ``work.py`` estimates these costs for a whole input.
 
 Erlang C from the same state: ``C = n / ((n - A) 1/B + A)`` and
 ``1 - C = (n - A)(1/B - 1) / ((n - A) 1/B + A)`` for ``n > A``.
@@ -43,6 +47,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 from numba import njit
 
 #: Rescaling factor for values that would overflow, and its natural log.
@@ -84,27 +89,87 @@ def inv_erlang_b(n, a):
     ``m`` single steps ``x(i) = 1 + r x(i-1)`` with rescaling.  The last
     product ``(n/a) x(n-1)`` is returned as ``1/B - 1``.
     """
+    i, mant, prev = _fused_part(n, a)
+    i, mant, prev, one, scale, sat = _single_steps(n, a, i, mant, prev, 1.0, 0.0)
+    return _walk_result(n, a, mant, prev, one, scale, sat)
+
+
+@njit(cache=True)
+def _fused_part(n, a):
+    """The truncated start and the fused double steps of the canonical order: ``(i, mant, prev)``."""
     i = recursion_start(n, a)
     m = n if a >= n else min(n, int(math.floor(a)) + 1)  # no int(a) for a beyond int64
     mant = 1.0
     prev = 0.0
-    one = 1.0
-    scale = 0.0
     while i + 2 <= m:
         r1 = (i + 1) / a
         r2 = (i + 2) / a
         prev = 1.0 + r1 * mant
         mant = (1.0 + r2) + (r2 * r1) * mant
         i += 2
+    return i, mant, prev
+
+
+@njit(cache=True)
+def _single_steps(n, a, i, mant, prev, one, scale):
+    """Single steps of the canonical order from count ``i`` up to ``n``.
+
+    Returns ``(i, mant, prev, one, scale, saturated)``; ``saturated`` means the
+    walk stopped at count ``i`` because 1/B passed 1e560 (B, C are 0.0 and
+    1 - C is 1.0 in doubles there and at every larger count)."""
     while i < n:
         i += 1
         prev = mant
         mant, pm = _step(i, a, mant, one)
         mant, prev, one, scale = _rescale(mant, prev, one, scale)
-        if scale > 2.0 * LOG_BIG:  # 1/B > 1e560: B, C are 0.0 and 1 - C is 1.0 in doubles
-            return mant, mant, one, scale
+        if scale > 2.0 * LOG_BIG:
+            return i, mant, prev, one, scale, True
+    return i, mant, prev, one, scale, False
+
+
+@njit(cache=True)
+def _walk_result(n, a, mant, prev, one, scale, saturated):
+    """inv_erlang_b's result from the walk's state at count ``n`` (or at its saturation point)."""
+    if saturated:
+        return mant, mant, one, scale
     pm = (n / a) * prev if n > 0 else 0.0
     return mant, pm, one, scale
+
+
+#: Layout of a walk state (float64 array): load, count reached, mant, prev, one, log scale, saturated.
+WALK_STATE_SIZE = 7
+
+
+@njit(cache=True)
+def new_walk_state():
+    """A walk state that matches no load (see :func:`inv_erlang_b_walk`)."""
+    st = np.zeros(WALK_STATE_SIZE)
+    st[0] = math.nan
+    return st
+
+
+@njit(cache=True)
+def inv_erlang_b_walk(n, a, st):
+    """:func:`inv_erlang_b` (bit for bit), continuing the walk kept in ``st`` when it can.
+
+    Above the load (``n > a``) the canonical order does not depend on ``n``: the
+    start, the fused part (up to floor(a) + 1) and then single steps.  So when
+    ``st`` holds the walk for the same load at a count above ``a`` and at most
+    ``n``, the steps from there to ``n`` give exactly what a fresh walk gives.
+    Ascending counts at one load then cost one walk to the largest count (at
+    most ~61 sqrt(a) + 350 steps) plus one step per count, instead of one walk
+    each.  ``st`` is updated to the walk's state at ``n``.
+    """
+    if st[0] == a and a < st[1] <= n:
+        i = int(st[1])
+        mant, prev, one, scale, sat = st[2], st[3], st[4], st[5], st[6] != 0.0
+    else:
+        i, mant, prev = _fused_part(n, a)
+        one, scale, sat = 1.0, 0.0, False
+    if not sat:
+        i, mant, prev, one, scale, sat = _single_steps(n, a, i, mant, prev, one, scale)
+    st[0], st[1], st[2], st[3], st[4], st[5], st[6] = a, i, mant, prev, one, scale, 1.0 if sat else 0.0
+    return _walk_result(n, a, mant, prev, one, scale, sat)
 
 
 @njit(cache=True)
@@ -132,14 +197,15 @@ def _blocking(mant, scale):
 
 @njit(cache=True)
 def erlang_b_kernel(n, a, out):
-    """``out[i] = B(n[i], a[i])``; n int64 >= 0, a float64 >= 0."""
+    """``out[i] = B(n[i], a[i])``; n int64 >= 0, a float64 >= 0 (ascending counts share one walk)."""
+    st = new_walk_state()
     for k in range(n.shape[0]):
         if n[k] == 0:
             out[k] = 1.0
         elif a[k] == 0.0:
             out[k] = 0.0
         else:
-            mant, pm, one, scale = inv_erlang_b(n[k], a[k])
+            mant, pm, one, scale = inv_erlang_b_walk(n[k], a[k], st)
             out[k] = _blocking(mant, scale)
 
 
@@ -148,11 +214,12 @@ def carried_load_kernel(n, a, out):
     """``out[i] = a (1 - B(n, a))`` without cancellation: ``a (1/B - 1) / (1/B)``.
 
     Right when B rounds to 1 (``B(10, 1e300)``: carried ~ 10, not 0)."""
+    st = new_walk_state()
     for k in range(n.shape[0]):
         if n[k] == 0 or a[k] == 0.0:
             out[k] = 0.0
         else:
-            mant, pm, one, scale = inv_erlang_b(n[k], a[k])
+            mant, pm, one, scale = inv_erlang_b_walk(n[k], a[k], st)
             out[k] = a[k] * (pm / mant)
 
 
@@ -186,8 +253,9 @@ def _sl_asa(n, a, x_sl, mant, pm, one, scale):
 def erlang_c_kernel(n, a, x_sl, p_wait, sl, asa_aht):
     """Erlang C family: P(wait), SL for threshold ``x_sl`` (in AHTs), ASA (in AHTs).
 
-    n <= a gives (1, 0, inf); a == 0 < n gives (0, 1, 0).
+    n <= a gives (1, 0, inf); a == 0 < n gives (0, 1, 0).  Ascending counts share one walk.
     """
+    st = new_walk_state()
     for k in range(n.shape[0]):
         nk = n[k]
         ak = a[k]
@@ -200,7 +268,7 @@ def erlang_c_kernel(n, a, x_sl, p_wait, sl, asa_aht):
             sl[k] = 1.0
             asa_aht[k] = 0.0
         else:
-            mant, pm, one, scale = inv_erlang_b(nk, ak)
+            mant, pm, one, scale = inv_erlang_b_walk(nk, ak, st)
             c, s, q = _sl_asa(nk, ak, x_sl[k], mant, pm, one, scale)
             p_wait[k] = c
             sl[k] = s

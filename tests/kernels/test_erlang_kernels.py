@@ -15,6 +15,9 @@ inputs stay small.  Invariants:
 10. carried_load_kernel == a (1 - B) from the reference where that has no cancellation, and ~n when B ~ 1.
 11. Beyond the limits the search kernels return -1 at once: loads >= MAX_COUNT, an occupancy cap
     needing more than MAX_COUNT agents, a blocking target whose load is below MIN_LOAD_ERL.
+12. The B, C and carried-load kernels over an array (ascending counts continue one walk, past the
+    saturation point too) == the same kernel one count at a time (a fresh walk each), bit for bit,
+    in any order of counts and loads; and B == the reference.
 """
 
 from __future__ import annotations
@@ -203,3 +206,32 @@ def test_search_kernels_refuse_beyond_the_limits():
     lo = np.empty(1)
     k.load_for_blocking_kernel(arr(2, dtype=np.int64), arr(1e-300), lo)
     assert lo[0] == -1.0
+
+
+@settings(max_examples=30, deadline=None)
+@given(a=st.floats(0.5, 400.0), offsets=st.lists(st.integers(0, 1_500), max_size=20),
+       order=st.sampled_from(["ascending", "descending", "as drawn"]), other_load=st.booleans())
+def test_kernels_over_arrays_equal_one_count_at_a_time(a, offsets, order, other_load):
+    """Counts up to ~1,500 past the load pass where 1/B saturates (51 sqrt(a) + 300 steps past it) for the
+    smaller loads, so a continued walk resumes from a saturated state too."""
+    ns = list(range(max(0, int(a) - 4), int(a) + 4)) + [int(a) + d for d in offsets]  # across the load, then beyond
+    ns = sorted(ns) if order == "ascending" else sorted(ns, reverse=True) if order == "descending" else ns
+    loads = [a * 1.5 if other_load and i % 3 == 1 else a for i in range(len(ns))]  # walks cut by another load
+    n_arr, a_arr = np.array(ns, dtype=np.int64), np.array(loads)
+    x_sl = np.full(len(ns), 0.1)
+
+    def each(kernel, outs: int, *extra):
+        whole = [np.empty(len(ns)) for _ in range(outs)]
+        kernel(n_arr, a_arr, *extra, *whole)
+        for i in range(len(ns)):
+            one = [np.empty(1) for _ in range(outs)]
+            kernel(n_arr[i:i + 1], a_arr[i:i + 1], *(e[i:i + 1] for e in extra), *one)
+            assert [o[0] for o in one] == [w[i] for w in whole], (kernel.__name__, ns[i], loads[i])
+        return whole
+
+    (b,) = each(k.erlang_b_kernel, 1)
+    each(k.carried_load_kernel, 1)
+    each(k.erlang_c_kernel, 3, x_sl)
+    for n, load, got in zip(ns, loads, b):
+        if n <= 120:
+            assert got == pytest.approx(ref_b(n, load), rel=1e-12, abs=1e-300)
