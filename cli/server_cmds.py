@@ -48,7 +48,7 @@ def serve(
     """Serve one routing engine over ZeroMQ (docs/server.md, docs/protocol.md)."""
     from busyhour.router.errors import ConfigError
     from busyhour.router.server.journal import JournalError, parse_fsync
-    from busyhour.router.server.loop import ServerError, ServerOptions, run
+    from busyhour.router.server.loop import ServerError, ServerOptions, StartupError, run
     from busyhour.router.server.security import SecurityError
 
     from busyhour.router.server.engines import ENGINES
@@ -76,7 +76,9 @@ def serve(
         code = run(opts)
     except ConfigError as exc:  # the configuration file: bad input, as docs/cli.md's exit codes say
         fail(str(exc), EXIT_USAGE)
-    except (ServerError, SecurityError, JournalError) as exc:
+    except (StartupError, SecurityError) as exc:  # an endpoint, the journal folder, a public bind, the keys: the
+        fail(str(exc), EXIT_USAGE)                # user's input or environment, refused before anything is served
+    except (ServerError, JournalError) as exc:  # while serving (a journal write fails, a bug)
         fail(str(exc))
     raise typer.Exit(code)
 

@@ -33,8 +33,9 @@ Snapshots (:meth:`Journal.snapshot`) fsync the segment, write the snapshot, star
 ``keep_snapshots`` and delete the segments wholly before the oldest one kept (old snapshots first, then segments,
 oldest first, so a crash while pruning leaves a contiguous history).
 
-Cost: open reads the last segment and the segments after the snapshot once (O(bytes)); a commit is one write
-syscall and at most one fsync (``always``: one of each per record); :func:`inspect` reads every retained segment.
+Cost: open reads the last segment and the segments after the snapshot once (O(bytes)), one record at a time
+(:mod:`~busyhour.router.server.journal_reader`: no read over 64 MiB); a commit is one write syscall and at most one
+fsync (``always``: one of each per record); :func:`inspect` reads every retained segment and keeps no record.
 """
 
 from __future__ import annotations
@@ -47,8 +48,9 @@ from pathlib import Path
 from typing import Iterator
 
 from .journal_format import (HEADER, HEADER_MAGIC, LOCK, MAX_HEADER_BYTES, MAX_PAYLOAD_BYTES, SEGMENT, SNAPSHOT,
-                             JournalError, JournalInfo, check_folder, frame, fsync_dir, inspect, numbered, pack,
-                             read_file, read_header, read_snapshot, scan, write_atomic, write_snapshot)
+                             JournalError, JournalInfo, check_folder, frame, fsync_dir, numbered, pack, read_snapshot,
+                             write_atomic, write_snapshot)
+from .journal_reader import inspect, read_header, scan_segment
 from .journal_types import FSYNC_POLICIES, CommitTiming, FsyncPolicy, Recovery, parse_fsync
 
 __all__ = ["FSYNC_POLICIES", "MAX_PAYLOAD_BYTES", "CommitTiming", "FsyncPolicy", "Journal", "JournalError",
@@ -87,13 +89,18 @@ class Journal:
             raise ValueError(f"segment_bytes must be 1 KiB .. 4 GiB, got {segment_bytes}")
         if not 1 <= keep_snapshots <= 1000:
             raise ValueError(f"keep_snapshots must be 1 .. 1000, got {keep_snapshots}")
-        directory = check_folder(Path(directory), create=True)
-        self = cls(directory, policy, segment_bytes, keep_snapshots)
-        self._lock()
+        try:
+            self = cls(check_folder(Path(directory), create=True), policy, segment_bytes, keep_snapshots)
+            self._lock()
+        except OSError as exc:  # the folder or a file in it cannot be read or repaired
+            raise JournalError(f"{exc.filename or directory}: cannot open the journal: {exc.strerror or exc}") from None
         try:
             return self, self._recover()
-        except BaseException:
+        except BaseException as exc:
             self._release()
+            if isinstance(exc, OSError):
+                raise JournalError(f"{exc.filename or directory}: cannot read the journal: "
+                                   f"{exc.strerror or exc}") from None
             raise
 
     def _lock(self) -> None:
@@ -125,7 +132,7 @@ class Journal:
         torn = None
         if segments:
             last_first, last_path = segments[-1]
-            tail_records, good, torn = scan(read_file(last_path), last_path, last_first, last=True)
+            tail_records, good, torn = scan_segment(last_path, last_first, last=True)
             if torn:
                 log.warning("journal: torn tail dropped: %s", torn)
                 with open(last_path, "r+b") as f:
@@ -253,8 +260,8 @@ class Journal:
                 self._write(b"".join(frames))
                 write_s = time.perf_counter() - t0
                 self._unsynced = True
-            if self._unsynced and ((mode == "batch" and not defer_fsync) or (mode == "interval" and (time.monotonic() - self._last_fsync)
-                                                      * 1000.0 >= self.policy.interval_ms)):
+            due = mode == "interval" and (time.monotonic() - self._last_fsync) * 1000.0 >= self.policy.interval_ms
+            if self._unsynced and ((mode == "batch" and not defer_fsync) or due):
                 fsync_s = self._fsync()
         except OSError as exc:
             self._failed = f"{self.directory / f'journal-{self._segment_first:012d}.log'}: {exc.strerror or exc}"
@@ -367,10 +374,9 @@ class Journal:
             if stop is not None and first >= stop:
                 return
             path = self.directory / f"journal-{first:012d}.log"
-            data = read_file(path)
-            if first == self._segment_first:  # the segment being written: only what was committed
-                data = data[:self._segment_size]
-            payloads, _, _ = scan(data, path, first, last=False)
+            # the segment being written: only what was committed
+            limit = self._segment_size if first == self._segment_first else None
+            payloads, _, _ = scan_segment(path, first, last=False, limit=limit)
             if len(payloads) != end - first:
                 raise JournalError(f"{path}: holds {len(payloads)} records, expected {end - first} "
                                    "(a segment is missing or damaged)")

@@ -1,8 +1,8 @@
-"""The journal's files on disk: framing, snapshots, scanning with torn-tail detection, and ``inspect``.
+"""The journal's files on disk: framing, writing, snapshots, the folder check.
 
 The format and the recovery rules are specified in :mod:`busyhour.router.server.journal` (and docs/server.md);
-this module holds the pure reading side, used by :class:`~busyhour.router.server.journal.Journal` and by
-``busyhour journal inspect`` (which must never lock or change a journal).
+reading record frames (one at a time), the header and ``busyhour journal inspect`` are in
+:mod:`busyhour.router.server.journal_reader`. Nothing here locks or changes a journal except the writers.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import msgpack
-import numpy as np
 
 MAX_PAYLOAD_BYTES = 64 << 20
 MAX_META_BYTES = 1 << 20
@@ -108,91 +107,52 @@ def numbered(directory: Path, pattern: re.Pattern) -> list[tuple[int, Path]]:
     return sorted(found)
 
 
-def _valid_record_at_or_after(data: bytes, start: int) -> int | None:
-    """The first offset >= start where a whole record with a matching CRC sits, else None (vectorised scan)."""
-    n = len(data)
-    arr = np.frombuffer(data, dtype=np.uint8)
-    chunk = 1 << 20
-    for lo in range(start, n - 8, chunk):
-        hi = min(lo + chunk, n - 8)  # offsets lo..hi-1 have a full 8-byte header
-        b = [arr[lo + k:hi + k].astype(np.int64) for k in range(4)]
-        length = b[0] | (b[1] << 8) | (b[2] << 16) | (b[3] << 24)
-        offs = np.arange(lo, hi, dtype=np.int64)
-        for q in offs[(length > 0) & (length <= MAX_PAYLOAD_BYTES) & (offs + 8 + length <= n)].tolist():
-            size, crc = FRAME.unpack_from(data, q)
-            if zlib.crc32(memoryview(data)[q + 8:q + 8 + size]) == crc:
-                return q
-    return None
+def _snapshot_head(f, path: Path) -> tuple[int, int, int]:
+    """(meta length, blob length, CRC) from the snapshot header, checked against the file's size."""
+    file_bytes = os.fstat(f.fileno()).st_size
+    head = f.read(SNAP.size)
+    if len(head) < SNAP.size:
+        raise JournalError(f"{path}: {len(head)} bytes, shorter than a snapshot header")
+    magic, meta_len, blob_len, crc = SNAP.unpack(head)
+    if magic != SNAP_MAGIC or SNAP.size + meta_len + blob_len != file_bytes:
+        raise JournalError(f"{path}: not a snapshot file (bad magic or size)")
+    return meta_len, blob_len, crc
 
 
-def scan(data: bytes, path: Path, first: int, *, last: bool) -> tuple[list[bytes], int, str | None]:
-    """Parse the frames of one segment: (payloads, bytes of whole good records, torn-tail description or None).
-
-    Raises JournalError for corruption that is not a torn tail (see the module docstring)."""
-    out: list[bytes] = []
-    pos, n = 0, len(data)
-    view = memoryview(data)
-    while pos < n:
-        problem = None
-        if n - pos < 8:
-            problem = f"{n - pos} bytes, shorter than a record header"
-        else:
-            size, crc = FRAME.unpack_from(data, pos)
-            if size == 0 or size > MAX_PAYLOAD_BYTES:
-                problem = f"impossible length {size}"
-            elif pos + 8 + size > n:
-                problem = f"a {size}-byte record cut short after {n - pos - 8} bytes"
-            elif zlib.crc32(view[pos + 8:pos + 8 + size]) != crc:
-                problem = "CRC mismatch"
-        if problem is None:
-            out.append(bytes(view[pos + 8:pos + 8 + size]))
-            pos += 8 + size
-            continue
-        where = f"{path}: offset {pos} (record {first + len(out)})"
-        after = _valid_record_at_or_after(data, pos + 1) if last else None
-        if not last or after is not None:
-            follow = f"a valid record follows at offset {after}" if after is not None else "a later segment follows"
-            raise JournalError(f"{where}: {problem}, and {follow}: the journal is corrupt in the middle "
-                               f"(restore a backup, or truncate the file at offset {pos} to drop the records after it)")
-        return out, pos, f"{where}: {problem}; {n - pos} bytes dropped"
-    return out, n, None
-
-
-def read_file(path: Path) -> bytes:
-    with open(path, "rb") as f:
-        return f.read()
+def _snapshot_meta(path: Path, data: bytes) -> dict:
+    meta = unpack(data)
+    if not isinstance(meta, dict):
+        raise JournalError(f"{path}: snapshot meta is not a map")
+    return meta
 
 
 def read_snapshot(path: Path) -> tuple[dict, bytes]:
-    data = read_file(path)
-    if len(data) < SNAP.size:
-        raise JournalError(f"{path}: {len(data)} bytes, shorter than a snapshot header")
-    magic, meta_len, blob_len, crc = SNAP.unpack_from(data)
-    if magic != SNAP_MAGIC or SNAP.size + meta_len + blob_len != len(data):
+    """(meta, blob) of a snapshot file whose size and CRC check out; JournalError otherwise."""
+    with open(path, "rb") as f:
+        meta_len, blob_len, crc = _snapshot_head(f, path)
+        meta, blob = f.read(meta_len), f.read(blob_len)
+    if len(meta) + len(blob) != meta_len + blob_len:
         raise JournalError(f"{path}: not a snapshot file (bad magic or size)")
-    body = memoryview(data)[SNAP.size:]
-    if zlib.crc32(body) != crc:
+    if zlib.crc32(blob, zlib.crc32(meta)) != crc:
         raise JournalError(f"{path}: snapshot CRC mismatch")
-    meta = unpack(bytes(body[:meta_len]))
-    if not isinstance(meta, dict):
-        raise JournalError(f"{path}: snapshot meta is not a map")
-    return meta, bytes(body[meta_len:])
+    return _snapshot_meta(path, meta), blob
 
 
-def read_header(directory: Path) -> dict | None:
-    path = directory / HEADER
-    if not path.exists():
-        return None
-    data = read_file(path)
-    if not data.startswith(HEADER_MAGIC):
-        raise JournalError(f"{path}: not a journal header (bad magic)")
-    payloads, end, torn = scan(data[4:], path, 0, last=True)
-    if torn or len(payloads) != 1 or end != len(data) - 4:
-        raise JournalError(f"{path}: damaged header ({torn or 'wrong size'})")
-    header = unpack(payloads[0])
-    if not isinstance(header, dict):
-        raise JournalError(f"{path}: the header is not a map")
-    return header
+def check_snapshot(path: Path) -> tuple[dict, int]:
+    """(meta, blob bytes) of a snapshot file, checked as :func:`read_snapshot` does but read in 1 MiB pieces and
+    without keeping the blob (for ``inspect``)."""
+    with open(path, "rb") as f:
+        meta_len, blob_len, crc = _snapshot_head(f, path)
+        left, crc_now = meta_len + blob_len, 0
+        while left:
+            piece = f.read(min(left, 1 << 20))
+            if not piece:
+                raise JournalError(f"{path}: not a snapshot file (bad magic or size)")
+            crc_now, left = zlib.crc32(piece, crc_now), left - len(piece)
+        if crc_now != crc:
+            raise JournalError(f"{path}: snapshot CRC mismatch")
+        f.seek(SNAP.size)
+        return _snapshot_meta(path, f.read(meta_len)), blob_len
 
 
 def check_folder(directory: Path, *, create: bool) -> Path:
@@ -202,7 +162,8 @@ def check_folder(directory: Path, *, create: bool) -> Path:
         if not create:
             raise JournalError(f"{directory}: no such journal folder")
         if not directory.parent.is_dir():
-            raise JournalError(f"{directory}: parent folder {directory.parent} does not exist (create it first)")
+            what = "is not a folder" if directory.parent.exists() else "does not exist (create it first)"
+            raise JournalError(f"{directory}: parent folder {directory.parent} {what}")
         try:
             directory.mkdir()
         except OSError as exc:
@@ -216,66 +177,3 @@ def check_folder(directory: Path, *, create: bool) -> Path:
     if create and not os.access(directory, os.W_OK | os.X_OK):
         raise JournalError(f"{directory}: journal folder is not writable")
     return directory
-
-
-def _decode(payload: bytes) -> tuple[str, float, list, int] | None:
-    """A host record ``[kind, time_s, cmds, seq_after]``, or None when the payload is not one."""
-    try:
-        kind, time_s, cmds, seq = unpack(payload)
-    except Exception:  # any undecodable or differently shaped payload: inspect only counts it
-        return None
-    ok = isinstance(kind, str) and isinstance(time_s, (int, float)) and isinstance(cmds, list)
-    return (kind, float(time_s), cmds, seq) if ok and isinstance(seq, int) else None
-
-
-def inspect(directory: str | os.PathLike[str]) -> JournalInfo:
-    """Read what a journal holds without locking or changing it (safe on a journal a live server writes).
-
-    A torn tail is reported (``torn``), not cut; corruption in the middle raises JournalError."""
-    d = check_folder(Path(directory), create=False)
-    for _ in range(3):
-        try:
-            return _inspect(d)
-        except FileNotFoundError:  # a live server pruned a file while we read: look again
-            continue
-    raise JournalError(f"{d}: the journal kept changing while being read; try again")
-
-
-def _inspect(d: Path) -> JournalInfo:
-    header = read_header(d)
-    snapshots = []
-    for n, path in numbered(d, SNAPSHOT):
-        try:
-            meta, blob = read_snapshot(path)
-            snapshots.append({**meta, "file": path.name, "blob_bytes": len(blob)})
-        except JournalError as exc:
-            snapshots.append({"record": n, "file": path.name, "error": str(exc)})
-    segments = numbered(d, SEGMENT)
-    records = size = arrivals = commands = undecodable = reloads = 0
-    first_t = last_t = last_seq = torn = None
-    for i, (first, path) in enumerate(segments):
-        data = read_file(path)
-        last = i == len(segments) - 1
-        payloads, _, torn = scan(data, path, first, last=last)
-        if not last and first + len(payloads) != segments[i + 1][0]:
-            raise JournalError(f"{path}: holds {len(payloads)} records but the next segment starts at record "
-                               f"{segments[i + 1][0]} (a segment is missing or damaged)")
-        size += len(data)
-        records += len(payloads)
-        for payload in payloads:
-            rec = _decode(payload)
-            if rec is None:
-                undecodable += 1
-                continue
-            kind, time_s, cmds, last_seq = rec
-            first_t = time_s if first_t is None else first_t
-            last_t = time_s
-            commands += len(cmds)
-            ops = [c[2] for c in cmds if isinstance(c, list) and len(c) > 2]
-            arrivals += ops.count("arrive")
-            reloads += ops.count("reload")
-    if torn:
-        torn += " (a live server may be writing it; open repairs a torn tail)"
-    epoch = header.get("epoch_unix_s") if header else None
-    return JournalInfo(str(d), len(segments), records, size, snapshots, first_t, last_t, arrivals, commands,
-                       last_seq, torn, epoch, segments[0][0] if segments else 0, undecodable, header, reloads)

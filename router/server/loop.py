@@ -32,11 +32,11 @@ from . import protocol as P
 from .groupcommit import BackgroundFsync
 from .engines import make_engine, warm_up
 from .host import Host, Outcome, Work
-from .journal import Journal
+from .journal import Journal, JournalError
 from .journal_format import write_snapshot
 from .metrics import Metrics
 from .reloads import Reloading, log_reply, text_sha256
-from .runtime import Clock, ServerError, ServerOptions, quiet_gc
+from .runtime import Clock, ServerError, ServerOptions, StartupError, quiet_gc
 from .security import check_binds, start_server_auth
 
 log = logging.getLogger("busyhour.server")
@@ -149,12 +149,12 @@ class Server(Reloading):
         self.cmd.maxmsgsize = o.max_frame_bytes
         self.cmd.router_handover = 1
         self.auth = start_server_auth(ctx, [self.cmd, self.pub], o.curve_keys) if o.curve_keys else None
-        try:
-            self.cmd.bind(o.bind)
-            self.pub.bind(o.pub)
-        except zmq.ZMQError as exc:
-            self.close()
-            raise ServerError(f"cannot bind {o.bind} / {o.pub}: {exc}") from None
+        for sock, endpoint, option in ((self.cmd, o.bind, "--bind"), (self.pub, o.pub, "--pub")):
+            try:
+                sock.bind(endpoint)
+            except zmq.ZMQError as exc:
+                self.close()
+                raise ServerError(f"cannot bind {endpoint} ({option}): {zmq.strerror(exc.errno)}") from None
         self.endpoints = (self.cmd.last_endpoint.decode(), self.pub.last_endpoint.decode())
         if o.metrics is not None:
             try:
@@ -381,15 +381,30 @@ class Server(Reloading):
             self.ctx = None
 
 
+def start(opts: ServerOptions) -> Server:
+    """Build the server, bind its sockets, then open and replay its journal. What is refused here comes from
+    what the server was given or where it runs: :class:`StartupError` (a refused public bind or key stays a
+    SecurityError). The bind and the journal's checks come before the replay, which may compile the routing core,
+    so a port in use or a bad folder is said at once."""
+    server = None
+    try:
+        server = Server(opts)
+        for w in server.warnings:
+            log.warning(w)
+        server.bind()
+        server.recover()
+    except (ServerError, JournalError) as exc:
+        if server is not None:
+            server.close()
+        raise StartupError(str(exc)) from None
+    return server
+
+
 def run(opts: ServerOptions) -> int:
     """Start, serve until SIGTERM/SIGINT, snapshot and exit 0 (used by ``busyhour serve``)."""
     logging.basicConfig(level=logging.INFO, format="busyhour serve: %(message)s", stream=sys.stderr)
-    server = Server(opts)
-    for w in server.warnings:
-        log.warning(w)
-    server.recover()
-    server.bind()
-    warm_up(server.host.engine, log)  # after the bind, which fails fast; before the ready line
+    server = start(opts)
+    warm_up(server.host.engine, log)  # after the bind and the journal checks, which fail fast; before ready
     signal.signal(signal.SIGTERM, server.stop)
     signal.signal(signal.SIGINT, server.stop)
     signal.signal(signal.SIGHUP, server.hangup)

@@ -9,7 +9,13 @@ from pathlib import Path
 
 
 class ServerError(Exception):
-    """The server cannot start; the message says why."""
+    """The server cannot start or carry on; the message says why."""
+
+
+class StartupError(ServerError):
+    """The server cannot start because of what it was given or where it runs: an endpoint the OS refuses, a
+    journal folder that cannot be used, keys, a journal written by another configuration or engine.
+    ``busyhour serve`` exits 2 with the message (1 stays for internal errors and failures while serving)."""
 
 
 @dataclass

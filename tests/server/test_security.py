@@ -41,7 +41,7 @@ def test_serve_refuses_a_public_bind_before_binding(tmp_path):
     cfg = tmp_path / "c.toml"
     cfg.write_text(CONFIG)
     res = _cli("serve", str(cfg), "--bind", "tcp://0.0.0.0:0")
-    assert res.returncode == 1
+    assert res.returncode == 2  # what it was given: a usage error, as docs/cli.md's exit codes say
     assert res.stderr.strip().splitlines()[-1].startswith("busyhour: error: refusing to bind tcp://0.0.0.0:0")
     assert "Traceback" not in res.stderr
 
