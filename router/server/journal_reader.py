@@ -32,6 +32,14 @@ from .journal_format import (FRAME, HEADER, HEADER_MAGIC, MAX_PAYLOAD_BYTES, SEG
                              JournalInfo, check_folder, check_snapshot, numbered, unpack)
 
 WINDOW_BYTES = 1 << 20  # bytes looked at per step of the search for a valid record after a bad one
+#: Most payload bytes the search checksums before it gives up (about a second): random bytes after a bad record
+#: read as a plausible length at about one offset in 64, and each costs a CRC of up to 64 MiB, so a tail of tens
+#: of MiB of random bytes could take hours. Giving up is an error, never a guess: nothing is dropped.
+MAX_SEARCH_CRC_BYTES = 2 << 30
+
+
+class SearchTooLong(Exception):
+    """The search for a valid record after a bad one passed :data:`MAX_SEARCH_CRC_BYTES`."""
 _SEEK_DATA = getattr(os, "SEEK_DATA", None)
 
 
@@ -65,8 +73,9 @@ def _maybe_data(fd: int, base: int, offset: int) -> int | None:
 
 def valid_record_at_or_after(fd: int, base: int, end: int, start: int) -> int | None:
     """The first offset >= ``start`` (relative to ``base``, before ``end``) where a whole record with a matching
-    CRC sits, else None. Reads ``WINDOW_BYTES`` at a time (a vectorised look at each window)."""
-    lo = start
+    CRC sits, else None. Reads ``WINDOW_BYTES`` at a time (a vectorised look at each window). Raises
+    :class:`SearchTooLong` once it has checksummed ``MAX_SEARCH_CRC_BYTES`` of candidate payloads."""
+    lo, crc_bytes = start, 0
     while lo < end - 8:
         lo = _maybe_data(fd, base, lo)
         if lo is None or lo >= end - 8:
@@ -85,6 +94,9 @@ def valid_record_at_or_after(fd: int, base: int, end: int, start: int) -> int | 
                 q, at = lo + at, at + 8
                 if q + 8 + size > end:
                     continue
+                crc_bytes += size
+                if crc_bytes > MAX_SEARCH_CRC_BYTES:
+                    raise SearchTooLong
                 payload = view[at:at + size] if at + size <= len(window) else read_at(fd, size, base + q + 8)
                 if len(payload) == size and zlib.crc32(payload) == crc:
                     return q
@@ -169,7 +181,13 @@ class FrameReader:
 
     def _bad(self, fd: int, pos: int, n: int, problem: str) -> None:
         where = f"{self.path}: offset {pos} (record {self.first + self.records})"
-        after = valid_record_at_or_after(fd, self.base, n, pos + 1) if self.last else None
+        try:
+            after = valid_record_at_or_after(fd, self.base, n, pos + 1) if self.last else None
+        except SearchTooLong:
+            raise JournalError(f"{where}: {problem}, and the {n - pos} bytes after it are not a torn tail's (no run "
+                               f"of zeros; telling whether a valid record follows would take checksums of over "
+                               f"{MAX_SEARCH_CRC_BYTES >> 30} GiB): the journal may be corrupt in the middle (restore a "
+                               f"backup, or truncate the file at offset {pos} to drop what follows)") from None
         if not self.last or after is not None:
             follow = f"a valid record follows at offset {after}" if after is not None else "a later segment follows"
             raise JournalError(f"{where}: {problem}, and {follow}: the journal is corrupt in the middle "

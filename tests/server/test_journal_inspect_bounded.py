@@ -20,6 +20,7 @@ import tracemalloc
 from pathlib import Path
 
 import msgpack
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -110,6 +111,27 @@ def test_garbage_length_in_an_earlier_segment_is_an_error(tmp_path, reads):
     assert code == 1 and len(lines) == 1 and "Traceback" not in err
     assert f"{seg}: offset 0 (record 5): impossible length 4294967295, and a later segment follows" in lines[0]
     assert max(reads) <= MAX_PAYLOAD_BYTES and sum(reads) < 4 << 20
+
+
+def test_random_bytes_after_a_bad_record_end_the_search_with_an_error_not_hours(tmp_path, monkeypatch):
+    """Random bytes read as a plausible length at ~1 offset in 64, each a CRC of up to 64 MiB: the search gives up
+    at its budget with an error naming the offset, and drops nothing (open refuses too)."""
+    d = make_journal(tmp_path / "j")
+    seg = d / "journal-000000000005.log"
+    seg.write_bytes(b"\xff" * 8 + np.random.default_rng(7).bytes(2 << 20))
+    before = seg.read_bytes()
+    checked: list[int] = []
+    real = journal_reader.zlib.crc32
+    monkeypatch.setattr(journal_reader, "MAX_SEARCH_CRC_BYTES", 4 << 20)
+    monkeypatch.setattr(journal_reader.zlib, "crc32", lambda data, *a: checked.append(len(data)) or real(data, *a))
+    code, _, err = inspect_json(d)
+    assert code == 1 and "Traceback" not in err
+    assert f"{seg}: offset 0 (record 5): impossible length 4294967295, and the {len(before)} bytes after" in err
+    assert "may be corrupt in the middle" in err and "truncate the file at offset 0" in err
+    assert sum(checked) <= (4 << 20) + MAX_PAYLOAD_BYTES  # the budget, and the candidate that passed it
+    with pytest.raises(JournalError, match="may be corrupt in the middle"):
+        Journal.open(d)
+    assert seg.read_bytes() == before
 
 
 def test_recovery_drops_the_sparse_tail_with_bounded_reads(tmp_path, reads):
