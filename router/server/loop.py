@@ -31,7 +31,7 @@ from ..events import Event
 from . import protocol as P
 from .groupcommit import BackgroundFsync
 from .engines import make_engine, warm_up
-from .host import Host, Outcome, Work
+from .host import Host, Outcome, ReplayError, Work
 from .journal import Journal, JournalError
 from .journal_format import write_snapshot
 from .metrics import Metrics
@@ -393,7 +393,7 @@ def start(opts: ServerOptions) -> Server:
             log.warning(w)
         server.bind()
         server.recover()
-    except (ServerError, JournalError) as exc:
+    except (ServerError, JournalError, ReplayError) as exc:  # a journal another version or engine wrote, too
         if server is not None:
             server.close()
         raise StartupError(str(exc)) from None

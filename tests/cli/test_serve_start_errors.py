@@ -12,6 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import msgpack
 import pytest
 from typer.testing import CliRunner
 
@@ -19,6 +20,7 @@ from busyhour.bench.serverproc import free_ports
 from busyhour.cli.main import app
 from busyhour.router.server import loop
 from busyhour.router.server.journal import Journal, JournalError
+from busyhour.router.server.reloads import text_sha256
 from busyhour.router.server.runtime import StartupError
 
 TIMEOUT_S = 60
@@ -107,6 +109,18 @@ def test_a_corrupt_or_unreadable_journal_is_exit_2_naming_the_file(cfg, tmp_path
     seg.mkdir()  # a segment that cannot be read (as root, a folder stands in for a file without permission)
     code, line = serve(cfg, "--journal", str(journal))
     assert code == 2 and line == f"busyhour: error: {seg}: cannot read the journal: Is a directory"
+
+
+def test_a_journal_that_does_not_replay_is_exit_2_naming_why(cfg, tmp_path):
+    """A record that goes otherwise here than where it was written (another version's rules, say): the replay stops
+    at it, exit 2, naming its time."""
+    j, _ = Journal.open(tmp_path / "journal")
+    j.write_header({"format": 1, "epoch_unix_s": 1_700_000_000.0, "config_sha256": text_sha256(CONFIG),
+                    "created_unix_s": 1.0, "engine": "python"})
+    j.append(msgpack.packb(["b", 1.5, [[b"pbx", 1, "arrive", {"call": "c1", "queue": "sales"}]], 99]))
+    j.close()
+    code, line = serve(cfg, "--journal", str(tmp_path / "journal"), "--engine", "python")
+    assert code == 2 and "replaying the record at time 1.5 gave last seq" in line and "the journal says 99" in line
 
 
 def test_the_bind_is_tried_before_the_journal_is_read(cfg, tmp_path, taken_port):
