@@ -183,7 +183,7 @@ def check_work(steps: float, what: str, ascending_helps: bool = False) -> None:
 
     if steps > MAX_WORK_STEPS:
         usage(f"{what} needs about {steps:.1e} recursion steps, more than the limit of {MAX_WORK_STEPS:.0e} "
-              "(a few seconds): give fewer counts or a STEP (FIRST:LAST:STEP)"
+              "(about half a minute): give fewer counts or a STEP (FIRST:LAST:STEP)"
               + (", and list counts in ascending order" if ascending_helps else ""))
 
 

@@ -90,7 +90,7 @@ def test_staff_table_rows_refused_before_planning(tmp_path, no_work):
 
 @pytest.mark.parametrize("args, option", [
     (["erlang", "b", "--load", "1e9", "--servers", "999900001:1000000000", "-f", "csv"], "--servers"),
-    (["erlang", "b", "--load", "999999000", "--servers", "999990001:1000000000", "--recall", "0.5", "-f", "csv"],
+    (["erlang", "b", "--load", "999999000", "--servers", "999900001:1000000000", "--recall", "0.5", "-f", "csv"],
      "--servers"),
     (["erlang", "a", "--load", "1e6", "--patience-s", "600", "--agents", "0:99999", "-f", "csv"], "--agents 0:99999"),
     (["trunks", "--lines", "999900001:1000000000", "-f", "json"], "--lines 999900001:1000000000"),
@@ -103,7 +103,9 @@ def test_work_over_the_limit_refused_before_work(args, option, no_work):
 def test_work_estimate_counts_a_shared_walk_once():
     near = np.arange(999_900_001, 1_000_000_001)
     assert work.erlang_c_steps(near, 998e6) < work.MAX_WORK_STEPS / 100
-    assert work.erlang_b_steps(near[::-1], 999.99e6) > work.MAX_WORK_STEPS  # descending: a fresh walk each
+    above = np.arange(999_950_001, 1_000_000_001)  # above a load of 999.95e6 and short of where 1/B saturates
+    ascending, descending = work.erlang_b_steps(above, 999.95e6), work.erlang_b_steps(above[::-1], 999.95e6)
+    assert descending > 1000 * ascending  # descending: a fresh walk each
 
 
 # ---- 3. the shared walk is exact ----
