@@ -15,12 +15,10 @@ server was down fire at once, at their own deadlines.
 from __future__ import annotations
 
 import logging
-import os
 import signal
 import sys
 import time
 import uuid
-import warnings
 from collections import deque
 from typing import Any
 
@@ -33,10 +31,10 @@ from .groupcommit import BackgroundFsync
 from .engines import make_engine, warm_up
 from .host import Host, Outcome, ReplayError, Work
 from .journal import Journal, JournalError
-from .journal_format import write_snapshot
 from .metrics import Metrics
 from .reloads import Reloading, log_reply, text_sha256
 from .runtime import Clock, ServerError, ServerOptions, StartupError, quiet_gc
+from .snapshots import Snapshotting
 from .security import check_binds, start_server_auth
 
 log = logging.getLogger("busyhour.server")
@@ -45,7 +43,7 @@ MAX_DRAIN = 10_000  # frames taken per wake-up, so one burst cannot starve the r
 POLL_CAP_MS = 200  # the loop wakes at least this often (signals, periodic work)
 
 
-class Server(Reloading):
+class Server(Reloading, Snapshotting):
     """One engine served on a ROUTER (commands) and a PUB (events) socket."""
 
     def __init__(self, opts: ServerOptions):
@@ -262,58 +260,6 @@ class Server(Reloading):
                 update(recv(zmq.NOBLOCK))
             except zmq.Again:
                 return bool(self.interest.prefixes)
-
-    def _snapshot_in_background(self) -> None:
-        """Snapshot from a forked child (copy-on-write), so the loop does not stop while the state is
-        serialised and written; the parent starts a new segment at the snapshot's record and prunes the
-        history once the child has written the file (:meth:`_snapshot_finished`)."""
-        journal = self.journal
-        if journal is None or self._snap_pid is not None:
-            return  # the previous one is still being written: try again at the next wake-up
-        self._settle()
-        record = journal.cut()
-        meta = self.host.snapshot_meta(record)
-        with warnings.catch_warnings():  # the child only pickles and writes a file (no locks, sockets, logging)
-            warnings.simplefilter("ignore", DeprecationWarning)  # Python >= 3.12 warns on fork with threads
-            pid = os.fork()
-        if pid == 0:  # the child: serialise and write, touch nothing else (no sockets, no logging)
-            code = 1
-            try:
-                journal.close_lock_copy()
-                write_snapshot(journal.directory, record, meta, self.host.to_blob())
-                code = 0
-            finally:
-                os._exit(code)
-        self._snap_pid, self._snap_record = pid, record
-        self._since_snapshot = 0
-        self._last_snapshot = time.monotonic()
-
-    def _snapshot_finished(self, wait: bool = False) -> None:
-        """Reap the snapshot child if it has exited (``wait``: wait for it); prune the history if it worked."""
-        if self._snap_pid is None:
-            return
-        pid, status = os.waitpid(self._snap_pid, 0 if wait else os.WNOHANG)
-        if pid == 0:
-            return
-        self._snap_pid = None
-        code = os.waitstatus_to_exitcode(status)
-        if code == 0 and self.journal is not None:
-            self.journal.prune()
-            log.info("snapshot after %d journal records (background)", self._snap_record)
-        else:
-            log.warning("background snapshot after %d journal records failed (exit %s); the journal keeps its "
-                        "history and the next snapshot tries again", self._snap_record, code)
-
-    def snapshot(self) -> None:
-        """Snapshot now, in this process (at shutdown)."""
-        if self.journal is None:
-            return
-        self._snapshot_finished(wait=True)
-        self._settle()
-        self.journal.snapshot(self.host.snapshot_meta(self.journal.records_total), self.host.to_blob())
-        log.info("snapshot after %d journal records, seq %d", self.journal.records_total, self.host.last_seq)
-        self._since_snapshot = 0
-        self._last_snapshot = time.monotonic()
 
     def serve_forever(self) -> None:
         """Run until :meth:`stop` (SIGTERM/SIGINT): then drain what was received, snapshot, close."""
