@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 import struct
 import zlib
 from pathlib import Path
@@ -63,6 +64,20 @@ def pack(obj: dict) -> bytes:
 
 def unpack(data: bytes) -> Any:
     return msgpack.unpackb(data, raw=False, strict_map_key=False)
+
+
+def open_regular(path: Path):
+    """``path`` opened for reading in binary; JournalError when it is not a regular file (opening a named pipe would
+    wait for a writer, and a read of a device need never end). The check is made on the opened file."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise JournalError(f"{path}: not a regular file")
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 def fsync_dir(path: Path) -> None:
@@ -128,7 +143,7 @@ def _snapshot_meta(path: Path, data: bytes) -> dict:
 
 def read_snapshot(path: Path) -> tuple[dict, bytes]:
     """(meta, blob) of a snapshot file whose size and CRC check out; JournalError otherwise."""
-    with open(path, "rb") as f:
+    with open_regular(path) as f:
         meta_len, blob_len, crc = _snapshot_head(f, path)
         meta, blob = f.read(meta_len), f.read(blob_len)
     if len(meta) + len(blob) != meta_len + blob_len:
@@ -141,7 +156,7 @@ def read_snapshot(path: Path) -> tuple[dict, bytes]:
 def check_snapshot(path: Path) -> tuple[dict, int]:
     """(meta, blob bytes) of a snapshot file, checked as :func:`read_snapshot` does but read in 1 MiB pieces and
     without keeping the blob (for ``inspect``)."""
-    with open(path, "rb") as f:
+    with open_regular(path) as f:
         meta_len, blob_len, crc = _snapshot_head(f, path)
         left, crc_now = meta_len + blob_len, 0
         while left:

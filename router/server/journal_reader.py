@@ -29,7 +29,7 @@ from typing import Iterator
 import numpy as np
 
 from .journal_format import (FRAME, HEADER, HEADER_MAGIC, MAX_PAYLOAD_BYTES, SEGMENT, SNAPSHOT, JournalError,
-                             JournalInfo, check_folder, check_snapshot, numbered, unpack)
+                             JournalInfo, check_folder, check_snapshot, numbered, open_regular, unpack)
 
 WINDOW_BYTES = 1 << 20  # bytes looked at per step of the search for a valid record after a bad one
 #: Most payload bytes the search checksums before it gives up (about a second): random bytes after a bad record
@@ -130,7 +130,7 @@ class FrameReader:
         return memoryview(self._buf)[off:off + k]
 
     def __iter__(self) -> Iterator[bytes]:
-        with open(self.path, "rb") as f:
+        with open_regular(self.path) as f:
             fd = f.fileno()
             n = max(0, os.fstat(fd).st_size - self.base)
             self.size = n = n if self.limit is None else min(n, self.limit)
@@ -184,10 +184,10 @@ class FrameReader:
         try:
             after = valid_record_at_or_after(fd, self.base, n, pos + 1) if self.last else None
         except SearchTooLong:
-            raise JournalError(f"{where}: {problem}, and the {n - pos} bytes after it are not a torn tail's (no run "
-                               f"of zeros; telling whether a valid record follows would take checksums of over "
-                               f"{MAX_SEARCH_CRC_BYTES >> 30} GiB): the journal may be corrupt in the middle (restore a "
-                               f"backup, or truncate the file at offset {pos} to drop what follows)") from None
+            raise JournalError(f"{where}: {problem}, and the {n - pos} bytes after it are not a torn tail's (no "
+                               f"run of zeros; telling whether a valid record follows would take checksums of over "
+                               f"{MAX_SEARCH_CRC_BYTES >> 30} GiB): the journal may be corrupt in the middle (restore "
+                               f"a backup, or truncate the file at offset {pos} to drop what follows)") from None
         if not self.last or after is not None:
             follow = f"a valid record follows at offset {after}" if after is not None else "a later segment follows"
             raise JournalError(f"{where}: {problem}, and {follow}: the journal is corrupt in the middle "
@@ -207,7 +207,7 @@ def read_header(directory: Path) -> dict | None:
     path = directory / HEADER
     if not path.exists():
         return None
-    with open(path, "rb") as f:
+    with open_regular(path) as f:
         magic = f.read(len(HEADER_MAGIC))
     if magic != HEADER_MAGIC:
         raise JournalError(f"{path}: not a journal header (bad magic)")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -98,6 +99,22 @@ def test_inspect_errors_are_one_line(tmp_path, journal_dir):
     seg.write_bytes(bytes(data))
     r = run("journal", "inspect", journal_dir)
     assert r.exit_code == 1 and "corrupt in the middle" in one_error_line(r.stderr) and "Traceback" not in r.output
+
+
+@pytest.mark.parametrize("name", ["header.bin", "journal-*.log", "snapshot-*.bin"])
+def test_inspect_refuses_a_pipe_in_the_journal_at_once(journal_dir, name):
+    """Opening a named pipe to read it waits for a writer: inspect (and a server's start) would never end."""
+    path = sorted(journal_dir.glob(name))[0]
+    path.unlink()
+    os.mkfifo(path)
+    script = Path(sys.executable).with_name("busyhour")  # a process, so that a wait on the pipe fails the test
+    r = subprocess.run([str(script), "journal", "inspect", str(journal_dir), "-f", "json"], capture_output=True,
+                       text=True, timeout=60)
+    if name.startswith("snapshot"):  # a snapshot that cannot be read is listed with its error, as a damaged one is
+        assert r.returncode == 0, r.stderr
+        assert json.loads(r.stdout)["snapshots"][0]["error"] == f"{path}: not a regular file"
+    else:
+        assert r.returncode == 1 and one_error_line(r.stderr) == f"busyhour: error: {path}: not a regular file"
 
 
 def test_installed_script_prints_one_line(tmp_path):

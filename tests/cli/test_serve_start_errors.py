@@ -7,6 +7,7 @@ Each server runs as a subprocess on loopback, bounded by TIMEOUT_S (it fails bef
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -108,7 +109,11 @@ def test_a_corrupt_or_unreadable_journal_is_exit_2_naming_the_file(cfg, tmp_path
     seg.unlink()
     seg.mkdir()  # a segment that cannot be read (as root, a folder stands in for a file without permission)
     code, line = serve(cfg, "--journal", str(journal))
-    assert code == 2 and line == f"busyhour: error: {seg}: cannot read the journal: Is a directory"
+    assert code == 2 and line == f"busyhour: error: {seg}: not a regular file"
+    seg.rmdir()
+    os.mkfifo(seg)  # opening a pipe to read it would wait for a writer: the server would never start
+    code, line = serve(cfg, "--journal", str(journal))
+    assert code == 2 and line == f"busyhour: error: {seg}: not a regular file"
 
 
 def test_a_journal_that_does_not_replay_is_exit_2_naming_why(cfg, tmp_path):
