@@ -122,8 +122,9 @@ def read_config(path: str | os.PathLike[str]) -> str:
     file, over 16 MiB, unreadable or not UTF-8."""
     p = Path(path)
     try:
-        if not p.is_file():
-            raise ValueError(f"{p}: no such configuration file")
+        if not p.is_file():  # what serve says of the same paths
+            what = ("is a folder" if p.is_dir() else "is not a regular file") if p.exists() else "no such file"
+            raise ValueError(f"{p}: {what}; give the configuration file (TOML)")
         size = p.stat().st_size
         if size > MAX_CONFIG_BYTES:
             raise ValueError(f"{p}: {size:,} bytes, over the {MAX_CONFIG_BYTES:,}-byte limit of a reload")

@@ -4,6 +4,7 @@ reload and an unreachable server (the reload itself: tests/server/test_reload_*.
 from __future__ import annotations
 
 import json
+import os
 import threading
 
 import pytest
@@ -66,8 +67,9 @@ def test_a_refused_reload_is_one_line_naming_the_reason(endpoint, tmp_path):
 
 
 @pytest.mark.parametrize("make, code, words", [
-    (lambda p: p, 2, "no such configuration file"),
-    (lambda p: (p.mkdir(), p)[1], 2, "no such configuration file"),
+    (lambda p: p, 2, "center.toml: no such file; give the configuration file (TOML)"),
+    (lambda p: (p.mkdir(), p)[1], 2, "center.toml: is a folder"),
+    (lambda p: (os.mkfifo(p), p)[1], 2, "center.toml: is not a regular file"),
     (lambda p: (p.write_bytes(b"\xff\xfe"), p)[1], 2, "not UTF-8"),
     (lambda p: (p.write_bytes(b"#" * ((16 << 20) + 1)), p)[1], 2, "over the 16,777,216-byte limit"),
 ])

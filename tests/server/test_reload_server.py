@@ -106,7 +106,7 @@ def test_a_reload_over_the_wire_keeps_calls_and_streams_its_events(tmp_path, eng
             assert info.value.code == "bad_request" and "need a restart: agents['a1']" in info.value.message
             with pytest.raises(TypeError, match="reload_file"):
                 c.reload(GROWN.encode())
-            with pytest.raises(ValueError, match="no such configuration file"):
+            with pytest.raises(ValueError, match="no such file; give the configuration file"):
                 c.reload_file(tmp_path / "missing.toml")
         stream = [e for m in listener.collect(0.5) for e in m["events"]]
         assert [e[2] for e in stream if e[2] == "MEMBER_ADDED"] == ["MEMBER_ADDED"]
