@@ -290,8 +290,9 @@ def run_styled(call: Any) -> int:
         return EXIT_USAGE
     except click_exc.UsageError as exc:
         where = exc.ctx.command_path if exc.ctx is not None else PROG
-        if _nan_input(exc):
-            exc.message = f"not a number: {_nan_input(exc)!r}"
+        nan = _nan_input(exc)
+        if nan is not None:
+            exc.message = f"not a number: {nan!r}"
         typer.echo(error_line(f"{exc.format_message()} (see '{where} --help')"), err=True)
         return EXIT_USAGE
     except click_exc.ClickException as exc:

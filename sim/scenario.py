@@ -354,7 +354,8 @@ def _overdispersion(q: dict, p: str) -> float:
 def _priority(q: dict, p: str) -> int:
     v = _get(q, "priority", p, int, default=0)
     if not -limits.MAX_PRIORITY <= v <= limits.MAX_PRIORITY:
-        raise ScenarioError(f"{p}.priority: must be in [-{limits.MAX_PRIORITY}, {limits.MAX_PRIORITY}] (got {short(v)})")
+        raise ScenarioError(f"{p}.priority: must be in [-{limits.MAX_PRIORITY}, {limits.MAX_PRIORITY}] "
+                            f"(got {short(v)})")
     return v
 
 

@@ -51,7 +51,8 @@ def _num(t: dict, key: str, p: str, *, lo: float | None = None, hi: float | None
     if isinstance(v, bool) or not isinstance(v, int | float) or math.isnan(v):
         raise ScenarioError(f"{kp}: must be a number (got {short(v)})")
     if lo is not None and v < lo or hi is not None and v > hi:
-        raise ScenarioError(f"{kp}: must be in [{lo if lo is not None else '-inf'}, {hi if hi is not None else 'inf'}] (got {short(v)})")
+        raise ScenarioError(f"{kp}: must be in [{lo if lo is not None else '-inf'}, "
+                            f"{hi if hi is not None else 'inf'}] (got {short(v)})")
     return float(v)
 
 
