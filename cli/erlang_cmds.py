@@ -133,9 +133,10 @@ def cmd_b(servers: str = typer.Option(..., "--servers", "-n", help="N, FIRST:LAS
         usage("--aht-s applies only to --calls (calls per interval); with --load it would be ignored")
     ns = _counts(servers, "--servers", fmt)
     a = _load(load, calls, aht_s, interval_min)
-    if 0.0 < recall < 1.0 and a < float("inf"):
+    if 0.0 < recall < 1.0 and a < float("inf"):  # extended Erlang B runs alone: its walks, not erlang_b's
         check_work(work.extended_erlang_b_steps(ns, a, recall), f"--servers {servers} at {a:g} Erl with --recall")
-    check_work(2 * work.erlang_b_steps(ns, a), f"--servers {servers} at {a:g} Erl", ascending_helps=True)
+    else:  # erlang_b and carried_load each walk the counts (a bad --recall is refused by extended_erlang_b)
+        check_work(2 * work.erlang_b_steps(ns, a), f"--servers {servers} at {a:g} Erl", ascending_helps=True)
     try:
         if recall != 0.0:  # nan, negatives and >= 1 are refused by extended_erlang_b
             res = extended_erlang_b(ns, a, recall)
