@@ -33,7 +33,12 @@ Snapshots (:meth:`Journal.snapshot`) fsync the segment, write the snapshot, star
 ``keep_snapshots`` and delete the segments wholly before the oldest one kept (old snapshots first, then segments,
 oldest first, so a crash while pruning leaves a contiguous history).
 
-Cost: open reads the last segment and the segments after the snapshot once (O(bytes)), one record at a time
+Recovery (:mod:`~busyhour.router.server.journal_recovery`) checks every record to replay before it hands out any,
+then :attr:`Recovery.records` reads them again one at a time as they are replayed: memory stays within one record and
+the read-ahead, however many records a segment holds.
+
+Cost: open reads the last segment and the segments after the snapshot once to check them (O(bytes)), and iterating
+:attr:`Recovery.records` reads those after the snapshot once more, one record at a time
 (:mod:`~busyhour.router.server.journal_reader`: no read over 64 MiB); a commit is one write syscall and at most one
 fsync (``always``: one of each per record); :func:`inspect` reads every retained segment and keeps no record.
 """
@@ -41,22 +46,20 @@ fsync (``always``: one of each per record); :func:`inspect` reads every retained
 from __future__ import annotations
 
 import fcntl
-import logging
 import os
 import time
 from pathlib import Path
 from typing import Iterator
 
-from .journal_format import (HEADER, HEADER_MAGIC, LOCK, MAX_HEADER_BYTES, MAX_PAYLOAD_BYTES, SEGMENT, SNAPSHOT,
-                             JournalError, JournalInfo, check_folder, frame, fsync_dir, numbered, pack, read_snapshot,
-                             write_atomic, write_snapshot)
-from .journal_reader import inspect, read_header, scan_segment
+from .journal_format import (HEADER, HEADER_MAGIC, LOCK, MAX_HEADER_BYTES, MAX_PAYLOAD_BYTES, SNAPSHOT, JournalError,
+                             JournalInfo, check_folder, frame, fsync_dir, numbered, pack, read_snapshot, write_atomic,
+                             write_snapshot)
+from .journal_reader import inspect
+from .journal_recovery import JournalRecords, recover, segment_records
 from .journal_types import FSYNC_POLICIES, CommitTiming, FsyncPolicy, Recovery, parse_fsync
 
 __all__ = ["FSYNC_POLICIES", "MAX_PAYLOAD_BYTES", "CommitTiming", "FsyncPolicy", "Journal", "JournalError",
-           "JournalInfo", "Recovery", "inspect", "parse_fsync"]
-
-log = logging.getLogger("busyhour.journal")
+           "JournalInfo", "JournalRecords", "Recovery", "inspect", "parse_fsync"]
 
 class Journal:
     """An open journal (one per folder, enforced by the lock). Build it with :meth:`open`."""
@@ -83,23 +86,25 @@ class Journal:
     @classmethod
     def open(cls, directory: str | os.PathLike[str], *, fsync: str | FsyncPolicy = "batch",
              segment_bytes: int = 64 << 20, keep_snapshots: int = 2) -> tuple["Journal", Recovery]:
-        """Open (or create) the journal in ``directory``, lock it and recover what it holds."""
+        """Open (or create) the journal in ``directory``, lock it and recover what it holds.
+
+        Every failure is a JournalError naming the file (an OS error: the file it names, else the folder) and the
+        reason; the lock is released again."""
         policy = parse_fsync(fsync)
         if not 1024 <= segment_bytes <= 1 << 32:
             raise ValueError(f"segment_bytes must be 1 KiB .. 4 GiB, got {segment_bytes}")
         if not 1 <= keep_snapshots <= 1000:
             raise ValueError(f"keep_snapshots must be 1 .. 1000, got {keep_snapshots}")
+        self = None
         try:
             self = cls(check_folder(Path(directory), create=True), policy, segment_bytes, keep_snapshots)
             self._lock()
-        except OSError as exc:  # the folder or a file in it cannot be read or repaired
-            raise JournalError(f"{exc.filename or directory}: cannot open the journal: {exc.strerror or exc}") from None
-        try:
             return self, self._recover()
         except BaseException as exc:
-            self._release()
-            if isinstance(exc, OSError):
-                raise JournalError(f"{exc.filename or directory}: cannot read the journal: "
+            if self is not None:
+                self._release()
+            if isinstance(exc, OSError):  # the folder or a file in it cannot be read or repaired
+                raise JournalError(f"{exc.filename or directory}: cannot open the journal: "
                                    f"{exc.strerror or exc}") from None
             raise
 
@@ -112,67 +117,33 @@ class Journal:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "?"
-            os.close(fd)
+            try:
+                holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "?"
+            except OSError:
+                holder = "?"
+            finally:
+                os.close(fd)
             raise JournalError(f"{self.directory}: journal is locked by another process (pid {holder}); "
                                "is a server already running on it?") from None
+        except BaseException:  # another lock failure (ENOLCK, …): Journal.open names it; the file is closed
+            os.close(fd)
+            raise
+        self._lock_fd = fd  # closed by _release, also if what follows fails
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-        self._lock_fd = fd
 
     def _recover(self) -> Recovery:
-        d = self.directory
-        for p in d.iterdir():  # leftovers of an atomic write cut short
-            if p.name.endswith(".tmp") and (p.name[:-4] == HEADER or SNAPSHOT.fullmatch(p.name[:-4])):
-                p.unlink()
-        header = read_header(d)
-        self._header = header is not None
-        segments = numbered(d, SEGMENT)
-        self._segments = [n for n, _ in segments]
-        torn = None
-        if segments:
-            last_first, last_path = segments[-1]
-            tail_records, good, torn = scan_segment(last_path, last_first, last=True)
-            if torn:
-                log.warning("journal: torn tail dropped: %s", torn)
-                with open(last_path, "r+b") as f:
-                    f.truncate(good)
-                    os.fsync(f.fileno())
-            self.records_total = last_first + len(tail_records)
-            self._segment_first, self._segment_size = last_first, good
-            self.first_retained_record = segments[0][0]
-            self.bytes_total = sum(p.stat().st_size for _, p in segments)
-        if self.records_total and header is None:
-            raise JournalError(f"{d}: holds {self.records_total} records but no {HEADER}")
-        meta, blob = self._newest_snapshot()
-        start = meta["record"] if meta is not None else 0
-        if start < self.first_retained_record:
-            raise JournalError(f"{d}: records before {self.first_retained_record} were pruned and no usable "
-                               f"snapshot covers them")
-        if segments:
-            last_first = segments[-1][0]
-            records = [p for _, p in self.read_all_records(start, stop=last_first)]
-            records += tail_records[max(0, start - last_first):]
-            self._open_segment(segments[-1][1])
-        else:
-            records = []
-            if header is not None:  # a crash between the header and the first segment
-                self._new_segment()
-        return Recovery(header, meta, blob, records, torn)
-
-    def _newest_snapshot(self) -> tuple[dict | None, bytes | None]:
-        for n, path in reversed(numbered(self.directory, SNAPSHOT)):
-            try:
-                meta, blob = read_snapshot(path)
-            except JournalError as exc:
-                log.warning("journal: unreadable snapshot skipped: %s", exc)
-                continue
-            if meta.get("record") != n or n > self.records_total:
-                log.warning("journal: snapshot %s skipped: record %s, journal has %d records",
-                            path, meta.get("record"), self.records_total)
-                continue
-            return meta, blob
-        return None, None
+        found = recover(self.directory)
+        self._header = found.recovery.header is not None
+        self._segments = [n for n, _ in found.segments]
+        self.records_total, self.bytes_total = found.records_total, found.bytes_total
+        if found.segments:
+            self.first_retained_record = found.segments[0][0]
+            self._segment_first, self._segment_size = found.segments[-1][0], found.last_segment_bytes
+            self._open_segment(found.segments[-1][1])
+        elif self._header:  # a crash between the header and the first segment
+            self._new_segment()
+        return found.recovery
 
     def _open_segment(self, path: Path) -> None:
         self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
@@ -366,22 +337,13 @@ class Journal:
 
     def read_all_records(self, start: int = 0, stop: int | None = None) -> Iterator[tuple[int, bytes]]:
         """Every committed, retained record with ``start <= index`` (``< stop`` at segment granularity) as
-        (index, payload), oldest first. Do not call :meth:`snapshot` while iterating (it prunes segments)."""
-        bounds = self._segments[1:] + [self.records_total]
-        for first, end in zip(self._segments, bounds):
-            if end <= start:
-                continue
-            if stop is not None and first >= stop:
-                return
-            path = self.directory / f"journal-{first:012d}.log"
-            # the segment being written: only what was committed
-            limit = self._segment_size if first == self._segment_first else None
-            payloads, _, _ = scan_segment(path, first, last=False, limit=limit)
-            if len(payloads) != end - first:
-                raise JournalError(f"{path}: holds {len(payloads)} records, expected {end - first} "
-                                   "(a segment is missing or damaged)")
-            for i, payload in enumerate(payloads[max(0, start - first):], start=max(first, start)):
-                yield i, payload
+        (index, payload), oldest first, read one at a time (a damaged or short segment is a JournalError once the
+        records before the damage have been handed out). Do not call :meth:`snapshot` while iterating (it prunes
+        segments)."""
+        segments = [(first, self.directory / f"journal-{first:012d}.log") for first in self._segments]
+        # the segment being written (the last one): only what was committed
+        yield from segment_records(segments, self.records_total, start=start, stop=stop,
+                                   limit_bytes=self._segment_size)
 
     def close(self) -> None:
         """Commit what is buffered, fsync, close and unlock. Safe to call twice."""

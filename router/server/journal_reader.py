@@ -131,53 +131,56 @@ class FrameReader:
 
     def __iter__(self) -> Iterator[bytes]:
         with open_regular(self.path) as f:
-            fd = f.fileno()
-            n = max(0, os.fstat(fd).st_size - self.base)
-            self.size = n = n if self.limit is None else min(n, self.limit)
-            self._buf, self._buf_at = b"", 0
-            pos = 0
-            unpack_from, crc32 = FRAME.unpack_from, zlib.crc32
-            while pos < n:
-                buf, off = self._buf, pos - self._buf_at
-                if off + 8 <= len(buf):  # the common case: a whole good record inside the read-ahead
-                    size, crc = unpack_from(buf, off)
-                    if 0 < size <= MAX_PAYLOAD_BYTES and off + 8 + size <= len(buf):
-                        payload = buf[off + 8:off + 8 + size]
-                        if crc32(payload) == crc:
-                            pos += 8 + size
-                            self.good, self.records = pos, self.records + 1
-                            yield payload
-                            continue
-                problem, size = None, 0  # otherwise: read on, or say what is wrong
-                head = self._take(fd, pos, min(8, n - pos), n)
-                if len(head) < min(8, n - pos):  # the file shrank while being read: it ends here
-                    self.size = n = pos + len(head)
-                    if pos == n:
-                        break
-                if n - pos < 8:
-                    problem = f"{n - pos} bytes, shorter than a record header"
+            yield from self.frames(f.fileno())
+
+    def frames(self, fd: int) -> Iterator[bytes]:
+        """The payloads, read from ``fd``: ``path`` already opened (and checked) by the caller."""
+        n = max(0, os.fstat(fd).st_size - self.base)
+        self.size = n = n if self.limit is None else min(n, self.limit)
+        self._buf, self._buf_at = b"", 0
+        pos = 0
+        unpack_from, crc32 = FRAME.unpack_from, zlib.crc32
+        while pos < n:
+            buf, off = self._buf, pos - self._buf_at
+            if off + 8 <= len(buf):  # the common case: a whole good record inside the read-ahead
+                size, crc = unpack_from(buf, off)
+                if 0 < size <= MAX_PAYLOAD_BYTES and off + 8 + size <= len(buf):
+                    payload = buf[off + 8:off + 8 + size]
+                    if crc32(payload) == crc:
+                        pos += 8 + size
+                        self.good, self.records = pos, self.records + 1
+                        yield payload
+                        continue
+            problem, size = None, 0  # otherwise: read on, or say what is wrong
+            head = self._take(fd, pos, min(8, n - pos), n)
+            if len(head) < min(8, n - pos):  # the file shrank while being read: it ends here
+                self.size = n = pos + len(head)
+                if pos == n:
+                    break
+            if n - pos < 8:
+                problem = f"{n - pos} bytes, shorter than a record header"
+            else:
+                size, crc = FRAME.unpack(head)
+                if size == 0 or size > MAX_PAYLOAD_BYTES:
+                    problem = f"impossible length {size}"
+                elif pos + 8 + size > n:
+                    problem = f"a {size}-byte record cut short after {n - pos - 8} bytes"
                 else:
-                    size, crc = FRAME.unpack(head)
-                    if size == 0 or size > MAX_PAYLOAD_BYTES:
-                        problem = f"impossible length {size}"
-                    elif pos + 8 + size > n:
-                        problem = f"a {size}-byte record cut short after {n - pos - 8} bytes"
-                    else:
-                        payload = self._take(fd, pos + 8, size, n)
-                        if len(payload) < size:
-                            self.size = n = pos + 8 + len(payload)
-                            problem = f"a {size}-byte record cut short after {len(payload)} bytes"
-                        elif zlib.crc32(payload) != crc:
-                            problem = "CRC mismatch"
-                if problem is None:
-                    pos += 8 + size
-                    self.good, self.records = pos, self.records + 1
-                    yield payload if isinstance(payload, bytes) else bytes(payload)
-                    continue
-                self._buf = b""
-                self._bad(fd, pos, n, problem)
-                return
+                    payload = self._take(fd, pos + 8, size, n)
+                    if len(payload) < size:
+                        self.size = n = pos + 8 + len(payload)
+                        problem = f"a {size}-byte record cut short after {len(payload)} bytes"
+                    elif zlib.crc32(payload) != crc:
+                        problem = "CRC mismatch"
+            if problem is None:
+                pos += 8 + size
+                self.good, self.records = pos, self.records + 1
+                yield payload if isinstance(payload, bytes) else bytes(payload)
+                continue
             self._buf = b""
+            self._bad(fd, pos, n, problem)
+            return
+        self._buf = b""
 
     def _bad(self, fd: int, pos: int, n: int, problem: str) -> None:
         where = f"{self.path}: offset {pos} (record {self.first + self.records})"
@@ -204,17 +207,20 @@ def scan_segment(path: Path, first: int, *, last: bool,
 
 
 def read_header(directory: Path) -> dict | None:
+    """The header map of the journal in ``directory``, or None when it has no ``header.bin``; JournalError when
+    the file is not a whole header. The file is opened once: the magic and the frame come from the same file,
+    even if a live server replaces it (atomically) meanwhile."""
     path = directory / HEADER
     if not path.exists():
         return None
     with open_regular(path) as f:
-        magic = f.read(len(HEADER_MAGIC))
-    if magic != HEADER_MAGIC:
-        raise JournalError(f"{path}: not a journal header (bad magic)")
-    reader = FrameReader(path, 0, last=True, base=len(HEADER_MAGIC))
-    frames = iter(reader)
-    payloads = list(islice(frames, 1))
-    extra = sum(1 for _ in frames)  # the rest is read (for the torn-tail check) but not kept
+        magic = read_at(f.fileno(), len(HEADER_MAGIC), 0)
+        if magic != HEADER_MAGIC:
+            raise JournalError(f"{path}: not a journal header (bad magic)")
+        reader = FrameReader(path, 0, last=True, base=len(HEADER_MAGIC))
+        frames = reader.frames(f.fileno())
+        payloads = list(islice(frames, 1))
+        extra = sum(1 for _ in frames)  # the rest is read (for the torn-tail check) but not kept
     if reader.torn or len(payloads) + extra != 1 or reader.good != reader.size:
         raise JournalError(f"{path}: damaged header ({reader.torn or 'wrong size'})")
     header = unpack(payloads[0])

@@ -6,7 +6,10 @@ Kept apart from journal.py so the CLI can check ``--fsync`` without the journal 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
+
+if TYPE_CHECKING:
+    from .journal_recovery import JournalRecords
 
 FSYNC_POLICIES = ("always", "batch", "interval:MS", "never")
 MAX_INTERVAL_MS = 60_000
@@ -48,10 +51,12 @@ class CommitTiming(NamedTuple):
 
 
 class Recovery(NamedTuple):
-    """What :meth:`Journal.open` found. ``header`` None: a new journal (nothing to replay)."""
+    """What :meth:`Journal.open` found. ``header`` None: a new journal (nothing to replay). ``records``: those
+    after the snapshot, already checked, read from disk one at a time as they are iterated (replay them before
+    the journal is snapshotted)."""
 
     header: dict | None
     snapshot_meta: dict | None
     snapshot_blob: bytes | None
-    records: list[bytes]
+    records: JournalRecords
     torn: str | None
