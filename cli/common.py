@@ -11,8 +11,8 @@
   stdout carries only the results.
 - Output paths are checked before any work (:func:`check_output_path`).
 
-This module imports only typer/click (matplotlib lazily, for plot paths), so
-the CLI starts fast.
+This module imports only typer/click and :mod:`busyhour.files` (the standard
+library; matplotlib lazily, for plot paths), so the CLI starts fast.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from __future__ import annotations
 import enum
 import math
 import os
-import stat
 import sys
 import traceback
 from pathlib import Path
@@ -28,6 +27,8 @@ from typing import Any, Iterable, Literal, NoReturn, Optional
 
 import typer
 from typer.core import TyperGroup
+
+from busyhour.files import NotRegularFile, check_regular
 
 try:  # recent typer carries its own copy of click: its exceptions are the ones raised
     from typer._click import exceptions as click_exc
@@ -154,13 +155,13 @@ def _try_open(p: Path, text: str, hint: Optional[str]) -> None:
     when writing its results lost all its work. Other existing paths (a terminal, a pipe) are left to the run:
     opening a pipe with no reader would block."""
     try:
-        st = p.stat()
+        st = check_regular(p)
     except FileNotFoundError:
         st = None
+    except NotRegularFile:
+        return
     except OSError as exc:
         raise typer.BadParameter(f"{text}: cannot write ({exc.strerror or exc})", param_hint=hint) from None
-    if st is not None and not stat.S_ISREG(st.st_mode):
-        return
     flags = os.O_WRONLY | (os.O_CREAT | os.O_EXCL if st is None else os.O_NONBLOCK)
     try:
         fd = os.open(p, flags, 0o666)

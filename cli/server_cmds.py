@@ -8,6 +8,8 @@ from typing import Optional
 
 import typer
 
+from busyhour.files import NotRegularFile, check_regular, path_problem
+
 from .common import EXIT_USAGE, fail, info
 
 keys_app = typer.Typer(help="CurveZMQ keys for the server and its clients.", no_args_is_help=True)
@@ -53,9 +55,12 @@ def serve(
 
     from busyhour.router.server.engines import ENGINES
 
-    if not config.is_file():
-        what = ("is a folder" if config.is_dir() else "is not a regular file") if config.exists() else "no such file"
-        fail(f"{config}: {what}; give the configuration file (TOML)", EXIT_USAGE)
+    try:
+        check_regular(config)  # the server opens it: a pipe would hold the start-up until something writes to it
+    except (FileNotFoundError, NotRegularFile) as exc:  # as 'busyhour server reload' says it (client/wire.py)
+        fail(f"{config}: {path_problem(exc, 'is a folder')}; give the configuration file (TOML)", EXIT_USAGE)
+    except OSError as exc:
+        fail(f"{config}: {path_problem(exc)}", EXIT_USAGE)
     if engine not in ENGINES:
         fail(f"--engine must be one of {', '.join(ENGINES)}, got {engine!r}", EXIT_USAGE)
     try:

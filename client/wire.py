@@ -16,6 +16,8 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
+from busyhour.files import NotRegularFile, open_regular, path_problem
+
 from .framing import MAX_FRAME_LIMIT, MIN_FRAME_BYTES
 from .records import EventsPage, Ping, ProtocolMismatch, QueueChanges, ReloadResult, Reply, events_from_wire
 from .sockets import command_socket, load_curve
@@ -119,18 +121,20 @@ def _reload(op: str, reply: Reply) -> ReloadResult:
 
 def read_config(path: str | os.PathLike[str]) -> str:
     """The text of a configuration file for ``reload``: ValueError (naming the file) when it is missing, not a
-    file, over 16 MiB, unreadable or not UTF-8."""
+    regular file (a pipe is never waited on), over 16 MiB, unreadable or not UTF-8."""
     p = Path(path)
     try:
-        if not p.is_file():  # what serve says of the same paths
-            what = ("is a folder" if p.is_dir() else "is not a regular file") if p.exists() else "no such file"
-            raise ValueError(f"{p}: {what}; give the configuration file (TOML)")
-        size = p.stat().st_size
+        with open_regular(p) as fh:
+            size = os.fstat(fh.fileno()).st_size
+            data = fh.read(MAX_CONFIG_BYTES + 1) if size <= MAX_CONFIG_BYTES else b""
+        size = max(size, len(data))  # a file that grew as it was read is refused too
         if size > MAX_CONFIG_BYTES:
             raise ValueError(f"{p}: {size:,} bytes, over the {MAX_CONFIG_BYTES:,}-byte limit of a reload")
-        return p.read_bytes().decode("utf-8")
+        return data.decode("utf-8")
+    except (FileNotFoundError, NotRegularFile) as exc:  # what serve says of the same paths
+        raise ValueError(f"{p}: {path_problem(exc, 'is a folder')}; give the configuration file (TOML)") from None
     except OSError as exc:
-        raise ValueError(f"{p}: cannot read: {exc.strerror or exc}") from None
+        raise ValueError(f"{p}: {path_problem(exc)}") from None
     except UnicodeDecodeError as exc:
         raise ValueError(f"{p}: not UTF-8 text (byte {exc.start})") from None
 

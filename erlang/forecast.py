@@ -33,10 +33,11 @@ from __future__ import annotations
 
 import csv
 import math
-import stat
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import NamedTuple
+
+from busyhour.files import NotRegularFile, open_regular, path_problem
 
 KNOWN_COLUMNS = ("interval_start", "calls", "aht_s", "interval_min")
 #: Largest forecast file read (bytes) and most interval rows accepted.
@@ -178,11 +179,10 @@ def read_forecast(path: str | Path) -> Forecast:
     """Read and parse a forecast CSV file (see the module docstring for the format)."""
     p = Path(path)
     try:
-        mode = p.stat().st_mode
-        if stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode):  # open() would wait for a writer
-            raise ForecastError(f"{p}: a pipe or socket, not a regular file")
-        with p.open("rb") as fh:
+        with open_regular(p, devices=True) as fh:  # a device is read up to the limit; a pipe is never waited on
             data = fh.read(MAX_FORECAST_BYTES + 1)
+    except NotRegularFile as exc:
+        raise ForecastError(f"{p}: {path_problem(exc, 'is a directory, not a forecast file')}") from None
     except OSError as exc:
         raise ForecastError(f"{p}: cannot read ({exc.strerror})") from None
     if len(data) > MAX_FORECAST_BYTES:

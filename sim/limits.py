@@ -16,10 +16,10 @@ abandoned, so it is an upper estimate of the redials).
 from __future__ import annotations
 
 import math
-import stat
 from pathlib import Path
 from typing import NamedTuple
 
+from busyhour.files import NotRegularFile, check_regular, path_problem
 from busyhour.router.config_limits import short
 from busyhour.sim.validate import ScenarioError
 
@@ -59,15 +59,11 @@ class SizeEstimate(NamedTuple):
 def check_file(path: Path, what: str = "file") -> None:
     """Refuse a missing path, a directory, a device or a file over ``MAX_FILE_BYTES`` before reading it."""
     try:
-        st = path.stat()
-    except FileNotFoundError:
-        raise ScenarioError(f"{path}: no such file") from None
+        st = check_regular(path)
+    except NotRegularFile as exc:
+        raise ScenarioError(f"{path}: {path_problem(exc)}, expected a {what}") from None
     except OSError as exc:
-        raise ScenarioError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    if stat.S_ISDIR(st.st_mode):
-        raise ScenarioError(f"{path}: is a directory, expected a {what}")
-    if not stat.S_ISREG(st.st_mode):
-        raise ScenarioError(f"{path}: not a regular file, expected a {what}")
+        raise ScenarioError(f"{path}: {path_problem(exc)}") from None
     if st.st_size > MAX_FILE_BYTES:
         raise ScenarioError(f"{path}: {st.st_size} bytes, more than the {MAX_FILE_BYTES} allowed for a {what}")
 

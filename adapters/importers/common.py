@@ -19,11 +19,12 @@ from __future__ import annotations
 import json
 import math
 import os
-import stat
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
+
+from busyhour.files import NotRegularFile, open_regular, path_problem
 
 MAX_FILE_BYTES = 4 * 1024 * 1024
 MAX_LINE_CHARS = 8192
@@ -108,13 +109,10 @@ def read_bytes(path: str | os.PathLike[str], *, budget: list[int] | None = None,
     too_big = f"larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB (with its includes); an imported " \
               "configuration is at most that size"
     try:
-        mode = p.stat().st_mode
-        if stat.S_ISDIR(mode):
-            raise SourceError(name, None, "is a directory, not a configuration file")
-        if stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode):  # open() would wait for a writer
-            raise SourceError(name, None, "is a pipe or socket, not a regular file")
-        with open(p, "rb") as fh:
+        with open_regular(p, devices=True) as fh:  # never waits on a pipe
             data = fh.read(left + 1)  # a file larger than the limit, or /dev/zero, stops here
+    except NotRegularFile as exc:
+        raise SourceError(name, None, path_problem(exc, "is a directory, not a configuration file")) from None
     except OSError as exc:
         raise SourceError(name, None, f"cannot read: {exc.strerror or exc}") from None
     if len(data) > left:

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import os
 import re
-import stat
 import struct
 import zlib
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import msgpack
+
+from busyhour import files
 
 MAX_PAYLOAD_BYTES = 64 << 20
 MAX_META_BYTES = 1 << 20
@@ -69,15 +70,10 @@ def unpack(data: bytes) -> Any:
 def open_regular(path: Path):
     """``path`` opened for reading in binary; JournalError when it is not a regular file (opening a named pipe would
     wait for a writer, and a read of a device need never end). The check is made on the opened file."""
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise JournalError(f"{path}: not a regular file")
-        os.set_blocking(fd, True)
-        return os.fdopen(fd, "rb")
-    except BaseException:
-        os.close(fd)
-        raise
+        return files.open_regular(path)
+    except files.NotRegularFile:
+        raise JournalError(f"{path}: not a regular file") from None
 
 
 def fsync_dir(path: Path) -> None:

@@ -56,7 +56,7 @@ def test_a_named_pipe_as_input_is_refused_not_waited_on(tmp_path, args):
     os.mkfifo(fifo)
     extra = ("--sl", "80/20") if args == ("staff",) else ()
     line = one_error_line(run(*args, fifo, *extra), 2)
-    assert "pipe or socket" in line
+    assert "in.fifo: is a named pipe, not a regular file" in line
 
 
 @pytest.mark.parametrize("make_args", [
@@ -118,6 +118,7 @@ def test_runs_without_calls_are_bounded_by_the_agents_they_simulate(tmp_path):
     (lambda p: p.write_text("queues = 1 = 2\n"), "not valid TOML"),
     (lambda p: p.write_text('[[queues]]\nname = "q"\ncolour = "red"\n'), "queues[0].colour: unknown key"),
     (lambda p: p.mkdir(), "is a folder; give the configuration file"),
+    (lambda p: os.mkfifo(p), "is a named pipe, not a regular file; give the configuration file"),
 ])
 def test_serve_with_a_bad_configuration_file_is_a_usage_error(tmp_path, write, words):
     cfg = tmp_path / "c.toml"

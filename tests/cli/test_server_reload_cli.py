@@ -69,7 +69,7 @@ def test_a_refused_reload_is_one_line_naming_the_reason(endpoint, tmp_path):
 @pytest.mark.parametrize("make, code, words", [
     (lambda p: p, 2, "center.toml: no such file; give the configuration file (TOML)"),
     (lambda p: (p.mkdir(), p)[1], 2, "center.toml: is a folder"),
-    (lambda p: (os.mkfifo(p), p)[1], 2, "center.toml: is not a regular file"),
+    (lambda p: (os.mkfifo(p), p)[1], 2, "center.toml: is a named pipe, not a regular file; give the configuration"),
     (lambda p: (p.write_bytes(b"\xff\xfe"), p)[1], 2, "not UTF-8"),
     (lambda p: (p.write_bytes(b"#" * ((16 << 20) + 1)), p)[1], 2, "over the 16,777,216-byte limit"),
 ])
