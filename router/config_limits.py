@@ -66,10 +66,20 @@ def check_seconds_bound(v: float, path: str) -> None:
         raise ConfigError(f"{path}: must be at most {MAX_SECONDS:g}, got {v:g}")
 
 
-def short(v: Any) -> str:
-    """A short description of a configuration value for a message: never a huge integer's digits (Python
-    refuses to print more than 4,300) nor a whole table."""
+def short(v: Any, none: str = "None") -> str:
+    """A short, safe description of a value for an error message, at most 50 characters: never a huge integer's
+    digits (Python refuses to print more than 4,300), nor a container's items (a whole table; a wire array may
+    be nested past the recursion limit), nor more than the first 40 characters of a string or bytes (a cut one
+    ends in ``...``). ``none`` names None: the wire protocol (protocol.py) says ``nil``."""
+    if v is None:
+        return none
     if isinstance(v, int) and not isinstance(v, bool) and v.bit_length() > 64:
         return f"an integer of {v.bit_length()} bits"
-    text = repr(v[:40] if isinstance(v, str) else v) if not isinstance(v, (list, dict)) else type(v).__name__
+    if isinstance(v, dict):
+        return f"a map of {len(v):,} {'entry' if len(v) == 1 else 'entries'}"
+    if isinstance(v, (list, tuple, set, frozenset)):
+        return f"{'a set' if isinstance(v, (set, frozenset)) else 'an array'} of {len(v):,} " \
+               f"{'item' if len(v) == 1 else 'items'}"
+    cut = isinstance(v, (str, bytes, bytearray)) and len(v) > 40
+    text = repr(v[:40]) + "..." if cut else repr(v)
     return text if len(text) <= 50 else text[:47] + "..."

@@ -19,7 +19,7 @@ from typing import Any, NamedTuple
 import msgpack
 
 from ..config import AGENT_SETTINGS, MAX_MEMBER_VALUE, QUEUE_SECONDS, QUEUE_SETTINGS
-from ..config_limits import INT_ID_RANGE, MAX_ID_BYTES
+from ..config_limits import INT_ID_RANGE, MAX_ID_BYTES, short
 from ..membership import MEMBER_SETTINGS
 from .plain import plain_problem
 from .replies import (  # the protocol's encoding, re-exported (__all__)
@@ -312,13 +312,8 @@ _ALL_OPS = {**ENGINE_OPS, **QUERY_OPS}
 
 
 def _show(v: Any) -> str:
-    """A short, safe description of a wire value for error messages."""
-    if v is None:
-        return "nil"
-    if type(v) is dict or type(v) is list:  # never repr a container: it may be nested past the recursion limit
-        return f"{'a map' if type(v) is dict else 'an array'} of {len(v)}"
-    text = repr(v[:40] if isinstance(v, (str, bytes)) else v)
-    return text if len(text) <= 40 else text[:37] + "..."
+    """A short, safe description of a wire value for error messages (None is msgpack's nil)."""
+    return short(v, "nil")
 
 
 def validate(req: Any) -> Command:

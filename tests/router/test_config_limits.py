@@ -10,7 +10,7 @@ from router_helpers import engine
 
 from busyhour.router import ConfigError, parse_config, parse_toml
 from busyhour.router import config as config_mod
-from busyhour.router.config_limits import MAX_ID_BYTES, MAX_SECONDS, MIN_RING_S
+from busyhour.router.config_limits import MAX_ID_BYTES, MAX_SECONDS, MIN_RING_S, short
 
 pytestmark = pytest.mark.usefixtures("each_engine")
 
@@ -113,3 +113,25 @@ def test_the_shortest_ring_timeout_moves_time_on_at_any_time_the_engine_takes():
     expired = [e for e in events if e.kind.name == "OFFER_EXPIRED"]
     assert 1 <= len(expired) <= 1.0 / MIN_RING_S + 1
     assert r.next_deadline() > t0 + 1.0
+
+
+@pytest.mark.parametrize("value, shown", [
+    (10**5000, "an integer of 16610 bits"),  # str() of it would raise: more than 4,300 digits
+    ({"a": 1, "b": 2}, "a map of 2 entries"),
+    ([[1]] * 3, "an array of 3 items"),
+    ((1,), "an array of 1 item"),
+    ("x" * 100, "'" + "x" * 40 + "'..."),  # cut, and shown to be cut
+    (b"\x00" * 100, "b'" + "\\x00" * 11 + "\\..."),
+    ("sales", "'sales'"),
+    (None, "None"),
+], ids=["huge-int", "map", "array", "tuple", "long-str", "long-bytes", "str", "none"])
+def test_short_names_a_value_without_printing_all_of_it(value, shown):
+    assert short(value) == shown and len(shown) <= 50
+
+
+def test_short_names_a_nested_array_without_recursing():
+    deep: list = []
+    for _ in range(100_000):  # repr() of it would pass the recursion limit
+        deep = [deep]
+    assert short(deep) == "an array of 1 item"
+    assert short(None, "nil") == "nil"

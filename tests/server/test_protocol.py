@@ -131,6 +131,18 @@ def test_each_bad_request_class_names_the_problem(req, code, words):
                         else None)
 
 
+@pytest.mark.parametrize("req, shown", [
+    ({"id": 1, "op": "ping"}, "field 'v' must be 1, got nil"),
+    ({"v": 1, "id": 1, "op": {"a": [1]}}, "field 'op' must be a string, got a map of 1 entry"),
+    ({"v": 1, "id": 1, "op": "z" * 1000}, "unknown op '" + "z" * 40 + "'..."),
+    ({"v": 1, "id": 1, "op": "arrive", "call": [[[]]] * 5, "queue": "q"}, "got an array of 5 items"),
+])
+def test_a_refusal_shows_the_value_shortened(req, shown):
+    """A value in a message is cut to its first 40 characters (marked), a map or array named by its size."""
+    item = _one(req)
+    assert isinstance(item, P.Refused) and item.message.endswith(shown), item.message
+
+
 def test_replies_and_batch_join_are_valid_msgpack():
     ev = Event(3, 1.5, EventKind.CALL_OFFERED, "c1", "a1", "sales", "", 16.5)
     one = P.ok_reply(9, [ev])
