@@ -24,6 +24,7 @@ No distribution owns a random state: the caller passes the
 from __future__ import annotations
 
 import csv
+import io
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -132,15 +133,16 @@ class Empirical:
 Distribution = Exponential | LogNormal | Gamma | Weibull | Constant | Never | Empirical
 
 
-def load_durations_csv(path: Path, column: str | None = None, max_rows: int = 10_000_000) -> np.ndarray:
-    """Read positive durations (seconds) from ``path``.
+def load_durations_csv(path: Path, column: str | None = None, max_rows: int = 10_000_000,
+                       text: str | None = None) -> np.ndarray:
+    """Read positive durations (seconds) from ``path`` (or from ``text``, its contents already read).
 
     With a header row, ``column`` names the column (default: the first); a
     file of bare numbers has no header. Raises ``ValueError`` naming the file,
     line and problem.
     """
     values: list[float] = []
-    with open(path, newline="", encoding="utf-8") as fh:
+    with (open(path, newline="", encoding="utf-8") if text is None else io.StringIO(text, newline="")) as fh:
         rows = csv.reader(fh)
         col = 0
         for lineno, row in enumerate(rows, start=1):

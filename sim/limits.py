@@ -16,16 +16,17 @@ abandoned, so it is an upper estimate of the redials).
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
 from typing import NamedTuple
 
-from busyhour.files import NotRegularFile, check_regular, path_problem
+from busyhour.files import NotRegularFile, open_regular, path_problem
 from busyhour.router.config_limits import short
 from busyhour.sim.validate import ScenarioError
 
 __all__ = ["MAX_AGENTS", "MAX_AGENT_PERIODS", "MAX_AGENT_RUNS", "MAX_PERIODS", "MAX_CALLS_PER_INTERVAL", "MAX_CALLS_PER_RUN",
            "MAX_CALLS_TOTAL", "MAX_DRAIN_S", "MAX_FILE_BYTES", "MAX_HORIZON_S", "MAX_INTERVALS",
-           "MAX_REDIAL_ATTEMPTS", "MAX_REPLICATIONS", "MAX_SEED", "MIN_INTERVAL_S", "SizeEstimate", "check_file",
+           "MAX_REDIAL_ATTEMPTS", "MAX_REPLICATIONS", "MAX_SEED", "MIN_INTERVAL_S", "SizeEstimate", "read_file",
            "check_seed", "check_size", "estimate_calls"]
 
 MAX_HORIZON_S = 366 * 86_400.0  #: a year
@@ -56,16 +57,25 @@ class SizeEstimate(NamedTuple):
         return self.calls_per_run * self.runs
 
 
-def check_file(path: Path, what: str = "file") -> None:
-    """Refuse a missing path, a directory, a device or a file over ``MAX_FILE_BYTES`` before reading it."""
+def read_file(path: Path, what: str = "file") -> bytes:
+    """The bytes of ``path``; ScenarioError when it is missing, not a regular file (checked on the file opened, so
+    a path swapped for a pipe is never waited on) or larger than ``MAX_FILE_BYTES`` (more is never read)."""
     try:
-        st = check_regular(path)
-    except NotRegularFile as exc:
-        raise ScenarioError(f"{path}: {path_problem(exc)}, expected a {what}") from None
-    except OSError as exc:
-        raise ScenarioError(f"{path}: {path_problem(exc)}") from None
-    if st.st_size > MAX_FILE_BYTES:
-        raise ScenarioError(f"{path}: {st.st_size} bytes, more than the {MAX_FILE_BYTES} allowed for a {what}")
+        with open_regular(path) as fh:
+            size = os.fstat(fh.fileno()).st_size
+            data = fh.read(MAX_FILE_BYTES + 1) if size <= MAX_FILE_BYTES else b""
+    except (NotRegularFile, OSError) as exc:
+        raise _file_error(path, exc, what) from None
+    size = max(size, len(data))  # a file that grew while it was read is refused too
+    if size > MAX_FILE_BYTES:
+        raise ScenarioError(f"{path}: {size} bytes, more than the {MAX_FILE_BYTES} allowed for a {what}")
+    return data
+
+
+def _file_error(path: Path, exc: OSError, what: str) -> ScenarioError:
+    if isinstance(exc, NotRegularFile):
+        return ScenarioError(f"{path}: {path_problem(exc)}, expected a {what}")
+    return ScenarioError(f"{path}: {path_problem(exc)}")
 
 
 def check_seed(seed: object, key: str = "seed") -> int:

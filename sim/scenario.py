@@ -154,11 +154,9 @@ def run_cache(scn: Scenario) -> dict:
 
 def load_scenario(path: str | Path) -> Scenario:
     path = Path(path)
-    limits.check_file(path, "scenario TOML file")
+    data = limits.read_file(path, "scenario TOML file")
     try:
-        raw, problem = toml_problem(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ScenarioError(f"{path}: no such file") from None
+        raw, problem = toml_problem(data.decode("utf-8"))
     except UnicodeDecodeError as exc:
         raise ScenarioError(f"{path}: not valid TOML: {exc}") from None
     if problem is not None:

@@ -34,8 +34,8 @@ def parse_dist(t: dict, key: str, p: str, base_dir: Path, *, required: bool = Fa
     if kind == "empirical":
         csv_path = base_dir / _get(spec, "csv", dp, str, required=True)
         try:
-            limits.check_file(csv_path, "durations CSV")
-            values = d.load_durations_csv(csv_path, _get(spec, "column", dp, str))
+            text = limits.read_file(csv_path, "durations CSV").decode("utf-8")
+            values = d.load_durations_csv(csv_path, _get(spec, "column", dp, str), text=text)
         except (OSError, ValueError) as exc:
             raise ScenarioError(f"{dp}.csv: {exc}") from None
         return d.Empirical(values, str(csv_path))

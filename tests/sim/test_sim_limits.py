@@ -205,3 +205,21 @@ def test_any_agent_range_text_gives_counts_within_limits_or_an_error(text):
     else:
         assert 1 <= len(counts) <= MAX_POINTS and all(0 <= n <= limits.MAX_AGENTS for n in counts)
     assert time.perf_counter() - t0 < 1.0
+
+
+def test_files_are_checked_as_opened_and_never_waited_on(tmp_path, monkeypatch):
+    """A scenario or durations CSV is checked on the file opened: a pipe is refused at once, and a file whose
+    ``stat`` said small but that is larger when read is refused without reading past the limit."""
+    fifo = tmp_path / "d.csv"
+    os.mkfifo(fifo)
+    with pytest.raises(ScenarioError, match=r"d\.csv: is a named pipe, not a regular file, expected a durations"):
+        limits.read_file(fifo, "durations CSV")
+    big = tmp_path / "s.toml"
+    big.write_bytes(b"#" * 200)
+    monkeypatch.setattr(limits, "MAX_FILE_BYTES", 100)
+    with pytest.raises(ScenarioError, match="s.toml: 200 bytes, more than the 100"):
+        limits.read_file(big, "scenario TOML file")
+    real_fstat = os.fstat
+    monkeypatch.setattr(limits.os, "fstat", lambda fd: os.stat_result((*real_fstat(fd)[:6], 10, *real_fstat(fd)[7:])))
+    with pytest.raises(ScenarioError, match="s.toml: 101 bytes, more than the 100"):  # read stops at 101
+        limits.read_file(big, "scenario TOML file")
