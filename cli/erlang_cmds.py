@@ -16,8 +16,8 @@ import typer
 
 from .common import format_option, out_option
 from .erlang_output import (
-    MAX_COUNT, Column, Format, check_table_rows, check_work, emit, erl_cell, option_error, parse_counts, parse_sl,
-    prob_cell, usage,
+    MAX_COUNT, Column, Format, check_table_rows, check_wait, check_work, emit, erl_cell, option_error, parse_counts,
+    parse_sl, prob_cell, usage,
 )
 
 FORMAT = format_option()
@@ -27,7 +27,7 @@ CALLS = typer.Option(None, "--calls", help="Calls offered per interval (with --a
 INTERVAL = typer.Option(None, "--interval-min", show_default=False,
                         help="Interval length in minutes (1 to 10080) for --calls; default 30.")
 THRESHOLD = typer.Option(None, "--threshold-s", show_default=False,
-                         help="SL threshold, s; default 20; not with --sl, which gives its own.")
+                         help="SL threshold, s (0 to 86400); default 20; not with --sl, which gives its own.")
 DEFAULT_INTERVAL_MIN = 30.0
 DEFAULT_THRESHOLD_S = 20.0
 
@@ -157,19 +157,21 @@ def cmd_c(load: Optional[float] = LOAD, calls: Optional[float] = CALLS,
           agents: Optional[str] = typer.Option(None, "--agents", "-n", help="N, FIRST:LAST[:STEP] or N,N,..."),
           sl: Optional[str] = typer.Option(None, "--sl", help="Target such as 80/20: find the least agents."),
           threshold_s: Optional[float] = THRESHOLD,
-          asa_s: Optional[float] = typer.Option(None, "--asa-s", help="Target ASA, s: find the least agents."),
+          asa_s: Optional[float] = typer.Option(None, "--asa-s", help="Target ASA, s (up to 86400): find the least "
+                                                                      "agents."),
           max_occupancy: Optional[float] = typer.Option(None, "--max-occupancy", help="Occupancy cap, e.g. 0.9."),
           fmt: Format = FORMAT, out: Optional[Path] = OUT) -> None:
     """Erlang C: P(wait), service level, ASA and occupancy; required agents with --sl / --asa-s."""
-    from busyhour.erlang import agents_for_asa, agents_for_service_level, asa, erlang_c, occupancy, service_level, work
+    from busyhour.erlang import agents_for_asa, agents_for_service_level, erlang_c_metrics, work
 
     a = _load(load, calls, aht_s, interval_min)
     target, threshold_s = _target(sl, threshold_s)
+    check_wait(asa_s, "--asa-s", positive=True)
     if max_occupancy is not None and target is None and asa_s is None:
         usage("--max-occupancy caps the search for the least agents: give --sl or --asa-s with it")
     given = _counts(agents, "--agents", fmt)
-    if given is not None:  # erlang_c, service_level and asa each walk the counts
-        check_work(3 * work.erlang_c_steps(given, a), f"--agents {agents} at {a:g} Erl", ascending_helps=True)
+    if given is not None:  # one Erlang C walk per count gives every column
+        check_work(work.erlang_c_steps(given, a), f"--agents {agents} at {a:g} Erl", ascending_helps=True)
     try:
         n_req = None
         if target is not None or asa_s is not None:
@@ -177,9 +179,9 @@ def cmd_c(load: Optional[float] = LOAD, calls: Optional[float] = CALLS,
             need += [agents_for_asa(a, aht_s, asa_s, max_occupancy)] if asa_s is not None else []
             n_req = max(need)
         ns, answer = _agent_counts(given, n_req, "--asa-s")
+        m = erlang_c_metrics(ns, a, aht_s, threshold_s)
         rows = [CRow(n, a, float(p), float(s), float(q), float(o)) for n, p, s, q, o in
-                zip(ns, erlang_c(ns, a), service_level(ns, a, aht_s, threshold_s), asa(ns, a, aht_s),
-                    occupancy(ns, a))]
+                zip(ns, m.p_wait, m.service_level, m.asa_s, m.occupancy)]
     except ValueError as exc:
         option_error(exc, _names(load))
     emit(rows, C_COLS, fmt, title=f"Erlang C at {a:g} Erl, AHT {aht_s:g} s, SL threshold {threshold_s:g} s",
@@ -188,8 +190,9 @@ def cmd_c(load: Optional[float] = LOAD, calls: Optional[float] = CALLS,
 
 def _target(sl: Optional[str], threshold_s: Optional[float]) -> tuple[Optional[float], float]:
     """(target SL, threshold) from ``--sl 80/20``, or (None, ``--threshold-s`` or 20) without it;
-    both at once are refused (the threshold would be ignored)."""
+    both at once are refused (the threshold would be ignored); either threshold at most a day."""
     if sl is None:
+        check_wait(threshold_s, "--threshold-s")
         return None, DEFAULT_THRESHOLD_S if threshold_s is None else threshold_s
     if threshold_s is not None:
         usage(f"--sl {sl} gives the threshold ({sl.rpartition('/')[2]} s), so --threshold-s {threshold_s:g} "
@@ -211,7 +214,8 @@ def _agent_counts(given: Optional[list[int]], n_req: Optional[int], other_target
 
 def cmd_a(load: Optional[float] = LOAD, calls: Optional[float] = CALLS,
           aht_s: float = typer.Option(180.0, "--aht-s", help="Average handling time, seconds."),
-          patience_s: float = typer.Option(..., "--patience-s", help="Mean caller patience, s (inf = Erlang C)."),
+          patience_s: float = typer.Option(..., "--patience-s", help="Mean caller patience, s (0 to 86400; inf = "
+                                                                     "Erlang C)."),
           interval_min: Optional[float] = INTERVAL,
           agents: Optional[str] = typer.Option(None, "--agents", "-n", help="N, FIRST:LAST[:STEP] or N,N,..."),
           sl: Optional[str] = typer.Option(None, "--sl", help="Target such as 80/20: find the least agents."),
@@ -223,8 +227,9 @@ def cmd_a(load: Optional[float] = LOAD, calls: Optional[float] = CALLS,
 
     a = _load(load, calls, aht_s, interval_min)
     target, threshold_s = _target(sl, threshold_s)
+    check_wait(patience_s, "--patience-s", allow_inf=True)
     given = _counts(agents, "--agents", fmt)
-    if given is not None and aht_s > 0 and patience_s >= 0 and threshold_s >= 0:  # bad values: refused below
+    if given is not None and aht_s > 0:  # a bad --aht-s is refused below
         check_work(work.erlang_a_steps(given, a, aht_s, patience_s, threshold_s), f"--agents {agents} at {a:g} Erl")
     try:
         n_req = None
@@ -251,8 +256,9 @@ def cmd_trunks(load: Optional[float] = typer.Option(None, "--load", help="Offere
     if (load is None) == (lines is None):
         usage("give exactly one of --load (find the lines) or --lines (find the load)")
     ns = _counts(lines, "--lines", fmt)
-    if ns is not None:
-        check_work(work.load_for_blocking_steps(ns), f"--lines {lines}")
+    if ns is not None:  # the solver's walks depend on the target (a bad --blocking is refused below)
+        check_work(work.load_for_blocking_steps(ns, blocking if 0.0 < blocking < 1.0 else 1e-300),
+                   f"--lines {lines} at blocking {blocking:g}")
     try:
         if load is not None:
             n = trunks_for_blocking(load, blocking)

@@ -163,10 +163,25 @@ def parse_sl(text: str) -> tuple[float, float]:
         raise typer.BadParameter(f"{text!r}: the target {left.strip()} {read}; it must be above 0 and "
                                  "below 100 % (a number above 1 is a percent, up to 1 a fraction: 80 or 0.8 "
                                  "for 80 %, 0.01 for 1 %)", param_hint="'--sl'")
-    if not (math.isfinite(threshold) and threshold >= 0):
-        raise typer.BadParameter(f"{text!r}: the seconds {right.strip()} must be a finite number >= 0",
-                                 param_hint="'--sl'")
+    from busyhour.erlang._validate import MAX_WAIT_S
+
+    if not 0.0 <= threshold <= MAX_WAIT_S:  # NaN fails too
+        raise typer.BadParameter(f"{text!r}: the seconds {right.strip()} must be a finite number >= 0 and at most "
+                                 f"{MAX_WAIT_S:,.0f} (a day)", param_hint="'--sl'")
     return share, threshold
+
+
+def check_wait(value: Optional[float], option: str, *, positive: bool = False, allow_inf: bool = False) -> None:
+    """Refuse, before any work, a time in seconds outside the library's bound (0 to a day; see
+    ``busyhour.erlang._validate.wait``), naming ``option``; None (not given) passes."""
+    from busyhour.erlang._validate import wait
+
+    if value is None:
+        return
+    try:
+        wait(option, value, positive=positive, allow_inf=allow_inf)
+    except ValueError as exc:
+        usage(str(exc))
 
 
 def check_table_rows(rows: int, fmt: Format, what: str) -> None:

@@ -12,7 +12,7 @@ from typing import Any, Optional
 import typer
 
 from .common import format_option, info, input_path, out_option, plot_option, write_output
-from .erlang_output import Column, Format, check_table_rows, emit, option_error, parse_sl, usage
+from .erlang_output import Column, Format, check_table_rows, check_wait, emit, option_error, parse_sl, usage
 
 STAFF_COLS = [
     Column("interval_start", "interval"), Column("calls", "calls", "{:.0f}"), Column("aht_s", "AHT (s)", "{:.0f}"),
@@ -60,7 +60,8 @@ def cmd_staff(forecast: Path = typer.Argument(..., help="CSV: interval_start,cal
               aht_s: Optional[float] = typer.Option(None, "--aht-s", help="AHT, s, for rows without aht_s."),
               shrinkage: float = typer.Option(0.0, "--shrinkage", help="Fraction of paid time off the phones."),
               max_occupancy: Optional[float] = typer.Option(None, "--max-occupancy", help="Occupancy cap, e.g. 0.9."),
-              patience_s: Optional[float] = typer.Option(None, "--patience-s", help="Mean patience, s: use Erlang A."),
+              patience_s: Optional[float] = typer.Option(None, "--patience-s",
+                                                         help="Mean patience, s (0 to 86400): use Erlang A."),
               trunk_blocking: float = typer.Option(0.01, "--trunk-blocking", help="Blocking target for trunks."),
               plot: Optional[Path] = plot_option("Save a plot of agents and SL per interval (png, pdf, svg, …)."),
               fmt: Format = format_option(), out: Optional[Path] = out_option()) -> None:
@@ -71,6 +72,7 @@ def cmd_staff(forecast: Path = typer.Argument(..., help="CSV: interval_start,cal
     from busyhour.erlang import ForecastError, plan_staffing, read_forecast
 
     target, threshold_s = parse_sl(sl)
+    check_wait(patience_s, "--patience-s", allow_inf=True)
     try:
         fc = read_forecast(forecast)
     except ForecastError as exc:

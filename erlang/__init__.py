@@ -13,11 +13,13 @@ underneath, all in one module so that numba's per-file cache stays coherent).
 from .erlang_a import ErlangAResult, agents_for_erlang_a, erlang_a
 from .forecast import Forecast, ForecastError, ForecastInterval, parse_forecast, read_forecast
 from .formulas import (
+    ErlangCResult,
     ExtendedErlangB,
     asa,
     carried_load,
     erlang_b,
     erlang_c,
+    erlang_c_metrics,
     extended_erlang_b,
     load_erlangs,
     load_for_blocking,
@@ -31,6 +33,7 @@ from .staffing import agents_for_asa, agents_for_service_level
 
 __all__ = [
     "ErlangAResult",
+    "ErlangCResult",
     "ExtendedErlangB",
     "Forecast",
     "ForecastError",
@@ -45,6 +48,7 @@ __all__ = [
     "erlang_a",
     "erlang_b",
     "erlang_c",
+    "erlang_c_metrics",
     "extended_erlang_b",
     "load_erlangs",
     "load_for_blocking",

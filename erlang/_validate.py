@@ -10,7 +10,8 @@ Python and numpy numbers (``np.int64``, ``np.float32``, arrays) are accepted.
 Limits (docs/erlang.md): counts 0 to ``MAX_COUNT``; a positive load at least
 ``MIN_LOAD_ERL`` (smaller ones overflow the recursion's ratios); searches
 (agents, lines) only for loads below ``MAX_COUNT``, since their answer
-exceeds the load.
+exceeds the load; waits (thresholds, ASA targets, mean patience) at most
+``MAX_WAIT_S``, a day.
 """
 
 from __future__ import annotations
@@ -23,6 +24,10 @@ from .kernels import MAX_COUNT, MIN_LOAD_ERL
 
 #: Loads at or above this have no staffing / trunk answer within MAX_COUNT.
 MAX_SEARCH_LOAD_ERL = float(MAX_COUNT)
+#: Longest service-level threshold, ASA target or mean patience, in seconds: a day, the bound the simulator
+#: puts on its durations and its sl_threshold_s (``sim.limits.MAX_DURATION_S``).  Planners work in seconds
+#: to minutes; a mean patience that long is, for planning, no abandonment (give inf: Erlang C).
+MAX_WAIT_S = 86_400.0
 
 
 class ArgumentTypeError(TypeError, ValueError):
@@ -105,6 +110,18 @@ def load(name: str, value, *, search: bool = False) -> np.ndarray:
         if np.any(bad):
             raise ValueError(f"{name} must be below {MAX_SEARCH_LOAD_ERL:.0e} Erlangs to search for a count: "
                              f"the answer would exceed {MAX_COUNT:,} (got {_first_bad(arr, bad)!r})")
+    return arr
+
+
+def wait(name: str, value, *, positive: bool = False, allow_inf: bool = False) -> np.ndarray:
+    """A waiting time in seconds: 0 (or > 0 with ``positive``) to ``MAX_WAIT_S``; ``inf`` too with
+    ``allow_inf`` (a patience of inf is Erlang C).  NaN and -inf are refused with the same message."""
+    arr = _numeric(name, value, "a number of seconds").astype(np.float64)
+    ok = (arr > 0.0 if positive else arr >= 0.0) & ((arr <= MAX_WAIT_S) | (allow_inf & (arr == np.inf)))
+    if not ok.all():
+        span = "above 0 and at most" if positive else "between 0 and"
+        raise ValueError(f"{name} must be {span} {MAX_WAIT_S:,.0f} s (a day){', or inf' if allow_inf else ''} "
+                         f"(got {_first_bad(arr, ~ok)!r})")
     return arr
 
 

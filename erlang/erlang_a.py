@@ -7,7 +7,8 @@ calls (abandoned calls count against it), as in Mandelbaum & Zeltyn,
 "The M/M/n+G queue: summary of performance measures".
 
 Limits: loads as in :mod:`.formulas` (the search below 1e9 Erlangs, answers up
-to 10**9 agents); an evaluation whose queue would hold more than 5,000,000
+to 10**9 agents); patience and threshold 0 to 86,400 s (a day; patience
+also inf); an evaluation whose queue would hold more than 5,000,000
 callers ((load - agents) x patience_s / aht_s) is refused.  ``patience_s = inf``
 is Erlang C (identical results for N > A); ``patience_s = 0`` is the Erlang B
 loss system.  Zero agents and agents below
@@ -46,7 +47,7 @@ class ErlangAResult(NamedTuple):
 def _args(agents, load, aht_s, patience_s, threshold_s):
     return (v.count("agents", agents), v.load("load", load),
             v.real("aht_s", aht_s, low_open=True),
-            v.real("patience_s", patience_s, allow_inf=True), v.real("threshold_s", threshold_s))
+            v.wait("patience_s", patience_s, allow_inf=True), v.wait("threshold_s", threshold_s))
 
 
 def _check_queue_length(n, a, aht, patience):
@@ -80,8 +81,8 @@ def agents_for_erlang_a(load, aht_s, patience_s, threshold_s=20.0, *, target_sl=
         raise ValueError("target_sl or max_abandon must be given")
     a = v.load("load", load, search=True)
     aht = v.real("aht_s", aht_s, low_open=True)
-    pat = v.real("patience_s", patience_s, allow_inf=True)
-    thr = v.real("threshold_s", threshold_s)
+    pat = v.wait("patience_s", patience_s, allow_inf=True)
+    thr = v.wait("threshold_s", threshold_s)
     tsl = np.nan if target_sl is None else v.probability("target_sl", target_sl)
     mab = np.nan if max_abandon is None else v.probability("max_abandon", max_abandon)
     occ = 1.0 if max_occupancy is None else v.real("max_occupancy", max_occupancy,

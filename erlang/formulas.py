@@ -15,14 +15,17 @@ mpmath) for loads 0.01 to 50,000 Erlangs and up to 100,000 servers; values
 below ~1e-300 are returned as the nearest tiny double or 0.0.
 
 Limits (checked before any work; see ``_validate``): counts 0 to 10**9; a
-load is 0 or a finite number >= 1e-18 Erlangs; the searches
-(:func:`trunks_for_blocking`, the staffing functions) need a load below 1e9
-Erlangs and raise ``ValueError`` when no count up to 10**9 meets the target.
-Every function answers in bounded time for any accepted input (at most
-about 61 sqrt(A) + 350 recursion steps per value, about 2 x 10**6 near 10**9
-Erlangs, plus a capped Newton iteration; ascending counts above the load
-share one walk, ``kernels.inv_erlang_b_walk``). ``work`` estimates the
-steps of a whole input, for callers that bound it (the command line does).
+load is 0 or a finite number >= 1e-18 Erlangs; a service-level threshold 0
+to 86,400 s (a day); the searches (:func:`trunks_for_blocking`, the staffing
+functions) need a load below 1e9 Erlangs and raise ``ValueError`` when no
+count up to 10**9 meets the target.  Every function answers in bounded time
+for any accepted input (at most about 61 sqrt(A) + 350 recursion steps per
+value, about 2 x 10**6 near 10**9 Erlangs, plus a capped Newton iteration;
+ascending counts above the load share one walk,
+``kernels.inv_erlang_b_walk``).  :func:`erlang_c_metrics` gives P(wait),
+service level, ASA and occupancy from one walk per count.  ``work``
+estimates the steps of a whole input, for callers that bound it (the
+command line does).
 """
 
 from __future__ import annotations
@@ -126,26 +129,53 @@ def load_for_blocking(servers, target):
     return v.shaped(out, shape)
 
 
+class ErlangCResult(NamedTuple):
+    """Result of :func:`erlang_c_metrics`; each field a float (or array)."""
+
+    p_wait: float | np.ndarray
+    """Probability of waiting, C(N, A); 1 when agents <= load."""
+    service_level: float | np.ndarray
+    """P(wait <= threshold_s); 0 when agents <= load."""
+    asa_s: float | np.ndarray
+    """Average speed of answer, seconds, C AHT / (N - A); inf when agents <= load."""
+    occupancy: float | np.ndarray
+    """Fraction of time agents are busy, min(A / N, 1) (as :func:`occupancy`)."""
+
+
 def _c_family(agents, load, aht_s=1.0, threshold_s=0.0):
+    """One Erlang C kernel pass: ``(shape, n, a, p_wait, sl, asa_s)`` as flat arrays."""
     n = v.count("agents", agents)
     a = v.load("load", load)
     aht = v.real("aht_s", aht_s, low_open=True)
-    thr = v.real("threshold_s", threshold_s)
+    thr = v.wait("threshold_s", threshold_s)
     shape, (n, a, aht, thr) = v.flat(n, a, aht, thr)
     p_wait = np.empty(n.shape[0])
     sl = np.empty(n.shape[0])
     asa_aht = np.empty(n.shape[0])
     with np.errstate(over="ignore"):
-        x_sl = thr / aht  # inf (a huge threshold over a tiny AHT) is a valid limit
+        x_sl = thr / aht  # inf (a long threshold over a tiny AHT) is a valid limit
     k.erlang_c_kernel(n, a, x_sl, p_wait, sl, asa_aht)
     with np.errstate(over="ignore", invalid="ignore"):
         asa_s = asa_aht * aht  # an absurd AHT near 1e308 overflows to inf seconds
-    return shape, p_wait, sl, asa_s
+    return shape, n, a, p_wait, sl, asa_s
+
+
+def erlang_c_metrics(agents, load, aht_s, threshold_s=20.0) -> ErlangCResult:
+    """P(wait), service level, ASA and occupancy of M/M/N from one Erlang C walk per count.
+
+    Bit for bit what :func:`erlang_c`, :func:`service_level`, :func:`asa` and
+    :func:`occupancy` return for the same arguments, at a third of their
+    combined cost (they share this kernel call; ascending counts at one load
+    share one walk, as in each of them).
+    """
+    shape, n, a, p_wait, sl, asa_s = _c_family(agents, load, aht_s, threshold_s)
+    return ErlangCResult(v.shaped(p_wait, shape), v.shaped(sl, shape), v.shaped(asa_s, shape),
+                         v.shaped(_occupancy(n, a), shape))
 
 
 def erlang_c(agents, load):
     """Probability of waiting (Erlang C) in M/M/N; 1 when agents <= load."""
-    shape, p_wait, _, _ = _c_family(agents, load)
+    shape, _, _, p_wait, _, _ = _c_family(agents, load)
     return v.shaped(p_wait, shape)
 
 
@@ -154,15 +184,23 @@ def service_level(agents, load, aht_s, threshold_s):
 
     Evaluated as ``(1 - C) - C expm1(-(N - A) t / AHT)``, a sum of two
     non-negative terms, so small service levels keep full relative precision.
+    ``threshold_s`` is 0 to 86,400 s (a day, ``_validate.MAX_WAIT_S``).
     """
-    shape, _, sl, _ = _c_family(agents, load, aht_s, threshold_s)
+    shape, _, _, _, sl, _ = _c_family(agents, load, aht_s, threshold_s)
     return v.shaped(sl, shape)
 
 
 def asa(agents, load, aht_s):
     """Average speed of answer in seconds, C AHT / (N - A); ``inf`` when agents <= load."""
-    shape, _, _, asa_s = _c_family(agents, load, aht_s)
+    shape, _, _, _, _, asa_s = _c_family(agents, load, aht_s)
     return v.shaped(asa_s, shape)
+
+
+def _occupancy(n: np.ndarray, a: np.ndarray) -> np.ndarray:
+    nf = n.astype(np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.where(n > a, a / np.where(n > 0, nf, 1.0), np.where(a > 0, 1.0, 0.0))
+    return out.astype(np.float64)
 
 
 def occupancy(agents, load):
@@ -172,10 +210,7 @@ def occupancy(agents, load):
     (1.0); zero agents with zero load give 0.0.
     """
     shape, (n, a) = v.flat(v.count("agents", agents), v.load("load", load))
-    nf = n.astype(np.float64)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out = np.where(n > a, a / np.where(n > 0, nf, 1.0), np.where(a > 0, 1.0, 0.0))
-    return v.shaped(out.astype(np.float64), shape)
+    return v.shaped(_occupancy(n, a), shape)
 
 
 def scheduled_staff(agents, shrinkage):
@@ -208,6 +243,7 @@ def load_erlangs(calls, interval_s, aht_s):
     return out.item() if out.ndim == 0 else out
 
 
-__all__ = ["ExtendedErlangB", "asa", "carried_load", "erlang_b", "erlang_c", "extended_erlang_b", "load_erlangs",
+__all__ = ["ErlangCResult", "ExtendedErlangB", "asa", "carried_load", "erlang_b", "erlang_c", "erlang_c_metrics",
+           "extended_erlang_b", "load_erlangs",
            "load_for_blocking", "occupancy", "scheduled_staff", "service_level",
            "trunks_for_blocking"]

@@ -430,7 +430,8 @@ def extended_erlang_b_kernel(n, a0, recall, offered, blocking, iters):
     g(x) = x - a0 - recall * x B(n, x) is increasing (the lost traffic x B has
     slope in (0, 1)), g(a0) <= 0 <= g(a0 / (1 - recall)), so the root is
     unique; it is found by Newton steps kept inside that bracket, with
-    d(xB)/dx = B (1 + n - x + x B).
+    d(xB)/dx = B (1 + n - x + x B), until the step or the bracket is below an ulp or g is down to its
+    rounding (a few ulps of x): past that point Newton hopped between two doubles up to the 300-step cap.
     """
     for k in range(n.shape[0]):
         nk = n[k]
@@ -461,7 +462,7 @@ def extended_erlang_b_kernel(n, a0, recall, offered, blocking, iters):
             x_new = x - g / slope if slope > 0.0 else -1.0
             if not (lo <= x_new <= hi):
                 x_new = 0.5 * (lo + hi)
-            done = abs(x_new - x) <= 2e-16 * x or hi - lo <= 2e-16 * hi
+            done = abs(x_new - x) <= 2e-16 * x or hi - lo <= 2e-16 * hi or abs(g) <= 9e-16 * x
             x = x_new
             if done:
                 break

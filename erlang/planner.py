@@ -25,7 +25,7 @@ import numpy as np
 from . import _validate as v
 from .erlang_a import agents_for_erlang_a, erlang_a
 from .forecast import Forecast, ForecastInterval
-from .formulas import asa, occupancy, scheduled_staff, service_level, trunks_for_blocking
+from .formulas import erlang_c_metrics, scheduled_staff, trunks_for_blocking
 from .staffing import agents_for_service_level
 
 
@@ -89,13 +89,13 @@ def plan_staffing(forecast: Forecast | list[ForecastInterval], *, target_sl: flo
     if not rows:
         raise ValueError("forecast has no intervals")
     v.probability("target_sl", target_sl)
-    v.real("threshold_s", threshold_s)
+    v.wait("threshold_s", threshold_s)
     v.real("shrinkage", shrinkage, high=1.0, high_open=True)
     v.probability("trunk_blocking", trunk_blocking)
     if max_occupancy is not None:
         v.real("max_occupancy", max_occupancy, low_open=True, high=1.0)
     if patience_s is not None:
-        v.real("patience_s", patience_s, allow_inf=True)
+        v.wait("patience_s", patience_s, allow_inf=True)
     if aht_s is not None:
         v.real("aht_s", aht_s, low_open=True)
     missing = [r.interval_start for r in rows if r.aht_s is None]
@@ -118,8 +118,9 @@ def plan_staffing(forecast: Forecast | list[ForecastInterval], *, target_sl: flo
     if patience_s is None:
         model = "erlang_c"
         n = agents_for_service_level(a, h, threshold_s, target_sl, max_occupancy)
-        s, q = service_level(n, a, h, threshold_s), asa(n, a, h)
-        o, ab, trunk_load = occupancy(n, a), np.zeros_like(a), a * (1.0 + q / h)
+        m = erlang_c_metrics(n, a, h, threshold_s)  # one walk per interval for SL, ASA and occupancy
+        s, q, o = m.service_level, m.asa_s, m.occupancy
+        ab, trunk_load = np.zeros_like(a), a * (1.0 + q / h)
     else:
         model = "erlang_a"
         n = agents_for_erlang_a(a, h, patience_s, threshold_s, target_sl=target_sl,

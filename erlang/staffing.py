@@ -4,7 +4,8 @@ Both searches start at the first agent count above the load (and at the
 occupancy floor ceil(load / max_occupancy)) and step upwards one agent at a
 time, advancing the Erlang B recursion by one term per step: O(sqrt(A)) work
 per value even at 50,000 Erlangs.  Loads must be below 1e9 Erlangs and the
-answer at most 10**9 agents (else ``ValueError``).  The scan evaluates exactly the arithmetic
+answer at most 10**9 agents (else ``ValueError``); thresholds and ASA
+targets at most 86,400 s (a day).  The scan evaluates exactly the arithmetic
 of :func:`~busyhour.erlang.service_level` / :func:`~busyhour.erlang.asa`, so
 the answer N meets the target and N - 1 does not, bit for bit.
 """
@@ -31,7 +32,7 @@ def agents_for_service_level(load, aht_s, threshold_s, target, max_occupancy=Non
     """
     a = v.load("load", load, search=True)
     aht = v.real("aht_s", aht_s, low_open=True)
-    thr = v.real("threshold_s", threshold_s)
+    thr = v.wait("threshold_s", threshold_s)
     tgt = v.probability("target", target)
     shape, (a, aht, thr, tgt, occ) = v.flat(a, aht, thr, tgt, _occ(max_occupancy))
     out = np.empty(a.shape[0], dtype=np.int64)
@@ -42,10 +43,10 @@ def agents_for_service_level(load, aht_s, threshold_s, target, max_occupancy=Non
 
 
 def agents_for_asa(load, aht_s, target_s, max_occupancy=None):
-    """Least agents N with asa(N, load, aht_s) <= target_s (seconds, > 0)."""
+    """Least agents N with asa(N, load, aht_s) <= target_s (seconds, above 0 up to 86,400, a day)."""
     a = v.load("load", load, search=True)
     aht = v.real("aht_s", aht_s, low_open=True)
-    tgt = v.real("target_s", target_s, low_open=True)
+    tgt = v.wait("target_s", target_s, positive=True)
     shape, (a, aht, tgt, occ) = v.flat(a, aht, tgt, _occ(max_occupancy))
     out = np.empty(a.shape[0], dtype=np.int64)
     k.staff_kernel(a, aht, np.zeros_like(a), tgt, 1, occ, out)

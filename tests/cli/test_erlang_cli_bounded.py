@@ -19,38 +19,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
 
-import busyhour.erlang as erlang
 from busyhour.cli import erlang_output
 from busyhour.cli.erlang_output import MAX_TABLE_ROWS
-from busyhour.cli.main import app
 from busyhour.erlang import carried_load, erlang_b, erlang_c, service_level, work
 
+from erlang_cli_helpers import refused, run
+
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "forecast_weekday.csv"
-runner = CliRunner()
-
-
-def run(*args: str):
-    return runner.invoke(app, list(args))
-
-
-def refused(r) -> str:
-    assert r.exit_code == 2, r.output
-    lines = [line for line in r.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("busyhour: error: "), r.stderr
-    assert r.stdout == "" and "Traceback" not in r.output
-    return lines[0]
-
-
-@pytest.fixture
-def no_work(monkeypatch):
-    """Make every Erlang evaluation fail loudly: a refusal must come before any of them."""
-    def boom(*a, **k):
-        raise AssertionError("work started before the refusal")
-    for name in ("erlang_b", "erlang_c", "erlang_a", "carried_load", "service_level", "asa", "load_for_blocking",
-                 "extended_erlang_b", "plan_staffing", "agents_for_service_level", "agents_for_erlang_a"):
-        monkeypatch.setattr(erlang, name, boom)
 
 
 # ---- 1. rows of the table format ----
@@ -94,6 +70,7 @@ def test_staff_table_rows_refused_before_planning(tmp_path, no_work):
      "--servers"),
     (["erlang", "a", "--load", "1e6", "--patience-s", "600", "--agents", "0:99999", "-f", "csv"], "--agents 0:99999"),
     (["trunks", "--lines", "999900001:1000000000", "-f", "json"], "--lines 999900001:1000000000"),
+    (["trunks", "--lines", "1:100000", "--blocking", "1e-300", "-f", "csv"], "--lines 1:100000 at blocking 1e-300"),
 ])
 def test_work_over_the_limit_refused_before_work(args, option, no_work):
     line = refused(run(*args))

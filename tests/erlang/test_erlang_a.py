@@ -32,6 +32,7 @@ from busyhour.erlang import (
     occupancy,
     service_level,
 )
+from busyhour.erlang._validate import MAX_WAIT_S
 
 
 def ref_erlang_a(n, a, aht, patience, t):
@@ -95,9 +96,11 @@ def test_infinite_patience_is_erlang_c(n, a):
     assert r.asa_s == asa(n, a, 240.0)
     assert r.p_abandon == 0.0
     assert r.occupancy == occupancy(n, a)
-    near = erlang_a(n, a, 240.0, 1e12, 20.0)
-    assert near.service_level == pytest.approx(r.service_level, rel=1e-6)
-    assert near.asa_s == pytest.approx(r.asa_s, rel=1e-6)
+    aht_s = MAX_WAIT_S / 1e9  # the longest patience, 1e9 AHTs: the model depends on patience / AHT only
+    t_s = 20.0 * aht_s / 240.0
+    far, near = erlang_a(n, a, aht_s, math.inf, t_s), erlang_a(n, a, aht_s, MAX_WAIT_S, t_s)
+    assert near.service_level == pytest.approx(far.service_level, rel=1e-6)
+    assert near.asa_s == pytest.approx(far.asa_s, rel=1e-6)
 
 
 @pytest.mark.parametrize("n, a", [(1, 1.0), (10, 12.0), (300, 280.0)])

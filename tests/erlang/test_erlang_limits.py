@@ -7,7 +7,9 @@ Invariants (docs/erlang.md, "Limits"):
    ZeroDivisionError, and quotes offending values as plain numbers (no ``np.int64(…)``);
 3. carried load stays right when blocking rounds to 1;
 4. scheduled staff is the exact ceiling of agents / (1 - shrinkage), shrinkage read as its decimal;
-5. every public function, fed extreme values of every type, answers or refuses within a time bound.
+5. every public function, fed extreme values of every type, answers or refuses within a time bound;
+6. waits (thresholds, ASA targets, mean patience) are 0 to MAX_WAIT_S (a day; patience also inf), checked
+   before any work with a message naming the argument and the bound.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from busyhour import erlang as E
-from busyhour.erlang._validate import ArgumentTypeError
+from busyhour.erlang._validate import MAX_WAIT_S, ArgumentTypeError
 
 #: Seconds any single call may take once compiled: the slowest accepted inputs (load_for_blocking
 #: with 10**9 lines and a target near 1e-300) take about 2 s on one busy core; a hang never returns.
@@ -91,7 +93,7 @@ def test_search_just_below_the_limit_answers():
     (lambda: E.extended_erlang_b(10, 1e308, 0.9), "must be finite"),
     (lambda: E.load_erlangs(1e300, 1e-300, 1e300), "not a finite load"),
     (lambda: E.erlang_b(3, 5e-324), "load must be 0 or at least 1e-18"),
-    (lambda: E.erlang_a(1, 0.5, 2.2e-308, 1, 1e9 + 1), "patience_s / aht_s is too extreme"),
+    (lambda: E.erlang_a(1, 0.5, 2.2e-308, 1, 86_400), "patience_s / aht_s is too extreme"),
 ])
 def test_unanswerable_inputs_refused_quickly(call, needle):
     _, exc, dt = timed(call)
@@ -201,3 +203,49 @@ def test_extreme_values_answer_or_refuse_in_bounded_time(name, data):
         assert _valid_answer(result), f"{name}{tuple(args)} -> {result!r}"
     else:
         assert str(exc) and "np." not in str(exc)
+
+
+# ---- 6. waits are bounded by a day ----
+
+WAITS = {  # name -> a call with that wait set to x
+    "threshold_s": [lambda x: E.service_level(14, 10.0, 180, x), lambda x: E.erlang_c_metrics(14, 10.0, 180, x),
+                    lambda x: E.agents_for_service_level(10.0, 180, x, 0.8),
+                    lambda x: E.erlang_a(14, 10.0, 180, 120, x),
+                    lambda x: E.agents_for_erlang_a(10.0, 180, 120, x, target_sl=0.8),
+                    lambda x: E.plan_staffing([E.ForecastInterval("08:00", 100, 180, 30)], target_sl=0.8,
+                                              threshold_s=x)],
+    "target_s": [lambda x: E.agents_for_asa(10.0, 180, x)],
+    "patience_s": [lambda x: E.erlang_a(14, 10.0, 180, x, 20),
+                   lambda x: E.agents_for_erlang_a(10.0, 180, x, 20, target_sl=0.8),
+                   lambda x: E.plan_staffing([E.ForecastInterval("08:00", 100, 180, 30)], target_sl=0.8,
+                                             threshold_s=20, patience_s=x)],
+}
+CALLS = [(name, i) for name, calls in WAITS.items() for i in range(len(calls))]
+
+
+@pytest.mark.parametrize("name, i", CALLS)
+@pytest.mark.parametrize("x", [float(np.nextafter(MAX_WAIT_S, math.inf)), 1e6, 1e300, math.nan, -math.inf, -1.0])
+def test_wait_beyond_a_day_or_not_a_number_is_refused(name, i, x, monkeypatch):
+    def boom(*a, **k):
+        raise AssertionError("work started before the refusal")
+    for kernel in ("erlang_c_kernel", "staff_kernel", "erlang_a_kernel", "staff_a_kernel"):
+        monkeypatch.setattr(E.kernels, kernel, boom)
+    with pytest.raises(ValueError) as info:
+        WAITS[name][i](x)
+    msg = str(info.value)
+    assert msg.startswith(f"{name} must be ") and "86,400 s (a day)" in msg, msg
+
+
+@pytest.mark.parametrize("name, i", CALLS)
+def test_wait_of_a_day_answers(name, i):
+    assert WAITS[name][i](MAX_WAIT_S) is not None
+
+
+def test_infinite_wait_only_for_patience():
+    assert E.erlang_a(14, 10.0, 180, math.inf, 20).p_abandon == 0.0
+    for call in (lambda: E.service_level(14, 10.0, 180, math.inf), lambda: E.agents_for_asa(10.0, 180, math.inf),
+                 lambda: E.erlang_a(14, 10.0, 180, 120, math.inf)):
+        with pytest.raises(ValueError, match="86,400 s"):
+            call()
+    assert "or inf" in str(pytest.raises(ValueError, E.erlang_a, 14, 10.0, 180, 1e6).value)
+    assert "above 0" in str(pytest.raises(ValueError, E.agents_for_asa, 10.0, 180, 0.0).value)

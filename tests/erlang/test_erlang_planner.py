@@ -47,7 +47,8 @@ def test_plan_erlang_c_minimal_and_consistent():
     assert plan.model == "erlang_c" and len(plan.intervals) == 24
     for r in plan.intervals:
         assert r.load_erl == pytest.approx(r.calls * r.aht_s / 1800)
-        assert service_level(r.agents, r.load_erl, r.aht_s, 20) >= 0.8 > service_level(r.agents - 1, r.load_erl, r.aht_s, 20)
+        sl_at = [service_level(n, r.load_erl, r.aht_s, 20) for n in (r.agents, r.agents - 1)]
+        assert sl_at[0] >= 0.8 > sl_at[1]
         assert r.scheduled == scheduled_staff(r.agents, 0.3)
         trunk_load = r.load_erl * (1 + r.asa_s / r.aht_s)
         assert erlang_b(r.trunks, trunk_load) <= 0.01 < erlang_b(r.trunks - 1, trunk_load)
@@ -99,7 +100,8 @@ def test_iso_datetimes_and_explicit_interval():
         (["interval_start,calls,aht", "08:00,1,3"], r"line 1, column 3: unknown column 'aht'"),
         (["calls", "3"], r"line 1: missing required column 'interval_start'"),
         (["interval_start,calls", "08:00,1,9"], r"line 2: expected 2 fields, got 3"),
-        (["interval_start,calls", "08:00,1", "08:30,1", "09:30,1"], r"line 4, column interval_start: intervals are not evenly"),
+        (["interval_start,calls", "08:00,1", "08:30,1", "09:30,1"],
+         r"line 4, column interval_start: intervals are not evenly"),
         (["interval_start,calls", "08:00,1"], r"one interval only"),
         (["# only a comment"], r"the file is empty"),
     ],
