@@ -17,6 +17,13 @@ Two roles, chosen by process:
 
 Every entry point catches every exception (logged with ``KSR.err``) and
 returns a non-zero int: 1 = done/true, negative = the documented "no" codes.
+What a caller sends wrong (bytes that are not UTF-8, a malformed
+``X-Busyhour-*`` header) is answered with a 4xx and logged at INFO, at most
+:data:`NOTES_PER_WINDOW` lines per :data:`NOTE_WINDOW_S` per process, so a
+hostile caller cannot flood the log. When the bridge cannot open its sockets
+(e.g. the ``adapter.ipc`` folder went away) it logs once, keeps the router
+flag down (callers get 503, ``OPTIONS`` 503) and tries again every
+:data:`OPEN_RETRY_S`.
 """
 
 from __future__ import annotations
@@ -35,6 +42,32 @@ from bh_config import load_config, parse_agent, parse_priority, parse_skills  # 
 
 #: Return codes of ``bh_invite`` the cfg maps to replies.
 NOT_A_QUEUE, ROUTER_DOWN, BAD_HEADER, INTERNAL = -2, -3, -4, -5
+#: caller mistakes logged at INFO: at most this many lines per window, per process
+NOTES_PER_WINDOW, NOTE_WINDOW_S = 20, 10.0
+OPEN_RETRY_S = 1.0      # the bridge's next try after its sockets failed to open
+HEADERS = (("X-Busyhour-Priority", "priority", parse_priority), ("X-Busyhour-Skills", "skills", parse_skills),
+           ("X-Busyhour-Agent", "preferred_agent", parse_agent))
+
+
+class NotUtf8(Exception):
+    """A message field whose bytes are not UTF-8 (app_python3's ``KSR.pv.get`` raises ``UnicodeDecodeError``)."""
+
+
+def _get(pv: str, what: str):
+    try:
+        return KSR.pv.get(pv)
+    except UnicodeDecodeError:
+        raise NotUtf8(f"{what} is not UTF-8") from None
+
+
+def _close(bridge: Bridge) -> None:
+    """Close what a failed ``Bridge.open`` created (its sockets share one context)."""
+    socks = [s for s in (bridge.sock, bridge.sub, bridge.pull) if s is not None]
+    for s in socks:
+        s.close(linger=0)
+    if socks:
+        socks[0].context.term()
+    bridge.sock = bridge.sub = bridge.pull = None
 
 
 class Handler:
@@ -48,6 +81,10 @@ class Handler:
         self.bridge_pid = 0        # the process that created self.bridge
         self.push = None
         self.bridge: Bridge | None = None
+        self.open_at_s = 0.0       # bridge: when to try opening the sockets again
+        self.open_failed = False   # bridge: the last try failed (logged once)
+        self.note_window_s = -1e18
+        self.notes = self.notes_dropped = 0
 
     def child_init(self, rank: int) -> int:
         return 0
@@ -79,27 +116,45 @@ class Handler:
     def _held(self) -> tuple[int, int]:
         return int(KSR.pv.get("$T(id_index)")), int(KSR.pv.get("$T(id_label)"))
 
+    def _note(self, line: str) -> None:
+        """Log a caller's mistake at INFO, rate-limited (:data:`NOTES_PER_WINDOW` per :data:`NOTE_WINDOW_S`)."""
+        now_s = time.monotonic()
+        if now_s - self.note_window_s >= NOTE_WINDOW_S:
+            if self.notes_dropped:
+                KSR.info(f"busyhour: {self.notes_dropped} more caller errors not logged\n")
+            self.note_window_s, self.notes, self.notes_dropped = now_s, 0, 0
+        if self.notes < NOTES_PER_WINDOW:
+            self.notes += 1
+            KSR.info(f"busyhour: {line}\n")
+        else:
+            self.notes_dropped += 1
+
     # ---------------------------------------------------- worker side
     def bh_invite(self, msg, args=None) -> int:
         """A new INVITE (transaction created, 180 sent): suspend it and tell the bridge."""
         try:
-            queue = self._queue_of(KSR.pv.get("$rU") or "")
+            try:
+                queue = self._queue_of(_get("$rU", "the dialled number") or "")
+            except NotUtf8 as exc:
+                self._note(f"{exc}: 404 No Such Queue")
+                return NOT_A_QUEUE
             if queue is None:
                 return NOT_A_QUEUE
-            fact = {"k": "arrive", "c": KSR.pv.get("$ci"), "q": queue, "cseq": KSR.pv.get("$cs")}
-            prio = KSR.pv.get("$hdr(X-Busyhour-Priority)")
-            skills = KSR.pv.get("$hdr(X-Busyhour-Skills)")
-            agent = KSR.pv.get("$hdr(X-Busyhour-Agent)")
             try:
-                if prio is not None:
-                    fact["priority"] = parse_priority(prio)
-                if skills is not None:
-                    fact["skills"] = parse_skills(skills)
-                if agent is not None:
-                    fact["preferred_agent"] = parse_agent(agent)
-            except ValueError as exc:
-                KSR.info(f"busyhour: {exc}\n")
-                return BAD_HEADER
+                call_id = _get("$ci", "Call-ID")
+            except NotUtf8 as exc:
+                self._note(f"{exc}: 400 Bad Call-ID")
+                KSR.tm.t_reply(400, "Bad Call-ID")
+                return 1                # answered
+            fact = {"k": "arrive", "c": call_id, "q": queue, "cseq": KSR.pv.get("$cs")}
+            for header, key, parse in HEADERS:
+                try:
+                    text = _get(f"$hdr({header})", header)
+                    if text is not None:
+                        fact[key] = parse(text)
+                except (NotUtf8, ValueError) as exc:
+                    self._note(f"{exc} (Call-ID {str(call_id)[:80]!r}): 400 Bad X-Busyhour Header")
+                    return BAD_HEADER
             if not self._router_up():
                 return ROUTER_DOWN
             fact["ti"], fact["tl"] = self._held()
@@ -130,7 +185,10 @@ class Handler:
 
     def _fact(self, kind: str) -> int:
         try:
-            self._push({"k": kind, "c": KSR.pv.get("$ci")})
+            self._push({"k": kind, "c": _get("$ci", "Call-ID")})
+            return 1
+        except NotUtf8 as exc:          # not a call of ours: every arrive has a UTF-8 Call-ID
+            self._note(f"{kind}: {exc}, ignored")
             return 1
         except Exception as exc:
             KSR.err(f"busyhour: {kind}: {exc!r}\n")
@@ -149,11 +207,11 @@ class Handler:
     def bh_tick(self, msg, args=None) -> int:
         """rtimer: one round of router I/O; keeps the shared up flag."""
         try:
-            if self.bridge is None or self.bridge_pid != os.getpid():
-                self.bridge_pid = os.getpid()
-                self.bridge = Bridge(self.cfg)
-                self.bridge.open()
             now_s = time.monotonic()
+            if (self.bridge is None or self.bridge_pid != os.getpid()) and not self._open_bridge(now_s):
+                if KSR.pv.get("$sht(bh=>up)") != 0:
+                    KSR.pv.seti("$sht(bh=>up)", 0)
+                return 1
             self.bridge.tick(now_s)
             if self.bridge.warnings:
                 warn = getattr(KSR, "warn", KSR.err)
@@ -167,6 +225,29 @@ class Handler:
         except Exception as exc:
             KSR.err(f"busyhour: bh_tick: {exc!r}\n")
             return INTERNAL
+
+    def _open_bridge(self, now_s: float) -> bool:
+        """Open this process's bridge; on failure close what was opened, log once, try again later."""
+        self.bridge_pid, self.bridge = os.getpid(), None
+        if now_s < self.open_at_s:
+            return False
+        bridge = Bridge(self.cfg)
+        try:
+            bridge.open()
+        except Exception as exc:
+            _close(bridge)
+            self.open_at_s = now_s + OPEN_RETRY_S
+            if not self.open_failed:
+                self.open_failed = True
+                KSR.err(f"busyhour: the bridge cannot open its sockets ({exc}; adapter.ipc is "
+                        f"{self.cfg['adapter']['ipc']}); callers get 503 until it can, trying again every "
+                        f"{OPEN_RETRY_S:g} s\n")
+            return False
+        if self.open_failed:
+            self.open_failed = False
+            KSR.info("busyhour: the bridge opened its sockets\n")
+        self.bridge = bridge
+        return True
 
     def bh_next(self, msg, args=None) -> int:
         """Pop one decision into ``$var(bh_*)``: 1 when there is one, -1 when none."""
@@ -194,8 +275,11 @@ class Handler:
 
 def mod_init() -> Handler | None:
     """Called once by app_python3 before the fork; None (Kamailio does not start) on a bad config file."""
+    path = os.environ.get("BUSYHOUR_KAMAILIO_CONF", "/etc/kamailio/busyhour.toml")
     try:
-        return Handler(load_config(os.environ.get("BUSYHOUR_KAMAILIO_CONF", "/etc/kamailio/busyhour.toml")))
+        return Handler(load_config(path))
     except ValueError as exc:
         KSR.err(f"busyhour: {exc}\n")
-        return None
+    except Exception as exc:    # a bug in the checks: still one line, naming the file
+        KSR.err(f"busyhour: {path}: {exc!r}\n")
+    return None
