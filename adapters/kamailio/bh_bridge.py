@@ -12,11 +12,8 @@ bridge
   ``arrive_timeout_s`` (caller gets 503, an ``abandon`` follows);
 * follows the event stream (SUB, topic ``all``): ``CALL_OFFERED`` -> relay the
   held INVITE to the agent; ``OFFER_EXPIRED``/``OFFER_WITHDRAWN`` -> cancel
-  that branch; ``CALL_ENDED exited:/rejected:`` -> final response
-  (:data:`FINAL`);
-* detects gaps (seq), a restarted server (new ``boot`` in ``ping``) and fills
-  them with ``events_since``, or ``snapshot`` when the server answers
-  ``gone``;
+  that branch; ``CALL_ENDED`` -> final response (:data:`bh_sync.FINAL`); gaps,
+  restarts and the periodic reconcile are :mod:`bh_sync`;
 * keeps the shared "router up" flag that workers read before taking a call.
 
 Decisions come out as :attr:`Bridge.actions` tuples that the native cfg loop
@@ -25,17 +22,38 @@ executes (``t_continue``/``t_cancel_callid`` must run natively):
 ``("cancel", call_id, cseq)``. A call is one of: ``held`` (suspended, waiting
 for a decision), ``ringing`` (relayed to ``agent``), ``connected``. A decision
 that arrives while a branch is still being torn down waits in ``pending``
-until the worker reports the call held again. Facts from different workers
-may arrive out of order: a BYE before its 200's fact (``accept`` is sent
-first), a CANCEL before its INVITE's fact (the arrive is dropped); a
-retransmitted BYE or CANCEL of a call already ended is ignored. Only this
-module imports zmq on the bridge side; it imports nothing from busyhour.
+until the worker reports the call held again.
+
+Rules that keep SIP and the engine in step (docs/adapters.md, "Races"):
+
+* every fact carrying a transaction (``arrive``, ``failed``) gets a final
+  response if the bridge will not hold it: a second INVITE with a Call-ID it
+  holds gets 482, a ``failed`` branch of a call it no longer holds 487 (the
+  caller ended it) or 480;
+* ``bye`` ends a connected call (``release``); on a held or ringing call it is
+  a BYE in an early dialog and ends the attempt like a CANCEL (``abandon``,
+  the branch cancelled, 487). The cfg sends the ``answered`` fact again
+  before the ``bye`` of a dialog whose 2xx it saw, from the same process, so
+  a ``bye`` never overtakes its ``answered``;
+* a call that talks in SIP while the engine does not count it (the engine
+  refused ``accept``, or the agent's 200 crossed the caller's CANCEL) is
+  *off book*: its engine call is abandoned and its agent set ``not_ready``
+  (reason :data:`OFF_BOOK`) until the BYE, then ``ready`` again unless
+  someone changed the agent's state meanwhile;
+* a refused ``release`` abandons the call; refused requests are logged
+  (:meth:`Bridge.warn`, at most :data:`WARN_PER_MIN` lines a minute).
+
+Facts from different workers may arrive out of order: a CANCEL or BYE
+before its INVITE's fact (the arrive is dropped; after a BYE the INVITE gets
+487). The bridge (this module and :mod:`bh_sync`) imports zmq, nothing from
+busyhour.
 """
 
 from __future__ import annotations
 
 import collections
 import os
+import sys
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -43,16 +61,22 @@ from typing import Any
 import msgpack
 import zmq
 
-#: CALL_ENDED detail -> (SIP code, reason phrase) for the caller; anything else exited/rejected -> 503.
-FINAL = {
-    "rejected:queue-full": (486, "Queue Full"),
-    "rejected:no-agents": (480, "No Agents"),
-    "exited:no-agents": (480, "No Agents"),
-    "exited:timeout": (480, "Queue Timeout"),
-}
-UNAVAILABLE = (503, "Routing Unavailable")
-ENDED_ELSEWHERE = (480, "Call Ended")
-ARRIVE_ERRORS = {"unknown_id": (404, "Unknown Queue, Skill Or Agent"), "bad_request": (400, "Bad Queue Request")}
+try:
+    from bh_sync import ENDED_ELSEWHERE, UNAVAILABLE, Sync
+except ImportError:     # loaded by file path (tests): its folder is not on sys.path
+    sys.path.append(os.path.dirname(os.path.abspath(__file__)))
+    from bh_sync import ENDED_ELSEWHERE, UNAVAILABLE, Sync
+
+TERMINATED = (487, "Request Terminated")
+DUPLICATE = (482, "Duplicate Call-ID")
+ARRIVE_ERRORS = {"unknown_id": (404, "Unknown Queue, Skill Or Agent"), "bad_request": (400, "Bad Queue Request"),
+                 "state": DUPLICATE}
+#: the not_ready reason of an agent talking on a call the engine does not count
+OFF_BOOK = "off-queue-call"
+#: refused requests logged per minute; the rest are counted in one line
+WARN_PER_MIN = 30
+#: seconds a CANCEL/BYE of an unknown call, or a call the caller ended, is remembered
+REMEMBER_S = 60.0
 
 
 @dataclass
@@ -66,7 +90,7 @@ class HeldCall:
     agent: Any = None
     cancelling: bool = False
     pending: tuple | None = None
-    arrived: bool = False
+    arrive_n: int = 0           # number of its arrive request (bh_sync.reconcile)
 
 
 @dataclass
@@ -76,10 +100,11 @@ class Pending:
     req: dict
     first_s: float
     sent_s: float
+    n: int = 0
 
 
 @dataclass
-class Bridge:
+class Bridge(Sync):
     """Router client + decision logic. ``cfg`` is the adapter's TOML config (docs/adapters.md)."""
 
     cfg: dict
@@ -110,7 +135,12 @@ class Bridge:
         self.client: str | None = None  # the requests' `client` name (the routing id), once open()
         self.now_s = 0.0
         self.warnings: list[str] = []   # one line per refused engine request; the handler logs them
-        self.cancelled: dict = {}       # call id -> time: CANCELs for calls not (yet) known
+        self.cancelled: dict = {}       # call id -> (time, "cancel"|"bye"): for calls not (yet) known
+        self.ended: dict = {}           # call id -> (time, agent): attempts the caller ended (CANCEL, early BYE)
+        self.off_book: dict = {}        # call id -> agent: talking in SIP, not counted by the engine
+        self.agent_state: dict = {}     # agent (of off_book) -> its last AGENT_STATE detail
+        self.reconciled_s = -1e18
+        self.warn_window_s, self.warn_n = -1e18, 0
 
     # ---------------------------------------------------------------- I/O
     def open(self) -> None:
@@ -158,7 +188,7 @@ class Bridge:
         req = {"v": 1, "id": rid, "op": op, **fields}
         if self.client is not None:
             req["client"] = self.client
-        self.pending[rid] = Pending(req, now_s, -1e18)
+        self.pending[rid] = Pending(req, now_s, -1e18, self.n)
         self.outbox.append(req)
         return rid
 
@@ -196,8 +226,10 @@ class Bridge:
                 self.give_up(p.req["call"], now_s)
             elif now_s - p.first_s > 600:
                 del self.pending[rid]
-        if self.cancelled and now_s - next(iter(self.cancelled.values())) > 60:
-            self.cancelled = {k: t for k, t in self.cancelled.items() if now_s - t <= 60}
+        if self.cancelled and now_s - next(iter(self.cancelled.values()))[0] > REMEMBER_S:
+            self.cancelled = {k: t for k, t in self.cancelled.items() if now_s - t[0] <= REMEMBER_S}
+        if self.ended and now_s - next(iter(self.ended.values()))[0] > REMEMBER_S:
+            self.ended = {k: t for k, t in self.ended.items() if now_s - t[0] <= REMEMBER_S}
         if self.up(now_s):
             self.down_since_s = None
         elif self.down_since_s is None:
@@ -214,22 +246,43 @@ class Bridge:
             self.actions.append(("final", c.ti, c.tl) + UNAVAILABLE)
         self.request("abandon", now_s, call=call_id)
 
+    def warn(self, line: str) -> None:
+        """One line for the handler to log; at most WARN_PER_MIN a minute, the rest counted."""
+        if self.now_s - self.warn_window_s >= 60:
+            if self.warn_n > WARN_PER_MIN:
+                self.warnings.append(f"{self.warn_n - WARN_PER_MIN} more refused requests in the last minute")
+            self.warn_window_s, self.warn_n = self.now_s, 0
+        self.warn_n += 1
+        if self.warn_n <= WARN_PER_MIN:
+            self.warnings.append(line)
+
     # ------------------------------------------------------- SIP facts
     def on_fact(self, f: dict, now_s: float) -> None:
         kind, call_id = f.get("k"), f.get("c")
         c = self.calls.get(call_id)
         if kind == "arrive":
-            if self.cancelled.pop(call_id, None) is not None:
-                return                  # its CANCEL overtook it (two workers): the caller is gone
-            self.calls[call_id] = HeldCall(f["ti"], f["tl"], f["cseq"])
+            gone = self.cancelled.pop(call_id, None)
+            if gone is not None:        # its CANCEL or BYE overtook it (two workers): the caller is gone
+                if gone[1] == "bye":    # (a CANCEL's 487 came from tm)
+                    self.actions.append(("final", f["ti"], f["tl"]) + TERMINATED)
+                return
+            if c is not None:           # a second INVITE with this Call-ID: the first call goes on
+                self.actions.append(("final", f["ti"], f["tl"]) + DUPLICATE)
+                self.warn(f"arrive {call_id!r} refused: a call with this Call-ID is already held ({c.phase})")
+                return
             extra = {k: f[k] for k in ("priority", "skills", "preferred_agent") if k in f}
             self.request("arrive", now_s, call=call_id, queue=f["q"], context={"kamailio": self.name}, **extra)
+            self.calls[call_id] = HeldCall(f["ti"], f["tl"], f["cseq"], arrive_n=self.n)
         elif kind == "answered":
             if c is not None and c.phase == "ringing":
                 c.phase = "connected"
                 self.request("accept", now_s, call=call_id, agent=c.agent)
+            elif c is None and call_id in self.ended and call_id not in self.off_book:
+                self.go_off_book(call_id, self.ended[call_id][1], "answered after the caller cancelled")
         elif kind == "failed":
-            if c is None:
+            if c is None:               # a branch of a call we no longer hold: answer the caller now
+                code = TERMINATED if call_id in self.ended else ENDED_ELSEWHERE
+                self.actions.append(("final", f["ti"], f["tl"]) + code)
                 return
             c.ti, c.tl, c.phase = f["ti"], f["tl"], "held"
             if not c.cancelling and f["code"] != 408:     # 408: nobody answered; the lease expires by itself
@@ -238,112 +291,70 @@ class Bridge:
             if c.pending is not None:
                 todo, c.pending = c.pending, None
                 self.decide(call_id, c, todo)
-        elif kind == "cancel" and c is None and len(self.cancelled) < 100_000:
-            self.cancelled[call_id] = now_s      # an arrive may still be on its way
-        elif kind in ("cancel", "bye") and self.calls.pop(call_id, None) is not None:
-            # unknown calls (a retransmission, or a call from before this Kamailio started, which the
-            # start-up snapshot already abandoned) are not ours to end
-            if kind == "bye" and c.phase == "ringing":     # the BYE overtook the 200's fact (two workers)
-                self.request("accept", now_s, call=call_id, agent=c.agent)
-            self.request("abandon" if kind == "cancel" else "release", now_s, call=call_id)
+        elif kind in ("cancel", "bye") and c is None:
+            if kind == "bye" and call_id in self.off_book:
+                self.back_on_book(call_id)
+            elif len(self.cancelled) < 100_000 and call_id not in self.ended:
+                self.cancelled[call_id] = (now_s, kind)      # an arrive may still be on its way
+        elif c.phase == "connected":    # a CANCEL after the 2xx changes nothing (RFC 3261 s9.1)
+            if kind == "bye":
+                del self.calls[call_id]
+                self.request("release", now_s, call=call_id)
+        elif kind in ("cancel", "bye"):  # a CANCEL, or a BYE in an early dialog (RFC 3261 s15): same end
+            del self.calls[call_id]
+            self.request("abandon", now_s, call=call_id)
+            if len(self.ended) < 100_000:
+                self.ended[call_id] = (now_s, c.agent if c.phase == "ringing" else None)
+            if kind == "bye" and c.phase == "held":
+                self.actions.append(("final", c.ti, c.tl) + TERMINATED)
+            elif kind == "bye" and not c.cancelling:     # ringing: its failed fact then gets 487
+                self.actions.append(("cancel", call_id, c.cseq))
+
+    def go_off_book(self, call_id: Any, agent: Any, why: str) -> None:
+        """The call talks in SIP without the engine: keep it, end its engine call, agent not ready till BYE."""
+        if call_id not in self.ended:   # (a call the caller ended is abandoned already)
+            self.request("abandon", self.now_s, call=call_id)
+        if agent is None or len(self.off_book) >= 100_000:
+            return
+        self.off_book[call_id] = agent
+        self.agent_state.setdefault(agent, None)
+        self.request("not_ready", self.now_s, agent=agent, reason=OFF_BOOK)
+        self.warn(f"call {call_id!r} talks to agent {agent!r} outside the engine ({why}): "
+                  f"agent not ready ({OFF_BOOK}) until the call's BYE")
+
+    def back_on_book(self, call_id: Any) -> None:
+        agent = self.off_book.pop(call_id)
+        if agent in self.off_book.values():
+            return                      # still on another such call
+        if self.agent_state.pop(agent, None) == f"NOT_READY:{OFF_BOOK}":
+            self.request("ready", self.now_s, agent=agent)
 
     # ----------------------------------------------------------- replies
     def on_reply(self, rep: dict, now_s: float) -> None:
         p = self.pending.pop(rep.get("id"), None)
         if p is None:
             return      # a duplicate reply to a resent request
-        op = p.req["op"]
+        op, call_id = p.req["op"], p.req.get("call")
+        if op in ("events_since", "snapshot"):
+            self.on_sync_reply(op, rep, p.n, now_s)
+            return
         if op == "ping" and rep.get("ok"):
-            res = rep["result"]
-            if self.last_seq < 0:                       # first contact: look for leftovers
-                self.last_seq, self.boot = int(res["seq"]), res["boot"]
-                self.resyncing = True
-                self.request("snapshot", now_s)
-            elif int(res["seq"]) < self.last_seq:     # a different journal: our seqs mean nothing there
-                self.boot, self.last_seq, self.stash = res["boot"], int(res["seq"]), []
-                self.resyncing = True
-                self.request("snapshot", now_s)
-            elif res["boot"] != self.boot:                 # restarted from its journal: fill the gap
-                self.boot = res["boot"]
-                self.resync(now_s)
-            elif int(res["seq"]) > self.last_seq:          # behind; resync if still behind at the next ping
-                if self.behind_seq is not None and self.last_seq < self.behind_seq:
-                    self.resync(now_s)
-                self.behind_seq = int(res["seq"])
-            else:
-                self.behind_seq = None
-        elif op == "events_since":
-            self.resyncing = False
-            if rep.get("ok"):
-                res = rep["result"]
-                self.apply(res["events"])
-                if res.get("more"):
-                    self.resync(now_s)
-                else:
-                    self.replay_stash()
-            elif rep["error"]["code"] == "gone":
-                self.resyncing = True
-                self.request("snapshot", now_s)
-        elif op == "snapshot":
-            self.resyncing = False      # on an error the next ping asks again
-            if rep.get("ok"):
-                self.reconcile(rep["result"])
-                self.replay_stash()
-        elif op == "arrive" and not rep.get("ok"):
-            c = self.calls.pop(p.req["call"], None)
-            if c is not None:
-                code = ARRIVE_ERRORS.get(rep["error"]["code"], UNAVAILABLE)
-                self.actions.append(("final", c.ti, c.tl) + code)
-        elif op in ("accept", "reject", "release", "abandon") and not rep.get("ok") and len(self.warnings) < 1000:
-            err = rep.get("error") or {}
-            self.warnings.append(f"{op} {p.req.get('call')!r} refused: {err.get('code')}: {err.get('message')}")
-
-    def resync(self, now_s: float) -> None:
-        if not self.resyncing:
-            self.resyncing = True
-            self.request("events_since", now_s, seq=self.last_seq)
-
-    # ------------------------------------------------------------ events
-    def on_stream(self, msg: dict) -> None:
-        if self.last_seq < 0 or self.resyncing:
-            self.stash.append(msg)
-        elif msg["seq0"] > self.last_seq + 1:
-            self.stash.append(msg)
-            self.resync(self.now_s)
-        else:
-            self.apply(msg["events"])
-
-    def replay_stash(self) -> None:
-        stash, self.stash = self.stash, []
-        for msg in stash:
-            self.on_stream(msg)
-
-    def apply(self, events: list) -> None:
-        for ev in events:
-            if ev[0] <= self.last_seq:
-                continue
-            self.last_seq = ev[0]
-            self.on_event(ev[2], ev[3], ev[4], ev[6])
-
-    def on_event(self, kind: str, call_id: Any, agent: Any, detail: str) -> None:
+            self.on_ping(rep["result"], now_s)
+        if rep.get("ok") or op == "ping":
+            return
+        err = rep.get("error") or {}
+        code = err.get("code")
+        self.warn(f"{op} {call_id if call_id is not None else p.req.get('agent')!r} refused: "
+                  f"{code}: {err.get('message')}")
         c = self.calls.get(call_id)
-        if c is None:
-            return      # not a call this Kamailio holds
-        if kind == "CALL_OFFERED":
-            self.decide(call_id, c, ("offer", agent))
-        elif kind in ("OFFER_EXPIRED", "OFFER_WITHDRAWN"):
-            if c.phase == "ringing" and c.agent == agent and not c.cancelling:
-                c.cancelling = True
-                self.actions.append(("cancel", call_id, c.cseq))
-            elif c.pending and c.pending[0] == "offer" and c.pending[1] == agent:
-                c.pending = None
-        elif kind == "CALL_ENDED":
-            if detail.startswith("exited:") or detail.startswith("rejected:"):
-                self.decide(call_id, c, ("final",) + FINAL.get(detail, UNAVAILABLE))
-            elif c.phase == "connected":
-                del self.calls[call_id]     # ended elsewhere (e.g. released by another client)
-            else:                           # abandoned by another client while we hold the caller
-                self.decide(call_id, c, ("final",) + ENDED_ELSEWHERE)
+        if op == "arrive" and c is not None and c.arrive_n == p.n:
+            del self.calls[call_id]
+            self.actions.append(("final", c.ti, c.tl) + ARRIVE_ERRORS.get(code, UNAVAILABLE))
+        elif op == "accept" and c is not None and c.phase == "connected":
+            del self.calls[call_id]     # the caller talks to the agent: keep the call, put the engine right
+            self.go_off_book(call_id, c.agent, "the engine refused accept")
+        elif op == "release" and code == "state":
+            self.request("abandon", now_s, call=call_id)
 
     def decide(self, call_id: Any, c: HeldCall, todo: tuple) -> None:
         if c.phase != "held":
@@ -359,28 +370,6 @@ class Bridge:
             return
         c.phase, c.agent = "ringing", todo[1]
         self.actions.append(("offer", c.ti, c.tl, uri))
-
-    def reconcile(self, snap: dict) -> None:
-        """Compare our calls with the server's live calls (``snapshot``) and act on the difference.
-
-        Live calls marked with this adapter's name that it does not hold are
-        leftovers of an earlier run of this Kamailio: their callers are gone,
-        so they are abandoned."""
-        self.last_seq = max(self.last_seq, int(snap["seq"]))
-        live = {c["call"]: c for c in snap["calls"]}
-        for call_id, s in live.items():
-            if call_id not in self.calls and (s.get("context") or {}).get("kamailio") == self.name:
-                self.request("abandon", self.now_s, call=call_id)
-        for call_id, c in list(self.calls.items()):
-            s = live.get(call_id)
-            if s is None:
-                if c.phase == "held":
-                    self.decide(call_id, c, ("final",) + UNAVAILABLE)
-                else:
-                    self.calls.pop(call_id)
-            elif s["state"] == "OFFERED" and c.phase == "held":
-                ringing = s.get("ringing") or [s.get("agent")]
-                self.decide(call_id, c, ("offer", ringing[0]))
 
 
 def _drain(sock, limit: int):

@@ -1,5 +1,6 @@
 """The Kamailio adapter's modules, loaded by path for the e2e tests (Kamailio runs adapters/kamailio/*.py as
-plain files, not as part of the busyhour package): ``bh`` is bh_bridge.py, ``cfgmod`` bh_config.py."""
+plain files, not as part of the busyhour package): ``bh`` is bh_bridge.py (``bh_sync`` the module
+it imports), ``cfgmod`` bh_config.py."""
 
 from __future__ import annotations
 
@@ -17,4 +18,5 @@ def _load(name: str, file: str):
 
 
 bh = _load("kamailio_bh_bridge", "bh_bridge.py")
+bh_sync = sys.modules["bh_sync"]  # imported by bh_bridge.py by name, as Kamailio imports it
 cfgmod = _load("kamailio_bh_config", "bh_config.py")
