@@ -95,6 +95,11 @@ def test_duplicate_call_id_then_bye_of_the_held_caller(stack):
 def duplicate_then_bye(stack: SipStack, call_id: str, first: Caller, second: Caller) -> None:
     first.send("INVITE", 1)
     assert first.wait(lambda got: got and got[-1].startswith("SIP/2.0 180")) == ["180 INVITE"]
+    # The 180 comes from Kamailio before the bridge hears of the call; each INVITE may reach another worker,
+    # so wait until the engine holds the first call: the second is then a duplicate of a live call.
+    deadline = time.monotonic() + 4.0
+    while not stack.request("call", call=call_id)["ok"] and time.monotonic() < deadline:
+        time.sleep(0.05)
     second.send("INVITE", 1)
     assert second.wait(lambda got: any(not m.startswith("SIP/2.0 1") for m in got))[-1] == "482 INVITE"   # (1)
     assert stack.request("call", call=call_id)["result"]["state"] == "WAITING"
