@@ -144,8 +144,20 @@ class Bridge(Sync):
 
     # ---------------------------------------------------------------- I/O
     def open(self) -> None:
-        """Create this process's sockets (after Kamailio forked it)."""
+        """Create this process's sockets (after Kamailio forked it). If any step fails (e.g. ``adapter.ipc`` cannot
+        be bound), what was created is closed again and the error raised: never a half-open bridge."""
         ctx = zmq.Context()
+        try:
+            self._open(ctx)
+        except BaseException:
+            for s in (self.sock, self.sub, self.pull):
+                if s is not None:
+                    s.close(linger=0)
+            self.sock = self.sub = self.pull = None
+            ctx.term()
+            raise
+
+    def _open(self, ctx) -> None:
         self.sock = ctx.socket(zmq.DEALER)
         self.client = f"kamailio-{os.getpid()}"  # also each request's `client`: a resend on any connection is known
         self.sock.setsockopt(zmq.ROUTING_ID, self.client.encode())
@@ -226,10 +238,7 @@ class Bridge(Sync):
                 self.give_up(p.req["call"], now_s)
             elif now_s - p.first_s > 600:
                 del self.pending[rid]
-        if self.cancelled and now_s - next(iter(self.cancelled.values()))[0] > REMEMBER_S:
-            self.cancelled = {k: t for k, t in self.cancelled.items() if now_s - t[0] <= REMEMBER_S}
-        if self.ended and now_s - next(iter(self.ended.values()))[0] > REMEMBER_S:
-            self.ended = {k: t for k, t in self.ended.items() if now_s - t[0] <= REMEMBER_S}
+        self.cancelled, self.ended = _recent(self.cancelled, now_s), _recent(self.ended, now_s)
         if self.up(now_s):
             self.down_since_s = None
         elif self.down_since_s is None:
@@ -370,6 +379,13 @@ class Bridge(Sync):
             return
         c.phase, c.agent = "ringing", todo[1]
         self.actions.append(("offer", c.ti, c.tl, uri))
+
+
+def _recent(seen: dict, now_s: float) -> dict:
+    """``seen`` (call id -> (time, …), oldest first) without the entries older than REMEMBER_S."""
+    if seen and now_s - next(iter(seen.values()))[0] > REMEMBER_S:
+        return {k: t for k, t in seen.items() if now_s - t[0] <= REMEMBER_S}
+    return seen
 
 
 def _drain(sock, limit: int):

@@ -60,16 +60,6 @@ def _get(pv: str, what: str):
         raise NotUtf8(f"{what} is not UTF-8") from None
 
 
-def _close(bridge: Bridge) -> None:
-    """Close what a failed ``Bridge.open`` created (its sockets share one context)."""
-    socks = [s for s in (bridge.sock, bridge.sub, bridge.pull) if s is not None]
-    for s in socks:
-        s.close(linger=0)
-    if socks:
-        socks[0].context.term()
-    bridge.sock = bridge.sub = bridge.pull = None
-
-
 class Handler:
     """The object app_python3 calls (``python_exec("bh_…")``)."""
 
@@ -233,9 +223,8 @@ class Handler:
             return False
         bridge = Bridge(self.cfg)
         try:
-            bridge.open()
+            bridge.open()                  # on failure it closes what it opened
         except Exception as exc:
-            _close(bridge)
             self.open_at_s = now_s + OPEN_RETRY_S
             if not self.open_failed:
                 self.open_failed = True

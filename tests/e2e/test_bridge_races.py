@@ -162,3 +162,20 @@ def test_refused_requests_are_rate_limited(b):                               # (
     b.now_s = 61.0
     b.warn("later")
     assert b.warnings == [f"{100 - bh.WARN_PER_MIN} more refused requests in the last minute", "later"]
+
+
+def test_a_bridge_that_cannot_bind_closes_what_it_opened(tmp_path):
+    """Bridge.open binding ``adapter.ipc`` in a folder that does not exist: the error comes out, and the DEALER
+    and SUB sockets already made are closed (never a half-open bridge), so a later open starts clean."""
+    cfg = {**CFG, "adapter": {**CFG["adapter"], "ipc": f"ipc://{tmp_path}/missing/b.ipc"}}
+    bridge = bh.Bridge(cfg)
+    with pytest.raises(Exception, match="No such file"):
+        bridge.open()
+    assert (bridge.sock, bridge.sub, bridge.pull) == (None, None, None)
+    cfg["adapter"]["ipc"] = f"ipc://{tmp_path}/b.ipc"
+    bridge.open()
+    assert bridge.pull is not None
+    ctx = bridge.sock.context
+    for s in (bridge.sock, bridge.sub, bridge.pull):
+        s.close(linger=0)
+    ctx.term()
