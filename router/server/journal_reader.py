@@ -198,14 +198,6 @@ class FrameReader:
         self.torn = f"{where}: {problem}; {n - pos} bytes dropped"
 
 
-def scan_segment(path: Path, first: int, *, last: bool,
-                 limit: int | None = None) -> tuple[list[bytes], int, str | None]:
-    """(payloads, bytes of whole good records, torn-tail description or None) of one segment."""
-    reader = FrameReader(path, first, last=last, limit=limit)
-    payloads = list(reader)
-    return payloads, reader.good, reader.torn
-
-
 def read_header(directory: Path) -> dict | None:
     """The header map of the journal in ``directory``, or None when it has no ``header.bin``; JournalError when
     the file is not a whole header. The file is opened once: the magic and the frame come from the same file,
