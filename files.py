@@ -28,8 +28,8 @@ import os
 import stat
 from typing import BinaryIO
 
-__all__ = ["DEVICE", "DIRECTORY", "PIPE", "SOCKET", "SPECIAL", "NotRegularFile", "check_regular", "kind_of",
-           "open_regular", "path_problem"]
+__all__ = ["DEVICE", "DIRECTORY", "PIPE", "SOCKET", "SPECIAL", "FileTooLarge", "NotRegularFile", "check_regular",
+           "kind_of", "open_regular", "path_problem", "read_limited"]
 
 DIRECTORY, PIPE, SOCKET, DEVICE, SPECIAL = "a directory", "a named pipe", "a socket", "a device", "a special file"
 
@@ -87,6 +87,30 @@ def open_regular(path: str | os.PathLike[str], *, devices: bool = False) -> Bina
     except BaseException:
         os.close(fd)
         raise
+
+
+class FileTooLarge(ValueError):
+    """A file over a reader's size limit: ``size`` is its size, or the bytes read when it grew while being read
+    (then ``limit`` + 1, as no more is read)."""
+
+    def __init__(self, path: str | os.PathLike[str], size: int, limit: int):
+        super().__init__(f"{os.fspath(path)}: {size:,} bytes, over the {limit:,}-byte limit")
+        self.size, self.limit = size, limit
+
+
+def read_limited(path: str | os.PathLike[str], limit: int | None, *, devices: bool = False) -> bytes:
+    """The bytes of the regular file ``path`` (:func:`open_regular`), at most ``limit`` of them: a larger file
+    is :class:`FileTooLarge`, found by its size before reading and by what was read if it grew meanwhile (never
+    more than ``limit`` + 1 bytes are read). ``limit`` None reads the whole file."""
+    with open_regular(path, devices=devices) as fh:
+        if limit is None:
+            return fh.read()
+        size = os.fstat(fh.fileno()).st_size
+        data = fh.read(limit + 1) if size <= limit else b""
+    size = max(size, len(data))
+    if size > limit:
+        raise FileTooLarge(path, size, limit)
+    return data
 
 
 def path_problem(exc: OSError, directory: str = "is a directory") -> str:

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from busyhour.files import NotRegularFile, open_regular, path_problem
+from busyhour.files import FileTooLarge, NotRegularFile, path_problem, read_limited
 
 from .framing import MAX_FRAME_LIMIT, MIN_FRAME_BYTES
 from .records import EventsPage, Ping, ProtocolMismatch, QueueChanges, ReloadResult, Reply, events_from_wire
@@ -124,13 +124,9 @@ def read_config(path: str | os.PathLike[str]) -> str:
     regular file (a pipe is never waited on), over 16 MiB, unreadable or not UTF-8."""
     p = Path(path)
     try:
-        with open_regular(p) as fh:
-            size = os.fstat(fh.fileno()).st_size
-            data = fh.read(MAX_CONFIG_BYTES + 1) if size <= MAX_CONFIG_BYTES else b""
-        size = max(size, len(data))  # a file that grew as it was read is refused too
-        if size > MAX_CONFIG_BYTES:
-            raise ValueError(f"{p}: {size:,} bytes, over the {MAX_CONFIG_BYTES:,}-byte limit of a reload")
-        return data.decode("utf-8")
+        return read_limited(p, MAX_CONFIG_BYTES).decode("utf-8")
+    except FileTooLarge as exc:  # (also when it grew as it was read)
+        raise ValueError(f"{p}: {exc.size:,} bytes, over the {MAX_CONFIG_BYTES:,}-byte limit of a reload") from None
     except (FileNotFoundError, NotRegularFile) as exc:  # what serve says of the same paths
         raise ValueError(f"{p}: {path_problem(exc, 'is a folder')}; give the configuration file (TOML)") from None
     except OSError as exc:

@@ -37,7 +37,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import NamedTuple
 
-from busyhour.files import NotRegularFile, open_regular, path_problem
+from busyhour.files import FileTooLarge, NotRegularFile, path_problem, read_limited
 
 KNOWN_COLUMNS = ("interval_start", "calls", "aht_s", "interval_min")
 #: Largest forecast file read (bytes) and most interval rows accepted.
@@ -178,16 +178,15 @@ def parse_forecast(lines, source: str = "forecast") -> Forecast:
 def read_forecast(path: str | Path) -> Forecast:
     """Read and parse a forecast CSV file (see the module docstring for the format)."""
     p = Path(path)
-    try:
-        with open_regular(p, devices=True) as fh:  # a device is read up to the limit; a pipe is never waited on
-            data = fh.read(MAX_FORECAST_BYTES + 1)
+    try:  # a device is read up to the limit; a pipe is never waited on
+        data = read_limited(p, MAX_FORECAST_BYTES, devices=True)
+    except FileTooLarge:
+        raise ForecastError(f"{p}: larger than {MAX_FORECAST_BYTES // (1024 * 1024)} MB; "
+                            "a forecast file is at most that size") from None
     except NotRegularFile as exc:
         raise ForecastError(f"{p}: {path_problem(exc, 'is a directory, not a forecast file')}") from None
     except OSError as exc:
         raise ForecastError(f"{p}: cannot read ({exc.strerror})") from None
-    if len(data) > MAX_FORECAST_BYTES:
-        raise ForecastError(f"{p}: larger than {MAX_FORECAST_BYTES // (1024 * 1024)} MB; "
-                            "a forecast file is at most that size")
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:

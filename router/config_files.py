@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import os
 import tomllib
 from pathlib import Path
 
-from busyhour.files import open_regular, path_problem
+from busyhour.files import FileTooLarge, path_problem, read_limited
 
 from .config import RouterConfig, parse_config
 from .errors import ConfigError
@@ -39,13 +38,9 @@ def read_toml_text(path: str | Path, max_bytes: int | None = None) -> str:
     """The text of a TOML file (UTF-8); ConfigError naming the file if it cannot be read or, with
     ``max_bytes``, is larger (checked before reading)."""
     try:
-        with open_regular(path) as fh:  # a named pipe is refused, never waited on
-            size = os.fstat(fh.fileno()).st_size
-            if max_bytes is not None and size > max_bytes:
-                raise ConfigError(f"{path}: {size:,} bytes, over the {max_bytes:,}-byte limit")
-            data = fh.read() if max_bytes is None else fh.read(max_bytes + 1)
-        if max_bytes is not None and len(data) > max_bytes:  # it grew while being read
-            raise ConfigError(f"{path}: over the {max_bytes:,}-byte limit")
+        data = read_limited(path, max_bytes)  # a named pipe is refused, never waited on
+    except FileTooLarge as exc:
+        raise ConfigError(f"{path}: {exc.size:,} bytes, over the {max_bytes:,}-byte limit") from None
     except OSError as exc:
         raise ConfigError(f"{path}: {path_problem(exc)}") from None
     try:

@@ -16,11 +16,10 @@ abandoned, so it is an upper estimate of the redials).
 from __future__ import annotations
 
 import math
-import os
 from pathlib import Path
 from typing import NamedTuple
 
-from busyhour.files import NotRegularFile, open_regular, path_problem
+from busyhour.files import FileTooLarge, NotRegularFile, path_problem, read_limited
 from busyhour.router.config_limits import short
 from busyhour.sim.validate import ScenarioError
 
@@ -61,15 +60,11 @@ def read_file(path: Path, what: str = "file") -> bytes:
     """The bytes of ``path``; ScenarioError when it is missing, not a regular file (checked on the file opened, so
     a path swapped for a pipe is never waited on) or larger than ``MAX_FILE_BYTES`` (more is never read)."""
     try:
-        with open_regular(path) as fh:
-            size = os.fstat(fh.fileno()).st_size
-            data = fh.read(MAX_FILE_BYTES + 1) if size <= MAX_FILE_BYTES else b""
-    except (NotRegularFile, OSError) as exc:
+        return read_limited(path, MAX_FILE_BYTES)
+    except FileTooLarge as exc:  # (also when it grew while it was read)
+        raise ScenarioError(f"{path}: {exc.size} bytes, more than the {MAX_FILE_BYTES} allowed for a {what}") from None
+    except OSError as exc:
         raise _file_error(path, exc, what) from None
-    size = max(size, len(data))  # a file that grew while it was read is refused too
-    if size > MAX_FILE_BYTES:
-        raise ScenarioError(f"{path}: {size} bytes, more than the {MAX_FILE_BYTES} allowed for a {what}")
-    return data
 
 
 def _file_error(path: Path, exc: OSError, what: str) -> ScenarioError:

@@ -116,3 +116,17 @@ def test_path_problem_words(paths):
     assert problem("pipe") == "is a named pipe, not a regular file"
     assert path_problem(PermissionError(errno.EACCES, "Permission denied")) == "cannot read: Permission denied"
     assert files.kind_of(os.stat(paths / "f.txt").st_mode) is None and DEVICE == "a device"
+
+
+def test_read_limited_refuses_a_file_over_the_limit_before_or_while_reading(tmp_path, monkeypatch):
+    p = tmp_path / "f"
+    p.write_bytes(b"x" * 10)
+    assert files.read_limited(p, 10) == b"x" * 10 and files.read_limited(p, None) == b"x" * 10
+    with pytest.raises(files.FileTooLarge) as err:
+        files.read_limited(p, 9)
+    assert (err.value.size, err.value.limit) == (10, 9) and "10 bytes, over the 9-byte limit" in str(err.value)
+    real_fstat = os.fstat  # the size said 4 when opened: it grew as it was read, and no more than limit + 1 is read
+    monkeypatch.setattr(os, "fstat", lambda fd: os.stat_result((*real_fstat(fd)[:6], 4, *real_fstat(fd)[7:])))
+    with pytest.raises(files.FileTooLarge) as err:
+        files.read_limited(p, 5)
+    assert err.value.size == 6

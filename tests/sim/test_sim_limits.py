@@ -220,6 +220,6 @@ def test_files_are_checked_as_opened_and_never_waited_on(tmp_path, monkeypatch):
     with pytest.raises(ScenarioError, match="s.toml: 200 bytes, more than the 100"):
         limits.read_file(big, "scenario TOML file")
     real_fstat = os.fstat
-    monkeypatch.setattr(limits.os, "fstat", lambda fd: os.stat_result((*real_fstat(fd)[:6], 10, *real_fstat(fd)[7:])))
+    monkeypatch.setattr(os, "fstat", lambda fd: os.stat_result((*real_fstat(fd)[:6], 10, *real_fstat(fd)[7:])))
     with pytest.raises(ScenarioError, match="s.toml: 101 bytes, more than the 100"):  # read stops at 101
         limits.read_file(big, "scenario TOML file")
