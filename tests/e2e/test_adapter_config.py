@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import threading
@@ -96,36 +97,37 @@ def test_ipc_folder_must_be_writable(tmp_path, monkeypatch):
     folder.mkdir(mode=0o555)
     if os.geteuid() == 0:  # root may write to any folder: let the check see what another user would
         real_access = os.access
-        monkeypatch.setattr(cfgmod.os, "access", lambda p, mode: False if str(p) == str(folder) else real_access(p, mode))
+        monkeypatch.setattr(cfgmod.os, "access",
+                            lambda p, mode: False if str(p) == str(folder) else real_access(p, mode))
     path = tmp_path / "c.toml"
     path.write_text(MINIMAL.replace("/tmp/x", f"{folder}/x"))
     with pytest.raises(ValueError, match="adapter.ipc: folder .* is not writable"):
         cfgmod.load_config(str(path))
 
 
-def _unblocking(fifo: Path):
-    """Opens the FIFO for writing after 3 s, so that code that blocks in opening it (as the old loader did) fails
-    the test instead of hanging it."""
+@contextlib.contextmanager
+def _fifo(fifo: Path):
+    """Make a FIFO there; it is opened for writing after 3 s, so that code that blocks in opening it (as the old
+    loader did) fails the test instead of hanging it."""
     def writer():
         try:
             fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
             os.close(fd)
         except OSError:
             pass            # nobody is reading it: the loader did not block
+    os.mkfifo(fifo)
     timer = threading.Timer(3.0, writer)
     timer.start()
-    return timer
+    try:
+        yield fifo
+    finally:
+        timer.cancel()
 
 
 def test_config_file_must_be_a_small_regular_file(tmp_path):
     fifo = tmp_path / "fifo.toml"
-    os.mkfifo(fifo)
-    timer = _unblocking(fifo)
-    try:
-        with pytest.raises(ValueError, match=re.escape(f"{fifo}: not a regular file")):
-            cfgmod.load_config(str(fifo))
-    finally:
-        timer.cancel()
+    with _fifo(fifo), pytest.raises(ValueError, match=re.escape(f"{fifo}: not a regular file")):
+        cfgmod.load_config(str(fifo))
     for bad in (tmp_path, "/dev/zero"):
         with pytest.raises(ValueError, match="not a regular file"):
             cfgmod.load_config(str(bad))
@@ -143,13 +145,8 @@ def test_key_files_must_be_small_regular_files(tmp_path):
     path = tmp_path / "c.toml"
     path.write_text(MINIMAL.replace("[adapter]", f'curve_keys = "{keys}"\n[adapter]'))
     secret = keys / "clients" / "k.key_secret"
-    os.mkfifo(secret)
-    timer = _unblocking(secret)
-    try:
-        with pytest.raises(ValueError, match=re.escape(f"router.curve_keys: {secret}: not a regular file")):
-            cfgmod.load_config(str(path))
-    finally:
-        timer.cancel()
+    with _fifo(secret), pytest.raises(ValueError, match=re.escape(f"router.curve_keys: {secret}: not a regular file")):
+        cfgmod.load_config(str(path))
     secret.unlink()
     secret.symlink_to("/dev/zero")
     with pytest.raises(ValueError, match=re.escape(f"router.curve_keys: {secret}: not a regular file")):
