@@ -37,6 +37,7 @@ from .core_ring import offer_unlink, offers_to_scratch, ringing_to_scratch
 from .codes import STRAT_PREFERRED
 from .core_ids import h_find, h_put
 from .core_logout import logout_tail
+from .core_prefetch import prefetch_ahead
 from .core_ops import (
     PAUSED, advance_to, agent_freed, back_to_queue, drop_offer, end_call, enter_queue, lock_or_free,
     release, room_short, unwait,
@@ -334,6 +335,7 @@ def batch(S, ops, prof, start, status, seq_after, stop_on_error):
             continue
         if room_short(S):
             return i
+        prefetch_ahead(S, ops, i)  # a hint for the next rows' memory (core_prefetch.py)
         st = apply_op(S, o['op'], o['time_s'], o['call'], o['agent'], o['queue'], o['priority'], o['arg'],
                       prof[i] if prof.shape[0] > 0 else 0)
         if st == PAUSED:

@@ -157,7 +157,9 @@ def _with_package_digest(stock):
         stamp = stock(self)
         path = getattr(self, "_py_file", None)
         if isinstance(path, str) and stamped(path):
-            return (stamp, "busyhour-sources", package_digest())
+            from .core_index import mode  # the code differs by indexing mode too
+
+            return (stamp, "busyhour-sources", package_digest(), mode())
         return stamp
 
     get_source_stamp.busyhour_digest = True

@@ -56,9 +56,11 @@ from numba.core import codegen as _codegen
 from numba.core import targetconfig as _targetconfig
 
 from .core_cache import install as _install_cache_check
+from .core_index import install as _install_unwrapped_indexing
 from .core_irlib import KernelCompiler
 
 _install_cache_check()  # before any kernel is defined: cached code is checked against all its sources
+_install_unwrapped_indexing()  # the core's indexes are used as they are (core_index.py)
 _OPTIONS = {"cache": True, "_nrt": False, "no_cfunc_wrapper": True}
 #: How numba's names of the Python wrappers of :func:`entry` functions begin: this package's, and those of the
 #: modules elsewhere (tests) that define entries calling its kernels.

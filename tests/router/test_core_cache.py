@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from numba.core import caching, config
 
-from busyhour.router import core_batch, core_cache
+from busyhour.router import core_batch, core_cache, core_index
 from busyhour.router.core_batch import run_batch
 from busyhour.router.core_compile import warm_up_router
 from busyhour.router.core_handle import run_batch_h
@@ -169,7 +169,7 @@ def test_numba_uses_the_package_stamp_for_the_core_and_its_own_elsewhere():
     mixin = caching._SourceFileBackedLocatorMixin
     assert getattr(mixin.get_source_stamp, "busyhour_digest", False)
     stamp = caching.FunctionCache(run_batch.py_func)._cache_file._source_stamp
-    assert stamp[1:] == ("busyhour-sources", core_cache.package_digest())
+    assert stamp[1:] == ("busyhour-sources", core_cache.package_digest(), core_index.mode())
     from busyhour.erlang import kernels
     fn = next(v for v in vars(kernels).values() if hasattr(v, "py_func"))
     assert not isinstance(caching.FunctionCache(fn.py_func)._cache_file._source_stamp, tuple)
