@@ -30,6 +30,7 @@ With ``NUMBA_DISABLE_JIT=1`` :func:`prefetch` asks for nothing; it checks that t
 
 from __future__ import annotations
 
+from llvmlite import binding as _llvm
 from llvmlite import ir
 from numba import types
 from numba.core import cgutils, config
@@ -43,6 +44,9 @@ from .core_layout import (
 
 _I8P = ir.IntType(8).as_pointer()
 _I32 = ir.IntType(32)
+#: The intrinsic's name is mangled with its pointer type: ``p0`` once LLVM's pointers are opaque (LLVM 17 on),
+#: ``p0i8`` before.
+_PREFETCH = "llvm.prefetch.p0" if _llvm.llvm_version_info >= (17,) else "llvm.prefetch.p0i8"
 
 
 @intrinsic
@@ -61,7 +65,7 @@ def _prefetch(typingctx, arr, i, j):
             ncols = cgutils.unpack_tuple(builder, ary.shape)[1]
             at = builder.add(builder.mul(at, ncols), context.cast(builder, args[2], sig.args[2], types.intp))
         fnty = ir.FunctionType(ir.VoidType(), [_I8P, _I32, _I32, _I32])
-        fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.prefetch.p0")
+        fn = cgutils.get_or_insert_function(builder.module, fnty, _PREFETCH)
         builder.call(fn, [builder.bitcast(builder.gep(ary.data, [at]), _I8P), _I32(1), _I32(3), _I32(1)])
         return context.get_dummy_value()
 
@@ -157,7 +161,7 @@ def _member_rows(S, a, q):
     """Agent ``a``'s member rows in queue ``q`` (what a release counts the call in: core_pref.member_call_done)."""
     if not (0 <= a < S.AQ_ptr.shape[0] - 1 and 0 <= q < S.QM_ptr.shape[0]):
         return
-    for k in range(S.AQ_ptr[a], S.AQ_ptr[a + 1]):
+    for k in range(S.AQ_ptr[a], min(S.AQ_ptr[a + 1], S.AQ.shape[0])):
         if S.AQ[k, 0] == q:
             m = S.QM_ptr[q] + S.AQ[k, 1]
             if 0 <= m < S.QM.shape[0]:
