@@ -46,6 +46,8 @@ import sys
 
 from numba.core import caching as _caching
 
+from .core_index import mode as index_mode
+
 #: The package's folder (this module is router/core_cache.py).
 PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 #: Folders (under :data:`PACKAGE_ROOT`) whose ``.py`` files the compiled code is made from.
@@ -157,9 +159,7 @@ def _with_package_digest(stock):
         stamp = stock(self)
         path = getattr(self, "_py_file", None)
         if isinstance(path, str) and stamped(path):
-            from .core_index import mode  # the code differs by indexing mode too
-
-            return (stamp, "busyhour-sources", package_digest(), mode())
+            return (stamp, "busyhour-sources", package_digest(), index_mode())  # the code differs by mode too
         return stamp
 
     get_source_stamp.busyhour_digest = True

@@ -38,6 +38,7 @@ from numba.extending import intrinsic
 
 from .core_ids import _h_home, h_find
 from .core_jit import kernel
+from .core_pref import member_row
 from .core_layout import (
     AGENT, OP_ABANDON, OP_ACCEPT, OP_ARRIVE, OP_REJECT, OP_RELEASE, OP_TRANSFER, QUEUE,
 )
@@ -159,12 +160,9 @@ def prefetch_ahead(S, ops, i):
 @kernel
 def _member_rows(S, a, q):
     """Agent ``a``'s member rows in queue ``q`` (what a release counts the call in: core_pref.member_call_done)."""
-    if not (0 <= a < S.AQ_ptr.shape[0] - 1 and 0 <= q < S.QM_ptr.shape[0]):
+    if not (0 <= a < S.AQ_ptr.shape[0] - 1 and 0 <= q < S.QM_ptr.shape[0]) or S.AQ_ptr[a + 1] > S.AQ.shape[0]:
         return
-    for k in range(S.AQ_ptr[a], min(S.AQ_ptr[a + 1], S.AQ.shape[0])):
-        if S.AQ[k, 0] == q:
-            m = S.QM_ptr[q] + S.AQ[k, 1]
-            if 0 <= m < S.QM.shape[0]:
-                _row(S.QM, m)
-                _row(S.QM_f, m)
-            return
+    m = member_row(S, q, a)
+    if 0 <= m < S.QM.shape[0]:
+        _row(S.QM, m)
+        _row(S.QM_f, m)
