@@ -21,6 +21,7 @@ from numba.core import config
 from numba.np import arrayobj
 
 from busyhour.router import core_index
+from busyhour.router.core_layout import EVENT_DTYPE
 
 pytestmark = pytest.mark.skipif(config.DISABLE_JIT, reason="NUMBA_DISABLE_JIT=1: nothing is compiled")
 
@@ -36,24 +37,18 @@ def test_numba_lowers_integer_indexes_through_the_function_replaced():
         "numba's basic indexing no longer calls fix_integer_index: the core would index with wraparound again"
 
 
-def test_the_core_is_compiled_without_wraparound_in_its_own_functions_only():
+def test_only_the_cores_own_functions_are_unwrapped_and_they_still_index_right():
     from busyhour.router.core_kernels import event_rows
 
     ev_i = np.arange(12, dtype=np.int64).reshape(2, 6)
     ev_f = np.arange(4.0).reshape(2, 2)
-    out = np.zeros(1, dtype=event_rows_dtype())
+    out = np.zeros(1, dtype=EVENT_DTYPE)
     event_rows(ev_i, ev_f, 1, out)
     assert (int(out["seq"][0]), float(out["value"][0])) == (6, 3.0)
     assert not core_index._own(_Builder("_ZN8busyhour6erlang7kernels3fooB2v1E"))  # numba's own indexing there
     assert core_index._own(_Builder("_ZN8busyhour6router8core_ops7releaseB4v134E"))
     assert core_index._own(_Builder("_ZN8busyhour3sim9fast_loop3runE"))
     assert core_index.mode() == ("index-checked" if core_index.CHECKED else "index-unwrapped")
-
-
-def event_rows_dtype():
-    from busyhour.router.core_layout import EVENT_DTYPE
-
-    return EVENT_DTYPE
 
 
 class _Builder:
