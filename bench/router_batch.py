@@ -7,7 +7,9 @@ poll hands over the commands that arrived since the last one. Each batch
 holds the answers to the offers of the previous batch, then ``batch``
 pairs (release the oldest connected call, a new call arrives) spaced
 ``dt_s`` apart in time; a batch spans at most 2 s of traffic, so an offer
-is answered within 2 s. The driver reacts to events with numpy only.
+is answered within 2 s. The driver reacts to events with numpy only: it
+answers the offers it finds among them, and takes a call as connected once
+its answer's row succeeded (status 0, as docs/router-api.md promises).
 
 Decision latency is measured apart: a call arriving alone in a one-row
 batch (``submit`` of one row: what a command sent on its own costs).
@@ -25,7 +27,40 @@ from busyhour.router.fast import Router
 
 from .router_bench import RouterBenchResult, Workload, WORKLOADS, build_config
 
-_OFFERED, _CONNECTED = int(EventKind.CALL_OFFERED), int(EventKind.CALL_CONNECTED)
+_OFFERED = int(EventKind.CALL_OFFERED)
+
+
+class _Fifo:
+    """Connected call ids, oldest first, in one buffer: taking from the front moves an index and appending
+    writes after the end, so a batch copies what it adds, not the whole floor (a concatenation per batch
+    copied ~9,000 ids at 10K agents). The live ids are moved to the front when the end is reached."""
+
+    def __init__(self, capacity: int):
+        self.buf = np.empty(max(capacity, 16), dtype=np.int64)
+        self.lo = self.hi = 0
+
+    @property
+    def size(self) -> int:
+        return self.hi - self.lo
+
+    def take(self, n: int) -> np.ndarray:
+        """The ``n`` oldest ids, or all if fewer (a view, valid until the next :meth:`put`)."""
+        out = self.buf[self.lo:min(self.lo + n, self.hi)]
+        self.lo += out.size
+        return out
+
+    def put(self, ids: np.ndarray) -> None:
+        n, live = ids.size, self.hi - self.lo
+        if self.hi + n > self.buf.size:
+            if live + n > self.buf.size // 2:
+                grown = np.empty(2 * (live + n), dtype=np.int64)
+                grown[:live] = self.buf[self.lo:self.hi]
+                self.buf = grown
+            else:
+                self.buf[:live] = self.buf[self.lo:self.hi]
+            self.lo, self.hi = 0, live
+        self.buf[self.hi:self.hi + n] = ids
+        self.hi += n
 
 
 class BatchDriver:
@@ -39,13 +74,14 @@ class BatchDriver:
         self.router = Router.from_config(build_config(w, seed, strategy=strategy), calls=2 * w.agents + 1024,
                                           collect_stats=stats)
         self.rng = np.random.default_rng(seed + 1)
-        self.steps_s = self.dt_s * np.arange(1, max(self.batch, 1) + 1)  # a batch's times after ``now``
+        self.steps_s = self.dt_s * np.arange(1, self.batch + 1)  # a batch's times after ``now``
         self.queue_draws = np.empty(0, dtype=np.int64)  # arrivals' queues, drawn ahead in blocks
         self.now = 0.0
         self.next_id = 1
-        self.fifo = np.empty(0, dtype=np.int64)  # connected calls, oldest first
+        self.fifo = _Fifo(4 * w.agents)  # connected calls, oldest first
         self.pend_call = np.empty(0, dtype=np.int64)  # offers to answer in the next batch
         self.pend_agent = np.empty(0, dtype=np.int32)
+        self.answered = self.pend_call  # the calls the batch being submitted answers
         self.released = 0
         self.submit_s = 0.0  # wall time inside Router.submit
         ops = np.zeros(w.agents, dtype=OP_DTYPE)
@@ -70,29 +106,31 @@ class BatchDriver:
 
     def _ops(self, n_release: int, n_arrive: int) -> np.ndarray:
         """Answers to pending offers, then release/arrive pairs (a release only where one is asked)."""
-        na = self.pend_call.size
-        k = max(n_release, n_arrive)
+        na, k = self.pend_call.size, max(n_release, n_arrive)
         ops = np.zeros(na + n_release + n_arrive, dtype=OP_DTYPE)
-        ops["time_s"][:na] = self.now
-        ops["op"][:na] = OP_ACCEPT
-        ops["call"][:na] = self.pend_call
-        ops["agent"][:na] = self.pend_agent
+        acc = ops[:na]
+        acc["op"] = OP_ACCEPT
+        acc["time_s"] = self.now
+        acc["call"] = self.pend_call
+        acc["agent"] = self.pend_agent
+        self.answered = self.pend_call  # connected once the batch's statuses say so (_submit)
         self.pend_call, self.pend_agent = self.pend_call[:0], self.pend_agent[:0]
         times = self.now + (self.steps_s[:k] if k <= self.steps_s.size else self.dt_s * np.arange(1, k + 1))
-        rel = ops[na:na + 2 * n_release:2] if n_release else ops[:0]
-        arr = ops[na + 1:na + 2 * n_release:2] if n_release else ops[na:]
-        if n_release:
+        if n_release:  # release, arrive, release, arrive, ... as far as both go
+            rel, arr = ops[na:na + 2 * n_release:2], ops[na + 1:na + 2 * n_release:2]
             rel["op"] = OP_RELEASE
-            rel["time_s"] = times
-            rel["call"] = self.fifo[:n_release]
+            rel["time_s"] = times[:n_release]
+            rel["call"] = self.fifo.take(n_release)
             rel["arg"] = np.nan
-            self.fifo = self.fifo[n_release:]
+        else:
+            arr = ops[na:]
         arr["op"] = OP_ARRIVE
         arr["agent"] = -1  # no preferred agent
         arr["time_s"] = times[:n_arrive]
         arr["call"] = np.arange(self.next_id, self.next_id + n_arrive)
         arr["queue"] = self._queues(n_arrive)
         self.next_id += n_arrive
+        self.released += n_release
         if k:
             self.now = float(times[-1])
         return ops
@@ -101,18 +139,21 @@ class BatchDriver:
         t0 = time.perf_counter()
         res = self.router.submit(ops)
         self.submit_s += time.perf_counter() - t0
-        if (res.status.any() if OK == 0 else (res.status != OK).any()):  # a row failed (OK is 0: no compare)
+        if (np.count_nonzero(res.status) if OK == 0 else (res.status != OK).any()):  # a row failed
             raise AssertionError("; ".join(self.router.describe(ops, res.status)[:3]))
-        self.released += int(np.count_nonzero(ops["op"] == OP_RELEASE))
+        self.fifo.put(self.answered)  # every answer succeeded: those calls are connected, in the rows' order
+        self.answered = self.answered[:0]
         self._take(res)
 
     def _take(self, res) -> None:
+        """The offers among a batch's events: the next batch answers them."""
         ev = res.events
-        kinds, calls = ev["kind"], ev["call"]  # fields first: masking whole records copies all of them
-        off = kinds == _OFFERED
-        self.pend_call = np.concatenate([self.pend_call, calls[off]])
-        self.pend_agent = np.concatenate([self.pend_agent, ev["agent"][off]])
-        self.fifo = np.concatenate([self.fifo, calls[kinds == _CONNECTED]])
+        off = np.flatnonzero(np.ascontiguousarray(ev["kind"]) == _OFFERED)  # one field packed, then compared
+        if self.pend_call.size:
+            self.pend_call = np.concatenate([self.pend_call, ev["call"][off]])
+            self.pend_agent = np.concatenate([self.pend_agent, ev["agent"][off]])
+        else:  # the usual case: the last batch answered every offer
+            self.pend_call, self.pend_agent = ev["call"][off], ev["agent"][off]
 
     def step(self) -> None:
         """One batch: ``batch`` lifecycles."""
