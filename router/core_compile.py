@@ -70,10 +70,10 @@ def compile_notice(what: str, dispatchers, estimate_s: float | Callable[[], floa
 def router_dispatchers() -> list:
     from .core_handle import deadline_h, h_get_h, rank_of_h, run_batch_h
     from .core_ids import h_rebuild
-    from .core_kernels import event_rows
+    from .core_kernels import batch_flags, event_rows
     from .stats_core import stats_feed, stats_rehash
 
-    return [run_batch_h, deadline_h, h_get_h, h_rebuild, rank_of_h, stats_feed, stats_rehash, event_rows]
+    return [run_batch_h, deadline_h, h_get_h, h_rebuild, rank_of_h, stats_feed, stats_rehash, event_rows, batch_flags]
 
 
 def prepare_router() -> None:

@@ -20,7 +20,7 @@ from .core_layout import (
     ANSWERED, CONN, DETAIL_DISPLAY, DISP_AVAILABLE, DISP_BUSY,
     DISP_LOGGED_OUT, DISP_NOT_READY, DISP_RESERVED, DISP_WRAP_UP, DISPLAY, E_AGENT, E_CALL, E_DETAIL, E_KIND,
     E_QUEUE, E_SEQ, E_TIME, E_VALUE, EXT, IDLE_RANK, IDLE_SINCE, KEYKIND, LOCK_KIND, LOCK_TOKEN, LOCK_UNTIL,
-    NO_ID, OFFERS, PRES, QUEUE, REASON, RINGING, S_NEV, S_RANK, S_SEQ, STATE, T_LOCK_END, TALK,
+    NO_ID, OFFERS, OP_AGENT, OP_MEMBER, PRES, QUEUE, REASON, RINGING, S_NEV, S_RANK, S_SEQ, STATE, T_LOCK_END, TALK,
     ST_OFFERED, SCAN, QM_SKILL_SUM, QM_FROM, SKP, QM_PAUSED,
 )
 from .core_timers import push_timer
@@ -109,6 +109,22 @@ def event_rows(ev_i, ev_f, k, out):
         r["detail"] = ev_i[k + j, E_DETAIL]
         r["time_s"] = ev_f[k + j, E_TIME]
         r["value"] = ev_f[k + j, E_VALUE]
+
+
+@entry
+def batch_flags(ops):
+    """What ``Router.submit`` refuses in a batch (fast_errors.check_batch): 1 if any row is ``OP_MEMBER`` or
+    ``OP_AGENT``, plus 2 if any call id is below ``NO_ID``. One pass over the rows: the two numpy reductions over
+    their strided columns cost ~5 µs for a batch of 768 rows, several times this."""
+    flags = 0
+    for j in range(ops.shape[0]):
+        r = ops[j]
+        o = r["op"]
+        if o == OP_MEMBER or o == OP_AGENT:
+            flags |= 1
+        if r["call"] < NO_ID:
+            flags |= 2
+    return flags
 
 
 # ------------------------------------------------------------------ agents

@@ -12,11 +12,24 @@ from .core_layout import (
     ERR_UNKNOWN_CALL, ERR_UNKNOWN_QUEUE, NO_ID, NOT_RUN, OP_ACCEPT, OP_AGENT, OP_DTYPE, OP_MEMBER, OP_CALLBACK, OP_LOGOUT, OP_PRIORITY, OP_REJECT, OP_RELEASE,
     OP_TRANSFER,
 )
+from .core_cache import jit_disabled
+from .core_jit import Direct
+from .core_kernels import batch_flags
 from .errors import OfferError, StateError, TimeError, UnknownIdError, real_seconds
 from .fast_ids import FIRST_OWN_ID
 
 
 _TABLE_OPS_FROM = min(OP_MEMBER, OP_AGENT)
+#: core_kernels.batch_flags called straight (core_jit.Direct); None without the JIT, where the numpy form is faster.
+_BATCH_FLAGS = None if jit_disabled() else Direct(batch_flags)
+
+
+def batch_flags_numpy(ops: np.ndarray) -> int:
+    """core_kernels.batch_flags with numpy (its reference): 1 if a row is OP_MEMBER or OP_AGENT, plus 2 if a call
+    id is below NO_ID. Only codes from _TABLE_OPS_FROM up can be table rows."""
+    o = ops["op"]
+    member = int(o.max()) >= _TABLE_OPS_FROM and bool(((o == OP_MEMBER) | (o == OP_AGENT)).any())
+    return int(member) | (2 if int(ops["call"].min()) < NO_ID else 0)
 
 
 def check_batch(ops: Any, skills: Any) -> np.ndarray:
@@ -34,10 +47,11 @@ def check_batch(ops: Any, skills: Any) -> np.ndarray:
     if n == 1:
         op = int(ops["op"][0])
         member_rows, low_ids = op == OP_MEMBER or op == OP_AGENT, int(ops["call"][0]) < NO_ID
-    else:  # one reduction per column for a usual batch: only codes from _TABLE_OPS_FROM up can be table rows
-        o = ops["op"]
-        member_rows = n > 0 and int(o.max()) >= _TABLE_OPS_FROM and bool(((o == OP_MEMBER) | (o == OP_AGENT)).any())
-        low_ids = n > 0 and int(ops["call"].min()) < NO_ID
+    elif n:
+        flags = _BATCH_FLAGS(ops) if _BATCH_FLAGS is not None else batch_flags_numpy(ops)
+        member_rows, low_ids = bool(flags & 1), bool(flags & 2)
+    else:
+        member_rows = low_ids = False
     if member_rows:
         raise StateError("ops: OP_MEMBER and OP_AGENT rows are built by member_add / member_remove / "
                          "member_update / agent_add / agent_remove, which change the tables first; call those")
