@@ -154,9 +154,12 @@ def grow(S: CoreState) -> CoreState:
         rep.update(RO=_compact_ring_orders(S, rep.get("C_i", S.C_i)))
     S = S._replace(**rep) if rep else S
     if 2 * (S.S_i[S_HUSED] + 1) > S.HK.shape[0]:  # rehash: live ids at most a quarter of the rows
-        live = int(((S.HK != H_EMPTY) & (S.HK != H_TOMB)).sum())
-        size = max(S.HK.shape[0], _pow2(4 * (live + 1)))  # never shrinks: tombstones would refill it at once
-        old_k, old_v = S.HK, S.HV
-        S = S._replace(HK=np.full(size, H_EMPTY, dtype=np.int64), HV=np.zeros(size, dtype=np.int64))
+        keep = np.flatnonzero((S.HK != H_EMPTY) & (S.HK != H_TOMB))
+        size = max(S.HK.shape[0], _pow2(4 * (keep.size + 1)))  # never shrinks: tombstones would refill it at once
+        old_k, old_v = S.HK[keep], S.HV[keep]  # the live rows alone: the rebuild walks no dead ones
+        if size == S.HK.shape[0]:  # the same rows emptied (a value is only read beside its key: HV stays)
+            S.HK.fill(H_EMPTY)
+        else:
+            S = S._replace(HK=np.full(size, H_EMPTY, dtype=np.int64), HV=np.zeros(size, dtype=np.int64))
         h_rebuild(old_k, old_v, S)
     return S
