@@ -33,7 +33,8 @@ _OFFERED = int(EventKind.CALL_OFFERED)
 class _Fifo:
     """Connected call ids, oldest first, in one buffer: taking from the front moves an index and appending
     writes after the end, so a batch copies what it adds, not the whole floor (a concatenation per batch
-    copied ~9,000 ids at 10K agents). The live ids are moved to the front when the end is reached."""
+    copied ~9,000 ids at 10K agents). When the end is reached the live ids move to the front, or into a buffer
+    twice their number when they fill more than half of it."""
 
     def __init__(self, capacity: int):
         self.buf = np.empty(max(capacity, 16), dtype=np.int64)
