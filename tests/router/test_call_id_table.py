@@ -1,8 +1,9 @@
 """The call-id table through many calls: ended ids leave tombstones, and a rehash must keep every live call.
 
-Call ids only grow, so the rows of ended calls are never reused: the table
-is rebuilt (core_build.grow) whenever used rows reach half of it, in place
-when its size is enough for the live calls, into a larger table otherwise.
+An ended call's row stays dead until a new id's search passes it, which
+ids that only grow never do: the table is rebuilt (core_build.grow)
+whenever used rows reach half of it, in place when its size is enough for
+the live calls, into a larger table otherwise.
 """
 
 from __future__ import annotations
