@@ -12,7 +12,7 @@ from .core_jit import kernel
 from .core_kernels import L_WRAP_UP, P_LOGGED_OUT, P_NOT_READY
 from .core_timers import push_timer
 from .core_layout import (
-    CB, CONN, LOCK_KIND, NSTEPS, NWAIT, OFFERS, PREF, PRES, QGEN, QM_AGENT, QM_PAUSED, STEP, T_LEAVE_CALL,
+    CB, CONN, LOCK_KIND, NSTEPS, NWAIT, OFFERS, PREF, PRES, QGEN, QM_AGENT, QM_PAUSED, QOK_ON, STEP, T_LEAVE_CALL,
     T_LEAVE_WALK,
 )
 from .empty import INUSE, LE_CUR, LE_EMPTY, LE_JOIN, LE_LEAVE, LE_PENDING, LOGGED_OUT, PAUSED, PENALTY, RINGING, WRAPUP
@@ -39,7 +39,7 @@ def empty_for(S, q, step, mask):
     """No member of queue ``q`` is usable for a call at escalation ``step`` under ``mask`` (QOK: whether the
     member may serve that step, for ``penalty``)."""
     for m in range(S.QM_ptr[q], S.QM_ptr[q + 1]):
-        if usable(S, m, mask) and ((mask & PENALTY) == 0 or S.QOK[m, step] != 0):
+        if usable(S, m, mask) and ((mask & PENALTY) == 0 or (S.QOK[m, step] & QOK_ON) != 0):
             return False
     return True
 

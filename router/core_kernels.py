@@ -21,7 +21,7 @@ from .core_layout import (
     DISP_LOGGED_OUT, DISP_NOT_READY, DISP_RESERVED, DISP_WRAP_UP, DISPLAY, E_AGENT, E_CALL, E_DETAIL, E_KIND,
     E_QUEUE, E_SEQ, E_TIME, E_VALUE, EXT, IDLE_RANK, IDLE_SINCE, KEYKIND, LOCK_KIND, LOCK_TOKEN, LOCK_UNTIL,
     NO_ID, OFFERS, OP_AGENT, OP_MEMBER, PRES, QUEUE, REASON, RINGING, S_NEV, S_RANK, S_SEQ, STATE, T_LOCK_END, TALK,
-    ST_OFFERED, SCAN, QM_SKILL_SUM, QM_FROM, SKP, QM_PAUSED,
+    ST_OFFERED, SCAN, QM_SKILL_SUM, QM_FROM, SKP, QOK_ON,
 )
 from .core_timers import push_timer
 
@@ -41,7 +41,7 @@ K_QUEUE_ADDED, K_QUEUE_REMOVED = 25, 26
 def serves(S, m, step):
     """Member row ``m`` may be offered its queue's calls at escalation step ``step``: statically eligible
     there (QOK: from_step, max penalty, the queue's skills) and not paused in that queue."""
-    return S.QOK[m, step] != 0 and S.QM[m, QM_PAUSED] == 0
+    return S.QOK[m, step] == QOK_ON  # eligible and not paused, in one byte (see core_layout.QOK_PAUSED)
 
 
 # ------------------------------------------------------------------ a call's own skills

@@ -60,8 +60,11 @@ QM_FROM = 5  # the escalation step from which the member serves (0: always; it c
 QM_PAUSED = 6  # paused in this queue: 1 + the reason's code (0: not paused); no offers of its calls
 QM_CALLS = 7  # calls the member completed from this queue (released or transferred): Asterisk's fewestcalls
 N_QM = 8
-# QOK[member row, step]: the member may take a call at escalation step ``step`` (from_step, max penalty and
-# skills with the step's level drop); column 0 equals QM_OK.
+# QOK[member row, step]: QOK_ON if the member may take a call at escalation step ``step`` (from_step, max
+# penalty and skills with the step's level drop; column 0's bit equals QM_OK), plus QOK_PAUSED in every column
+# while the member is paused in its queue (QM_PAUSED keeps the reason). A decision reads that one byte
+# (core_kernels.serves: QOK[m, step] == QOK_ON), not the member's row, which is cold on a large floor.
+QOK_ON, QOK_PAUSED = 1, 2
 QM_SKILL_SUM, QM_WEIGHT = 0, 1  # QM_f: levels summed over the queue's skills; weighted-random weight
 QM_LAST_CALL = 2  # QM_f: when the member's last call from this queue ended (-inf: none): Asterisk's leastrecent
 N_QM_F = 3

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 
-from .core_jit import kernel
+from .core_jit import cold_kernel, kernel
 from .core_kernels import (
     K_AGENT_ADDED, K_AGENT_REMOVED, K_MEMBER_ADDED, K_MEMBER_PAUSED, K_MEMBER_REMOVED, K_MEMBER_UNPAUSED,
     K_MEMBER_UPDATED, K_MOVED, K_PRIORITY_CHANGED, K_QUEUE_ADDED, K_QUEUE_REMOVED, K_QUEUE_UPDATED, P_LOGGED_OUT, emit,
@@ -24,7 +24,7 @@ from .core_timers import push_timer
 from .core_layout import (
     A_GONE, CB, DETAIL_QUEUE, DETAIL_REASON, DIR_HEAD, D_MOVED, D_NONE, EMPTY_EPOCH, ERR_CALL_GONE, ERR_MEMBERSHIP,
     ERR_SAME_QUEUE, HOPS, LOGGED_IN, NO_AGENTS_S, OK, PREF, PRES, PRIO, QGEN, Q_GONE, QUEUE_ADDED_ARG,
-    QUEUE_REMOVED_ARG, QM_FROM, QM_PAUSED, QM_PEN, QUEUE, STATE, ST_WAITING, T_NO_AGENTS, W_HEAD,
+    QUEUE_REMOVED_ARG, QM_FROM, QM_PAUSED, QM_PEN, QOK_ON, QOK_PAUSED, QUEUE, STATE, ST_WAITING, T_NO_AGENTS, W_HEAD,
 )
 from .core_ids import h_find
 from .core_empty import leave_agent, leave_settings
@@ -115,17 +115,21 @@ def call_priority(S, t, call, prio):
     return OK
 
 
-@kernel
+@cold_kernel  # rare (a supervisor's action); its loops inlined would keep the batch's row dispatch out of line
 def set_pause(S, t, a, q, reason, on):
     """Agent ``a`` paused (``on``) or unpaused in queue ``q`` (member and state checked: check_state). It
     gets no offer of that queue's calls while paused; unpaused, it takes its waiting calls if it can."""
     m = member_row(S, q, a)
     if on:
         S.QM[m, QM_PAUSED] = 1 + int(reason)
+        for s in range(S.QOK.shape[1]):
+            S.QOK[m, s] |= QOK_PAUSED
         emit(S, t, K_MEMBER_PAUSED, -1, a, q, DETAIL_REASON + int(reason), 0.0)
         leave_agent(S, a, t)
         return OK
     S.QM[m, QM_PAUSED] = 0
+    for s in range(S.QOK.shape[1]):
+        S.QOK[m, s] &= QOK_ON
     emit(S, t, K_MEMBER_UNPAUSED, -1, a, q, D_NONE, 0.0)
     leave_agent(S, a, t)
     agent_freed(S, a, t)

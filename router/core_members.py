@@ -22,7 +22,7 @@ from .codes import STRAT_RING_ALL, STRAT_RING_PROGRESSIVELY, STRATEGY_NAMES
 from .config import QueueConfig, RouterConfig
 from .core_layout import (
     ANSWERED, CAP, CoreState, DISPLAY, DISP_AVAILABLE, IDLE_RANK, KEYKIND, N_QM, N_QM_F, QM_AGENT, QM_CALLS,
-    QM_LAST_CALL, QM_PAUSED, QM_POS, QM_SKILL_SUM, QM_WEIGHT, RR_CURSOR,
+    QM_LAST_CALL, QM_PAUSED, QM_POS, QOK_PAUSED, QM_SKILL_SUM, QM_WEIGHT, RR_CURSOR,
     QUEUE, RO_LEN, RO_OFF, SCAN, STATE, STRAT, ST_OFFERED, S_EV_ROOM, S_OF_ROOM, S_RO_ROOM, S_TM_ROOM, TALK, AH_CAP,
     AH_HEAD, AH_LEN, AH_OFF, BLOCKED, BUSY_DELAY, MAX_LEN, MAX_NA, MAX_WAIT, NA_DELAY, NO_AGENTS_S, OVERFLOW, PREF_FB,
     REJ_DELAY, RING_STEP, RING_TO, WEIGHT, WRAP, A_BUSY_DELAY, A_MAX_NA, A_NA_DELAY, A_OF_HEAD, A_REJ_DELAY, A_WRAP,
@@ -243,6 +243,7 @@ def swap_queue(S: CoreState, cfg: RouterConfig, qi: int, agent_index: dict, skil
         r.QM[new_i, QM_PAUSED] = S.QM[lo + old_i, QM_PAUSED]
         r.QM[new_i, QM_CALLS] = S.QM[lo + old_i, QM_CALLS]
         r.QM_f[new_i, QM_LAST_CALL] = S.QM_f[lo + old_i, QM_LAST_CALL]
+        r.QOK[r.QM[:, QM_PAUSED] != 0] |= QOK_PAUSED
     delta = r.QM.shape[0] - (hi - lo)
     QM_ptr = S.QM_ptr.copy()
     QM_ptr[qi + 1:] += delta
