@@ -115,7 +115,7 @@ def call_priority(S, t, call, prio):
     return OK
 
 
-@cold_kernel  # rare (a supervisor's action); its loops inlined would keep the batch's row dispatch out of line
+@cold_kernel  # rare (a supervisor's action): kept out of the batch loop's own code
 def set_pause(S, t, a, q, reason, on):
     """Agent ``a`` paused (``on``) or unpaused in queue ``q`` (member and state checked: check_state). It
     gets no offer of that queue's calls while paused; unpaused, it takes its waiting calls if it can."""
