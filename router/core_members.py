@@ -82,6 +82,12 @@ def add_agent(S: CoreState, agent, chans: list[str], skill_index: dict) -> CoreS
     return grown_lanes(_with_rooms(S))
 
 
+def mark_pauses(QOK: np.ndarray, QM: np.ndarray) -> None:
+    """Set QOK_PAUSED in every step byte of each member row paused in its queue (``QM_PAUSED``, the source of
+    truth), in place: what core_member_op.set_pause keeps, for tables made or widened in Python."""
+    QOK[QM[:, QM_PAUSED] != 0] |= QOK_PAUSED
+
+
 def lane_rows(agents: int) -> int:
     """A timer lane's room for a floor of ``agents``: the power of two at or above it, at least 256 rows."""
     return 1 << (max(256, agents) - 1).bit_length()
@@ -243,7 +249,7 @@ def swap_queue(S: CoreState, cfg: RouterConfig, qi: int, agent_index: dict, skil
         r.QM[new_i, QM_PAUSED] = S.QM[lo + old_i, QM_PAUSED]
         r.QM[new_i, QM_CALLS] = S.QM[lo + old_i, QM_CALLS]
         r.QM_f[new_i, QM_LAST_CALL] = S.QM_f[lo + old_i, QM_LAST_CALL]
-        r.QOK[r.QM[:, QM_PAUSED] != 0] |= QOK_PAUSED
+        mark_pauses(r.QOK, r.QM)
     delta = r.QM.shape[0] - (hi - lo)
     QM_ptr = S.QM_ptr.copy()
     QM_ptr[qi + 1:] += delta

@@ -19,9 +19,9 @@ import numpy as np
 from .config import QueueConfig, RouterConfig
 from .core_layout import (
     AHT, AH_CAP, AH_OFF, CoreState, DEDICATED, EMPTY_EPOCH, NSTEPS, N_Q_F, N_Q_I, Q_GONE, RA_ORDER, RA_SLOT, RA_T,
-    QOK_PAUSED, RR_CURSOR, W_HEAD, W_ROOT,
+    RR_CURSOR, W_HEAD, W_ROOT,
 )
-from .core_members import queue_settings, steps_of
+from .core_members import mark_pauses, queue_settings, steps_of
 from .empty import N_LE, LE_CUR, LE_CUR_ORDER
 
 
@@ -85,7 +85,7 @@ def put_new_queue(S: CoreState, cfg: RouterConfig, qi: int, qindex: dict, agent_
         DROP[qi] = 0
     ESC_f, ESC_i = _widen(ESC_f, max(1, steps), math.inf), _widen(ESC_i, max(1, steps), -1)
     DROP, QOK = _widen(DROP, steps + 1, 0), _widen(S.QOK, steps + 1, 0)
-    QOK[:, S.QOK.shape[1]:] |= QOK[:, :1] & QOK_PAUSED  # new steps: a paused member is paused there too
+    mark_pauses(QOK, S.QM)  # new steps: a paused member is paused there too
     queue_row((Q_i, Q_f, ESC_f, ESC_i, DROP), qi, q, qindex, agent_index)
     lo, hi = int(QS_ptr[qi]), int(QS_ptr[qi + 1])
     rows = np.array([(skill_index[s], lvl) for s, lvl in q.skills], dtype=np.int64).reshape(-1, 2)

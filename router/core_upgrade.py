@@ -25,13 +25,13 @@ import numpy as np
 
 from .config import RouterConfig
 from .core_build import build, empty_profiles
-from .core_members import lanes
+from .core_members import lanes, mark_pauses
 from .empty import rules_table
 from .core_layout import (
     A_GONE, A_MAX_NA, A_OF_HEAD, A_WRAP, AH_HEAD, AH_LEN, AH_OFF, CAP, DISP_AVAILABLE, DISPLAY, IDLE_RANK, KEYKIND,
     N_A_F, LOAD, N_C_I, N_QM, N_QM_F, N_Q_I, N_S_I, O_AGENT, O_ANEXT, O_CNEXT, O_SLOT, O_TOKEN, OF_FIRST,
-    OF_LAST, QM_PAUSED, QOK_PAUSED, S_EV_ROOM, S_NPROF, S_NT, S_OF_NFREE, S_OF_ROOM, S_RO_ROOM, S_TM_ROOM,
-    ST_OFFERED, STATE, T_RING, TARG, TKIND, TTARGET, TTOKEN, CoreState,
+    OF_LAST, S_EV_ROOM, S_NPROF, S_NT, S_OF_NFREE, S_OF_ROOM, S_RO_ROOM, S_TM_ROOM, ST_OFFERED, STATE, T_RING,
+    TARG, TKIND, TTARGET, TTOKEN, CoreState,
 )
 
 # Columns of the layout before multi-channel agents: the offer's token and the next agent ringing the same
@@ -76,7 +76,7 @@ def upgrade(S: CoreState, cfg: RouterConfig, profiles: dict) -> tuple[CoreState,
         S = S._replace(AV=np.where(S.A_i[:, DISPLAY] == DISP_AVAILABLE, S.A_f[:, IDLE_RANK], np.nan))
     if S.TL_p is None:  # before the timer lanes: every timer is in the heap, and stays there until it is due
         S = S._replace(**lanes(S.A_i.shape[0]))
-    S.QOK[S.QM[:, QM_PAUSED] != 0] |= QOK_PAUSED  # before the pauses were marked there too (a no-op since)
+    mark_pauses(S.QOK, S.QM)  # before the pauses were marked there too (a no-op since)
     return S, profiles
 
 
