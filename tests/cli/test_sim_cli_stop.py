@@ -33,8 +33,11 @@ def _interrupt(args: list[str], busy_cpu_s: float) -> tuple[int, float, str, str
     it, the rest is simulation, however loaded the machine; at most 60 s of waiting), send SIGINT; return
     (exit code, seconds to exit, stdout, stderr)."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    # A shell's background job starts with SIGINT ignored, and a child inherits that: start the CLI as a
+    # terminal would, so that the suite means the same however it was launched.
     p = subprocess.Popen([sys.executable, "-m", "busyhour.cli.main", *args], stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True, env=env)
+                         stderr=subprocess.PIPE, text=True, env=env,
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         deadline = time.monotonic() + 60.0
         while time.monotonic() < deadline and p.poll() is None and process_tree_cpu_s(p.pid) < busy_cpu_s:
