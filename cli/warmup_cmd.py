@@ -1,7 +1,7 @@
 """``busyhour warmup``: compile the routing core and the simulation loop ahead of time.
 
 numba compiles on first use and caches the result on disk, so the first run
-after an install waits about half a minute. Run this once (e.g. in a container
+after an install waits 13-30 s, by the machine. Run this once (e.g. in a container
 build) and later runs start at once.
 """
 

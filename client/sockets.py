@@ -189,7 +189,7 @@ class HandshakeWatch:
             return f": {refusal}"
         if self.connected():
             return ("; the server took the connection but did not answer: it may be overloaded, or still "
-                    "starting (its first start after an install compiles for about half a minute)")
+                    "starting (its first start after an install compiles for 13-30 s)")
         return "; is 'busyhour serve' running there?"
 
 

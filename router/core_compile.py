@@ -19,8 +19,9 @@ import numpy as np
 
 from .core_cache import jit_disabled
 
-#: Compile time measured on a 2-core machine (first run after install), for the notice.
-ROUTER_COMPILE_S = 30  # 27.3 s on 2026-12-02 at load ~0.9 (docs/performance.md, "First compile")
+#: Compile time measured on a 2-core machine (first run after install), for the notice: 12.7-14.2 s on
+#: 2026-12-04 (afternoon), 27-37 s on the slower host of earlier days (docs/performance.md, "First compile").
+ROUTER_COMPILE_S = 15
 _told: set[str] = set()
 
 

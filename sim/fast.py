@@ -47,9 +47,10 @@ from .scenario import Scenario
 __all__ = ["check_streaming", "choose_engine", "compile_pending", "unsupported", "simulate_compiled"]
 
 #: The loop's first compile on a 2-core machine (for the notice): after the routing core's (its kernels
-#: compiled or in numba's cache), and from nothing (2026-12-02, load ~0.5: 7.9 s and 25.6 s).
-SIM_COMPILE_S = 8
-SIM_ALONE_COMPILE_S = 26
+#: compiled or in numba's cache), and from nothing (2026-12-04, afternoon: 3.6-4.0 s and 12.3 s; about twice
+#: that on the slower host of earlier days).
+SIM_COMPILE_S = 4
+SIM_ALONE_COMPILE_S = 13
 #: Callback number codes the router can carry (core_layout.MAX_NUMBER_CODES): call c's callback is
 #: code c + 1, so a run with callback offers holds at most that many calls.
 CB_CODES = MAX_NUMBER_CODES
