@@ -39,7 +39,8 @@ Rules that keep SIP and the engine in step (docs/adapters.md, "Races"):
   refused ``accept``, or the agent's 200 crossed the caller's CANCEL) is
   *off book*: its engine call is abandoned and its agent set ``not_ready``
   (reason :data:`OFF_BOOK`) until the BYE, then ``ready`` again unless
-  someone changed the agent's state meanwhile;
+  someone changed the agent's state meanwhile; a BYE that has not come
+  within ``adapter.off_queue_call_max_s`` counts as come (logged);
 * a refused ``release`` abandons the call; refused requests are logged
   (:meth:`Bridge.warn`, at most :data:`WARN_PER_MIN` lines a minute).
 
@@ -66,6 +67,7 @@ try:
 except ImportError:     # loaded by file path (tests): its folder is not on sys.path
     sys.path.append(os.path.dirname(os.path.abspath(__file__)))
     from bh_sync import ENDED_ELSEWHERE, UNAVAILABLE, Sync
+from bh_config import OFF_BOOK_MAX_S  # noqa: E402 (found as bh_sync was)
 
 TERMINATED = (487, "Request Terminated")
 DUPLICATE = (482, "Duplicate Call-ID")
@@ -118,6 +120,7 @@ class Bridge(Sync):
         self.down_after_s = float(r.get("down_after_ms", 1500)) / 1000
         self.hold_when_down_s = float(r.get("hold_when_down_s", 60))
         self.name = str(self.cfg.get("adapter", {}).get("name", "kamailio"))
+        self.off_book_max_s = float(self.cfg.get("adapter", {}).get("off_queue_call_max_s", OFF_BOOK_MAX_S))
         self.agents = {str(k): str(v) for k, v in self.cfg.get("agents", {}).items()}
         self.pending: dict[str, Pending] = {}
         self.outbox: list[dict] = []
@@ -138,6 +141,7 @@ class Bridge(Sync):
         self.cancelled: dict = {}       # call id -> (time, "cancel"|"bye"): for calls not (yet) known
         self.ended: dict = {}           # call id -> (time, agent): attempts the caller ended (CANCEL, early BYE)
         self.off_book: dict = {}        # call id -> agent: talking in SIP, not counted by the engine
+        self.off_book_s: dict = {}      # call id (of off_book) -> when it went off book, oldest first
         self.agent_state: dict = {}     # agent (of off_book) -> its last AGENT_STATE detail
         self.reconciled_s = -1e18
         self.warn_window_s, self.warn_n = -1e18, 0
@@ -239,6 +243,13 @@ class Bridge(Sync):
             elif now_s - p.first_s > 600:
                 del self.pending[rid]
         self.cancelled, self.ended = _recent(self.cancelled, now_s), _recent(self.ended, now_s)
+        while self.off_book_s:          # a BYE that never came (lost, or a phone that died) frees the agent
+            call_id, since_s = next(iter(self.off_book_s.items()))
+            if now_s - since_s < self.off_book_max_s:
+                break
+            self.warn(f"call {call_id!r}: no BYE within {self.off_book_max_s:g} s of going outside the engine; "
+                      f"agent {self.off_book[call_id]!r} is on book again")
+            self.back_on_book(call_id)
         if self.up(now_s):
             self.down_since_s = None
         elif self.down_since_s is None:
@@ -326,13 +337,16 @@ class Bridge(Sync):
         if agent is None or len(self.off_book) >= 100_000:
             return
         self.off_book[call_id] = agent
+        self.off_book_s.pop(call_id, None)
+        self.off_book_s[call_id] = self.now_s
         self.agent_state.setdefault(agent, None)
         self.request("not_ready", self.now_s, agent=agent, reason=OFF_BOOK)
         self.warn(f"call {call_id!r} talks to agent {agent!r} outside the engine ({why}): "
-                  f"agent not ready ({OFF_BOOK}) until the call's BYE")
+                  f"agent not ready ({OFF_BOOK}) until the call's BYE, at most {self.off_book_max_s:g} s")
 
     def back_on_book(self, call_id: Any) -> None:
         agent = self.off_book.pop(call_id)
+        self.off_book_s.pop(call_id, None)
         if agent in self.off_book.values():
             return                      # still on another such call
         if self.agent_state.pop(agent, None) == f"NOT_READY:{OFF_BOOK}":

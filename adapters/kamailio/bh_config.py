@@ -28,10 +28,14 @@ TIMINGS = {
     "down_after_ms": (1500, 10, 600_000),
     "hold_when_down_s": (60, 0, 86_400),
 }
+#: adapter.off_queue_call_max_s: an agent talking on a call the engine does not count (docs/adapters.md) is
+#: not ready until its BYE, or this long: 4 hours by default, at most the 12 hours the cfg remembers a dialog
+OFF_BOOK_MAX_S = 14_400
+OFF_BOOK_RANGE_S = (60, 43_200)
 #: the keys each table may hold ([queues] and [agents] hold any)
 KNOWN = {
     "router": ("commands", "events", *TIMINGS, "curve_keys", "curve_client"),
-    "adapter": ("ipc", "name", "queue_equals_user"),
+    "adapter": ("ipc", "name", "queue_equals_user", "off_queue_call_max_s"),
 }
 SECTIONS = ("router", "adapter", "queues", "agents")
 
@@ -208,6 +212,10 @@ def load_config(path: str) -> dict:
                          f"every call's context, which the server limits), got {size}")
     if not isinstance(adapter.setdefault("queue_equals_user", True), bool):
         raise ValueError(f"{path}: adapter.queue_equals_user must be true or false")
+    value, (lo, hi) = adapter.setdefault("off_queue_call_max_s", OFF_BOOK_MAX_S), OFF_BOOK_RANGE_S
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not lo <= value <= hi:
+        raise ValueError(f"{path}: adapter.off_queue_call_max_s must be a number of seconds {lo}..{hi}, "
+                         f"got {_show(value)}")
     for section in ("queues", "agents"):
         for k, v in cfg[section].items():
             if not isinstance(v, str) or not v:

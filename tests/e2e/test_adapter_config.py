@@ -32,6 +32,7 @@ def test_defaults_filled(tmp_path):
     path.write_text(MINIMAL)
     cfg = cfgmod.load_config(str(path))
     assert cfg["router"]["request_timeout_ms"] == 1000 and cfg["adapter"]["queue_equals_user"] is True
+    assert cfg["adapter"]["off_queue_call_max_s"] == 14_400
     assert cfg["queues"] == {} and cfg["agents"] == {}
 
 
@@ -53,7 +54,11 @@ def test_defaults_filled(tmp_path):
     ("agents = 3\n" + MINIMAL, "[agents] must be a table"),
     (MINIMAL.replace("[adapter]", "arrive_timout_ms = 5\n[adapter]"),
      "unknown key router.arrive_timout_ms (known: commands, events, request_timeout_ms, arrive_timeout_ms"),
-    (MINIMAL + 'nmae = "k"\n', "unknown key adapter.nmae (known: ipc, name, queue_equals_user)"),
+    (MINIMAL + 'nmae = "k"\n', "unknown key adapter.nmae (known: ipc, name, queue_equals_user, off_queue_call_max_s)"),
+    (MINIMAL + 'off_queue_call_max_s = 59\n', "adapter.off_queue_call_max_s must be a number of seconds 60..43200"),
+    (MINIMAL + 'off_queue_call_max_s = 43201\n', "adapter.off_queue_call_max_s must be"),
+    (MINIMAL + 'off_queue_call_max_s = nan\n', "adapter.off_queue_call_max_s must be"),
+    (MINIMAL + 'off_queue_call_max_s = "4h"\n', "adapter.off_queue_call_max_s must be"),
     (MINIMAL + '[agent]\na1 = "sip:a1@h"\n', "unknown table or key agent (known: [router], [adapter]"),
     (MINIMAL + '[agents]\na1 = "not a uri"\n', "agents.a1 must be a sip: or sips: URI"),
     (MINIMAL + '[agents]\na1 = "a1@192.0.2.1"\n', "agents.a1 must be a sip: or sips: URI"),

@@ -133,6 +133,30 @@ def test_answer_crossing_the_cancel_makes_the_agent_not_ready_until_bye(b, desk)
     assert not b.off_book and not b.agent_state
 
 
+@pytest.mark.parametrize("desk", [None, "READY"])
+def test_a_bye_that_never_comes_frees_the_agent_after_the_limit(b, desk):          # (4)
+    b.now_s = 100.0
+    ringing(b)
+    b.on_fact({"k": "cancel", "c": "c1"}, 100.0)
+    b.on_fact({"k": "answered", "c": "c1"}, 100.0)            # off book at 100 s; the BYE is lost
+    events = [ev(2, "AGENT_STATE", call=None, agent="a1", detail="NOT_READY:off-queue-call")]
+    if desk:                                                  # the desktop made the agent ready meanwhile
+        events.append(ev(3, "AGENT_STATE", call=None, agent="a1", detail=desk))
+    b.on_stream({"seq0": 2, "seq1": len(events) + 1, "events": events})
+    sent(b)
+    b.pending.clear()                                         # the router answered every request
+    limit = b.off_book_max_s
+    assert limit == bh.OFF_BOOK_MAX_S == 14_400
+    b.timers(100.0 + limit - 1)
+    assert sent(b) == [] and b.off_book == {"c1": "a1"}
+    b.timers(100.0 + limit)
+    assert sent(b) == ([] if desk else [("ready", {"agent": "a1"})])
+    assert not b.off_book and not b.off_book_s and not b.agent_state
+    assert any("no BYE within 14400 s" in w and "'a1'" in w for w in b.warnings)
+    b.on_fact({"k": "bye", "c": "c1"}, 100.0 + limit + 5)     # the BYE after all: nothing more to do
+    assert sent(b) == []
+
+
 def test_periodic_reconcile_abandons_ghosts_only(b):                          # (3)
     arrive(b, "mine")
     reply(b, "arrive", result={})
