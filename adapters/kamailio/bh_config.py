@@ -9,7 +9,9 @@ Kamailio that hangs at start.
 
 from __future__ import annotations
 
+import grp
 import os
+import pwd
 import re
 import stat
 import tomllib
@@ -148,8 +150,9 @@ def _check_curve(path: str, router: dict) -> None:
     router["curve"] = (public, secret, server_public)
 
 
-def _check_ipc(path: str, adapter: dict) -> None:
-    """``adapter.ipc``: an ``ipc://`` path the bridge can bind, in a folder that exists and is writable."""
+def _check_ipc(path: str, adapter: dict, argv: list[str] | None = None) -> None:
+    """``adapter.ipc``: an ``ipc://`` path the bridge can bind, in a folder that exists and is writable by the user
+    the bridge runs as (``argv``: Kamailio's command line, read from /proc when None)."""
     address = adapter.get("ipc")
     if not isinstance(address, str) or not _ipc_ok(address):
         raise ValueError(f"{path}: adapter.ipc (the workers' ipc:// address for the bridge) is required, "
@@ -162,6 +165,75 @@ def _check_ipc(path: str, adapter: dict) -> None:
     if not os.access(folder, os.W_OK | os.X_OK):
         raise ValueError(f"{path}: adapter.ipc: folder {folder} is not writable by uid {os.geteuid()}, "
                          "the user Kamailio runs as")
+    user = _runs_as(argv)
+    if user is not None and not _usable_by(folder, user[1], user[2]):
+        raise ValueError(f"{path}: adapter.ipc: folder {folder} is not writable by user {user[0]} (uid {user[1]}), "
+                         "whom Kamailio's -u makes the bridge run as")
+
+
+#: Kamailio's short options that take a value (its getopt string), to find -u and -g on its command line
+_ARG_OPTS = "fmMblLnNWwtugPGQOaAxXY"
+
+
+def _kamailio_argv() -> list[str]:
+    try:
+        with open("/proc/self/cmdline", "rb") as fh:
+            return [a.decode("utf-8", "surrogateescape") for a in fh.read().split(b"\0") if a]
+    except OSError:
+        return []
+
+
+def _runs_as(argv: list[str] | None = None) -> tuple[str, int, list[int]] | None:
+    """(name, uid, groups) of the user Kamailio's ``-u``/``-g`` make its processes run as, when Kamailio starts as
+    root: it reads this file (module init) before it drops to that user, so a check as root passes a folder the
+    bridge then cannot bind. None: not root, no ``-u``, or a user this system does not know (Kamailio refuses
+    that itself)."""
+    if os.geteuid() != 0:
+        return None
+    argv = _kamailio_argv() if argv is None else argv
+    found: dict[str, str] = {}
+    i = 1
+    while i < len(argv):
+        arg, i = argv[i], i + 1
+        if not arg.startswith("-") or arg.startswith("--"):
+            continue
+        for k, ch in enumerate(arg[1:], start=2):
+            if ch in _ARG_OPTS:     # its value: the rest of this word, or the next word
+                value = arg[k:] if k < len(arg) else (argv[i] if i < len(argv) else "")
+                i += 0 if k < len(arg) else 1
+                found[ch] = value
+                break
+    try:
+        u = found.get("u")
+        pw = (pwd.getpwuid(int(u)) if u.isdigit() else pwd.getpwnam(u)) if u else None
+        g = found.get("g")
+        gid = (int(g) if g.isdigit() else grp.getgrnam(g).gr_gid) if g else pw.pw_gid if pw else None
+    except (KeyError, ValueError):
+        return None
+    if pw is None:
+        return None
+    return pw.pw_name, pw.pw_uid, os.getgrouplist(pw.pw_name, gid)
+
+
+def _allows(st: os.stat_result, uid: int, gids: list[int], user: int, group: int, other: int) -> bool:
+    bits = user if st.st_uid == uid else group if st.st_gid in gids else other
+    return st.st_mode & bits == bits
+
+
+def _usable_by(folder: str, uid: int, gids: list[int]) -> bool:
+    """Whether ``uid`` (in ``gids``) may create a socket in ``folder`` by the mode bits (ACLs not read): write and
+    search there, search in every folder above."""
+    if uid == 0:
+        return True
+    real = os.path.realpath(folder)
+    if not _allows(os.stat(real), uid, gids, stat.S_IWUSR | stat.S_IXUSR, stat.S_IWGRP | stat.S_IXGRP,
+                   stat.S_IWOTH | stat.S_IXOTH):
+        return False
+    while real != os.path.dirname(real):
+        real = os.path.dirname(real)
+        if not _allows(os.stat(real), uid, gids, stat.S_IXUSR, stat.S_IXGRP, stat.S_IXOTH):
+            return False
+    return True
 
 
 def _tables(path: str, cfg: dict) -> None:
@@ -180,8 +252,9 @@ def _tables(path: str, cfg: dict) -> None:
                              f"(known: {', '.join(KNOWN[section])})")
 
 
-def load_config(path: str) -> dict:
-    """Read and check the adapter's TOML; fill the defaults."""
+def load_config(path: str, argv: list[str] | None = None) -> dict:
+    """Read and check the adapter's TOML; fill the defaults. ``argv``: Kamailio's command line (its ``-u``/``-g``;
+    read from /proc when None)."""
     try:
         text = read_regular(path, MAX_CONFIG_BYTES).decode("utf-8")
         cfg = tomllib.loads(text)
@@ -204,7 +277,7 @@ def load_config(path: str) -> dict:
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not lo <= value <= hi:
             raise ValueError(f"{path}: router.{key} must be a number {lo}..{hi}, got {_show(value)}")
     _check_curve(path, router)
-    _check_ipc(path, adapter)
+    _check_ipc(path, adapter, argv)
     name = adapter.setdefault("name", "kamailio")
     if not isinstance(name, str) or not 1 <= len(name.encode("utf-8", "surrogatepass")) <= MAX_NAME_BYTES:
         size = f"{len(name.encode('utf-8', 'surrogatepass')):,} bytes" if isinstance(name, str) else _show(name)
