@@ -102,15 +102,18 @@ class SipStack:
     ``agent_phone``: engine agent id -> phone name (default: the agent id is
     the phone's name); ``queues``: dialled number -> queue name. ``curve_keys``: a folder from ``busyhour keys
     generate DIR --client kamailio --client stack``: the server runs ``--curve-keys DIR``, Kamailio's bridge
-    uses client ``kamailio`` and this stack's own requests client ``stack``."""
+    uses client ``kamailio`` and this stack's own requests client ``stack``. ``reconcile_s``: the adapter's
+    ``reconcile_s`` (its default when None)."""
 
     def __init__(self, work: Path, router_toml: str, agents: dict[str, str], queues: dict[str, str], *,
                  fsync: str = "batch", children: int = 4, journal: bool = True,
-                 agent_phone: dict[str, str] | None = None, curve_keys: Path | None = None):
+                 agent_phone: dict[str, str] | None = None, curve_keys: Path | None = None,
+                 reconcile_s: float | None = None):
         self.work = Path(work)
         self.work.mkdir(parents=True, exist_ok=True)
         (self.work / "router.toml").write_text(router_toml, encoding="utf-8")
         self.curve_keys = curve_keys
+        self.reconcile_s = reconcile_s
         self.server = ServerProcess(self.work / "router.toml", self.work / "journal" if journal else None,
                                     fsync=fsync, log_path=self.work / "serve.log",
                                     extra_args=("--curve-keys", str(curve_keys)) if curve_keys else ())
@@ -138,7 +141,9 @@ class SipStack:
         lines = ["[router]", f'commands = "{self.server.commands}"', f'events = "{self.server.events}"']
         if self.curve_keys:
             lines += [f'curve_keys = "{self.curve_keys}"', 'curve_client = "kamailio"']
-        lines += ["[adapter]", f'ipc = "ipc://{ipc}"', 'name = "e2e"', "[queues]"]
+        lines += ["[adapter]", f'ipc = "ipc://{ipc}"', 'name = "e2e"']
+        lines += [] if self.reconcile_s is None else [f"reconcile_s = {self.reconcile_s}"]
+        lines += ["[queues]"]
         lines += [f'"{num}" = "{q}"' for num, q in self.queues.items()]
         lines += ["[agents]"] + [f'"{a}" = "sip:{a}@127.0.0.1:{self.agent_ports[ph]}"'
                                  for a, ph in self.agent_phone.items()]

@@ -67,7 +67,7 @@ try:
 except ImportError:     # loaded by file path (tests): its folder is not on sys.path
     sys.path.append(os.path.dirname(os.path.abspath(__file__)))
     from bh_sync import ENDED_ELSEWHERE, UNAVAILABLE, Sync
-from bh_config import OFF_BOOK_MAX_S  # noqa: E402 (found as bh_sync was)
+from bh_config import ADAPTER_TIMINGS  # noqa: E402 (found as bh_sync was)
 
 TERMINATED = (487, "Request Terminated")
 DUPLICATE = (482, "Duplicate Call-ID")
@@ -119,8 +119,10 @@ class Bridge(Sync):
         self.arrive_timeout_s = float(r.get("arrive_timeout_ms", 2000)) / 1000
         self.down_after_s = float(r.get("down_after_ms", 1500)) / 1000
         self.hold_when_down_s = float(r.get("hold_when_down_s", 60))
-        self.name = str(self.cfg.get("adapter", {}).get("name", "kamailio"))
-        self.off_book_max_s = float(self.cfg.get("adapter", {}).get("off_queue_call_max_s", OFF_BOOK_MAX_S))
+        a = self.cfg.get("adapter", {})
+        self.name = str(a.get("name", "kamailio"))
+        self.off_book_max_s, self.reconcile_s = (float(a.get(k, ADAPTER_TIMINGS[k][0]))
+                                                 for k in ("off_queue_call_max_s", "reconcile_s"))
         self.agents = {str(k): str(v) for k, v in self.cfg.get("agents", {}).items()}
         self.pending: dict[str, Pending] = {}
         self.outbox: list[dict] = []

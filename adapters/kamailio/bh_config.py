@@ -30,14 +30,17 @@ TIMINGS = {
     "down_after_ms": (1500, 10, 600_000),
     "hold_when_down_s": (60, 0, 86_400),
 }
-#: adapter.off_queue_call_max_s: an agent talking on a call the engine does not count (docs/adapters.md) is
-#: not ready until its BYE, or this long: 4 hours by default, at most the 12 hours the cfg remembers a dialog
-OFF_BOOK_MAX_S = 14_400
-OFF_BOOK_RANGE_S = (60, 43_200)
+#: [adapter] timing keys -> (default, lowest, highest), in seconds. off_queue_call_max_s: an agent talking on a
+#: call the engine does not count is not ready until its BYE or this long (at most the 12 hours the cfg remembers
+#: a dialog); reconcile_s: between two snapshots the bridge compares its calls with (bh_sync)
+ADAPTER_TIMINGS = {
+    "off_queue_call_max_s": (14_400, 60, 43_200),
+    "reconcile_s": (30, 1, 3_600),
+}
 #: the keys each table may hold ([queues] and [agents] hold any)
 KNOWN = {
     "router": ("commands", "events", *TIMINGS, "curve_keys", "curve_client"),
-    "adapter": ("ipc", "name", "queue_equals_user", "off_queue_call_max_s"),
+    "adapter": ("ipc", "name", "queue_equals_user", *ADAPTER_TIMINGS),
 }
 SECTIONS = ("router", "adapter", "queues", "agents")
 
@@ -285,10 +288,10 @@ def load_config(path: str, argv: list[str] | None = None) -> dict:
                          f"every call's context, which the server limits), got {size}")
     if not isinstance(adapter.setdefault("queue_equals_user", True), bool):
         raise ValueError(f"{path}: adapter.queue_equals_user must be true or false")
-    value, (lo, hi) = adapter.setdefault("off_queue_call_max_s", OFF_BOOK_MAX_S), OFF_BOOK_RANGE_S
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not lo <= value <= hi:
-        raise ValueError(f"{path}: adapter.off_queue_call_max_s must be a number of seconds {lo}..{hi}, "
-                         f"got {_show(value)}")
+    for key, (default, lo, hi) in ADAPTER_TIMINGS.items():
+        value = adapter.setdefault(key, default)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not lo <= value <= hi:
+            raise ValueError(f"{path}: adapter.{key} must be a number of seconds {lo}..{hi}, got {_show(value)}")
     for section in ("queues", "agents"):
         for k, v in cfg[section].items():
             if not isinstance(v, str) or not v:

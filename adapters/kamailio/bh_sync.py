@@ -2,13 +2,13 @@
 
 Keeps ``last_seq`` in step with the server: detects gaps (seq), a restarted
 server (new ``boot`` in ``ping``) and fills them with ``events_since``, or
-``snapshot`` when the server answers ``gone``. Every ``RECONCILE_S`` seconds
+``snapshot`` when the server answers ``gone``. Every ``adapter.reconcile_s`` seconds
 (and at first contact) it also takes a ``snapshot`` and acts on the
 difference (:meth:`Sync.reconcile`): a live call marked with this adapter's
 name that the bridge does not hold is a ghost (a caller gone, a path the
 bridge missed) and is abandoned; a call the bridge holds that the server no
 longer has is ended on the SIP side. Cost: one snapshot (all live calls and
-agents) per ``RECONCILE_S``, O(calls) to compare. Imports nothing from busyhour.
+agents) per ``reconcile_s`` (30 by default), O(calls) to compare. Imports nothing from busyhour.
 """
 
 from __future__ import annotations
@@ -27,8 +27,6 @@ FINAL = {
 }
 UNAVAILABLE = (503, "Routing Unavailable")
 ENDED_ELSEWHERE = (480, "Call Ended")
-#: seconds between two reconciling snapshots while the router is up
-RECONCILE_S = 30.0
 
 
 class Sync:
@@ -50,7 +48,7 @@ class Sync:
             self.behind_seq = int(res["seq"])
         else:
             self.behind_seq = None
-            if now_s - self.reconciled_s >= RECONCILE_S and not self.resyncing:
+            if now_s - self.reconciled_s >= self.reconcile_s and not self.resyncing:
                 self.ask_snapshot(now_s)
 
     def ask_snapshot(self, now_s: float) -> None:

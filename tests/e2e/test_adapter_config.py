@@ -32,7 +32,7 @@ def test_defaults_filled(tmp_path):
     path.write_text(MINIMAL)
     cfg = cfgmod.load_config(str(path))
     assert cfg["router"]["request_timeout_ms"] == 1000 and cfg["adapter"]["queue_equals_user"] is True
-    assert cfg["adapter"]["off_queue_call_max_s"] == 14_400
+    assert cfg["adapter"]["off_queue_call_max_s"] == 14_400 and cfg["adapter"]["reconcile_s"] == 30
     assert cfg["queues"] == {} and cfg["agents"] == {}
 
 
@@ -54,7 +54,8 @@ def test_defaults_filled(tmp_path):
     ("agents = 3\n" + MINIMAL, "[agents] must be a table"),
     (MINIMAL.replace("[adapter]", "arrive_timout_ms = 5\n[adapter]"),
      "unknown key router.arrive_timout_ms (known: commands, events, request_timeout_ms, arrive_timeout_ms"),
-    (MINIMAL + 'nmae = "k"\n', "unknown key adapter.nmae (known: ipc, name, queue_equals_user, off_queue_call_max_s)"),
+    (MINIMAL + 'nmae = "k"\n', "unknown key adapter.nmae (known: ipc, name, queue_equals_user, off_queue_call_max_s, reconcile_s)"),
+    (MINIMAL + 'reconcile_s = 0\n', "adapter.reconcile_s must be a number of seconds 1..3600"),
     (MINIMAL + 'off_queue_call_max_s = 59\n', "adapter.off_queue_call_max_s must be a number of seconds 60..43200"),
     (MINIMAL + 'off_queue_call_max_s = 43201\n', "adapter.off_queue_call_max_s must be"),
     (MINIMAL + 'off_queue_call_max_s = nan\n', "adapter.off_queue_call_max_s must be"),
