@@ -63,10 +63,10 @@ import msgpack
 import zmq
 
 try:
-    from bh_sync import ENDED_ELSEWHERE, UNAVAILABLE, Sync
+    from bh_sync import ENDED_ELSEWHERE, UNAVAILABLE, LineLimit, Sync
 except ImportError:     # loaded by file path (tests): its folder is not on sys.path
     sys.path.append(os.path.dirname(os.path.abspath(__file__)))
-    from bh_sync import ENDED_ELSEWHERE, UNAVAILABLE, Sync
+    from bh_sync import ENDED_ELSEWHERE, UNAVAILABLE, LineLimit, Sync
 from bh_config import ADAPTER_TIMINGS  # noqa: E402 (found as bh_sync was)
 
 TERMINATED = (487, "Request Terminated")
@@ -146,7 +146,7 @@ class Bridge(Sync):
         self.off_book_s: dict = {}      # call id (of off_book) -> when it went off book, oldest first
         self.agent_state: dict = {}     # agent (of off_book) -> its last AGENT_STATE detail
         self.reconciled_s = -1e18
-        self.warn_window_s, self.warn_n = -1e18, 0
+        self.warn_limit = LineLimit(WARN_PER_MIN, 60.0, "{} more refused requests in the last minute")
 
     # ---------------------------------------------------------------- I/O
     def open(self) -> None:
@@ -270,13 +270,7 @@ class Bridge(Sync):
 
     def warn(self, line: str) -> None:
         """One line for the handler to log; at most WARN_PER_MIN a minute, the rest counted."""
-        if self.now_s - self.warn_window_s >= 60:
-            if self.warn_n > WARN_PER_MIN:
-                self.warnings.append(f"{self.warn_n - WARN_PER_MIN} more refused requests in the last minute")
-            self.warn_window_s, self.warn_n = self.now_s, 0
-        self.warn_n += 1
-        if self.warn_n <= WARN_PER_MIN:
-            self.warnings.append(line)
+        self.warnings.extend(self.warn_limit.lines(line, self.now_s))
 
     # ------------------------------------------------------- SIP facts
     def on_fact(self, f: dict, now_s: float) -> None:

@@ -29,6 +29,29 @@ UNAVAILABLE = (503, "Routing Unavailable")
 ENDED_ELSEWHERE = (480, "Call Ended")
 
 
+class LineLimit:
+    """At most ``per_window`` log lines each ``window_s`` seconds (one per Kamailio process: the handler's notes,
+    the bridge's warnings); the lines left out are counted and said in one line, ``dropped`` formatted with their
+    number, when the next window opens."""
+
+    def __init__(self, per_window: int, window_s: float, dropped: str) -> None:
+        self.per_window, self.window_s, self.dropped = per_window, window_s, dropped
+        self.start_s, self.n = -1e18, 0
+
+    def lines(self, line: str, now_s: float) -> list[str]:
+        """What to log for ``line`` at ``now_s``: the count of the last window's dropped lines when this one is
+        the first of a new window, then ``line`` unless this window is full."""
+        out = []
+        if now_s - self.start_s >= self.window_s:
+            if self.n > self.per_window:
+                out.append(self.dropped.format(self.n - self.per_window))
+            self.start_s, self.n = now_s, 0
+        self.n += 1
+        if self.n <= self.per_window:
+            out.append(line)
+        return out
+
+
 class Sync:
     """Mixin of :class:`bh_bridge.Bridge`: stream sequencing, resync, reconcile, events."""
 

@@ -38,6 +38,7 @@ import zmq
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bh_bridge import Bridge  # noqa: E402
+from bh_sync import LineLimit  # noqa: E402
 from bh_config import load_config, parse_agent, parse_priority, parse_skills  # noqa: E402
 
 #: Return codes of ``bh_invite`` the cfg maps to replies.
@@ -73,8 +74,7 @@ class Handler:
         self.bridge: Bridge | None = None
         self.open_at_s = 0.0       # bridge: when to try opening the sockets again
         self.open_failed = False   # bridge: the last try failed (logged once)
-        self.note_window_s = -1e18
-        self.notes = self.notes_dropped = 0
+        self.note_limit = LineLimit(NOTES_PER_WINDOW, NOTE_WINDOW_S, "{} more caller errors not logged")
 
     def child_init(self, rank: int) -> int:
         return 0
@@ -108,16 +108,8 @@ class Handler:
 
     def _note(self, line: str) -> None:
         """Log a caller's mistake at INFO, rate-limited (:data:`NOTES_PER_WINDOW` per :data:`NOTE_WINDOW_S`)."""
-        now_s = time.monotonic()
-        if now_s - self.note_window_s >= NOTE_WINDOW_S:
-            if self.notes_dropped:
-                KSR.info(f"busyhour: {self.notes_dropped} more caller errors not logged\n")
-            self.note_window_s, self.notes, self.notes_dropped = now_s, 0, 0
-        if self.notes < NOTES_PER_WINDOW:
-            self.notes += 1
-            KSR.info(f"busyhour: {line}\n")
-        else:
-            self.notes_dropped += 1
+        for text in self.note_limit.lines(line, time.monotonic()):
+            KSR.info(f"busyhour: {text}\n")
 
     # ---------------------------------------------------- worker side
     def bh_invite(self, msg, args=None) -> int:
