@@ -67,7 +67,7 @@ try:
 except ImportError:     # loaded by file path (tests): its folder is not on sys.path
     sys.path.append(os.path.dirname(os.path.abspath(__file__)))
     from bh_sync import ENDED_ELSEWHERE, UNAVAILABLE, LineLimit, Sync
-from bh_config import ADAPTER_TIMINGS  # noqa: E402 (found as bh_sync was)
+from bh_config import ADAPTER_TIMINGS, TIMINGS  # noqa: E402 (found as bh_sync was)
 
 TERMINATED = (487, "Request Terminated")
 DUPLICATE = (482, "Duplicate Call-ID")
@@ -114,15 +114,14 @@ class Bridge(Sync):
     actions: collections.deque = field(default_factory=collections.deque)
 
     def __post_init__(self) -> None:
-        r = self.cfg.get("router", {})
-        self.request_timeout_s = float(r.get("request_timeout_ms", 1000)) / 1000
-        self.arrive_timeout_s = float(r.get("arrive_timeout_ms", 2000)) / 1000
-        self.down_after_s = float(r.get("down_after_ms", 1500)) / 1000
-        self.hold_when_down_s = float(r.get("hold_when_down_s", 60))
-        a = self.cfg.get("adapter", {})
+        r, a = self.cfg.get("router", {}), self.cfg.get("adapter", {})
+        self.request_timeout_s = _number(r, "request_timeout_ms", TIMINGS) / 1000
+        self.arrive_timeout_s = _number(r, "arrive_timeout_ms", TIMINGS) / 1000
+        self.down_after_s = _number(r, "down_after_ms", TIMINGS) / 1000
+        self.hold_when_down_s = _number(r, "hold_when_down_s", TIMINGS)
         self.name = str(a.get("name", "kamailio"))
-        self.off_book_max_s, self.reconcile_s = (float(a.get(k, ADAPTER_TIMINGS[k][0]))
-                                                 for k in ("off_queue_call_max_s", "reconcile_s"))
+        self.off_book_max_s = _number(a, "off_queue_call_max_s", ADAPTER_TIMINGS)
+        self.reconcile_s = _number(a, "reconcile_s", ADAPTER_TIMINGS)
         self.agents = {str(k): str(v) for k, v in self.cfg.get("agents", {}).items()}
         self.pending: dict[str, Pending] = {}
         self.outbox: list[dict] = []
@@ -142,8 +141,8 @@ class Bridge(Sync):
         self.warnings: list[str] = []   # one line per refused engine request; the handler logs them
         self.cancelled: dict = {}       # call id -> (time, "cancel"|"bye"): for calls not (yet) known
         self.ended: dict = {}           # call id -> (time, agent): attempts the caller ended (CANCEL, early BYE)
-        self.off_book: dict = {}        # call id -> agent: talking in SIP, not counted by the engine
-        self.off_book_s: dict = {}      # call id (of off_book) -> when it went off book, oldest first
+        self.off_book: dict = {}        # call id -> (agent, since when): talking in SIP, not counted by the
+                                        # engine; oldest first
         self.agent_state: dict = {}     # agent (of off_book) -> its last AGENT_STATE detail
         self.reconciled_s = -1e18
         self.warn_limit = LineLimit(WARN_PER_MIN, 60.0, "{} more refused requests in the last minute")
@@ -245,12 +244,12 @@ class Bridge(Sync):
             elif now_s - p.first_s > 600:
                 del self.pending[rid]
         self.cancelled, self.ended = _recent(self.cancelled, now_s), _recent(self.ended, now_s)
-        while self.off_book_s:          # a BYE that never came (lost, or a phone that died) frees the agent
-            call_id, since_s = next(iter(self.off_book_s.items()))
+        while self.off_book:            # a BYE that never came (lost, or a phone that died) frees the agent
+            call_id, (agent, since_s) = next(iter(self.off_book.items()))
             if now_s - since_s < self.off_book_max_s:
                 break
             self.warn(f"call {call_id!r}: no BYE within {self.off_book_max_s:g} s of going outside the engine; "
-                      f"agent {self.off_book[call_id]!r} is on book again")
+                      f"agent {agent!r} is on book again")
             self.back_on_book(call_id)
         if self.up(now_s):
             self.down_since_s = None
@@ -332,18 +331,16 @@ class Bridge(Sync):
             self.request("abandon", self.now_s, call=call_id)
         if agent is None or len(self.off_book) >= 100_000:
             return
-        self.off_book[call_id] = agent
-        self.off_book_s.pop(call_id, None)
-        self.off_book_s[call_id] = self.now_s
+        self.off_book.pop(call_id, None)    # (at the end: the entries stay oldest first)
+        self.off_book[call_id] = (agent, self.now_s)
         self.agent_state.setdefault(agent, None)
         self.request("not_ready", self.now_s, agent=agent, reason=OFF_BOOK)
         self.warn(f"call {call_id!r} talks to agent {agent!r} outside the engine ({why}): "
                   f"agent not ready ({OFF_BOOK}) until the call's BYE, at most {self.off_book_max_s:g} s")
 
     def back_on_book(self, call_id: Any) -> None:
-        agent = self.off_book.pop(call_id)
-        self.off_book_s.pop(call_id, None)
-        if agent in self.off_book.values():
+        agent, _ = self.off_book.pop(call_id)
+        if any(other == agent for other, _ in self.off_book.values()):
             return                      # still on another such call
         if self.agent_state.pop(agent, None) == f"NOT_READY:{OFF_BOOK}":
             self.request("ready", self.now_s, agent=agent)
@@ -389,6 +386,11 @@ class Bridge(Sync):
             return
         c.phase, c.agent = "ringing", todo[1]
         self.actions.append(("offer", c.ti, c.tl, uri))
+
+
+def _number(table: dict, key: str, limits: dict) -> float:
+    """``table[key]``, or its default from bh_config's ``limits`` (a table load_config did not fill: tests)."""
+    return float(table.get(key, limits[key][0]))
 
 
 def _recent(seen: dict, now_s: float) -> dict:

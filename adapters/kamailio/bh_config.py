@@ -239,6 +239,15 @@ def _usable_by(folder: str, uid: int, gids: list[int]) -> bool:
     return True
 
 
+def _numbers(path: str, section: str, table: dict, limits: dict, what: str) -> None:
+    """Each key of ``limits`` (key -> (default, lowest, highest)) in ``table``: filled in with its default, or a
+    number within its bounds (not a bool, not NaN)."""
+    for key, (default, lo, hi) in limits.items():
+        value = table.setdefault(key, default)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not lo <= value <= hi:
+            raise ValueError(f"{path}: {section}.{key} must be {what} {lo}..{hi}, got {_show(value)}")
+
+
 def _tables(path: str, cfg: dict) -> None:
     """Every top-level entry is one of :data:`SECTIONS` and a table; no unknown key in [router] or [adapter]."""
     for key in cfg:
@@ -275,10 +284,7 @@ def load_config(path: str, argv: list[str] | None = None) -> dict:
         if not _address_ok(router[key]):
             raise ValueError(f"{path}: router.{key} must be tcp://HOST:PORT (PORT 1-65535) or ipc://PATH, "
                              f"got {_show(router[key])}")
-    for key, (default, lo, hi) in TIMINGS.items():
-        value = router.setdefault(key, default)
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not lo <= value <= hi:
-            raise ValueError(f"{path}: router.{key} must be a number {lo}..{hi}, got {_show(value)}")
+    _numbers(path, "router", router, TIMINGS, "a number")
     _check_curve(path, router)
     _check_ipc(path, adapter, argv)
     name = adapter.setdefault("name", "kamailio")
@@ -288,10 +294,7 @@ def load_config(path: str, argv: list[str] | None = None) -> dict:
                          f"every call's context, which the server limits), got {size}")
     if not isinstance(adapter.setdefault("queue_equals_user", True), bool):
         raise ValueError(f"{path}: adapter.queue_equals_user must be true or false")
-    for key, (default, lo, hi) in ADAPTER_TIMINGS.items():
-        value = adapter.setdefault(key, default)
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not lo <= value <= hi:
-            raise ValueError(f"{path}: adapter.{key} must be a number of seconds {lo}..{hi}, got {_show(value)}")
+    _numbers(path, "adapter", adapter, ADAPTER_TIMINGS, "a number of seconds")
     for section in ("queues", "agents"):
         for k, v in cfg[section].items():
             if not isinstance(v, str) or not v:

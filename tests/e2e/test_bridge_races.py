@@ -133,6 +133,20 @@ def test_answer_crossing_the_cancel_makes_the_agent_not_ready_until_bye(b, desk)
     assert not b.off_book and not b.agent_state
 
 
+def test_an_agent_on_two_calls_outside_the_engine_is_ready_after_the_last_bye(b):    # (4)
+    for seq, call in ((1, "c1"), (2, "c2")):
+        ringing(b, call=call, seq=seq)
+        b.on_fact({"k": "cancel", "c": call}, 0.0)
+        b.on_fact({"k": "answered", "c": call}, 0.0)            # each 200 won in SIP: the agent talks twice
+    b.on_stream({"seq0": 3, "seq1": 3, "events": [ev(3, "AGENT_STATE", call=None, agent="a1",
+                                                         detail="NOT_READY:off-queue-call")]})
+    sent(b)
+    b.on_fact({"k": "bye", "c": "c1"}, 0.0)
+    assert sent(b) == [] and list(b.off_book) == ["c2"]          # still talking on c2
+    b.on_fact({"k": "bye", "c": "c2"}, 0.0)
+    assert sent(b) == [("ready", {"agent": "a1"})] and not b.off_book
+
+
 @pytest.mark.parametrize("desk", [None, "READY"])
 def test_a_bye_that_never_comes_frees_the_agent_after_the_limit(b, desk):          # (4)
     b.now_s = 100.0
@@ -148,10 +162,10 @@ def test_a_bye_that_never_comes_frees_the_agent_after_the_limit(b, desk):       
     limit = b.off_book_max_s
     assert limit == 14_400                                    # the default
     b.timers(100.0 + limit - 1)
-    assert sent(b) == [] and b.off_book == {"c1": "a1"}
+    assert sent(b) == [] and b.off_book == {"c1": ("a1", 100.0)}
     b.timers(100.0 + limit)
     assert sent(b) == ([] if desk else [("ready", {"agent": "a1"})])
-    assert not b.off_book and not b.off_book_s and not b.agent_state
+    assert not b.off_book and not b.agent_state
     assert any("no BYE within 14400 s" in w and "'a1'" in w for w in b.warnings)
     b.on_fact({"k": "bye", "c": "c1"}, 100.0 + limit + 5)     # the BYE after all: nothing more to do
     assert sent(b) == []
